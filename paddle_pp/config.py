@@ -1,0 +1,66 @@
+"""YAML configs: the one place defaults come from.
+
+Training, evaluation, export and every predictor read the same file; command-line `-o Section.key=value`
+overrides are applied on top, with values parsed as YAML (so `-o Global.epoch_num=5` is an int).
+"""
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any, Dict, Iterable, Optional, Union
+
+import yaml
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+PathLike = Union[str, os.PathLike]
+
+
+def resolve_config_path(path_or_name: PathLike) -> Path:
+    """Accept a path, or a bare model name such as 'det' meaning configs/det.yml."""
+    path = Path(path_or_name)
+    if path.is_file():
+        return path
+    candidate = CONFIG_DIR / f"{path_or_name}.yml"
+    if candidate.is_file():
+        return candidate
+    raise FileNotFoundError(f"config not found: {path_or_name} (looked for {path} and {candidate})")
+
+
+def load_config(path_or_name: PathLike, overrides: Optional[Iterable[str]] = None) -> Dict[str, Any]:
+    path = resolve_config_path(path_or_name)
+    with open(path, "r", encoding="utf-8") as f:
+        cfg = yaml.safe_load(f)
+    if not isinstance(cfg, dict):
+        raise ValueError(f"{path}: a config must be a YAML mapping")
+    cfg = apply_overrides(cfg, overrides or [])
+    cfg.setdefault("Global", {})["config_path"] = str(path)
+    return cfg
+
+
+def apply_overrides(cfg: Dict[str, Any], overrides: Iterable[str]) -> Dict[str, Any]:
+    """Apply 'A.b.c=value' strings. A key that does not exist is an error: a typo must not pass silently."""
+    cfg = copy.deepcopy(cfg)
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"override '{item}' must look like Section.key=value")
+        dotted, raw = item.split("=", 1)
+        keys = dotted.strip().split(".")
+        node = cfg
+        for key in keys[:-1]:
+            if not isinstance(node, dict) or key not in node:
+                raise KeyError(f"override '{item}': no section '{key}' in the config")
+            node = node[key]
+        if not isinstance(node, dict) or keys[-1] not in node:
+            raise KeyError(f"override '{item}': no key '{keys[-1]}' under '{'.'.join(keys[:-1])}'")
+        node[keys[-1]] = yaml.safe_load(raw)
+    return cfg
+
+
+def save_config(cfg: Dict[str, Any], path: PathLike) -> None:
+    """Write a config atomically (temp file + rename) so a crash never leaves half a YAML behind."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        yaml.safe_dump(cfg, f, allow_unicode=True, sort_keys=False)
+    os.replace(tmp, path)
