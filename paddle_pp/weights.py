@@ -307,7 +307,12 @@ def _file_md5(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _is_complete(target: Path, onnx_md5: str) -> bool:
+def _architecture_digest(cfg: Dict) -> str:
+    """A cached import is stale when the architecture it was built with changed (a config edit)."""
+    return hashlib.md5(json.dumps(cfg["Architecture"], sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def _is_complete(target: Path, onnx_md5: str, arch_digest: str) -> bool:
     manifest = target / "manifest.json"
     if not (manifest.is_file() and (target / "model.pdparams").is_file()):
         return False
@@ -315,7 +320,8 @@ def _is_complete(target: Path, onnx_md5: str) -> bool:
         info = json.loads(manifest.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return info.get("onnx_md5") == onnx_md5 and info.get("format_version") == IMPORT_FORMAT_VERSION
+    return (info.get("onnx_md5") == onnx_md5 and info.get("architecture_md5") == arch_digest
+            and info.get("format_version") == IMPORT_FORMAT_VERSION)
 
 
 def import_official(name: str, cache_dir: Optional[os.PathLike] = None, force: bool = False,
@@ -332,7 +338,8 @@ def import_official(name: str, cache_dir: Optional[os.PathLike] = None, force: b
     source = Path(onnx_path) if onnx_path else official_file(cfg["Global"]["official_onnx"])
     onnx_md5 = _file_md5(source)
     target = model_dir(name, cache_dir)
-    if not force and _is_complete(target, onnx_md5):
+    arch_digest = _architecture_digest(cfg)
+    if not force and _is_complete(target, onnx_md5, arch_digest):
         return target
 
     model_proto = read_onnx(source)
@@ -345,7 +352,10 @@ def import_official(name: str, cache_dir: Optional[os.PathLike] = None, force: b
     else:
         mapping = map_by_name(model, consts, model_type)
     state = build_state_dict(model, consts, mapping, model_type)
-    model.set_state_dict({k: paddle.to_tensor(v) for k, v in state.items()})
+    params = dict(model.named_parameters())
+    with paddle.no_grad():
+        for param_name, value in state.items():  # set_value: the LSTM's aliased cell names follow along
+            params[param_name].set_value(value)
 
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
@@ -357,7 +367,8 @@ def import_official(name: str, cache_dir: Optional[os.PathLike] = None, force: b
             shutil.copyfile(official_file(OFFICIAL_DICT), staging / OFFICIAL_DICT)
             cfg["Global"]["character_dict_path"] = OFFICIAL_DICT
         save_config(cfg, staging / "config.yml")
-        manifest = {"name": name, "source": str(source), "onnx_md5": onnx_md5, "format_version": IMPORT_FORMAT_VERSION,
+        manifest = {"name": name, "source": str(source), "onnx_md5": onnx_md5, "architecture_md5": arch_digest,
+                    "format_version": IMPORT_FORMAT_VERSION,
                     "parameters_assigned": len(state), "weight_constants": len(weight_constant_names(consts)),
                     "mapping": mapping}
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")

@@ -10,14 +10,34 @@ import paddle.nn.functional as F
 from paddle_pp.registry import NECKS
 
 
-def _upsample(x: paddle.Tensor, factor: int) -> paddle.Tensor:
-    return F.upsample(x, scale_factor=factor, mode="nearest", align_mode=1)
+NEAREST_MODES = ("round_prefer_floor", "floor")
+
+
+def upsample_nearest(x: paddle.Tensor, factor: int, nearest_mode: str = "round_prefer_floor") -> paddle.Tensor:
+    """Nearest upsampling by an integer factor.
+
+    'floor' is Paddle's nearest_interp: output pixel i reads input floor(i / f). The official PP-OCR
+    detector graph (ch_PP-OCRv2_det_infer.onnx) resizes with ONNX's asymmetric coordinates and the default
+    'round_prefer_floor' rounding, which reads input round_half_down(i / f) = floor((i + f/2 - 1) / f),
+    clamped at the border: for factors 4 and 8 that shifts the p4 / p5 maps by 1 and 3 pixels. The
+    official weights are judged against that graph, so it is our default; a floor map shifted left/up by
+    f/2 - 1 pixels with the border replicated is exactly the ONNX result.
+    """
+    up = F.upsample(x, scale_factor=factor, mode="nearest", align_mode=1)
+    shift = factor // 2 - 1
+    if nearest_mode == "floor" or shift <= 0:
+        return up
+    return F.pad(up[:, :, shift:, shift:], [0, shift, 0, shift], mode="replicate")
 
 
 @NECKS.register("DBFPN")
 class DBFPN(nn.Layer):
-    def __init__(self, in_channels: Sequence[int], out_channels: int = 96) -> None:
+    def __init__(self, in_channels: Sequence[int], out_channels: int = 96,
+                 nearest_mode: str = "round_prefer_floor") -> None:
         super().__init__()
+        if nearest_mode not in NEAREST_MODES:
+            raise ValueError(f"DBFPN nearest_mode must be one of {NEAREST_MODES}, got '{nearest_mode}'")
+        self.nearest_mode = nearest_mode
         if len(in_channels) != 4:
             raise ValueError(f"DBFPN needs 4 input feature maps, got channels {list(in_channels)}")
         self.out_channels = out_channels
@@ -39,11 +59,12 @@ class DBFPN(nn.Layer):
         in4 = self.in4_conv(c4)
         in3 = self.in3_conv(c3)
         in2 = self.in2_conv(c2)
-        out4 = in4 + _upsample(in5, 2)
-        out3 = in3 + _upsample(out4, 2)
-        out2 = in2 + _upsample(out3, 2)
-        p5 = _upsample(self.p5_conv(in5), 8)
-        p4 = _upsample(self.p4_conv(out4), 4)
-        p3 = _upsample(self.p3_conv(out3), 2)
+        up = lambda t, f: upsample_nearest(t, f, self.nearest_mode)  # noqa: E731
+        out4 = in4 + up(in5, 2)
+        out3 = in3 + up(out4, 2)
+        out2 = in2 + up(out3, 2)
+        p5 = up(self.p5_conv(in5), 8)
+        p4 = up(self.p4_conv(out4), 4)
+        p3 = up(self.p3_conv(out3), 2)
         p2 = self.p2_conv(out2)
         return paddle.concat([p5, p4, p3, p2], axis=1)

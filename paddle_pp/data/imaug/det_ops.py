@@ -1,0 +1,84 @@
+"""Detector preprocessing, numerically identical to PaddleOCR 2.x inference.
+
+Mirrors ``DetResizeForTest`` (resize type 0), ``NormalizeImage`` (order 'hwc')
+and ``ToCHWImage`` from ``ppocr/data/imaug/operators.py``. The detector weights
+were trained on exactly these numbers, so every cast and rounding step is kept.
+"""
+from typing import Sequence, Tuple
+
+import cv2
+import numpy as np
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _det_target_size(h: int, w: int, limit_side_len: int, limit_type: str) -> Tuple[int, int]:
+    """Target (h, w): scale by the limit rule, then snap each side to a multiple of 32 (>= 32).
+
+    The network downsamples by 32, so both sides must be multiples of 32; the
+    ``max(..., 32)`` keeps tiny or extreme-aspect images from collapsing to 0.
+    """
+    if limit_type == "max":
+        if max(h, w) > limit_side_len:
+            ratio = float(limit_side_len) / h if h > w else float(limit_side_len) / w
+        else:
+            ratio = 1.0
+    elif limit_type == "min":
+        if min(h, w) < limit_side_len:
+            ratio = float(limit_side_len) / h if h < w else float(limit_side_len) / w
+        else:
+            ratio = 1.0
+    elif limit_type == "resize_long":
+        ratio = float(limit_side_len) / max(h, w)
+    else:
+        raise ValueError(f"unsupported limit_type {limit_type!r} (use 'max', 'min' or 'resize_long')")
+    resize_h = int(h * ratio)
+    resize_w = int(w * ratio)
+    # Python's round() (banker's rounding) exactly as PaddleOCR uses it.
+    resize_h = max(int(round(resize_h / 32) * 32), 32)
+    resize_w = max(int(round(resize_w / 32) * 32), 32)
+    return resize_h, resize_w
+
+
+def det_resize(img: np.ndarray, limit_side_len: int = 960,
+               limit_type: str = "max") -> Tuple[np.ndarray, np.ndarray]:
+    """Resize an HWC image for the DB detector like PaddleOCR's DetResizeForTest (type 0).
+
+    Returns the resized image and ``shape_info = [src_h, src_w, ratio_h, ratio_w]``
+    (float64), which DBPostProcess needs to map boxes back to the source image.
+    """
+    if img.ndim < 2 or img.shape[0] <= 0 or img.shape[1] <= 0:
+        raise ValueError(f"det_resize needs a non-empty HxW(xC) image, got shape {img.shape}")
+    src_h, src_w = int(img.shape[0]), int(img.shape[1])
+    resize_h, resize_w = _det_target_size(src_h, src_w, limit_side_len, limit_type)
+    resized = cv2.resize(img, (int(resize_w), int(resize_h)))
+    ratio_h = resize_h / float(src_h)
+    ratio_w = resize_w / float(src_w)
+    shape_info = np.array([src_h, src_w, ratio_h, ratio_w])
+    return resized, shape_info
+
+
+def normalize_det(img: np.ndarray, mean: Sequence[float] = IMAGENET_MEAN,
+                  std: Sequence[float] = IMAGENET_STD,
+                  scale: float = 1.0 / 255.0) -> np.ndarray:
+    """Normalize an HWC image and return float32 CHW, as NormalizeImage + ToCHWImage do.
+
+    The mean/std are applied to the channels in the order they come (BGR as
+    decoded by OpenCV): the official weights expect this quirk, so no swap.
+    """
+    if img.ndim != 3 or img.shape[2] != len(mean) or len(mean) != len(std):
+        raise ValueError(f"normalize_det needs HxWx{len(mean)} input, got shape {img.shape}")
+    scale32 = np.float32(scale)
+    mean32 = np.array(mean).reshape((1, 1, -1)).astype("float32")
+    std32 = np.array(std).reshape((1, 1, -1)).astype("float32")
+    out = (img.astype("float32") * scale32 - mean32) / std32
+    return np.ascontiguousarray(out.transpose((2, 0, 1)))
+
+
+def det_preprocess(img: np.ndarray, limit_side_len: int = 960, limit_type: str = "max",
+                   mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
+                   scale: float = 1.0 / 255.0) -> Tuple[np.ndarray, np.ndarray]:
+    """Full detector preprocess: resize, normalize, HWC->CHW. Returns (chw float32, shape_info)."""
+    resized, shape_info = det_resize(img, limit_side_len, limit_type)
+    return normalize_det(resized, mean, std, scale), shape_info

@@ -1,0 +1,55 @@
+"""Recognizer / classifier crop preprocessing, identical to PaddleOCR 2.x inference.
+
+Mirrors ``resize_norm_img`` of ``tools/infer/predict_rec.py`` (CRNN, 'ch') and
+of ``tools/infer/predict_cls.py``: keep the aspect ratio, resize to a fixed
+height, scale to [-1, 1] and zero-pad on the right.
+"""
+import math
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+
+def _resize_norm_pad(img: np.ndarray, img_c: int, img_h: int, img_w: int) -> np.ndarray:
+    """Shared resize/normalize/pad step; rejects inputs that would crash cv2.resize."""
+    if img.ndim != 3 or img.shape[2] != img_c:
+        raise ValueError(f"expected an HxWx{img_c} crop, got shape {img.shape}")
+    h, w = img.shape[:2]
+    if h <= 0 or w <= 0:
+        raise ValueError(f"empty crop (height {h}, width {w}): filter it before recognition")
+    if img_w <= 0:
+        raise ValueError(f"target width {img_w} is not positive (max_wh_ratio too small)")
+    ratio = w / float(h)
+    if math.ceil(img_h * ratio) > img_w:
+        resized_w = img_w
+    else:
+        resized_w = int(math.ceil(img_h * ratio))
+    resized = cv2.resize(img, (resized_w, img_h))
+    resized = resized.astype("float32")
+    resized = resized.transpose((2, 0, 1)) / 255
+    resized -= 0.5
+    resized /= 0.5
+    padded = np.zeros((img_c, img_h, img_w), dtype=np.float32)
+    padded[:, :, 0:resized_w] = resized
+    return padded
+
+
+def resize_norm_rec(img: np.ndarray, max_wh_ratio: float, img_h: int = 32,
+                    img_w: int = 320) -> np.ndarray:
+    """Prepare one text crop for CRNN: float32 [3, img_h, int(img_h*max_wh_ratio)].
+
+    As in PaddleOCR's 'ch' mode the batch width comes from ``max_wh_ratio`` (the
+    widest crop in the batch), not from ``img_w``; ``img_w`` is kept for
+    signature compatibility and is what callers use to floor the ratio
+    (``max_wh_ratio >= img_w / img_h``).
+    """
+    del img_w  # the 'ch' branch of PaddleOCR overrides imgW with img_h * max_wh_ratio
+    target_w = int(img_h * max_wh_ratio)
+    return _resize_norm_pad(img, 3, img_h, target_w)
+
+
+def resize_norm_cls(img: np.ndarray, img_shape: Sequence[int] = (3, 48, 192)) -> np.ndarray:
+    """Prepare one crop for the direction classifier: float32 [3, 48, 192], right zero pad."""
+    img_c, img_h, img_w = (int(v) for v in img_shape)
+    return _resize_norm_pad(img, img_c, img_h, img_w)

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import os
+from typing import Protocol
+
+import numpy as np
+
+
+class Engine(Protocol):
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        ...
+
+
+class DygraphEngine:
+    """Runs a paddle.nn.Layer (eval mode, no autograd)."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.model.eval()
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        import paddle
+
+        with paddle.no_grad():
+            out = self.model(paddle.to_tensor(np.ascontiguousarray(batch, dtype=np.float32)))
+        return out.numpy()
+
+
+class OnnxEngine:
+    """Runs an ONNX file in onnxruntime on the CPU (the reference for parity, and a deploy path)."""
+
+    def __init__(self, path: os.PathLike, threads: int = 0) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        options.log_severity_level = 3  # the official det graph declares a fixed output shape; silence that
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)})[0]

@@ -1,0 +1,182 @@
+"""The OCR system: detect -> sort -> crop -> classify -> recognize, independent of the engine.
+
+Each stage takes its defaults from its model's YAML (`Inference` and `PostProcess` sections); the options
+of PaddleOCR's predictors (`det_db_thresh`, `rec_batch_num`, ...) override them through one table,
+`OPTION_KEYS`, shared by the Python API and the command-line tools.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from paddle_pp.data.imaug.det_ops import det_preprocess
+from paddle_pp.data.imaug.rec_ops import resize_norm_cls, resize_norm_rec
+from paddle_pp.engine import Engine
+from paddle_pp.postprocess.cls_postprocess import ClsPostProcess
+from paddle_pp.postprocess.ctc_decode import CTCLabelDecode
+from paddle_pp.postprocess.db_postprocess import DBPostProcess, filter_tag_det_res
+from paddle_pp.utils.crop import get_rotate_crop_image, sorted_boxes
+
+# PaddleOCR flag name -> (model, config section, key). The one map from user-facing options to YAML keys.
+OPTION_KEYS: Dict[str, Tuple[str, str, str]] = {
+    "det_limit_side_len": ("det", "Inference", "limit_side_len"),
+    "det_limit_type": ("det", "Inference", "limit_type"),
+    "det_db_thresh": ("det", "PostProcess", "thresh"),
+    "det_db_box_thresh": ("det", "PostProcess", "box_thresh"),
+    "det_db_unclip_ratio": ("det", "PostProcess", "unclip_ratio"),
+    "det_db_score_mode": ("det", "PostProcess", "score_mode"),
+    "use_dilation": ("det", "PostProcess", "use_dilation"),
+    "max_candidates": ("det", "PostProcess", "max_candidates"),
+    "cls_batch_num": ("cls", "Inference", "batch_num"),
+    "cls_thresh": ("cls", "Inference", "thresh"),
+    "rec_batch_num": ("rec", "Inference", "batch_num"),
+    "rec_char_dict_path": ("rec", "Global", "character_dict_path"),
+    "use_space_char": ("rec", "Global", "use_space_char"),
+}
+SYSTEM_KEYS = ("use_angle_cls", "drop_score")
+
+
+def apply_options(configs: Dict[str, Dict[str, Any]], options: Dict[str, Any]) -> None:
+    """Write non-None options into the model configs; an unknown option is an error, not ignored."""
+    for flag, value in options.items():
+        if value is None:
+            continue
+        if flag not in OPTION_KEYS:
+            raise TypeError(f"unknown option '{flag}'; known: {', '.join(sorted(OPTION_KEYS))}")
+        model, section, key = OPTION_KEYS[flag]
+        configs[model].setdefault(section, {})[key] = value
+
+
+def _postprocess_kwargs(cfg: Dict[str, Any]) -> Dict[str, Any]:
+    return {k: v for k, v in (cfg.get("PostProcess") or {}).items() if k != "name"}
+
+
+class TextDetector:
+    """Image -> text boxes [K, 4, 2] (float32, clockwise from top-left, in source pixels)."""
+
+    def __init__(self, cfg: Dict[str, Any], engine: Engine) -> None:
+        inference = cfg["Inference"]
+        self.engine = engine
+        self.limit_side_len = int(inference["limit_side_len"])
+        self.limit_type = inference["limit_type"]
+        self.mean, self.std, self.scale = inference["mean"], inference["std"], float(inference["scale"])
+        self.postprocess = DBPostProcess(**_postprocess_kwargs(cfg))
+
+    def preprocess(self, img: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        return det_preprocess(img, self.limit_side_len, self.limit_type, self.mean, self.std, self.scale)
+
+    def __call__(self, img: np.ndarray) -> np.ndarray:
+        chw, shape_info = self.preprocess(img)
+        prob = self.engine(chw[None])
+        boxes = self.postprocess(prob, shape_info[None])[0]
+        return filter_tag_det_res(boxes, img.shape)
+
+
+def _order_by_aspect_ratio(crops: Sequence[np.ndarray]) -> np.ndarray:
+    """Crop indices sorted by width/height so a batch pads little.
+
+    numpy's default (unstable) sort, as PaddleOCR uses: crops with equal ratios then land in the same
+    batches as in the reference, and a batch's width changes the padding and so the scores.
+    """
+    ratios = [c.shape[1] / float(c.shape[0]) for c in crops]
+    return np.argsort(np.array(ratios)) if ratios else np.zeros(0, dtype=np.int64)
+
+
+class TextClassifier:
+    """Crops -> (crops with 180-degree ones rotated, [(label, score)])."""
+
+    def __init__(self, cfg: Dict[str, Any], engine: Engine) -> None:
+        inference = cfg["Inference"]
+        self.engine = engine
+        self.image_shape = tuple(inference["image_shape"])
+        self.batch_num = int(inference["batch_num"])
+        self.thresh = float(inference["thresh"])
+        self.postprocess = ClsPostProcess(**_postprocess_kwargs(cfg))
+
+    def __call__(self, crops: List[np.ndarray]) -> Tuple[List[np.ndarray], List[Tuple[str, float]]]:
+        crops = list(crops)
+        results: List[Tuple[str, float]] = [("", 0.0)] * len(crops)
+        order = _order_by_aspect_ratio(crops)
+        for start in range(0, len(crops), self.batch_num):
+            batch_ids = order[start:start + self.batch_num]
+            batch = np.stack([resize_norm_cls(crops[i], self.image_shape) for i in batch_ids])
+            for i, (label, score) in zip(batch_ids, self.postprocess(self.engine(batch))):
+                results[i] = (label, score)
+                if "180" in label and score > self.thresh:
+                    crops[i] = np.ascontiguousarray(np.rot90(crops[i], 2))
+        return crops, results
+
+
+class TextRecognizer:
+    """Crops -> [(text, score)], batched by aspect ratio with the batch width set by its widest crop."""
+
+    def __init__(self, cfg: Dict[str, Any], engine: Engine, dict_path: os.PathLike) -> None:
+        inference = cfg["Inference"]
+        self.engine = engine
+        _, self.img_h, self.img_w = inference["image_shape"]
+        self.batch_num = int(inference["batch_num"])
+        self.decode = CTCLabelDecode(str(dict_path), bool(cfg["Global"].get("use_space_char", True)))
+
+    def __call__(self, crops: Sequence[np.ndarray]) -> List[Tuple[str, float]]:
+        results: List[Tuple[str, float]] = [("", 0.0)] * len(crops)
+        order = _order_by_aspect_ratio(crops)
+        for start in range(0, len(crops), self.batch_num):
+            batch_ids = order[start:start + self.batch_num]
+            max_ratio = max(self.img_w / float(self.img_h),
+                            max(crops[i].shape[1] / float(crops[i].shape[0]) for i in batch_ids))
+            batch = np.stack([resize_norm_rec(crops[i], max_ratio, self.img_h, self.img_w) for i in batch_ids])
+            for i, result in zip(batch_ids, self.decode(self.engine(batch))):
+                results[i] = result
+        return results
+
+
+@dataclass
+class OCRResult:
+    points: List[List[int]]
+    transcription: str
+    score: float
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"transcription": self.transcription, "points": self.points, "score": self.score}
+
+
+class TextSystem:
+    def __init__(self, detector: TextDetector, recognizer: TextRecognizer,
+                 classifier: Optional[TextClassifier], drop_score: float) -> None:
+        self.detector = detector
+        self.recognizer = recognizer
+        self.classifier = classifier
+        self.drop_score = float(drop_score)
+
+    def __call__(self, img: np.ndarray) -> List[OCRResult]:
+        boxes = sorted_boxes(self.detector(img))
+        crops = [get_rotate_crop_image(img, np.array(box, dtype=np.float32)) for box in boxes]
+        if self.classifier is not None and crops:
+            crops, _ = self.classifier(crops)
+        texts = self.recognizer(crops) if crops else []
+        results = []
+        for box, (text, score) in zip(boxes, texts):
+            if score >= self.drop_score:
+                points = np.asarray(box).astype(np.int32).tolist()
+                results.append(OCRResult(points, text, float(score)))
+        return results
+
+
+def resolve_dict_path(cfg: Dict[str, Any], base_dir: Optional[Path]) -> Path:
+    """'official' -> the package's dictionary; a relative path -> relative to the model directory."""
+    from paddle_pp.weights import OFFICIAL_DICT, official_file
+
+    value = cfg["Global"].get("character_dict_path", "official")
+    if value == "official":
+        return official_file(OFFICIAL_DICT)
+    path = Path(value).expanduser()
+    if not path.is_absolute() and base_dir is not None and (base_dir / path).is_file():
+        path = base_dir / path
+    if not path.is_file():
+        raise FileNotFoundError(f"character dictionary not found: {value}")
+    return path

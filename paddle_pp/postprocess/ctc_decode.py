@@ -1,0 +1,63 @@
+"""Greedy CTC decoding for the CRNN recognizer, as PaddleOCR 2.x ``CTCLabelDecode``.
+
+Class 0 is the CTC blank, then the dictionary characters in file order, then
+(optionally) the space character, which is how the 6625-way head was trained.
+"""
+from typing import List, Tuple
+
+import numpy as np
+
+
+def load_character_dict(character_dict_path: str) -> List[str]:
+    """Read a dictionary file the way PaddleOCR does: one entry per line, strip CR/LF only.
+
+    Other whitespace is kept, so a dictionary line holding a space stays a space.
+    """
+    chars = []
+    with open(character_dict_path, "rb") as fin:
+        for line in fin.readlines():
+            chars.append(line.decode("utf-8").strip("\n").strip("\r\n"))
+    return chars
+
+
+class CTCLabelDecode:
+    """Map [N, T, C] softmax outputs to (text, confidence) pairs."""
+
+    def __init__(self, character_dict_path: str, use_space_char: bool = True):
+        chars = load_character_dict(character_dict_path)
+        if use_space_char:
+            chars.append(" ")
+        self.characters: List[str] = ["blank"] + chars
+        self._char_array = np.array(self.characters, dtype=object)
+
+    @property
+    def num_classes(self) -> int:
+        """Size of the CTC head's output layer (blank included)."""
+        return len(self.characters)
+
+    def __call__(self, preds: np.ndarray) -> List[Tuple[str, float]]:
+        """Greedy decode: argmax per step, drop repeats of the previous step, then blanks.
+
+        The score is the mean of the kept steps' max probabilities, accumulated in
+        the dtype of ``preds`` (float32 from the model) like the reference. When no
+        character survives, PaddleOCR returns ``np.mean([])`` = nan; we return 0.0
+        instead so that ``score >= drop_score`` filtering and sorting stay well defined.
+        """
+        preds = np.asarray(preds)
+        if preds.ndim != 3:
+            raise ValueError(f"preds must be [N, T, C], got shape {preds.shape}")
+        if preds.shape[2] != self.num_classes:
+            raise ValueError(f"preds has {preds.shape[2]} classes, dictionary has {self.num_classes}")
+        idx = preds.argmax(axis=2)
+        prob = preds.max(axis=2)
+        keep = idx != 0
+        keep[:, 1:] &= idx[:, 1:] != idx[:, :-1]
+        results: List[Tuple[str, float]] = []
+        for b in range(idx.shape[0]):
+            sel = keep[b]
+            if not sel.any():
+                results.append(("", 0.0))
+                continue
+            text = "".join(self._char_array[idx[b][sel]].tolist())
+            results.append((text, float(np.mean(prob[b][sel]))))
+        return results

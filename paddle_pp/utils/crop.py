@@ -1,0 +1,40 @@
+"""Box ordering and text-line cropping of the PP-OCR system (PaddleOCR 2.x predict_system)."""
+from typing import List, Sequence, Union
+
+import cv2
+import numpy as np
+
+
+def sorted_boxes(dt_boxes: Union[np.ndarray, Sequence[np.ndarray]]) -> List[np.ndarray]:
+    """Reading order: sort by (y, x) of the first point, then one pass swapping neighbours
+    on the same line (y differs by < 10 px) whose x is smaller.
+
+    This is the single-pass release/2.x rule, kept as is (it does not fully sort a
+    line with three or more out-of-order boxes) because system outputs depend on it.
+    """
+    boxes = sorted(list(dt_boxes), key=lambda b: (b[0][1], b[0][0]))
+    for i in range(len(boxes) - 1):
+        if abs(boxes[i + 1][0][1] - boxes[i][0][1]) < 10 and boxes[i + 1][0][0] < boxes[i][0][0]:
+            boxes[i], boxes[i + 1] = boxes[i + 1], boxes[i]
+    return boxes
+
+
+def get_rotate_crop_image(img: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Rectify a quadrilateral (tl, tr, br, bl) into an upright crop by perspective warp.
+
+    Size is int() of the longer opposite edges; crops at least 1.5x taller than wide
+    are rotated 90 degrees counter-clockwise, as vertical lines are read sideways.
+    """
+    points = np.asarray(points, dtype=np.float32).reshape(4, 2)
+    crop_w = int(max(np.linalg.norm(points[0] - points[1]), np.linalg.norm(points[2] - points[3])))
+    crop_h = int(max(np.linalg.norm(points[0] - points[3]), np.linalg.norm(points[1] - points[2])))
+    if crop_w <= 0 or crop_h <= 0:
+        raise ValueError(f"degenerate box gives an empty crop ({crop_w}x{crop_h}): {points.tolist()}")
+    pts_std = np.float32([[0, 0], [crop_w, 0], [crop_w, crop_h], [0, crop_h]])
+    matrix = cv2.getPerspectiveTransform(points, pts_std)
+    dst = cv2.warpPerspective(img, matrix, (crop_w, crop_h), borderMode=cv2.BORDER_REPLICATE,
+                              flags=cv2.INTER_CUBIC)
+    dst_h, dst_w = dst.shape[0:2]
+    if dst_h * 1.0 / dst_w >= 1.5:
+        dst = np.rot90(dst)
+    return dst

@@ -1,0 +1,61 @@
+"""Images the tests render themselves (no third-party data in the repo)."""
+from __future__ import annotations
+
+from typing import List, Tuple
+
+import cv2
+import numpy as np
+
+from paddle_pp.utils.text_render import cjk_font_path, render_line, render_lines
+
+DOC_LINES = [("Order 2026-0142", 34), ("Fresh Milk 1L   13.80", 28), ("TOTAL 27.30", 30),
+             ("Thank you for shopping", 26)]
+REC_WORDS = ["Hello", "TOTAL 27.30", "Invoice No: INV-2026-0142", "The quick brown fox jumps over the lazy dog 1234567890"]
+
+
+def document(size: Tuple[int, int] = (640, 420)) -> Tuple[np.ndarray, List[str]]:
+    img, _ = render_lines(DOC_LINES, size=size)
+    return img, [t for t, _ in DOC_LINES]
+
+
+def photo_like(size: Tuple[int, int] = (960, 544)) -> np.ndarray:
+    """A tilted page on a textured background: a detector input with more than flat regions."""
+    img, _ = render_lines(DOC_LINES + [("Kuala Lumpur 50450", 28)], size=size)
+    h, w = img.shape[:2]
+    rot = cv2.warpAffine(img, cv2.getRotationMatrix2D((w / 2, h / 2), 5, 1.0), (w, h), borderValue=(90, 120, 150))
+    noise = np.random.default_rng(0).normal(0, 6, rot.shape)
+    return np.clip(rot + noise, 0, 255).astype(np.uint8)
+
+
+def text_lines() -> List[np.ndarray]:
+    lines = [render_line(t) for t in REC_WORDS]
+    font = cjk_font_path()
+    if font:
+        lines.append(render_line("营业时间 9:00", font_path=font))
+    return lines
+
+
+def to_rec_batch(lines: List[np.ndarray], width: int) -> np.ndarray:
+    """Lines resized to height 32 (keeping ratio up to `width`), normalised and right-padded to `width`."""
+    batch = np.zeros((len(lines), 3, 32, width), dtype=np.float32)
+    for i, img in enumerate(lines):
+        w = min(width, int(np.ceil(32 * img.shape[1] / img.shape[0])))
+        resized = cv2.resize(img, (w, 32)).astype(np.float32).transpose(2, 0, 1)
+        batch[i, :, :, :w] = (resized / 255.0 - 0.5) / 0.5
+    return batch
+
+
+def to_cls_batch(lines: List[np.ndarray]) -> np.ndarray:
+    batch = np.zeros((len(lines), 3, 48, 192), dtype=np.float32)
+    for i, img in enumerate(lines):
+        w = min(192, int(np.ceil(48 * img.shape[1] / img.shape[0])))
+        resized = cv2.resize(img, (w, 48)).astype(np.float32).transpose(2, 0, 1)
+        batch[i, :, :, :w] = (resized / 255.0 - 0.5) / 0.5
+    return batch
+
+
+def to_det_input(img: np.ndarray, height: int, width: int) -> np.ndarray:
+    resized = cv2.resize(img, (width, height)).astype(np.float32) / 255.0
+    mean = np.array([0.485, 0.456, 0.406], np.float32)
+    std = np.array([0.229, 0.224, 0.225], np.float32)
+    return ((resized - mean) / std).transpose(2, 0, 1)[None].astype(np.float32)

@@ -1,0 +1,108 @@
+"""Our dygraph models with the official weights against onnxruntime on the same ONNX files."""
+import numpy as np
+import pytest
+
+import fixtures
+
+paddle = pytest.importorskip("paddle")
+ort = pytest.importorskip("onnxruntime")
+
+from paddle_pp.config import load_config  # noqa: E402
+from paddle_pp.modeling.architecture import build_model  # noqa: E402
+from paddle_pp.weights import load_pretrained, official_file, parameter_count  # noqa: E402
+
+ONNX = {"det": "ch_PP-OCRv2_det_infer.onnx", "cls": "cls-model.onnx", "rec": "rec-model.onnx"}
+
+
+@pytest.fixture(scope="module")
+def pair(models_dir):
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            options = ort.SessionOptions()
+            options.log_severity_level = 3
+            session = ort.InferenceSession(str(official_file(ONNX[name])), options)
+            cache[name] = (load_pretrained(name), session)
+        return cache[name]
+
+    return get
+
+
+def max_diff(pair, name, x):
+    model, session = pair(name)
+    with paddle.no_grad():
+        ours = model(paddle.to_tensor(x)).numpy()
+    theirs = session.run(None, {"x": x})[0]
+    assert ours.shape == theirs.shape
+    return float(np.abs(ours - theirs).max())
+
+
+@pytest.mark.parametrize("name,count", [("det", 572441), ("cls", 133628), ("rec", 1087537)])
+def test_parameter_counts_match_spec(name, count):
+    model = build_model(load_config(name))
+    assert parameter_count(model, name) == count
+
+
+@pytest.mark.parametrize("height,width", [(544, 960), (320, 480)])
+def test_det_probability_map_parity_on_rendered_photo(pair, height, width):
+    x = fixtures.to_det_input(fixtures.photo_like(), height, width)
+    diff = max_diff(pair, "det", x)
+    assert diff <= 1e-4
+    # The map must contain text: a test on an empty map would pass for wrong upsampling too.
+    model, _ = pair("det")
+    with paddle.no_grad():
+        prob = model(paddle.to_tensor(x)).numpy()
+    assert (prob > 0.3).mean() > 0.01
+
+
+def test_det_parity_on_random_input(pair):
+    x = np.random.default_rng(1).uniform(-2, 2, (1, 3, 320, 480)).astype(np.float32)
+    assert max_diff(pair, "det", x) <= 1e-4
+
+
+def test_cls_softmax_parity(pair):
+    lines = fixtures.text_lines()
+    upside_down = [np.ascontiguousarray(np.rot90(l, 2)) for l in lines]
+    x = fixtures.to_cls_batch(lines + upside_down)
+    assert max_diff(pair, "cls", x) <= 1e-5
+    rnd = np.random.default_rng(2).uniform(-1, 1, (4, 3, 48, 192)).astype(np.float32)
+    assert max_diff(pair, "cls", rnd) <= 1e-5
+
+
+@pytest.mark.parametrize("width", [100, 320, 960])
+def test_rec_softmax_parity_rendered_lines(pair, width):
+    x = fixtures.to_rec_batch(fixtures.text_lines(), width)
+    assert x.shape[0] > 1
+    assert max_diff(pair, "rec", x) <= 1e-4
+
+
+@pytest.mark.parametrize("width", [100, 320, 960])
+def test_rec_softmax_parity_random(pair, width):
+    x = np.random.default_rng(width).uniform(-1, 1, (2, 3, 32, width)).astype(np.float32)
+    assert max_diff(pair, "rec", x) <= 1e-4
+
+
+def test_rec_output_shape_and_simplex(pair):
+    model, _ = pair("rec")
+    x = fixtures.to_rec_batch(fixtures.text_lines()[:2], 320)
+    with paddle.no_grad():
+        out = model(paddle.to_tensor(x)).numpy()
+    assert out.shape == (2, 80, 6625)
+    np.testing.assert_allclose(out.sum(-1), 1.0, atol=1e-4)
+
+
+def test_det_training_mode_returns_three_maps():
+    model = build_model(load_config("det"))
+    model.train()
+    out = model(paddle.rand([1, 3, 64, 64]))
+    assert set(out) == {"shrink_maps", "threshold_maps", "binary_maps"}
+    assert all(tuple(v.shape) == (1, 1, 64, 64) for v in out.values())
+
+
+def test_parameter_names_are_deterministic():
+    first = [n for n, _ in build_model(load_config("rec")).named_parameters()]
+    second = [n for n, _ in build_model(load_config("rec")).named_parameters()]
+    assert first == second
+    assert "backbone.blocks.0.expand_conv.conv.weight" in first
+    assert "neck.encoder.lstm.weight_ih_l0" in first

