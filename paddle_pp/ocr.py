@@ -8,16 +8,23 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from paddle_pp.config import load_config
-from paddle_pp.engine import DygraphEngine, Engine
-from paddle_pp.pipeline import (SYSTEM_KEYS, TextClassifier, TextDetector, TextRecognizer, TextSystem,
-                                apply_options, resolve_dict_path)
+from paddle_pp.engine import ENGINES, DygraphEngine, Engine, OnnxEngine
+from paddle_pp.export import ONNX_MODEL, PARAMS, export_in_subprocess, export_onnx
+from paddle_pp.pipeline import (TextClassifier, TextDetector, TextRecognizer, TextSystem, apply_options,
+                                resolve_dict_path)
 from paddle_pp.utils.image_io import ImageInput, to_bgr
 
-ENGINES = ("dygraph",)
+Stage = Union[TextDetector, TextClassifier, TextRecognizer]
+
+
+def system_defaults() -> Dict[str, Any]:
+    return dict(load_config("system")["System"])
 
 
 def load_stage_config(name: str, model_dir: Optional[os.PathLike]) -> Tuple[Dict[str, Any], Optional[Path]]:
@@ -30,24 +37,91 @@ def load_stage_config(name: str, model_dir: Optional[os.PathLike]) -> Tuple[Dict
     return load_config(model_dir / "config.yml"), model_dir
 
 
-def build_engine(name: str, model_dir: Optional[Path], engine: str, cache_dir: Optional[os.PathLike]) -> Engine:
+def _has_inference_model(directory: Path) -> bool:
+    from paddle_pp.engine.paddle_inference import find_inference_files
+
+    try:
+        find_inference_files(directory)
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def ensure_exported(directory: Path, engine: str) -> None:
+    """Export an (official, cached) model directory for `engine` on first use, atomically."""
+    if engine in ("paddle", "onnx") and not _has_inference_model(directory):
+        staging = Path(tempfile.mkdtemp(prefix=".export-", dir=directory))
+        try:
+            export_in_subprocess(directory, staging)
+            for path in sorted(staging.glob("inference.*"), key=lambda p: p.name != PARAMS):
+                os.replace(path, directory / path.name)  # params first: the model file marks completion
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    if engine == "onnx" and not (directory / ONNX_MODEL).is_file():
+        export_onnx(directory)
+
+
+def build_engine(name: str, model_dir: Optional[Path], engine: str, cache_dir: Optional[os.PathLike] = None,
+                 enable_mkldnn: bool = True, cpu_threads: int = 0) -> Engine:
+    """The engine for one stage. Official models are imported and exported on first use; a model directory
+    given by hand must already hold what the engine reads (model.pdparams / inference.* / model.onnx)."""
     from paddle_pp.weights import import_official, load_model_dir
 
     if engine not in ENGINES:
-        raise ValueError(f"unknown engine '{engine}'; choose one of {ENGINES}")
-    directory = model_dir if model_dir is not None else import_official(name, cache_dir)
-    return DygraphEngine(load_model_dir(directory))
+        raise ValueError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
+    directory = model_dir
+    if directory is None:
+        directory = import_official(name, cache_dir)
+        ensure_exported(directory, engine)
+    if engine == "dygraph":
+        return DygraphEngine(load_model_dir(directory))
+    if engine == "paddle":
+        from paddle_pp.engine.paddle_inference import PaddleInferenceEngine
+
+        return PaddleInferenceEngine(directory, enable_mkldnn=enable_mkldnn, cpu_threads=cpu_threads or None)
+    onnx_file = directory / ONNX_MODEL
+    if not onnx_file.is_file():
+        raise FileNotFoundError(f"{directory}: no {ONNX_MODEL}; make one with deploy/export_onnx.py")
+    return OnnxEngine(onnx_file, threads=cpu_threads)
+
+
+def build_stage(name: str, model_dir: Optional[os.PathLike] = None, engine: Optional[str] = None,
+                cache_dir: Optional[os.PathLike] = None, enable_mkldnn: Optional[bool] = None,
+                cpu_threads: Optional[int] = None, **options: Any) -> Stage:
+    """One stage (det, cls or rec) with its engine; options are the PaddleOCR flags of `OPTION_KEYS`."""
+    configs, base = {}, None
+    configs[name], base = load_stage_config(name, model_dir)
+    for other in ("det", "cls", "rec"):
+        configs.setdefault(other, {})
+    apply_options(configs, {k: v for k, v in options.items()})
+    return _make_stage(name, configs[name], base, engine, cache_dir, enable_mkldnn, cpu_threads)
+
+
+def _make_stage(name: str, cfg: Dict[str, Any], base: Optional[Path], engine: Optional[str],
+                cache_dir: Optional[os.PathLike], enable_mkldnn: Optional[bool], cpu_threads: Optional[int]) -> Stage:
+    system = system_defaults()
+    engine = engine or system["engine"]
+    mkldnn = system["enable_mkldnn"] if enable_mkldnn is None else bool(enable_mkldnn)
+    threads = system["cpu_threads"] if cpu_threads is None else int(cpu_threads)
+    runner = build_engine(name, base, engine, cache_dir, mkldnn, threads)
+    if name == "det":
+        return TextDetector(cfg, runner)
+    if name == "cls":
+        return TextClassifier(cfg, runner)
+    return TextRecognizer(cfg, runner, resolve_dict_path(cfg, base))
 
 
 class PPOCR:
     """The PP-OCR system. Options mirror PaddleOCR's predictor flags; None means "the YAML's default".
 
     Args:
-        det_model_dir / cls_model_dir / rec_model_dir: model directories (config.yml + weights); None uses
-            the official models, imported on first use into the model cache.
+        det_model_dir / cls_model_dir / rec_model_dir: model directories (config.yml + weights or an
+            exported model); None uses the official models, imported (and exported) on first use into the
+            model cache.
         use_angle_cls: run the 0/180 classifier on each crop (configs/system.yml default: true).
         drop_score: drop results whose recognition score is below this (default 0.5).
-        engine: 'dygraph' (the Paddle dygraph models).
+        engine: 'onnx' (default, fastest here), 'paddle' (Paddle Inference) or 'dygraph'.
+        enable_mkldnn, cpu_threads: engine settings (configs/system.yml).
         **options: det_limit_side_len, det_limit_type, det_db_thresh, det_db_box_thresh, det_db_unclip_ratio,
             det_db_score_mode, use_dilation, max_candidates, cls_batch_num, cls_thresh, rec_batch_num,
             rec_char_dict_path, use_space_char.
@@ -55,11 +129,13 @@ class PPOCR:
 
     def __init__(self, det_model_dir: Optional[os.PathLike] = None, cls_model_dir: Optional[os.PathLike] = None,
                  rec_model_dir: Optional[os.PathLike] = None, use_angle_cls: Optional[bool] = None,
-                 drop_score: Optional[float] = None, engine: str = "dygraph",
+                 drop_score: Optional[float] = None, engine: Optional[str] = None,
+                 enable_mkldnn: Optional[bool] = None, cpu_threads: Optional[int] = None,
                  cache_dir: Optional[os.PathLike] = None, **options: Any) -> None:
-        system = load_config("system")["System"]
+        system = system_defaults()
         self.use_angle_cls = system["use_angle_cls"] if use_angle_cls is None else bool(use_angle_cls)
         self.drop_score = system["drop_score"] if drop_score is None else float(drop_score)
+        self.engine = engine or system["engine"]
 
         dirs = {"det": det_model_dir, "cls": cls_model_dir, "rec": rec_model_dir}
         configs, bases = {}, {}
@@ -68,13 +144,11 @@ class PPOCR:
         apply_options(configs, options)
         self.configs = configs
 
-        detector = TextDetector(configs["det"], build_engine("det", bases["det"], engine, cache_dir))
-        classifier = None
-        if self.use_angle_cls:
-            classifier = TextClassifier(configs["cls"], build_engine("cls", bases["cls"], engine, cache_dir))
-        recognizer = TextRecognizer(configs["rec"], build_engine("rec", bases["rec"], engine, cache_dir),
-                                    resolve_dict_path(configs["rec"], bases["rec"]))
-        self.system = TextSystem(detector, recognizer, classifier, self.drop_score)
+        def stage(name: str) -> Stage:
+            return _make_stage(name, configs[name], bases[name], self.engine, cache_dir, enable_mkldnn, cpu_threads)
+
+        classifier = stage("cls") if self.use_angle_cls else None
+        self.system = TextSystem(stage("det"), stage("rec"), classifier, self.drop_score)
 
     def __call__(self, image: ImageInput) -> List[Dict[str, Any]]:
         """OCR one image (a path, or a BGR / gray / BGRA numpy array) -> results in reading order."""

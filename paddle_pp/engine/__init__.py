@@ -1,6 +1,8 @@
 """Engines run one model on a float32 NCHW batch and return its output as numpy.
 
-The pipeline only sees this interface, so dygraph, Paddle Inference, ONNX Runtime and Paddle-Lite are
-interchangeable and give the pipeline the same pre- and post-processing.
+The pipeline only sees this interface, so dygraph, Paddle Inference and ONNX Runtime are
+interchangeable and share the same pre- and post-processing.
 """
-from .base import Engine, DygraphEngine, OnnxEngine  # noqa: F401
+from .base import DygraphEngine, Engine, OnnxEngine  # noqa: F401
+
+ENGINES = ("onnx", "paddle", "dygraph")

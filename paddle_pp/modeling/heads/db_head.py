@@ -7,6 +7,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
+from paddle_pp.modeling.ops import sigmoid
 from paddle_pp.registry import HEADS
 
 
@@ -25,7 +26,7 @@ class DBBranch(nn.Layer):
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         x = F.relu(self.conv_bn1(self.conv1(x)))
         x = F.relu(self.conv_bn2(self.conv2(x)))
-        return F.sigmoid(self.conv3(x))
+        return sigmoid(self.conv3(x))
 
 
 @HEADS.register("DBHead")

@@ -23,7 +23,11 @@ def upsample_nearest(x: paddle.Tensor, factor: int, nearest_mode: str = "round_p
     official weights are judged against that graph, so it is our default; a floor map shifted left/up by
     f/2 - 1 pixels with the border replicated is exactly the ONNX result.
     """
-    up = F.upsample(x, scale_factor=factor, mode="nearest", align_mode=1)
+    # Broadcast and flatten rather than F.upsample: Paddle Inference's oneDNN executor cannot run the PIR
+    # interpolate op (its scale attribute is a double array), and repeat_interleave does not survive
+    # paddle2onnx; this form runs the same in dygraph, both export formats and ONNX.
+    n, c, h, w = x.shape
+    up = x.unsqueeze([3, 5]).expand([n, c, h, factor, w, factor]).reshape([n, c, h * factor, w * factor])
     shift = factor // 2 - 1
     if nearest_mode == "floor" or shift <= 0:
         return up

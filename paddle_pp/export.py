@@ -1,0 +1,151 @@
+"""Export a model to a Paddle Inference directory (PIR or legacy format) and to ONNX.
+
+An exported directory is a model directory like the weight cache's: `config.yml` (its Inference and
+PostProcess sections are the defaults every engine uses), the dictionary for rec, and
+`inference.json` (PIR, default) or `inference.pdmodel` (legacy, what Paddle-Lite's opt reads) with
+`inference.pdiparams`; `model.onnx` for ONNX.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+PIR_MODEL = "inference.json"
+LEGACY_MODEL = "inference.pdmodel"
+PARAMS = "inference.pdiparams"
+ONNX_MODEL = "model.onnx"
+
+
+def input_spec_shape(cfg: Dict[str, Any]) -> List[Optional[int]]:
+    """Dynamic batch and width (and height for det): det [N,3,-1,-1], cls [N,3,48,-1], rec [N,3,32,-1]."""
+    model_type = cfg["Architecture"]["model_type"]
+    if model_type == "det":
+        return [None, 3, None, None]
+    channels, height, _ = cfg["Inference"]["image_shape"]
+    return [None, int(channels), int(height), None]
+
+
+def legacy_ir_active() -> bool:
+    return os.environ.get("FLAGS_enable_pir_api", "").lower() in ("0", "false")
+
+
+def _patch_tensor_device_for_legacy_export() -> None:
+    """Legacy-format export of nn.LSTM fails with 'Unknown place type: Place(undefined:0)'.
+
+    While converting dygraph tensors to static variables, Paddle 3.3.1 reads every public attribute of
+    each tensor, `device` included, and `device` raises for the LSTM's not-yet-initialised state tensors.
+    Answering None for those is harmless: the attribute is only collected, never used for them.
+    """
+    import paddle
+
+    device = getattr(paddle.Tensor, "device", None)
+    if not isinstance(device, property) or getattr(device.fget, "_paddle_pp_patched", False):
+        return
+    original = device.fget
+
+    def device_or_none(self):
+        try:
+            return original(self)
+        except ValueError:
+            return None
+
+    device_or_none._paddle_pp_patched = True
+    paddle.Tensor.device = property(device_or_none)
+
+
+def _copy_side_files(cfg: Dict[str, Any], source_dir: Optional[Path], save_dir: Path) -> Dict[str, Any]:
+    """config.yml (and the dictionary for rec) so the exported directory is self-contained."""
+    from paddle_pp.config import save_config
+
+    cfg = {k: (dict(v) if isinstance(v, dict) else v) for k, v in cfg.items()}
+    cfg["Global"] = dict(cfg.get("Global", {}))
+    cfg["Global"].pop("config_path", None)
+    if cfg["Architecture"]["model_type"] == "rec":
+        from paddle_pp.pipeline import resolve_dict_path
+
+        dict_path = resolve_dict_path(cfg, source_dir)
+        if dict_path.resolve() != (save_dir / dict_path.name).resolve():
+            shutil.copyfile(dict_path, save_dir / dict_path.name)
+        cfg["Global"]["character_dict_path"] = dict_path.name
+    save_config(cfg, save_dir / "config.yml")
+    return cfg
+
+
+def export_inference(model, cfg: Dict[str, Any], save_dir: os.PathLike, source_dir: Optional[os.PathLike] = None,
+                     legacy: bool = False) -> Path:
+    """Save `model` for Paddle Inference. `legacy=True` needs the legacy IR (see `export_in_subprocess`)."""
+    import paddle
+    from paddle.static import InputSpec
+
+    if legacy and not legacy_ir_active():
+        raise RuntimeError("the legacy format needs FLAGS_enable_pir_api=0 before paddle is imported; "
+                           "use export_in_subprocess(..., legacy=True)")
+    save_dir = Path(save_dir)
+    save_dir.mkdir(parents=True, exist_ok=True)
+    if legacy:
+        _patch_tensor_device_for_legacy_export()
+    model.eval()
+    spec = [InputSpec(input_spec_shape(cfg), "float32", "x")]
+    paddle.jit.save(model, str(save_dir / "inference"), input_spec=spec)
+    _copy_side_files(cfg, Path(source_dir) if source_dir else None, save_dir)
+    return save_dir
+
+
+def export_in_subprocess(model_dir: os.PathLike, save_dir: os.PathLike, legacy: bool = False) -> Path:
+    """Export a model directory (config.yml + weights) in a fresh process.
+
+    The IR is chosen when paddle is imported, so the legacy format (and exports from a process that
+    already ran dygraph code in the other IR) are made in a child process.
+    """
+    env = dict(os.environ)
+    env["FLAGS_enable_pir_api"] = "0" if legacy else "1"
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parent.parent), env.get("PYTHONPATH", "")])
+    cmd = [sys.executable, "-m", "paddle_pp.export", str(model_dir), str(save_dir)] + (["--legacy"] if legacy else [])
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
+        raise RuntimeError(f"export of {model_dir} failed:\n{tail}")
+    return Path(save_dir)
+
+
+def export_onnx(inference_dir: os.PathLike, save_file: Optional[os.PathLike] = None, opset: int = 11) -> Path:
+    """Convert an exported Paddle Inference directory to ONNX with paddle2onnx."""
+    import paddle2onnx
+
+    inference_dir = Path(inference_dir)
+    model_file = inference_dir / PIR_MODEL
+    if not model_file.is_file():
+        model_file = inference_dir / LEGACY_MODEL
+    if not model_file.is_file():
+        raise FileNotFoundError(f"{inference_dir}: no {PIR_MODEL} or {LEGACY_MODEL} to convert")
+    save_file = Path(save_file) if save_file else inference_dir / ONNX_MODEL
+    tmp = save_file.with_name(f".{save_file.name}.tmp")
+    paddle2onnx.export(str(model_file), str(inference_dir / PARAMS), str(tmp), opset_version=opset,
+                       enable_onnx_checker=True, verbose=False)
+    os.replace(tmp, save_file)
+    return save_file
+
+
+def _main(argv: Optional[List[str]] = None) -> int:
+    import argparse
+
+    from paddle_pp.weights import load_model_dir
+    from paddle_pp.config import load_config
+
+    parser = argparse.ArgumentParser(description="internal: export a model directory (see deploy/export_model.py)")
+    parser.add_argument("model_dir")
+    parser.add_argument("save_dir")
+    parser.add_argument("--legacy", action="store_true")
+    args = parser.parse_args(argv)
+    model = load_model_dir(args.model_dir)
+    cfg = load_config(Path(args.model_dir) / "config.yml")
+    export_inference(model, cfg, args.save_dir, source_dir=args.model_dir, legacy=args.legacy)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())

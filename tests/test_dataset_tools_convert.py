@@ -1,0 +1,94 @@
+"""convert.py: ICDAR 2015 ground truth, detection crops, statistics."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from dataset_tools.convert import convert_icdar2015, crop_quad, det_to_crops, label_statistics, parse_icdar2015_gt
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_icdar_fixture(root: Path) -> None:
+    """Two images with gt files in the ICDAR 2015 style (BOM, comma in a transcription, ### boxes) and
+    one gt file whose image is missing."""
+    (root / "gt").mkdir()
+    (root / "ch4_training_images").mkdir()
+    for index in (1, 2):
+        cv2.imwrite(str(root / "ch4_training_images" / f"img_{index}.jpg"), np.full((60, 80, 3), 255, np.uint8))
+    (root / "gt" / "gt_img_1.txt").write_bytes(
+        "\ufeff377,117,463,117,465,130,378,130,Genaxis Theatre\r\n"
+        "493,115,519,115,519,131,493,131,[06]\r\n"
+        "374,155,409,155,409,170,374,170,###\r\n".encode("utf-8"))
+    (root / "gt" / "gt_img_2.txt").write_text("10,10,50,10,50,30,10,30,9,99,AB\n", encoding="utf-8")
+    (root / "gt" / "gt_img_3.txt").write_text("1,1,2,1,2,2,1,2,lost\n", encoding="utf-8")
+
+
+def test_parse_keeps_commas_and_strips_bom(tmp_path):
+    make_icdar_fixture(tmp_path)
+    items = parse_icdar2015_gt(tmp_path / "gt" / "gt_img_2.txt")
+    assert items == [{"transcription": "9,99,AB", "points": [[10, 10], [50, 10], [50, 30], [10, 30]]}]
+    first = parse_icdar2015_gt(tmp_path / "gt" / "gt_img_1.txt")
+    assert first[0]["transcription"] == "Genaxis Theatre" and first[2]["transcription"] == "###"
+
+
+def test_icdar2015_conversion(tmp_path):
+    make_icdar_fixture(tmp_path)
+    out = tmp_path / "label.txt"
+    result = convert_icdar2015(tmp_path / "gt", tmp_path / "ch4_training_images", out)
+    assert result["images"] == 2 and result["boxes"] == 4 and result["dont_care"] == 1
+    assert len(result["problems"]) == 1 and "img_3" in result["problems"][0]
+    lines = out.read_text(encoding="utf-8").splitlines()
+    path, label = lines[0].split("\t")
+    assert path == "ch4_training_images/img_1.jpg"
+    assert json.loads(label)[1] == {"transcription": "[06]", "points": [[493, 115], [519, 115], [519, 131],
+                                                                        [493, 131]]}
+    assert lines[1].startswith("ch4_training_images/img_2.jpg\t")
+
+
+def test_icdar2015_command_line(tmp_path):
+    make_icdar_fixture(tmp_path)
+    result = subprocess.run([sys.executable, str(ROOT / "dataset_tools" / "convert.py"), "icdar2015", "--gt_dir",
+                             str(tmp_path / "gt"), "--image_dir", str(tmp_path / "ch4_training_images"), "--out",
+                             str(tmp_path / "out.txt")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "2 images, 4 boxes (1 '###')" in result.stdout and "img_3" in result.stderr
+    (tmp_path / "gt" / "gt_img_2.txt").write_text("10,10,oops\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, str(ROOT / "dataset_tools" / "convert.py"), "icdar2015", "--gt_dir",
+                             str(tmp_path / "gt"), "--image_dir", str(tmp_path / "ch4_training_images"), "--out",
+                             str(tmp_path / "out.txt")], capture_output=True, text=True)
+    assert result.returncode == 0 and "gt_img_2.txt:1" in result.stderr  # reported; img_1 still converted
+    assert len((tmp_path / "out.txt").read_text().splitlines()) == 1
+
+
+def test_crop_quad_matches_axis_aligned_region():
+    image = np.random.default_rng(0).integers(0, 256, (100, 200, 3), dtype=np.uint8)
+    crop = crop_quad(image, [[20, 30], [120, 30], [120, 60], [20, 60]])
+    assert crop.shape == (30, 100, 3)
+    assert np.abs(crop.astype(int) - image[30:60, 20:120].astype(int)).mean() < 1.0
+    tall = crop_quad(image, [[10, 10], [30, 10], [30, 90], [10, 90]])
+    assert tall.shape[:2] == (20, 80)  # turned like the system turns tall crops
+
+
+def test_det_to_rec_and_cls_crops(tmp_path):
+    image = np.full((80, 160, 3), 255, np.uint8)
+    cv2.imwrite(str(tmp_path / "a.png"), image)
+    items = [{"transcription": "HELLO", "points": [[10, 10], [90, 10], [90, 30], [10, 30]]},
+             {"transcription": "###", "points": [[10, 40], [50, 40], [50, 60], [10, 60]]}]
+    (tmp_path / "det.txt").write_text(f"a.png\t{json.dumps(items)}\nmissing.png\t[]\n", encoding="utf-8")
+    result = det_to_crops(tmp_path / "det.txt", tmp_path, tmp_path / "out", with_180=True)
+    assert result["crops"] == 1 and result["cls_samples"] == 2 and len(result["problems"]) == 1
+    rec_lines = (tmp_path / "out" / "label.txt").read_text().splitlines()
+    assert len(rec_lines) == 1 and rec_lines[0].endswith("\tHELLO")
+    cls_lines = (tmp_path / "out" / "cls_label.txt").read_text().splitlines()
+    assert [line.split("\t")[1] for line in cls_lines] == ["0", "180"]
+
+
+def test_label_statistics_against_dictionary(tmp_path):
+    (tmp_path / "rec.txt").write_text("a.jpg\tAB1\nb.jpg\tA€\n", encoding="utf-8")
+    stats = label_statistics([tmp_path / "rec.txt"], ["A", "B", "1"], det=False)
+    assert stats["missing"] == {"€": 1}
+    assert stats["lengths"] == {3: 1, 2: 1}

