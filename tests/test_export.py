@@ -1,0 +1,81 @@
+"""Export (PIR, legacy, ONNX) and the three engines giving the same answers."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fixtures
+
+paddle = pytest.importorskip("paddle")
+
+from paddle_pp.engine import DygraphEngine, OnnxEngine  # noqa: E402
+from paddle_pp.engine.paddle_inference import PaddleInferenceEngine  # noqa: E402
+from paddle_pp.weights import load_pretrained  # noqa: E402
+
+ROOT = fixtures.__file__.rsplit("/tests/", 1)[0]
+
+
+def export(name, save_dir, *extra):
+    proc = subprocess.run([sys.executable, f"{ROOT}/deploy/export_model.py", "-c", f"{ROOT}/configs/{name}.yml",
+                           "--save_dir", str(save_dir), *extra], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return save_dir
+
+
+@pytest.fixture(scope="module")
+def exported(models_dir, tmp_path_factory):
+    root = tmp_path_factory.mktemp("exported")
+    return {name: export(name, root / name) for name in ("det", "rec")}
+
+
+def test_pir_export_runs_in_paddle_inference_and_onnx(exported):
+    x = fixtures.to_det_input(fixtures.photo_like(), 320, 480)
+    ref = DygraphEngine(load_pretrained("det"))(x)
+    assert (exported["det"] / "inference.json").is_file() and (exported["det"] / "config.yml").is_file()
+    assert np.abs(PaddleInferenceEngine(exported["det"])(x) - ref).max() <= 1e-4
+    subprocess.run([sys.executable, f"{ROOT}/deploy/export_onnx.py", "--model_dir", str(exported["det"])], check=True,
+                   capture_output=True)
+    assert np.abs(OnnxEngine(exported["det"] / "model.onnx")(x) - ref).max() <= 1e-4
+
+
+def test_dynamic_width_and_batch_after_export(exported):
+    engine = PaddleInferenceEngine(exported["rec"])
+    model = load_pretrained("rec")
+    for width, batch in ((100, 1), (320, 3), (960, 2)):
+        x = fixtures.to_rec_batch(fixtures.text_lines()[:batch], width)
+        with paddle.no_grad():
+            ref = model(paddle.to_tensor(x)).numpy()
+        out = engine(x)
+        assert out.shape == (batch, width // 4, 6625)
+        assert np.abs(out - ref).max() <= 1e-4
+    assert (exported["rec"] / "ppocr_keys_v1.txt").is_file()
+
+
+def test_legacy_export_with_lstm_runs(models_dir, tmp_path):
+    save_dir = export("rec", tmp_path / "rec_legacy", "--legacy")
+    assert (save_dir / "inference.pdmodel").is_file()
+    x = fixtures.to_rec_batch(fixtures.text_lines()[:2], 320)
+    with paddle.no_grad():
+        ref = load_pretrained("rec")(paddle.to_tensor(x)).numpy()
+    assert np.abs(PaddleInferenceEngine(save_dir)(x) - ref).max() <= 1e-4
+
+
+def test_export_names_missing_weights(tmp_path):
+    proc = subprocess.run([sys.executable, f"{ROOT}/deploy/export_model.py", "-c", f"{ROOT}/configs/cls.yml", "-o",
+                           "Global.pretrained_model=/nonexistent/best", "--save_dir", str(tmp_path / "x")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1 and "/nonexistent/best.pdparams" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_engines_agree_end_to_end(models_dir):
+    from paddle_pp import PPOCR
+
+    images = [fixtures.document()[0], fixtures.photo_like(), np.ascontiguousarray(np.rot90(fixtures.document()[0], 2))]
+    results = {engine: [PPOCR(engine=engine)(img) for img in images] for engine in ("dygraph", "paddle", "onnx")}
+    for engine in ("paddle", "onnx"):
+        for ours, ref in zip(results[engine], results["dygraph"]):
+            assert len(ours) == len(ref) > 0
+            for a, b in zip(ours, ref):
+                assert np.abs(np.array(a["points"]) - np.array(b["points"])).max() <= 1
+                assert a["transcription"] == b["transcription"]
