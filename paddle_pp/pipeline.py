@@ -96,7 +96,9 @@ class TextClassifier:
         self.image_shape = tuple(inference["image_shape"])
         self.batch_num = int(inference["batch_num"])
         self.thresh = float(inference["thresh"])
-        self.postprocess = ClsPostProcess(**_postprocess_kwargs(cfg))
+        kwargs = _postprocess_kwargs(cfg)
+        kwargs.setdefault("label_list", cfg["Global"].get("label_list", ("0", "180")))
+        self.postprocess = ClsPostProcess(**kwargs)
 
     def __call__(self, crops: List[np.ndarray]) -> Tuple[List[np.ndarray], List[Tuple[str, float]]]:
         crops = list(crops)

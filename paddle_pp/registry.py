@@ -53,3 +53,10 @@ class Registry:
 BACKBONES = Registry("backbone")
 NECKS = Registry("neck")
 HEADS = Registry("head")
+# Training side: datasets and their data operators, losses, metrics, optimizers and LR schedules.
+DATASETS = Registry("dataset")
+TRANSFORMS = Registry("data operator")
+LOSSES = Registry("loss")
+METRICS = Registry("metric")
+OPTIMIZERS = Registry("optimizer")
+LR_SCHEDULERS = Registry("lr schedule")
