@@ -86,13 +86,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--max_images", type=int, default=0, help="only the first N images (0: all)")
     parser.add_argument("--tol", type=float, default=1.0, help="corner tolerance in pixels")
     parser.add_argument("--use_angle_cls", type=int, default=1)
+    parser.add_argument("--engine", default=None, help="our engine: onnx, paddle or dygraph (default: configs/system.yml)")
     parser.add_argument("--report", default=None, help="write per-image details as JSON here")
     args = parser.parse_args(argv)
 
     images, root = list_images(args.image_dir)
     if args.max_images:
         images = images[:args.max_images]
-    ours_system = PPOCR(use_angle_cls=bool(args.use_angle_cls))
+    ours_system = PPOCR(use_angle_cls=bool(args.use_angle_cls), engine=args.engine)
     ref_system = build_reference(bool(args.use_angle_cls))
 
     totals = {"ours": 0, "ref": 0, "matched": 0, "same_text": 0}
