@@ -137,6 +137,15 @@ class TextRecognizer:
         return results
 
 
+def _crop_or_none(img: np.ndarray, box: np.ndarray) -> Optional[np.ndarray]:
+    """The rectified crop of a box, or None when it would be empty (a degenerate or sub-pixel box)."""
+    try:
+        crop = get_rotate_crop_image(img, np.array(box, dtype=np.float32))
+    except ValueError:
+        return None
+    return crop if crop.shape[0] > 0 and crop.shape[1] > 0 else None
+
+
 @dataclass
 class OCRResult:
     points: List[List[int]]
@@ -156,8 +165,12 @@ class TextSystem:
         self.drop_score = float(drop_score)
 
     def __call__(self, img: np.ndarray) -> List[OCRResult]:
-        boxes = sorted_boxes(self.detector(img))
-        crops = [get_rotate_crop_image(img, np.array(box, dtype=np.float32)) for box in boxes]
+        boxes, crops = [], []
+        for box in sorted_boxes(self.detector(img)):
+            crop = _crop_or_none(img, box)
+            if crop is not None:  # a box with a zero side gives no crop: skip it, never fail the image
+                boxes.append(box)
+                crops.append(crop)
         if self.classifier is not None and crops:
             crops, _ = self.classifier(crops)
         texts = self.recognizer(crops) if crops else []

@@ -327,10 +327,7 @@ def _is_complete(target: Path, onnx_md5: str, arch_digest: str) -> bool:
 def import_official(name: str, cache_dir: Optional[os.PathLike] = None, force: bool = False,
                     onnx_path: Optional[os.PathLike] = None, quiet: bool = False) -> Path:
     """Import one official model into `<cache>/<name>/`; does nothing when an up-to-date copy is there."""
-    import paddle
-
     from paddle_pp.config import load_config, save_config
-    from paddle_pp.modeling.architecture import build_model
 
     if name not in OFFICIAL_NAMES:
         raise ValueError(f"unknown official model '{name}'; choose one of {OFFICIAL_NAMES}")
@@ -341,6 +338,11 @@ def import_official(name: str, cache_dir: Optional[os.PathLike] = None, force: b
     arch_digest = _architecture_digest(cfg)
     if not force and _is_complete(target, onnx_md5, arch_digest):
         return target
+
+    # Paddle is imported only when there is work to do: an onnx-engine run on a warm cache never needs it.
+    import paddle
+
+    from paddle_pp.modeling.architecture import build_model
 
     model_proto = read_onnx(source)
     consts = onnx_constants(model_proto.graph)

@@ -1,0 +1,352 @@
+"""What predict_det.py, predict_cls.py, predict_rec.py and predict_system.py share.
+
+- `build_parser(tool)`: PaddleOCR's flag names for the stages a tool runs. Every model option defaults to
+  None, which means "the model's YAML default" (configs/*.yml, or the config.yml of a --*_model_dir); the
+  flag's type comes from that YAML default too, so there is one source of defaults for every engine.
+- `run(...)`: the loop over the images: a progress bar, one line `path: problem` per failed image (no
+  traceback), results rewritten atomically (temporary file + os.replace) every few images and at the end
+  (also on Ctrl-C / SIGTERM), a summary, and the exit status.
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from paddle_pp.config import load_config  # noqa: E402
+from paddle_pp.engine import ENGINES  # noqa: E402
+from paddle_pp.pipeline import OPTION_KEYS  # noqa: E402
+from paddle_pp.utils.files import display_name, list_images, write_bytes_atomic, write_text_atomic  # noqa: E402
+from paddle_pp.utils.image_io import IMAGE_EXTENSIONS, ImageReadError, read_image  # noqa: E402
+
+# Importing paddle warns about a C++ compiler cache, which means nothing to a user of these tools.
+warnings.filterwarnings("ignore", message="No ccache found")
+
+DEMO_DIR = Path(__file__).resolve().parent / "demo_images"
+DEFAULT_OUTPUT = "./inference_results"
+CHOICES = {"det_limit_type": ("max", "min", "resize_long"), "det_db_score_mode": ("fast", "slow")}
+VIS_FOLDERS = ("vis", "det_vis")
+STAGES = {"det": ("det",), "cls": ("cls",), "rec": ("rec",), "system": ("det", "cls", "rec")}
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+EPILOG = """\
+input:
+  --image_dir takes an image file, a directory (searched recursively, sorted) or a glob (quote it; ** is
+  recursive). An image's name in the results is its path relative to the directory (or the glob's directory
+  part), or its file name when a single file is given.
+  Extensions (any case): {exts}.
+
+bad input:
+  An unreadable, empty, truncated or non-image file is reported as one line `path: problem` on stderr and
+  the other images still finish. Truncated JPEG/PNG files are errors (no partial decode). EXIF orientation is
+  applied; gray and 16-bit images become 8-bit BGR; PNG transparency is composited over white. An image
+  without text is a success with an empty result.
+
+exit status:
+  0    every image succeeded
+  1    at least one image failed, or --image_dir holds no images
+  2    bad command line, or the models could not be loaded
+  130  interrupted (Ctrl-C or SIGTERM); the results finished so far are written
+"""
+
+
+# ---------------------------------------------------------------- arguments
+
+def str2bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "y", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "n", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got '{text}'")
+
+
+def yaml_default(flag: str) -> Any:
+    """The default an OPTION_KEYS flag takes from the official YAML (configs/<model>.yml)."""
+    model, section, key = OPTION_KEYS[flag]
+    return (load_config(model).get(section) or {}).get(key)
+
+
+def _flag_type(default: Any) -> Callable[[str], Any]:
+    if isinstance(default, bool):
+        return str2bool
+    if isinstance(default, int):
+        return int
+    if isinstance(default, float):
+        return float
+    return str
+
+
+def build_parser(tool: str, description: Optional[str] = None) -> argparse.ArgumentParser:
+    """The parser of one tool ('det', 'cls', 'rec' or 'system'): only the flags of the stages it runs."""
+    stages = STAGES[tool]
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=EPILOG.format(exts=" ".join(IMAGE_EXTENSIONS)))
+    io = parser.add_argument_group("input and output")
+    if tool in ("det", "system"):
+        io.add_argument("--image_dir", default=str(DEMO_DIR),
+                        help="image file, directory or glob (default: the bundled demo images)")
+    else:
+        io.add_argument("--image_dir", required=True, help="text-line crops: an image file, directory or glob")
+    io.add_argument("--output", default=DEFAULT_OUTPUT, help=f"output directory (default: {DEFAULT_OUTPUT})")
+    if tool in ("det", "system"):
+        folder, what = ("det_vis", "the boxes drawn") if tool == "det" else ("vis", "boxes and text side by side")
+        io.add_argument("--visualize", action="store_true",
+                        help=f"also write OUTPUT/{folder}/<image name> with {what}")
+        io.add_argument("--vis_font_path", default=None,
+                        help="font for --visualize (default: a CJK font if installed, else DejaVu Sans)")
+
+    engine = parser.add_argument_group("models and engine (None = the YAML default)")
+    for stage in stages:
+        engine.add_argument(f"--{stage}_model_dir", default=None,
+                            help=f"a paddle-pp {stage} model directory (default: the official model, "
+                                 "imported into the model cache on first use)")
+    engine.add_argument("--engine", choices=ENGINES, default=None,
+                        help="inference engine (default: configs/system.yml, onnx)")
+    engine.add_argument("--enable_mkldnn", type=str2bool, default=None, metavar="BOOL",
+                        help="oneDNN kernels for --engine paddle (default: configs/system.yml)")
+    engine.add_argument("--cpu_threads", type=int, default=None, help="CPU threads, 0 = one per core")
+    engine.add_argument("--cache_dir", default=None,
+                        help="model cache (default: $PADDLE_PP_MODELS or ~/.paddle_pp/models)")
+
+    options = parser.add_argument_group("model options (None = the YAML default)")
+    if tool == "system":
+        system = load_config("system")["System"]
+        options.add_argument("--use_angle_cls", type=str2bool, default=None, metavar="BOOL",
+                             help=f"classify 0/180 degrees and flip crops (YAML: {system['use_angle_cls']})")
+        options.add_argument("--drop_score", type=float, default=None,
+                             help=f"drop results scoring below this (YAML: {system['drop_score']})")
+    for flag, (model, section, key) in OPTION_KEYS.items():
+        if model not in stages:
+            continue
+        default = yaml_default(flag)
+        kind = _flag_type(default)
+        options.add_argument(f"--{flag}", type=kind, default=None, choices=CHOICES.get(flag),
+                             metavar="BOOL" if kind is str2bool else None,
+                             help=f"{model}.yml {section}.{key} (YAML: {default})")
+    return parser
+
+
+def engine_options(args: argparse.Namespace) -> Dict[str, Any]:
+    """The build_stage / PPOCR keyword arguments that choose and configure the engine."""
+    return {"engine": args.engine, "cache_dir": args.cache_dir, "enable_mkldnn": args.enable_mkldnn,
+            "cpu_threads": args.cpu_threads}
+
+
+def model_options(args: argparse.Namespace, *stages: str) -> Dict[str, Any]:
+    """The OPTION_KEYS flags of these stages, as given (None = YAML default)."""
+    return {flag: getattr(args, flag) for flag, (model, _, _) in OPTION_KEYS.items() if model in stages}
+
+
+# ---------------------------------------------------------------- outputs
+
+class ResultsFile:
+    """A results file kept in memory and rewritten atomically (temporary file, fsync, os.replace), so the file
+    on disk always holds complete lines of finished images.
+
+    It is rewritten when `every` images have finished since the last write (or 5% of the lines written so far,
+    if more: the total rewriting stays linear in the file size), when `seconds` have passed with unwritten
+    results, and at the end, including after Ctrl-C or SIGTERM.
+    """
+
+    def __init__(self, path: Path, every: int = 10, seconds: float = 30.0) -> None:
+        self.path = Path(path)
+        self.every = max(1, int(every))
+        self.seconds = float(seconds)
+        self.lines: List[str] = []
+        self.pending = 0
+        self.last_flush = time.monotonic()
+
+    def add(self, line: str) -> None:
+        self.lines.append(line.rstrip("\n") + "\n")
+
+    def tick(self, images: int = 1) -> None:
+        """Count finished images (with or without a line here) and rewrite the file when it is due."""
+        self.pending += images
+        due = self.pending >= max(self.every, len(self.lines) // 20)
+        if due or (self.pending and time.monotonic() - self.last_flush >= self.seconds):
+            self.flush()
+
+    def flush(self) -> None:
+        write_text_atomic(self.path, "".join(self.lines))
+        self.last_flush = time.monotonic()
+        self.pending = 0
+
+
+def save_image(path: Path, image: np.ndarray) -> Path:
+    """Encode by the file's extension (PNG when OpenCV cannot write that one) and write atomically."""
+    import cv2
+
+    ok, buf = (False, None)
+    if path.suffix:
+        try:
+            ok, buf = cv2.imencode(path.suffix, image)
+        except cv2.error:
+            ok = False
+    if not ok:
+        path = path.with_name(path.name + ".png")
+        ok, buf = cv2.imencode(".png", image)
+    write_bytes_atomic(path, buf.tobytes())
+    return path
+
+
+# ---------------------------------------------------------------- the loop
+
+@dataclass
+class Item:
+    """One decoded input image."""
+    path: Path
+    name: str
+    image: np.ndarray
+
+
+@dataclass
+class Outcome:
+    """What one image produced: a line per results file (file name -> line) and a count for the summary,
+    or an error (the problem, without the path) that fails this image alone."""
+    lines: Dict[str, str] = field(default_factory=dict)
+    count: int = 0
+    error: Optional[str] = None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _process_isolating(process: Callable[[Any, List[Item]], List[Outcome]], predictor: Any,
+                       items: List[Item]) -> List[Tuple[Item, Optional[Outcome], Optional[BaseException]]]:
+    """Run a batch; when it fails, run its images one by one so only the bad one fails."""
+    if not items:
+        return []
+    try:
+        outcomes = process(predictor, items)
+        return [(item, outcome, None) for item, outcome in zip(items, outcomes)]
+    except Exception as exc:  # noqa: BLE001 - an image must never stop the batch
+        if len(items) == 1:
+            return [(items[0], None, exc)]
+        results = []
+        for item in items:
+            results.extend(_process_isolating(process, predictor, [item]))
+        return results
+
+
+class _Interrupted(KeyboardInterrupt):
+    pass
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise _Interrupted()
+
+
+def run(args: argparse.Namespace, build: Callable[[], Any], process: Callable[[Any, List[Item]], List[Outcome]],
+        result_files: Sequence[str], batch_size: int = 1, count_label: str = "boxes",
+        desc: str = "images") -> int:
+    """List the images, build the predictor, process them in batches of `batch_size`, write the results.
+
+    `process(predictor, items)` returns one Outcome per item; an exception fails the batch, which is then
+    retried image by image. Returns the exit status (see EPILOG).
+    """
+    from tqdm import tqdm
+
+    output = Path(args.output)
+    try:
+        images, root = list_images(args.image_dir)
+    except FileNotFoundError as exc:
+        print(f"{exc}", file=sys.stderr)
+        return EXIT_FAILED
+    # Never read back our own pictures (--output inside --image_dir with --visualize).
+    ours = [(output / folder).resolve() for folder in VIS_FOLDERS]
+    images = [p for p in images if not any(p.resolve().is_relative_to(d) for d in ours)]
+    try:
+        writers = {name: ResultsFile(output / name) for name in result_files}
+        for writer in writers.values():
+            writer.flush()  # this run's (empty) results replace any older ones
+    except OSError as exc:
+        print(f"{output}: cannot write results ({exc.strerror or exc})", file=sys.stderr)
+        return EXIT_USAGE
+    if not images:
+        print(f"{args.image_dir}: no images found (extensions: {' '.join(IMAGE_EXTENSIONS)})", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        predictor = build()
+    except Exception as exc:  # noqa: BLE001 - a bad model directory or option is one line, not a traceback
+        print(f"error: cannot load the models: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+
+    old_handler = None
+    if threading.current_thread() is threading.main_thread():
+        old_handler = signal.signal(signal.SIGTERM, _on_sigterm)
+    failures, count, done = 0, 0, 0
+    interrupted = False
+    start = time.perf_counter()
+    bar = tqdm(total=len(images), desc=desc, unit="img", file=sys.stderr, dynamic_ncols=True)
+
+    def fail(message: str) -> None:
+        nonlocal failures
+        failures += 1
+        bar.write(message, file=sys.stderr)
+
+    try:
+        for first in range(0, len(images), max(1, batch_size)):
+            chunk = images[first:first + max(1, batch_size)]
+            items = []
+            for path in chunk:
+                try:
+                    items.append(Item(path, display_name(path, root), read_image(path)))
+                except ImageReadError as exc:
+                    fail(str(exc))
+                except Exception as exc:  # noqa: BLE001
+                    fail(f"{path}: cannot read image ({_one_line(exc)})")
+            for item, outcome, exc in _process_isolating(process, predictor, items):
+                if exc is not None or outcome.error:
+                    fail(f"{item.path}: {outcome.error if exc is None else _one_line(exc)}")
+                    continue
+                count += outcome.count
+                for name, line in outcome.lines.items():
+                    writers[name].add(line)
+            done += len(chunk)
+            bar.update(len(chunk))
+            for writer in writers.values():
+                writer.tick(len(chunk))
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        bar.close()
+        for writer in writers.values():
+            try:
+                writer.flush()
+            except OSError as exc:
+                fail(f"{writer.path}: cannot write results ({exc.strerror or exc})")
+        if old_handler is not None:
+            signal.signal(signal.SIGTERM, old_handler)
+
+    seconds = time.perf_counter() - start
+    files = ", ".join(str(output / name) for name in result_files)
+    status = "interrupted after" if interrupted else "done:"
+    print(f"{status} {done} images, {count} {count_label}, {failures} failed, {seconds:.2f} s -> {files}")
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if failures else EXIT_OK
+
+
+def visual_path(args: argparse.Namespace, name: str, folder: str = "vis") -> Path:
+    """Where --visualize puts an image's picture: OUTPUT/<folder>/<image name> (vis: system, det_vis: det)."""
+    return Path(args.output) / folder / name
+
+
+def points_json(boxes: Any) -> List[List[List[int]]]:
+    """Boxes [K, 4, 2] -> JSON-ready nested int lists (as the system results store points)."""
+    arr = np.asarray(boxes, dtype=np.float32).reshape(-1, 4, 2)
+    return arr.astype(np.int32).tolist()
+

@@ -1,0 +1,345 @@
+"""deploy/predict_det.py, predict_cls.py, predict_rec.py, predict_system.py and their shared deploy/utility.py:
+flags, output formats, bad input in a batch, atomic and incremental writes, exit status.
+
+The tools run in-process (`main(argv)`) to share the imported runtime; one test runs a real subprocess.
+"""
+import contextlib
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+import fixtures
+
+pytest.importorskip("onnxruntime")
+
+ROOT = Path(fixtures.__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "deploy"))
+
+import predict_cls  # noqa: E402
+import predict_det  # noqa: E402
+import predict_rec  # noqa: E402
+import predict_system  # noqa: E402
+import utility  # noqa: E402
+
+
+def squash(text):
+    return text.replace(" ", "")
+
+
+def read_rows(path):
+    return [line.split("\t") for line in Path(path).read_text(encoding="utf-8").splitlines()]
+
+
+def problem_lines(stderr):
+    """The per-image failure lines (tqdm's bar redraws are separated by carriage returns)."""
+    lines = [part.strip() for line in stderr.splitlines() for part in line.split("\r")]
+    return [line for line in lines if line and "img/s" not in line and "img]" not in line and "|" not in line]
+
+
+# ------------------------------------------------------------------ a batch full of trouble
+
+GOOD = ["a_doc.jpg", "blank.png", "exif_doc.jpg", "gray.png", "rgba_doc.png", "sub/deep16.png", "tiny_1x1.png",
+        "wide_10x10000.png"]
+BAD = {"broken.jpg": "not a decodable image", "empty.png": "empty file", "sub/truncated.jpg": "truncated JPEG",
+       "truncated.png": "truncated PNG"}
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    root = tmp_path_factory.mktemp("batch")
+    (root / "sub").mkdir()
+    (root / "no_images_here").mkdir()
+    doc, lines = fixtures.document()
+    cv2.imwrite(str(root / "a_doc.jpg"), doc)
+    cv2.imwrite(str(root / "blank.png"), np.full((120, 160, 3), 255, np.uint8))
+    # A phone photo: pixels stored turned 90 degrees, EXIF orientation 6 says "turn clockwise to display".
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(np.ascontiguousarray(np.rot90(doc, 1))[:, :, ::-1]).save(root / "exif_doc.jpg", quality=95,
+                                                                             exif=exif.tobytes())
+    cv2.imwrite(str(root / "gray.png"), cv2.cvtColor(doc, cv2.COLOR_BGR2GRAY))
+    # Black text on a transparent background: read as on white.
+    rgba = np.zeros(doc.shape[:2] + (4,), np.uint8)
+    rgba[:, :, 3] = 255 - cv2.cvtColor(doc, cv2.COLOR_BGR2GRAY)
+    cv2.imwrite(str(root / "rgba_doc.png"), rgba)
+    cv2.imwrite(str(root / "sub" / "deep16.png"), doc.astype(np.uint16) * 257)
+    cv2.imwrite(str(root / "tiny_1x1.png"), np.zeros((1, 1, 3), np.uint8))
+    cv2.imwrite(str(root / "wide_10x10000.png"), np.random.default_rng(0).integers(0, 255, (10, 10000, 3), np.uint8))
+    (root / "broken.jpg").write_text("this is a text file named .jpg\n")
+    (root / "empty.png").write_bytes(b"")
+    jpg = cv2.imencode(".jpg", doc)[1].tobytes()
+    (root / "sub" / "truncated.jpg").write_bytes(jpg[: len(jpg) * 2 // 3])
+    png = cv2.imencode(".png", doc)[1].tobytes()
+    (root / "truncated.png").write_bytes(png[: len(png) // 2])
+    (root / "notes.txt").write_text("not an image extension: not listed\n")
+    return root, lines
+
+
+@pytest.fixture(scope="module")
+def system_run(batch, models_dir, tmp_path_factory):
+    root, lines = batch
+    out = tmp_path_factory.mktemp("system_out")
+    err, std = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(std):
+        code = predict_system.main(["--image_dir", str(root), "--output", str(out), "--visualize"])
+    return code, out, err.getvalue(), std.getvalue(), lines
+
+
+def test_system_bad_files_fail_alone_with_one_line_each(system_run, batch):
+    code, out, stderr, stdout, _ = system_run
+    assert code == 1, stderr  # some images failed
+    assert "Traceback" not in stderr
+    problems = problem_lines(stderr)
+    assert len(problems) == len(BAD), problems
+    for name, problem in BAD.items():
+        line = next(p for p in problems if p.startswith(str(batch[0] / name) + ": "))
+        assert problem in line
+    assert f"{len(GOOD) + len(BAD)} images" in stdout and f"{len(BAD)} failed" in stdout
+
+
+def test_system_results_cover_every_good_image_in_order(system_run):
+    code, out, stderr, stdout, lines = system_run
+    rows = read_rows(out / "system_results.txt")
+    assert [r[0] for r in rows] == GOOD
+    results = {name: json.loads(payload) for name, payload in rows}
+    for entry in results["a_doc.jpg"]:
+        assert set(entry) == {"transcription", "points", "score"}
+        assert len(entry["points"]) == 4 and all(isinstance(v, int) for p in entry["points"] for v in p)
+    for empty in ("blank.png", "tiny_1x1.png", "wide_10x10000.png"):
+        assert results[empty] == []  # no text is an empty result, not an error
+    expected = [squash(t) for t in lines]
+    for name in ("a_doc.jpg", "exif_doc.jpg", "gray.png", "rgba_doc.png", "sub/deep16.png"):
+        got = [squash(r["transcription"]) for r in results[name]]
+        assert all(e in got for e in expected), (name, got)
+    # The EXIF rotation was applied: boxes are wide, as on the upright page.
+    for r in results["exif_doc.jpg"]:
+        xs, ys = [p[0] for p in r["points"]], [p[1] for p in r["points"]]
+        assert max(xs) - min(xs) > max(ys) - min(ys)
+
+
+def test_system_visualize_writes_side_by_side_images(system_run, batch):
+    _, out, _, _, _ = system_run
+    vis = out / "vis"
+    assert sorted(p.relative_to(vis).as_posix() for p in vis.rglob("*") if p.is_file()) == GOOD
+    src = cv2.imread(str(batch[0] / "a_doc.jpg"))
+    img = cv2.imread(str(vis / "a_doc.jpg"))
+    assert img.shape == (src.shape[0], 2 * src.shape[1], 3)
+    right = img[:, src.shape[1]:]
+    assert right.mean() > 200 and right.min() < 60  # a white panel with dark text on it
+    assert cv2.imread(str(vis / "tiny_1x1.png")).shape == (1, 2, 3)
+
+
+def test_det_tool_format_and_visualize(batch, models_dir, tmp_path, capsys):
+    root, _ = batch
+    code = predict_det.main(["--image_dir", str(root), "--output", str(tmp_path), "--visualize"])
+    captured = capsys.readouterr()
+    assert code == 1 and "Traceback" not in captured.err
+    rows = read_rows(tmp_path / "det_results.txt")
+    assert [r[0] for r in rows] == GOOD
+    boxes = dict((name, json.loads(payload)) for name, payload in rows)
+    assert len(boxes["a_doc.jpg"]) >= 4 and boxes["blank.png"] == []
+    for box in boxes["a_doc.jpg"]:
+        assert len(box) == 4 and all(len(p) == 2 and all(isinstance(v, int) for v in p) for p in box)
+    assert (tmp_path / "det_vis" / "sub" / "deep16.png").is_file()
+    assert "det_results.txt" in captured.out
+
+
+def test_det_flags_override_yaml_defaults(batch, models_dir, tmp_path, capsys):
+    root, _ = batch
+    doc = root / "a_doc.jpg"
+    assert predict_det.main(["--image_dir", str(doc), "--output", str(tmp_path / "d")]) == 0
+    assert predict_det.main(["--image_dir", str(doc), "--output", str(tmp_path / "s"),
+                             "--det_db_box_thresh", "0.999", "--det_limit_side_len", "320"]) == 0
+    default, strict = (json.loads(read_rows(tmp_path / d / "det_results.txt")[0][1]) for d in ("d", "s"))
+    assert read_rows(tmp_path / "d" / "det_results.txt")[0][0] == "a_doc.jpg"  # a single file: its name
+    assert len(strict) < len(default)
+
+
+# ------------------------------------------------------------------ rec and cls on text-line crops
+
+@pytest.fixture(scope="module")
+def crops(tmp_path_factory):
+    root = tmp_path_factory.mktemp("crops")
+    lines = fixtures.text_lines()[:3]
+    names = []
+    for i, line in enumerate(lines):
+        name = f"line{i}.png"
+        cv2.imwrite(str(root / name), line)
+        cv2.imwrite(str(root / f"line{i}_flipped.png"), np.ascontiguousarray(np.rot90(line, 2)))
+        names.append(name)
+    cv2.imwrite(str(root / "tiny.png"), np.zeros((1, 1, 3), np.uint8))
+    cv2.imwrite(str(root / "wide.png"), np.full((2, 6000, 3), 255, np.uint8))  # ratio 3000:1
+    (root / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    return root, lines
+
+
+def test_rec_tool(crops, models_dir, tmp_path, capsys):
+    root, _ = crops
+    code = predict_rec.main(["--image_dir", str(root), "--output", str(tmp_path), "--rec_batch_num", "2"])
+    captured = capsys.readouterr()
+    assert code == 1 and "Traceback" not in captured.err
+    problems = problem_lines(captured.err)
+    assert len(problems) == 2
+    assert any(p.startswith(str(root / "broken.jpg") + ": ") for p in problems)
+    assert any(p.startswith(str(root / "wide.png") + ": ") and "too wide" in p for p in problems)
+    rows = {r[0]: r[1:] for r in read_rows(tmp_path / "rec_results.txt")}
+    assert sorted(rows) == sorted([f"line{i}.png" for i in range(3)] + [f"line{i}_flipped.png" for i in range(3)]
+                                  + ["tiny.png"])
+    for i, word in enumerate(fixtures.REC_WORDS[:3]):
+        text, score = rows[f"line{i}.png"]
+        assert squash(text) == squash(word) and 0.5 < float(score) <= 1.0
+    assert all(len(v) == 2 for v in rows.values())
+
+
+def test_cls_tool(crops, models_dir, tmp_path, capsys):
+    root, _ = crops
+    code = predict_cls.main(["--image_dir", str(root / "line*.png"), "--output", str(tmp_path)])
+    assert code == 0, capsys.readouterr().err
+    rows = {r[0]: r[1:] for r in read_rows(tmp_path / "cls_results.txt")}
+    assert len(rows) == 6
+    for i in range(3):
+        assert rows[f"line{i}.png"][0] == "0"
+        assert rows[f"line{i}_flipped.png"][0] == "180"
+        assert 0.5 <= float(rows[f"line{i}_flipped.png"][1]) <= 1.0
+
+
+# ------------------------------------------------------------------ no images, bad arguments, exit status
+
+def test_directory_without_images(tmp_path, capsys):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "readme.txt").write_text("hello")
+    out = tmp_path / "out"
+    (out).mkdir()
+    (out / "rec_results.txt").write_text("stale\tresults\t1.0\n")
+    assert predict_rec.main(["--image_dir", str(tmp_path / "in"), "--output", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "no images found" in err and "Traceback" not in err
+    assert (out / "rec_results.txt").read_text() == ""  # this run's (empty) results, not stale ones
+    assert predict_rec.main(["--image_dir", str(tmp_path / "missing"), "--output", str(out)]) == 1
+    assert "no such file or directory" in capsys.readouterr().err
+
+
+def test_bad_model_dir_is_one_line_and_status_2(batch, tmp_path, capsys):
+    code = predict_det.main(["--image_dir", str(batch[0] / "a_doc.jpg"), "--output", str(tmp_path),
+                             "--det_model_dir", str(tmp_path / "nowhere")])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot load the models" in err and "Traceback" not in err
+
+
+def test_parsers_share_flags_and_yaml_types():
+    system = utility.build_parser("system")
+    args = system.parse_args(["--use_angle_cls", "false", "--det_db_thresh", "0.2", "--rec_batch_num", "3",
+                              "--use_dilation", "true", "--engine", "paddle", "--cpu_threads", "2",
+                              "--enable_mkldnn", "false"])
+    assert args.use_angle_cls is False and args.det_db_thresh == 0.2 and args.rec_batch_num == 3
+    assert args.use_dilation is True and args.engine == "paddle"
+    defaults = system.parse_args([])
+    # None everywhere: the YAML decides.
+    assert all(getattr(defaults, flag) is None for flag in utility.OPTION_KEYS)
+    assert utility.model_options(defaults, "det") == {f: None for f, (m, _, _) in utility.OPTION_KEYS.items()
+                                                      if m == "det"}
+    rec_flags = {a.dest for a in utility.build_parser("rec")._actions}
+    assert "rec_batch_num" in rec_flags and "det_db_thresh" not in rec_flags and "visualize" not in rec_flags
+    with pytest.raises(SystemExit):
+        system.parse_args(["--det_limit_type", "sideways"])
+    with pytest.raises(SystemExit):
+        utility.build_parser("rec").parse_args([])  # --image_dir is required for crops
+
+
+def test_help_documents_exit_status(capsys):
+    with pytest.raises(SystemExit):
+        predict_system.main(["--help"])
+    out = capsys.readouterr().out
+    assert "exit status" in out and "1    at least one image failed" in out
+
+
+# ------------------------------------------------------------------ the loop: isolation, incremental writes
+
+def fake_run(tmp_path, n, process, batch_size=1, every=None):
+    images = tmp_path / "imgs"
+    images.mkdir()
+    for i in range(n):
+        cv2.imwrite(str(images / f"{i:02d}.png"), np.full((4, 4, 3), i, np.uint8))
+    args = utility.build_parser("det").parse_args(["--image_dir", str(images), "--output", str(tmp_path / "out")])
+    return utility.run(args, lambda: "model", process, ["r.txt"], batch_size=batch_size)
+
+
+def test_a_failing_image_in_a_batch_fails_alone(tmp_path, capsys):
+    def process(model, items):
+        if any(item.name == "03.png" for item in items):
+            raise RuntimeError("boom\nsecond line")
+        return [utility.Outcome({"r.txt": item.name}, 1) for item in items]
+
+    assert fake_run(tmp_path, 7, process, batch_size=4) == 1
+    captured = capsys.readouterr()
+    assert (tmp_path / "out" / "r.txt").read_text().split() == [f"{i:02d}.png" for i in range(7) if i != 3]
+    expected = f"{tmp_path / 'imgs' / '03.png'}: RuntimeError: boom second line"
+    assert problem_lines(captured.err) == [expected]
+
+
+def test_results_are_written_incrementally_and_on_interrupt(tmp_path, capsys):
+    seen = []
+
+    def process(model, items):
+        name = items[0].name
+        if name == "25.png":
+            seen.append((tmp_path / "out" / "r.txt").read_text().split())
+            raise KeyboardInterrupt
+        return [utility.Outcome({"r.txt": name}, 1)]
+
+    assert fake_run(tmp_path, 30, process) == 130
+    # Before the interrupt the file on disk already held the first 20 images (rewritten every 10) ...
+    assert seen[0] == [f"{i:02d}.png" for i in range(20)]
+    # ... and the interrupt wrote everything finished: nothing done is lost; no temporary files remain.
+    assert (tmp_path / "out" / "r.txt").read_text().split() == [f"{i:02d}.png" for i in range(25)]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["r.txt"]
+    assert "interrupted" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ a real process
+
+def test_subprocess_exit_status_and_clean_stderr(models_dir, batch, tmp_path):
+    root, _ = batch
+    images = tmp_path / "in"
+    images.mkdir()
+    for name in ("blank.png", "sub/truncated.jpg"):
+        (images / Path(name).name).write_bytes((root / name).read_bytes())
+    proc = subprocess.run([sys.executable, str(ROOT / "deploy" / "predict_system.py"), "--output", str(tmp_path),
+                           "--image_dir", str(images)], capture_output=True, text=True)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert problem_lines(proc.stderr) == [f"{images / 'truncated.jpg'}: truncated JPEG (the data ends before "
+                                          "the end-of-image marker)"]
+    assert (tmp_path / "system_results.txt").read_text() == "blank.png\t[]\n"
+    assert "2 images, 0 text lines, 1 failed" in proc.stdout
+
+
+def test_own_visualizations_are_not_read_back(tmp_path, capsys):
+    images = tmp_path / "imgs"
+    (images / "res" / "vis").mkdir(parents=True)
+    cv2.imwrite(str(images / "a.png"), np.zeros((4, 4, 3), np.uint8))
+    cv2.imwrite(str(images / "res" / "vis" / "a.png"), np.zeros((4, 8, 3), np.uint8))
+    args = utility.build_parser("system").parse_args(["--image_dir", str(images), "--output", str(images / "res")])
+    process = lambda model, items: [utility.Outcome({"r.txt": item.name}) for item in items]  # noqa: E731
+    assert utility.run(args, lambda: "model", process, ["r.txt"]) == 0
+    assert (images / "res" / "r.txt").read_text() == "a.png\n"
+
+
+def test_draw_ocr_box_txt_odd_boxes():
+    from paddle_pp.utils.visualize import draw_det_boxes, draw_ocr_box_txt
+
+    img = np.full((120, 100, 3), 200, np.uint8)
+    boxes = [[[10, 10], [90, 10], [90, 30], [10, 30]],  # a line
+             [[40, 40], [55, 40], [55, 115], [40, 115]],  # tall and narrow: text written sideways
+             [[5, 5], [5, 5], [5, 5], [5, 5]],  # degenerate
+             [[-20, 100], [300, 100], [300, 130], [-20, 130]]]  # beyond the image
+    vis = draw_ocr_box_txt(img, boxes, ["Hello", "营业", "x", "far"])
+    assert vis.shape == (120, 200, 3) and vis[:, 100:].min() < 100
+    assert draw_ocr_box_txt(img, boxes, ["a", "b", "c", "d"], scores=[0.1] * 4).shape == (120, 200, 3)
+    assert draw_det_boxes(img, boxes).shape == img.shape
