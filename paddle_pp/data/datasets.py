@@ -1,0 +1,283 @@
+"""Training / evaluation datasets: label files (SimpleDataSet) and LMDB trees (LMDBDataSet).
+
+A sample is the dict {img_path, image (encoded bytes), label (str)} run through the dataset's transforms.
+
+Bad data never crashes training:
+- labels the first label-consuming operator can judge alone (CTC text too long / no known character,
+  unreadable detection JSON, unknown direction label) are dropped when the dataset is built and counted in
+  ``dropped_labels`` (reason -> count), so the trainer can log them once;
+- a sample that fails to load, decode or transform (or that an operator rejects) is logged once, with its
+  file and the reason, and replaced by another random sample; it is remembered (in memory shared with the
+  DataLoader workers) so it is neither retried nor reported again. After ``max_consecutive_failures``
+  failures in a row the dataset raises: the data is broken, not unlucky.
+"""
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import random
+from collections import Counter
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from paddle_pp.data.imaug.base import SampleRejected, build_transforms
+from paddle_pp.registry import DATASETS
+
+logger = logging.getLogger("paddle_pp.data")
+
+OK, FAILED, REJECTED = 0, 1, 2
+NUM_SAMPLES_KEY = b"num-samples"
+
+
+class DataError(RuntimeError):
+    """The data cannot be used at all (missing files, every sample failing, an incomplete LMDB)."""
+
+
+class _BaseDataSet:
+    """Shared machinery: transforms, up-front label filtering, once-only failure reports, replacement."""
+
+    def __init__(self, transforms: Any, global_config: Optional[Mapping[str, Any]], mode: str, seed: int,
+                 max_consecutive_failures: int):
+        self.mode = mode
+        self.seed = int(seed)
+        self.global_config = dict(global_config or {})
+        self.ops = build_transforms(transforms or [], self.global_config)
+        self.max_consecutive_failures = int(max_consecutive_failures)
+        self.dropped_labels: Dict[str, int] = {}
+
+    # -- subclasses provide: self._num_total, self.index (list of global sample ids), _read(sample_id)
+    def _init_status(self, num_total: int) -> None:
+        # one byte per sample, shared with forked DataLoader workers: OK / FAILED / REJECTED
+        self._status = multiprocessing.RawArray("b", max(1, num_total))
+        self._status_lock = multiprocessing.Lock()
+
+    def _filter_labels(self, labels: Sequence[str], reasons: Counter) -> List[bool]:
+        """Judge each raw label with the first label-consuming operator; True = keep."""
+        check = self.ops.label_checker()
+        if check is None:
+            return [True] * len(labels)
+        keep = []
+        for label in labels:
+            problem = check(label)
+            if problem:
+                reasons[problem] += 1
+            keep.append(problem is None)
+        return keep
+
+    def drop_summary(self) -> str:
+        """'N labels dropped (reason: n, ...)' or '' when nothing was dropped."""
+        total = sum(self.dropped_labels.values())
+        if not total:
+            return ""
+        parts = ", ".join(f"{k}: {v}" for k, v in sorted(self.dropped_labels.items()))
+        return f"{total} labels dropped ({parts})"
+
+    def bad_samples(self) -> Dict[str, int]:
+        """Samples found unusable at load time so far (across all workers)."""
+        status = np.frombuffer(self._status, dtype=np.int8)
+        return {"failed": int((status == FAILED).sum()), "rejected": int((status == REJECTED).sum())}
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def _read(self, sample_id: int) -> Dict[str, Any]:
+        raise NotImplementedError
+
+    def _describe(self, sample_id: int) -> str:
+        raise NotImplementedError
+
+    def _mark(self, sample_id: int, code: int, reason: str) -> None:
+        with self._status_lock:
+            first = self._status[sample_id] == OK
+            self._status[sample_id] = code
+        if first:
+            logger.warning("skipping bad sample %s: %s (replaced by a random other sample; reported once)",
+                           self._describe(sample_id), reason)
+
+    def __getitem__(self, idx: int) -> Dict[str, Any]:
+        last_reason = ""
+        for _ in range(self.max_consecutive_failures):
+            sample_id = self.index[idx]
+            if self._status[sample_id] == OK:
+                try:
+                    return self.ops(self._read(sample_id))
+                except SampleRejected as exc:
+                    last_reason = str(exc)
+                    self._mark(sample_id, REJECTED, last_reason)
+                except Exception as exc:  # noqa: BLE001 - any failure of one sample must not stop training
+                    last_reason = f"{type(exc).__name__}: {exc}"
+                    self._mark(sample_id, FAILED, last_reason)
+            idx = int(np.random.randint(len(self.index)))
+        raise DataError(f"{self.max_consecutive_failures} consecutive samples could not be loaded "
+                        f"(last: {last_reason or 'previously failed sample'}); check the dataset")
+
+
+@DATASETS.register()
+class SimpleDataSet(_BaseDataSet):
+    """Label files of ``relative/path<delimiter>label`` lines, paths relative to ``data_dir``.
+
+    With several label files, ``ratio_list`` takes round(ratio * lines) lines of each file, drawn with the
+    seed; ``set_epoch(e)`` redraws them with seed + e (PaddleOCR re-samples each epoch). In Train mode the
+    draw happens for every file (a ratio of 1 keeps all lines, shuffled); in Eval only when ratio < 1.
+    """
+
+    def __init__(self, data_dir: str, label_file_list: Sequence[str], transforms: Any = None,
+                 ratio_list: Any = None, delimiter: str = "\t", max_consecutive_failures: int = 50, *,
+                 global_config: Optional[Mapping[str, Any]] = None, mode: str = "Train", seed: int = 0):
+        super().__init__(transforms, global_config, mode, seed, max_consecutive_failures)
+        self.data_dir = Path(data_dir)
+        if isinstance(label_file_list, str):
+            label_file_list = [label_file_list]
+        if not label_file_list:
+            raise DataError("SimpleDataSet: label_file_list is empty")
+        if ratio_list is None:
+            ratio_list = [1.0] * len(label_file_list)
+        elif isinstance(ratio_list, (int, float)):
+            ratio_list = [float(ratio_list)] * len(label_file_list)
+        if len(ratio_list) != len(label_file_list):
+            raise ValueError(f"SimpleDataSet: ratio_list has {len(ratio_list)} entries for "
+                             f"{len(label_file_list)} label files")
+        if any(not 0 < float(r) <= 1 for r in ratio_list):
+            raise ValueError(f"SimpleDataSet: ratios must be in (0, 1], got {ratio_list}")
+        self.ratio_list = [float(r) for r in ratio_list]
+        self.delimiter = delimiter
+
+        self.samples: List[Tuple[str, str]] = []      # (relative path, label), every kept line of every file
+        self.file_ranges: List[Tuple[int, int]] = []  # [start, end) of each label file in self.samples
+        reasons: Counter = Counter()
+        for label_file in label_file_list:
+            path = Path(label_file)
+            if not path.is_file():
+                raise DataError(f"SimpleDataSet: label file not found: {label_file}")
+            pairs = []
+            with open(path, "r", encoding="utf-8") as f:
+                for lineno, line in enumerate(f, 1):
+                    line = line.rstrip("\r\n")
+                    if not line.strip():
+                        continue
+                    rel, sep, label = line.partition(self.delimiter)
+                    if not sep:
+                        reasons["malformed line (no delimiter)"] += 1
+                        logger.warning("%s:%d: no %r between path and label; line skipped", label_file, lineno,
+                                       self.delimiter)
+                        continue
+                    pairs.append((rel, label))
+            keep = self._filter_labels([label for _, label in pairs], reasons)
+            start = len(self.samples)
+            self.samples += [p for p, k in zip(pairs, keep) if k]
+            self.file_ranges.append((start, len(self.samples)))
+        self.dropped_labels = dict(reasons)
+        if not self.samples:
+            raise DataError(f"SimpleDataSet: no usable samples in {list(label_file_list)} "
+                            f"({self.drop_summary() or 'empty label files'})")
+        self._init_status(len(self.samples))
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        """(Re)draw the per-file samples with seed + epoch; call before each epoch's iteration."""
+        rng = random.Random(self.seed + int(epoch))
+        index: List[int] = []
+        for (start, end), ratio in zip(self.file_ranges, self.ratio_list):
+            ids = list(range(start, end))
+            if self.mode == "Train" or ratio < 1.0:
+                ids = rng.sample(ids, int(round(len(ids) * ratio)))
+            index += ids
+        if not index:
+            raise DataError("SimpleDataSet: ratio_list selects no samples")
+        self.index = index
+
+    def _describe(self, sample_id: int) -> str:
+        return str(self.data_dir / self.samples[sample_id][0])
+
+    def _read(self, sample_id: int) -> Dict[str, Any]:
+        rel, label = self.samples[sample_id]
+        path = self.data_dir / rel
+        with open(path, "rb") as f:
+            data = f.read()
+        return {"img_path": str(path), "image": data, "label": label}
+
+
+_ENVS: Dict[str, Any] = {}
+_ENVS_PID: List[Optional[int]] = [None]
+
+
+def open_lmdb(path: Path):
+    """A read-only LMDB handle, one per directory and process.
+
+    py-lmdb refuses to open one environment twice in a process (two datasets over the same LMDB, or a
+    dataset rebuilt every epoch), and handles must not be used across fork(): so handles are cached per
+    process and the cache is dropped in a forked worker.
+    """
+    import lmdb
+
+    if _ENVS_PID[0] != os.getpid():
+        _ENVS.clear()
+        _ENVS_PID[0] = os.getpid()
+    key = str(Path(path).resolve())
+    if key not in _ENVS:
+        _ENVS[key] = lmdb.open(key, readonly=True, lock=False, readahead=False, meminit=False, max_readers=64)
+    return _ENVS[key]
+
+
+def find_lmdb_dirs(root: Path) -> List[Path]:
+    """Every folder under root (root included) holding a data.mdb, sorted."""
+    if (root / "data.mdb").is_file():
+        return [root]
+    return sorted(p.parent for p in root.rglob("data.mdb"))
+
+
+@DATASETS.register()
+class LMDBDataSet(_BaseDataSet):
+    """One or more LMDB environments under ``data_dir`` (deep-text-recognition-benchmark layout:
+    ``num-samples``, ``image-%09d`` encoded bytes, ``label-%09d`` UTF-8, indices from 1)."""
+
+    def __init__(self, data_dir: str, transforms: Any = None, max_consecutive_failures: int = 50, *,
+                 global_config: Optional[Mapping[str, Any]] = None, mode: str = "Train", seed: int = 0):
+        super().__init__(transforms, global_config, mode, seed, max_consecutive_failures)
+        self.data_dir = Path(data_dir)
+        if not self.data_dir.is_dir():
+            raise DataError(f"LMDBDataSet: data_dir not found: {data_dir}")
+        self.env_dirs = find_lmdb_dirs(self.data_dir)
+        if not self.env_dirs:
+            raise DataError(f"LMDBDataSet: no LMDB (data.mdb) under {data_dir}")
+        self.samples: List[Tuple[int, int]] = []  # (env number, 1-based index in the env)
+        reasons: Counter = Counter()
+        for env_no, env_dir in enumerate(self.env_dirs):
+            with open_lmdb(env_dir).begin() as txn:
+                raw = txn.get(NUM_SAMPLES_KEY)
+                if raw is None:
+                    raise DataError(f"LMDBDataSet: {env_dir} has no 'num-samples' key: an incomplete or "
+                                    f"foreign LMDB (interrupted build?); rebuild it or remove it from {data_dir}")
+                n = int(raw)
+                labels = []
+                for i in range(1, n + 1):
+                    value = txn.get(b"label-%09d" % i)
+                    labels.append(value.decode("utf-8") if value is not None else None)
+            reasons["missing label key"] += sum(lab is None for lab in labels)
+            judged = iter(self._filter_labels([lab for lab in labels if lab is not None], reasons))
+            keep = [lab is not None and next(judged) for lab in labels]
+            self.samples += [(env_no, i + 1) for i in range(n) if keep[i]]
+        self.dropped_labels = {k: v for k, v in reasons.items() if v}
+        if not self.samples:
+            raise DataError(f"LMDBDataSet: no usable samples under {data_dir} ({self.drop_summary() or 'empty'})")
+        self._init_status(len(self.samples))
+        self.index = list(range(len(self.samples)))
+
+    def set_epoch(self, epoch: int) -> None:  # nothing to redraw; kept for a uniform dataset API
+        del epoch
+
+    def _describe(self, sample_id: int) -> str:
+        env_no, i = self.samples[sample_id]
+        return f"{self.env_dirs[env_no]}#{i}"
+
+    def _read(self, sample_id: int) -> Dict[str, Any]:
+        env_no, i = self.samples[sample_id]
+        with open_lmdb(self.env_dirs[env_no]).begin() as txn:
+            image = txn.get(b"image-%09d" % i)
+            label = txn.get(b"label-%09d" % i)
+        if image is None:
+            raise KeyError(f"no image-{i:09d} key")
+        return {"img_path": self._describe(sample_id), "image": bytes(image), "label": label.decode("utf-8")}
