@@ -87,13 +87,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--tol", type=float, default=1.0, help="corner tolerance in pixels")
     parser.add_argument("--use_angle_cls", type=int, default=1)
     parser.add_argument("--engine", default=None, help="our engine: onnx, paddle or dygraph (default: configs/system.yml)")
+    parser.add_argument("--lite_model_dir", default=None, help="with --engine lite: the .nb directory")
     parser.add_argument("--report", default=None, help="write per-image details as JSON here")
     args = parser.parse_args(argv)
 
     images, root = list_images(args.image_dir)
     if args.max_images:
         images = images[:args.max_images]
-    ours_system = PPOCR(use_angle_cls=bool(args.use_angle_cls), engine=args.engine)
+    ours_system = PPOCR(use_angle_cls=bool(args.use_angle_cls), engine=args.engine,
+                        lite_model_dir=args.lite_model_dir)
     ref_system = build_reference(bool(args.use_angle_cls))
 
     totals = {"ours": 0, "ref": 0, "matched": 0, "same_text": 0}

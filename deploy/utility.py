@@ -116,6 +116,8 @@ def build_parser(tool: str, description: Optional[str] = None) -> argparse.Argum
     engine.add_argument("--enable_mkldnn", type=str2bool, default=None, metavar="BOOL",
                         help="oneDNN kernels for --engine paddle (default: configs/system.yml)")
     engine.add_argument("--cpu_threads", type=int, default=None, help="CPU threads, 0 = one per core")
+    engine.add_argument("--lite_model_dir", default=None,
+                        help="--engine lite: a directory of x86 .nb files (deploy/lite/export_lite.py)")
     engine.add_argument("--cache_dir", default=None,
                         help="model cache (default: $PADDLE_PP_MODELS or ~/.paddle_pp/models)")
 
@@ -140,7 +142,7 @@ def build_parser(tool: str, description: Optional[str] = None) -> argparse.Argum
 def engine_options(args: argparse.Namespace) -> Dict[str, Any]:
     """The build_stage / PPOCR keyword arguments that choose and configure the engine."""
     return {"engine": args.engine, "cache_dir": args.cache_dir, "enable_mkldnn": args.enable_mkldnn,
-            "cpu_threads": args.cpu_threads}
+            "cpu_threads": args.cpu_threads, "lite_model_dir": args.lite_model_dir}
 
 
 def model_options(args: argparse.Namespace, *stages: str) -> Dict[str, Any]:

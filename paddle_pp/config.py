@@ -27,12 +27,40 @@ def resolve_config_path(path_or_name: PathLike) -> Path:
     raise FileNotFoundError(f"config not found: {path_or_name} (looked for {path} and {candidate})")
 
 
-def load_config(path_or_name: PathLike, overrides: Optional[Iterable[str]] = None) -> Dict[str, Any]:
-    path = resolve_config_path(path_or_name)
+BASE_KEY = "_base_"
+
+
+def merge_configs(base: Dict[str, Any], child: Dict[str, Any]) -> Dict[str, Any]:
+    """Child over base: mappings merge key by key, anything else (lists included) is replaced."""
+    merged = copy.deepcopy(base)
+    for key, value in child.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_configs(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _read_yaml(path: Path, seen: tuple = ()) -> Dict[str, Any]:
+    """A YAML mapping; `_base_: other.yml` (relative to this file) inherits from another config."""
+    if path.resolve() in seen:
+        raise ValueError(f"{path}: _base_ chain loops back to itself")
     with open(path, "r", encoding="utf-8") as f:
         cfg = yaml.safe_load(f)
     if not isinstance(cfg, dict):
         raise ValueError(f"{path}: a config must be a YAML mapping")
+    base_name = cfg.pop(BASE_KEY, None)
+    if base_name:
+        base_path = (path.parent / base_name)
+        if not base_path.is_file():
+            raise FileNotFoundError(f"{path}: _base_ config not found: {base_path}")
+        cfg = merge_configs(_read_yaml(base_path, seen + (path.resolve(),)), cfg)
+    return cfg
+
+
+def load_config(path_or_name: PathLike, overrides: Optional[Iterable[str]] = None) -> Dict[str, Any]:
+    path = resolve_config_path(path_or_name)
+    cfg = _read_yaml(path)
     cfg = apply_overrides(cfg, overrides or [])
     cfg.setdefault("Global", {})["config_path"] = str(path)
     return cfg

@@ -62,13 +62,18 @@ def ensure_exported(directory: Path, engine: str) -> None:
 
 
 def build_engine(name: str, model_dir: Optional[Path], engine: str, cache_dir: Optional[os.PathLike] = None,
-                 enable_mkldnn: bool = True, cpu_threads: int = 0) -> Engine:
+                 enable_mkldnn: bool = True, cpu_threads: int = 0,
+                 lite_model_dir: Optional[os.PathLike] = None) -> Engine:
     """The engine for one stage. Official models are imported and exported on first use; a model directory
     given by hand must already hold what the engine reads (model.pdparams / inference.* / model.onnx)."""
     from paddle_pp.weights import import_official, load_model_dir
 
     if engine not in ENGINES:
         raise ValueError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
+    if engine == "lite":  # opt-converted .nb files (deploy/lite/export_lite.py --valid_targets x86)
+        from paddle_pp.engine.lite import LiteEngine
+
+        return LiteEngine.for_stage(name, lite_model_dir, threads=cpu_threads)
     directory = model_dir
     if directory is None:
         directory = import_official(name, cache_dir)
@@ -87,23 +92,25 @@ def build_engine(name: str, model_dir: Optional[Path], engine: str, cache_dir: O
 
 def build_stage(name: str, model_dir: Optional[os.PathLike] = None, engine: Optional[str] = None,
                 cache_dir: Optional[os.PathLike] = None, enable_mkldnn: Optional[bool] = None,
-                cpu_threads: Optional[int] = None, **options: Any) -> Stage:
+                cpu_threads: Optional[int] = None, lite_model_dir: Optional[os.PathLike] = None,
+                **options: Any) -> Stage:
     """One stage (det, cls or rec) with its engine; options are the PaddleOCR flags of `OPTION_KEYS`."""
     configs, base = {}, None
     configs[name], base = load_stage_config(name, model_dir)
     for other in ("det", "cls", "rec"):
         configs.setdefault(other, {})
     apply_options(configs, {k: v for k, v in options.items()})
-    return _make_stage(name, configs[name], base, engine, cache_dir, enable_mkldnn, cpu_threads)
+    return _make_stage(name, configs[name], base, engine, cache_dir, enable_mkldnn, cpu_threads, lite_model_dir)
 
 
 def _make_stage(name: str, cfg: Dict[str, Any], base: Optional[Path], engine: Optional[str],
-                cache_dir: Optional[os.PathLike], enable_mkldnn: Optional[bool], cpu_threads: Optional[int]) -> Stage:
+                cache_dir: Optional[os.PathLike], enable_mkldnn: Optional[bool], cpu_threads: Optional[int],
+                lite_model_dir: Optional[os.PathLike] = None) -> Stage:
     system = system_defaults()
     engine = engine or system["engine"]
     mkldnn = system["enable_mkldnn"] if enable_mkldnn is None else bool(enable_mkldnn)
     threads = system["cpu_threads"] if cpu_threads is None else int(cpu_threads)
-    runner = build_engine(name, base, engine, cache_dir, mkldnn, threads)
+    runner = build_engine(name, base, engine, cache_dir, mkldnn, threads, lite_model_dir)
     if name == "det":
         return TextDetector(cfg, runner)
     if name == "cls":
@@ -120,7 +127,8 @@ class PPOCR:
             model cache.
         use_angle_cls: run the 0/180 classifier on each crop (configs/system.yml default: true).
         drop_score: drop results whose recognition score is below this (default 0.5).
-        engine: 'onnx' (default, fastest here), 'paddle' (Paddle Inference) or 'dygraph'.
+        engine: 'onnx' (default, fastest here), 'paddle' (Paddle Inference), 'dygraph', or 'lite' (Paddle-Lite
+            x86 .nb files from `lite_model_dir` / $PADDLE_PP_LITE_MODEL_DIR, run in the Paddle-Lite venv).
         enable_mkldnn, cpu_threads: engine settings (configs/system.yml).
         **options: det_limit_side_len, det_limit_type, det_db_thresh, det_db_box_thresh, det_db_unclip_ratio,
             det_db_score_mode, use_dilation, max_candidates, cls_batch_num, cls_thresh, rec_batch_num,
@@ -131,7 +139,8 @@ class PPOCR:
                  rec_model_dir: Optional[os.PathLike] = None, use_angle_cls: Optional[bool] = None,
                  drop_score: Optional[float] = None, engine: Optional[str] = None,
                  enable_mkldnn: Optional[bool] = None, cpu_threads: Optional[int] = None,
-                 cache_dir: Optional[os.PathLike] = None, **options: Any) -> None:
+                 cache_dir: Optional[os.PathLike] = None, lite_model_dir: Optional[os.PathLike] = None,
+                 **options: Any) -> None:
         system = system_defaults()
         self.use_angle_cls = system["use_angle_cls"] if use_angle_cls is None else bool(use_angle_cls)
         self.drop_score = system["drop_score"] if drop_score is None else float(drop_score)
@@ -145,7 +154,8 @@ class PPOCR:
         self.configs = configs
 
         def stage(name: str) -> Stage:
-            return _make_stage(name, configs[name], bases[name], self.engine, cache_dir, enable_mkldnn, cpu_threads)
+            return _make_stage(name, configs[name], bases[name], self.engine, cache_dir, enable_mkldnn, cpu_threads,
+                               lite_model_dir)
 
         classifier = stage("cls") if self.use_angle_cls else None
         self.system = TextSystem(stage("det"), stage("rec"), classifier, self.drop_score)

@@ -5,4 +5,4 @@ interchangeable and share the same pre- and post-processing.
 """
 from .base import DygraphEngine, Engine, OnnxEngine  # noqa: F401
 
-ENGINES = ("onnx", "paddle", "dygraph")
+ENGINES = ("onnx", "paddle", "dygraph", "lite")

@@ -1,0 +1,114 @@
+"""Prepare the data of the README's training experiments under train_data/ (idempotent).
+
+    python dataset_tools/prepare_experiments.py [--shared ../shared/data] [--synth_rec 20000] [--synth_det 300]
+
+Real data comes from ../shared/data (never copied: label files point at it); synthetic data is made with our
+own generators. Label paths are written relative to the repository root, which is where training runs, so
+every config uses `data_dir: ./`.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import subprocess
+import sys
+from pathlib import Path
+from typing import List
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+TOOLS = ROOT / "dataset_tools"
+
+
+def rel(path: Path) -> str:
+    """A path as training sees it: relative to the repository root when possible."""
+    try:
+        return path.resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return Path(*([".."] * 1), path.resolve().relative_to(ROOT.parent)).as_posix()
+
+
+def rebase(label_file: Path, image_root: Path) -> List[str]:
+    lines = []
+    for line in label_file.read_text(encoding="utf-8").splitlines():
+        if "\t" not in line:
+            continue
+        path, label = line.split("\t", 1)
+        lines.append(f"{rel(image_root / path)}\t{label}")
+    return lines
+
+
+def write(path: Path, lines: List[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    print(f"{path.relative_to(ROOT)}: {len(lines)} samples")
+
+
+def run(args: List[str]) -> None:
+    subprocess.run([sys.executable] + args, check=True, cwd=ROOT)
+
+
+def flipped_eval_set(label_file: Path, image_root: Path, out: Path, seed: int = 0) -> List[str]:
+    """Real crops each turned by 180 degrees or not at random: the classifier's evaluation set."""
+    rng = random.Random(seed)
+    lines = []
+    for line in label_file.read_text(encoding="utf-8").splitlines():
+        path, _ = line.split("\t", 1)
+        img = cv2.imread(str(image_root / path))
+        if img is None:
+            continue
+        flip = rng.random() < 0.5
+        target = out / (Path(path).stem + ("_180" if flip else "_0") + ".png")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            cv2.imwrite(str(target), np.ascontiguousarray(np.rot90(img, 2)) if flip else img)
+        lines.append(f"{rel(target)}\t{'180' if flip else '0'}")
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shared", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--out", default=str(ROOT / "train_data"))
+    parser.add_argument("--synth_rec", type=int, default=20000)
+    parser.add_argument("--synth_det", type=int, default=300)
+    parser.add_argument("--synth_cls", type=int, default=20000)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    shared, out = Path(args.shared), Path(args.out)
+    sroie, uw3, msra = shared / "sroie_dev", shared / "uw3_lines", shared / "msra_td500_test"
+
+    synth_en = out / "synth_en"
+    if not (synth_en / "label.txt").is_file():
+        run([str(TOOLS / "synth_rec.py"), "--num", str(args.synth_rec), "--out", str(synth_en), "--lang", "en",
+             "--seed", "1", "--workers", str(args.workers)])
+    synth_det = out / "synth_det"
+    if not (synth_det / "label.txt").is_file():
+        run([str(TOOLS / "synth_det.py"), "--num", str(args.synth_det), "--out", str(synth_det), "--mode", "scene",
+             "--lang", "en", "--seed", "2", "--workers", str(args.workers)])
+    synth_cls = out / "synth_cls"
+    if not (synth_cls / "label.txt").is_file():
+        run([str(TOOLS / "synth_cls.py"), "--synth", str(args.synth_cls), "--lang", "en", "--out", str(synth_cls),
+             "--mode", "random", "--seed", "3", "--workers", str(args.workers)])
+
+    sroie_rec_train = rebase(sroie / "rec_train_label.txt", sroie)
+    write(out / "rec_sroie_train.txt", sroie_rec_train)
+    write(out / "rec_sroie_val.txt", rebase(sroie / "rec_val_label.txt", sroie))
+    write(out / "rec_uw3_test.txt", rebase(uw3 / "test_label.txt", uw3))
+    write(out / "rec_en_train.txt", rebase(synth_en / "label.txt", synth_en) + sroie_rec_train)
+    sroie_det_train = rebase(sroie / "det_train_label.txt", sroie)
+    write(out / "det_sroie_train.txt", sroie_det_train)
+    write(out / "det_train.txt", sroie_det_train + rebase(synth_det / "label.txt", synth_det))
+    write(out / "det_sroie_val.txt", rebase(sroie / "det_val_label.txt", sroie))
+    write(out / "det_msra_test.txt", rebase(msra / "test_label.txt", msra))
+    write(out / "cls_synth_train.txt", rebase(synth_cls / "label.txt", synth_cls))
+    write(out / "cls_sroie_val.txt", flipped_eval_set(sroie / "rec_val_label.txt", sroie, out / "cls_sroie_val"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+#include "crop.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include <opencv2/imgproc.hpp>
+
+namespace ppocr {
+
+std::vector<Quad> SortedBoxes(std::vector<Quad> boxes) {
+  std::stable_sort(boxes.begin(), boxes.end(), [](const Quad& a, const Quad& b) {
+    if (a[0].y != b[0].y) return a[0].y < b[0].y;
+    return a[0].x < b[0].x;
+  });
+  for (size_t i = 0; i + 1 < boxes.size(); ++i) {
+    if (std::fabs(boxes[i + 1][0].y - boxes[i][0].y) < 10 && boxes[i + 1][0].x < boxes[i][0].x)
+      std::swap(boxes[i], boxes[i + 1]);
+  }
+  return boxes;
+}
+
+static float Norm(const cv::Point2f& a, const cv::Point2f& b) {
+  float dx = a.x - b.x, dy = a.y - b.y;
+  return std::sqrt(dx * dx + dy * dy);
+}
+
+cv::Mat GetRotateCropImage(const cv::Mat& img, const Quad& box) {
+  int crop_w = static_cast<int>(std::max(Norm(box[0], box[1]), Norm(box[2], box[3])));
+  int crop_h = static_cast<int>(std::max(Norm(box[0], box[3]), Norm(box[1], box[2])));
+  if (crop_w <= 0 || crop_h <= 0) throw std::invalid_argument("degenerate box gives an empty crop");
+  cv::Point2f src[4] = {box[0], box[1], box[2], box[3]};
+  cv::Point2f dst_pts[4] = {{0.f, 0.f}, {float(crop_w), 0.f}, {float(crop_w), float(crop_h)}, {0.f, float(crop_h)}};
+  cv::Mat matrix = cv::getPerspectiveTransform(src, dst_pts);
+  cv::Mat dst;
+  cv::warpPerspective(img, dst, matrix, cv::Size(crop_w, crop_h), cv::INTER_CUBIC, cv::BORDER_REPLICATE);
+  if (dst.rows * 1.0 / dst.cols >= 1.5) {
+    cv::Mat rotated;
+    cv::rotate(dst, rotated, cv::ROTATE_90_COUNTERCLOCKWISE);  // np.rot90
+    return rotated;
+  }
+  return dst;
+}
+
+}  // namespace ppocr

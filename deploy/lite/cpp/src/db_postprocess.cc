@@ -1,0 +1,168 @@
+#include "db_postprocess.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include <opencv2/imgproc.hpp>
+#include <polyclipping/clipper.hpp>
+
+namespace ppocr {
+
+Quad GetMiniBoxes(const std::vector<cv::Point>& contour, float* short_side) {
+  cv::RotatedRect rect = cv::minAreaRect(contour);
+  cv::Point2f corners[4];
+  rect.points(corners);  // cv2.boxPoints
+  std::vector<cv::Point2f> pts(corners, corners + 4);
+  std::stable_sort(pts.begin(), pts.end(), [](const cv::Point2f& a, const cv::Point2f& b) { return a.x < b.x; });
+  int i1, i2, i3, i4;
+  if (pts[1].y > pts[0].y) { i1 = 0; i4 = 1; } else { i1 = 1; i4 = 0; }
+  if (pts[3].y > pts[2].y) { i2 = 2; i3 = 3; } else { i2 = 3; i3 = 2; }
+  *short_side = std::min(rect.size.width, rect.size.height);
+  return Quad{pts[i1], pts[i2], pts[i3], pts[i4]};
+}
+
+static int ClipInt(double v, int lo, int hi) { return static_cast<int>(std::min(std::max(v, double(lo)), double(hi))); }
+
+double BoxScoreFast(const cv::Mat& pred, const Quad& box) {
+  const int h = pred.rows, w = pred.cols;
+  float xmin_f = box[0].x, xmax_f = box[0].x, ymin_f = box[0].y, ymax_f = box[0].y;
+  for (const cv::Point2f& p : box) {
+    xmin_f = std::min(xmin_f, p.x); xmax_f = std::max(xmax_f, p.x);
+    ymin_f = std::min(ymin_f, p.y); ymax_f = std::max(ymax_f, p.y);
+  }
+  int xmin = ClipInt(std::floor(xmin_f), 0, w - 1), xmax = ClipInt(std::ceil(xmax_f), 0, w - 1);
+  int ymin = ClipInt(std::floor(ymin_f), 0, h - 1), ymax = ClipInt(std::ceil(ymax_f), 0, h - 1);
+  cv::Mat mask = cv::Mat::zeros(ymax - ymin + 1, xmax - xmin + 1, CV_8UC1);
+  std::vector<cv::Point> poly;
+  for (const cv::Point2f& p : box)  // float32 shift, then astype(int32) truncates
+    poly.emplace_back(static_cast<int>(p.x - static_cast<float>(xmin)), static_cast<int>(p.y - static_cast<float>(ymin)));
+  cv::fillPoly(mask, std::vector<std::vector<cv::Point>>{poly}, cv::Scalar(1));
+  return cv::mean(pred(cv::Rect(xmin, ymin, xmax - xmin + 1, ymax - ymin + 1)), mask)[0];
+}
+
+double BoxScoreSlow(const cv::Mat& pred, const std::vector<cv::Point>& contour) {
+  const int h = pred.rows, w = pred.cols;
+  int xmin = contour[0].x, xmax = contour[0].x, ymin = contour[0].y, ymax = contour[0].y;
+  for (const cv::Point& p : contour) {
+    xmin = std::min(xmin, p.x); xmax = std::max(xmax, p.x);
+    ymin = std::min(ymin, p.y); ymax = std::max(ymax, p.y);
+  }
+  xmin = ClipInt(xmin, 0, w - 1); xmax = ClipInt(xmax, 0, w - 1);
+  ymin = ClipInt(ymin, 0, h - 1); ymax = ClipInt(ymax, 0, h - 1);
+  cv::Mat mask = cv::Mat::zeros(ymax - ymin + 1, xmax - xmin + 1, CV_8UC1);
+  std::vector<cv::Point> poly;
+  for (const cv::Point& p : contour) poly.emplace_back(p.x - xmin, p.y - ymin);
+  cv::fillPoly(mask, std::vector<std::vector<cv::Point>>{poly}, cv::Scalar(1));
+  return cv::mean(pred(cv::Rect(xmin, ymin, xmax - xmin + 1, ymax - ymin + 1)), mask)[0];
+}
+
+// shapely's Polygon(box).area and .length (GEOS: shoelace relative to the first x, then segment lengths).
+static void AreaAndLength(const Quad& box, double* area, double* length) {
+  double xs[5], ys[5];
+  for (int i = 0; i < 5; ++i) { xs[i] = box[i % 4].x; ys[i] = box[i % 4].y; }
+  double sum = 0.0, x0 = xs[0];
+  for (int i = 1; i < 4; ++i) sum += (xs[i] - x0) * (ys[i - 1] - ys[i + 1]);
+  *area = std::fabs(sum / 2.0);
+  double len = 0.0;
+  for (int i = 1; i < 5; ++i) {
+    double dx = xs[i] - xs[i - 1], dy = ys[i] - ys[i - 1];
+    len += std::sqrt(dx * dx + dy * dy);
+  }
+  *length = len;
+}
+
+static ClipperLib::Paths Unclip(const Quad& box, double unclip_ratio) {
+  double area, length;
+  AreaAndLength(box, &area, &length);
+  double distance = area * unclip_ratio / length;
+  ClipperLib::Path path;
+  for (const cv::Point2f& p : box)  // pyclipper converts float coordinates by truncation
+    path.emplace_back(static_cast<ClipperLib::cInt>(p.x), static_cast<ClipperLib::cInt>(p.y));
+  ClipperLib::ClipperOffset offset;  // miter limit 2, arc tolerance 0.25: pyclipper's defaults
+  offset.AddPath(path, ClipperLib::jtRound, ClipperLib::etClosedPolygon);
+  ClipperLib::Paths out;
+  offset.Execute(out, distance);
+  return out;
+}
+
+std::vector<Quad> DBPostProcess(const float* pred_data, int height, int width, const ShapeInfo& info,
+                                const DBParams& params) {
+  if (params.score_mode != "fast" && params.score_mode != "slow")
+    throw std::invalid_argument("score_mode must be 'fast' or 'slow'");
+  cv::Mat pred(height, width, CV_32FC1, const_cast<float*>(pred_data));
+  const float thresh = static_cast<float>(params.thresh);  // numpy compares a float32 map in float32
+  cv::Mat bitmap(height, width, CV_8UC1);
+  for (int y = 0; y < height; ++y) {
+    const float* p = pred.ptr<float>(y);
+    uint8_t* b = bitmap.ptr<uint8_t>(y);
+    for (int x = 0; x < width; ++x) b[x] = p[x] > thresh ? 255 : 0;
+  }
+  if (params.use_dilation) {
+    cv::Mat dilated;
+    cv::dilate(bitmap, dilated, cv::Mat::ones(2, 2, CV_8UC1));
+    bitmap = dilated;
+  }
+  std::vector<std::vector<cv::Point>> contours;
+  cv::findContours(bitmap, contours, cv::RETR_LIST, cv::CHAIN_APPROX_SIMPLE);
+  const size_t num = std::min(contours.size(), static_cast<size_t>(params.max_candidates));
+  const float scale_x = static_cast<float>(info.src_w), scale_y = static_cast<float>(info.src_h);
+  const int min_size = 3;
+  std::vector<Quad> boxes;
+  for (size_t i = 0; i < num; ++i) {
+    float sside = 0.f;
+    Quad points = GetMiniBoxes(contours[i], &sside);
+    if (sside < min_size) continue;
+    double score = params.score_mode == "fast" ? BoxScoreFast(pred, points) : BoxScoreSlow(pred, contours[i]);
+    if (params.box_thresh > score) continue;
+    ClipperLib::Paths paths = Unclip(points, params.unclip_ratio);
+    if (paths.size() != 1) continue;
+    std::vector<cv::Point> expanded;
+    for (const ClipperLib::IntPoint& p : paths[0])
+      expanded.emplace_back(static_cast<int>(p.X), static_cast<int>(p.Y));
+    Quad box = GetMiniBoxes(expanded, &sside);
+    if (sside < min_size + 2) continue;
+    for (cv::Point2f& p : box) {
+      float x = std::nearbyint(p.x / static_cast<float>(width) * scale_x);
+      float y = std::nearbyint(p.y / static_cast<float>(height) * scale_y);
+      // clip to [0, scale], then astype(int32)
+      p.x = static_cast<float>(static_cast<int>(std::min(std::max(x, 0.0f), scale_x)));
+      p.y = static_cast<float>(static_cast<int>(std::min(std::max(y, 0.0f), scale_y)));
+    }
+    boxes.push_back(box);
+  }
+  return boxes;
+}
+
+Quad OrderPointsClockwise(const Quad& pts) {
+  std::array<int, 4> idx = {0, 1, 2, 3};
+  std::stable_sort(idx.begin(), idx.end(), [&](int a, int b) { return pts[a].x < pts[b].x; });
+  cv::Point2f l0 = pts[idx[0]], l1 = pts[idx[1]], r0 = pts[idx[2]], r1 = pts[idx[3]];
+  cv::Point2f tl = l0, bl = l1, tr = r0, br = r1;
+  if (l1.y < l0.y) { tl = l1; bl = l0; }
+  if (r1.y < r0.y) { tr = r1; br = r0; }
+  return Quad{tl, tr, br, bl};
+}
+
+static float Norm(const cv::Point2f& a, const cv::Point2f& b) {
+  float dx = a.x - b.x, dy = a.y - b.y;
+  return std::sqrt(dx * dx + dy * dy);
+}
+
+std::vector<Quad> FilterTagDetRes(const std::vector<Quad>& boxes, int img_height, int img_width) {
+  std::vector<Quad> kept;
+  for (const Quad& raw : boxes) {
+    Quad box = OrderPointsClockwise(raw);
+    for (cv::Point2f& p : box) {
+      p.x = static_cast<float>(static_cast<int>(std::min(std::max(p.x, 0.0f), float(img_width - 1))));
+      p.y = static_cast<float>(static_cast<int>(std::min(std::max(p.y, 0.0f), float(img_height - 1))));
+    }
+    int rect_width = static_cast<int>(Norm(box[0], box[1]));
+    int rect_height = static_cast<int>(Norm(box[0], box[3]));
+    if (rect_width <= 3 || rect_height <= 3) continue;
+    kept.push_back(box);
+  }
+  return kept;
+}
+
+}  // namespace ppocr

@@ -1,0 +1,37 @@
+// DB post-processing and box filtering, the same numbers as paddle_pp/postprocess/db_postprocess.py.
+#pragma once
+#include <array>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "preprocess.h"
+
+namespace ppocr {
+
+// Four corners (tl, tr, br, bl) in float32, as the Python side keeps them.
+using Quad = std::array<cv::Point2f, 4>;
+
+struct DBParams {
+  double thresh = 0.3;
+  double box_thresh = 0.6;
+  int max_candidates = 1000;
+  double unclip_ratio = 1.5;
+  bool use_dilation = false;
+  std::string score_mode = "fast";
+};
+
+// One probability map (H x W float32) -> boxes in source pixels (DBPostProcess.__call__ for one image).
+std::vector<Quad> DBPostProcess(const float* pred, int height, int width, const ShapeInfo& info,
+                                const DBParams& params);
+// predict_det's last step: order clockwise, clip, drop boxes with a side <= 3.
+std::vector<Quad> FilterTagDetRes(const std::vector<Quad>& boxes, int img_height, int img_width);
+
+// Pieces, exposed for tests.
+Quad GetMiniBoxes(const std::vector<cv::Point>& contour, float* short_side);
+double BoxScoreFast(const cv::Mat& pred, const Quad& box);
+double BoxScoreSlow(const cv::Mat& pred, const std::vector<cv::Point>& contour);
+Quad OrderPointsClockwise(const Quad& pts);
+
+}  // namespace ppocr

@@ -1,0 +1,21 @@
+// Classifier and CTC decoding (paddle_pp/postprocess/cls_postprocess.py, ctc_decode.py).
+#pragma once
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ppocr {
+
+// PaddleOCR's dictionary reading: one entry per line, CR/LF stripped; the blank first, space last if asked.
+std::vector<std::string> LoadCharacters(const std::string& dict_path, bool use_space_char);
+
+// [N, T, C] softmax -> (text, score): argmax per step, drop repeats then blanks, score = numpy's float32 mean
+// of the kept steps' max probabilities (0 when nothing is kept).
+std::vector<std::pair<std::string, float>> CTCDecode(const float* preds, int n, int t, int c,
+                                                     const std::vector<std::string>& characters);
+// [N, num_labels] -> (label index, probability).
+std::vector<std::pair<int, float>> ClsDecode(const float* preds, int n, int num_labels);
+// numpy's pairwise float32 summation (np.add.reduce on a contiguous float32 array).
+float PairwiseSum(const float* a, long n);
+
+}  // namespace ppocr

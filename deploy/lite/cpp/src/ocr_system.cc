@@ -1,0 +1,185 @@
+#include "ocr_system.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <stdexcept>
+
+#include <opencv2/imgproc.hpp>
+
+#include "crop.h"
+#include "decode.h"
+#include "preprocess.h"
+
+namespace ppocr {
+
+OcrSystem::OcrSystem(const Config& c, Predictor* det, Predictor* cls, Predictor* rec, const std::string& dict_path)
+    : det_(det), cls_(cls), rec_(rec) {
+  det_limit_side_len_ = c.Int("det_limit_side_len");
+  det_limit_type_ = c.Str("det_limit_type");
+  det_mean_ = c.Doubles("det_mean");
+  det_std_ = c.Doubles("det_std");
+  det_scale_ = c.Double("det_scale");
+  db_.thresh = c.Double("det_db_thresh");
+  db_.box_thresh = c.Double("det_db_box_thresh");
+  db_.max_candidates = c.Int("det_db_max_candidates");
+  db_.unclip_ratio = c.Double("det_db_unclip_ratio");
+  db_.use_dilation = c.Bool("det_use_dilation");
+  db_.score_mode = c.Str("det_db_score_mode");
+  std::vector<double> cls_shape = c.Doubles("cls_image_shape");
+  cls_h_ = int(cls_shape[1]);
+  cls_w_ = int(cls_shape[2]);
+  cls_batch_num_ = c.Int("cls_batch_num");
+  cls_thresh_ = c.Double("cls_thresh");
+  cls_labels_ = c.Strings("cls_label_list");
+  std::vector<double> rec_shape = c.Doubles("rec_image_shape");
+  rec_h_ = int(rec_shape[1]);
+  rec_w_ = int(rec_shape[2]);
+  rec_batch_num_ = c.Int("rec_batch_num");
+  characters_ = LoadCharacters(dict_path, c.Bool("use_space_char"));
+  use_angle_cls_ = c.Bool("use_angle_cls") && cls_ != nullptr;
+  drop_score_ = c.Double("drop_score");
+}
+
+std::vector<Quad> OcrSystem::Detect(const cv::Mat& img) {
+  ShapeInfo info;
+  cv::Mat resized = DetResize(img, det_limit_side_len_, det_limit_type_, &info);
+  Tensor input;
+  input.shape = {1, 3, resized.rows, resized.cols};
+  input.data.resize(input.numel());
+  NormalizeToCHW(resized, det_mean_, det_std_, det_scale_, input.data.data());
+  Tensor prob = det_->Run(input);
+  if (prob.shape.size() != 4 || prob.shape[0] != 1)
+    throw std::runtime_error("det output must be [1, 1, H, W]");
+  int h = int(prob.shape[2]), w = int(prob.shape[3]);
+  std::vector<Quad> boxes = DBPostProcess(prob.data.data(), h, w, info, db_);
+  return FilterTagDetRes(boxes, img.rows, img.cols);
+}
+
+std::vector<size_t> OrderByAspectRatio(const std::vector<cv::Mat>& crops) {
+  std::vector<size_t> order(crops.size());
+  std::vector<double> ratios(crops.size());
+  for (size_t i = 0; i < crops.size(); ++i) {
+    order[i] = i;
+    ratios[i] = crops[i].cols / double(crops[i].rows);
+  }
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ratios[a] < ratios[b]; });
+  return order;
+}
+
+std::vector<std::pair<int, float>> OcrSystem::Classify(std::vector<cv::Mat>* crops) {
+  std::vector<std::pair<int, float>> results(crops->size(), {0, 0.f});
+  std::vector<size_t> order = OrderByAspectRatio(*crops);
+  for (size_t start = 0; start < order.size(); start += cls_batch_num_) {
+    size_t end = std::min(order.size(), start + cls_batch_num_);
+    Tensor batch;
+    batch.shape = {int64_t(end - start), 3, cls_h_, cls_w_};
+    batch.data.resize(batch.numel());
+    const size_t item = size_t(3) * cls_h_ * cls_w_;
+    for (size_t k = start; k < end; ++k) ResizeNormPad((*crops)[order[k]], cls_h_, cls_w_, batch.data.data() + (k - start) * item);
+    Tensor out = cls_->Run(batch);
+    int num_labels = int(out.shape.back());
+    std::vector<std::pair<int, float>> decoded = ClsDecode(out.data.data(), int(end - start), num_labels);
+    for (size_t k = start; k < end; ++k) {
+      size_t i = order[k];
+      results[i] = decoded[k - start];
+      const std::string& label = cls_labels_.at(results[i].first);
+      if (label.find("180") != std::string::npos && results[i].second > cls_thresh_) {
+        cv::Mat rotated;
+        cv::rotate((*crops)[i], rotated, cv::ROTATE_180);
+        (*crops)[i] = rotated;
+      }
+    }
+  }
+  return results;
+}
+
+std::vector<std::pair<std::string, float>> OcrSystem::Recognize(const std::vector<cv::Mat>& crops) {
+  std::vector<std::pair<std::string, float>> results(crops.size(), {"", 0.f});
+  std::vector<size_t> order = OrderByAspectRatio(crops);
+  for (size_t start = 0; start < order.size(); start += rec_batch_num_) {
+    size_t end = std::min(order.size(), start + rec_batch_num_);
+    double max_ratio = rec_w_ / double(rec_h_);
+    for (size_t k = start; k < end; ++k)
+      max_ratio = std::max(max_ratio, crops[order[k]].cols / double(crops[order[k]].rows));
+    int width = RecBatchWidth(rec_h_, max_ratio);
+    Tensor batch;
+    batch.shape = {int64_t(end - start), 3, rec_h_, width};
+    batch.data.resize(batch.numel());
+    const size_t item = size_t(3) * rec_h_ * width;
+    for (size_t k = start; k < end; ++k) ResizeNormPad(crops[order[k]], rec_h_, width, batch.data.data() + (k - start) * item);
+    Tensor out = rec_->Run(batch);
+    if (out.shape.size() != 3) throw std::runtime_error("rec output must be [N, T, C]");
+    auto decoded = CTCDecode(out.data.data(), int(out.shape[0]), int(out.shape[1]), int(out.shape[2]), characters_);
+    for (size_t k = start; k < end; ++k) results[order[k]] = decoded[k - start];
+  }
+  return results;
+}
+
+std::vector<OcrResult> OcrSystem::Run(const cv::Mat& img) {
+  std::vector<Quad> boxes = SortedBoxes(Detect(img));
+  std::vector<cv::Mat> crops;
+  for (const Quad& box : boxes) crops.push_back(GetRotateCropImage(img, box));
+  if (use_angle_cls_ && !crops.empty()) Classify(&crops);
+  std::vector<std::pair<std::string, float>> texts;
+  if (!crops.empty()) texts = Recognize(crops);
+  std::vector<OcrResult> results;
+  for (size_t i = 0; i < boxes.size(); ++i) {
+    if (texts[i].second < drop_score_) continue;
+    OcrResult r;
+    for (int k = 0; k < 4; ++k) r.points[k] = cv::Point(int(boxes[i][k].x), int(boxes[i][k].y));
+    r.text = texts[i].first;
+    r.score = texts[i].second;
+    results.push_back(r);
+  }
+  return results;
+}
+
+std::string JsonString(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char ch : s) {
+    switch (ch) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        if (ch < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\u%04x", ch);
+          out += buf;
+        } else {
+          out += static_cast<char>(ch);  // UTF-8 passes through (ensure_ascii=False)
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string FormatFloat(double v) {
+  char buf[64];
+  auto res = std::to_chars(buf, buf + sizeof(buf), v);
+  std::string s(buf, res.ptr);
+  if (s.find_first_of(".e") == std::string::npos) s += ".0";
+  return s;
+}
+
+std::string ResultsToJson(const std::vector<OcrResult>& results) {
+  std::string out = "[";
+  for (size_t i = 0; i < results.size(); ++i) {
+    const OcrResult& r = results[i];
+    if (i) out += ", ";
+    out += "{\"transcription\": " + JsonString(r.text) + ", \"points\": [";
+    for (int k = 0; k < 4; ++k) {
+      if (k) out += ", ";
+      out += "[" + std::to_string(r.points[k].x) + ", " + std::to_string(r.points[k].y) + "]";
+    }
+    out += "], \"score\": " + FormatFloat(static_cast<double>(r.score)) + "}";
+  }
+  return out + "]";
+}
+
+}  // namespace ppocr

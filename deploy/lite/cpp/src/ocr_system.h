@@ -1,0 +1,56 @@
+// det -> sort -> crop -> cls -> rec, the same flow and numbers as paddle_pp/pipeline.py (TextSystem).
+#pragma once
+#include <array>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "config.h"
+#include "db_postprocess.h"
+#include "predictor.h"
+
+namespace ppocr {
+
+struct OcrResult {
+  std::array<cv::Point, 4> points;
+  std::string text;
+  float score = 0.f;
+};
+
+class OcrSystem {
+ public:
+  // cls may be null (no direction classifier); dict_path is the recognizer's character dictionary.
+  OcrSystem(const Config& config, Predictor* det, Predictor* cls, Predictor* rec, const std::string& dict_path);
+
+  std::vector<Quad> Detect(const cv::Mat& img);
+  // Rotates crops classified '180' with a score above cls_thresh, in place; returns (label index, score).
+  std::vector<std::pair<int, float>> Classify(std::vector<cv::Mat>* crops);
+  std::vector<std::pair<std::string, float>> Recognize(const std::vector<cv::Mat>& crops);
+  std::vector<OcrResult> Run(const cv::Mat& img);
+
+ private:
+  Predictor *det_, *cls_, *rec_;
+  int det_limit_side_len_;
+  std::string det_limit_type_;
+  std::vector<double> det_mean_, det_std_;
+  double det_scale_;
+  DBParams db_;
+  int cls_h_, cls_w_, cls_batch_num_;
+  double cls_thresh_;
+  std::vector<std::string> cls_labels_;
+  int rec_h_, rec_w_, rec_batch_num_;
+  std::vector<std::string> characters_;
+  bool use_angle_cls_;
+  double drop_score_;
+};
+
+// Crop indices ordered by width / height (stable), as the pipeline batches them.
+std::vector<size_t> OrderByAspectRatio(const std::vector<cv::Mat>& crops);
+// One image's results as our text format's JSON list: [{"transcription": ..., "points": ..., "score": ...}].
+std::string ResultsToJson(const std::vector<OcrResult>& results);
+std::string JsonString(const std::string& s);
+std::string FormatFloat(double v);  // shortest round-trip repr, like Python's
+
+}  // namespace ppocr

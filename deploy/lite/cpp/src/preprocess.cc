@@ -1,0 +1,93 @@
+#include "preprocess.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include <opencv2/imgproc.hpp>
+
+namespace ppocr {
+
+int64_t Tensor::numel() const {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+void DetTargetSize(int h, int w, int limit_side_len, const std::string& limit_type, int* resize_h, int* resize_w) {
+  double ratio = 1.0;
+  if (limit_type == "max") {
+    if (std::max(h, w) > limit_side_len) ratio = h > w ? double(limit_side_len) / h : double(limit_side_len) / w;
+  } else if (limit_type == "min") {
+    if (std::min(h, w) < limit_side_len) ratio = h < w ? double(limit_side_len) / h : double(limit_side_len) / w;
+  } else if (limit_type == "resize_long") {
+    ratio = double(limit_side_len) / std::max(h, w);
+  } else {
+    throw std::invalid_argument("unsupported limit_type " + limit_type);
+  }
+  int rh = static_cast<int>(h * ratio);
+  int rw = static_cast<int>(w * ratio);
+  // Python's round(): ties to even, which is what nearbyint does in the default rounding mode.
+  *resize_h = std::max(static_cast<int>(std::nearbyint(rh / 32.0) * 32), 32);
+  *resize_w = std::max(static_cast<int>(std::nearbyint(rw / 32.0) * 32), 32);
+}
+
+cv::Mat DetResize(const cv::Mat& img, int limit_side_len, const std::string& limit_type, ShapeInfo* info) {
+  if (img.empty()) throw std::invalid_argument("DetResize: empty image");
+  int rh = 0, rw = 0;
+  DetTargetSize(img.rows, img.cols, limit_side_len, limit_type, &rh, &rw);
+  cv::Mat resized;
+  cv::resize(img, resized, cv::Size(rw, rh));
+  info->src_h = img.rows;
+  info->src_w = img.cols;
+  info->ratio_h = rh / double(img.rows);
+  info->ratio_w = rw / double(img.cols);
+  return resized;
+}
+
+void NormalizeToCHW(const cv::Mat& img, const std::vector<double>& mean, const std::vector<double>& std,
+                    double scale, float* out) {
+  if (img.type() != CV_8UC3 || mean.size() != 3 || std.size() != 3)
+    throw std::invalid_argument("NormalizeToCHW needs an 8-bit 3-channel image and 3 means/stds");
+  const float scale32 = static_cast<float>(scale);
+  const float m[3] = {float(mean[0]), float(mean[1]), float(mean[2])};
+  const float s[3] = {float(std[0]), float(std[1]), float(std[2])};
+  const int h = img.rows, w = img.cols;
+  for (int y = 0; y < h; ++y) {
+    const uint8_t* row = img.ptr<uint8_t>(y);
+    for (int x = 0; x < w; ++x) {
+      for (int c = 0; c < 3; ++c) {
+        float v = static_cast<float>(row[3 * x + c]) * scale32;
+        v = v - m[c];
+        out[(size_t(c) * h + y) * w + x] = v / s[c];
+      }
+    }
+  }
+}
+
+void ResizeNormPad(const cv::Mat& img, int img_h, int img_w, float* out) {
+  if (img.type() != CV_8UC3 || img.rows <= 0 || img.cols <= 0)
+    throw std::invalid_argument("ResizeNormPad needs a non-empty 8-bit 3-channel crop");
+  if (img_w <= 0) throw std::invalid_argument("ResizeNormPad: target width is not positive");
+  double ratio = img.cols / double(img.rows);
+  double want = std::ceil(img_h * ratio);
+  int resized_w = want > img_w ? img_w : static_cast<int>(want);
+  cv::Mat resized;
+  cv::resize(img, resized, cv::Size(resized_w, img_h));
+  std::fill(out, out + size_t(3) * img_h * img_w, 0.0f);
+  for (int y = 0; y < img_h; ++y) {
+    const uint8_t* row = resized.ptr<uint8_t>(y);
+    for (int x = 0; x < resized_w; ++x) {
+      for (int c = 0; c < 3; ++c) {
+        float v = static_cast<float>(row[3 * x + c]) / 255.0f;
+        v -= 0.5f;
+        v /= 0.5f;
+        out[(size_t(c) * img_h + y) * img_w + x] = v;
+      }
+    }
+  }
+}
+
+int RecBatchWidth(int img_h, double max_wh_ratio) { return static_cast<int>(img_h * max_wh_ratio); }
+
+}  // namespace ppocr

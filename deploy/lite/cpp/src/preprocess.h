@@ -1,0 +1,36 @@
+// Image preprocessing of the three models, numerically the same as paddle_pp/data/imaug/{det,rec}_ops.py.
+#pragma once
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+namespace ppocr {
+
+// [src_h, src_w, ratio_h, ratio_w], what DBPostProcess needs to map boxes back to the source image.
+struct ShapeInfo {
+  int src_h = 0, src_w = 0;
+  double ratio_h = 1.0, ratio_w = 1.0;
+};
+
+// A float32 tensor, row-major.
+struct Tensor {
+  std::vector<int64_t> shape;
+  std::vector<float> data;
+  int64_t numel() const;
+};
+
+// DetResizeForTest type 0: limit_type 'max', 'min' or 'resize_long'; each side snapped to a multiple of 32.
+void DetTargetSize(int h, int w, int limit_side_len, const std::string& limit_type, int* resize_h, int* resize_w);
+cv::Mat DetResize(const cv::Mat& img, int limit_side_len, const std::string& limit_type, ShapeInfo* info);
+// (x * scale - mean) / std per channel in the order given (BGR as decoded), HWC uint8 -> CHW float32,
+// written at `out` (3 * H * W floats).
+void NormalizeToCHW(const cv::Mat& img, const std::vector<double>& mean, const std::vector<double>& std,
+                    double scale, float* out);
+// Keep the aspect ratio, resize to img_h, width min(ceil(img_h * w / h), img_w), (x / 255 - 0.5) / 0.5,
+// zero-pad on the right to img_w; writes 3 * img_h * img_w floats at `out`.
+void ResizeNormPad(const cv::Mat& img, int img_h, int img_w, float* out);
+// The recognizer's batch width for a batch whose largest width/height ratio is max_wh_ratio.
+int RecBatchWidth(int img_h, double max_wh_ratio);
+
+}  // namespace ppocr

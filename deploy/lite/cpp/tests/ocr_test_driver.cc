@@ -1,0 +1,227 @@
+// Test driver for the C++ pre/post-processing (no Paddle-Lite): tests/test_lite_cpp.py writes the inputs as .npy,
+// runs one command and compares what it prints (JSON) or writes (.npy) with paddle_pp's Python functions.
+//
+// Images are given as .npy too (uint8 HxWx3, BGR as cv2.imread decodes them), so the driver needs no imgcodecs,
+// whose Debian -dev packages cannot be installed for amd64 and arm64 side by side.
+//
+//   det_pre CONFIG IMAGE.npy OUT.npy                     -> {"shape_info": [...]}; OUT = CHW float32 input
+//   db_post CONFIG PROB.npy SRC_H SRC_W RATIO_H RATIO_W -> {"raw": boxes, "filtered": boxes, "sorted": boxes}
+//   crop IMAGE.npy BOXES.npy OUT_PREFIX                   -> writes OUT_PREFIX<i>.npy (uint8 HWC) per box
+//   cls_batches CONFIG OUT_PREFIX CROP.npy...         -> {"order": [...]}; OUT_PREFIX<b>.npy per batch
+//   rec_batches CONFIG OUT_PREFIX CROP.npy...         -> {"order": [...]}; OUT_PREFIX<b>.npy per batch
+//   ctc DICT USE_SPACE PREDS.npy                      -> [[text, score], ...]
+//   cls_post PREDS.npy                                -> [[label index, score], ...]
+//   system CONFIG DICT IMAGE.npy                         -> the whole OcrSystem; each model call is sent to the
+//       caller on stdout ("RUN name ndim dims...\n" + float32 data) and its output read from stdin
+//       ("ndim dims...\n" + float32 data); the last line is "RESULT <json>".
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <cstdlib>
+#include <iostream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <opencv2/core/utility.hpp>
+
+#include "config.h"
+#include "crop.h"
+#include "db_postprocess.h"
+#include "decode.h"
+#include "npy.h"
+#include "ocr_system.h"
+#include "preprocess.h"
+
+using namespace ppocr;  // NOLINT
+
+static std::string BoxesJson(const std::vector<Quad>& boxes) {
+  std::string out = "[";
+  for (size_t i = 0; i < boxes.size(); ++i) {
+    out += i ? ", [" : "[";
+    for (int k = 0; k < 4; ++k)
+      out += (k ? ", [" : "[") + FormatFloat(boxes[i][k].x) + ", " + FormatFloat(boxes[i][k].y) + "]";
+    out += "]";
+  }
+  return out + "]";
+}
+
+// An 8-bit HxWx3 image or crop stored as .npy.
+static cv::Mat CropFromNpy(const std::string& path) {
+  NpyArray a = LoadNpy(path);
+  if (a.descr != "|u1" || a.shape.size() != 3 || a.shape[2] != 3) throw std::runtime_error(path + ": need uint8 HxWx3");
+  cv::Mat m(int(a.shape[0]), int(a.shape[1]), CV_8UC3);
+  std::memcpy(m.data, a.bytes.data(), a.bytes.size());
+  return m;
+}
+
+static void SaveTensor(const std::string& path, const Tensor& t) {
+  SaveNpy(path, "<f4", t.shape, t.data.data(), t.data.size() * sizeof(float));
+}
+
+static std::string OrderJson(const std::vector<size_t>& order) {
+  std::string out = "[";
+  for (size_t i = 0; i < order.size(); ++i) out += (i ? ", " : "") + std::to_string(order[i]);
+  return out + "]";
+}
+
+// Records the batches OcrSystem would build: the same order and widths, then decodes nothing.
+static int Batches(const Config& c, bool rec, const std::string& prefix, const std::vector<std::string>& files) {
+  std::vector<cv::Mat> crops;
+  for (const std::string& f : files) crops.push_back(CropFromNpy(f));
+  std::vector<size_t> order = OrderByAspectRatio(crops);
+  std::vector<double> shape = c.Doubles(rec ? "rec_image_shape" : "cls_image_shape");
+  int h = int(shape[1]), w = int(shape[2]);
+  int batch_num = c.Int(rec ? "rec_batch_num" : "cls_batch_num");
+  int b = 0;
+  for (size_t start = 0; start < order.size(); start += batch_num, ++b) {
+    size_t end = std::min(order.size(), start + batch_num);
+    int width = w;
+    if (rec) {
+      double max_ratio = w / double(h);
+      for (size_t k = start; k < end; ++k) max_ratio = std::max(max_ratio, crops[order[k]].cols / double(crops[order[k]].rows));
+      width = RecBatchWidth(h, max_ratio);
+    }
+    Tensor t;
+    t.shape = {int64_t(end - start), 3, h, width};
+    t.data.resize(t.numel());
+    for (size_t k = start; k < end; ++k)
+      ResizeNormPad(crops[order[k]], h, width, t.data.data() + (k - start) * size_t(3) * h * width);
+    SaveTensor(prefix + std::to_string(b) + ".npy", t);
+  }
+  std::cout << "{\"order\": " << OrderJson(order) << "}" << std::endl;
+  return 0;
+}
+
+class PipePredictor : public Predictor {
+ public:
+  explicit PipePredictor(std::string name) : name_(std::move(name)) {}
+  Tensor Run(const Tensor& input) override {
+    std::string header = "RUN " + name_ + " " + std::to_string(input.shape.size());
+    for (int64_t d : input.shape) header += " " + std::to_string(d);
+    header += "\n";
+    std::fwrite(header.data(), 1, header.size(), stdout);
+    std::fwrite(input.data.data(), sizeof(float), input.data.size(), stdout);
+    std::fflush(stdout);
+    Tensor out;
+    int ndim = 0;
+    if (std::scanf("%d", &ndim) != 1) throw std::runtime_error("pipe: no reply");
+    out.shape.resize(ndim);
+    for (int i = 0; i < ndim; ++i) {
+      long long d = 0;
+      if (std::scanf("%lld", &d) != 1) throw std::runtime_error("pipe: bad shape");
+      out.shape[i] = d;
+    }
+    if (std::fgetc(stdin) != '\n') throw std::runtime_error("pipe: bad header");
+    out.data.resize(out.numel());
+    if (std::fread(out.data.data(), sizeof(float), out.data.size(), stdin) != out.data.size())
+      throw std::runtime_error("pipe: short data");
+    return out;
+  }
+
+ private:
+  std::string name_;
+};
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s COMMAND ARGS... (see the source)\n", argv[0]);
+    return 2;
+  }
+  // OpenCV's worker threads occasionally deadlock under qemu-user; the results do not depend on them.
+  cv::setNumThreads(0);
+  std::string cmd = argv[1];
+  std::vector<std::string> args(argv + 2, argv + argc);
+  try {
+    if (cmd == "det_pre" && args.size() == 3) {
+      Config c = Config::Load(args[0]);
+      cv::Mat img = CropFromNpy(args[1]);
+      ShapeInfo info;
+      cv::Mat resized = DetResize(img, c.Int("det_limit_side_len"), c.Str("det_limit_type"), &info);
+      Tensor t;
+      t.shape = {3, resized.rows, resized.cols};
+      t.data.resize(t.numel());
+      NormalizeToCHW(resized, c.Doubles("det_mean"), c.Doubles("det_std"), c.Double("det_scale"), t.data.data());
+      SaveTensor(args[2], t);
+      std::cout << "{\"shape_info\": [" << info.src_h << ", " << info.src_w << ", " << FormatFloat(info.ratio_h)
+                << ", " << FormatFloat(info.ratio_w) << "]}" << std::endl;
+      return 0;
+    }
+    if (cmd == "db_post" && args.size() == 6) {
+      Config c = Config::Load(args[0]);
+      NpyArray prob = LoadNpy(args[1]);
+      int h = int(prob.shape[prob.shape.size() - 2]), w = int(prob.shape.back());
+      ShapeInfo info;
+      info.src_h = std::atoi(args[2].c_str());
+      info.src_w = std::atoi(args[3].c_str());
+      info.ratio_h = std::strtod(args[4].c_str(), nullptr);
+      info.ratio_w = std::strtod(args[5].c_str(), nullptr);
+      DBParams p;
+      p.thresh = c.Double("det_db_thresh");
+      p.box_thresh = c.Double("det_db_box_thresh");
+      p.max_candidates = c.Int("det_db_max_candidates");
+      p.unclip_ratio = c.Double("det_db_unclip_ratio");
+      p.use_dilation = c.Bool("det_use_dilation");
+      p.score_mode = c.Str("det_db_score_mode");
+      std::vector<Quad> raw = DBPostProcess(prob.f32(), h, w, info, p);
+      std::vector<Quad> filtered = FilterTagDetRes(raw, info.src_h, info.src_w);
+      std::cout << "{\"raw\": " << BoxesJson(raw) << ", \"filtered\": " << BoxesJson(filtered)
+                << ", \"sorted\": " << BoxesJson(SortedBoxes(filtered)) << "}" << std::endl;
+      return 0;
+    }
+    if (cmd == "crop" && args.size() == 3) {
+      cv::Mat img = CropFromNpy(args[0]);
+      NpyArray boxes = LoadNpy(args[1]);
+      int64_t k = boxes.shape[0];
+      for (int64_t i = 0; i < k; ++i) {
+        Quad q;
+        for (int j = 0; j < 4; ++j) q[j] = cv::Point2f(boxes.f32()[i * 8 + j * 2], boxes.f32()[i * 8 + j * 2 + 1]);
+        cv::Mat crop = GetRotateCropImage(img, q);
+        cv::Mat cont = crop.isContinuous() ? crop : crop.clone();
+        SaveNpy(args[2] + std::to_string(i) + ".npy", "|u1", {cont.rows, cont.cols, 3}, cont.data, cont.total() * 3);
+      }
+      std::cout << "{\"crops\": " << k << "}" << std::endl;
+      return 0;
+    }
+    if ((cmd == "cls_batches" || cmd == "rec_batches") && args.size() >= 2) {
+      Config c = Config::Load(args[0]);
+      return Batches(c, cmd == "rec_batches", args[1], std::vector<std::string>(args.begin() + 2, args.end()));
+    }
+    if (cmd == "ctc" && args.size() == 3) {
+      std::vector<std::string> chars = LoadCharacters(args[0], args[1] == "1" || args[1] == "true");
+      NpyArray preds = LoadNpy(args[2]);
+      auto decoded = CTCDecode(preds.f32(), int(preds.shape[0]), int(preds.shape[1]), int(preds.shape[2]), chars);
+      std::string out = "[";
+      for (size_t i = 0; i < decoded.size(); ++i)
+        out += (i ? ", [" : "[") + JsonString(decoded[i].first) + ", " + FormatFloat(decoded[i].second) + "]";
+      std::cout << out << "]" << std::endl;
+      return 0;
+    }
+    if (cmd == "cls_post" && args.size() == 1) {
+      NpyArray preds = LoadNpy(args[0]);
+      auto decoded = ClsDecode(preds.f32(), int(preds.shape[0]), int(preds.shape[1]));
+      std::string out = "[";
+      for (size_t i = 0; i < decoded.size(); ++i)
+        out += (i ? ", [" : "[") + std::to_string(decoded[i].first) + ", " + FormatFloat(decoded[i].second) + "]";
+      std::cout << out << "]" << std::endl;
+      return 0;
+    }
+    if (cmd == "system" && args.size() == 3) {
+      Config c = Config::Load(args[0]);
+      cv::Mat img = CropFromNpy(args[2]);
+      PipePredictor det("det"), cls("cls"), rec("rec");
+      OcrSystem system(c, &det, &cls, &rec, args[1]);
+      std::string json = ResultsToJson(system.Run(img));
+      std::string line = "RESULT " + json + "\n";
+      std::fwrite(line.data(), 1, line.size(), stdout);
+      std::fflush(stdout);
+      return 0;
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  std::fprintf(stderr, "unknown command or wrong arguments: %s\n", cmd.c_str());
+  return 2;
+}

@@ -1,0 +1,480 @@
+"""One training loop for every model type (det, rec, cls), PaddleOCR 2.x ``tools/program.py`` semantics.
+
+    trainer = Trainer(config)        # model, loss, optimizer + LR schedule, metric, loaders, weights
+    summary = trainer.train()
+
+What differs between model types lives in the registered adapters (``training/adapters.py``); the loop only
+calls the model, the loss, the optimizer and ``adapter.postprocess`` + metric at evaluation.
+
+Global keys read here (optional ones with ``.get``): epoch_num, print_batch_step, log_smooth_window,
+save_model_dir, save_epoch_step, eval_batch_step ([start, every] or every), checkpoints, pretrained_model,
+model_name, seed, and the optional max_steps (stop after this many global steps), max_train_minutes (stop after
+this much wall-clock training time), progress_bar (true/false; default: only on a terminal).
+"""
+from __future__ import annotations
+
+import copy
+import datetime
+import math
+import os
+import sys
+import time
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional
+
+import numpy as np
+import paddle
+
+from paddle_pp.losses import build_loss
+from paddle_pp.metrics import build_metric
+from paddle_pp.modeling.architecture import build_model
+from paddle_pp.optim import build_optimizer, decay_table
+
+from .adapters import build_adapter
+from .checkpoint import (get_rng_states, load_checkpoint, load_pretrained_weights, resolve_pretrained,
+                         save_checkpoint, seed_everything, set_rng_states, strip_suffix)
+from .logs import RunRecorder, SmoothedValue, get_logger
+
+
+# ------------------------------------------------------------------------------------------------ distributed
+
+def world_size() -> int:
+    return int(os.environ.get("PADDLE_TRAINERS_NUM", "1"))
+
+
+def init_distributed() -> int:
+    """Initialise the process group when launched with several processes; returns this process's rank."""
+    if world_size() > 1:
+        import paddle.distributed as dist
+
+        if not dist.is_initialized():
+            dist.init_parallel_env()
+        return dist.get_rank()
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------ batches
+
+def to_tensors(batch: Mapping[str, Any]) -> Dict[str, Any]:
+    """Numpy arrays become tensors; lists (det polygons) and tensors stay as they are."""
+    out = {}
+    for key, value in batch.items():
+        out[key] = paddle.to_tensor(value) if isinstance(value, np.ndarray) else value
+    return out
+
+
+def batch_size_of(batch: Mapping[str, Any]) -> int:
+    image = batch.get("image")
+    return int(image.shape[0]) if image is not None else 0
+
+
+def build_loader(config: Dict[str, Any], mode: str, seed: int, distributed: bool):
+    from paddle_pp.data import build_dataloader
+
+    return build_dataloader(config, mode, seed=seed, distributed=distributed)
+
+
+def _set_loader_epoch(loader: Any, epoch: int) -> None:
+    """Tell the loader's parts which epoch starts: the distributed sampler reshuffles with it, the dataset
+    redraws its ratio_list sampling."""
+    seen = set()
+    for obj in (loader, getattr(loader, "batch_sampler", None), getattr(loader, "dataset", None)):
+        if obj is not None and id(obj) not in seen and callable(getattr(obj, "set_epoch", None)):
+            seen.add(id(obj))
+            obj.set_epoch(epoch)
+
+
+# ------------------------------------------------------------------------------------------------ evaluation
+
+def evaluate(model: paddle.nn.Layer, loader: Iterable, adapter, metric, progress: bool = False) -> Dict[str, Any]:
+    """Run ``model`` in eval mode over ``loader`` and return ``metric.get_metric()`` plus samples and seconds."""
+    was_training = model.training
+    model.eval()
+    samples = 0
+    start = time.time()
+    iterator: Iterable = loader
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(loader, total=_safe_len(loader), desc="eval", leave=False, dynamic_ncols=True)
+    with paddle.no_grad():
+        for batch in iterator:
+            batch = to_tensors(batch)
+            outputs = model(batch["image"])
+            preds, targets = adapter.postprocess(outputs, batch)
+            metric(preds, targets)
+            samples += batch_size_of(batch)
+    result = dict(metric.get_metric())
+    result["samples"] = samples
+    result["seconds"] = round(time.time() - start, 3)
+    if was_training:
+        model.train()
+    return result
+
+
+def _safe_len(loader: Any) -> Optional[int]:
+    try:
+        return len(loader)
+    except TypeError:
+        return None
+
+
+# ------------------------------------------------------------------------------------------------ trainer
+
+class Trainer:
+    def __init__(self, config: Dict[str, Any], train_loader: Any = None, eval_loader: Any = None,
+                 build_eval_loader: bool = True) -> None:
+        self.config = copy.deepcopy(config)
+        g = self.config["Global"]
+        self.rank = init_distributed()
+        self.world_size = world_size()
+        self.is_main = self.rank == 0
+        self.save_dir = str(g.get("save_model_dir") or "./output")
+        self.run_id = datetime.datetime.now().strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+        if self.is_main:
+            os.makedirs(self.save_dir, exist_ok=True)
+        self.log = get_logger(os.path.join(self.save_dir, "train.log") if self.is_main else None, self.rank)
+        self.seed = int(g.get("seed") or 0)
+        # Same seed on every rank (identical initial weights); the data loader gets the rank via its sampler.
+        seed_everything(self.seed)
+
+        self.adapter = build_adapter(self.config)
+        self.adapter.prepare_config(self.config)
+        self.model = build_model(self.config)
+        self.loss_fn = build_loss(self.config["Loss"])
+        self.metric = build_metric(self.config["Metric"]) if self.config.get("Metric") else None
+        self.main_indicator = getattr(self.metric, "main_indicator", None)
+
+        distributed = self.world_size > 1
+        self.train_loader = train_loader if train_loader is not None else build_loader(
+            self.config, "Train", self.seed, distributed)
+        # Evaluation runs on rank 0 only; every rank must agree on whether it happens (barriers).
+        self.eval_enabled = self.metric is not None and (
+            eval_loader is not None or (build_eval_loader and bool(self.config.get("Eval"))))
+        self.eval_loader = eval_loader
+        if self.eval_loader is None and self.eval_enabled and self.is_main:
+            self.eval_loader = build_loader(self.config, "Eval", self.seed, False)
+
+        self.epoch_num = int(g.get("epoch_num") or 1)
+        self.steps_per_epoch = len(self.train_loader)
+        if self.steps_per_epoch == 0:
+            raise ValueError("the training loader yields no batches (empty data set, or drop_last with fewer "
+                             "samples than one batch)")
+        self.optimizer, self.lr_scheduler = build_optimizer(self.config["Optimizer"], self.epoch_num,
+                                                            self.steps_per_epoch, self.model)
+
+        # Training state (what a checkpoint restores).
+        self.epoch = 1
+        self.step_in_epoch = 0
+        self.global_step = 0
+        self.best_metric: Dict[str, Any] = {}
+        self.epoch_rng: Optional[Dict[str, Any]] = None
+        self.log_files: List[str] = []
+        self.resumed_state: Optional[Dict[str, Any]] = None
+        self._latest_step = -1
+
+        self._load_weights()
+        self.train_model = paddle.DataParallel(self.model) if distributed else self.model
+        self.recorder = RunRecorder(self.save_dir, self.run_id, enabled=self.is_main,
+                                    main_indicator=self.main_indicator)
+        if self.resumed_state:
+            self.recorder.preload(self.log_files, self.global_step)
+        self.log_files = self.log_files + [self.recorder.jsonl_path]
+
+    # -------------------------------------------------------------------------------------------- weights
+
+    def _load_weights(self) -> None:
+        g = self.config["Global"]
+        if g.get("checkpoints"):
+            prefix = strip_suffix(g["checkpoints"])
+            state = load_checkpoint(prefix, self.model, self.optimizer)
+            if state.get("lr_scheduler"):
+                self.lr_scheduler.set_state_dict(state["lr_scheduler"])
+            if state.get("steps_per_epoch") not in (None, self.steps_per_epoch):
+                self.log.warning("checkpoint was written with %s steps per epoch, this run has %d: the epoch "
+                                 "position is approximate", state.get("steps_per_epoch"), self.steps_per_epoch)
+            self.epoch = int(state.get("epoch", 1))
+            self.step_in_epoch = int(state.get("step_in_epoch", 0))
+            if self.step_in_epoch >= self.steps_per_epoch:
+                self.epoch, self.step_in_epoch = self.epoch + 1, 0
+            self.global_step = int(state.get("global_step", 0))
+            self.best_metric = dict(state.get("best_metric", {}))
+            self.epoch_rng = state.get("epoch_rng")
+            self.log_files = list(state.get("log_files", []))
+            self.resumed_state = state
+            self.log.info("resumed from %s: epoch %d, step %d of the epoch, global step %d", prefix, self.epoch,
+                          self.step_in_epoch, self.global_step)
+        elif g.get("pretrained_model"):
+            path = resolve_pretrained(str(g["pretrained_model"]), g.get("model_name"))
+            report = load_pretrained_weights(self.model, path)
+            self.log.info("pre-trained weights %s: %d tensors loaded", path, len(report["loaded"]))
+            if report["shape_mismatch"]:
+                self.log.info("skipped (shape differs, kept initialisation): %s", ", ".join(
+                    f"{n} {a}->{b}" for n, a, b in report["shape_mismatch"]))
+            if report["missing"]:
+                self.log.info("not in the file (kept initialisation): %d tensors, e.g. %s", len(report["missing"]),
+                              ", ".join(report["missing"][:6]))
+            if report["unexpected"]:
+                self.log.info("in the file but not in the model (ignored): %s", ", ".join(report["unexpected"][:6]))
+        else:
+            self.log.info("no pre-trained weights: training from scratch")
+
+    # -------------------------------------------------------------------------------------------- saving
+
+    def _state(self) -> Dict[str, Any]:
+        return {"epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "steps_per_epoch": self.steps_per_epoch,
+                "global_step": self.global_step, "best_metric": self.best_metric, "rng": get_rng_states(),
+                "epoch_rng": self.epoch_rng, "lr_scheduler": self.lr_scheduler.state_dict(),
+                "log_files": self.log_files, "world_size": self.world_size, "config": self.config,
+                "saved_at": time.time()}
+
+    def save(self, name: str) -> Optional[str]:
+        if not self.is_main:
+            return None
+        prefix = save_checkpoint(os.path.join(self.save_dir, name), self.model, self.optimizer, self._state())
+        if name == "latest":
+            self._latest_step = self.global_step
+        self.log.info("saved checkpoint %s", prefix)
+        return prefix
+
+    # -------------------------------------------------------------------------------------------- evaluation
+
+    def _eval_due(self) -> bool:
+        spec = self.config["Global"].get("eval_batch_step")
+        if spec is None or not self.eval_enabled:
+            return False
+        start, every = (0, int(spec)) if isinstance(spec, (int, float)) else (int(spec[0]), int(spec[1]))
+        return every > 0 and self.global_step > start and (self.global_step - start) % every == 0
+
+    def run_eval(self) -> Optional[Dict[str, Any]]:
+        result = None
+        if self.is_main and self.eval_loader is not None and self.metric is not None:
+            result = evaluate(self.model, self.eval_loader, self.adapter, self.metric, progress=self._progress())
+            main = self.main_indicator
+            improved = main in result and (not self.best_metric or result[main] > self.best_metric.get(main, -1))
+            if improved:
+                self.best_metric = {k: v for k, v in result.items()}
+                self.best_metric.update(step=self.global_step, epoch=self.epoch)
+            self.recorder.add({"type": "eval", "step": self.global_step, "epoch": self.epoch,
+                               **{k: v for k, v in result.items()}, "best": bool(improved)})
+            self.log.info("eval at step %d: %s", self.global_step, _fmt_metrics(result))
+            if improved:
+                self.save("best_accuracy")
+            best = {k: v for k, v in self.best_metric.items() if k not in ("samples", "seconds")}
+            self.log.info("best so far: %s", _fmt_metrics(best))
+            self.recorder.plot()
+        self._barrier()
+        return result
+
+    # -------------------------------------------------------------------------------------------- loop
+
+    def _progress(self) -> bool:
+        flag = self.config["Global"].get("progress_bar")
+        if flag is None:
+            return self.is_main and sys.stderr.isatty()
+        return self.is_main and bool(flag)
+
+    def _barrier(self) -> None:
+        if self.world_size > 1:
+            import paddle.distributed as dist
+
+            dist.barrier()
+
+    def _should_stop(self, start_time: float) -> Optional[str]:
+        g = self.config["Global"]
+        reason = None
+        max_steps = g.get("max_steps")
+        if max_steps and self.global_step >= int(max_steps):
+            reason = "max_steps"
+        minutes = g.get("max_train_minutes")
+        if minutes and reason is None:
+            flag = 1.0 if (time.time() - start_time) / 60.0 >= float(minutes) else 0.0
+            if self.world_size > 1:  # every rank must stop at the same step: rank 0's clock decides
+                import paddle.distributed as dist
+
+                t = paddle.to_tensor([flag if self.is_main else 0.0])
+                dist.all_reduce(t)
+                flag = float(t.numpy()[0])
+            if flag > 0:
+                reason = "max_train_minutes"
+        return reason
+
+    def _epoch_batches(self) -> Iterator[Any]:
+        """The current epoch's batches, from ``step_in_epoch`` on (exactly the rest of an interrupted epoch)."""
+        skip = self.step_in_epoch
+        resume_rng = None
+        if skip and self.epoch_rng is not None:
+            resume_rng = get_rng_states()
+            set_rng_states(self.epoch_rng)  # same shuffle and worker seeds as the interrupted epoch
+        elif not skip:
+            self.epoch_rng = get_rng_states()
+        _set_loader_epoch(self.train_loader, self.epoch)
+        iterator = iter(self.train_loader)
+        if skip:
+            self.log.info("skipping the %d batches of epoch %d done before the checkpoint", skip, self.epoch)
+            for _ in range(skip):
+                next(iterator)
+            if resume_rng is not None:
+                set_rng_states(resume_rng)
+        return iterator
+
+    def train(self) -> Dict[str, Any]:
+        g = self.config["Global"]
+        print_every = max(1, int(g.get("print_batch_step") or 10))
+        window = int(g.get("log_smooth_window") or 20)
+        save_epoch_step = g.get("save_epoch_step")
+        max_steps = g.get("max_steps")
+        total_steps = self.epoch_num * self.steps_per_epoch
+        if max_steps:
+            total_steps = min(total_steps, int(max_steps))
+        if self.resumed_state and self.resumed_state.get("rng"):
+            set_rng_states(self.resumed_state["rng"])
+
+        self.log.info("training %s: %d epochs x %d steps per epoch%s, world size %d, %d parameters", self.config[
+            "Architecture"]["model_type"], self.epoch_num, self.steps_per_epoch,
+            f" (stopping at step {max_steps})" if max_steps else "", self.world_size,
+            sum(int(np.prod(p.shape)) for p in self.model.parameters()))
+        self._log_dropped_labels(at_start=True)
+        own = {k: v for k, v in decay_table(self.model, self.config["Optimizer"]).items() if v[0] == "param"}
+        if own:
+            self.log.info("parameters with their own weight decay (not Optimizer.regularizer): %s",
+                          ", ".join(f"{k}={v[1]:g}" for k, v in own.items()))
+
+        smoothed: Dict[str, SmoothedValue] = {}
+        reader_cost = batch_cost = 0.0
+        samples_window = 0
+        stop_reason = None
+        last_eval_step = -1
+        start_time = time.time()
+        self.train_model.train()
+        while self.epoch <= self.epoch_num and stop_reason is None:
+            iterator = self._epoch_batches()
+            bar = None
+            if self._progress():
+                from tqdm import tqdm
+
+                bar = tqdm(total=self.steps_per_epoch, initial=self.step_in_epoch, dynamic_ncols=True,
+                           desc=f"epoch {self.epoch}/{self.epoch_num}", leave=False)
+            tick = time.time()
+            while True:
+                try:
+                    batch = next(iterator)
+                except StopIteration:
+                    break
+                reader_cost += time.time() - tick
+                batch = to_tensors(batch)
+                lr = float(self.optimizer.get_lr())
+                preds = self.train_model(batch["image"])
+                losses = self.loss_fn(preds, batch)
+                loss = losses["loss"]
+                loss.backward()
+                self.optimizer.step()
+                self.optimizer.clear_grad()
+                self.lr_scheduler.step()
+                self.global_step += 1
+                self.step_in_epoch += 1
+                values = {k: float(v) for k, v in losses.items()}
+                if not math.isfinite(values["loss"]):
+                    raise FloatingPointError(f"loss is {values['loss']} at step {self.global_step}: "
+                                             f"{_fmt_metrics(values)}")
+                for k, v in values.items():
+                    smoothed.setdefault(k, SmoothedValue(window)).update(v)
+                samples_window += batch_size_of(batch) * self.world_size
+                batch_cost += time.time() - tick
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{smoothed['loss'].avg:.4f}", lr=f"{lr:.2e}")
+
+                if self.global_step % print_every == 0 or self.step_in_epoch == self.steps_per_epoch:
+                    steps_done = self.global_step % print_every or print_every
+                    ips = samples_window / batch_cost if batch_cost > 0 else 0.0
+                    eta = datetime.timedelta(seconds=int(batch_cost / steps_done * (total_steps - self.global_step)))
+                    rec = {"type": "train", "step": self.global_step, "epoch": self.epoch, "lr": lr,
+                           **{k: v.avg for k, v in smoothed.items()}, "raw_loss": values["loss"],
+                           "samples_per_sec": round(ips, 3)}
+                    self.recorder.add(rec)
+                    self.log.info("epoch: [%d/%d], global_step: %d, lr: %.6f, %s, avg_reader_cost: %.5f s, "
+                                  "avg_batch_cost: %.5f s, ips: %.2f samples/s, eta: %s", self.epoch, self.epoch_num,
+                                  self.global_step, lr, _fmt_metrics({k: v.avg for k, v in smoothed.items()}),
+                                  reader_cost / steps_done, batch_cost / steps_done, ips, eta)
+                    reader_cost = batch_cost = 0.0
+                    samples_window = 0
+
+                if self._eval_due():
+                    self.run_eval()
+                    last_eval_step = self.global_step
+                stop_reason = self._should_stop(start_time)
+                if stop_reason:
+                    break
+                tick = time.time()
+            if bar is not None:
+                bar.close()
+            if stop_reason:
+                break
+            # End of the epoch.
+            self._log_dropped_labels()
+            self.save("latest")
+            if save_epoch_step and self.epoch % int(save_epoch_step) == 0:
+                self.save(f"iter_epoch_{self.epoch}")
+            self.epoch += 1
+            self.step_in_epoch = 0
+        if self.epoch > self.epoch_num:  # keep the saved position inside the last epoch
+            self.epoch, self.step_in_epoch = self.epoch_num, self.steps_per_epoch
+
+        # `latest` first: the final evaluation must not be part of the state a longer run would resume from.
+        if self._latest_step != self.global_step:
+            self.save("latest")
+        final_eval = None
+        if last_eval_step != self.global_step and self.eval_enabled:
+            final_eval = self.run_eval()
+        if self.is_main:
+            self.recorder.plot()
+        self._check_ranks_in_sync()
+        best = {k: v for k, v in self.best_metric.items() if k not in ("samples", "seconds")}
+        self.log.info("training done at global step %d (%s); best: %s", self.global_step,
+                      stop_reason or "all epochs", _fmt_metrics(best) if best else "n/a")
+        return {"global_step": self.global_step, "epoch": self.epoch, "stop_reason": stop_reason or "epochs",
+                "best_metric": self.best_metric, "final_eval": final_eval,
+                "log_file": self.recorder.jsonl_path, "plot": self.recorder.plot_path}
+
+    def _check_ranks_in_sync(self) -> None:
+        """Data parallel: every rank must end with the same trainable parameters (BN statistics are per rank)."""
+        if self.world_size <= 1:
+            return
+        import paddle.distributed as dist
+
+        checksum = 0.0
+        for _, p in sorted(self.model.named_parameters()):
+            if not p.stop_gradient:
+                checksum += float(np.abs(p.numpy().astype(np.float64)).sum())
+        gathered: List[paddle.Tensor] = []
+        dist.all_gather(gathered, paddle.to_tensor([checksum], dtype="float64"))
+        values = [float(t.numpy()[0]) for t in gathered]
+        if len(set(values)) == 1:
+            self.log.info("trainable parameters identical on all %d ranks (checksum %.6f)", len(values), values[0])
+        else:
+            self.log.warning("trainable parameters differ between ranks: checksums %s", values)
+
+    def _log_dropped_labels(self, at_start: bool = False) -> None:
+        """Labels the dataset removed up front (once, at the start) and samples that failed to load so far."""
+        dataset = getattr(self.train_loader, "dataset", None)
+        if dataset is None:
+            return
+        if at_start:
+            dropped = getattr(dataset, "dropped_labels", None)
+            if dropped:
+                summary = dataset.drop_summary() if callable(getattr(dataset, "drop_summary", None)) else dropped
+                self.log.info("training labels dropped by the data pipeline: %s", summary)
+        bad = dataset.bad_samples() if callable(getattr(dataset, "bad_samples", None)) else None
+        if bad:
+            self.log.warning("training samples that failed to load so far (replaced by others): %d, e.g. %s",
+                             sum(bad.values()) if isinstance(bad, dict) else len(bad), list(bad)[:5])
+
+
+def _fmt_metrics(values: Mapping[str, Any]) -> str:
+    parts = []
+    for k, v in values.items():
+        if isinstance(v, float):
+            parts.append(f"{k}: {v:.6f}" if abs(v) < 1e4 else f"{k}: {v:.4g}")
+        else:
+            parts.append(f"{k}: {v}")
+    return ", ".join(parts)

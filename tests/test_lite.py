@@ -1,0 +1,124 @@
+"""Paddle-Lite: opt conversion (deploy/lite/export_lite.py) and the Lite engine against the paddle models.
+
+Needs Python 3.10 for the paddlelite venv (deploy/lite/setup_lite_env.sh, created on first use); skips without it.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fixtures
+
+paddle = pytest.importorskip("paddle")
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPORT = ROOT / "deploy" / "lite" / "export_lite.py"
+sys.path.insert(0, str(ROOT / "deploy" / "lite"))
+
+
+@pytest.fixture(scope="session")
+def lite_venv():
+    from paddle_pp.engine.lite import ensure_lite_venv
+
+    try:
+        return ensure_lite_venv()
+    except (RuntimeError, FileNotFoundError) as exc:
+        pytest.skip(f"no Paddle-Lite venv: {exc}")
+
+
+def export(out: Path, *extra: str, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(EXPORT), "--out", str(out), *extra], capture_output=True, text=True,
+                          env=env)
+
+
+@pytest.fixture(scope="session")
+def lite_x86(models_dir, lite_venv, tmp_path_factory):
+    out = tmp_path_factory.mktemp("lite") / "x86"
+    proc = export(out, "--valid_targets", "x86")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
+def test_export_writes_models_manifest_and_demo_files(lite_x86):
+    from paddle_pp.engine.lite import LITE_RELEASE, LITE_VERSION
+
+    for name in ("det", "cls", "rec"):
+        assert (lite_x86 / f"{name}.nb").stat().st_size > 100_000
+    manifest = json.loads((lite_x86 / "lite_manifest.json").read_text())
+    assert manifest["opt_version"] == LITE_RELEASE == "v2.13-rc" and manifest["paddlelite"] == LITE_VERSION
+    assert manifest["valid_targets"] == "x86" and manifest["quant"] == "none" and manifest["input_batch"] == 1
+    assert manifest["total_bytes"] == sum((lite_x86 / f"{n}.nb").stat().st_size for n in ("det", "cls", "rec"))
+    config = (lite_x86 / "ocr_config.txt").read_text()
+    assert "det_db_box_thresh 0.6" in config and "rec_model_path rec.nb" in config
+    assert len((lite_x86 / "ppocr_keys_v1.txt").read_text(encoding="utf-8").splitlines()) == 6623
+
+
+def test_arm_export_and_int8_quantization(models_dir, lite_venv, tmp_path):
+    sizes = {}
+    for tag, extra in (("fp32", ()), ("int8", ("--quant", "int8"))):
+        proc = export(tmp_path / tag, *extra)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert "v2.13-rc" in proc.stdout
+        manifest = json.loads((tmp_path / tag / "lite_manifest.json").read_text())
+        assert manifest["valid_targets"] == "arm"
+        sizes[tag] = manifest["total_bytes"]
+    assert 6e6 < sizes["fp32"] < 9e6  # the paper's Paddle-Lite total: 7.8 MB
+    assert sizes["int8"] < 0.5 * sizes["fp32"]
+
+
+def test_slim_without_models_fails_with_a_clear_message(tmp_path):
+    import os
+
+    env = dict(os.environ, PADDLE_PP_SLIM_DIR=str(tmp_path / "no_slim"))
+    proc = export(tmp_path / "out", "--slim", env=env)
+    assert proc.returncode == 1
+    assert "no slim det model" in proc.stderr and str(tmp_path / "no_slim" / "det") in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_lite_engine_matches_the_paddle_models(lite_x86):
+    from paddle_pp.engine import DygraphEngine
+    from paddle_pp.engine.lite import LiteEngine
+    from paddle_pp.weights import load_pretrained
+
+    lines = fixtures.text_lines()
+    cases = {"det": [fixtures.to_det_input(fixtures.photo_like(), 544, 960), fixtures.to_det_input(fixtures.photo_like(), 320, 480)],
+             "cls": [fixtures.to_cls_batch(lines)],
+             "rec": [fixtures.to_rec_batch(lines[:3], 320), fixtures.to_rec_batch(lines[:2], 960),
+                     fixtures.to_rec_batch(lines[:1], 320)]}
+    tolerance = {"det": 1e-4, "cls": 1e-5, "rec": 3e-4}
+    for name, inputs in cases.items():
+        lite, ref = LiteEngine(lite_x86 / f"{name}.nb"), DygraphEngine(load_pretrained(name))
+        for x in inputs:  # shapes change between calls: the worker keeps one predictor per shape
+            out, expected = lite(x), ref(x)
+            assert out.shape == expected.shape
+            assert np.abs(out - expected).max() <= tolerance[name], (name, x.shape)
+        lite.close()
+
+
+def test_whole_system_on_lite_equals_paddle(lite_x86):
+    from compare_lite import build_lite_system, compare
+
+    from paddle_pp import PPOCR
+
+    img = fixtures.photo_like()
+    ref = PPOCR(engine="dygraph")(img)
+    ours = [r.to_dict() for r in build_lite_system(lite_x86)(img)]
+    stats = compare(ref, ours, tol=0)
+    assert len(ref) >= 4 and stats["exact"] == stats["texts"] == len(ref) == len(ours)
+    assert np.allclose([r["score"] for r in ours], [r["score"] for r in ref], atol=1e-4)
+
+
+def test_missing_model_dir_is_a_clear_error(monkeypatch):
+    from paddle_pp.engine.lite import MODEL_DIR_ENV, LiteEngine
+
+    monkeypatch.delenv(MODEL_DIR_ENV, raising=False)
+    with pytest.raises(ValueError, match="lite_model_dir"):
+        LiteEngine.for_stage("det")
+    with pytest.raises(FileNotFoundError, match="export_lite.py"):
+        LiteEngine.for_stage("det", "/nonexistent")

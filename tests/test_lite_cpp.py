@@ -1,0 +1,329 @@
+"""The C++ demo's pre/post-processing (deploy/lite/cpp) against paddle_pp's Python on the same inputs.
+
+The C++ test driver (no Paddle-Lite) is built with CMake for the host and cross-built for aarch64 with Debian's
+g++-aarch64-linux-gnu; the aarch64 binary runs under qemu-aarch64-static. Every check is exact: same tensors bit
+for bit, same boxes, same crops, same strings and scores. The end-to-end test runs the whole C++ OcrSystem with
+the models served from Python (onnxruntime on the official ONNX files) and compares with paddle_pp's TextSystem.
+
+Needs cmake, g++, libopencv-imgproc-dev, libpolyclipping-dev (host) and g++-aarch64-linux-gnu, qemu-user-static,
+libopencv-imgproc-dev:arm64, libpolyclipping-dev:arm64 (aarch64); skips with the reason when they are absent.
+Set PADDLE_PP_CPP_BUILD_DIR to keep the builds between runs.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import fixtures
+
+ROOT = Path(__file__).resolve().parent.parent
+CPP_DIR = ROOT / "deploy" / "lite" / "cpp"
+sys.path.insert(0, str(ROOT / "deploy" / "lite"))
+
+from make_cpp_config import write_cpp_config  # noqa: E402
+from paddle_pp.config import load_config  # noqa: E402
+from paddle_pp.data.imaug.det_ops import det_preprocess  # noqa: E402
+from paddle_pp.data.imaug.rec_ops import resize_norm_cls, resize_norm_rec  # noqa: E402
+from paddle_pp.postprocess.cls_postprocess import ClsPostProcess  # noqa: E402
+from paddle_pp.postprocess.ctc_decode import CTCLabelDecode  # noqa: E402
+from paddle_pp.postprocess.db_postprocess import DBPostProcess, filter_tag_det_res  # noqa: E402
+from paddle_pp.utils.crop import get_rotate_crop_image, sorted_boxes  # noqa: E402
+
+QEMU = "qemu-aarch64-static"
+ARM64_LIBS = ("/usr/lib/aarch64-linux-gnu/libopencv_imgproc.so", "/usr/lib/aarch64-linux-gnu/libpolyclipping.so")
+SHARED = ROOT.parent / "shared" / "data"
+TIMEOUT = 600  # seconds per driver call (qemu is slow, but a hang must fail, not block CI)
+
+
+def _build(build_dir: Path, toolchain: bool) -> Path:
+    cmd = ["cmake", "-S", str(CPP_DIR), "-B", str(build_dir), "-DCMAKE_BUILD_TYPE=Release"]
+    if toolchain:
+        cmd.append(f"-DCMAKE_TOOLCHAIN_FILE={CPP_DIR / 'toolchain-aarch64.cmake'}")
+    for step in (cmd, ["cmake", "--build", str(build_dir), "-j2", "--target", "ocr_test_driver"]):
+        proc = subprocess.run(step, capture_output=True, text=True)
+        assert proc.returncode == 0, f"{' '.join(step)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return build_dir / "ocr_test_driver"
+
+
+# CROP_ON_ARM64: Debian's arm64 OpenCV 4.6 warpPerspective (INTER_CUBIC) rounds some sampling coordinates of a
+# tilted quad differently from the x86 build (pip opencv-python 4.6 and Debian amd64 agree bit for bit): a few
+# percent of a tilted crop's pixels differ by a few levels. Boxes and texts stay the same; recognition scores can
+# move by ~1e-3. Everything else is bit-exact on aarch64 too (batches are compared on the same crops).
+ARM64_SCORE_TOL = 1e-2
+
+
+def _missing(arch: str):
+    tools = ["cmake", "make", "g++"] + (["aarch64-linux-gnu-g++", QEMU] if arch == "aarch64" else [])
+    missing = [t for t in tools if shutil.which(t) is None]
+    headers = ["/usr/include/polyclipping/clipper.hpp", "/usr/include/opencv4/opencv2/imgproc.hpp"]
+    missing += [h for h in headers if not os.path.exists(h)]
+    if arch == "aarch64":
+        missing += [lib for lib in ARM64_LIBS if not os.path.exists(lib)]
+    return missing
+
+
+@pytest.fixture(scope="session", params=["host", "aarch64"])
+def driver(request, tmp_path_factory):
+    """A callable running the test driver: on the host, or the aarch64 build under qemu."""
+    arch = request.param
+    missing = _missing(arch)
+    if missing:
+        pytest.skip(f"{arch} C++ build needs {', '.join(missing)} (see deploy/lite/cpp/CMakeLists.txt)")
+    base = Path(os.environ.get("PADDLE_PP_CPP_BUILD_DIR") or tmp_path_factory.mktemp("cpp"))
+    exe = _build(base / arch, toolchain=arch == "aarch64")
+    prefix = [QEMU, "-L", "/usr/aarch64-linux-gnu", str(exe)] if arch == "aarch64" else [str(exe)]
+
+    def run(*args, **kwargs):
+        proc = subprocess.run(prefix + [str(a) for a in args], capture_output=True, timeout=TIMEOUT, **kwargs)
+        assert proc.returncode == 0, proc.stderr.decode("utf-8", "replace")[-3000:]
+        return json.loads(proc.stdout.decode("utf-8"))
+
+    run.prefix = prefix
+    run.arch = arch
+    return run
+
+
+@pytest.fixture(scope="session")
+def cpp_config(tmp_path_factory):
+    return write_cpp_config(tmp_path_factory.mktemp("cfg") / "ocr_config.txt")
+
+
+def _variant_config(base: Path, tmp_path: Path, **changes) -> Path:
+    lines = []
+    for line in base.read_text().splitlines():
+        key = line.split(" ", 1)[0]
+        lines.append(f"{key} {changes[key]}" if key in changes else line)
+    out = tmp_path / "variant.txt"
+    out.write_text("\n".join(lines) + "\n")
+    return out
+
+
+@pytest.fixture(scope="session")
+def onnx_models():
+    from paddle_pp.engine import OnnxEngine
+    from paddle_pp.weights import official_file
+
+    return {name: OnnxEngine(official_file(load_config(name)["Global"]["official_onnx"])) for name in ("det", "cls", "rec")}
+
+
+@pytest.fixture(scope="session")
+def dict_path():
+    from paddle_pp.weights import OFFICIAL_DICT, official_file
+
+    return official_file(OFFICIAL_DICT)
+
+
+def _images():
+    """Rendered images, plus a few real ones from ../shared/data when present."""
+    doc, _ = fixtures.document()
+    images = {"photo_like": fixtures.photo_like(), "document": doc,
+              "odd_size": cv2.resize(fixtures.photo_like(), (1111, 637))}
+    for rel in ("sroie_dev/images/080.jpg", "msra_td500_test/orig/MSRA-TD500/test/IMG_0059.JPG"):
+        path = SHARED / rel
+        if path.is_file():
+            images[path.stem] = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    return images
+
+
+IMAGES = _images()
+
+
+def _save(path: Path, array: np.ndarray) -> Path:
+    np.save(path, np.ascontiguousarray(array))
+    return path
+
+
+def _det_pipeline(img, onnx_models):
+    det_cfg = load_config("det")
+    inf = det_cfg["Inference"]
+    chw, shape_info = det_preprocess(img, inf["limit_side_len"], inf["limit_type"], inf["mean"], inf["std"],
+                                     inf["scale"])
+    return chw, shape_info, onnx_models["det"](chw[None])
+
+
+@pytest.mark.parametrize("name", sorted(IMAGES))
+def test_det_preprocess_is_bit_exact(driver, cpp_config, tmp_path, name):
+    img = IMAGES[name]
+    inf = load_config("det")["Inference"]
+    chw, shape_info = det_preprocess(img, inf["limit_side_len"], inf["limit_type"], inf["mean"], inf["std"], inf["scale"])
+    out = driver("det_pre", cpp_config, _save(tmp_path / "img.npy", img), tmp_path / "chw.npy")
+    assert out["shape_info"] == shape_info.tolist()
+    cpp = np.load(tmp_path / "chw.npy")
+    assert cpp.shape == chw.shape and np.array_equal(cpp, chw)
+
+
+def _db_post(driver, config, tmp_path, prob, shape_info):
+    src_h, src_w, ratio_h, ratio_w = shape_info.tolist()
+    return driver("db_post", config, _save(tmp_path / "prob.npy", prob[0, 0]), int(src_h), int(src_w),
+                  repr(ratio_h), repr(ratio_w))
+
+
+@pytest.mark.parametrize("name", sorted(IMAGES))
+def test_db_postprocess_gives_the_same_boxes(driver, cpp_config, onnx_models, tmp_path, name):
+    img = IMAGES[name]
+    _, shape_info, prob = _det_pipeline(img, onnx_models)
+    post = load_config("det")["PostProcess"]
+    variants = [({}, {}),
+                ({"det_db_score_mode": "slow"}, {"score_mode": "slow"}),
+                ({"det_use_dilation": 1, "det_db_box_thresh": 0.5}, {"use_dilation": True, "box_thresh": 0.5})]
+    for cpp_changes, py_changes in variants:
+        config = _variant_config(cpp_config, tmp_path, **cpp_changes) if cpp_changes else cpp_config
+        kwargs = {k: v for k, v in post.items() if k != "name"}
+        kwargs.update(py_changes)
+        raw = DBPostProcess(**kwargs)(prob, shape_info[None])[0]
+        filtered = filter_tag_det_res(raw, img.shape)
+        out = _db_post(driver, config, tmp_path, prob, shape_info)
+        assert len(raw) > 0 or name == "document"
+        assert np.array_equal(np.array(out["raw"]).reshape(-1, 4, 2), raw.astype(np.float64)), cpp_changes
+        assert np.array_equal(np.array(out["filtered"]).reshape(-1, 4, 2), filtered), cpp_changes
+        assert np.array_equal(np.array(out["sorted"]).reshape(-1, 4, 2), np.array(sorted_boxes(filtered)).reshape(-1, 4, 2))
+
+
+def test_db_postprocess_on_synthetic_maps(driver, cpp_config, tmp_path):
+    """Blobs at many angles, sizes and strengths, several touching the border."""
+    rng = np.random.default_rng(1)
+    for trial in range(4):
+        h, w = 320, 480
+        prob = np.zeros((h, w), np.float32)
+        for _ in range(25):
+            center = (float(rng.uniform(-10, w + 10)), float(rng.uniform(-10, h + 10)))
+            size = (float(rng.uniform(2, 120)), float(rng.uniform(2, 30)))
+            pts = cv2.boxPoints((center, size, float(rng.uniform(-90, 90)))).astype(np.int32)
+            cv2.fillPoly(prob, [pts], float(rng.uniform(0.25, 1.0)))
+        prob = np.clip(cv2.GaussianBlur(prob, (5, 5), 1.5) + rng.normal(0, 0.02, prob.shape).astype(np.float32), 0, 1)
+        prob = prob.astype(np.float32)[None, None]
+        shape_info = np.array([h * 1.7, w * 1.3, 1 / 1.7, 1 / 1.3])
+        shape_info[:2] = np.floor(shape_info[:2])
+        raw = DBPostProcess()(prob, shape_info[None])[0]
+        out = _db_post(driver, cpp_config, tmp_path, prob, shape_info)
+        assert np.array_equal(np.array(out["raw"]).reshape(-1, 4, 2), raw), trial
+        filtered = filter_tag_det_res(raw, (int(shape_info[0]), int(shape_info[1])))
+        assert np.array_equal(np.array(out["filtered"]).reshape(-1, 4, 2), filtered), trial
+
+
+def _crops_for(img, onnx_models):
+    _, shape_info, prob = _det_pipeline(img, onnx_models)
+    boxes = filter_tag_det_res(DBPostProcess()(prob, shape_info[None])[0], img.shape)
+    return sorted_boxes(boxes)
+
+
+@pytest.mark.parametrize("name", ["photo_like", "080", "IMG_0059"])
+def test_crops_cls_and_rec_batches_are_bit_exact(driver, cpp_config, onnx_models, tmp_path, name):
+    if name not in IMAGES:
+        pytest.skip(f"{name}: ../shared/data not present")
+    img = IMAGES[name]
+    boxes = [np.asarray(b, np.float32) for b in _crops_for(img, onnx_models)]
+    h, w = img.shape[:2]  # plus a tall box (rotated 90 degrees) and a tilted one
+    boxes += [np.float32([[10, 10], [40, 10], [40, 120], [10, 120]]),
+              np.float32([[w * 0.2, h * 0.3], [w * 0.6, h * 0.25], [w * 0.62, h * 0.35], [w * 0.21, h * 0.4]])]
+    driver("crop", _save(tmp_path / "img.npy", img), _save(tmp_path / "boxes.npy", np.stack(boxes)), tmp_path / "crop_")
+    crops = [get_rotate_crop_image(img, b) for b in boxes]
+    for i, crop in enumerate(crops):
+        got = np.load(tmp_path / f"crop_{i}.npy")
+        if driver.arch == "host":
+            assert np.array_equal(got, crop), i
+        else:  # see CROP_ON_ARM64
+            diff = np.abs(got.astype(np.int16) - crop)
+            assert got.shape == crop.shape and diff.max() <= 16 and (diff > 0).mean() < 0.1, (i, diff.max())
+    crop_files = [_save(tmp_path / f"py_crop_{i}.npy", c) for i, c in enumerate(crops)]
+
+    ratios = np.array([c.shape[1] / c.shape[0] for c in crops])
+    order = np.argsort(ratios, kind="stable")
+    for kind in ("cls", "rec"):
+        inf = load_config(kind)["Inference"]
+        out = driver(f"{kind}_batches", cpp_config, tmp_path / f"{kind}_batch_", *crop_files)
+        assert out["order"] == order.tolist()
+        for b, start in enumerate(range(0, len(crops), inf["batch_num"])):
+            ids = order[start:start + inf["batch_num"]]
+            if kind == "cls":
+                ref = np.stack([resize_norm_cls(crops[i], inf["image_shape"]) for i in ids])
+            else:
+                _, img_h, img_w = inf["image_shape"]
+                max_ratio = max(img_w / img_h, max(ratios[i] for i in ids))
+                ref = np.stack([resize_norm_rec(crops[i], max_ratio, img_h, img_w) for i in ids])
+            assert np.array_equal(np.load(tmp_path / f"{kind}_batch_{b}.npy"), ref), (kind, b)
+
+
+def test_ctc_and_cls_decode(driver, onnx_models, dict_path, tmp_path):
+    decode = CTCLabelDecode(str(dict_path), True)
+    lines = fixtures.text_lines()
+    preds = [onnx_models["rec"](fixtures.to_rec_batch(lines, 320)), onnx_models["rec"](fixtures.to_rec_batch(lines[:2], 960))]
+    rng = np.random.default_rng(2)  # random softmax rows with runs, blanks and long sequences (pairwise mean)
+    logits = rng.normal(0, 3, (3, 300, decode.num_classes)).astype(np.float32)
+    logits[:, ::3, 0] += 8
+    logits[:, 5:40, 17] += 12
+    preds.append((np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)).astype(np.float32))
+    for p in preds:
+        out = driver("ctc", dict_path, 1, _save(tmp_path / "preds.npy", p))
+        assert [tuple(r) for r in out] == decode(p)
+    out = driver("ctc", dict_path, 0, _save(tmp_path / "preds.npy", preds[0][..., :-1].copy()))
+    assert [tuple(r) for r in out] == CTCLabelDecode(str(dict_path), False)(preds[0][..., :-1])
+    cls = onnx_models["cls"](fixtures.to_cls_batch(lines + [np.ascontiguousarray(np.rot90(lines[1], 2))]))
+    out = driver("cls_post", _save(tmp_path / "cls.npy", cls))
+    labels = ClsPostProcess(("0", "180"))(cls)
+    assert [(("0", "180")[i], s) for i, s in out] == labels
+
+
+def _python_system(onnx_models, dict_path):
+    from paddle_pp.pipeline import TextClassifier, TextDetector, TextRecognizer, TextSystem
+
+    system = dict(load_config("system")["System"])
+    return TextSystem(TextDetector(load_config("det"), onnx_models["det"]),
+                      TextRecognizer(load_config("rec"), onnx_models["rec"], dict_path),
+                      TextClassifier(load_config("cls"), onnx_models["cls"]) if system["use_angle_cls"] else None,
+                      system["drop_score"])
+
+
+def _run_piped_system(driver, config, dict_path, image_file, onnx_models):
+    """Run `ocr_test_driver system`, answering each model call with onnxruntime."""
+    proc = subprocess.Popen(driver.prefix + ["system", str(config), str(dict_path), str(image_file)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        while True:
+            header = proc.stdout.readline().decode("utf-8")
+            if not header:
+                raise AssertionError(proc.stderr.read().decode("utf-8", "replace")[-3000:])
+            if header.startswith("RESULT "):
+                return json.loads(header[len("RESULT "):])
+            _, model, ndim, *dims = header.split()
+            shape = tuple(int(d) for d in dims[:int(ndim)])
+            data = proc.stdout.read(4 * int(np.prod(shape)))
+            out = np.ascontiguousarray(onnx_models[model](np.frombuffer(data, np.float32).reshape(shape)), np.float32)
+            proc.stdin.write((" ".join([str(out.ndim)] + [str(d) for d in out.shape]) + "\n").encode())
+            proc.stdin.write(out.tobytes())
+            proc.stdin.flush()
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=TIMEOUT)
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+@pytest.mark.parametrize("name", sorted(IMAGES))
+def test_whole_cpp_system_matches_python(driver, cpp_config, onnx_models, dict_path, tmp_path, name):
+    img = IMAGES[name]
+    ref = [r.to_dict() for r in _python_system(onnx_models, dict_path)(img)]
+    got = _run_piped_system(driver, cpp_config, dict_path, _save(tmp_path / "img.npy", img), onnx_models)
+    assert [r["points"] for r in got] == [r["points"] for r in ref]
+    assert [r["transcription"] for r in got] == [r["transcription"] for r in ref]
+    tol = 0 if driver.arch == "host" else ARM64_SCORE_TOL  # see CROP_ON_ARM64
+    assert np.allclose([r["score"] for r in got], [r["score"] for r in ref], atol=tol, rtol=0)
+
+
+def test_config_comes_from_the_yaml(cpp_config):
+    values = dict(line.split(" ", 1) for line in cpp_config.read_text().splitlines() if not line.startswith("#"))
+    det, cls, rec = (load_config(n) for n in ("det", "cls", "rec"))
+    assert float(values["det_db_box_thresh"]) == det["PostProcess"]["box_thresh"]
+    assert int(values["det_limit_side_len"]) == det["Inference"]["limit_side_len"]
+    assert float(values["det_scale"]) == det["Inference"]["scale"]
+    assert values["cls_image_shape"].split() == [str(v) for v in cls["Inference"]["image_shape"]]
+    assert int(values["rec_batch_num"]) == rec["Inference"]["batch_num"]
+    assert float(values["drop_score"]) == load_config("system")["System"]["drop_score"]
