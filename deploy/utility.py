@@ -128,6 +128,8 @@ def build_parser(tool: str, description: Optional[str] = None) -> argparse.Argum
                              help=f"classify 0/180 degrees and flip crops (YAML: {system['use_angle_cls']})")
         options.add_argument("--drop_score", type=float, default=None,
                              help=f"drop results scoring below this (YAML: {system['drop_score']})")
+        options.add_argument("--lang", choices=sorted(system["rec_models"]), default=None,
+                             help=f"recognizer: ch = official, en = our ASCII English model (YAML: {system['lang']})")
     for flag, (model, section, key) in OPTION_KEYS.items():
         if model not in stages:
             continue

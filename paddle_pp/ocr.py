@@ -27,10 +27,12 @@ def system_defaults() -> Dict[str, Any]:
     return dict(load_config("system")["System"])
 
 
-def load_stage_config(name: str, model_dir: Optional[os.PathLike]) -> Tuple[Dict[str, Any], Optional[Path]]:
-    """The config that drives a stage: the model directory's own, or configs/<name>.yml for the official one."""
+def load_stage_config(name: str, model_dir: Optional[os.PathLike],
+                      source: Optional[str] = None) -> Tuple[Dict[str, Any], Optional[Path]]:
+    """The config that drives a stage: the model directory's own, or configs/<source>.yml for a model the
+    project provides (official or bundled; `source` defaults to the stage name)."""
     if model_dir is None:
-        return load_config(name), None
+        return load_config(source or name), None
     model_dir = Path(model_dir)
     if not (model_dir / "config.yml").is_file():
         raise FileNotFoundError(f"{model_dir}: not a paddle-pp model directory (config.yml is missing)")
@@ -63,10 +65,10 @@ def ensure_exported(directory: Path, engine: str) -> None:
 
 def build_engine(name: str, model_dir: Optional[Path], engine: str, cache_dir: Optional[os.PathLike] = None,
                  enable_mkldnn: bool = True, cpu_threads: int = 0,
-                 lite_model_dir: Optional[os.PathLike] = None) -> Engine:
+                 lite_model_dir: Optional[os.PathLike] = None, source: Optional[str] = None) -> Engine:
     """The engine for one stage. Official models are imported and exported on first use; a model directory
     given by hand must already hold what the engine reads (model.pdparams / inference.* / model.onnx)."""
-    from paddle_pp.weights import import_official, load_model_dir
+    from paddle_pp.weights import OFFICIAL_NAMES, import_bundled, import_official, load_model_dir
 
     if engine not in ENGINES:
         raise ValueError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
@@ -75,8 +77,10 @@ def build_engine(name: str, model_dir: Optional[Path], engine: str, cache_dir: O
 
         return LiteEngine.for_stage(name, lite_model_dir, threads=cpu_threads)
     directory = model_dir
-    if directory is None:
-        directory = import_official(name, cache_dir)
+    if directory is None:  # the source: an official model (det/cls/rec) or one the project ships (rec_en)
+        source = source or name
+        directory = (import_official(source, cache_dir) if source in OFFICIAL_NAMES
+                     else import_bundled(source, cache_dir))
         ensure_exported(directory, engine)
     if engine == "dygraph":
         return DygraphEngine(load_model_dir(directory))
@@ -105,12 +109,12 @@ def build_stage(name: str, model_dir: Optional[os.PathLike] = None, engine: Opti
 
 def _make_stage(name: str, cfg: Dict[str, Any], base: Optional[Path], engine: Optional[str],
                 cache_dir: Optional[os.PathLike], enable_mkldnn: Optional[bool], cpu_threads: Optional[int],
-                lite_model_dir: Optional[os.PathLike] = None) -> Stage:
+                lite_model_dir: Optional[os.PathLike] = None, source: Optional[str] = None) -> Stage:
     system = system_defaults()
     engine = engine or system["engine"]
     mkldnn = system["enable_mkldnn"] if enable_mkldnn is None else bool(enable_mkldnn)
     threads = system["cpu_threads"] if cpu_threads is None else int(cpu_threads)
-    runner = build_engine(name, base, engine, cache_dir, mkldnn, threads, lite_model_dir)
+    runner = build_engine(name, base, engine, cache_dir, mkldnn, threads, lite_model_dir, source)
     if name == "det":
         return TextDetector(cfg, runner)
     if name == "cls":
@@ -126,6 +130,7 @@ class PPOCR:
             exported model); None uses the official models, imported (and exported) on first use into the
             model cache.
         use_angle_cls: run the 0/180 classifier on each crop (configs/system.yml default: true).
+        lang: 'ch' (the official recognizer, default) or 'en' (our printable-ASCII English recognizer).
         drop_score: drop results whose recognition score is below this (default 0.5).
         engine: 'onnx' (default, fastest here), 'paddle' (Paddle Inference), 'dygraph', or 'lite' (Paddle-Lite
             x86 .nb files from `lite_model_dir` / $PADDLE_PP_LITE_MODEL_DIR, run in the Paddle-Lite venv).
@@ -137,6 +142,7 @@ class PPOCR:
 
     def __init__(self, det_model_dir: Optional[os.PathLike] = None, cls_model_dir: Optional[os.PathLike] = None,
                  rec_model_dir: Optional[os.PathLike] = None, use_angle_cls: Optional[bool] = None,
+                 lang: Optional[str] = None,
                  drop_score: Optional[float] = None, engine: Optional[str] = None,
                  enable_mkldnn: Optional[bool] = None, cpu_threads: Optional[int] = None,
                  cache_dir: Optional[os.PathLike] = None, lite_model_dir: Optional[os.PathLike] = None,
@@ -145,17 +151,21 @@ class PPOCR:
         self.use_angle_cls = system["use_angle_cls"] if use_angle_cls is None else bool(use_angle_cls)
         self.drop_score = system["drop_score"] if drop_score is None else float(drop_score)
         self.engine = engine or system["engine"]
+        self.lang = lang or system["lang"]
+        if self.lang not in system["rec_models"]:
+            raise ValueError(f"unknown lang '{self.lang}'; choose one of {', '.join(system['rec_models'])}")
+        sources = {"det": "det", "cls": "cls", "rec": system["rec_models"][self.lang]}
 
         dirs = {"det": det_model_dir, "cls": cls_model_dir, "rec": rec_model_dir}
         configs, bases = {}, {}
         for name, directory in dirs.items():
-            configs[name], bases[name] = load_stage_config(name, directory)
+            configs[name], bases[name] = load_stage_config(name, directory, sources[name])
         apply_options(configs, options)
         self.configs = configs
 
         def stage(name: str) -> Stage:
             return _make_stage(name, configs[name], bases[name], self.engine, cache_dir, enable_mkldnn, cpu_threads,
-                               lite_model_dir)
+                               lite_model_dir, sources[name])
 
         classifier = stage("cls") if self.use_angle_cls else None
         self.system = TextSystem(stage("det"), stage("rec"), classifier, self.drop_score)

@@ -183,15 +183,20 @@ class TextSystem:
 
 
 def resolve_dict_path(cfg: Dict[str, Any], base_dir: Optional[Path]) -> Path:
-    """'official' -> the package's dictionary; a relative path -> relative to the model directory."""
+    """'official' -> the package's dictionary; a relative path -> the model directory's file, else the
+    working directory's, else the project's (configs name dictionaries like paddle_pp/dicts/en_ascii.txt)."""
     from paddle_pp.weights import OFFICIAL_DICT, official_file
 
     value = cfg["Global"].get("character_dict_path", "official")
     if value == "official":
         return official_file(OFFICIAL_DICT)
     path = Path(value).expanduser()
-    if not path.is_absolute() and base_dir is not None and (base_dir / path).is_file():
-        path = base_dir / path
+    if not path.is_absolute():
+        project_root = Path(__file__).resolve().parent.parent
+        for root in ([base_dir] if base_dir is not None else []) + [Path.cwd(), project_root]:
+            if (root / path).is_file():
+                path = root / path
+                break
     if not path.is_file():
         raise FileNotFoundError(f"character dictionary not found: {value}")
     return path

@@ -387,6 +387,48 @@ def import_official(name: str, cache_dir: Optional[os.PathLike] = None, force: b
     return target
 
 
+BUNDLED_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+
+
+def bundled_model_names() -> List[str]:
+    if not BUNDLED_MODELS_DIR.is_dir():
+        return []
+    return sorted(p.name for p in BUNDLED_MODELS_DIR.iterdir() if (p / "model.pdparams").is_file())
+
+
+def import_bundled(name: str, cache_dir: Optional[os.PathLike] = None) -> Path:
+    """Copy a model the project ships (models/<name>: our own trained weights) into the model cache, where
+    engines export it on first use; re-copied only when its weights change."""
+    source = BUNDLED_MODELS_DIR / name
+    if not (source / "model.pdparams").is_file():
+        raise FileNotFoundError(f"no bundled model '{name}' in {BUNDLED_MODELS_DIR} (have: {bundled_model_names()})")
+    digest = _file_md5(source / "model.pdparams")
+    target = model_dir(name, cache_dir)
+    manifest = target / "manifest.json"
+    if manifest.is_file():
+        try:
+            if json.loads(manifest.read_text(encoding="utf-8")).get("weights_md5") == digest:
+                return target
+        except ValueError:
+            pass
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
+    try:
+        for item in source.iterdir():
+            if item.is_file():
+                shutil.copyfile(item, staging / item.name)
+        (staging / "manifest.json").write_text(json.dumps({"name": name, "source": str(source),
+                                                           "weights_md5": digest}, indent=1), encoding="utf-8")
+        os.chmod(staging, 0o755)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
 def load_model_dir(directory: os.PathLike):
     """Build the model described by `<dir>/config.yml` and load `<dir>/<pretrained_model>`, in eval mode."""
     import paddle

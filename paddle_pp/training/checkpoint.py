@@ -182,13 +182,15 @@ def load_checkpoint(prefix: os.PathLike, model: paddle.nn.Layer,
 # ------------------------------------------------------------------------------------------ pre-trained weights
 
 def resolve_pretrained(spec: str, model_name: Optional[str]) -> str:
-    """'official' -> the imported official weights of ``model_name``; else a .pdparams path (suffix optional)."""
-    if spec == "official":
+    """'official' -> the imported official weights of ``model_name``; 'official:rec' -> those of 'rec' (a new
+    model starting from an official one, e.g. an English recognizer); else a .pdparams path (suffix optional)."""
+    if spec == "official" or spec.startswith("official:"):
         from paddle_pp.weights import import_official
 
-        if not model_name:
+        name = spec.split(":", 1)[1] if ":" in spec else model_name
+        if not name:
             raise ValueError("Global.pretrained_model 'official' needs Global.model_name (det, cls or rec)")
-        return str(Path(import_official(model_name)) / "model.pdparams")
+        return str(Path(import_official(name)) / "model.pdparams")
     path = strip_suffix(spec) + ".pdparams"
     if not os.path.isfile(path):
         raise FileNotFoundError(f"pre-trained weights not found: {spec} (looked for {path})")
