@@ -429,8 +429,29 @@ def import_bundled(name: str, cache_dir: Optional[os.PathLike] = None) -> Path:
     return target
 
 
+PRUNED_SHAPES = "pruned_shapes.json"
+
+
+def apply_pruned_shapes(model, record: Dict) -> None:
+    """Give a freshly built model the shapes of a pruned one (slim/prune.py writes the record): parameters
+    {structural name: shape} are re-allocated with that shape, conv layers {name: groups} get their groups."""
+    import paddle
+
+    params = dict(model.named_parameters())
+    layers = dict(model.named_sublayers())
+    for name, shape in record.get("parameters", {}).items():
+        if name not in params:
+            raise ImportMismatchError(f"{PRUNED_SHAPES}: the model has no parameter '{name}'")
+        params[name].value().get_tensor().set(np.zeros(shape, dtype="float32"), paddle.CPUPlace())
+    for name, groups in record.get("groups", {}).items():
+        if name not in layers:
+            raise ImportMismatchError(f"{PRUNED_SHAPES}: the model has no layer '{name}'")
+        layers[name]._groups = int(groups)
+
+
 def load_model_dir(directory: os.PathLike):
-    """Build the model described by `<dir>/config.yml` and load `<dir>/<pretrained_model>`, in eval mode."""
+    """Build the model described by `<dir>/config.yml` and load `<dir>/<pretrained_model>`, in eval mode.
+    A pruned model's directory also holds `pruned_shapes.json` (see `apply_pruned_shapes`)."""
     import paddle
 
     from paddle_pp.config import load_config
@@ -439,6 +460,8 @@ def load_model_dir(directory: os.PathLike):
     directory = Path(directory)
     cfg = load_config(directory / "config.yml")
     model = build_model(cfg)
+    if (directory / PRUNED_SHAPES).is_file():
+        apply_pruned_shapes(model, json.loads((directory / PRUNED_SHAPES).read_text(encoding="utf-8")))
     weights = directory / cfg["Global"].get("pretrained_model", "model.pdparams")
     if not weights.is_file():
         raise FileNotFoundError(f"{directory}: weights file {weights.name} is missing")

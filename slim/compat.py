@@ -8,6 +8,11 @@
 - paddleslim skips `reduce_mean` when it follows pruned channels, so a conv whose output feeds our SE
   block (a mean over H and W, see `global_avg_pool`) would be pruned without the SE convs that read it;
   a worker that passes the channel axis through a mean over other axes fixes that.
+- Tracing nn.LSTM (rec) into a legacy program fails with 'Unknown place type: Place(undefined:0)' (Paddle
+  reads `Tensor.device` of the LSTM's uninitialised state tensors); `apply()` installs the same fix the
+  legacy export uses (`paddle_pp.export._patch_tensor_device_for_legacy_export`).
+- Tracing DBHead's training forward under the legacy IR fails in `paddle.exp` ("must be Value, but got
+  Variable"); slim/prune.py therefore traces all branches in eval mode (`prune._all_branches`).
 - After `paddleslim.QAT.save_quantized_model`, the process is left in static mode: `leave_static_mode()`.
 """
 from __future__ import annotations
@@ -24,6 +29,9 @@ def apply() -> None:
     if not hasattr(dygraph_base, "_to_static_mode_guard_") and hasattr(dygraph_base, "to_static_mode_guard"):
         dygraph_base._to_static_mode_guard_ = dygraph_base.to_static_mode_guard
     _register_reduce_mean_worker()
+    from paddle_pp.export import _patch_tensor_device_for_legacy_export
+
+    _patch_tensor_device_for_legacy_export()
 
 
 def _register_reduce_mean_worker() -> None:

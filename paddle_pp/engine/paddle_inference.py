@@ -10,9 +10,23 @@ import numpy as np
 from paddle_pp.export import LEGACY_MODEL, PARAMS, PIR_MODEL
 
 
-def find_inference_files(model_dir: os.PathLike) -> tuple:
+# oneDNN kernels used with the legacy format: every op of the det/cls/rec programs (and the fused ops the IR
+# passes make of them) except two whose oneDNN kernels are much slower here than Paddle's own:
+# `reduce_mean` (the SE blocks' global pooling, 18 per rec call: ~55% of rec time with oneDNN on) and
+# `expand_v2` (DBFPN's upsampling, ~70% of det time). Measured with paddle 3.3.1 on the real batch shapes.
+ONEDNN_OPS = (
+    "conv2d", "depthwise_conv2d", "conv2d_transpose", "fused_conv2d", "batch_norm", "hard_swish", "hard_sigmoid",
+    "relu", "sigmoid", "elementwise_add", "elementwise_mul", "fused_elementwise_add", "fused_elementwise_mul",
+    "pool2d", "fc", "matmul_v2", "fused_matmul", "softmax", "transpose2", "fused_transpose", "reshape2",
+    "squeeze2", "unsqueeze2", "flatten_contiguous_range", "concat", "slice", "scale", "pad3d", "shape",
+    "fill_constant",
+)
+
+
+def find_inference_files(model_dir: os.PathLike, prefer_legacy: bool = False) -> tuple:
+    """(model file, params file) of the exported model in `model_dir`: PIR first unless `prefer_legacy`."""
     model_dir = Path(model_dir)
-    for name in (PIR_MODEL, LEGACY_MODEL):
+    for name in ((LEGACY_MODEL, PIR_MODEL) if prefer_legacy else (PIR_MODEL, LEGACY_MODEL)):
         if (model_dir / name).is_file() and (model_dir / PARAMS).is_file():
             return model_dir / name, model_dir / PARAMS
     raise FileNotFoundError(f"{model_dir}: no exported model ({PIR_MODEL} or {LEGACY_MODEL} with {PARAMS}); "
@@ -24,19 +38,31 @@ class PaddleInferenceEngine:
 
     `mkldnn_cache_capacity` bounds oneDNN's per-shape kernel cache: detection and recognition see a new
     input shape for almost every image, and an unbounded cache grows memory without limit.
+
+    Both formats run; the legacy one (`inference.pdmodel`, read with the legacy IR) is the fast one on the
+    CPU because it lets us keep `reduce_mean` and `expand_v2` off oneDNN (`ONEDNN_OPS`); PIR ignores
+    `set_mkldnn_op` and runs every op with a oneDNN kernel in oneDNN. Outputs of the two formats and of
+    oneDNN on/off agree to ~1e-4 (oneDNN's own float rounding), see tests/test_export.py.
     """
 
     def __init__(self, model_dir: os.PathLike, enable_mkldnn: bool = True, cpu_threads: Optional[int] = None,
-                 mkldnn_cache_capacity: int = 10) -> None:
+                 mkldnn_cache_capacity: int = 10, prefer_legacy: bool = False) -> None:
         from paddle import inference
 
-        model_file, params_file = find_inference_files(model_dir)
+        model_file, params_file = find_inference_files(model_dir, prefer_legacy)
+        self.legacy = model_file.name == LEGACY_MODEL
         config = inference.Config(str(model_file), str(params_file))
         config.disable_gpu()
         config.set_cpu_math_library_num_threads(int(cpu_threads or os.cpu_count() or 1))
+        if self.legacy:
+            config.enable_new_ir(False)
         if enable_mkldnn:
             config.enable_mkldnn()
             config.set_mkldnn_cache_capacity(int(mkldnn_cache_capacity))
+            if self.legacy:
+                config.set_mkldnn_op(set(ONEDNN_OPS))
+        else:
+            config.disable_mkldnn()
         config.switch_ir_optim(True)
         config.disable_glog_info()
         self.predictor = inference.create_predictor(config)

@@ -107,8 +107,9 @@ class DBPostProcess:
         ``pred`` is the HxW float32 probability map, ``bitmap`` its binarization.
         """
         height, width = bitmap.shape
-        outs = cv2.findContours((bitmap * 255).astype(np.uint8), cv2.RETR_LIST,
-                                cv2.CHAIN_APPROX_SIMPLE)
+        # A 0/1 uint8 copy: findContours only tests pixels for non-zero, so this finds the same contours as
+        # the reference's (bitmap * 255) without its int64 temporary (0.4 ms per 960x736 map).
+        outs = cv2.findContours(bitmap.astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
         contours = outs[0] if len(outs) == 2 else outs[1]
         num_contours = min(len(contours), self.max_candidates)
         # The rescale runs in float32 exactly as the reference (float32 box / int * float).

@@ -1,0 +1,73 @@
+"""deploy/benchmark.py: statistics, RSS readers, stage timers and a 2-image smoke run (no timing asserts)."""
+import importlib.util
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+import fixtures
+
+ROOT = fixtures.__file__.rsplit("/tests/", 1)[0]
+
+
+def load_benchmark():
+    spec = importlib.util.spec_from_file_location("benchmark", f"{ROOT}/deploy/benchmark.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = load_benchmark()
+
+
+def test_summarize_median_and_p90():
+    s = bench.summarize([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    assert s["n"] == 10 and s["median"] == 5.5 and s["p90"] == pytest.approx(9.1)
+    assert s["mean"] == 5.5 and s["min"] == 1 and s["max"] == 10
+    assert bench.summarize([3.0])["p90"] == 3.0
+    assert np.isnan(bench.summarize([])["median"])
+
+
+def test_rss_readers():
+    now, peak = bench.rss_mb(), bench.peak_rss_mb()
+    assert 1 < now <= peak + 1e-6
+    block = np.ones(64 * 1024 * 1024, dtype=np.uint8)  # 64 MiB, touched
+    assert bench.rss_mb() > now + 32 and bench.peak_rss_mb() >= bench.rss_mb() - 1e-6
+    del block
+
+
+def test_timed_proxy_times_calls_and_forwards_attributes():
+    class Stage:
+        factor = 3
+
+        def __call__(self, x):
+            return x * self.factor
+
+    clock = bench.StageClock()
+    timed = bench.Timed(Stage(), clock, "stage")
+    assert timed(2) == 6 and timed.factor == 3
+    timed.factor = 4  # attribute writes reach the target
+    assert timed(2) == 8
+    assert clock.get("stage") > 0
+    clock.reset()
+    assert clock.get("stage") == 0.0
+
+
+def test_two_image_smoke_run(models_dir, tmp_path):
+    img, _ = fixtures.document()
+    for name in ("a.png", "b.png"):
+        cv2.imwrite(str(tmp_path / name), img)
+    out = tmp_path / "bench.json"
+    assert bench.main(["--image_dir", str(tmp_path), "--engine", "onnx", "--warmup", "1", "--leak_images", "4",
+                       "--leak_sample", "2", "--json", str(out), "--quiet"]) == 0
+    report = json.loads(out.read_text())
+    entry = report["systems"]["onnx"]
+    assert entry["images"] == 2 and entry["runs"] == 2 and entry["lines_total"] > 0
+    stages = entry["stages_ms"]
+    assert set(bench.STAGES) <= set(stages)
+    assert stages["det_infer"]["median"] > 0 and stages["rec_infer"]["median"] > 0
+    assert stages["total"]["median"] == pytest.approx(entry["latency_ms"]["median"])
+    leak = report["leak"]
+    assert leak["system"] == "onnx" and leak["images"] == 4 and [n for n, _ in leak["samples"]] == [0, 2, 4]
+    assert report["peak_rss_mb"] >= leak["rss_max_mb"] - 1e-6

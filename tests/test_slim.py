@@ -1,0 +1,180 @@
+"""slim/: FPGM pruning with sensitivity and PACT quantization-aware training, on tiny models and data.
+
+The sensitivity file is written with structural names and reused, ratios respect the skip list and the drop
+threshold, a pruned model's shapes are consistent (it trains, is rebuilt from its directory and exports in both
+formats, and paddle.inference agrees with dygraph), QAT inserts quantizers (the LSTM stays float) and the
+quantized export runs in paddle.inference."""
+import json
+import os
+
+import numpy as np
+import paddle
+import pytest
+
+from paddle_pp.config import load_config, save_config
+from slim import common
+from slim import prune as P
+from slim import quant as Q
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def tiny_cls_config(tmp_path, slim=None, **global_overrides):
+    """configs/cls.yml on 6 rendered lines (random init), batches of 3, with a Slim section."""
+    from data_samples import write_cls_dataset
+
+    data = tmp_path / "clsdata"
+    if not (data / "label.txt").exists():
+        write_cls_dataset(data, name="label.txt")
+    cfg = load_config("cls")
+    cfg["Global"].update(pretrained_model=None, epoch_num=1, print_batch_step=1, save_model_dir=str(tmp_path / "out"),
+                         eval_batch_step=None, progress_bar=False, max_steps=2)
+    cfg["Global"].update(global_overrides)
+    for mode in ("Train", "Eval"):
+        cfg[mode]["dataset"].update(data_dir=str(data), label_file_list=[str(data / "label.txt")])
+        cfg[mode]["loader"].update(batch_size_per_card=3, num_workers=0)
+    cfg["Slim"] = dict({"latency_runs": 2, "eval_max_batches": 1}, **(slim or {}))
+    cfg["Global"].pop("config_path", None)
+    path = tmp_path / "tiny_cls.yml"
+    save_config(cfg, path)
+    return path
+
+
+def test_ratios_follow_the_threshold_and_skip_list():
+    sens = {"a": {0.1: 0.0, 0.2: 0.01, 0.3: 0.03, 0.4: 0.2},
+            "b": {0.1: 0.05, 0.2: 0.1},             # even 10% costs more than 2%: not pruned
+            "c": {0.1: -0.01, 0.2: 0.0, 0.3: 0.0}}  # never hurts: the largest ratio measured
+    ratios = P.ratios_by_loss(sens, 0.02)
+    assert set(ratios) == {"a", "c"}
+    assert ratios["a"] == pytest.approx(0.25)  # interpolated between (0.2, 0.01) and (0.3, 0.03)
+    assert ratios["c"] == 0.3
+    assert P.ratios_by_loss(sens, 0.0)["a"] == 0.1
+    # Prefixes match whole name components; the threshold branch is always skipped.
+    assert P.is_skipped("backbone.conv1.conv", ["backbone.conv1"])
+    assert not P.is_skipped("backbone.conv10.conv", ["backbone.conv1"])
+    assert P.is_skipped("head.thresh.conv1", [])
+    assert not P.is_skipped("head.binarize.conv1", [])
+
+
+def test_det_pruning_skips_threshold_branch_and_rebuilds(tmp_path):
+    """The detector: the threshold branch and transposed convs are never prunable, yet the threshold branch's
+    input follows a pruned producer; the training forward still works; the record rebuilds the model."""
+    from paddle_pp.modeling.architecture import build_model
+    from paddle_pp.weights import apply_pruned_shapes
+
+    cfg = load_config("det")
+    paddle.seed(0)
+    model = build_model(cfg)
+    model.eval()
+    pruner = P.make_pruner(model, [1, 3, 64, 64])
+    layers = P.prunable_layers(model, pruner, ["backbone.conv"])
+    assert layers and not any(n.startswith(("head.thresh.", "backbone.conv.")) for n in layers)
+    assert not any(".conv2." in n or ".conv3." in n for n in layers if n.startswith("head."))  # transposed
+    assert all(not name.startswith(("conv2d", "linear")) for name in layers)  # structural, not auto names
+    ratios = {n: 0.5 for n in layers}
+    record = P.prune(model, pruner, layers, ratios)
+    assert not [k for k in model.state_dict() if k.endswith("_backup")]
+    params = dict(model.named_parameters())
+    # Every layer chosen lost half its filters (rounded by paddleslim), BN follows its conv.
+    fresh = dict(build_model(cfg).named_parameters())
+    for name in layers:
+        assert params[name].shape[0] < fresh[name].shape[0], name
+    assert record["parameters"]["head.binarize.conv1.weight"][0] == fresh["head.binarize.conv1.weight"].shape[0] // 2
+    assert "head.thresh.conv1.weight" not in record["parameters"] or \
+        record["parameters"]["head.thresh.conv1.weight"][0] == fresh["head.thresh.conv1.weight"].shape[0]
+    x = paddle.randn([1, 3, 64, 64])
+    model.train()
+    maps = model(x)
+    assert {k: list(v.shape) for k, v in maps.items()} == {k: [1, 1, 64, 64] for k in maps}
+    model.eval()
+    ref = model(x).numpy()
+    rebuilt = build_model(cfg)
+    apply_pruned_shapes(rebuilt, json.loads(json.dumps(record)))
+    missing, unexpected = rebuilt.set_state_dict(model.state_dict())
+    assert not missing and not unexpected
+    rebuilt.eval()
+    np.testing.assert_allclose(rebuilt(x).numpy(), ref, atol=1e-5)
+
+
+def test_prune_cls_end_to_end(tmp_path, capsys):
+    """prune.py on a tiny classifier: sensitivity of 4 layers x 2 ratios (first layer skipped by prefix),
+    cached and reused; prune, 2 fine-tuning steps, evaluate, both exports, the table."""
+    from paddle_pp.engine.paddle_inference import PaddleInferenceEngine
+    from paddle_pp.weights import load_model_dir
+
+    cfg_path = tiny_cls_config(tmp_path, slim={
+        "skip_layers": ["backbone.conv1"], "sen_layers": ["backbone.conv1", "backbone.blocks.0", "backbone.conv2"],
+        "sen_ratios": [0.3, 0.6], "max_drop": 0.02})
+    save_dir = tmp_path / "pruned"
+    assert P.main(["-c", str(cfg_path), "--save_dir", str(save_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "| parameters |" in out and "| FLOPs |" in out and "latency ms" in out
+
+    sen_file = save_dir / "sensitivity.json"
+    sen = json.loads(sen_file.read_text())
+    assert set(sen["sensitivities"]) == {"backbone.blocks.0.expand_conv.conv.weight",
+                                         "backbone.blocks.0.mid_se.conv1.weight",
+                                         "backbone.blocks.0.linear_conv.conv.weight", "backbone.conv2.conv.weight"}
+    assert all(set(v) == {"0.30", "0.60"} for v in sen["sensitivities"].values())
+    assert (save_dir / "sensitivity.png").stat().st_size > 1000
+    report = json.loads((save_dir / "slim_report.json").read_text())
+    expected = P.ratios_by_loss({n: {float(r): d for r, d in c.items()} for n, c in sen["sensitivities"].items()},
+                                0.02)
+    assert report["ratios"] == pytest.approx(expected)
+    assert report["after"]["parameters"] <= report["before"]["parameters"]
+
+    # A second run reuses the file (no evaluation, no rewrite).
+    mtime = sen_file.stat().st_mtime_ns
+    assert P.main(["-c", str(cfg_path), "--save_dir", str(save_dir), "--sensitivity_only"]) == 0
+    assert sen_file.stat().st_mtime_ns == mtime
+    assert "reused" in capsys.readouterr().err
+
+    # The model directory: rebuilt by load_model_dir, both exports agree with dygraph.
+    for name in ("config.yml", "model.pdparams", "pruned_shapes.json", "inference.pdmodel", "inference.pdiparams",
+                 "pir/inference.json", "pir/inference.pdiparams", "original/inference.pdmodel"):
+        assert (save_dir / name).is_file(), name
+    model = load_model_dir(save_dir)
+    x = np.random.default_rng(0).standard_normal([2, 3, 48, 192]).astype("float32")
+    ref = model(paddle.to_tensor(x)).numpy()
+    assert ref.shape == (2, 2)
+    for directory in (save_dir, save_dir / "pir"):
+        got = PaddleInferenceEngine(directory, enable_mkldnn=False, cpu_threads=1, prefer_legacy=True)(x)
+        np.testing.assert_allclose(got, ref, atol=1e-4)
+
+
+def test_qat_inserts_quantizers_and_keeps_the_lstm_float():
+    from paddle_pp.modeling.architecture import build_model
+
+    cfg = load_config("rec")
+    cfg["Architecture"]["Head"]["out_channels"] = 40
+    model = build_model(cfg)
+    n_conv = sum(isinstance(l, paddle.nn.Conv2D) for l in model.sublayers())
+    Q.quantize(model)
+    layers = Q.quantized_layers(model)
+    assert sum(v == "QuantizedConv2D" for v in layers.values()) == n_conv
+    assert layers["head.fc"] == "QuantizedLinear"
+    assert isinstance(model.neck.encoder.lstm, paddle.nn.LSTM)  # not quantized
+    alphas = [p for n, p in model.named_parameters() if n.endswith("alpha")]
+    assert len(alphas) == len(layers)
+    assert all(float(a.numpy()[0]) == 20.0 for a in alphas)
+    assert all(a.regularizer is not None and a.regularizer._coeff == pytest.approx(2e-5) for a in alphas)
+    model.eval()
+    assert list(model(paddle.randn([1, 3, 32, 64])).shape) == [1, 16, 40]
+
+
+def test_quant_cls_end_to_end(tmp_path, capsys):
+    """quant.py on a tiny classifier: QAT, 2 fine-tuning steps, legacy export with quantize ops that
+    paddle.inference runs."""
+    from paddle_pp.engine.paddle_inference import PaddleInferenceEngine
+
+    cfg_path = tiny_cls_config(tmp_path)
+    save_dir = tmp_path / "quant"
+    assert Q.main(["-c", str(cfg_path), "--save_dir", str(save_dir)]) == 0
+    assert "| parameters |" in capsys.readouterr().out
+    program = (save_dir / "inference.pdmodel").read_bytes()
+    assert b"quantize" in program
+    assert (save_dir / "config.yml").is_file()
+    assert paddle.in_dynamic_mode()
+    x = np.random.default_rng(0).standard_normal([2, 3, 48, 192]).astype("float32")
+    out = PaddleInferenceEngine(save_dir, enable_mkldnn=False, cpu_threads=1)(x)
+    assert out.shape == (2, 2) and np.allclose(out.sum(1), 1.0, atol=1e-4)
