@@ -103,6 +103,8 @@ def main() -> int:
     sroie_det_train = rebase(sroie / "det_train_label.txt", sroie)
     write(out / "det_sroie_train.txt", sroie_det_train)
     write(out / "det_train.txt", sroie_det_train + rebase(synth_det / "label.txt", synth_det))
+    # slim/prune.py's sensitivity set: a few training receipts and synthetic scenes (never the val/test sets).
+    write(out / "det_prune_sens.txt", sroie_det_train[:6] + rebase(synth_det / "label.txt", synth_det)[:6])
     write(out / "det_sroie_val.txt", rebase(sroie / "det_val_label.txt", sroie))
     write(out / "det_msra_test.txt", rebase(msra / "test_label.txt", msra))
     write(out / "cls_synth_train.txt", rebase(synth_cls / "label.txt", synth_cls))

@@ -2,6 +2,7 @@
 
     python deploy/predict_system.py                       # the bundled demo images
     python deploy/predict_system.py --image_dir photos/ --use_angle_cls false --visualize
+    python deploy/predict_system.py --slim                # the slim system: pruned det, PACT-quantized cls + rec
 
 Writes OUTPUT/system_results.txt, one line per image in PaddleOCR's format:
 `image_name<TAB>[{"transcription": ..., "points": [[x, y], ...4], "score": ...}, ...]` in reading order
@@ -30,7 +31,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
         return PPOCR(det_model_dir=args.det_model_dir, cls_model_dir=args.cls_model_dir,
                      rec_model_dir=args.rec_model_dir, use_angle_cls=args.use_angle_cls, drop_score=args.drop_score,
-                     lang=args.lang,
+                     lang=args.lang, slim=args.slim,
                      **utility.engine_options(args), **utility.model_options(args, "det", "cls", "rec"))
 
     def process(ocr, items: List[utility.Item]) -> List[utility.Outcome]:

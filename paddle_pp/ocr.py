@@ -27,6 +27,21 @@ def system_defaults() -> Dict[str, Any]:
     return dict(load_config("system")["System"])
 
 
+ROOT = Path(__file__).resolve().parent.parent
+SLIM_ENGINES = ("paddle", "lite")
+
+
+def slim_model_dir(name: str) -> Path:
+    """The project's slim `det`, `cls` or `rec` model directory: $PADDLE_PP_SLIM_DIR/<name>, else
+    configs/system.yml's slim_models/<name> (relative to the repository)."""
+    root = Path(os.environ.get("PADDLE_PP_SLIM_DIR") or ROOT / system_defaults()["slim_models"])
+    path = root / name
+    if not (path / "config.yml").is_file():
+        raise FileNotFoundError(f"{path}: no slim {name} model (config.yml missing); make one with "
+                                f"slim/{'prune' if name == 'det' else 'quant'}.py --publish {path}")
+    return path
+
+
 def load_stage_config(name: str, model_dir: Optional[os.PathLike],
                       source: Optional[str] = None) -> Tuple[Dict[str, Any], Optional[Path]]:
     """The config that drives a stage: the model directory's own, or configs/<source>.yml for a model the
@@ -131,6 +146,8 @@ class PPOCR:
             model cache.
         use_angle_cls: run the 0/180 classifier on each crop (configs/system.yml default: true).
         lang: 'ch' (the official recognizer, default) or 'en' (our printable-ASCII English recognizer).
+        slim: the project's slim system (models/slim: FPGM-pruned det, PACT-quantized cls and rec), on the
+            paddle engine by default.
         drop_score: drop results whose recognition score is below this (default 0.5).
         engine: 'onnx' (default, fastest here), 'paddle' (Paddle Inference), 'dygraph', or 'lite' (Paddle-Lite
             x86 .nb files from `lite_model_dir` / $PADDLE_PP_LITE_MODEL_DIR, run in the Paddle-Lite venv).
@@ -146,17 +163,20 @@ class PPOCR:
                  drop_score: Optional[float] = None, engine: Optional[str] = None,
                  enable_mkldnn: Optional[bool] = None, cpu_threads: Optional[int] = None,
                  cache_dir: Optional[os.PathLike] = None, lite_model_dir: Optional[os.PathLike] = None,
-                 **options: Any) -> None:
+                 slim: Optional[bool] = None, **options: Any) -> None:
         system = system_defaults()
         self.use_angle_cls = system["use_angle_cls"] if use_angle_cls is None else bool(use_angle_cls)
         self.drop_score = system["drop_score"] if drop_score is None else float(drop_score)
-        self.engine = engine or system["engine"]
+        self.slim = system["slim"] if slim is None else bool(slim)
+        self.engine = engine or (system["slim_engine"] if self.slim else system["engine"])
         self.lang = lang or system["lang"]
         if self.lang not in system["rec_models"]:
             raise ValueError(f"unknown lang '{self.lang}'; choose one of {', '.join(system['rec_models'])}")
         sources = {"det": "det", "cls": "cls", "rec": system["rec_models"][self.lang]}
 
         dirs = {"det": det_model_dir, "cls": cls_model_dir, "rec": rec_model_dir}
+        if self.slim:
+            dirs = self._slim_dirs(dirs, system)
         configs, bases = {}, {}
         for name, directory in dirs.items():
             configs[name], bases[name] = load_stage_config(name, directory, sources[name])
@@ -169,6 +189,18 @@ class PPOCR:
 
         classifier = stage("cls") if self.use_angle_cls else None
         self.system = TextSystem(stage("det"), stage("rec"), classifier, self.drop_score)
+
+    def _slim_dirs(self, dirs: Dict[str, Optional[os.PathLike]], system: Dict[str, Any]) -> Dict[str, Any]:
+        """slim=True: the slim model of every stage not given by hand (the slim rec is the official Chinese
+        recognizer quantized; there is no slim English one)."""
+        if self.engine not in SLIM_ENGINES:
+            raise ValueError(f"slim=True runs on engine 'paddle' (or 'lite' with .nb files from export_lite.py "
+                             f"--slim), not '{self.engine}': the quantized models have no ONNX or dygraph form")
+        if self.lang != system["lang"] and dirs["rec"] is None:
+            raise ValueError(f"slim=True has no slim recognizer for lang '{self.lang}'; pass rec_model_dir")
+        if self.engine == "lite":
+            return dirs
+        return {name: given if given is not None else slim_model_dir(name) for name, given in dirs.items()}
 
     def __call__(self, image: ImageInput) -> List[Dict[str, Any]]:
         """OCR one image (a path, or a BGR / gray / BGRA numpy array) -> results in reading order."""

@@ -47,6 +47,9 @@ def base_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--latency_runs", type=int, default=None, help="timed runs for the latency median "
                         "(default: Slim.latency_runs or 20; 0 = skip latency)")
     parser.add_argument("--no_finetune", action="store_true", help="skip fine-tuning (measure only)")
+    parser.add_argument("--publish", default=None, metavar="DIR",
+                        help="also copy the finished model directory (without original/, finetune/, pir/) to DIR, "
+                             "atomically: e.g. models/slim/det, what PPOCR(slim=True) runs")
     return parser
 
 
@@ -147,6 +150,11 @@ def count_flops(model, shape: Sequence[int]) -> int:
         with contextlib.redirect_stdout(io.StringIO()):
             return int(paddle.flops(model, list(shape), print_detail=False))
     finally:
+        # paddle.flops leaves `total_ops` / `total_params` buffers on the layers it counted: they would end up
+        # in the state dict (and in saved weights) of the model.
+        for layer in model.sublayers(include_self=True):
+            for key in [k for k in layer._buffers if k in ("total_ops", "total_params")]:
+                del layer._buffers[key]
         if was_training:
             model.train()
 
@@ -248,6 +256,34 @@ def measure(model, config: Dict[str, Any], model_dir: Path, metric: Optional[flo
             "flops": flops if flops is not None else count_flops(model, shape),
             "size_mb": inference_size(model_dir) / 1e6, "metric": metric,
             "latency_ms": latency_ms(model_dir, shape, latency_runs)}
+
+
+PUBLISHED_DIRS = ("original", "finetune", "pir")
+
+
+def publish(save_dir: Path, target: Path) -> Path:
+    """Copy the slim model directory's files (not its working sub-directories) to `target`, replacing it
+    atomically: a half-copied model directory is never left where PPOCR(slim=True) looks."""
+    import shutil
+    import tempfile
+
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        for item in sorted(Path(save_dir).iterdir()):
+            if item.is_file() and not item.name.endswith(".tmp"):
+                shutil.copyfile(item, staging / item.name)
+        os.chmod(staging, 0o755)
+        old = target.with_name(f".{target.name}.old")
+        if target.exists():
+            os.replace(target, old)
+        os.replace(staging, target)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    log(f"published {save_dir} -> {target}")
+    return target
 
 
 def log(msg: str) -> None:

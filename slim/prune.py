@@ -97,10 +97,15 @@ def make_pruner(model, input_shape: Sequence[int]):
 
     was_training = model.training
     model.eval()
+    tracing = [layer for layer in model.sublayers(include_self=True) if hasattr(layer, "trace_for_pruning")]
+    for layer in tracing:
+        layer.trace_for_pruning = True
     try:
         with compat.legacy_ir():
             return FPGMFilterPruner(_all_branches(model), list(input_shape))
     finally:
+        for layer in tracing:
+            layer.trace_for_pruning = False
         if was_training:
             model.train()
 
@@ -378,6 +383,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                    "max_drop": None if pruned_flops else max_drop, "pruned_flops": pruned_flops,
                                    "sen_file": str(sen_file), "input_shape": shape})
     print(table)
+    if args.publish:
+        common.publish(save_dir, Path(args.publish))
     print(f"pruned model directory: {save_dir}")
     return 0
 

@@ -157,6 +157,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                    "pact": {"alpha_init": PACT_ALPHA, "l2_decay": PACT_DECAY},
                                    "input_shape": shape})
     print(table)
+    if args.publish:
+        common.publish(save_dir, Path(args.publish))
     print(f"quantized model directory: {save_dir}")
     return 0
 

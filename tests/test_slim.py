@@ -71,6 +71,10 @@ def test_det_pruning_skips_threshold_branch_and_rebuilds(tmp_path):
     assert layers and not any(n.startswith(("head.thresh.", "backbone.conv.")) for n in layers)
     assert not any(".conv2." in n or ".conv3." in n for n in layers if n.startswith("head."))  # transposed
     assert all(not name.startswith(("conv2d", "linear")) for name in layers)  # structural, not auto names
+    # The neck is prunable too (compat: concat worker; traced with F.interpolate): the 96-channel FPN convs as
+    # one group, and each p-conv whose output is one quarter of the concat the DB head reads.
+    assert {"neck.in2_conv.weight", "neck.p2_conv.weight", "neck.p5_conv.weight"} <= set(layers)
+    flops_before = common.count_flops(model, [1, 3, 64, 64])
     ratios = {n: 0.5 for n in layers}
     record = P.prune(model, pruner, layers, ratios)
     assert not [k for k in model.state_dict() if k.endswith("_backup")]
@@ -82,6 +86,14 @@ def test_det_pruning_skips_threshold_branch_and_rebuilds(tmp_path):
     assert record["parameters"]["head.binarize.conv1.weight"][0] == fresh["head.binarize.conv1.weight"].shape[0] // 2
     assert "head.thresh.conv1.weight" not in record["parameters"] or \
         record["parameters"]["head.thresh.conv1.weight"][0] == fresh["head.thresh.conv1.weight"].shape[0]
+    shapes = {n: list(p.shape) for n, p in model.named_parameters()}
+    fpn = shapes["neck.in5_conv.weight"][0]
+    assert fpn < 96 and all(shapes[f"neck.in{i}_conv.weight"][0] == fpn for i in (2, 3, 4))
+    assert all(shapes[f"neck.p{i}_conv.weight"][1] == fpn for i in (2, 3, 4, 5))
+    concat = sum(shapes[f"neck.p{i}_conv.weight"][0] for i in (2, 3, 4, 5))
+    assert concat < 96 and shapes["head.binarize.conv1.weight"][1] == concat
+    assert shapes["head.thresh.conv1.weight"][1] == concat  # follows its producers, its own filters are kept
+    assert common.count_flops(model, [1, 3, 64, 64]) < 0.6 * flops_before
     x = paddle.randn([1, 3, 64, 64])
     model.train()
     maps = model(x)

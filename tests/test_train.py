@@ -167,6 +167,35 @@ def test_pretrained_with_another_dictionary_skips_the_head(rec_data, tmp_path):
     assert "head.fc.weight [96, 38]->[96, 12]" in text and "head.fc.bias" in text
 
 
+def test_new_dictionary_head_starts_from_the_official_classes(rec_data, tmp_path, models_dir):
+    """official:rec -> a 10-digit dictionary + space: each class of the new head is the official head's class of
+    the same character (blank from blank), so the model reads digits before any training step."""
+    from paddle_pp.data.imaug.label_ops import load_rec_characters
+    from paddle_pp.weights import import_official
+
+    digits = tmp_path / "digits.txt"
+    digits.write_text("\n".join("0123456789") + "\n", encoding="utf-8")
+    cfg = rec_config(rec_data, tmp_path / "c", character_dict_path=str(digits), use_space_char=True,
+                     pretrained_model="official:rec", model_name="rec")
+    cfg["Architecture"]["Head"]["out_channels"] = 12
+    trainer = Trainer(cfg, train_loader=ArrayLoader(rec_data["arrays"], 8, True), build_eval_loader=False)
+    official = paddle.load(str(import_official("rec") / "model.pdparams"))
+    source = ["blank"] + load_rec_characters(load_config("rec")["Global"])[0]
+    own = trainer.model.state_dict()
+    for j, c in enumerate(["blank"] + list("0123456789") + [" "]):
+        i = 0 if j == 0 else source.index(c)
+        np.testing.assert_array_equal(own["head.fc.weight"].numpy()[:, j], official["head.fc.weight"].numpy()[:, i])
+        assert float(own["head.fc.bias"].numpy()[j]) == float(official["head.fc.bias"].numpy()[i])
+    with open(tmp_path / "c" / "train.log", encoding="utf-8") as f:
+        assert "CTC head: 12 of 12 classes" in f.read()
+    # Switched off: the head keeps its initialisation.
+    cfg["Global"]["transfer_ctc_head"] = False
+    cfg["Global"]["save_model_dir"] = str(tmp_path / "d")
+    plain = Trainer(cfg, train_loader=ArrayLoader(rec_data["arrays"], 8, True), build_eval_loader=False)
+    assert not np.array_equal(plain.model.state_dict()["head.fc.weight"].numpy()[:, 1],
+                              official["head.fc.weight"].numpy()[:, source.index("0")])
+
+
 def test_torn_checkpoint_is_refused(tmp_path):
     model = paddle.nn.Linear(3, 2)
     opt = paddle.optimizer.Adam(parameters=model.parameters())

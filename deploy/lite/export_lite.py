@@ -52,7 +52,10 @@ class ExportError(RuntimeError):
 
 
 def slim_root() -> Path:
-    return Path(os.environ.get("PADDLE_PP_SLIM_DIR") or ROOT / "models" / "slim")
+    """Where the slim models are: the same place PPOCR(slim=True) reads (configs/system.yml slim_models)."""
+    from paddle_pp.config import load_config
+
+    return Path(os.environ.get("PADDLE_PP_SLIM_DIR") or ROOT / load_config("system")["System"]["slim_models"])
 
 
 def has_legacy_export(directory: Path) -> bool:

@@ -18,7 +18,7 @@ import os
 import pickle
 import random
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 import paddle
@@ -221,6 +221,57 @@ def load_pretrained_weights(model: paddle.nn.Layer, path: str) -> Dict[str, List
         to_load[name] = own[name]  # keep the initialisation (and spare Paddle's per-key warnings)
     model.set_state_dict(to_load)
     return report
+
+
+def source_global_config(spec: str, model_name: Optional[str]) -> Optional[Dict[str, Any]]:
+    """The Global section of the model a pre-trained weights spec comes from (its dictionary), if known:
+    configs/<name>.yml for 'official[:name]', else the config.yml of the weights' model directory."""
+    from paddle_pp.config import load_config
+
+    if spec == "official" or spec.startswith("official:"):
+        return load_config(spec.split(":", 1)[1] if ":" in spec else model_name)["Global"]
+    config = Path(strip_suffix(spec)).parent / "config.yml"
+    if config.is_file():
+        g = dict(load_config(config)["Global"])
+        if g.get("character_dict_path") and not os.path.isabs(g["character_dict_path"]):
+            candidate = config.parent / g["character_dict_path"]
+            if candidate.is_file():
+                g["character_dict_path"] = str(candidate)
+        return g
+    return None
+
+
+def transfer_ctc_head(model: paddle.nn.Layer, path: str, source_global: Mapping[str, Any],
+                      target_global: Mapping[str, Any], head: str = "head.fc") -> int:
+    """Start a new dictionary's CTC head from the pre-trained head, class by class: the blank from the blank and
+    every character the source dictionary also has from that character's weights (a new English dictionary
+    takes its letters, digits and punctuation from the Chinese model's 6625 classes). Characters the source
+    lacks keep their initialisation. Returns the number of classes transferred."""
+    from paddle_pp.data.imaug.label_ops import load_rec_characters
+
+    saved = paddle.load(path)
+    weight_key, bias_key = f"{head}.weight", f"{head}.bias"
+    if weight_key not in saved:
+        return 0
+    source = ["blank"] + load_rec_characters(source_global)[0]
+    target = ["blank"] + load_rec_characters(target_global)[0]
+    src_w, src_b = np.asarray(saved[weight_key]), np.asarray(saved.get(bias_key))
+    own = model.state_dict()
+    dst_w, dst_b = own[weight_key].numpy().copy(), own[bias_key].numpy().copy()
+    if src_w.shape[1] != len(source) or dst_w.shape[1] != len(target) or src_w.shape[0] != dst_w.shape[0]:
+        return 0
+    first = {}
+    for i, c in enumerate(source):
+        first.setdefault(c, i)
+    moved = 0
+    for j, c in enumerate(target):
+        i = 0 if j == 0 else first.get(c) if c != "blank" else None
+        if i is None:
+            continue
+        dst_w[:, j], dst_b[j] = src_w[:, i], src_b[i]
+        moved += 1
+    model.set_state_dict({weight_key: dst_w, bias_key: dst_b})
+    return moved
 
 
 def weights_path_for_eval(config: Dict[str, Any]) -> Tuple[Optional[str], str]:

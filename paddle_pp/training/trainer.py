@@ -31,7 +31,8 @@ from paddle_pp.optim import build_optimizer, decay_table
 
 from .adapters import build_adapter
 from .checkpoint import (get_rng_states, load_checkpoint, load_pretrained_weights, resolve_pretrained,
-                         save_checkpoint, seed_everything, set_rng_states, strip_suffix)
+                         save_checkpoint, seed_everything, set_rng_states, source_global_config, strip_suffix,
+                         transfer_ctc_head)
 from .logs import RunRecorder, SmoothedValue, get_logger
 
 
@@ -210,6 +211,7 @@ class Trainer:
             if report["shape_mismatch"]:
                 self.log.info("skipped (shape differs, kept initialisation): %s", ", ".join(
                     f"{n} {a}->{b}" for n, a, b in report["shape_mismatch"]))
+                self._transfer_head(path, [n for n, _, _ in report["shape_mismatch"]])
             if report["missing"]:
                 self.log.info("not in the file (kept initialisation): %d tensors, e.g. %s", len(report["missing"]),
                               ", ".join(report["missing"][:6]))
@@ -217,6 +219,21 @@ class Trainer:
                 self.log.info("in the file but not in the model (ignored): %s", ", ".join(report["unexpected"][:6]))
         else:
             self.log.info("no pre-trained weights: training from scratch")
+
+    def _transfer_head(self, path: str, mismatched: List[str]) -> None:
+        """A recognizer with a new dictionary: its CTC head starts from the pre-trained head's classes for the
+        characters both dictionaries share (Global.transfer_ctc_head, default true)."""
+        g = self.config["Global"]
+        if self.config["Architecture"]["model_type"] != "rec" or not g.get("transfer_ctc_head", True) \
+                or "head.fc.weight" not in mismatched:
+            return
+        source = source_global_config(str(g["pretrained_model"]), g.get("model_name"))
+        if source is None:
+            self.log.info("CTC head: the pre-trained dictionary is unknown, the new head starts from scratch")
+            return
+        moved = transfer_ctc_head(self.model, path, source, g)
+        self.log.info("CTC head: %d of %d classes start from the pre-trained head's (same characters)", moved,
+                      self.model.head.fc.weight.shape[1])
 
     # -------------------------------------------------------------------------------------------- saving
 

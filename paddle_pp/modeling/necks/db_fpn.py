@@ -42,6 +42,10 @@ class DBFPN(nn.Layer):
         if nearest_mode not in NEAREST_MODES:
             raise ValueError(f"DBFPN nearest_mode must be one of {NEAREST_MODES}, got '{nearest_mode}'")
         self.nearest_mode = nearest_mode
+        # slim/prune.py traces the model into a static graph to find which channels are coupled; paddleslim's
+        # graph walker knows nearest_interp_v2 but not the expand/reshape/pad form below. The channel coupling
+        # is the same either way, so while tracing the neck upsamples with F.interpolate (numerics unused).
+        self.trace_for_pruning = False
         if len(in_channels) != 4:
             raise ValueError(f"DBFPN needs 4 input feature maps, got channels {list(in_channels)}")
         self.out_channels = out_channels
@@ -63,7 +67,10 @@ class DBFPN(nn.Layer):
         in4 = self.in4_conv(c4)
         in3 = self.in3_conv(c3)
         in2 = self.in2_conv(c2)
-        up = lambda t, f: upsample_nearest(t, f, self.nearest_mode)  # noqa: E731
+        if self.trace_for_pruning:
+            up = lambda t, f: F.interpolate(t, scale_factor=f, mode="nearest")  # noqa: E731
+        else:
+            up = lambda t, f: upsample_nearest(t, f, self.nearest_mode)  # noqa: E731
         out4 = in4 + up(in5, 2)
         out3 = in3 + up(out4, 2)
         out2 = in2 + up(out3, 2)

@@ -1,0 +1,92 @@
+"""The models the project ships in models/: the English recognizer (PPOCR(lang="en")) and the slim system
+(PPOCR(slim=True): FPGM-pruned detector, PACT-quantized classifier and recognizer)."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fixtures
+
+pytest.importorskip("paddle")
+
+from paddle_pp import PPOCR  # noqa: E402
+from paddle_pp.ocr import slim_model_dir  # noqa: E402
+
+ROOT = fixtures.__file__.rsplit("/tests/", 1)[0]
+
+
+def squash(text):
+    return text.replace(" ", "")
+
+
+def test_english_model_reads_a_rendered_document(models_dir):
+    ocr = PPOCR(lang="en")
+    img, lines = fixtures.document()
+    got = [squash(r["transcription"]) for r in ocr(img)]
+    assert got == [squash(t) for t in lines]
+
+
+def test_english_model_has_the_ascii_dictionary(models_dir):
+    from paddle_pp.weights import BUNDLED_MODELS_DIR
+
+    config = (BUNDLED_MODELS_DIR / "rec_en" / "config.yml").read_text(encoding="utf-8")
+    chars = (BUNDLED_MODELS_DIR / "rec_en" / "en_ascii.txt").read_text(encoding="utf-8").splitlines()
+    assert "en_ascii.txt" in config
+    assert len(chars) == 94 and set(chars) == {chr(c) for c in range(33, 127)}
+
+
+@pytest.fixture(scope="module")
+def slim_ocr(models_dir):
+    return PPOCR(slim=True)
+
+
+def test_slim_system_reads_a_rendered_document(slim_ocr):
+    assert slim_ocr.engine == "paddle"
+    img, lines = fixtures.document()
+    results = slim_ocr(img)
+    got = [squash(r["transcription"]) for r in results]
+    assert got == [squash(t) for t in lines]
+    # Flipped upside down: the quantized classifier turns the crops back.
+    flipped = np.ascontiguousarray(np.rot90(img, 2))
+    assert squash(lines[0]) in {squash(r["transcription"]) for r in slim_ocr(flipped)}
+
+
+def test_slim_models_are_what_they_claim():
+    det, cls, rec = (slim_model_dir(name) for name in ("det", "cls", "rec"))
+    record = json.loads((det / "pruned_shapes.json").read_text())
+    assert record["ratios"] and record["parameters"]  # pruned by structural names
+    assert all(not name.startswith(("conv2d_", "linear_")) for name in record["parameters"])
+    report = json.loads((det / "slim_report.json").read_text())
+    assert report["after"]["parameters"] <= 0.6 * report["before"]["parameters"]
+    assert report["after"]["flops"] <= 0.6 * report["before"]["flops"]
+    for directory in (cls, rec):
+        assert b"quantize" in (directory / "inference.pdmodel").read_bytes()
+
+
+def test_slim_refuses_engines_that_cannot_run_it(models_dir):
+    with pytest.raises(ValueError, match="engine 'paddle'"):
+        PPOCR(slim=True, engine="onnx")
+    with pytest.raises(ValueError, match="no slim recognizer"):
+        PPOCR(slim=True, lang="en")
+
+
+def test_missing_slim_model_names_the_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("PADDLE_PP_SLIM_DIR", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=str(tmp_path / "det")):
+        slim_model_dir("det")
+
+
+def test_predict_system_slim_flag(models_dir, tmp_path):
+    import cv2
+
+    img, lines = fixtures.document()
+    cv2.imwrite(str(tmp_path / "doc.png"), img)
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, f"{ROOT}/deploy/predict_system.py", "--image_dir", str(tmp_path / "doc.png"),
+                           "--slim", "--output", str(out)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    name, results = (out / "system_results.txt").read_text(encoding="utf-8").strip().split("\t")
+    assert name == "doc.png"
+    assert [squash(r["transcription"]) for r in json.loads(results)] == [squash(t) for t in lines]
