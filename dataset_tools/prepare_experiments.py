@@ -70,6 +70,38 @@ def flipped_eval_set(label_file: Path, image_root: Path, out: Path, seed: int = 
     return lines
 
 
+def document_corpus(path: Path, n: int, seed: int = 4) -> Path:
+    """Document-like English lines in natural case (sentence case, lower case, some Title Case and a few
+    capitals, with punctuation and numbers) from corpus/en_words.txt: receipts and SROIE's labels are almost all
+    upper case, and a recognizer trained on those alone learns to answer in capitals."""
+    words = [w for w in (TOOLS / "corpus" / "en_words.txt").read_text(encoding="utf-8").split() if w.isalpha()]
+    rng = random.Random(seed)
+    lines = []
+    for _ in range(n):
+        k = rng.randint(2, 9)
+        tokens = [rng.choice(words) for _ in range(k)]
+        style = rng.random()
+        if style < 0.5:
+            tokens[0] = tokens[0].capitalize()
+        elif style < 0.65:
+            tokens = [t.capitalize() for t in tokens]
+        elif style < 0.7:
+            tokens = [t.upper() for t in tokens]
+        for i in range(len(tokens) - 1):
+            if rng.random() < 0.08:
+                tokens[i] += rng.choice([",", ";", ":"])
+        if rng.random() < 0.25:
+            tokens.insert(rng.randint(0, len(tokens)), rng.choice([str(rng.randint(0, 9999)), f"({rng.randint(1, 99)})",
+                                                                 f"{rng.randint(1, 999)}.{rng.randint(0, 99):02d}"]))
+        line = " ".join(tokens)
+        if rng.random() < 0.4:
+            line += rng.choice([".", ".", ",", "?", "!", ":"])
+        lines.append(line)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared", default=str(ROOT.parent / "shared" / "data"))
@@ -86,6 +118,11 @@ def main() -> int:
     if not (synth_en / "label.txt").is_file():
         run([str(TOOLS / "synth_rec.py"), "--num", str(args.synth_rec), "--out", str(synth_en), "--lang", "en",
              "--seed", "1", "--workers", str(args.workers)])
+    synth_doc = out / "synth_en_doc"
+    if not (synth_doc / "label.txt").is_file():
+        corpus = document_corpus(out / "corpus_en_doc.txt", args.synth_rec)
+        run([str(TOOLS / "synth_rec.py"), "--num", str(args.synth_rec), "--out", str(synth_doc), "--lang", "en",
+             "--corpus_file", str(corpus), "--seed", "5", "--workers", str(args.workers)])
     synth_det = out / "synth_det"
     if not (synth_det / "label.txt").is_file():
         run([str(TOOLS / "synth_det.py"), "--num", str(args.synth_det), "--out", str(synth_det), "--mode", "scene",
@@ -100,6 +137,7 @@ def main() -> int:
     write(out / "rec_sroie_val.txt", rebase(sroie / "rec_val_label.txt", sroie))
     write(out / "rec_uw3_test.txt", rebase(uw3 / "test_label.txt", uw3))
     write(out / "rec_en_train.txt", rebase(synth_en / "label.txt", synth_en) + sroie_rec_train)
+    write(out / "rec_en_doc.txt", rebase(synth_doc / "label.txt", synth_doc))
     sroie_det_train = rebase(sroie / "det_train_label.txt", sroie)
     write(out / "det_sroie_train.txt", sroie_det_train)
     write(out / "det_train.txt", sroie_det_train + rebase(synth_det / "label.txt", synth_det))

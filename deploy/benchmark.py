@@ -4,6 +4,7 @@
     python deploy/benchmark.py --image_dir DIR --engine onnx paddle --compare rapidocr   # + RapidOCR, same run
     python deploy/benchmark.py --image_dir DIR --engine onnx --leak_images 1000         # RSS growth
     python deploy/benchmark.py --image_dir DIR --isolate --json bench.json              # one process per system
+    python deploy/benchmark.py --image_dir DIR --engine paddle slim                    # the slim system's gain
 
 Every system (our engines and, with `--compare rapidocr`, RapidOCR) runs on the same decoded image, one after the
 other in a rotating order, so a change in machine load hits all of them alike. Decoding is not timed; the timed
@@ -42,6 +43,7 @@ from paddle_pp.utils.files import list_images  # noqa: E402
 from paddle_pp.utils.image_io import read_image  # noqa: E402
 
 OUR_ENGINES = ("onnx", "paddle", "dygraph")
+SLIM = "slim"  # PPOCR(slim=True): the shipped pruned det + PACT-quantized cls/rec, on the paddle engine
 COMPARE = ("rapidocr",)
 STAGES = ("det_pre", "det_infer", "det_post", "cls", "cls_infer", "rec", "rec_infer", "other", "total")
 
@@ -142,7 +144,10 @@ class OurSystem:
         from paddle_pp import PPOCR
 
         self.name = engine
-        self.ocr = PPOCR(engine=engine, cpu_threads=cpu_threads, enable_mkldnn=enable_mkldnn)
+        if engine == SLIM:
+            self.ocr = PPOCR(slim=True, cpu_threads=cpu_threads, enable_mkldnn=enable_mkldnn)
+        else:
+            self.ocr = PPOCR(engine=engine, cpu_threads=cpu_threads, enable_mkldnn=enable_mkldnn)
         self.clock = clock = StageClock()
         system = self.ocr.system
         det = system.detector
@@ -382,8 +387,8 @@ def format_report(report: Dict[str, Any]) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--image_dir", required=True, help="image file, directory (recursive) or glob")
-    parser.add_argument("--engine", nargs="+", default=list(OUR_ENGINES), choices=OUR_ENGINES,
-                        help="our engines to run (default: all three)")
+    parser.add_argument("--engine", nargs="+", default=list(OUR_ENGINES), choices=OUR_ENGINES + (SLIM,),
+                        help="our engines to run (default: all three); 'slim' = PPOCR(slim=True) on the paddle engine")
     parser.add_argument("--compare", nargs="*", default=[], choices=COMPARE, help="other systems, same run")
     parser.add_argument("--max_images", type=int, default=0, help="use only the first N images (0: all)")
     parser.add_argument("--limit", action="append", default=[], metavar="NAME=N",

@@ -4,6 +4,8 @@
     python deploy/export_model.py -c configs/rec.yml -o Global.pretrained_model=output/rec/best.pdparams \\
         --save_dir inference/rec
     python deploy/export_model.py -c configs/rec.yml --save_dir inference/rec_legacy --legacy   # for Paddle-Lite
+    python deploy/export_model.py -c configs/rec_en.yml -o Global.pretrained_model=output/rec_en/best_accuracy \
+        --save_dir models/rec_en --weights_only      # model.pdparams + config.yml + dictionary (what models/ ships)
 
 The new PIR format (inference.json) by default; --legacy writes inference.pdmodel, which Paddle-Lite's opt
 reads. The directory also gets config.yml (and the dictionary for rec), so it is a complete model directory
@@ -26,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-o", "--opt", nargs="*", default=[], help="overrides Section.key=value")
     parser.add_argument("--save_dir", required=True, help="output directory")
     parser.add_argument("--legacy", action="store_true", help="legacy .pdmodel format (for Paddle-Lite)")
+    parser.add_argument("--weights_only", action="store_true",
+                        help="write the dygraph model directory instead (model.pdparams + config.yml + dictionary): "
+                             "engines export it on first use")
     return parser
 
 
@@ -54,6 +59,22 @@ def load_weights(model, cfg) -> str:
     return str(path)
 
 
+def write_weights_dir(model, cfg, save_dir: Path) -> Path:
+    """model.pdparams + config.yml (pretrained_model: model.pdparams) + the rec dictionary."""
+    import paddle
+
+    from paddle_pp.export import _copy_side_files
+
+    save_dir.mkdir(parents=True, exist_ok=True)
+    tmp = save_dir / "model.pdparams.tmp"
+    paddle.save(model.state_dict(), str(tmp))
+    os.replace(tmp, save_dir / "model.pdparams")
+    out = dict(cfg, Global=dict(cfg["Global"], pretrained_model="model.pdparams", checkpoints=None))
+    source = Path(cfg["Global"]["config_path"]).parent if cfg["Global"].get("config_path") else None
+    _copy_side_files(out, source, save_dir)
+    return save_dir
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     from paddle_pp.export import legacy_ir_active
@@ -74,9 +95,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    save_dir = export_inference(model, cfg, args.save_dir, legacy=args.legacy)
+    if args.weights_only:
+        save_dir = write_weights_dir(model, cfg, Path(args.save_dir))
+    else:
+        save_dir = export_inference(model, cfg, args.save_dir, legacy=args.legacy)
     files = ", ".join(f"{p.name} ({p.stat().st_size / 1e6:.2f} MB)" for p in sorted(save_dir.iterdir()) if p.is_file())
-    print(f"exported {weights} ({'legacy' if args.legacy else 'PIR'} format) -> {save_dir}: {files}")
+    kind = "dygraph weights" if args.weights_only else ("legacy" if args.legacy else "PIR") + " format"
+    print(f"exported {weights} ({kind}) -> {save_dir}: {files}")
     return 0
 
 

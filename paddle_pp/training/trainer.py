@@ -482,9 +482,9 @@ class Trainer:
                 summary = dataset.drop_summary() if callable(getattr(dataset, "drop_summary", None)) else dropped
                 self.log.info("training labels dropped by the data pipeline: %s", summary)
         bad = dataset.bad_samples() if callable(getattr(dataset, "bad_samples", None)) else None
-        if bad:
-            self.log.warning("training samples that failed to load so far (replaced by others): %d, e.g. %s",
-                             sum(bad.values()) if isinstance(bad, dict) else len(bad), list(bad)[:5])
+        if bad and sum(bad.values()):  # {'failed': n (unreadable), 'rejected': m (an operator refused it)}
+            self.log.warning("training samples unusable so far (each replaced by another): %s",
+                             ", ".join(f"{k} {v}" for k, v in bad.items()))
 
 
 def _fmt_metrics(values: Mapping[str, Any]) -> str:
