@@ -196,6 +196,22 @@ def test_new_dictionary_head_starts_from_the_official_classes(rec_data, tmp_path
                               official["head.fc.weight"].numpy()[:, source.index("0")])
 
 
+@pytest.mark.parametrize("freeze", [True, False])
+def test_freeze_bn_keeps_running_statistics(rec_data, tmp_path, freeze):
+    """Global.freeze_bn: a training step leaves every BN's running mean untouched (and BN normalizes with it),
+    while weights still learn; without it the running statistics move."""
+    cfg = rec_config(rec_data, tmp_path / "f", epoch_num=1, max_steps=2, eval_batch_step=None, freeze_bn=freeze)
+    trainer = Trainer(cfg, train_loader=ArrayLoader(rec_data["arrays"], 8, True), build_eval_loader=False)
+    before = {k: v.numpy().copy() for k, v in trainer.model.state_dict().items()}
+    trainer.train()
+    after = trainer.model.state_dict()
+    means = [k for k in before if k.endswith("._mean")]
+    assert means
+    moved = [k for k in means if not np.array_equal(before[k], after[k].numpy())]
+    assert (moved == []) if freeze else (len(moved) == len(means))
+    assert not np.array_equal(before["backbone.conv1.conv.weight"], after["backbone.conv1.conv.weight"].numpy())
+
+
 def test_torn_checkpoint_is_refused(tmp_path):
     model = paddle.nn.Linear(3, 2)
     opt = paddle.optimizer.Adam(parameters=model.parameters())
