@@ -146,8 +146,8 @@ class PPOCR:
             model cache.
         use_angle_cls: run the 0/180 classifier on each crop (configs/system.yml default: true).
         lang: 'ch' (the official recognizer, default) or 'en' (our printable-ASCII English recognizer).
-        slim: the project's slim system (models/slim: FPGM-pruned det, PACT-quantized cls and rec), on the
-            paddle engine by default.
+        slim: the project's slim system (models/slim: FPGM-pruned det, PACT-quantized cls; the official rec,
+            whose PACT version is not shipped), on the paddle engine by default.
         drop_score: drop results whose recognition score is below this (default 0.5).
         engine: 'onnx' (default, fastest here), 'paddle' (Paddle Inference), 'dygraph', or 'lite' (Paddle-Lite
             x86 .nb files from `lite_model_dir` / $PADDLE_PP_LITE_MODEL_DIR, run in the Paddle-Lite venv).
@@ -191,8 +191,8 @@ class PPOCR:
         self.system = TextSystem(stage("det"), stage("rec"), classifier, self.drop_score)
 
     def _slim_dirs(self, dirs: Dict[str, Optional[os.PathLike]], system: Dict[str, Any]) -> Dict[str, Any]:
-        """slim=True: the slim model of every stage not given by hand (the slim rec is the official Chinese
-        recognizer quantized; there is no slim English one)."""
+        """slim=True: the slim model of every stage not given by hand; stages listed in the system config's
+        slim_fallback_official run the official model when no slim one is shipped."""
         if self.engine not in SLIM_ENGINES:
             raise ValueError(f"slim=True runs on engine 'paddle' (or 'lite' with .nb files from export_lite.py "
                              f"--slim), not '{self.engine}': the quantized models have no ONNX or dygraph form")
@@ -200,7 +200,18 @@ class PPOCR:
             raise ValueError(f"slim=True has no slim recognizer for lang '{self.lang}'; pass rec_model_dir")
         if self.engine == "lite":
             return dirs
-        return {name: given if given is not None else slim_model_dir(name) for name, given in dirs.items()}
+        out: Dict[str, Any] = {}
+        for name, given in dirs.items():
+            if given is not None:
+                out[name] = given
+            elif name in system["slim_fallback_official"]:
+                try:
+                    out[name] = slim_model_dir(name)
+                except FileNotFoundError:
+                    out[name] = None  # no slim model of this stage is shipped: the official one runs
+            else:
+                out[name] = slim_model_dir(name)
+        return out
 
     def __call__(self, image: ImageInput) -> List[Dict[str, Any]]:
         """OCR one image (a path, or a BGR / gray / BGRA numpy array) -> results in reading order."""

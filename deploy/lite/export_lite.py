@@ -70,7 +70,14 @@ def source_dir(name: str, given: Optional[str], slim: bool) -> Path:
             raise ExportError(f"--{name}_model_dir {path}: no such directory")
         return path
     if slim:
+        from paddle_pp.config import load_config
+
         path = slim_root() / name
+        fallback = name in load_config("system")["System"]["slim_fallback_official"]
+        if fallback and not path.is_dir():
+            from paddle_pp.weights import import_official
+
+            return Path(import_official(name))  # no slim model of this stage is shipped (README)
         if not path.is_dir() or not (has_legacy_export(path) or (path / "model.pdparams").is_file()):
             raise ExportError(
                 f"--slim: no slim {name} model in {path}. Put the slim model there as a legacy export "
