@@ -258,7 +258,23 @@ def measure(model, config: Dict[str, Any], model_dir: Path, metric: Optional[flo
             "latency_ms": latency_ms(model_dir, shape, latency_runs)}
 
 
-PUBLISHED_DIRS = ("original", "finetune", "pir")
+def finetune(trainer) -> None:
+    """Fine-tune with the training loop, then keep its best checkpoint (by the Eval metric) when there is one."""
+    import paddle
+
+    summary = trainer.train()
+    best = Path(trainer.save_dir) / "best_accuracy.pdparams"
+    if best.is_file():
+        trainer.model.set_state_dict(paddle.load(str(best)))
+    log(f"fine-tuned: {summary['global_step']} steps")
+
+
+def finish(save_dir: Path, table: str, publish_to: Optional[str], kind: str) -> None:
+    """Print the before/after table, publish the model directory if asked, say where it is."""
+    print(table)
+    if publish_to:
+        publish(save_dir, Path(publish_to))
+    print(f"{kind} model directory: {save_dir}")
 
 
 def publish(save_dir: Path, target: Path) -> Path:

@@ -23,7 +23,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, Optional, Sequence
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -361,13 +361,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     common.log(f"pruned {len(ratios)} layers; {len(record['parameters'])} tensors changed shape")
 
     if not args.no_finetune:
-        summary = trainer.train()
-        best = Path(trainer.save_dir) / "best_accuracy.pdparams"
-        if best.is_file():
-            import paddle
-
-            model.set_state_dict(paddle.load(str(best)))
-        common.log(f"fine-tuned: {summary['global_step']} steps")
+        common.finetune(trainer)
     model.eval()
     after_metric = common.main_metric(trainer, common.evaluate_model(trainer))
 
@@ -382,10 +376,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     common.write_report(save_dir, {"kind": "prune", "before": before, "after": after, "ratios": ratios,
                                    "max_drop": None if pruned_flops else max_drop, "pruned_flops": pruned_flops,
                                    "sen_file": str(sen_file), "input_shape": shape})
-    print(table)
-    if args.publish:
-        common.publish(save_dir, Path(args.publish))
-    print(f"pruned model directory: {save_dir}")
+    common.finish(save_dir, table, args.publish, "pruned")
     return 0
 
 

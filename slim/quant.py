@@ -140,13 +140,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     rebuild_optimizer(trainer)
     common.log(f"quantized {len(quantized_layers(model))} layers (Conv2D, Linear; PACT on their inputs)")
     if not args.no_finetune:
-        summary = trainer.train()
-        best = Path(trainer.save_dir) / "best_accuracy.pdparams"
-        if best.is_file():
-            import paddle
-
-            model.set_state_dict(paddle.load(str(best)))
-        common.log(f"fine-tuned: {summary['global_step']} steps")
+        common.finetune(trainer)
     model.eval()
     after_metric = common.main_metric(trainer, common.evaluate_model(trainer, max_batches=eval_batches))
     save_quantized(quanter, model, config, save_dir)
@@ -156,10 +150,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     common.write_report(save_dir, {"kind": "quant", "before": before, "after": after, "quant_config": QUANT_CONFIG,
                                    "pact": {"alpha_init": PACT_ALPHA, "l2_decay": PACT_DECAY},
                                    "input_shape": shape})
-    print(table)
-    if args.publish:
-        common.publish(save_dir, Path(args.publish))
-    print(f"quantized model directory: {save_dir}")
+    common.finish(save_dir, table, args.publish, "quantized")
     return 0
 
 
