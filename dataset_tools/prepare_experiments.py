@@ -40,6 +40,10 @@ def rebase(label_file: Path, image_root: Path) -> List[str]:
     return lines
 
 
+def read_lines(label_file: Path) -> List[str]:
+    return [line for line in label_file.read_text(encoding="utf-8").splitlines() if "\t" in line]
+
+
 def write(path: Path, lines: List[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -108,6 +112,7 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "train_data"))
     parser.add_argument("--synth_rec", type=int, default=20000)
     parser.add_argument("--synth_det", type=int, default=300)
+    parser.add_argument("--synth_det_ch", type=int, default=200)
     parser.add_argument("--synth_cls", type=int, default=20000)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
@@ -127,6 +132,19 @@ def main() -> int:
     if not (synth_det / "label.txt").is_file():
         run([str(TOOLS / "synth_det.py"), "--num", str(args.synth_det), "--out", str(synth_det), "--mode", "scene",
              "--lang", "en", "--seed", "2", "--workers", str(args.workers)])
+    synth_det_ch = out / "synth_det_ch"
+    if not (synth_det_ch / "label.txt").is_file():
+        run([str(TOOLS / "synth_det.py"), "--num", str(args.synth_det_ch), "--out", str(synth_det_ch), "--mode",
+             "scene", "--lang", "ch", "--seed", "4", "--workers", str(args.workers)])
+    photos = shared / "paddleocr_samples" / "doc"
+    pseudo_photos = out / "det_pseudo_photos.txt"
+    if not pseudo_photos.is_file():
+        # Unlabelled photos labelled by the official detector: the pruned detector's fine-tuning keeps seeing the
+        # kind of scene text the unpruned model was trained on (configs/slim/det_prune.yml).
+        for sub in ("imgs", "imgs_en"):
+            run([str(TOOLS / "pseudo_label_det.py"), "--image_dir", str(photos / sub), "--path_prefix",
+                 rel(photos / sub), "--out", str(out / f"det_pseudo_{sub}.txt")])
+        write(pseudo_photos, [line for sub in ("imgs", "imgs_en") for line in read_lines(out / f"det_pseudo_{sub}.txt")])
     synth_cls = out / "synth_cls"
     if not (synth_cls / "label.txt").is_file():
         run([str(TOOLS / "synth_cls.py"), "--synth", str(args.synth_cls), "--lang", "en", "--out", str(synth_cls),
@@ -143,6 +161,9 @@ def main() -> int:
     write(out / "det_train.txt", sroie_det_train + rebase(synth_det / "label.txt", synth_det))
     # slim/prune.py's sensitivity set: a few training receipts and synthetic scenes (never the val/test sets).
     write(out / "det_prune_sens.txt", sroie_det_train[:6] + rebase(synth_det / "label.txt", synth_det)[:6])
+    # Pruned-detector fine-tuning: receipts, English and Chinese synthetic scenes, pseudo-labelled photos (x4).
+    write(out / "det_prune_train.txt", sroie_det_train + rebase(synth_det / "label.txt", synth_det)
+          + rebase(synth_det_ch / "label.txt", synth_det_ch) + 4 * read_lines(pseudo_photos))
     write(out / "det_sroie_val.txt", rebase(sroie / "det_val_label.txt", sroie))
     write(out / "det_msra_test.txt", rebase(msra / "test_label.txt", msra))
     write(out / "cls_synth_train.txt", rebase(synth_cls / "label.txt", synth_cls))

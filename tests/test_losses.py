@@ -139,3 +139,69 @@ def test_cls_loss_is_cross_entropy():
 def test_config_loss_sections_build():
     for name, cls in (("det", DBLoss), ("rec", CTCLoss), ("cls", ClsLoss)):
         assert isinstance(build_loss(load_config(name)["Loss"]), cls)
+
+
+class _ConstantTeacher(paddle.nn.Layer):
+    """A 'teacher' whose probability map is fixed: the test knows the pseudo-label exactly."""
+
+    def __init__(self, prob):
+        super().__init__()
+        self.prob = prob
+        self.calls = 0
+
+    def forward(self, image):
+        self.calls += 1
+        return t(self.prob)
+
+
+def _db_inputs(rng, n=2, h=16, w=16):
+    gt = (rng.uniform(size=(n, h, w)) > 0.7).astype(np.float32)
+    batch = {"image": t(rng.standard_normal((n, 3, h, w))), "shrink_map": gt, "shrink_mask": np.ones_like(gt),
+             "threshold_map": rng.uniform(0.3, 0.7, (n, h, w)).astype(np.float32),
+             "threshold_mask": np.ones_like(gt)}
+    maps = {k: t(rng.uniform(0.01, 0.99, (n, 1, h, w))) for k in ("shrink_maps", "threshold_maps", "binary_maps")}
+    return maps, batch
+
+
+def test_db_distill_loss_adds_teacher_pseudo_label_term():
+    from paddle_pp.losses.det_distill_loss import DBDistillLoss
+
+    rng = np.random.default_rng(3)
+    maps, batch = _db_inputs(rng)
+    teacher_prob = rng.uniform(0, 1, (2, 1, 16, 16)).astype(np.float32)
+    teacher = _ConstantTeacher(teacher_prob)
+    loss = DBDistillLoss(teacher_model=teacher, distill_weight=2.0, teacher_thresh=0.3)
+    out = loss(maps, batch)
+    plain = DBLoss()(maps, batch)
+    target = (teacher_prob[:, 0] > 0.3).astype(np.float32)
+    ones = np.ones_like(target)
+    shrink = maps["shrink_maps"][:, 0]
+    expected = 2.0 * (5 * float(BalanceLoss(negative_ratio=3)(shrink, t(target), t(ones)))
+                      + float(DiceLoss()(shrink, t(target), t(ones))))
+    assert teacher.calls == 1
+    assert float(out["loss_distill"]) == pytest.approx(expected, rel=1e-5)
+    assert float(out["loss"]) == pytest.approx(float(plain["loss"]) + expected, rel=1e-5)
+    # the teacher is not a trainable part of the loss (nor of any checkpoint)
+    assert list(loss.parameters()) == [] and "teacher" not in str(list(loss.state_dict()))
+
+
+def test_db_distill_loss_is_small_when_student_matches_teacher():
+    from paddle_pp.losses.det_distill_loss import DBDistillLoss
+
+    rng = np.random.default_rng(4)
+    maps, batch = _db_inputs(rng)
+    teacher_prob = (rng.uniform(size=(2, 1, 16, 16)) > 0.8).astype(np.float32)
+    loss = DBDistillLoss(teacher_model=_ConstantTeacher(teacher_prob))
+    agreeing = dict(maps, shrink_maps=t(np.clip(teacher_prob, 0.001, 0.999)))
+    far = dict(maps, shrink_maps=t(np.clip(1 - teacher_prob, 0.001, 0.999)))
+    assert float(loss(agreeing, batch)["loss_distill"]) < 0.05
+    assert float(loss(far, batch)["loss_distill"]) > 5.0
+
+
+def test_db_distill_loss_builds_official_teacher_from_config():
+    cfg = dict(load_config("det")["Loss"], name="DBDistillLoss")
+    loss = build_loss(cfg)
+    teacher = loss.__dict__["teacher"]
+    assert not teacher.training and all(p.stop_gradient for p in teacher.parameters())
+    prob = teacher(paddle.zeros([1, 3, 64, 64]))
+    assert list(prob.shape) == [1, 1, 64, 64]

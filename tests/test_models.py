@@ -106,3 +106,22 @@ def test_parameter_names_are_deterministic():
     assert first == second
     assert "backbone.blocks.0.expand_conv.conv.weight" in first
     assert "neck.encoder.lstm.weight_ih_l0" in first
+
+
+@pytest.mark.parametrize("detach", [True, False])
+def test_det_threshold_branch_gradient_reaches_features_only_when_not_detached(detach):
+    """Head.detach_threshold: the threshold map's loss trains the threshold branch either way, but reaches the
+    shared neck / backbone only in the DB paper's joint mode (detach_threshold: false)."""
+    import paddle
+
+    arch = load_config("det")["Architecture"]
+    arch["Head"]["detach_threshold"] = detach
+    model = build_model(arch)
+    model.train()
+    out = model(paddle.rand([1, 3, 64, 64]))
+    out["threshold_maps"].mean().backward()
+    grads = {name: p.grad for name, p in model.named_parameters()}
+    assert float(grads["head.thresh.conv1.weight"].abs().sum()) > 0
+    assert grads["head.binarize.conv1.weight"] is None or float(grads["head.binarize.conv1.weight"].abs().sum()) == 0
+    neck = [g for name, g in grads.items() if name.startswith("neck.") and g is not None]
+    assert (sum(float(g.abs().sum()) for g in neck) > 0) is (not detach)
