@@ -145,6 +145,10 @@ def main() -> int:
             run([str(TOOLS / "pseudo_label_det.py"), "--image_dir", str(photos / sub), "--path_prefix",
                  rel(photos / sub), "--out", str(out / f"det_pseudo_{sub}.txt")])
         write(pseudo_photos, [line for sub in ("imgs", "imgs_en") for line in read_lines(out / f"det_pseudo_{sub}.txt")])
+    synth_cls_pairs = out / "synth_cls_pairs"
+    if not (synth_cls_pairs / "label.txt").is_file():
+        run([str(TOOLS / "synth_cls.py"), "--synth", str(args.synth_cls // 2), "--lang", "en", "--out",
+             str(synth_cls_pairs), "--mode", "both", "--seed", "7", "--workers", str(args.workers)])
     synth_cls = out / "synth_cls"
     if not (synth_cls / "label.txt").is_file():
         run([str(TOOLS / "synth_cls.py"), "--synth", str(args.synth_cls), "--lang", "en", "--out", str(synth_cls),
@@ -167,6 +171,7 @@ def main() -> int:
     write(out / "det_sroie_val.txt", rebase(sroie / "det_val_label.txt", sroie))
     write(out / "det_msra_test.txt", rebase(msra / "test_label.txt", msra))
     write(out / "cls_synth_train.txt", rebase(synth_cls / "label.txt", synth_cls))
+    write(out / "cls_synth_pairs_train.txt", rebase(synth_cls_pairs / "label.txt", synth_cls_pairs))
     write(out / "cls_sroie_val.txt", flipped_eval_set(sroie / "rec_val_label.txt", sroie, out / "cls_sroie_val"))
     # Real train crops turned at random too: the PACT classifier calibrates on the domain it is evaluated on.
     write(out / "cls_sroie_train.txt", flipped_eval_set(sroie / "rec_train_label.txt", sroie, out / "cls_sroie_train",
