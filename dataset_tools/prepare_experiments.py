@@ -52,6 +52,14 @@ def write(path: Path, lines: List[str]) -> None:
     print(f"{path.relative_to(ROOT)}: {len(lines)} samples")
 
 
+def has_cjk_font() -> bool:
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from dataset_tools.fonts import discover_fonts, fonts_for_language
+
+    return bool(fonts_for_language(discover_fonts(), "ch"))
+
+
 def run(args: List[str]) -> None:
     subprocess.run([sys.executable] + args, check=True, cwd=ROOT)
 
@@ -134,8 +142,12 @@ def main() -> int:
              "--lang", "en", "--seed", "2", "--workers", str(args.workers)])
     synth_det_ch = out / "synth_det_ch"
     if not (synth_det_ch / "label.txt").is_file():
-        run([str(TOOLS / "synth_det.py"), "--num", str(args.synth_det_ch), "--out", str(synth_det_ch), "--mode",
-             "scene", "--lang", "ch", "--seed", "4", "--workers", str(args.workers)])
+        if has_cjk_font():
+            run([str(TOOLS / "synth_det.py"), "--num", str(args.synth_det_ch), "--out", str(synth_det_ch), "--mode",
+                 "scene", "--lang", "ch", "--seed", "4", "--workers", str(args.workers)])
+        else:
+            print("note: no CJK font (e.g. apt install fonts-wqy-microhei): det_prune_train.txt gets no Chinese "
+                  "synthetic scenes")
     photos = shared / "paddleocr_samples" / "doc"
     pseudo_photos = out / "det_pseudo_photos.txt"
     if not pseudo_photos.is_file():
@@ -167,7 +179,8 @@ def main() -> int:
     write(out / "det_prune_sens.txt", sroie_det_train[:6] + rebase(synth_det / "label.txt", synth_det)[:6])
     # Pruned-detector fine-tuning: receipts, English and Chinese synthetic scenes, pseudo-labelled photos (x4).
     write(out / "det_prune_train.txt", sroie_det_train + rebase(synth_det / "label.txt", synth_det)
-          + rebase(synth_det_ch / "label.txt", synth_det_ch) + 4 * read_lines(pseudo_photos))
+          + (rebase(synth_det_ch / "label.txt", synth_det_ch) if (synth_det_ch / "label.txt").is_file() else [])
+          + 4 * read_lines(pseudo_photos))
     write(out / "det_sroie_val.txt", rebase(sroie / "det_val_label.txt", sroie))
     write(out / "det_msra_test.txt", rebase(msra / "test_label.txt", msra))
     write(out / "cls_synth_train.txt", rebase(synth_cls / "label.txt", synth_cls))
