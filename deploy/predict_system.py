@@ -2,7 +2,7 @@
 
     python deploy/predict_system.py                       # the bundled demo images
     python deploy/predict_system.py --image_dir photos/ --use_angle_cls false --visualize
-    python deploy/predict_system.py --slim                # the slim system: pruned det, PACT-quantized cls
+    python deploy/predict_system.py --slim                # the slim system: pruned det, PACT-quantized cls + rec
 
 Writes OUTPUT/system_results.txt, one line per image in PaddleOCR's format:
 `image_name<TAB>[{"transcription": ..., "points": [[x, y], ...4], "score": ...}, ...]` in reading order

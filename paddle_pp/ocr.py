@@ -31,11 +31,19 @@ ROOT = Path(__file__).resolve().parent.parent
 SLIM_ENGINES = ("paddle", "lite")
 
 
+def slim_root() -> Path:
+    """Where the slim models are: $PADDLE_PP_SLIM_DIR, else configs/system.yml's slim_models (repository-relative)."""
+    return Path(os.environ.get("PADDLE_PP_SLIM_DIR") or ROOT / system_defaults()["slim_models"])
+
+
+def slim_falls_back(name: str) -> bool:
+    """No slim model of this stage is there and system.yml's slim_fallback_official lets the official one run."""
+    return name in system_defaults()["slim_fallback_official"] and not (slim_root() / name).is_dir()
+
+
 def slim_model_dir(name: str) -> Path:
-    """The project's slim `det`, `cls` or `rec` model directory: $PADDLE_PP_SLIM_DIR/<name>, else
-    configs/system.yml's slim_models/<name> (relative to the repository)."""
-    root = Path(os.environ.get("PADDLE_PP_SLIM_DIR") or ROOT / system_defaults()["slim_models"])
-    path = root / name
+    """The project's slim `det`, `cls` or `rec` model directory: <slim_root()>/<name>."""
+    path = slim_root() / name
     if not (path / "config.yml").is_file():
         raise FileNotFoundError(f"{path}: no slim {name} model (config.yml missing); make one with "
                                 f"slim/{'prune' if name == 'det' else 'quant'}.py --publish {path}")
@@ -146,8 +154,8 @@ class PPOCR:
             model cache.
         use_angle_cls: run the 0/180 classifier on each crop (configs/system.yml default: true).
         lang: 'ch' (the official recognizer, default) or 'en' (our printable-ASCII English recognizer).
-        slim: the project's slim system (models/slim: FPGM-pruned det, PACT-quantized cls; the official rec,
-            whose PACT version is not shipped), on the paddle engine by default.
+        slim: the project's slim system (models/slim: FPGM-pruned det, PACT-quantized cls and rec), on the
+            paddle engine by default.
         drop_score: drop results whose recognition score is below this (default 0.5).
         engine: 'onnx' (default, fastest here), 'paddle' (Paddle Inference), 'dygraph', or 'lite' (Paddle-Lite
             x86 .nb files from `lite_model_dir` / $PADDLE_PP_LITE_MODEL_DIR, run in the Paddle-Lite venv).
@@ -200,18 +208,9 @@ class PPOCR:
             raise ValueError(f"slim=True has no slim recognizer for lang '{self.lang}'; pass rec_model_dir")
         if self.engine == "lite":
             return dirs
-        out: Dict[str, Any] = {}
-        for name, given in dirs.items():
-            if given is not None:
-                out[name] = given
-            elif name in system["slim_fallback_official"]:
-                try:
-                    out[name] = slim_model_dir(name)
-                except FileNotFoundError:
-                    out[name] = None  # no slim model of this stage is shipped: the official one runs
-            else:
-                out[name] = slim_model_dir(name)
-        return out
+        # None: no slim model of this stage is there, the official one runs (slim_falls_back)
+        return {name: given if given is not None else (None if slim_falls_back(name) else slim_model_dir(name))
+                for name, given in dirs.items()}
 
     def __call__(self, image: ImageInput) -> List[Dict[str, Any]]:
         """OCR one image (a path, or a BGR / gray / BGRA numpy array) -> results in reading order."""

@@ -51,13 +51,6 @@ class ExportError(RuntimeError):
     pass
 
 
-def slim_root() -> Path:
-    """Where the slim models are: the same place PPOCR(slim=True) reads (configs/system.yml slim_models)."""
-    from paddle_pp.config import load_config
-
-    return Path(os.environ.get("PADDLE_PP_SLIM_DIR") or ROOT / load_config("system")["System"]["slim_models"])
-
-
 def has_legacy_export(directory: Path) -> bool:
     return (directory / LEGACY_MODEL).is_file() and (directory / PARAMS).is_file()
 
@@ -70,14 +63,13 @@ def source_dir(name: str, given: Optional[str], slim: bool) -> Path:
             raise ExportError(f"--{name}_model_dir {path}: no such directory")
         return path
     if slim:
-        from paddle_pp.config import load_config
+        from paddle_pp.ocr import slim_falls_back, slim_root  # the same place and rule as PPOCR(slim=True)
 
         path = slim_root() / name
-        fallback = name in load_config("system")["System"]["slim_fallback_official"]
-        if fallback and not path.is_dir():
+        if slim_falls_back(name):
             from paddle_pp.weights import import_official
 
-            return Path(import_official(name))  # no slim model of this stage is shipped (README)
+            return Path(import_official(name))
         if not path.is_dir() or not (has_legacy_export(path) or (path / "model.pdparams").is_file()):
             raise ExportError(
                 f"--slim: no slim {name} model in {path}. Put the slim model there as a legacy export "
