@@ -152,6 +152,21 @@ def composite(background: np.ndarray, mask: np.ndarray, colour: np.ndarray) -> n
 
 
 # ----------------------------------------------------------------------------- degradations
+def dot_matrix(mask: np.ndarray, pitch: float) -> np.ndarray:
+    """Keep the ink only on a grid of round dots `pitch` pixels apart (impact / thermal print heads), then
+    soften so neighbouring dots touch a little as they do on paper. A mask too small for the grid is kept."""
+    pitch = float(pitch)
+    if pitch < 2.0:
+        return mask
+    height, width = mask.shape
+    ys = (np.arange(height, dtype=np.float32) % pitch) - pitch / 2
+    xs = (np.arange(width, dtype=np.float32) % pitch) - pitch / 2
+    radius = 0.45 * pitch
+    dots = (ys[:, None] ** 2 + xs[None, :] ** 2) <= radius * radius
+    dotted = np.where(dots, mask, 0).astype(np.uint8)
+    return cv2.GaussianBlur(dotted, (0, 0), sigmaX=pitch / 5)
+
+
 def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.GaussianBlur(image, (0, 0), sigmaX=max(sigma, 0.1))
 

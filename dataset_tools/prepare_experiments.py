@@ -132,8 +132,10 @@ def main() -> int:
         run([str(TOOLS / "synth_rec.py"), "--num", str(args.synth_rec), "--out", str(synth_en), "--lang", "en",
              "--seed", "1", "--workers", str(args.workers)])
     synth_doc = out / "synth_en_doc"
+    corpus = out / "corpus_en_doc.txt"
+    if not corpus.is_file():
+        document_corpus(corpus, args.synth_rec)
     if not (synth_doc / "label.txt").is_file():
-        corpus = document_corpus(out / "corpus_en_doc.txt", args.synth_rec)
         run([str(TOOLS / "synth_rec.py"), "--num", str(args.synth_rec), "--out", str(synth_doc), "--lang", "en",
              "--corpus_file", str(corpus), "--seed", "5", "--workers", str(args.workers)])
     synth_det = out / "synth_det"
@@ -161,6 +163,17 @@ def main() -> int:
     if not (synth_cls_pairs / "label.txt").is_file():
         run([str(TOOLS / "synth_cls.py"), "--synth", str(args.synth_cls // 2), "--lang", "en", "--out",
              str(synth_cls_pairs), "--mode", "both", "--seed", "7", "--workers", str(args.workers)])
+    # Receipt-styled pairs (grey, tight, partly dot-matrix; presets/receipt.yml): receipts and document lines.
+    synth_cls_receipt = out / "synth_cls_receipt"
+    if not (synth_cls_receipt / "label.txt").is_file():
+        run([str(TOOLS / "synth_cls.py"), "--synth", str(args.synth_cls), "--lang", "en", "--out",
+             str(synth_cls_receipt), "--mode", "both", "--seed", "11", "--workers", str(args.workers),
+             "--config", str(TOOLS / "presets" / "receipt.yml")])
+    synth_cls_receipt_doc = out / "synth_cls_receipt_doc"
+    if not (synth_cls_receipt_doc / "label.txt").is_file():
+        run([str(TOOLS / "synth_cls.py"), "--synth", str(args.synth_cls // 2), "--lang", "en", "--out",
+             str(synth_cls_receipt_doc), "--mode", "both", "--seed", "12", "--workers", str(args.workers),
+             "--config", str(TOOLS / "presets" / "receipt.yml"), "--corpus_file", str(corpus)])
     synth_cls = out / "synth_cls"
     if not (synth_cls / "label.txt").is_file():
         run([str(TOOLS / "synth_cls.py"), "--synth", str(args.synth_cls), "--lang", "en", "--out", str(synth_cls),
@@ -185,6 +198,8 @@ def main() -> int:
     write(out / "det_msra_test.txt", rebase(msra / "test_label.txt", msra))
     write(out / "cls_synth_train.txt", rebase(synth_cls / "label.txt", synth_cls))
     write(out / "cls_synth_pairs_train.txt", rebase(synth_cls_pairs / "label.txt", synth_cls_pairs))
+    write(out / "cls_synth_receipt_train.txt", rebase(synth_cls_receipt / "label.txt", synth_cls_receipt)
+          + rebase(synth_cls_receipt_doc / "label.txt", synth_cls_receipt_doc))
     write(out / "cls_sroie_val.txt", flipped_eval_set(sroie / "rec_val_label.txt", sroie, out / "cls_sroie_val"))
     # Real train crops turned at random too: the PACT classifier calibrates on the domain it is evaluated on.
     write(out / "cls_sroie_train.txt", flipped_eval_set(sroie / "rec_train_label.txt", sroie, out / "cls_sroie_train",

@@ -2,6 +2,7 @@
 
     python dataset_tools/synth_cls.py --label_file rec/label.txt --image_root rec --out cls_set
     python dataset_tools/synth_cls.py --synth 20000 --lang en --out cls_synth --seed 0 --workers 4
+    python dataset_tools/synth_cls.py --synth 20000 --config dataset_tools/presets/receipt.yml --out cls_receipt
 
 Each source line image is stored upright (label `0`) and turned by 180 degrees (label `180`); with
 --mode random each sample gets one of the two at random (--ratio_180). The upright copy keeps the
@@ -43,11 +44,14 @@ def source_from_label_file(label_file: Path, image_root: Path) -> Iterator[Tuple
         yield where, data, Path(path).suffix.lstrip(".").lower() or "jpg"
 
 
-def source_from_synth(num: int, lang: str, seed: int, workers: int, font_dirs=None) -> Iterator[Tuple[str, bytes, str]]:
-    """Fresh synth_rec lines (made in a temporary folder, then read back)."""
+def source_from_synth(num: int, lang: str, seed: int, workers: int, font_dirs=None, config_path: Optional[Path] = None,
+                      corpus_file: Optional[Path] = None) -> Iterator[Tuple[str, bytes, str]]:
+    """Fresh synth_rec lines (made in a temporary folder, then read back); `config_path` holds synth_rec effect
+    settings (e.g. dataset_tools/presets/receipt.yml), `corpus_file` its texts."""
     import tempfile
     from dataset_tools import synth_rec
-    synthesizer = synth_rec.make_synthesizer(lang, seed, font_dirs)
+    synthesizer = synth_rec.make_synthesizer(lang, seed, font_dirs, corpus_file=corpus_file,
+                                             config=synth_rec.load_config(config_path, lang))
     with tempfile.TemporaryDirectory(prefix="synth_cls_") as temp:
         synth_rec.generate(synthesizer, num, Path(temp) / "rec", workers=workers, ext="png")
         yield from source_from_label_file(Path(temp) / "rec" / "label.txt", Path(temp) / "rec")
@@ -102,6 +106,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--lang", choices=["en", "ch"], default="en", help="with --synth")
     parser.add_argument("--font_dir", type=Path, action="append", help="with --synth")
     parser.add_argument("--workers", type=int, default=1, help="with --synth")
+    parser.add_argument("--config", type=Path, help="with --synth: synth_rec effect settings (YAML), e.g. "
+                                                    "dataset_tools/presets/receipt.yml")
+    parser.add_argument("--corpus_file", type=Path, help="with --synth: texts, one per line")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--mode", choices=["both", "random"], default="both")
     parser.add_argument("--ratio_180", type=float, default=0.5, help="with --mode random")
@@ -112,7 +119,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if (args.out / "label.txt").exists() and not args.overwrite:
         raise DataToolError(f"{args.out}/label.txt exists; pass --overwrite to replace the set")
     if args.synth:
-        samples = source_from_synth(args.synth, args.lang, args.seed, max(1, args.workers), args.font_dir)
+        samples = source_from_synth(args.synth, args.lang, args.seed, max(1, args.workers), args.font_dir,
+                                    args.config, args.corpus_file)
     elif args.label_file:
         if not args.label_file.is_file():
             raise DataToolError(f"{args.label_file}: label file not found")

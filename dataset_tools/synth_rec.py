@@ -9,6 +9,7 @@ DIR/montage.png of random samples. The same --seed gives the same data whatever 
 draws only from a generator seeded with (seed, i).
 
 Each effect has a probability and a range (RecSynthConfig); override any of them with --config FILE.yml.
+dataset_tools/presets/receipt.yml is such a file: grey, tightly cropped, partly dot-matrix receipt lines.
 """
 from __future__ import annotations
 
@@ -62,6 +63,9 @@ class RecSynthConfig:
     padding_vertical: Tuple[float, float] = (-0.06, 0.3)     # negative: the crop cuts into the ink
     padding_horizontal: Tuple[float, float] = (0.0, 0.6)
     fade_prob: float = 0.3                        # uneven ink (thermal receipts, worn ribbons)
+    dot_matrix_prob: float = 0.0                  # strokes made of dots, as impact and thermal printers print
+    dot_matrix_pitch: Tuple[float, float] = (0.07, 0.12)    # dot spacing
+    grayscale_prob: float = 0.0                   # grey scans and receipts carry no colour
     fade_strength: Tuple[float, float] = (0.2, 0.7)
     low_resolution_prob: float = 0.35             # shrink then enlarge: soft, blocky strokes
     low_resolution_scale: Tuple[float, float] = (0.35, 0.8)
@@ -193,7 +197,10 @@ class RecSynthesizer:
         background = effects.make_background(rng, height, width, c.background_weights, self.backgrounds, light)
         background_luma = effects.luminance(cv2.mean(background)[:3])
         colour = effects.contrasting_colour(rng, background_luma, c.min_contrast)
-        return effects.composite(background, mask, colour)
+        image = effects.composite(background, mask, colour)
+        if rng.random() < c.grayscale_prob:
+            image = cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+        return image
 
     def degrade(self, rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
         """Photometric effects at output resolution (so their ranges mean the same at any font size)."""
@@ -242,6 +249,8 @@ class RecSynthesizer:
             break
         else:
             raise NoUsableText(f"sample {index}: no drawable text within the aspect limit")
+        if rng.random() < self.config.dot_matrix_prob:
+            mask = effects.dot_matrix(mask, effects.uniform(rng, self.config.dot_matrix_pitch) * style.font_size)
         mask = self.pad(rng, mask, style.font_size)
         if rng.random() < self.config.fade_prob:
             mask = self.fade(rng, mask)

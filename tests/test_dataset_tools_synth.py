@@ -194,3 +194,46 @@ def test_cls_set_from_rec_samples(tmp_path, en_synth):
     turned = cv2.imread(str(tmp_path / "cls" / lines[1].split("\t")[0]))
     assert lines[0].endswith("\t0") and lines[1].endswith("\t180")
     assert np.array_equal(cv2.rotate(upright, cv2.ROTATE_180), turned)
+
+
+# ----------------------------------------------------------------------------- receipt style
+def test_dot_matrix_keeps_ink_only_on_the_dot_grid():
+    mask = np.zeros((40, 120), np.uint8)
+    mask[10:30, 10:110] = 255                                     # a solid bar of ink
+    dotted = synth_rec.effects.dot_matrix(mask, pitch=6.0)
+    assert dotted[mask == 0].max() < 128                          # no new ink away from the strokes
+    inside = dotted[12:28, 12:108]
+    # dot centres keep full ink, the gaps between dots lose it: the bar becomes a grid of dots
+    assert inside.max() > 200 and (inside < 128).mean() > 0.2
+    assert synth_rec.effects.dot_matrix(mask, pitch=1.0) is mask  # too fine for dots: unchanged
+
+
+def test_receipt_preset_makes_grey_light_lines(tmp_path):
+    config = synth_rec.load_config(ROOT / "dataset_tools" / "presets" / "receipt.yml", "en")
+    assert config.grayscale_prob == 0.8 and config.dot_matrix_prob > 0 and config.light_background_prob == 1.0
+    grey = synth_rec.make_synthesizer("en", seed=3, font_dirs=DEJAVU_ONLY,
+                                      config=synth_rec.dataclasses.replace(config, grayscale_prob=1.0,
+                                                                           jpeg_prob=0.0))
+    for index in range(6):
+        image, text = grey.sample(index)
+        assert text and image.shape[0] == 32
+        channels = image.astype(np.int16)
+        assert np.abs(channels[..., 0] - channels[..., 2]).max() <= 1      # grey: B == G == R
+        assert np.median(image) > 120                                        # light paper, dark ink
+
+
+def test_unknown_preset_setting_is_named(tmp_path):
+    bad = tmp_path / "bad.yml"
+    bad.write_text("dot_matrix_probability: 0.5\n")
+    with pytest.raises(DataToolError, match="dot_matrix_probability"):
+        synth_rec.load_config(bad, "en")
+
+
+def test_synth_cls_command_line_with_receipt_preset(tmp_path):
+    out = tmp_path / "cls"
+    result = subprocess.run([sys.executable, str(ROOT / "dataset_tools" / "synth_cls.py"), "--synth", "4", "--out",
+                             str(out), "--config", str(ROOT / "dataset_tools" / "presets" / "receipt.yml"),
+                             "--font_dir", str(DEJAVU_ONLY[0]), "--montage", "0"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    lines = (out / "label.txt").read_text().splitlines()
+    assert [line.split("\t")[1] for line in lines] == ["0", "180"] * 4
