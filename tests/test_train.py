@@ -124,6 +124,19 @@ def test_rec_training_loss_falls_and_writes_outputs(rec_data, tmp_path):
     assert not [p for p in os.listdir(out) if ".tmp" in p]
 
 
+def test_every_rank_evaluates_and_only_rank_0_records(rec_data, tmp_path, monkeypatch):
+    """A rank other than 0 runs the evaluation too (so it never waits in a gloo barrier, which times out after
+    30 s, while rank 0 evaluates) but neither logs nor saves a best checkpoint."""
+    trainer = Trainer(rec_config(rec_data, tmp_path / "out"))
+    assert trainer.eval_loader is not None
+    monkeypatch.setattr(trainer, "is_main", False)
+    result = trainer.run_eval()
+    assert result is not None and result["samples"] == 32
+    assert not trainer.best_metric and not (tmp_path / "out" / "best_accuracy.pdparams").exists()
+    monkeypatch.setattr(trainer, "is_main", True)
+    assert trainer.run_eval()["samples"] == 32 and (tmp_path / "out" / "best_accuracy.pdparams").is_file()
+
+
 def test_resume_gives_the_same_next_losses(rec_data, tmp_path):
     """6 uninterrupted steps vs 3 steps (mid-epoch: 4 steps per epoch) + resume: steps 4-6 match exactly,
     including the epoch boundary (a new shuffle) after the resume."""

@@ -148,11 +148,13 @@ class Trainer:
         distributed = self.world_size > 1
         self.train_loader = train_loader if train_loader is not None else build_loader(
             self.config, "Train", self.seed, distributed)
-        # Evaluation runs on rank 0 only; every rank must agree on whether it happens (barriers).
+        # Every rank evaluates the whole Eval set and rank 0 alone records and saves: on CPU, Paddle's gloo
+        # collectives give up after 30 s, so ranks idling in a barrier while rank 0 evaluated a detector crashed
+        # the run at its first evaluation.
         self.eval_enabled = self.metric is not None and (
             eval_loader is not None or (build_eval_loader and bool(self.config.get("Eval"))))
         self.eval_loader = eval_loader
-        if self.eval_loader is None and self.eval_enabled and self.is_main:
+        if self.eval_loader is None and self.eval_enabled:
             self.eval_loader = build_loader(self.config, "Eval", self.seed, False)
 
         self.epoch_num = int(g.get("epoch_num") or 1)
@@ -280,8 +282,9 @@ class Trainer:
 
     def run_eval(self) -> Optional[Dict[str, Any]]:
         result = None
-        if self.is_main and self.eval_loader is not None and self.metric is not None:
+        if self.eval_loader is not None and self.metric is not None:
             result = evaluate(self.model, self.eval_loader, self.adapter, self.metric, progress=self._progress())
+        if self.is_main and result is not None:
             main = self.main_indicator
             improved = main in result and (not self.best_metric or result[main] > self.best_metric.get(main, -1))
             if improved:
