@@ -14,6 +14,7 @@ for `--det_model_dir` / `--rec_model_dir` / `--cls_model_dir`.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -44,7 +45,7 @@ def load_weights(model, cfg) -> str:
     """Load Global.pretrained_model into `model`: 'official' or a .pdparams path (suffix optional)."""
     import paddle
 
-    from paddle_pp.weights import import_official
+    from paddle_pp.weights import apply_pruned_shapes, import_official, pruned_shapes_beside
 
     source = str(cfg["Global"].get("pretrained_model") or "official")
     if source == "official":
@@ -53,6 +54,9 @@ def load_weights(model, cfg) -> str:
         path = Path(source if source.endswith(".pdparams") else source + ".pdparams")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: weights file not found (Global.pretrained_model)")
+    record = pruned_shapes_beside(path)  # a pruned model (slim/prune.py, or a fine-tuning run of one)
+    if record is not None:
+        apply_pruned_shapes(model, record)
     missing, unexpected = model.set_state_dict(paddle.load(str(path)))
     if missing:
         raise ValueError(f"{path}: does not fit the config's architecture; missing e.g. {list(missing)[:3]}")
@@ -64,6 +68,8 @@ def write_weights_dir(model, cfg, save_dir: Path) -> Path:
     import paddle
 
     from paddle_pp.export import _copy_side_files
+    from paddle_pp.utils.files import write_text_atomic
+    from paddle_pp.weights import PRUNED_SHAPES
 
     save_dir.mkdir(parents=True, exist_ok=True)
     tmp = save_dir / "model.pdparams.tmp"
@@ -72,7 +78,20 @@ def write_weights_dir(model, cfg, save_dir: Path) -> Path:
     out = dict(cfg, Global=dict(cfg["Global"], pretrained_model="model.pdparams", checkpoints=None))
     source = Path(cfg["Global"]["config_path"]).parent if cfg["Global"].get("config_path") else None
     _copy_side_files(out, source, save_dir)
+    record = pruned_shapes_of(model, cfg)
+    if record is not None:
+        write_text_atomic(save_dir / PRUNED_SHAPES, json.dumps(record, indent=1))
     return save_dir
+
+
+def pruned_shapes_of(model, cfg) -> Optional[dict]:
+    """The record beside the exported weights, for a model whose weights came with one."""
+    from paddle_pp.weights import pruned_shapes_beside
+
+    source = str(cfg["Global"].get("pretrained_model") or "official")
+    if source == "official":
+        return None
+    return pruned_shapes_beside(source if source.endswith(".pdparams") else source + ".pdparams")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -449,6 +449,19 @@ def apply_pruned_shapes(model, record: Dict) -> None:
         layers[name]._groups = int(groups)
 
 
+def pruned_shapes_beside(weights: os.PathLike) -> Optional[Dict]:
+    """The pruned-shape record next to a weights file (`<dir>/pruned_shapes.json`), or None for an unpruned
+    model. slim/prune.py writes it beside model.pdparams and the trainer beside its checkpoints, so a pruned
+    model can be fine-tuned further, resumed and exported like any other."""
+    path = Path(str(weights)).parent / PRUNED_SHAPES
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ImportMismatchError(f"{path}: unreadable pruned-shape record ({error})") from None
+
+
 def load_model_dir(directory: os.PathLike):
     """Build the model described by `<dir>/config.yml` and load `<dir>/<pretrained_model>`, in eval mode.
     A pruned model's directory also holds `pruned_shapes.json` (see `apply_pruned_shapes`)."""

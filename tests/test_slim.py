@@ -153,6 +153,29 @@ def test_prune_cls_end_to_end(tmp_path, capsys):
         got = PaddleInferenceEngine(directory, enable_mkldnn=False, cpu_threads=1, prefer_legacy=True)(x)
         np.testing.assert_allclose(got, ref, atol=1e-4)
 
+    # The pruned model fine-tunes further like any model: the trainer rebuilds it from the record beside the
+    # weights, its checkpoints carry the record (resume), and export_model writes a loadable pruned directory.
+    from deploy import export_model
+    from paddle_pp.training import Trainer
+
+    more = load_config(cfg_path)
+    more["Global"].update(pretrained_model=str(save_dir / "model"), save_model_dir=str(tmp_path / "more"))
+    trainer = Trainer(more)
+    assert {n: list(p.shape) for n, p in trainer.model.named_parameters()} == \
+        {n: list(p.shape) for n, p in model.named_parameters()}
+    trainer.train()
+    assert (tmp_path / "more" / "pruned_shapes.json").is_file()
+    resumed = load_config(cfg_path)
+    resumed["Global"].update(checkpoints=str(tmp_path / "more" / "latest"), save_model_dir=str(tmp_path / "more2"),
+                             max_steps=3, epoch_num=2)
+    resumed_trainer = Trainer(resumed)
+    assert resumed_trainer.global_step == 2
+    assert resumed_trainer.train()["global_step"] == 3
+    assert export_model.main(["-c", str(cfg_path), "-o", f"Global.pretrained_model={tmp_path / 'more2' / 'latest'}",
+                              "--save_dir", str(tmp_path / "exported"), "--weights_only"]) == 0
+    exported = load_model_dir(tmp_path / "exported")
+    assert [p.shape for p in exported.parameters()] == [p.shape for p in model.parameters()]
+
 
 def test_qat_inserts_quantizers_and_keeps_the_lstm_float():
     from paddle_pp.modeling.architecture import build_model

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import json
 import math
 import os
 import sys
@@ -28,6 +29,7 @@ from paddle_pp.losses import build_loss
 from paddle_pp.metrics import build_metric
 from paddle_pp.modeling.architecture import build_model
 from paddle_pp.optim import build_optimizer, decay_table
+from paddle_pp.utils.files import write_text_atomic
 
 from .adapters import build_adapter
 from .checkpoint import (get_rng_states, load_checkpoint, load_pretrained_weights, resolve_pretrained,
@@ -141,6 +143,7 @@ class Trainer:
         self.adapter = build_adapter(self.config)
         self.adapter.prepare_config(self.config)
         self.model = build_model(self.config)
+        self.pruned_shapes = self._apply_pruned_shapes()
         self.loss_fn = build_loss(self.config["Loss"])
         self.metric = build_metric(self.config["Metric"]) if self.config.get("Metric") else None
         self.main_indicator = getattr(self.metric, "main_indicator", None)
@@ -187,6 +190,27 @@ class Trainer:
         self.log_files = self.log_files + [self.recorder.jsonl_path]
 
     # -------------------------------------------------------------------------------------------- weights
+
+    def _apply_pruned_shapes(self) -> Optional[Dict[str, Any]]:
+        """A pruned model (pruned_shapes.json beside the checkpoint or pre-trained weights) is rebuilt with its
+        shapes before the optimizer sees it; the record is copied next to this run's checkpoints so that they
+        resume and export the same way."""
+        from paddle_pp.weights import PRUNED_SHAPES, apply_pruned_shapes, pruned_shapes_beside
+
+        g = self.config["Global"]
+        source = g.get("checkpoints") or g.get("pretrained_model")
+        if not source or str(source).startswith("official"):
+            return None
+        record = pruned_shapes_beside(strip_suffix(str(source)) + ".pdparams")
+        if record is None:
+            return None
+        apply_pruned_shapes(self.model, record)
+        self.log.info("pruned model: %d parameters take the shapes of %s", len(record.get("parameters", {})),
+                      PRUNED_SHAPES)
+        if self.is_main:
+            target = os.path.join(self.save_dir, PRUNED_SHAPES)
+            write_text_atomic(target, json.dumps(record, indent=1))
+        return record
 
     def _load_weights(self) -> None:
         g = self.config["Global"]
