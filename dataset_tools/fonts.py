@@ -17,8 +17,11 @@ from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence
 FONT_SUFFIXES = (".ttf", ".otf", ".ttc")
 SYSTEM_FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.fonts", "~/.local/share/fonts")
 # Placeholder-box fonts and fonts with symbol encodings would draw wrong glyphs for plain letters.
+# Symbol fonts (URW's D050000L = Dingbats and StandardSymbolsPS, Symbol, Wingdings) map ASCII code points to
+# pictograms or Greek: "Total" would be drawn as "Τοταλ" under a label that says Total.
 EXCLUDED_FONT_NAME = re.compile(r"^(LastResort|STIXNonUni|STIXSiz|cm(b|ex|mi|r|ss|sy|ti|tt)10|DejaVuSansDisplay|"
-                                r"DejaVuSerifDisplay|DejaVuMath)", re.IGNORECASE)
+                                r"DejaVuSerifDisplay|DejaVuMath|D050000L|StandardSymbols|Symbol|Wingding|Webdings|"
+                                r"\w*Dingbats)", re.IGNORECASE)
 LATIN_PROBE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 CJK_PROBE = "的一是不了人我在有他这中大来上国个到说们"
 

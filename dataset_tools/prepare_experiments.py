@@ -174,6 +174,11 @@ def main() -> int:
         run([str(TOOLS / "synth_cls.py"), "--synth", str(args.synth_cls // 2), "--lang", "en", "--out",
              str(synth_cls_receipt_doc), "--mode", "both", "--seed", "12", "--workers", str(args.workers),
              "--config", str(TOOLS / "presets" / "receipt.yml"), "--corpus_file", str(corpus)])
+    synth_cls_receipt2 = out / "synth_cls_receipt2"  # more of the same, for the classifier's step 6
+    if not (synth_cls_receipt2 / "label.txt").is_file():
+        run([str(TOOLS / "synth_cls.py"), "--synth", str(args.synth_cls), "--lang", "en", "--out",
+             str(synth_cls_receipt2), "--mode", "both", "--seed", "13", "--workers", str(args.workers),
+             "--config", str(TOOLS / "presets" / "receipt.yml")])
     synth_cls = out / "synth_cls"
     if not (synth_cls / "label.txt").is_file():
         run([str(TOOLS / "synth_cls.py"), "--synth", str(args.synth_cls), "--lang", "en", "--out", str(synth_cls),
@@ -200,6 +205,7 @@ def main() -> int:
     write(out / "cls_synth_pairs_train.txt", rebase(synth_cls_pairs / "label.txt", synth_cls_pairs))
     write(out / "cls_synth_receipt_train.txt", rebase(synth_cls_receipt / "label.txt", synth_cls_receipt)
           + rebase(synth_cls_receipt_doc / "label.txt", synth_cls_receipt_doc))
+    write(out / "cls_synth_receipt2_train.txt", rebase(synth_cls_receipt2 / "label.txt", synth_cls_receipt2))
     write(out / "cls_sroie_val.txt", flipped_eval_set(sroie / "rec_val_label.txt", sroie, out / "cls_sroie_val"))
     # Real train crops turned at random too: the PACT classifier calibrates on the domain it is evaluated on.
     write(out / "cls_sroie_train.txt", flipped_eval_set(sroie / "rec_train_label.txt", sroie, out / "cls_sroie_train",

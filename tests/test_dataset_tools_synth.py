@@ -82,6 +82,11 @@ def test_excluded_placeholder_fonts():
     names = {Path(font.path).name for font in discover_fonts(DEJAVU_ONLY)}
     assert "LastResortHE-Regular.ttf" not in names and "cmr10.ttf" not in names
     assert "DejaVuSans.ttf" in names
+    from dataset_tools.fonts import EXCLUDED_FONT_NAME
+    for symbol_font in ("D050000L.otf", "StandardSymbolsPS.otf", "Symbol.ttf", "ZapfDingbats.ttf", "wingding.ttf"):
+        assert EXCLUDED_FONT_NAME.match(symbol_font), symbol_font  # pictograms / Greek for ASCII
+    for text_font in ("LiberationSans-Regular.ttf", "NimbusMonoPS-Regular.otf", "STIXGeneral.ttf"):
+        assert not EXCLUDED_FONT_NAME.match(text_font), text_font
 
 
 def test_chinese_lines_use_cjk_fonts_without_tofu():
