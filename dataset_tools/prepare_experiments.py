@@ -114,6 +114,27 @@ def document_corpus(path: Path, n: int, seed: int = 4) -> Path:
     return path
 
 
+def short_token_corpus(path: Path, n: int, seed: int = 6) -> Path:
+    """Short texts (1-4 characters) cut from synthetic receipt lines: quantities, currency codes, tax codes, single
+    digits and symbols. Receipts have many such boxes (1/10 of the SROIE val crops are no wider than 1.5x their
+    height) and full lines teach a classifier nothing about them."""
+    sys.path.insert(0, str(ROOT))
+    from dataset_tools.text_corpus import ReceiptCorpus
+
+    corpus, rng = ReceiptCorpus(), np.random.default_rng(seed)
+    lines: List[str] = []
+    while len(lines) < n:
+        tokens = [t for t in corpus.sample(rng).split() if 1 <= len(t) <= 4]
+        if tokens:
+            lines.append(tokens[int(rng.integers(len(tokens)))])
+        if rng.random() < 0.3:  # single characters, punctuation included
+            line = corpus.sample(rng).replace(" ", "")
+            if line:
+                lines.append(line[int(rng.integers(len(line)))])
+    path.write_text("\n".join(lines[:n]) + "\n", encoding="utf-8")
+    return path
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared", default=str(ROOT.parent / "shared" / "data"))
@@ -179,6 +200,12 @@ def main() -> int:
         run([str(TOOLS / "synth_cls.py"), "--synth", str(args.synth_cls), "--lang", "en", "--out",
              str(synth_cls_receipt2), "--mode", "both", "--seed", "13", "--workers", str(args.workers),
              "--config", str(TOOLS / "presets" / "receipt.yml")])
+    synth_cls_short = out / "synth_cls_short"  # receipt-styled 1-4 character texts (short_token_corpus)
+    if not (synth_cls_short / "label.txt").is_file():
+        short = short_token_corpus(out / "corpus_short.txt", args.synth_cls)
+        run([str(TOOLS / "synth_cls.py"), "--synth", str(args.synth_cls // 2), "--lang", "en", "--out",
+             str(synth_cls_short), "--mode", "both", "--seed", "14", "--workers", str(args.workers),
+             "--config", str(TOOLS / "presets" / "receipt.yml"), "--corpus_file", str(short)])
     synth_cls = out / "synth_cls"
     if not (synth_cls / "label.txt").is_file():
         run([str(TOOLS / "synth_cls.py"), "--synth", str(args.synth_cls), "--lang", "en", "--out", str(synth_cls),
@@ -205,6 +232,7 @@ def main() -> int:
     write(out / "cls_synth_pairs_train.txt", rebase(synth_cls_pairs / "label.txt", synth_cls_pairs))
     write(out / "cls_synth_receipt_train.txt", rebase(synth_cls_receipt / "label.txt", synth_cls_receipt)
           + rebase(synth_cls_receipt_doc / "label.txt", synth_cls_receipt_doc))
+    write(out / "cls_synth_short_train.txt", rebase(synth_cls_short / "label.txt", synth_cls_short))
     write(out / "cls_synth_receipt2_train.txt", rebase(synth_cls_receipt2 / "label.txt", synth_cls_receipt2))
     write(out / "cls_sroie_val.txt", flipped_eval_set(sroie / "rec_val_label.txt", sroie, out / "cls_sroie_val"))
     # Real train crops turned at random too: the PACT classifier calibrates on the domain it is evaluated on.
