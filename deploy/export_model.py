@@ -78,14 +78,14 @@ def write_weights_dir(model, cfg, save_dir: Path) -> Path:
     out = dict(cfg, Global=dict(cfg["Global"], pretrained_model="model.pdparams", checkpoints=None))
     source = Path(cfg["Global"]["config_path"]).parent if cfg["Global"].get("config_path") else None
     _copy_side_files(out, source, save_dir)
-    record = pruned_shapes_of(model, cfg)
+    record = pruned_shapes_of(cfg)
     if record is not None:
         write_text_atomic(save_dir / PRUNED_SHAPES, json.dumps(record, indent=1))
     return save_dir
 
 
-def pruned_shapes_of(model, cfg) -> Optional[dict]:
-    """The record beside the exported weights, for a model whose weights came with one."""
+def pruned_shapes_of(cfg) -> Optional[dict]:
+    """The pruned-shape record beside Global.pretrained_model (None for an unpruned model)."""
     from paddle_pp.weights import pruned_shapes_beside
 
     source = str(cfg["Global"].get("pretrained_model") or "official")

@@ -175,6 +175,11 @@ def test_prune_cls_end_to_end(tmp_path, capsys):
                               "--save_dir", str(tmp_path / "exported"), "--weights_only"]) == 0
     exported = load_model_dir(tmp_path / "exported")
     assert [p.shape for p in exported.parameters()] == [p.shape for p in model.parameters()]
+    # An unpruned run in the same output directory drops the stale record (its checkpoints are not pruned).
+    unpruned = load_config(cfg_path)
+    unpruned["Global"].update(save_model_dir=str(tmp_path / "more"))
+    Trainer(unpruned).train()
+    assert not (tmp_path / "more" / "pruned_shapes.json").exists()
 
 
 def test_qat_inserts_quantizers_and_keeps_the_lstm_float():

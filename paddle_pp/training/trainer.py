@@ -199,16 +199,18 @@ class Trainer:
 
         g = self.config["Global"]
         source = g.get("checkpoints") or g.get("pretrained_model")
-        if not source or str(source).startswith("official"):
-            return None
-        record = pruned_shapes_beside(strip_suffix(str(source)) + ".pdparams")
+        record = None
+        if source and not str(source).startswith("official"):
+            record = pruned_shapes_beside(strip_suffix(str(source)) + ".pdparams")
+        target = os.path.join(self.save_dir, PRUNED_SHAPES)
         if record is None:
+            if self.is_main and os.path.isfile(target):
+                os.remove(target)  # left by an earlier pruned run in this directory: not this model's shapes
             return None
         apply_pruned_shapes(self.model, record)
         self.log.info("pruned model: %d parameters take the shapes of %s", len(record.get("parameters", {})),
                       PRUNED_SHAPES)
         if self.is_main:
-            target = os.path.join(self.save_dir, PRUNED_SHAPES)
             write_text_atomic(target, json.dumps(record, indent=1))
         return record
 
