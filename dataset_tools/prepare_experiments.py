@@ -13,7 +13,7 @@ import random
 import subprocess
 import sys
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 import cv2
 import numpy as np
@@ -52,9 +52,14 @@ def write(path: Path, lines: List[str]) -> None:
     print(f"{path.relative_to(ROOT)}: {len(lines)} samples")
 
 
-def has_cjk_font() -> bool:
+def _importable() -> None:
+    """This script runs as a file; dataset_tools' modules are imported from the repository root."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
+
+
+def has_cjk_font() -> bool:
+    _importable()
     from dataset_tools.fonts import discover_fonts, fonts_for_language
 
     return bool(fonts_for_language(discover_fonts(), "ch"))
@@ -118,7 +123,7 @@ def short_token_corpus(path: Path, n: int, seed: int = 6) -> Path:
     """Short texts (1-4 characters) cut from synthetic receipt lines: quantities, currency codes, tax codes, single
     digits and symbols. Receipts have many such boxes (1/10 of the SROIE val crops are no wider than 1.5x their
     height) and full lines teach a classifier nothing about them."""
-    sys.path.insert(0, str(ROOT))
+    _importable()
     from dataset_tools.text_corpus import ReceiptCorpus
 
     corpus, rng = ReceiptCorpus(), np.random.default_rng(seed)
@@ -133,6 +138,15 @@ def short_token_corpus(path: Path, n: int, seed: int = 6) -> Path:
                 lines.append(line[int(rng.integers(len(line)))])
     path.write_text("\n".join(lines[:n]) + "\n", encoding="utf-8")
     return path
+
+
+def receipt_cls_pairs(out: Path, num: int, seed: int, workers: int, corpus: Optional[Path] = None) -> None:
+    """`num` receipt-styled synthetic lines (presets/receipt.yml), each stored upright and turned, unless made."""
+    if (out / "label.txt").is_file():
+        return
+    run([str(TOOLS / "synth_cls.py"), "--synth", str(num), "--lang", "en", "--out", str(out), "--mode", "both",
+         "--seed", str(seed), "--workers", str(workers), "--config", str(TOOLS / "presets" / "receipt.yml")]
+        + (["--corpus_file", str(corpus)] if corpus else []))
 
 
 def main() -> int:
@@ -184,28 +198,16 @@ def main() -> int:
     if not (synth_cls_pairs / "label.txt").is_file():
         run([str(TOOLS / "synth_cls.py"), "--synth", str(args.synth_cls // 2), "--lang", "en", "--out",
              str(synth_cls_pairs), "--mode", "both", "--seed", "7", "--workers", str(args.workers)])
-    # Receipt-styled pairs (grey, tight, partly dot-matrix; presets/receipt.yml): receipts and document lines.
-    synth_cls_receipt = out / "synth_cls_receipt"
-    if not (synth_cls_receipt / "label.txt").is_file():
-        run([str(TOOLS / "synth_cls.py"), "--synth", str(args.synth_cls), "--lang", "en", "--out",
-             str(synth_cls_receipt), "--mode", "both", "--seed", "11", "--workers", str(args.workers),
-             "--config", str(TOOLS / "presets" / "receipt.yml")])
-    synth_cls_receipt_doc = out / "synth_cls_receipt_doc"
-    if not (synth_cls_receipt_doc / "label.txt").is_file():
-        run([str(TOOLS / "synth_cls.py"), "--synth", str(args.synth_cls // 2), "--lang", "en", "--out",
-             str(synth_cls_receipt_doc), "--mode", "both", "--seed", "12", "--workers", str(args.workers),
-             "--config", str(TOOLS / "presets" / "receipt.yml"), "--corpus_file", str(corpus)])
-    synth_cls_receipt2 = out / "synth_cls_receipt2"  # more of the same, for the classifier's step 6
-    if not (synth_cls_receipt2 / "label.txt").is_file():
-        run([str(TOOLS / "synth_cls.py"), "--synth", str(args.synth_cls), "--lang", "en", "--out",
-             str(synth_cls_receipt2), "--mode", "both", "--seed", "13", "--workers", str(args.workers),
-             "--config", str(TOOLS / "presets" / "receipt.yml")])
-    synth_cls_short = out / "synth_cls_short"  # receipt-styled 1-4 character texts (short_token_corpus)
+    # Receipt-styled pairs (grey, tight, partly dot-matrix; presets/receipt.yml): receipt and document texts,
+    # more receipt texts (the classifier's step 6, drawn with every installed font) and 1-4 character texts.
+    synth_cls_receipt, synth_cls_receipt_doc = out / "synth_cls_receipt", out / "synth_cls_receipt_doc"
+    synth_cls_receipt2, synth_cls_short = out / "synth_cls_receipt2", out / "synth_cls_short"
+    receipt_cls_pairs(synth_cls_receipt, args.synth_cls, 11, args.workers)
+    receipt_cls_pairs(synth_cls_receipt_doc, args.synth_cls // 2, 12, args.workers, corpus)
+    receipt_cls_pairs(synth_cls_receipt2, args.synth_cls, 13, args.workers)
     if not (synth_cls_short / "label.txt").is_file():
-        short = short_token_corpus(out / "corpus_short.txt", args.synth_cls)
-        run([str(TOOLS / "synth_cls.py"), "--synth", str(args.synth_cls // 2), "--lang", "en", "--out",
-             str(synth_cls_short), "--mode", "both", "--seed", "14", "--workers", str(args.workers),
-             "--config", str(TOOLS / "presets" / "receipt.yml"), "--corpus_file", str(short)])
+        receipt_cls_pairs(synth_cls_short, args.synth_cls // 2, 14, args.workers,
+                          short_token_corpus(out / "corpus_short.txt", args.synth_cls))
     synth_cls = out / "synth_cls"
     if not (synth_cls / "label.txt").is_file():
         run([str(TOOLS / "synth_cls.py"), "--synth", str(args.synth_cls), "--lang", "en", "--out", str(synth_cls),

@@ -14,11 +14,10 @@ for `--det_model_dir` / `--rec_model_dir` / `--cls_model_dir`.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -41,8 +40,9 @@ def reexec_with_legacy_ir() -> None:
     os.execve(sys.executable, [sys.executable] + sys.argv, env)
 
 
-def load_weights(model, cfg) -> str:
-    """Load Global.pretrained_model into `model`: 'official' or a .pdparams path (suffix optional)."""
+def load_weights(model, cfg) -> Tuple[str, Optional[dict]]:
+    """Load Global.pretrained_model into `model`: 'official' or a .pdparams path (suffix optional). A pruned model
+    (pruned_shapes.json beside its weights) is rebuilt with its shapes first; returns (path, that record or None)."""
     import paddle
 
     from paddle_pp.weights import apply_pruned_shapes, import_official, pruned_shapes_beside
@@ -54,44 +54,13 @@ def load_weights(model, cfg) -> str:
         path = Path(source if source.endswith(".pdparams") else source + ".pdparams")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: weights file not found (Global.pretrained_model)")
-    record = pruned_shapes_beside(path)  # a pruned model (slim/prune.py, or a fine-tuning run of one)
+    record = pruned_shapes_beside(path)
     if record is not None:
         apply_pruned_shapes(model, record)
     missing, unexpected = model.set_state_dict(paddle.load(str(path)))
     if missing:
         raise ValueError(f"{path}: does not fit the config's architecture; missing e.g. {list(missing)[:3]}")
-    return str(path)
-
-
-def write_weights_dir(model, cfg, save_dir: Path) -> Path:
-    """model.pdparams + config.yml (pretrained_model: model.pdparams) + the rec dictionary."""
-    import paddle
-
-    from paddle_pp.export import _copy_side_files
-    from paddle_pp.utils.files import write_text_atomic
-    from paddle_pp.weights import PRUNED_SHAPES
-
-    save_dir.mkdir(parents=True, exist_ok=True)
-    tmp = save_dir / "model.pdparams.tmp"
-    paddle.save(model.state_dict(), str(tmp))
-    os.replace(tmp, save_dir / "model.pdparams")
-    out = dict(cfg, Global=dict(cfg["Global"], pretrained_model="model.pdparams", checkpoints=None))
-    source = Path(cfg["Global"]["config_path"]).parent if cfg["Global"].get("config_path") else None
-    _copy_side_files(out, source, save_dir)
-    record = pruned_shapes_of(cfg)
-    if record is not None:
-        write_text_atomic(save_dir / PRUNED_SHAPES, json.dumps(record, indent=1))
-    return save_dir
-
-
-def pruned_shapes_of(cfg) -> Optional[dict]:
-    """The pruned-shape record beside Global.pretrained_model (None for an unpruned model)."""
-    from paddle_pp.weights import pruned_shapes_beside
-
-    source = str(cfg["Global"].get("pretrained_model") or "official")
-    if source == "official":
-        return None
-    return pruned_shapes_beside(source if source.endswith(".pdparams") else source + ".pdparams")
+    return str(path), record
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -110,12 +79,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     cfg = load_config(args.config, args.opt)
     model = build_model(cfg)
     try:
-        weights = load_weights(model, cfg)
+        weights, pruned_shapes = load_weights(model, cfg)
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if args.weights_only:
-        save_dir = write_weights_dir(model, cfg, Path(args.save_dir))
+        from paddle_pp.export import write_weights_dir
+        from paddle_pp.weights import PRUNED_SHAPES
+
+        extra = {PRUNED_SHAPES: pruned_shapes} if pruned_shapes is not None else None
+        save_dir = write_weights_dir(model, cfg, Path(args.save_dir), extra)
     else:
         save_dir = export_inference(model, cfg, args.save_dir, legacy=args.legacy)
     files = ", ".join(f"{p.name} ({p.stat().st_size / 1e6:.2f} MB)" for p in sorted(save_dir.iterdir()) if p.is_file())

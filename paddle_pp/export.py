@@ -75,6 +75,29 @@ def _copy_side_files(cfg: Dict[str, Any], source_dir: Optional[Path], save_dir: 
     return cfg
 
 
+def write_weights_dir(model, cfg: Dict[str, Any], save_dir: os.PathLike,
+                      extra: Optional[Dict[str, Any]] = None) -> Path:
+    """The dygraph model directory `load_model_dir` reads: model.pdparams, config.yml (pretrained_model:
+    model.pdparams), the rec dictionary, and `extra` JSON files (a pruned model's pruned_shapes.json)."""
+    import json
+
+    import paddle
+
+    from paddle_pp.utils.files import write_text_atomic
+
+    save_dir = Path(save_dir)
+    save_dir.mkdir(parents=True, exist_ok=True)
+    tmp = save_dir / "model.pdparams.tmp"
+    paddle.save(model.state_dict(), str(tmp))
+    os.replace(tmp, save_dir / "model.pdparams")
+    for name, value in (extra or {}).items():
+        write_text_atomic(save_dir / name, json.dumps(value, indent=1))
+    out = dict(cfg, Global=dict(cfg["Global"], pretrained_model="model.pdparams", checkpoints=None))
+    source = Path(cfg["Global"]["config_path"]).parent if cfg["Global"].get("config_path") else None
+    _copy_side_files(out, source, save_dir)
+    return save_dir
+
+
 def export_inference(model, cfg: Dict[str, Any], save_dir: os.PathLike, source_dir: Optional[os.PathLike] = None,
                      legacy: bool = False) -> Path:
     """Save `model` for Paddle Inference. `legacy=True` needs the legacy IR (see `export_in_subprocess`)."""

@@ -202,17 +202,9 @@ def clean_config(config: Dict[str, Any]) -> Dict[str, Any]:
 
 def write_weights_dir(model, config: Dict[str, Any], directory: Path, extra: Optional[Dict[str, Any]] = None) -> Path:
     """config.yml (+ dictionary) + model.pdparams (+ extra JSON files): what load_model_dir reads."""
-    import paddle
+    from paddle_pp.export import write_weights_dir as write_dir
 
-    from paddle_pp.export import _copy_side_files
-
-    directory.mkdir(parents=True, exist_ok=True)
-    paddle.save(model.state_dict(), str(directory / "model.pdparams"))
-    for name, value in (extra or {}).items():
-        (directory / name).write_text(json.dumps(value, indent=1), encoding="utf-8")
-    source = Path(config["Global"]["config_path"]).parent if config["Global"].get("config_path") else None
-    _copy_side_files(clean_config(config), source, directory)
-    return directory
+    return write_dir(model, config, directory, extra)
 
 
 def export_legacy(directory: Path) -> Path:
