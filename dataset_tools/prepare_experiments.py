@@ -140,12 +140,27 @@ def short_token_corpus(path: Path, n: int, seed: int = 6) -> Path:
     return path
 
 
-def receipt_cls_pairs(out: Path, num: int, seed: int, workers: int, corpus: Optional[Path] = None) -> None:
-    """`num` receipt-styled synthetic lines (presets/receipt.yml), each stored upright and turned, unless made."""
+def long_line_corpus(path: Path, document_corpus_path: Path, seed: int = 8) -> Path:
+    """The document sentences with half of them in capitals: receipts print long lines such as "THANK YOU FOR
+    YOUR PATRONAGE" in capitals, and a crop that wide is squeezed 5x into the classifier's 192 columns."""
+    if not path.is_file():
+        rng = np.random.default_rng(seed)
+        lines = [line.upper() if rng.random() < 0.5 else line
+                 for line in document_corpus_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        write(path, lines)
+    return path
+
+
+def receipt_cls_pairs(out: Path, num: int, seed: int, workers: int, corpus: Optional[Path] = None,
+                      neighbor_lines: bool = False, max_len: int = 25) -> None:
+    """`num` receipt-styled synthetic lines (presets/receipt.yml, plus presets/neighbor_lines.yml when asked), each
+    stored upright and turned, unless made."""
     if (out / "label.txt").is_file():
         return
+    presets = ["receipt.yml"] + (["neighbor_lines.yml"] if neighbor_lines else [])
     run([str(TOOLS / "synth_cls.py"), "--synth", str(num), "--lang", "en", "--out", str(out), "--mode", "both",
-         "--seed", str(seed), "--workers", str(workers), "--config", str(TOOLS / "presets" / "receipt.yml")]
+         "--seed", str(seed), "--workers", str(workers), "--max_len", str(max_len)]
+        + [arg for name in presets for arg in ("--config", str(TOOLS / "presets" / name))]
         + (["--corpus_file", str(corpus)] if corpus else []))
 
 
@@ -208,6 +223,10 @@ def main() -> int:
     if not (synth_cls_short / "label.txt").is_file():
         receipt_cls_pairs(synth_cls_short, args.synth_cls // 2, 14, args.workers,
                           short_token_corpus(out / "corpus_short.txt", args.synth_cls))
+    # The classifier's step 7: strips of neighbouring lines in the crops, and long (up to 60 character) lines.
+    receipt_cls_pairs(out / "synth_cls_receipt3", args.synth_cls, 15, args.workers, neighbor_lines=True)
+    receipt_cls_pairs(out / "synth_cls_long", args.synth_cls // 2, 16, args.workers,
+                      long_line_corpus(out / "corpus_long.txt", corpus), neighbor_lines=True, max_len=60)
     synth_cls = out / "synth_cls"
     if not (synth_cls / "label.txt").is_file():
         run([str(TOOLS / "synth_cls.py"), "--synth", str(args.synth_cls), "--lang", "en", "--out", str(synth_cls),
@@ -236,6 +255,8 @@ def main() -> int:
           + rebase(synth_cls_receipt_doc / "label.txt", synth_cls_receipt_doc))
     write(out / "cls_synth_short_train.txt", rebase(synth_cls_short / "label.txt", synth_cls_short))
     write(out / "cls_synth_receipt2_train.txt", rebase(synth_cls_receipt2 / "label.txt", synth_cls_receipt2))
+    write(out / "cls_synth_receipt3_train.txt", [line for name in ("synth_cls_receipt3", "synth_cls_long")
+                                                 for line in rebase(out / name / "label.txt", out / name)])
     write(out / "cls_sroie_val.txt", flipped_eval_set(sroie / "rec_val_label.txt", sroie, out / "cls_sroie_val"))
     # Real train crops turned at random too: the PACT classifier calibrates on the domain it is evaluated on.
     write(out / "cls_sroie_train.txt", flipped_eval_set(sroie / "rec_train_label.txt", sroie, out / "cls_sroie_train",

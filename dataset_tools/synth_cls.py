@@ -44,13 +44,14 @@ def source_from_label_file(label_file: Path, image_root: Path) -> Iterator[Tuple
         yield where, data, Path(path).suffix.lstrip(".").lower() or "jpg"
 
 
-def source_from_synth(num: int, lang: str, seed: int, workers: int, font_dirs=None, config_path: Optional[Path] = None,
-                      corpus_file: Optional[Path] = None) -> Iterator[Tuple[str, bytes, str]]:
+def source_from_synth(num: int, lang: str, seed: int, workers: int, font_dirs=None, config_path=None,
+                      corpus_file: Optional[Path] = None, max_len: int = 25) -> Iterator[Tuple[str, bytes, str]]:
     """Fresh synth_rec lines (made in a temporary folder, then read back); `config_path` holds synth_rec effect
-    settings (e.g. dataset_tools/presets/receipt.yml), `corpus_file` its texts."""
+    settings (one YAML file or a list, e.g. dataset_tools/presets/receipt.yml), `corpus_file` its texts (cut to
+    at most `max_len` characters)."""
     import tempfile
     from dataset_tools import synth_rec
-    synthesizer = synth_rec.make_synthesizer(lang, seed, font_dirs, corpus_file=corpus_file,
+    synthesizer = synth_rec.make_synthesizer(lang, seed, font_dirs, corpus_file=corpus_file, max_len=max_len,
                                              config=synth_rec.load_config(config_path, lang))
     with tempfile.TemporaryDirectory(prefix="synth_cls_") as temp:
         synth_rec.generate(synthesizer, num, Path(temp) / "rec", workers=workers, ext="png")
@@ -106,9 +107,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--lang", choices=["en", "ch"], default="en", help="with --synth")
     parser.add_argument("--font_dir", type=Path, action="append", help="with --synth")
     parser.add_argument("--workers", type=int, default=1, help="with --synth")
-    parser.add_argument("--config", type=Path, help="with --synth: synth_rec effect settings (YAML), e.g. "
-                                                    "dataset_tools/presets/receipt.yml")
+    parser.add_argument("--config", type=Path, action="append",
+                        help="with --synth: synth_rec effect settings (YAML, repeatable: later files win), e.g. "
+                             "dataset_tools/presets/receipt.yml")
     parser.add_argument("--corpus_file", type=Path, help="with --synth: texts, one per line")
+    parser.add_argument("--max_len", type=int, default=25,
+                        help="with --synth --corpus_file: longer corpus lines are cut to this many characters")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--mode", choices=["both", "random"], default="both")
     parser.add_argument("--ratio_180", type=float, default=0.5, help="with --mode random")
@@ -120,7 +124,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         raise DataToolError(f"{args.out}/label.txt exists; pass --overwrite to replace the set")
     if args.synth:
         samples = source_from_synth(args.synth, args.lang, args.seed, max(1, args.workers), args.font_dir,
-                                    args.config, args.corpus_file)
+                                    args.config, args.corpus_file, args.max_len)
     elif args.label_file:
         if not args.label_file.is_file():
             raise DataToolError(f"{args.label_file}: label file not found")

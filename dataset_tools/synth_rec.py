@@ -53,6 +53,9 @@ class RecSynthConfig:
     char_spacing: Tuple[float, float] = (-0.04, 0.3)
     underline_prob: float = 0.04
     line_disturb_prob: float = 0.1                # stray rule / table line near the text
+    neighbor_line_prob: float = 0.0               # a cut strip of the line above or below, as loose boxes catch
+    neighbor_line_visible: Tuple[float, float] = (0.1, 0.45)   # height of that strip
+    neighbor_line_gap: Tuple[float, float] = (0.05, 0.35)      # blank rows between it and the line
     curve_prob: float = 0.05
     curve_amplitude: Tuple[float, float] = (0.05, 0.2)
     vertical_prob: float = 0.0                    # CJK: stacked characters, delivered rotated 90 degrees
@@ -179,6 +182,35 @@ class RecSynthesizer:
             mask[:, max(0, x - thickness + 1):x + 1] = 255
         return mask
 
+    def neighbor_strip(self, rng: np.random.Generator, mask: np.ndarray, font: FontInfo,
+                       style: TextStyle) -> np.ndarray:
+        """Stack a cut strip of another line (same font and size) above or below: the feet of the line above or
+        the heads of the line below. Detector boxes on dense receipts catch such strips, and they are
+        orientation cues the classifier must not trust blindly (they appear on both sides in real crops)."""
+        c = self.config
+        for _ in range(5):
+            text = self.text_source.sample(rng).strip()
+            if text and fonts_covering([font], text):
+                break
+        else:
+            return mask
+        neighbor = render_text_mask(text, font, TextStyle(font_size=style.font_size, char_spacing=style.char_spacing,
+                                                       stroke_width=style.stroke_width))
+        if neighbor is None:
+            return mask
+        height, width = mask.shape
+        visible = max(1, min(neighbor.shape[0], int(effects.uniform(rng, c.neighbor_line_visible) * style.font_size)))
+        gap = int(effects.uniform(rng, c.neighbor_line_gap) * style.font_size)
+        above = bool(rng.random() < 0.5)
+        strip = neighbor[-visible:] if above else neighbor[:visible]
+        row = np.zeros((visible, width), dtype=mask.dtype)
+        shift = int(rng.integers(-width // 3, width // 3 + 1))  # lines start and end at different places
+        source_start, target_start = max(0, -shift), max(0, shift)
+        span = max(0, min(strip.shape[1] - source_start, width - target_start))
+        row[:, target_start:target_start + span] = strip[:, source_start:source_start + span]
+        blank = np.zeros((gap, width), dtype=mask.dtype)
+        return np.vstack([row, blank, mask] if above else [mask, blank, row])
+
     def geometry(self, rng: np.random.Generator, mask: np.ndarray) -> np.ndarray:
         c = self.config
         angle = effects.uniform(rng, c.rotation_degrees) if rng.random() < c.rotation_prob else 0.0
@@ -252,6 +284,8 @@ class RecSynthesizer:
         if rng.random() < self.config.dot_matrix_prob:
             mask = effects.dot_matrix(mask, effects.uniform(rng, self.config.dot_matrix_pitch) * style.font_size)
         mask = self.pad(rng, mask, style.font_size)
+        if rng.random() < self.config.neighbor_line_prob:
+            mask = self.neighbor_strip(rng, mask, font, style)
         if rng.random() < self.config.fade_prob:
             mask = self.fade(rng, mask)
         if rng.random() < self.config.line_disturb_prob:
@@ -357,18 +391,22 @@ def write_montage(synthesizer: RecSynthesizer, num: int, count: int, path: Path,
     return path
 
 
-def load_config(path: Optional[Path], lang: str) -> RecSynthConfig:
+def load_config(paths, lang: str) -> RecSynthConfig:
+    """The language's defaults overridden by each YAML file of `paths` in turn (one path, a list, or None), so a
+    preset can be combined with a small extra file (presets/receipt.yml + presets/neighbor_lines.yml)."""
     config = RecSynthConfig.for_language(lang)
-    if path is None:
+    if paths is None:
         return config
     import yaml
-    try:
-        overrides = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as error:
-        raise DataToolError(f"{path}: cannot read effect config ({error})") from None
-    if not isinstance(overrides, dict):
-        raise DataToolError(f"{path}: effect config must be a mapping of setting: value")
-    return config.with_overrides(overrides, str(path))
+    for path in [paths] if isinstance(paths, (str, Path)) else paths:
+        try:
+            overrides = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise DataToolError(f"{path}: cannot read effect config ({error})") from None
+        if not isinstance(overrides, dict):
+            raise DataToolError(f"{path}: effect config must be a mapping of setting: value")
+        config = config.with_overrides(overrides, str(path))
+    return config
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -388,7 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--font_dir", type=Path, action="append",
                         help="font folder (repeatable); default: system fonts and matplotlib's DejaVu")
     parser.add_argument("--bg_dir", type=Path, help="folder of images to crop backgrounds from")
-    parser.add_argument("--config", type=Path, help="YAML overrides of RecSynthConfig effect settings")
+    parser.add_argument("--config", type=Path, action="append",
+                        help="YAML overrides of RecSynthConfig effect settings (repeatable: later files win)")
     parser.add_argument("--height", type=int, default=None, help="output image height (default 32)")
     parser.add_argument("--ext", choices=["jpg", "png"], default="jpg")
     parser.add_argument("--lmdb", action="store_true", help="write an LMDB at --out instead of files")

@@ -234,6 +234,37 @@ def test_unknown_preset_setting_is_named(tmp_path):
         synth_rec.load_config(bad, "en")
 
 
+def test_neighbor_strip_adds_a_cut_line_above_or_below_with_a_gap(en_synth):
+    mask = np.zeros((40, 200), np.uint8)
+    mask[8:32, 10:190] = 255                                     # the line itself
+    config = synth_rec.dataclasses.replace(en_synth.config, neighbor_line_visible=(0.3, 0.3),
+                                           neighbor_line_gap=(0.25, 0.25))
+    synthesizer = synth_rec.RecSynthesizer(config, en_synth.text_source, en_synth.fonts, seed=1)
+    style = synth_rec.TextStyle(font_size=32)
+    sides = set()
+    for seed in range(12):
+        out = synthesizer.neighbor_strip(np.random.default_rng(seed), mask, en_synth.fonts[0], style)
+        strip, gap = int(0.3 * 32), int(0.25 * 32)
+        assert out.shape == (40 + strip + gap, 200)
+        above = np.array_equal(out[strip + gap:], mask)
+        below = np.array_equal(out[:40], mask)
+        assert above != below                                    # the line is kept whole, on one side
+        strip_rows = out[:strip] if above else out[-strip:]
+        gap_rows = out[strip:strip + gap] if above else out[40:40 + gap]
+        assert strip_rows.max() > 0 and gap_rows.max() == 0      # ink of the other line, then blank rows
+        sides.add(above)
+    assert sides == {True, False}
+
+
+def test_presets_combine_later_files_win(tmp_path):
+    presets = ROOT / "dataset_tools" / "presets"
+    config = synth_rec.load_config([presets / "receipt.yml", presets / "neighbor_lines.yml"], "en")
+    assert config.grayscale_prob == 0.8 and config.neighbor_line_prob == 0.35
+    override = tmp_path / "more.yml"
+    override.write_text("grayscale_prob: 0.1\n")
+    assert synth_rec.load_config([presets / "receipt.yml", override], "en").grayscale_prob == 0.1
+
+
 def test_synth_cls_command_line_with_receipt_preset(tmp_path):
     out = tmp_path / "cls"
     result = subprocess.run([sys.executable, str(ROOT / "dataset_tools" / "synth_cls.py"), "--synth", "4", "--out",
