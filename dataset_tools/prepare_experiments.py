@@ -241,6 +241,11 @@ def main() -> int:
     sroie_det_train = rebase(sroie / "det_train_label.txt", sroie)
     write(out / "det_sroie_train.txt", sroie_det_train)
     write(out / "det_train.txt", sroie_det_train + rebase(synth_det / "label.txt", synth_det))
+    # Model selection without looking at det_val: every fifth training receipt is held out (16 of 80).
+    held_out = sroie_det_train[4::5]
+    write(out / "det_sroie_holdout.txt", held_out)
+    write(out / "det_train_minus_holdout.txt", [line for line in sroie_det_train if line not in held_out]
+          + rebase(synth_det / "label.txt", synth_det))
     # slim/prune.py's sensitivity set: a few training receipts and synthetic scenes (never the val/test sets).
     write(out / "det_prune_sens.txt", sroie_det_train[:6] + rebase(synth_det / "label.txt", synth_det)[:6])
     # Pruned-detector fine-tuning: receipts, English and Chinese synthetic scenes, pseudo-labelled photos (x4).
