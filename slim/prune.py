@@ -11,7 +11,7 @@
    ``sensitivity.png`` draws drop against ratio, one curve per layer.
 2. Ratios: per layer the largest ratio whose (linearly interpolated) drop stays <= ``--max_drop`` (default
    0.02), or, with ``--pruned_flops F``, the loss threshold found by bisection that removes a fraction F of the
-   FLOPs. Never pruned: the DB threshold branch (``head.thresh.``), transposed convs, and the structural name
+   FLOPs; or given by hand in ``Slim.ratios`` ({structural name: ratio}; no sensitivity analysis then). Never pruned: the DB threshold branch (``head.thresh.``), transposed convs, and the structural name
    prefixes of ``Slim.skip_layers`` (the paper-era recipe kept the first layers, e.g. ``backbone.conv1``).
 3. Prune; re-estimate the batch-norm statistics on ``Slim.bn_calibration_batches`` training batches (the convs
    after a pruned one see other activations: paddle_pp/training/batch_norm.py) and evaluate; fine-tune with the
@@ -292,6 +292,19 @@ def ratios_by_flops(model, pruner, layers: Dict[str, str], sens: Dict[str, Dict[
 
 # ------------------------------------------------------------------------------------------------ main
 
+def explicit_ratios(given: Dict[str, Any], layers: Dict[str, str]) -> Dict[str, float]:
+    """``Slim.ratios`` ({structural conv weight name: fraction of filters}) checked against the prunable layers."""
+    unknown = [name for name in given if name not in layers]
+    if unknown:
+        raise ValueError(f"Slim.ratios: {unknown} are not prunable layers of this model (skipped, transposed or "
+                         f"misspelt); prunable: {list(layers)}")
+    ratios = {name: float(ratio) for name, ratio in given.items()}
+    bad = {name: ratio for name, ratio in ratios.items() if not 0.0 < ratio < 1.0}
+    if bad:
+        raise ValueError(f"Slim.ratios: every ratio must be between 0 and 1 (exclusive), got {bad}")
+    return ratios
+
+
 def settle_pruned_model(trainer, calibration_batches: int, eval_batches: Optional[int]) -> float:
     """Re-estimate the pruned model's batch-norm statistics on `calibration_batches` training batches (0: keep
     the stale ones), then return its metric before any fine-tuning."""
@@ -345,6 +358,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     model.eval()
     metric_name = trainer.main_indicator
 
+    pruner = make_pruner(model, shape)
+    layers = prunable_layers(model, pruner, skip)
+    if slim.get("sen_layers"):  # restrict the analysis (tests, quick looks): structural name prefixes
+        layers = {n: a for n, a in layers.items() if matches_prefix(layer_of(n), slim["sen_layers"])}
+    common.log(f"{len(layers)} prunable conv layers (skipped prefixes: {list(NEVER_PRUNE) + skip}, transposed convs)")
+    explicit = slim.get("ratios")
+    ratios = explicit_ratios(explicit, layers) if explicit else None  # a misspelt name fails before any work
+
     # Before: the model as loaded (weights + legacy export in original/), metric on the whole Eval set.
     original = common.write_weights_dir(model, config, save_dir / "original")
     common.export_legacy(original)
@@ -352,26 +373,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     before = common.measure(model, config, original, before_metric, latency_runs)
     common.log(f"before: {before}")
 
-    pruner = make_pruner(model, shape)
-    layers = prunable_layers(model, pruner, skip)
-    if slim.get("sen_layers"):  # restrict the analysis (tests, quick looks): structural name prefixes
-        layers = {n: a for n, a in layers.items() if matches_prefix(layer_of(n), slim["sen_layers"])}
-    common.log(f"{len(layers)} prunable conv layers (skipped prefixes: {list(NEVER_PRUNE) + skip}, transposed convs)")
-    eval_fn = lambda: common.main_metric(trainer, common.evaluate_model(trainer, max_batches=eval_batches))  # noqa
-    sens = sensitivity(model, pruner, layers, eval_fn, sen_file, ratios_grid, metric_name)
-    plot = plot_sensitivity(sens, sen_file.with_suffix(".png"), None if pruned_flops else max_drop,
-                            f"FPGM sensitivity, {model_type} ({metric_name})")
-    common.log(f"sensitivity plot: {plot}")
-    if args.sensitivity_only:
-        return 0
-
-    if pruned_flops:
-        found = ratios_by_flops(model, pruner, layers, sens, float(pruned_flops), shape)
-        ratios = found["ratios"]
-        common.log(f"FLOPs target {pruned_flops}: threshold {found['max_drop']:.4f} prunes "
-                   f"{found['pruned_flops']:.3f} of the FLOPs")
+    if explicit:  # chosen by hand: no sensitivity analysis
+        pruned_flops = None
+        common.log(f"Slim.ratios: {len(ratios)} layers chosen by hand, no sensitivity analysis")
     else:
-        ratios = ratios_by_loss(sens, max_drop)
+        eval_fn = lambda: common.main_metric(trainer, common.evaluate_model(trainer, max_batches=eval_batches))  # noqa
+        sens = sensitivity(model, pruner, layers, eval_fn, sen_file, ratios_grid, metric_name)
+        plot = plot_sensitivity(sens, sen_file.with_suffix(".png"), None if pruned_flops else max_drop,
+                                f"FPGM sensitivity, {model_type} ({metric_name})")
+        common.log(f"sensitivity plot: {plot}")
+        if args.sensitivity_only:
+            return 0
+        if pruned_flops:
+            found = ratios_by_flops(model, pruner, layers, sens, float(pruned_flops), shape)
+            ratios = found["ratios"]
+            common.log(f"FLOPs target {pruned_flops}: threshold {found['max_drop']:.4f} prunes "
+                       f"{found['pruned_flops']:.3f} of the FLOPs")
+        else:
+            ratios = ratios_by_loss(sens, max_drop)
     for name, ratio in ratios.items():
         common.log(f"  prune {name}: {ratio:.3f}")
     record = prune(model, pruner, layers, ratios)
@@ -394,8 +413,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     common.write_report(save_dir, {"kind": "prune", "before": before, "after": after, "ratios": ratios,
                                    "metric_before_finetune": pruned_metric,
                                    "bn_calibration_batches": int(slim.get("bn_calibration_batches") or 0),
-                                   "max_drop": None if pruned_flops else max_drop, "pruned_flops": pruned_flops,
-                                   "sen_file": str(sen_file), "input_shape": shape})
+                                   "max_drop": None if pruned_flops or explicit else max_drop,
+                                   "pruned_flops": pruned_flops, "ratios_by_hand": bool(explicit),
+                                   "sen_file": None if explicit else str(sen_file), "input_shape": shape})
     common.finish(save_dir, table, args.publish, "pruned")
     return 0
 

@@ -21,14 +21,28 @@ def test_running_statistics_become_the_average_over_the_batches():
     assert recalibrate_batch_norm(model, iter(batches), max_batches=4) == 4   # the fifth batch is not used
     with paddle.no_grad():
         features = [conv(b).numpy() for b in batches[:4]]
-    expected_mean = np.mean([f.mean(axis=(0, 2, 3)) for f in features], axis=0)
-    expected_var = np.mean([f.var(axis=(0, 2, 3)) for f in features], axis=0)
-    np.testing.assert_allclose(norm._mean.numpy(), expected_mean, rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(norm._variance.numpy(), expected_var, rtol=0.05)   # biased or unbiased estimate
+    pooled = np.concatenate(features)                   # the statistics of all the activations seen
+    np.testing.assert_allclose(norm._mean.numpy(), pooled.mean(axis=(0, 2, 3)), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(norm._variance.numpy(), pooled.var(axis=(0, 2, 3)), rtol=0.05)  # (un)biased
     # the model now normalizes those features to about zero mean, unit variance
     with paddle.no_grad():
         out = model(batches[0]).numpy()
     assert abs(out.mean()) < 0.3 and 0.5 < out.std() < 1.5
+
+
+def test_one_image_batches_keep_the_variance_between_images():
+    """With one image per batch, each batch's variance misses how much the images differ: the recalibrated
+    variance adds the variance of the batch means (law of total variance)."""
+    model = conv_bn()
+    conv, norm = model[0], model[1]
+    rng = np.random.default_rng(1)
+    batches = [paddle.to_tensor(rng.normal(offset, 0.5, (1, 3, 6, 6)).astype("float32")) for offset in (-4, 0, 4, 8)]
+    recalibrate_batch_norm(model, batches, max_batches=4)
+    with paddle.no_grad():
+        pooled = np.concatenate([conv(b).numpy() for b in batches])
+    within = np.mean([conv(b).numpy().var(axis=(0, 2, 3)) for b in batches], axis=0)
+    np.testing.assert_allclose(norm._variance.numpy(), pooled.var(axis=(0, 2, 3)), rtol=0.05)
+    assert (norm._variance.numpy() > 2 * within).all()    # far more than the average within-image variance
 
 
 def test_mode_momentum_and_frozen_statistics_are_restored():

@@ -108,6 +108,31 @@ def test_det_pruning_skips_threshold_branch_and_rebuilds(tmp_path):
     np.testing.assert_allclose(rebuilt(x).numpy(), ref, atol=1e-5)
 
 
+def test_prune_with_ratios_by_hand(tmp_path):
+    """Slim.ratios: no sensitivity analysis, exactly those layers pruned; a misspelt or skipped name fails before
+    any work, naming it."""
+    chosen = {"backbone.blocks.0.expand_conv.conv.weight": 0.5, "backbone.conv2.conv.weight": 0.25}
+    cfg_path = tiny_cls_config(tmp_path, slim={"ratios": chosen, "skip_layers": ["backbone.conv1"]})
+    save_dir = tmp_path / "by_hand"
+    assert P.main(["-c", str(cfg_path), "--save_dir", str(save_dir), "--no_finetune"]) == 0
+    assert not (save_dir / "sensitivity.json").exists()
+    report = json.loads((save_dir / "slim_report.json").read_text())
+    assert report["ratios"] == chosen and report["ratios_by_hand"] and report["sen_file"] is None
+    shapes = json.loads((save_dir / "pruned_shapes.json").read_text())["parameters"]
+    from paddle_pp.modeling.architecture import build_model
+    fresh = {n: p.shape[0] for n, p in build_model(load_config(cfg_path)).named_parameters()}
+    for name, ratio in chosen.items():
+        assert abs(shapes[name][0] - round(fresh[name] * (1 - ratio))) <= 1, name
+    assert not any(name.startswith("backbone.conv1.") for name in shapes)
+    for bad in ({"backbone.conv1.conv.weight": 0.5}, {"backbone.blocks.0.expand_conv.conv.weigth": 0.5}):
+        cfg_path = tiny_cls_config(tmp_path / "bad", slim={"ratios": bad, "skip_layers": ["backbone.conv1"]})
+        with pytest.raises(ValueError, match=next(iter(bad)).replace(".", r"\.")):
+            P.main(["-c", str(cfg_path), "--save_dir", str(tmp_path / "never")])
+        assert not (tmp_path / "never" / "original").exists()
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        P.explicit_ratios({"a": 1.0}, {"a": "conv2d_0.w_0"})
+
+
 def test_prune_cls_end_to_end(tmp_path, capsys):
     """prune.py on a tiny classifier: sensitivity of 4 layers x 2 ratios (first layer skipped by prefix),
     cached and reused; prune, 2 fine-tuning steps, evaluate, both exports, the table."""

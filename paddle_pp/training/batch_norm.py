@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Iterable, List
 
+import numpy as np
 import paddle
 
 
@@ -19,16 +20,21 @@ def batch_norms(model: paddle.nn.Layer) -> List[paddle.nn.Layer]:
 
 
 def recalibrate_batch_norm(model: paddle.nn.Layer, images: Iterable[paddle.Tensor], max_batches: int) -> int:
-    """Replace every batch norm's running mean and variance by their average over the first `max_batches`
-    batches of `images` (NCHW tensors), forward passes only. The model's mode, the layers' momentum and any
-    frozen statistics (Global.freeze_bn) are as before afterwards. Returns the number of batches used."""
+    """Replace every batch norm's running mean and variance by those of the activations over the first
+    `max_batches` batches of `images` (NCHW tensors), forward passes only. The variance is the law of total
+    variance over the batches (mean of the batch variances + variance of the batch means), so small batches, one
+    image each included, do not underestimate it. The model's mode, the layers' momentum and any frozen
+    statistics (Global.freeze_bn) are as before afterwards. Returns the number of batches used."""
     norms = batch_norms(model)
     if not norms or max_batches <= 0:
         return 0
     saved = [(layer._momentum, getattr(layer, "_use_global_stats", None)) for layer in norms]
+    old = [(layer._mean.numpy().copy(), layer._variance.numpy().copy()) for layer in norms]
+    sums = [[np.zeros_like(mean), np.zeros_like(mean), np.zeros_like(mean)] for mean, _ in old]
     was_training = model.training
-    for layer in norms:  # the first batch's momentum of 0 overwrites the old statistics
-        layer._use_global_stats = False  # normalize with, and so accumulate, each batch's own statistics
+    for layer in norms:
+        layer._use_global_stats = False  # normalize with each batch's own statistics
+        layer._momentum = 0.0            # ... and leave exactly them in the running buffers
     model.train()
     used = 0
     try:
@@ -36,14 +42,22 @@ def recalibrate_batch_norm(model: paddle.nn.Layer, images: Iterable[paddle.Tenso
             for batch in images:
                 if used >= max_batches:
                     break
-                used += 1
-                for layer in norms:  # running = momentum * running + (1 - momentum) * batch: a plain average
-                    layer._momentum = 1.0 - 1.0 / used
                 model(batch)
+                used += 1
+                for layer, (mean_sum, square_sum, var_sum) in zip(norms, sums):
+                    mean = layer._mean.numpy()
+                    mean_sum += mean
+                    square_sum += mean * mean
+                    var_sum += layer._variance.numpy()
     finally:
-        for layer, (momentum, use_global) in zip(norms, saved):
+        for layer, (momentum, use_global), (mean, variance), (mean_sum, square_sum, var_sum) in zip(
+                norms, saved, old, sums):
             layer._momentum = momentum
             layer._use_global_stats = use_global
+            if used:
+                mean, variance = mean_sum / used, var_sum / used + np.maximum(square_sum / used - (mean_sum / used) ** 2, 0)
+            layer._mean.set_value(mean.astype("float32"))
+            layer._variance.set_value(variance.astype("float32"))
         if not was_training:
             model.eval()
     return used
