@@ -13,10 +13,9 @@
    0.02), or, with ``--pruned_flops F``, the loss threshold found by bisection that removes a fraction F of the
    FLOPs; or given by hand in ``Slim.ratios`` ({structural name: ratio}; no sensitivity analysis then). Never pruned: the DB threshold branch (``head.thresh.``), transposed convs, and the structural name
    prefixes of ``Slim.skip_layers`` (the paper-era recipe kept the first layers, e.g. ``backbone.conv1``).
-3. Prune; re-estimate the batch-norm statistics on ``Slim.bn_calibration_batches`` training batches (the convs
-   after a pruned one see other activations: paddle_pp/training/batch_norm.py) and evaluate; fine-tune with the
-   training loop (``Slim.finetune``), evaluate, write the model directory (legacy export + PIR export in ``pir/``
-   + model.pdparams + pruned_shapes.json, see slim/common.py) and print the before/after table.
+3. Prune, evaluate (the report keeps this metric before fine-tuning), fine-tune with the training loop
+   (``Slim.finetune``), evaluate, write the model directory (legacy export + PIR export in ``pir/`` +
+   model.pdparams + pruned_shapes.json, see slim/common.py) and print the before/after table.
 """
 from __future__ import annotations
 
@@ -305,16 +304,8 @@ def explicit_ratios(given: Dict[str, Any], layers: Dict[str, str]) -> Dict[str, 
     return ratios
 
 
-def settle_pruned_model(trainer, calibration_batches: int, eval_batches: Optional[int]) -> float:
-    """Re-estimate the pruned model's batch-norm statistics on `calibration_batches` training batches (0: keep
-    the stale ones), then return its metric before any fine-tuning."""
-    from paddle_pp.training.batch_norm import recalibrate_batch_norm
-    from paddle_pp.training.trainer import to_tensors
-
-    if calibration_batches > 0:
-        images = (to_tensors(batch)["image"] for batch in trainer.train_loader)
-        used = recalibrate_batch_norm(trainer.model, images, calibration_batches)
-        common.log(f"batch-norm statistics re-estimated on {used} training batches")
+def metric_before_finetune(trainer, eval_batches: Optional[int]) -> float:
+    """The pruned model's metric as pruned, before any training step."""
     trainer.model.eval()
     metric = common.main_metric(trainer, common.evaluate_model(trainer, max_batches=eval_batches))
     common.log(f"pruned, before fine-tuning: {trainer.main_indicator} {metric:.4f}")
@@ -395,7 +386,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         common.log(f"  prune {name}: {ratio:.3f}")
     record = prune(model, pruner, layers, ratios)
     common.log(f"pruned {len(ratios)} layers; {len(record['parameters'])} tensors changed shape")
-    pruned_metric = settle_pruned_model(trainer, int(slim.get("bn_calibration_batches") or 0), eval_batches)
+    pruned_metric = metric_before_finetune(trainer, eval_batches)
 
     if not args.no_finetune:
         common.finetune(trainer)
@@ -412,7 +403,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     table = common.format_table(before, after, metric_name)
     common.write_report(save_dir, {"kind": "prune", "before": before, "after": after, "ratios": ratios,
                                    "metric_before_finetune": pruned_metric,
-                                   "bn_calibration_batches": int(slim.get("bn_calibration_batches") or 0),
                                    "max_drop": None if pruned_flops or explicit else max_drop,
                                    "pruned_flops": pruned_flops, "ratios_by_hand": bool(explicit),
                                    "sen_file": None if explicit else str(sen_file), "input_shape": shape})

@@ -141,13 +141,11 @@ def test_prune_cls_end_to_end(tmp_path, capsys):
 
     cfg_path = tiny_cls_config(tmp_path, slim={
         "skip_layers": ["backbone.conv1"], "sen_layers": ["backbone.conv1", "backbone.blocks.0", "backbone.conv2"],
-        "sen_ratios": [0.3, 0.6], "max_drop": 0.02, "bn_calibration_batches": 5})
+        "sen_ratios": [0.3, 0.6], "max_drop": 0.02})
     save_dir = tmp_path / "pruned"
     assert P.main(["-c", str(cfg_path), "--save_dir", str(save_dir)]) == 0
     captured = capsys.readouterr()
     assert "| parameters |" in captured.out and "| FLOPs |" in captured.out and "latency ms" in captured.out
-    # 6 training lines in batches of 3: the statistics are re-estimated on the 2 batches there are
-    assert "batch-norm statistics re-estimated on 2 training batches" in captured.err
     assert "pruned, before fine-tuning: acc" in captured.err
 
     sen_file = save_dir / "sensitivity.json"
@@ -162,7 +160,7 @@ def test_prune_cls_end_to_end(tmp_path, capsys):
                                 0.02)
     assert report["ratios"] == pytest.approx(expected)
     assert report["after"]["parameters"] <= report["before"]["parameters"]
-    assert report["bn_calibration_batches"] == 5 and 0.0 <= report["metric_before_finetune"] <= 1.0
+    assert 0.0 <= report["metric_before_finetune"] <= 1.0
 
     # A second run reuses the file (no evaluation, no rewrite).
     mtime = sen_file.stat().st_mtime_ns
