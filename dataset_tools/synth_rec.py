@@ -20,7 +20,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -284,7 +284,8 @@ class RecSynthesizer:
         if rng.random() < self.config.dot_matrix_prob:
             mask = effects.dot_matrix(mask, effects.uniform(rng, self.config.dot_matrix_pitch) * style.font_size)
         mask = self.pad(rng, mask, style.font_size)
-        if rng.random() < self.config.neighbor_line_prob:
+        # (no draw at probability 0: sets made before this effect existed stay byte-identical for their seeds)
+        if self.config.neighbor_line_prob > 0 and rng.random() < self.config.neighbor_line_prob:
             mask = self.neighbor_strip(rng, mask, font, style)
         if rng.random() < self.config.fade_prob:
             mask = self.fade(rng, mask)
@@ -391,7 +392,7 @@ def write_montage(synthesizer: RecSynthesizer, num: int, count: int, path: Path,
     return path
 
 
-def load_config(paths, lang: str) -> RecSynthConfig:
+def load_config(paths: Union[None, str, Path, Sequence[Union[str, Path]]], lang: str) -> RecSynthConfig:
     """The language's defaults overridden by each YAML file of `paths` in turn (one path, a list, or None), so a
     preset can be combined with a small extra file (presets/receipt.yml + presets/neighbor_lines.yml)."""
     config = RecSynthConfig.for_language(lang)

@@ -11,8 +11,9 @@
    ``sensitivity.png`` draws drop against ratio, one curve per layer.
 2. Ratios: per layer the largest ratio whose (linearly interpolated) drop stays <= ``--max_drop`` (default
    0.02), or, with ``--pruned_flops F``, the loss threshold found by bisection that removes a fraction F of the
-   FLOPs; or given by hand in ``Slim.ratios`` ({structural name: ratio}; no sensitivity analysis then). Never pruned: the DB threshold branch (``head.thresh.``), transposed convs, and the structural name
-   prefixes of ``Slim.skip_layers`` (the paper-era recipe kept the first layers, e.g. ``backbone.conv1``).
+   FLOPs; or given by hand in ``Slim.ratios`` ({structural name: ratio}; no sensitivity analysis then). Never
+   pruned: the DB threshold branch (``head.thresh.``), transposed convs, and the structural name prefixes of
+   ``Slim.skip_layers`` (the paper-era recipe kept the first layers, e.g. ``backbone.conv1``).
 3. Prune, evaluate (the report keeps this metric before fine-tuning), fine-tune with the training loop
    (``Slim.finetune``), evaluate, write the model directory (legacy export + PIR export in ``pir/`` +
    model.pdparams + pruned_shapes.json, see slim/common.py) and print the before/after table.
