@@ -392,7 +392,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not args.no_finetune:
         common.finetune(trainer)
     model.eval()
-    after_metric = common.main_metric(trainer, common.evaluate_model(trainer))
+    # Unchanged since it was scored on the whole Eval set (no fine-tune, no batch limit): do not evaluate again.
+    unchanged = args.no_finetune and not eval_batches
+    after_metric = pruned_metric if unchanged else common.main_metric(trainer, common.evaluate_model(trainer))
 
     # After: the model directory (weights + record, legacy export through load_model_dir, PIR export in pir/).
     common.write_weights_dir(model, config, save_dir, extra={"pruned_shapes.json": record})
