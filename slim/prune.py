@@ -299,10 +299,11 @@ def explicit_ratios(given: Dict[str, Any], layers: Dict[str, str]) -> Dict[str, 
         raise ValueError(f"Slim.ratios: {unknown} are not prunable layers of this model (skipped, transposed or "
                          f"misspelt); prunable: {list(layers)}")
     ratios = {name: float(ratio) for name, ratio in given.items()}
-    bad = {name: ratio for name, ratio in ratios.items() if not 0.0 < ratio < 1.0}
+    bad = {name: ratio for name, ratio in ratios.items() if not 0.0 <= ratio < 1.0}
     if bad:
-        raise ValueError(f"Slim.ratios: every ratio must be between 0 and 1 (exclusive), got {bad}")
-    return ratios
+        raise ValueError(f"Slim.ratios: every ratio must be in [0, 1), got {bad}")
+    # 0 leaves a layer whole: configs merge key by key, so this is how a derived config undoes a base's ratio.
+    return {name: ratio for name, ratio in ratios.items() if ratio > 0.0}
 
 
 def metric_before_finetune(trainer, eval_batches: Optional[int]) -> float:

@@ -129,8 +129,11 @@ def test_prune_with_ratios_by_hand(tmp_path):
         with pytest.raises(ValueError, match=next(iter(bad)).replace(".", r"\.")):
             P.main(["-c", str(cfg_path), "--save_dir", str(tmp_path / "never")])
         assert not (tmp_path / "never" / "original").exists()
-    with pytest.raises(ValueError, match="between 0 and 1"):
-        P.explicit_ratios({"a": 1.0}, {"a": "conv2d_0.w_0"})
+    for out_of_range in (1.0, -0.1):
+        with pytest.raises(ValueError, match=r"in \[0, 1\)"):
+            P.explicit_ratios({"a": out_of_range}, {"a": "conv2d_0.w_0"})
+    # 0 undoes a ratio a base config set (configs merge key by key): the layer is left whole, not "pruned by 0".
+    assert P.explicit_ratios({"a": 0.0, "b": 0.25}, {"a": "conv2d_0.w_0", "b": "conv2d_1.w_0"}) == {"b": 0.25}
 
 
 def test_prune_cls_end_to_end(tmp_path, capsys):
