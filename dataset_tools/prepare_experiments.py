@@ -249,9 +249,12 @@ def main() -> int:
     # slim/prune.py's sensitivity set: a few training receipts and synthetic scenes (never the val/test sets).
     write(out / "det_prune_sens.txt", sroie_det_train[:6] + rebase(synth_det / "label.txt", synth_det)[:6])
     # Pruned-detector fine-tuning: receipts, English and Chinese synthetic scenes, pseudo-labelled photos (x4).
-    write(out / "det_prune_train.txt", sroie_det_train + rebase(synth_det / "label.txt", synth_det)
-          + (rebase(synth_det_ch / "label.txt", synth_det_ch) if (synth_det_ch / "label.txt").is_file() else [])
-          + 4 * read_lines(pseudo_photos))
+    prune_scenes = (rebase(synth_det / "label.txt", synth_det)
+                    + (rebase(synth_det_ch / "label.txt", synth_det_ch) if (synth_det_ch / "label.txt").is_file()
+                       else [])
+                    + 4 * read_lines(pseudo_photos))
+    write(out / "det_prune_train.txt", sroie_det_train + prune_scenes)
+    write(out / "det_prune_scenes.txt", prune_scenes)  # without the receipts (README, "Where the limit comes from")
     write(out / "det_sroie_val.txt", rebase(sroie / "det_val_label.txt", sroie))
     write(out / "det_msra_test.txt", rebase(msra / "test_label.txt", msra))
     write(out / "cls_synth_train.txt", rebase(synth_cls / "label.txt", synth_cls))
