@@ -198,6 +198,27 @@ def test_db_distill_loss_is_small_when_student_matches_teacher():
     assert float(loss(far, batch)["loss_distill"]) > 5.0
 
 
+def test_db_distill_loss_soft_term_matches_teacher_probabilities():
+    """soft_weight adds BCE between the student's and the teacher's probabilities (by hand here); 0 adds nothing."""
+    from paddle_pp.losses.det_distill_loss import DBDistillLoss
+
+    rng = np.random.default_rng(5)
+    maps, batch = _db_inputs(rng)
+    teacher_prob = rng.uniform(0, 1, (2, 1, 16, 16)).astype(np.float32)
+    hard_only = DBDistillLoss(teacher_model=_ConstantTeacher(teacher_prob))(maps, batch)
+    assert "loss_distill_soft" not in hard_only
+    out = DBDistillLoss(teacher_model=_ConstantTeacher(teacher_prob), soft_weight=3.0)(maps, batch)
+    p, q = np.asarray(maps["shrink_maps"])[:, 0].astype(np.float64), teacher_prob[:, 0].astype(np.float64)
+    expected = 3.0 * float(np.mean(-(q * np.log(p) + (1 - q) * np.log(1 - p))))
+    assert float(out["loss_distill_soft"]) == pytest.approx(expected, rel=1e-4)
+    assert float(out["loss_distill"]) == pytest.approx(float(hard_only["loss_distill"]) + expected, rel=1e-5)
+    assert float(out["loss"]) == pytest.approx(float(hard_only["loss"]) + expected, rel=1e-5)
+    # the soft term is smallest where the student says what the teacher says
+    same = dict(maps, shrink_maps=t(np.clip(teacher_prob, 1e-3, 1 - 1e-3)))
+    loss = DBDistillLoss(teacher_model=_ConstantTeacher(teacher_prob), soft_weight=1.0)
+    assert float(loss(same, batch)["loss_distill_soft"]) < float(loss(maps, batch)["loss_distill_soft"])
+
+
 def test_db_distill_loss_builds_official_teacher_from_config():
     cfg = dict(load_config("det")["Loss"], name="DBDistillLoss")
     loss = build_loss(cfg)

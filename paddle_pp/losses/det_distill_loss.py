@@ -1,7 +1,12 @@
 """DB loss plus knowledge distillation from a frozen teacher detector (for recovering a pruned detector).
 
     loss = DBLoss(student, labels) + distill_weight * (alpha * BalanceLoss(P_s, T) + Dice(P_s, T))
-    T = teacher probability map > teacher_thresh      (PaddleOCR's DistillationDBLoss pseudo-label)
+                                    + soft_weight * BCE(P_s, P_t)
+    T = teacher probability map P_t > teacher_thresh      (PaddleOCR's DistillationDBLoss pseudo-label)
+
+The optional soft term (``soft_weight``, default 0: off) matches the teacher's probabilities themselves, not only
+which side of the threshold they fall on: how sure the teacher is, which the box score (the mean probability
+inside a box, compared with box_thresh) depends on.
 
 Why: a pruned detector fine-tuned only on the labels of a small, narrow training set (receipts, synthetic
 scenes) relearns those and forgets what the unpruned model knew about everything else (our first pruned model
@@ -19,6 +24,7 @@ from typing import Any, Dict, Mapping, Optional
 
 import paddle
 import paddle.nn as nn
+import paddle.nn.functional as F
 
 from paddle_pp.registry import LOSSES
 
@@ -49,7 +55,7 @@ def build_teacher(teacher: str, teacher_config: str = "det") -> nn.Layer:
 @LOSSES.register("DBDistillLoss")
 class DBDistillLoss(nn.Layer):
     def __init__(self, teacher: Any = "official", teacher_config: str = "det", distill_weight: float = 1.0,
-                 teacher_thresh: float = 0.3, balance_loss: bool = True, main_loss_type: str = "DiceLoss",
+                 teacher_thresh: float = 0.3, soft_weight: float = 0.0, balance_loss: bool = True, main_loss_type: str = "DiceLoss",
                  alpha: float = 5, beta: float = 10, ohem_ratio: float = 3, eps: float = 1e-6,
                  teacher_model: Optional[nn.Layer] = None) -> None:
         super().__init__()
@@ -58,6 +64,7 @@ class DBDistillLoss(nn.Layer):
         self.alpha = alpha
         self.distill_weight = float(distill_weight)
         self.teacher_thresh = float(teacher_thresh)
+        self.soft_weight = float(soft_weight)
         self.bce_loss = BalanceLoss(balance_loss=balance_loss, main_loss_type=main_loss_type,
                                     negative_ratio=ohem_ratio)
         self.dice_loss = DiceLoss(eps=eps)
@@ -65,25 +72,30 @@ class DBDistillLoss(nn.Layer):
         self.__dict__["teacher"] = teacher_model if teacher_model is not None else build_teacher(teacher,
                                                                                                  teacher_config)
 
-    def teacher_targets(self, image: paddle.Tensor) -> paddle.Tensor:
-        """[N, H, W] 0/1 pseudo-label: the teacher's probability map thresholded as DBPostProcess does."""
+    def teacher_probability(self, image: paddle.Tensor) -> paddle.Tensor:
+        """[N, H, W] the teacher's probability map."""
         teacher = self.__dict__["teacher"]
         teacher.eval()  # the trainer switches modules to train mode; the teacher always infers
         with paddle.no_grad():
             prob = teacher(image)
         if isinstance(prob, Mapping):
             prob = prob["shrink_maps"]
-        return (_squeeze_channel(prob) > self.teacher_thresh).astype("float32")
+        return _squeeze_channel(prob)
 
     def forward(self, predicts: Mapping[str, paddle.Tensor], batch: Mapping[str, Any]) -> Dict[str, paddle.Tensor]:
         losses = self.db_loss(predicts, batch)
         image = batch["image"]
         if not isinstance(image, paddle.Tensor):
             image = paddle.to_tensor(image)
-        target = self.teacher_targets(image)
+        teacher_prob = self.teacher_probability(image)
+        target = (teacher_prob > self.teacher_thresh).astype("float32")  # thresholded as DBPostProcess does
         shrink = _squeeze_channel(predicts["shrink_maps"])
         everywhere = paddle.ones_like(target)
         distill = self.alpha * self.bce_loss(shrink, target, everywhere) + self.dice_loss(shrink, target, everywhere)
         losses["loss_distill"] = self.distill_weight * distill
+        if self.soft_weight > 0:
+            soft = F.binary_cross_entropy(paddle.clip(shrink, 1e-6, 1 - 1e-6), teacher_prob)
+            losses["loss_distill_soft"] = self.soft_weight * soft
+            losses["loss_distill"] = losses["loss_distill"] + losses["loss_distill_soft"]
         losses["loss"] = losses["loss"] + losses["loss_distill"]
         return losses
