@@ -56,8 +56,8 @@ def build_teacher(teacher: str, teacher_config: str = "det") -> nn.Layer:
 class DBDistillLoss(nn.Layer):
     def __init__(self, teacher: Any = "official", teacher_config: str = "det", distill_weight: float = 1.0,
                  teacher_thresh: float = 0.3, soft_weight: float = 0.0, balance_loss: bool = True,
-                 main_loss_type: str = "DiceLoss", alpha: float = 5, beta: float = 10, ohem_ratio: float = 3, eps: float = 1e-6,
-                 teacher_model: Optional[nn.Layer] = None) -> None:
+                 main_loss_type: str = "DiceLoss", alpha: float = 5, beta: float = 10, ohem_ratio: float = 3,
+                 eps: float = 1e-6, teacher_model: Optional[nn.Layer] = None) -> None:
         super().__init__()
         self.db_loss = DBLoss(balance_loss=balance_loss, main_loss_type=main_loss_type, alpha=alpha, beta=beta,
                               ohem_ratio=ohem_ratio, eps=eps)
