@@ -75,6 +75,17 @@ class Instance:
     mask: Optional[np.ndarray]   # full-image ink mask (kept only on request, for checks)
 
 
+def image_share_weights(weights: Sequence[float], share: float) -> Tuple[float, ...]:
+    """Background weights (flat, gradient, noise, texture, image) rescaled so that images get `share` of draws."""
+    if not 0.0 <= share <= 1.0:
+        raise DataToolError(f"--bg_share must be in [0, 1], got {share}")
+    others = np.asarray(weights[:-1], dtype=np.float64)
+    if share == 1.0:
+        return tuple([0.0] * len(others) + [1.0])
+    others = others / others.sum() * (1.0 - share)
+    return tuple(others.tolist() + [share])
+
+
 def polygon_thickness(polygon: np.ndarray) -> float:
     """Shorter of the two mean side lengths of a quad: the height of a horizontal line of text."""
     sides = [np.linalg.norm(polygon[(i + 1) % 4] - polygon[i]) for i in range(4)]
@@ -322,6 +333,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--dict", dest="dict_path", type=Path)
     parser.add_argument("--font_dir", type=Path, action="append")
     parser.add_argument("--bg_dir", type=Path, help="folder of images to use as backgrounds")
+    parser.add_argument("--bg_share", type=float,
+                        help="fraction of scene backgrounds cropped from --bg_dir images (default: 4 in 14)")
     parser.add_argument("--min_readable", type=float, default=10.0,
                         help="polygons thinner than this many pixels are labelled ###")
     parser.add_argument("--montage", type=int, default=6, help="images in DIR/montage.png (0: none)")
@@ -333,6 +346,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     text_maker = make_synthesizer(args.lang, args.seed, args.font_dir, args.corpus_file, args.word_list,
                                   args.dict_path, bg_dir=args.bg_dir)
     config = DetSynthConfig(mode=args.mode, min_readable=args.min_readable)
+    if args.bg_share is not None:
+        if not args.bg_dir:
+            raise DataToolError("--bg_share needs --bg_dir")
+        config.background_weights = image_share_weights(config.background_weights, args.bg_share)
     synthesizer = DetSynthesizer(config, text_maker, args.seed)
     stats = generate(synthesizer, args.num, args.out, max(1, args.workers), args.overwrite, not args.no_progress)
     print(f"{stats['num']} images in {stats['seconds']:.1f} s -> {args.out}/label.txt")

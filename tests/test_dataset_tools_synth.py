@@ -273,3 +273,33 @@ def test_synth_cls_command_line_with_receipt_preset(tmp_path):
     assert result.returncode == 0, result.stderr
     lines = (out / "label.txt").read_text().splitlines()
     assert [line.split("\t")[1] for line in lines] == ["0", "180"] * 4
+
+
+def test_bg_share_rescales_only_the_image_weight():
+    weights = synth_det.image_share_weights((2, 3, 2, 3, 4), 0.8)
+    assert weights[-1] == pytest.approx(0.8)
+    assert sum(weights) == pytest.approx(1.0)
+    assert np.allclose(np.array(weights[:-1]) / sum(weights[:-1]), np.array([2, 3, 2, 3]) / 10)
+    assert synth_det.image_share_weights((2, 3, 2, 3, 4), 1.0) == (0, 0, 0, 0, 1)
+    with pytest.raises(DataToolError, match="bg_share"):
+        synth_det.image_share_weights((2, 3, 2, 3, 4), 1.5)
+
+
+def test_bg_share_one_puts_every_scene_on_a_user_image(tmp_path):
+    """SynthText-style scenes: with --bg_share 1 every background is cropped from a --bg_dir photo."""
+    bg_dir = tmp_path / "bg"
+    bg_dir.mkdir()
+    photo_colour = np.array([17, 200, 90])
+    cv2.imwrite(str(bg_dir / "photo.png"), np.tile(photo_colour.astype(np.uint8), (600, 800, 1)))
+    out = tmp_path / "det"
+    result = subprocess.run([sys.executable, str(ROOT / "dataset_tools" / "synth_det.py"), "--num", "4", "--out",
+                             str(out), "--seed", "1", "--font_dir", str(DEJAVU_ONLY[0]), "--bg_dir", str(bg_dir),
+                             "--bg_share", "1", "--montage", "0", "--no_progress"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    for line in (out / "label.txt").read_text(encoding="utf-8").splitlines():
+        image = cv2.imread(str(out / line.split("\t")[0])).reshape(-1, 3).astype(np.float32)
+        # Text covers a minority of the pixels; the rest is the photo, up to noise, blur and brightness changes.
+        assert np.abs(np.median(image, axis=0) - photo_colour).max() < 40
+    result = subprocess.run([sys.executable, str(ROOT / "dataset_tools" / "synth_det.py"), "--num", "1", "--out",
+                             str(tmp_path / "x"), "--bg_share", "0.5", "--no_progress"], capture_output=True, text=True)
+    assert result.returncode != 0 and "--bg_share needs --bg_dir" in result.stderr
