@@ -151,6 +151,36 @@ def long_line_corpus(path: Path, document_corpus_path: Path, seed: int = 8) -> P
     return path
 
 
+def collect_backgrounds(folders: List[Path], dest: Path, exclude: List[str]) -> Path:
+    """Link the usable photos of `folders` into `dest` for synth_det.py --bg_dir.
+
+    Skipped: images with an alpha channel (transparent wallpapers decode as black), near-flat ones (nothing to
+    learn from), and names containing an `exclude` substring (for pictures that hold text or logos, which the
+    synthetic labels would wrongly call background).
+    """
+    missing = [str(folder) for folder in folders if not Path(folder).is_dir()]
+    if missing:
+        raise SystemExit(f"--bg_dir: not a folder: {', '.join(missing)}")
+    dest.mkdir(parents=True, exist_ok=True)
+    sources = sorted(p for folder in folders for p in Path(folder).rglob("*")
+                     if p.suffix.lower() in (".jpg", ".jpeg", ".png") and not any(s in p.name for s in exclude))
+    kept = 0
+    for index, source in enumerate(sources):
+        image = cv2.imread(str(source), cv2.IMREAD_UNCHANGED)
+        if image is None or image.ndim != 3 or image.shape[2] != 3:
+            continue
+        if cv2.resize(image, (320, 200), interpolation=cv2.INTER_AREA).std() < 15:
+            continue
+        link = dest / f"{index:03d}_{source.name}"
+        if not link.is_symlink():
+            link.symlink_to(source.resolve())
+        kept += 1
+    if not kept:
+        raise SystemExit(f"--bg_dir: no usable photos in {', '.join(map(str, folders))}")
+    print(f"{kept} background photos linked in {dest}")
+    return dest
+
+
 def receipt_cls_pairs(out: Path, num: int, seed: int, workers: int, corpus: Optional[Path] = None,
                       neighbor_lines: bool = False, max_len: int = 25) -> None:
     """`num` receipt-styled synthetic lines (presets/receipt.yml, plus presets/neighbor_lines.yml when asked), each
@@ -164,6 +194,23 @@ def receipt_cls_pairs(out: Path, num: int, seed: int, workers: int, corpus: Opti
         + (["--corpus_file", str(corpus)] if corpus else []))
 
 
+def photo_background_scenes(args: argparse.Namespace, out: Path) -> List[str]:
+    """English and Chinese scenes whose backgrounds are mostly (80%) crops of the --bg_dir photos."""
+    backgrounds = collect_backgrounds(args.bg_dir, out / "photo_backgrounds", args.bg_exclude)
+    lines = []
+    for name, lang, num, seed in (("synth_det_photo", "en", args.synth_det_photo, 11),
+                                  ("synth_det_photo_ch", "ch", args.synth_det_photo_ch, 12)):
+        folder = out / name
+        if lang == "ch" and not has_cjk_font():
+            continue
+        if not (folder / "label.txt").is_file():
+            run([str(TOOLS / "synth_det.py"), "--num", str(num), "--out", str(folder), "--mode", "scene", "--lang",
+                 lang, "--seed", str(seed), "--workers", str(args.workers), "--bg_dir", str(backgrounds),
+                 "--bg_share", "0.8"])
+        lines += rebase(folder / "label.txt", folder)
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared", default=str(ROOT.parent / "shared" / "data"))
@@ -173,6 +220,12 @@ def main() -> int:
     parser.add_argument("--synth_det_ch", type=int, default=200)
     parser.add_argument("--synth_cls", type=int, default=20000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--bg_dir", type=Path, action="append", default=[],
+                        help="folder of text-free photos (repeatable): adds SynthText-style scenes on them "
+                             "(README, 'Scenes on photos')")
+    parser.add_argument("--bg_exclude", nargs="*", default=[], help="skip photos whose name contains one of these")
+    parser.add_argument("--synth_det_photo", type=int, default=400)
+    parser.add_argument("--synth_det_photo_ch", type=int, default=200)
     args = parser.parse_args()
     shared, out = Path(args.shared), Path(args.out)
     sroie, uw3, msra = shared / "sroie_dev", shared / "uw3_lines", shared / "msra_td500_test"
@@ -255,6 +308,10 @@ def main() -> int:
                     + 4 * read_lines(pseudo_photos))
     write(out / "det_prune_train.txt", sroie_det_train + prune_scenes)
     write(out / "det_prune_scenes.txt", prune_scenes)  # without the receipts (README, "Where the limit comes from")
+    if args.bg_dir:
+        photo_scenes = photo_background_scenes(args, out)
+        write(out / "det_photo_bg.txt", photo_scenes)
+        write(out / "det_prune_photo_train.txt", sroie_det_train + prune_scenes + photo_scenes)
     write(out / "det_sroie_val.txt", rebase(sroie / "det_val_label.txt", sroie))
     write(out / "det_msra_test.txt", rebase(msra / "test_label.txt", msra))
     write(out / "cls_synth_train.txt", rebase(synth_cls / "label.txt", synth_cls))
