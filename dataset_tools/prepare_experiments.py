@@ -161,9 +161,12 @@ def collect_backgrounds(folders: List[Path], dest: Path, exclude: List[str]) -> 
     missing = [str(folder) for folder in folders if not Path(folder).is_dir()]
     if missing:
         raise SystemExit(f"--bg_dir: not a folder: {', '.join(missing)}")
+    _importable()
+    from dataset_tools.effects import IMAGE_SUFFIXES
+
     dest.mkdir(parents=True, exist_ok=True)
     sources = sorted(p for folder in folders for p in Path(folder).rglob("*")
-                     if p.suffix.lower() in (".jpg", ".jpeg", ".png") and not any(s in p.name for s in exclude))
+                     if p.suffix.lower() in IMAGE_SUFFIXES and not any(s in p.name for s in exclude))
     kept = 0
     for index, source in enumerate(sources):
         image = cv2.imread(str(source), cv2.IMREAD_UNCHANGED)

@@ -79,11 +79,12 @@ def image_share_weights(weights: Sequence[float], share: float) -> Tuple[float, 
     """Background weights (flat, gradient, noise, texture, image) rescaled so that images get `share` of draws."""
     if not 0.0 <= share <= 1.0:
         raise DataToolError(f"--bg_share must be in [0, 1], got {share}")
-    others = np.asarray(weights[:-1], dtype=np.float64)
-    if share == 1.0:
-        return tuple([0.0] * len(others) + [1.0])
-    others = others / others.sum() * (1.0 - share)
-    return tuple(others.tolist() + [share])
+    image = effects.BACKGROUND_KINDS.index("image")
+    rescaled = np.asarray(weights, dtype=np.float64)
+    others = np.arange(len(rescaled)) != image
+    rescaled[others] *= (1.0 - share) / rescaled[others].sum()
+    rescaled[image] = share
+    return tuple(rescaled.tolist())
 
 
 def polygon_thickness(polygon: np.ndarray) -> float:
