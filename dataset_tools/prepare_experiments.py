@@ -185,12 +185,12 @@ def collect_backgrounds(folders: List[Path], dest: Path, exclude: List[str]) -> 
 
 
 def receipt_cls_pairs(out: Path, num: int, seed: int, workers: int, corpus: Optional[Path] = None,
-                      neighbor_lines: bool = False, max_len: int = 25) -> None:
-    """`num` receipt-styled synthetic lines (presets/receipt.yml, plus presets/neighbor_lines.yml when asked), each
+                      neighbor_lines: bool = False, max_len: int = 25, preset: str = "receipt.yml") -> None:
+    """`num` receipt-styled synthetic lines (presets/`preset`, plus presets/neighbor_lines.yml when asked), each
     stored upright and turned, unless made."""
     if (out / "label.txt").is_file():
         return
-    presets = ["receipt.yml"] + (["neighbor_lines.yml"] if neighbor_lines else [])
+    presets = [preset] + (["neighbor_lines.yml"] if neighbor_lines else [])
     run([str(TOOLS / "synth_cls.py"), "--synth", str(num), "--lang", "en", "--out", str(out), "--mode", "both",
          "--seed", str(seed), "--workers", str(workers), "--max_len", str(max_len)]
         + [arg for name in presets for arg in ("--config", str(TOOLS / "presets" / name))]
@@ -283,6 +283,16 @@ def main() -> int:
     receipt_cls_pairs(out / "synth_cls_receipt3", args.synth_cls, 15, args.workers, neighbor_lines=True)
     receipt_cls_pairs(out / "synth_cls_long", args.synth_cls // 2, 16, args.workers,
                       long_line_corpus(out / "corpus_long.txt", corpus), neighbor_lines=True, max_len=60)
+    # Scanned-receipt lines (presets/receipt_scan.yml: light paper, crisp upright print, tight crops), with the
+    # receipt texts, 1-4 character texts and long lines in about the proportions of SROIE's crops.
+    short_corpus = out / "corpus_short.txt"
+    if not short_corpus.is_file():
+        short_token_corpus(short_corpus, args.synth_cls)
+    receipt_cls_pairs(out / "synth_cls_scan", args.synth_cls, 17, args.workers, preset="receipt_scan.yml")
+    receipt_cls_pairs(out / "synth_cls_scan_short", args.synth_cls // 2, 18, args.workers, short_corpus,
+                      preset="receipt_scan.yml")
+    receipt_cls_pairs(out / "synth_cls_scan_long", args.synth_cls // 4, 19, args.workers,
+                      long_line_corpus(out / "corpus_long.txt", corpus), max_len=60, preset="receipt_scan.yml")
     synth_cls = out / "synth_cls"
     if not (synth_cls / "label.txt").is_file():
         run([str(TOOLS / "synth_cls.py"), "--synth", str(args.synth_cls), "--lang", "en", "--out", str(synth_cls),
@@ -325,6 +335,9 @@ def main() -> int:
     write(out / "cls_synth_receipt2_train.txt", rebase(synth_cls_receipt2 / "label.txt", synth_cls_receipt2))
     write(out / "cls_synth_receipt3_train.txt", [line for name in ("synth_cls_receipt3", "synth_cls_long")
                                                  for line in rebase(out / name / "label.txt", out / name)])
+    write(out / "cls_synth_scan_train.txt", [line for name in ("synth_cls_scan", "synth_cls_scan_short",
+                                                               "synth_cls_scan_long")
+                                             for line in rebase(out / name / "label.txt", out / name)])
     write(out / "cls_sroie_val.txt", flipped_eval_set(sroie / "rec_val_label.txt", sroie, out / "cls_sroie_val"))
     # Real train crops turned at random too: the PACT classifier calibrates on the domain it is evaluated on.
     write(out / "cls_sroie_train.txt", flipped_eval_set(sroie / "rec_train_label.txt", sroie, out / "cls_sroie_train",

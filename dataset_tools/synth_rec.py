@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import multiprocessing
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -83,6 +84,7 @@ class RecSynthConfig:
     brightness: Tuple[float, float] = (-40.0, 40.0)
     jpeg_prob: float = 0.5
     jpeg_quality: Tuple[int, int] = (20, 80)
+    font_exclude: str = ""                        # regular expression: faces whose name it finds are not used
 
     @classmethod
     def for_language(cls, lang: str) -> "RecSynthConfig":
@@ -99,6 +101,10 @@ class RecSynthConfig:
         if unknown:
             raise DataToolError(f"{where}: unknown effect settings {unknown}; known: {sorted(names)}")
         converted = {key: tuple(value) if isinstance(value, list) else value for key, value in overrides.items()}
+        try:
+            re.compile(converted.get("font_exclude", ""))
+        except re.error as error:
+            raise DataToolError(f"{where}: font_exclude is not a regular expression: {error}") from None
         return dataclasses.replace(self, **converted)
 
 
@@ -308,10 +314,22 @@ def make_synthesizer(lang: str, seed: int, font_dirs: Optional[List[Path]] = Non
         hint = "install fonts-wqy-microhei or fonts-noto-cjk, or pass --font_dir" if lang == "ch" else \
             "pass --font_dir with Latin fonts"
         raise DataToolError(f"no font for --lang {lang} among {len(fonts)} discovered faces: {hint}")
+    config = config or RecSynthConfig.for_language(lang)
+    usable = without_excluded_fonts(usable, config.font_exclude)
     source = build_text_source(lang, corpus_file, word_list, dict_path, min_len, max_len,
                                allowed_codepoints=union_coverage(usable))
-    return RecSynthesizer(config or RecSynthConfig.for_language(lang), source, usable, seed,
-                          effects.ImageBackgrounds(bg_dir))
+    return RecSynthesizer(config, source, usable, seed, effects.ImageBackgrounds(bg_dir))
+
+
+def without_excluded_fonts(fonts: Sequence[FontInfo], pattern: str) -> List[FontInfo]:
+    """The faces whose name `pattern` (font_exclude, case-insensitive) does not find; an error when none is left,
+    so that a too-wide pattern fails loudly instead of drawing with nothing."""
+    if not pattern:
+        return list(fonts)
+    kept = [font for font in fonts if not re.search(pattern, font.name, re.IGNORECASE)]
+    if not kept:
+        raise DataToolError(f"font_exclude {pattern!r} leaves none of the {len(fonts)} usable faces")
+    return kept
 
 
 # ----------------------------------------------------------------------------- batch driver

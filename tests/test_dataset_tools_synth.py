@@ -234,6 +234,37 @@ def test_unknown_preset_setting_is_named(tmp_path):
         synth_rec.load_config(bad, "en")
 
 
+def test_font_exclude_drops_the_named_faces_only():
+    fonts = fonts_for_language(discover_fonts(DEJAVU_ONLY), "en")
+    config = synth_rec.RecSynthConfig().with_overrides({"font_exclude": "oblique|italic|bold"}, "test")
+    synthesizer = synth_rec.make_synthesizer("en", seed=1, font_dirs=DEJAVU_ONLY, config=config)
+    kept = {font.name for font in synthesizer.fonts}
+    assert kept and not any(word in name.lower() for name in kept for word in ("oblique", "italic", "bold"))
+    assert kept == {font.name for font in fonts if not any(word in font.name.lower()
+                                                             for word in ("oblique", "italic", "bold"))}
+    rng = np.random.default_rng(0)
+    assert all(synthesizer.choose_text_and_font(rng)[1].name in kept for _ in range(30))
+
+
+def test_font_exclude_errors_name_the_problem():
+    with pytest.raises(DataToolError, match="not a regular expression"):
+        synth_rec.RecSynthConfig().with_overrides({"font_exclude": "Italic|("}, "scan.yml")
+    config = synth_rec.RecSynthConfig().with_overrides({"font_exclude": "."}, "scan.yml")
+    with pytest.raises(DataToolError, match="leaves none of the"):
+        synth_rec.make_synthesizer("en", seed=1, font_dirs=DEJAVU_ONLY, config=config)
+
+
+def test_receipt_scan_preset_keeps_upright_faces_on_light_paper():
+    config = synth_rec.load_config(ROOT / "dataset_tools" / "presets" / "receipt_scan.yml", "en")
+    synthesizer = synth_rec.make_synthesizer("en", seed=5, font_dirs=DEJAVU_ONLY,
+                                             config=synth_rec.dataclasses.replace(config, jpeg_prob=0.0))
+    assert not any(word in font.name for font in synthesizer.fonts for word in ("Oblique", "Italic"))
+    for index in range(6):
+        image, text = synthesizer.sample(index)
+        assert text and image.shape[0] == 32
+        assert np.median(image) > 120                                        # light paper, dark ink
+
+
 def test_neighbor_strip_adds_a_cut_line_above_or_below_with_a_gap(en_synth):
     mask = np.zeros((40, 200), np.uint8)
     mask[8:32, 10:190] = 255                                     # the line itself
