@@ -57,6 +57,7 @@ class RecSynthConfig:
     neighbor_line_prob: float = 0.0               # a cut strip of the line above or below, as loose boxes catch
     neighbor_line_visible: Tuple[float, float] = (0.1, 0.45)   # height of that strip
     neighbor_line_gap: Tuple[float, float] = (0.05, 0.35)      # blank rows between it and the line
+    neighbor_line_both_prob: float = 0.0          # of the lines with a strip: strips above and below (dense receipts)
     curve_prob: float = 0.05
     curve_amplitude: Tuple[float, float] = (0.05, 0.2)
     vertical_prob: float = 0.0                    # CJK: stacked characters, delivered rotated 90 degrees
@@ -189,7 +190,7 @@ class RecSynthesizer:
         return mask
 
     def neighbor_strip(self, rng: np.random.Generator, mask: np.ndarray, font: FontInfo,
-                       style: TextStyle) -> np.ndarray:
+                       style: TextStyle, above: Optional[bool] = None) -> np.ndarray:
         """Stack a cut strip of another line (same font and size) above or below: the feet of the line above or
         the heads of the line below. Detector boxes on dense receipts catch such strips, and they are
         orientation cues the classifier must not trust blindly (they appear on both sides in real crops)."""
@@ -207,7 +208,8 @@ class RecSynthesizer:
         height, width = mask.shape
         visible = max(1, min(neighbor.shape[0], int(effects.uniform(rng, c.neighbor_line_visible) * style.font_size)))
         gap = int(effects.uniform(rng, c.neighbor_line_gap) * style.font_size)
-        above = bool(rng.random() < 0.5)
+        if above is None:
+            above = bool(rng.random() < 0.5)
         strip = neighbor[-visible:] if above else neighbor[:visible]
         row = np.zeros((visible, width), dtype=mask.dtype)
         shift = int(rng.integers(-width // 3, width // 3 + 1))  # lines start and end at different places
@@ -216,6 +218,17 @@ class RecSynthesizer:
         row[:, target_start:target_start + span] = strip[:, source_start:source_start + span]
         blank = np.zeros((gap, width), dtype=mask.dtype)
         return np.vstack([row, blank, mask] if above else [mask, blank, row])
+
+    def neighbor_strips(self, rng: np.random.Generator, mask: np.ndarray, font: FontInfo,
+                        style: TextStyle) -> np.ndarray:
+        """One strip on a random side or, at neighbor_line_both_prob, one above and one below: on dense receipts
+        a box catches both neighbours, and a classifier that saw strips on one side only takes them for a cue."""
+        both_prob = self.config.neighbor_line_both_prob
+        # (no draw at probability 0: sets made before this setting existed stay byte-identical for their seeds)
+        if both_prob > 0 and rng.random() < both_prob:
+            mask = self.neighbor_strip(rng, mask, font, style, above=True)
+            return self.neighbor_strip(rng, mask, font, style, above=False)
+        return self.neighbor_strip(rng, mask, font, style)
 
     def geometry(self, rng: np.random.Generator, mask: np.ndarray) -> np.ndarray:
         c = self.config
@@ -292,7 +305,7 @@ class RecSynthesizer:
         mask = self.pad(rng, mask, style.font_size)
         # (no draw at probability 0: sets made before this effect existed stay byte-identical for their seeds)
         if self.config.neighbor_line_prob > 0 and rng.random() < self.config.neighbor_line_prob:
-            mask = self.neighbor_strip(rng, mask, font, style)
+            mask = self.neighbor_strips(rng, mask, font, style)
         if rng.random() < self.config.fade_prob:
             mask = self.fade(rng, mask)
         if rng.random() < self.config.line_disturb_prob:

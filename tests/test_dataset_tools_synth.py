@@ -287,6 +287,29 @@ def test_neighbor_strip_adds_a_cut_line_above_or_below_with_a_gap(en_synth):
     assert sides == {True, False}
 
 
+def test_neighbor_strips_on_both_sides_for_dense_receipts(en_synth):
+    mask = np.zeros((40, 200), np.uint8)
+    mask[8:32, 10:190] = 255
+    style = synth_rec.TextStyle(font_size=32)
+    strip, gap = int(0.3 * 32), int(0.25 * 32)
+    fixed = dict(neighbor_line_visible=(0.3, 0.3), neighbor_line_gap=(0.25, 0.25))
+
+    def synthesizer(both_prob):
+        config = synth_rec.dataclasses.replace(en_synth.config, neighbor_line_both_prob=both_prob, **fixed)
+        return synth_rec.RecSynthesizer(config, en_synth.text_source, en_synth.fonts, seed=1)
+
+    for seed in range(4):
+        out = synthesizer(1.0).neighbor_strips(np.random.default_rng(seed), mask, en_synth.fonts[0], style)
+        assert out.shape == (40 + 2 * (strip + gap), 200)
+        assert np.array_equal(out[strip + gap:strip + gap + 40], mask)          # the line whole, in the middle
+        assert out[:strip].max() > 0 and out[-strip:].max() > 0                  # a strip above and one below
+        assert out[strip:strip + gap].max() == 0 and out[-strip - gap:-strip].max() == 0
+    # At probability 0 it is exactly one neighbor_strip with the same random draws (old sets keep their bytes).
+    one_side = synthesizer(0.0).neighbor_strips(np.random.default_rng(3), mask, en_synth.fonts[0], style)
+    direct = synthesizer(0.0).neighbor_strip(np.random.default_rng(3), mask, en_synth.fonts[0], style)
+    assert np.array_equal(one_side, direct) and one_side.shape == (40 + strip + gap, 200)
+
+
 def test_presets_combine_later_files_win(tmp_path):
     presets = ROOT / "dataset_tools" / "presets"
     config = synth_rec.load_config([presets / "receipt.yml", presets / "neighbor_lines.yml"], "en")
