@@ -222,7 +222,8 @@ class RecSynthesizer:
     def neighbor_strips(self, rng: np.random.Generator, mask: np.ndarray, font: FontInfo,
                         style: TextStyle) -> np.ndarray:
         """One strip on a random side or, at neighbor_line_both_prob, one above and one below: on dense receipts
-        a box catches both neighbours, and a classifier that saw strips on one side only takes them for a cue."""
+        a box catches both neighbours, and a classifier that only ever saw one strip at a time may take its side for
+        a cue."""
         both_prob = self.config.neighbor_line_both_prob
         # (no draw at probability 0: sets made before this setting existed stay byte-identical for their seeds)
         if both_prob > 0 and rng.random() < both_prob:
