@@ -33,8 +33,9 @@ def _label_files(cfg):
 
 def _output_dir(path: str) -> str:
     """'./output/cls_scan/latest' -> 'output/cls_scan'."""
-    return str(Path(path).parent if Path(path).suffix or Path(path).name in ("latest", "best_accuracy")
-               or re.match(r"iter_epoch_\d+$", Path(path).name) else Path(path)).lstrip("./")
+    path = Path(path)  # pathlib drops a leading './'
+    is_checkpoint = path.suffix or path.name in ("latest", "best_accuracy") or re.match(r"iter_epoch_\d+$", path.name)
+    return str(path.parent if is_checkpoint else path)
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[str(p.relative_to(ROOT / "configs")) for p in CONFIGS])
@@ -67,7 +68,7 @@ def test_staged_experiments_start_from_a_saved_run():
     staged = 0
     for path, cfg in configs.items():
         start = cfg["Global"].get("pretrained_model")
-        if isinstance(start, str) and start.lstrip("./").startswith("output/"):
+        if isinstance(start, str) and str(Path(start)).startswith("output/"):
             staged += 1
             assert _output_dir(start) in saved, f"{path.name}: {start} is not saved by any config"
     assert staged >= 10  # the classifier chain, cls_scan_long.yml and rec_en_stage2.yml
