@@ -13,7 +13,7 @@ import random
 import subprocess
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -186,12 +186,12 @@ def collect_backgrounds(folders: List[Path], dest: Path, exclude: List[str]) -> 
 
 def receipt_cls_pairs(out: Path, num: int, seed: int, workers: int, corpus: Optional[Path] = None,
                       neighbor_lines: bool = False, max_len: int = 25, preset: str = "receipt.yml",
-                      extra_preset: Optional[str] = None) -> None:
+                      extra_presets: Sequence[str] = ()) -> None:
     """`num` receipt-styled synthetic lines (presets/`preset`, plus presets/neighbor_lines.yml when asked, plus
-    presets/`extra_preset`), each stored upright and turned, unless made."""
+    each of presets/`extra_presets` in turn), each stored upright and turned, unless made."""
     if (out / "label.txt").is_file():
         return
-    presets = [preset] + (["neighbor_lines.yml"] if neighbor_lines else []) + ([extra_preset] if extra_preset else [])
+    presets = [preset] + (["neighbor_lines.yml"] if neighbor_lines else []) + list(extra_presets)
     run([str(TOOLS / "synth_cls.py"), "--synth", str(num), "--lang", "en", "--out", str(out), "--mode", "both",
          "--seed", str(seed), "--workers", str(workers), "--max_len", str(max_len)]
         + [arg for name in presets for arg in ("--config", str(TOOLS / "presets" / name))]
@@ -302,10 +302,20 @@ def main() -> int:
     # Scanned lines with strips of their neighbours, often on both sides (presets/dense_lines.yml), for the
     # classifier's third stage (configs/experiments/cls_scan_dense.yml).
     receipt_cls_pairs(out / "synth_cls_scan_dense", args.synth_cls, 21, args.workers, preset="receipt_scan.yml",
-                      extra_preset="dense_lines.yml")
+                      extra_presets=["dense_lines.yml"])
     receipt_cls_pairs(out / "synth_cls_scan_dense_long", args.synth_cls // 4, 22, args.workers,
                       long_line_corpus(out / "corpus_long.txt", corpus), max_len=60, preset="receipt_scan.yml",
-                      extra_preset="dense_lines.yml")
+                      extra_presets=["dense_lines.yml"])
+    # Condensed print (presets/condensed_print.yml), mostly with neighbour strips too, for the classifier's fourth
+    # stage (configs/experiments/cls_scan_condensed.yml).
+    condensed = ["condensed_print.yml"]
+    receipt_cls_pairs(out / "synth_cls_scan_condensed", args.synth_cls, 23, args.workers, preset="receipt_scan.yml",
+                      extra_presets=condensed + ["dense_lines.yml"])
+    receipt_cls_pairs(out / "synth_cls_scan_condensed_short", args.synth_cls // 4, 24, args.workers, short_corpus,
+                      preset="receipt_scan.yml", extra_presets=condensed)
+    receipt_cls_pairs(out / "synth_cls_scan_condensed_long", args.synth_cls // 4, 25, args.workers,
+                      long_line_corpus(out / "corpus_long.txt", corpus), max_len=60, preset="receipt_scan.yml",
+                      extra_presets=condensed + ["dense_lines.yml"])
     synth_cls = out / "synth_cls"
     if not (synth_cls / "label.txt").is_file():
         run([str(TOOLS / "synth_cls.py"), "--synth", str(args.synth_cls), "--lang", "en", "--out", str(synth_cls),
@@ -355,6 +365,9 @@ def main() -> int:
                                                   for line in rebase(out / name / "label.txt", out / name)])
     write(out / "cls_synth_scan_dense_train.txt", [line for name in ("synth_cls_scan_dense", "synth_cls_scan_dense_long")
                                                    for line in rebase(out / name / "label.txt", out / name)])
+    condensed_sets = ("synth_cls_scan_condensed", "synth_cls_scan_condensed_short", "synth_cls_scan_condensed_long")
+    write(out / "cls_synth_scan_condensed_train.txt", [line for name in condensed_sets
+                                                       for line in rebase(out / name / "label.txt", out / name)])
     write(out / "cls_sroie_val.txt", flipped_eval_set(sroie / "rec_val_label.txt", sroie, out / "cls_sroie_val"))
     # Real train crops turned at random too: the PACT classifier calibrates on the domain it is evaluated on.
     write(out / "cls_sroie_train.txt", flipped_eval_set(sroie / "rec_train_label.txt", sroie, out / "cls_sroie_train",

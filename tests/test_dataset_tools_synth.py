@@ -310,6 +310,30 @@ def test_neighbor_strips_on_both_sides_for_dense_receipts(en_synth):
     assert np.array_equal(one_side, direct) and one_side.shape == (40 + strip + gap, 200)
 
 
+def test_condense_narrows_glyphs_at_the_same_height(en_synth):
+    mask = np.zeros((40, 200), np.uint8)
+    mask[8:32, 10:190] = 255
+    config = synth_rec.dataclasses.replace(en_synth.config, condense_scale=(0.5, 0.5))
+    out = synth_rec.RecSynthesizer(config, en_synth.text_source, en_synth.fonts, seed=1).condense(
+        np.random.default_rng(0), mask)
+    assert out.shape == (40, 100)
+    assert np.array_equal(out[:, 5:95].max(1) > 0, mask.max(1) > 0)      # the same rows carry ink
+    preset = synth_rec.load_config([ROOT / "dataset_tools" / "presets" / "receipt_scan.yml",
+                                    ROOT / "dataset_tools" / "presets" / "condensed_print.yml"], "en")
+    assert preset.condense_prob > 0 and 0 < preset.condense_scale[0] < preset.condense_scale[1] < 1
+    assert synth_rec.RecSynthConfig().condense_prob == 0                   # off unless a preset asks
+
+
+def test_condensed_lines_are_narrower(en_synth):
+    def widths(condense_prob):
+        config = synth_rec.dataclasses.replace(en_synth.config, condense_prob=condense_prob,
+                                               condense_scale=(0.6, 0.6), padding_horizontal=(0.0, 0.0))
+        synthesizer = synth_rec.RecSynthesizer(config, en_synth.text_source, en_synth.fonts, seed=3)
+        return [synthesizer.sample(index)[0].shape[1] for index in range(12)]
+    plain, condensed = np.array(widths(0.0)), np.array(widths(1.0))
+    assert np.median(condensed / plain) < 0.85
+
+
 def test_presets_combine_later_files_win(tmp_path):
     presets = ROOT / "dataset_tools" / "presets"
     config = synth_rec.load_config([presets / "receipt.yml", presets / "neighbor_lines.yml"], "en")
