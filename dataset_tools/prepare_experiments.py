@@ -299,23 +299,18 @@ def main() -> int:
     # its own long training lines.
     receipt_cls_pairs(out / "synth_cls_scan_long2", args.synth_cls // 2, 20, args.workers,
                       long_line_corpus(out / "corpus_long.txt", corpus), max_len=60, preset="receipt_scan.yml")
-    # Scanned lines with strips of their neighbours, often on both sides (presets/dense_lines.yml), for the
-    # classifier's third stage (configs/experiments/cls_scan_dense.yml).
-    receipt_cls_pairs(out / "synth_cls_scan_dense", args.synth_cls, 21, args.workers, preset="receipt_scan.yml",
-                      extra_presets=["dense_lines.yml"])
-    receipt_cls_pairs(out / "synth_cls_scan_dense_long", args.synth_cls // 4, 22, args.workers,
+    # The classifier's third stage (configs/experiments/cls_scan_fit.yml): scanned lines fitted to what real crops
+    # measure. Condensed print (presets/condensed_print.yml), more room above the ink than below
+    # (presets/box_margins.yml), and on the longer texts strips of the neighbouring lines, often on both sides
+    # (presets/dense_lines.yml), as on densely printed receipts.
+    fitted = ["condensed_print.yml", "box_margins.yml"]
+    receipt_cls_pairs(out / "synth_cls_scan_fit", args.synth_cls * 6 // 5, 23, args.workers, preset="receipt_scan.yml",
+                      extra_presets=fitted + ["dense_lines.yml"])
+    receipt_cls_pairs(out / "synth_cls_scan_fit_short", args.synth_cls * 3 // 5, 24, args.workers, short_corpus,
+                      preset="receipt_scan.yml", extra_presets=fitted)
+    receipt_cls_pairs(out / "synth_cls_scan_fit_long", args.synth_cls * 2 // 5, 25, args.workers,
                       long_line_corpus(out / "corpus_long.txt", corpus), max_len=60, preset="receipt_scan.yml",
-                      extra_presets=["dense_lines.yml"])
-    # Condensed print (presets/condensed_print.yml), mostly with neighbour strips too, for the classifier's fourth
-    # stage (configs/experiments/cls_scan_condensed.yml).
-    condensed = ["condensed_print.yml"]
-    receipt_cls_pairs(out / "synth_cls_scan_condensed", args.synth_cls, 23, args.workers, preset="receipt_scan.yml",
-                      extra_presets=condensed + ["dense_lines.yml"])
-    receipt_cls_pairs(out / "synth_cls_scan_condensed_short", args.synth_cls // 4, 24, args.workers, short_corpus,
-                      preset="receipt_scan.yml", extra_presets=condensed)
-    receipt_cls_pairs(out / "synth_cls_scan_condensed_long", args.synth_cls // 4, 25, args.workers,
-                      long_line_corpus(out / "corpus_long.txt", corpus), max_len=60, preset="receipt_scan.yml",
-                      extra_presets=condensed + ["dense_lines.yml"])
+                      extra_presets=fitted + ["dense_lines.yml"])
     synth_cls = out / "synth_cls"
     if not (synth_cls / "label.txt").is_file():
         run([str(TOOLS / "synth_cls.py"), "--synth", str(args.synth_cls), "--lang", "en", "--out", str(synth_cls),
@@ -363,11 +358,9 @@ def main() -> int:
                                              for line in rebase(out / name / "label.txt", out / name)])
     write(out / "cls_synth_scan_long_train.txt", [line for name in ("synth_cls_scan_long", "synth_cls_scan_long2")
                                                   for line in rebase(out / name / "label.txt", out / name)])
-    write(out / "cls_synth_scan_dense_train.txt", [line for name in ("synth_cls_scan_dense", "synth_cls_scan_dense_long")
-                                                   for line in rebase(out / name / "label.txt", out / name)])
-    condensed_sets = ("synth_cls_scan_condensed", "synth_cls_scan_condensed_short", "synth_cls_scan_condensed_long")
-    write(out / "cls_synth_scan_condensed_train.txt", [line for name in condensed_sets
-                                                       for line in rebase(out / name / "label.txt", out / name)])
+    fitted_sets = ("synth_cls_scan_fit", "synth_cls_scan_fit_short", "synth_cls_scan_fit_long")
+    write(out / "cls_synth_scan_fit_train.txt", [line for name in fitted_sets
+                                                 for line in rebase(out / name / "label.txt", out / name)])
     write(out / "cls_sroie_val.txt", flipped_eval_set(sroie / "rec_val_label.txt", sroie, out / "cls_sroie_val"))
     # Real train crops turned at random too: the PACT classifier calibrates on the domain it is evaluated on.
     write(out / "cls_sroie_train.txt", flipped_eval_set(sroie / "rec_train_label.txt", sroie, out / "cls_sroie_train",

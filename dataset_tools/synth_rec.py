@@ -68,6 +68,7 @@ class RecSynthConfig:
     perspective_prob: float = 0.3
     perspective_jitter: float = 0.08              # corner shift, fraction of the line height
     padding_vertical: Tuple[float, float] = (-0.06, 0.3)     # negative: the crop cuts into the ink
+    padding_top: Optional[Tuple[float, float]] = None          # when set, the top margin's own range (see pad)
     padding_horizontal: Tuple[float, float] = (0.0, 0.6)
     fade_prob: float = 0.3                        # uneven ink (thermal receipts, worn ribbons)
     dot_matrix_prob: float = 0.0                  # strokes made of dots, as impact and thermal printers print
@@ -156,9 +157,12 @@ class RecSynthesizer:
 
     # --- stages
     def pad(self, rng: np.random.Generator, mask: np.ndarray, size: int) -> np.ndarray:
-        """Margins around the ink; a negative vertical margin crops into it, as tight detector boxes do."""
+        """Margins around the ink; a negative vertical margin crops into it, as tight detector boxes do. Real boxes
+        leave more room above the ink than below (PP-OCR's detector on SROIE val: 14% of the crop height above, 6%
+        below; SROIE's own boxes 10% and 7%): `padding_top` draws the top margin from its own range."""
         c = self.config
-        top, bottom = (int(effects.uniform(rng, c.padding_vertical) * size) for _ in range(2))
+        top, bottom = (int(effects.uniform(rng, range_) * size) for range_ in (c.padding_top or c.padding_vertical,
+                                                                              c.padding_vertical))
         left, right = (int(effects.uniform(rng, c.padding_horizontal) * size) for _ in range(2))
         height = mask.shape[0]
         cut_top, cut_bottom = max(0, -top), max(0, -bottom)

@@ -310,6 +310,23 @@ def test_neighbor_strips_on_both_sides_for_dense_receipts(en_synth):
     assert np.array_equal(one_side, direct) and one_side.shape == (40 + strip + gap, 200)
 
 
+def test_padding_top_has_its_own_range(en_synth):
+    mask = np.full((20, 50), 255, np.uint8)
+
+    def padded(**ranges):
+        config = synth_rec.dataclasses.replace(en_synth.config, padding_horizontal=(0.0, 0.0), **ranges)
+        return synth_rec.RecSynthesizer(config, en_synth.text_source, en_synth.fonts, seed=1).pad(
+            np.random.default_rng(0), mask, 40)
+    out = padded(padding_vertical=(0.1, 0.1), padding_top=(0.5, 0.5))
+    rows = np.where(out.max(1) > 0)[0]
+    assert out.shape == (20 + 20 + 4, 50) and (rows[0], rows[-1]) == (20, 39)   # 20 rows above, 4 below
+    assert padded(padding_vertical=(0.1, 0.1)).shape == (28, 50)               # unset: both from padding_vertical
+    presets = ROOT / "dataset_tools" / "presets"
+    margins = synth_rec.load_config([presets / "receipt_scan.yml", presets / "box_margins.yml"], "en")
+    assert margins.padding_top[0] >= margins.padding_vertical[0] and \
+        np.mean(margins.padding_top) > np.mean(margins.padding_vertical)        # more room above than below
+
+
 def test_condense_narrows_glyphs_at_the_same_height(en_synth):
     mask = np.zeros((40, 200), np.uint8)
     mask[8:32, 10:190] = 255
