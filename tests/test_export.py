@@ -9,8 +9,10 @@ import fixtures
 
 paddle = pytest.importorskip("paddle")
 
+from paddle_pp.config import load_config  # noqa: E402
 from paddle_pp.engine import DygraphEngine, OnnxEngine  # noqa: E402
 from paddle_pp.engine.paddle_inference import PaddleInferenceEngine  # noqa: E402
+from paddle_pp.modeling.architecture import build_model  # noqa: E402
 from paddle_pp.weights import load_pretrained  # noqa: E402
 
 ROOT = fixtures.__file__.rsplit("/tests/", 1)[0]
@@ -79,3 +81,18 @@ def test_engines_agree_end_to_end(models_dir):
             for a, b in zip(ours, ref):
                 assert np.abs(np.array(a["points"]) - np.array(b["points"])).max() <= 1
                 assert a["transcription"] == b["transcription"]
+
+
+def test_flip_averaged_classifier_exports_to_paddle_inference_and_onnx(models_dir, tmp_path):
+    """Architecture.flip_average lives in the graph, so the exported model answers as the dygraph one does."""
+    save_dir = export("cls", tmp_path / "cls_flip", "-o", "Architecture.flip_average=true")
+    subprocess.run([sys.executable, f"{ROOT}/deploy/export_onnx.py", "--model_dir", str(save_dir)], check=True,
+                   capture_output=True)
+    model = build_model(load_config("cls", ["Architecture.flip_average=true"]))
+    model.set_state_dict(load_pretrained("cls").state_dict())
+    noise = np.random.default_rng(1).uniform(-1, 1, (2, 3, 48, 192)).astype(np.float32)
+    for x in (np.concatenate([fixtures.to_cls_batch(fixtures.text_lines()[:2]), noise]), noise[:1, :, :, :96]):
+        ref = DygraphEngine(model)(x)
+        assert np.abs(ref - DygraphEngine(load_pretrained("cls"))(x)).max() > 1e-4   # not the plain classifier
+        assert np.abs(PaddleInferenceEngine(save_dir)(x) - ref).max() <= 1e-5
+        assert np.abs(OnnxEngine(save_dir / "model.onnx")(x) - ref).max() <= 1e-5

@@ -125,3 +125,37 @@ def test_det_threshold_branch_gradient_reaches_features_only_when_not_detached(d
     assert grads["head.binarize.conv1.weight"] is None or float(grads["head.binarize.conv1.weight"].abs().sum()) == 0
     neck = [g for name, g in grads.items() if name.startswith("neck.") and g is not None]
     assert (sum(float(g.abs().sum()) for g in neck) > 0) is (not detach)
+
+
+def flip_averaged_cls(models_dir):
+    """The official classifier with Architecture.flip_average switched on from the YAML."""
+    model = build_model(load_config("cls", ["Architecture.flip_average=true"]))
+    model.set_state_dict(load_pretrained("cls").state_dict())
+    model.eval()
+    return model
+
+
+def test_flip_average_gives_a_crop_and_its_turn_opposite_answers(models_dir):
+    model = flip_averaged_cls(models_dir)
+    lines = fixtures.text_lines()[:3]
+    # Rendered lines (the model is sure of them both ways up) and noise (it is not).
+    noise = np.random.default_rng(0).uniform(-1, 1, (2, 3, 48, 192)).astype(np.float32)
+    x = paddle.to_tensor(np.concatenate([fixtures.to_cls_batch(lines), noise]))
+    with paddle.no_grad():
+        probs, single = model(x).numpy(), model.single_view(x).numpy()
+        probs_turned = model(model.turn_180(x)).numpy()
+        reference = load_pretrained("cls")(x).numpy()
+    assert np.allclose(probs.sum(1), 1.0, atol=1e-6)
+    assert np.abs(probs - probs_turned[:, ::-1]).max() < 1e-6          # exactly consistent
+    assert np.abs(single - reference).max() < 1e-6                       # one view is the plain classifier
+    assert np.abs(probs - single).max() > 1e-4                           # and the mean is not just that view
+    assert np.abs(model.turn_180(x).numpy() - x.numpy()[:, :, ::-1, ::-1]).max() == 0
+
+
+def test_flip_average_trains_on_one_view_and_is_for_cls_only(models_dir):
+    model = flip_averaged_cls(models_dir)
+    model.train()
+    x = paddle.to_tensor(fixtures.to_cls_batch(fixtures.text_lines()[:2]))
+    assert np.abs(model(x).numpy() - model.single_view(x).numpy()).max() == 0   # logits of the crop as given
+    with pytest.raises(ValueError, match="flip_average"):
+        build_model(dict(load_config("det")["Architecture"], flip_average=True))

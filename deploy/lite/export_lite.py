@@ -103,6 +103,7 @@ def _export_legacy_child(model_dir: str, save_dir: str) -> int:
     cfg = load_config(Path(model_dir) / "config.yml")
     model = load_model_dir(model_dir)
     _lite_compatible_cls_head(model)
+    _lite_compatible_turn(model)
     export.export_inference(model, cfg, save_dir, source_dir=model_dir, legacy=True)
     return 0
 
@@ -126,6 +127,15 @@ def _lite_compatible_cls_head(model) -> None:
         return logits if self.training else F.softmax(logits, axis=1)
 
     head.forward = types.MethodType(forward, head)
+
+
+def _lite_compatible_turn(model) -> None:
+    """Architecture.flip_average turns the crop with a reversed strided slice (ONNX needs it: its flip wants
+    fixed sizes), which Paddle-Lite 2.13-rc rejects at run time (StridedSliceOutDims); Lite has a flip kernel."""
+    import paddle
+
+    if getattr(model, "flip_average", False):
+        model.turn_180 = lambda x: paddle.flip(x, axis=[2, 3])
 
 
 def opt_version() -> str:
