@@ -1,5 +1,6 @@
-"""The models the project ships in models/: the English recognizer (PPOCR(lang="en")) and the slim system
-(PPOCR(slim=True): FPGM-pruned detector, PACT-quantized classifier and recognizer)."""
+"""The models the project ships in models/: the English recognizer (PPOCR(lang="en")), the slim system
+(PPOCR(slim=True): FPGM-pruned detector, PACT-quantized classifier and recognizer) and the direction classifier
+trained on synthetic lines only (models/cls_synth)."""
 import json
 import subprocess
 import sys

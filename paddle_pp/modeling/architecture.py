@@ -62,7 +62,9 @@ class BaseModel(nn.Layer):
         180 degrees, so that a crop and its turned copy always get opposite answers. A classifier trained on
         synthetic lines can be sure of a real line one way up and unsure of it the other way (README, "Results on
         this machine"). Inference only (training sees one view); it doubles the classifier's work, and it lives in
-        the graph so that every engine (Paddle Inference, ONNX, Paddle-Lite) gets it from the exported model."""
+        the graph so that every engine (Paddle Inference, ONNX, Paddle-Lite) gets it from the exported model. The
+        turned view is the padded input turned, so its padding sits on the left: the graph cannot see where the
+        crop ends, and that is the view every reported number used."""
         upright = self.single_view(x)
         turned = self.single_view(self.turn_180(x))
         return (upright + paddle.concat([turned[:, 1:2], turned[:, 0:1]], axis=1)) * 0.5   # [p180, p0]
