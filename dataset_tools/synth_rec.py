@@ -161,8 +161,8 @@ class RecSynthesizer:
         leave more room above the ink than below (PP-OCR's detector on SROIE val: 14% of the crop height above, 6%
         below; SROIE's own boxes 10% and 7%): `padding_top` draws the top margin from its own range."""
         c = self.config
-        top, bottom = (int(effects.uniform(rng, range_) * size) for range_ in (c.padding_top or c.padding_vertical,
-                                                                              c.padding_vertical))
+        top = int(effects.uniform(rng, c.padding_top or c.padding_vertical) * size)   # drawn first, as before
+        bottom = int(effects.uniform(rng, c.padding_vertical) * size)
         left, right = (int(effects.uniform(rng, c.padding_horizontal) * size) for _ in range(2))
         height = mask.shape[0]
         cut_top, cut_bottom = max(0, -top), max(0, -bottom)
