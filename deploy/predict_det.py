@@ -1,50 +1,7 @@
-"""Text detection (DB) on images, as PaddleOCR's tools/infer/predict_det.py.
-
-    python deploy/predict_det.py                                 # the bundled demo images
-    python deploy/predict_det.py --image_dir photos/ --det_db_box_thresh 0.5 --visualize
-
-Writes OUTPUT/det_results.txt, one line per image in PaddleOCR's predict_det format:
-`image_name<TAB>[[[x, y], [x, y], [x, y], [x, y]], ...]`, a JSON list of boxes (integer source pixels,
-clockwise from the top-left corner, in the detector's order). With --visualize, OUTPUT/det_vis/<image_name>
-shows the boxes.
-"""
-from __future__ import annotations
-
-import json
+"""PaddleOCR's predict_det.py: text detection (the same as `paddle-pp det`)."""
 import sys
-from pathlib import Path
-from typing import List, Optional, Sequence
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import utility  # noqa: E402
-
-RESULTS = "det_results.txt"
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = utility.build_parser("det", __doc__).parse_args(argv)
-
-    def build():
-        from paddle_pp.ocr import build_stage
-
-        return build_stage("det", model_dir=args.det_model_dir, **utility.engine_options(args),
-                           **utility.model_options(args, "det"))
-
-    def process(detector, items: List[utility.Item]) -> List[utility.Outcome]:
-        outcomes = []
-        for item in items:
-            boxes = detector(item.image)
-            if args.visualize:
-                from paddle_pp.utils.visualize import draw_det_boxes
-
-                utility.save_image(utility.visual_path(args, item.name, "det_vis"), draw_det_boxes(item.image, boxes))
-            line = f"{item.name}\t{json.dumps(utility.points_json(boxes))}"
-            outcomes.append(utility.Outcome({RESULTS: line}, len(boxes)))
-        return outcomes
-
-    return utility.run(args, build, process, [RESULTS], count_label="boxes", desc="det")
-
+from paddle_pp.tools.predict_det import main
 
 if __name__ == "__main__":
     sys.exit(main())

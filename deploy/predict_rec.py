@@ -1,57 +1,7 @@
-"""Text recognition (CRNN + CTC) of text-line images, as PaddleOCR's tools/infer/predict_rec.py.
-
-    python deploy/predict_rec.py --image_dir crops/ --rec_batch_num 8
-
-The inputs are already text-line crops (what the detector cuts out), not whole pages. Writes
-OUTPUT/rec_results.txt, one line per image: `image_name<TAB>text<TAB>score` (score: the mean of the kept
-steps' probabilities). Images are sorted by aspect ratio and batched --rec_batch_num at a time, the batch
-width set by its widest crop, as PaddleOCR does; a few batches are read at a time. An image wider than
-2048 times its height is reported as a failure (its input would need gigabytes), not recognized.
-"""
-from __future__ import annotations
-
+"""PaddleOCR's predict_rec.py: recognition of crops (the same as `paddle-pp rec`)."""
 import sys
-from pathlib import Path
-from typing import List, Optional, Sequence
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import utility  # noqa: E402
-
-RESULTS = "rec_results.txt"
-# The recognizer's input width grows with the crop's aspect ratio (32 * w / h pixels, 8 * w / h LSTM steps):
-# a 1x100000 "line" would need gigabytes. Wider than this is reported as a failure, not run.
-MAX_ASPECT_RATIO = 2048
-
-
-def too_wide(image) -> Optional[str]:
-    h, w = image.shape[:2]
-    if w > MAX_ASPECT_RATIO * h:
-        return (f"aspect ratio {w}:{h} is too wide for a text line (the limit is {MAX_ASPECT_RATIO}:1; "
-                "crop the image into lines)")
-    return None
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = utility.build_parser("rec", __doc__).parse_args(argv)
-
-    def build():
-        from paddle_pp.ocr import build_stage
-
-        return build_stage("rec", model_dir=args.rec_model_dir, **utility.engine_options(args),
-                           **utility.model_options(args, "rec"))
-
-    def process(recognizer, items: List[utility.Item]) -> List[utility.Outcome]:
-        outcomes = [utility.Outcome(error=too_wide(item.image)) for item in items]
-        ok = [i for i, outcome in enumerate(outcomes) if outcome.error is None]
-        results = recognizer([items[i].image for i in ok]) if ok else []
-        for i, (text, score) in zip(ok, results):
-            outcomes[i] = utility.Outcome({RESULTS: f"{items[i].name}\t{text}\t{float(score)}"}, 1)
-        return outcomes
-
-    batch = 8 * (args.rec_batch_num or int(utility.yaml_default("rec_batch_num")))
-    return utility.run(args, build, process, [RESULTS], batch_size=batch, count_label="texts", desc="rec")
-
+from paddle_pp.tools.predict_rec import main
 
 if __name__ == "__main__":
     sys.exit(main())

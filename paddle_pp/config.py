@@ -12,12 +12,13 @@ from typing import Any, Dict, Iterable, Optional, Union
 
 import yaml
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+from paddle_pp.resources import CONFIG_DIR
+
 PathLike = Union[str, os.PathLike]
 
 
 def resolve_config_path(path_or_name: PathLike) -> Path:
-    """Accept a path, or a bare model name such as 'det' meaning configs/det.yml."""
+    """Accept a path, or a bare name such as 'det' or 'slim/det_prune' meaning the packaged configs/det.yml."""
     path = Path(path_or_name)
     if path.is_file():
         return path

@@ -13,9 +13,6 @@ import os
 import sys
 from typing import Any, Dict, Optional, Sequence
 
-if __package__ in (None, ""):
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 
 def run_eval(config: Dict[str, Any], loader: Any = None) -> Dict[str, Any]:
     import copy

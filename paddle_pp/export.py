@@ -126,7 +126,6 @@ def export_in_subprocess(model_dir: os.PathLike, save_dir: os.PathLike, legacy: 
     """
     env = dict(os.environ)
     env["FLAGS_enable_pir_api"] = "0" if legacy else "1"
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parent.parent), env.get("PYTHONPATH", "")])
     cmd = [sys.executable, "-m", "paddle_pp.export", str(model_dir), str(save_dir)] + (["--legacy"] if legacy else [])
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:

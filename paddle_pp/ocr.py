@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 from paddle_pp.config import load_config
 from paddle_pp.engine import ENGINES, DygraphEngine, Engine, OnnxEngine
 from paddle_pp.export import ONNX_MODEL, PARAMS, export_in_subprocess, export_onnx
+from paddle_pp.resources import BUNDLED_MODELS_DIR
 from paddle_pp.pipeline import (TextClassifier, TextDetector, TextRecognizer, TextSystem, apply_options,
                                 resolve_dict_path)
 from paddle_pp.utils.image_io import ImageInput, to_bgr
@@ -27,13 +28,12 @@ def system_defaults() -> Dict[str, Any]:
     return dict(load_config("system")["System"])
 
 
-ROOT = Path(__file__).resolve().parent.parent
 SLIM_ENGINES = ("paddle", "lite")
 
 
 def slim_root() -> Path:
-    """Where the slim models are: $PADDLE_PP_SLIM_DIR, else configs/system.yml's slim_models (repository-relative)."""
-    return Path(os.environ.get("PADDLE_PP_SLIM_DIR") or ROOT / system_defaults()["slim_models"])
+    """Where the slim models are: $PADDLE_PP_SLIM_DIR, else configs/system.yml's slim_models (in the bundled models)."""
+    return Path(os.environ.get("PADDLE_PP_SLIM_DIR") or BUNDLED_MODELS_DIR / system_defaults()["slim_models"])
 
 
 def slim_falls_back(name: str) -> bool:

@@ -183,8 +183,8 @@ class TextSystem:
 
 
 def resolve_dict_path(cfg: Dict[str, Any], base_dir: Optional[Path]) -> Path:
-    """'official' -> the package's dictionary; a relative path -> the model directory's file, else the
-    working directory's, else the project's (configs name dictionaries like paddle_pp/dicts/en_ascii.txt)."""
+    """'official' -> the official model's dictionary; a relative path -> the model directory's file, else the
+    working directory's, else the package's (configs name dictionaries like dicts/en_ascii.txt)."""
     from paddle_pp.weights import OFFICIAL_DICT, official_file
 
     value = cfg["Global"].get("character_dict_path", "official")
@@ -192,8 +192,9 @@ def resolve_dict_path(cfg: Dict[str, Any], base_dir: Optional[Path]) -> Path:
         return official_file(OFFICIAL_DICT)
     path = Path(value).expanduser()
     if not path.is_absolute():
-        project_root = Path(__file__).resolve().parent.parent
-        for root in ([base_dir] if base_dir is not None else []) + [Path.cwd(), project_root]:
+        from paddle_pp.resources import PACKAGE_DIR
+
+        for root in ([base_dir] if base_dir is not None else []) + [Path.cwd(), PACKAGE_DIR]:
             if (root / path).is_file():
                 path = root / path
                 break

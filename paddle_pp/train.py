@@ -16,9 +16,6 @@ import os
 import sys
 from typing import Optional, Sequence
 
-if __package__ in (None, ""):  # run as a file (paddle.distributed.launch takes a script path)
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 
 def parse_args(argv: Optional[Sequence[str]] = None, description: str = "") -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)

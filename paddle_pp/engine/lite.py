@@ -1,7 +1,7 @@
 """Paddle-Lite engine: an opt-converted `.nb` model run by paddlelite's Python API in a worker process.
 
 paddlelite has no wheel for Python 3.11, so the runtime lives in its own Python 3.10 venv
-(deploy/lite/setup_lite_env.sh, created on first use) and this engine talks to a worker there over pipes.
+(made once by `paddle-pp lite setup`) and this engine talks to a worker there over pipes.
 Only `.nb` files converted with `--valid_targets x86` run on this machine; an arm `.nb` loads but returns zeros.
 
 The Lite models are exported with a batch size of 1 (the recognizer's LSTM needs it on Lite), so the engine
@@ -26,8 +26,6 @@ import numpy as np
 
 LITE_VERSION = "2.13rc0"        # pip version of paddlelite (opt and Python runtime)
 LITE_RELEASE = "v2.13-rc"       # what `paddle_lite_opt --version` prints; the C++ inference library to deploy
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SETUP_SCRIPT = REPO_ROOT / "deploy" / "lite" / "setup_lite_env.sh"
 MODEL_DIR_ENV = "PADDLE_PP_LITE_MODEL_DIR"
 
 
@@ -35,14 +33,24 @@ def lite_venv_dir() -> Path:
     return Path(os.environ.get("PADDLE_PP_LITE_VENV") or Path.home() / ".paddle_pp" / "lite-venv")
 
 
+class LiteNotSetUp(RuntimeError):
+    """The Paddle-Lite venv is missing: it is made by an explicit command, never as a side effect."""
+
+
 def ensure_lite_venv() -> Path:
-    """The Python 3.10 venv with paddlelite, created by deploy/lite/setup_lite_env.sh when missing."""
+    """The Python 3.10 venv with paddlelite; an error that names the set-up command when it is missing."""
     venv = lite_venv_dir()
     if (venv / f".paddle_pp_lite_{LITE_VERSION}").is_file():
         return venv
-    if not SETUP_SCRIPT.is_file():
-        raise FileNotFoundError(f"{SETUP_SCRIPT} is missing; cannot create the Paddle-Lite venv")
-    proc = subprocess.run(["bash", str(SETUP_SCRIPT)], capture_output=True, text=True)
+    raise LiteNotSetUp(f"{venv}: no Paddle-Lite {LITE_VERSION} venv; create it once with `paddle-pp lite setup` "
+                       f"(Python 3.10 + paddlelite=={LITE_VERSION}, no wheel exists for Python 3.11)")
+
+
+def setup_lite_venv() -> Path:
+    """Create the Paddle-Lite venv (idempotent): what `paddle-pp lite setup` runs."""
+    from paddle_pp.resources import LITE_SETUP_SCRIPT
+
+    proc = subprocess.run(["bash", str(LITE_SETUP_SCRIPT)], capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"creating the Paddle-Lite venv failed:\n{proc.stderr.strip()[-2000:]}")
     return Path(proc.stdout.strip().splitlines()[-1])

@@ -12,7 +12,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from dataset_tools.tool_io import DataToolError, load_dictionary
+from paddle_pp.dataset_tools.tool_io import DataToolError, load_dictionary
 
 CORPUS_DIR = Path(__file__).resolve().parent / "corpus"
 

@@ -202,7 +202,7 @@ def make_montage(images: Sequence[np.ndarray], captions: Optional[Sequence[str]]
         left = pad + (index % columns) * (cell_width + pad)
         sheet[top:top + resized.shape[0], left:left + resized.shape[1]] = resized
     if captions and caption_height:
-        from dataset_tools.fonts import caption_font
+        from paddle_pp.dataset_tools.fonts import caption_font
         pil = Image.fromarray(cv2.cvtColor(sheet, cv2.COLOR_BGR2RGB))
         draw = ImageDraw.Draw(pil)
         for index, caption in enumerate(captions[:len(images)]):

@@ -12,7 +12,7 @@ from typing import Optional, Tuple
 import numpy as np
 from PIL import Image, ImageDraw
 
-from dataset_tools.fonts import FontInfo, pil_font
+from paddle_pp.dataset_tools.fonts import FontInfo, pil_font
 
 
 @dataclass

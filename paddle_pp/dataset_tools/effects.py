@@ -10,7 +10,7 @@ from typing import List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from dataset_tools.tool_io import DataToolError, read_image
+from paddle_pp.dataset_tools.tool_io import DataToolError, read_image
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 

@@ -15,7 +15,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 import lmdb
 
-from dataset_tools.tool_io import DataToolError
+from paddle_pp.dataset_tools.tool_io import DataToolError
 
 NUM_SAMPLES_KEY = b"num-samples"
 INCOMPLETE_SUFFIX = ".incomplete"

@@ -21,18 +21,16 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from paddle_pp.config import load_config  # noqa: E402
-from paddle_pp.engine import ENGINES  # noqa: E402
-from paddle_pp.pipeline import OPTION_KEYS  # noqa: E402
-from paddle_pp.utils.files import display_name, list_images, write_bytes_atomic, write_text_atomic  # noqa: E402
-from paddle_pp.utils.image_io import IMAGE_EXTENSIONS, ImageReadError, read_image  # noqa: E402
+from paddle_pp.config import load_config
+from paddle_pp.engine import ENGINES
+from paddle_pp.pipeline import OPTION_KEYS
+from paddle_pp.utils.files import display_name, list_images, write_bytes_atomic, write_text_atomic
+from paddle_pp.utils.image_io import IMAGE_EXTENSIONS, ImageReadError, read_image
 
 # Importing paddle warns about a C++ compiler cache, which means nothing to a user of these tools.
 warnings.filterwarnings("ignore", message="No ccache found")
 
-DEMO_DIR = Path(__file__).resolve().parent / "demo_images"
+from paddle_pp.resources import DEMO_IMAGES_DIR as DEMO_DIR
 DEFAULT_OUTPUT = "./inference_results"
 CHOICES = {"det_limit_type": ("max", "min", "resize_long"), "det_db_score_mode": ("fast", "slow")}
 VIS_FOLDERS = ("vis", "det_vis")

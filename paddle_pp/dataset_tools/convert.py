@@ -1,0 +1,243 @@
+r"""Label conversions and statistics.
+
+    python dataset_tools/convert.py icdar2015 --gt_dir ch4_training_localization_transcription_gt \
+        --image_dir ch4_training_images --out train_icdar2015_label.txt
+    python dataset_tools/convert.py det2rec --label_file det_label.txt --image_root R --out rec_crops/
+    python dataset_tools/convert.py det2cls --label_file det_label.txt --image_root R --out cls_crops/
+    python dataset_tools/convert.py stats --label_file rec_label.txt [--dict keys.txt] [--det]
+
+icdar2015: each `gt_img_N.txt` (lines `x1,y1,...,x4,y4,transcription`, UTF-8 with or without BOM; the
+transcription may contain commas) becomes one detection label line `<prefix>/img_N.jpg<TAB>[...]`, where
+the prefix defaults to the image folder's name (PaddleOCR's layout: paths relative to the folder above).
+det2rec: each quad is cut out by a perspective warp (as the PP-OCR system crops), "###" / "*" skipped.
+det2cls: the same crops, each stored upright (label 0) and turned 180 degrees (label 180).
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+import cv2
+from tqdm import tqdm
+
+from paddle_pp.dataset_tools.tool_io import (DataToolError, atomic_write_text, format_det_label, is_dont_care,
+                                   load_dictionary, parse_det_label, read_image, read_label_lines, run_cli,
+                                   write_image)
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".JPG", ".PNG", ".JPEG")
+GT_NAME = re.compile(r"^gt_(.+)\.txt$")
+
+
+# ----------------------------------------------------------------------------- ICDAR 2015
+def parse_icdar2015_gt(path: Path) -> List[dict]:
+    """Items of one gt file; a malformed line raises DataToolError naming file and line."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as error:
+        raise DataToolError(f"{path}: cannot read ({error.strerror or error})") from None
+    except UnicodeDecodeError:
+        raise DataToolError(f"{path}: not UTF-8 text") from None
+    items = []
+    for line_number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip().lstrip("\ufeff")
+        if not line:
+            continue
+        parts = line.split(",", 8)
+        if len(parts) < 9:
+            raise DataToolError(f"{path}:{line_number}: expected 8 coordinates and a transcription, got {line!r}")
+        try:
+            coordinates = [int(round(float(value))) for value in parts[:8]]
+        except ValueError:
+            raise DataToolError(f"{path}:{line_number}: coordinates must be numbers, got {parts[:8]}") from None
+        points = [[coordinates[i], coordinates[i + 1]] for i in range(0, 8, 2)]
+        items.append({"transcription": parts[8], "points": points})
+    return items
+
+
+def find_image(image_dir: Path, stem: str) -> Optional[Path]:
+    for suffix in IMAGE_SUFFIXES:
+        candidate = image_dir / (stem + suffix)
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def convert_icdar2015(gt_dir: Path, image_dir: Path, out: Path, path_prefix: Optional[str] = None) -> dict:
+    """Write one detection label file for a folder of gt_img_N.txt; problems are reported, others go on."""
+    if not gt_dir.is_dir():
+        raise DataToolError(f"{gt_dir}: --gt_dir is not a folder")
+    if not image_dir.is_dir():
+        raise DataToolError(f"{image_dir}: --image_dir is not a folder")
+    prefix = image_dir.name if path_prefix is None else path_prefix
+    gt_files = sorted((p for p in gt_dir.iterdir() if GT_NAME.match(p.name)),
+                      key=lambda p: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p.name)])
+    if not gt_files:
+        raise DataToolError(f"{gt_dir}: no gt_*.txt files")
+    lines, problems, boxes, dont_care = [], [], 0, 0
+    for gt_file in gt_files:
+        stem = GT_NAME.match(gt_file.name).group(1)
+        image = find_image(image_dir, stem)
+        if image is None:
+            problems.append(f"{gt_file}: no image {stem}.* in {image_dir}")
+            continue
+        try:
+            items = parse_icdar2015_gt(gt_file)
+        except DataToolError as error:
+            problems.append(str(error))
+            continue
+        boxes += len(items)
+        dont_care += sum(is_dont_care(item["transcription"]) for item in items)
+        relative = f"{prefix}/{image.name}" if prefix else image.name
+        lines.append(f"{relative}\t{format_det_label(items)}")
+    atomic_write_text(out, "\n".join(lines) + ("\n" if lines else ""))
+    return {"images": len(lines), "boxes": boxes, "dont_care": dont_care, "problems": problems}
+
+
+# ----------------------------------------------------------------------------- crops
+def crop_quad(image: np.ndarray, points: Sequence[Sequence[float]]) -> np.ndarray:
+    """PP-OCR's get_rotate_crop_image: perspective-warp a quad to an upright rectangle; tall crops
+    (h/w >= 1.5) are turned 90 degrees. Polygons with more than 4 points use their min-area rectangle."""
+    quad = np.asarray(points, dtype=np.float32)
+    if len(quad) != 4:
+        box = cv2.boxPoints(cv2.minAreaRect(quad))
+        quad = order_clockwise(box)
+    width = int(max(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[2] - quad[3])))
+    height = int(max(np.linalg.norm(quad[0] - quad[3]), np.linalg.norm(quad[1] - quad[2])))
+    if width < 1 or height < 1:
+        raise DataToolError("degenerate box (zero width or height)")
+    target = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
+    matrix = cv2.getPerspectiveTransform(quad, target)
+    crop = cv2.warpPerspective(image, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE,
+                               flags=cv2.INTER_CUBIC)
+    if crop.shape[0] / crop.shape[1] >= 1.5:
+        crop = np.rot90(crop)
+    return np.ascontiguousarray(crop)
+
+
+def order_clockwise(points: np.ndarray) -> np.ndarray:
+    """Top-left first, then clockwise (image coordinates)."""
+    points = np.asarray(points, dtype=np.float32)
+    by_x = points[np.argsort(points[:, 0])]
+    left, right = by_x[:2], by_x[2:]
+    top_left, bottom_left = left[np.argsort(left[:, 1])]
+    top_right, bottom_right = right[np.argsort(right[:, 1])]
+    return np.array([top_left, top_right, bottom_right, bottom_left], np.float32)
+
+
+def det_to_crops(label_file: Path, image_root: Path, out_dir: Path, with_180: bool = False,
+                 ext: str = "jpg") -> dict:
+    """Crop every readable instance; write rec label.txt (and cls_label.txt with both orientations)."""
+    rec_lines, cls_lines, problems = [], [], []
+    entries = list(read_label_lines(label_file))
+    for line_number, path, label in tqdm(entries, desc="crop", unit="img"):
+        where = f"{label_file}:{line_number}"
+        try:
+            items = parse_det_label(label, where)
+            image = read_image(image_root / path)
+        except DataToolError as error:
+            problems.append(str(error))
+            continue
+        stem = Path(path).stem
+        for number, item in enumerate(items):
+            text = item["transcription"]
+            if is_dont_care(text) or not text.strip():
+                continue
+            try:
+                crop = crop_quad(image, item["points"])
+            except (DataToolError, cv2.error) as error:
+                problems.append(f"{where}: instance {number}: {error}")
+                continue
+            name = f"crops/{stem}_{number:03d}.{ext}"
+            write_image(out_dir / name, crop)
+            rec_lines.append(f"{name}\t{text}")
+            cls_lines.append(f"{name}\t0")
+            if with_180:
+                flipped = f"crops/{stem}_{number:03d}_180.{ext}"
+                write_image(out_dir / flipped, cv2.rotate(crop, cv2.ROTATE_180))
+                cls_lines.append(f"{flipped}\t180")
+    atomic_write_text(out_dir / "label.txt", "\n".join(rec_lines) + ("\n" if rec_lines else ""))
+    if with_180:
+        atomic_write_text(out_dir / "cls_label.txt", "\n".join(cls_lines) + ("\n" if cls_lines else ""))
+    return {"crops": len(rec_lines), "cls_samples": len(cls_lines) if with_180 else 0, "problems": problems}
+
+
+# ----------------------------------------------------------------------------- statistics
+def label_statistics(label_files: Sequence[Path], dictionary: Optional[Sequence[str]], det: bool) -> dict:
+    """Length histogram, character counts and characters missing from the dictionary."""
+    lengths, characters = Counter(), Counter()
+    lines = 0
+    for label_file in label_files:
+        for line_number, _, label in read_label_lines(label_file):
+            lines += 1
+            texts = [item["transcription"] for item in parse_det_label(label, f"{label_file}:{line_number}")
+                     if not is_dont_care(item["transcription"])] if det else [label]
+            for text in texts:
+                lengths[len(text)] += 1
+                characters.update(text)
+    known = set(dictionary) | {" "} if dictionary else None
+    missing = {c: n for c, n in characters.items() if known is not None and c not in known}
+    covered = sum(n for c, n in characters.items() if c not in missing)
+    return {"lines": lines, "texts": sum(lengths.values()), "lengths": lengths, "characters": characters,
+            "missing": missing, "coverage": covered / max(sum(characters.values()), 1)}
+
+
+def print_statistics(stats: dict) -> None:
+    from paddle_pp.dataset_tools.build_lmdb import length_histogram_text
+    print(f"{stats['lines']} label lines, {stats['texts']} texts, {len(stats['characters'])} distinct characters")
+    print("label length histogram:")
+    for line in length_histogram_text(stats["lengths"]):
+        print(line)
+    if stats["missing"] or stats["coverage"] < 1:
+        missing = " ".join(f"{c!r}:{n}" for c, n in sorted(stats["missing"].items(), key=lambda x: -x[1]))
+        print(f"characters not in the dictionary ({len(stats['missing'])}, "
+              f"{100 * (1 - stats['coverage']):.2f}% of all characters): {missing}")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    icdar = commands.add_parser("icdar2015", help="gt_img_N.txt files -> detection label file")
+    icdar.add_argument("--gt_dir", type=Path, required=True)
+    icdar.add_argument("--image_dir", type=Path, required=True)
+    icdar.add_argument("--out", type=Path, required=True, help="detection label file to write")
+    icdar.add_argument("--path_prefix", default=None,
+                       help="folder written before each image name (default: the image folder's name)")
+    for name, helptext in (("det2rec", "detection labels -> recognition crops"),
+                           ("det2cls", "detection labels -> 0/180 classification crops")):
+        sub = commands.add_parser(name, help=helptext)
+        sub.add_argument("--label_file", type=Path, required=True)
+        sub.add_argument("--image_root", type=Path, required=True)
+        sub.add_argument("--out", type=Path, required=True, help="output folder")
+        sub.add_argument("--ext", choices=["jpg", "png"], default="jpg")
+    stats = commands.add_parser("stats", help="label statistics against a dictionary")
+    stats.add_argument("--label_file", type=Path, nargs="+", required=True)
+    stats.add_argument("--dict", dest="dict_path", type=Path, default=None,
+                       help="dictionary (default: the official ppocr_keys_v1.txt)")
+    stats.add_argument("--det", action="store_true", help="the label files are detection labels")
+    args = parser.parse_args(argv)
+
+    if args.command == "icdar2015":
+        result = convert_icdar2015(args.gt_dir, args.image_dir, args.out, args.path_prefix)
+        for problem in result["problems"]:
+            print(f"skipped: {problem}", file=sys.stderr)
+        print(f"{args.out}: {result['images']} images, {result['boxes']} boxes ({result['dont_care']} '###')")
+    elif args.command in ("det2rec", "det2cls"):
+        result = det_to_crops(args.label_file, args.image_root, args.out, with_180=args.command == "det2cls",
+                              ext=args.ext)
+        for problem in result["problems"]:
+            print(f"skipped: {problem}", file=sys.stderr)
+        written = "label.txt" + (" and cls_label.txt" if args.command == "det2cls" else "")
+        print(f"{args.out}: {result['crops']} crops, {written}")
+    else:
+        print_statistics(label_statistics(args.label_file, load_dictionary(args.dict_path), args.det))
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,360 @@
+"""Synthesize detection images: text instances rendered onto backgrounds with exact polygons.
+
+    python dataset_tools/synth_det.py --num 1000 --out train_data/synth_det --mode scene --seed 0 --workers 4
+    python dataset_tools/synth_det.py --num 500 --out synth_docs --mode doc --lang ch
+
+scene: words or lines in several fonts and sizes, each with its own rotation and perspective, placed
+without overlaps on flat / gradient / texture / user-image backgrounds. doc: horizontal lines on a page,
+then the whole page is slightly rotated and warped. Every instance's polygon is the image of a rectangle
+around its ink under the same homography that warps the ink, so it contains all of the instance's pixels.
+Instances whose polygon is thinner than --min_readable pixels are labelled "###" (don't care).
+
+Output: DIR/label.txt in the detection format (`images/x.jpg<TAB>[{"transcription", "points"}]`), the
+images, and DIR/montage.png with polygons drawn (green: text, red: ###).
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+
+import cv2
+from tqdm import tqdm
+
+from paddle_pp.dataset_tools import effects
+from paddle_pp.dataset_tools.synth_rec import RecSynthesizer, make_synthesizer
+from paddle_pp.dataset_tools.text_render import TextStyle, render_text_mask
+from paddle_pp.dataset_tools.tool_io import (DataToolError, atomic_write_bytes, atomic_write_text, encode_image,
+                                   format_det_label, make_montage, run_cli, write_montage_png)
+
+DONT_CARE = "###"
+
+
+@dataclass
+class DetSynthConfig:
+    mode: str = "scene"                               # scene | doc
+    width: Tuple[int, int] = (512, 960)
+    height: Tuple[int, int] = (512, 960)
+    instances: Tuple[int, int] = (4, 14)              # attempted instances per scene image
+    line_prob: float = 0.6                            # line (several words) rather than one word
+    font_size: Tuple[int, int] = (8, 64)              # drawn log-uniformly: many small, some large
+    rotation_prob: float = 0.6
+    rotation_degrees: Tuple[float, float] = (-30.0, 30.0)
+    perspective_prob: float = 0.5
+    perspective_jitter: float = 0.15
+    page_rotation_degrees: Tuple[float, float] = (-4.0, 4.0)   # doc mode
+    page_jitter: float = 0.02                          # doc mode, fraction of the page height
+    min_readable: float = 10.0                        # polygon thickness (px) below which text is "###"
+    ink_margin: int = 2                               # pixels between ink and polygon
+    gap: int = 4                                      # minimum pixels between instances
+    min_contrast: float = 60.0
+    background_weights: Tuple[float, ...] = (2, 3, 2, 3, 4)   # flat, gradient, noise, texture, image
+    bold_prob: float = 0.15
+    blur_prob: float = 0.2
+    blur_sigma: Tuple[float, float] = (0.3, 1.0)
+    noise_prob: float = 0.3
+    noise_sigma: Tuple[float, float] = (2.0, 10.0)
+    jpeg_prob: float = 0.3
+    jpeg_quality: Tuple[int, int] = (40, 90)
+    brightness_prob: float = 0.3
+
+
+@dataclass
+class Instance:
+    text: str
+    polygon: np.ndarray          # 4x2 float, image coordinates
+    mask: Optional[np.ndarray]   # full-image ink mask (kept only on request, for checks)
+
+
+def image_share_weights(weights: Sequence[float], share: float) -> Tuple[float, ...]:
+    """Background weights (flat, gradient, noise, texture, image) rescaled so that images get `share` of draws."""
+    if not 0.0 <= share <= 1.0:
+        raise DataToolError(f"--bg_share must be in [0, 1], got {share}")
+    image = effects.BACKGROUND_KINDS.index("image")
+    rescaled = np.asarray(weights, dtype=np.float64)
+    others = np.arange(len(rescaled)) != image
+    rescaled[others] *= (1.0 - share) / rescaled[others].sum()
+    rescaled[image] = share
+    return tuple(rescaled.tolist())
+
+
+def polygon_thickness(polygon: np.ndarray) -> float:
+    """Shorter of the two mean side lengths of a quad: the height of a horizontal line of text."""
+    sides = [np.linalg.norm(polygon[(i + 1) % 4] - polygon[i]) for i in range(4)]
+    return min((sides[0] + sides[2]) / 2, (sides[1] + sides[3]) / 2)
+
+
+class DetSynthesizer:
+    def __init__(self, config: DetSynthConfig, text_maker: RecSynthesizer, seed: int):
+        if config.mode not in ("scene", "doc"):
+            raise DataToolError(f"unknown --mode {config.mode!r}: use scene or doc")
+        self.config, self.text_maker, self.seed = config, text_maker, seed
+
+    # --- one instance
+    def instance_text(self, rng: np.random.Generator, line: bool):
+        text, font = self.text_maker.choose_text_and_font(rng)
+        if not line and " " in text:
+            words = [w for w in text.split(" ") if w]
+            text = words[int(rng.integers(len(words)))]
+        return text, font
+
+    def font_size(self, rng: np.random.Generator, low: int, high: int) -> int:
+        return int(round(np.exp(rng.uniform(np.log(low), np.log(high)))))
+
+    def render(self, rng: np.random.Generator, text: str, font, size: int) -> Optional[np.ndarray]:
+        """Ink mask with `ink_margin` empty pixels on every side (the polygon is this mask's border)."""
+        style = TextStyle(font_size=size)
+        if rng.random() < self.config.bold_prob:
+            style.stroke_width = max(1, size // 24)
+        mask = render_text_mask(text, font, style)
+        if mask is None:
+            return None
+        margin = self.config.ink_margin
+        return cv2.copyMakeBorder(mask, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=0)
+
+    @staticmethod
+    def paste(canvas: np.ndarray, occupancy: np.ndarray, mask: np.ndarray, polygon: np.ndarray,
+              rng: np.random.Generator, min_contrast: float, gap: int) -> np.ndarray:
+        """Blend ink of a contrasting colour at the mask's place; mark the dilated polygon as occupied."""
+        region = cv2.boundingRect(polygon.astype(np.float32))
+        x, y, w, h = region
+        local = canvas[y:y + h, x:x + w]
+        luma = effects.luminance(cv2.mean(local)[:3]) if local.size else 128.0
+        colour = effects.contrasting_colour(rng, luma, min_contrast)
+        alpha = mask.astype(np.float32)[..., None] * (1.0 / 255.0)
+        canvas[:] = canvas * (1 - alpha) + colour.astype(np.float32) * alpha
+        cv2.fillPoly(occupancy, [np.round(polygon).astype(np.int32)], 255)
+        if gap:
+            occupancy[:] = cv2.dilate(occupancy, np.ones((2 * gap + 1, 2 * gap + 1), np.uint8))
+        return canvas
+
+    # --- scene
+    def scene(self, rng: np.random.Generator, canvas: np.ndarray, keep_masks: bool) -> List[Instance]:
+        c = self.config
+        height, width = canvas.shape[:2]
+        occupancy = np.zeros((height, width), np.uint8)
+        instances: List[Instance] = []
+        for _ in range(int(rng.integers(c.instances[0], c.instances[1] + 1))):
+            text, font = self.instance_text(rng, bool(rng.random() < c.line_prob))
+            mask = self.render(rng, text, font, self.font_size(rng, *c.font_size))
+            if mask is None:
+                continue
+            angle = effects.uniform(rng, c.rotation_degrees) if rng.random() < c.rotation_prob else 0.0
+            jitter = c.perspective_jitter if rng.random() < c.perspective_prob else 0.0
+            mh, mw = mask.shape
+            homography = effects.perspective_homography(rng, mw, mh, angle, jitter)
+            warped, full = effects.warp_mask(mask, homography)
+            polygon = effects.transform_points(np.array([[0, 0], [mw, 0], [mw, mh], [0, mh]], np.float64), full)
+            wh, ww = warped.shape
+            if wh >= height or ww >= width:
+                continue
+            for _attempt in range(15):
+                x, y = int(rng.integers(0, width - ww)), int(rng.integers(0, height - wh))
+                placed = polygon + [x, y]
+                footprint = np.zeros((height, width), np.uint8)
+                cv2.fillPoly(footprint, [np.round(placed).astype(np.int32)], 255)
+                if not np.any(footprint & occupancy):
+                    break
+            else:
+                continue
+            full_mask = np.zeros((height, width), np.uint8)
+            full_mask[y:y + wh, x:x + ww] = warped
+            self.paste(canvas, occupancy, full_mask, placed, rng, c.min_contrast, c.gap)
+            instances.append(Instance(text, placed, full_mask if keep_masks else None))
+        return instances
+
+    # --- document
+    def document(self, rng: np.random.Generator, canvas: np.ndarray, keep_masks: bool) -> List[Instance]:
+        """Horizontal lines down a page; the caller warps page and polygons together afterwards."""
+        c = self.config
+        height, width = canvas.shape[:2]
+        occupancy = np.zeros((height, width), np.uint8)
+        instances: List[Instance] = []
+        margin = int(width * rng.uniform(0.04, 0.12))
+        y = int(height * rng.uniform(0.03, 0.1))
+        base_size = self.font_size(rng, max(c.font_size[0], 10), min(c.font_size[1], 36))
+        while y < height - margin:
+            size = base_size if rng.random() < 0.7 else self.font_size(rng, max(c.font_size[0], 8), c.font_size[1])
+            text, font = self.instance_text(rng, bool(rng.random() < 0.85))
+            mask = self.render(rng, text, font, size)
+            if mask is None:
+                continue
+            mh, mw = mask.shape
+            if y + mh >= height:
+                break
+            x = margin + int(rng.integers(0, max(1, width // 4))) if rng.random() < 0.3 else margin
+            if x + mw >= width:
+                y += mh
+                continue
+            polygon = np.array([[x, y], [x + mw, y], [x + mw, y + mh], [x, y + mh]], np.float64)
+            full_mask = np.zeros((height, width), np.uint8)
+            full_mask[y:y + mh, x:x + mw] = mask
+            self.paste(canvas, occupancy, full_mask, polygon, rng, c.min_contrast, 0)
+            instances.append(Instance(text, polygon, full_mask if keep_masks else None))
+            y += mh + int(size * rng.uniform(0.2, 1.2)) + c.gap
+        return instances
+
+    def warp_page(self, rng: np.random.Generator, canvas: np.ndarray, instances: List[Instance]) -> np.ndarray:
+        c = self.config
+        height, width = canvas.shape[:2]
+        homography = effects.perspective_homography(rng, width, height, effects.uniform(rng, c.page_rotation_degrees),
+                                                    c.page_jitter)
+        # Keep the page size: map the warped page's bounding box back onto the same canvas size.
+        corners = effects.transform_points(np.array([[0, 0], [width, 0], [width, height], [0, height]]), homography)
+        span = corners.max(axis=0) - corners.min(axis=0)
+        fit = np.diag([width / span[0], height / span[1], 1.0]) @ homography
+        # A constant fill (the page's mean colour) rather than reflection: reflecting would mirror text
+        # near the edges into copies that have no label.
+        fill = tuple(float(v) for v in cv2.mean(canvas)[:3])
+        warped = cv2.warpPerspective(canvas, fit, (width, height), flags=cv2.INTER_LINEAR,
+                                     borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
+        for instance in instances:
+            instance.polygon = effects.transform_points(instance.polygon, fit)
+            if instance.mask is not None:
+                instance.mask = cv2.warpPerspective(instance.mask, fit, (width, height), flags=cv2.INTER_LINEAR)
+        return warped
+
+    # --- whole image
+    def degrade(self, rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
+        c = self.config
+        if rng.random() < c.blur_prob:
+            image = effects.gaussian_blur(image, effects.uniform(rng, c.blur_sigma))
+        if rng.random() < c.noise_prob:
+            image = effects.add_noise(rng, image, effects.uniform(rng, c.noise_sigma))
+        if rng.random() < c.brightness_prob:
+            image = effects.brightness_contrast(image, rng.uniform(0.75, 1.2), rng.uniform(-30, 30))
+        image = effects.to_uint8(image)
+        if rng.random() < c.jpeg_prob:
+            image = effects.jpeg_artefacts(image, int(rng.integers(c.jpeg_quality[0], c.jpeg_quality[1] + 1)))
+        return image
+
+    def sample(self, index: int, keep_masks: bool = False) -> Tuple[np.ndarray, List[dict], List[Instance]]:
+        """(image, label items, instances) of sample `index`; masks are kept for checks on request."""
+        c = self.config
+        rng = np.random.default_rng([self.seed, index])
+        width, height = int(rng.integers(c.width[0], c.width[1] + 1)), int(rng.integers(c.height[0], c.height[1] + 1))
+        light = True if c.mode == "doc" else None
+        weights = (3, 0, 1, 6, 0) if c.mode == "doc" else c.background_weights
+        canvas = effects.make_background(rng, height, width, weights, self.text_maker.backgrounds, light)
+        canvas = np.ascontiguousarray(canvas, dtype=np.float32)
+        if c.mode == "doc":
+            instances = self.document(rng, canvas, keep_masks)
+            canvas = self.warp_page(rng, canvas, instances)
+        else:
+            instances = self.scene(rng, canvas, keep_masks)
+        image = self.degrade(rng, canvas)
+        items = []
+        for instance in instances:
+            readable = polygon_thickness(instance.polygon) >= c.min_readable
+            points = [[int(round(px)), int(round(py))] for px, py in instance.polygon]
+            items.append({"transcription": instance.text if readable else DONT_CARE, "points": points})
+        return image, items, instances
+
+
+# ----------------------------------------------------------------------------- batch driver
+_WORKER: Optional[DetSynthesizer] = None
+
+
+def _init_worker(synthesizer: DetSynthesizer) -> None:
+    global _WORKER
+    _WORKER = synthesizer
+    cv2.setNumThreads(1)
+
+
+def _work(task: Tuple[int, str]) -> Tuple[int, str]:
+    index, out_dir = task
+    image, items, _ = _WORKER.sample(index)
+    relpath = f"images/{index // 10000:04d}/{index:06d}.jpg"
+    atomic_write_bytes(Path(out_dir) / relpath, encode_image(image, "jpg", 95))
+    return index, f"{relpath}\t{format_det_label(items)}"
+
+
+def generate(synthesizer: DetSynthesizer, num: int, out: Path, workers: int = 1, overwrite: bool = False,
+             progress: bool = True) -> dict:
+    out = Path(out)
+    if (out / "label.txt").exists() and not overwrite:
+        raise DataToolError(f"{out}/label.txt exists; pass --overwrite to replace the set")
+    lines: List[Optional[str]] = [None] * num
+    start = time.perf_counter()
+    pool = multiprocessing.get_context("fork").Pool(workers, _init_worker, (synthesizer,)) if workers > 1 else None
+    try:
+        if pool is None:
+            _init_worker(synthesizer)
+            results = map(_work, [(i, str(out)) for i in range(num)])
+        else:
+            results = pool.imap_unordered(_work, [(i, str(out)) for i in range(num)], chunksize=4)
+        for index, line in tqdm(results, total=num, desc="synth_det", unit="img", disable=not progress):
+            lines[index] = line
+    finally:
+        if pool is not None:
+            pool.terminate()
+    atomic_write_text(out / "label.txt", "\n".join(lines) + "\n")
+    elapsed = time.perf_counter() - start
+    return {"num": num, "seconds": elapsed}
+
+
+def draw_polygons(image: np.ndarray, items: Sequence[dict]) -> np.ndarray:
+    image = image.copy()
+    for item in items:
+        colour = (0, 0, 255) if item["transcription"] == DONT_CARE else (0, 200, 0)
+        cv2.polylines(image, [np.array(item["points"], np.int32)], True, colour, 2)
+    return image
+
+
+def write_montage(synthesizer: DetSynthesizer, num: int, count: int, path: Path, seed: int) -> Path:
+    rng = np.random.default_rng([seed, 1 << 30])
+    indices = sorted(rng.choice(num, size=min(count, num), replace=False).tolist())
+    images = []
+    for index in indices:
+        image, items, _ = synthesizer.sample(index)
+        images.append(draw_polygons(image, items))
+    write_montage_png(path, make_montage(images, columns=min(3, len(images)), cell_width=300, cell_height=300))
+    return path
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--num", type=int, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--mode", choices=["scene", "doc"], default="scene")
+    parser.add_argument("--lang", choices=["en", "ch"], default="en")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--corpus_file", type=Path)
+    parser.add_argument("--word_list", type=Path)
+    parser.add_argument("--dict", dest="dict_path", type=Path)
+    parser.add_argument("--font_dir", type=Path, action="append")
+    parser.add_argument("--bg_dir", type=Path, help="folder of images to use as backgrounds")
+    parser.add_argument("--bg_share", type=float,
+                        help="fraction of scene backgrounds cropped from --bg_dir images (default: 4 in 14)")
+    parser.add_argument("--min_readable", type=float, default=10.0,
+                        help="polygons thinner than this many pixels are labelled ###")
+    parser.add_argument("--montage", type=int, default=6, help="images in DIR/montage.png (0: none)")
+    parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument("--no_progress", action="store_true")
+    args = parser.parse_args(argv)
+    if args.num <= 0:
+        raise DataToolError("--num must be positive")
+    text_maker = make_synthesizer(args.lang, args.seed, args.font_dir, args.corpus_file, args.word_list,
+                                  args.dict_path, bg_dir=args.bg_dir)
+    config = DetSynthConfig(mode=args.mode, min_readable=args.min_readable)
+    if args.bg_share is not None:
+        if not args.bg_dir:
+            raise DataToolError("--bg_share needs --bg_dir")
+        config.background_weights = image_share_weights(config.background_weights, args.bg_share)
+    synthesizer = DetSynthesizer(config, text_maker, args.seed)
+    stats = generate(synthesizer, args.num, args.out, max(1, args.workers), args.overwrite, not args.no_progress)
+    print(f"{stats['num']} images in {stats['seconds']:.1f} s -> {args.out}/label.txt")
+    if args.montage:
+        print(f"montage: {write_montage(synthesizer, args.num, args.montage, args.out / 'montage.png', args.seed)}")
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

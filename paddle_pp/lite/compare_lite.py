@@ -1,0 +1,110 @@
+"""Agreement of the Paddle-Lite engine (x86 .nb files) with another engine on the same images.
+
+    python deploy/lite/export_lite.py --out lite/x86 --valid_targets x86
+    python deploy/lite/compare_lite.py --lite_model_dir lite/x86 --image_dir "../shared/data/sroie_dev/images/0[89]?.jpg"
+
+Both systems use the same pre/post-processing (paddle_pp.pipeline) and configs/*.yml defaults; only the engine
+differs. Counts images with identical results, boxes matched exactly and within 1 px, and texts equal.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+from paddle_pp.utils.files import display_name, list_images
+from paddle_pp.utils.image_io import read_image
+
+
+def build_lite_system(lite_model_dir: Path, threads: int = 0, use_angle_cls: Optional[bool] = None):
+    """paddle_pp's TextSystem with the three Lite engines (what PPOCR(engine='lite') builds)."""
+    from paddle_pp.config import load_config
+    from paddle_pp.engine.lite import LiteEngine
+    from paddle_pp.pipeline import TextClassifier, TextDetector, TextRecognizer, TextSystem, resolve_dict_path
+
+    system = dict(load_config("system")["System"])
+    use_cls = system["use_angle_cls"] if use_angle_cls is None else use_angle_cls
+    rec_cfg = load_config("rec")
+    return TextSystem(TextDetector(load_config("det"), LiteEngine.for_stage("det", lite_model_dir, threads)),
+                      TextRecognizer(rec_cfg, LiteEngine.for_stage("rec", lite_model_dir, threads),
+                                     resolve_dict_path(rec_cfg, None)),
+                      TextClassifier(load_config("cls"), LiteEngine.for_stage("cls", lite_model_dir, threads))
+                      if use_cls else None, system["drop_score"])
+
+
+def compare(ref: List[dict], ours: List[dict], tol: int = 1) -> dict:
+    """Greedy one-to-one box matching (all corners within tol px); texts compared on matched boxes."""
+    used, exact, matched, texts = set(), 0, 0, 0
+    for r in ref:
+        rp = np.array(r["points"])
+        for j, o in enumerate(ours):
+            if j in used:
+                continue
+            diff = np.abs(np.array(o["points"]) - rp).max()
+            if diff <= tol:
+                used.add(j)
+                matched += 1
+                exact += int(diff == 0)
+                texts += int(o["transcription"] == r["transcription"])
+                break
+    return {"ref": len(ref), "ours": len(ours), "exact": exact, "matched": matched, "texts": texts}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--image_dir", required=True, help="image file, directory or glob")
+    parser.add_argument("--lite_model_dir", required=True, help="x86 .nb files from export_lite.py")
+    parser.add_argument("--engine", default="paddle", help="the engine to compare with (default: paddle)")
+    parser.add_argument("--limit", type=int, default=0, help="at most this many images (sorted by name)")
+    parser.add_argument("--output", default=None, help="write both results per image as JSON lines")
+    args = parser.parse_args(argv)
+
+    from paddle_pp import PPOCR
+
+    images, root = list_images(args.image_dir)
+    images = sorted(images)[:args.limit or None]
+    ref_system = PPOCR(engine=args.engine)
+    lite_system = build_lite_system(Path(args.lite_model_dir))
+    totals = {"images": 0, "identical": 0, "ref": 0, "ours": 0, "exact": 0, "matched": 0, "texts": 0,
+              "max_score_diff": 0.0}
+    times = {"ref": 0.0, "lite": 0.0}
+    out = open(args.output, "w", encoding="utf-8") if args.output else None
+    for path in images:
+        img = read_image(path)
+        t0 = time.perf_counter()
+        ref = ref_system(img)
+        t1 = time.perf_counter()
+        ours = [r.to_dict() for r in lite_system(img)]
+        t2 = time.perf_counter()
+        times["ref"] += t1 - t0
+        times["lite"] += t2 - t1
+        stats = compare(ref, ours)
+        identical = len(ref) == len(ours) == stats["exact"] == stats["texts"]
+        totals["images"] += 1
+        totals["identical"] += int(identical)
+        for key in ("ref", "ours", "exact", "matched", "texts"):
+            totals[key] += stats[key]
+        if identical:
+            diffs = [abs(a["score"] - b["score"]) for a, b in zip(ref, ours)]
+            totals["max_score_diff"] = max([totals["max_score_diff"]] + diffs)
+        else:
+            print(f"{display_name(path, root)}: {stats}", file=sys.stderr)
+        if out:
+            out.write(json.dumps({"image": display_name(path, root), "ref": ref, "lite": ours}, ensure_ascii=False) + "\n")
+    if out:
+        out.close()
+    n = max(totals["images"], 1)
+    print(f"{totals['images']} images, {totals['identical']} identical; boxes {args.engine} {totals['ref']} / lite "
+          f"{totals['ours']} / exact {totals['exact']} / within 1 px {totals['matched']}; texts equal "
+          f"{totals['texts']}; max score diff on identical images {totals['max_score_diff']:.2e}; "
+          f"{times['ref'] / n * 1000:.0f} ms/image ({args.engine}) vs {times['lite'] / n * 1000:.0f} ms/image (lite)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,415 @@
+"""FPGM filter pruning with sensitivity analysis, then fine-tuning (PaddleOCR's deploy/slim/prune, dygraph).
+
+    python slim/prune.py -c configs/det.yml [-o ...] [--max_drop 0.02 | --pruned_flops 0.3] [--sen_file F]
+    python slim/prune.py -c configs/cls.yml --eval_max_batches 4 --no_finetune
+
+1. Sensitivity: for every prunable conv (a paddleslim pruning collection whose master is the conv's filters),
+   prune 10%..90% of its filters by geometric median (FPGM), evaluate the config's main metric on the Eval set
+   (at most ``--eval_max_batches`` batches), record the relative drop (baseline - pruned) / baseline, restore.
+   The results are kept in a JSON file (``--sen_file``, default ``<save_dir>/sensitivity.json``) keyed by our
+   structural layer names and written after every evaluation, so an interrupted or repeated run reuses them;
+   ``sensitivity.png`` draws drop against ratio, one curve per layer.
+2. Ratios: per layer the largest ratio whose (linearly interpolated) drop stays <= ``--max_drop`` (default
+   0.02), or, with ``--pruned_flops F``, the loss threshold found by bisection that removes a fraction F of the
+   FLOPs; or given by hand in ``Slim.ratios`` ({structural name: ratio}; no sensitivity analysis then). Never
+   pruned: the DB threshold branch (``head.thresh.``), transposed convs, and the structural name prefixes of
+   ``Slim.skip_layers`` (the paper-era recipe kept the first layers, e.g. ``backbone.conv1``).
+3. Prune, evaluate (the report keeps this metric before fine-tuning), fine-tune with the training loop
+   (``Slim.finetune``), evaluate, write the model directory (legacy export + PIR export in ``pir/`` +
+   model.pdparams + pruned_shapes.json, see slim/common.py) and print the before/after table.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, Optional, Sequence
+
+from paddle_pp.slim import common, compat
+
+NEVER_PRUNE = ("head.thresh.",)  # the DB threshold branch (training only; its maps supervise the binarization)
+DEFAULT_RATIOS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+SEN_VERSION = 1
+
+
+# ------------------------------------------------------------------------------------------------ names
+
+def auto_to_structural(model) -> Dict[str, str]:
+    """Paddle's auto parameter names (conv2d_3.w_0: differ between processes) -> our structural names."""
+    return {p.name: n for n, p in model.named_parameters()}
+
+
+def layer_of(param_name: str) -> str:
+    """'backbone.conv1.conv.weight' -> 'backbone.conv1.conv'."""
+    return param_name.rsplit(".", 1)[0]
+
+
+def matches_prefix(layer: str, prefixes: Iterable[str]) -> bool:
+    """The structural name equals a prefix or starts with it at a '.' boundary ('backbone.conv1' matches
+    backbone.conv1.conv but not backbone.conv10)."""
+    for prefix in prefixes:
+        p = prefix.rstrip(".")
+        if layer == p or layer.startswith(p + "."):
+            return True
+    return False
+
+
+def is_skipped(layer: str, skip_prefixes: Iterable[str]) -> bool:
+    """Never pruned: ``NEVER_PRUNE`` and the given prefixes (``Slim.skip_layers``)."""
+    return matches_prefix(layer, list(skip_prefixes) + list(NEVER_PRUNE))
+
+
+# ------------------------------------------------------------------------------------------------ pruner
+
+def _all_branches(model):
+    """A layer whose forward runs every branch that has parameters, in eval mode: for DB the probability
+    branch *and* the threshold branch, which reads the neck's output too, so pruning the neck also prunes
+    the threshold branch's input channels. (Tracing the training forward instead does not work: its step
+    function's paddle.exp cannot be traced under the legacy IR on Paddle 3.3.1.)"""
+    import paddle
+
+    class AllBranches(paddle.nn.Layer):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            m = self.inner
+            x = m.backbone(x)
+            if m.use_neck:
+                x = m.neck(x)
+            head = m.head
+            if hasattr(head, "binarize") and hasattr(head, "thresh"):
+                return [head.binarize(x), head.thresh(x)]
+            return head(x)
+
+    return AllBranches(model)
+
+
+def make_pruner(model, input_shape: Sequence[int]):
+    """paddleslim's FPGMFilterPruner over all of the model's branches. Build it after the weights are loaded:
+    FPGM ranks filters by the values it reads here."""
+    compat.apply()
+    from paddleslim.dygraph import FPGMFilterPruner
+
+    was_training = model.training
+    model.eval()
+    tracing = [layer for layer in model.sublayers(include_self=True) if hasattr(layer, "trace_for_pruning")]
+    for layer in tracing:
+        layer.trace_for_pruning = True
+    try:
+        with compat.legacy_ir():
+            return FPGMFilterPruner(_all_branches(model), list(input_shape))
+    finally:
+        for layer in tracing:
+            layer.trace_for_pruning = False
+        if was_training:
+            model.train()
+
+
+def prunable_layers(model, pruner, skip_prefixes: Iterable[str] = ()) -> Dict[str, str]:
+    """{structural conv weight name: auto name} of the filter collections we may prune, in graph order."""
+    import paddle
+
+    names = auto_to_structural(model)
+    layers = dict(model.named_sublayers())
+    out: Dict[str, str] = {}
+    for collection in pruner.collections:
+        auto = collection.master_name
+        if collection.master_axis != 0 or auto not in names or auto in pruner.skip_vars:
+            continue
+        struct = names[auto]
+        layer = layers.get(layer_of(struct))
+        if isinstance(layer, paddle.nn.Conv2DTranspose) or is_skipped(layer_of(struct), skip_prefixes):
+            continue
+        out[struct] = auto
+    return out
+
+
+def _prune_one(pruner, auto: str, ratio: float):
+    with compat.legacy_ir():
+        return pruner.prune_var(auto, 0, ratio)
+
+
+def strip_backups(model) -> None:
+    """paddleslim keeps each pruned tensor's original value as a persistable `<name>_backup` buffer (for
+    restore); a pruned model must not carry them (they would double the weights file and break loading)."""
+    for layer in model.sublayers(include_self=True):
+        for key in [k for k in layer._buffers if k.endswith("_backup")]:
+            del layer._buffers[key]
+
+
+# ------------------------------------------------------------------------------------------------ sensitivity
+
+def _read_sen(path: Path) -> Dict[str, Any]:
+    if path.is_file():
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("version") == SEN_VERSION:
+            return data
+    return {"version": SEN_VERSION, "metric": None, "baseline": None, "sensitivities": {}}
+
+
+def _write_sen(path: Path, data: Dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def relative_drop(baseline: float, value: float) -> float:
+    return (baseline - value) / baseline if baseline > 0 else baseline - value
+
+
+def sensitivity(model, pruner, layers: Dict[str, str], eval_fn: Callable[[], float], sen_file: os.PathLike,
+                ratios: Sequence[float] = DEFAULT_RATIOS, metric_name: str = "",
+                log: Callable[[str], None] = common.log) -> Dict[str, Dict[float, float]]:
+    """{structural layer: {ratio: relative drop}}; what ``sen_file`` already holds is reused, each new
+    evaluation is written to it at once."""
+    path = Path(sen_file)
+    data = _read_sen(path)
+    sens = data["sensitivities"]
+    todo = [(n, r) for n in layers for r in ratios if f"{r:.2f}" not in sens.get(n, {})]
+    if todo and data.get("baseline") is None:
+        data["baseline"], data["metric"] = float(eval_fn()), metric_name
+        _write_sen(path, data)
+    if todo:
+        log(f"sensitivity: {len(todo)} evaluations to run ({len(layers)} layers; baseline {metric_name} "
+            f"{data['baseline']:.4f}); cached in {path}")
+    else:
+        log(f"sensitivity: all {len(layers)} layers x {len(ratios)} ratios reused from {path}")
+    for i, (name, ratio) in enumerate(todo):
+        plan = _prune_one(pruner, layers[name], ratio)
+        try:
+            value = float(eval_fn())
+        finally:
+            plan.restore(model)
+        drop = relative_drop(data["baseline"], value)
+        sens.setdefault(name, {})[f"{ratio:.2f}"] = drop
+        _write_sen(path, data)
+        log(f"  [{i + 1}/{len(todo)}] {name} pruned {ratio:.0%}: {metric_name} {value:.4f}, drop {drop:+.4f}")
+    return {n: {float(r): float(d) for r, d in sens[n].items() if float(r) in {round(x, 2) for x in ratios}}
+            for n in layers if n in sens}
+
+
+def plot_sensitivity(sens: Dict[str, Dict[float, float]], path: os.PathLike, max_drop: Optional[float] = None,
+                     title: str = "") -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(10, 6))
+    for name, curve in sens.items():
+        xs = sorted(curve)
+        ax.plot(xs, [curve[x] for x in xs], marker="o", markersize=3, linewidth=1, label=name)
+    if max_drop is not None:
+        ax.axhline(max_drop, color="k", linestyle="--", linewidth=1, label=f"max drop {max_drop:g}")
+    ax.set_xlabel("pruned ratio of the layer's filters")
+    ax.set_ylabel("relative metric drop")
+    ax.set_title(title or "FPGM sensitivity")
+    ax.grid(True, alpha=0.3)
+    if len(sens) <= 40:
+        ax.legend(fontsize=6, ncol=2, loc="upper left")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+# ------------------------------------------------------------------------------------------------ ratios
+
+def ratios_by_loss(sens: Dict[str, Dict[float, float]], max_drop: float) -> Dict[str, float]:
+    """Per layer the largest ratio whose drop is <= max_drop, interpolated linearly between measured ratios
+    (paddleslim's rule); layers whose smallest ratio already costs more are left out."""
+    ratios: Dict[str, float] = {}
+    for name, curve in sens.items():
+        points = sorted(curve.items())
+        for i in range(len(points) - 1, -1, -1):
+            r0, l0 = points[i]
+            if l0 <= max_drop:
+                if i == len(points) - 1:
+                    ratios[name] = float(r0)
+                else:
+                    r1, l1 = points[i + 1]
+                    ratios[name] = float(r0 + (max_drop - l0) * (r1 - r0) / (l1 - l0))
+                break
+    return {k: v for k, v in ratios.items() if v > 0}
+
+
+def prune(model, pruner, layers: Dict[str, str], ratios: Dict[str, float]) -> Dict[str, Any]:
+    """Prune in place; returns the record a fresh model is rebuilt with (paddle_pp.weights.apply_pruned_shapes):
+    changed parameter shapes and depthwise groups, by structural name, plus the ratios."""
+    import paddle
+
+    before = {n: list(p.shape) for n, p in model.named_parameters()}
+    convs = {n: l for n, l in model.named_sublayers() if isinstance(l, paddle.nn.Conv2D)}
+    groups_before = {n: l._groups for n, l in convs.items()}
+    with compat.legacy_ir():
+        pruner.prune_vars({layers[n]: float(r) for n, r in ratios.items()}, axis=0)
+    strip_backups(model)
+    shapes = {n: list(p.shape) for n, p in model.named_parameters() if list(p.shape) != before[n]}
+    groups = {n: int(l._groups) for n, l in convs.items() if l._groups != groups_before[n]}
+    return {"parameters": shapes, "groups": groups, "ratios": {n: float(r) for n, r in ratios.items()}}
+
+
+def restore(model, pruner) -> None:
+    pruner.restore()
+    strip_backups(model)
+
+
+def ratios_by_flops(model, pruner, layers: Dict[str, str], sens: Dict[str, Dict[float, float]], target: float,
+                    shape: Sequence[int], tolerance: float = 0.005, max_iter: int = 20) -> Dict[str, Any]:
+    """Bisection on the loss threshold until the pruned FLOPs fraction is within `tolerance` of `target`
+    (or the search stops moving); returns {'ratios', 'pruned_flops', 'max_drop'}."""
+    base = common.count_flops(model, shape)
+    low, high = 0.0, 1.0
+    best = {"ratios": {}, "pruned_flops": 0.0, "max_drop": 0.0}
+    for _ in range(max_iter):
+        loss = (low + high) / 2
+        ratios = ratios_by_loss(sens, loss)
+        if ratios:
+            with compat.legacy_ir():
+                pruner.prune_vars({layers[n]: r for n, r in ratios.items()}, axis=0)
+            pruned = (base - common.count_flops(model, shape)) / base
+            restore(model, pruner)
+        else:
+            pruned = 0.0
+        if abs(pruned - target) < abs(best["pruned_flops"] - target) or not best["ratios"]:
+            best = {"ratios": ratios, "pruned_flops": pruned, "max_drop": loss}
+        if abs(pruned - target) <= tolerance:
+            break
+        if pruned < target:
+            low = loss
+        else:
+            high = loss
+    return best
+
+
+# ------------------------------------------------------------------------------------------------ main
+
+def explicit_ratios(given: Dict[str, Any], layers: Dict[str, str]) -> Dict[str, float]:
+    """``Slim.ratios`` ({structural conv weight name: fraction of filters}) checked against the prunable layers."""
+    unknown = [name for name in given if name not in layers]
+    if unknown:
+        raise ValueError(f"Slim.ratios: {unknown} are not prunable layers of this model (skipped, transposed or "
+                         f"misspelt); prunable: {list(layers)}")
+    ratios = {name: float(ratio) for name, ratio in given.items()}
+    bad = {name: ratio for name, ratio in ratios.items() if not 0.0 <= ratio < 1.0}
+    if bad:
+        raise ValueError(f"Slim.ratios: every ratio must be in [0, 1), got {bad}")
+    # 0 leaves a layer whole: configs merge key by key, so this is how a derived config undoes a base's ratio.
+    return {name: ratio for name, ratio in ratios.items() if ratio > 0.0}
+
+
+def metric_before_finetune(trainer, eval_batches: Optional[int]) -> float:
+    """The pruned model's metric as pruned, before any training step."""
+    trainer.model.eval()
+    metric = common.main_metric(trainer, common.evaluate_model(trainer, max_batches=eval_batches))
+    common.log(f"pruned, before fine-tuning: {trainer.main_indicator} {metric:.4f}")
+    return metric
+
+
+def build_parser():
+    parser = common.base_parser(__doc__)
+    parser.add_argument("--sen_file", default=None, help="sensitivity cache (JSON; default <save_dir>/sensitivity.json"
+                        " or Slim.sen_file)")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--max_drop", type=float, default=None,
+                       help="largest relative metric drop per layer (default Slim.max_drop or 0.02)")
+    group.add_argument("--pruned_flops", type=float, default=None,
+                       help="fraction of FLOPs to remove instead (bisection on the drop threshold)")
+    parser.add_argument("--sensitivity_only", action="store_true", help="stop after the sensitivity analysis")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    from paddle_pp.config import load_config
+    from paddle_pp.training import Trainer
+
+    config = load_config(args.config, args.opt)
+    slim = common.slim_settings(config)
+    save_dir = Path(args.save_dir) if args.save_dir else common.default_save_dir(config, "prune")
+    save_dir.mkdir(parents=True, exist_ok=True)
+    sen_file = Path(args.sen_file or slim.get("sen_file") or save_dir / "sensitivity.json")
+    max_drop = float(common.pick(args.max_drop, slim, "max_drop", 0.02))
+    pruned_flops = common.pick(args.pruned_flops, slim, "pruned_flops", None) if args.max_drop is None else None
+    eval_batches = common.pick(args.eval_max_batches, slim, "eval_max_batches", None)
+    latency_runs = int(common.pick(args.latency_runs, slim, "latency_runs", 20))
+    ratios_grid = [round(float(r), 2) for r in (slim.get("sen_ratios") or DEFAULT_RATIOS)]
+    skip = list(slim.get("skip_layers") or [])
+    model_type = config["Architecture"]["model_type"]
+    shape = common.measure_shape(config)
+
+    trainer = Trainer(common.finetune_config(config, save_dir))
+    model = trainer.model
+    model.eval()
+    metric_name = trainer.main_indicator
+
+    pruner = make_pruner(model, shape)
+    layers = prunable_layers(model, pruner, skip)
+    if slim.get("sen_layers"):  # restrict the analysis (tests, quick looks): structural name prefixes
+        layers = {n: a for n, a in layers.items() if matches_prefix(layer_of(n), slim["sen_layers"])}
+    common.log(f"{len(layers)} prunable conv layers (skipped prefixes: {list(NEVER_PRUNE) + skip}, transposed convs)")
+    explicit = slim.get("ratios")
+    ratios = explicit_ratios(explicit, layers) if explicit else None  # a misspelt name fails before any work
+
+    # Before: the model as loaded (weights + legacy export in original/), metric on the whole Eval set.
+    original = common.write_weights_dir(model, config, save_dir / "original")
+    common.export_legacy(original)
+    before_metric = common.main_metric(trainer, common.evaluate_model(trainer))
+    before = common.measure(model, config, original, before_metric, latency_runs)
+    common.log(f"before: {before}")
+
+    if explicit:  # chosen by hand: no sensitivity analysis
+        pruned_flops = None
+        common.log(f"Slim.ratios: {len(ratios)} layers chosen by hand, no sensitivity analysis")
+    else:
+        eval_fn = lambda: common.main_metric(trainer, common.evaluate_model(trainer, max_batches=eval_batches))  # noqa
+        sens = sensitivity(model, pruner, layers, eval_fn, sen_file, ratios_grid, metric_name)
+        plot = plot_sensitivity(sens, sen_file.with_suffix(".png"), None if pruned_flops else max_drop,
+                                f"FPGM sensitivity, {model_type} ({metric_name})")
+        common.log(f"sensitivity plot: {plot}")
+        if args.sensitivity_only:
+            return 0
+        if pruned_flops:
+            found = ratios_by_flops(model, pruner, layers, sens, float(pruned_flops), shape)
+            ratios = found["ratios"]
+            common.log(f"FLOPs target {pruned_flops}: threshold {found['max_drop']:.4f} prunes "
+                       f"{found['pruned_flops']:.3f} of the FLOPs")
+        else:
+            ratios = ratios_by_loss(sens, max_drop)
+    for name, ratio in ratios.items():
+        common.log(f"  prune {name}: {ratio:.3f}")
+    record = prune(model, pruner, layers, ratios)
+    common.log(f"pruned {len(ratios)} layers; {len(record['parameters'])} tensors changed shape")
+    pruned_metric = metric_before_finetune(trainer, eval_batches)
+
+    if not args.no_finetune:
+        common.finetune(trainer)
+    model.eval()
+    # Unchanged since it was scored on the whole Eval set (no fine-tune, no batch limit): do not evaluate again.
+    unchanged = args.no_finetune and not eval_batches
+    after_metric = pruned_metric if unchanged else common.main_metric(trainer, common.evaluate_model(trainer))
+
+    # After: the model directory (weights + record, legacy export through load_model_dir, PIR export in pir/).
+    common.write_weights_dir(model, config, save_dir, extra={"pruned_shapes.json": record})
+    common.export_legacy(save_dir)
+    from paddle_pp.export import export_inference
+
+    export_inference(model, common.clean_config(config), save_dir / "pir", source_dir=save_dir)
+    after = common.measure(model, config, save_dir, after_metric, latency_runs)
+    table = common.format_table(before, after, metric_name)
+    common.write_report(save_dir, {"kind": "prune", "before": before, "after": after, "ratios": ratios,
+                                   "metric_before_finetune": pruned_metric,
+                                   "max_drop": None if pruned_flops or explicit else max_drop,
+                                   "pruned_flops": pruned_flops, "ratios_by_hand": bool(explicit),
+                                   "sen_file": None if explicit else str(sen_file), "input_shape": shape})
+    common.finish(save_dir, table, args.publish, "pruned")
+    return 0
+
+
+if __name__ == "__main__":
+    common.run_main(main)

@@ -1,0 +1,155 @@
+"""PACT quantization-aware training (PaddleOCR's deploy/slim/quantization, dygraph).
+
+    python slim/quant.py -c configs/rec.yml [-o ...] [--save_dir DIR]
+
+The model (Global.pretrained_model) gets fake-quantization around every Conv2D and Linear: 8-bit channel-wise
+abs-max weights, 8-bit moving-average abs-max activations, with a PACT clip before each activation quantizer
+(a learnable alpha per layer, initialised at 20, L2 decay 2e-5, clipping to [-alpha, alpha]). The rec model's
+LSTM stays float. It is then fine-tuned with the training loop (``Slim.finetune``), evaluated (fake-quantized,
+in dygraph) and saved with quantize/dequantize ops in the legacy format (``inference.pdmodel`` +
+``inference.pdiparams`` + config.yml), which paddle.inference runs (``--engine paddle``) and Paddle-Lite's opt
+turns into an int8 .nb; the parameters file itself stays float32. paddle2onnx cannot convert it.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Dict, Optional, Sequence
+
+from paddle_pp.slim import common, compat
+
+QUANT_CONFIG: Dict[str, Any] = {
+    "weight_preprocess_type": None,
+    "activation_preprocess_type": "PACT",
+    "weight_quantize_type": "channel_wise_abs_max",
+    "activation_quantize_type": "moving_average_abs_max",
+    "weight_bits": 8,
+    "activation_bits": 8,
+    "dtype": "int8",
+    "window_size": 10000,
+    "moving_rate": 0.9,
+    "quantizable_layer_type": ["Conv2D", "Linear"],
+    "onnx_format": False,
+}
+PACT_ALPHA = 20.0
+PACT_DECAY = 2e-5
+
+
+def _pact_class():
+    import paddle
+
+    class PACT(paddle.nn.Layer):
+        """Clip to [-alpha, alpha] with a learnable alpha (PaddleOCR's PACT): x - relu(x - a) + relu(-a - x)."""
+
+        def __init__(self):
+            super().__init__()
+            attr = paddle.ParamAttr(name=self.full_name() + ".pact",
+                                    initializer=paddle.nn.initializer.Constant(value=PACT_ALPHA),
+                                    learning_rate=1.0, regularizer=paddle.regularizer.L2Decay(PACT_DECAY))
+            self.alpha = self.create_parameter(shape=[1], attr=attr, dtype="float32")
+
+        def forward(self, x):
+            out_left = paddle.nn.functional.relu(x - self.alpha)
+            out_right = paddle.nn.functional.relu(-self.alpha - x)
+            return x - out_left + out_right
+
+    return PACT
+
+
+def make_quanter(config: Optional[Dict[str, Any]] = None):
+    compat.apply()
+    from paddleslim import QAT
+
+    return QAT(config=dict(QUANT_CONFIG, **(config or {})), act_preprocess=_pact_class())
+
+
+def quantize(model, quanter=None):
+    """Insert the fake-quant (and PACT) layers in place; returns the quanter (needed to save)."""
+    quanter = quanter or make_quanter()
+    quanter.quantize(model)
+    return quanter
+
+
+def quantized_layers(model) -> Dict[str, str]:
+    """{original structural layer name: class} of the layers QAT replaced (QuantizedConv2D, QuantizedLinear).
+    QAT wraps each one, so the quantized model's names gain a `._layer` (backbone.conv1.conv._layer.weight)."""
+    out = {}
+    for name, layer in model.named_sublayers():
+        if type(layer).__name__.startswith("Quantized"):
+            out[name[:-len("._layer")] if name.endswith("._layer") else name] = type(layer).__name__
+    return out
+
+
+def save_quantized(quanter, model, config: Dict[str, Any], save_dir: Path) -> Path:
+    """The legacy inference model with quantize/dequantize ops, plus config.yml (and the dictionary)."""
+    from paddle.static import InputSpec
+
+    from paddle_pp.export import _copy_side_files, input_spec_shape
+
+    save_dir.mkdir(parents=True, exist_ok=True)
+    model.eval()
+    try:
+        quanter.save_quantized_model(model, str(save_dir / "inference"),
+                                     input_spec=[InputSpec(input_spec_shape(config), "float32", "x")])
+    finally:
+        compat.leave_static_mode()
+    cfg = common.clean_config(config)
+    cfg["Global"]["pretrained_model"] = None  # no dygraph weights: the model is the exported program
+    source = Path(config["Global"]["config_path"]).parent if config["Global"].get("config_path") else None
+    _copy_side_files(cfg, source, save_dir)
+    return save_dir
+
+
+def rebuild_optimizer(trainer) -> None:
+    """The trainer's optimizer was built before QAT added the PACT alphas (and replaced layers): build it
+    again over the quantized model's parameters, with the same schedule."""
+    from paddle_pp.optim import build_optimizer
+
+    trainer.optimizer, trainer.lr_scheduler = build_optimizer(trainer.config["Optimizer"], trainer.epoch_num,
+                                                              trainer.steps_per_epoch, trainer.model)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = common.base_parser(__doc__).parse_args(argv)
+    from paddle_pp.config import load_config
+    from paddle_pp.training import Trainer
+
+    config = load_config(args.config, args.opt)
+    slim = common.slim_settings(config)
+    save_dir = Path(args.save_dir) if args.save_dir else common.default_save_dir(config, "quant")
+    save_dir.mkdir(parents=True, exist_ok=True)
+    latency_runs = int(common.pick(args.latency_runs, slim, "latency_runs", 20))
+    eval_batches = common.pick(args.eval_max_batches, slim, "eval_max_batches", None)
+    shape = common.measure_shape(config)
+
+    trainer = Trainer(common.finetune_config(config, save_dir))
+    model = trainer.model
+    model.eval()
+    metric_name = trainer.main_indicator
+    original = common.write_weights_dir(model, config, save_dir / "original")
+    common.export_legacy(original)
+    before_metric = common.main_metric(trainer, common.evaluate_model(trainer, max_batches=eval_batches))
+    before = common.measure(model, config, original, before_metric, latency_runs)
+    params, flops = before["parameters"], before["flops"]  # quantization changes neither
+    common.log(f"before: {before}")
+
+    quanter = quantize(model)
+    rebuild_optimizer(trainer)
+    common.log(f"quantized {len(quantized_layers(model))} layers (Conv2D, Linear; PACT on their inputs)")
+    if not args.no_finetune:
+        common.finetune(trainer)
+    model.eval()
+    after_metric = common.main_metric(trainer, common.evaluate_model(trainer, max_batches=eval_batches))
+    save_quantized(quanter, model, config, save_dir)
+    after = common.measure(model, config, save_dir, after_metric, latency_runs, flops=flops)
+    after["parameters"] = params
+    table = common.format_table(before, after, metric_name)
+    common.write_report(save_dir, {"kind": "quant", "before": before, "after": after, "quant_config": QUANT_CONFIG,
+                                   "pact": {"alpha_init": PACT_ALPHA, "l2_decay": PACT_DECAY},
+                                   "input_shape": shape})
+    common.finish(save_dir, table, args.publish, "quantized")
+    return 0
+
+
+if __name__ == "__main__":
+    common.run_main(main)

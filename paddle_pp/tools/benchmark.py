@@ -1,0 +1,468 @@
+"""Speed and memory of the OCR system: per-stage latency, images per second, peak RSS and a leak check.
+
+    python deploy/benchmark.py --image_dir ../shared/data/sroie_dev/images               # onnx, paddle, dygraph
+    python deploy/benchmark.py --image_dir DIR --engine onnx paddle --compare rapidocr   # + RapidOCR, same run
+    python deploy/benchmark.py --image_dir DIR --engine onnx --leak_images 1000         # RSS growth
+    python deploy/benchmark.py --image_dir DIR --isolate --json bench.json              # one process per system
+    python deploy/benchmark.py --image_dir DIR --engine paddle slim                    # the slim system's gain
+
+Every system (our engines and, with `--compare rapidocr`, RapidOCR) runs on the same decoded image, one after the
+other in a rotating order, so a change in machine load hits all of them alike. Decoding is not timed; the timed
+call is the system's own `ocr(bgr_array)`. Stage times come from timers wrapped around the stage objects from
+outside (detector preprocess / engine / postprocess, classifier, recognizer and their engines): nothing in the
+library is changed for measuring. After `--warmup` images, every image runs once per `--repeats`; median and p90
+are over these per-image system latencies.
+
+Memory: RSS is read from /proc/self/status (VmRSS, VmHWM = peak). In one process the peak is the whole process's,
+with all systems loaded; `--isolate` runs each system in its own child process for a per-system peak. The leak
+check (`--leak_images N`) runs one system over the images, cycled to N, after warm-up and samples RSS.
+
+Stages (ms per image): det_pre (resize + normalize), det_infer, det_post (DB boxes + filter), cls (all of the
+direction classifier, cls_infer of it in the engine), rec (all of the recognizer, rec_infer in the engine), other
+(sorting, cropping, result assembly: the rest of the total).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from paddle_pp.utils.files import list_images
+from paddle_pp.utils.image_io import read_image
+
+OUR_ENGINES = ("onnx", "paddle", "dygraph")
+SLIM = "slim"  # PPOCR(slim=True): the shipped pruned det + PACT-quantized cls/rec, on the paddle engine
+COMPARE = ("rapidocr",)
+STAGES = ("det_pre", "det_infer", "det_post", "cls", "cls_infer", "rec", "rec_infer", "other", "total")
+
+
+# ----------------------------------------------------------------------------------------------- memory, stats
+def _proc_status_kb(key: str) -> Optional[int]:
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def rss_mb() -> float:
+    """Current resident set size in MiB (VmRSS); falls back to the peak where /proc is missing."""
+    kb = _proc_status_kb("VmRSS")
+    return kb / 1024.0 if kb is not None else peak_rss_mb()
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process in MiB (VmHWM, or getrusage's ru_maxrss)."""
+    kb = _proc_status_kb("VmHWM")
+    if kb is None:
+        kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        if sys.platform == "darwin":
+            kb //= 1024  # bytes there
+    return kb / 1024.0
+
+
+def summarize(values: Sequence[float]) -> Dict[str, float]:
+    """median / p90 / mean / min / max / n of a list of numbers (p90 by linear interpolation, numpy's default)."""
+    if len(values) == 0:
+        return {"n": 0, "median": float("nan"), "p90": float("nan"), "mean": float("nan"),
+                "min": float("nan"), "max": float("nan")}
+    arr = np.asarray(values, dtype=np.float64)
+    return {"n": int(arr.size), "median": float(np.median(arr)), "p90": float(np.percentile(arr, 90)),
+            "mean": float(arr.mean()), "min": float(arr.min()), "max": float(arr.max())}
+
+
+def load_average() -> Optional[float]:
+    try:
+        return float(os.getloadavg()[0])
+    except (OSError, AttributeError):
+        return None
+
+
+# ------------------------------------------------------------------------------------------------ stage timers
+class StageClock:
+    """Seconds spent per stage name during the current image."""
+
+    def __init__(self) -> None:
+        self.seconds: Dict[str, float] = {}
+
+    def reset(self) -> None:
+        self.seconds = {}
+
+    def add(self, name: str, dt: float) -> None:
+        self.seconds[name] = self.seconds.get(name, 0.0) + dt
+
+    def get(self, name: str) -> float:
+        return self.seconds.get(name, 0.0)
+
+
+class Timed:
+    """A callable proxy that times its target's calls; attribute reads go to the target.
+
+    Used to wrap stage objects from outside (`system.detector = Timed(detector, clock, "det")`): Python looks
+    `obj(...)` up on the type, so replacing an instance's `__call__` would not work, a proxy does.
+    """
+
+    def __init__(self, target: Any, clock: StageClock, name: str) -> None:
+        self.__dict__["_target"] = target
+        self.__dict__["_clock"] = clock
+        self.__dict__["_name"] = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return self._target(*args, **kwargs)
+        finally:
+            self._clock.add(self._name, time.perf_counter() - start)
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.__dict__["_target"], attr)
+
+    def __setattr__(self, attr: str, value: Any) -> None:
+        setattr(self.__dict__["_target"], attr, value)
+
+
+# ----------------------------------------------------------------------------------------------------- systems
+class OurSystem:
+    """PPOCR with one engine, its stages wrapped by timers."""
+
+    def __init__(self, engine: str, cpu_threads: int = 0, enable_mkldnn: Optional[bool] = None) -> None:
+        from paddle_pp import PPOCR
+
+        self.name = engine
+        if engine == SLIM:
+            self.ocr = PPOCR(slim=True, cpu_threads=cpu_threads, enable_mkldnn=enable_mkldnn)
+        else:
+            self.ocr = PPOCR(engine=engine, cpu_threads=cpu_threads, enable_mkldnn=enable_mkldnn)
+        self.clock = clock = StageClock()
+        system = self.ocr.system
+        det = system.detector
+        det.preprocess = Timed(det.preprocess, clock, "det_pre")  # instance attribute shadows the method
+        det.engine = Timed(det.engine, clock, "det_infer")
+        system.detector = Timed(det, clock, "det")
+        if system.classifier is not None:
+            system.classifier.engine = Timed(system.classifier.engine, clock, "cls_infer")
+            system.classifier = Timed(system.classifier, clock, "cls")
+        system.recognizer.engine = Timed(system.recognizer.engine, clock, "rec_infer")
+        system.recognizer = Timed(system.recognizer, clock, "rec")
+
+    def run(self, img: np.ndarray) -> int:
+        return len(self.ocr(img))
+
+    def stages(self, total: float) -> Dict[str, float]:
+        c = self.clock
+        det = c.get("det")
+        return {"det_pre": c.get("det_pre"), "det_infer": c.get("det_infer"),
+                "det_post": det - c.get("det_pre") - c.get("det_infer"),
+                "cls": c.get("cls"), "cls_infer": c.get("cls_infer"),
+                "rec": c.get("rec"), "rec_infer": c.get("rec_infer"),
+                "other": total - det - c.get("cls") - c.get("rec"), "total": total}
+
+
+class RapidSystem:
+    """RapidOCR (rapidocr-onnxruntime, its packaged models and config.yaml defaults), timed the same way."""
+
+    def __init__(self, cpu_threads: int = 0) -> None:
+        from rapidocr_onnxruntime import RapidOCR
+
+        self.name = "rapidocr"
+        kwargs = {"intra_op_num_threads": int(cpu_threads)} if cpu_threads else {}
+        self.ocr = RapidOCR(**kwargs)
+        self.clock = clock = StageClock()
+        det = self.ocr.text_det
+        det.infer = Timed(det.infer, clock, "det_infer")
+        det.postprocess_op = Timed(det.postprocess_op, clock, "det_post")
+        det.filter_tag_det_res = Timed(det.filter_tag_det_res, clock, "det_post")
+        self.ocr.text_det = Timed(det, clock, "det")
+        self.ocr.text_cls.infer = Timed(self.ocr.text_cls.infer, clock, "cls_infer")
+        self.ocr.text_cls = Timed(self.ocr.text_cls, clock, "cls")
+        self.ocr.text_rec.session = Timed(self.ocr.text_rec.session, clock, "rec_infer")
+        self.ocr.text_rec = Timed(self.ocr.text_rec, clock, "rec")
+
+    def run(self, img: np.ndarray) -> int:
+        result, _ = self.ocr(img)
+        return len(result) if result else 0
+
+    def stages(self, total: float) -> Dict[str, float]:
+        c = self.clock
+        det = c.get("det")
+        return {"det_pre": det - c.get("det_infer") - c.get("det_post"), "det_infer": c.get("det_infer"),
+                "det_post": c.get("det_post"), "cls": c.get("cls"), "cls_infer": c.get("cls_infer"),
+                "rec": c.get("rec"), "rec_infer": c.get("rec_infer"),
+                "other": total - det - c.get("cls") - c.get("rec"), "total": total}
+
+
+def build_system(name: str, args: argparse.Namespace):
+    if name == "rapidocr":
+        return RapidSystem(args.cpu_threads)
+    return OurSystem(name, args.cpu_threads, args.enable_mkldnn)
+
+
+def timed_run(system, img: np.ndarray):
+    system.clock.reset()
+    start = time.perf_counter()
+    lines = system.run(img)
+    total = time.perf_counter() - start
+    return lines, system.stages(total)
+
+
+# ---------------------------------------------------------------------------------------------------- phases
+def parse_limits(items: Sequence[str]) -> Dict[str, int]:
+    limits = {}
+    for item in items or ():
+        name, _, value = item.partition("=")
+        if not value:
+            raise SystemExit(f"--limit expects NAME=N, got '{item}'")
+        limits[name] = int(value)
+    return limits
+
+
+def run_benchmark(names: Sequence[str], images: Sequence[Path], args: argparse.Namespace,
+                  log: Callable[[str], None] = print) -> Dict[str, Any]:
+    """Load the systems, warm up, time every image `repeats` times (systems interleaved), then the leak run."""
+    limits = parse_limits(args.limit)
+    report: Dict[str, Any] = {"systems": {}, "rss_start_mb": rss_mb(), "load_start": load_average()}
+    systems = {}
+    for name in names:
+        before = rss_mb()
+        start = time.perf_counter()
+        systems[name] = build_system(name, args)
+        report["systems"][name] = {"load_s": time.perf_counter() - start, "rss_load_mb": rss_mb() - before,
+                                   "max_images": min(len(images), limits.get(name, len(images)))}
+        log(f"loaded {name} in {report['systems'][name]['load_s']:.1f}s (+{report['systems'][name]['rss_load_mb']:.0f} MiB)")
+
+    for i in range(args.warmup):
+        img = read_image(images[i % len(images)])
+        for name, system in systems.items():
+            timed_run(system, img)
+    report["rss_after_warmup_mb"] = rss_mb()
+
+    samples: Dict[str, List[Dict[str, float]]] = {name: [] for name in names}
+    per_image: Dict[str, Dict[str, List[float]]] = {name: {} for name in names}
+    lines: Dict[str, Dict[str, int]] = {name: {} for name in names}
+    loads = []
+    step = 0
+    for rep in range(args.repeats):
+        for idx, path in enumerate(images):
+            img = read_image(path)
+            active = [n for n in names if idx < report["systems"][n]["max_images"]]
+            shift = step % max(len(active), 1)
+            step += 1
+            for name in active[shift:] + active[:shift]:  # rotating order: no system always runs first
+                count, stages = timed_run(systems[name], img)
+                samples[name].append(stages)
+                per_image[name].setdefault(str(path), []).append(stages["total"])
+                lines[name][str(path)] = count
+            if idx % 20 == 0:
+                loads.append(load_average())
+                log(f"  repeat {rep + 1}/{args.repeats} image {idx + 1}/{len(images)}  load {loads[-1]}")
+    report["load_during"] = [x for x in loads if x is not None]
+
+    for name in names:
+        entry = report["systems"][name]
+        totals = [s["total"] for s in samples[name]]
+        entry["images"] = len(per_image[name])
+        entry["runs"] = len(totals)
+        entry["latency_ms"] = {k: v * 1000.0 if k != "n" else v for k, v in summarize(totals).items()}
+        entry["images_per_s"] = len(totals) / sum(totals) if totals else float("nan")
+        entry["stages_ms"] = {stage: {"median": 1000.0 * float(np.median([s[stage] for s in samples[name]])),
+                                      "mean": 1000.0 * float(np.mean([s[stage] for s in samples[name]]))}
+                              for stage in STAGES} if totals else {}
+        entry["lines_total"] = int(sum(lines[name].values()))
+        entry["per_image_ms"] = {p: [1000.0 * t for t in ts] for p, ts in per_image[name].items()}
+    report["ratios"] = compare_ratios(report, names)
+
+    if args.leak_images:
+        leak_name = args.leak_engine or names[0]
+        if leak_name not in systems:
+            raise SystemExit(f"--leak_engine {leak_name} is not among the systems run ({', '.join(names)})")
+        for other in [n for n in names if n != leak_name]:
+            del systems[other]  # only the leak system runs now; free the others' memory first
+        report["leak"] = leak_run(systems[leak_name], leak_name, images, args, log)
+    report["peak_rss_mb"] = peak_rss_mb()
+    report["rss_end_mb"] = rss_mb()
+    report["load_end"] = load_average()
+    return report
+
+
+def leak_run(system, name: str, images: Sequence[Path], args: argparse.Namespace,
+             log: Callable[[str], None]) -> Dict[str, Any]:
+    """Run `name` on the images cycled to N after warm-up and sample RSS every `leak_sample` images."""
+    import gc
+
+    for i in range(args.warmup):
+        timed_run(system, read_image(images[i % len(images)]))
+    gc.collect()
+    start_rss = rss_mb()
+    samples = [(0, start_rss)]
+    start = time.perf_counter()
+    for i in range(args.leak_images):
+        timed_run(system, read_image(images[i % len(images)]))
+        if (i + 1) % args.leak_sample == 0 or i + 1 == args.leak_images:
+            samples.append((i + 1, rss_mb()))
+            if (i + 1) % (args.leak_sample * 4) == 0:
+                log(f"  leak {name}: {i + 1}/{args.leak_images} images, RSS {samples[-1][1]:.0f} MiB, "
+                    f"load {load_average()}")
+    gc.collect()
+    end_rss = rss_mb()
+    half = [rss for n, rss in samples if n >= args.leak_images // 2]
+    return {"system": name, "images": args.leak_images, "seconds": time.perf_counter() - start,
+            "rss_after_warmup_mb": start_rss, "rss_end_mb": end_rss, "rss_max_mb": max(r for _, r in samples),
+            "growth_mb": end_rss - start_rss, "growth_second_half_mb": end_rss - half[0] if half else 0.0,
+            "samples": samples}
+
+
+def compare_ratios(report: Dict[str, Any], names: Sequence[str]) -> Dict[str, Dict[str, float]]:
+    """Median (and p90) latency ratio of every system to every baseline, on the images both ran."""
+    ratios: Dict[str, Dict[str, float]] = {}
+    baselines = [b for b in ("rapidocr", "onnx") if b in names]
+    for base in baselines:
+        for name in names:
+            if name == base:
+                continue
+            a, b = report["systems"][name]["per_image_ms"], report["systems"][base]["per_image_ms"]
+            common = sorted(set(a) & set(b))
+            if not common:
+                continue
+            mine = [t for p in common for t in a[p]]
+            theirs = [t for p in common for t in b[p]]
+            per_image = [np.median(a[p]) / np.median(b[p]) for p in common]
+            ratios[f"{name}/{base}"] = {
+                "images": len(common),
+                "median_ratio": float(np.median(mine) / np.median(theirs)),
+                "p90_ratio": float(np.percentile(mine, 90) / np.percentile(theirs, 90)),
+                "median_of_per_image_ratios": float(np.median(per_image)),
+            }
+    return ratios
+
+
+# ---------------------------------------------------------------------------------------------------- output
+def format_report(report: Dict[str, Any]) -> str:
+    out = []
+    head = (f"{'system':<10} {'imgs':>5} {'median':>8} {'p90':>8} {'mean':>8} {'img/s':>6} | {'det_pre':>7} "
+            f"{'det_inf':>7} {'det_pst':>7} {'cls':>6} {'rec':>7} {'rec_inf':>7} {'other':>6} | {'lines':>6} "
+            f"{'peakRSS':>7}")
+    out.append("latency per image in ms (stage columns: medians); peak RSS in MiB")
+    out.append(head)
+    for name, e in report["systems"].items():
+        if "latency_ms" not in e:
+            continue
+        lat, st = e["latency_ms"], e["stages_ms"]
+        peak = e.get("peak_rss_mb", report.get("peak_rss_mb"))
+        out.append(f"{name:<10} {e['images']:>5} {lat['median']:>8.1f} {lat['p90']:>8.1f} {lat['mean']:>8.1f} "
+                   f"{e['images_per_s']:>6.2f} | {st['det_pre']['median']:>7.1f} {st['det_infer']['median']:>7.1f} "
+                   f"{st['det_post']['median']:>7.1f} {st['cls']['median']:>6.1f} {st['rec']['median']:>7.1f} "
+                   f"{st['rec_infer']['median']:>7.1f} {st['other']['median']:>6.1f} | {e['lines_total']:>6} "
+                   f"{peak:>7.0f}")
+    for key, r in report.get("ratios", {}).items():
+        out.append(f"ratio {key:<18} median {r['median_ratio']:.3f}  p90 {r['p90_ratio']:.3f}  "
+                   f"per-image median {r['median_of_per_image_ratios']:.3f}  ({r['images']} images)")
+    leaks = [report["leak"]] if "leak" in report else []
+    leaks += [e["leak"] for e in report["systems"].values() if "leak" in e]
+    for leak in leaks:
+        out.append(f"leak {leak['system']}: {leak['images']} images after warm-up, RSS {leak['rss_after_warmup_mb']:.0f}"
+                   f" -> {leak['rss_end_mb']:.0f} MiB (max {leak['rss_max_mb']:.0f}), growth {leak['growth_mb']:+.1f} "
+                   f"MiB ({leak['growth_second_half_mb']:+.1f} in the second half), {leak['seconds']:.0f}s")
+    loads = report.get("load_during") or []
+    out.append(f"load average: start {report.get('load_start')}, during "
+               f"{min(loads) if loads else '-'}..{max(loads) if loads else '-'}, end {report.get('load_end')} "
+               f"({os.cpu_count()} CPUs)")
+    return "\n".join(out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--image_dir", required=True, help="image file, directory (recursive) or glob")
+    parser.add_argument("--engine", nargs="+", default=list(OUR_ENGINES), choices=OUR_ENGINES + (SLIM,),
+                        help="our engines to run (default: all three); 'slim' = PPOCR(slim=True) on the paddle engine")
+    parser.add_argument("--compare", nargs="*", default=[], choices=COMPARE, help="other systems, same run")
+    parser.add_argument("--max_images", type=int, default=0, help="use only the first N images (0: all)")
+    parser.add_argument("--limit", action="append", default=[], metavar="NAME=N",
+                        help="run system NAME on the first N images only (e.g. dygraph=50)")
+    parser.add_argument("--warmup", type=int, default=5, help="images run (untimed) before measuring")
+    parser.add_argument("--repeats", type=int, default=1, help="timed passes over the images")
+    parser.add_argument("--leak_images", type=int, default=0, help="RSS leak check over N images (0: off)")
+    parser.add_argument("--leak_engine", default=None, help="system for the leak check (default: the first)")
+    parser.add_argument("--leak_sample", type=int, default=25, help="sample RSS every N images")
+    parser.add_argument("--cpu_threads", type=int, default=0, help="threads per engine (0: library default)")
+    parser.add_argument("--enable_mkldnn", type=lambda s: s.lower() in ("1", "true", "yes", "on"), default=None,
+                        help="Paddle Inference oneDNN (default: configs/system.yml)")
+    parser.add_argument("--isolate", action="store_true", help="each system in its own process (per-system RSS)")
+    parser.add_argument("--json", default=None, help="write the full report (per-image times too) here")
+    parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--_child", default=None, help=argparse.SUPPRESS)
+    return parser
+
+
+def _child_argv(args: argparse.Namespace, name: str, json_path: str) -> List[str]:
+    argv = [sys.executable, str(Path(__file__).resolve()), "--image_dir", args.image_dir, "--_child", name,
+            "--json", json_path, "--warmup", str(args.warmup), "--repeats", str(args.repeats),
+            "--max_images", str(args.max_images), "--cpu_threads", str(args.cpu_threads),
+            "--leak_sample", str(args.leak_sample)]
+    for item in args.limit:
+        argv += ["--limit", item]
+    if args.enable_mkldnn is not None:
+        argv += ["--enable_mkldnn", str(args.enable_mkldnn)]
+    if args.leak_images and name == (args.leak_engine or args.engine[0]):
+        argv += ["--leak_images", str(args.leak_images)]
+    if args.quiet:
+        argv.append("--quiet")
+    return argv
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    images, _ = list_images(args.image_dir)
+    if args.max_images:
+        images = images[:args.max_images]
+    if not images:
+        raise SystemExit(f"{args.image_dir}: no images")
+    names = [args._child] if args._child else list(dict.fromkeys(list(args.engine) + list(args.compare)))
+    log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    meta = {"image_dir": args.image_dir, "images": len(images), "warmup": args.warmup, "repeats": args.repeats,
+            "cpu_threads": args.cpu_threads, "cpus": os.cpu_count(), "python": platform.python_version(),
+            "argv": sys.argv[1:]}
+    if args.isolate and not args._child:
+        report: Dict[str, Any] = {"systems": {}, "ratios": {}, "load_start": load_average()}
+        loads = []
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in names:
+                path = os.path.join(tmp, f"{name}.json")
+                subprocess.run(_child_argv(args, name, path), check=True)
+                with open(path, encoding="utf-8") as f:
+                    child = json.load(f)
+                entry = child["systems"][name]
+                entry["peak_rss_mb"] = child["peak_rss_mb"]
+                if "leak" in child:
+                    entry["leak"] = child["leak"]
+                report["systems"][name] = entry
+                loads += child.get("load_during", [])
+        report["load_during"] = loads
+        report["ratios"] = compare_ratios(report, names)
+        report["load_end"] = load_average()
+    else:
+        report = run_benchmark(names, images, args, log)
+    report["meta"] = meta
+    if not args._child:
+        print(format_report(report))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(report, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""Export a model for Paddle Inference (dynamic shapes: det [N,3,-1,-1], cls [N,3,48,-1], rec [N,3,32,-1]).
+
+    python deploy/export_model.py -c configs/det.yml --save_dir inference/det            # official weights
+    python deploy/export_model.py -c configs/rec.yml -o Global.pretrained_model=output/rec/best.pdparams \\
+        --save_dir inference/rec
+    python deploy/export_model.py -c configs/rec.yml --save_dir inference/rec_legacy --legacy   # for Paddle-Lite
+    python deploy/export_model.py -c configs/rec_en.yml -o Global.pretrained_model=output/rec_en/best_accuracy \
+        --save_dir models/rec_en --weights_only      # model.pdparams + config.yml + dictionary (what models/ ships)
+
+The new PIR format (inference.json) by default; --legacy writes inference.pdmodel, which Paddle-Lite's opt
+reads. The directory also gets config.yml (and the dictionary for rec), so it is a complete model directory
+for `--det_model_dir` / `--rec_model_dir` / `--cls_model_dir`.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Optional, Sequence, Tuple
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-c", "--config", required=True, help="model config, e.g. configs/det.yml")
+    parser.add_argument("-o", "--opt", nargs="*", default=[], help="overrides Section.key=value")
+    parser.add_argument("--save_dir", required=True, help="output directory")
+    parser.add_argument("--legacy", action="store_true", help="legacy .pdmodel format (for Paddle-Lite)")
+    parser.add_argument("--weights_only", action="store_true",
+                        help="write the dygraph model directory instead (model.pdparams + config.yml + dictionary): "
+                             "engines export it on first use")
+    return parser
+
+
+def reexec_with_legacy_ir() -> None:
+    """The IR is fixed when paddle is imported, so the legacy format needs a fresh interpreter."""
+    env = dict(os.environ, FLAGS_enable_pir_api="0")
+    os.execve(sys.executable, [sys.executable] + sys.argv, env)
+
+
+def load_weights(model, cfg) -> Tuple[str, Optional[dict]]:
+    """Load Global.pretrained_model into `model`: 'official' or a .pdparams path (suffix optional). A pruned model
+    (pruned_shapes.json beside its weights) is rebuilt with its shapes first; returns (path, that record or None)."""
+    import paddle
+
+    from paddle_pp.weights import apply_pruned_shapes, import_official, pruned_shapes_beside
+
+    source = str(cfg["Global"].get("pretrained_model") or "official")
+    if source == "official":
+        path = import_official(cfg["Global"]["model_name"]) / "model.pdparams"
+    else:
+        path = Path(source if source.endswith(".pdparams") else source + ".pdparams")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: weights file not found (Global.pretrained_model)")
+    record = pruned_shapes_beside(path)
+    if record is not None:
+        apply_pruned_shapes(model, record)
+    missing, unexpected = model.set_state_dict(paddle.load(str(path)))
+    if missing:
+        raise ValueError(f"{path}: does not fit the config's architecture; missing e.g. {list(missing)[:3]}")
+    return str(path), record
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    from paddle_pp.export import legacy_ir_active
+
+    if args.legacy and not legacy_ir_active():
+        if argv is not None:
+            raise RuntimeError("--legacy from Python needs FLAGS_enable_pir_api=0 set before paddle is imported")
+        reexec_with_legacy_ir()
+
+    from paddle_pp.config import load_config
+    from paddle_pp.export import export_inference
+    from paddle_pp.modeling.architecture import build_model
+
+    cfg = load_config(args.config, args.opt)
+    model = build_model(cfg)
+    try:
+        weights, pruned_shapes = load_weights(model, cfg)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.weights_only:
+        from paddle_pp.export import write_weights_dir
+        from paddle_pp.weights import PRUNED_SHAPES
+
+        extra = {PRUNED_SHAPES: pruned_shapes} if pruned_shapes is not None else None
+        save_dir = write_weights_dir(model, cfg, Path(args.save_dir), extra)
+    else:
+        save_dir = export_inference(model, cfg, args.save_dir, legacy=args.legacy)
+    files = ", ".join(f"{p.name} ({p.stat().st_size / 1e6:.2f} MB)" for p in sorted(save_dir.iterdir()) if p.is_file())
+    kind = "dygraph weights" if args.weights_only else ("legacy" if args.legacy else "PIR") + " format"
+    print(f"exported {weights} ({kind}) -> {save_dir}: {files}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
