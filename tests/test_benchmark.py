@@ -1,4 +1,4 @@
-"""deploy/benchmark.py: statistics, RSS readers, stage timers and a 2-image smoke run (no timing asserts)."""
+"""paddle_pp/tools/benchmark.py (deploy/benchmark.py, paddle-pp bench): statistics, RSS readers, stage timers and a 2-image smoke run (no timing asserts)."""
 import importlib.util
 import json
 
@@ -12,10 +12,7 @@ ROOT = fixtures.__file__.rsplit("/tests/", 1)[0]
 
 
 def load_benchmark():
-    spec = importlib.util.spec_from_file_location("benchmark", f"{ROOT}/deploy/benchmark.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module("paddle_pp.tools.benchmark")
 
 
 bench = load_benchmark()

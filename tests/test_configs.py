@@ -21,7 +21,7 @@ from paddle_pp.training.adapters import build_adapter
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted(p for p in (ROOT / "configs").rglob("*.yml") if p.name != "system.yml")
-PREPARE = (ROOT / "dataset_tools" / "prepare_experiments.py").read_text(encoding="utf-8")
+PREPARE = (ROOT / "paddle_pp" / "dataset_tools" / "prepare_experiments.py").read_text(encoding="utf-8")
 
 
 def _label_files(cfg):

@@ -214,7 +214,7 @@ def test_dot_matrix_keeps_ink_only_on_the_dot_grid():
 
 
 def test_receipt_preset_makes_grey_light_lines(tmp_path):
-    config = synth_rec.load_config(ROOT / "dataset_tools" / "presets" / "receipt.yml", "en")
+    config = synth_rec.load_config(ROOT / "paddle_pp" / "dataset_tools" / "presets" / "receipt.yml", "en")
     assert config.grayscale_prob == 0.8 and config.dot_matrix_prob > 0 and config.light_background_prob == 1.0
     grey = synth_rec.make_synthesizer("en", seed=3, font_dirs=DEJAVU_ONLY,
                                       config=synth_rec.dataclasses.replace(config, grayscale_prob=1.0,
@@ -255,7 +255,7 @@ def test_font_exclude_errors_name_the_problem():
 
 
 def test_receipt_scan_preset_keeps_upright_faces_on_light_paper():
-    config = synth_rec.load_config(ROOT / "dataset_tools" / "presets" / "receipt_scan.yml", "en")
+    config = synth_rec.load_config(ROOT / "paddle_pp" / "dataset_tools" / "presets" / "receipt_scan.yml", "en")
     synthesizer = synth_rec.make_synthesizer("en", seed=5, font_dirs=DEJAVU_ONLY,
                                              config=synth_rec.dataclasses.replace(config, jpeg_prob=0.0))
     assert not any(word in font.name for font in synthesizer.fonts for word in ("Oblique", "Italic"))
@@ -321,7 +321,7 @@ def test_padding_top_has_its_own_range(en_synth):
     rows = np.where(out.max(1) > 0)[0]
     assert out.shape == (20 + 20 + 4, 50) and (rows[0], rows[-1]) == (20, 39)   # 20 rows above, 4 below
     assert padded(padding_vertical=(0.1, 0.1)).shape == (28, 50)               # unset: both from padding_vertical
-    presets = ROOT / "dataset_tools" / "presets"
+    presets = ROOT / "paddle_pp" / "dataset_tools" / "presets"
     margins = synth_rec.load_config([presets / "receipt_scan.yml", presets / "box_margins.yml"], "en")
     assert margins.padding_top[0] >= margins.padding_vertical[0] and \
         np.mean(margins.padding_top) > np.mean(margins.padding_vertical)        # more room above than below
@@ -335,8 +335,8 @@ def test_condense_narrows_glyphs_at_the_same_height(en_synth):
         np.random.default_rng(0), mask)
     assert out.shape == (40, 100)
     assert np.array_equal(out[:, 5:95].max(1) > 0, mask.max(1) > 0)      # the same rows carry ink
-    preset = synth_rec.load_config([ROOT / "dataset_tools" / "presets" / "receipt_scan.yml",
-                                    ROOT / "dataset_tools" / "presets" / "condensed_print.yml"], "en")
+    preset = synth_rec.load_config([ROOT / "paddle_pp" / "dataset_tools" / "presets" / "receipt_scan.yml",
+                                    ROOT / "paddle_pp" / "dataset_tools" / "presets" / "condensed_print.yml"], "en")
     assert preset.condense_prob > 0 and 0 < preset.condense_scale[0] < preset.condense_scale[1] < 1
     assert synth_rec.RecSynthConfig().condense_prob == 0                   # off unless a preset asks
 
@@ -352,7 +352,7 @@ def test_condensed_lines_are_narrower(en_synth):
 
 
 def test_presets_combine_later_files_win(tmp_path):
-    presets = ROOT / "dataset_tools" / "presets"
+    presets = ROOT / "paddle_pp" / "dataset_tools" / "presets"
     config = synth_rec.load_config([presets / "receipt.yml", presets / "neighbor_lines.yml"], "en")
     assert config.grayscale_prob == 0.8 and config.neighbor_line_prob == 0.35
     override = tmp_path / "more.yml"
@@ -363,7 +363,7 @@ def test_presets_combine_later_files_win(tmp_path):
 def test_synth_cls_command_line_with_receipt_preset(tmp_path):
     out = tmp_path / "cls"
     result = subprocess.run([sys.executable, str(ROOT / "dataset_tools" / "synth_cls.py"), "--synth", "4", "--out",
-                             str(out), "--config", str(ROOT / "dataset_tools" / "presets" / "receipt.yml"),
+                             str(out), "--config", str(ROOT / "paddle_pp" / "dataset_tools" / "presets" / "receipt.yml"),
                              "--font_dir", str(DEJAVU_ONLY[0]), "--montage", "0"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     lines = (out / "label.txt").read_text().splitlines()

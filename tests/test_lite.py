@@ -1,6 +1,6 @@
 """Paddle-Lite: opt conversion (deploy/lite/export_lite.py) and the Lite engine against the paddle models.
 
-Needs Python 3.10 for the paddlelite venv (deploy/lite/setup_lite_env.sh, created on first use); skips without it.
+Needs Python 3.10 for the paddlelite venv (made by `paddle-pp lite setup`, which CI runs); skips without it.
 """
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ paddle = pytest.importorskip("paddle")
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPORT = ROOT / "deploy" / "lite" / "export_lite.py"
-sys.path.insert(0, str(ROOT / "deploy" / "lite"))
 
 
 @pytest.fixture(scope="session")
@@ -118,7 +117,7 @@ def test_lite_engine_matches_the_paddle_models(lite_x86):
 
 
 def test_whole_system_on_lite_equals_paddle(lite_x86):
-    from compare_lite import build_lite_system, compare
+    from paddle_pp.lite.compare_lite import build_lite_system, compare
 
     from paddle_pp import PPOCR
 

@@ -26,9 +26,8 @@ import fixtures
 
 ROOT = Path(__file__).resolve().parent.parent
 CPP_DIR = ROOT / "deploy" / "lite" / "cpp"
-sys.path.insert(0, str(ROOT / "deploy" / "lite"))
 
-from make_cpp_config import write_cpp_config  # noqa: E402
+from paddle_pp.lite.make_cpp_config import write_cpp_config
 from paddle_pp.config import load_config  # noqa: E402
 from paddle_pp.data.imaug.det_ops import det_preprocess  # noqa: E402
 from paddle_pp.data.imaug.rec_ops import resize_norm_cls, resize_norm_rec  # noqa: E402

@@ -20,13 +20,12 @@ import fixtures
 pytest.importorskip("onnxruntime")
 
 ROOT = Path(fixtures.__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "deploy"))
 
-import predict_cls  # noqa: E402
-import predict_det  # noqa: E402
-import predict_rec  # noqa: E402
-import predict_system  # noqa: E402
-import utility  # noqa: E402
+from paddle_pp.tools import predict_cls
+from paddle_pp.tools import predict_det
+from paddle_pp.tools import predict_rec
+from paddle_pp.tools import predict_system
+from paddle_pp.tools import utility
 
 
 def squash(text):

@@ -131,7 +131,7 @@ def test_synthetic_classifier_turns_rendered_lines_right(models_dir, tmp_path):
 
     from paddle_pp.weights import load_model_dir
 
-    model_dir = Path(ROOT) / "models" / "cls_synth"
+    model_dir = Path(ROOT) / "paddle_pp" / "models" / "cls_synth"
     model = load_model_dir(model_dir)
     assert model.flip_average and "flip_average: true" in (model_dir / "config.yml").read_text()
     lines = [fixtures.render_line(text) for text in fixtures.REC_WORDS]   # Latin: it never saw CJK

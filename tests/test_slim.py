@@ -12,9 +12,9 @@ import paddle
 import pytest
 
 from paddle_pp.config import load_config, save_config
-from slim import common
-from slim import prune as P
-from slim import quant as Q
+from paddle_pp.slim import common
+from paddle_pp.slim import prune as P
+from paddle_pp.slim import quant as Q
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -185,7 +185,7 @@ def test_prune_cls_end_to_end(tmp_path, capsys):
 
     # The pruned model fine-tunes further like any model: the trainer rebuilds it from the record beside the
     # weights, its checkpoints carry the record (resume), and export_model writes a loadable pruned directory.
-    from deploy import export_model
+    from paddle_pp.tools import export_model
     from paddle_pp.training import Trainer
 
     more = load_config(cfg_path)

