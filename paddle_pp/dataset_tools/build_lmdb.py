@@ -142,6 +142,7 @@ def check(root: Path, dict_path: Optional[Path] = None, decode: bool = False, du
     return reports
 
 
+@run_cli
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--label_file", type=Path, nargs="+", help="label file(s): path<TAB>label")
@@ -176,4 +177,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    sys.exit(main())

@@ -199,6 +199,7 @@ def print_statistics(stats: dict) -> None:
               f"{100 * (1 - stats['coverage']):.2f}% of all characters): {missing}")
 
 
+@run_cli
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -240,4 +241,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    sys.exit(main())

@@ -127,6 +127,7 @@ def evaluate(label_file: Path, image_root: Path, limit: int = 0, batch_size: int
             "errors": errors}
 
 
+@run_cli
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--label_file", required=True, type=Path, help="recognition label file path<TAB>text")
@@ -146,4 +147,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    sys.exit(main())

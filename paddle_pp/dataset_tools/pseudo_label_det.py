@@ -61,6 +61,7 @@ def pseudo_label(images: Sequence[Path], image_dir: Path, prefix: str, detector,
     return lines
 
 
+@run_cli
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--image_dir", required=True)
@@ -85,4 +86,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    sys.exit(main())

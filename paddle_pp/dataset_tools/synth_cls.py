@@ -96,6 +96,7 @@ def write_montage(out: Path, count: int, seed: int) -> Path:
     return path
 
 
+@run_cli
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--label_file", type=Path, help="recognition label file of the source crops")
@@ -136,4 +137,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    sys.exit(main())

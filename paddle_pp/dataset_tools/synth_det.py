@@ -318,6 +318,7 @@ def write_montage(synthesizer: DetSynthesizer, num: int, count: int, path: Path,
     return path
 
 
+@run_cli
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--num", type=int, required=True)
@@ -357,4 +358,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    sys.exit(main())

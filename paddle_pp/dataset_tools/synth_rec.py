@@ -483,6 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@run_cli
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     if args.num <= 0:
@@ -504,4 +505,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    sys.exit(main())

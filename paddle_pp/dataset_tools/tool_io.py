@@ -4,13 +4,14 @@ Kept free of heavy imports so that every script starts fast.
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -20,17 +21,23 @@ class DataToolError(Exception):
     """A user-facing error: the message names the file and the problem, no traceback needed."""
 
 
-def run_cli(main_function) -> None:
-    """Run a script's main(); turn DataToolError into a one-line message and exit code 2."""
-    try:
-        code = main_function()
-    except DataToolError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
-    sys.exit(code or 0)
+def run_cli(main_function: Callable[..., Optional[int]]) -> Callable[..., int]:
+    """Decorator for a tool's main(argv): DataToolError becomes a one-line message and exit status 2, Ctrl-C 130.
+
+    On main() itself, so the script, `paddle-pp data ...` and a caller from Python all get the same behaviour.
+    """
+    @functools.wraps(main_function)
+    def main(argv: Optional[Sequence[str]] = None) -> int:
+        try:
+            return int(main_function(argv) or 0)
+        except DataToolError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+
+    return main
 
 
 # ----------------------------------------------------------------------------- atomic writes
