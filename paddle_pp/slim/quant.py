@@ -12,7 +12,6 @@ turns into an int8 .nb; the parameters file itself stays float32. paddle2onnx ca
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional, Sequence
 
