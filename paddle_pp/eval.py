@@ -18,11 +18,11 @@ def run_eval(config: Dict[str, Any], loader: Any = None) -> Dict[str, Any]:
     import copy
 
     from paddle_pp.metrics import build_metric
-    from paddle_pp.modeling.architecture import build_model
+    from paddle_pp.modeling.architecture import build_model, inference_model
     from paddle_pp.training.adapters import build_adapter
     from paddle_pp.training.checkpoint import load_pretrained_weights, weights_path_for_eval
     from paddle_pp.training.logs import get_logger
-    from paddle_pp.training.trainer import build_loader, evaluate
+    from paddle_pp.training.trainer import build_loader, evaluate, pretrained_target
 
     log = get_logger()
     config = copy.deepcopy(config)
@@ -33,7 +33,7 @@ def run_eval(config: Dict[str, Any], loader: Any = None) -> Dict[str, Any]:
     if path is None:
         log.warning("no Global.checkpoints or Global.pretrained_model: evaluating random weights")
     else:
-        report = load_pretrained_weights(model, path)
+        report = load_pretrained_weights(pretrained_target(model, path), path)
         bad = report["shape_mismatch"] + report["missing"]
         log.info("%s weights %s: %d tensors loaded", kind, path, len(report["loaded"]))
         if bad:
@@ -41,7 +41,8 @@ def run_eval(config: Dict[str, Any], loader: Any = None) -> Dict[str, Any]:
     if loader is None:
         loader = build_loader(config, "Eval", int(config["Global"].get("seed") or 0), False)
     metric = build_metric(config["Metric"])
-    result = evaluate(model, loader, adapter, metric, progress=sys.stderr.isatty())
+    # A distillation model is evaluated through its inference sub-model (the student).
+    result = evaluate(inference_model(model), loader, adapter, metric, progress=sys.stderr.isatty())
     result["weights"] = path
     return result
 

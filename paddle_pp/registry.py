@@ -50,6 +50,7 @@ class Registry:
         return sorted(self._items)
 
 
+ARCHITECTURES = Registry("architecture")   # whole models: BaseModel, DistillationModel, ...
 BACKBONES = Registry("backbone")
 NECKS = Registry("neck")
 HEADS = Registry("head")

@@ -84,11 +84,11 @@ def test_engines_agree_end_to_end(models_dir):
 
 
 def test_flip_averaged_classifier_exports_to_paddle_inference_and_onnx(models_dir, tmp_path):
-    """Architecture.flip_average lives in the graph, so the exported model answers as the dygraph one does."""
-    save_dir = export("cls", tmp_path / "cls_flip", "-o", "Architecture.flip_average=true")
+    """The flip-consistent classifier (Architecture.name: FlipAverageClassifier) lives in the graph, so the exported model answers as the dygraph one does."""
+    save_dir = export("cls", tmp_path / "cls_flip", "-o", "Architecture.name=FlipAverageClassifier")
     subprocess.run([sys.executable, f"{ROOT}/deploy/export_onnx.py", "--model_dir", str(save_dir)], check=True,
                    capture_output=True)
-    model = build_model(load_config("cls", ["Architecture.flip_average=true"]))
+    model = build_model(load_config("cls", ["Architecture.name=FlipAverageClassifier"]))
     model.set_state_dict(load_pretrained("cls").state_dict())
     noise = np.random.default_rng(1).uniform(-1, 1, (2, 3, 48, 192)).astype(np.float32)
     for x in (np.concatenate([fixtures.to_cls_batch(fixtures.text_lines()[:2]), noise]), noise[:1, :, :, :96]):

@@ -140,7 +140,7 @@ def test_missing_model_dir_is_a_clear_error(monkeypatch):
 
 
 def test_flip_averaged_classifier_converts_and_matches(models_dir, lite_venv, tmp_path):
-    """Architecture.flip_average turns the crop in the graph; Lite gets a flip op for it (export_lite.py)."""
+    """FlipAverageClassifier turns the crop in the graph; Lite gets a flip op for it (export_lite.py)."""
     from paddle_pp.config import load_config
     from paddle_pp.engine import DygraphEngine
     from paddle_pp.engine.lite import LiteEngine
@@ -149,12 +149,12 @@ def test_flip_averaged_classifier_converts_and_matches(models_dir, lite_venv, tm
 
     model_dir = tmp_path / "cls_flip"
     proc = subprocess.run([sys.executable, str(ROOT / "deploy" / "export_model.py"), "-c", str(ROOT / "configs/cls.yml"),
-                           "-o", "Architecture.flip_average=true", "--save_dir", str(model_dir), "--weights_only"],
+                           "-o", "Architecture.name=FlipAverageClassifier", "--save_dir", str(model_dir), "--weights_only"],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     proc = export(tmp_path / "lite", "--valid_targets", "x86", "--cls_model_dir", str(model_dir))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    model = build_model(load_config("cls", ["Architecture.flip_average=true"]))
+    model = build_model(load_config("cls", ["Architecture.name=FlipAverageClassifier"]))
     model.set_state_dict(load_pretrained("cls").state_dict())
     noise = np.random.default_rng(2).uniform(-1, 1, (1, 3, 48, 192)).astype(np.float32)
     lite = LiteEngine(tmp_path / "lite" / "cls.nb")

@@ -141,17 +141,10 @@ def test_config_loss_sections_build():
         assert isinstance(build_loss(load_config(name)["Loss"]), cls)
 
 
-class _ConstantTeacher(paddle.nn.Layer):
-    """A 'teacher' whose probability map is fixed: the test knows the pseudo-label exactly."""
-
-    def __init__(self, prob):
-        super().__init__()
-        self.prob = prob
-        self.calls = 0
-
-    def forward(self, image):
-        self.calls += 1
-        return t(self.prob)
+def _distill_outputs(student_maps, teacher_prob):
+    """What a DistillationModel returns: each sub-model's outputs by name (the frozen teacher in eval mode: its
+    probability map)."""
+    return {"Student": student_maps, "Teacher": t(teacher_prob)}
 
 
 def _db_inputs(rng, n=2, h=16, w=16):
@@ -169,20 +162,32 @@ def test_db_distill_loss_adds_teacher_pseudo_label_term():
     rng = np.random.default_rng(3)
     maps, batch = _db_inputs(rng)
     teacher_prob = rng.uniform(0, 1, (2, 1, 16, 16)).astype(np.float32)
-    teacher = _ConstantTeacher(teacher_prob)
-    loss = DBDistillLoss(teacher_model=teacher, distill_weight=2.0, teacher_thresh=0.3)
-    out = loss(maps, batch)
+    loss = DBDistillLoss(distill_weight=2.0, teacher_thresh=0.3)
+    out = loss(_distill_outputs(maps, teacher_prob), batch)
     plain = DBLoss()(maps, batch)
     target = (teacher_prob[:, 0] > 0.3).astype(np.float32)
     ones = np.ones_like(target)
     shrink = maps["shrink_maps"][:, 0]
     expected = 2.0 * (5 * float(BalanceLoss(negative_ratio=3)(shrink, t(target), t(ones)))
                       + float(DiceLoss()(shrink, t(target), t(ones))))
-    assert teacher.calls == 1
     assert float(out["loss_distill"]) == pytest.approx(expected, rel=1e-5)
     assert float(out["loss"]) == pytest.approx(float(plain["loss"]) + expected, rel=1e-5)
-    # the teacher is not a trainable part of the loss (nor of any checkpoint)
-    assert list(loss.parameters()) == [] and "teacher" not in str(list(loss.state_dict()))
+    # the loss only computes: no model, no parameters, nothing in a checkpoint
+    assert list(loss.parameters()) == [] and list(loss.state_dict()) == []
+
+
+def test_db_distill_loss_names_the_sub_models_it_compares():
+    from paddle_pp.losses.det_distill_loss import DBDistillLoss
+
+    rng = np.random.default_rng(6)
+    maps, batch = _db_inputs(rng)
+    teacher_prob = rng.uniform(0, 1, (2, 1, 16, 16)).astype(np.float32)
+    renamed = {"Small": maps, "Big": t(teacher_prob)}
+    out = DBDistillLoss(student="Small", teacher="Big")(renamed, batch)
+    assert float(out["loss"]) == pytest.approx(float(DBDistillLoss()(_distill_outputs(maps, teacher_prob),
+                                                                       batch)["loss"]), rel=1e-6)
+    with pytest.raises(KeyError, match="Student"):
+        DBDistillLoss()(maps, batch)   # a plain model's outputs: not a distillation model
 
 
 def test_db_distill_loss_is_small_when_student_matches_teacher():
@@ -191,11 +196,11 @@ def test_db_distill_loss_is_small_when_student_matches_teacher():
     rng = np.random.default_rng(4)
     maps, batch = _db_inputs(rng)
     teacher_prob = (rng.uniform(size=(2, 1, 16, 16)) > 0.8).astype(np.float32)
-    loss = DBDistillLoss(teacher_model=_ConstantTeacher(teacher_prob))
+    loss = DBDistillLoss()
     agreeing = dict(maps, shrink_maps=t(np.clip(teacher_prob, 0.001, 0.999)))
     far = dict(maps, shrink_maps=t(np.clip(1 - teacher_prob, 0.001, 0.999)))
-    assert float(loss(agreeing, batch)["loss_distill"]) < 0.05
-    assert float(loss(far, batch)["loss_distill"]) > 5.0
+    assert float(loss(_distill_outputs(agreeing, teacher_prob), batch)["loss_distill"]) < 0.05
+    assert float(loss(_distill_outputs(far, teacher_prob), batch)["loss_distill"]) > 5.0
 
 
 def test_db_distill_loss_soft_term_matches_teacher_probabilities():
@@ -205,9 +210,9 @@ def test_db_distill_loss_soft_term_matches_teacher_probabilities():
     rng = np.random.default_rng(5)
     maps, batch = _db_inputs(rng)
     teacher_prob = rng.uniform(0, 1, (2, 1, 16, 16)).astype(np.float32)
-    hard_only = DBDistillLoss(teacher_model=_ConstantTeacher(teacher_prob))(maps, batch)
+    hard_only = DBDistillLoss()(_distill_outputs(maps, teacher_prob), batch)
     assert "loss_distill_soft" not in hard_only
-    out = DBDistillLoss(teacher_model=_ConstantTeacher(teacher_prob), soft_weight=3.0)(maps, batch)
+    out = DBDistillLoss(soft_weight=3.0)(_distill_outputs(maps, teacher_prob), batch)
     p, q = np.asarray(maps["shrink_maps"])[:, 0].astype(np.float64), teacher_prob[:, 0].astype(np.float64)
     expected = 3.0 * float(np.mean(-(q * np.log(p) + (1 - q) * np.log(1 - p))))
     assert float(out["loss_distill_soft"]) == pytest.approx(expected, rel=1e-4)
@@ -215,14 +220,8 @@ def test_db_distill_loss_soft_term_matches_teacher_probabilities():
     assert float(out["loss"]) == pytest.approx(float(hard_only["loss"]) + expected, rel=1e-5)
     # the soft term is smallest where the student says what the teacher says
     same = dict(maps, shrink_maps=t(np.clip(teacher_prob, 1e-3, 1 - 1e-3)))
-    loss = DBDistillLoss(teacher_model=_ConstantTeacher(teacher_prob), soft_weight=1.0)
-    assert float(loss(same, batch)["loss_distill_soft"]) < float(loss(maps, batch)["loss_distill_soft"])
+    loss = DBDistillLoss(soft_weight=1.0)
+    assert float(loss(_distill_outputs(same, teacher_prob), batch)["loss_distill_soft"]) < \
+        float(loss(_distill_outputs(maps, teacher_prob), batch)["loss_distill_soft"])
 
 
-def test_db_distill_loss_builds_official_teacher_from_config():
-    cfg = dict(load_config("det")["Loss"], name="DBDistillLoss")
-    loss = build_loss(cfg)
-    teacher = loss.__dict__["teacher"]
-    assert not teacher.training and all(p.stop_gradient for p in teacher.parameters())
-    prob = teacher(paddle.zeros([1, 3, 64, 64]))
-    assert list(prob.shape) == [1, 1, 64, 64]

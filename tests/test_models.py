@@ -128,8 +128,8 @@ def test_det_threshold_branch_gradient_reaches_features_only_when_not_detached(d
 
 
 def flip_averaged_cls(models_dir):
-    """The official classifier with Architecture.flip_average switched on from the YAML."""
-    model = build_model(load_config("cls", ["Architecture.flip_average=true"]))
+    """The official classifier as the flip-consistent classifier (Architecture.name from the YAML)."""
+    model = build_model(load_config("cls", ["Architecture.name=FlipAverageClassifier"]))
     model.set_state_dict(load_pretrained("cls").state_dict())
     model.eval()
     return model
@@ -158,4 +158,39 @@ def test_flip_average_trains_on_one_view_and_is_for_cls_only(models_dir):
     x = paddle.to_tensor(fixtures.to_cls_batch(fixtures.text_lines()[:2]))
     assert np.abs(model(x).numpy() - model.single_view(x).numpy()).max() == 0   # logits of the crop as given
     with pytest.raises(ValueError, match="flip_average"):
-        build_model(dict(load_config("det")["Architecture"], flip_average=True))
+        build_model(dict(load_config("det")["Architecture"], name="FlipAverageClassifier"))
+    with pytest.raises(ValueError, match="FlipAverageClassifier"):   # the key of earlier configs says where it went
+        build_model(dict(load_config("cls")["Architecture"], flip_average=True))
+
+
+def test_distillation_model_builds_named_sub_models_and_freezes_the_teacher():
+    """Architecture.name DistillationModel (PaddleOCR's): {name: outputs}, frozen sub-models stay in eval mode with
+    no gradients, parameters named `<sub-model>.<name>`, inference through the infer_model (the student)."""
+    from paddle_pp.modeling.architecture import inference_model
+    from paddle_pp.modeling.distillation import inference_config
+
+    cfg = load_config("configs/experiments/det_sroie_distill.yml")
+    model = build_model(cfg)
+    names = [n for n, _ in model.named_parameters()]
+    assert {n.split(".", 1)[0] for n in names} == {"Teacher", "Student"}
+    assert "Student.backbone.conv.conv.weight" in names
+    model.train()
+    teacher, student = model.sub_model("Teacher"), model.sub_model("Student")
+    assert not teacher.training and student.training
+    assert all(p.stop_gradient for p in teacher.parameters())
+    plain_frozen = [n for n, p in build_model(load_config("det")).named_parameters() if p.stop_gradient]   # BN stats
+    assert [n for n, p in student.named_parameters() if p.stop_gradient] == plain_frozen
+    out = model(paddle.rand([1, 3, 64, 64]))
+    assert set(out) == {"Teacher", "Student"}
+    assert list(out["Teacher"].shape) == [1, 1, 64, 64]                  # eval mode: the probability map
+    assert {"shrink_maps", "threshold_maps", "binary_maps"} <= set(out["Student"])
+    assert out["Teacher"].stop_gradient
+    assert inference_model(model) is student and inference_model(student) is student
+    # The inference config describes the student as an ordinary detector that takes its weights as they are.
+    plain = build_model(inference_config(cfg))
+    assert type(plain).__name__ == "BaseModel"
+    assert set(plain.state_dict()) == {k[len("Student."):] for k in model.state_dict() if k.startswith("Student.")}
+    with pytest.raises(ValueError, match="infer_model"):
+        build_model(dict(cfg["Architecture"], infer_model="Nobody"))
+    with pytest.raises(ValueError, match="Models"):   # a plain architecture's parts left at the top level
+        build_model(dict(cfg["Architecture"], Backbone=load_config("det")["Architecture"]["Backbone"]))

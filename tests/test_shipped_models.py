@@ -133,7 +133,7 @@ def test_synthetic_classifier_turns_rendered_lines_right(models_dir, tmp_path):
 
     model_dir = Path(ROOT) / "paddle_pp" / "models" / "cls_synth"
     model = load_model_dir(model_dir)
-    assert model.flip_average and "flip_average: true" in (model_dir / "config.yml").read_text()
+    assert model.flip_average and "name: FlipAverageClassifier" in (model_dir / "config.yml").read_text()
     lines = [fixtures.render_line(text) for text in fixtures.REC_WORDS]   # Latin: it never saw CJK
     turned = [np.ascontiguousarray(np.rot90(line, 2)) for line in lines]
     for i, line in enumerate(lines + turned):

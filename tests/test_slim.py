@@ -108,6 +108,32 @@ def test_det_pruning_skips_threshold_branch_and_rebuilds(tmp_path):
     np.testing.assert_allclose(rebuilt(x).numpy(), ref, atol=1e-5)
 
 
+def test_pruning_hook_prunes_the_distillation_student_before_the_optimizer(tmp_path):
+    """slim/prune.py plugs in through a hook: with det_prune's DistillationModel it prunes the student only (the
+    teacher stays whole), the trainer builds its optimizer over the pruned parameters, and every checkpoint gets
+    the pruned-shape record beside it."""
+    from paddle_pp.training import Trainer
+
+    cfg = load_config("configs/slim/det_prune_v2.yml")
+    cfg["Global"].update(pretrained_model=None, checkpoints=None, save_model_dir=str(tmp_path / "run"))
+    for sub in cfg["Architecture"]["Models"].values():
+        sub.pop("pretrained", None)   # random weights: this is about shapes
+    chosen = {"neck.p2_conv.weight": 0.5}
+    hook = P.FilterPruning([1, 3, 64, 64], choose_ratios=lambda trainer, model, pruner, layers:
+                           P.explicit_ratios(chosen, layers))
+    batch = {"image": np.zeros((1, 3, 64, 64), np.float32)}
+    trainer = Trainer(cfg, train_loader=[batch], build_eval_loader=False, hooks=[hook])
+    student, teacher = trainer.model.sub_model("Student"), trainer.model.sub_model("Teacher")
+    assert student is trainer.inference_model
+    assert student.neck.p2_conv.weight.shape[0] == teacher.neck.p2_conv.weight.shape[0] // 2
+    assert hook.record["parameters"]["neck.p2_conv.weight"][0] == student.neck.p2_conv.weight.shape[0]
+    optimized = {id(p) for p in trainer.optimizer._parameter_list}
+    assert id(student.neck.p2_conv.weight) in optimized and id(teacher.neck.p2_conv.weight) not in optimized
+    prefix = trainer.save("latest")
+    assert json.loads((tmp_path / "run" / "pruned_shapes.json").read_text()) == hook.record
+    assert os.path.isfile(prefix + ".pdparams")
+
+
 def test_prune_with_ratios_by_hand(tmp_path):
     """Slim.ratios: no sensitivity analysis, exactly those layers pruned; a misspelt or skipped name fails before
     any work, naming it."""

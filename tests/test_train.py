@@ -330,3 +330,46 @@ def test_eval_official_det_weights_on_rendered_pages(tmp_path, models_dir):
     # Every care line is found; the '###' lines' detections are ignored. (Upscaled 1.75x, the detector also
     # returns a few tiny spurious boxes inside lines, which count as false positives.)
     assert result["recall"] == 1.0 and result["precision"] > 0.5, result
+
+
+def test_distillation_trains_the_student_against_a_frozen_official_teacher(tmp_path, models_dir):
+    """Architecture.name DistillationModel: the Teacher's `pretrained: official` is loaded by the trainer, stays
+    frozen through training steps, evaluation uses the Student, checkpoints name both, and exporting the run
+    writes the Student alone as an ordinary detector."""
+    from paddle_pp.config import save_config
+    from paddle_pp.tools import export_model
+    from paddle_pp.weights import load_model_dir, load_pretrained
+
+    cfg = det_config(tmp_path, "distill", eval_side=320, max_steps=2, pretrained_model="official")
+    distill = load_config(os.path.join(ROOT, "paddle_pp/configs/experiments/det_sroie_distill.yml"))
+    cfg["Architecture"], cfg["Loss"] = distill["Architecture"], distill["Loss"]
+    trainer = Trainer(cfg)
+    official = {k: v.numpy() for k, v in load_pretrained("det").state_dict().items()}
+    teacher = trainer.model.sub_model("Teacher")
+    for model in (teacher, trainer.inference_model):   # both start from the official weights
+        assert all(np.array_equal(model.state_dict()[k].numpy(), v) for k, v in official.items())
+    summary = trainer.train()
+
+    assert not teacher.training and all(p.stop_gradient for p in teacher.parameters())
+    assert all(np.array_equal(teacher.state_dict()[k].numpy(), v) for k, v in official.items())
+    moved = [k for k, v in official.items() if not np.array_equal(trainer.inference_model.state_dict()[k].numpy(), v)]
+    assert moved   # the student learnt
+    train = [r for r in read_records(summary["log_file"]) if r["type"] == "train"]
+    assert all("loss_distill" in r for r in train)
+    assert summary["final_eval"]["samples"] == 3
+    saved = paddle.load(str(tmp_path / "distill" / "latest.pdparams"))
+    assert {k.split(".", 1)[0] for k in saved} == {"Teacher", "Student"}
+
+    config_file = tmp_path / "distill.yml"
+    save_config(cfg, config_file)
+    out = tmp_path / "exported"
+    assert export_model.main(["-c", str(config_file), "-o", f"Global.pretrained_model={tmp_path / 'distill' / 'latest'}",
+                              "--save_dir", str(out), "--weights_only"]) == 0
+    exported = load_config(out / "config.yml")
+    assert "Models" not in exported["Architecture"] and exported["Architecture"].get("name") != "DistillationModel"
+    student = load_model_dir(out)
+    weights = paddle.load(str(out / "model.pdparams"))
+    assert set(weights) == {k[len("Student."):] for k in saved if k.startswith("Student.")}
+    x = paddle.rand([1, 3, 64, 64])
+    trainer.inference_model.eval()
+    assert np.array_equal(student(x).numpy(), trainer.inference_model(x).numpy())

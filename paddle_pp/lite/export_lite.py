@@ -125,7 +125,7 @@ def _lite_compatible_cls_head(model) -> None:
 
 
 def _lite_compatible_turn(model) -> None:
-    """Architecture.flip_average turns the crop with a reversed strided slice (ONNX needs it: its flip wants
+    """FlipAverageClassifier turns the crop with a reversed strided slice (ONNX needs it: its flip wants
     fixed sizes), which Paddle-Lite 2.13-rc rejects at run time (StridedSliceOutDims); Lite has a flip kernel."""
     import paddle
 

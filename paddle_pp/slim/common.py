@@ -114,8 +114,8 @@ def evaluate_model(trainer, model=None, max_batches: Optional[int] = None) -> Di
 
     if trainer.eval_loader is None or trainer.metric is None:
         raise ValueError("the config has no Eval section / Metric: slim needs an evaluation set")
-    return evaluate(model if model is not None else trainer.model, limited(trainer.eval_loader, max_batches),
-                    trainer.adapter, trainer.metric)
+    model = model if model is not None else trainer.inference_model
+    return evaluate(model, limited(trainer.eval_loader, max_batches), trainer.adapter, trainer.metric)
 
 
 def main_metric(trainer, result: Dict[str, Any]) -> float:
@@ -249,12 +249,8 @@ def measure(model, config: Dict[str, Any], model_dir: Path, metric: Optional[flo
 
 def finetune(trainer) -> None:
     """Fine-tune with the training loop, then keep its best checkpoint (by the Eval metric) when there is one."""
-    import paddle
-
     summary = trainer.train()
-    best = Path(trainer.save_dir) / "best_accuracy.pdparams"
-    if best.is_file():
-        trainer.model.set_state_dict(paddle.load(str(best)))
+    trainer.restore_best()
     log(f"fine-tuned: {summary['global_step']} steps")
 
 

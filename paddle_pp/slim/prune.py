@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Optional, Sequence
 
 from paddle_pp.slim import common, compat
+from paddle_pp.training.hooks import Hook
 
 NEVER_PRUNE = ("head.thresh.",)  # the DB threshold branch (training only; its maps supervise the binarization)
 DEFAULT_RATIOS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -305,10 +305,52 @@ def explicit_ratios(given: Dict[str, Any], layers: Dict[str, str]) -> Dict[str, 
 
 def metric_before_finetune(trainer, eval_batches: Optional[int]) -> float:
     """The pruned model's metric as pruned, before any training step."""
-    trainer.model.eval()
+    trainer.inference_model.eval()
     metric = common.main_metric(trainer, common.evaluate_model(trainer, max_batches=eval_batches))
     common.log(f"pruned, before fine-tuning: {trainer.main_indicator} {metric:.4f}")
     return metric
+
+
+class FilterPruning(Hook):
+    """Plugs FPGM pruning into the trainer: at build, once the pre-trained weights are loaded and before the
+    optimizer exists, ``choose_ratios(trainer, model, pruner, layers)`` picks {layer: ratio} (None: prune
+    nothing, e.g. after a sensitivity-only run) and the inference model (a distillation run's student; the
+    teacher stays whole) is pruned in place, so the optimizer is built over the pruned parameters. Every
+    checkpoint of the fine-tuning run gets the pruned-shape record beside it, so that it resumes and exports."""
+
+    def __init__(self, input_shape: Sequence[int], skip_layers: Iterable[str] = (),
+                 layer_prefixes: Optional[Iterable[str]] = None,
+                 choose_ratios: Callable[..., Optional[Dict[str, float]]] = lambda *args: None) -> None:
+        self.input_shape = list(input_shape)
+        self.skip_layers = list(skip_layers)
+        self.layer_prefixes = list(layer_prefixes) if layer_prefixes else None
+        self.choose_ratios = choose_ratios
+        self.ratios: Optional[Dict[str, float]] = None
+        self.record: Optional[Dict[str, Any]] = None
+
+    def on_build(self, trainer) -> None:
+        model = trainer.inference_model
+        model.eval()
+        pruner = make_pruner(model, self.input_shape)
+        layers = prunable_layers(model, pruner, self.skip_layers)
+        if self.layer_prefixes:  # restrict the analysis (tests, quick looks): structural name prefixes
+            layers = {n: a for n, a in layers.items() if matches_prefix(layer_of(n), self.layer_prefixes)}
+        common.log(f"{len(layers)} prunable conv layers (skipped prefixes: {list(NEVER_PRUNE) + self.skip_layers}, "
+                   f"transposed convs)")
+        self.ratios = self.choose_ratios(trainer, model, pruner, layers)
+        if self.ratios is None:
+            return
+        for name, ratio in self.ratios.items():
+            common.log(f"  prune {name}: {ratio:.3f}")
+        self.record = prune(model, pruner, layers, self.ratios)
+        common.log(f"pruned {len(self.ratios)} layers; {len(self.record['parameters'])} tensors changed shape")
+
+    def on_save(self, trainer, prefix: str) -> None:
+        if self.record is not None:
+            from paddle_pp.utils.files import write_text_atomic
+            from paddle_pp.weights import PRUNED_SHAPES
+
+            write_text_atomic(os.path.join(os.path.dirname(prefix), PRUNED_SHAPES), json.dumps(self.record, indent=1))
 
 
 def build_parser():
@@ -327,9 +369,11 @@ def build_parser():
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     from paddle_pp.config import load_config
+    from paddle_pp.modeling.distillation import inference_config
     from paddle_pp.training import Trainer
 
     config = load_config(args.config, args.opt)
+    model_config = inference_config(config)   # what is pruned, measured and saved: the model, or the student
     slim = common.slim_settings(config)
     save_dir = Path(args.save_dir) if args.save_dir else common.default_save_dir(config, "prune")
     save_dir.mkdir(parents=True, exist_ok=True)
@@ -339,52 +383,47 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     eval_batches = common.pick(args.eval_max_batches, slim, "eval_max_batches", None)
     latency_runs = int(common.pick(args.latency_runs, slim, "latency_runs", 20))
     ratios_grid = [round(float(r), 2) for r in (slim.get("sen_ratios") or DEFAULT_RATIOS)]
-    skip = list(slim.get("skip_layers") or [])
     model_type = config["Architecture"]["model_type"]
     shape = common.measure_shape(config)
-
-    trainer = Trainer(common.finetune_config(config, save_dir))
-    model = trainer.model
-    model.eval()
-    metric_name = trainer.main_indicator
-
-    pruner = make_pruner(model, shape)
-    layers = prunable_layers(model, pruner, skip)
-    if slim.get("sen_layers"):  # restrict the analysis (tests, quick looks): structural name prefixes
-        layers = {n: a for n, a in layers.items() if matches_prefix(layer_of(n), slim["sen_layers"])}
-    common.log(f"{len(layers)} prunable conv layers (skipped prefixes: {list(NEVER_PRUNE) + skip}, transposed convs)")
     explicit = slim.get("ratios")
-    ratios = explicit_ratios(explicit, layers) if explicit else None  # a misspelt name fails before any work
+    report: Dict[str, Any] = {"max_drop": None if explicit else max_drop, "sen_file": None}
 
-    # Before: the model as loaded (weights + legacy export in original/), metric on the whole Eval set.
-    original = common.write_weights_dir(model, config, save_dir / "original")
-    common.export_legacy(original)
-    before_metric = common.main_metric(trainer, common.evaluate_model(trainer))
-    before = common.measure(model, config, original, before_metric, latency_runs)
-    common.log(f"before: {before}")
-
-    if explicit:  # chosen by hand: no sensitivity analysis
-        pruned_flops = None
-        common.log(f"Slim.ratios: {len(ratios)} layers chosen by hand, no sensitivity analysis")
-    else:
+    def choose_ratios(trainer, model, pruner, layers) -> Optional[Dict[str, float]]:
+        nonlocal pruned_flops
+        metric_name = trainer.main_indicator
+        ratios = explicit_ratios(explicit, layers) if explicit else None  # a misspelt name fails before any work
+        # Before: the model as loaded (weights + legacy export in original/), metric on the whole Eval set.
+        original = common.write_weights_dir(model, model_config, save_dir / "original")
+        common.export_legacy(original)
+        before_metric = common.main_metric(trainer, common.evaluate_model(trainer))
+        report["before"] = common.measure(model, model_config, original, before_metric, latency_runs)
+        common.log(f"before: {report['before']}")
+        if explicit:  # chosen by hand: no sensitivity analysis
+            pruned_flops = None
+            common.log(f"Slim.ratios: {len(ratios)} layers chosen by hand, no sensitivity analysis")
+            return ratios
         eval_fn = lambda: common.main_metric(trainer, common.evaluate_model(trainer, max_batches=eval_batches))  # noqa
         sens = sensitivity(model, pruner, layers, eval_fn, sen_file, ratios_grid, metric_name)
         plot = plot_sensitivity(sens, sen_file.with_suffix(".png"), None if pruned_flops else max_drop,
                                 f"FPGM sensitivity, {model_type} ({metric_name})")
         common.log(f"sensitivity plot: {plot}")
+        report["sen_file"] = str(sen_file)
         if args.sensitivity_only:
-            return 0
+            return None
         if pruned_flops:
             found = ratios_by_flops(model, pruner, layers, sens, float(pruned_flops), shape)
-            ratios = found["ratios"]
+            report["max_drop"] = None
             common.log(f"FLOPs target {pruned_flops}: threshold {found['max_drop']:.4f} prunes "
                        f"{found['pruned_flops']:.3f} of the FLOPs")
-        else:
-            ratios = ratios_by_loss(sens, max_drop)
-    for name, ratio in ratios.items():
-        common.log(f"  prune {name}: {ratio:.3f}")
-    record = prune(model, pruner, layers, ratios)
-    common.log(f"pruned {len(ratios)} layers; {len(record['parameters'])} tensors changed shape")
+            return found["ratios"]
+        return ratios_by_loss(sens, max_drop)
+
+    hook = FilterPruning(shape, slim.get("skip_layers") or [], slim.get("sen_layers"), choose_ratios)
+    trainer = Trainer(common.finetune_config(config, save_dir), hooks=[hook])
+    if hook.ratios is None:   # --sensitivity_only
+        return 0
+    model = trainer.inference_model
+    metric_name = trainer.main_indicator
     pruned_metric = metric_before_finetune(trainer, eval_batches)
 
     if not args.no_finetune:
@@ -395,18 +434,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     after_metric = pruned_metric if unchanged else common.main_metric(trainer, common.evaluate_model(trainer))
 
     # After: the model directory (weights + record, legacy export through load_model_dir, PIR export in pir/).
-    common.write_weights_dir(model, config, save_dir, extra={"pruned_shapes.json": record})
+    common.write_weights_dir(model, model_config, save_dir, extra={"pruned_shapes.json": hook.record})
     common.export_legacy(save_dir)
     from paddle_pp.export import export_inference
 
-    export_inference(model, common.clean_config(config), save_dir / "pir", source_dir=save_dir)
-    after = common.measure(model, config, save_dir, after_metric, latency_runs)
-    table = common.format_table(before, after, metric_name)
-    common.write_report(save_dir, {"kind": "prune", "before": before, "after": after, "ratios": ratios,
-                                   "metric_before_finetune": pruned_metric,
-                                   "max_drop": None if pruned_flops or explicit else max_drop,
-                                   "pruned_flops": pruned_flops, "ratios_by_hand": bool(explicit),
-                                   "sen_file": None if explicit else str(sen_file), "input_shape": shape})
+    export_inference(model, common.clean_config(model_config), save_dir / "pir", source_dir=save_dir)
+    after = common.measure(model, model_config, save_dir, after_metric, latency_runs)
+    table = common.format_table(report["before"], after, metric_name)
+    common.write_report(save_dir, {"kind": "prune", "before": report["before"], "after": after,
+                                   "ratios": hook.ratios, "metric_before_finetune": pruned_metric,
+                                   "max_drop": report["max_drop"], "pruned_flops": pruned_flops,
+                                   "ratios_by_hand": bool(explicit), "sen_file": report["sen_file"],
+                                   "input_shape": shape})
     common.finish(save_dir, table, args.publish, "pruned")
     return 0
 

@@ -12,11 +12,11 @@ turns into an int8 .nb; the parameters file itself stays float32. paddle2onnx ca
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence
 
 from paddle_pp.slim import common, compat
+from paddle_pp.training.hooks import Hook
 
 QUANT_CONFIG: Dict[str, Any] = {
     "weight_preprocess_type": None,
@@ -100,48 +100,62 @@ def save_quantized(quanter, model, config: Dict[str, Any], save_dir: Path) -> Pa
     return save_dir
 
 
-def rebuild_optimizer(trainer) -> None:
-    """The trainer's optimizer was built before QAT added the PACT alphas (and replaced layers): build it
-    again over the quantized model's parameters, with the same schedule."""
-    from paddle_pp.optim import build_optimizer
+class QuantAwareTraining(Hook):
+    """Plugs QAT into the trainer: at build, after the pre-trained weights are loaded and before the optimizer
+    exists, ``before_quantize(trainer)`` measures the float model (optional) and the inference model gets its
+    fake-quant and PACT layers, so the trainer builds the optimizer over the quantized model's parameters (the
+    PACT alphas included)."""
 
-    trainer.optimizer, trainer.lr_scheduler = build_optimizer(trainer.config["Optimizer"], trainer.epoch_num,
-                                                              trainer.steps_per_epoch, trainer.model)
+    def __init__(self, before_quantize: Optional[Callable[[Any], None]] = None,
+                 config: Optional[Dict[str, Any]] = None) -> None:
+        self.before_quantize = before_quantize
+        self.config = config
+        self.quanter = None
+
+    def on_build(self, trainer) -> None:
+        if self.before_quantize is not None:
+            self.before_quantize(trainer)
+        self.quanter = quantize(trainer.inference_model, make_quanter(self.config))
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = common.base_parser(__doc__).parse_args(argv)
     from paddle_pp.config import load_config
+    from paddle_pp.modeling.distillation import inference_config
     from paddle_pp.training import Trainer
 
     config = load_config(args.config, args.opt)
+    model_config = inference_config(config)   # what is measured and saved: the model, or a distilled student
     slim = common.slim_settings(config)
     save_dir = Path(args.save_dir) if args.save_dir else common.default_save_dir(config, "quant")
     save_dir.mkdir(parents=True, exist_ok=True)
     latency_runs = int(common.pick(args.latency_runs, slim, "latency_runs", 20))
     eval_batches = common.pick(args.eval_max_batches, slim, "eval_max_batches", None)
     shape = common.measure_shape(config)
+    measured: Dict[str, Any] = {}
 
-    trainer = Trainer(common.finetune_config(config, save_dir))
-    model = trainer.model
-    model.eval()
+    def measure_float(trainer) -> None:
+        model = trainer.inference_model
+        model.eval()
+        original = common.write_weights_dir(model, model_config, save_dir / "original")
+        common.export_legacy(original)
+        before_metric = common.main_metric(trainer, common.evaluate_model(trainer, max_batches=eval_batches))
+        measured["before"] = common.measure(model, model_config, original, before_metric, latency_runs)
+        common.log(f"before: {measured['before']}")
+
+    hook = QuantAwareTraining(before_quantize=measure_float)
+    trainer = Trainer(common.finetune_config(config, save_dir), hooks=[hook])
+    model = trainer.inference_model
     metric_name = trainer.main_indicator
-    original = common.write_weights_dir(model, config, save_dir / "original")
-    common.export_legacy(original)
-    before_metric = common.main_metric(trainer, common.evaluate_model(trainer, max_batches=eval_batches))
-    before = common.measure(model, config, original, before_metric, latency_runs)
+    before = measured["before"]
     params, flops = before["parameters"], before["flops"]  # quantization changes neither
-    common.log(f"before: {before}")
-
-    quanter = quantize(model)
-    rebuild_optimizer(trainer)
     common.log(f"quantized {len(quantized_layers(model))} layers (Conv2D, Linear; PACT on their inputs)")
     if not args.no_finetune:
         common.finetune(trainer)
     model.eval()
     after_metric = common.main_metric(trainer, common.evaluate_model(trainer, max_batches=eval_batches))
-    save_quantized(quanter, model, config, save_dir)
-    after = common.measure(model, config, save_dir, after_metric, latency_runs, flops=flops)
+    save_quantized(hook.quanter, model, model_config, save_dir)
+    after = common.measure(model, model_config, save_dir, after_metric, latency_runs, flops=flops)
     after["parameters"] = params
     table = common.format_table(before, after, metric_name)
     common.write_report(save_dir, {"kind": "quant", "before": before, "after": after, "quant_config": QUANT_CONFIG,

@@ -43,6 +43,8 @@ def load_weights(model, cfg) -> Tuple[str, Optional[dict]]:
     (pruned_shapes.json beside its weights) is rebuilt with its shapes first; returns (path, that record or None)."""
     import paddle
 
+    from paddle_pp.modeling.architecture import inference_model
+    from paddle_pp.training.trainer import pretrained_target
     from paddle_pp.weights import apply_pruned_shapes, import_official, pruned_shapes_beside
 
     source = str(cfg["Global"].get("pretrained_model") or "official")
@@ -54,8 +56,9 @@ def load_weights(model, cfg) -> Tuple[str, Optional[dict]]:
         raise FileNotFoundError(f"{path}: weights file not found (Global.pretrained_model)")
     record = pruned_shapes_beside(path)
     if record is not None:
-        apply_pruned_shapes(model, record)
-    missing, unexpected = model.set_state_dict(paddle.load(str(path)))
+        apply_pruned_shapes(inference_model(model), record)   # the record names the student's parameters
+    target = pretrained_target(model, str(path))   # a distillation run's own checkpoint, or its student's weights
+    missing, unexpected = target.set_state_dict(paddle.load(str(path)))
     if missing:
         raise ValueError(f"{path}: does not fit the config's architecture; missing e.g. {list(missing)[:3]}")
     return str(path), record
@@ -72,7 +75,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     from paddle_pp.config import load_config
     from paddle_pp.export import export_inference
-    from paddle_pp.modeling.architecture import build_model
+    from paddle_pp.modeling.architecture import build_model, inference_model
+    from paddle_pp.modeling.distillation import inference_config
 
     cfg = load_config(args.config, args.opt)
     model = build_model(cfg)
@@ -81,6 +85,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    # A distillation run exports (and publishes) its student only, described as an ordinary model.
+    model, cfg = inference_model(model), inference_config(cfg)
     if args.weights_only:
         from paddle_pp.export import write_weights_dir
         from paddle_pp.weights import PRUNED_SHAPES

@@ -1,7 +1,13 @@
 """One training loop for every model type (det, rec, cls), PaddleOCR 2.x ``tools/program.py`` semantics.
 
-    trainer = Trainer(config)        # model, loss, optimizer + LR schedule, metric, loaders, weights
-    summary = trainer.train()
+    trainer = Trainer(config)        # build: model, weights, loss, metric, loaders, optimizer + LR schedule
+    summary = trainer.train()        # train steps, evaluations, checkpoints, until a stop rule says so
+
+The parts: ``build`` (in the constructor), ``train_step`` (one batch), ``run_eval``, ``save`` and
+``stop_reason``; ``train`` only strings them together. Extensions (QAT, pruning) plug in through hooks
+(``training/hooks.py``) and never assign the trainer's attributes. A distillation model
+(``Architecture.name: DistillationModel``) trains all its sub-models' outputs through the loss, while
+evaluation uses ``inference_model`` (the student); each sub-model's ``pretrained`` weights are loaded here.
 
 What differs between model types lives in the registered adapters (``training/adapters.py``); the loop only
 calls the model, the loss, the optimizer and ``adapter.postprocess`` + metric at evaluation.
@@ -20,14 +26,15 @@ import math
 import os
 import sys
 import time
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence
 
 import numpy as np
 import paddle
 
 from paddle_pp.losses import build_loss
 from paddle_pp.metrics import build_metric
-from paddle_pp.modeling.architecture import build_model
+from paddle_pp.modeling.architecture import build_model, inference_model
+from paddle_pp.modeling.distillation import is_distillation, pretrained_sources
 from paddle_pp.optim import build_optimizer, decay_table
 from paddle_pp.utils.files import write_text_atomic
 
@@ -35,6 +42,7 @@ from .adapters import build_adapter
 from .checkpoint import (get_rng_states, load_checkpoint, load_pretrained_weights, resolve_pretrained,
                          save_checkpoint, seed_everything, set_rng_states, source_global_config, strip_suffix,
                          transfer_ctc_head)
+from .hooks import Hook
 from .logs import RunRecorder, SmoothedValue, get_logger
 
 
@@ -121,12 +129,50 @@ def _safe_len(loader: Any) -> Optional[int]:
         return None
 
 
+# ------------------------------------------------------------------------------------------------ weights
+
+def pretrained_target(model: paddle.nn.Layer, path: str) -> paddle.nn.Layer:
+    """Where a weights file goes: a distillation model takes a file of its own names (a distillation checkpoint)
+    whole, and a plain model's file (``backbone...``) into its inference sub-model (the student)."""
+    names = getattr(model, "names", None)
+    if not names or model is inference_model(model):
+        return model
+    saved = paddle.load(path)
+    if any(key.split(".", 1)[0] in names for key in saved):
+        return model
+    return inference_model(model)
+
+
+class _StepMeter:
+    """Smoothed losses and reader / batch costs between two log lines."""
+
+    def __init__(self, window: int) -> None:
+        self.window = window
+        self.smoothed: Dict[str, SmoothedValue] = {}
+        self.reset()
+
+    def reset(self) -> None:
+        self.reader_cost = self.batch_cost = 0.0
+        self.samples = 0
+
+    def add(self, values: Mapping[str, float], samples: int, reader_cost: float, batch_cost: float) -> None:
+        for k, v in values.items():
+            self.smoothed.setdefault(k, SmoothedValue(self.window)).update(v)
+        self.samples += samples
+        self.reader_cost += reader_cost
+        self.batch_cost += batch_cost
+
+    def averages(self) -> Dict[str, float]:
+        return {k: v.avg for k, v in self.smoothed.items()}
+
+
 # ------------------------------------------------------------------------------------------------ trainer
 
 class Trainer:
     def __init__(self, config: Dict[str, Any], train_loader: Any = None, eval_loader: Any = None,
-                 build_eval_loader: bool = True) -> None:
+                 build_eval_loader: bool = True, hooks: Sequence[Hook] = ()) -> None:
         self.config = copy.deepcopy(config)
+        self.hooks: List[Hook] = list(hooks)
         g = self.config["Global"]
         self.rank = init_distributed()
         self.world_size = world_size()
@@ -139,7 +185,13 @@ class Trainer:
         self.seed = int(g.get("seed") or 0)
         # Same seed on every rank (identical initial weights); the data loader gets the rank via its sampler.
         seed_everything(self.seed)
+        self.build(train_loader, eval_loader, build_eval_loader)
 
+    # -------------------------------------------------------------------------------------------- build
+
+    def build(self, train_loader: Any, eval_loader: Any, build_eval_loader: bool) -> None:
+        """Model (+ pruned shapes, pre-trained weights), loss, metric, loaders; then the hooks' ``on_build``; then
+        the optimizer over the parameters the model has by then; then the checkpoint to resume, if any."""
         self.adapter = build_adapter(self.config)
         self.adapter.prepare_config(self.config)
         self.model = build_model(self.config)
@@ -147,7 +199,37 @@ class Trainer:
         self.loss_fn = build_loss(self.config["Loss"])
         self.metric = build_metric(self.config["Metric"]) if self.config.get("Metric") else None
         self.main_indicator = getattr(self.metric, "main_indicator", None)
+        self._build_loaders(train_loader, eval_loader, build_eval_loader)
+        self._reset_state()
 
+        resuming = bool(self.config["Global"].get("checkpoints"))
+        if not resuming:
+            self._load_pretrained()
+        if self.config["Global"].get("freeze_bn"):
+            self.log.info("batch norm frozen (Global.freeze_bn): %d layers use their running statistics",
+                          self._freeze_batch_norm())
+        for hook in self.hooks:
+            hook.on_build(self)
+        self.optimizer, self.lr_scheduler = build_optimizer(self.config["Optimizer"], self.epoch_num,
+                                                            self.steps_per_epoch, self.model)
+        for hook in self.hooks:
+            self.optimizer, self.lr_scheduler = hook.configure_optimizer(self, self.optimizer, self.lr_scheduler)
+        if resuming:
+            self._resume()
+
+        self.train_model = paddle.DataParallel(self.model) if self.world_size > 1 else self.model
+        self.recorder = RunRecorder(self.save_dir, self.run_id, enabled=self.is_main,
+                                    main_indicator=self.main_indicator)
+        if self.resumed_state:
+            self.recorder.preload(self.log_files, self.global_step)
+        self.log_files = self.log_files + [self.recorder.jsonl_path]
+
+    @property
+    def inference_model(self) -> paddle.nn.Layer:
+        """What evaluation and export use: the model, or a distillation model's student."""
+        return inference_model(self.model)
+
+    def _build_loaders(self, train_loader: Any, eval_loader: Any, build_eval_loader: bool) -> None:
         distributed = self.world_size > 1
         self.train_loader = train_loader if train_loader is not None else build_loader(
             self.config, "Train", self.seed, distributed)
@@ -159,16 +241,14 @@ class Trainer:
         self.eval_loader = eval_loader
         if self.eval_loader is None and self.eval_enabled:
             self.eval_loader = build_loader(self.config, "Eval", self.seed, False)
-
-        self.epoch_num = int(g.get("epoch_num") or 1)
+        self.epoch_num = int(self.config["Global"].get("epoch_num") or 1)
         self.steps_per_epoch = len(self.train_loader)
         if self.steps_per_epoch == 0:
             raise ValueError("the training loader yields no batches (empty data set, or drop_last with fewer "
                              "samples than one batch)")
-        self.optimizer, self.lr_scheduler = build_optimizer(self.config["Optimizer"], self.epoch_num,
-                                                            self.steps_per_epoch, self.model)
 
-        # Training state (what a checkpoint restores).
+    def _reset_state(self) -> None:
+        """The training state a checkpoint restores."""
         self.epoch = 1
         self.step_in_epoch = 0
         self.global_step = 0
@@ -178,23 +258,10 @@ class Trainer:
         self.resumed_state: Optional[Dict[str, Any]] = None
         self._latest_step = -1
 
-        self._load_weights()
-        if self.config["Global"].get("freeze_bn"):
-            self.log.info("batch norm frozen (Global.freeze_bn): %d layers use their running statistics",
-                          self._freeze_batch_norm())
-        self.train_model = paddle.DataParallel(self.model) if distributed else self.model
-        self.recorder = RunRecorder(self.save_dir, self.run_id, enabled=self.is_main,
-                                    main_indicator=self.main_indicator)
-        if self.resumed_state:
-            self.recorder.preload(self.log_files, self.global_step)
-        self.log_files = self.log_files + [self.recorder.jsonl_path]
-
-    # -------------------------------------------------------------------------------------------- weights
-
     def _apply_pruned_shapes(self) -> Optional[Dict[str, Any]]:
         """A pruned model (pruned_shapes.json beside the checkpoint or pre-trained weights) is rebuilt with its
         shapes before the optimizer sees it; the record is copied next to this run's checkpoints so that they
-        resume and export the same way."""
+        resume and export the same way. Its names are the inference model's (a distillation run's student)."""
         from paddle_pp.weights import PRUNED_SHAPES, apply_pruned_shapes, pruned_shapes_beside
 
         g = self.config["Global"]
@@ -207,49 +274,63 @@ class Trainer:
             if self.is_main and os.path.isfile(target):
                 os.remove(target)  # left by an earlier pruned run in this directory: not this model's shapes
             return None
-        apply_pruned_shapes(self.model, record)
+        apply_pruned_shapes(self.inference_model, record)
         self.log.info("pruned model: %d parameters take the shapes of %s", len(record.get("parameters", {})),
                       PRUNED_SHAPES)
         if self.is_main:
             write_text_atomic(target, json.dumps(record, indent=1))
         return record
 
-    def _load_weights(self) -> None:
+    def _resume(self) -> None:
+        prefix = strip_suffix(self.config["Global"]["checkpoints"])
+        state = load_checkpoint(prefix, self.model, self.optimizer)
+        if state.get("lr_scheduler"):
+            self.lr_scheduler.set_state_dict(state["lr_scheduler"])
+        if state.get("steps_per_epoch") not in (None, self.steps_per_epoch):
+            self.log.warning("checkpoint was written with %s steps per epoch, this run has %d: the epoch "
+                             "position is approximate", state.get("steps_per_epoch"), self.steps_per_epoch)
+        self.epoch = int(state.get("epoch", 1))
+        self.step_in_epoch = int(state.get("step_in_epoch", 0))
+        if self.step_in_epoch >= self.steps_per_epoch:
+            self.epoch, self.step_in_epoch = self.epoch + 1, 0
+        self.global_step = int(state.get("global_step", 0))
+        self.best_metric = dict(state.get("best_metric", {}))
+        self.epoch_rng = state.get("epoch_rng")
+        self.log_files = list(state.get("log_files", []))
+        self.resumed_state = state
+        self.log.info("resumed from %s: epoch %d, step %d of the epoch, global step %d", prefix, self.epoch,
+                      self.step_in_epoch, self.global_step)
+
+    def _load_pretrained(self) -> None:
+        """Global.pretrained_model, then each distillation sub-model's own ``pretrained`` (e.g. the teacher)."""
         g = self.config["Global"]
-        if g.get("checkpoints"):
-            prefix = strip_suffix(g["checkpoints"])
-            state = load_checkpoint(prefix, self.model, self.optimizer)
-            if state.get("lr_scheduler"):
-                self.lr_scheduler.set_state_dict(state["lr_scheduler"])
-            if state.get("steps_per_epoch") not in (None, self.steps_per_epoch):
-                self.log.warning("checkpoint was written with %s steps per epoch, this run has %d: the epoch "
-                                 "position is approximate", state.get("steps_per_epoch"), self.steps_per_epoch)
-            self.epoch = int(state.get("epoch", 1))
-            self.step_in_epoch = int(state.get("step_in_epoch", 0))
-            if self.step_in_epoch >= self.steps_per_epoch:
-                self.epoch, self.step_in_epoch = self.epoch + 1, 0
-            self.global_step = int(state.get("global_step", 0))
-            self.best_metric = dict(state.get("best_metric", {}))
-            self.epoch_rng = state.get("epoch_rng")
-            self.log_files = list(state.get("log_files", []))
-            self.resumed_state = state
-            self.log.info("resumed from %s: epoch %d, step %d of the epoch, global step %d", prefix, self.epoch,
-                          self.step_in_epoch, self.global_step)
-        elif g.get("pretrained_model"):
+        if g.get("pretrained_model"):
             path = resolve_pretrained(str(g["pretrained_model"]), g.get("model_name"))
-            report = load_pretrained_weights(self.model, path)
-            self.log.info("pre-trained weights %s: %d tensors loaded", path, len(report["loaded"]))
-            if report["shape_mismatch"]:
-                self.log.info("skipped (shape differs, kept initialisation): %s", ", ".join(
-                    f"{n} {a}->{b}" for n, a, b in report["shape_mismatch"]))
-                self._transfer_head(path, [n for n, _, _ in report["shape_mismatch"]])
-            if report["missing"]:
-                self.log.info("not in the file (kept initialisation): %d tensors, e.g. %s", len(report["missing"]),
-                              ", ".join(report["missing"][:6]))
-            if report["unexpected"]:
-                self.log.info("in the file but not in the model (ignored): %s", ", ".join(report["unexpected"][:6]))
-        else:
+            report = load_pretrained_weights(pretrained_target(self.model, path), path)
+            self._log_pretrained(path, report)
+        elif not is_distillation(self.config["Architecture"]):
             self.log.info("no pre-trained weights: training from scratch")
+        for name, spec in pretrained_sources(self.config["Architecture"]).items():
+            path = resolve_pretrained(spec, g.get("model_name"))
+            report = load_pretrained_weights(self.model.sub_model(name), path)
+            # The official detector has no threshold branch (training only): a frozen teacher never needs it.
+            missing = [n for n in report["missing"] if not n.startswith("head.thresh.")]
+            if report["shape_mismatch"] or missing:
+                raise ValueError(f"Architecture.Models.{name}.pretrained {path} does not fit that sub-model: "
+                                 f"{len(report['shape_mismatch'])} shape mismatches, missing {missing[:4]}")
+            self.log.info("sub-model %s: weights %s (%d tensors)", name, path, len(report["loaded"]))
+
+    def _log_pretrained(self, path: str, report: Dict[str, List[Any]]) -> None:
+        self.log.info("pre-trained weights %s: %d tensors loaded", path, len(report["loaded"]))
+        if report["shape_mismatch"]:
+            self.log.info("skipped (shape differs, kept initialisation): %s", ", ".join(
+                f"{n} {a}->{b}" for n, a, b in report["shape_mismatch"]))
+            self._transfer_head(path, [n for n, _, _ in report["shape_mismatch"]])
+        if report["missing"]:
+            self.log.info("not in the file (kept initialisation): %d tensors, e.g. %s", len(report["missing"]),
+                          ", ".join(report["missing"][:6]))
+        if report["unexpected"]:
+            self.log.info("in the file but not in the model (ignored): %s", ", ".join(report["unexpected"][:6]))
 
     def _freeze_batch_norm(self) -> int:
         """Global.freeze_bn: batch norms normalize with their running statistics in training too, and do not
@@ -275,9 +356,10 @@ class Trainer:
         if source is None:
             self.log.info("CTC head: the pre-trained dictionary is unknown, the new head starts from scratch")
             return
-        moved = transfer_ctc_head(self.model, path, source, g)
+        model = self.inference_model
+        moved = transfer_ctc_head(model, path, source, g)
         self.log.info("CTC head: %d of %d classes start from the pre-trained head's (same characters)", moved,
-                      self.model.head.fc.weight.shape[1])
+                      model.head.fc.weight.shape[1])
 
     # -------------------------------------------------------------------------------------------- saving
 
@@ -295,7 +377,17 @@ class Trainer:
         if name == "latest":
             self._latest_step = self.global_step
         self.log.info("saved checkpoint %s", prefix)
+        for hook in self.hooks:
+            hook.on_save(self, prefix)
         return prefix
+
+    def restore_best(self) -> bool:
+        """Load this run's best checkpoint (by the Eval metric) into the model, when there is one."""
+        path = os.path.join(self.save_dir, "best_accuracy.pdparams")
+        if not os.path.isfile(path):
+            return False
+        self.model.set_state_dict(paddle.load(path))
+        return True
 
     # -------------------------------------------------------------------------------------------- evaluation
 
@@ -307,25 +399,54 @@ class Trainer:
         return every > 0 and self.global_step > start and (self.global_step - start) % every == 0
 
     def run_eval(self) -> Optional[Dict[str, Any]]:
+        """Evaluate the inference model on the Eval loader; rank 0 records it and keeps the best checkpoint."""
         result = None
         if self.eval_loader is not None and self.metric is not None:
-            result = evaluate(self.model, self.eval_loader, self.adapter, self.metric, progress=self._progress())
+            result = evaluate(self.inference_model, self.eval_loader, self.adapter, self.metric,
+                              progress=self._progress())
         if self.is_main and result is not None:
-            main = self.main_indicator
-            improved = main in result and (not self.best_metric or result[main] > self.best_metric.get(main, -1))
-            if improved:
-                self.best_metric = {k: v for k, v in result.items()}
-                self.best_metric.update(step=self.global_step, epoch=self.epoch)
-            self.recorder.add({"type": "eval", "step": self.global_step, "epoch": self.epoch,
-                               **{k: v for k, v in result.items()}, "best": bool(improved)})
-            self.log.info("eval at step %d: %s", self.global_step, _fmt_metrics(result))
-            if improved:
-                self.save("best_accuracy")
-            best = {k: v for k, v in self.best_metric.items() if k not in ("samples", "seconds")}
-            self.log.info("best so far: %s", _fmt_metrics(best))
-            self.recorder.plot()
+            self._record_eval(result)
+        if result is not None:
+            for hook in self.hooks:
+                hook.on_evaluate(self, result)
         self._barrier()
         return result
+
+    def _record_eval(self, result: Dict[str, Any]) -> None:
+        main = self.main_indicator
+        improved = main in result and (not self.best_metric or result[main] > self.best_metric.get(main, -1))
+        if improved:
+            self.best_metric = {k: v for k, v in result.items()}
+            self.best_metric.update(step=self.global_step, epoch=self.epoch)
+        self.recorder.add({"type": "eval", "step": self.global_step, "epoch": self.epoch,
+                           **{k: v for k, v in result.items()}, "best": bool(improved)})
+        self.log.info("eval at step %d: %s", self.global_step, _fmt_metrics(result))
+        if improved:
+            self.save("best_accuracy")
+        best = {k: v for k, v in self.best_metric.items() if k not in ("samples", "seconds")}
+        self.log.info("best so far: %s", _fmt_metrics(best))
+        self.recorder.plot()
+
+    # -------------------------------------------------------------------------------------------- stop rules
+
+    def stop_reason(self, start_time: float) -> Optional[str]:
+        """'max_steps' or 'max_train_minutes' once that limit is reached (every rank stops at the same step)."""
+        g = self.config["Global"]
+        max_steps = g.get("max_steps")
+        if max_steps and self.global_step >= int(max_steps):
+            return "max_steps"
+        minutes = g.get("max_train_minutes")
+        if minutes:
+            flag = 1.0 if (time.time() - start_time) / 60.0 >= float(minutes) else 0.0
+            if self.world_size > 1:  # every rank must stop at the same step: rank 0's clock decides
+                import paddle.distributed as dist
+
+                t = paddle.to_tensor([flag if self.is_main else 0.0])
+                dist.all_reduce(t)
+                flag = float(t.numpy()[0])
+            if flag > 0:
+                return "max_train_minutes"
+        return None
 
     # -------------------------------------------------------------------------------------------- loop
 
@@ -340,25 +461,6 @@ class Trainer:
             import paddle.distributed as dist
 
             dist.barrier()
-
-    def _should_stop(self, start_time: float) -> Optional[str]:
-        g = self.config["Global"]
-        reason = None
-        max_steps = g.get("max_steps")
-        if max_steps and self.global_step >= int(max_steps):
-            reason = "max_steps"
-        minutes = g.get("max_train_minutes")
-        if minutes and reason is None:
-            flag = 1.0 if (time.time() - start_time) / 60.0 >= float(minutes) else 0.0
-            if self.world_size > 1:  # every rank must stop at the same step: rank 0's clock decides
-                import paddle.distributed as dist
-
-                t = paddle.to_tensor([flag if self.is_main else 0.0])
-                dist.all_reduce(t)
-                flag = float(t.numpy()[0])
-            if flag > 0:
-                reason = "max_train_minutes"
-        return reason
 
     def _epoch_batches(self) -> Iterator[Any]:
         """The current epoch's batches, from ``step_in_epoch`` on (exactly the rest of an interrupted epoch)."""
@@ -379,18 +481,45 @@ class Trainer:
                 set_rng_states(resume_rng)
         return iterator
 
+    def train_step(self, batch: Mapping[str, Any]) -> Dict[str, float]:
+        """Forward, loss, backward, optimizer and LR step on one batch; returns the loss values."""
+        preds = self.train_model(batch["image"])
+        losses = self.loss_fn(preds, batch)
+        losses["loss"].backward()
+        self.optimizer.step()
+        self.optimizer.clear_grad()
+        self.lr_scheduler.step()
+        self.global_step += 1
+        self.step_in_epoch += 1
+        values = {k: float(v) for k, v in losses.items()}
+        if not math.isfinite(values["loss"]):
+            raise FloatingPointError(f"loss is {values['loss']} at step {self.global_step}: {_fmt_metrics(values)}")
+        return values
+
     def train(self) -> Dict[str, Any]:
-        g = self.config["Global"]
-        print_every = max(1, int(g.get("print_batch_step") or 10))
-        window = int(g.get("log_smooth_window") or 20)
-        save_epoch_step = g.get("save_epoch_step")
-        max_steps = g.get("max_steps")
-        total_steps = self.epoch_num * self.steps_per_epoch
-        if max_steps:
-            total_steps = min(total_steps, int(max_steps))
+        """Epochs of train steps, with evaluations and checkpoints, until the epochs end or a stop rule fires."""
+        self._log_start()
+        meter = _StepMeter(int(self.config["Global"].get("log_smooth_window") or 20))
+        stop_reason = None
+        last_eval_step = -1
+        start_time = time.time()
+        self.train_model.train()
+        while self.epoch <= self.epoch_num and stop_reason is None:
+            stop_reason, evaluated_at = self._train_epoch(meter, start_time)
+            last_eval_step = max(last_eval_step, evaluated_at)
+            if stop_reason is None:
+                self._end_epoch()
+        if self.epoch > self.epoch_num:  # keep the saved position inside the last epoch
+            self.epoch, self.step_in_epoch = self.epoch_num, self.steps_per_epoch
+        summary = self._finish(stop_reason, last_eval_step)
+        for hook in self.hooks:
+            hook.on_train_end(self, summary)
+        return summary
+
+    def _log_start(self) -> None:
+        max_steps = self.config["Global"].get("max_steps")
         if self.resumed_state and self.resumed_state.get("rng"):
             set_rng_states(self.resumed_state["rng"])
-
         self.log.info("training %s: %d epochs x %d steps per epoch%s, world size %d, %d parameters", self.config[
             "Architecture"]["model_type"], self.epoch_num, self.steps_per_epoch,
             f" (stopping at step {max_steps})" if max_steps else "", self.world_size,
@@ -401,87 +530,72 @@ class Trainer:
             self.log.info("parameters with their own weight decay (not Optimizer.regularizer): %s",
                           ", ".join(f"{k}={v[1]:g}" for k, v in own.items()))
 
-        smoothed: Dict[str, SmoothedValue] = {}
-        reader_cost = batch_cost = 0.0
-        samples_window = 0
-        stop_reason = None
-        last_eval_step = -1
-        start_time = time.time()
-        self.train_model.train()
-        while self.epoch <= self.epoch_num and stop_reason is None:
-            iterator = self._epoch_batches()
-            bar = None
-            if self._progress():
-                from tqdm import tqdm
-
-                bar = tqdm(total=self.steps_per_epoch, initial=self.step_in_epoch, dynamic_ncols=True,
-                           desc=f"epoch {self.epoch}/{self.epoch_num}", leave=False)
-            tick = time.time()
-            while True:
-                try:
-                    batch = next(iterator)
-                except StopIteration:
-                    break
-                reader_cost += time.time() - tick
-                batch = to_tensors(batch)
-                lr = float(self.optimizer.get_lr())
-                preds = self.train_model(batch["image"])
-                losses = self.loss_fn(preds, batch)
-                loss = losses["loss"]
-                loss.backward()
-                self.optimizer.step()
-                self.optimizer.clear_grad()
-                self.lr_scheduler.step()
-                self.global_step += 1
-                self.step_in_epoch += 1
-                values = {k: float(v) for k, v in losses.items()}
-                if not math.isfinite(values["loss"]):
-                    raise FloatingPointError(f"loss is {values['loss']} at step {self.global_step}: "
-                                             f"{_fmt_metrics(values)}")
-                for k, v in values.items():
-                    smoothed.setdefault(k, SmoothedValue(window)).update(v)
-                samples_window += batch_size_of(batch) * self.world_size
-                batch_cost += time.time() - tick
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{smoothed['loss'].avg:.4f}", lr=f"{lr:.2e}")
-
-                if self.global_step % print_every == 0 or self.step_in_epoch == self.steps_per_epoch:
-                    steps_done = self.global_step % print_every or print_every
-                    ips = samples_window / batch_cost if batch_cost > 0 else 0.0
-                    eta = datetime.timedelta(seconds=int(batch_cost / steps_done * (total_steps - self.global_step)))
-                    rec = {"type": "train", "step": self.global_step, "epoch": self.epoch, "lr": lr,
-                           **{k: v.avg for k, v in smoothed.items()}, "raw_loss": values["loss"],
-                           "samples_per_sec": round(ips, 3)}
-                    self.recorder.add(rec)
-                    self.log.info("epoch: [%d/%d], global_step: %d, lr: %.6f, %s, avg_reader_cost: %.5f s, "
-                                  "avg_batch_cost: %.5f s, ips: %.2f samples/s, eta: %s", self.epoch, self.epoch_num,
-                                  self.global_step, lr, _fmt_metrics({k: v.avg for k, v in smoothed.items()}),
-                                  reader_cost / steps_done, batch_cost / steps_done, ips, eta)
-                    reader_cost = batch_cost = 0.0
-                    samples_window = 0
-
-                if self._eval_due():
-                    self.run_eval()
-                    last_eval_step = self.global_step
-                stop_reason = self._should_stop(start_time)
-                if stop_reason:
-                    break
-                tick = time.time()
+    def _train_epoch(self, meter: _StepMeter, start_time: float):
+        """The rest of the current epoch; returns (stop reason or None, step of the last evaluation or -1)."""
+        print_every = max(1, int(self.config["Global"].get("print_batch_step") or 10))
+        bar = self._epoch_bar()
+        stop_reason, evaluated_at = None, -1
+        tick = time.time()
+        for batch in self._epoch_batches():
+            reader_cost = time.time() - tick
+            batch = to_tensors(batch)
+            lr = float(self.optimizer.get_lr())
+            values = self.train_step(batch)
+            meter.add(values, batch_size_of(batch) * self.world_size, reader_cost, time.time() - tick)
             if bar is not None:
-                bar.close()
+                bar.update(1)
+                bar.set_postfix(loss=f"{meter.smoothed['loss'].avg:.4f}", lr=f"{lr:.2e}")
+            if self.global_step % print_every == 0 or self.step_in_epoch == self.steps_per_epoch:
+                self._log_train(meter, lr, values, print_every)
+            for hook in self.hooks:
+                hook.on_step_end(self, values)
+            if self._eval_due():
+                self.run_eval()
+                evaluated_at = self.global_step
+            stop_reason = self.stop_reason(start_time)
             if stop_reason:
                 break
-            # End of the epoch.
-            self._log_dropped_labels()
-            self.save("latest")
-            if save_epoch_step and self.epoch % int(save_epoch_step) == 0:
-                self.save(f"iter_epoch_{self.epoch}")
-            self.epoch += 1
-            self.step_in_epoch = 0
-        if self.epoch > self.epoch_num:  # keep the saved position inside the last epoch
-            self.epoch, self.step_in_epoch = self.epoch_num, self.steps_per_epoch
+            tick = time.time()
+        if bar is not None:
+            bar.close()
+        return stop_reason, evaluated_at
 
+    def _epoch_bar(self):
+        if not self._progress():
+            return None
+        from tqdm import tqdm
+
+        return tqdm(total=self.steps_per_epoch, initial=self.step_in_epoch, dynamic_ncols=True,
+                    desc=f"epoch {self.epoch}/{self.epoch_num}", leave=False)
+
+    def _log_train(self, meter: _StepMeter, lr: float, values: Mapping[str, float], print_every: int) -> None:
+        """One log line and one point of the training curve, over the steps since the last one."""
+        max_steps = self.config["Global"].get("max_steps")
+        total_steps = self.epoch_num * self.steps_per_epoch
+        if max_steps:
+            total_steps = min(total_steps, int(max_steps))
+        steps_done = self.global_step % print_every or print_every
+        ips = meter.samples / meter.batch_cost if meter.batch_cost > 0 else 0.0
+        eta = datetime.timedelta(seconds=int(meter.batch_cost / steps_done * (total_steps - self.global_step)))
+        averages = meter.averages()
+        self.recorder.add({"type": "train", "step": self.global_step, "epoch": self.epoch, "lr": lr, **averages,
+                           "raw_loss": values["loss"], "samples_per_sec": round(ips, 3)})
+        self.log.info("epoch: [%d/%d], global_step: %d, lr: %.6f, %s, avg_reader_cost: %.5f s, "
+                      "avg_batch_cost: %.5f s, ips: %.2f samples/s, eta: %s", self.epoch, self.epoch_num,
+                      self.global_step, lr, _fmt_metrics(averages), meter.reader_cost / steps_done,
+                      meter.batch_cost / steps_done, ips, eta)
+        meter.reset()
+
+    def _end_epoch(self) -> None:
+        self._log_dropped_labels()
+        self.save("latest")
+        save_epoch_step = self.config["Global"].get("save_epoch_step")
+        if save_epoch_step and self.epoch % int(save_epoch_step) == 0:
+            self.save(f"iter_epoch_{self.epoch}")
+        self.epoch += 1
+        self.step_in_epoch = 0
+
+    def _finish(self, stop_reason: Optional[str], last_eval_step: int) -> Dict[str, Any]:
         # `latest` first: the final evaluation must not be part of the state a longer run would resume from.
         if self._latest_step != self.global_step:
             self.save("latest")
