@@ -2,6 +2,15 @@
 
 Training, evaluation, export and every predictor read the same file; command-line `-o Section.key=value`
 overrides are applied on top, with values parsed as YAML (so `-o Global.epoch_num=5` is an int).
+
+A model's preprocessing constants are stated once, in its `Inference` section (`mean`, `std`, `scale` of the
+detector, `image_shape` of the classifier and recognizer) and in `Global` (`label_list`, `character_dict_path`,
+`use_space_char`). After the overrides, `fill_model_constants` copies the Inference values into every Train/Eval
+transform that leaves them out (`NormalizeImage` without mean/std/scale, `ClsResizeImg`/`RecResizeImg` without
+image_shape), so the transforms, the predictors, export and the C++ config all read the same numbers, and
+`-o Inference.image_shape=...` changes them everywhere. A transform that states its own value keeps it. The
+Global keys reach the label encoders through the transform builder's `global_config`; defaults for keys a config
+leaves out are in `paddle_pp.defaults`.
 """
 from __future__ import annotations
 
@@ -63,7 +72,32 @@ def load_config(path_or_name: PathLike, overrides: Optional[Iterable[str]] = Non
     path = resolve_config_path(path_or_name)
     cfg = _read_yaml(path)
     cfg = apply_overrides(cfg, overrides or [])
+    fill_model_constants(cfg)
     cfg.setdefault("Global", {})["config_path"] = str(path)
+    return cfg
+
+
+# Transform argument -> the Inference key it defaults to, per operator.
+TRANSFORM_CONSTANTS: Dict[str, Dict[str, str]] = {
+    "NormalizeImage": {"mean": "mean", "std": "std", "scale": "scale"},
+    "ClsResizeImg": {"image_shape": "image_shape"},
+    "RecResizeImg": {"image_shape": "image_shape"},
+}
+
+
+def fill_model_constants(cfg: Dict[str, Any]) -> Dict[str, Any]:
+    """Give Train/Eval transforms the model's Inference constants where they state none (in place; returned)."""
+    inference = cfg.get("Inference") or {}
+    for mode in ("Train", "Eval"):
+        transforms = ((cfg.get(mode) or {}).get("dataset") or {}).get("transforms") or []
+        for entry in transforms:
+            if not isinstance(entry, dict) or len(entry) != 1:
+                continue  # malformed entries are reported by the transform builder
+            (name, kwargs), = entry.items()
+            wanted = {arg: inference[key] for arg, key in TRANSFORM_CONSTANTS.get(name, {}).items()
+                      if key in inference and (kwargs or {}).get(arg) is None}
+            if wanted:
+                entry[name] = {**(kwargs or {}), **copy.deepcopy(wanted)}
     return cfg
 
 

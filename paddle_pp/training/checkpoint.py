@@ -247,14 +247,14 @@ def transfer_ctc_head(model: paddle.nn.Layer, path: str, source_global: Mapping[
     every character the source dictionary also has from that character's weights (a new English dictionary
     takes its letters, digits and punctuation from the Chinese model's 6625 classes). Characters the source
     lacks keep their initialisation. Returns the number of classes transferred."""
-    from paddle_pp.data.imaug.label_ops import load_rec_characters
+    from paddle_pp.utils.dicts import rec_characters
 
     saved = paddle.load(path)
     weight_key, bias_key = f"{head}.weight", f"{head}.bias"
     if weight_key not in saved:
         return 0
-    source = ["blank"] + load_rec_characters(source_global)[0]
-    target = ["blank"] + load_rec_characters(target_global)[0]
+    source = ["blank"] + rec_characters(source_global)[0]
+    target = ["blank"] + rec_characters(target_global)[0]
     src_w, src_b = np.asarray(saved[weight_key]), np.asarray(saved.get(bias_key))
     own = model.state_dict()
     dst_w, dst_b = own[weight_key].numpy().copy(), own[bias_key].numpy().copy()
