@@ -2,6 +2,8 @@
 
 Training, evaluation, export and every predictor read the same file; command-line `-o Section.key=value`
 overrides are applied on top, with values parsed as YAML (so `-o Global.epoch_num=5` is an int).
+`_base_: other.yml` inherits from another config (a path relative to the file, or a packaged config's bare name
+such as `det`); mappings merge key by key, lists are replaced.
 
 A model's preprocessing constants are stated once, in its `Inference` section (`mean`, `std`, `scale` of the
 detector, `image_shape` of the classifier and recognizer) and in `Global` (`label_list`, `character_dict_path`,
@@ -61,11 +63,21 @@ def _read_yaml(path: Path, seen: tuple = ()) -> Dict[str, Any]:
         raise ValueError(f"{path}: a config must be a YAML mapping")
     base_name = cfg.pop(BASE_KEY, None)
     if base_name:
-        base_path = (path.parent / base_name)
-        if not base_path.is_file():
-            raise FileNotFoundError(f"{path}: _base_ config not found: {base_path}")
-        cfg = merge_configs(_read_yaml(base_path, seen + (path.resolve(),)), cfg)
+        cfg = merge_configs(_read_yaml(_base_path(path, str(base_name)), seen + (path.resolve(),)), cfg)
     return cfg
+
+
+def _base_path(path: Path, base_name: str) -> Path:
+    """`_base_` is a path relative to the config file (`../det.yml`), or the bare name of a packaged config
+    (`det`, `rec_en`), so that a recipe copied out of the package still finds the config it builds on."""
+    relative = path.parent / base_name
+    if relative.is_file():
+        return relative
+    packaged = CONFIG_DIR / f"{base_name}.yml"
+    if Path(base_name).suffix == "" and packaged.is_file():
+        return packaged
+    raise FileNotFoundError(f"{path}: _base_ config not found: {relative}"
+                            + ("" if Path(base_name).suffix else f" (nor {packaged})"))
 
 
 def load_config(path_or_name: PathLike, overrides: Optional[Iterable[str]] = None) -> Dict[str, Any]:

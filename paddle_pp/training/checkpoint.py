@@ -181,9 +181,19 @@ def load_checkpoint(prefix: os.PathLike, model: paddle.nn.Layer,
 
 # ------------------------------------------------------------------------------------------ pre-trained weights
 
+def bundled_weights(spec: str) -> str:
+    """'bundled:rec_en' -> the weights of a model bundled with the package (paddle_pp/models/rec_en/model)."""
+    if not spec.startswith("bundled:"):
+        return spec
+    from paddle_pp.resources import BUNDLED_MODELS_DIR
+
+    return str(BUNDLED_MODELS_DIR / spec.split(":", 1)[1] / "model")
+
+
 def resolve_pretrained(spec: str, model_name: Optional[str]) -> str:
     """'official' -> the imported official weights of ``model_name``; 'official:rec' -> those of 'rec' (a new
-    model starting from an official one, e.g. an English recognizer); else a .pdparams path (suffix optional)."""
+    model starting from an official one, e.g. an English recognizer); 'bundled:rec_en' -> a bundled model's
+    weights; else a .pdparams path (suffix optional)."""
     if spec == "official" or spec.startswith("official:"):
         from paddle_pp.weights import import_official
 
@@ -191,7 +201,7 @@ def resolve_pretrained(spec: str, model_name: Optional[str]) -> str:
         if not name:
             raise ValueError("Global.pretrained_model 'official' needs Global.model_name (det, cls or rec)")
         return str(Path(import_official(name)) / "model.pdparams")
-    path = strip_suffix(spec) + ".pdparams"
+    path = strip_suffix(bundled_weights(spec)) + ".pdparams"
     if not os.path.isfile(path):
         raise FileNotFoundError(f"pre-trained weights not found: {spec} (looked for {path})")
     return path
@@ -230,7 +240,7 @@ def source_global_config(spec: str, model_name: Optional[str]) -> Optional[Dict[
 
     if spec == "official" or spec.startswith("official:"):
         return load_config(spec.split(":", 1)[1] if ":" in spec else model_name)["Global"]
-    config = Path(strip_suffix(spec)).parent / "config.yml"
+    config = Path(strip_suffix(bundled_weights(spec))).parent / "config.yml"
     if config.is_file():
         g = dict(load_config(config)["Global"])
         if g.get("character_dict_path") and not os.path.isabs(g["character_dict_path"]):
