@@ -1,9 +1,9 @@
 """The OCR system: detect -> sort -> crop -> classify -> recognize, independent of the engine.
 
 Each stage takes its defaults from its model's YAML (`Inference`, `PostProcess` and the `Global` label keys;
-`paddle_pp.defaults` for keys a YAML leaves out); the options
-of PaddleOCR's predictors (`det_db_thresh`, `rec_batch_num`, ...) override them through one table,
-`OPTION_KEYS`, shared by the Python API and the command-line tools.
+`paddle_pp.defaults` for keys a YAML leaves out); the options of PaddleOCR's predictors (`det_db_thresh`,
+`rec_batch_num`, ...) override them through one table, `OPTION_KEYS`, shared by the Python API and the
+command-line tools.
 """
 from __future__ import annotations
 
