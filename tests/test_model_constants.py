@@ -15,8 +15,8 @@ from paddle_pp.data import build_transforms
 from paddle_pp.data.imaug.label_ops import CTCLabelEncode
 from paddle_pp.lite.make_cpp_config import cpp_config_lines
 from paddle_pp.pipeline import TextRecognizer
+from paddle_pp.resources import DICTS_DIR
 from paddle_pp.training.adapters import build_adapter
-from paddle_pp.utils.dicts import resolve_dict_path
 
 
 def _alnum_config_without_space_key():
@@ -34,7 +34,7 @@ def test_unset_use_space_char_means_the_same_everywhere():
     encoder = CTCLabelEncode(global_config=cfg["Global"])
     adapter = build_adapter(cfg)
     adapter.prepare_config(cfg)
-    recognizer = TextRecognizer(cfg, engine=None, dict_path=resolve_dict_path(cfg, None))
+    recognizer = TextRecognizer(cfg, engine=None, dict_path=DICTS_DIR / "en_alnum.txt")
     # blank + 62 alphanumerics + space, for all of them
     assert encoder.num_classes == 64
     assert cfg["Architecture"]["Head"]["out_channels"] == 64
