@@ -2,6 +2,17 @@
 
 Training, evaluation, export and every predictor read the same file; command-line `-o Section.key=value`
 overrides are applied on top, with values parsed as YAML (so `-o Global.epoch_num=5` is an int).
+`_base_: other.yml` inherits from another config (a path relative to the file, or a packaged config's bare name
+such as `det`); mappings merge key by key, lists are replaced.
+
+A model's preprocessing constants are stated once, in its `Inference` section (`mean`, `std`, `scale` of the
+detector, `image_shape` of the classifier and recognizer) and in `Global` (`label_list`, `character_dict_path`,
+`use_space_char`). After the overrides, `fill_model_constants` copies the Inference values into every Train/Eval
+transform that leaves them out (`NormalizeImage` without mean/std/scale, `ClsResizeImg`/`RecResizeImg` without
+image_shape), so the transforms, the predictors, export and the C++ config all read the same numbers, and
+`-o Inference.image_shape=...` changes them everywhere. A transform that states its own value keeps it. The
+Global keys reach the label encoders through the transform builder's `global_config`; defaults for keys a config
+leaves out are in `paddle_pp.defaults`.
 """
 from __future__ import annotations
 
@@ -52,18 +63,53 @@ def _read_yaml(path: Path, seen: tuple = ()) -> Dict[str, Any]:
         raise ValueError(f"{path}: a config must be a YAML mapping")
     base_name = cfg.pop(BASE_KEY, None)
     if base_name:
-        base_path = (path.parent / base_name)
-        if not base_path.is_file():
-            raise FileNotFoundError(f"{path}: _base_ config not found: {base_path}")
-        cfg = merge_configs(_read_yaml(base_path, seen + (path.resolve(),)), cfg)
+        cfg = merge_configs(_read_yaml(_base_path(path, str(base_name)), seen + (path.resolve(),)), cfg)
     return cfg
+
+
+def _base_path(path: Path, base_name: str) -> Path:
+    """`_base_` is a path relative to the config file (`../det.yml`), or the bare name of a packaged config
+    (`det`, `rec_en`), so that a recipe copied out of the package still finds the config it builds on."""
+    relative = path.parent / base_name
+    if relative.is_file():
+        return relative
+    packaged = CONFIG_DIR / f"{base_name}.yml"
+    if Path(base_name).suffix == "" and packaged.is_file():
+        return packaged
+    raise FileNotFoundError(f"{path}: _base_ config not found: {relative}"
+                            + ("" if Path(base_name).suffix else f" (nor {packaged})"))
 
 
 def load_config(path_or_name: PathLike, overrides: Optional[Iterable[str]] = None) -> Dict[str, Any]:
     path = resolve_config_path(path_or_name)
     cfg = _read_yaml(path)
     cfg = apply_overrides(cfg, overrides or [])
+    fill_model_constants(cfg)
     cfg.setdefault("Global", {})["config_path"] = str(path)
+    return cfg
+
+
+# Transform argument -> the Inference key it defaults to, per operator.
+TRANSFORM_CONSTANTS: Dict[str, Dict[str, str]] = {
+    "NormalizeImage": {"mean": "mean", "std": "std", "scale": "scale"},
+    "ClsResizeImg": {"image_shape": "image_shape"},
+    "RecResizeImg": {"image_shape": "image_shape"},
+}
+
+
+def fill_model_constants(cfg: Dict[str, Any]) -> Dict[str, Any]:
+    """Give Train/Eval transforms the model's Inference constants where they state none (in place; returned)."""
+    inference = cfg.get("Inference") or {}
+    for mode in ("Train", "Eval"):
+        transforms = ((cfg.get(mode) or {}).get("dataset") or {}).get("transforms") or []
+        for entry in transforms:
+            if not isinstance(entry, dict) or len(entry) != 1:
+                continue  # malformed entries are reported by the transform builder
+            (name, kwargs), = entry.items()
+            wanted = {arg: inference[key] for arg, key in TRANSFORM_CONSTANTS.get(name, {}).items()
+                      if key in inference and (kwargs or {}).get(arg) is None}
+            if wanted:
+                entry[name] = {**(kwargs or {}), **copy.deepcopy(wanted)}
     return cfg
 
 

@@ -65,7 +65,7 @@ def _copy_side_files(cfg: Dict[str, Any], source_dir: Optional[Path], save_dir: 
     cfg["Global"] = dict(cfg.get("Global", {}))
     cfg["Global"].pop("config_path", None)
     if cfg["Architecture"]["model_type"] == "rec":
-        from paddle_pp.pipeline import resolve_dict_path
+        from paddle_pp.utils.dicts import resolve_dict_path
 
         dict_path = resolve_dict_path(cfg, source_dir)
         if dict_path.resolve() != (save_dir / dict_path.name).resolve():

@@ -17,8 +17,8 @@ from paddle_pp.config import load_config
 from paddle_pp.engine import ENGINES, DygraphEngine, Engine, OnnxEngine
 from paddle_pp.export import ONNX_MODEL, PARAMS, export_in_subprocess, export_onnx
 from paddle_pp.resources import BUNDLED_MODELS_DIR
-from paddle_pp.pipeline import (TextClassifier, TextDetector, TextRecognizer, TextSystem, apply_options,
-                                resolve_dict_path)
+from paddle_pp.pipeline import TextClassifier, TextDetector, TextRecognizer, TextSystem, apply_options
+from paddle_pp.utils.dicts import resolve_dict_path
 from paddle_pp.utils.image_io import ImageInput, to_bgr
 
 Stage = Union[TextDetector, TextClassifier, TextRecognizer]

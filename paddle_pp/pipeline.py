@@ -1,19 +1,20 @@
 """The OCR system: detect -> sort -> crop -> classify -> recognize, independent of the engine.
 
-Each stage takes its defaults from its model's YAML (`Inference` and `PostProcess` sections); the options
-of PaddleOCR's predictors (`det_db_thresh`, `rec_batch_num`, ...) override them through one table,
-`OPTION_KEYS`, shared by the Python API and the command-line tools.
+Each stage takes its defaults from its model's YAML (`Inference`, `PostProcess` and the `Global` label keys;
+`paddle_pp.defaults` for keys a YAML leaves out); the options of PaddleOCR's predictors (`det_db_thresh`,
+`rec_batch_num`, ...) override them through one table, `OPTION_KEYS`, shared by the Python API and the
+command-line tools.
 """
 from __future__ import annotations
 
 import math
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from paddle_pp import defaults
 from paddle_pp.data.imaug.det_ops import det_preprocess
 from paddle_pp.data.imaug.rec_ops import resize_norm_cls, resize_norm_rec
 from paddle_pp.engine import Engine
@@ -21,6 +22,7 @@ from paddle_pp.postprocess.cls_postprocess import ClsPostProcess
 from paddle_pp.postprocess.ctc_decode import CTCLabelDecode
 from paddle_pp.postprocess.db_postprocess import DBPostProcess, filter_tag_det_res
 from paddle_pp.utils.crop import get_rotate_crop_image, sorted_boxes
+from paddle_pp.utils.dicts import use_space_char
 
 # PaddleOCR flag name -> (model, config section, key). The one map from user-facing options to YAML keys.
 OPTION_KEYS: Dict[str, Tuple[str, str, str]] = {
@@ -97,7 +99,7 @@ class TextClassifier:
         self.batch_num = int(inference["batch_num"])
         self.thresh = float(inference["thresh"])
         kwargs = _postprocess_kwargs(cfg)
-        kwargs.setdefault("label_list", cfg["Global"].get("label_list", ("0", "180")))
+        kwargs.setdefault("label_list", cfg["Global"].get("label_list", defaults.CLS_LABEL_LIST))
         self.postprocess = ClsPostProcess(**kwargs)
 
     def __call__(self, crops: List[np.ndarray]) -> Tuple[List[np.ndarray], List[Tuple[str, float]]]:
@@ -122,7 +124,7 @@ class TextRecognizer:
         self.engine = engine
         _, self.img_h, self.img_w = inference["image_shape"]
         self.batch_num = int(inference["batch_num"])
-        self.decode = CTCLabelDecode(str(dict_path), bool(cfg["Global"].get("use_space_char", True)))
+        self.decode = CTCLabelDecode(str(dict_path), use_space_char(cfg["Global"]))
 
     def __call__(self, crops: Sequence[np.ndarray]) -> List[Tuple[str, float]]:
         results: List[Tuple[str, float]] = [("", 0.0)] * len(crops)
@@ -180,24 +182,3 @@ class TextSystem:
                 points = np.asarray(box).astype(np.int32).tolist()
                 results.append(OCRResult(points, text, float(score)))
         return results
-
-
-def resolve_dict_path(cfg: Dict[str, Any], base_dir: Optional[Path]) -> Path:
-    """'official' -> the official model's dictionary; a relative path -> the model directory's file, else the
-    working directory's, else the package's (configs name dictionaries like dicts/en_ascii.txt)."""
-    from paddle_pp.weights import OFFICIAL_DICT, official_file
-
-    value = cfg["Global"].get("character_dict_path", "official")
-    if value == "official":
-        return official_file(OFFICIAL_DICT)
-    path = Path(value).expanduser()
-    if not path.is_absolute():
-        from paddle_pp.resources import PACKAGE_DIR
-
-        for root in ([base_dir] if base_dir is not None else []) + [Path.cwd(), PACKAGE_DIR]:
-            if (root / path).is_file():
-                path = root / path
-                break
-    if not path.is_file():
-        raise FileNotFoundError(f"character dictionary not found: {value}")
-    return path

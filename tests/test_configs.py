@@ -1,15 +1,16 @@
-"""Every YAML under configs/ must build, and the experiment chains must hang together.
+"""Every YAML under configs/ builds; the recipes that reproduce the bundled models find their data; the
+fine-tuning recipes start from weights whose shapes they match.
 
-The experiment and slim configs are only run by hand (for an hour or more each), so a typo in one of them would
-otherwise surface after the data preparation, mid-run. Here each one builds its transforms, model, loss and metric,
-names only train_data/ files that dataset_tools/prepare_experiments.py writes, and starts from ./output/ weights only
-when another config saves there.
+The recipes are only run by hand (for an hour or more each), so a typo in one of them would otherwise surface after
+the data preparation, mid-run. Here each config builds its transforms, model, loss and metric; every train_data/
+label file a recipe names is written by dataset_tools/prepare_data.py; the finetune/ recipes load their weights.
 """
 from __future__ import annotations
 
-import re
+import shutil
 from pathlib import Path
 
+import paddle
 import pytest
 
 from paddle_pp.config import load_config
@@ -17,11 +18,21 @@ from paddle_pp.data import build_transforms
 from paddle_pp.losses import build_loss
 from paddle_pp.metrics import build_metric
 from paddle_pp.modeling.architecture import build_model
+from paddle_pp.resources import CONFIG_DIR
 from paddle_pp.training.adapters import build_adapter
+from paddle_pp.training.checkpoint import resolve_pretrained
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = sorted(p for p in (ROOT / "configs").rglob("*.yml") if p.name != "system.yml")
-PREPARE = (ROOT / "paddle_pp" / "dataset_tools" / "prepare_experiments.py").read_text(encoding="utf-8")
+CONFIGS = sorted(p for p in CONFIG_DIR.rglob("*.yml") if p.name != "system.yml")
+BASES = ("det.yml", "cls.yml", "rec.yml")
+FINETUNE = sorted((CONFIG_DIR / "finetune").glob("*.yml"))
+# the configs that reproduce a bundled model (and the alphanumeric variant of rec_en.yml)
+RECIPES = [p for p in CONFIGS if p.parent.name != "finetune" and p.name not in BASES]
+PREPARE = (ROOT / "paddle_pp" / "dataset_tools" / "prepare_data.py").read_text(encoding="utf-8")
+
+
+def _ids(paths):
+    return [str(p.relative_to(CONFIG_DIR)) for p in paths]
 
 
 def _label_files(cfg):
@@ -31,52 +42,85 @@ def _label_files(cfg):
         yield from ([files] if isinstance(files, str) else files)
 
 
-def _output_dir(path: str) -> str:
-    """'./output/cls_scan/latest' -> 'output/cls_scan'."""
-    path = Path(path)  # pathlib drops a leading './'
-    is_checkpoint = path.suffix or path.name in ("latest", "best_accuracy") or re.match(r"iter_epoch_\d+$", path.name)
-    return str(path.parent if is_checkpoint else path)
+def _built_model(cfg):
+    build_adapter(cfg).prepare_config(cfg)
+    return build_model(cfg)
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=[str(p.relative_to(ROOT / "configs")) for p in CONFIGS])
+def test_the_config_folder_holds_what_it_should():
+    names = {str(p.relative_to(CONFIG_DIR)) for p in CONFIG_DIR.rglob("*.yml")}
+    assert names == {"det.yml", "cls.yml", "rec.yml", "rec_en.yml", "rec_en_alnum.yml", "system.yml", "cls_synth.yml",
+                     "slim/det_prune.yml", "slim/cls_pact.yml", "slim/rec_pact.yml",
+                     "finetune/det.yml", "finetune/cls.yml", "finetune/rec.yml", "finetune/rec_en.yml"}
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=_ids(CONFIGS))
 def test_config_builds(path):
     cfg = load_config(path)
-    build_adapter(cfg).prepare_config(cfg)
+    model = _built_model(cfg)
     for mode in ("Train", "Eval"):
         if mode in cfg:
             build_transforms(cfg[mode]["dataset"]["transforms"], cfg["Global"])
-    model = build_model(cfg)
     assert len(model.parameters()) > 0
     build_loss(cfg["Loss"])
     build_metric(cfg["Metric"])
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=[str(p.relative_to(ROOT / "configs")) for p in CONFIGS])
-def test_config_data_comes_from_prepare_experiments(path):
+@pytest.mark.parametrize("path", CONFIGS, ids=_ids(CONFIGS))
+def test_base_is_at_most_one_level_onto_a_model_config(path):
+    """A recipe reads as itself plus det/cls/rec.yml (rec_en.yml's two variants build on it)."""
+    base = __import__("yaml").safe_load(path.read_text(encoding="utf-8")).get("_base_")
+    if base is None:
+        return
+    base_name = Path(str(base)).stem
+    assert base_name in ("det", "cls", "rec", "rec_en"), f"{path.name}: _base_ {base}"
+    if base_name == "rec_en":
+        assert path.name in ("rec_en_alnum.yml", "rec_en.yml"), path
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=_ids(RECIPES))
+def test_recipe_data_comes_from_prepare_data(path):
     """A train_data/ label file that nothing writes means a run that fails after hours of preparation."""
-    for name in _label_files(load_config(path)):
-        if str(name).startswith("train_data/"):
-            produced = Path(name).name
-            assert f'"{produced}"' in PREPARE or f'"{Path(produced).stem}"' in PREPARE, (
-                f"{path.name}: {name} is not written by dataset_tools/prepare_experiments.py")
+    names = [str(name) for name in _label_files(load_config(path))]
+    assert names, f"{path.name} names no label files"
+    for name in names:
+        assert name.startswith("train_data/"), f"{path.name}: {name} is not prepared data"
+        assert f'"{Path(name).name}"' in PREPARE, f"{path.name}: {name} is not written by dataset_tools/prepare_data.py"
 
 
-def test_staged_experiments_start_from_a_saved_run():
-    """A stage that starts from ./output/X (or output/X) must follow a config that saves to ./output/X."""
-    configs = {p: load_config(p) for p in CONFIGS}
-    saved = {_output_dir(c["Global"]["save_model_dir"]) for c in configs.values() if c["Global"].get("save_model_dir")}
-    staged = 0
-    for path, cfg in configs.items():
-        start = cfg["Global"].get("pretrained_model")
-        if isinstance(start, str) and str(Path(start)).startswith("output/"):
-            staged += 1
-            assert _output_dir(start) in saved, f"{path.name}: {start} is not saved by any config"
-    assert staged >= 10  # the classifier chain, cls_scan_long.yml and rec_en_stage2.yml
+def test_recipes_name_no_removed_config():
+    """Header commands name configs that exist (configs/X.yml)."""
+    import re
+
+    for path in CONFIGS:
+        for name in re.findall(r"configs/([\w/]+\.yml)", path.read_text(encoding="utf-8")):
+            assert (CONFIG_DIR / name).is_file(), f"{path.name} names configs/{name}"
 
 
-def test_output_dir_parsing():
-    assert _output_dir("./output/cls_scan/latest") == "output/cls_scan"
-    assert _output_dir("./output/cls_synth_stage8/best_accuracy") == "output/cls_synth_stage8"
-    assert _output_dir("./output/cls_synth/iter_epoch_3") == "output/cls_synth"
-    assert _output_dir("./output/rec_en") == "output/rec_en"
-    assert _output_dir("output/rec_en/latest") == "output/rec_en"
+@pytest.mark.parametrize("path", FINETUNE, ids=_ids(FINETUNE))
+def test_finetune_recipe_matches_its_starting_weights(path, models_dir):
+    """Small-data settings (a time budget, fewer epochs and a lower rate than training from scratch), the user's
+    label files, and weights that load whole: no parameter left at its initialisation by a shape mismatch."""
+    cfg = load_config(path)
+    g = cfg["Global"]
+    from_scratch = load_config({"rec_en": "rec"}.get(path.stem, path.stem))
+    assert g["max_train_minutes"] and g["epoch_num"] < from_scratch["Global"]["epoch_num"]
+    assert cfg["Optimizer"]["lr"]["learning_rate"] < from_scratch["Optimizer"]["lr"]["learning_rate"]
+    for name in _label_files(cfg):
+        assert str(name).startswith("./train_data/"), f"{path.name}: {name} is not a user-data placeholder"
+    saved = paddle.load(resolve_pretrained(g["pretrained_model"], g["model_name"]))
+    own = _built_model(cfg).state_dict()
+    assert set(own) <= set(saved)
+    mismatched = {k: (list(saved[k].shape), list(v.shape)) for k, v in own.items() if list(saved[k].shape) != list(v.shape)}
+    assert not mismatched, f"{path.name}: {mismatched}"
+
+
+def test_a_copied_recipe_still_finds_its_base(tmp_path):
+    """finetune/ recipes say `_base_: det`: a packaged config's name, so a user's copy elsewhere still loads."""
+    for path in FINETUNE:
+        copy = tmp_path / f"my_{path.name}"
+        shutil.copyfile(path, copy)
+        assert load_config(copy)["Architecture"] == load_config(path)["Architecture"]
+    (tmp_path / "broken.yml").write_text("_base_: no_such_config\nGlobal: {}\n", encoding="utf-8")
+    with pytest.raises(FileNotFoundError, match="no_such_config"):
+        load_config(tmp_path / "broken.yml")

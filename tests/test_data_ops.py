@@ -18,6 +18,7 @@ from paddle_pp.data.imaug.rec_img_aug import ClsResizeImg, RecAug, RecResizeImg,
 from paddle_pp.data.imaug.randaugment import RandAugment
 from paddle_pp.data.imaug.rec_ops import resize_norm_cls
 from paddle_pp.postprocess.ctc_decode import CTCLabelDecode
+from paddle_pp.utils.dicts import resolve_dict_path
 from paddle_pp.utils.text_render import render_line
 
 
@@ -155,8 +156,7 @@ def rec_global():
 
 def test_ctc_label_encode_round_trips_with_decode(rec_global):
     enc = CTCLabelEncode(global_config=rec_global)
-    dec = CTCLabelDecode(str(__import__("paddle_pp.pipeline", fromlist=["x"]).resolve_dict_path(
-        {"Global": rec_global}, None)), use_space_char=True)
+    dec = CTCLabelDecode(str(resolve_dict_path({"Global": rec_global}, None)), use_space_char=True)
     assert enc.num_classes == dec.num_classes == 6625
     for text in ["TOTAL 27.30", "Hello", "aab  c", "营业时间9:00"]:
         out = enc({"label": text})

@@ -398,21 +398,3 @@ def test_bg_share_one_puts_every_scene_on_a_user_image(tmp_path):
     result = subprocess.run([sys.executable, str(ROOT / "dataset_tools" / "synth_det.py"), "--num", "1", "--out",
                              str(tmp_path / "x"), "--bg_share", "0.5", "--no_progress"], capture_output=True, text=True)
     assert result.returncode != 0 and "--bg_share needs --bg_dir" in result.stderr
-
-
-def test_collect_backgrounds_keeps_only_usable_photos(tmp_path):
-    from paddle_pp.dataset_tools.prepare_experiments import collect_backgrounds
-
-    photos = tmp_path / "photos"
-    (photos / "nature").mkdir(parents=True)
-    texture = np.random.default_rng(0).integers(0, 255, (200, 300, 3), dtype=np.uint8)
-    cv2.imwrite(str(photos / "nature" / "grass.jpg"), texture)
-    cv2.imwrite(str(photos / "logo_wall.png"), texture)                               # excluded by name
-    cv2.imwrite(str(photos / "transparent.png"), np.dstack([texture, texture[..., 0]]))  # alpha channel
-    cv2.imwrite(str(photos / "flat.png"), np.full((200, 300, 3), 90, np.uint8))         # nothing to learn from
-    dest = collect_backgrounds([photos], tmp_path / "bg", exclude=["logo"])
-    links = sorted(dest.iterdir())
-    assert len(links) == 1 and links[0].name.endswith("_grass.jpg")
-    assert links[0].resolve() == (photos / "nature" / "grass.jpg").resolve()
-    with pytest.raises(SystemExit, match="not a folder"):
-        collect_backgrounds([tmp_path / "missing"], tmp_path / "bg2", exclude=[])

@@ -183,7 +183,7 @@ def test_pretrained_with_another_dictionary_skips_the_head(rec_data, tmp_path):
 def test_new_dictionary_head_starts_from_the_official_classes(rec_data, tmp_path, models_dir):
     """official:rec -> a 10-digit dictionary + space: each class of the new head is the official head's class of
     the same character (blank from blank), so the model reads digits before any training step."""
-    from paddle_pp.data.imaug.label_ops import load_rec_characters
+    from paddle_pp.utils.dicts import rec_characters
     from paddle_pp.weights import import_official
 
     digits = tmp_path / "digits.txt"
@@ -193,7 +193,7 @@ def test_new_dictionary_head_starts_from_the_official_classes(rec_data, tmp_path
     cfg["Architecture"]["Head"]["out_channels"] = 12
     trainer = Trainer(cfg, train_loader=ArrayLoader(rec_data["arrays"], 8, True), build_eval_loader=False)
     official = paddle.load(str(import_official("rec") / "model.pdparams"))
-    source = ["blank"] + load_rec_characters(load_config("rec")["Global"])[0]
+    source = ["blank"] + rec_characters(load_config("rec")["Global"])[0]
     own = trainer.model.state_dict()
     for j, c in enumerate(["blank"] + list("0123456789") + [" "]):
         i = 0 if j == 0 else source.index(c)

@@ -25,7 +25,8 @@ def build_lite_system(lite_model_dir: Path, threads: int = 0, use_angle_cls: Opt
     """paddle_pp's TextSystem with the three Lite engines (what PPOCR(engine='lite') builds)."""
     from paddle_pp.config import load_config
     from paddle_pp.engine.lite import LiteEngine
-    from paddle_pp.pipeline import TextClassifier, TextDetector, TextRecognizer, TextSystem, resolve_dict_path
+    from paddle_pp.pipeline import TextClassifier, TextDetector, TextRecognizer, TextSystem
+    from paddle_pp.utils.dicts import resolve_dict_path
 
     system = dict(load_config("system")["System"])
     use_cls = system["use_angle_cls"] if use_angle_cls is None else use_angle_cls

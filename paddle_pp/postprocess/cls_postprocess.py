@@ -3,11 +3,13 @@ from typing import List, Sequence, Tuple
 
 import numpy as np
 
+from paddle_pp import defaults
+
 
 class ClsPostProcess:
     """Map [N, num_labels] probabilities to (label, probability of that label)."""
 
-    def __init__(self, label_list: Sequence[str] = ("0", "180")):
+    def __init__(self, label_list: Sequence[str] = defaults.CLS_LABEL_LIST):
         self.label_list = list(label_list)
 
     def __call__(self, preds: np.ndarray) -> List[Tuple[str, float]]:

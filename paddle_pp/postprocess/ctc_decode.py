@@ -3,30 +3,31 @@
 Class 0 is the CTC blank, then the dictionary characters in file order, then
 (optionally) the space character, which is how the 6625-way head was trained.
 """
-from typing import List, Tuple
+from typing import List, Sequence, Tuple
 
 import numpy as np
 
-
-def load_character_dict(character_dict_path: str) -> List[str]:
-    """Read a dictionary file the way PaddleOCR does: one entry per line, strip CR/LF only.
-
-    Other whitespace is kept, so a dictionary line holding a space stays a space.
-    """
-    chars = []
-    with open(character_dict_path, "rb") as fin:
-        for line in fin.readlines():
-            chars.append(line.decode("utf-8").strip("\n").strip("\r\n"))
-    return chars
+from paddle_pp import defaults
+from paddle_pp.utils.dicts import load_character_dict
 
 
 class CTCLabelDecode:
     """Map [N, T, C] softmax outputs to (text, confidence) pairs."""
 
-    def __init__(self, character_dict_path: str, use_space_char: bool = True):
+    def __init__(self, character_dict_path: str, use_space_char: bool = defaults.USE_SPACE_CHAR):
         chars = load_character_dict(character_dict_path)
         if use_space_char:
             chars.append(" ")
+        self._set_characters(chars)
+
+    @classmethod
+    def from_characters(cls, characters: Sequence[str]) -> "CTCLabelDecode":
+        """A decoder over a given character list (without the blank), e.g. `utils.dicts.rec_characters`'s."""
+        decoder = cls.__new__(cls)
+        decoder._set_characters(list(characters))
+        return decoder
+
+    def _set_characters(self, chars: List[str]) -> None:
         self.characters: List[str] = ["blank"] + chars
         self._char_array = np.array(self.characters, dtype=object)
 

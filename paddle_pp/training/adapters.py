@@ -59,17 +59,11 @@ class RecAdapter(Adapter):
 
     def __init__(self, config: Dict[str, Any]) -> None:
         super().__init__(config)
-        from paddle_pp.pipeline import resolve_dict_path
         from paddle_pp.postprocess.ctc_decode import CTCLabelDecode
+        from paddle_pp.utils.dicts import rec_characters
 
-        g = config["Global"]
-        if g.get("character_dict_path") is None:
-            # PaddleOCR's default when no dictionary is given: lower-case alphanumerics, no space.
-            self.post = CTCLabelDecode.__new__(CTCLabelDecode)
-            self.post.characters = ["blank"] + list("0123456789abcdefghijklmnopqrstuvwxyz")
-            self.post._char_array = np.array(self.post.characters, dtype=object)
-        else:
-            self.post = CTCLabelDecode(str(resolve_dict_path(config, None)), g.get("use_space_char", True))
+        # the label encoder's characters (CTCLabelEncode uses the same function), so head, labels and decoder agree
+        self.post = CTCLabelDecode.from_characters(rec_characters(config["Global"])[0])
         self.characters = self.post.characters
 
     def prepare_config(self, config: Dict[str, Any]) -> None:
@@ -102,7 +96,9 @@ class ClsAdapter(Adapter):
         super().__init__(config)
         from paddle_pp.postprocess.cls_postprocess import ClsPostProcess
 
-        self.label_list = [str(x) for x in config["Global"].get("label_list", ["0", "180"])]
+        from paddle_pp.defaults import CLS_LABEL_LIST
+
+        self.label_list = [str(x) for x in config["Global"].get("label_list", CLS_LABEL_LIST)]
         self.post = ClsPostProcess(self.label_list)
 
     def prepare_config(self, config: Dict[str, Any]) -> None:

@@ -181,9 +181,19 @@ def load_checkpoint(prefix: os.PathLike, model: paddle.nn.Layer,
 
 # ------------------------------------------------------------------------------------------ pre-trained weights
 
+def bundled_weights(spec: str) -> str:
+    """'bundled:rec_en' -> the weights of a model bundled with the package (paddle_pp/models/rec_en/model)."""
+    if not spec.startswith("bundled:"):
+        return spec
+    from paddle_pp.resources import BUNDLED_MODELS_DIR
+
+    return str(BUNDLED_MODELS_DIR / spec.split(":", 1)[1] / "model")
+
+
 def resolve_pretrained(spec: str, model_name: Optional[str]) -> str:
     """'official' -> the imported official weights of ``model_name``; 'official:rec' -> those of 'rec' (a new
-    model starting from an official one, e.g. an English recognizer); else a .pdparams path (suffix optional)."""
+    model starting from an official one, e.g. an English recognizer); 'bundled:rec_en' -> a bundled model's
+    weights; else a .pdparams path (suffix optional)."""
     if spec == "official" or spec.startswith("official:"):
         from paddle_pp.weights import import_official
 
@@ -191,7 +201,7 @@ def resolve_pretrained(spec: str, model_name: Optional[str]) -> str:
         if not name:
             raise ValueError("Global.pretrained_model 'official' needs Global.model_name (det, cls or rec)")
         return str(Path(import_official(name)) / "model.pdparams")
-    path = strip_suffix(spec) + ".pdparams"
+    path = strip_suffix(bundled_weights(spec)) + ".pdparams"
     if not os.path.isfile(path):
         raise FileNotFoundError(f"pre-trained weights not found: {spec} (looked for {path})")
     return path
@@ -230,7 +240,7 @@ def source_global_config(spec: str, model_name: Optional[str]) -> Optional[Dict[
 
     if spec == "official" or spec.startswith("official:"):
         return load_config(spec.split(":", 1)[1] if ":" in spec else model_name)["Global"]
-    config = Path(strip_suffix(spec)).parent / "config.yml"
+    config = Path(strip_suffix(bundled_weights(spec))).parent / "config.yml"
     if config.is_file():
         g = dict(load_config(config)["Global"])
         if g.get("character_dict_path") and not os.path.isabs(g["character_dict_path"]):
@@ -247,14 +257,14 @@ def transfer_ctc_head(model: paddle.nn.Layer, path: str, source_global: Mapping[
     every character the source dictionary also has from that character's weights (a new English dictionary
     takes its letters, digits and punctuation from the Chinese model's 6625 classes). Characters the source
     lacks keep their initialisation. Returns the number of classes transferred."""
-    from paddle_pp.data.imaug.label_ops import load_rec_characters
+    from paddle_pp.utils.dicts import rec_characters
 
     saved = paddle.load(path)
     weight_key, bias_key = f"{head}.weight", f"{head}.bias"
     if weight_key not in saved:
         return 0
-    source = ["blank"] + load_rec_characters(source_global)[0]
-    target = ["blank"] + load_rec_characters(target_global)[0]
+    source = ["blank"] + rec_characters(source_global)[0]
+    target = ["blank"] + rec_characters(target_global)[0]
     src_w, src_b = np.asarray(saved[weight_key]), np.asarray(saved.get(bias_key))
     own = model.state_dict()
     dst_w, dst_b = own[weight_key].numpy().copy(), own[bias_key].numpy().copy()

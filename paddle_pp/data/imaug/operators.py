@@ -7,7 +7,8 @@ import cv2
 import numpy as np
 
 from paddle_pp.data.imaug.base import DataOp
-from paddle_pp.data.imaug.det_ops import IMAGENET_MEAN, IMAGENET_STD, det_resize
+from paddle_pp.data.imaug.det_ops import det_resize
+from paddle_pp.defaults import IMAGENET_MEAN, IMAGENET_STD, PIXEL_SCALE
 from paddle_pp.registry import TRANSFORMS
 
 
@@ -49,7 +50,11 @@ class DecodeImage(DataOp):
 
 @TRANSFORMS.register()
 class NormalizeImage(DataOp):
-    """(image * scale - mean) / std in float32, per channel in the order the channels come."""
+    """(image * scale - mean) / std in float32, per channel in the order the channels come.
+
+    A config's NormalizeImage normally leaves mean/std/scale out: the config loader fills them in from the
+    model's Inference section (paddle_pp.config.fill_model_constants), so they are stated once per model.
+    """
 
     reads = ("image",)
     writes = ("image",)
@@ -59,7 +64,7 @@ class NormalizeImage(DataOp):
         if isinstance(scale, str):  # PaddleOCR configs write '1./255.'
             num, _, den = scale.partition("/")
             scale = float(num) / float(den) if den else float(num)
-        self.scale = np.float32(scale if scale is not None else 1.0 / 255.0)
+        self.scale = np.float32(scale if scale is not None else PIXEL_SCALE)
         mean = IMAGENET_MEAN if mean is None else mean
         std = IMAGENET_STD if std is None else std
         if order not in ("chw", "hwc"):
