@@ -169,7 +169,7 @@ def test_distillation_model_builds_named_sub_models_and_freezes_the_teacher():
     from paddle_pp.modeling.architecture import inference_model
     from paddle_pp.modeling.distillation import inference_config
 
-    cfg = load_config("configs/experiments/det_sroie_distill.yml")
+    cfg = load_config("slim/det_prune")
     model = build_model(cfg)
     names = [n for n, _ in model.named_parameters()]
     assert {n.split(".", 1)[0] for n in names} == {"Teacher", "Student"}

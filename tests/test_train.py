@@ -341,7 +341,7 @@ def test_distillation_trains_the_student_against_a_frozen_official_teacher(tmp_p
     from paddle_pp.weights import load_model_dir, load_pretrained
 
     cfg = det_config(tmp_path, "distill", eval_side=320, max_steps=2, pretrained_model="official")
-    distill = load_config(os.path.join(ROOT, "paddle_pp/configs/experiments/det_sroie_distill.yml"))
+    distill = load_config("slim/det_prune")
     cfg["Architecture"], cfg["Loss"] = distill["Architecture"], distill["Loss"]
     trainer = Trainer(cfg)
     official = {k: v.numpy() for k, v in load_pretrained("det").state_dict().items()}
