@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from dataset_tools.convert import convert_icdar2015, crop_quad, det_to_crops, label_statistics, parse_icdar2015_gt
+from paddle_pp.dataset_tools.convert import convert_icdar2015, crop_quad, det_to_crops, label_statistics, parse_icdar2015_gt
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,9 +7,9 @@ import cv2
 import numpy as np
 import pytest
 
-from dataset_tools.build_lmdb import build_lmdb, check, iter_samples
-from dataset_tools.lmdb_io import INCOMPLETE_SUFFIX, LmdbReader, has_num_samples
-from dataset_tools.tool_io import DataToolError
+from paddle_pp.dataset_tools.build_lmdb import build_lmdb, check, iter_samples
+from paddle_pp.dataset_tools.lmdb_io import INCOMPLETE_SUFFIX, LmdbReader, has_num_samples
+from paddle_pp.dataset_tools.tool_io import DataToolError
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ["TOTAL 12.50", "收银员 A", "Ünïcödé ✓", "x", "DATE: 01/02/2019", "  spaced  text ", "9556939040116"]

@@ -7,11 +7,11 @@ import cv2
 import numpy as np
 import pytest
 
-from dataset_tools import synth_det, synth_rec
-from dataset_tools.fonts import discover_fonts, fonts_for_language, matplotlib_font_dir, pil_font
-from dataset_tools.synth_cls import make_cls_set, source_from_label_file
-from dataset_tools.text_corpus import ReceiptCorpus
-from dataset_tools.tool_io import DataToolError
+from paddle_pp.dataset_tools import synth_det, synth_rec
+from paddle_pp.dataset_tools.fonts import discover_fonts, fonts_for_language, matplotlib_font_dir, pil_font
+from paddle_pp.dataset_tools.synth_cls import make_cls_set, source_from_label_file
+from paddle_pp.dataset_tools.text_corpus import ReceiptCorpus
+from paddle_pp.dataset_tools.tool_io import DataToolError
 
 ROOT = Path(__file__).resolve().parents[1]
 DEJAVU_ONLY = [matplotlib_font_dir()]
@@ -52,7 +52,7 @@ def test_output_does_not_depend_on_worker_count(tmp_path, en_synth):
 
 
 def test_lmdb_output(tmp_path, en_synth):
-    from dataset_tools.lmdb_io import LmdbReader
+    from paddle_pp.dataset_tools.lmdb_io import LmdbReader
     synth_rec.generate(en_synth, 10, tmp_path / "db", workers=1, to_lmdb=True, progress=False)
     with LmdbReader(tmp_path / "db") as reader:
         assert len(reader) == 10
@@ -82,7 +82,7 @@ def test_excluded_placeholder_fonts():
     names = {Path(font.path).name for font in discover_fonts(DEJAVU_ONLY)}
     assert "LastResortHE-Regular.ttf" not in names and "cmr10.ttf" not in names
     assert "DejaVuSans.ttf" in names
-    from dataset_tools.fonts import EXCLUDED_FONT_NAME
+    from paddle_pp.dataset_tools.fonts import EXCLUDED_FONT_NAME
     for symbol_font in ("D050000L.otf", "StandardSymbolsPS.otf", "Symbol.ttf", "ZapfDingbats.ttf", "wingding.ttf"):
         assert EXCLUDED_FONT_NAME.match(symbol_font), symbol_font  # pictograms / Greek for ASCII
     for text_font in ("LiberationSans-Regular.ttf", "NimbusMonoPS-Regular.otf", "STIXGeneral.ttf"):
@@ -401,7 +401,7 @@ def test_bg_share_one_puts_every_scene_on_a_user_image(tmp_path):
 
 
 def test_collect_backgrounds_keeps_only_usable_photos(tmp_path):
-    from dataset_tools.prepare_experiments import collect_backgrounds
+    from paddle_pp.dataset_tools.prepare_experiments import collect_backgrounds
 
     photos = tmp_path / "photos"
     (photos / "nature").mkdir(parents=True)
