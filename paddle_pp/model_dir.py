@@ -72,8 +72,10 @@ def read_config(directory: os.PathLike) -> Dict[str, Any]:
 
 
 def weights_name(cfg: Dict[str, Any]) -> str:
-    """The dygraph weights file a config names (Global.pretrained_model), model.pdparams by default."""
-    return cfg.get("Global", {}).get("pretrained_model") or WEIGHTS
+    """The dygraph weights file a config names (Global.pretrained_model), model.pdparams by default (also
+    for a training config's 'official', which names where training started, not a file here)."""
+    value = cfg.get("Global", {}).get("pretrained_model")
+    return str(value) if value and not str(value).startswith("official") else WEIGHTS
 
 
 def read_json_record(path: Path) -> Optional[Dict[str, Any]]:
