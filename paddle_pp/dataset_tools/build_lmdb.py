@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from paddle_pp.dataset_tools.lmdb_io import (INCOMPLETE_SUFFIX, LmdbReader, LmdbWriter, find_lmdb_dirs,
                                    has_num_samples)
-from paddle_pp.dataset_tools.tool_io import DataToolError, load_dictionary, run_cli, write_image
+from paddle_pp.dataset_tools.tool_io import DataToolError, load_dictionary, run_cli, tool_main, write_image
 from paddle_pp.utils.files import write_text_atomic
 from paddle_pp.utils.image_io import decode_image
 from paddle_pp.utils.label_files import read_label_lines
@@ -144,6 +144,7 @@ def check(root: Path, dict_path: Optional[Path] = None, decode: bool = False, du
     return reports
 
 
+@tool_main
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--label_file", type=Path, nargs="+", help="label file(s): path<TAB>label")

@@ -26,7 +26,7 @@ import numpy as np
 import cv2
 from tqdm import tqdm
 
-from paddle_pp.dataset_tools.tool_io import DataToolError, load_dictionary, run_cli, write_image
+from paddle_pp.dataset_tools.tool_io import DataToolError, load_dictionary, run_cli, tool_main, write_image
 from paddle_pp.utils.files import write_text_atomic
 from paddle_pp.utils.image_io import read_image
 from paddle_pp.utils.label_files import format_det_label, is_dont_care, parse_det_label, read_label_lines
@@ -200,6 +200,7 @@ def print_statistics(stats: dict) -> None:
               f"{100 * (1 - stats['coverage']):.2f}% of all characters): {missing}")
 
 
+@tool_main
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)

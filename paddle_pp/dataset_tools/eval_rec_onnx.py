@@ -20,7 +20,7 @@ import numpy as np
 import cv2
 from tqdm import tqdm
 
-from paddle_pp.dataset_tools.tool_io import DataToolError, load_dictionary, official_model_path, run_cli
+from paddle_pp.dataset_tools.tool_io import DataToolError, load_dictionary, official_model_path, run_cli, tool_main
 from paddle_pp.metrics.rec_metric import normalized_edit_distance
 from paddle_pp.utils.image_io import read_image
 from paddle_pp.utils.label_files import read_label_lines
@@ -119,6 +119,7 @@ def evaluate(label_file: Path, image_root: Path, limit: int = 0, batch_size: int
             "errors": errors}
 
 
+@tool_main
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--label_file", required=True, type=Path, help="recognition label file path<TAB>text")

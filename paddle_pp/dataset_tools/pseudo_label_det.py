@@ -19,7 +19,7 @@ from typing import List, Optional, Sequence
 
 from tqdm import tqdm
 
-from paddle_pp.dataset_tools.tool_io import DataToolError, run_cli
+from paddle_pp.dataset_tools.tool_io import DataToolError, run_cli, tool_main
 from paddle_pp.utils.files import write_text_atomic
 from paddle_pp.utils.image_io import read_image
 from paddle_pp.utils.label_files import format_det_label
@@ -63,6 +63,7 @@ def pseudo_label(images: Sequence[Path], image_dir: Path, prefix: str, detector,
     return lines
 
 
+@tool_main
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--image_dir", required=True)

@@ -20,7 +20,8 @@ import numpy as np
 import cv2
 from tqdm import tqdm
 
-from paddle_pp.dataset_tools.tool_io import DataToolError, encode_image, make_montage, run_cli, write_montage_png
+from paddle_pp.dataset_tools.tool_io import (DataToolError, encode_image, make_montage, run_cli, tool_main,
+                                             write_montage_png)
 from paddle_pp.utils.files import write_bytes_atomic, write_text_atomic
 from paddle_pp.utils.image_io import decode_image, read_image
 from paddle_pp.utils.label_files import read_label_lines
@@ -97,6 +98,7 @@ def write_montage(out: Path, count: int, seed: int) -> Path:
     return path
 
 
+@tool_main
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--label_file", type=Path, help="recognition label file of the source crops")

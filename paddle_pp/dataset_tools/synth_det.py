@@ -30,7 +30,8 @@ from tqdm import tqdm
 from paddle_pp.dataset_tools import effects
 from paddle_pp.dataset_tools.synth_rec import RecSynthesizer, make_synthesizer
 from paddle_pp.dataset_tools.text_render import TextStyle, render_text_mask
-from paddle_pp.dataset_tools.tool_io import DataToolError, encode_image, make_montage, run_cli, write_montage_png
+from paddle_pp.dataset_tools.tool_io import (DataToolError, encode_image, make_montage, run_cli, tool_main,
+                                             write_montage_png)
 from paddle_pp.utils.files import write_bytes_atomic, write_text_atomic
 from paddle_pp.utils.label_files import format_det_label
 
@@ -319,6 +320,7 @@ def write_montage(synthesizer: DetSynthesizer, num: int, count: int, path: Path,
     return path
 
 
+@tool_main
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--num", type=int, required=True)

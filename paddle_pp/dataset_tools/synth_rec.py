@@ -33,7 +33,8 @@ from paddle_pp.dataset_tools.fonts import FontInfo, discover_fonts, fonts_coveri
 from paddle_pp.dataset_tools.lmdb_io import LmdbWriter
 from paddle_pp.dataset_tools.text_corpus import TextSource, build_text_source
 from paddle_pp.dataset_tools.text_render import TextStyle, render_text_mask
-from paddle_pp.dataset_tools.tool_io import DataToolError, encode_image, make_montage, run_cli, write_montage_png
+from paddle_pp.dataset_tools.tool_io import (DataToolError, encode_image, make_montage, run_cli, tool_main,
+                                             write_montage_png)
 from paddle_pp.utils.files import write_bytes_atomic, write_text_atomic
 
 
@@ -483,6 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@tool_main
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     if args.num <= 0:

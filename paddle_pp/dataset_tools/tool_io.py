@@ -6,10 +6,11 @@ Kept free of heavy imports so that every script starts fast.
 """
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -25,17 +26,25 @@ from paddle_pp.weights import OFFICIAL_DICT, OfficialWeightsMissing, official_fi
 DataToolError = InputError
 
 
+def tool_main(main_function: Callable[..., Optional[int]]) -> Callable[..., int]:
+    """Decorate a tool's main(argv): a DataToolError becomes a one-line message and exit code 2 (Ctrl-C:
+    130), however the tool is started (its module, the dataset_tools/ shell, `paddle-pp <tool>`)."""
+    @functools.wraps(main_function)
+    def main(*args, **kwargs) -> int:
+        try:
+            return main_function(*args, **kwargs) or 0
+        except DataToolError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+    return main
+
+
 def run_cli(main_function) -> None:
-    """Run a script's main(); turn DataToolError into a one-line message and exit code 2."""
-    try:
-        code = main_function()
-    except DataToolError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
-    sys.exit(code or 0)
+    """Run a script's main() and exit with its code (DataToolError: a one-line message and code 2)."""
+    sys.exit(tool_main(main_function)())
 
 
 # ----------------------------------------------------------------------------- encoding

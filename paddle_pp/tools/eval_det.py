@@ -18,7 +18,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import pyclipper
 
-from paddle_pp.utils.label_files import format_det_label, is_dont_care, parse_det_label, read_label_lines, skip_malformed
+from paddle_pp.utils.label_files import (format_det_label, is_dont_care, parse_det_label, read_label_lines,
+                                         skip_malformed)
 
 
 
