@@ -354,3 +354,26 @@ def publish(save_dir: os.PathLike, target: os.PathLike) -> Path:
     """Copy a model directory's files (not its working sub-directories) to `target`, replacing it as a whole:
     a half-copied model directory is never left where predictors look."""
     return replace_directory(target, lambda staging: copy_files(save_dir, staging))
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """`python -m paddle_pp.model_dir DIR...`: validate each directory and print what it holds (JSON)."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m paddle_pp.model_dir",
+                                     description="Validate paddle-pp model directories and describe them (JSON).")
+    parser.add_argument("directories", nargs="+", metavar="DIR")
+    args = parser.parse_args(argv)
+    status = 0
+    for directory in args.directories:
+        try:
+            print(json.dumps(describe(directory), indent=1))
+        except (ModelDirError, ImportMismatchError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            status = 2
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

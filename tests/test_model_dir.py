@@ -170,3 +170,12 @@ def test_missing_weights_named_on_load(tmp_path):
     (tmp_path / "cls" / "model.onnx").write_bytes(b"x")
     with pytest.raises(mdir.ModelDirError, match="weights file model.pdparams is missing"):
         mdir.load_model(tmp_path / "cls")
+
+
+def test_command_line_describes_and_reports_problems(cls_model, tmp_path, capsys):
+    model, cfg = cls_model
+    mdir.write_weights_dir(model, cfg, tmp_path / "good")
+    assert mdir.main([str(tmp_path / "good")]) == 0
+    assert json.loads(capsys.readouterr().out)["kind"] == "cls"
+    assert mdir.main([str(tmp_path / "missing")]) == 2
+    assert "no such directory" in capsys.readouterr().err
