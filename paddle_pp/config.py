@@ -134,8 +134,6 @@ def apply_overrides(cfg: Dict[str, Any], overrides: Iterable[str]) -> Dict[str, 
 
 def save_config(cfg: Dict[str, Any], path: PathLike) -> None:
     """Write a config atomically (temp file + rename) so a crash never leaves half a YAML behind."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        yaml.safe_dump(cfg, f, allow_unicode=True, sort_keys=False)
-    os.replace(tmp, path)
+    from paddle_pp.utils.files import write_text_atomic
+
+    write_text_atomic(path, yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False))

@@ -1,23 +1,21 @@
 """Export a model to a Paddle Inference directory (PIR or legacy format) and to ONNX.
 
-An exported directory is a model directory like the weight cache's: `config.yml` (its Inference and
-PostProcess sections are the defaults every engine uses), the dictionary for rec, and
-`inference.json` (PIR, default) or `inference.pdmodel` (legacy, what Paddle-Lite's opt reads) with
-`inference.pdiparams`; `model.onnx` for ONNX.
+An exported directory is a model directory (paddle_pp.model_dir, which writes it): `config.yml` (its Inference
+and PostProcess sections are the defaults every engine uses), the dictionary for rec, and `inference.json`
+(PIR, default) or `inference.pdmodel` (legacy, what Paddle-Lite's opt reads) with `inference.pdiparams`;
+`model.onnx` for ONNX.
 """
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-PIR_MODEL = "inference.json"
-LEGACY_MODEL = "inference.pdmodel"
-PARAMS = "inference.pdiparams"
-ONNX_MODEL = "model.onnx"
+from paddle_pp import model_dir as mdir
+from paddle_pp.model_dir import LEGACY_MODEL, ONNX_MODEL, PARAMS, PIR_MODEL  # noqa: F401 (the file names)
+from paddle_pp.model_dir import write_weights_dir  # noqa: F401 (export's dygraph form)
 
 
 def input_spec_shape(cfg: Dict[str, Any]) -> List[Optional[int]]:
@@ -57,47 +55,6 @@ def _patch_tensor_device_for_legacy_export() -> None:
     paddle.Tensor.device = property(device_or_none)
 
 
-def _copy_side_files(cfg: Dict[str, Any], source_dir: Optional[Path], save_dir: Path) -> Dict[str, Any]:
-    """config.yml (and the dictionary for rec) so the exported directory is self-contained."""
-    from paddle_pp.config import save_config
-
-    cfg = {k: (dict(v) if isinstance(v, dict) else v) for k, v in cfg.items()}
-    cfg["Global"] = dict(cfg.get("Global", {}))
-    cfg["Global"].pop("config_path", None)
-    if cfg["Architecture"]["model_type"] == "rec":
-        from paddle_pp.utils.dicts import resolve_dict_path
-
-        dict_path = resolve_dict_path(cfg, source_dir)
-        if dict_path.resolve() != (save_dir / dict_path.name).resolve():
-            shutil.copyfile(dict_path, save_dir / dict_path.name)
-        cfg["Global"]["character_dict_path"] = dict_path.name
-    save_config(cfg, save_dir / "config.yml")
-    return cfg
-
-
-def write_weights_dir(model, cfg: Dict[str, Any], save_dir: os.PathLike,
-                      extra: Optional[Dict[str, Any]] = None) -> Path:
-    """The dygraph model directory `load_model_dir` reads: model.pdparams, config.yml (pretrained_model:
-    model.pdparams), the rec dictionary, and `extra` JSON files (a pruned model's pruned_shapes.json)."""
-    import json
-
-    import paddle
-
-    from paddle_pp.utils.files import write_text_atomic
-
-    save_dir = Path(save_dir)
-    save_dir.mkdir(parents=True, exist_ok=True)
-    tmp = save_dir / "model.pdparams.tmp"
-    paddle.save(model.state_dict(), str(tmp))
-    os.replace(tmp, save_dir / "model.pdparams")
-    for name, value in (extra or {}).items():
-        write_text_atomic(save_dir / name, json.dumps(value, indent=1))
-    out = dict(cfg, Global=dict(cfg["Global"], pretrained_model="model.pdparams", checkpoints=None))
-    source = Path(cfg["Global"]["config_path"]).parent if cfg["Global"].get("config_path") else None
-    _copy_side_files(out, source, save_dir)
-    return save_dir
-
-
 def export_inference(model, cfg: Dict[str, Any], save_dir: os.PathLike, source_dir: Optional[os.PathLike] = None,
                      legacy: bool = False) -> Path:
     """Save `model` for Paddle Inference. `legacy=True` needs the legacy IR (see `export_in_subprocess`)."""
@@ -107,15 +64,13 @@ def export_inference(model, cfg: Dict[str, Any], save_dir: os.PathLike, source_d
     if legacy and not legacy_ir_active():
         raise RuntimeError("the legacy format needs FLAGS_enable_pir_api=0 before paddle is imported; "
                            "use export_in_subprocess(..., legacy=True)")
-    save_dir = Path(save_dir)
-    save_dir.mkdir(parents=True, exist_ok=True)
     if legacy:
         _patch_tensor_device_for_legacy_export()
     model.eval()
     spec = [InputSpec(input_spec_shape(cfg), "float32", "x")]
-    paddle.jit.save(model, str(save_dir / "inference"), input_spec=spec)
-    _copy_side_files(cfg, Path(source_dir) if source_dir else None, save_dir)
-    return save_dir
+    mdir.save_inference(save_dir, lambda prefix: paddle.jit.save(model, prefix, input_spec=spec))
+    mdir.write_config(save_dir, cfg, source_dir)
+    return Path(save_dir)
 
 
 def export_in_subprocess(model_dir: os.PathLike, save_dir: os.PathLike, legacy: bool = False) -> Path:
@@ -155,16 +110,13 @@ def export_onnx(inference_dir: os.PathLike, save_file: Optional[os.PathLike] = N
 def _main(argv: Optional[List[str]] = None) -> int:
     import argparse
 
-    from paddle_pp.weights import load_model_dir
-    from paddle_pp.config import load_config
-
     parser = argparse.ArgumentParser(description="internal: export a model directory (see deploy/export_model.py)")
     parser.add_argument("model_dir")
     parser.add_argument("save_dir")
     parser.add_argument("--legacy", action="store_true")
     args = parser.parse_args(argv)
-    model = load_model_dir(args.model_dir)
-    cfg = load_config(Path(args.model_dir) / "config.yml")
+    model = mdir.load_model(args.model_dir)
+    cfg = mdir.read_config(args.model_dir)
     export_inference(model, cfg, args.save_dir, source_dir=args.model_dir, legacy=args.legacy)
     return 0
 

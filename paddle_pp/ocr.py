@@ -15,7 +15,9 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 from paddle_pp.config import load_config
 from paddle_pp.engine import ENGINES, DygraphEngine, Engine, OnnxEngine
-from paddle_pp.export import ONNX_MODEL, PARAMS, export_in_subprocess, export_onnx
+from paddle_pp import model_dir as mdir
+from paddle_pp.export import export_in_subprocess, export_onnx
+from paddle_pp.model_dir import ONNX_MODEL
 from paddle_pp.resources import BUNDLED_MODELS_DIR
 from paddle_pp.pipeline import TextClassifier, TextDetector, TextRecognizer, TextSystem, apply_options
 from paddle_pp.utils.dicts import resolve_dict_path
@@ -44,8 +46,8 @@ def slim_falls_back(name: str) -> bool:
 def slim_model_dir(name: str) -> Path:
     """The project's slim `det`, `cls` or `rec` model directory: <slim_root()>/<name>."""
     path = slim_root() / name
-    if not (path / "config.yml").is_file():
-        raise FileNotFoundError(f"{path}: no slim {name} model (config.yml missing); make one with "
+    if not mdir.is_model_dir(path):
+        raise FileNotFoundError(f"{path}: no slim {name} model ({mdir.CONFIG} missing); make one with "
                                 f"slim/{'prune' if name == 'det' else 'quant'}.py --publish {path}")
     return path
 
@@ -56,30 +58,16 @@ def load_stage_config(name: str, model_dir: Optional[os.PathLike],
     project provides (official or bundled; `source` defaults to the stage name)."""
     if model_dir is None:
         return load_config(source or name), None
-    model_dir = Path(model_dir)
-    if not (model_dir / "config.yml").is_file():
-        raise FileNotFoundError(f"{model_dir}: not a paddle-pp model directory (config.yml is missing)")
-    return load_config(model_dir / "config.yml"), model_dir
-
-
-def _has_inference_model(directory: Path) -> bool:
-    from paddle_pp.engine.paddle_inference import find_inference_files
-
-    try:
-        find_inference_files(directory)
-        return True
-    except FileNotFoundError:
-        return False
+    return mdir.read_config(model_dir), Path(model_dir)
 
 
 def ensure_exported(directory: Path, engine: str) -> None:
     """Export an (official, cached) model directory for `engine` on first use, atomically."""
-    if engine in ("paddle", "onnx") and not _has_inference_model(directory):
+    if engine in ("paddle", "onnx") and not mdir.has_inference_model(directory):
         staging = Path(tempfile.mkdtemp(prefix=".export-", dir=directory))
         try:
-            export_in_subprocess(directory, staging)
-            for path in sorted(staging.glob("inference.*"), key=lambda p: p.name != PARAMS):
-                os.replace(path, directory / path.name)  # params first: the model file marks completion
+            export_in_subprocess(directory, staging)  # then only the program joins the (cached) directory
+            mdir.install_inference_files(staging, directory)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     if engine == "onnx" and not (directory / ONNX_MODEL).is_file():
@@ -91,7 +79,7 @@ def build_engine(name: str, model_dir: Optional[Path], engine: str, cache_dir: O
                  lite_model_dir: Optional[os.PathLike] = None, source: Optional[str] = None) -> Engine:
     """The engine for one stage. Official models are imported and exported on first use; a model directory
     given by hand must already hold what the engine reads (model.pdparams / inference.* / model.onnx)."""
-    from paddle_pp.weights import OFFICIAL_NAMES, import_bundled, import_official, load_model_dir
+    from paddle_pp.weights import OFFICIAL_NAMES, import_bundled, import_official
 
     if engine not in ENGINES:
         raise ValueError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
@@ -106,7 +94,7 @@ def build_engine(name: str, model_dir: Optional[Path], engine: str, cache_dir: O
                      else import_bundled(source, cache_dir))
         ensure_exported(directory, engine)
     if engine == "dygraph":
-        return DygraphEngine(load_model_dir(directory))
+        return DygraphEngine(mdir.load_model(directory))
     if engine == "paddle":
         from paddle_pp.engine.paddle_inference import PaddleInferenceEngine
 

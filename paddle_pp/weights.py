@@ -7,8 +7,9 @@ which the layers run (recorded with forward hooks) against the order of the grap
 shape. Every parameter of the inference graph is assigned exactly once and every weight constant is used:
 anything else is an `ImportMismatchError` naming the parameter and both shapes.
 
-A model directory (one per model) holds `model.pdparams`, `config.yml` (the config it was built from) and
-`manifest.json`; the rec directory also holds the dictionary. Directories are written atomically.
+A model directory (one per model, see paddle_pp.model_dir) holds `model.pdparams`, `config.yml` (the config it
+was built from) and `manifest.json`; the rec directory also holds the dictionary. Directories are written
+atomically (model_dir.replace_directory).
 
     python -m paddle_pp.weights --help
 """
@@ -19,28 +20,27 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import sys
-import tempfile
 from collections import OrderedDict
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from paddle_pp import model_dir as mdir
+from paddle_pp.model_dir import (PRUNED_SHAPES, ImportMismatchError, apply_pruned_shapes,  # noqa: F401 (API)
+                                 pruned_shapes_beside)
+from paddle_pp.model_dir import load_model as load_model_dir
 from paddle_pp.resources import BUNDLED_MODELS_DIR
 from paddle_pp.utils.official_files import (OFFICIAL_DICT, OFFICIAL_PACKAGE, OFFICIAL_PIP,  # noqa: F401
                                             OfficialWeightsMissing, official_file, official_model_dir)
+from paddle_pp.utils.files import file_md5
 
 OFFICIAL_NAMES = ("det", "cls", "rec")
 MODELS_ENV = "PADDLE_PP_MODELS"
 IMPORT_FORMAT_VERSION = 1
 # Constants that are graph plumbing (shapes, scalars, zero LSTM states), not weights.
 _PLUMBING_CONSTANT = re.compile(r"^(Constant_\d+|fill_constant.*)$")
-
-
-class ImportMismatchError(ValueError):
-    pass
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -275,26 +275,14 @@ def build_state_dict(model, consts: Dict[str, np.ndarray], mapping: Dict[str, st
 # Import, cache and load
 
 
-def _file_md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _architecture_digest(cfg: Dict) -> str:
     """A cached import is stale when the architecture it was built with changed (a config edit)."""
     return hashlib.md5(json.dumps(cfg["Architecture"], sort_keys=True).encode("utf-8")).hexdigest()
 
 
 def _is_complete(target: Path, onnx_md5: str, arch_digest: str) -> bool:
-    manifest = target / "manifest.json"
-    if not (manifest.is_file() and (target / "model.pdparams").is_file()):
-        return False
-    try:
-        info = json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    info = mdir.read_manifest(target)
+    if info is None or not (target / mdir.WEIGHTS).is_file():
         return False
     return (info.get("onnx_md5") == onnx_md5 and info.get("architecture_md5") == arch_digest
             and info.get("format_version") == IMPORT_FORMAT_VERSION)
@@ -303,13 +291,13 @@ def _is_complete(target: Path, onnx_md5: str, arch_digest: str) -> bool:
 def import_official(name: str, cache_dir: Optional[os.PathLike] = None, force: bool = False,
                     onnx_path: Optional[os.PathLike] = None, quiet: bool = False) -> Path:
     """Import one official model into `<cache>/<name>/`; does nothing when an up-to-date copy is there."""
-    from paddle_pp.config import load_config, save_config
+    from paddle_pp.config import load_config
 
     if name not in OFFICIAL_NAMES:
         raise ValueError(f"unknown official model '{name}'; choose one of {OFFICIAL_NAMES}")
     cfg = load_config(name)
     source = Path(onnx_path) if onnx_path else official_file(cfg["Global"]["official_onnx"])
-    onnx_md5 = _file_md5(source)
+    onnx_md5 = file_md5(source)
     target = model_dir(name, cache_dir)
     arch_digest = _architecture_digest(cfg)
     if not force and _is_complete(target, onnx_md5, arch_digest):
@@ -335,28 +323,22 @@ def import_official(name: str, cache_dir: Optional[os.PathLike] = None, force: b
         for param_name, value in state.items():  # set_value: the LSTM's aliased cell names follow along
             params[param_name].set_value(value)
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
-    try:
-        paddle.save(model.state_dict(), str(staging / "model.pdparams"))
-        cfg["Global"]["pretrained_model"] = "model.pdparams"
-        cfg["Global"].pop("config_path", None)
-        if model_type == "rec":
-            shutil.copyfile(official_file(OFFICIAL_DICT), staging / OFFICIAL_DICT)
-            cfg["Global"]["character_dict_path"] = OFFICIAL_DICT
-        save_config(cfg, staging / "config.yml")
-        manifest = {"name": name, "source": str(source), "onnx_md5": onnx_md5, "architecture_md5": arch_digest,
-                    "format_version": IMPORT_FORMAT_VERSION,
-                    "parameters_assigned": len(state), "weight_constants": len(weight_constant_names(consts)),
-                    "mapping": mapping}
-        (staging / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-        os.chmod(staging, 0o755)  # mkdtemp makes it private; a model cache is meant to be shared
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+    cfg["Global"]["pretrained_model"] = mdir.WEIGHTS
+    cfg["Global"].pop("config_path", None)
+    manifest = {"name": name, "source": str(source), "onnx_md5": onnx_md5, "architecture_md5": arch_digest,
+                "format_version": IMPORT_FORMAT_VERSION,
+                "parameters_assigned": len(state), "weight_constants": len(weight_constant_names(consts)),
+                "mapping": mapping}
+
+    def fill(staging: Path) -> None:
+        mdir.write_weights(staging, model)
+        dictionary = official_file(OFFICIAL_DICT) if model_type == "rec" else None
+        if dictionary is not None:
+            cfg["Global"]["character_dict_path"] = str(dictionary)
+        mdir.write_config(staging, cfg)  # copies the dictionary in and names it by file name
+        mdir.write_json(staging, mdir.MANIFEST, manifest)
+
+    mdir.replace_directory(target, fill)
     if not quiet:
         print(f"imported official {name} model: {len(state)} parameters from {source.name} -> {target}",
               file=sys.stderr)
@@ -368,97 +350,26 @@ def import_official(name: str, cache_dir: Optional[os.PathLike] = None, force: b
 def bundled_model_names() -> List[str]:
     if not BUNDLED_MODELS_DIR.is_dir():
         return []
-    return sorted(p.name for p in BUNDLED_MODELS_DIR.iterdir() if (p / "model.pdparams").is_file())
+    return sorted(p.name for p in BUNDLED_MODELS_DIR.iterdir() if (p / mdir.WEIGHTS).is_file())
 
 
 def import_bundled(name: str, cache_dir: Optional[os.PathLike] = None) -> Path:
     """Copy a model the project ships (models/<name>: our own trained weights) into the model cache, where
     engines export it on first use; re-copied only when its weights change."""
     source = BUNDLED_MODELS_DIR / name
-    if not (source / "model.pdparams").is_file():
+    if not (source / mdir.WEIGHTS).is_file():
         raise FileNotFoundError(f"no bundled model '{name}' in {BUNDLED_MODELS_DIR} (have: {bundled_model_names()})")
-    digest = _file_md5(source / "model.pdparams")
+    digest = file_md5(source / mdir.WEIGHTS)
     target = model_dir(name, cache_dir)
-    manifest = target / "manifest.json"
-    if manifest.is_file():
-        try:
-            if json.loads(manifest.read_text(encoding="utf-8")).get("weights_md5") == digest:
-                return target
-        except ValueError:
-            pass
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
-    try:
-        for item in source.iterdir():
-            if item.is_file():
-                shutil.copyfile(item, staging / item.name)
-        (staging / "manifest.json").write_text(json.dumps({"name": name, "source": str(source),
-                                                           "weights_md5": digest}, indent=1), encoding="utf-8")
-        os.chmod(staging, 0o755)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+    if (mdir.read_manifest(target) or {}).get("weights_md5") == digest:
+        return target
+
+    def fill(staging: Path) -> None:
+        mdir.copy_files(source, staging)
+        mdir.write_json(staging, mdir.MANIFEST, {"name": name, "source": str(source), "weights_md5": digest})
+
+    mdir.replace_directory(target, fill)
     return target
-
-
-PRUNED_SHAPES = "pruned_shapes.json"
-
-
-def apply_pruned_shapes(model, record: Dict) -> None:
-    """Give a freshly built model the shapes of a pruned one (slim/prune.py writes the record): parameters
-    {structural name: shape} are re-allocated with that shape, conv layers {name: groups} get their groups."""
-    import paddle
-
-    params = dict(model.named_parameters())
-    layers = dict(model.named_sublayers())
-    for name, shape in record.get("parameters", {}).items():
-        if name not in params:
-            raise ImportMismatchError(f"{PRUNED_SHAPES}: the model has no parameter '{name}'")
-        params[name].value().get_tensor().set(np.zeros(shape, dtype="float32"), paddle.CPUPlace())
-    for name, groups in record.get("groups", {}).items():
-        if name not in layers:
-            raise ImportMismatchError(f"{PRUNED_SHAPES}: the model has no layer '{name}'")
-        layers[name]._groups = int(groups)
-
-
-def pruned_shapes_beside(weights: os.PathLike) -> Optional[Dict]:
-    """The pruned-shape record next to a weights file (`<dir>/pruned_shapes.json`), or None for an unpruned
-    model. slim/prune.py writes it beside model.pdparams and the trainer beside its checkpoints, so a pruned
-    model can be fine-tuned further, resumed and exported like any other."""
-    path = Path(str(weights)).parent / PRUNED_SHAPES
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise ImportMismatchError(f"{path}: unreadable pruned-shape record ({error})") from None
-
-
-def load_model_dir(directory: os.PathLike):
-    """Build the model described by `<dir>/config.yml` and load `<dir>/<pretrained_model>`, in eval mode.
-    A pruned model's directory also holds `pruned_shapes.json` (see `apply_pruned_shapes`)."""
-    import paddle
-
-    from paddle_pp.config import load_config
-    from paddle_pp.modeling.architecture import build_model
-
-    directory = Path(directory)
-    cfg = load_config(directory / "config.yml")
-    model = build_model(cfg)
-    if (directory / PRUNED_SHAPES).is_file():
-        apply_pruned_shapes(model, json.loads((directory / PRUNED_SHAPES).read_text(encoding="utf-8")))
-    weights = directory / cfg["Global"].get("pretrained_model", "model.pdparams")
-    if not weights.is_file():
-        raise FileNotFoundError(f"{directory}: weights file {weights.name} is missing")
-    missing, unexpected = model.set_state_dict(paddle.load(str(weights)))
-    if missing or unexpected:
-        raise ImportMismatchError(f"{weights}: does not fit {cfg['Global'].get('config_path')}: "
-                                  f"missing {list(missing)[:3]}, unexpected {list(unexpected)[:3]}")
-    model.eval()
-    return model
 
 
 def load_pretrained(name: str, cache_dir: Optional[os.PathLike] = None):

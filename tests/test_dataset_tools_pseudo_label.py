@@ -9,7 +9,7 @@ import numpy as np
 
 import fixtures
 from paddle_pp.dataset_tools.pseudo_label_det import pseudo_label
-from paddle_pp.dataset_tools.tool_io import parse_det_label
+from paddle_pp.utils.label_files import parse_det_label
 
 ROOT = Path(__file__).resolve().parent.parent
 

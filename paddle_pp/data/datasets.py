@@ -25,6 +25,7 @@ import numpy as np
 
 from paddle_pp.data.imaug.base import SampleRejected, build_transforms
 from paddle_pp.registry import DATASETS
+from paddle_pp.utils.label_files import read_label_lines
 
 logger = logging.getLogger("paddle_pp.data")
 
@@ -152,19 +153,12 @@ class SimpleDataSet(_BaseDataSet):
             path = Path(label_file)
             if not path.is_file():
                 raise DataError(f"SimpleDataSet: label file not found: {label_file}")
-            pairs = []
-            with open(path, "r", encoding="utf-8") as f:
-                for lineno, line in enumerate(f, 1):
-                    line = line.rstrip("\r\n")
-                    if not line.strip():
-                        continue
-                    rel, sep, label = line.partition(self.delimiter)
-                    if not sep:
-                        reasons["malformed line (no delimiter)"] += 1
-                        logger.warning("%s:%d: no %r between path and label; line skipped", label_file, lineno,
-                                       self.delimiter)
-                        continue
-                    pairs.append((rel, label))
+            def malformed(lineno: int, _line: str, label_file: str = label_file) -> None:
+                reasons["malformed line (no delimiter)"] += 1
+                logger.warning("%s:%d: no %r between path and label; line skipped", label_file, lineno,
+                               self.delimiter)
+
+            pairs = [(rel, label) for _, rel, label in read_label_lines(path, self.delimiter, malformed)]
             keep = self._filter_labels([label for _, label in pairs], reasons)
             start = len(self.samples)
             self.samples += [p for p, k in zip(pairs, keep) if k]

@@ -21,8 +21,10 @@ from tqdm import tqdm
 
 from paddle_pp.dataset_tools.lmdb_io import (INCOMPLETE_SUFFIX, LmdbReader, LmdbWriter, find_lmdb_dirs,
                                    has_num_samples)
-from paddle_pp.dataset_tools.tool_io import (DataToolError, atomic_write_text, decode_image_bytes, load_dictionary,
-                                   read_label_lines, run_cli, write_image)
+from paddle_pp.dataset_tools.tool_io import DataToolError, load_dictionary, tool_main, write_image
+from paddle_pp.utils.files import write_text_atomic
+from paddle_pp.utils.image_io import decode_image
+from paddle_pp.utils.label_files import read_label_lines
 
 
 def iter_samples(label_files: Sequence[Path], image_root: Path) -> Iterable[Tuple[str, str, str]]:
@@ -39,7 +41,7 @@ def load_checked_image(image_root: Path, path: str, where: str) -> bytes:
         data = full_path.read_bytes()
     except OSError as error:
         raise DataToolError(f"{where}: cannot read {full_path} ({error.strerror or error})") from None
-    decode_image_bytes(data, f"{where}: {full_path}")
+    decode_image(data, f"{where}: {full_path}")
     return data
 
 
@@ -87,7 +89,7 @@ def check_one(path: Path, dictionary: Optional[set], decode: bool, dump: int, du
             characters.update(label)
             if decode or index <= dump:
                 try:
-                    decoded = decode_image_bytes(image, f"{path} sample {index}")
+                    decoded = decode_image(image, f"{path} sample {index}")
                 except DataToolError as error:
                     undecodable.append(str(error))
                     continue
@@ -96,7 +98,7 @@ def check_one(path: Path, dictionary: Optional[set], decode: bool, dump: int, du
                     write_image(dump_dir / name, decoded)
                     dumped.append(f"{name}\t{label}")
         if dump_dir is not None and dumped:
-            atomic_write_text(dump_dir / f"{path.name}_labels.txt", "\n".join(dumped) + "\n")
+            write_text_atomic(dump_dir / f"{path.name}_labels.txt", "\n".join(dumped) + "\n")
         missing = {c: n for c, n in characters.items() if dictionary is not None and c not in dictionary and c != " "}
         return {"path": str(path), "num_samples": len(reader), "lengths": lengths, "characters": characters,
                 "not_in_dictionary": missing, "undecodable": undecodable}
@@ -142,7 +144,7 @@ def check(root: Path, dict_path: Optional[Path] = None, decode: bool = False, du
     return reports
 
 
-@run_cli
+@tool_main
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--label_file", type=Path, nargs="+", help="label file(s): path<TAB>label")

@@ -26,9 +26,10 @@ import numpy as np
 import cv2
 from tqdm import tqdm
 
-from paddle_pp.dataset_tools.tool_io import (DataToolError, atomic_write_text, format_det_label, is_dont_care,
-                                   load_dictionary, parse_det_label, read_image, read_label_lines, run_cli,
-                                   write_image)
+from paddle_pp.dataset_tools.tool_io import DataToolError, load_dictionary, tool_main, write_image
+from paddle_pp.utils.files import write_text_atomic
+from paddle_pp.utils.image_io import read_image
+from paddle_pp.utils.label_files import format_det_label, is_dont_care, parse_det_label, read_label_lines
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".JPG", ".PNG", ".JPEG")
 GT_NAME = re.compile(r"^gt_(.+)\.txt$")
@@ -95,7 +96,7 @@ def convert_icdar2015(gt_dir: Path, image_dir: Path, out: Path, path_prefix: Opt
         dont_care += sum(is_dont_care(item["transcription"]) for item in items)
         relative = f"{prefix}/{image.name}" if prefix else image.name
         lines.append(f"{relative}\t{format_det_label(items)}")
-    atomic_write_text(out, "\n".join(lines) + ("\n" if lines else ""))
+    write_text_atomic(out, "\n".join(lines) + ("\n" if lines else ""))
     return {"images": len(lines), "boxes": boxes, "dont_care": dont_care, "problems": problems}
 
 
@@ -161,9 +162,9 @@ def det_to_crops(label_file: Path, image_root: Path, out_dir: Path, with_180: bo
                 flipped = f"crops/{stem}_{number:03d}_180.{ext}"
                 write_image(out_dir / flipped, cv2.rotate(crop, cv2.ROTATE_180))
                 cls_lines.append(f"{flipped}\t180")
-    atomic_write_text(out_dir / "label.txt", "\n".join(rec_lines) + ("\n" if rec_lines else ""))
+    write_text_atomic(out_dir / "label.txt", "\n".join(rec_lines) + ("\n" if rec_lines else ""))
     if with_180:
-        atomic_write_text(out_dir / "cls_label.txt", "\n".join(cls_lines) + ("\n" if cls_lines else ""))
+        write_text_atomic(out_dir / "cls_label.txt", "\n".join(cls_lines) + ("\n" if cls_lines else ""))
     return {"crops": len(rec_lines), "cls_samples": len(cls_lines) if with_180 else 0, "problems": problems}
 
 
@@ -199,7 +200,7 @@ def print_statistics(stats: dict) -> None:
               f"{100 * (1 - stats['coverage']):.2f}% of all characters): {missing}")
 
 
-@run_cli
+@tool_main
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)

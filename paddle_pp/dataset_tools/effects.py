@@ -10,7 +10,8 @@ from typing import List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from paddle_pp.dataset_tools.tool_io import DataToolError, read_image
+from paddle_pp.dataset_tools.tool_io import DataToolError
+from paddle_pp.utils.image_io import read_image
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 

@@ -20,8 +20,10 @@ import numpy as np
 import cv2
 from tqdm import tqdm
 
-from paddle_pp.dataset_tools.tool_io import (DataToolError, load_dictionary, official_model_path,
-                                   read_image, read_label_lines, run_cli)
+from paddle_pp.dataset_tools.tool_io import DataToolError, load_dictionary, official_model_path, tool_main
+from paddle_pp.metrics.rec_metric import normalized_edit_distance
+from paddle_pp.utils.image_io import read_image
+from paddle_pp.utils.label_files import read_label_lines
 
 REC_HEIGHT = 32
 
@@ -48,16 +50,6 @@ def ctc_greedy_decode(probabilities: np.ndarray, characters: Sequence[str]) -> T
     text = "".join(characters[i - 1] for i in indices[keep])
     score = float(maxima[keep].mean()) if keep.any() else 0.0
     return text, score
-
-
-def edit_distance(a: str, b: str) -> int:
-    previous = list(range(len(b) + 1))
-    for i, char_a in enumerate(a, start=1):
-        current = [i] + [0] * len(b)
-        for j, char_b in enumerate(b, start=1):
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b))
-        previous = current
-    return previous[-1]
 
 
 class OfficialRecognizer:
@@ -117,7 +109,7 @@ def evaluate(label_file: Path, image_root: Path, limit: int = 0, batch_size: int
             correct += truth == guess
             # Diagnostic only: some real sets (SROIE) transcribe mixed-case print in upper case.
             correct_any_case += truth.lower() == guess.lower()
-            similarity += 1 - edit_distance(guess, truth) / max(len(guess), len(truth), 1)
+            similarity += 1 - normalized_edit_distance(guess, truth)
             if truth != guess and len(errors) < show_errors:
                 errors.append((path, text, prediction))
     evaluated = len(samples) - unreadable
@@ -127,7 +119,7 @@ def evaluate(label_file: Path, image_root: Path, limit: int = 0, batch_size: int
             "errors": errors}
 
 
-@run_cli
+@tool_main
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--label_file", required=True, type=Path, help="recognition label file path<TAB>text")

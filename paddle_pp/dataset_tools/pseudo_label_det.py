@@ -19,8 +19,10 @@ from typing import List, Optional, Sequence
 
 from tqdm import tqdm
 
-from paddle_pp.dataset_tools.tool_io import (DataToolError, atomic_write_text, format_det_label, read_image,
-                                   run_cli)
+from paddle_pp.dataset_tools.tool_io import DataToolError, tool_main
+from paddle_pp.utils.files import write_text_atomic
+from paddle_pp.utils.image_io import read_image
+from paddle_pp.utils.label_files import format_det_label
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 
@@ -61,7 +63,7 @@ def pseudo_label(images: Sequence[Path], image_dir: Path, prefix: str, detector,
     return lines
 
 
-@run_cli
+@tool_main
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--image_dir", required=True)
@@ -80,7 +82,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     lines = pseudo_label(images, image_dir, prefix, detector, args.min_boxes)
     if not lines:
         raise DataToolError(f"{image_dir}: the detector found no text in any image; nothing written")
-    atomic_write_text(Path(args.out), "\n".join(lines) + "\n")
+    write_text_atomic(Path(args.out), "\n".join(lines) + "\n")
     print(f"{args.out}: {len(lines)} pseudo-labelled images", file=sys.stderr)
     return 0
 

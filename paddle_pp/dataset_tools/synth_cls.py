@@ -20,9 +20,11 @@ import numpy as np
 import cv2
 from tqdm import tqdm
 
-from paddle_pp.dataset_tools.tool_io import (DataToolError, atomic_write_bytes, atomic_write_text, decode_image_bytes,
-                                   encode_image, make_montage, read_image, read_label_lines, run_cli,
-                                   write_montage_png)
+from paddle_pp.dataset_tools.tool_io import (DataToolError, encode_image, make_montage, tool_main,
+                                             write_montage_png)
+from paddle_pp.utils.files import write_bytes_atomic, write_text_atomic
+from paddle_pp.utils.image_io import decode_image, read_image
+from paddle_pp.utils.label_files import read_label_lines
 
 
 def source_from_label_file(label_file: Path, image_root: Path) -> Iterator[Tuple[str, bytes, str]]:
@@ -31,7 +33,7 @@ def source_from_label_file(label_file: Path, image_root: Path) -> Iterator[Tuple
         where = f"{label_file}:{line_number}: {image_root / path}"
         try:
             data = (image_root / path).read_bytes()
-            decode_image_bytes(data, where)
+            decode_image(data, where)
         except OSError as error:
             print(f"skipped: {where}: {error.strerror or error}", file=sys.stderr)
             continue
@@ -73,13 +75,13 @@ def make_cls_set(samples, out: Path, mode: str = "both", ratio_180: float = 0.5,
             if angle == "0":
                 payload = data
             else:
-                payload = encode_image(cv2.rotate(decode_image_bytes(data, where), cv2.ROTATE_180), ext)
-            atomic_write_bytes(out / relpath, payload)
+                payload = encode_image(cv2.rotate(decode_image(data, where), cv2.ROTATE_180), ext)
+            write_bytes_atomic(out / relpath, payload, durable=False)
             lines.append(f"{relpath}\t{angle}")
             counts[angle] += 1
     if not lines:
         raise DataToolError("no readable source images; nothing written")
-    atomic_write_text(out / "label.txt", "\n".join(lines) + "\n")
+    write_text_atomic(out / "label.txt", "\n".join(lines) + "\n")
     return counts
 
 
@@ -96,7 +98,7 @@ def write_montage(out: Path, count: int, seed: int) -> Path:
     return path
 
 
-@run_cli
+@tool_main
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--label_file", type=Path, help="recognition label file of the source crops")

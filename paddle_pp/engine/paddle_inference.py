@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
-from paddle_pp.export import LEGACY_MODEL, PARAMS, PIR_MODEL
+from paddle_pp.model_dir import LEGACY_MODEL, PARAMS, PIR_MODEL, inference_files
 
 
 # oneDNN kernels used with the legacy format: every op of the det/cls/rec programs (and the fused ops the IR
@@ -25,10 +24,9 @@ ONEDNN_OPS = (
 
 def find_inference_files(model_dir: os.PathLike, prefer_legacy: bool = False) -> tuple:
     """(model file, params file) of the exported model in `model_dir`: PIR first unless `prefer_legacy`."""
-    model_dir = Path(model_dir)
-    for name in ((LEGACY_MODEL, PIR_MODEL) if prefer_legacy else (PIR_MODEL, LEGACY_MODEL)):
-        if (model_dir / name).is_file() and (model_dir / PARAMS).is_file():
-            return model_dir / name, model_dir / PARAMS
+    found = inference_files(model_dir, prefer_legacy)
+    if found is not None:
+        return found
     raise FileNotFoundError(f"{model_dir}: no exported model ({PIR_MODEL} or {LEGACY_MODEL} with {PARAMS}); "
                             f"export one with deploy/export_model.py")
 

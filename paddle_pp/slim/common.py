@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import copy
 import itertools
-import json
 import os
 import statistics
 import sys
@@ -25,8 +24,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
+from paddle_pp import model_dir as mdir
 
-LEGACY_FILES = ("inference.pdmodel", "inference.pdiparams")
+LEGACY_FILES = (mdir.LEGACY_MODEL, mdir.PARAMS)
 
 
 # ------------------------------------------------------------------------------------------------ command line
@@ -192,16 +192,14 @@ def latency_ms(model_dir: Path, shape: Sequence[int], runs: int, warmup: int = 3
 def clean_config(config: Dict[str, Any]) -> Dict[str, Any]:
     cfg = copy.deepcopy(config)
     cfg["Global"].pop("config_path", None)
-    cfg["Global"]["pretrained_model"] = "model.pdparams"
+    cfg["Global"]["pretrained_model"] = mdir.WEIGHTS
     cfg["Global"]["checkpoints"] = None
     return cfg
 
 
 def write_weights_dir(model, config: Dict[str, Any], directory: Path, extra: Optional[Dict[str, Any]] = None) -> Path:
     """config.yml (+ dictionary) + model.pdparams (+ extra JSON files): what load_model_dir reads."""
-    from paddle_pp.export import write_weights_dir as write_dir
-
-    return write_dir(model, config, directory, extra)
+    return mdir.write_weights_dir(model, config, directory, extra)
 
 
 def export_legacy(directory: Path) -> Path:
@@ -234,7 +232,7 @@ def format_table(before: Dict[str, Any], after: Dict[str, Any], metric_name: str
 
 
 def write_report(save_dir: Path, report: Dict[str, Any]) -> None:
-    (save_dir / "slim_report.json").write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
+    mdir.write_json(save_dir, mdir.SLIM_REPORT, report, default=str)
 
 
 def measure(model, config: Dict[str, Any], model_dir: Path, metric: Optional[float], latency_runs: int,
@@ -265,26 +263,9 @@ def finish(save_dir: Path, table: str, publish_to: Optional[str], kind: str) -> 
 def publish(save_dir: Path, target: Path) -> Path:
     """Copy the slim model directory's files (not its working sub-directories) to `target`, replacing it
     atomically: a half-copied model directory is never left where PPOCR(slim=True) looks."""
-    import shutil
-    import tempfile
-
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
-        for item in sorted(Path(save_dir).iterdir()):
-            if item.is_file() and not item.name.endswith(".tmp"):
-                shutil.copyfile(item, staging / item.name)
-        os.chmod(staging, 0o755)
-        old = target.with_name(f".{target.name}.old")
-        if target.exists():
-            os.replace(target, old)
-        os.replace(staging, target)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    mdir.publish(save_dir, target)
     log(f"published {save_dir} -> {target}")
-    return target
+    return Path(target)
 
 
 def log(msg: str) -> None:

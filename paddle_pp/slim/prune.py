@@ -151,10 +151,9 @@ def _read_sen(path: Path) -> Dict[str, Any]:
 
 
 def _write_sen(path: Path, data: Dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    from paddle_pp.utils.files import write_json_atomic
+
+    write_json_atomic(path, data)
 
 
 def relative_drop(baseline: float, value: float) -> float:

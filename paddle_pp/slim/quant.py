@@ -84,19 +84,19 @@ def save_quantized(quanter, model, config: Dict[str, Any], save_dir: Path) -> Pa
     """The legacy inference model with quantize/dequantize ops, plus config.yml (and the dictionary)."""
     from paddle.static import InputSpec
 
-    from paddle_pp.export import _copy_side_files, input_spec_shape
+    from paddle_pp import model_dir
+    from paddle_pp.export import input_spec_shape
 
-    save_dir.mkdir(parents=True, exist_ok=True)
     model.eval()
+    spec = [InputSpec(input_spec_shape(config), "float32", "x")]
     try:
-        quanter.save_quantized_model(model, str(save_dir / "inference"),
-                                     input_spec=[InputSpec(input_spec_shape(config), "float32", "x")])
+        model_dir.save_inference(save_dir, lambda prefix: quanter.save_quantized_model(model, prefix,
+                                                                                        input_spec=spec))
     finally:
         compat.leave_static_mode()
     cfg = common.clean_config(config)
     cfg["Global"]["pretrained_model"] = None  # no dygraph weights: the model is the exported program
-    source = Path(config["Global"]["config_path"]).parent if config["Global"].get("config_path") else None
-    _copy_side_files(cfg, source, save_dir)
+    model_dir.write_config(save_dir, cfg, model_dir.source_dir_of(config))
     return save_dir
 
 

@@ -11,7 +11,6 @@ Detection runs at the evaluation resize of PaddleOCR's det configs (limit_type m
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -19,7 +18,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import pyclipper
 
-IGNORE_TEXTS = ("###", "*")
+from paddle_pp.utils.label_files import (format_det_label, is_dont_care, parse_det_label, read_label_lines,
+                                         skip_malformed)
+
 
 
 # ---- the independent implementation --------------------------------------------------------------------
@@ -77,12 +78,9 @@ def hmean_from_counts(matched: int, n_gt: int, n_det: int) -> Dict[str, float]:
 
 def read_labels(label_file: Path, data_dir: Path) -> List[Tuple[Path, List[Tuple[np.ndarray, bool]]]]:
     items = []
-    for line in label_file.read_text(encoding="utf-8").splitlines():
-        if "\t" not in line:
-            continue
-        path, label = line.split("\t", 1)
-        boxes = [(np.asarray(b["points"], dtype=np.float64).reshape(-1, 2), b.get("transcription", "") in IGNORE_TEXTS)
-                 for b in json.loads(label)]
+    for line_number, path, label in read_label_lines(label_file, on_malformed=skip_malformed):
+        boxes = [(np.asarray(b["points"], dtype=np.float64).reshape(-1, 2), is_dont_care(b["transcription"]))
+                 for b in parse_det_label(label, f"{label_file}:{line_number}")]
         items.append((data_dir / path, boxes))
     return items
 
@@ -119,7 +117,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                              [{"points": d} for d in dets]))
         for k, v in enumerate(independent_counts(gts, dets)):
             totals[k] += v
-        lines.append(f"{path}\t" + json.dumps([{"transcription": "", "points": d.astype(int).tolist()} for d in dets]))
+        lines.append(f"{path}\t" + format_det_label([{"transcription": "", "points": d.astype(int).tolist()} for d in dets]))
     a = evaluator.combine_results(ours)
     b = hmean_from_counts(*totals)
     print(f"images: {len(ours)} ({failures} unreadable)")

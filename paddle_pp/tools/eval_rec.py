@@ -14,15 +14,8 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
-
-def edit_distance(a: str, b: str) -> int:
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
+from paddle_pp.metrics.rec_metric import normalized_edit_distance
+from paddle_pp.utils.label_files import read_label_lines, skip_malformed
 
 
 def score(pairs: Sequence[Tuple[str, str]]) -> dict:
@@ -31,7 +24,7 @@ def score(pairs: Sequence[Tuple[str, str]]) -> dict:
     squash = [(p.replace(" ", ""), g.replace(" ", "")) for p, g in pairs]
     acc = sum(p == g for p, g in squash) / n
     acc_ic = sum(p.lower() == g.lower() for p, g in squash) / n
-    ned = sum(edit_distance(p, g) / max(len(p), len(g), 1) for p, g in pairs) / n
+    ned = sum(normalized_edit_distance(p, g) for p, g in pairs) / n
     return {"acc": acc, "acc_ignore_case": acc_ic, "norm_edit_dis": 1 - ned, "lines": len(pairs)}
 
 
@@ -53,10 +46,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     recognizer = build_stage("rec", args.rec_model_dir, engine=args.engine, rec_batch_num=args.rec_batch_num)
     crops: List = []
     truths: List[str] = []
-    for line in Path(args.label_file).read_text(encoding="utf-8").splitlines():
-        if "\t" not in line:
-            continue
-        path, text = line.split("\t", 1)
+    for _, path, text in read_label_lines(args.label_file, on_malformed=skip_malformed):
         try:
             crops.append(read_image(Path(args.data_dir) / path))
             truths.append(text)

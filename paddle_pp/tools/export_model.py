@@ -43,13 +43,14 @@ def load_weights(model, cfg) -> Tuple[str, Optional[dict]]:
     (pruned_shapes.json beside its weights) is rebuilt with its shapes first; returns (path, that record or None)."""
     import paddle
 
+    from paddle_pp.model_dir import WEIGHTS, apply_pruned_shapes, pruned_shapes_beside
     from paddle_pp.modeling.architecture import inference_model
     from paddle_pp.training.trainer import pretrained_target
-    from paddle_pp.weights import apply_pruned_shapes, import_official, pruned_shapes_beside
+    from paddle_pp.weights import import_official
 
     source = str(cfg["Global"].get("pretrained_model") or "official")
     if source == "official":
-        path = import_official(cfg["Global"]["model_name"]) / "model.pdparams"
+        path = import_official(cfg["Global"]["model_name"]) / WEIGHTS
     else:
         path = Path(source if source.endswith(".pdparams") else source + ".pdparams")
     if not path.is_file():
@@ -88,8 +89,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     # A distillation run exports (and publishes) its student only, described as an ordinary model.
     model, cfg = inference_model(model), inference_config(cfg)
     if args.weights_only:
-        from paddle_pp.export import write_weights_dir
-        from paddle_pp.weights import PRUNED_SHAPES
+        from paddle_pp.model_dir import PRUNED_SHAPES, write_weights_dir
 
         extra = {PRUNED_SHAPES: pruned_shapes} if pruned_shapes is not None else None
         save_dir = write_weights_dir(model, cfg, Path(args.save_dir), extra)

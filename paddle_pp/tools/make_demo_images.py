@@ -4,12 +4,12 @@
 """
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import cv2
 
+from paddle_pp.utils.files import write_bytes_atomic
 from paddle_pp.utils.text_render import cjk_font_path, render_lines
 
 OUT = Path(__file__).resolve().parent / "demo_images"
@@ -26,9 +26,7 @@ def write(name: str, image) -> None:
     ok, data = cv2.imencode(path.suffix, image, [cv2.IMWRITE_JPEG_QUALITY, 90])
     if not ok:
         raise RuntimeError(f"cannot encode {path}")
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data.tobytes())
-    os.replace(tmp, path)
+    write_bytes_atomic(path, data.tobytes())
 
 
 def main() -> None:

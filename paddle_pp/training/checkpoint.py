@@ -9,11 +9,11 @@ A checkpoint is three files sharing a prefix, e.g. ``output/rec/latest``:
   (python/numpy/paddle, now and at the start of the epoch), the LR schedule state and the MD5 of the other two
   files (a checkpoint whose parts do not belong together is refused rather than half-loaded).
 
-Each file is written to a temporary name and moved into place with ``os.replace``; ``.states`` is written last.
+Each file is written to a temporary name and moved into place (``utils.files.write_atomic``); ``.states`` is
+written last.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 import random
@@ -22,6 +22,9 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 import paddle
+
+from paddle_pp import model_dir as mdir
+from paddle_pp.utils.files import file_md5, write_atomic
 
 CHECKPOINT_VERSION = 1
 _OPT_SEP = "::"
@@ -62,31 +65,17 @@ def strip_suffix(path: os.PathLike) -> str:
     return path
 
 
-def _md5(path: str) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _atomic_write(path: str, write: Callable[[str], None]) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def _pickle_dump(obj: Any) -> Callable[[str], None]:
-    def write(tmp: str) -> None:
+def _pickle_dump(obj: Any) -> Callable[[Path], None]:
+    def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:
             pickle.dump(obj, f, protocol=4)
             f.flush()
             os.fsync(f.fileno())
     return write
+
+
+def _paddle_save(obj: Any) -> Callable[[Path], None]:
+    return lambda tmp: paddle.save(obj, str(tmp))
 
 
 # ---------------------------------------------------------------------------- optimizer state by structure
@@ -139,14 +128,14 @@ def save_checkpoint(prefix: os.PathLike, model: paddle.nn.Layer, optimizer: Opti
     """Write ``prefix.pdparams``, ``prefix.pdopt`` and ``prefix.states`` atomically; returns the prefix."""
     prefix = strip_suffix(prefix)
     os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
-    _atomic_write(prefix + ".pdparams", lambda tmp: paddle.save(model.state_dict(), tmp))
-    files = {"pdparams": _md5(prefix + ".pdparams")}
+    write_atomic(prefix + ".pdparams", _paddle_save(model.state_dict()))
+    files = {"pdparams": file_md5(prefix + ".pdparams")}
     if optimizer is not None:
         opt_state = optimizer_state_to_structural(optimizer.state_dict(), model)
-        _atomic_write(prefix + ".pdopt", lambda tmp: paddle.save(opt_state, tmp))
-        files["pdopt"] = _md5(prefix + ".pdopt")
+        write_atomic(prefix + ".pdopt", _paddle_save(opt_state))
+        files["pdopt"] = file_md5(prefix + ".pdopt")
     state = dict(state, version=CHECKPOINT_VERSION, files=files)
-    _atomic_write(prefix + ".states", _pickle_dump(state))
+    write_atomic(prefix + ".states", _pickle_dump(state))
     return prefix
 
 
@@ -162,7 +151,7 @@ def load_checkpoint(prefix: os.PathLike, model: paddle.nn.Layer,
             state = pickle.load(f)
         for kind, digest in state.get("files", {}).items():
             path = f"{prefix}.{kind}"
-            if not os.path.isfile(path) or _md5(path) != digest:
+            if not os.path.isfile(path) or file_md5(path) != digest:
                 raise CheckpointError(f"checkpoint {prefix}: {path} does not belong to {prefix}.states "
                                       f"(missing or overwritten by another save)")
     params = paddle.load(prefix + ".pdparams")
@@ -200,7 +189,7 @@ def resolve_pretrained(spec: str, model_name: Optional[str]) -> str:
         name = spec.split(":", 1)[1] if ":" in spec else model_name
         if not name:
             raise ValueError("Global.pretrained_model 'official' needs Global.model_name (det, cls or rec)")
-        return str(Path(import_official(name)) / "model.pdparams")
+        return str(Path(import_official(name)) / mdir.WEIGHTS)
     path = strip_suffix(bundled_weights(spec)) + ".pdparams"
     if not os.path.isfile(path):
         raise FileNotFoundError(f"pre-trained weights not found: {spec} (looked for {path})")
@@ -240,11 +229,11 @@ def source_global_config(spec: str, model_name: Optional[str]) -> Optional[Dict[
 
     if spec == "official" or spec.startswith("official:"):
         return load_config(spec.split(":", 1)[1] if ":" in spec else model_name)["Global"]
-    config = Path(strip_suffix(bundled_weights(spec))).parent / "config.yml"
-    if config.is_file():
-        g = dict(load_config(config)["Global"])
+    directory = Path(strip_suffix(bundled_weights(spec))).parent
+    if mdir.is_model_dir(directory):
+        g = dict(mdir.read_config(directory)["Global"])
         if g.get("character_dict_path") and not os.path.isabs(g["character_dict_path"]):
-            candidate = config.parent / g["character_dict_path"]
+            candidate = directory / g["character_dict_path"]
             if candidate.is_file():
                 g["character_dict_path"] = str(candidate)
         return g

@@ -17,6 +17,8 @@ import time
 from collections import deque
 from typing import Any, Deque, Dict, List, Optional
 
+from paddle_pp.utils.files import write_atomic
+
 LOGGER_NAME = "paddle_pp.train"
 
 
@@ -144,8 +146,8 @@ class RunRecorder:
         ax.set_xlabel("global step")
         ax.grid(alpha=0.3)
         fig.tight_layout()
-        tmp = self.plot_path + f".tmp{os.getpid()}"
-        fig.savefig(tmp, format="png", dpi=90)
-        plt.close(fig)
-        os.replace(tmp, self.plot_path)
+        try:
+            write_atomic(self.plot_path, lambda tmp: fig.savefig(tmp, format="png", dpi=90))
+        finally:
+            plt.close(fig)
         return self.plot_path

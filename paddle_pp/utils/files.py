@@ -1,10 +1,13 @@
-"""Finding input images and writing outputs atomically."""
+"""Finding input images, writing files atomically (the one temp-file-then-rename helper), file digests."""
 from __future__ import annotations
 
 import glob
+import hashlib
+import json
 import os
+import tempfile
 from pathlib import Path
-from typing import List, Tuple, Union
+from typing import Any, Callable, List, Tuple, Union
 
 from paddle_pp.utils.image_io import IMAGE_EXTENSIONS
 
@@ -50,14 +53,25 @@ def display_name(path: Path, root: Path) -> str:
     return name if name not in ("", ".") else path.name
 
 
-def _replace_atomic(path: Path, data: bytes) -> None:
+# Files are created through mkstemp (a unique name, safe between threads and processes), which makes them
+# private; results, data sets and model caches are shared, so they get the mode a plain open() would give.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+_FILE_MODE = 0o666 & ~_UMASK
+
+
+def write_atomic(path: Union[str, os.PathLike], write: Callable[[Path], None]) -> Path:
+    """Let `write(tmp)` produce the file at a temporary path beside `path`, then move it into place with
+    os.replace: readers see the old file or the whole new one, never half of it; a failure leaves the old
+    file and no temporary behind. For writers that want a file name (paddle.save, savefig, paddle2onnx)."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
     try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        write(tmp)
+        os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -65,12 +79,40 @@ def _replace_atomic(path: Path, data: bytes) -> None:
         except OSError:
             pass
         raise
+    return path
 
 
-def write_text_atomic(path: Union[str, os.PathLike], text: str) -> None:
-    """Write a UTF-8 text file via a temporary file and os.replace: readers see the old or the new file."""
-    _replace_atomic(Path(path), text.encode("utf-8"))
+def _write_data(data: bytes, durable: bool) -> Callable[[Path], None]:
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
+    return write
 
 
-def write_bytes_atomic(path: Union[str, os.PathLike], data: bytes) -> None:
-    _replace_atomic(Path(path), bytes(data))
+def write_text_atomic(path: Union[str, os.PathLike], text: str, durable: bool = True) -> Path:
+    """Write a UTF-8 text file via a temporary file and os.replace: readers see the old or the new file.
+    `durable` syncs the data to disk before the rename (survives a power cut); generators writing many
+    thousands of images turn it off."""
+    return write_atomic(path, _write_data(text.encode("utf-8"), durable))
+
+
+def write_bytes_atomic(path: Union[str, os.PathLike], data: bytes, durable: bool = True) -> Path:
+    return write_atomic(path, _write_data(bytes(data), durable))
+
+
+def write_json_atomic(path: Union[str, os.PathLike], value: Any, **dumps_options: Any) -> Path:
+    """JSON (indent 1 unless told otherwise) written atomically."""
+    dumps_options.setdefault("indent", 1)
+    return write_text_atomic(path, json.dumps(value, **dumps_options))
+
+
+def file_md5(path: Union[str, os.PathLike]) -> str:
+    """Hex MD5 of a file's content, read in 1 MiB chunks."""
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

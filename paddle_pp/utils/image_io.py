@@ -24,13 +24,15 @@ from typing import Optional, Union
 import cv2
 import numpy as np
 
+from paddle_pp.utils.errors import InputError
+
 ImageInput = Union[str, os.PathLike, np.ndarray]
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pbm", ".pgm", ".ppm")
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-class ImageReadError(ValueError):
+class ImageReadError(InputError):
     """An input that is not a usable image; the message starts with the file name."""
 
 

@@ -1,7 +1,6 @@
 """Label encoders: detection JSON -> polygons, recognition text -> CTC indices, direction label -> class id."""
 from __future__ import annotations
 
-import json
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -9,22 +8,13 @@ import numpy as np
 from paddle_pp.data.imaug.base import DataOp
 from paddle_pp.registry import TRANSFORMS
 from paddle_pp.utils.dicts import rec_characters
-
-IGNORE_TEXTS = ("###", "*")
+from paddle_pp.utils.label_files import IGNORE_TEXTS, parse_det_label
 
 
 def _parse_det_label(label: str) -> Tuple[List[np.ndarray], List[str]]:
-    items = json.loads(label)
-    if not isinstance(items, list):
-        raise ValueError("detection label must be a JSON list of {transcription, points}")
-    polys, texts = [], []
-    for item in items:
-        pts = np.asarray(item["points"], dtype=np.float32)
-        if pts.ndim != 2 or pts.shape[1] != 2 or pts.shape[0] < 3:
-            raise ValueError(f"points must be a list of >= 3 [x, y] pairs, got shape {pts.shape}")
-        polys.append(pts)
-        texts.append(str(item.get("transcription", "")))
-    return polys, texts
+    items = parse_det_label(label)
+    return ([np.asarray(item["points"], dtype=np.float32) for item in items],
+            [str(item["transcription"]) for item in items])
 
 
 def pad_polygons(polys: Sequence[np.ndarray]) -> np.ndarray:
