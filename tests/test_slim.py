@@ -114,7 +114,7 @@ def test_pruning_hook_prunes_the_distillation_student_before_the_optimizer(tmp_p
     the pruned-shape record beside it."""
     from paddle_pp.training import Trainer
 
-    cfg = load_config("configs/slim/det_prune_v2.yml")
+    cfg = load_config("configs/slim/det_prune.yml")
     cfg["Global"].update(pretrained_model=None, checkpoints=None, save_model_dir=str(tmp_path / "run"))
     for sub in cfg["Architecture"]["Models"].values():
         sub.pop("pretrained", None)   # random weights: this is about shapes
