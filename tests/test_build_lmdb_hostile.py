@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 300  # seconds; generous (2 shared cores), only there so a hang fails instead of blocking the suite
 PAGE_FLAGS = struct.Struct("=QHH")  # LMDB page header: page number, pad, flags
 P_BRANCH, P_LEAF, P_OVERFLOW = 0x01, 0x02, 0x04
+F_BIGDATA = 0x01  # leaf node flag: the value lives in overflow pages
 
 
 # ----------------------------------------------------------------------------- fixtures
@@ -87,6 +88,22 @@ def flip_bytes(data_mdb: Path, pages: list, start: int, stop: int) -> None:
         for offset in range(number * page_size + start, number * page_size + stop):
             data[offset] ^= 0xFF
     data_mdb.write_bytes(bytes(data))
+
+
+def oversize_first_big_value(data_mdb: Path) -> None:
+    """Damage the header check cannot see: the first value stored in overflow pages (an image) claims to be as
+    long as the whole file, so reading it runs off the end of the mapped file (SIGBUS inside lmdb)."""
+    data, page_size = bytearray(data_mdb.read_bytes()), page_size_of(data_mdb)
+    for number in pages_with_flags(data_mdb, P_LEAF):
+        page = number * page_size
+        lower = struct.unpack_from("=H", data, page + 12)[0]
+        for slot in range(16, lower, 2):
+            node = page + struct.unpack_from("=H", data, page + slot)[0]
+            if struct.unpack_from("=H", data, node + 4)[0] & F_BIGDATA:
+                struct.pack_into("=HH", data, node, len(data) & 0xFFFF, len(data) >> 16)
+                data_mdb.write_bytes(bytes(data))
+                return
+    raise AssertionError("no value in overflow pages")
 
 
 def truncate_half(lmdb_dir: Path) -> None:
@@ -150,6 +167,18 @@ def test_one_bad_lmdb_does_not_stop_the_check_of_the_others(tmp_path):
     assert f"{tree / 'b_truncated'}: DAMAGED" in run.stdout
     assert f"{tree / 'd_bad_count'}: DAMAGED" in run.stdout
     assert "5 LMDB(s) checked: 3 OK, 2 damaged" in run.stdout
+
+
+def test_a_crash_inside_lmdb_costs_only_that_lmdbs_verdict(tmp_path):
+    tree = tmp_path / "tree"
+    for name in ("a_good", "b_crashes", "c_good"):
+        make_good_lmdb(tmp_path, tree / name, count=4)
+    oversize_first_big_value(tree / "b_crashes" / "data.mdb")
+    run = run_tool("--check", str(tree), "--no_progress")
+    assert_clean_failure(run)
+    assert f"{tree / 'a_good'}: OK" in run.stdout and f"{tree / 'c_good'}: OK" in run.stdout, run.stdout
+    assert f"{tree / 'b_crashes'}: DAMAGED (bus error (SIGBUS) while reading" in run.stdout, run.stdout
+    assert "3 LMDB(s) checked: 2 OK, 1 damaged" in run.stdout
 
 
 def test_check_of_good_lmdbs_exits_zero(tmp_path):
@@ -241,3 +270,17 @@ def test_label_file_not_utf8_names_file_line_byte_and_column(tmp_path):
     assert f"{label_file}:3: not UTF-8 (byte 0xe9 at column 14)" in run.stderr, run.stderr
     # The whole build stops before anything is written (see build_lmdb's docstring for why).
     assert not (tmp_path / "db").exists() and not (tmp_path / "db.incomplete").exists()
+
+
+def test_stored_label_not_utf8_is_a_problem_not_a_traceback(tmp_path):
+    png = encoded("png")
+    items = {b"image-000000001": png, b"label-000000001": b"fine", b"image-000000002": png,
+             b"label-000000002": b"caf\xe9", b"num-samples": b"2"}
+    write_raw_lmdb(tmp_path / "lmdb" / "db", items)
+    run = run_tool("--check", str(tmp_path / "lmdb"), "--no_progress")
+    assert_clean_failure(run)
+    assert "sample 2: label is not UTF-8 (byte 0xe9 at offset 3)" in run.stdout, run.stdout
+    assert f"{tmp_path / 'lmdb' / 'db'}: BAD" in run.stdout
+    from paddle_pp.data import LMDBDataSet
+    dataset = LMDBDataSet(str(tmp_path / "lmdb"), transforms=[{"DecodeImage": {"img_mode": "BGR"}}])
+    assert len(dataset) == 1 and dataset.dropped_labels == {"label not UTF-8": 1}
