@@ -26,6 +26,7 @@ import numpy as np
 from paddle_pp.data.imaug.base import SampleRejected, build_transforms
 from paddle_pp.registry import DATASETS
 from paddle_pp.utils.label_files import read_label_lines
+from paddle_pp.utils.lmdb_file import LmdbDamagedError, parse_num_samples, read_lmdb_header
 
 logger = logging.getLogger("paddle_pp.data")
 
@@ -216,6 +217,14 @@ def open_lmdb(path: Path):
     return _ENVS[key]
 
 
+def _utf8_or_none(value: Optional[bytes]) -> Optional[str]:
+    """A stored label, or None when it is missing or not UTF-8 (the sample is then dropped, with its reason)."""
+    try:
+        return bytes(value).decode("utf-8") if value is not None else None
+    except UnicodeDecodeError:
+        return None
+
+
 def find_lmdb_dirs(root: Path) -> List[Path]:
     """Every folder under root (root included) holding a data.mdb, sorted."""
     if (root / "data.mdb").is_file():
@@ -240,17 +249,10 @@ class LMDBDataSet(_BaseDataSet):
         self.samples: List[Tuple[int, int]] = []  # (env number, 1-based index in the env)
         reasons: Counter = Counter()
         for env_no, env_dir in enumerate(self.env_dirs):
-            with open_lmdb(env_dir).begin() as txn:
-                raw = txn.get(NUM_SAMPLES_KEY)
-                if raw is None:
-                    raise DataError(f"LMDBDataSet: {env_dir} has no 'num-samples' key: an incomplete or "
-                                    f"foreign LMDB (interrupted build?); rebuild it or remove it from {data_dir}")
-                n = int(raw)
-                labels = []
-                for i in range(1, n + 1):
-                    value = txn.get(b"label-%09d" % i)
-                    labels.append(value.decode("utf-8") if value is not None else None)
-            reasons["missing label key"] += sum(lab is None for lab in labels)
+            n, values = self._read_labels(env_dir)
+            labels = [_utf8_or_none(value) for value in values]
+            reasons["missing label key"] += sum(value is None for value in values)
+            reasons["label not UTF-8"] += sum(value is not None and lab is None for value, lab in zip(values, labels))
             judged = iter(self._filter_labels([lab for lab in labels if lab is not None], reasons))
             keep = [lab is not None and next(judged) for lab in labels]
             self.samples += [(env_no, i + 1) for i in range(n) if keep[i]]
@@ -259,6 +261,30 @@ class LMDBDataSet(_BaseDataSet):
             raise DataError(f"LMDBDataSet: no usable samples under {data_dir} ({self.drop_summary() or 'empty'})")
         self._init_status(len(self.samples))
         self.index = list(range(len(self.samples)))
+
+    def _read_labels(self, env_dir: Path) -> Tuple[int, List[Optional[bytes]]]:
+        """num-samples and every stored label (None: missing) of one env; a damaged env is a DataError.
+
+        data.mdb is checked against its header before lmdb maps it: a truncated file would otherwise kill
+        training with SIGBUS (no message) at the first sample stored past the end."""
+        import lmdb
+
+        advice = (f"run `paddle-pp data build_lmdb --check {env_dir}`, then rebuild it or remove it from "
+                  f"{self.data_dir}")
+        try:
+            read_lmdb_header(env_dir)
+            env = open_lmdb(env_dir)
+            with env.begin() as txn:
+                n = parse_num_samples(txn.get(NUM_SAMPLES_KEY), str(env_dir), env.stat()["entries"])
+                if n is None:
+                    raise DataError(f"LMDBDataSet: {env_dir} has no 'num-samples' key: an incomplete or foreign "
+                                    f"LMDB (interrupted build?); rebuild it or remove it from {self.data_dir}")
+                values = [txn.get(b"label-%09d" % i) for i in range(1, n + 1)]
+        except LmdbDamagedError as error:
+            raise DataError(f"LMDBDataSet: {error}; {advice}") from None
+        except lmdb.Error as error:
+            raise DataError(f"LMDBDataSet: {env_dir}: corrupt LMDB ({error}); {advice}") from None
+        return n, values
 
     def set_epoch(self, epoch: int) -> None:  # nothing to redraw; kept for a uniform dataset API
         del epoch

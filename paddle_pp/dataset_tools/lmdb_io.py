@@ -5,6 +5,10 @@ Writing is crash-safe twice over: samples go in batched transactions into `<out>
 `num-samples` key is written in the very last transaction, and only then is the folder renamed to `<out>`.
 An interrupted build therefore leaves either nothing at `<out>` or, if someone points a reader at the
 partial folder, a DB without `num-samples`, which LmdbReader refuses as incomplete.
+
+Reading never maps a file before paddle_pp.utils.lmdb_file has checked it against its header (a truncated
+data.mdb would otherwise kill the process with SIGBUS), and every lmdb error becomes an LmdbDamagedError (a
+DataToolError) naming the folder.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import lmdb
 
 from paddle_pp.dataset_tools.tool_io import DataToolError
+from paddle_pp.utils.lmdb_file import LmdbDamagedError, LmdbHeader, parse_num_samples, read_lmdb_header
 
 NUM_SAMPLES_KEY = b"num-samples"
 INCOMPLETE_SUFFIX = ".incomplete"
@@ -100,32 +105,61 @@ class LmdbWriter:
             self.close_unfinished()
 
 
+def open_checked(path: os.PathLike) -> Tuple["lmdb.Environment", LmdbHeader]:
+    """A read-only environment over an LMDB folder whose data.mdb passed the header check."""
+    header = read_lmdb_header(path)
+    try:
+        env = lmdb.open(str(path), readonly=True, lock=False, readahead=False, meminit=False)
+    except lmdb.Error as error:
+        raise LmdbDamagedError(f"{path}: cannot open the LMDB ({error})") from None
+    return env, header
+
+
+def read_num_samples(env: "lmdb.Environment", path: os.PathLike) -> Optional[int]:
+    """num-samples of an open environment (None when absent); lmdb errors and nonsense values are damage."""
+    try:
+        with env.begin() as txn:
+            raw = txn.get(NUM_SAMPLES_KEY)
+        entries = env.stat()["entries"]
+    except lmdb.Error as error:
+        raise LmdbDamagedError(f"{path}: corrupt LMDB ({error})") from None
+    return parse_num_samples(raw, str(path), entries)
+
+
 class LmdbReader:
-    """Read a finished LMDB; refuses one without num-samples (an interrupted build)."""
+    """Read a finished LMDB; refuses one without num-samples (an interrupted build) and a damaged one."""
 
     def __init__(self, path: os.PathLike):
         self.path = Path(path)
-        if not (self.path / "data.mdb").is_file():
-            raise DataToolError(f"{self.path}: not an LMDB folder (no data.mdb)")
-        self.env = lmdb.open(str(self.path), readonly=True, lock=False, readahead=False, meminit=False)
-        with self.env.begin() as txn:
-            raw = txn.get(NUM_SAMPLES_KEY)
-        if raw is None:
+        self.env, self.header = open_checked(self.path)
+        try:
+            num_samples = read_num_samples(self.env, self.path)
+        except LmdbDamagedError:
+            self.env.close()
+            raise
+        if num_samples is None:
             self.env.close()
             raise DataToolError(f"{self.path}: incomplete LMDB (no 'num-samples' key; an interrupted build?)")
-        self.num_samples = int(raw)
+        self.num_samples = num_samples
 
     def __len__(self) -> int:
         return self.num_samples
 
     def get(self, index: int) -> Tuple[bytes, str]:
         """Sample `index` (1-based): (encoded image bytes, label)."""
-        with self.env.begin() as txn:
-            image = txn.get(image_key(index))
-            label = txn.get(label_key(index))
+        try:
+            with self.env.begin() as txn:
+                image = txn.get(image_key(index))
+                label = txn.get(label_key(index))
+        except lmdb.Error as error:
+            raise LmdbDamagedError(f"{self.path}: sample {index}: corrupt LMDB ({error})") from None
         if image is None or label is None:
-            raise DataToolError(f"{self.path}: sample {index} is missing")
-        return bytes(image), label.decode("utf-8")
+            raise LmdbDamagedError(f"{self.path}: sample {index} is missing")
+        try:
+            return bytes(image), bytes(label).decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise LmdbDamagedError(f"{self.path}: sample {index}: label is not UTF-8 "
+                                   f"(byte 0x{error.object[error.start]:02x} at offset {error.start})") from None
 
     def __iter__(self) -> Iterator[Tuple[int, bytes, str]]:
         for index in range(1, self.num_samples + 1):
@@ -151,11 +185,10 @@ def find_lmdb_dirs(root: os.PathLike) -> List[Path]:
 
 
 def has_num_samples(path: os.PathLike) -> Optional[int]:
-    """num-samples of an LMDB folder, or None when the key is absent (unfinished)."""
-    env = lmdb.open(str(path), readonly=True, lock=False)
+    """num-samples of an LMDB folder, or None when the key is absent (unfinished); LmdbDamagedError when the
+    folder is damaged."""
+    env, _ = open_checked(path)
     try:
-        with env.begin() as txn:
-            raw = txn.get(NUM_SAMPLES_KEY)
-        return int(raw) if raw is not None else None
+        return read_num_samples(env, path)
     finally:
         env.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -15,6 +16,7 @@ from paddle_pp.utils.errors import InputError
 
 DELIMITER = "\t"
 IGNORE_TEXTS = ("###", "*")
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # what errors="surrogateescape" makes of a non-UTF-8 byte
 
 
 class LabelFileError(InputError):
@@ -29,15 +31,25 @@ def read_label_lines(label_file: Union[str, os.PathLike], delimiter: str = DELIM
                      on_malformed: Optional[MalformedHandler] = None) -> Iterator[Tuple[int, str, str]]:
     """Yield (line number, path, label) from a `path<delimiter>label` file; blank lines are skipped and a
     byte-order mark is dropped. A line without the delimiter goes to `on_malformed`, or, without one, is a
-    LabelFileError naming the file and line."""
+    LabelFileError naming the file and line.
+
+    A line that is not UTF-8 is a LabelFileError `FILE:LINE: not UTF-8 (byte 0x.. at column N)`, never skipped:
+    one such line usually means the whole file is in another encoding (GBK, Latin-1), and skipping would keep
+    only the lines that happen to be ASCII, silently dropping exactly the non-ASCII labels."""
     label_file = Path(label_file)
     try:
-        handle = open(label_file, "r", encoding="utf-8-sig")
+        # surrogateescape instead of strict: the error then names the line, not a byte offset in the file
+        handle = open(label_file, "r", encoding="utf-8-sig", errors="surrogateescape")
     except OSError as error:
         raise LabelFileError(f"{label_file}: cannot open label file ({error.strerror or error})") from None
     with handle:
         for line_number, raw in enumerate(handle, start=1):
             line = raw.rstrip("\r\n")
+            undecodable = _ESCAPED_BYTE.search(line)
+            if undecodable:
+                raise LabelFileError(
+                    f"{label_file}:{line_number}: not UTF-8 (byte 0x{ord(undecodable.group()) - 0xDC00:02x} at "
+                    f"column {undecodable.start() + 1}); label files must be UTF-8 (convert with iconv)")
             if not line.strip():
                 continue
             path, sep, label = line.partition(delimiter)
