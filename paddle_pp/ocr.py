@@ -21,7 +21,7 @@ from paddle_pp.model_dir import ONNX_MODEL
 from paddle_pp.resources import BUNDLED_MODELS_DIR
 from paddle_pp.pipeline import TextClassifier, TextDetector, TextRecognizer, TextSystem, apply_options
 from paddle_pp.utils.dicts import resolve_dict_path
-from paddle_pp.utils.image_io import ImageInput, to_bgr
+from paddle_pp.utils.image_io import ImageInput, resolve_max_pixels, to_bgr
 
 Stage = Union[TextDetector, TextClassifier, TextRecognizer]
 
@@ -148,6 +148,8 @@ class PPOCR:
         engine: 'onnx' (default, fastest here), 'paddle' (Paddle Inference), 'dygraph', or 'lite' (Paddle-Lite
             x86 .nb files from `lite_model_dir` / $PADDLE_PP_LITE_MODEL_DIR, run in the Paddle-Lite venv).
         enable_mkldnn, cpu_threads: engine settings (configs/system.yml).
+        max_pixels: images with more pixels are refused before they are decoded or processed, with an
+            ImageTooLargeError (default: configs/system.yml System.max_pixels; 0 = no limit).
         **options: det_limit_side_len, det_limit_type, det_db_thresh, det_db_box_thresh, det_db_unclip_ratio,
             det_db_score_mode, use_dilation, max_candidates, cls_batch_num, cls_thresh, rec_batch_num,
             rec_char_dict_path, use_space_char.
@@ -159,8 +161,9 @@ class PPOCR:
                  drop_score: Optional[float] = None, engine: Optional[str] = None,
                  enable_mkldnn: Optional[bool] = None, cpu_threads: Optional[int] = None,
                  cache_dir: Optional[os.PathLike] = None, lite_model_dir: Optional[os.PathLike] = None,
-                 slim: Optional[bool] = None, **options: Any) -> None:
+                 slim: Optional[bool] = None, max_pixels: Optional[int] = None, **options: Any) -> None:
         system = system_defaults()
+        self.max_pixels = resolve_max_pixels(max_pixels)
         self.use_angle_cls = system["use_angle_cls"] if use_angle_cls is None else bool(use_angle_cls)
         self.drop_score = system["drop_score"] if drop_score is None else float(drop_score)
         self.slim = system["slim"] if slim is None else bool(slim)
@@ -201,7 +204,8 @@ class PPOCR:
                 for name, given in dirs.items()}
 
     def __call__(self, image: ImageInput) -> List[Dict[str, Any]]:
-        """OCR one image (a path, or a BGR / gray / BGRA numpy array) -> results in reading order."""
-        return [r.to_dict() for r in self.system(to_bgr(image))]
+        """OCR one image -> results in reading order. The image: a path, a BGR / gray / BGRA numpy array, a PIL
+        image or the bytes of an image file; ImageReadError (ImageTooLargeError, ImageTypeError) otherwise."""
+        return [r.to_dict() for r in self.system(to_bgr(image, self.max_pixels))]
 
     ocr = __call__
