@@ -21,6 +21,7 @@ from paddle_pp.model_dir import ONNX_MODEL
 from paddle_pp.resources import BUNDLED_MODELS_DIR
 from paddle_pp.pipeline import TextClassifier, TextDetector, TextRecognizer, TextSystem, apply_options
 from paddle_pp.utils.dicts import resolve_dict_path
+from paddle_pp.utils.errors import printable
 from paddle_pp.utils.image_io import ImageInput, resolve_max_pixels, to_bgr
 
 Stage = Union[TextDetector, TextClassifier, TextRecognizer]
@@ -79,7 +80,7 @@ def build_engine(name: str, model_dir: Optional[Path], engine: str, cache_dir: O
                  lite_model_dir: Optional[os.PathLike] = None, source: Optional[str] = None) -> Engine:
     """The engine for one stage. Official models are imported and exported on first use; a model directory
     given by hand must already hold what the engine reads (model.pdparams / inference.* / model.onnx)."""
-    from paddle_pp.weights import OFFICIAL_NAMES, import_bundled, import_official
+    from paddle_pp.weights import ModelCacheError, checked_cache, record_cached_files, repair_command
 
     if engine not in ENGINES:
         raise ValueError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
@@ -90,9 +91,19 @@ def build_engine(name: str, model_dir: Optional[Path], engine: str, cache_dir: O
     directory = model_dir
     if directory is None:  # the source: an official model (det/cls/rec) or one the project ships (rec_en)
         source = source or name
-        directory = (import_official(source, cache_dir) if source in OFFICIAL_NAMES
-                     else import_bundled(source, cache_dir))
-        ensure_exported(directory, engine)
+        directory = checked_cache(source, cache_dir)  # damage found by digest is repaired here
+        try:
+            ensure_exported(directory, engine)
+            record_cached_files(directory)
+            return _load_engine(directory, engine, enable_mkldnn, cpu_threads)
+        except Exception as exc:  # damage the digests could not see (a cache older than them): say the fix
+            message = printable(" ".join(f"{type(exc).__name__}: {exc}".split()), 300)
+            raise ModelCacheError(f"{directory}: the cached {source} model cannot be loaded ({message}); "
+                                  f"repair it with `{repair_command(source, cache_dir)}`") from exc
+    return _load_engine(directory, engine, enable_mkldnn, cpu_threads)
+
+
+def _load_engine(directory: Path, engine: str, enable_mkldnn: bool, cpu_threads: int) -> Engine:
     if engine == "dygraph":
         return DygraphEngine(mdir.load_model(directory))
     if engine == "paddle":
