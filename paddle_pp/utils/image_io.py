@@ -80,8 +80,12 @@ def check_pixels(name: Union[str, os.PathLike], width: int, height: int, max_pix
     limit = resolve_max_pixels(max_pixels)
     if limit and width * height > limit:
         raise ImageTooLargeError(
-            f"{name}: {width}x{height} pixels ({width * height / 1e6:.1f} MP) is more than the limit of "
-            f"{limit:,} pixels ({limit / 1e6:.1f} MP); raise max_pixels (--max_pixels; 0 = no limit) to read it")
+            f"{name}: {width}x{height} pixels{_megapixels(width * height)} is more than the limit of {limit:,} "
+            f"pixels{_megapixels(limit)}; raise max_pixels (--max_pixels; 0 = no limit) to read it")
+
+
+def _megapixels(pixels: int) -> str:
+    return f" ({pixels / 1e6:.1f} MP)" if pixels >= 1_000_000 else ""
 
 
 def sniff_format(data: bytes) -> Optional[str]:
