@@ -47,6 +47,7 @@ GROUPS: Dict[str, Dict[str, Tuple[str, str]]] = {
     },
 }
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 
 def _usage() -> str:
@@ -62,7 +63,11 @@ def _usage() -> str:
 
 def _run(module: str, prog: str, argv: List[str]) -> int:
     sys.argv[0] = prog  # argparse names the subcommand in its usage and errors
-    return int(importlib.import_module(module).main(argv) or 0)
+    try:
+        return int(importlib.import_module(module).main(argv) or 0)
+    except KeyboardInterrupt:  # Ctrl-C while a tool starts (imports, model loading): a line, not a traceback
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

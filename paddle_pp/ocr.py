@@ -21,7 +21,8 @@ from paddle_pp.model_dir import ONNX_MODEL
 from paddle_pp.resources import BUNDLED_MODELS_DIR
 from paddle_pp.pipeline import TextClassifier, TextDetector, TextRecognizer, TextSystem, apply_options
 from paddle_pp.utils.dicts import resolve_dict_path
-from paddle_pp.utils.image_io import ImageInput, to_bgr
+from paddle_pp.utils.errors import printable
+from paddle_pp.utils.image_io import ImageInput, resolve_max_pixels, to_bgr
 
 Stage = Union[TextDetector, TextClassifier, TextRecognizer]
 
@@ -79,7 +80,7 @@ def build_engine(name: str, model_dir: Optional[Path], engine: str, cache_dir: O
                  lite_model_dir: Optional[os.PathLike] = None, source: Optional[str] = None) -> Engine:
     """The engine for one stage. Official models are imported and exported on first use; a model directory
     given by hand must already hold what the engine reads (model.pdparams / inference.* / model.onnx)."""
-    from paddle_pp.weights import OFFICIAL_NAMES, import_bundled, import_official
+    from paddle_pp.weights import ModelCacheError, checked_cache, record_cached_files, repair_command
 
     if engine not in ENGINES:
         raise ValueError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
@@ -90,9 +91,19 @@ def build_engine(name: str, model_dir: Optional[Path], engine: str, cache_dir: O
     directory = model_dir
     if directory is None:  # the source: an official model (det/cls/rec) or one the project ships (rec_en)
         source = source or name
-        directory = (import_official(source, cache_dir) if source in OFFICIAL_NAMES
-                     else import_bundled(source, cache_dir))
-        ensure_exported(directory, engine)
+        directory = checked_cache(source, cache_dir)  # damage found by digest is repaired here
+        try:
+            ensure_exported(directory, engine)
+            record_cached_files(directory)
+            return _load_engine(directory, engine, enable_mkldnn, cpu_threads)
+        except Exception as exc:  # damage the digests could not see (a cache older than them): say the fix
+            message = printable(" ".join(f"{type(exc).__name__}: {exc}".split()), 300)
+            raise ModelCacheError(f"{directory}: the cached {source} model cannot be loaded ({message}); "
+                                  f"repair it with `{repair_command(source, cache_dir)}`") from exc
+    return _load_engine(directory, engine, enable_mkldnn, cpu_threads)
+
+
+def _load_engine(directory: Path, engine: str, enable_mkldnn: bool, cpu_threads: int) -> Engine:
     if engine == "dygraph":
         return DygraphEngine(mdir.load_model(directory))
     if engine == "paddle":
@@ -148,6 +159,8 @@ class PPOCR:
         engine: 'onnx' (default, fastest here), 'paddle' (Paddle Inference), 'dygraph', or 'lite' (Paddle-Lite
             x86 .nb files from `lite_model_dir` / $PADDLE_PP_LITE_MODEL_DIR, run in the Paddle-Lite venv).
         enable_mkldnn, cpu_threads: engine settings (configs/system.yml).
+        max_pixels: images with more pixels are refused before they are decoded or processed, with an
+            ImageTooLargeError (default: configs/system.yml System.max_pixels; 0 = no limit).
         **options: det_limit_side_len, det_limit_type, det_db_thresh, det_db_box_thresh, det_db_unclip_ratio,
             det_db_score_mode, use_dilation, max_candidates, cls_batch_num, cls_thresh, rec_batch_num,
             rec_char_dict_path, use_space_char.
@@ -159,8 +172,9 @@ class PPOCR:
                  drop_score: Optional[float] = None, engine: Optional[str] = None,
                  enable_mkldnn: Optional[bool] = None, cpu_threads: Optional[int] = None,
                  cache_dir: Optional[os.PathLike] = None, lite_model_dir: Optional[os.PathLike] = None,
-                 slim: Optional[bool] = None, **options: Any) -> None:
+                 slim: Optional[bool] = None, max_pixels: Optional[int] = None, **options: Any) -> None:
         system = system_defaults()
+        self.max_pixels = resolve_max_pixels(max_pixels)
         self.use_angle_cls = system["use_angle_cls"] if use_angle_cls is None else bool(use_angle_cls)
         self.drop_score = system["drop_score"] if drop_score is None else float(drop_score)
         self.slim = system["slim"] if slim is None else bool(slim)
@@ -201,7 +215,8 @@ class PPOCR:
                 for name, given in dirs.items()}
 
     def __call__(self, image: ImageInput) -> List[Dict[str, Any]]:
-        """OCR one image (a path, or a BGR / gray / BGRA numpy array) -> results in reading order."""
-        return [r.to_dict() for r in self.system(to_bgr(image))]
+        """OCR one image -> results in reading order. The image: a path, a BGR / gray / BGRA numpy array, a PIL
+        image or the bytes of an image file; ImageReadError (ImageTooLargeError, ImageTypeError) otherwise."""
+        return [r.to_dict() for r in self.system(to_bgr(image, self.max_pixels))]
 
     ocr = __call__

@@ -336,6 +336,7 @@ def import_official(name: str, cache_dir: Optional[os.PathLike] = None, force: b
         if dictionary is not None:
             cfg["Global"]["character_dict_path"] = str(dictionary)
         mdir.write_config(staging, cfg)  # copies the dictionary in and names it by file name
+        manifest[FILE_DIGESTS] = {p.name: file_md5(p) for p in _cached_files(staging)}
         mdir.write_json(staging, mdir.MANIFEST, manifest)
 
     mdir.replace_directory(target, fill)
@@ -353,23 +354,95 @@ def bundled_model_names() -> List[str]:
     return sorted(p.name for p in BUNDLED_MODELS_DIR.iterdir() if (p / mdir.WEIGHTS).is_file())
 
 
-def import_bundled(name: str, cache_dir: Optional[os.PathLike] = None) -> Path:
+def import_bundled(name: str, cache_dir: Optional[os.PathLike] = None, force: bool = False) -> Path:
     """Copy a model the project ships (models/<name>: our own trained weights) into the model cache, where
-    engines export it on first use; re-copied only when its weights change."""
+    engines export it on first use; re-copied only when its weights change (or `force`)."""
     source = BUNDLED_MODELS_DIR / name
     if not (source / mdir.WEIGHTS).is_file():
         raise FileNotFoundError(f"no bundled model '{name}' in {BUNDLED_MODELS_DIR} (have: {bundled_model_names()})")
     digest = file_md5(source / mdir.WEIGHTS)
     target = model_dir(name, cache_dir)
-    if (mdir.read_manifest(target) or {}).get("weights_md5") == digest:
+    if not force and (mdir.read_manifest(target) or {}).get("weights_md5") == digest:
         return target
 
     def fill(staging: Path) -> None:
         mdir.copy_files(source, staging)
-        mdir.write_json(staging, mdir.MANIFEST, {"name": name, "source": str(source), "weights_md5": digest})
+        files = {p.name: file_md5(p) for p in _cached_files(staging)}
+        mdir.write_json(staging, mdir.MANIFEST, {"name": name, "source": str(source), "weights_md5": digest,
+                                                 FILE_DIGESTS: files})
 
     mdir.replace_directory(target, fill)
     return target
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Checking the cache: the digest of every cached file is recorded in its manifest (`files`), the imported
+# files when they are written and an exported form when it first appears (a cache made before digests were
+# recorded is trusted as it is on first use). A file whose digest differs is damage (a full disk, a bad
+# copy, an edit); the model is then imported again, atomically, or the error says the command that does it.
+
+FILE_DIGESTS = "files"
+
+
+class ModelCacheError(RuntimeError):
+    """A cached model that is damaged and could not be repaired; the message says the command that repairs it."""
+
+
+def repair_command(name: str, cache_dir: Optional[os.PathLike] = None) -> str:
+    """The command that rebuilds one cached model (official: re-import; bundled: re-copy on next use)."""
+    if name not in OFFICIAL_NAMES:
+        return f"rm -r {model_dir(name, cache_dir)}  (it is copied again from the package on next use)"
+    return f"python -m paddle_pp.weights {name} --force" + (f" --cache_dir {cache_dir}" if cache_dir else "")
+
+
+def _cached_files(directory: Path) -> List[Path]:
+    return [p for p in sorted(directory.iterdir())
+            if p.is_file() and p.name != mdir.MANIFEST and not p.name.startswith(".")]
+
+
+def record_cached_files(directory: os.PathLike) -> None:
+    """Add the digests of cached files not recorded yet (an export that just appeared) to the manifest."""
+    directory = Path(directory)
+    manifest = mdir.read_manifest(directory)
+    if manifest is None:
+        return
+    digests = dict(manifest.get(FILE_DIGESTS) or {})
+    new = {p.name: file_md5(p) for p in _cached_files(directory) if p.name not in digests}
+    if new:
+        mdir.write_json(directory, mdir.MANIFEST, dict(manifest, **{FILE_DIGESTS: {**digests, **new}}))
+
+
+def cache_problems(directory: os.PathLike) -> List[str]:
+    """The cached files that are missing or differ from their recorded digest, one phrase each."""
+    directory = Path(directory)
+    digests = (mdir.read_manifest(directory) or {}).get(FILE_DIGESTS) or {}
+    problems = []
+    for file_name, digest in sorted(digests.items()):
+        path = directory / file_name
+        if not path.is_file():
+            problems.append(f"{file_name} is missing")
+        elif file_md5(path) != digest:
+            problems.append(f"{file_name} is damaged (its content differs from the digest recorded when it was written)")
+    return problems
+
+
+def checked_cache(name: str, cache_dir: Optional[os.PathLike] = None, repair: bool = True) -> Path:
+    """The cached model `name`, imported if needed and checked against its recorded digests; a damaged one is
+    imported again (one line on stderr says so), or a ModelCacheError names the damage and the command."""
+    importer = import_official if name in OFFICIAL_NAMES else import_bundled
+    directory = importer(name, cache_dir)
+    problems = cache_problems(directory)
+    if problems and repair:
+        print(f"model cache: {directory}: {problems[0]}; importing it again", file=sys.stderr)
+        try:
+            directory = importer(name, cache_dir, force=True)
+            problems = cache_problems(directory)
+        except Exception as exc:  # noqa: BLE001 - reported below with the command that repairs it by hand
+            problems = [f"{problems[0]}, and importing it again failed ({' '.join(str(exc).split())})"]
+    if problems:
+        raise ModelCacheError(f"{directory}: {problems[0]}; repair it with `{repair_command(name, cache_dir)}`")
+    record_cached_files(directory)
+    return directory
 
 
 def load_pretrained(name: str, cache_dir: Optional[os.PathLike] = None):

@@ -29,7 +29,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
         return PPOCR(det_model_dir=args.det_model_dir, cls_model_dir=args.cls_model_dir,
                      rec_model_dir=args.rec_model_dir, use_angle_cls=args.use_angle_cls, drop_score=args.drop_score,
-                     lang=args.lang, slim=args.slim,
+                     lang=args.lang, slim=args.slim, max_pixels=args.max_pixels,
                      **utility.engine_options(args), **utility.model_options(args, "det", "cls", "rec"))
 
     def process(ocr, items: List[utility.Item]) -> List[utility.Outcome]:

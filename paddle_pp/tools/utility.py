@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
@@ -25,7 +26,8 @@ from paddle_pp.config import load_config
 from paddle_pp.engine import ENGINES
 from paddle_pp.pipeline import OPTION_KEYS
 from paddle_pp.utils.files import display_name, list_images, write_bytes_atomic, write_text_atomic
-from paddle_pp.utils.image_io import IMAGE_EXTENSIONS, ImageReadError, read_image
+from paddle_pp.utils.errors import printable
+from paddle_pp.utils.image_io import IMAGE_EXTENSIONS, ImageReadError, default_max_pixels, input_log, read_image
 
 # Importing paddle warns about a C++ compiler cache, which means nothing to a user of these tools.
 warnings.filterwarnings("ignore", message="No ccache found")
@@ -47,7 +49,9 @@ input:
 
 bad input:
   An unreadable, empty, truncated or non-image file is reported as one line `path: problem` on stderr and
-  the other images still finish. Truncated JPEG/PNG files are errors (no partial decode). EXIF orientation is
+  the other images still finish. An image with more pixels than --max_pixels is refused before it is
+  decoded. Symlink loops, dangling links and unreadable folders are reported and skipped; a multi-page TIFF
+  is read as its first page, with a notice. Truncated JPEG/PNG files are errors (no partial decode). EXIF orientation is
   applied; gray and 16-bit images become 8-bit BGR; PNG transparency is composited over white. An image
   without text is a success with an empty result.
 
@@ -67,6 +71,16 @@ def str2bool(text: str) -> bool:
     if text.lower() in ("0", "false", "no", "n", "off"):
         return False
     raise argparse.ArgumentTypeError(f"expected true or false, got '{text}'")
+
+
+def max_pixels_value(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of pixels, got '{text}'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 (0 = no limit), got {value}")
+    return value
 
 
 def yaml_default(flag: str) -> Any:
@@ -97,6 +111,9 @@ def build_parser(tool: str, description: Optional[str] = None) -> argparse.Argum
     else:
         io.add_argument("--image_dir", required=True, help="text-line crops: an image file, directory or glob")
     io.add_argument("--output", default=DEFAULT_OUTPUT, help=f"output directory (default: {DEFAULT_OUTPUT})")
+    io.add_argument("--max_pixels", type=max_pixels_value, default=None, metavar="N",
+                    help="refuse images with more pixels than this, before decoding them; 0 = no limit "
+                         f"(default: configs/system.yml System.max_pixels, {default_max_pixels():,})")
     if tool in ("det", "system"):
         folder, what = ("det_vis", "the boxes drawn") if tool == "det" else ("vis", "boxes and text side by side")
         io.add_argument("--visualize", action="store_true",
@@ -225,8 +242,26 @@ class Outcome:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
+    """An exception as one printable line of bounded length (a message may carry a file's raw bytes)."""
+    text = printable(" ".join(str(exc).split()))
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class _NoticeHandler(logging.Handler):
+    """Notices about the input (skipped links and folders, multi-page TIFFs) as plain lines on stderr, above
+    the progress bar."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+
+        tqdm.write(printable(record.getMessage()), file=sys.stderr)
+
+
+def show_input_notices() -> None:
+    """Print the library's input notices (logger paddle_pp.input) as plain lines, once per process."""
+    if not any(isinstance(h, _NoticeHandler) for h in input_log.handlers):
+        input_log.addHandler(_NoticeHandler())
+        input_log.propagate = False  # not again through a root handler (paddle installs one)
 
 
 def _process_isolating(process: Callable[[Any, List[Item]], List[Outcome]], predictor: Any,
@@ -264,12 +299,16 @@ def run(args: argparse.Namespace, build: Callable[[], Any], process: Callable[[A
     """
     from tqdm import tqdm
 
+    show_input_notices()
     output = Path(args.output)
     try:
         images, root = list_images(args.image_dir)
     except FileNotFoundError as exc:
         print(f"{exc}", file=sys.stderr)
         return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("interrupted while listing the images; nothing was processed", file=sys.stderr)
+        return EXIT_INTERRUPTED
     # Never read back our own pictures (--output inside --image_dir with --visualize).
     ours = [(output / folder).resolve() for folder in VIS_FOLDERS]
     images = [p for p in images if not any(p.resolve().is_relative_to(d) for d in ours)]
@@ -285,6 +324,9 @@ def run(args: argparse.Namespace, build: Callable[[], Any], process: Callable[[A
         return EXIT_FAILED
     try:
         predictor = build()
+    except KeyboardInterrupt:  # start-up (imports, model import and export) can take a while
+        print("interrupted while loading the models; nothing was processed", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - a bad model directory or option is one line, not a traceback
         print(f"error: cannot load the models: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
@@ -308,7 +350,7 @@ def run(args: argparse.Namespace, build: Callable[[], Any], process: Callable[[A
             items = []
             for path in chunk:
                 try:
-                    items.append(Item(path, display_name(path, root), read_image(path)))
+                    items.append(Item(path, display_name(path, root), read_image(path, getattr(args, "max_pixels", None))))
                 except ImageReadError as exc:
                     fail(str(exc))
                 except Exception as exc:  # noqa: BLE001

@@ -1,15 +1,16 @@
 """Finding input images, writing files atomically (the one temp-file-then-rename helper), file digests."""
 from __future__ import annotations
 
+import errno
 import glob
 import hashlib
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, List, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
-from paddle_pp.utils.image_io import IMAGE_EXTENSIONS
+from paddle_pp.utils.image_io import IMAGE_EXTENSIONS, input_log
 
 _GLOB_CHARS = "*?["
 
@@ -18,22 +19,96 @@ def is_image_name(path: Union[str, os.PathLike]) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
-def list_images(image_dir: Union[str, os.PathLike]) -> Tuple[List[Path], Path]:
+Report = Callable[[str], None]
+
+
+def _log_skip(message: str) -> None:
+    input_log.warning("%s", message)
+
+
+def _link_problem(path: Path) -> Optional[str]:
+    """Why a symlink cannot be followed (dangling, a loop), or None when it can."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return f"dangling symlink to {os.readlink(path)}"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symlink loop"
+        return f"cannot follow symlink ({exc.strerror or exc})"
+    return None
+
+
+def _walk_images(root: Path, report: Report) -> List[Path]:
+    """Image files under `root`, following symlinked folders; symlink loops, dangling links and folders that
+    cannot be listed are reported (`report`, one line each) and skipped."""
+    found: List[Path] = []
+
+    def visit(directory: Path, ancestors: Dict[Tuple[int, int], Path]) -> None:
+        try:
+            with os.scandir(directory) as scan:
+                entries = sorted(scan, key=lambda e: e.name)  # reports in a stable order
+        except OSError as exc:
+            report(f"{directory}: folder skipped (cannot list it: {exc.strerror or exc})")
+            return
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.is_symlink():
+                problem = _link_problem(path)
+                if problem:
+                    report(f"{path}: skipped ({problem})")
+                    continue
+            try:
+                is_dir = entry.is_dir()
+            except OSError as exc:
+                report(f"{path}: skipped ({exc.strerror or exc})")
+                continue
+            if is_dir:
+                try:
+                    info = os.stat(path)
+                except OSError as exc:
+                    report(f"{path}: folder skipped ({exc.strerror or exc})")
+                    continue
+                key = (info.st_dev, info.st_ino)
+                if key in ancestors:  # a link back up the tree: following it would never end
+                    report(f"{path}: skipped (symlink loop back to {ancestors[key]})")
+                    continue
+                visit(path, {**ancestors, key: path})
+            elif is_image_name(path) and entry.is_file():
+                found.append(path)
+
+    info = os.stat(root)
+    visit(root, {(info.st_dev, info.st_ino): root})
+    return sorted(found)
+
+
+def list_images(image_dir: Union[str, os.PathLike], report: Optional[Report] = None) -> Tuple[List[Path], Path]:
     """A file, a directory (recursive, sorted) or a glob -> (image paths, the root names are relative to).
 
     A single file is taken whatever its extension (and named by its file name); a directory or a glob keeps
     the files with an image extension (IMAGE_EXTENSIONS, any case). A glob's root is its directory part
     before the first wildcard (`photos/**/*.jpg` -> `photos`); `**` is recursive.
+    Symlinked folders are followed; symlink loops, dangling links and folders that cannot be listed are
+    skipped and reported, one line each, through `report` (default: a warning on the paddle_pp.input logger).
     """
+    report = report or _log_skip
     text = str(image_dir)
     path = Path(text)
     if path.is_file():
         return [path], path.parent
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and is_image_name(p))
-        return files, path
+        return _walk_images(path, report), path
+    if path.is_symlink():
+        raise FileNotFoundError(f"{image_dir}: {_link_problem(path) or 'not a file or directory'}")
     if any(ch in text for ch in _GLOB_CHARS):
-        files = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file() and is_image_name(p))
+        files = []
+        for match in sorted(Path(p) for p in glob.glob(text, recursive=True)):
+            problem = _link_problem(match) if match.is_symlink() else None
+            if problem:
+                if is_image_name(match):
+                    report(f"{match}: skipped ({problem})")
+            elif match.is_file() and is_image_name(match):
+                files.append(match)
         prefix = []
         for part in path.parts:
             if any(ch in part for ch in _GLOB_CHARS):

@@ -11,29 +11,81 @@ What a file becomes (`read_image`), always a 3-channel uint8 BGR array of at lea
   partial decode: libjpeg would fill the missing part with gray and the OCR would silently miss its text.
 - An empty file, a file that is not an image (a text file named .jpg), a format OpenCV cannot decode (GIF,
   PDF, HEIC) and corrupt data are errors too.
+- An image with more pixels than `max_pixels` is refused before it is decoded (`ImageTooLargeError`): the width
+  and height come from the header (a 1 MB PNG can hold 30000x30000 pixels, 2.7 GB decoded, several times that
+  through the pipeline). The default is configs/system.yml `System.max_pixels`; 0 means no limit.
+  Decoded arrays, PIL images and encoded bytes given to the API are checked against the same limit.
+- A multi-page TIFF is read as its first page, with a notice naming the file and its page count (logged on
+  the `paddle_pp.input` logger).
 
 Every problem is an `ImageReadError` whose message is one line, `path: problem`; no OpenCV exception or
 traceback escapes.
 """
 from __future__ import annotations
 
+import io
+import logging
 import os
+import struct
+from functools import lru_cache
 from pathlib import Path
-from typing import Optional, Union
+from typing import Any, Optional, Tuple, Union
 
 import cv2
 import numpy as np
 
 from paddle_pp.utils.errors import InputError
 
-ImageInput = Union[str, os.PathLike, np.ndarray]
+# A path, a decoded array, a PIL image or the bytes of an encoded image file.
+ImageInput = Union[str, os.PathLike, np.ndarray, bytes, Any]
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pbm", ".pgm", ".ppm")
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
+# Notices about inputs that are used but not as a whole (a multi-page TIFF); tools print them as plain lines.
+input_log = logging.getLogger("paddle_pp.input")
+
+
 class ImageReadError(InputError):
     """An input that is not a usable image; the message starts with the file name."""
+
+
+class ImageTooLargeError(ImageReadError):
+    """An image with more pixels than the limit (max_pixels), refused before it is decoded or processed."""
+
+
+class ImageTypeError(ImageReadError, TypeError):
+    """An input of a type that is not an image (None, a number, a list, ...)."""
+
+
+@lru_cache(maxsize=1)
+def default_max_pixels() -> int:
+    """configs/system.yml `System.max_pixels`: the one default of the CLI, the API and every tool."""
+    from paddle_pp.config import load_config  # config reading only; imported late so this module stays light
+
+    return int(load_config("system")["System"]["max_pixels"])
+
+
+def resolve_max_pixels(max_pixels: Optional[int]) -> int:
+    """None -> the system default; 0 means no limit; a negative value is a ValueError naming the option."""
+    value = default_max_pixels() if max_pixels is None else max_pixels
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"max_pixels must be a whole number >= 0 (0 = no limit), got {value!r}")
+    return int(value)
+
+
+def check_pixels(name: Union[str, os.PathLike], width: int, height: int, max_pixels: Optional[int] = None) -> None:
+    """ImageTooLargeError naming the input, its size and the limit when width x height exceeds it."""
+    limit = resolve_max_pixels(max_pixels)
+    if limit and width * height > limit:
+        raise ImageTooLargeError(
+            f"{name}: {width}x{height} pixels{_megapixels(width * height)} is more than the limit of {limit:,} "
+            f"pixels{_megapixels(limit)}; raise max_pixels (--max_pixels; 0 = no limit) to read it")
+
+
+def _megapixels(pixels: int) -> str:
+    return f" ({pixels / 1e6:.1f} MP)" if pixels >= 1_000_000 else ""
 
 
 def sniff_format(data: bytes) -> Optional[str]:
@@ -110,17 +162,75 @@ def _png_may_have_alpha(data: bytes) -> bool:
     return data.find(b"tRNS", 0, idat if idat > 0 else len(data)) >= 0
 
 
+def _webp_size(data: bytes) -> Optional[Tuple[int, int]]:
+    """Width and height from a WebP header (VP8, VP8L or VP8X chunk). Read here, not by PIL: its WebP plugin
+    creates a decoder, which allocates the whole canvas, when it opens the file."""
+    chunk = data[12:16]
+    try:
+        if chunk == b"VP8 " and data[23:26] == b"\x9d\x01\x2a":
+            width, height = struct.unpack("<HH", data[26:30])
+            return width & 0x3FFF, height & 0x3FFF
+        if chunk == b"VP8L" and data[20:21] == b"\x2f":
+            bits = struct.unpack("<I", data[21:25])[0]
+            return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+        if chunk == b"VP8X":
+            return (int.from_bytes(data[24:27], "little") + 1, int.from_bytes(data[27:30], "little") + 1)
+    except struct.error:
+        return None
+    return None
+
+
+_PIL_PLUGINS = {"png": ("PngImagePlugin", "PngImageFile"), "jpeg": ("JpegImagePlugin", "JpegImageFile"),
+                "bmp": ("BmpImagePlugin", "BmpImageFile"), "tiff": ("TiffImagePlugin", "TiffImageFile"),
+                "jpeg2000": ("Jpeg2KImagePlugin", "Jpeg2KImageFile"), "pnm": ("PpmImagePlugin", "PpmImageFile")}
+
+
+def read_header(data: bytes, fmt: Optional[str] = None) -> Optional[Tuple[int, int, int]]:
+    """(width, height, pages) from an encoded image's header, without decoding its pixels; None when the
+    header cannot be read (the decoder then decides, and the decoded size is checked).
+
+    The format's PIL plugin class is opened directly: it reads the header only, and skips PIL's own
+    decompression-bomb check (Image.open's, whose threshold is not ours).
+    """
+    fmt = fmt or sniff_format(data)
+    if fmt == "webp":
+        size = _webp_size(data)
+        return None if size is None else (size[0], size[1], 1)
+    if fmt not in _PIL_PLUGINS:
+        return None
+    import importlib
+
+    module, cls = _PIL_PLUGINS[fmt]
+    try:
+        plugin = getattr(importlib.import_module(f"PIL.{module}"), cls)
+        with plugin(io.BytesIO(data)) as header:
+            width, height = header.size
+            pages = getattr(header, "n_frames", 1) if fmt == "tiff" else 1
+    except Exception:  # noqa: BLE001 - an unreadable header is the decoder's to report
+        return None
+    return int(width), int(height), int(pages or 1)
+
+
 def flatten_alpha(img: np.ndarray, background: int = 255) -> np.ndarray:
-    """HxWx4 BGRA (uint8 or uint16) -> HxWx3 uint8 BGR composited over a flat background (white)."""
+    """HxWx4 BGRA (uint8 or uint16) -> HxWx3 uint8 BGR composited over a flat background (white).
+
+    Done in bands of rows: the float temporaries (~50 bytes a pixel) stay small for a large image."""
     top = 65535.0 if img.dtype == np.uint16 else 255.0
-    alpha = img[:, :, 3:4].astype(np.float32) / top
-    bgr = img[:, :, :3].astype(np.float32) * (255.0 / top)
-    out = bgr * alpha + float(background) * (1.0 - alpha)
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    out = np.empty(img.shape[:2] + (3,), np.uint8)
+    rows = max(1, (1 << 20) // max(1, img.shape[1]))
+    for start in range(0, img.shape[0], rows):
+        band = img[start:start + rows]
+        alpha = band[:, :, 3:4].astype(np.float32) / top
+        bgr = band[:, :, :3].astype(np.float32) * (255.0 / top)
+        flat = bgr * alpha + float(background) * (1.0 - alpha)
+        out[start:start + rows] = np.clip(np.rint(flat), 0, 255)
+    return out
 
 
-def decode_image(data: bytes, name: Union[str, os.PathLike] = "<bytes>") -> np.ndarray:
-    """Encoded image bytes -> uint8 BGR (see the module docstring); ImageReadError naming `name` otherwise."""
+def decode_image(data: bytes, name: Union[str, os.PathLike] = "<bytes>",
+                 max_pixels: Optional[int] = None) -> np.ndarray:
+    """Encoded image bytes -> uint8 BGR (see the module docstring); ImageReadError naming `name` otherwise.
+    `max_pixels`: None = configs/system.yml System.max_pixels, 0 = no limit."""
     if len(data) == 0:
         raise ImageReadError(f"{name}: empty file")
     fmt = sniff_format(data)
@@ -130,6 +240,12 @@ def decode_image(data: bytes, name: Union[str, os.PathLike] = "<bytes>") -> np.n
         raise ImageReadError(f"{name}: truncated JPEG (the data ends before the end-of-image marker)")
     if fmt == "png" and png_is_truncated(data):
         raise ImageReadError(f"{name}: truncated PNG (the data ends before the IEND chunk)")
+    header = read_header(data, fmt)
+    if header is not None:
+        width, height, pages = header
+        check_pixels(name, width, height, max_pixels)
+        if pages > 1:
+            input_log.warning("%s: TIFF with %d pages: only page 1 is read", name, pages)
     buf = np.frombuffer(data, dtype=np.uint8)
     try:
         img = None
@@ -150,27 +266,74 @@ def decode_image(data: bytes, name: Union[str, os.PathLike] = "<bytes>") -> np.n
         raise ImageReadError(f"{name}: not a decodable image (corrupt or unsupported {fmt.upper()} data)")
     if img.ndim != 3 or img.shape[2] != 3 or img.shape[0] < 1 or img.shape[1] < 1:
         raise ImageReadError(f"{name}: decoded to an unusable array of shape {img.shape}")
+    if header is None:  # a format whose header we cannot read: at least the pipeline never sees it
+        check_pixels(name, img.shape[1], img.shape[0], max_pixels)
     return img
 
 
-def read_image(path: Union[str, os.PathLike]) -> np.ndarray:
-    """Decode a file to a 3-channel uint8 BGR array, applying the EXIF orientation (OpenCV does)."""
+def read_image(path: Union[str, os.PathLike], max_pixels: Optional[int] = None) -> np.ndarray:
+    """Decode a file to a 3-channel uint8 BGR array, applying the EXIF orientation (OpenCV does).
+    `max_pixels`: None = configs/system.yml System.max_pixels, 0 = no limit."""
     path = Path(path)
     try:
         data = path.read_bytes()  # bytes + imdecode: non-ASCII paths work
     except OSError as exc:
         raise ImageReadError(f"{path}: cannot read file ({exc.strerror or exc})") from None
-    return decode_image(data, path)
+    return decode_image(data, path, max_pixels)
 
 
-def to_bgr(image: ImageInput) -> np.ndarray:
-    """Accept a path or an array (HxW gray, HxWx1, HxWx3 BGR, HxWx4 BGRA; uint8 or uint16) and give uint8 BGR.
+def _is_pil_image(image: Any) -> bool:
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - PIL is a dependency
+        return False
+    return isinstance(image, Image.Image)
 
-    A BGRA array is composited over white, as a PNG file with alpha is.
+
+def pil_to_bgr(image: Any, max_pixels: Optional[int] = None) -> np.ndarray:
+    """A PIL image -> uint8 BGR, as the same picture read from a file would be: the size is checked before
+    the pixels are loaded (PIL opens lazily), the EXIF orientation is applied, transparency is composited
+    over white, 16-bit gray is scaled to 8 bits; other modes (CMYK, YCbCr, 1, I, F, ...) go through RGB."""
+    from PIL import ImageOps
+
+    name = f"PIL image{' ' + str(image.filename) if getattr(image, 'filename', '') else ''}"
+    check_pixels(name, image.width, image.height, max_pixels)
+    try:
+        image = ImageOps.exif_transpose(image) or image
+        if image.mode in ("I;16", "I;16L", "I;16B"):
+            return to_bgr(np.asarray(image).astype(np.uint16), max_pixels)
+        has_alpha = image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
+        if has_alpha:
+            rgba = np.asarray(image.convert("RGBA"))
+            return flatten_alpha(rgba[:, :, [2, 1, 0, 3]])
+        if image.mode == "L":
+            return to_bgr(np.asarray(image), max_pixels)
+        rgb = np.asarray(image.convert("RGB"))
+    except (OSError, ValueError, SyntaxError) as exc:  # a lazily opened file that turns out to be bad
+        raise ImageReadError(f"{name}: cannot decode ({' '.join(str(exc).split())})") from None
+    return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
+def to_bgr(image: ImageInput, max_pixels: Optional[int] = None) -> np.ndarray:
+    """Accept a path, an array (HxW gray, HxWx1, HxWx3 BGR, HxWx4 BGRA; uint8 or uint16), a PIL image or the
+    bytes of an encoded image file, and give uint8 BGR.
+
+    A BGRA array is composited over white, as a PNG file with alpha is. Every kind is checked against
+    `max_pixels` (None = configs/system.yml System.max_pixels, 0 = no limit) before it is converted;
+    any other type is an ImageTypeError.
     """
+    if isinstance(image, (str, os.PathLike)):
+        return read_image(image, max_pixels)
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        return decode_image(bytes(image), "<bytes>", max_pixels)
+    if _is_pil_image(image):
+        return pil_to_bgr(image, max_pixels)
     if not isinstance(image, np.ndarray):
-        return read_image(image)
+        raise ImageTypeError(f"{type(image).__name__} input: not an image (expected a file path, a numpy array, "
+                             "a PIL image or the bytes of an image file)")
     img = image
+    if img.ndim >= 2:
+        check_pixels(f"array input of shape {img.shape}", img.shape[1], img.shape[0], max_pixels)
     if img.ndim == 3 and img.shape[2] == 4:
         if img.dtype not in (np.uint8, np.uint16):
             raise ImageReadError(f"array input: expected uint8 or uint16 pixels, got {img.dtype}")
