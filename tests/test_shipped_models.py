@@ -28,8 +28,8 @@ def test_english_model_reads_a_rendered_document(models_dir):
     ocr = PPOCR(lang="en")
     img, lines = fixtures.document()
     got = [squash(r["transcription"]) for r in ocr(img)]
-    # Every character right up to case (README: the shipped model still mixes a capital into some lower-case
-    # words), and most lines exactly.
+    # Every character right up to case (docs/results.md, en: the shipped model still mixes a capital into some
+    # lower-case words), and most lines exactly.
     assert [g.upper() for g in got] == [squash(t).upper() for t in lines]
     assert sum(g == squash(t) for g, t in zip(got, lines)) >= len(lines) - 1
 
@@ -55,7 +55,7 @@ def test_slim_system_reads_a_rendered_document(slim_ocr):
     # All the text in reading order (a pruned detector may split a line at a wide gap, "1L   13.80"). The
     # quantized recognizer, fine-tuned largely on upper-case receipts, writes some words in capitals ("Thank YOU
     # for shopping", where the official recognizer reads the same box right) and may slip on a letter's shape
-    # ("MiIK" for "Milk", README): compare without case, allowing two character edits over the page.
+    # ("MiIK" for "Milk"; docs/results.md, slim): compare without case, allowing two character edits over the page.
     got = "".join(squash(r["transcription"]) for r in results)
     assert levenshtein(got.lower(), "".join(squash(t) for t in lines).lower()) <= 2
     # Flipped upside down: the quantized classifier turns the crops back.
