@@ -18,6 +18,7 @@ def run_eval(config: Dict[str, Any], loader: Any = None) -> Dict[str, Any]:
     import copy
 
     from paddle_pp.metrics import build_metric
+    from paddle_pp.model_dir import apply_pruned_shapes, pruned_shapes_beside
     from paddle_pp.modeling.architecture import build_model, inference_model
     from paddle_pp.training.adapters import build_adapter
     from paddle_pp.training.checkpoint import load_pretrained_weights, weights_path_for_eval
@@ -33,6 +34,9 @@ def run_eval(config: Dict[str, Any], loader: Any = None) -> Dict[str, Any]:
     if path is None:
         log.warning("no Global.checkpoints or Global.pretrained_model: evaluating random weights")
     else:
+        pruned = pruned_shapes_beside(path)
+        if pruned is not None:   # a pruned model: rebuild its shapes, or the weights would not fit
+            apply_pruned_shapes(inference_model(model), pruned)
         report = load_pretrained_weights(pretrained_target(model, path), path)
         bad = report["shape_mismatch"] + report["missing"]
         log.info("%s weights %s: %d tensors loaded", kind, path, len(report["loaded"]))

@@ -153,7 +153,7 @@ class PPOCR:
             model cache.
         use_angle_cls: run the 0/180 classifier on each crop (configs/system.yml default: true).
         lang: 'ch' (the official recognizer, default) or 'en' (our printable-ASCII English recognizer).
-        slim: the project's slim system (models/slim: FPGM-pruned det, PACT-quantized cls and rec), on the
+        slim: the project's slim system (paddle_pp/models/slim: FPGM-pruned det, PACT-quantized cls and rec), on the
             paddle engine by default.
         drop_score: drop results whose recognition score is below this (default 0.5).
         engine: 'onnx' (default, fastest here), 'paddle' (Paddle Inference), 'dygraph', or 'lite' (Paddle-Lite

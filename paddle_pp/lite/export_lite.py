@@ -3,18 +3,18 @@
     python deploy/lite/export_lite.py --out lite/arm                                # official fp32, for ARM
     python deploy/lite/export_lite.py --out lite/arm_int8 --quant int8              # + dynamic int8 weights
     python deploy/lite/export_lite.py --out lite/x86 --valid_targets x86            # runs here (--engine lite)
-    python deploy/lite/export_lite.py --out lite/slim --slim                        # models/slim/{det,cls,rec}
+    python deploy/lite/export_lite.py --out lite/slim --slim                        # paddle_pp/models/slim/{det,cls,rec}
 
 Writes OUT/det.nb, OUT/cls.nb, OUT/rec.nb, OUT/lite_manifest.json (opt version, targets, sizes, sources),
 OUT/ocr_config.txt (the C++ demo's settings, generated from configs/*.yml) and OUT/ppocr_keys_v1.txt, i.e. a
 directory to push to the device as it is.
 
 Sources, per model: --det_model_dir / --cls_model_dir / --rec_model_dir; else with --slim
-models/slim/<name> (or $PADDLE_PP_SLIM_DIR/<name>); else the official weights. A source directory holding a
+paddle_pp/models/slim/<name> (or $PADDLE_PP_SLIM_DIR/<name>); else the official weights. A source directory holding a
 legacy export (inference.pdmodel + inference.pdiparams) is converted as it is; a model directory
 (config.yml + model.pdparams) is first exported in the legacy format with a batch size of 1, which
 Paddle-Lite's LSTM needs (the engines feed one item at a time). opt runs from its own Python 3.10 venv
-(paddle-pp lite setup, made on first use). Deploy with the Paddle-Lite inference library of the same
+(made once by `paddle-pp lite setup`). Deploy with the Paddle-Lite inference library of the same
 version as opt: v2.13-rc.
 """
 from __future__ import annotations
@@ -226,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--valid_targets", choices=("arm", "x86"), default="arm")
     parser.add_argument("--quant", choices=tuple(QUANT_TYPES), default=None,
                         help="opt's dynamic weight quantization (post_quant_dynamic)")
-    parser.add_argument("--slim", action="store_true", help="convert the slim models (models/slim/{det,cls,rec})")
+    parser.add_argument("--slim", action="store_true", help="convert the slim models (paddle_pp/models/slim/{det,cls,rec})")
     for name in MODELS:
         parser.add_argument(f"--{name}_model_dir", default=None, help="legacy export or model directory")
     parser.add_argument("--work_dir", default=None, help="where the temporary legacy exports go")

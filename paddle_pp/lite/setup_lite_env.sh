@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create the Python 3.10 venv that holds Paddle-Lite's opt and Python runtime (no wheel exists for 3.11).
 #
-#   deploy/lite/setup_lite_env.sh            # prints the venv path: $PADDLE_PP_LITE_VENV (default ~/.paddle_pp/lite-venv)
+#   paddle-pp lite setup                     # runs this script; prints the venv path: $PADDLE_PP_LITE_VENV (default ~/.paddle_pp/lite-venv)
 #
 # Pins: paddlelite==2.13rc0 (opt and runtime; keep it equal to the inference library you deploy with)
 # and numpy==1.26.4. The interpreter is $PADDLE_PP_LITE_PYTHON, else python3.10 from PATH, else pyenv's

@@ -46,7 +46,7 @@ def base_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--no_finetune", action="store_true", help="skip fine-tuning (measure only)")
     parser.add_argument("--publish", default=None, metavar="DIR",
                         help="also copy the finished model directory (without original/, finetune/, pir/) to DIR, "
-                             "atomically: e.g. models/slim/det, what PPOCR(slim=True) runs")
+                             "atomically: e.g. paddle_pp/models/slim/det, what PPOCR(slim=True) runs")
     return parser
 
 

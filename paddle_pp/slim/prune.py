@@ -347,7 +347,7 @@ class FilterPruning(Hook):
     def on_save(self, trainer, prefix: str) -> None:
         if self.record is not None:
             from paddle_pp.utils.files import write_text_atomic
-            from paddle_pp.weights import PRUNED_SHAPES
+            from paddle_pp.model_dir import PRUNED_SHAPES
 
             write_text_atomic(os.path.join(os.path.dirname(prefix), PRUNED_SHAPES), json.dumps(self.record, indent=1))
 

@@ -5,7 +5,7 @@
         --save_dir inference/rec
     python deploy/export_model.py -c configs/rec.yml --save_dir inference/rec_legacy --legacy   # for Paddle-Lite
     python deploy/export_model.py -c configs/rec_en.yml -o Global.pretrained_model=output/rec_en/best_accuracy \
-        --save_dir models/rec_en --weights_only      # model.pdparams + config.yml + dictionary (what models/ ships)
+        --save_dir paddle_pp/models/rec_en --weights_only      # model.pdparams + config.yml + dictionary (what paddle_pp/models/ ships)
 
 The new PIR format (inference.json) by default; --legacy writes inference.pdmodel, which Paddle-Lite's opt
 reads. The directory also gets config.yml (and the dictionary for rec), so it is a complete model directory
@@ -39,22 +39,17 @@ def reexec_with_legacy_ir() -> None:
 
 
 def load_weights(model, cfg) -> Tuple[str, Optional[dict]]:
-    """Load Global.pretrained_model into `model`: 'official' or a .pdparams path (suffix optional). A pruned model
+    """Load Global.pretrained_model into `model` ('official', 'official:NAME', 'bundled:NAME' or a .pdparams path). A pruned model
     (pruned_shapes.json beside its weights) is rebuilt with its shapes first; returns (path, that record or None)."""
     import paddle
 
-    from paddle_pp.model_dir import WEIGHTS, apply_pruned_shapes, pruned_shapes_beside
+    from paddle_pp.model_dir import apply_pruned_shapes, pruned_shapes_beside
     from paddle_pp.modeling.architecture import inference_model
+    from paddle_pp.training.checkpoint import resolve_pretrained
     from paddle_pp.training.trainer import pretrained_target
-    from paddle_pp.weights import import_official
 
     source = str(cfg["Global"].get("pretrained_model") or "official")
-    if source == "official":
-        path = import_official(cfg["Global"]["model_name"]) / WEIGHTS
-    else:
-        path = Path(source if source.endswith(".pdparams") else source + ".pdparams")
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: weights file not found (Global.pretrained_model)")
+    path = Path(resolve_pretrained(source, cfg["Global"].get("model_name")))   # the trainer's reading of the spec
     record = pruned_shapes_beside(path)
     if record is not None:
         apply_pruned_shapes(inference_model(model), record)   # the record names the student's parameters
