@@ -44,7 +44,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         ok = [i for i, outcome in enumerate(outcomes) if outcome.error is None]
         results = recognizer([items[i].image for i in ok]) if ok else []
         for i, (text, score) in zip(ok, results):
-            outcomes[i] = utility.Outcome({RESULTS: f"{items[i].name}\t{text}\t{float(score)}"}, 1)
+            outcomes[i] = utility.Outcome({RESULTS: utility.result_line(items[i].name, text, str(float(score)))}, 1)
         return outcomes
 
     batch = 8 * (args.rec_batch_num or int(utility.yaml_default("rec_batch_num")))
