@@ -478,3 +478,28 @@ def test_full_disk_for_pictures_keeps_det_results(batch, models_dir, tmp_path, c
     boxes = json.loads(read_rows(tmp_path / "det_results.txt")[0][1])
     assert len(boxes) >= 4
     assert "No space left on device" in captured.err and "1 warnings" in captured.out
+
+
+# ------------------------------------------------------------------ batch-mates (issue 21, defect 10)
+
+def test_a_crops_text_does_not_depend_on_its_batch_mates(models_dir, tmp_path, capsys):
+    """PaddleOCR pads every crop of a batch to its widest: next to a 10000x10 image, `HELLO WORLD 123` read as
+    garbage. Alone or batched with it, the crop now gives the same text and score (float noise)."""
+    from paddle_pp.utils.text_render import render_line
+
+    alone, together = tmp_path / "alone", tmp_path / "together"
+    alone.mkdir()
+    together.mkdir()
+    line = render_line("HELLO WORLD 123")
+    cv2.imwrite(str(alone / "hello.png"), line)
+    cv2.imwrite(str(together / "hello.png"), line)
+    cv2.imwrite(str(together / "wide.png"), np.random.default_rng(0).integers(0, 255, (10, 10000, 3), np.uint8))
+    results = {}
+    for folder in (alone, together):
+        assert predict_rec.main(["--image_dir", str(folder), "--output", str(folder / "out"),
+                                 "--rec_batch_num", "6"]) == 0, capsys.readouterr().err
+        results[folder.name] = {r[0]: r[1:] for r in read_rows(folder / "out" / "rec_results.txt")}
+    text, score = results["alone"]["hello.png"]
+    assert squash(text) == "HELLOWORLD123"
+    assert results["together"]["hello.png"][0] == text
+    assert abs(float(results["together"]["hello.png"][1]) - float(score)) < 1e-4
