@@ -149,7 +149,7 @@ class TextRecognizer:
         self.engine = engine
         _, self.img_h, self.img_w = inference["image_shape"]
         self.batch_num = int(inference["batch_num"])
-        self.max_pad_ratio = _max_pad_ratio(inference)
+        self.max_pad_ratio = max_pad_ratio(inference)
         self.decode = CTCLabelDecode(str(dict_path), bool(cfg["Global"].get("use_space_char", True)))
 
     def ratio(self, crop: np.ndarray) -> float:
@@ -167,7 +167,7 @@ class TextRecognizer:
         return results
 
 
-def _max_pad_ratio(inference: Dict[str, Any]) -> Optional[float]:
+def max_pad_ratio(inference: Dict[str, Any]) -> Optional[float]:
     """Inference.max_pad_ratio of a rec config; a model directory whose config.yml predates the key gets
     configs/rec.yml's value (the one default). An explicit empty value (None) keeps PaddleOCR's batching."""
     if "max_pad_ratio" not in inference:
