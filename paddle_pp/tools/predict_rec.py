@@ -5,7 +5,9 @@
 The inputs are already text-line crops (what the detector cuts out), not whole pages. Writes
 OUTPUT/rec_results.txt, one line per image: `image_name<TAB>text<TAB>score` (score: the mean of the kept
 steps' probabilities). Images are sorted by aspect ratio and batched --rec_batch_num at a time, the batch
-width set by its widest crop, as PaddleOCR does; a few batches are read at a time. An image wider than
+width set by its widest crop, as PaddleOCR does, except that a batch is split rather than pad a crop beyond
+rec.yml's Inference.max_pad_ratio times its own width (1.0: a crop's result is what it gives alone, whatever
+its batch-mates); a few batches are read at a time. An image wider than
 2048 times its height is reported as a failure (its input would need gigabytes), not recognized.
 """
 from __future__ import annotations
