@@ -89,6 +89,33 @@ def _order_by_aspect_ratio(crops: Sequence[np.ndarray]) -> np.ndarray:
     return np.argsort(np.array(ratios)) if ratios else np.zeros(0, dtype=np.int64)
 
 
+def batches_by_aspect_ratio(crops: Sequence[np.ndarray], batch_num: int,
+                            widths: Optional[Sequence[int]] = None,
+                            max_pad_ratio: Optional[float] = None) -> List[np.ndarray]:
+    """PaddleOCR's batches (crops sorted by aspect ratio, `batch_num` at a time), split where padding would
+    change a crop's result.
+
+    `widths[i]` is the input width crop i gets when it runs alone. With `max_pad_ratio`, a batch is cut
+    before the first crop whose width exceeds `max_pad_ratio` times the narrowest's of its batch, so no crop
+    is padded beyond that multiple of its own width by its batch-mates (the crops are sorted, so the
+    narrowest is the batch's first). None: PaddleOCR's batches as they are.
+    """
+    order = _order_by_aspect_ratio(crops)
+    batches: List[np.ndarray] = []
+    for start in range(0, len(order), max(1, batch_num)):
+        chunk = order[start:start + max(1, batch_num)]
+        if widths is None or max_pad_ratio is None:
+            batches.append(chunk)
+            continue
+        first = 0
+        for j in range(1, len(chunk)):
+            if widths[chunk[j]] > max_pad_ratio * widths[chunk[first]]:
+                batches.append(chunk[first:j])
+                first = j
+        batches.append(chunk[first:])
+    return batches
+
+
 class TextClassifier:
     """Crops -> (crops with 180-degree ones rotated, [(label, score)])."""
 
@@ -105,9 +132,8 @@ class TextClassifier:
     def __call__(self, crops: List[np.ndarray]) -> Tuple[List[np.ndarray], List[Tuple[str, float]]]:
         crops = list(crops)
         results: List[Tuple[str, float]] = [("", 0.0)] * len(crops)
-        order = _order_by_aspect_ratio(crops)
-        for start in range(0, len(crops), self.batch_num):
-            batch_ids = order[start:start + self.batch_num]
+        # Every crop is resized into the same image_shape, so batch-mates never pad one: no split needed.
+        for batch_ids in batches_by_aspect_ratio(crops, self.batch_num):
             batch = np.stack([resize_norm_cls(crops[i], self.image_shape) for i in batch_ids])
             for i, (label, score) in zip(batch_ids, self.postprocess(self.engine(batch))):
                 results[i] = (label, score)
@@ -117,26 +143,45 @@ class TextClassifier:
 
 
 class TextRecognizer:
-    """Crops -> [(text, score)], batched by aspect ratio with the batch width set by its widest crop."""
+    """Crops -> [(text, score)], batched by aspect ratio with the batch width set by its widest crop; a batch
+    is split so that no crop is padded beyond Inference.max_pad_ratio times its own width (rec.yml)."""
 
     def __init__(self, cfg: Dict[str, Any], engine: Engine, dict_path: os.PathLike) -> None:
         inference = cfg["Inference"]
         self.engine = engine
         _, self.img_h, self.img_w = inference["image_shape"]
         self.batch_num = int(inference["batch_num"])
+        self.max_pad_ratio = max_pad_ratio(inference)
         self.decode = CTCLabelDecode(str(dict_path), use_space_char(cfg["Global"]))
+
+    def ratio(self, crop: np.ndarray) -> float:
+        """The width/height a crop is resized to alone: its own, but never below image_shape's."""
+        return max(self.img_w / float(self.img_h), crop.shape[1] / float(crop.shape[0]))
 
     def __call__(self, crops: Sequence[np.ndarray]) -> List[Tuple[str, float]]:
         results: List[Tuple[str, float]] = [("", 0.0)] * len(crops)
-        order = _order_by_aspect_ratio(crops)
-        for start in range(0, len(crops), self.batch_num):
-            batch_ids = order[start:start + self.batch_num]
-            max_ratio = max(self.img_w / float(self.img_h),
-                            max(crops[i].shape[1] / float(crops[i].shape[0]) for i in batch_ids))
+        widths = [int(self.img_h * self.ratio(crop)) for crop in crops]  # as resize_norm_rec sizes them
+        for batch_ids in batches_by_aspect_ratio(crops, self.batch_num, widths, self.max_pad_ratio):
+            max_ratio = max(self.ratio(crops[i]) for i in batch_ids)
             batch = np.stack([resize_norm_rec(crops[i], max_ratio, self.img_h, self.img_w) for i in batch_ids])
             for i, result in zip(batch_ids, self.decode(self.engine(batch))):
                 results[i] = result
         return results
+
+
+def max_pad_ratio(inference: Dict[str, Any]) -> Optional[float]:
+    """Inference.max_pad_ratio of a rec config; a model directory whose config.yml predates the key gets
+    configs/rec.yml's value (the one default). An explicit empty value (None) keeps PaddleOCR's batching."""
+    if "max_pad_ratio" not in inference:
+        from paddle_pp.config import load_config
+
+        inference = load_config("rec")["Inference"]
+    value = inference.get("max_pad_ratio")
+    if value is None:
+        return None
+    if not float(value) >= 1.0:
+        raise ValueError(f"Inference.max_pad_ratio must be >= 1 (or empty for no limit), got {value!r}")
+    return float(value)
 
 
 def _crop_or_none(img: np.ndarray, box: np.ndarray) -> Optional[np.ndarray]:

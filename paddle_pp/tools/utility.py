@@ -6,11 +6,15 @@
 - `run(...)`: the loop over the images: a progress bar, one line `path: problem` per failed image (no
   traceback), results rewritten atomically (temporary file + os.replace) every few images and at the end
   (also on Ctrl-C / SIGTERM), a summary, and the exit status.
+- `result_line(name, *fields)`: a results line; `escape_name` / `unescape_name` own how an image name is
+  written in it (see EPILOG, "names in results").
+- `visualize(...)`: an optional picture of a result; failing to write it is a warning, never a lost result.
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -55,8 +59,20 @@ bad input:
   applied; gray and 16-bit images become 8-bit BGR; PNG transparency is composited over white. An image
   without text is a success with an empty result.
 
+names in results:
+  A results line is `name<TAB>fields`, one line per image, UTF-8. In the name a backslash is written `\\\\`,
+  a tab `\\t`, a newline `\\n`, a carriage return `\\r`, any other control character and every byte that is
+  not valid UTF-8 `\\xNN` (that byte of the file name), and U+0085, U+2028, U+2029 `\\uNNNN`; everything
+  else is itself. `paddle_pp.tools.utility.unescape_name(name)` gives the path back (os.fsencode of it: the
+  exact bytes). Paths in messages on stderr are escaped the same way, so a message is always one line.
+
+--visualize:
+  Results come first: a picture that cannot be drawn or written (full disk, no permission) is one line
+  `warning: path: cannot write picture PICTURE (problem)` on stderr; that image's results are kept, it does not
+  count as failed, and the summary counts the warnings.
+
 exit status:
-  0    every image succeeded
+  0    every image succeeded (even if some --visualize pictures could not be written: see the warnings)
   1    at least one image failed, or --image_dir holds no images
   2    bad command line, or the models could not be loaded
   130  interrupted (Ctrl-C or SIGTERM); the results finished so far are written
@@ -170,6 +186,66 @@ def model_options(args: argparse.Namespace, *stages: str) -> Dict[str, Any]:
     return {flag: getattr(args, flag) for flag, (model, _, _) in OPTION_KEYS.items() if model in stages}
 
 
+# ---------------------------------------------------------------- names in results files
+
+_NAME_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+_NAME_UNESCAPES = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
+# str.splitlines() also breaks lines at these: a name holding one would split its line for Python readers.
+_UNICODE_LINE_BREAKS = "\x85\u2028\u2029"
+
+
+def escape_name(name: str) -> str:
+    """An image name (or path) as one tab-free, newline-free, UTF-8-encodable field; unescape_name reverses it.
+
+    Undecodable bytes of a file name arrive as lone surrogates U+DC80..U+DCFF (os.fsdecode's surrogateescape);
+    each is written as `\\xNN`, the byte itself, like control characters, so `\\xNN` always means "byte NN".
+    """
+    out = []
+    for ch in name:
+        code = ord(ch)
+        if ch in _NAME_ESCAPES:
+            out.append(_NAME_ESCAPES[ch])
+        elif 0xDC80 <= code <= 0xDCFF:
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\x{code:02x}")
+        elif ch in _UNICODE_LINE_BREAKS or 0xD800 <= code <= 0xDFFF:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def unescape_name(text: str) -> str:
+    """The name escape_name wrote, as a str path (os.fsencode of it gives the file name's exact bytes)."""
+    raw = bytearray()
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            kind = text[i + 1]
+            if kind in _NAME_UNESCAPES:
+                raw += _NAME_UNESCAPES[kind].encode()
+                i += 2
+                continue
+            if kind == "x":
+                raw.append(int(text[i + 2:i + 4], 16))
+                i += 4
+                continue
+            if kind == "u":
+                raw += chr(int(text[i + 2:i + 6], 16)).encode("utf-8", "surrogatepass")
+                i += 6
+                continue
+        raw += ch.encode("utf-8", "surrogateescape")
+        i += 1
+    return os.fsdecode(bytes(raw))
+
+
+def result_line(name: str, *fields: str) -> str:
+    """One results line: the escaped image name, then the tool's fields, tab-separated."""
+    return "\t".join((escape_name(name),) + tuple(fields))
+
+
 # ---------------------------------------------------------------- outputs
 
 class ResultsFile:
@@ -190,7 +266,13 @@ class ResultsFile:
         self.last_flush = time.monotonic()
 
     def add(self, line: str) -> None:
-        self.lines.append(line.rstrip("\n") + "\n")
+        """Keep a line; one that cannot be written (not encodable, or more than one line) raises ValueError here,
+        before it is kept, so it fails its own image and never a later rewrite of the whole file."""
+        line = line.rstrip("\n")
+        if "\n" in line or "\r" in line:
+            raise ValueError(f"a results line holds a line break: {line[:80]!r}")
+        line.encode("utf-8")  # UnicodeEncodeError is a ValueError
+        self.lines.append(line + "\n")
 
     def tick(self, images: int = 1) -> None:
         """Count finished images (with or without a line here) and rewrite the file when it is due."""
@@ -235,10 +317,12 @@ class Item:
 @dataclass
 class Outcome:
     """What one image produced: a line per results file (file name -> line) and a count for the summary,
-    or an error (the problem, without the path) that fails this image alone."""
+    or an error (the problem, without the path) that fails this image alone; warnings (e.g. a picture that
+    could not be written) are reported without failing the image."""
     lines: Dict[str, str] = field(default_factory=dict)
     count: int = 0
     error: Optional[str] = None
+    warnings: List[str] = field(default_factory=list)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -289,6 +373,36 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     raise _Interrupted()
 
 
+def _keep(outcome: Outcome, writers: Dict[str, ResultsFile]) -> None:
+    """Add an outcome's lines to their files, all or none (a line that cannot be written fails the image)."""
+    kept = []
+    try:
+        for name, line in outcome.lines.items():
+            writers[name].add(line)
+            kept.append(writers[name])
+    except Exception:
+        for writer in kept:
+            writer.lines.pop()
+        raise
+
+
+def _flush_all(writers: Dict[str, ResultsFile], report: Callable[[str], None]) -> bool:
+    """Rewrite every results file; a file that cannot be written is reported and never stops the others
+    (its lines stay in memory for the next try)."""
+    ok = True
+    for writer in writers.values():
+        try:
+            writer.flush()
+        except Exception as exc:  # noqa: BLE001 - one file's failure must not lose the others' results
+            ok = False
+            report(f"{writer.path}: cannot write results ({_os_problem(exc)})")
+    return ok
+
+
+def _os_problem(exc: BaseException) -> str:
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else _one_line(exc)
+
+
 def run(args: argparse.Namespace, build: Callable[[], Any], process: Callable[[Any, List[Item]], List[Outcome]],
         result_files: Sequence[str], batch_size: int = 1, count_label: str = "boxes",
         desc: str = "images") -> int:
@@ -304,7 +418,7 @@ def run(args: argparse.Namespace, build: Callable[[], Any], process: Callable[[A
     try:
         images, root = list_images(args.image_dir)
     except FileNotFoundError as exc:
-        print(f"{exc}", file=sys.stderr)
+        print(escape_name(str(exc)), file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("interrupted while listing the images; nothing was processed", file=sys.stderr)
@@ -317,10 +431,11 @@ def run(args: argparse.Namespace, build: Callable[[], Any], process: Callable[[A
         for writer in writers.values():
             writer.flush()  # this run's (empty) results replace any older ones
     except OSError as exc:
-        print(f"{output}: cannot write results ({exc.strerror or exc})", file=sys.stderr)
+        print(escape_name(f"{output}: cannot write results ({exc.strerror or exc})"), file=sys.stderr)
         return EXIT_USAGE
     if not images:
-        print(f"{args.image_dir}: no images found (extensions: {' '.join(IMAGE_EXTENSIONS)})", file=sys.stderr)
+        print(escape_name(f"{args.image_dir}: no images found (extensions: {' '.join(IMAGE_EXTENSIONS)})"),
+              file=sys.stderr)
         return EXIT_FAILED
     try:
         predictor = build()
@@ -334,15 +449,23 @@ def run(args: argparse.Namespace, build: Callable[[], Any], process: Callable[[A
     old_handler = None
     if threading.current_thread() is threading.main_thread():
         old_handler = signal.signal(signal.SIGTERM, _on_sigterm)
-    failures, count, done = 0, 0, 0
+    failures, warnings_count, count, done = 0, 0, 0, 0
     interrupted = False
     start = time.perf_counter()
     bar = tqdm(total=len(images), desc=desc, unit="img", file=sys.stderr, dynamic_ncols=True)
 
+    def say(message: str) -> None:
+        bar.write(escape_name(message), file=sys.stderr)  # escaped: one line, whatever the path holds
+
     def fail(message: str) -> None:
         nonlocal failures
         failures += 1
-        bar.write(message, file=sys.stderr)
+        say(message)
+
+    def warn(message: str) -> None:
+        nonlocal warnings_count
+        warnings_count += 1
+        say(f"warning: {message}")
 
     try:
         for first in range(0, len(images), max(1, batch_size)):
@@ -359,32 +482,47 @@ def run(args: argparse.Namespace, build: Callable[[], Any], process: Callable[[A
                 if exc is not None or outcome.error:
                     fail(f"{item.path}: {outcome.error if exc is None else _one_line(exc)}")
                     continue
+                for message in outcome.warnings:
+                    warn(f"{item.path}: {message}")
+                try:
+                    _keep(outcome, writers)
+                except Exception as exc:  # noqa: BLE001 - a line that cannot be written fails its image alone
+                    fail(f"{item.path}: cannot write its results ({_one_line(exc)})")
+                    continue
                 count += outcome.count
-                for name, line in outcome.lines.items():
-                    writers[name].add(line)
             done += len(chunk)
             bar.update(len(chunk))
             for writer in writers.values():
-                writer.tick(len(chunk))
+                try:
+                    writer.tick(len(chunk))
+                except Exception as exc:  # noqa: BLE001 - kept in memory; retried at the next write and the end
+                    warn(f"{writer.path}: cannot write results yet ({_os_problem(exc)}); will retry")
     except KeyboardInterrupt:
         interrupted = True
     finally:
         bar.close()
-        for writer in writers.values():
-            try:
-                writer.flush()
-            except OSError as exc:
-                fail(f"{writer.path}: cannot write results ({exc.strerror or exc})")
+        _flush_all(writers, fail)
         if old_handler is not None:
             signal.signal(signal.SIGTERM, old_handler)
 
     seconds = time.perf_counter() - start
     files = ", ".join(str(output / name) for name in result_files)
     status = "interrupted after" if interrupted else "done:"
-    print(f"{status} {done} images, {count} {count_label}, {failures} failed, {seconds:.2f} s -> {files}")
+    warned = f", {warnings_count} warnings" if warnings_count else ""
+    print(escape_name(f"{status} {done} images, {count} {count_label}, {failures} failed{warned}, "
+                      f"{seconds:.2f} s -> {files}"))
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_FAILED if failures else EXIT_OK
+
+
+def visualize(outcome: Outcome, path: Path, draw: Callable[[], np.ndarray]) -> None:
+    """--visualize: draw an image's picture and write it to `path`. The results come first: a picture that
+    cannot be drawn or written becomes a warning of the outcome, and the image keeps its results."""
+    try:
+        save_image(path, draw())
+    except Exception as exc:  # noqa: BLE001 - full disk, permissions, a font: never the OCR result's problem
+        outcome.warnings.append(f"cannot write picture {path} ({_os_problem(exc)})")
 
 
 def visual_path(args: argparse.Namespace, name: str, folder: str = "vis") -> Path:

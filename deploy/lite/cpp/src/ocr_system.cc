@@ -36,6 +36,7 @@ OcrSystem::OcrSystem(const Config& c, Predictor* det, Predictor* cls, Predictor*
   rec_h_ = int(rec_shape[1]);
   rec_w_ = int(rec_shape[2]);
   rec_batch_num_ = c.Int("rec_batch_num");
+  rec_max_pad_ratio_ = c.Has("rec_max_pad_ratio") ? c.Double("rec_max_pad_ratio") : 0.0;
   characters_ = LoadCharacters(dict_path, c.Bool("use_space_char"));
   use_angle_cls_ = c.Bool("use_angle_cls") && cls_ != nullptr;
   drop_score_ = c.Double("drop_score");
@@ -97,21 +98,29 @@ std::vector<std::pair<int, float>> OcrSystem::Classify(std::vector<cv::Mat>* cro
 std::vector<std::pair<std::string, float>> OcrSystem::Recognize(const std::vector<cv::Mat>& crops) {
   std::vector<std::pair<std::string, float>> results(crops.size(), {"", 0.f});
   std::vector<size_t> order = OrderByAspectRatio(crops);
-  for (size_t start = 0; start < order.size(); start += rec_batch_num_) {
-    size_t end = std::min(order.size(), start + rec_batch_num_);
-    double max_ratio = rec_w_ / double(rec_h_);
-    for (size_t k = start; k < end; ++k)
-      max_ratio = std::max(max_ratio, crops[order[k]].cols / double(crops[order[k]].rows));
-    int width = RecBatchWidth(rec_h_, max_ratio);
-    Tensor batch;
-    batch.shape = {int64_t(end - start), 3, rec_h_, width};
-    batch.data.resize(batch.numel());
-    const size_t item = size_t(3) * rec_h_ * width;
-    for (size_t k = start; k < end; ++k) ResizeNormPad(crops[order[k]], rec_h_, width, batch.data.data() + (k - start) * item);
-    Tensor out = rec_->Run(batch);
-    if (out.shape.size() != 3) throw std::runtime_error("rec output must be [N, T, C]");
-    auto decoded = CTCDecode(out.data.data(), int(out.shape[0]), int(out.shape[1]), int(out.shape[2]), characters_);
-    for (size_t k = start; k < end; ++k) results[order[k]] = decoded[k - start];
+  const double min_ratio = rec_w_ / double(rec_h_);
+  auto ratio = [&](size_t i) { return std::max(min_ratio, crops[i].cols / double(crops[i].rows)); };
+  // PaddleOCR's batches of rec_batch_num, each split before the first crop wider than rec_max_pad_ratio
+  // times the batch's narrowest (as pipeline.py's batches_by_aspect_ratio): no crop is padded beyond that.
+  for (size_t chunk = 0; chunk < order.size(); chunk += rec_batch_num_) {
+    const size_t chunk_end = std::min(order.size(), chunk + rec_batch_num_);
+    for (size_t start = chunk, end = chunk; start < chunk_end; start = end) {
+      const int narrowest = RecBatchWidth(rec_h_, ratio(order[start]));
+      end = start + 1;
+      while (end < chunk_end && (rec_max_pad_ratio_ <= 0.0 ||
+                                 RecBatchWidth(rec_h_, ratio(order[end])) <= rec_max_pad_ratio_ * narrowest))
+        ++end;
+      const int width = RecBatchWidth(rec_h_, ratio(order[end - 1]));
+      Tensor batch;
+      batch.shape = {int64_t(end - start), 3, rec_h_, width};
+      batch.data.resize(batch.numel());
+      const size_t item = size_t(3) * rec_h_ * width;
+      for (size_t k = start; k < end; ++k) ResizeNormPad(crops[order[k]], rec_h_, width, batch.data.data() + (k - start) * item);
+      Tensor out = rec_->Run(batch);
+      if (out.shape.size() != 3) throw std::runtime_error("rec output must be [N, T, C]");
+      auto decoded = CTCDecode(out.data.data(), int(out.shape[0]), int(out.shape[1]), int(out.shape[2]), characters_);
+      for (size_t k = start; k < end; ++k) results[order[k]] = decoded[k - start];
+    }
   }
   return results;
 }

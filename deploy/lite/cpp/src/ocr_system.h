@@ -41,6 +41,7 @@ class OcrSystem {
   double cls_thresh_;
   std::vector<std::string> cls_labels_;
   int rec_h_, rec_w_, rec_batch_num_;
+  double rec_max_pad_ratio_;  // 0: no limit (PaddleOCR's batches)
   std::vector<std::string> characters_;
   bool use_angle_cls_;
   double drop_score_;
