@@ -41,11 +41,10 @@ def reexec_with_legacy_ir() -> None:
 def load_weights(model, cfg) -> Tuple[str, Optional[dict]]:
     """Load Global.pretrained_model into `model`: 'official' or a .pdparams path (suffix optional). A pruned model
     (pruned_shapes.json beside its weights) is rebuilt with its shapes first; returns (path, that record or None)."""
-    import paddle
-
     from paddle_pp.model_dir import WEIGHTS, apply_pruned_shapes, pruned_shapes_beside
     from paddle_pp.modeling.architecture import inference_model
     from paddle_pp.training.trainer import pretrained_target
+    from paddle_pp.utils.safe_pickle import load_state_dict
     from paddle_pp.weights import import_official
 
     source = str(cfg["Global"].get("pretrained_model") or "official")
@@ -59,7 +58,7 @@ def load_weights(model, cfg) -> Tuple[str, Optional[dict]]:
     if record is not None:
         apply_pruned_shapes(inference_model(model), record)   # the record names the student's parameters
     target = pretrained_target(model, str(path))   # a distillation run's own checkpoint, or its student's weights
-    missing, unexpected = target.set_state_dict(paddle.load(str(path)))
+    missing, unexpected = target.set_state_dict(load_state_dict(path))
     if missing:
         raise ValueError(f"{path}: does not fit the config's architecture; missing e.g. {list(missing)[:3]}")
     return str(path), record
