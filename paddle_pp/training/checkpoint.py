@@ -119,8 +119,10 @@ def _plain(obj: Any) -> Any:
     """The state as plain data the restricted unpickler reads back: numpy scalars become numbers, paths strings."""
     if isinstance(obj, dict):
         return {_plain(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_plain(v) for v in obj)
+    if isinstance(obj, list):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, tuple):  # a named tuple too: plain tuples only
+        return tuple(_plain(v) for v in obj)
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, os.PathLike):
