@@ -164,9 +164,8 @@ def apply_pruned_shapes(model, record: Dict) -> None:
 def load_model(directory: os.PathLike):
     """Build the model described by `<dir>/config.yml` and load `<dir>/<pretrained_model>`, in eval mode.
     A pruned model's directory also holds `pruned_shapes.json` (see `apply_pruned_shapes`)."""
-    import paddle
-
     from paddle_pp.modeling.architecture import build_model
+    from paddle_pp.utils.safe_pickle import load_state_dict
 
     directory = Path(directory)
     cfg = read_config(directory)
@@ -177,7 +176,7 @@ def load_model(directory: os.PathLike):
     weights = directory / weights_name(cfg)
     if not weights.is_file():
         raise ModelDirError(f"{directory}: weights file {weights.name} is missing")
-    missing, unexpected = model.set_state_dict(paddle.load(str(weights)))
+    missing, unexpected = model.set_state_dict(load_state_dict(weights))  # never runs code from the file
     if missing or unexpected:
         raise ImportMismatchError(f"{weights}: does not fit {cfg['Global'].get('config_path')}: "
                                   f"missing {list(missing)[:3]}, unexpected {list(unexpected)[:3]}")

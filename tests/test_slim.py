@@ -233,7 +233,7 @@ def test_prune_cls_end_to_end(tmp_path, capsys):
     assert [p.shape for p in exported.parameters()] == [p.shape for p in model.parameters()]
     # An unpruned run in the same output directory drops the stale record (its checkpoints are not pruned).
     unpruned = load_config(cfg_path)
-    unpruned["Global"].update(save_model_dir=str(tmp_path / "more"))
+    unpruned["Global"].update(save_model_dir=str(tmp_path / "more"), overwrite=True)
     Trainer(unpruned).train()
     assert not (tmp_path / "more" / "pruned_shapes.json").exists()
 

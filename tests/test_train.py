@@ -373,3 +373,80 @@ def test_distillation_trains_the_student_against_a_frozen_official_teacher(tmp_p
     x = paddle.rand([1, 3, 64, 64])
     trainer.inference_model.eval()
     assert np.array_equal(student(x).numpy(), trainer.inference_model(x).numpy())
+
+
+# ------------------------------------------------------------------- another run's checkpoints are not overwritten
+
+def _quick_run(rec_data, out, **global_overrides):
+    settings = dict(epoch_num=1, max_steps=1, eval_batch_step=None)
+    settings.update(global_overrides)
+    cfg = rec_config(rec_data, out, **settings)
+    return Trainer(cfg, train_loader=ArrayLoader(rec_data["arrays"], 8, True), build_eval_loader=False)
+
+
+def _fingerprint(out):
+    """What a second run must not touch: the bytes of every checkpoint file (through the links)."""
+    from paddle_pp.utils.files import file_md5
+
+    return {name + ext: file_md5(out / (name + ext)) for name in ("latest", "best_accuracy")
+            for ext in (".pdparams", ".pdopt", ".states") if (out / (name + ext)).exists()}
+
+
+def test_a_new_run_never_overwrites_another_runs_checkpoints(rec_data, tmp_path):
+    """The `checkpoint:` typo of the issue: a second run meant to resume but, without Global.checkpoints, starts
+    fresh in the same directory. It is refused before it writes anything; resuming, --overwrite or another
+    directory are the ways out."""
+    from paddle_pp.training.checkpoint import SaveDirInUseError, read_states
+
+    out = tmp_path / "out"
+    first = _quick_run(rec_data, out)
+    first.train()
+    first.save("best_accuracy")
+    before = _fingerprint(out)
+    assert len(before) == 6
+    with pytest.raises(SaveDirInUseError) as info:
+        _quick_run(rec_data, out)   # e.g. `checkpoint: ./output/rec/latest`: the key ignored
+    message = str(info.value)
+    assert str(out) in message and f"Global.checkpoints={out / 'latest'}" in message and "--overwrite" in message
+    assert _fingerprint(out) == before
+    # A run that resumes from that directory is the same run.
+    resumed = _quick_run(rec_data, out, checkpoints=str(out / "latest"), max_steps=2)
+    assert resumed.global_step == 1
+    # Resuming from elsewhere into it is refused too (the checkpoints there belong to another run).
+    _quick_run(rec_data, tmp_path / "other").train()
+    with pytest.raises(SaveDirInUseError):
+        _quick_run(rec_data, out, checkpoints=str(tmp_path / "other" / "latest"))
+    # Told to overwrite: the earlier run's checkpoints go, best_accuracy included (never mistaken for this run's).
+    again = _quick_run(rec_data, out, overwrite=True)
+    assert not (out / "best_accuracy.pdparams").exists() and not (out / "latest.pdparams").exists()
+    again.train()
+    assert read_states(out / "latest")["global_step"] == 1 and not (out / "best_accuracy.pdparams").exists()
+
+
+def test_train_cli_refuses_a_used_directory_unless_overwrite(rec_data, tmp_path, capsys):
+    from paddle_pp import train as train_tool
+    from paddle_pp.config import save_config
+
+    out = tmp_path / "out"
+    cfg = rec_config(rec_data, out, epoch_num=1, max_steps=1, eval_batch_step=None)
+    cfg["Global"].pop("config_path", None)
+    save_config(cfg, tmp_path / "tiny_rec.yml")
+    _quick_run(rec_data, out).train()
+    before = _fingerprint(out)
+    assert train_tool.main(["-c", str(tmp_path / "tiny_rec.yml")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "holds the checkpoints of another run" in err and "--overwrite" in err
+    assert "Traceback" not in err and _fingerprint(out) == before
+    assert train_tool.main(["-c", str(tmp_path / "tiny_rec.yml"), "--overwrite"]) == 0
+    assert _fingerprint(out) != before
+
+
+def test_resume_with_states_missing_is_an_error_not_a_restart(rec_data, tmp_path):
+    """Before: a checkpoint without .states 'resumed' at step 0 of epoch 1. Now the trainer refuses it."""
+    from paddle_pp.training.checkpoint import checkpoint_base
+
+    out = tmp_path / "out"
+    _quick_run(rec_data, out).train()
+    os.remove(checkpoint_base(out / "latest") + ".states")
+    with pytest.raises(CheckpointError, match=r"latest\.states is missing, so training cannot resume"):
+        _quick_run(rec_data, out, checkpoints=str(out / "latest"), max_steps=2)

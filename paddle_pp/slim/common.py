@@ -77,6 +77,7 @@ def finetune_config(config: Dict[str, Any], save_dir: Path) -> Dict[str, Any]:
     g = cfg["Global"]
     g["save_model_dir"] = str(save_dir / "finetune")
     g["checkpoints"] = None
+    g["overwrite"] = True  # the fine-tuning run is the tool's own scratch: a rerun replaces it, never resumes it
     ft = dict(slim_settings(cfg).get("finetune") or {})
     for key in ("epoch_num", "max_steps", "max_train_minutes", "eval_batch_step", "print_batch_step"):
         if ft.get(key) is not None:

@@ -39,14 +39,15 @@ def reexec_with_legacy_ir() -> None:
 
 
 def load_weights(model, cfg) -> Tuple[str, Optional[dict]]:
-    """Load Global.pretrained_model into `model` ('official', 'official:NAME', 'bundled:NAME' or a .pdparams path). A pruned model
-    (pruned_shapes.json beside its weights) is rebuilt with its shapes first; returns (path, that record or None)."""
-    import paddle
+    """Load Global.pretrained_model ('official', 'official:NAME', 'bundled:NAME' or a .pdparams path) into `model`.
 
+    A pruned model (pruned_shapes.json beside its weights) is rebuilt with its shapes first; returns (path, that
+    record or None)."""
     from paddle_pp.model_dir import apply_pruned_shapes, pruned_shapes_beside
     from paddle_pp.modeling.architecture import inference_model
     from paddle_pp.training.checkpoint import resolve_pretrained
     from paddle_pp.training.trainer import pretrained_target
+    from paddle_pp.utils.safe_pickle import load_state_dict
 
     source = str(cfg["Global"].get("pretrained_model") or "official")
     path = Path(resolve_pretrained(source, cfg["Global"].get("model_name")))   # the trainer's reading of the spec
@@ -54,7 +55,7 @@ def load_weights(model, cfg) -> Tuple[str, Optional[dict]]:
     if record is not None:
         apply_pruned_shapes(inference_model(model), record)   # the record names the student's parameters
     target = pretrained_target(model, str(path))   # a distillation run's own checkpoint, or its student's weights
-    missing, unexpected = target.set_state_dict(paddle.load(str(path)))
+    missing, unexpected = target.set_state_dict(load_state_dict(path))
     if missing:
         raise ValueError(f"{path}: does not fit the config's architecture; missing e.g. {list(missing)[:3]}")
     return str(path), record

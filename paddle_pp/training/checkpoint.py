@@ -1,43 +1,77 @@
-"""Checkpoints (resume) and pre-trained weights (initialise), PaddleOCR 2.x layout.
+"""Checkpoints (resume) and pre-trained weights (initialise), PaddleOCR 2.x names.
 
-A checkpoint is three files sharing a prefix, e.g. ``output/rec/latest``:
+A checkpoint has a prefix, e.g. ``output/rec/latest``, and three files:
 
 - ``latest.pdparams``: the model's state_dict (structural names; loadable as a pre-trained model too),
 - ``latest.pdopt``: the optimizer state (Adam moments, LR schedule), its accumulators keyed by the structural
   parameter names (``head.fc.weight::moment1_0``) so it loads into a model built in any order or process,
-- ``latest.states``: a pickle with epoch, step in that epoch, global step, best metric, RNG states
+- ``latest.states``: a pickle of plain data with epoch, step in that epoch, global step, best metric, RNG states
   (python/numpy/paddle, now and at the start of the epoch), the LR schedule state and the MD5 of the other two
   files (a checkpoint whose parts do not belong together is refused rather than half-loaded).
 
-Each file is written to a temporary name and moved into place (``utils.files.write_atomic``); ``.states`` is
-written last.
+A checkpoint is committed as a whole, so that a kill at any moment leaves the previous one or the new one, never a
+mixture. Its files are written into a new hidden directory beside the prefix (``.latest.ckpt-<random>``); once
+they are all on disk, the pointer ``latest.ckpt``, a symbolic link to that directory, is replaced in one rename,
+and only then is the previous directory removed. ``latest.pdparams``, ``latest.pdopt`` and ``latest.states`` are
+symbolic links through the pointer (``latest.pdparams -> latest.ckpt/latest.pdparams``), so the names users pass
+(``Global.checkpoints=./output/rec/latest``, ``Global.pretrained_model=./output/rec/best_accuracy``) keep working.
+A checkpoint of the older layout (three plain files) still loads.
+
+Every file here is read with the restricted unpickler of ``utils.safe_pickle``: arrays, numbers, strings and plain
+containers only, never code.
 """
 from __future__ import annotations
 
 import os
 import pickle
 import random
+import shutil
+import tempfile
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 import paddle
 
 from paddle_pp import model_dir as mdir
-from paddle_pp.utils.files import file_md5, write_atomic
+from paddle_pp.utils.files import file_md5
+from paddle_pp.utils.safe_pickle import GeneratorStateRecord, load_pickle, load_state_dict
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2  # 2: committed through the <name>.ckpt pointer, RNG states as plain data
 _OPT_SEP = "::"
+POINTER_SUFFIX = ".ckpt"
+PARTS = ("pdparams", "pdopt", "states")
+# The checkpoints a run writes into Global.save_model_dir (trainer.save): what makes a directory a run's.
+RUN_CHECKPOINT_NAMES = ("latest", "best_accuracy")
+RUN_CHECKPOINT_PATTERN = "iter_epoch_"
 
 
 class CheckpointError(RuntimeError):
     pass
 
 
+class SaveDirInUseError(CheckpointError):
+    """Global.save_model_dir holds another run's checkpoints and this run neither resumes from it nor overwrites."""
+
+
 # ------------------------------------------------------------------------------------------------ RNG states
 
 def get_rng_states() -> Dict[str, Any]:
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "paddle": paddle.get_rng_state()}
+    """Python, numpy and paddle RNG states as plain data (tuples, lists, arrays): what a checkpoint stores."""
+    return {"python": random.getstate(), "numpy": np.random.get_state(),
+            "paddle": [state.__getstate__() for state in paddle.get_rng_state()]}
+
+
+def _generator_state(saved: Any) -> Any:
+    """A paddle GeneratorState from its plain form (or from what an older checkpoint pickled)."""
+    if isinstance(saved, GeneratorStateRecord):
+        saved = saved.state
+    if not isinstance(saved, (tuple, list)):
+        return saved  # already a GeneratorState (states kept in memory by an older caller)
+    cls = type(paddle.get_rng_state()[0])
+    state = cls.__new__(cls)
+    state.__setstate__(tuple(saved))
+    return state
 
 
 def set_rng_states(states: Optional[Dict[str, Any]]) -> None:
@@ -45,7 +79,7 @@ def set_rng_states(states: Optional[Dict[str, Any]]) -> None:
         return
     random.setstate(states["python"])
     np.random.set_state(states["numpy"])
-    paddle.set_rng_state(states["paddle"])
+    paddle.set_rng_state([_generator_state(s) for s in states["paddle"]])
 
 
 def seed_everything(seed: int) -> None:
@@ -56,26 +90,106 @@ def seed_everything(seed: int) -> None:
 
 # ------------------------------------------------------------------------------------------------ file helpers
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+_DIR_MODE = 0o777 & ~_UMASK  # mkdtemp makes a private directory; checkpoints are shared like other outputs
+
+
 def strip_suffix(path: os.PathLike) -> str:
-    """``x/latest``, ``x/latest.pdparams``, ``x/latest.states`` -> ``x/latest``."""
+    """``x/latest``, ``x/latest.pdparams``, ``x/latest.states``, ``x/latest.ckpt`` -> ``x/latest``."""
     path = str(path)
-    for ext in (".pdparams", ".pdopt", ".states"):
+    for ext in (".pdparams", ".pdopt", ".states", POINTER_SUFFIX):
         if path.endswith(ext):
             return path[: -len(ext)]
     return path
 
 
-def _pickle_dump(obj: Any) -> Callable[[Path], None]:
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as f:
-            pickle.dump(obj, f, protocol=4)
-            f.flush()
-            os.fsync(f.fileno())
-    return write
+def _fsync(path: str) -> None:
+    """Flush a file or a directory (its entries: a rename) to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems cannot sync a directory
+        pass
+    finally:
+        os.close(fd)
 
 
-def _paddle_save(obj: Any) -> Callable[[Path], None]:
-    return lambda tmp: paddle.save(obj, str(tmp))
+def _plain(obj: Any) -> Any:
+    """The state as plain data the restricted unpickler reads back: numpy scalars become numbers, paths strings."""
+    if isinstance(obj, dict):
+        return {_plain(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, tuple):  # a named tuple too: plain tuples only
+        return tuple(_plain(v) for v in obj)
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    return obj
+
+
+def _write_states(path: str, state: Dict[str, Any]) -> None:
+    with open(path, "wb") as f:
+        pickle.dump(_plain(state), f, protocol=4)
+        f.flush()
+        os.fsync(f.fileno())
+    load_pickle(path)  # what the restricted loader would refuse fails this save, not the resume
+
+
+def _paddle_save(obj: Any, path: str) -> None:
+    paddle.save(obj, path)
+    _fsync(path)
+
+
+def _replace_symlink(target: str, link: str) -> None:
+    """Point `link` at `target` in one rename (readers see the old link or the new one)."""
+    tmp = f"{link}.{os.getpid()}-{random.getrandbits(32):08x}.tmp"
+    os.symlink(target, tmp)
+    try:
+        os.replace(tmp, link)
+    except BaseException:
+        os.remove(tmp)
+        raise
+
+
+def _pointer(prefix: str) -> str:
+    return prefix + POINTER_SUFFIX
+
+
+def _staging_prefix(name: str) -> str:
+    return f".{name}{POINTER_SUFFIX}-"
+
+
+def checkpoint_base(prefix: os.PathLike) -> str:
+    """Where a checkpoint's files are: ``x/latest.ckpt/latest`` (through the pointer), or ``x/latest`` for a
+    checkpoint of the older layout."""
+    prefix = strip_suffix(prefix)
+    if os.path.isdir(_pointer(prefix)):
+        return os.path.join(_pointer(prefix), os.path.basename(prefix))
+    return prefix
+
+
+def _remove_leftovers(directory: str, name: str, keep: str) -> None:
+    """Earlier directories of checkpoint `name` (the one just replaced, and those of saves that were killed)
+    and temporary links of killed saves."""
+    for entry in os.listdir(directory):
+        path = os.path.join(directory, entry)
+        if entry.startswith(_staging_prefix(name)) and entry != keep and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        elif entry.startswith(name + ".") and entry.endswith(".tmp") and os.path.islink(path):
+            os.remove(path)
+
+
+def remove_checkpoint(prefix: os.PathLike) -> None:
+    """Delete a checkpoint: its links and pointer first (it stops existing at once), then its files."""
+    prefix = strip_suffix(prefix)
+    directory, name = os.path.split(os.path.abspath(prefix))
+    for path in [_pointer(prefix)] + [f"{prefix}.{part}" for part in PARTS]:
+        if os.path.islink(path) or os.path.isfile(path):
+            os.remove(path)
+    _remove_leftovers(directory, name, keep="")
 
 
 # ---------------------------------------------------------------------------- optimizer state by structure
@@ -125,47 +239,109 @@ def optimizer_state_from_structural(opt_state: Dict[str, Any], model: paddle.nn.
 
 def save_checkpoint(prefix: os.PathLike, model: paddle.nn.Layer, optimizer: Optional[paddle.optimizer.Optimizer],
                     state: Dict[str, Any]) -> str:
-    """Write ``prefix.pdparams``, ``prefix.pdopt`` and ``prefix.states`` atomically; returns the prefix."""
+    """Write the checkpoint ``prefix`` as a whole (see the module docstring); returns the prefix.
+
+    Until the pointer is replaced, the previous checkpoint of that name is untouched and is what a resume finds;
+    afterwards the new one is, complete."""
     prefix = strip_suffix(prefix)
-    os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
-    write_atomic(prefix + ".pdparams", _paddle_save(model.state_dict()))
-    files = {"pdparams": file_md5(prefix + ".pdparams")}
+    directory, name = os.path.split(os.path.abspath(prefix))
+    os.makedirs(directory, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=_staging_prefix(name), dir=directory)
+    os.chmod(staging, _DIR_MODE)
+    base = os.path.join(staging, name)
+    _paddle_save(model.state_dict(), base + ".pdparams")
+    files = {"pdparams": file_md5(base + ".pdparams")}
     if optimizer is not None:
-        opt_state = optimizer_state_to_structural(optimizer.state_dict(), model)
-        write_atomic(prefix + ".pdopt", _paddle_save(opt_state))
-        files["pdopt"] = file_md5(prefix + ".pdopt")
-    state = dict(state, version=CHECKPOINT_VERSION, files=files)
-    write_atomic(prefix + ".states", _pickle_dump(state))
+        _paddle_save(optimizer_state_to_structural(optimizer.state_dict(), model), base + ".pdopt")
+        files["pdopt"] = file_md5(base + ".pdopt")
+    _write_states(base + ".states", dict(state, version=CHECKPOINT_VERSION, files=files))
+    _fsync(staging)
+    _replace_symlink(os.path.basename(staging), _pointer(prefix))  # the commit
+    _fsync(directory)
+    for part in PARTS:  # the names users know, through the pointer (they replace an older layout's files)
+        link = f"{prefix}.{part}"
+        if os.path.isfile(f"{base}.{part}"):
+            _replace_symlink(f"{name}{POINTER_SUFFIX}/{name}.{part}", link)
+        elif os.path.lexists(link):
+            os.remove(link)
+    _fsync(directory)
+    _remove_leftovers(directory, name, keep=os.path.basename(staging))
     return prefix
+
+
+def read_states(prefix: os.PathLike) -> Dict[str, Any]:
+    """A checkpoint's ``.states`` (restricted unpickler); CheckpointError when it is missing."""
+    prefix = strip_suffix(prefix)
+    path = checkpoint_base(prefix) + ".states"
+    if not os.path.isfile(path):
+        raise CheckpointError(f"checkpoint {prefix}: {prefix}.states is missing, so training cannot resume from it "
+                              f"(it holds the epoch, step, RNG and schedule); to start a new run from its weights "
+                              f"use Global.pretrained_model={prefix} instead of Global.checkpoints")
+    state = load_pickle(path, legacy_states=True)
+    if not isinstance(state, dict):
+        raise CheckpointError(f"checkpoint {prefix}: {path} holds a {type(state).__name__}, not a training state")
+    return state
 
 
 def load_checkpoint(prefix: os.PathLike, model: paddle.nn.Layer,
                     optimizer: Optional[paddle.optimizer.Optimizer] = None) -> Dict[str, Any]:
-    """Restore the model (and optimizer, with its LR schedule) from a checkpoint; returns the saved state."""
+    """Restore the model (and optimizer, with its LR schedule) from a checkpoint; returns the saved state.
+    Every part must be there and belong to the same save (the MD5s in ``.states``)."""
     prefix = strip_suffix(prefix)
-    if not os.path.isfile(prefix + ".pdparams"):
+    base = checkpoint_base(prefix)
+    if not os.path.isfile(base + ".pdparams"):
         raise CheckpointError(f"checkpoint {prefix}: {prefix}.pdparams does not exist")
-    state: Dict[str, Any] = {}
-    if os.path.isfile(prefix + ".states"):
-        with open(prefix + ".states", "rb") as f:
-            state = pickle.load(f)
-        for kind, digest in state.get("files", {}).items():
-            path = f"{prefix}.{kind}"
-            if not os.path.isfile(path) or file_md5(path) != digest:
-                raise CheckpointError(f"checkpoint {prefix}: {path} does not belong to {prefix}.states "
-                                      f"(missing or overwritten by another save)")
-    params = paddle.load(prefix + ".pdparams")
+    state = read_states(prefix)
+    for kind, digest in state.get("files", {}).items():
+        path = f"{base}.{kind}"
+        if not os.path.isfile(path) or file_md5(path) != digest:
+            raise CheckpointError(f"checkpoint {prefix}: {prefix}.{kind} does not belong to {prefix}.states "
+                                  f"(missing or overwritten by another save)")
+    params = load_state_dict(base + ".pdparams")
     missing, unexpected = model.set_state_dict(params)
     if missing or unexpected:
         raise CheckpointError(f"checkpoint {prefix} does not fit the model: missing {list(missing)[:5]}, "
                               f"unexpected {list(unexpected)[:5]}")
     if optimizer is not None:
-        if os.path.isfile(prefix + ".pdopt"):
-            opt_state = optimizer_state_from_structural(paddle.load(prefix + ".pdopt"), model)
-            optimizer.set_state_dict(opt_state)
-        else:
+        if not os.path.isfile(base + ".pdopt"):
             raise CheckpointError(f"checkpoint {prefix}: {prefix}.pdopt is missing (needed to resume training)")
+        optimizer.set_state_dict(optimizer_state_from_structural(load_state_dict(base + ".pdopt"), model))
     return state
+
+
+# ---------------------------------------------------------------------------------- a run's output directory
+
+def run_checkpoints(directory: os.PathLike) -> List[str]:
+    """The checkpoints a training run left in `directory` (latest, best_accuracy, iter_epoch_N), by name."""
+    if not os.path.isdir(directory):
+        return []
+    found = set()
+    for entry in os.listdir(directory):
+        for suffix in (".pdparams", ".pdopt", ".states", POINTER_SUFFIX):
+            stem = entry[: -len(suffix)] if entry.endswith(suffix) else None
+            if stem in RUN_CHECKPOINT_NAMES or (
+                    stem and stem.startswith(RUN_CHECKPOINT_PATTERN) and stem[len(RUN_CHECKPOINT_PATTERN):].isdigit()):
+                found.add(stem)
+    return sorted(found)
+
+
+def check_save_dir(save_dir: os.PathLike, checkpoints: Optional[str], overwrite: bool) -> List[str]:
+    """A new run must not overwrite another run's checkpoints: SaveDirInUseError when `save_dir` holds some,
+    unless this run resumes from that directory (`checkpoints` in it) or `overwrite` is set. Returns the
+    checkpoints that `overwrite` will replace."""
+    existing = run_checkpoints(save_dir)
+    if not existing:
+        return []
+    if checkpoints and os.path.realpath(os.path.dirname(os.path.abspath(strip_suffix(checkpoints)))) == \
+            os.path.realpath(save_dir):
+        return []
+    if overwrite:
+        return existing
+    latest = os.path.join(str(save_dir), "latest")
+    raise SaveDirInUseError(
+        f"{save_dir} holds the checkpoints of another run ({', '.join(existing)}) and this run would overwrite "
+        f"them. Resume that run with -o Global.checkpoints={latest}, or start over there with --overwrite "
+        f"(Global.overwrite: true in a config or the API), or choose another Global.save_model_dir")
 
 
 # ------------------------------------------------------------------------------------------ pre-trained weights
@@ -200,7 +376,7 @@ def load_pretrained_weights(model: paddle.nn.Layer, path: str) -> Dict[str, List
     """Load what fits; parameters whose shape differs (a new dictionary's head) or which the file lacks keep their
     initialisation. Returns {'loaded', 'shape_mismatch' [(name, file shape, model shape)], 'missing',
     'unexpected'} for the log."""
-    saved = paddle.load(path)
+    saved = load_state_dict(path)
     own = model.state_dict()
     report: Dict[str, List[Any]] = {"loaded": [], "shape_mismatch": [], "missing": [], "unexpected": []}
     to_load = {}
@@ -248,7 +424,7 @@ def transfer_ctc_head(model: paddle.nn.Layer, path: str, source_global: Mapping[
     lacks keep their initialisation. Returns the number of classes transferred."""
     from paddle_pp.utils.dicts import rec_characters
 
-    saved = paddle.load(path)
+    saved = load_state_dict(path)
     weight_key, bias_key = f"{head}.weight", f"{head}.bias"
     if weight_key not in saved:
         return 0

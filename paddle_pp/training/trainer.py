@@ -15,7 +15,9 @@ calls the model, the loss, the optimizer and ``adapter.postprocess`` + metric at
 Global keys read here (optional ones with ``.get``): epoch_num, print_batch_step, log_smooth_window,
 save_model_dir, save_epoch_step, eval_batch_step ([start, every] or every), checkpoints, pretrained_model,
 model_name, seed, and the optional max_steps (stop after this many global steps), max_train_minutes (stop after
-this much wall-clock training time), progress_bar (true/false; default: only on a terminal).
+this much wall-clock training time), progress_bar (true/false; default: only on a terminal), overwrite (true:
+replace the checkpoints another run left in save_model_dir; without it such a directory is refused unless
+``checkpoints`` resumes from it).
 """
 from __future__ import annotations
 
@@ -39,9 +41,11 @@ from paddle_pp.optim import build_optimizer, decay_table
 from paddle_pp.utils.files import write_text_atomic
 
 from .adapters import build_adapter
-from .checkpoint import (get_rng_states, load_checkpoint, load_pretrained_weights, resolve_pretrained,
-                         save_checkpoint, seed_everything, set_rng_states, source_global_config, strip_suffix,
-                         transfer_ctc_head)
+from paddle_pp.utils.safe_pickle import load_state_dict
+
+from .checkpoint import (check_save_dir, get_rng_states, load_checkpoint, load_pretrained_weights,
+                         remove_checkpoint, resolve_pretrained, save_checkpoint, seed_everything, set_rng_states,
+                         source_global_config, strip_suffix, transfer_ctc_head)
 from .hooks import Hook
 from .logs import RunRecorder, SmoothedValue, get_logger
 
@@ -137,7 +141,7 @@ def pretrained_target(model: paddle.nn.Layer, path: str) -> paddle.nn.Layer:
     names = getattr(model, "names", None)
     if not names or model is inference_model(model):
         return model
-    saved = paddle.load(path)
+    saved = load_state_dict(path)
     if any(key.split(".", 1)[0] in names for key in saved):
         return model
     return inference_model(model)
@@ -179,9 +183,17 @@ class Trainer:
         self.is_main = self.rank == 0
         self.save_dir = str(g.get("save_model_dir") or "./output")
         self.run_id = datetime.datetime.now().strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+        # Before anything is written: another run's checkpoints in save_dir are kept unless this run resumes
+        # from them or is told Global.overwrite (train.py --overwrite).
+        replaced = check_save_dir(self.save_dir, g.get("checkpoints"), bool(g.get("overwrite")))
         if self.is_main:
             os.makedirs(self.save_dir, exist_ok=True)
         self.log = get_logger(os.path.join(self.save_dir, "train.log") if self.is_main else None, self.rank)
+        if replaced and self.is_main:
+            for name in replaced:  # an old best_accuracy must not pass for this run's best
+                remove_checkpoint(os.path.join(self.save_dir, name))
+            self.log.warning("Global.overwrite: removed the checkpoints of an earlier run in %s: %s", self.save_dir,
+                             ", ".join(replaced))
         self.seed = int(g.get("seed") or 0)
         # Same seed on every rank (identical initial weights); the data loader gets the rank via its sampler.
         seed_everything(self.seed)
@@ -386,7 +398,7 @@ class Trainer:
         path = os.path.join(self.save_dir, "best_accuracy.pdparams")
         if not os.path.isfile(path):
             return False
-        self.model.set_state_dict(paddle.load(path))
+        self.model.set_state_dict(load_state_dict(path))
         return True
 
     # -------------------------------------------------------------------------------------------- evaluation
