@@ -52,7 +52,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from paddle_pp.train import parse_args
 
     args = parse_args(argv, "evaluate a PP-OCR model")
-    config = load_config(args.config, args.opt)
+    config = load_config(args.config, args.opt, components=True)
     result = run_eval(config)
     for k, v in result.items():
         print(f"{k}: {v}")

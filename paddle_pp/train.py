@@ -30,7 +30,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from paddle_pp.config import load_config
     from paddle_pp.training import Trainer
 
-    config = load_config(args.config, args.opt)
+    config = load_config(args.config, args.opt, components=True)
     trainer = Trainer(config)
     trainer.train()
     return 0

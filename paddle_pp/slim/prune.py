@@ -371,7 +371,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from paddle_pp.modeling.distillation import inference_config
     from paddle_pp.training import Trainer
 
-    config = load_config(args.config, args.opt)
+    config = load_config(args.config, args.opt, components=True)
     model_config = inference_config(config)   # what is pruned, measured and saved: the model, or the student
     slim = common.slim_settings(config)
     save_dir = Path(args.save_dir) if args.save_dir else common.default_save_dir(config, "prune")

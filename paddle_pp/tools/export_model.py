@@ -79,7 +79,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from paddle_pp.modeling.architecture import build_model, inference_model
     from paddle_pp.modeling.distillation import inference_config
 
-    cfg = load_config(args.config, args.opt)
+    cfg = load_config(args.config, args.opt, components=True)
     model = build_model(cfg)
     try:
         weights, pruned_shapes = load_weights(model, cfg)
