@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import inspect
 import os
+import sys
 from pathlib import Path
 from typing import Any, Dict, Iterable, Optional, Union
 
@@ -48,6 +49,10 @@ def resolve_config_path(path_or_name: PathLike) -> Path:
     raise FileNotFoundError(f"config not found: {path_or_name} (looked for {path} and {candidate})")
 
 
+class ConfigError(ValueError):
+    """A config that does not follow the schema; the message starts with the file it came from."""
+
+
 BASE_KEY = "_base_"
 
 
@@ -65,11 +70,11 @@ def merge_configs(base: Dict[str, Any], child: Dict[str, Any]) -> Dict[str, Any]
 def _read_yaml(path: Path, seen: tuple = ()) -> Dict[str, Any]:
     """A YAML mapping; `_base_: other.yml` (relative to this file) inherits from another config."""
     if path.resolve() in seen:
-        raise ValueError(f"{path}: _base_ chain loops back to itself")
+        raise ConfigError(f"{path}: _base_ chain loops back to itself")
     with open(path, "r", encoding="utf-8") as f:
         cfg = yaml.safe_load(f)
     if not isinstance(cfg, dict):
-        raise ValueError(f"{path}: a config must be a YAML mapping")
+        raise ConfigError(f"{path}: a config must be a YAML mapping")
     base_name = cfg.pop(BASE_KEY, None)
     if base_name:
         cfg = merge_configs(_read_yaml(_base_path(path, str(base_name)), seen + (path.resolve(),)), cfg)
@@ -87,10 +92,6 @@ def _base_path(path: Path, base_name: str) -> Path:
         return packaged
     raise FileNotFoundError(f"{path}: _base_ config not found: {relative}"
                             + ("" if Path(base_name).suffix else f" (nor {packaged})"))
-
-
-class ConfigError(ValueError):
-    """A config that does not follow the schema; the message starts with the file it came from."""
 
 
 def load_config(path_or_name: PathLike, overrides: Optional[Iterable[str]] = None,
@@ -137,18 +138,30 @@ def apply_overrides(cfg: Dict[str, Any], overrides: Iterable[str]) -> Dict[str, 
     cfg = copy.deepcopy(cfg)
     for item in overrides:
         if "=" not in item:
-            raise ValueError(f"override '{item}' must look like Section.key=value")
+            raise ConfigError(f"override '{item}' must look like Section.key=value")
         dotted, raw = item.split("=", 1)
         keys = dotted.strip().split(".")
         node = cfg
-        for key in keys[:-1]:
+        for depth, key in enumerate(keys):
             if not isinstance(node, dict) or key not in node:
-                raise KeyError(f"override '{item}': no section '{key}' in the config")
-            node = node[key]
-        if not isinstance(node, dict) or keys[-1] not in node:
-            raise KeyError(f"override '{item}': no key '{keys[-1]}' under '{'.'.join(keys[:-1])}'")
+                where = ".".join(keys[:depth])
+                what = "section" if depth == 0 else "key"
+                raise ConfigError(f"override '{item}': "
+                                  + schema.unknown_message(what, key, where, node if isinstance(node, dict) else ()))
+            if depth < len(keys) - 1:
+                node = node[key]
         node[keys[-1]] = yaml.safe_load(raw)
     return cfg
+
+
+def load_tool_config(path_or_name: PathLike, overrides: Optional[Iterable[str]] = None) -> Dict[str, Any]:
+    """load_config for the training-side tools (train, eval, export, slim): components checked too, and a config
+    that cannot be loaded is one line on stderr and exit status 2 (a usage error), not a traceback."""
+    try:
+        return load_config(path_or_name, overrides, components=True)
+    except (ConfigError, FileNotFoundError, yaml.YAMLError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 # ------------------------------------------------------------------------------------------------ schema checks

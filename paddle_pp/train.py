@@ -27,10 +27,10 @@ def parse_args(argv: Optional[Sequence[str]] = None, description: str = "") -> a
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv, "train a PP-OCR model")
-    from paddle_pp.config import load_config
+    from paddle_pp.config import load_tool_config
     from paddle_pp.training import Trainer
 
-    config = load_config(args.config, args.opt, components=True)
+    config = load_tool_config(args.config, args.opt)
     trainer = Trainer(config)
     trainer.train()
     return 0

@@ -250,3 +250,23 @@ def test_nan_and_infinity_are_never_numbers_in_range():
         for value in (math.nan, math.inf, -math.inf):
             assert field.problem(value) is not None
     assert Int(1).problem(True) is not None  # a bool is not a batch size
+
+
+@pytest.mark.parametrize("tool,extra", [("paddle_pp.train", []), ("paddle_pp.eval", []),
+                                        ("paddle_pp.tools.export_model", ["--save_dir", "unused"])])
+def test_training_tools_refuse_a_config_typo_with_one_line_and_exit_2(tool, extra, tmp_path, capsys):
+    """Global.checkpoint (for checkpoints) used to start a fresh run silently; now nothing starts."""
+    import importlib
+
+    path = _write(tmp_path / "typo.yml", {"_base_": "rec", "Global": {"checkpoint": "./output/rec/latest"}})
+    main = importlib.import_module(tool).main
+    with pytest.raises(SystemExit) as exit_info:
+        main(["-c", str(path), *extra])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"error: {path}: unknown key 'checkpoint' in Global; did you mean 'checkpoints'?" in err
+    assert "Traceback" not in err
+    with pytest.raises(SystemExit):
+        main(["-c", "rec", "-o", "Global.max_step=3", *extra])
+    assert "override 'Global.max_step=3': unknown key 'max_step' in Global; did you mean 'max_steps'?" \
+        in capsys.readouterr().err
