@@ -101,8 +101,8 @@ def load_config(path_or_name: PathLike, overrides: Optional[Iterable[str]] = Non
     path = resolve_config_path(path_or_name)
     cfg = _read_yaml(path)
     cfg = apply_overrides(cfg, overrides or [])
+    check_config(cfg, path)   # before the constants are copied, which expects well-formed sections
     fill_model_constants(cfg)
-    check_config(cfg, path)
     if components:
         check_components(cfg, path)
     cfg.setdefault("Global", {})["config_path"] = str(path)
