@@ -52,11 +52,11 @@ def run_eval(config: Dict[str, Any], loader: Any = None) -> Dict[str, Any]:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from paddle_pp.config import load_config
+    from paddle_pp.config import load_tool_config
     from paddle_pp.train import parse_args
 
     args = parse_args(argv, "evaluate a PP-OCR model")
-    config = load_config(args.config, args.opt)
+    config = load_tool_config(args.config, args.opt)
     result = run_eval(config)
     for k, v in result.items():
         print(f"{k}: {v}")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from paddle_pp.config import load_config
+from paddle_pp.config_schema import SYSTEM, check_values
 from paddle_pp.engine import ENGINES, DygraphEngine, Engine, OnnxEngine
 from paddle_pp import model_dir as mdir
 from paddle_pp.export import export_in_subprocess, export_onnx
@@ -120,7 +121,9 @@ def build_stage(name: str, model_dir: Optional[os.PathLike] = None, engine: Opti
                 cache_dir: Optional[os.PathLike] = None, enable_mkldnn: Optional[bool] = None,
                 cpu_threads: Optional[int] = None, lite_model_dir: Optional[os.PathLike] = None,
                 **options: Any) -> Stage:
-    """One stage (det, cls or rec) with its engine; options are the PaddleOCR flags of `OPTION_KEYS`."""
+    """One stage (det, cls or rec) with its engine; options are the PaddleOCR flags of `OPTION_KEYS`.
+    A value out of its range (paddle_pp.config_schema) is a ValueError naming the option."""
+    check_values({"engine": engine, "enable_mkldnn": enable_mkldnn, "cpu_threads": cpu_threads}, SYSTEM)
     configs, base = {}, None
     configs[name], base = load_stage_config(name, model_dir)
     for other in ("det", "cls", "rec"):
@@ -155,7 +158,7 @@ class PPOCR:
         lang: 'ch' (the official recognizer, default) or 'en' (our printable-ASCII English recognizer).
         slim: the project's slim system (paddle_pp/models/slim: FPGM-pruned det, PACT-quantized cls and rec), on the
             paddle engine by default.
-        drop_score: drop results whose recognition score is below this (default 0.5).
+        drop_score: drop results whose recognition score is below this (default 0.5; in [0, 1]).
         engine: 'onnx' (default, fastest here), 'paddle' (Paddle Inference), 'dygraph', or 'lite' (Paddle-Lite
             x86 .nb files from `lite_model_dir` / $PADDLE_PP_LITE_MODEL_DIR, run in the Paddle-Lite venv).
         enable_mkldnn, cpu_threads: engine settings (configs/system.yml).
@@ -164,6 +167,7 @@ class PPOCR:
         **options: det_limit_side_len, det_limit_type, det_db_thresh, det_db_box_thresh, det_db_unclip_ratio,
             det_db_score_mode, use_dilation, max_candidates, cls_batch_num, cls_thresh, rec_batch_num,
             rec_char_dict_path, use_space_char.
+        Valid ranges: paddle_pp/config_schema.py; a value outside one is a ValueError naming the option.
     """
 
     def __init__(self, det_model_dir: Optional[os.PathLike] = None, cls_model_dir: Optional[os.PathLike] = None,
@@ -173,6 +177,10 @@ class PPOCR:
                  enable_mkldnn: Optional[bool] = None, cpu_threads: Optional[int] = None,
                  cache_dir: Optional[os.PathLike] = None, lite_model_dir: Optional[os.PathLike] = None,
                  slim: Optional[bool] = None, max_pixels: Optional[int] = None, **options: Any) -> None:
+        # Every option is checked before any model is loaded: a value out of range is a ValueError naming it.
+        check_values({"use_angle_cls": use_angle_cls, "drop_score": drop_score, "engine": engine,
+                      "enable_mkldnn": enable_mkldnn, "cpu_threads": cpu_threads, "slim": slim}, SYSTEM)
+        apply_options({"det": {}, "cls": {}, "rec": {}}, options)
         system = system_defaults()
         self.max_pixels = resolve_max_pixels(max_pixels)
         self.use_angle_cls = system["use_angle_cls"] if use_angle_cls is None else bool(use_angle_cls)

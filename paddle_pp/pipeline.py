@@ -3,7 +3,7 @@
 Each stage takes its defaults from its model's YAML (`Inference`, `PostProcess` and the `Global` label keys;
 `paddle_pp.defaults` for keys a YAML leaves out); the options of PaddleOCR's predictors (`det_db_thresh`,
 `rec_batch_num`, ...) override them through one table, `OPTION_KEYS`, shared by the Python API and the
-command-line tools.
+command-line tools; each option's valid range is its YAML key's (`paddle_pp.config_schema.field_of`).
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from paddle_pp import defaults
+from paddle_pp import config_schema, defaults
 from paddle_pp.data.imaug.det_ops import det_preprocess
 from paddle_pp.data.imaug.rec_ops import resize_norm_cls, resize_norm_rec
 from paddle_pp.engine import Engine
@@ -43,13 +43,20 @@ OPTION_KEYS: Dict[str, Tuple[str, str, str]] = {
 SYSTEM_KEYS = ("use_angle_cls", "drop_score")
 
 
+def option_field(flag: str) -> config_schema.Field:
+    """The type and valid range of a PaddleOCR flag: those of the YAML key it sets."""
+    return config_schema.field_of(*OPTION_KEYS[flag])
+
+
 def apply_options(configs: Dict[str, Dict[str, Any]], options: Dict[str, Any]) -> None:
-    """Write non-None options into the model configs; an unknown option is an error, not ignored."""
-    for flag, value in options.items():
-        if value is None:
-            continue
+    """Write non-None options into the model configs. An unknown option is a TypeError, a value out of its range
+    a ValueError naming the option; either way no config is changed."""
+    given = {flag: value for flag, value in options.items() if value is not None}
+    for flag, value in given.items():
         if flag not in OPTION_KEYS:
             raise TypeError(f"unknown option '{flag}'; known: {', '.join(sorted(OPTION_KEYS))}")
+        option_field(flag).check(value, flag)
+    for flag, value in given.items():
         model, section, key = OPTION_KEYS[flag]
         configs[model].setdefault(section, {})[key] = value
 

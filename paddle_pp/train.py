@@ -32,12 +32,12 @@ def parse_args(argv: Optional[Sequence[str]] = None, description: str = "") -> a
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv, "train a PP-OCR model")
-    from paddle_pp.config import load_config
+    from paddle_pp.config import load_tool_config
     from paddle_pp.training import Trainer
     from paddle_pp.training.checkpoint import CheckpointError
     from paddle_pp.utils.safe_pickle import NotAPickleError, RefusedPickleError
 
-    config = load_config(args.config, args.opt)
+    config = load_tool_config(args.config, args.opt)
     if args.overwrite:
         config["Global"]["overwrite"] = True
     try:

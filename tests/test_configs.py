@@ -124,3 +124,21 @@ def test_a_copied_recipe_still_finds_its_base(tmp_path):
     (tmp_path / "broken.yml").write_text("_base_: no_such_config\nGlobal: {}\n", encoding="utf-8")
     with pytest.raises(FileNotFoundError, match="no_such_config"):
         load_config(tmp_path / "broken.yml")
+
+
+SHIPPED_MODEL_CONFIGS = sorted((ROOT / "paddle_pp" / "models").rglob("config.yml"))
+
+
+@pytest.mark.parametrize("path", sorted(CONFIG_DIR.rglob("*.yml")) + SHIPPED_MODEL_CONFIGS,
+                         ids=[str(p.relative_to(ROOT / "paddle_pp")) for p in
+                              sorted(CONFIG_DIR.rglob("*.yml")) + SHIPPED_MODEL_CONFIGS])
+def test_every_shipped_config_follows_the_schema(path):
+    """Issue 21 (4a): each section, key and value of every shipped config (and bundled model's config.yml) is one
+    the schema knows, and each component it names takes the arguments it is given."""
+    from paddle_pp.config import check_components, check_config
+
+    cfg = load_config(path, components=True)
+    check_config(cfg, path)
+    check_components(cfg, path)
+    assert set(cfg) <= {"Global", "Architecture", "Loss", "Optimizer", "PostProcess", "Metric", "Train", "Eval",
+                        "Inference", "Slim", "System"}

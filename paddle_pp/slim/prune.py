@@ -367,11 +367,11 @@ def build_parser():
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    from paddle_pp.config import load_config
+    from paddle_pp.config import load_tool_config
     from paddle_pp.modeling.distillation import inference_config
     from paddle_pp.training import Trainer
 
-    config = load_config(args.config, args.opt)
+    config = load_tool_config(args.config, args.opt)
     model_config = inference_config(config)   # what is pruned, measured and saved: the model, or the student
     slim = common.slim_settings(config)
     save_dir = Path(args.save_dir) if args.save_dir else common.default_save_dir(config, "prune")

@@ -37,6 +37,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from paddle_pp.config_schema import SYSTEM
 from paddle_pp.utils.files import list_images
 from paddle_pp.utils.image_io import read_image
 
@@ -396,8 +397,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--leak_images", type=int, default=0, help="RSS leak check over N images (0: off)")
     parser.add_argument("--leak_engine", default=None, help="system for the leak check (default: the first)")
     parser.add_argument("--leak_sample", type=int, default=25, help="sample RSS every N images")
-    parser.add_argument("--cpu_threads", type=int, default=0, help="threads per engine (0: library default)")
-    parser.add_argument("--enable_mkldnn", type=lambda s: s.lower() in ("1", "true", "yes", "on"), default=None,
+    # the flags that mirror the system options take their type and range from the schema (out of range: exit 2)
+    parser.add_argument("--cpu_threads", type=SYSTEM["cpu_threads"].argparse_type("cpu_threads"), default=0,
+                        help="threads per engine (0: library default)")
+    parser.add_argument("--enable_mkldnn", type=SYSTEM["enable_mkldnn"].argparse_type("enable_mkldnn"), default=None,
                         help="Paddle Inference oneDNN (default: configs/system.yml)")
     parser.add_argument("--isolate", action="store_true", help="each system in its own process (per-system RSS)")
     parser.add_argument("--json", default=None, help="write the full report (per-image times too) here")

@@ -70,12 +70,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             raise RuntimeError("--legacy from Python needs FLAGS_enable_pir_api=0 set before paddle is imported")
         reexec_with_legacy_ir()
 
-    from paddle_pp.config import load_config
+    from paddle_pp.config import load_tool_config
     from paddle_pp.export import export_inference
     from paddle_pp.modeling.architecture import build_model, inference_model
     from paddle_pp.modeling.distillation import inference_config
 
-    cfg = load_config(args.config, args.opt)
+    cfg = load_tool_config(args.config, args.opt)
     model = build_model(cfg)
     try:
         weights, pruned_shapes = load_weights(model, cfg)

@@ -2,7 +2,8 @@
 
 - `build_parser(tool)`: PaddleOCR's flag names for the stages a tool runs. Every model option defaults to
   None, which means "the model's YAML default" (configs/*.yml, or the config.yml of a --*_model_dir); the
-  flag's type comes from that YAML default too, so there is one source of defaults for every engine.
+  flag's type and valid range are its YAML key's (paddle_pp/config_schema.py), so a value out of range is a
+  usage error (exit 2) before anything runs.
 - `run(...)`: the loop over the images: a progress bar, one line `path: problem` per failed image (no
   traceback), results rewritten atomically (temporary file + os.replace) every few images and at the end
   (also on Ctrl-C / SIGTERM), a summary, and the exit status.
@@ -27,8 +28,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from paddle_pp.config import load_config
-from paddle_pp.engine import ENGINES
-from paddle_pp.pipeline import OPTION_KEYS
+from paddle_pp.config_schema import SYSTEM, Field
+from paddle_pp.pipeline import OPTION_KEYS, option_field
 from paddle_pp.utils.files import display_name, list_images, write_bytes_atomic, write_text_atomic
 from paddle_pp.utils.errors import printable
 from paddle_pp.utils.image_io import IMAGE_EXTENSIONS, ImageReadError, default_max_pixels, input_log, read_image
@@ -38,7 +39,6 @@ warnings.filterwarnings("ignore", message="No ccache found")
 
 from paddle_pp.resources import DEMO_IMAGES_DIR as DEMO_DIR
 DEFAULT_OUTPUT = "./inference_results"
-CHOICES = {"det_limit_type": ("max", "min", "resize_long"), "det_db_score_mode": ("fast", "slow")}
 VIS_FOLDERS = ("vis", "det_vis")
 STAGES = {"det": ("det",), "cls": ("cls",), "rec": ("rec",), "system": ("det", "cls", "rec")}
 
@@ -81,38 +81,17 @@ exit status:
 
 # ---------------------------------------------------------------- arguments
 
-def str2bool(text: str) -> bool:
-    if text.lower() in ("1", "true", "yes", "y", "on"):
-        return True
-    if text.lower() in ("0", "false", "no", "n", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got '{text}'")
-
-
-def max_pixels_value(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of pixels, got '{text}'") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0 (0 = no limit), got {value}")
-    return value
-
-
 def yaml_default(flag: str) -> Any:
     """The default an OPTION_KEYS flag takes from the official YAML (configs/<model>.yml)."""
     model, section, key = OPTION_KEYS[flag]
     return (load_config(model).get(section) or {}).get(key)
 
 
-def _flag_type(default: Any) -> Callable[[str], Any]:
-    if isinstance(default, bool):
-        return str2bool
-    if isinstance(default, int):
-        return int
-    if isinstance(default, float):
-        return float
-    return str
+def schema_flag(field: Field, name: str) -> Dict[str, Any]:
+    """add_argument keywords that parse and range-check a flag by its schema field (out of range: exit 2,
+    `argument --NAME: must be ..., got ...`)."""
+    metavar = "BOOL" if field.kind == "bool" else ("{" + ",".join(field.choices) + "}" if field.choices else None)
+    return {"type": field.argparse_type(name), "metavar": metavar}
 
 
 def build_parser(tool: str, description: Optional[str] = None) -> argparse.ArgumentParser:
@@ -127,7 +106,7 @@ def build_parser(tool: str, description: Optional[str] = None) -> argparse.Argum
     else:
         io.add_argument("--image_dir", required=True, help="text-line crops: an image file, directory or glob")
     io.add_argument("--output", default=DEFAULT_OUTPUT, help=f"output directory (default: {DEFAULT_OUTPUT})")
-    io.add_argument("--max_pixels", type=max_pixels_value, default=None, metavar="N",
+    io.add_argument("--max_pixels", default=None, **schema_flag(SYSTEM["max_pixels"], "max_pixels"),
                     help="refuse images with more pixels than this, before decoding them; 0 = no limit "
                          f"(default: configs/system.yml System.max_pixels, {default_max_pixels():,})")
     if tool in ("det", "system"):
@@ -142,11 +121,12 @@ def build_parser(tool: str, description: Optional[str] = None) -> argparse.Argum
         engine.add_argument(f"--{stage}_model_dir", default=None,
                             help=f"a paddle-pp {stage} model directory (default: the official model, "
                                  "imported into the model cache on first use)")
-    engine.add_argument("--engine", choices=ENGINES, default=None,
+    engine.add_argument("--engine", default=None, **schema_flag(SYSTEM["engine"], "engine"),
                         help="inference engine (default: configs/system.yml, onnx)")
-    engine.add_argument("--enable_mkldnn", type=str2bool, default=None, metavar="BOOL",
+    engine.add_argument("--enable_mkldnn", default=None, **schema_flag(SYSTEM["enable_mkldnn"], "enable_mkldnn"),
                         help="oneDNN kernels for --engine paddle (default: configs/system.yml)")
-    engine.add_argument("--cpu_threads", type=int, default=None, help="CPU threads, 0 = one per core")
+    engine.add_argument("--cpu_threads", default=None, **schema_flag(SYSTEM["cpu_threads"], "cpu_threads"),
+                        help=f"CPU threads, 0 = one per core ({SYSTEM['cpu_threads'].describe()})")
     engine.add_argument("--lite_model_dir", default=None,
                         help="--engine lite: a directory of x86 .nb files (deploy/lite/export_lite.py)")
     engine.add_argument("--cache_dir", default=None,
@@ -155,23 +135,22 @@ def build_parser(tool: str, description: Optional[str] = None) -> argparse.Argum
     options = parser.add_argument_group("model options (None = the YAML default)")
     if tool == "system":
         system = load_config("system")["System"]
-        options.add_argument("--use_angle_cls", type=str2bool, default=None, metavar="BOOL",
+        options.add_argument("--use_angle_cls", default=None, **schema_flag(SYSTEM["use_angle_cls"], "use_angle_cls"),
                              help=f"classify 0/180 degrees and flip crops (YAML: {system['use_angle_cls']})")
-        options.add_argument("--drop_score", type=float, default=None,
-                             help=f"drop results scoring below this (YAML: {system['drop_score']})")
+        options.add_argument("--drop_score", default=None, **schema_flag(SYSTEM["drop_score"], "drop_score"),
+                             help=f"drop results scoring below this, {SYSTEM['drop_score'].describe()} "
+                                  f"(YAML: {system['drop_score']})")
         options.add_argument("--lang", choices=sorted(system["rec_models"]), default=None,
                              help=f"recognizer: ch = official, en = our ASCII English model (YAML: {system['lang']})")
-        options.add_argument("--slim", type=str2bool, nargs="?", const=True, default=None, metavar="BOOL",
+        options.add_argument("--slim", nargs="?", const=True, default=None, **schema_flag(SYSTEM["slim"], "slim"),
                              help="the slim system (paddle_pp/models/slim: FPGM-pruned det, PACT-quantized cls and rec; "
                                   f"engine {system['slim_engine']}) (YAML: {system['slim']})")
     for flag, (model, section, key) in OPTION_KEYS.items():
         if model not in stages:
             continue
-        default = yaml_default(flag)
-        kind = _flag_type(default)
-        options.add_argument(f"--{flag}", type=kind, default=None, choices=CHOICES.get(flag),
-                             metavar="BOOL" if kind is str2bool else None,
-                             help=f"{model}.yml {section}.{key} (YAML: {default})")
+        field = option_field(flag)
+        options.add_argument(f"--{flag}", default=None, **schema_flag(field, flag),
+                             help=f"{model}.yml {section}.{key}: {field.describe()} (YAML: {yaml_default(flag)})")
     return parser
 
 

@@ -1,0 +1,374 @@
+"""The valid keys, types and ranges of every config section: the other half of the YAML, which holds the defaults.
+
+A key's default is written once, in the YAML (configs/*.yml, or a model directory's config.yml); what values it
+may take is written once, here. Every entry point checks against this table: `load_config` (every section of a
+config file, after `_base_` merging and `-o` overrides), the command-line tools (`Field.argparse_type`: exit 2,
+``argument --rec_batch_num: must be an integer >= 1, got -3``) and the API (`PPOCR`, `build_stage`,
+`apply_options`: a ValueError naming the option).
+
+Why a module and not the YAML: configs are copied (a user's recipe, every model directory's config.yml), and a
+range written into each copy could be widened or lost in one of them; optional keys with no default (max_steps)
+need a range too; and the check must run before any YAML is trusted. The ranges reject what cannot mean
+anything (a batch of 0, a threshold above 1, NaN), not what is merely unusual.
+
+The components a config names (backbones, heads, losses, data operators, optimizers ...) take their keyword
+arguments from their constructors; `paddle_pp.config.check_components` checks those against the registries.
+This module imports nothing from the package, so every layer may read it.
+"""
+from __future__ import annotations
+
+import argparse
+import difflib
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Tuple
+
+TRUE_WORDS = ("1", "true", "yes", "y", "on")
+FALSE_WORDS = ("0", "false", "no", "n", "off")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One key: its kind ('int', 'float', 'bool', 'str', 'list', 'map', 'any'), range or choices, and whether
+    null (an empty YAML value: "not set") is allowed."""
+
+    kind: str
+    low: Optional[float] = None
+    high: Optional[float] = None
+    low_open: bool = False          # low < value instead of low <= value
+    high_open: bool = False
+    choices: Optional[Tuple[Any, ...]] = None
+    nullable: bool = False
+    length: Optional[int] = None    # lists: the number of items
+    item: Optional["Field"] = None  # lists: every item's field
+
+    def describe(self) -> str:
+        """'an integer >= 1', 'a number in [0, 1)', 'one of max, min', ... (the words after 'must be')."""
+        if self.choices is not None:
+            return "one of " + ", ".join(str(c) for c in self.choices)
+        if self.kind == "bool":
+            return "true or false"
+        if self.kind == "str":
+            return "a string"
+        if self.kind == "map":
+            return "a mapping"
+        if self.kind == "list":
+            size = f"{self.length} " if self.length else ""
+            return f"a list of {size}{_plural(self.item.describe()) if self.item else 'values'}"
+        noun = "an integer" if self.kind == "int" else "a number"
+        if self.low is not None and self.high is not None:
+            return (f"{noun} in {'(' if self.low_open else '['}{_num(self.low)}, "
+                    f"{_num(self.high)}{')' if self.high_open else ']'}")
+        if self.low is not None:
+            return f"{noun} {'>' if self.low_open else '>='} {_num(self.low)}"
+        if self.high is not None:
+            return f"{noun} {'<' if self.high_open else '<='} {_num(self.high)}"
+        return noun
+
+    def problem(self, value: Any) -> Optional[str]:
+        """None when `value` is valid, else 'must be <describe()>, got <value>'."""
+        if value is None:
+            return None if self.nullable else f"must be {self.describe()}, got nothing (null)"
+        if self._valid(value):
+            return None
+        return f"must be {self.describe()}, got {_show(value)}"
+
+    def check(self, value: Any, name: str) -> Any:
+        """`value`, or a ValueError '<name> must be ..., got ...'."""
+        problem = self.problem(value)
+        if problem:
+            raise ValueError(f"{name} {problem}")
+        return value
+
+    def parse(self, text: str) -> Any:
+        """A command-line string -> a valid value, or argparse.ArgumentTypeError (argparse: exit 2)."""
+        value: Any = text
+        try:
+            if self.kind == "bool":
+                value = _parse_bool(text)
+            elif self.kind == "int":
+                value = int(text)
+            elif self.kind == "float":
+                value = float(text)
+        except ValueError:
+            shown = repr(text) if self.kind == "bool" else text
+            raise argparse.ArgumentTypeError(f"must be {self.describe()}, got {shown}") from None
+        if value is not None and self._valid(value):
+            return value
+        raise argparse.ArgumentTypeError(f"must be {self.describe()}, got {text if self.kind != 'str' else repr(text)}")
+
+    def argparse_type(self, name: str) -> Callable[[str], Any]:
+        """The `type=` of an argparse flag; named after the option so argparse's own messages read well."""
+        parse = self.parse
+        parse_named = lambda text: parse(text)  # noqa: E731
+        parse_named.__name__ = name
+        return parse_named
+
+    def _valid(self, value: Any) -> bool:
+        if self.choices is not None:
+            return not isinstance(value, bool) and value in self.choices
+        if self.kind == "bool":
+            return isinstance(value, bool) or type(value).__name__ == "bool_"  # numpy.bool_
+        if self.kind == "str":
+            return isinstance(value, str)
+        if self.kind == "map":
+            return isinstance(value, Mapping)
+        if self.kind == "any":
+            return True
+        if self.kind == "list":
+            return (isinstance(value, (list, tuple)) and (self.length is None or len(value) == self.length)
+                    and (self.item is None or all(self.item.problem(v) is None for v in value)))
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            return False
+        if self.kind == "int" and not isinstance(value, numbers.Integral):
+            return False
+        if not math.isfinite(float(value)):
+            return False
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        if self.high is not None and (value >= self.high if self.high_open else value > self.high):
+            return False
+        return True
+
+
+def _parse_bool(text: str) -> bool:
+    if text.lower() in TRUE_WORDS:
+        return True
+    if text.lower() in FALSE_WORDS:
+        return False
+    raise ValueError(text)
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, float) and value.is_integer():
+        return _num(value)
+    return str(value)
+
+
+def _plural(description: str) -> str:
+    for article in ("an ", "a "):
+        if description.startswith(article):
+            return description[len(article):].replace("integer", "integers").replace("number", "numbers") \
+                .replace("string", "strings")
+    return description
+
+
+# ------------------------------------------------------------------------------------------------ field shorthands
+
+def Int(low: Optional[float] = None, high: Optional[float] = None, **kw: Any) -> Field:
+    return Field("int", low, high, **kw)
+
+
+def Float(low: Optional[float] = None, high: Optional[float] = None, **kw: Any) -> Field:
+    return Field("float", low, high, **kw)
+
+
+def Bool(**kw: Any) -> Field:
+    return Field("bool", **kw)
+
+
+def Str(**kw: Any) -> Field:
+    return Field("str", **kw)
+
+
+def OneOf(*choices: Any, **kw: Any) -> Field:
+    return Field("str", choices=tuple(choices), **kw)
+
+
+def ListOf(item: Optional[Field] = None, length: Optional[int] = None, **kw: Any) -> Field:
+    return Field("list", item=item, length=length, **kw)
+
+
+PROBABILITY = Float(0, 1)
+ANY = Field("any", nullable=True)
+PATH = Str(nullable=True)
+IMAGE_SHAPE = ListOf(Int(1), length=3)   # [channels, height, width]
+# Global.eval_batch_step: [start step, every N steps], or every N steps
+EVAL_BATCH_STEP = Field("any", nullable=True)
+
+# ------------------------------------------------------------------------------------------------ sections
+
+SECTIONS = ("Global", "Architecture", "Loss", "Optimizer", "PostProcess", "Metric", "Train", "Eval", "Inference",
+            "Slim", "System")
+# Sections whose keys are a component's arguments (checked against its constructor by check_components).
+COMPONENT_SECTIONS = ("Loss", "Metric")
+
+GLOBAL: Dict[str, Field] = {
+    "model_name": Str(nullable=True),                  # det, cls, rec, rec_en ...: what 'official' weights mean
+    "pretrained_model": PATH,
+    "official_onnx": PATH,
+    "checkpoints": PATH,
+    "save_model_dir": PATH,
+    "config_path": PATH,                               # set by load_config: the file the config came from
+    "epoch_num": Int(1, nullable=True),
+    "log_smooth_window": Int(1, nullable=True),
+    "print_batch_step": Int(1, nullable=True),
+    "save_epoch_step": Int(1, nullable=True),
+    "eval_batch_step": EVAL_BATCH_STEP,
+    "seed": Int(0, nullable=True),
+    "max_steps": Int(1, nullable=True),
+    "max_train_minutes": Float(0, low_open=True, nullable=True),
+    "progress_bar": Bool(nullable=True),
+    "freeze_bn": Bool(nullable=True),
+    "label_list": ListOf(nullable=True),
+    "character_dict_path": PATH,
+    "use_space_char": Bool(nullable=True),
+    "max_text_length": Int(1, nullable=True),
+    "transfer_ctc_head": Bool(nullable=True),
+    "overwrite": Bool(nullable=True),                  # a new run may replace another run's checkpoints
+}
+
+# The model options (PaddleOCR's predictor flags map onto these keys through pipeline.OPTION_KEYS).
+INFERENCE: Dict[str, Dict[str, Field]] = {
+    "det": {
+        "limit_side_len": Int(1),
+        "limit_type": OneOf("max", "min", "resize_long"),
+        "mean": ListOf(Float(), length=3),
+        "std": ListOf(Float(0, low_open=True), length=3),
+        "scale": Float(0, low_open=True),
+    },
+    "cls": {"image_shape": IMAGE_SHAPE, "batch_num": Int(1), "thresh": PROBABILITY},
+    "rec": {"image_shape": IMAGE_SHAPE, "batch_num": Int(1),
+            "max_pad_ratio": Float(1, nullable=True)},   # pad a crop at most this times its own width; empty: no bound
+}
+
+POSTPROCESS: Dict[str, Dict[str, Field]] = {
+    "DBPostProcess": {
+        "thresh": Float(0, 1, high_open=True),       # pixels > thresh are text: 1 would find nothing, ever
+        "box_thresh": PROBABILITY,
+        "max_candidates": Int(1),
+        "unclip_ratio": Float(0, low_open=True),
+        "use_dilation": Bool(),
+        "score_mode": OneOf("fast", "slow"),
+    },
+    "ClsPostProcess": {"label_list": ListOf(nullable=True)},
+    "CTCLabelDecode": {"character_dict_path": PATH, "use_space_char": Bool(nullable=True)},
+}
+
+ENGINE_CHOICES = ("onnx", "paddle", "dygraph", "lite")   # paddle_pp.engine.ENGINES (a test keeps them equal)
+STAGE_NAMES = ("det", "cls", "rec")
+
+SYSTEM: Dict[str, Field] = {
+    "use_angle_cls": Bool(),
+    "drop_score": PROBABILITY,                        # recognition scores are probabilities
+    "lang": Str(),                                    # one of rec_models' keys (checked in check_config)
+    "rec_models": Field("map"),
+    "engine": OneOf(*ENGINE_CHOICES),
+    "enable_mkldnn": Bool(),
+    "cpu_threads": Int(0, 1024),                      # 0 = one per core
+    "slim": Bool(),
+    "max_pixels": Int(0),                             # images with more pixels are refused before decoding; 0 = no limit
+    "slim_models": Str(),
+    "slim_engine": OneOf("paddle", "lite"),
+    "slim_fallback_official": ListOf(OneOf(*STAGE_NAMES)),
+}
+
+LOADER: Dict[str, Field] = {                          # paddle_pp.data.LOADER_KEYS (a test keeps them equal)
+    "shuffle": Bool(nullable=True),
+    "drop_last": Bool(nullable=True),
+    "batch_size_per_card": Int(1, nullable=True),
+    "num_workers": Int(0, nullable=True),
+    "use_shared_memory": Bool(nullable=True),
+}
+DATA_MODE_KEYS = ("dataset", "loader")
+
+ARCHITECTURE: Dict[str, Field] = {
+    "name": Str(nullable=True),
+    "model_type": OneOf(*STAGE_NAMES),
+    "algorithm": Str(nullable=True),
+    "in_channels": Int(1, nullable=True),
+    "Backbone": Field("map", nullable=True),
+    "Neck": Field("map", nullable=True),
+    "Head": Field("map", nullable=True),
+    "Models": Field("map", nullable=True),
+    "infer_model": Str(nullable=True),
+}
+# A DistillationModel's sub-model: an Architecture section plus how it is trained (modeling/distillation.py).
+SUB_MODEL: Dict[str, Field] = {**ARCHITECTURE, "model_type": OneOf(*STAGE_NAMES, nullable=True),
+                               "freeze_params": Bool(nullable=True), "pretrained": PATH,
+                               "return_all_feats": Bool(nullable=True)}
+
+OPTIMIZER: Dict[str, Field] = {                       # + the optimizer's own arguments (check_components)
+    "name": Str(),
+    "lr": Field("map", nullable=True),
+    "regularizer": Field("map", nullable=True),
+    "clip_norm": Float(0, low_open=True, nullable=True),
+    "clip_norm_global": Float(0, low_open=True, nullable=True),
+}
+OPTIMIZER_KWARGS: Dict[str, Field] = {               # ranges of the optimizers' arguments that have one
+    "beta1": Float(0, 1, high_open=True), "beta2": Float(0, 1, high_open=True),
+    "epsilon": Float(0, low_open=True), "momentum": Float(0, 1),
+}
+LR: Dict[str, Field] = {"name": Str(), "learning_rate": Float(0, low_open=True, nullable=True),
+                        "warmup_epoch": Float(0, nullable=True)}
+REGULARIZER: Dict[str, Field] = {"name": OneOf("L1", "L2", "L1Decay", "L2Decay", nullable=True),
+                                 "factor": Float(0, nullable=True)}
+
+SLIM: Dict[str, Field] = {
+    "save_dir": PATH,
+    "latency_runs": Int(1, nullable=True),
+    "eval_max_batches": Int(1, nullable=True),
+    "input_shape": ListOf(Int(1), nullable=True),
+    "finetune": Field("map", nullable=True),
+    # prune.py
+    "ratios": Field("map", nullable=True),            # weight name -> fraction of its filters removed
+    "pruned_flops": Float(0, 1, low_open=True, high_open=True, nullable=True),
+    "max_drop": Float(0, 1, nullable=True),
+    "sen_file": PATH,
+    "sen_ratios": ListOf(Float(0, 1, low_open=True, high_open=True), nullable=True),
+    "sen_layers": ListOf(Str(), nullable=True),
+    "skip_layers": ListOf(Str(), nullable=True),
+}
+SLIM_FINETUNE: Dict[str, Field] = {
+    "epoch_num": GLOBAL["epoch_num"], "max_steps": GLOBAL["max_steps"],
+    "max_train_minutes": GLOBAL["max_train_minutes"], "eval_batch_step": GLOBAL["eval_batch_step"],
+    "print_batch_step": GLOBAL["print_batch_step"], "learning_rate": LR["learning_rate"],
+    "warmup_epoch": LR["warmup_epoch"],
+}
+PRUNE_RATIO = Float(0, 1, low_open=True, high_open=True)
+
+
+# ------------------------------------------------------------------------------------------------ messages
+
+def unknown_message(what: str, name: str, where: str, known: Iterable[str]) -> str:
+    """"unknown key 'max_step' in Global; did you mean 'max_steps'?" (or the list of valid ones)."""
+    known = sorted(str(k) for k in known)
+    place = f" in {where}" if where else ""
+    close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
+    if close:
+        return f"unknown {what} '{name}'{place}; did you mean '{close[0]}'?"
+    return f"unknown {what} '{name}'{place}; valid: {', '.join(known) or '(none)'}"
+
+
+def check_mapping(values: Mapping[str, Any], fields: Mapping[str, Field], where: str,
+                  extra_keys: Iterable[str] = ()) -> None:
+    """Every key known (fields or extra_keys) and every value in its field's range; ValueError otherwise."""
+    extra = set(extra_keys)
+    for key, value in values.items():
+        if key in fields:
+            fields[key].check(value, f"{where}.{key}")
+        elif key not in extra:
+            raise ValueError(unknown_message("key", key, where, set(fields) | extra))
+
+
+def field_of(model: str, section: str, key: str) -> Field:
+    """The field of a model config's `section.key` (what pipeline.OPTION_KEYS maps a predictor flag onto)."""
+    if section == "Inference":
+        return INFERENCE[model][key]
+    if section == "PostProcess":
+        return POSTPROCESS["DBPostProcess"][key]
+    return GLOBAL[key]
+
+
+def check_values(values: Mapping[str, Any], fields: Mapping[str, Field]) -> None:
+    """API keyword arguments: each non-None value in its field's range, else a ValueError naming the option."""
+    for name, value in values.items():
+        if value is not None:
+            fields[name].check(value, name)
