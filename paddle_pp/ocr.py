@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 from paddle_pp.config import load_config
 from paddle_pp.engine import ENGINES, DygraphEngine, Engine, OnnxEngine
-from paddle_pp.export import ONNX_MODEL, PARAMS, export_in_subprocess, export_onnx
+from paddle_pp.export import ONNX_MODEL, PARAMS, export_in_subprocess
 from paddle_pp.resources import BUNDLED_MODELS_DIR
 from paddle_pp.pipeline import (TextClassifier, TextDetector, TextRecognizer, TextSystem, apply_options,
                                 resolve_dict_path)
@@ -72,18 +72,56 @@ def _has_inference_model(directory: Path) -> bool:
         return False
 
 
-def ensure_exported(directory: Path, engine: str) -> None:
-    """Export an (official, cached) model directory for `engine` on first use, atomically."""
-    if engine in ("paddle", "onnx") and not _has_inference_model(directory):
-        staging = Path(tempfile.mkdtemp(prefix=".export-", dir=directory))
-        try:
-            export_in_subprocess(directory, staging)
+def _exports_missing(directory: Path, engine: str) -> Tuple[bool, bool]:
+    """(the Paddle Inference files, model.onnx): which of what `engine` reads the directory still lacks."""
+    inference = engine in ("paddle", "onnx") and not _has_inference_model(directory)
+    onnx = engine == "onnx" and not (directory / ONNX_MODEL).is_file()
+    return inference, onnx
+
+
+def ensure_exported(directory: Path, engine: str, log_file: Optional[os.PathLike] = None) -> None:
+    """Export an (official, cached) model directory for `engine` on first use, atomically.
+
+    Export and ONNX conversion run in one child process whose output (Paddle's and Paddle2ONNX's, from C++
+    too) goes to `log_file`; the files are staged inside the directory and moved in one by one, the file that
+    marks completion last, so a concurrent run sees either no export or a whole one.
+    """
+    need_inference, need_onnx = _exports_missing(directory, engine)
+    if not (need_inference or need_onnx):
+        return
+    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=directory))
+    try:
+        export_in_subprocess(directory, staging, onnx=need_onnx, log_file=log_file)
+        if need_inference:
             for path in sorted(staging.glob("inference.*"), key=lambda p: p.name != PARAMS):
                 os.replace(path, directory / path.name)  # params first: the model file marks completion
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    if engine == "onnx" and not (directory / ONNX_MODEL).is_file():
-        export_onnx(directory)
+        if need_onnx:
+            os.replace(staging / ONNX_MODEL, directory / ONNX_MODEL)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def prepare_model(source: str, engine: str, cache_dir: Optional[os.PathLike] = None) -> Path:
+    """The cached model directory of an official (det/cls/rec) or bundled (rec_en, ...) model, imported and
+    exported for `engine` on first use.
+
+    A first use prints one line on stderr ("preparing official det model (one time) ... done"); what Paddle,
+    Paddle2ONNX and Polygraphy print meanwhile goes to <cache>/logs/prepare.log. A warm cache prints nothing.
+    """
+    from paddle_pp.utils.quiet import prepare_log, preparing
+    from paddle_pp.weights import (OFFICIAL_NAMES, bundled_is_current, import_bundled, import_official, model_dir,
+                                   official_is_current)
+
+    official = source in OFFICIAL_NAMES
+    directory = model_dir(source, cache_dir)
+    current = official_is_current(source, cache_dir) if official else bundled_is_current(source, cache_dir)
+    if current and not any(_exports_missing(directory, engine)):
+        return directory
+    log_file = prepare_log(directory.parent)
+    with preparing(f"{'official' if official else 'bundled'} {source} model", log_file):
+        directory = import_official(source, cache_dir) if official else import_bundled(source, cache_dir)
+        ensure_exported(directory, engine, log_file)
+    return directory
 
 
 def build_engine(name: str, model_dir: Optional[Path], engine: str, cache_dir: Optional[os.PathLike] = None,
@@ -91,7 +129,7 @@ def build_engine(name: str, model_dir: Optional[Path], engine: str, cache_dir: O
                  lite_model_dir: Optional[os.PathLike] = None, source: Optional[str] = None) -> Engine:
     """The engine for one stage. Official models are imported and exported on first use; a model directory
     given by hand must already hold what the engine reads (model.pdparams / inference.* / model.onnx)."""
-    from paddle_pp.weights import OFFICIAL_NAMES, import_bundled, import_official, load_model_dir
+    from paddle_pp.weights import load_model_dir
 
     if engine not in ENGINES:
         raise ValueError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
@@ -101,10 +139,7 @@ def build_engine(name: str, model_dir: Optional[Path], engine: str, cache_dir: O
         return LiteEngine.for_stage(name, lite_model_dir, threads=cpu_threads)
     directory = model_dir
     if directory is None:  # the source: an official model (det/cls/rec) or one the project ships (rec_en)
-        source = source or name
-        directory = (import_official(source, cache_dir) if source in OFFICIAL_NAMES
-                     else import_bundled(source, cache_dir))
-        ensure_exported(directory, engine)
+        directory = prepare_model(source or name, engine, cache_dir)
     if engine == "dygraph":
         return DygraphEngine(load_model_dir(directory))
     if engine == "paddle":

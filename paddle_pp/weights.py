@@ -326,13 +326,28 @@ def _is_complete(target: Path, onnx_md5: str, arch_digest: str) -> bool:
             and info.get("format_version") == IMPORT_FORMAT_VERSION)
 
 
+def _check_official_name(name: str) -> None:
+    if name not in OFFICIAL_NAMES:
+        raise ValueError(f"unknown official model '{name}'; choose one of {OFFICIAL_NAMES}")
+
+
+def official_is_current(name: str, cache_dir: Optional[os.PathLike] = None) -> bool:
+    """True when `<cache>/<name>/` holds an up-to-date import (import_official would do nothing): callers
+    announce a first-time preparation only when there is one."""
+    from paddle_pp.config import load_config
+
+    _check_official_name(name)
+    cfg = load_config(name)
+    source = official_file(cfg["Global"]["official_onnx"])
+    return _is_complete(model_dir(name, cache_dir), _file_md5(source), _architecture_digest(cfg))
+
+
 def import_official(name: str, cache_dir: Optional[os.PathLike] = None, force: bool = False,
                     onnx_path: Optional[os.PathLike] = None, quiet: bool = False) -> Path:
     """Import one official model into `<cache>/<name>/`; does nothing when an up-to-date copy is there."""
     from paddle_pp.config import load_config, save_config
 
-    if name not in OFFICIAL_NAMES:
-        raise ValueError(f"unknown official model '{name}'; choose one of {OFFICIAL_NAMES}")
+    _check_official_name(name)
     cfg = load_config(name)
     source = Path(onnx_path) if onnx_path else official_file(cfg["Global"]["official_onnx"])
     onnx_md5 = _file_md5(source)
@@ -397,6 +412,23 @@ def bundled_model_names() -> List[str]:
     return sorted(p.name for p in BUNDLED_MODELS_DIR.iterdir() if (p / "model.pdparams").is_file())
 
 
+def _bundled_copy_matches(target: Path, weights_md5: str) -> bool:
+    manifest = target / "manifest.json"
+    if not manifest.is_file():
+        return False
+    try:
+        return json.loads(manifest.read_text(encoding="utf-8")).get("weights_md5") == weights_md5
+    except (OSError, ValueError):
+        return False
+
+
+def bundled_is_current(name: str, cache_dir: Optional[os.PathLike] = None) -> bool:
+    """True when `<cache>/<name>/` holds a copy of the bundled model's current weights (import_bundled would
+    do nothing); False too for an unknown name, whose error import_bundled gives."""
+    weights = BUNDLED_MODELS_DIR / name / "model.pdparams"
+    return weights.is_file() and _bundled_copy_matches(model_dir(name, cache_dir), _file_md5(weights))
+
+
 def import_bundled(name: str, cache_dir: Optional[os.PathLike] = None) -> Path:
     """Copy a model the project ships (models/<name>: our own trained weights) into the model cache, where
     engines export it on first use; re-copied only when its weights change."""
@@ -405,13 +437,8 @@ def import_bundled(name: str, cache_dir: Optional[os.PathLike] = None) -> Path:
         raise FileNotFoundError(f"no bundled model '{name}' in {BUNDLED_MODELS_DIR} (have: {bundled_model_names()})")
     digest = _file_md5(source / "model.pdparams")
     target = model_dir(name, cache_dir)
-    manifest = target / "manifest.json"
-    if manifest.is_file():
-        try:
-            if json.loads(manifest.read_text(encoding="utf-8")).get("weights_md5") == digest:
-                return target
-        except ValueError:
-            pass
+    if _bundled_copy_matches(target, digest):
+        return target
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
     try:
