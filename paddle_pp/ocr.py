@@ -107,8 +107,9 @@ def prepare_model(source: str, engine: str, cache_dir: Optional[os.PathLike] = N
 
     A first use prints one line on stderr ("preparing official det model (one time) ... done"); what Paddle,
     Paddle2ONNX and Polygraphy print meanwhile goes to <cache>/logs/prepare.log. A warm cache prints nothing.
+    Concurrent first runs take turns per model (a lock file <cache>/.<name>.lock); the later one finds it ready.
     """
-    from paddle_pp.utils.quiet import prepare_log, preparing
+    from paddle_pp.utils.quiet import exclusive_lock, prepare_log, preparing
     from paddle_pp.weights import (OFFICIAL_NAMES, bundled_is_current, import_bundled, import_official, model_dir,
                                    official_is_current)
 
@@ -119,8 +120,10 @@ def prepare_model(source: str, engine: str, cache_dir: Optional[os.PathLike] = N
         return directory
     log_file = prepare_log(directory.parent)
     with preparing(f"{'official' if official else 'bundled'} {source} model", log_file):
-        directory = import_official(source, cache_dir) if official else import_bundled(source, cache_dir)
-        ensure_exported(directory, engine, log_file)
+        # one preparation of a model at a time: a concurrent import would replace the directory being exported
+        with exclusive_lock(directory.parent / f".{source}.lock"):
+            directory = import_official(source, cache_dir) if official else import_bundled(source, cache_dir)
+            ensure_exported(directory, engine, log_file)
     return directory
 
 

@@ -45,6 +45,41 @@ def test_first_run_prints_one_line_per_model_and_logs_the_rest(tmp_path):
     assert prepare_log(cache).read_text(encoding="utf-8") == log
 
 
+def test_a_model_is_imported_and_exported_under_its_lock(tmp_path, monkeypatch):
+    """Concurrent first runs take turns: the import (which replaces the model directory) and the export (which
+    stages inside it) run while <cache>/.det.lock is held, so another process's import cannot pull the
+    directory away from under an export."""
+    fcntl = pytest.importorskip("fcntl")
+    from paddle_pp import ocr, weights
+
+    cache = tmp_path / "cache"
+    lock_file = cache / ".det.lock"
+
+    def lock_is_held():
+        with open(lock_file, "a") as other:  # another open file: flock conflicts as with another process
+            try:
+                fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(other.fileno(), fcntl.LOCK_UN)
+            return False
+
+    steps = []
+
+    def fake_import(source, cache_dir=None):
+        steps.append(("import", source, lock_is_held()))
+        (cache / source).mkdir(parents=True, exist_ok=True)
+        return cache / source
+
+    monkeypatch.setattr(weights, "official_is_current", lambda name, cache_dir=None: False)
+    monkeypatch.setattr(weights, "import_official", fake_import)
+    monkeypatch.setattr(ocr, "ensure_exported", lambda d, engine, log_file=None: steps.append(
+        ("export", engine, lock_is_held())))
+    assert ocr.prepare_model("det", "onnx", cache) == cache / "det"
+    assert steps == [("import", "det", True), ("export", "onnx", True)]
+    assert not lock_is_held()  # released for the next process
+
+
 def test_preparation_output_goes_to_the_log_and_a_failure_names_model_and_log(tmp_path, capfd):
     log_file = tmp_path / "cache" / "logs" / "prepare.log"
     with preparing("official det model", log_file):

@@ -78,6 +78,26 @@ def output_to(log_file: Union[str, os.PathLike]) -> Iterator[IO[str]]:
                 os.close(copy)
 
 
+@contextlib.contextmanager
+def exclusive_lock(lock_file: Union[str, os.PathLike]) -> Iterator[None]:
+    """Hold an advisory lock on `lock_file` (created if needed) for the block; other processes asking for the
+    same lock wait. Two first runs preparing the same model then take turns: the second finds the model ready
+    instead of replacing the directory the first is exporting into. Without fcntl (not POSIX) it does nothing."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    lock_file = Path(lock_file)
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_file, "a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
 def _one_line(error: BaseException) -> str:
     text = " ".join(str(error).split())
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
