@@ -13,14 +13,14 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
+from paddle_pp import model_dir as mdir
 from paddle_pp.config import load_config
 from paddle_pp.config_schema import SYSTEM, check_values
 from paddle_pp.engine import ENGINES, DygraphEngine, Engine, OnnxEngine
-from paddle_pp import model_dir as mdir
-from paddle_pp.export import export_in_subprocess, export_onnx
+from paddle_pp.export import export_in_subprocess
 from paddle_pp.model_dir import ONNX_MODEL
-from paddle_pp.resources import BUNDLED_MODELS_DIR
 from paddle_pp.pipeline import TextClassifier, TextDetector, TextRecognizer, TextSystem, apply_options
+from paddle_pp.resources import BUNDLED_MODELS_DIR
 from paddle_pp.utils.dicts import resolve_dict_path
 from paddle_pp.utils.errors import printable
 from paddle_pp.utils.image_io import ImageInput, resolve_max_pixels, to_bgr
@@ -63,17 +63,60 @@ def load_stage_config(name: str, model_dir: Optional[os.PathLike],
     return mdir.read_config(model_dir), Path(model_dir)
 
 
-def ensure_exported(directory: Path, engine: str) -> None:
-    """Export an (official, cached) model directory for `engine` on first use, atomically."""
-    if engine in ("paddle", "onnx") and not mdir.has_inference_model(directory):
-        staging = Path(tempfile.mkdtemp(prefix=".export-", dir=directory))
-        try:
-            export_in_subprocess(directory, staging)  # then only the program joins the (cached) directory
+def _exports_missing(directory: Path, engine: str) -> Tuple[bool, bool]:
+    """(the Paddle Inference files, model.onnx): which of what `engine` reads the directory still lacks."""
+    inference = engine in ("paddle", "onnx") and not mdir.has_inference_model(directory)
+    onnx = engine == "onnx" and not (directory / ONNX_MODEL).is_file()
+    return inference, onnx
+
+
+def ensure_exported(directory: Path, engine: str, log_file: Optional[os.PathLike] = None) -> None:
+    """Export an (official, cached) model directory for `engine` on first use, atomically.
+
+    Export and ONNX conversion run in one child process whose output (Paddle's and Paddle2ONNX's, from C++
+    too) goes to `log_file`; the files are staged inside the directory and moved in, the file that marks
+    completion last, so a concurrent reader sees either no export or a whole one.
+    """
+    need_inference, need_onnx = _exports_missing(directory, engine)
+    if not (need_inference or need_onnx):
+        return
+    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=directory))
+    try:
+        export_in_subprocess(directory, staging, onnx=need_onnx, log_file=log_file)
+        if need_inference:
             mdir.install_inference_files(staging, directory)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    if engine == "onnx" and not (directory / ONNX_MODEL).is_file():
-        export_onnx(directory)
+        if need_onnx:
+            os.replace(staging / ONNX_MODEL, directory / ONNX_MODEL)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def prepare_model(source: str, engine: str, cache_dir: Optional[os.PathLike] = None) -> Path:
+    """The cached model directory of an official (det/cls/rec) or bundled (rec_en, ...) model, imported, checked
+    against its recorded digests and exported for `engine` on first use.
+
+    A first use prints one line on stderr ("preparing official det model (one time) ... done"); what Paddle,
+    Paddle2ONNX and Polygraphy print meanwhile goes to <cache>/logs/prepare.log. A warm, intact cache prints
+    nothing. Concurrent first runs take turns per model (a lock file <cache>/.<name>.lock); the later one finds
+    it ready. A cached file that differs from its digest is imported again (weights.checked_cache).
+    """
+    from paddle_pp.utils.quiet import exclusive_lock, prepare_log, preparing
+    from paddle_pp.weights import (OFFICIAL_NAMES, bundled_is_current, cache_problems, checked_cache, model_dir,
+                                   official_is_current, record_cached_files)
+
+    official = source in OFFICIAL_NAMES
+    directory = model_dir(source, cache_dir)
+    current = official_is_current(source, cache_dir) if official else bundled_is_current(source, cache_dir)
+    if current and not any(_exports_missing(directory, engine)) and not cache_problems(directory):
+        return directory
+    log_file = prepare_log(directory.parent)
+    with preparing(f"{'official' if official else 'bundled'} {source} model", log_file):
+        # one preparation of a model at a time: a concurrent import would replace the directory being exported
+        with exclusive_lock(directory.parent / f".{source}.lock"):
+            directory = checked_cache(source, cache_dir)
+            ensure_exported(directory, engine, log_file)
+            record_cached_files(directory)
+    return directory
 
 
 def build_engine(name: str, model_dir: Optional[Path], engine: str, cache_dir: Optional[os.PathLike] = None,
@@ -81,7 +124,7 @@ def build_engine(name: str, model_dir: Optional[Path], engine: str, cache_dir: O
                  lite_model_dir: Optional[os.PathLike] = None, source: Optional[str] = None) -> Engine:
     """The engine for one stage. Official models are imported and exported on first use; a model directory
     given by hand must already hold what the engine reads (model.pdparams / inference.* / model.onnx)."""
-    from paddle_pp.weights import ModelCacheError, checked_cache, record_cached_files, repair_command
+    from paddle_pp.weights import ModelCacheError, repair_command
 
     if engine not in ENGINES:
         raise ValueError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
@@ -92,10 +135,8 @@ def build_engine(name: str, model_dir: Optional[Path], engine: str, cache_dir: O
     directory = model_dir
     if directory is None:  # the source: an official model (det/cls/rec) or one the project ships (rec_en)
         source = source or name
-        directory = checked_cache(source, cache_dir)  # damage found by digest is repaired here
+        directory = prepare_model(source, engine, cache_dir)
         try:
-            ensure_exported(directory, engine)
-            record_cached_files(directory)
             return _load_engine(directory, engine, enable_mkldnn, cpu_threads)
         except Exception as exc:  # damage the digests could not see (a cache older than them): say the fix
             message = printable(" ".join(f"{type(exc).__name__}: {exc}".split()), 300)

@@ -288,13 +288,28 @@ def _is_complete(target: Path, onnx_md5: str, arch_digest: str) -> bool:
             and info.get("format_version") == IMPORT_FORMAT_VERSION)
 
 
+def _check_official_name(name: str) -> None:
+    if name not in OFFICIAL_NAMES:
+        raise ValueError(f"unknown official model '{name}'; choose one of {OFFICIAL_NAMES}")
+
+
+def official_is_current(name: str, cache_dir: Optional[os.PathLike] = None) -> bool:
+    """True when `<cache>/<name>/` holds an up-to-date import (import_official would do nothing): callers
+    announce a first-time preparation only when there is one."""
+    from paddle_pp.config import load_config
+
+    _check_official_name(name)
+    cfg = load_config(name)
+    source = official_file(cfg["Global"]["official_onnx"])
+    return _is_complete(model_dir(name, cache_dir), file_md5(source), _architecture_digest(cfg))
+
+
 def import_official(name: str, cache_dir: Optional[os.PathLike] = None, force: bool = False,
                     onnx_path: Optional[os.PathLike] = None, quiet: bool = False) -> Path:
     """Import one official model into `<cache>/<name>/`; does nothing when an up-to-date copy is there."""
     from paddle_pp.config import load_config
 
-    if name not in OFFICIAL_NAMES:
-        raise ValueError(f"unknown official model '{name}'; choose one of {OFFICIAL_NAMES}")
+    _check_official_name(name)
     cfg = load_config(name)
     source = Path(onnx_path) if onnx_path else official_file(cfg["Global"]["official_onnx"])
     onnx_md5 = file_md5(source)
@@ -354,6 +369,15 @@ def bundled_model_names() -> List[str]:
     return sorted(p.name for p in BUNDLED_MODELS_DIR.iterdir() if (p / mdir.WEIGHTS).is_file())
 
 
+def bundled_is_current(name: str, cache_dir: Optional[os.PathLike] = None) -> bool:
+    """True when `<cache>/<name>/` holds a copy of the bundled model's current weights (import_bundled would
+    do nothing); False too for an unknown name, whose error import_bundled gives."""
+    weights = BUNDLED_MODELS_DIR / name / mdir.WEIGHTS
+    if not weights.is_file():
+        return False
+    return (mdir.read_manifest(model_dir(name, cache_dir)) or {}).get("weights_md5") == file_md5(weights)
+
+
 def import_bundled(name: str, cache_dir: Optional[os.PathLike] = None, force: bool = False) -> Path:
     """Copy a model the project ships (models/<name>: our own trained weights) into the model cache, where
     engines export it on first use; re-copied only when its weights change (or `force`)."""
@@ -362,7 +386,7 @@ def import_bundled(name: str, cache_dir: Optional[os.PathLike] = None, force: bo
         raise FileNotFoundError(f"no bundled model '{name}' in {BUNDLED_MODELS_DIR} (have: {bundled_model_names()})")
     digest = file_md5(source / mdir.WEIGHTS)
     target = model_dir(name, cache_dir)
-    if not force and (mdir.read_manifest(target) or {}).get("weights_md5") == digest:
+    if not force and bundled_is_current(name, cache_dir):
         return target
 
     def fill(staging: Path) -> None:

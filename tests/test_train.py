@@ -228,6 +228,8 @@ def test_freeze_bn_keeps_running_statistics(rec_data, tmp_path, freeze):
 def test_torn_checkpoint_is_refused(tmp_path):
     model = paddle.nn.Linear(3, 2)
     opt = paddle.optimizer.Adam(parameters=model.parameters())
+    model(paddle.ones([1, 3])).sum().backward()  # one step: an optimizer with state, as in a real checkpoint
+    opt.step()
     prefix = save_checkpoint(tmp_path / "ck", model, opt, {"epoch": 1})
     assert load_checkpoint(prefix, model, opt)["epoch"] == 1
     paddle.save({"weight": paddle.zeros([3, 2]), "bias": paddle.zeros([2])}, prefix + ".pdparams")

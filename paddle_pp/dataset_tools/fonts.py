@@ -75,20 +75,21 @@ def load_font_info(path: str) -> List[FontInfo]:
     from fontTools.ttLib import TTCollection, TTFont
 
     try:
-        if path.lower().endswith(".ttc"):
-            faces = list(TTCollection(path, lazy=True).fonts)
-        else:
-            faces = [TTFont(path, lazy=True)]
+        font_file = TTCollection(path, lazy=True) if path.lower().endswith(".ttc") else TTFont(path, lazy=True)
     except Exception:  # a broken font file must not stop discovery of the others
         return []
+    faces = list(font_file.fonts) if isinstance(font_file, TTCollection) else [font_file]
     infos = []
-    for index, face in enumerate(faces):
-        try:
-            codepoints = _glyph_codepoints(face)
-            name = face["name"].getDebugName(4) or Path(path).stem
-        except Exception:
-            continue
-        infos.append(FontInfo(path=path, index=index, name=name, codepoints=codepoints))
+    try:
+        for index, face in enumerate(faces):
+            try:
+                codepoints = _glyph_codepoints(face)
+                name = face["name"].getDebugName(4) or Path(path).stem
+            except Exception:
+                continue
+            infos.append(FontInfo(path=path, index=index, name=name, codepoints=codepoints))
+    finally:
+        font_file.close()  # lazy loading keeps the file open until closed
     return infos
 
 

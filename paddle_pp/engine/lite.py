@@ -154,7 +154,16 @@ class LiteEngine:
                 proc.wait(timeout=10)
             except Exception:  # noqa: BLE001 - best effort on shutdown
                 proc.kill()
-        self._proc = None
+        if proc is not None:  # the pipes and the log file too, or each engine leaks three descriptors
+            for stream in (proc.stdin, proc.stdout):
+                try:
+                    stream.close()
+                except Exception:  # noqa: BLE001 - best effort on shutdown
+                    pass
+        log = getattr(self, "_log", None)
+        if log is not None:
+            log.close()
+        self._proc = self._log = None
 
     def __del__(self) -> None:
         self.close()

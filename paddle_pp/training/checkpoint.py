@@ -445,7 +445,8 @@ def transfer_ctc_head(model: paddle.nn.Layer, path: str, source_global: Mapping[
             continue
         dst_w[:, j], dst_b[j] = src_w[:, i], src_b[i]
         moved += 1
-    model.set_state_dict({weight_key: dst_w, bias_key: dst_b})
+    own[weight_key].set_value(dst_w)  # only these two: set_state_dict would warn for every other parameter
+    own[bias_key].set_value(dst_b)
     return moved
 
 
