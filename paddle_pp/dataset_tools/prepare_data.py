@@ -23,6 +23,7 @@ import os
 import random
 import re
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -436,7 +437,13 @@ class Preparer:
                 argv += ["--corpus_file", str(self.corpus(value))]
             else:
                 argv += [f"--{key}", str(value)]
-        code = importlib.import_module(f"paddle_pp.dataset_tools.{tool}").main(argv)
+        module = f"paddle_pp.dataset_tools.{tool}"
+        if self.ctx.workers > 1:
+            # The generators fork their worker pools, and forking a process that has loaded Paddle (pseudo-labels
+            # load the detector) can hang: with workers they run in a fresh interpreter.
+            code = subprocess.run([sys.executable, "-m", module] + argv, cwd=self.ctx.root).returncode
+        else:
+            code = importlib.import_module(module).main(argv)
         if code:
             raise DataToolError(f"set {name}: {tool} failed (exit code {code})")
         return {}
