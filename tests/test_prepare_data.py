@@ -254,3 +254,18 @@ def test_generators_with_workers_run_in_their_own_interpreter(tmp_path, monkeypa
     lines = list(read_label_lines(tmp_path / "out" / "rec_en_doc.txt"))
     assert len(lines) == prepare_data.TINY_SET
     assert all(read_image(tmp_path / path).shape[0] == 32 for _, path, _ in lines)
+
+
+def test_an_edited_output_is_made_again(prepared, capsys):
+    path = prepared["out"] / "rec_scene_words_val.txt"
+    whole = path.read_text(encoding="utf-8")
+    path.write_text(whole.splitlines()[0] + "\n", encoding="utf-8")
+    assert cli.main(prepared["argv"] + ["--only", "rec_scene_words_val"]) == 0
+    assert path.read_text(encoding="utf-8") == whole
+
+
+def test_a_set_of_unknown_kind_is_a_manifest_error(tmp_path):
+    bad = tmp_path / "prepare.yml"
+    bad.write_text("sets:\n  s: {tool: synth_everything, num: 3}\noutputs:\n  x.txt: [s]\n", encoding="utf-8")
+    with pytest.raises(prepare_data.DataToolError, match="tool must be one of"):
+        prepare_data.load_manifest(bad)

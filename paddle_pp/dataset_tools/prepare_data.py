@@ -44,6 +44,8 @@ MANIFEST = PRESETS / "prepare.yml"
 TINY_SET = 4  # samples per synthetic set and lines per corpus with --synth_scale tiny
 SECTIONS = ("inputs", "corpora", "sets", "outputs")
 PART_KEYS = {"from", "numbers", "every", "except_every", "first", "repeat", "share"}
+SET_KINDS = ("tool", "crop", "flip", "pseudo_label_det")
+GENERATORS = ("synth_rec", "synth_det", "synth_cls")
 
 
 # ----------------------------------------------------------------------------- manifest
@@ -68,7 +70,28 @@ def load_manifest(path: Path = MANIFEST) -> Dict[str, Dict[str, Any]]:
     for name in dependencies(manifest, list(manifest["outputs"])):
         if name not in known:
             raise DataToolError(f"{path}: '{name}' is used but not defined")
+    for name, entry in manifest["sets"].items():
+        problem = set_entry_problem(entry)
+        if problem:
+            raise DataToolError(f"{path}: set {name}: {problem}")
+    for name, entry in manifest["corpora"].items():
+        if entry.get("kind") not in CORPORA:
+            raise DataToolError(f"{path}: corpus {name}: kind must be one of {', '.join(CORPORA)}")
     return manifest
+
+
+def set_entry_problem(entry: Dict[str, Any]) -> Optional[str]:
+    """What is wrong with a `sets:` entry, or None."""
+    kinds = [key for key in SET_KINDS if key in entry]
+    if len(kinds) != 1:
+        return f"needs exactly one of {', '.join(SET_KINDS)}"
+    if "tool" in entry and entry["tool"] not in GENERATORS:
+        return f"tool must be one of {', '.join(GENERATORS)}"
+    if entry.get("text", "printable_ascii") not in TEXT_FILTERS:
+        return f"text must be one of {', '.join(TEXT_FILTERS)}"
+    if entry.get("requires", "cjk_font") not in REQUIREMENTS:
+        return f"requires must be one of {', '.join(REQUIREMENTS)}"
+    return None
 
 
 def output_parts(manifest: Dict[str, Dict[str, Any]], name: str) -> List[Dict[str, Any]]:
@@ -487,8 +510,12 @@ class Preparer:
         """The official detector's boxes on unlabelled photos (the unpruned model's answers, for distillation)."""
         from paddle_pp.dataset_tools.pseudo_label_det import find_images, pseudo_label
         from paddle_pp.ocr import build_stage
+        from paddle_pp.utils.official_files import OfficialWeightsMissing
 
-        detector = build_stage("det")
+        try:
+            detector = build_stage("det")
+        except (OfficialWeightsMissing, FileNotFoundError) as error:
+            raise DataToolError(f"pseudo-labels need the official detector: {error}") from None
         lines = []
         for image_dir in self.input_paths(entry["pseudo_label_det"]):
             prefix = Path(os.path.relpath(image_dir.resolve(), folder.resolve())).as_posix()
@@ -515,8 +542,9 @@ class Preparer:
         if self.up_to_date(name, path):
             lines = [f"{p}\t{label}" for _, p, label in read_label_lines(path)]
             marker = self.read_marker(name)
-            self.rows.append(Row(name, len(lines), "up to date", marker.get("detail", "")))
-            return Samples(lines, synthetic=marker.get("synthetic", False))
+            if len(lines) == marker.get("samples"):  # else the file was edited or cut: made again
+                self.rows.append(Row(name, len(lines), "up to date", marker.get("detail", "")))
+                return Samples(lines, synthetic=marker.get("synthetic", False))
         parts = output_parts(self.manifest, name)
         chosen: List[Samples] = []
         for part in parts:
