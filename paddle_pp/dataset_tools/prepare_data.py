@@ -593,8 +593,7 @@ def select_outputs(manifest: Dict[str, Dict[str, Any]], only: Optional[Sequence[
 @tool_main
 def main(argv: Optional[Sequence[str]] = None) -> int:
     root = Path.cwd()
-    parser = argparse.ArgumentParser(prog="paddle-pp data prepare", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared", type=Path, default=root.parent / "shared" / "data",
                         help="the real data sets (default: ../shared/data)")
     parser.add_argument("--out", type=Path, default=root / "train_data", help="where to write (default: train_data)")
