@@ -1,4 +1,4 @@
-"""Prepare under train_data/ the data of the recipes that reproduce the bundled models (idempotent)."""
+"""Prepare under train_data/ the label files of the recipes and the evaluation sets: `paddle-pp data prepare`."""
 import sys
 
 from paddle_pp.dataset_tools.prepare_data import main

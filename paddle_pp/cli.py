@@ -44,6 +44,7 @@ GROUPS: Dict[str, Dict[str, Tuple[str, str]]] = {
         "build_lmdb": ("paddle_pp.dataset_tools.build_lmdb", "label files <-> LMDB, --check"),
         "convert": ("paddle_pp.dataset_tools.convert", "convert ICDAR 2015 labels, crop lines from det labels"),
         "pseudo_label_det": ("paddle_pp.dataset_tools.pseudo_label_det", "detection labels from a model"),
+        "prepare": ("paddle_pp.dataset_tools.prepare_data", "label files, crops, splits, mixes in train_data/"),
     },
 }
 EXIT_USAGE = 2

@@ -3,7 +3,8 @@ fine-tuning recipes start from weights whose shapes they match.
 
 The recipes are only run by hand (for an hour or more each), so a typo in one of them would otherwise surface after
 the data preparation, mid-run. Here each config builds its transforms, model, loss and metric; every train_data/
-label file a recipe names is written by dataset_tools/prepare_data.py; the finetune/ recipes load their weights.
+label file a recipe names is an output of `paddle-pp data prepare` (its manifest, dataset_tools/presets/prepare.yml);
+the finetune/ recipes load their weights.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 
 from paddle_pp.config import load_config
 from paddle_pp.data import build_transforms
+from paddle_pp.dataset_tools.prepare_data import load_manifest
 from paddle_pp.losses import build_loss
 from paddle_pp.metrics import build_metric
 from paddle_pp.modeling.architecture import build_model
@@ -28,7 +30,7 @@ BASES = ("det.yml", "cls.yml", "rec.yml")
 FINETUNE = sorted((CONFIG_DIR / "finetune").glob("*.yml"))
 # the configs that reproduce a bundled model (and the alphanumeric variant of rec_en.yml)
 RECIPES = [p for p in CONFIGS if p.parent.name != "finetune" and p.name not in BASES]
-PREPARE = (ROOT / "paddle_pp" / "dataset_tools" / "prepare_data.py").read_text(encoding="utf-8")
+PREPARED = set(load_manifest()["outputs"])  # the label files `paddle-pp data prepare` writes
 
 
 def _ids(paths):
@@ -85,7 +87,16 @@ def test_recipe_data_comes_from_prepare_data(path):
     assert names, f"{path.name} names no label files"
     for name in names:
         assert name.startswith("train_data/"), f"{path.name}: {name} is not prepared data"
-        assert f'"{Path(name).name}"' in PREPARE, f"{path.name}: {name} is not written by dataset_tools/prepare_data.py"
+        assert Path(name).name in PREPARED, f"{path.name}: {name} is not an output of `paddle-pp data prepare`"
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=_ids(RECIPES))
+def test_recipe_header_commands_name_prepared_data(path):
+    """The stage commands in a recipe's header comments (-o Train.dataset.label_file_list=[...]) too."""
+    import re
+
+    for name in re.findall(r"train_data/([\w.-]+\.txt)", path.read_text(encoding="utf-8")):
+        assert name in PREPARED, f"{path.name}: train_data/{name} is not an output of `paddle-pp data prepare`"
 
 
 def test_recipes_name_no_removed_config():

@@ -19,7 +19,7 @@ import re
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 import numpy as np
 
@@ -132,9 +132,11 @@ def order_clockwise(points: np.ndarray) -> np.ndarray:
 
 
 def det_to_crops(label_file: Path, image_root: Path, out_dir: Path, with_180: bool = False,
-                 ext: str = "jpg") -> dict:
-    """Crop every readable instance; write rec label.txt (and cls_label.txt with both orientations)."""
-    rec_lines, cls_lines, problems = [], [], []
+                 ext: str = "jpg", keep_text: Optional[Callable[[str], Optional[str]]] = None) -> dict:
+    """Crop every readable instance; write rec label.txt (and cls_label.txt with both orientations).
+
+    `keep_text(text)` returns None to keep an instance or the reason to skip it (counted in "skipped")."""
+    rec_lines, cls_lines, problems, skipped = [], [], [], Counter()
     entries = list(read_label_lines(label_file))
     for line_number, path, label in tqdm(entries, desc="crop", unit="img"):
         where = f"{label_file}:{line_number}"
@@ -148,6 +150,10 @@ def det_to_crops(label_file: Path, image_root: Path, out_dir: Path, with_180: bo
         for number, item in enumerate(items):
             text = item["transcription"]
             if is_dont_care(text) or not text.strip():
+                continue
+            reason = keep_text(text) if keep_text else None
+            if reason:
+                skipped[reason] += 1
                 continue
             try:
                 crop = crop_quad(image, item["points"])
@@ -165,7 +171,8 @@ def det_to_crops(label_file: Path, image_root: Path, out_dir: Path, with_180: bo
     write_text_atomic(out_dir / "label.txt", "\n".join(rec_lines) + ("\n" if rec_lines else ""))
     if with_180:
         write_text_atomic(out_dir / "cls_label.txt", "\n".join(cls_lines) + ("\n" if cls_lines else ""))
-    return {"crops": len(rec_lines), "cls_samples": len(cls_lines) if with_180 else 0, "problems": problems}
+    return {"crops": len(rec_lines), "cls_samples": len(cls_lines) if with_180 else 0, "problems": problems,
+            "skipped": dict(skipped)}
 
 
 # ----------------------------------------------------------------------------- statistics
