@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
 # subcommand -> (module whose main(argv) runs it, one-line help)
@@ -72,6 +73,8 @@ def _run(module: str, prog: str, argv: List[str]) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    # Importing paddle warns about a C++ compiler cache, which means nothing to a user of these tools.
+    warnings.filterwarnings("ignore", message="No ccache found")
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help", "help"):
         print(_usage())

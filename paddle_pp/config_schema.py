@@ -313,7 +313,7 @@ REGULARIZER: Dict[str, Field] = {"name": OneOf("L1", "L2", "L1Decay", "L2Decay",
 
 SLIM: Dict[str, Field] = {
     "save_dir": PATH,
-    "latency_runs": Int(1, nullable=True),
+    "latency_runs": Int(0, nullable=True),            # 0: skip the latency measurement
     "eval_max_batches": Int(1, nullable=True),
     "input_shape": ListOf(Int(1), nullable=True),
     "finetune": Field("map", nullable=True),

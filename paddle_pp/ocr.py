@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
@@ -107,8 +108,11 @@ def prepare_model(source: str, engine: str, cache_dir: Optional[os.PathLike] = N
     official = source in OFFICIAL_NAMES
     directory = model_dir(source, cache_dir)
     current = official_is_current(source, cache_dir) if official else bundled_is_current(source, cache_dir)
-    if current and not any(_exports_missing(directory, engine)) and not cache_problems(directory):
+    problems = cache_problems(directory) if current else []
+    if current and not problems and not any(_exports_missing(directory, engine)):
         return directory
+    if problems:  # said here: inside preparing() the process's output goes to the log
+        print(f"model cache: {directory}: {problems[0]}; importing it again", file=sys.stderr)
     log_file = prepare_log(directory.parent)
     with preparing(f"{'official' if official else 'bundled'} {source} model", log_file):
         # one preparation of a model at a time: a concurrent import would replace the directory being exported
