@@ -39,9 +39,11 @@ def read_rows(path):
 
 
 def problem_lines(stderr):
-    """The per-image failure lines (tqdm's bar redraws are separated by carriage returns)."""
+    """The per-image failure lines (tqdm's bar redraws are separated by carriage returns; a first run on a fresh
+    model cache also says which models it prepares)."""
     lines = [part.strip() for line in stderr.splitlines() for part in line.split("\r")]
-    return [line for line in lines if line and "img/s" not in line and "img]" not in line and "|" not in line]
+    return [line for line in lines if line and "img/s" not in line and "img]" not in line and "|" not in line
+            and not line.startswith("preparing ")]
 
 
 # ------------------------------------------------------------------ a batch full of trouble

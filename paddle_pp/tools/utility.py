@@ -382,6 +382,103 @@ def _os_problem(exc: BaseException) -> str:
     return exc.strerror if isinstance(exc, OSError) and exc.strerror else _one_line(exc)
 
 
+class _Tally:
+    """What a run counts and says while the progress bar is up: one escaped line per failure or warning."""
+
+    def __init__(self, bar: Any) -> None:
+        self.bar = bar
+        self.failures = self.warnings = self.count = self.done = 0
+
+    def say(self, message: str) -> None:
+        self.bar.write(escape_name(message), file=sys.stderr)  # escaped: one line, whatever the path holds
+
+    def fail(self, message: str) -> None:
+        self.failures += 1
+        self.say(message)
+
+    def warn(self, message: str) -> None:
+        self.warnings += 1
+        self.say(f"warning: {message}")
+
+
+def _list_inputs(args: argparse.Namespace, output: Path) -> Tuple[Optional[List[Path]], Optional[Path], int]:
+    """(images, their root, 0), or (None, None, exit status) with the problem said on stderr."""
+    try:
+        images, root = list_images(args.image_dir)
+    except FileNotFoundError as exc:
+        print(escape_name(str(exc)), file=sys.stderr)
+        return None, None, EXIT_FAILED
+    except KeyboardInterrupt:
+        print("interrupted while listing the images; nothing was processed", file=sys.stderr)
+        return None, None, EXIT_INTERRUPTED
+    # Never read back our own pictures (--output inside --image_dir with --visualize).
+    ours = [(output / folder).resolve() for folder in VIS_FOLDERS]
+    return [p for p in images if not any(p.resolve().is_relative_to(d) for d in ours)], root, EXIT_OK
+
+
+def _open_writers(output: Path, result_files: Sequence[str]) -> Optional[Dict[str, ResultsFile]]:
+    """This run's (empty) results files, replacing older ones; None (said on stderr) when they cannot be written."""
+    try:
+        writers = {name: ResultsFile(output / name) for name in result_files}
+        for writer in writers.values():
+            writer.flush()
+    except OSError as exc:
+        print(escape_name(f"{output}: cannot write results ({exc.strerror or exc})"), file=sys.stderr)
+        return None
+    return writers
+
+
+def _build_predictor(build: Callable[[], Any]) -> Tuple[Any, int]:
+    """(predictor, 0), or (None, exit status) with one line on stderr: start-up (imports, model import and
+    export) can take a while and can be interrupted; a bad model directory or option is one line, no traceback."""
+    try:
+        return build(), EXIT_OK
+    except KeyboardInterrupt:
+        print("interrupted while loading the models; nothing was processed", file=sys.stderr)
+        return None, EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001
+        print(f"error: cannot load the models: {_one_line(exc)}", file=sys.stderr)
+        return None, EXIT_USAGE
+
+
+def _read_items(chunk: Sequence[Path], root: Path, max_pixels: Optional[int], tally: _Tally) -> List[Item]:
+    items = []
+    for path in chunk:
+        try:
+            items.append(Item(path, display_name(path, root), read_image(path, max_pixels)))
+        except ImageReadError as exc:
+            tally.fail(str(exc))
+        except Exception as exc:  # noqa: BLE001
+            tally.fail(f"{path}: cannot read image ({_one_line(exc)})")
+    return items
+
+
+def _run_chunk(chunk: Sequence[Path], root: Path, args: argparse.Namespace, predictor: Any,
+               process: Callable[[Any, List[Item]], List[Outcome]], writers: Dict[str, ResultsFile],
+               tally: _Tally) -> None:
+    """Read, process and keep the results of one batch of images; every problem fails (or warns) one image."""
+    items = _read_items(chunk, root, getattr(args, "max_pixels", None), tally)
+    for item, outcome, exc in _process_isolating(process, predictor, items):
+        if exc is not None or outcome.error:
+            tally.fail(f"{item.path}: {outcome.error if exc is None else _one_line(exc)}")
+            continue
+        for message in outcome.warnings:
+            tally.warn(f"{item.path}: {message}")
+        try:
+            _keep(outcome, writers)
+        except Exception as exc:  # noqa: BLE001 - a line that cannot be written fails its image alone
+            tally.fail(f"{item.path}: cannot write its results ({_one_line(exc)})")
+            continue
+        tally.count += outcome.count
+    tally.done += len(chunk)
+    tally.bar.update(len(chunk))
+    for writer in writers.values():
+        try:
+            writer.tick(len(chunk))
+        except Exception as exc:  # noqa: BLE001 - kept in memory; retried at the next write and the end
+            tally.warn(f"{writer.path}: cannot write results yet ({_os_problem(exc)}); will retry")
+
+
 def run(args: argparse.Namespace, build: Callable[[], Any], process: Callable[[Any, List[Item]], List[Outcome]],
         result_files: Sequence[str], batch_size: int = 1, count_label: str = "boxes",
         desc: str = "images") -> int:
@@ -394,105 +491,46 @@ def run(args: argparse.Namespace, build: Callable[[], Any], process: Callable[[A
 
     show_input_notices()
     output = Path(args.output)
-    try:
-        images, root = list_images(args.image_dir)
-    except FileNotFoundError as exc:
-        print(escape_name(str(exc)), file=sys.stderr)
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        print("interrupted while listing the images; nothing was processed", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    # Never read back our own pictures (--output inside --image_dir with --visualize).
-    ours = [(output / folder).resolve() for folder in VIS_FOLDERS]
-    images = [p for p in images if not any(p.resolve().is_relative_to(d) for d in ours)]
-    try:
-        writers = {name: ResultsFile(output / name) for name in result_files}
-        for writer in writers.values():
-            writer.flush()  # this run's (empty) results replace any older ones
-    except OSError as exc:
-        print(escape_name(f"{output}: cannot write results ({exc.strerror or exc})"), file=sys.stderr)
+    images, root, status = _list_inputs(args, output)
+    if images is None:
+        return status
+    writers = _open_writers(output, result_files)
+    if writers is None:
         return EXIT_USAGE
     if not images:
         print(escape_name(f"{args.image_dir}: no images found (extensions: {' '.join(IMAGE_EXTENSIONS)})"),
               file=sys.stderr)
         return EXIT_FAILED
-    try:
-        predictor = build()
-    except KeyboardInterrupt:  # start-up (imports, model import and export) can take a while
-        print("interrupted while loading the models; nothing was processed", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except Exception as exc:  # noqa: BLE001 - a bad model directory or option is one line, not a traceback
-        print(f"error: cannot load the models: {_one_line(exc)}", file=sys.stderr)
-        return EXIT_USAGE
+    predictor, status = _build_predictor(build)
+    if status != EXIT_OK:
+        return status
 
     old_handler = None
     if threading.current_thread() is threading.main_thread():
         old_handler = signal.signal(signal.SIGTERM, _on_sigterm)
-    failures, warnings_count, count, done = 0, 0, 0, 0
     interrupted = False
     start = time.perf_counter()
-    bar = tqdm(total=len(images), desc=desc, unit="img", file=sys.stderr, dynamic_ncols=True)
-
-    def say(message: str) -> None:
-        bar.write(escape_name(message), file=sys.stderr)  # escaped: one line, whatever the path holds
-
-    def fail(message: str) -> None:
-        nonlocal failures
-        failures += 1
-        say(message)
-
-    def warn(message: str) -> None:
-        nonlocal warnings_count
-        warnings_count += 1
-        say(f"warning: {message}")
-
+    tally = _Tally(tqdm(total=len(images), desc=desc, unit="img", file=sys.stderr, dynamic_ncols=True))
+    step = max(1, batch_size)
     try:
-        for first in range(0, len(images), max(1, batch_size)):
-            chunk = images[first:first + max(1, batch_size)]
-            items = []
-            for path in chunk:
-                try:
-                    items.append(Item(path, display_name(path, root), read_image(path, getattr(args, "max_pixels", None))))
-                except ImageReadError as exc:
-                    fail(str(exc))
-                except Exception as exc:  # noqa: BLE001
-                    fail(f"{path}: cannot read image ({_one_line(exc)})")
-            for item, outcome, exc in _process_isolating(process, predictor, items):
-                if exc is not None or outcome.error:
-                    fail(f"{item.path}: {outcome.error if exc is None else _one_line(exc)}")
-                    continue
-                for message in outcome.warnings:
-                    warn(f"{item.path}: {message}")
-                try:
-                    _keep(outcome, writers)
-                except Exception as exc:  # noqa: BLE001 - a line that cannot be written fails its image alone
-                    fail(f"{item.path}: cannot write its results ({_one_line(exc)})")
-                    continue
-                count += outcome.count
-            done += len(chunk)
-            bar.update(len(chunk))
-            for writer in writers.values():
-                try:
-                    writer.tick(len(chunk))
-                except Exception as exc:  # noqa: BLE001 - kept in memory; retried at the next write and the end
-                    warn(f"{writer.path}: cannot write results yet ({_os_problem(exc)}); will retry")
+        for first in range(0, len(images), step):
+            _run_chunk(images[first:first + step], root, args, predictor, process, writers, tally)
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        bar.close()
-        _flush_all(writers, fail)
+        tally.bar.close()
+        _flush_all(writers, tally.fail)
         if old_handler is not None:
             signal.signal(signal.SIGTERM, old_handler)
 
     seconds = time.perf_counter() - start
     files = ", ".join(str(output / name) for name in result_files)
-    status = "interrupted after" if interrupted else "done:"
-    warned = f", {warnings_count} warnings" if warnings_count else ""
-    print(escape_name(f"{status} {done} images, {count} {count_label}, {failures} failed{warned}, "
-                      f"{seconds:.2f} s -> {files}"))
+    warned = f", {tally.warnings} warnings" if tally.warnings else ""
+    print(escape_name(f"{'interrupted after' if interrupted else 'done:'} {tally.done} images, {tally.count} "
+                      f"{count_label}, {tally.failures} failed{warned}, {seconds:.2f} s -> {files}"))
     if interrupted:
         return EXIT_INTERRUPTED
-    return EXIT_FAILED if failures else EXIT_OK
+    return EXIT_FAILED if tally.failures else EXIT_OK
 
 
 def visualize(outcome: Outcome, path: Path, draw: Callable[[], np.ndarray]) -> None:

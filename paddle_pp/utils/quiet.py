@@ -53,7 +53,8 @@ def _flush_all() -> None:
 
 @contextlib.contextmanager
 def output_to(log_file: Union[str, os.PathLike]) -> Iterator[IO[str]]:
-    """Send everything written to file descriptors 1 and 2 to `log_file` (appended) during the block.
+    """Send everything written to file descriptors 1 and 2, and to sys.stdout / sys.stderr, to `log_file`
+    (appended) during the block.
 
     Yields the open log (line-buffered text) for headers. Descriptors that are not open (a daemon) stay as
     they are.
@@ -70,7 +71,9 @@ def output_to(log_file: Union[str, os.PathLike]) -> Iterator[IO[str]]:
                 except OSError:
                     continue
                 os.dup2(log.fileno(), fd)
-            yield log
+            # Python-level writes too: sys.stdout/sys.stderr may not be the descriptors (pytest, notebooks)
+            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+                yield log
         finally:
             _flush_all()
             for fd, copy in saved.items():
