@@ -91,6 +91,18 @@ def _pure(a, b):
         rec_metric._RFLevenshtein = saved
 
 
+def test_word_accuracy_counts_glued_and_split_words():
+    """Line accuracy ignores spaces; word accuracy is where gluing words together costs."""
+    assert rec_metric.word_accuracy([("TOTAL 27.30", "TOTAL 27.30")]) == 1.0
+    glued = [("TOTAL27.30", "TOTAL 27.30")]          # one substitution + one deletion over 2 words
+    assert rec_metric.word_accuracy(glued) == pytest.approx(0.0)
+    split = [("simplif ied text", "simplified text")]  # one substitution + one insertion over 2 words
+    assert rec_metric.word_accuracy(split) == pytest.approx(0.0)
+    mixed = [("a b c d", "a b c d"), ("a bc", "a b c")]  # 0 errors / 4 words + 2 errors / 3 words
+    assert rec_metric.word_accuracy(mixed) == pytest.approx(1 - 2 / 7)
+    assert rec_metric.levenshtein(["TOTAL", "27.30"], ["TOTAL27.30"]) == 2
+
+
 def test_rec_metric_accuracy_ignores_spaces_and_accumulates():
     m = RecMetric()
     m([("hello world", 0.9), ("abc", 0.8)], {"label_text": ["helloworld", "abd"]})

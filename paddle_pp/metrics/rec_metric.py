@@ -6,7 +6,7 @@ acc = exact matches / samples (spaces removed from both sides when ``ignore_spac
 from __future__ import annotations
 
 import string
-from typing import Any, Dict, Mapping, Sequence, Tuple, Union
+from typing import Any, Dict, Hashable, Mapping, Sequence, Tuple, Union
 
 from paddle_pp.registry import METRICS
 
@@ -16,8 +16,8 @@ except ImportError:  # pragma: no cover - depends on the environment
     _RFLevenshtein = None
 
 
-def levenshtein(a: str, b: str) -> int:
-    """Edit distance (insertions, deletions, substitutions, all cost 1)."""
+def levenshtein(a: Sequence[Hashable], b: Sequence[Hashable]) -> int:
+    """Edit distance (insertions, deletions, substitutions, all cost 1) of two strings, or of two lists of words."""
     if _RFLevenshtein is not None:
         return int(_RFLevenshtein.distance(a, b))
     if len(a) < len(b):
@@ -35,6 +35,15 @@ def normalized_edit_distance(a: str, b: str) -> float:
     """Levenshtein / max(len): 0 for equal strings (two empty strings included), 1 for nothing in common."""
     longest = max(len(a), len(b))
     return 0.0 if longest == 0 else levenshtein(a, b) / longest
+
+
+def word_accuracy(pairs: Sequence[Tuple[str, str]]) -> float:
+    """1 - word error rate over (prediction, truth) lines: the word-level edit distance of each line (words split on
+    spaces) summed over all lines, divided by the truth's word count. Words glued together or split apart cost
+    here, where the space-blind line accuracy does not see them."""
+    errors = sum(levenshtein(p.split(), g.split()) for p, g in pairs)
+    words = sum(len(g.split()) for _, g in pairs)
+    return 1.0 - errors / words if words else 1.0
 
 
 _KEEP = set(string.digits + string.ascii_letters)

@@ -5,7 +5,8 @@
 
 Every line counts (nothing is dropped for length): crops are batched by aspect ratio and resized exactly as
 predict_rec.py does. Reports accuracy (exact match after removing spaces, SPEC.md), the same ignoring case,
-and 1 - normalised edit distance.
+1 - normalised edit distance, and word accuracy (1 - word error rate: the words as the spaces split them, so
+glued or split words count).
 """
 from __future__ import annotations
 
@@ -14,18 +15,19 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
-from paddle_pp.metrics.rec_metric import normalized_edit_distance
+from paddle_pp.metrics.rec_metric import normalized_edit_distance, word_accuracy
 from paddle_pp.utils.label_files import read_label_lines, skip_malformed
 
 
 def score(pairs: Sequence[Tuple[str, str]]) -> dict:
-    """pairs of (prediction, ground truth) -> acc, acc_ignore_case, norm_edit_dis."""
+    """pairs of (prediction, ground truth) -> acc, acc_ignore_case, norm_edit_dis, word_acc."""
     n = max(len(pairs), 1)
     squash = [(p.replace(" ", ""), g.replace(" ", "")) for p, g in pairs]
     acc = sum(p == g for p, g in squash) / n
     acc_ic = sum(p.lower() == g.lower() for p, g in squash) / n
     ned = sum(normalized_edit_distance(p, g) for p, g in pairs) / n
-    return {"acc": acc, "acc_ignore_case": acc_ic, "norm_edit_dis": 1 - ned, "lines": len(pairs)}
+    return {"acc": acc, "acc_ignore_case": acc_ic, "norm_edit_dis": 1 - ned, "word_acc": word_accuracy(pairs),
+            "lines": len(pairs)}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -58,7 +60,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         predictions += [text for text, _ in recognizer(crops[start:start + step])]
     result = score(list(zip(predictions, truths)))
     print(f"lines {result['lines']}: acc {result['acc']:.4f}  acc (ignoring case) {result['acc_ignore_case']:.4f}  "
-          f"1-NED {result['norm_edit_dis']:.4f}")
+          f"1-NED {result['norm_edit_dis']:.4f}  word acc {result['word_acc']:.4f}")
     shown = 0
     for p, g in zip(predictions, truths):
         if shown < args.show_errors and p.replace(" ", "") != g.replace(" ", ""):
