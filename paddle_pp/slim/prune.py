@@ -365,89 +365,100 @@ def build_parser():
     return parser
 
 
+class _Run:
+    """One pruning run's settings (flags over the config's Slim section) and its report as it fills in."""
+
+    def __init__(self, args, config: Dict[str, Any]) -> None:
+        from paddle_pp.modeling.distillation import inference_config
+
+        self.args, self.config = args, config
+        self.model_config = inference_config(config)   # what is pruned, measured and saved: the model or the student
+        slim = common.slim_settings(config)
+        self.slim = slim
+        self.save_dir = Path(args.save_dir) if args.save_dir else common.default_save_dir(config, "prune")
+        self.save_dir.mkdir(parents=True, exist_ok=True)
+        self.sen_file = Path(args.sen_file or slim.get("sen_file") or self.save_dir / "sensitivity.json")
+        self.max_drop = float(common.pick(args.max_drop, slim, "max_drop", 0.02))
+        self.pruned_flops = common.pick(args.pruned_flops, slim, "pruned_flops", None) if args.max_drop is None else None
+        self.eval_batches = common.pick(args.eval_max_batches, slim, "eval_max_batches", None)
+        self.latency_runs = int(common.pick(args.latency_runs, slim, "latency_runs", 20))
+        self.ratios_grid = [round(float(r), 2) for r in (slim.get("sen_ratios") or DEFAULT_RATIOS)]
+        self.shape = common.measure_shape(config)
+        self.explicit = slim.get("ratios")
+        self.report: Dict[str, Any] = {"max_drop": None if self.explicit else self.max_drop, "sen_file": None}
+
+    def measure_before(self, trainer, model) -> None:
+        """The model as loaded (weights + legacy export in original/), its metric on the whole Eval set."""
+        original = common.write_weights_dir(model, self.model_config, self.save_dir / "original")
+        common.export_legacy(original)
+        before_metric = common.main_metric(trainer, common.evaluate_model(trainer))
+        self.report["before"] = common.measure(model, self.model_config, original, before_metric, self.latency_runs)
+        common.log(f"before: {self.report['before']}")
+
+    def choose_ratios(self, trainer, model, pruner, layers) -> Optional[Dict[str, float]]:
+        """FilterPruning's callback: the ratios by hand (Slim.ratios), by a FLOPs target or by the loss limit;
+        None after --sensitivity_only."""
+        ratios = explicit_ratios(self.explicit, layers) if self.explicit else None  # a misspelt name fails early
+        self.measure_before(trainer, model)
+        if self.explicit:  # chosen by hand: no sensitivity analysis
+            self.pruned_flops = None
+            common.log(f"Slim.ratios: {len(ratios)} layers chosen by hand, no sensitivity analysis")
+            return ratios
+        metric_name = trainer.main_indicator
+        eval_fn = lambda: common.main_metric(trainer, common.evaluate_model(trainer, max_batches=self.eval_batches))  # noqa
+        sens = sensitivity(model, pruner, layers, eval_fn, self.sen_file, self.ratios_grid, metric_name)
+        plot = plot_sensitivity(sens, self.sen_file.with_suffix(".png"), None if self.pruned_flops else self.max_drop,
+                                f"FPGM sensitivity, {self.config['Architecture']['model_type']} ({metric_name})")
+        common.log(f"sensitivity plot: {plot}")
+        self.report["sen_file"] = str(self.sen_file)
+        if self.args.sensitivity_only:
+            return None
+        if self.pruned_flops:
+            found = ratios_by_flops(model, pruner, layers, sens, float(self.pruned_flops), self.shape)
+            self.report["max_drop"] = None
+            common.log(f"FLOPs target {self.pruned_flops}: threshold {found['max_drop']:.4f} prunes "
+                       f"{found['pruned_flops']:.3f} of the FLOPs")
+            return found["ratios"]
+        return ratios_by_loss(sens, self.max_drop)
+
+    def save_and_report(self, trainer, hook: "FilterPruning", pruned_metric: float, after_metric: float) -> None:
+        """The model directory (weights + record, legacy export, PIR export in pir/), the before/after table and
+        slim_report.json; --publish copies it into place."""
+        from paddle_pp.export import export_inference
+
+        model, save_dir = trainer.inference_model, self.save_dir
+        common.write_weights_dir(model, self.model_config, save_dir, extra={"pruned_shapes.json": hook.record})
+        common.export_legacy(save_dir)
+        export_inference(model, common.clean_config(self.model_config), save_dir / "pir", source_dir=save_dir)
+        after = common.measure(model, self.model_config, save_dir, after_metric, self.latency_runs)
+        table = common.format_table(self.report["before"], after, trainer.main_indicator)
+        common.write_report(save_dir, {"kind": "prune", "before": self.report["before"], "after": after,
+                                       "ratios": hook.ratios, "metric_before_finetune": pruned_metric,
+                                       "max_drop": self.report["max_drop"], "pruned_flops": self.pruned_flops,
+                                       "ratios_by_hand": bool(self.explicit), "sen_file": self.report["sen_file"],
+                                       "input_shape": self.shape})
+        common.finish(save_dir, table, self.args.publish, "pruned")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     from paddle_pp.config import load_tool_config
-    from paddle_pp.modeling.distillation import inference_config
     from paddle_pp.training import Trainer
 
-    config = load_tool_config(args.config, args.opt)
-    model_config = inference_config(config)   # what is pruned, measured and saved: the model, or the student
-    slim = common.slim_settings(config)
-    save_dir = Path(args.save_dir) if args.save_dir else common.default_save_dir(config, "prune")
-    save_dir.mkdir(parents=True, exist_ok=True)
-    sen_file = Path(args.sen_file or slim.get("sen_file") or save_dir / "sensitivity.json")
-    max_drop = float(common.pick(args.max_drop, slim, "max_drop", 0.02))
-    pruned_flops = common.pick(args.pruned_flops, slim, "pruned_flops", None) if args.max_drop is None else None
-    eval_batches = common.pick(args.eval_max_batches, slim, "eval_max_batches", None)
-    latency_runs = int(common.pick(args.latency_runs, slim, "latency_runs", 20))
-    ratios_grid = [round(float(r), 2) for r in (slim.get("sen_ratios") or DEFAULT_RATIOS)]
-    model_type = config["Architecture"]["model_type"]
-    shape = common.measure_shape(config)
-    explicit = slim.get("ratios")
-    report: Dict[str, Any] = {"max_drop": None if explicit else max_drop, "sen_file": None}
-
-    def choose_ratios(trainer, model, pruner, layers) -> Optional[Dict[str, float]]:
-        nonlocal pruned_flops
-        metric_name = trainer.main_indicator
-        ratios = explicit_ratios(explicit, layers) if explicit else None  # a misspelt name fails before any work
-        # Before: the model as loaded (weights + legacy export in original/), metric on the whole Eval set.
-        original = common.write_weights_dir(model, model_config, save_dir / "original")
-        common.export_legacy(original)
-        before_metric = common.main_metric(trainer, common.evaluate_model(trainer))
-        report["before"] = common.measure(model, model_config, original, before_metric, latency_runs)
-        common.log(f"before: {report['before']}")
-        if explicit:  # chosen by hand: no sensitivity analysis
-            pruned_flops = None
-            common.log(f"Slim.ratios: {len(ratios)} layers chosen by hand, no sensitivity analysis")
-            return ratios
-        eval_fn = lambda: common.main_metric(trainer, common.evaluate_model(trainer, max_batches=eval_batches))  # noqa
-        sens = sensitivity(model, pruner, layers, eval_fn, sen_file, ratios_grid, metric_name)
-        plot = plot_sensitivity(sens, sen_file.with_suffix(".png"), None if pruned_flops else max_drop,
-                                f"FPGM sensitivity, {model_type} ({metric_name})")
-        common.log(f"sensitivity plot: {plot}")
-        report["sen_file"] = str(sen_file)
-        if args.sensitivity_only:
-            return None
-        if pruned_flops:
-            found = ratios_by_flops(model, pruner, layers, sens, float(pruned_flops), shape)
-            report["max_drop"] = None
-            common.log(f"FLOPs target {pruned_flops}: threshold {found['max_drop']:.4f} prunes "
-                       f"{found['pruned_flops']:.3f} of the FLOPs")
-            return found["ratios"]
-        return ratios_by_loss(sens, max_drop)
-
-    hook = FilterPruning(shape, slim.get("skip_layers") or [], slim.get("sen_layers"), choose_ratios)
-    trainer = Trainer(common.finetune_config(config, save_dir), hooks=[hook])
+    run = _Run(args, load_tool_config(args.config, args.opt))
+    hook = FilterPruning(run.shape, run.slim.get("skip_layers") or [], run.slim.get("sen_layers"), run.choose_ratios)
+    trainer = Trainer(common.finetune_config(run.config, run.save_dir), hooks=[hook])
     if hook.ratios is None:   # --sensitivity_only
         return 0
-    model = trainer.inference_model
-    metric_name = trainer.main_indicator
-    pruned_metric = metric_before_finetune(trainer, eval_batches)
-
+    pruned_metric = metric_before_finetune(trainer, run.eval_batches)
     if not args.no_finetune:
         common.finetune(trainer)
-    model.eval()
+    trainer.inference_model.eval()
     # Unchanged since it was scored on the whole Eval set (no fine-tune, no batch limit): do not evaluate again.
-    unchanged = args.no_finetune and not eval_batches
+    unchanged = args.no_finetune and not run.eval_batches
     after_metric = pruned_metric if unchanged else common.main_metric(trainer, common.evaluate_model(trainer))
-
-    # After: the model directory (weights + record, legacy export through load_model_dir, PIR export in pir/).
-    common.write_weights_dir(model, model_config, save_dir, extra={"pruned_shapes.json": hook.record})
-    common.export_legacy(save_dir)
-    from paddle_pp.export import export_inference
-
-    export_inference(model, common.clean_config(model_config), save_dir / "pir", source_dir=save_dir)
-    after = common.measure(model, model_config, save_dir, after_metric, latency_runs)
-    table = common.format_table(report["before"], after, metric_name)
-    common.write_report(save_dir, {"kind": "prune", "before": report["before"], "after": after,
-                                   "ratios": hook.ratios, "metric_before_finetune": pruned_metric,
-                                   "max_drop": report["max_drop"], "pruned_flops": pruned_flops,
-                                   "ratios_by_hand": bool(explicit), "sen_file": report["sen_file"],
-                                   "input_shape": shape})
-    common.finish(save_dir, table, args.publish, "pruned")
+    run.save_and_report(trainer, hook, pruned_metric, after_metric)
     return 0
-
 
 if __name__ == "__main__":
     common.run_main(main)
