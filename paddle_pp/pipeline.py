@@ -183,12 +183,9 @@ def max_pad_ratio(inference: Dict[str, Any]) -> Optional[float]:
         from paddle_pp.config import load_config
 
         inference = load_config("rec")["Inference"]
-    value = inference.get("max_pad_ratio")
-    if value is None:
-        return None
-    if not float(value) >= 1.0:
-        raise ValueError(f"Inference.max_pad_ratio must be >= 1 (or empty for no limit), got {value!r}")
-    return float(value)
+    value = config_schema.field_of("rec", "Inference", "max_pad_ratio").check(inference.get("max_pad_ratio"),
+                                                                             "Inference.max_pad_ratio")
+    return None if value is None else float(value)
 
 
 def _crop_or_none(img: np.ndarray, box: np.ndarray) -> Optional[np.ndarray]:
