@@ -261,6 +261,9 @@ def _check_data_mode(section: Dict[str, Any], mode: str) -> None:
         if kwargs is not None and not isinstance(kwargs, dict):
             raise ValueError(f"{mode}.dataset.transforms[{index}] ({name}): the arguments must be a mapping, "
                              f"got {kwargs!r}")
+        for key, field in schema.TRANSFORM_ARGS.get(name, {}).items():
+            if key in (kwargs or {}):
+                field.check(kwargs[key], f"{mode}.dataset.transforms[{index}].{name}.{key}")
 
 
 def _transform_entries(dataset: Dict[str, Any], mode: str) -> list:

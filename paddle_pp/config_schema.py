@@ -276,6 +276,12 @@ LOADER: Dict[str, Field] = {                          # paddle_pp.data.LOADER_KE
     "batch_size_per_card": Int(1, nullable=True),
     "num_workers": Int(0, nullable=True),
     "use_shared_memory": Bool(nullable=True),
+    "bucket_by_width": Bool(nullable=True),           # batches of one RecResizeImg output width (data/bucket_sampler.py)
+}
+# Ranges of data operator arguments that have one (their names are checked against the constructors).
+TRANSFORM_ARGS: Dict[str, Dict[str, Field]] = {
+    "RecResizeImg": {"max_width": Int(1, nullable=True),   # >= image_shape's width, checked by the operator
+                     "width_step": Int(1)},
 }
 DATA_MODE_KEYS = ("dataset", "loader")
 

@@ -7,18 +7,23 @@ this package does not import paddle; ``build_dataloader`` does.
 """
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any, Dict, Mapping
 
 from paddle_pp.data import datasets  # noqa: F401  (registers SimpleDataSet, LMDBDataSet)
+from paddle_pp.data.bucket_sampler import WidthBucketBatchSampler, sample_widths_for
 from paddle_pp.data.collate import collate_batch
 from paddle_pp.data.datasets import DataError, LMDBDataSet, SimpleDataSet
 from paddle_pp.data.imaug import build_transforms
 from paddle_pp.registry import DATASETS
 
-LOADER_KEYS = ("shuffle", "drop_last", "batch_size_per_card", "num_workers", "use_shared_memory")
+LOADER_KEYS = ("shuffle", "drop_last", "batch_size_per_card", "num_workers", "use_shared_memory", "bucket_by_width")
 
 __all__ = ["build_dataset", "build_dataloader", "build_transforms", "collate_batch", "DataError",
-           "SimpleDataSet", "LMDBDataSet"]
+           "SimpleDataSet", "LMDBDataSet", "WidthBucketBatchSampler"]
+
+logger = logging.getLogger("paddle_pp.data")
 
 
 def build_dataset(config: Mapping[str, Any], mode: str, seed: int = 0):
@@ -47,7 +52,9 @@ def build_dataloader(config: Mapping[str, Any], mode: str, seed: int = 0, distri
     shuffle = bool(loader_cfg.get("shuffle", mode == "Train"))
     drop_last = bool(loader_cfg.get("drop_last", False))
     num_workers = int(loader_cfg.get("num_workers", 0))
-    if distributed:
+    if loader_cfg.get("bucket_by_width"):
+        sampler = build_bucket_sampler(dataset, mode, batch_size, shuffle, drop_last, seed, distributed)
+    elif distributed:
         sampler = paddle.io.DistributedBatchSampler(dataset, batch_size=batch_size, shuffle=shuffle,
                                                     drop_last=drop_last)
     else:
@@ -55,3 +62,28 @@ def build_dataloader(config: Mapping[str, Any], mode: str, seed: int = 0, distri
     return paddle.io.DataLoader(dataset, batch_sampler=sampler, num_workers=num_workers, return_list=True,
                                 use_shared_memory=bool(loader_cfg.get("use_shared_memory", False)),
                                 collate_fn=collate_batch)
+
+
+def build_bucket_sampler(dataset, mode: str, batch_size: int, shuffle: bool, drop_last: bool, seed: int,
+                         distributed: bool) -> WidthBucketBatchSampler:
+    """The width-bucketing batch sampler over ``dataset``: widths from the image headers through the
+    pipeline's RecResizeImg (its ``output_width``), rank and world size from paddle.distributed."""
+    resize = next((op for op in dataset.ops.ops if callable(getattr(op, "output_width", None))), None)
+    if resize is None:
+        raise ValueError(f"{mode}.loader.bucket_by_width needs a RecResizeImg among {mode}.dataset.transforms "
+                         f"(it says how wide each crop becomes)")
+    start = time.time()
+    widths = sample_widths_for(dataset, resize.output_width)
+    rank, replicas = 0, 1
+    if distributed:
+        import paddle.distributed as dist
+
+        rank, replicas = dist.get_rank(), dist.get_world_size()
+    sampler = WidthBucketBatchSampler(dataset, widths, resize.image_shape[2], batch_size, shuffle=shuffle,
+                                      drop_last=drop_last, seed=seed, num_replicas=replicas, rank=rank)
+    sizes = sampler.bucket_sizes()
+    logger.info("%s: %d samples in %d width buckets (%s), header sizes read in %.1f s; %d batches per card",
+                mode, len(dataset), len(sizes), ", ".join(f"{w}px: {n} x{sampler.bucket_batch_size(w)}"
+                                                          for w, n in sizes.items()),
+                time.time() - start, len(sampler))
+    return sampler

@@ -13,6 +13,7 @@ Bad data never crashes training:
 """
 from __future__ import annotations
 
+import io
 import logging
 import multiprocessing
 import os
@@ -86,6 +87,15 @@ class _BaseDataSet:
         return len(self.index)
 
     def _read(self, sample_id: int) -> Dict[str, Any]:
+        raise NotImplementedError
+
+    def image_sizes(self) -> List[Tuple[int, int]]:
+        """(width, height) of every sample (by sample id, not by position in ``index``), read from the image
+        headers only (no decoding); (0, 0) where the header cannot be read (the sample fails at load time,
+        as it would without this). For the width-bucketing batch sampler: call once, before training."""
+        return [self._header_size(sample_id) for sample_id in range(len(self.samples))]
+
+    def _header_size(self, sample_id: int) -> Tuple[int, int]:
         raise NotImplementedError
 
     def _describe(self, sample_id: int) -> str:
@@ -187,12 +197,26 @@ class SimpleDataSet(_BaseDataSet):
     def _describe(self, sample_id: int) -> str:
         return str(self.data_dir / self.samples[sample_id][0])
 
+    def _header_size(self, sample_id: int) -> Tuple[int, int]:
+        return _size_from_header(self.data_dir / self.samples[sample_id][0])
+
     def _read(self, sample_id: int) -> Dict[str, Any]:
         rel, label = self.samples[sample_id]
         path = self.data_dir / rel
         with open(path, "rb") as f:
             data = f.read()
         return {"img_path": str(path), "image": data, "label": label}
+
+
+def _size_from_header(source: Any) -> Tuple[int, int]:
+    """(width, height) from an image file's header (PIL reads no pixels for this), or (0, 0)."""
+    from PIL import Image
+
+    try:
+        with Image.open(source) as image:
+            return image.size
+    except Exception:  # noqa: BLE001 - an unreadable image is reported when it is loaded, not here
+        return (0, 0)
 
 
 _ENVS: Dict[str, Any] = {}
@@ -292,6 +316,13 @@ class LMDBDataSet(_BaseDataSet):
     def _describe(self, sample_id: int) -> str:
         env_no, i = self.samples[sample_id]
         return f"{self.env_dirs[env_no]}#{i}"
+
+    def _header_size(self, sample_id: int) -> Tuple[int, int]:
+        # LMDB stores the encoded bytes: reading them costs a page-in, but PIL still parses the header only
+        env_no, i = self.samples[sample_id]
+        with open_lmdb(self.env_dirs[env_no]).begin() as txn:
+            image = txn.get(b"image-%09d" % i)
+        return (0, 0) if image is None else _size_from_header(io.BytesIO(bytes(image)))
 
     def _read(self, sample_id: int) -> Dict[str, Any]:
         env_no, i = self.samples[sample_id]

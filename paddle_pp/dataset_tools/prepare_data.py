@@ -220,15 +220,18 @@ def mix(parts: List[Samples], shares: List[float], seed: int = 0) -> List[List[s
 
 
 # ----------------------------------------------------------------------------- corpora
-def document_corpus(n: int, seed: int = 4, **_: Any) -> List[str]:
+def document_corpus(n: int, seed: int = 4, min_words: int = 2, max_words: int = 9, **_: Any) -> List[str]:
     """Document-like English lines in natural case (sentence case, lower case, some Title Case and a few
     capitals, with punctuation and numbers) from corpus/en_words.txt: receipts and SROIE's labels are almost all
-    upper case, and a recognizer trained on those alone learns to answer in capitals."""
+    upper case, and a recognizer trained on those alone learns to answer in capitals. ``min_words`` ..
+    ``max_words`` words a line (2..9: short document lines; 8..16: the lines of a book page, corpus_en_book)."""
+    if not 1 <= int(min_words) <= int(max_words):
+        raise DataToolError(f"document corpus: need 1 <= min_words <= max_words, got {min_words}, {max_words}")
     words = [w for w in (TOOLS / "corpus" / "en_words.txt").read_text(encoding="utf-8").split() if w.isalpha()]
     rng = random.Random(seed)
     lines = []
     for _ in range(n):
-        k = rng.randint(2, 9)
+        k = rng.randint(int(min_words), int(max_words))
         tokens = [rng.choice(words) for _ in range(k)]
         style = rng.random()
         if style < 0.5:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -209,7 +209,7 @@ def resize_norm_img(img: np.ndarray, image_shape: Sequence[int], padding: bool =
     if not padding:
         resized_w = img_w
     else:
-        resized_w = min(img_w, int(math.ceil(img_h * w / float(h))))
+        resized_w = min(img_w, natural_width(w, h, img_h))
     if img_c == 3 and padding:
         out = resize_norm_cls(img, (img_c, img_h, img_w))  # the inference code path: identical numbers
     else:
@@ -224,21 +224,59 @@ def resize_norm_img(img: np.ndarray, image_shape: Sequence[int], padding: bool =
     return out, min(1.0, float(resized_w) / img_w)
 
 
+def natural_width(width: int, height: int, img_h: int) -> int:
+    """A crop's width once resized to height ``img_h`` with its aspect ratio kept (the inference rounding)."""
+    return int(math.ceil(img_h * width / float(height)))
+
+
 @TRANSFORMS.register()
 class RecResizeImg(DataOp):
-    """CRNN training resize: float32 [C, H, W] (H = 32, W = 320 in the config) and valid_ratio."""
+    """CRNN training resize: float32 [C, H, W'] and valid_ratio (the share of W' the text fills).
+
+    Without ``max_width`` (PaddleOCR's behaviour) W' = W of ``image_shape`` (320): narrower crops are
+    padded, wider ones squeezed to W. With ``max_width``, a crop wider than W at height H keeps its natural
+    width up to ``max_width`` (squeezed only beyond it) and is padded to the next multiple of ``width_step``
+    (never past ``max_width``): a 1,500-pixel book line is no longer squeezed 4x into 80 CTC steps. Batches
+    of such crops differ in width: the loader's ``bucket_by_width`` groups crops of one W' and collate pads
+    what still differs.
+    """
 
     reads = ("image",)
     writes = ("image", "valid_ratio")
 
-    def __init__(self, image_shape: Sequence[int] = (3, 32, 320), padding: bool = True):
+    def __init__(self, image_shape: Sequence[int] = (3, 32, 320), padding: bool = True,
+                 max_width: Optional[int] = None, width_step: int = 32):
         if len(image_shape) != 3:
             raise ValueError(f"RecResizeImg: image_shape must be [C, H, W], got {image_shape}")
         self.image_shape = [int(v) for v in image_shape]
         self.padding = bool(padding)
+        if int(width_step) < 1:
+            raise ValueError(f"RecResizeImg: width_step must be an integer >= 1, got {width_step}")
+        self.width_step = int(width_step)
+        if max_width is not None:
+            if int(max_width) < self.image_shape[2]:
+                raise ValueError(f"RecResizeImg: max_width must be at least image_shape's width "
+                                 f"{self.image_shape[2]}, got {max_width}")
+            if not self.padding:
+                raise ValueError("RecResizeImg: max_width needs padding: true (without padding every crop is "
+                                 "squeezed to image_shape's width)")
+            max_width = int(max_width)
+        self.max_width = max_width
+
+    def output_width(self, width: int, height: int) -> int:
+        """The width W' of the tensor a ``width`` x ``height`` crop becomes (what width buckets group by)."""
+        img_w = self.image_shape[2]
+        if self.max_width is None or height <= 0 or width <= 0:
+            return img_w
+        natural = natural_width(width, height, self.image_shape[1])
+        if natural <= img_w:
+            return img_w
+        return min(self.max_width, int(math.ceil(natural / self.width_step)) * self.width_step)
 
     def apply(self, data: Dict[str, Any]) -> Dict[str, Any]:
-        data["image"], data["valid_ratio"] = resize_norm_img(data["image"], self.image_shape, self.padding)
+        h, w = data["image"].shape[:2]
+        shape = [self.image_shape[0], self.image_shape[1], self.output_width(w, h)]
+        data["image"], data["valid_ratio"] = resize_norm_img(data["image"], shape, self.padding)
         data["valid_ratio"] = np.float32(data["valid_ratio"])
         return data
 
