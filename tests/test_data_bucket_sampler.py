@@ -189,6 +189,24 @@ def test_loader_batches_by_width_and_reads_widths_from_headers(wide_data):
     assert not isinstance(build_dataloader(cfg, "Eval").batch_sampler, WidthBucketBatchSampler)
 
 
+def test_lmdb_sizes_come_from_the_stored_headers(tmp_path):
+    import lmdb
+
+    from paddle_pp.data import LMDBDataSet
+
+    images = [render_line("Hi"), render_line("a much longer line of text")]
+    env = lmdb.open(str(tmp_path / "db"), map_size=32 << 20)
+    with env.begin(write=True) as txn:
+        for i, img in enumerate(images + [None], 1):
+            txn.put(b"image-%09d" % i, cv2.imencode(".png", img)[1].tobytes() if img is not None else b"junk")
+            txn.put(b"label-%09d" % i, b"x")
+        txn.put(b"num-samples", b"3")
+    env.close()
+    ops = [{"DecodeImage": {"img_mode": "BGR"}}, {"KeepKeys": {"keep_keys": ["image"]}}]
+    sizes = LMDBDataSet(str(tmp_path / "db"), transforms=ops).image_sizes()
+    assert sizes == [images[0].shape[1::-1], images[1].shape[1::-1], (0, 0)]   # unreadable: (0, 0)
+
+
 def test_bucket_by_width_needs_a_resize_that_knows_widths(wide_data):
     cfg = _bucket_config(wide_data, wide_data / "out")
     cfg["Eval"]["dataset"]["transforms"] = [{"DecodeImage": {"img_mode": "BGR"}}, {"CTCLabelEncode": None},

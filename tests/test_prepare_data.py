@@ -269,3 +269,14 @@ def test_a_set_of_unknown_kind_is_a_manifest_error(tmp_path):
     bad.write_text("sets:\n  s: {tool: synth_everything, num: 3}\noutputs:\n  x.txt: [s]\n", encoding="utf-8")
     with pytest.raises(prepare_data.DataToolError, match="tool must be one of"):
         prepare_data.load_manifest(bad)
+
+
+def test_document_corpus_word_range():
+    assert prepare_data.document_corpus(200, seed=4) == prepare_data.document_corpus(200, seed=4, min_words=2,
+                                                                                     max_words=9)
+    words = lambda line: sum(not t.strip("(),.;:!?").replace(".", "").isdigit() for t in line.split())
+    book = prepare_data.document_corpus(300, seed=26, min_words=8, max_words=16)
+    assert min(map(words, book)) == 8 and max(map(words, book)) == 16
+    assert max(map(words, prepare_data.document_corpus(300, seed=4))) == 9
+    with pytest.raises(prepare_data.DataToolError):
+        prepare_data.document_corpus(5, min_words=5, max_words=4)
