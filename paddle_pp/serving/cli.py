@@ -26,6 +26,18 @@ DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8866   # PaddleOCR hubserving's port
 FILE_FLAGS = ("image_dir", "output", "visualize", "vis_font_path")
 EXTRA_HINT = "paddle-pp serve needs the serving packages: pip install 'paddle-pp[serve]'"
 EXIT_USAGE = 2
+EPILOG = """\
+endpoints:
+  POST /ocr                  multipart (-F file=@x.jpg), JSON {"image": base64} or the image bytes;
+                             query options: det_*, cls_thresh, drop_score, use_angle_cls, format=json|txt,
+                             include_image, timeout -> {"pages": [{"page", "width", "height", "lines"}], "timing_ms"}
+  POST /predict/ocr_system   PaddleOCR hubserving: {"images": [base64, ...]} -> {"msg", "results", "status"}
+  GET  /                     the web page;  GET /healthz, /readyz, /metrics (Prometheus)
+
+errors are JSON {"error": {"code", "message"}}: 400 malformed, 401 API key, 408 stalled upload, 413 too large
+(bytes, pixels, images), 415 unsupported type, 422 unusable value or image, 503 queue full or shutting down
+(Retry-After), 504 timeout.
+"""
 
 
 def _drop_arguments(parser: argparse.ArgumentParser, dests: Sequence[str]) -> None:
@@ -57,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = utility.build_parser("system", __doc__)
     _drop_arguments(parser, FILE_FLAGS)
+    parser.epilog = EPILOG
     defaults = Settings()
     serve = parser.add_argument_group("server")
     serve.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default: {DEFAULT_HOST}; "
