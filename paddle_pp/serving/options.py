@@ -1,0 +1,93 @@
+"""Per-request options: query parameters of POST /ocr, checked with the command line's ranges.
+
+The options a request may change are those a loaded predictor can apply without loading another model: the
+detector's resizing and DB post-processing, the classifier's threshold, whether it runs, and drop_score. Each
+is parsed by its schema field (paddle_pp/config_schema.py, the one source of ranges), set on the worker's own
+stages for the length of one job (`applied`) and restored after it.
+"""
+from __future__ import annotations
+
+import argparse
+from contextlib import contextmanager
+from typing import Any, Callable, Dict, Iterator, Mapping, Tuple
+
+from paddle_pp.config_schema import SYSTEM, Bool, Field, Float, OneOf
+from paddle_pp.pipeline import option_field
+
+# option -> (its field, where it lives on a PPOCR, the attribute there)
+_Target = Callable[[Any], Any]
+OCR_OPTIONS: Dict[str, Tuple[Field, _Target, str]] = {
+    "drop_score": (SYSTEM["drop_score"], lambda ocr: ocr.system, "drop_score"),
+    "det_limit_side_len": (option_field("det_limit_side_len"), lambda ocr: ocr.system.detector, "limit_side_len"),
+    "det_limit_type": (option_field("det_limit_type"), lambda ocr: ocr.system.detector, "limit_type"),
+    "det_db_thresh": (option_field("det_db_thresh"), lambda ocr: ocr.system.detector.postprocess, "thresh"),
+    "det_db_box_thresh": (option_field("det_db_box_thresh"), lambda ocr: ocr.system.detector.postprocess,
+                          "box_thresh"),
+    "det_db_unclip_ratio": (option_field("det_db_unclip_ratio"), lambda ocr: ocr.system.detector.postprocess,
+                            "unclip_ratio"),
+    "det_db_score_mode": (option_field("det_db_score_mode"), lambda ocr: ocr.system.detector.postprocess,
+                          "score_mode"),
+    "max_candidates": (option_field("max_candidates"), lambda ocr: ocr.system.detector.postprocess,
+                       "max_candidates"),
+    "cls_thresh": (option_field("cls_thresh"), lambda ocr: ocr.system.classifier, "thresh"),
+}
+FORMATS = ("json", "txt")   # the documents issue adds hocr and pdf (documents.render)
+# options about the request itself, not the OCR
+REQUEST_OPTIONS: Dict[str, Field] = {
+    "use_angle_cls": SYSTEM["use_angle_cls"],
+    "format": OneOf(*FORMATS),
+    "include_image": Bool(),          # each page's image (a JPEG data URL) in the JSON: what the web page draws on
+    "timeout": Float(0, low_open=True),  # seconds; only lowers the server's --timeout
+}
+KNOWN = tuple(OCR_OPTIONS) + tuple(REQUEST_OPTIONS)
+
+
+class OptionError(ValueError):
+    """A bad query parameter; `unknown` tells an unknown name (400) from a bad value (422)."""
+
+    def __init__(self, message: str, unknown: bool = False) -> None:
+        super().__init__(message)
+        self.unknown = unknown
+
+
+def parse_options(query: Mapping[str, Any], repeated: Callable[[str], int] = lambda name: 1) -> Dict[str, Any]:
+    """Query parameters -> {option: value}; OptionError naming the first bad one."""
+    values: Dict[str, Any] = {}
+    for name, text in query.items():
+        field = OCR_OPTIONS[name][0] if name in OCR_OPTIONS else REQUEST_OPTIONS.get(name)
+        if field is None:
+            raise OptionError(f"unknown option '{name}'; known: {', '.join(sorted(KNOWN))}", unknown=True)
+        if repeated(name) > 1:
+            raise OptionError(f"option '{name}' is given more than once", unknown=True)
+        try:
+            values[name] = field.parse(str(text))
+        except argparse.ArgumentTypeError as exc:
+            raise OptionError(f"{name} {exc}") from None
+    return values
+
+
+@contextmanager
+def applied(ocr: Any, options: Mapping[str, Any]) -> Iterator[None]:
+    """Set the OCR options of one request on a worker's PPOCR, and restore the server's values after it."""
+    saved = []
+    classifier = ocr.system.classifier
+    try:
+        if options.get("use_angle_cls") is False:
+            ocr.system.classifier = None
+        elif options.get("use_angle_cls") and classifier is None:
+            raise OptionError("use_angle_cls=true: the server was started without the classifier "
+                              "(--use_angle_cls false)")
+        for name, value in options.items():
+            if name not in OCR_OPTIONS:
+                continue
+            _, target, attribute = OCR_OPTIONS[name]
+            obj = target(ocr)
+            if obj is None:  # cls_thresh without a classifier: nothing to set
+                continue
+            saved.append((obj, attribute, getattr(obj, attribute)))
+            setattr(obj, attribute, value)
+        yield
+    finally:
+        for obj, attribute, value in reversed(saved):
+            setattr(obj, attribute, value)
+        ocr.system.classifier = classifier

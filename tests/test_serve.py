@@ -1,0 +1,388 @@
+"""paddle-pp serve over real HTTP: the server runs in a subprocess on an ephemeral port (tests/serve_server.py).
+
+One server (1 worker, queue 4, an API key, CORS for one origin, small limits) answers most tests; the graceful
+shutdown test starts its own. Images are rendered by the tests (tests/fixtures.py).
+"""
+from __future__ import annotations
+
+import base64
+import json
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from urllib.parse import urlparse
+
+import cv2
+import numpy as np
+import pytest
+
+httpx = pytest.importorskip("httpx")
+pytest.importorskip("uvicorn")
+pytest.importorskip("starlette")
+
+from fixtures import document  # noqa: E402
+from serve_server import Server  # noqa: E402
+
+KEY = "test-key-5d1f"
+AUTH = {"X-API-Key": KEY}
+ORIGIN = "http://allowed.example"
+MAX_UPLOAD = 300_000
+MAX_PIXELS = 4_000_000
+READ_TIMEOUT = 2
+QUEUE = 4
+
+
+def jpeg(img: np.ndarray) -> bytes:
+    return cv2.imencode(".jpg", img)[1].tobytes()
+
+
+@pytest.fixture(scope="module")
+def doc():
+    img, lines = document()
+    return jpeg(img), lines
+
+
+@pytest.fixture(scope="module")
+def server(models_dir, tmp_path_factory):
+    srv = Server(["--workers", "1", "--cpu_threads", "1", "--queue_size", str(QUEUE), "--api_key", KEY,
+                  "--cors_origin", ORIGIN, "--max_upload_bytes", str(MAX_UPLOAD), "--max_json_bytes", "500000",
+                  "--max_pixels", str(MAX_PIXELS), "--max_images", "2", "--read_timeout", str(READ_TIMEOUT),
+                  "--timeout", "60", "--retry_after", "1"],
+                 models_dir, tmp_path_factory.mktemp("serve"))
+    yield srv
+    assert srv.stop() == 0
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    with httpx.Client(base_url=server.url, headers=AUTH, timeout=60) as c:
+        yield c
+
+
+def texts(body):
+    return [line["text"] for page in body["pages"] for line in page["lines"]]
+
+
+def assert_error(response, status, code):
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
+    assert body["error"]["code"] == code
+    assert "Traceback" not in response.text and 'File "' not in response.text
+    return body["error"]["message"]
+
+
+# ---------------------------------------------------------------- endpoints
+
+def test_ocr_multipart_gives_pages_with_lines(client, doc):
+    data, lines = doc
+    r = client.post("/ocr", files={"file": ("receipt.jpg", data, "image/jpeg")})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body) == {"pages", "timing_ms"}
+    (page,) = body["pages"]
+    assert (page["page"], page["id"], page["width"], page["height"]) == (1, "receipt.jpg", 640, 420)
+    assert "TOTAL27.30" in [t.replace(" ", "") for t in texts(body)]
+    for line in page["lines"]:
+        assert set(line) == {"text", "score", "points"} and 0 <= line["score"] <= 1
+        assert np.asarray(line["points"]).shape == (4, 2)
+    assert body["timing_ms"]["total"] >= body["timing_ms"]["ocr"] > 0
+
+
+def test_ocr_json_base64_raw_body_and_txt_agree(client, doc):
+    data, _ = doc
+    multipart = texts(client.post("/ocr", files={"file": ("a.jpg", data)}).json())
+    as_json = client.post("/ocr", json={"image": base64.b64encode(data).decode()})
+    raw = client.post("/ocr", content=data, headers={"Content-Type": "image/jpeg"})
+    assert texts(as_json.json()) == texts(raw.json()) == multipart and len(multipart) >= 3
+    txt = client.post("/ocr?format=txt", content=data, headers={"Content-Type": "image/jpeg"})
+    assert txt.headers["content-type"].startswith("text/plain") and txt.text.splitlines() == multipart
+    accept = client.post("/ocr", content=data, headers={"Content-Type": "image/jpeg", "Accept": "text/plain"})
+    assert accept.text == txt.text
+
+
+def test_per_request_options_change_the_result_and_are_not_kept(client, doc):
+    data, _ = doc
+    base = texts(client.post("/ocr", files={"file": ("a.jpg", data)}).json())
+    strict = client.post("/ocr?drop_score=1&use_angle_cls=false", files={"file": ("a.jpg", data)})
+    assert strict.status_code == 200 and texts(strict.json()) == []
+    assert texts(client.post("/ocr", files={"file": ("a.jpg", data)}).json()) == base  # the worker was restored
+
+
+def test_include_image_gives_the_page_as_jpeg(client, doc):
+    data, _ = doc
+    page = client.post("/ocr?include_image=true", files={"file": ("a.jpg", data)}).json()["pages"][0]
+    prefix = "data:image/jpeg;base64,"
+    assert page["image"].startswith(prefix)
+    img = cv2.imdecode(np.frombuffer(base64.b64decode(page["image"][len(prefix):]), np.uint8), cv2.IMREAD_COLOR)
+    assert img.shape[:2] == (page["height"], page["width"])
+
+
+def test_hubserving_request_as_paddleocr_documents_it(server, doc):
+    """PaddleOCR's tools/test_hubserving.py: requests.post(url, headers={"Content-type": "application/json"},
+    data=json.dumps({"images": [cv2_to_base64(img)]})), then r.json()["results"][0]."""
+    data, _ = doc
+    payload = json.dumps({"images": [base64.b64encode(data).decode("utf8")]})
+    r = httpx.post(server.url + "/predict/ocr_system", headers={"Content-type": "application/json", **AUTH},
+                   content=payload, timeout=60)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "000" and body["msg"] == ""
+    results = body["results"][0]
+    assert len(results) >= 3
+    for item in results:
+        assert set(item) == {"text", "confidence", "text_region"}
+        assert np.asarray(item["text_region"]).shape == (4, 2)
+    bad = httpx.post(server.url + "/predict/ocr_system", headers={"Content-type": "application/json", **AUTH},
+                     content=json.dumps({"images": ["not base64!"]}), timeout=60)
+    assert bad.status_code == 400 and bad.json()["status"] == "400" and bad.json()["results"] == []
+    assert bad.json()["error"]["code"] == "bad_base64"
+
+
+def test_health_ready_metrics_and_web_page(server, client):
+    assert httpx.get(server.url + "/healthz").json() == {"status": "ok"}     # no key needed
+    ready = httpx.get(server.url + "/readyz").json()
+    assert ready["status"] == "ready" and ready["workers"] == 1 and ready["queue_size"] == QUEUE
+    page = client.get("/")
+    assert page.status_code == 200 and 'id="file"' in page.text and "/static/app.js" in page.text
+    assert "http" not in page.text.replace("http://www.w3.org", "")   # everything from the app itself
+    for name in ("app.js", "app.css"):
+        asset = client.get(f"/static/{name}")
+        assert asset.status_code == 200 and "https://" not in asset.text
+    client.post("/ocr?det_db_thresh=2", content=b"x", headers={"Content-Type": "image/png"})
+    metrics = client.get("/metrics")
+    assert metrics.headers["content-type"].startswith("text/plain")
+    text = metrics.text
+    assert 'paddle_pp_requests_total{route="/ocr",status="200"}' in text
+    assert 'paddle_pp_failures_total{cause="bad_option"}' in text
+    assert 'paddle_pp_request_duration_seconds_bucket{le="0.5",route="/ocr"}' in text
+    assert "paddle_pp_queue_depth 0.0" in text and "paddle_pp_workers 1.0" in text
+
+
+# ---------------------------------------------------------------- access
+
+def test_api_key_on_every_route_but_health(server, doc):
+    for path in ("/", "/metrics", "/static/app.js"):
+        r = httpx.get(server.url + path)
+        assert_error(r, 401, "unauthorized")
+        assert r.headers["www-authenticate"].startswith("Basic")
+    assert_error(httpx.post(server.url + "/ocr", content=doc[0], headers={"Content-Type": "image/jpeg",
+                                                                          "X-API-Key": "wrong"}), 401, "unauthorized")
+    for headers in ({"X-API-Key": KEY}, {"Authorization": f"Bearer {KEY}"}):
+        assert httpx.get(server.url + "/metrics", headers=headers).status_code == 200
+    assert httpx.get(server.url + "/", auth=("anyone", KEY)).status_code == 200   # a browser's Basic prompt
+    assert httpx.get(server.url + "/", auth=("anyone", "nope")).status_code == 401
+
+
+def test_cors_only_for_the_given_origin(server):
+    def preflight(origin):
+        return httpx.options(server.url + "/ocr", headers={"Origin": origin, "Access-Control-Request-Method": "POST",
+                                                           "Access-Control-Request-Headers": "x-api-key"})
+    allowed = preflight(ORIGIN)
+    assert allowed.status_code == 200 and allowed.headers["access-control-allow-origin"] == ORIGIN
+    other = preflight("http://evil.example")
+    assert "access-control-allow-origin" not in other.headers
+    simple = httpx.get(server.url + "/healthz", headers={"Origin": ORIGIN})
+    assert simple.headers["access-control-allow-origin"] == ORIGIN
+
+
+# ---------------------------------------------------------------- hostile and malformed requests
+
+def pixel_bomb() -> bytes:
+    """A white PNG over the server's pixel limit: a few kB on the wire."""
+    return cv2.imencode(".png", np.full((2100, 2000), 255, np.uint8))[1].tobytes()
+
+
+def gif() -> bytes:
+    return b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+
+
+CASES = [  # (name, request keyword arguments, query, status, code)
+    ("unknown option", {"content": b"x", "headers": {"Content-Type": "image/png"}}, "?colour=red", 400, "bad_option"),
+    ("repeated option", {"content": b"x", "headers": {"Content-Type": "image/png"}}, "?drop_score=0.1&drop_score=0.2",
+     400, "bad_option"),
+    ("bad JSON", {"content": b'{"image": ', "headers": {"Content-Type": "application/json"}}, "", 400, "bad_json"),
+    ("JSON without image", {"json": {"img": "x"}}, "", 400, "bad_request"),
+    ("bad base64", {"json": {"image": "@@@"}}, "", 400, "bad_base64"),
+    ("a path instead of base64", {"json": {"image": "/etc/passwd"}}, "", 400, "bad_base64"),
+    ("a URL instead of base64", {"json": {"image": "http://169.254.169.254/latest/meta-data/"}}, "", 400,
+     "bad_base64"),
+    ("multipart without a file", {"files": {"note": (None, b"hi")}}, "", 400, "no_file"),
+    ("upload over the limit", {"content": b"\xff" * (MAX_UPLOAD + 70_000), "headers": {"Content-Type": "image/jpeg"}},
+     "", 413, "too_large"),
+    ("pixel bomb", {"content": pixel_bomb(), "headers": {"Content-Type": "image/png"}}, "", 413, "too_many_pixels"),
+    ("too many hub images", None, "", 413, "too_many_images"),
+    ("text/plain body", {"content": b"hello", "headers": {"Content-Type": "text/plain"}}, "", 415,
+     "unsupported_media_type"),
+    ("no content type", {"content": b"hello"}, "", 415, "unsupported_media_type"),
+    ("GIF", {"content": gif(), "headers": {"Content-Type": "image/gif"}}, "", 415, "unsupported_format"),
+    ("PDF", {"content": b"%PDF-1.4\n%%EOF", "headers": {"Content-Type": "application/pdf"}}, "", 415,
+     "unsupported_media_type"),
+    ("not an image", {"content": b"not an image at all", "headers": {"Content-Type": "image/jpeg"}}, "", 422,
+     "unreadable_image"),
+    ("truncated JPEG", "truncated", "", 422, "unreadable_image"),
+    ("option out of range", {"content": b"x", "headers": {"Content-Type": "image/png"}}, "?det_db_thresh=1.5", 422,
+     "bad_option"),
+    ("wrong option type", {"content": b"x", "headers": {"Content-Type": "image/png"}}, "?det_limit_side_len=big", 422,
+     "bad_option"),
+    ("bad format", {"content": b"x", "headers": {"Content-Type": "image/png"}}, "?format=docx", 422, "bad_option"),
+]
+
+
+@pytest.mark.parametrize("name,kwargs,query,status,code", CASES, ids=[c[0] for c in CASES])
+def test_bad_requests_get_json_errors(client, doc, name, kwargs, query, status, code):
+    if kwargs is None:
+        b64 = base64.b64encode(doc[0]).decode()
+        r = client.post("/predict/ocr_system", json={"images": [b64] * 3})
+        assert r.status_code == 413 and r.json()["error"]["code"] == code
+        return
+    if kwargs == "truncated":
+        kwargs = {"content": doc[0][: len(doc[0]) // 2], "headers": {"Content-Type": "image/jpeg"}}
+    message = assert_error(client.post("/ocr" + query, **kwargs), status, code)
+    assert message and "\n" not in message
+
+
+def test_chunked_upload_over_the_limit_is_cut(client):
+    def chunks():
+        for _ in range(40):
+            yield b"\x00" * 10_000
+    assert_error(client.post("/ocr", content=chunks(), headers={"Content-Type": "image/jpeg"}), 413, "too_large")
+
+
+def test_unknown_route_method_and_path_tricks(client):
+    assert_error(client.get("/nope"), 404, "not_found")
+    assert_error(client.get("/ocr"), 405, "method_not_allowed")
+    for path in ("/static/..%2f..%2fetc%2fpasswd", "/static/%2e%2e/app.py", "/static/index.html"):
+        assert_error(client.get(path), 404, "not_found")
+
+
+def test_timeout_is_504(client, doc):
+    message = assert_error(client.post("/ocr?timeout=0.0001", files={"file": ("a.jpg", doc[0])}), 504, "timeout")
+    assert "0.0001" in message
+    deadline = time.monotonic() + 30  # the job that timed out still runs: let it end before the next test
+    while client.get("/readyz").json()["busy"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def stalled_upload(url: str) -> socket.socket:
+    """A client that sends headers and a little of a 100 kB body, then stalls (slowloris)."""
+    parsed = urlparse(url)
+    sock = socket.create_connection((parsed.hostname, parsed.port), timeout=10)
+    sock.sendall(b"POST /ocr HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nX-API-Key: " + KEY.encode() +
+                 b"\r\nContent-Length: 100000\r\n\r\n" + b"\xff\xd8" * 10)
+    return sock
+
+
+def test_full_queue_is_503_at_once_and_stalled_uploads_are_cut(server, client, doc):
+    """Stalled uploads hold every place (1 worker + queue of 4): the next request gets 503 with Retry-After at
+    once and /readyz fails; each stalled client gets 408 after --read_timeout and the places come back."""
+    sockets = [stalled_upload(server.url) for _ in range(1 + QUEUE)]
+    try:
+        deadline = time.monotonic() + 10
+        while httpx.get(server.url + "/readyz").status_code != 503 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        ready = httpx.get(server.url + "/readyz")
+        assert ready.status_code == 503 and ready.json()["error"]["code"] == "queue_full"
+        r = client.post("/ocr", files={"file": ("a.jpg", doc[0])})
+        assert_error(r, 503, "queue_full")
+        assert r.headers["retry-after"] == "1"
+        for sock in sockets:
+            reply = b""
+            while b"}}" not in reply:   # headers and the JSON body may come in separate reads
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                reply += chunk
+            reply = reply.decode("latin-1")
+            assert reply.startswith("HTTP/1.1 408") and "upload_too_slow" in reply
+    finally:
+        for sock in sockets:
+            sock.close()
+    deadline = time.monotonic() + 10
+    while httpx.get(server.url + "/readyz").status_code != 200 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert client.post("/ocr", files={"file": ("a.jpg", doc[0])}).status_code == 200
+
+
+def test_16_concurrent_clients_all_answered(server, doc):
+    """16 clients at once against 1 worker and a queue of 4: each gets the right text, after retrying on 503
+    (queue full, with Retry-After) a bounded number of times."""
+    data, _ = doc
+    expected = texts(httpx.post(server.url + "/ocr", files={"file": ("a.jpg", data)}, headers=AUTH, timeout=60).json())
+    start = threading.Barrier(16)
+    answers, rejected = [None] * 16, []
+
+    def client_loop(i):
+        with httpx.Client(base_url=server.url, headers=AUTH, timeout=60) as c:
+            start.wait()
+            for _ in range(30):
+                r = c.post("/ocr", files={"file": (f"{i}.jpg", data)})
+                if r.status_code != 503:
+                    answers[i] = r
+                    return
+                rejected.append((r.json()["error"]["code"], r.headers.get("retry-after")))
+                time.sleep(float(r.headers["retry-after"]))
+
+    threads = [threading.Thread(target=client_loop, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(90)
+    assert all(r is not None and r.status_code == 200 for r in answers)
+    assert all(texts(r.json()) == expected for r in answers)
+    assert all(reason == ("queue_full", "1") for reason in rejected)   # 503 only for a full queue
+
+
+# ---------------------------------------------------------------- shutdown and command line
+
+def test_graceful_shutdown_finishes_in_flight_and_refuses_new(models_dir, tmp_path):
+    srv = Server(["--workers", "1", "--cpu_threads", "1", "--drain_seconds", "1"], models_dir, tmp_path)
+    try:
+        big, _ = document(size=(1800, 1200))
+        result = {}
+        worker = threading.Thread(target=lambda: result.update(r=httpx.post(
+            srv.url + "/ocr?det_limit_side_len=1800&det_limit_type=max", files={"file": ("big.jpg", jpeg(big))},
+            timeout=60)))
+        worker.start()
+        deadline = time.monotonic() + 30
+        while httpx.get(srv.url + "/readyz").json().get("busy") != 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        srv.process.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        late = httpx.post(srv.url + "/ocr", content=b"x", headers={"Content-Type": "image/png"}, timeout=10)
+        assert_error(late, 503, "shutting_down")
+        assert httpx.get(srv.url + "/readyz").status_code == 503
+        worker.join(60)
+        assert result["r"].status_code == 200 and "TOTAL27.30" in [t.replace(" ", "") for t in texts(result["r"].json())]
+        assert srv.process.wait(30) == 0
+        assert "paddle-pp serve: stopped" in srv.out.read_text()
+    finally:
+        srv.stop()
+
+
+def test_serve_help_has_the_ocr_options_and_not_file_flags():
+    out = subprocess.run([sys.executable, "-m", "paddle_pp.cli", "serve", "-h"], capture_output=True, text=True,
+                         timeout=60).stdout
+    for flag in ("--lang", "--engine", "--det_db_thresh", "--rec_batch_num", "--max_pixels", "--api_key",
+                 "--queue_size", "--workers", "--cors_origin"):
+        assert flag in out
+    assert "--image_dir" not in out and "--visualize" not in out
+
+
+def test_serve_without_the_extra_says_how_to_install_it():
+    code = ("import sys; sys.modules['uvicorn'] = None; from paddle_pp.cli import main; sys.exit(main(['serve']))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and "pip install 'paddle-pp[serve]'" in run.stderr
+
+
+def test_default_workers_fill_the_cores():
+    from paddle_pp.serving.workers import default_workers
+
+    assert default_workers(2, None, None) == (1, 2)
+    assert default_workers(16, 0, None) == (4, 4)
+    assert default_workers(8, 2, None) == (4, 2)
+    assert default_workers(8, None, 8) == (8, 1)
+    assert default_workers(8, 3, 5) == (5, 3)      # both given: as given
