@@ -2,6 +2,8 @@
 
     paddle-pp export_int8 --model_dir paddle_pp/models/slim/rec --calib_data train_data/rec_sroie_train.txt
 
+slim/quant.py runs it on its output directory, calibrated on the first crops of the recipe's Train label file.
+
 A PACT (quantization-aware trained) model is saved in the legacy format with fake quantize-dequantize ops, which
 Paddle Inference runs in float32 (slower than the float model), which paddle2onnx cannot convert, and which
 Paddle Inference's oneDNN int8 passes (`enable_mkldnn_int8`) turn into int8 kernels that lose accuracy here (SROIE
@@ -208,10 +210,10 @@ def int8_ops(onnx_file: os.PathLike) -> Dict[str, int]:
 # ------------------------------------------------------------------------------------- calibration batches
 
 def calibration_batches(model_dir: os.PathLike, float_onnx: os.PathLike, calib_data: os.PathLike,
-                        count: int = 64) -> List[np.ndarray]:
-    """The input batches the stage's own preprocessing makes of up to `count` crops: a label file (first column:
-    image path relative to its working directory) or a directory of crop images. The classifier also sees each
-    crop turned 180 degrees (it is trained on both)."""
+                        count: int = 64, data_dir: Optional[os.PathLike] = None) -> List[np.ndarray]:
+    """The inputs the stage's own preprocessing makes of up to `count` crops: a label file (first column: image
+    path, relative to `data_dir`, default the working directory) or a directory of crop images. The classifier
+    also sees each crop turned 180 degrees (it is trained on both)."""
     from paddle_pp.engine import OnnxEngine
     from paddle_pp.ocr import build_stage
     from paddle_pp.utils.files import list_images
@@ -222,7 +224,8 @@ def calibration_batches(model_dir: os.PathLike, float_onnx: os.PathLike, calib_d
     if calib_data.is_dir():
         paths = list(list_images(str(calib_data))[0])
     else:
-        paths = [Path(path) for _, path, _ in read_label_lines(str(calib_data), on_malformed=skip_malformed)]
+        paths = [Path(data_dir or ".") / path
+                 for _, path, _ in read_label_lines(str(calib_data), on_malformed=skip_malformed)]
     crops = [read_image(p) for p in paths[:count]]
     if not crops:
         raise ValueError(f"{calib_data}: no calibration images")
@@ -253,7 +256,8 @@ def calibration_batches(model_dir: os.PathLike, float_onnx: os.PathLike, calib_d
 
 # ------------------------------------------------------------------------------------- the whole export
 
-def export_int8(model_dir: os.PathLike, calib_data: os.PathLike, calib_count: int = 64) -> Dict[str, Any]:
+def export_int8(model_dir: os.PathLike, calib_data: os.PathLike, calib_count: int = 64,
+                data_dir: Optional[os.PathLike] = None) -> Dict[str, Any]:
     """Write `model.onnx` (float equivalent) and `model_int8.onnx` (QDQ) into a fake-quant model directory; return
     what was written and the int8 kernels onnxruntime makes of it."""
     from paddle_pp.export import export_onnx
@@ -267,7 +271,7 @@ def export_int8(model_dir: os.PathLike, calib_data: os.PathLike, calib_count: in
         stripped = Path(tmp) / "float"
         records = strip_in_subprocess(model_dir, stripped)
         float_onnx = export_onnx(stripped, stripped / mdir.ONNX_MODEL, opset=ONNX_OPSET)
-        batches = calibration_batches(model_dir, float_onnx, calib_data, calib_count)
+        batches = calibration_batches(model_dir, float_onnx, calib_data, calib_count, data_dir)
         int8_file = quantize_qdq(float_onnx, records, batches, Path(tmp) / mdir.INT8_ONNX_MODEL)
         kernels = int8_ops(int8_file)
         if not kernels:
@@ -286,6 +290,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--calib_data", help="label file or directory of crops: ranges of the tensors PACT did not "
                         "quantize (the convolutions' outputs)")
     parser.add_argument("--calib_count", type=int, default=64, help="crops used for calibration")
+    parser.add_argument("--data_dir", default=None, help="a label file's image paths are relative to this (default: .)")
     parser.add_argument("--_strip", nargs=2, metavar=("MODEL_DIR", "OUT_DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args._strip:
@@ -293,7 +298,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     if not (args.model_dir and args.calib_data):
         parser.error("--model_dir and --calib_data are required")
-    result = export_int8(args.model_dir, args.calib_data, args.calib_count)
+    result = export_int8(args.model_dir, args.calib_data, args.calib_count, args.data_dir)
     print(json.dumps(result))
     return 0
 
