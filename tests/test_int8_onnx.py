@@ -104,3 +104,34 @@ def test_int8_refuses_a_model_without_fake_quant_ops(tmp_path, calib_dir):
     shutil.copytree(BUNDLED_MODELS_DIR / "slim" / "det", target)  # pruned, not quantization-trained
     with pytest.raises(ValueError, match="no fake quantize ops"):
         export_int8(target, calib_dir)
+
+
+def test_output_ranges_are_cut_only_where_the_next_op_makes_the_tails_irrelevant(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    from paddle_pp.slim.int8_onnx import tightened_output_ranges
+
+    w = helper.make_tensor("w", TensorProto.FLOAT, [1, 1, 1, 1], [1.0])
+    nodes = [helper.make_node("Conv", ["x", "w"], ["gate_in"]),
+             helper.make_node("HardSigmoid", ["gate_in"], ["gate"], alpha=0.2, beta=0.5),      # SE gate
+             helper.make_node("Conv", ["gate", "w"], ["swish_in"]),
+             helper.make_node("HardSigmoid", ["swish_in"], ["hs"], alpha=1 / 6, beta=0.5),     # hard-swish
+             helper.make_node("Mul", ["swish_in", "hs"], ["swish"]),
+             helper.make_node("Conv", ["swish", "w"], ["relu_in"]),
+             helper.make_node("Relu", ["relu_in"], ["relu"]),
+             helper.make_node("Conv", ["relu", "w"], ["plain"]),
+             helper.make_node("Add", ["plain", "x"], ["y"])]
+    value = helper.make_tensor_value_info
+    graph = helper.make_graph(nodes, "g", [value("x", TensorProto.FLOAT, [1, 1, 4, 4])],
+                              [value("y", TensorProto.FLOAT, [1, 1, 4, 4])], [w])
+    path = tmp_path / "g.onnx"
+    onnx.save(helper.make_model(graph), str(path))
+    calibrated = {"gate_in": (-10.0, 6.0), "swish_in": (-20.0, 30.0), "relu_in": (-5.0, 9.0), "plain": (-7.0, 7.0)}
+    pact = {"relu": [{"scale": np.array(4.0 / 127, dtype=np.float32)}]}   # the Conv after the Relu: PACT clip 4
+    got = {k: (float(v[0]["rmin"]), float(v[0]["rmax"])) for k, v in tightened_output_ranges(path, calibrated,
+                                                                                             pact).items()}
+    assert got["gate_in"] == pytest.approx((-2.5, 2.5))        # HardSigmoid saturates at +-beta/alpha
+    assert got["swish_in"] == pytest.approx((-3.0, 30.0))      # hard-swish is 0 below -3
+    assert got["relu_in"] == pytest.approx((0.0, 4.0))         # the next quantizer clips at 4
+    assert "plain" not in got                                   # into an Add: left as calibrated
