@@ -30,6 +30,7 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     "weights": ("paddle_pp.weights", "import the official weights into the model cache"),
     "prune": ("paddle_pp.slim.prune", "FPGM pruning of the detector (slim/prune.py)"),
     "quant": ("paddle_pp.slim.quant", "PACT quantization-aware training (slim/quant.py)"),
+    "export_int8": ("paddle_pp.slim.int8_onnx", "a PACT model -> float and int8 (QDQ) ONNX for x86 (--precision int8)"),
 }
 # `paddle-pp lite <what>` and `paddle-pp data <what>`: groups of tools
 GROUPS: Dict[str, Dict[str, Tuple[str, str]]] = {

@@ -266,7 +266,9 @@ SYSTEM: Dict[str, Field] = {
     "slim": Bool(),
     "max_pixels": Int(0),                             # images with more pixels are refused before decoding; 0 = no limit
     "slim_models": Str(),
-    "slim_engine": OneOf("paddle", "lite"),
+    "slim_engine": OneOf("onnx", "paddle", "lite"),
+    "precision": OneOf("fp32", "int8"),               # PaddleOCR's --precision; int8: PACT models on onnxruntime
+    "slim_precision": OneOf("fp32", "int8"),
     "slim_fallback_official": ListOf(OneOf(*STAGE_NAMES)),
 }
 

@@ -6,7 +6,8 @@
       model.pdparams               dygraph weights (the name is Global.pretrained_model)
       inference.json | .pdmodel    an exported program, PIR or legacy format, with
       inference.pdiparams          its parameters
-      model.onnx                   the ONNX form
+      model.onnx                   the ONNX form (of a PACT model: its float equivalent, slim/int8_onnx.py)
+      model_int8.onnx              a PACT model: the QDQ ONNX onnxruntime runs with int8 kernels (--precision int8)
       <dictionary>.txt             rec: the character dictionary (Global.character_dict_path, a file name)
       pruned_shapes.json           a pruned model: the shapes a freshly built model is given before loading
       manifest.json                where an imported / bundled model came from (source, digests, version)
@@ -37,11 +38,12 @@ PIR_MODEL = "inference.json"
 LEGACY_MODEL = "inference.pdmodel"
 PARAMS = "inference.pdiparams"
 ONNX_MODEL = "model.onnx"
+INT8_ONNX_MODEL = "model_int8.onnx"
 MANIFEST = "manifest.json"
 PRUNED_SHAPES = "pruned_shapes.json"
 SLIM_REPORT = "slim_report.json"
 MODEL_TYPES = ("det", "cls", "rec")
-FORMATS = ("dygraph", "pir", "legacy", "onnx")
+FORMATS = ("dygraph", "pir", "legacy", "onnx", "onnx_int8")
 
 
 class ModelDirError(FileNotFoundError):
@@ -131,6 +133,8 @@ def formats(directory: os.PathLike, cfg: Optional[Dict[str, Any]] = None) -> Lis
             found.append(fmt)
     if (directory / ONNX_MODEL).is_file():
         found.append("onnx")
+    if (directory / INT8_ONNX_MODEL).is_file():
+        found.append("onnx_int8")
     return found
 
 

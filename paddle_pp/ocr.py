@@ -33,7 +33,7 @@ def system_defaults() -> Dict[str, Any]:
     return dict(load_config("system")["System"])
 
 
-SLIM_ENGINES = ("paddle", "lite")
+SLIM_ENGINES = ("onnx", "paddle", "lite")
 
 
 def slim_root() -> Path:
@@ -125,9 +125,11 @@ def prepare_model(source: str, engine: str, cache_dir: Optional[os.PathLike] = N
 
 def build_engine(name: str, model_dir: Optional[Path], engine: str, cache_dir: Optional[os.PathLike] = None,
                  enable_mkldnn: bool = True, cpu_threads: int = 0,
-                 lite_model_dir: Optional[os.PathLike] = None, source: Optional[str] = None) -> Engine:
+                 lite_model_dir: Optional[os.PathLike] = None, source: Optional[str] = None,
+                 precision: str = "fp32") -> Engine:
     """The engine for one stage. Official models are imported and exported on first use; a model directory
-    given by hand must already hold what the engine reads (model.pdparams / inference.* / model.onnx)."""
+    given by hand must already hold what the engine reads (model.pdparams / inference.* / model.onnx, and
+    model_int8.onnx for a PACT model at precision int8: see `int8_model_file`)."""
     from paddle_pp.weights import ModelCacheError, repair_command
 
     if engine not in ENGINES:
@@ -141,15 +143,40 @@ def build_engine(name: str, model_dir: Optional[Path], engine: str, cache_dir: O
         source = source or name
         directory = prepare_model(source, engine, cache_dir)
         try:
-            return _load_engine(directory, engine, enable_mkldnn, cpu_threads)
+            return _load_engine(directory, engine, enable_mkldnn, cpu_threads, precision)
         except Exception as exc:  # damage the digests could not see (a cache older than them): say the fix
             message = printable(" ".join(f"{type(exc).__name__}: {exc}".split()), 300)
             raise ModelCacheError(f"{directory}: the cached {source} model cannot be loaded ({message}); "
                                   f"repair it with `{repair_command(source, cache_dir)}`") from exc
-    return _load_engine(directory, engine, enable_mkldnn, cpu_threads)
+    return _load_engine(directory, engine, enable_mkldnn, cpu_threads, precision)
 
 
-def _load_engine(directory: Path, engine: str, enable_mkldnn: bool, cpu_threads: int) -> Engine:
+def int8_model_file(directory: Path, engine: str) -> Optional[Path]:
+    """precision int8: the QDQ ONNX of a PACT model directory (onnxruntime runs it with int8 kernels), or None for
+    a model that was not quantization-trained (the pruned detector, the official models), which runs in fp32.
+
+    Only the onnx engine runs int8 here. Paddle Inference's oneDNN int8 passes do make int8 kernels of a PACT
+    program, but they lose the accuracy (SROIE rec_val 0.51 -> 0.18, docs/deploy.md), so they are not offered."""
+    from paddle_pp.slim.int8_onnx import is_fake_quant
+
+    int8_file = directory / mdir.INT8_ONNX_MODEL
+    quantized = int8_file.is_file() or is_fake_quant(directory)
+    if not quantized:
+        return None
+    if engine != "onnx":
+        raise ValueError(f"precision int8 runs on engine 'onnx' (onnxruntime int8 kernels), not '{engine}': "
+                         f"Paddle Inference's oneDNN int8 loses this model's accuracy (docs/deploy.md)")
+    if not int8_file.is_file():
+        raise FileNotFoundError(f"{directory}: no {mdir.INT8_ONNX_MODEL}; make it with `paddle-pp export_int8 "
+                                f"--model_dir {directory} --calib_data CROPS`")
+    return int8_file
+
+
+def _load_engine(directory: Path, engine: str, enable_mkldnn: bool, cpu_threads: int,
+                 precision: str = "fp32") -> Engine:
+    int8_file = int8_model_file(directory, engine) if precision == "int8" else None
+    if int8_file is not None:
+        return OnnxEngine(int8_file, threads=cpu_threads)
     if engine == "dygraph":
         return DygraphEngine(mdir.load_model(directory))
     if engine == "paddle":
@@ -165,26 +192,30 @@ def _load_engine(directory: Path, engine: str, enable_mkldnn: bool, cpu_threads:
 def build_stage(name: str, model_dir: Optional[os.PathLike] = None, engine: Optional[str] = None,
                 cache_dir: Optional[os.PathLike] = None, enable_mkldnn: Optional[bool] = None,
                 cpu_threads: Optional[int] = None, lite_model_dir: Optional[os.PathLike] = None,
-                **options: Any) -> Stage:
+                precision: Optional[str] = None, **options: Any) -> Stage:
     """One stage (det, cls or rec) with its engine; options are the PaddleOCR flags of `OPTION_KEYS`.
     A value out of its range (paddle_pp.config_schema) is a ValueError naming the option."""
-    check_values({"engine": engine, "enable_mkldnn": enable_mkldnn, "cpu_threads": cpu_threads}, SYSTEM)
+    check_values({"engine": engine, "enable_mkldnn": enable_mkldnn, "cpu_threads": cpu_threads,
+                  "precision": precision}, SYSTEM)
     configs, base = {}, None
     configs[name], base = load_stage_config(name, model_dir)
     for other in ("det", "cls", "rec"):
         configs.setdefault(other, {})
     apply_options(configs, {k: v for k, v in options.items()})
-    return _make_stage(name, configs[name], base, engine, cache_dir, enable_mkldnn, cpu_threads, lite_model_dir)
+    return _make_stage(name, configs[name], base, engine, cache_dir, enable_mkldnn, cpu_threads, lite_model_dir,
+                       precision=precision)
 
 
 def _make_stage(name: str, cfg: Dict[str, Any], base: Optional[Path], engine: Optional[str],
                 cache_dir: Optional[os.PathLike], enable_mkldnn: Optional[bool], cpu_threads: Optional[int],
-                lite_model_dir: Optional[os.PathLike] = None, source: Optional[str] = None) -> Stage:
+                lite_model_dir: Optional[os.PathLike] = None, source: Optional[str] = None,
+                precision: Optional[str] = None) -> Stage:
     system = system_defaults()
     engine = engine or system["engine"]
     mkldnn = system["enable_mkldnn"] if enable_mkldnn is None else bool(enable_mkldnn)
     threads = system["cpu_threads"] if cpu_threads is None else int(cpu_threads)
-    runner = build_engine(name, base, engine, cache_dir, mkldnn, threads, lite_model_dir, source)
+    runner = build_engine(name, base, engine, cache_dir, mkldnn, threads, lite_model_dir, source,
+                          precision or system["precision"])
     if name == "det":
         return TextDetector(cfg, runner)
     if name == "cls":
@@ -201,12 +232,14 @@ class PPOCR:
             model cache.
         use_angle_cls: run the 0/180 classifier on each crop (configs/system.yml default: true).
         lang: 'ch' (the official recognizer, default) or 'en' (our printable-ASCII English recognizer).
-        slim: the project's slim system (paddle_pp/models/slim: FPGM-pruned det, PACT-quantized cls and rec), on the
-            paddle engine by default.
+        slim: the project's slim system (paddle_pp/models/slim: FPGM-pruned det, PACT-quantized cls and rec), on
+            configs/system.yml's slim_engine and slim_precision by default.
         drop_score: drop results whose recognition score is below this (default 0.5; in [0, 1]).
         engine: 'onnx' (default, fastest here), 'paddle' (Paddle Inference), 'dygraph', or 'lite' (Paddle-Lite
             x86 .nb files from `lite_model_dir` / $PADDLE_PP_LITE_MODEL_DIR, run in the Paddle-Lite venv).
         enable_mkldnn, cpu_threads: engine settings (configs/system.yml).
+        precision: 'fp32' or 'int8' (PaddleOCR's --precision): int8 runs the PACT models (their model_int8.onnx)
+            with onnxruntime's int8 kernels, on engine 'onnx'; models that were not quantization-trained run fp32.
         max_pixels: images with more pixels are refused before they are decoded or processed, with an
             ImageTooLargeError (default: configs/system.yml System.max_pixels; 0 = no limit).
         **options: det_limit_side_len, det_limit_type, det_db_thresh, det_db_box_thresh, det_db_unclip_ratio,
@@ -221,10 +254,12 @@ class PPOCR:
                  drop_score: Optional[float] = None, engine: Optional[str] = None,
                  enable_mkldnn: Optional[bool] = None, cpu_threads: Optional[int] = None,
                  cache_dir: Optional[os.PathLike] = None, lite_model_dir: Optional[os.PathLike] = None,
-                 slim: Optional[bool] = None, max_pixels: Optional[int] = None, **options: Any) -> None:
+                 slim: Optional[bool] = None, max_pixels: Optional[int] = None, precision: Optional[str] = None,
+                 **options: Any) -> None:
         # Every option is checked before any model is loaded: a value out of range is a ValueError naming it.
         check_values({"use_angle_cls": use_angle_cls, "drop_score": drop_score, "engine": engine,
-                      "enable_mkldnn": enable_mkldnn, "cpu_threads": cpu_threads, "slim": slim}, SYSTEM)
+                      "enable_mkldnn": enable_mkldnn, "cpu_threads": cpu_threads, "slim": slim,
+                      "precision": precision}, SYSTEM)
         apply_options({"det": {}, "cls": {}, "rec": {}}, options)
         system = system_defaults()
         self.max_pixels = resolve_max_pixels(max_pixels)
@@ -232,6 +267,8 @@ class PPOCR:
         self.drop_score = system["drop_score"] if drop_score is None else float(drop_score)
         self.slim = system["slim"] if slim is None else bool(slim)
         self.engine = engine or (system["slim_engine"] if self.slim else system["engine"])
+        # slim_precision belongs to slim_engine: an engine chosen by hand runs the general default precision
+        self.precision = precision or (system["slim_precision"] if self.slim and not engine else system["precision"])
         self.lang = lang or system["lang"]
         if self.lang not in system["rec_models"]:
             raise ValueError(f"unknown lang '{self.lang}'; choose one of {', '.join(system['rec_models'])}")
@@ -248,7 +285,7 @@ class PPOCR:
 
         def stage(name: str) -> Stage:
             return _make_stage(name, configs[name], bases[name], self.engine, cache_dir, enable_mkldnn, cpu_threads,
-                               lite_model_dir, sources[name])
+                               lite_model_dir, sources[name], self.precision)
 
         classifier = stage("cls") if self.use_angle_cls else None
         self.system = TextSystem(stage("det"), stage("rec"), classifier, self.drop_score)
@@ -257,8 +294,8 @@ class PPOCR:
         """slim=True: the slim model of every stage not given by hand; stages listed in the system config's
         slim_fallback_official run the official model when no slim one is shipped."""
         if self.engine not in SLIM_ENGINES:
-            raise ValueError(f"slim=True runs on engine 'paddle' (or 'lite' with .nb files from export_lite.py "
-                             f"--slim), not '{self.engine}': the quantized models have no ONNX or dygraph form")
+            raise ValueError(f"slim=True runs on engine 'onnx', 'paddle' (or 'lite' with .nb files from "
+                             f"export_lite.py --slim), not '{self.engine}': the quantized models have no dygraph form")
         if self.lang != system["lang"] and dirs["rec"] is None:
             raise ValueError(f"slim=True has no slim recognizer for lang '{self.lang}'; pass rec_model_dir")
         if self.engine == "lite":

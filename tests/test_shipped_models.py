@@ -98,8 +98,10 @@ def test_slim_rec_falls_back_to_the_official_model(tmp_path, monkeypatch, models
 
 
 def test_slim_refuses_engines_that_cannot_run_it(models_dir):
-    with pytest.raises(ValueError, match="engine 'paddle'"):
-        PPOCR(slim=True, engine="onnx")
+    with pytest.raises(ValueError, match="engine 'onnx', 'paddle'"):
+        PPOCR(slim=True, engine="dygraph")
+    with pytest.raises(ValueError, match="engine 'onnx'"):  # oneDNN int8 loses the accuracy: not offered
+        PPOCR(slim=True, engine="paddle", precision="int8")
     with pytest.raises(ValueError, match="no slim recognizer"):
         PPOCR(slim=True, lang="en")
 
@@ -145,3 +147,16 @@ def test_synthetic_classifier_turns_rendered_lines_right(models_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     labels = [row.split("\t")[1] for row in (out / "cls_results.txt").read_text().splitlines()]
     assert labels == ["0"] * len(lines) + ["180"] * len(turned)
+
+
+def test_slim_int8_runs_the_shipped_int8_onnx_files(models_dir):
+    """--slim --engine onnx --precision int8: the PACT cls/rec run their model_int8.onnx (int8 kernels), the pruned
+    detector, not quantization-trained, its float model.onnx; and the system still reads a document."""
+    ocr = PPOCR(slim=True, engine="onnx", precision="int8")
+    system = ocr.system
+    assert system.detector.engine.path.endswith("slim/det/model.onnx")
+    assert system.classifier.engine.path.endswith("slim/cls/model_int8.onnx")
+    assert system.recognizer.engine.path.endswith("slim/rec/model_int8.onnx")
+    img, lines = fixtures.document()
+    got = "".join(squash(r["transcription"]) for r in ocr(img))
+    assert levenshtein(got.lower(), "".join(squash(t) for t in lines).lower()) <= 4

@@ -274,3 +274,11 @@ def test_quant_cls_end_to_end(tmp_path, capsys):
     x = np.random.default_rng(0).standard_normal([2, 3, 48, 192]).astype("float32")
     out = PaddleInferenceEngine(save_dir, enable_mkldnn=False, cpu_threads=1)(x)
     assert out.shape == (2, 2) and np.allclose(out.sum(1), 1.0, atol=1e-4)
+    # x86 int8 (slim/int8_onnx.py), calibrated on the recipe's Train crops: int8 kernels, the fake-quant outputs
+    from paddle_pp.engine import OnnxEngine
+    from paddle_pp.slim.int8_onnx import int8_ops
+
+    assert int8_ops(save_dir / "model_int8.onnx").get("QLinearConv", 0) >= 1
+    assert int8_ops(save_dir / "model.onnx") == {}
+    int8 = OnnxEngine(save_dir / "model_int8.onnx")(x)
+    assert int8.shape == out.shape and np.abs(int8 - out).max() < 0.1

@@ -161,8 +161,27 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     common.write_report(save_dir, {"kind": "quant", "before": before, "after": after, "quant_config": QUANT_CONFIG,
                                    "pact": {"alpha_init": PACT_ALPHA, "l2_decay": PACT_DECAY},
                                    "input_shape": shape})
+    export_int8_beside(save_dir, config)
     common.finish(save_dir, table, args.publish, "quantized")
     return 0
+
+
+def export_int8_beside(save_dir: Path, config: Dict[str, Any]) -> None:
+    """model.onnx + model_int8.onnx for x86 (slim/int8_onnx.py), calibrated on the recipe's first Train label file;
+    a failure is reported, not raised: the quantized model is saved already and the export can be run again."""
+    from paddle_pp.slim.int8_onnx import export_int8
+
+    dataset = config.get("Train", {}).get("dataset", {})
+    labels = (dataset.get("label_file_list") or [None])[0]
+    if not labels:
+        common.log("no Train label file: run `paddle-pp export_int8` for the x86 int8 model")
+        return
+    try:
+        result = export_int8(save_dir, labels, data_dir=dataset.get("data_dir"))
+        common.log(f"x86 int8: {result['int8_kernels']} (model_int8.onnx)")
+    except Exception as exc:  # noqa: BLE001 - reported with the command that retries it
+        common.log(f"x86 int8 export failed ({type(exc).__name__}: {exc}); retry with `paddle-pp export_int8 "
+                   f"--model_dir {save_dir} --calib_data {labels}`")
 
 
 if __name__ == "__main__":

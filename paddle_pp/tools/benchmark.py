@@ -5,6 +5,7 @@
     python deploy/benchmark.py --image_dir DIR --engine onnx --leak_images 1000         # RSS growth
     python deploy/benchmark.py --image_dir DIR --isolate --json bench.json              # one process per system
     python deploy/benchmark.py --image_dir DIR --engine paddle slim                    # the slim system's gain
+    python deploy/benchmark.py --image_dir DIR --engine onnx slim_paddle slim_onnx slim_int8   # float vs slim paths
 
 Every system (our engines and, with `--compare rapidocr`, RapidOCR) runs on the same decoded image, one after the
 other in a rotating order, so a change in machine load hits all of them alike. Decoding is not timed; the timed
@@ -42,7 +43,14 @@ from paddle_pp.utils.files import list_images
 from paddle_pp.utils.image_io import read_image
 
 OUR_ENGINES = ("onnx", "paddle", "dygraph")
-SLIM = "slim"  # PPOCR(slim=True): the shipped pruned det + PACT-quantized cls/rec, on the paddle engine
+SLIM = "slim"  # PPOCR(slim=True): the shipped pruned det + PACT-quantized cls/rec, on system.yml's slim engine
+# the slim system on each of its paths, to compare them in one run (docs/deploy.md, "int8 on x86"):
+SLIM_SYSTEMS = {
+    SLIM: {},
+    "slim_paddle": {"engine": "paddle", "precision": "fp32"},   # the PACT programs with their fake quantize ops
+    "slim_onnx": {"engine": "onnx", "precision": "fp32"},       # their float equivalent (model.onnx)
+    "slim_int8": {"engine": "onnx", "precision": "int8"},       # model_int8.onnx: onnxruntime int8 kernels
+}
 COMPARE = ("rapidocr",)
 STAGES = ("det_pre", "det_infer", "det_post", "cls", "cls_infer", "rec", "rec_infer", "other", "total")
 
@@ -143,8 +151,8 @@ class OurSystem:
         from paddle_pp import PPOCR
 
         self.name = engine
-        if engine == SLIM:
-            self.ocr = PPOCR(slim=True, cpu_threads=cpu_threads, enable_mkldnn=enable_mkldnn)
+        if engine in SLIM_SYSTEMS:
+            self.ocr = PPOCR(slim=True, cpu_threads=cpu_threads, enable_mkldnn=enable_mkldnn, **SLIM_SYSTEMS[engine])
         else:
             self.ocr = PPOCR(engine=engine, cpu_threads=cpu_threads, enable_mkldnn=enable_mkldnn)
         self.clock = clock = StageClock()
@@ -386,8 +394,10 @@ def format_report(report: Dict[str, Any]) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--image_dir", required=True, help="image file, directory (recursive) or glob")
-    parser.add_argument("--engine", nargs="+", default=list(OUR_ENGINES), choices=OUR_ENGINES + (SLIM,),
-                        help="our engines to run (default: all three); 'slim' = PPOCR(slim=True) on the paddle engine")
+    parser.add_argument("--engine", nargs="+", default=list(OUR_ENGINES), choices=OUR_ENGINES + tuple(SLIM_SYSTEMS),
+                        help="our engines to run (default: all three); 'slim' = PPOCR(slim=True) with system.yml's "
+                             "slim engine and precision; slim_paddle / slim_onnx / slim_int8: the slim system with "
+                             "the PACT programs on Paddle Inference / their float ONNX / their int8 ONNX")
     parser.add_argument("--compare", nargs="*", default=[], choices=COMPARE, help="other systems, same run")
     parser.add_argument("--max_images", type=int, default=0, help="use only the first N images (0: all)")
     parser.add_argument("--limit", action="append", default=[], metavar="NAME=N",

@@ -41,11 +41,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--data_dir", default="./", help="label paths are relative to this")
     parser.add_argument("--rec_model_dir", default=None)
     parser.add_argument("--engine", default=None)
+    parser.add_argument("--precision", default=None, help="fp32 | int8 (a PACT model's model_int8.onnx, engine onnx)")
     parser.add_argument("--rec_batch_num", type=int, default=None)
     parser.add_argument("--show_errors", type=int, default=0, help="print the first N wrong lines")
     args = parser.parse_args(argv)
 
-    recognizer = build_stage("rec", args.rec_model_dir, engine=args.engine, rec_batch_num=args.rec_batch_num)
+    recognizer = build_stage("rec", args.rec_model_dir, engine=args.engine, precision=args.precision,
+                             rec_batch_num=args.rec_batch_num)
     crops: List = []
     truths: List[str] = []
     for _, path, text in read_label_lines(args.label_file, on_malformed=skip_malformed):

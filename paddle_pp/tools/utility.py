@@ -127,6 +127,9 @@ def build_parser(tool: str, description: Optional[str] = None) -> argparse.Argum
                         help="oneDNN kernels for --engine paddle (default: configs/system.yml)")
     engine.add_argument("--cpu_threads", default=None, **schema_flag(SYSTEM["cpu_threads"], "cpu_threads"),
                         help=f"CPU threads, 0 = one per core ({SYSTEM['cpu_threads'].describe()})")
+    engine.add_argument("--precision", default=None, **schema_flag(SYSTEM["precision"], "precision"),
+                        help="int8: PACT models run their model_int8.onnx on onnxruntime int8 kernels (engine onnx); "
+                             "other models run fp32 (default: configs/system.yml)")
     engine.add_argument("--lite_model_dir", default=None,
                         help="--engine lite: a directory of x86 .nb files (deploy/lite/export_lite.py)")
     engine.add_argument("--cache_dir", default=None,
@@ -157,7 +160,7 @@ def build_parser(tool: str, description: Optional[str] = None) -> argparse.Argum
 def engine_options(args: argparse.Namespace) -> Dict[str, Any]:
     """The build_stage / PPOCR keyword arguments that choose and configure the engine."""
     return {"engine": args.engine, "cache_dir": args.cache_dir, "enable_mkldnn": args.enable_mkldnn,
-            "cpu_threads": args.cpu_threads, "lite_model_dir": args.lite_model_dir}
+            "cpu_threads": args.cpu_threads, "lite_model_dir": args.lite_model_dir, "precision": args.precision}
 
 
 def model_options(args: argparse.Namespace, *stages: str) -> Dict[str, Any]:
