@@ -41,17 +41,19 @@ def slim_root() -> Path:
     return Path(os.environ.get("PADDLE_PP_SLIM_DIR") or BUNDLED_MODELS_DIR / system_defaults()["slim_models"])
 
 
-def slim_falls_back(name: str) -> bool:
+def slim_falls_back(stage: str, source: Optional[str] = None) -> bool:
     """No slim model of this stage is there and system.yml's slim_fallback_official lets the official one run."""
-    return name in system_defaults()["slim_fallback_official"] and not (slim_root() / name).is_dir()
+    return (stage in system_defaults()["slim_fallback_official"]
+            and not (slim_root() / (source or stage)).is_dir())
 
 
-def slim_model_dir(name: str) -> Path:
-    """The project's slim `det`, `cls` or `rec` model directory: <slim_root()>/<name>."""
-    path = slim_root() / name
+def slim_model_dir(source: str) -> Path:
+    """The project's slim model of a stage's source (`det`, `cls`, or a recognizer of rec_models: `rec` for
+    lang ch, `rec_en` for en): <slim_root()>/<source>."""
+    path = slim_root() / source
     if not mdir.is_model_dir(path):
-        raise FileNotFoundError(f"{path}: no slim {name} model ({mdir.CONFIG} missing); make one with "
-                                f"slim/{'prune' if name == 'det' else 'quant'}.py --publish {path}")
+        raise FileNotFoundError(f"{path}: no slim {source} model ({mdir.CONFIG} missing); make one with "
+                                f"slim/{'prune' if source == 'det' else 'quant'}.py --publish {path}")
     return path
 
 
@@ -296,12 +298,12 @@ class PPOCR:
         if self.engine not in SLIM_ENGINES:
             raise ValueError(f"slim=True runs on engine 'onnx', 'paddle' (or 'lite' with .nb files from "
                              f"export_lite.py --slim), not '{self.engine}': the quantized models have no dygraph form")
-        if self.lang != system["lang"] and dirs["rec"] is None:
-            raise ValueError(f"slim=True has no slim recognizer for lang '{self.lang}'; pass rec_model_dir")
         if self.engine == "lite":
             return dirs
+        sources = {"det": "det", "cls": "cls", "rec": system["rec_models"][self.lang]}
         # None: no slim model of this stage is there, the official one runs (slim_falls_back)
-        return {name: given if given is not None else (None if slim_falls_back(name) else slim_model_dir(name))
+        return {name: given if given is not None
+                else (None if slim_falls_back(name, sources[name]) else slim_model_dir(sources[name]))
                 for name, given in dirs.items()}
 
     def __call__(self, image: ImageInput) -> List[Dict[str, Any]]:

@@ -102,8 +102,6 @@ def test_slim_refuses_engines_that_cannot_run_it(models_dir):
         PPOCR(slim=True, engine="dygraph")
     with pytest.raises(ValueError, match="engine 'onnx'"):  # oneDNN int8 loses the accuracy: not offered
         PPOCR(slim=True, engine="paddle", precision="int8")
-    with pytest.raises(ValueError, match="no slim recognizer"):
-        PPOCR(slim=True, lang="en")
 
 
 def test_missing_slim_model_names_the_directory(tmp_path, monkeypatch):
