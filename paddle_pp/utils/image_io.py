@@ -39,6 +39,9 @@ from paddle_pp.utils.errors import InputError
 # A path, a decoded array, a PIL image or the bytes of an encoded image file.
 ImageInput = Union[str, os.PathLike, np.ndarray, bytes, Any]
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pbm", ".pgm", ".ppm")
+# Documents, read page by page by paddle_pp.documents (multi-page TIFFs are found by their image extension).
+DOCUMENT_EXTENSIONS = (".pdf",)
+INPUT_EXTENSIONS = IMAGE_EXTENSIONS + DOCUMENT_EXTENSIONS
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
