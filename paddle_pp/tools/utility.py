@@ -46,6 +46,12 @@ STAGES = {"det": ("det",), "cls": ("cls",), "rec": ("rec",), "system": ("det", "
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 EPILOG = """\
+documents:
+  PDFs and multi-page TIFFs are read one page at a time (PDF pages rendered at --pdf_dpi); a page is named
+  `file.pdf#page=3` in the results. --pages 1-3,7 picks pages of every document. An encrypted PDF without
+  --pdf_password, a corrupt or empty PDF, and a page over --max_pixels are one line `name: problem` each (a
+  page's problem fails that page alone). A PDF page with a text layer of its own is OCRed all the same.
+
 input:
   --image_dir takes an image file, a directory (searched recursively, sorted) or a glob (quote it; ** is
   recursive). An image's name in the results is its path relative to the directory (or the glob's directory
@@ -55,8 +61,7 @@ input:
 bad input:
   An unreadable, empty, truncated or non-image file is reported as one line `path: problem` on stderr and
   the other images still finish. An image with more pixels than --max_pixels is refused before it is
-  decoded. Symlink loops, dangling links and unreadable folders are reported and skipped; a multi-page TIFF
-  is read as its first page, with a notice. Truncated JPEG/PNG files are errors (no partial decode). EXIF orientation is
+  decoded. Symlink loops, dangling links and unreadable folders are reported and skipped. Truncated JPEG/PNG files are errors (no partial decode). EXIF orientation is
   applied; gray and 16-bit images become 8-bit BGR; PNG transparency is composited over white. An image
   without text is a success with an empty result.
 
@@ -517,7 +522,6 @@ def _run_items(items: List[Item], predictor: Any, process: Callable[[Any, List[I
             tally.fail(f"{item.label}: cannot write its results ({_one_line(exc)})")
             continue
         tally.count += outcome.count
-        tally.pages += 1
         if sink is not None and outcome.page is not None:
             sink.add(outcome.page, item.image)
 
@@ -532,6 +536,7 @@ def _run_inputs(images: Sequence[Path], root: Path, args: argparse.Namespace, pr
         name = display_name(path, root)
         sink = documents(path, name) if documents is not None else None
         for page in _pages(path, name, args):
+            tally.pages += page.number is not None  # pages of documents, for the summary
             if page.error is not None:
                 tally.fail(_error_text(page, path))
                 if sink is not None:
@@ -602,7 +607,7 @@ def run(args: argparse.Namespace, build: Callable[[], Any], process: Callable[[A
     seconds = time.perf_counter() - start
     files = ", ".join(str(output / name) for name in result_files)
     warned = f", {tally.warnings} warnings" if tally.warnings else ""
-    pages = f" ({tally.pages} pages)" if tally.pages != tally.done else ""
+    pages = f" ({tally.pages} document pages)" if tally.pages else ""
     print(escape_name(f"{'interrupted after' if interrupted else 'done:'} {tally.done} images{pages}, {tally.count} "
                       f"{count_label}, {tally.failures} failed{warned}, {seconds:.2f} s -> {files}"))
     if interrupted:
