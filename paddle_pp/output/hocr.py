@@ -33,6 +33,12 @@ TAIL = """ </body>
 """
 
 
+def _xml_text(text: str) -> str:
+    """Escaped for XML, without the characters XML 1.0 cannot hold (control characters a model could emit)."""
+    return escape("".join(ch for ch in text if ch in "\t\n" or (ord(ch) >= 0x20 and not 0xD800 <= ord(ch) <= 0xDFFF
+                                                                and ch not in "\ufffe\uffff")))
+
+
 def _conf(score: float) -> int:
     return int(round(max(0.0, min(1.0, float(score))) * 100))
 
@@ -51,7 +57,7 @@ def _text_angle(points) -> int:
 def page_hocr(result: PageResult, index: int) -> str:
     """One ocr_page element; `index` counts pages from 0 in this document (ppageno)."""
     number = result.number or index + 1
-    props = [f"image {_quote_prop(result.name)}", f"ppageno {index}"]
+    props = [f"image {_quote_prop(_xml_text(result.name))}", f"ppageno {index}"]
     if result.error is None:
         props.insert(1, f"bbox 0 0 {result.width} {result.height}")
         if result.dpi:
@@ -69,7 +75,7 @@ def page_hocr(result: PageResult, index: int) -> str:
         for m, word in enumerate(words, 1):
             word_props = ["bbox %d %d %d %d" % bbox(word["points"]), f"x_wconf {_conf(word['score'])}"]
             out.append(f'<span class="ocrx_word" id="word_{number}_{n}_{m}" title={_title(*word_props)}>'
-                       f'{escape(word["transcription"])}</span>' + (" " if m < len(words) else ""))
+                       f'{_xml_text(word["transcription"])}</span>' + (" " if m < len(words) else ""))
         out.append("</span>\n")
     out.append("  </div>\n")
     return "".join(out)
@@ -93,5 +99,5 @@ class HocrWriter(DocumentWriter):
     def to_bytes(self) -> bytes:
         from paddle_pp import __version__
 
-        head = HEAD.format(title=escape(self.source), version=escape(__version__))
+        head = HEAD.format(title=_xml_text(self.source), version=escape(__version__))
         return (head + "".join(self.pages) + TAIL).encode("utf-8")
