@@ -34,8 +34,13 @@ TAIL = """ </body>
 
 
 def _xml_text(text: str) -> str:
-    """Escaped for XML, without the characters XML 1.0 cannot hold (control characters a model could emit)."""
-    return escape("".join(ch for ch in text if ch in "\t\n" or (ord(ch) >= 0x20 and not 0xD800 <= ord(ch) <= 0xDFFF
+    """Escaped for XML, without the characters XML 1.0 cannot hold."""
+    return escape(_clean(text))
+
+
+def _clean(text: str) -> str:
+    """Without the characters XML 1.0 cannot hold (control characters a model or a file name could bring)."""
+    return ("".join(ch for ch in text if ch in "\t\n" or (ord(ch) >= 0x20 and not 0xD800 <= ord(ch) <= 0xDFFF
                                                                 and ch not in "\ufffe\uffff")))
 
 
@@ -57,7 +62,7 @@ def _text_angle(points) -> int:
 def page_hocr(result: PageResult, index: int) -> str:
     """One ocr_page element; `index` counts pages from 0 in this document (ppageno)."""
     number = result.number or index + 1
-    props = [f"image {_quote_prop(_xml_text(result.name))}", f"ppageno {index}"]
+    props = [f"image {_quote_prop(_clean(result.name))}", f"ppageno {index}"]
     if result.error is None:
         props.insert(1, f"bbox 0 0 {result.width} {result.height}")
         if result.dpi:
