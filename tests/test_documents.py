@@ -335,3 +335,26 @@ def test_cli_reads_documents_and_writes_every_format(models_dir, pdf_path, tmp_p
     ET.fromstring((out / "hocr" / "fax.tif.hocr").read_bytes())
     assert len(pypdfium2.PdfDocument(str(out / "pdf" / "three.pdf.pdf"))) == 2
     assert not (out / "pdf" / "locked.pdf.pdf").exists()
+
+
+def test_a_scan_inside_a_pdf_at_its_own_resolution_is_the_same_image(tmp_path):
+    """Issue 23, item 4 at the pixel level: a JPEG wrapped as it is (bench_documents.scans_to_pdf) and rendered
+    back at its DPI gives the very pixels OpenCV decodes from the file; at another DPI, a resampled image."""
+    from paddle_pp.tools.bench_documents import same_lines, scans_to_pdf
+
+    img = fixtures.photo_like((700, 900))
+    paths = []
+    for i, size in enumerate([(700, 900), (936, 1676)]):
+        path = tmp_path / f"scan{i}.jpg"
+        cv2.imwrite(str(path), cv2.resize(img, size))
+        paths.append(path)
+    pdf = scans_to_pdf(paths, tmp_path / "scans.pdf", 288)
+    pages = list(iter_pages(pdf, pdf_dpi=288))
+    for page, path in zip(pages, paths):
+        assert np.array_equal(page.image, cv2.imread(str(path)))
+    [half] = list(iter_pages(pdf, pdf_dpi=144, pages="2"))
+    assert half.image.shape == (838, 468, 3)
+    line = {"transcription": "TOTAL 27.30", "points": [[10, 10], [110, 10], [110, 30], [10, 30]]}
+    moved = {"transcription": "TOTAL27.30", "points": [[5, 5], [55, 5], [55, 15], [5, 15]]}
+    assert same_lines([line], [moved], 2.0) == (1, 1)  # boxes scaled back, spaces ignored
+    assert same_lines([line], [dict(moved, transcription="TOTAL 27.80")], 2.0) == (0, 1)
