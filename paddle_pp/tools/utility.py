@@ -179,9 +179,9 @@ def build_parser(tool: str, description: Optional[str] = None) -> argparse.Argum
 def _formats(text: str) -> List[str]:
     """--output_format: 'json,txt,hocr,pdf' (any of them, in any order; repeats dropped)."""
     formats = list(dict.fromkeys(part.strip().lower() for part in text.split(",") if part.strip()))
-    problem = DOCUMENT["output_format"].problem(formats) if formats else "must name at least one format"
-    if problem:
-        raise argparse.ArgumentTypeError(f"{problem.replace('must be a list of ', 'must be a comma-separated list of ')}")
+    if not formats or DOCUMENT["output_format"].problem(formats):
+        known = ", ".join(DOCUMENT["output_format"].item.choices)
+        raise argparse.ArgumentTypeError(f"must be a comma-separated list of {known}; got {text!r}")
     return formats
 
 
