@@ -358,3 +358,16 @@ def test_a_scan_inside_a_pdf_at_its_own_resolution_is_the_same_image(tmp_path):
     moved = {"transcription": "TOTAL27.30", "points": [[5, 5], [55, 5], [55, 15], [5, 15]]}
     assert same_lines([line], [moved], 2.0) == (1, 1)  # boxes scaled back, spaces ignored
     assert same_lines([line], [dict(moved, transcription="TOTAL 27.80")], 2.0) == (0, 1)
+
+
+def test_document_flags_are_checked_by_the_schema(capsys):
+    from paddle_pp.tools import utility
+
+    parser = utility.build_parser("system")
+    args = parser.parse_args(["--output_format", "txt, PDF,txt", "--pages", "2-", "--pdf_dpi", "300"])
+    assert args.output_format == ["txt", "pdf"] and args.pages == "2-" and args.pdf_dpi == 300
+    for flags in (["--output_format", "pdf,nope"], ["--pages", "0-2"], ["--pdf_dpi", "5"]):
+        with pytest.raises(SystemExit) as stop:
+            parser.parse_args(flags)
+        assert stop.value.code == 2
+    assert "--pdf_dpi: must be a number in [18, 1200], got 5" in capsys.readouterr().err
