@@ -20,7 +20,6 @@ BSD, would do too, but its text API wants a real font for every script; PyMuPDF 
 from __future__ import annotations
 
 import io
-import math
 from typing import Any, List, Optional
 
 import cv2
