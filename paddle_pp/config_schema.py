@@ -21,8 +21,9 @@ import argparse
 import difflib
 import math
 import numbers
+import re
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 TRUE_WORDS = ("1", "true", "yes", "y", "on")
 FALSE_WORDS = ("0", "false", "no", "n", "off")
@@ -51,6 +52,8 @@ class Field:
             return "true or false"
         if self.kind == "str":
             return "a string"
+        if self.kind == "pages":
+            return "a page list such as 1-3,7 or 5- (pages count from 1, each range first <= last)"
         if self.kind == "map":
             return "a mapping"
         if self.kind == "list":
@@ -112,6 +115,8 @@ class Field:
             return isinstance(value, bool) or type(value).__name__ == "bool_"  # numpy.bool_
         if self.kind == "str":
             return isinstance(value, str)
+        if self.kind == "pages":
+            return isinstance(value, str) and page_ranges(value) is not None
         if self.kind == "map":
             return isinstance(value, Mapping)
         if self.kind == "any":
@@ -130,6 +135,23 @@ class Field:
         if self.high is not None and (value >= self.high if self.high_open else value > self.high):
             return False
         return True
+
+
+_PAGES_RE = re.compile(r"^\s*\d+\s*(-\s*\d*\s*)?(,\s*\d+\s*(-\s*\d*\s*)?)*$")
+
+
+def page_ranges(text: str) -> Optional[List[Tuple[int, Optional[int]]]]:
+    """'1-3,7,9-' -> [(1, 3), (7, 7), (9, None)] (None: to the last page); None when the text is not such a list
+    (pages count from 1; a range's first page <= its last)."""
+    if not _PAGES_RE.match(text):
+        return None
+    ranges: List[Tuple[int, Optional[int]]] = []
+    for part in text.replace(" ", "").split(","):
+        first, dash, last = part.partition("-")
+        ranges.append((int(first), (int(last) if last else None) if dash else int(first)))
+    if any(first < 1 or (last is not None and last < first) for first, last in ranges):
+        return None
+    return ranges
 
 
 def _parse_bool(text: str) -> bool:
@@ -265,11 +287,21 @@ SYSTEM: Dict[str, Field] = {
     "cpu_threads": Int(0, 1024),                      # 0 = one per core
     "slim": Bool(),
     "max_pixels": Int(0),                             # images with more pixels are refused before decoding; 0 = no limit
+    "pdf_dpi": Float(18, 1200),                       # PDF pages are rendered at this (a 1/4-inch line is 4.5 px at 18)
+    "return_word_box": Bool(),                        # each result line also gives its words with boxes
     "slim_models": Str(),
     "slim_engine": OneOf("onnx", "paddle", "lite"),
     "precision": OneOf("fp32", "int8"),               # PaddleOCR's --precision; int8: PACT models on onnxruntime
     "slim_precision": OneOf("fp32", "int8"),
     "slim_fallback_official": ListOf(OneOf(*STAGE_NAMES)),
+}
+
+OUTPUT_FORMATS = ("json", "txt", "hocr", "pdf")     # paddle_pp.output.FORMATS (a test keeps them equal)
+# Options of one run or call, not of the system: which pages, the password, what to write.
+DOCUMENT: Dict[str, Field] = {
+    "pages": Field("pages", nullable=True),           # '1-3,7', '5-'; None = every page
+    "pdf_password": Str(nullable=True),
+    "output_format": ListOf(OneOf(*OUTPUT_FORMATS)),
 }
 
 LOADER: Dict[str, Field] = {                          # paddle_pp.data.LOADER_KEYS (a test keeps them equal)

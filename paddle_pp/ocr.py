@@ -12,11 +12,14 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+
+import numpy as np
 
 from paddle_pp import model_dir as mdir
 from paddle_pp.config import load_config
-from paddle_pp.config_schema import SYSTEM, check_values
+from paddle_pp.config_schema import DOCUMENT, SYSTEM, check_values
+from paddle_pp.documents import DocumentInput, PageResult, document_kind, iter_pages, resolve_pdf_dpi
 from paddle_pp.engine import ENGINES, DygraphEngine, Engine, OnnxEngine
 from paddle_pp.export import export_in_subprocess
 from paddle_pp.model_dir import ONNX_MODEL
@@ -24,7 +27,7 @@ from paddle_pp.pipeline import TextClassifier, TextDetector, TextRecognizer, Tex
 from paddle_pp.resources import BUNDLED_MODELS_DIR
 from paddle_pp.utils.dicts import resolve_dict_path
 from paddle_pp.utils.errors import printable
-from paddle_pp.utils.image_io import ImageInput, resolve_max_pixels, to_bgr
+from paddle_pp.utils.image_io import ImageInput, ImageReadError, resolve_max_pixels, to_bgr
 
 Stage = Union[TextDetector, TextClassifier, TextRecognizer]
 
@@ -244,6 +247,9 @@ class PPOCR:
             with onnxruntime's int8 kernels, on engine 'onnx'; models that were not quantization-trained run fp32.
         max_pixels: images with more pixels are refused before they are decoded or processed, with an
             ImageTooLargeError (default: configs/system.yml System.max_pixels; 0 = no limit).
+        return_word_box: each line also gives "words": [{"transcription", "points", "score"}], boxes from the
+            CTC alignment within the line (default: configs/system.yml System.return_word_box, false).
+        pdf_dpi: PDF pages are rendered at this resolution (default: configs/system.yml System.pdf_dpi).
         **options: det_limit_side_len, det_limit_type, det_db_thresh, det_db_box_thresh, det_db_unclip_ratio,
             det_db_score_mode, use_dilation, max_candidates, cls_batch_num, cls_thresh, rec_batch_num,
             rec_char_dict_path, use_space_char.
@@ -257,14 +263,16 @@ class PPOCR:
                  enable_mkldnn: Optional[bool] = None, cpu_threads: Optional[int] = None,
                  cache_dir: Optional[os.PathLike] = None, lite_model_dir: Optional[os.PathLike] = None,
                  slim: Optional[bool] = None, max_pixels: Optional[int] = None, precision: Optional[str] = None,
-                 **options: Any) -> None:
+                 return_word_box: Optional[bool] = None, pdf_dpi: Optional[float] = None, **options: Any) -> None:
         # Every option is checked before any model is loaded: a value out of range is a ValueError naming it.
         check_values({"use_angle_cls": use_angle_cls, "drop_score": drop_score, "engine": engine,
                       "enable_mkldnn": enable_mkldnn, "cpu_threads": cpu_threads, "slim": slim,
-                      "precision": precision}, SYSTEM)
+                      "precision": precision, "return_word_box": return_word_box}, SYSTEM)
         apply_options({"det": {}, "cls": {}, "rec": {}}, options)
         system = system_defaults()
         self.max_pixels = resolve_max_pixels(max_pixels)
+        self.pdf_dpi = resolve_pdf_dpi(pdf_dpi)
+        self.return_word_box = system["return_word_box"] if return_word_box is None else bool(return_word_box)
         self.use_angle_cls = system["use_angle_cls"] if use_angle_cls is None else bool(use_angle_cls)
         self.drop_score = system["drop_score"] if drop_score is None else float(drop_score)
         self.slim = system["slim"] if slim is None else bool(slim)
@@ -290,7 +298,7 @@ class PPOCR:
                                lite_model_dir, sources[name], self.precision)
 
         classifier = stage("cls") if self.use_angle_cls else None
-        self.system = TextSystem(stage("det"), stage("rec"), classifier, self.drop_score)
+        self.system = TextSystem(stage("det"), stage("rec"), classifier, self.drop_score, self.return_word_box)
 
     def _slim_dirs(self, dirs: Dict[str, Optional[os.PathLike]], system: Dict[str, Any]) -> Dict[str, Any]:
         """slim=True: the slim model of every stage not given by hand; stages listed in the system config's
@@ -306,9 +314,45 @@ class PPOCR:
                 else (None if slim_falls_back(name, sources[name]) else slim_model_dir(sources[name]))
                 for name, given in dirs.items()}
 
-    def __call__(self, image: ImageInput) -> List[Dict[str, Any]]:
-        """OCR one image -> results in reading order. The image: a path, a BGR / gray / BGRA numpy array, a PIL
-        image or the bytes of an image file; ImageReadError (ImageTooLargeError, ImageTypeError) otherwise."""
-        return [r.to_dict() for r in self.system(to_bgr(image, self.max_pixels))]
+    def __call__(self, image: ImageInput, pages: Optional[str] = None,
+                 pdf_password: Optional[str] = None) -> List[Any]:
+        """OCR an image -> its results in reading order; OCR a document (a PDF or a multi-page TIFF, as a path or
+        bytes) -> one such list per page, in page order.
+
+        The image: a path, a BGR / gray / BGRA numpy array, a PIL image or the bytes of an image file;
+        ImageReadError (ImageTooLargeError, ImageTypeError) otherwise. For documents, `pages` selects pages
+        ('1-3,7'), `pdf_password` opens an encrypted PDF; a page that cannot be read raises its error
+        (paddle_pp.documents: PDFPasswordError, DocumentReadError, ...). `pages()` goes on past bad pages.
+        """
+        check_values({"pages": pages, "pdf_password": pdf_password}, DOCUMENT)
+        if isinstance(image, (str, os.PathLike, bytes, bytearray, memoryview)) and document_kind(image) != "image":
+            results = []
+            for page in self.pages(image, pages=pages, pdf_password=pdf_password):
+                if page.error is not None:
+                    raise page.error
+                results.append(page.lines)
+            return results
+        return self.ocr_image(to_bgr(image, self.max_pixels))
 
     ocr = __call__
+
+    def ocr_image(self, image: np.ndarray) -> List[Dict[str, Any]]:
+        """OCR one decoded uint8 BGR image -> its results (dicts) in reading order."""
+        return [r.to_dict() for r in self.system(image)]
+
+    def pages(self, source: DocumentInput, name: Optional[str] = None, pages: Optional[str] = None,
+              pdf_password: Optional[str] = None, embedded_text: bool = False) -> Iterator[PageResult]:
+        """Stream the pages of an image or document (a path or bytes) as PageResult, one page read and OCRed at a
+        time: `.lines` holds the page's results, or `.error` what went wrong with it (a named error); the next
+        pages still come. A plain image is one page with `number` None."""
+        check_values({"pages": pages, "pdf_password": pdf_password}, DOCUMENT)
+        for page in iter_pages(source, name, self.pdf_dpi, pages, pdf_password, self.max_pixels, embedded_text):
+            if page.error is not None:
+                yield PageResult.of(page)
+                continue
+            try:
+                lines = self.ocr_image(page.image)
+            except ImageReadError as exc:
+                yield PageResult.of(page, error=exc)
+                continue
+            yield PageResult.of(page, lines)

@@ -21,7 +21,8 @@ from paddle_pp.engine import Engine
 from paddle_pp.postprocess.cls_postprocess import ClsPostProcess
 from paddle_pp.postprocess.ctc_decode import CTCLabelDecode
 from paddle_pp.postprocess.db_postprocess import DBPostProcess, filter_tag_det_res
-from paddle_pp.utils.crop import get_rotate_crop_image, sorted_boxes
+from paddle_pp.postprocess.word_boxes import WordSpan, word_spans
+from paddle_pp.utils.crop import crop_to_image, get_rotate_crop_image, sorted_boxes
 from paddle_pp.utils.dicts import use_space_char
 
 # PaddleOCR flag name -> (model, config section, key). The one map from user-facing options to YAML keys.
@@ -144,9 +145,13 @@ class TextClassifier:
             batch = np.stack([resize_norm_cls(crops[i], self.image_shape) for i in batch_ids])
             for i, (label, score) in zip(batch_ids, self.postprocess(self.engine(batch))):
                 results[i] = (label, score)
-                if "180" in label and score > self.thresh:
+                if self.turns(label, score):
                     crops[i] = np.ascontiguousarray(np.rot90(crops[i], 2))
         return crops, results
+
+    def turns(self, label: str, score: float) -> bool:
+        """Whether a crop with this result is turned 180 degrees (before recognition)."""
+        return "180" in label and score > self.thresh
 
 
 class TextRecognizer:
@@ -166,13 +171,29 @@ class TextRecognizer:
         return max(self.img_w / float(self.img_h), crop.shape[1] / float(crop.shape[0]))
 
     def __call__(self, crops: Sequence[np.ndarray]) -> List[Tuple[str, float]]:
-        results: List[Tuple[str, float]] = [("", 0.0)] * len(crops)
+        return [(text, score) for text, score, _ in self._recognize(crops, aligned=False)]
+
+    def recognize_words(self, crops: Sequence[np.ndarray]) -> List[Tuple[str, float, List[WordSpan]]]:
+        """As __call__ (the same text and score), plus the words of each crop with their spans in crop pixels,
+        from the CTC alignment (postprocess.word_boxes)."""
+        return self._recognize(crops, aligned=True)
+
+    def _recognize(self, crops: Sequence[np.ndarray], aligned: bool) -> List[Tuple[str, float, List[WordSpan]]]:
+        results: List[Tuple[str, float, List[WordSpan]]] = [("", 0.0, [])] * len(crops)
         widths = [int(self.img_h * self.ratio(crop)) for crop in crops]  # as resize_norm_rec sizes them
         for batch_ids in batches_by_aspect_ratio(crops, self.batch_num, widths, self.max_pad_ratio):
             max_ratio = max(self.ratio(crops[i]) for i in batch_ids)
             batch = np.stack([resize_norm_rec(crops[i], max_ratio, self.img_h, self.img_w) for i in batch_ids])
-            for i, result in zip(batch_ids, self.decode(self.engine(batch))):
-                results[i] = result
+            preds = self.engine(batch)
+            if not aligned:
+                for i, (text, score) in zip(batch_ids, self.decode(preds)):
+                    results[i] = (text, score, [])
+                continue
+            step = batch.shape[3] / float(np.asarray(preds).shape[1])  # input pixels per output time step
+            for i, (text, score, chars) in zip(batch_ids, self.decode.decode_aligned(preds)):
+                crop_h, crop_w = crops[i].shape[:2]
+                resized_w = min(math.ceil(self.img_h * crop_w / float(crop_h)), batch.shape[3])  # resize_norm_rec's
+                results[i] = (text, score, word_spans(chars, step * crop_w / resized_w, crop_w))
         return results
 
 
@@ -198,7 +219,8 @@ def _crop_or_none(img: np.ndarray, box: np.ndarray) -> Optional[np.ndarray]:
 
 
 @dataclass
-class OCRResult:
+class OCRWord:
+    """A word of a line: its text, score and box (4 points, clockwise from the top-left as the text reads)."""
     points: List[List[int]]
     transcription: str
     score: float
@@ -207,13 +229,40 @@ class OCRResult:
         return {"transcription": self.transcription, "points": self.points, "score": self.score}
 
 
+@dataclass
+class OCRResult:
+    points: List[List[int]]
+    transcription: str
+    score: float
+    words: Optional[List[OCRWord]] = None  # with return_word_box
+
+    def to_dict(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {"transcription": self.transcription, "points": self.points, "score": self.score}
+        if self.words is not None:
+            out["words"] = [word.to_dict() for word in self.words]
+        return out
+
+
+def word_boxes(box: np.ndarray, crop: np.ndarray, spans: Sequence[WordSpan], flipped: bool) -> List[OCRWord]:
+    """Each word's span across the full height of the crop as recognized, mapped back into the image through
+    the crop's turns and perspective warp (utils.crop.crop_to_image)."""
+    height = crop.shape[0]
+    words = []
+    for span in spans:
+        corners = np.array([[span.left, 0], [span.right, 0], [span.right, height], [span.left, height]])
+        points = np.rint(crop_to_image(box, corners, flipped)).astype(np.int32).tolist()
+        words.append(OCRWord(points, span.text, span.score))
+    return words
+
+
 class TextSystem:
     def __init__(self, detector: TextDetector, recognizer: TextRecognizer,
-                 classifier: Optional[TextClassifier], drop_score: float) -> None:
+                 classifier: Optional[TextClassifier], drop_score: float, return_word_box: bool = False) -> None:
         self.detector = detector
         self.recognizer = recognizer
         self.classifier = classifier
         self.drop_score = float(drop_score)
+        self.return_word_box = bool(return_word_box)
 
     def __call__(self, img: np.ndarray) -> List[OCRResult]:
         boxes, crops = [], []
@@ -222,12 +271,20 @@ class TextSystem:
             if crop is not None:  # a box with a zero side gives no crop: skip it, never fail the image
                 boxes.append(box)
                 crops.append(crop)
+        flipped = [False] * len(crops)
         if self.classifier is not None and crops:
-            crops, _ = self.classifier(crops)
-        texts = self.recognizer(crops) if crops else []
+            crops, labels = self.classifier(crops)
+            flipped = [self.classifier.turns(label, score) for label, score in labels]
+        if not crops:
+            return []
+        if self.return_word_box:
+            texts = self.recognizer.recognize_words(crops)
+        else:
+            texts = [(text, score, []) for text, score in self.recognizer(crops)]
         results = []
-        for box, (text, score) in zip(boxes, texts):
+        for box, crop, turned, (text, score, spans) in zip(boxes, crops, flipped, texts):
             if score >= self.drop_score:
                 points = np.asarray(box).astype(np.int32).tolist()
-                results.append(OCRResult(points, text, float(score)))
+                words = word_boxes(box, crop, spans, turned) if self.return_word_box else None
+                results.append(OCRResult(points, text, float(score), words))
         return results

@@ -59,3 +59,49 @@ def to_det_input(img: np.ndarray, height: int, width: int) -> np.ndarray:
     mean = np.array([0.485, 0.456, 0.406], np.float32)
     std = np.array([0.229, 0.224, 0.225], np.float32)
     return ((resized - mean) / std).transpose(2, 0, 1)[None].astype(np.float32)
+
+
+# ------------------------------------------------------------------ documents (issue 23)
+
+PDF_PAGE_LINES = [["Invoice 2026-0142", "Fresh Milk 13.80", "TOTAL 27.30"],
+                  ["Rotated page", "Delivery note 77"],
+                  ["Upside down", "Kuala Lumpur 50450"]]
+
+
+def text_pdf(path, pages=PDF_PAGE_LINES, rotate=(0, 90, 0), turned=(False, False, True), blank_after=True,
+             password=None, size=(420, 300)):
+    """A PDF whose pages hold real text (Helvetica, which every renderer has), drawn with a font: page 2 has
+    /Rotate 90, page 3 its content turned 180 degrees, then a blank page; encrypted when `password` is given."""
+    import pikepdf
+
+    pdf = pikepdf.new()
+    font = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1,
+                                                BaseFont=pikepdf.Name.Helvetica))
+    width, height = size
+    for lines, rotation, upside_down in zip(pages, rotate, turned):
+        ops = ["q"]
+        if upside_down:
+            ops.append(f"-1 0 0 -1 {width} {height} cm")
+        ops.append("BT /F1 22 Tf")
+        for i, line in enumerate(lines):
+            ops.append(f"1 0 0 1 30 {height - 50 - 50 * i} Tm ({line}) Tj")
+        ops.append("ET Q")
+        page = pdf.add_blank_page(page_size=(width, height))
+        page.obj.Resources = pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=font))
+        page.obj.Contents = pdf.make_stream("\n".join(ops).encode())
+        if rotation:
+            page.obj.Rotate = rotation
+    if blank_after:
+        pdf.add_blank_page(page_size=(width, height))
+    encryption = pikepdf.Encryption(user=password, owner=password + "-owner") if password else False
+    pdf.save(str(path), encryption=encryption)
+    return path
+
+
+def multipage_tiff(path, images):
+    """A TIFF with one page per BGR image (Pillow's save_all)."""
+    from PIL import Image
+
+    frames = [Image.fromarray(img[:, :, ::-1]) for img in images]
+    frames[0].save(str(path), save_all=True, append_images=frames[1:], dpi=(200, 200), compression="tiff_lzw")
+    return path

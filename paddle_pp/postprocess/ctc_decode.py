@@ -3,12 +3,21 @@
 Class 0 is the CTC blank, then the dictionary characters in file order, then
 (optionally) the space character, which is how the 6625-way head was trained.
 """
-from typing import List, Sequence, Tuple
+from typing import List, NamedTuple, Sequence, Tuple
 
 import numpy as np
 
 from paddle_pp import defaults
 from paddle_pp.utils.dicts import load_character_dict
+
+
+class AlignedChar(NamedTuple):
+    """One decoded character and the time steps its run of frames covers (first..last, inclusive) out of the
+    output's T steps: where in the input width the recognizer saw it."""
+    char: str
+    first: int
+    last: int
+    prob: float
 
 
 class CTCLabelDecode:
@@ -61,4 +70,26 @@ class CTCLabelDecode:
                 continue
             text = "".join(self._char_array[idx[b][sel]].tolist())
             results.append((text, float(np.mean(prob[b][sel]))))
+        return results
+
+    def decode_aligned(self, preds: np.ndarray) -> List[Tuple[str, float, List[AlignedChar]]]:
+        """As __call__ (the same text and score), plus each character's run of time steps (AlignedChar): a run
+        is the consecutive steps whose argmax is that character, the greedy decoding's alignment."""
+        preds = np.asarray(preds)
+        texts = self(preds)
+        idx = preds.argmax(axis=2)
+        prob = preds.max(axis=2)
+        results = []
+        for b, (text, score) in enumerate(texts):
+            chars: List[AlignedChar] = []
+            row = idx[b]
+            t = 0
+            while t < len(row):
+                end = t
+                while end + 1 < len(row) and row[end + 1] == row[t]:
+                    end += 1
+                if row[t] != 0:
+                    chars.append(AlignedChar(self.characters[row[t]], t, end, float(prob[b][t:end + 1].max())))
+                t = end + 1
+            results.append((text, score, chars))
         return results

@@ -4,10 +4,18 @@
     python deploy/predict_system.py --image_dir photos/ --use_angle_cls false --visualize
     python deploy/predict_system.py --slim                # the slim system: pruned det, PACT-quantized cls + rec
 
-Writes OUTPUT/system_results.txt, one line per image in PaddleOCR's format:
-`image_name<TAB>[{"transcription": ..., "points": [[x, y], ...4], "score": ...}, ...]` in reading order
-(an image without text gets `[]`). With --visualize, OUTPUT/vis/<image_name> shows the input with the boxes
-on the left and the recognized text in the boxes' places on a white panel on the right.
+    python deploy/predict_system.py --image_dir scans/ --output_format json,txt,hocr,pdf --pages 1-3
+
+Inputs are images, PDFs and multi-page TIFFs (paddle_pp.documents): a document's pages are read one at a time
+and named `file.pdf#page=3` in the results.
+
+--output_format json (the default) writes OUTPUT/system_results.txt, one line per image or page in PaddleOCR's
+format: `image_name<TAB>[{"transcription": ..., "points": [[x, y], ...4], "score": ...}, ...]` in reading order
+(an image without text gets `[]`; with --return_word_box each line also has "words": [{"transcription",
+"points", "score"}, ...]). txt, hocr and pdf write one file per input (a whole document in one file):
+OUTPUT/<format>/<name>.<format> (paddle_pp.output); hocr and pdf turn --return_word_box on.
+With --visualize, OUTPUT/vis/<image_name> shows the input with the boxes (and word boxes, thin) on the left and
+the recognized text in the boxes' places on a white panel on the right.
 """
 from __future__ import annotations
 
@@ -16,39 +24,81 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Sequence
 
+from paddle_pp.documents import PageResult
 from paddle_pp.tools import utility
 
 RESULTS = "system_results.txt"
+DOCUMENT_FORMATS = ("txt", "hocr", "pdf")   # one file per input, from paddle_pp.output
+WORD_BOX_FORMATS = ("hocr", "pdf")          # need word boxes
+
+
+class DocumentOutputs:
+    """The per-input files of --output_format (txt, hocr, pdf): the pages' results go to every format's writer
+    as they finish; close() writes each file atomically, and one that fails is reported without losing the
+    others. Nothing is written for an input whose pages all failed."""
+
+    def __init__(self, output: Path, name: str, formats: Sequence[str]) -> None:
+        from paddle_pp.output import writer_class
+
+        self.paths = {fmt: output / fmt / f"{name}.{fmt}" for fmt in formats}
+        self.writers = {fmt: writer_class(fmt)(name) for fmt in formats}
+        self.read = 0
+
+    def add(self, result, image) -> None:
+        self.read += result.error is None
+        for writer in self.writers.values():
+            writer.add(result, image)
+
+    def close(self) -> List[str]:
+        from paddle_pp.output import write_all
+
+        if not self.read:
+            return []
+        return write_all({self.paths[fmt]: writer for fmt, writer in self.writers.items()})
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = utility.build_parser("system", __doc__).parse_args(argv)
+    formats = args.output_format
+    word_boxes = args.return_word_box
+    if word_boxes is None and any(fmt in WORD_BOX_FORMATS for fmt in formats):
+        word_boxes = True  # hOCR words and the PDF's text layer sit on word boxes
 
     def build():
         from paddle_pp import PPOCR
 
         return PPOCR(det_model_dir=args.det_model_dir, cls_model_dir=args.cls_model_dir,
                      rec_model_dir=args.rec_model_dir, use_angle_cls=args.use_angle_cls, drop_score=args.drop_score,
-                     lang=args.lang, slim=args.slim, max_pixels=args.max_pixels,
+                     lang=args.lang, slim=args.slim, max_pixels=args.max_pixels, return_word_box=word_boxes,
+                     pdf_dpi=args.pdf_dpi,
                      **utility.engine_options(args), **utility.model_options(args, "det", "cls", "rec"))
 
     def process(ocr, items: List[utility.Item]) -> List[utility.Outcome]:
         outcomes = []
         for item in items:
-            results = ocr(item.image)
-            line = utility.result_line(item.name, json.dumps(results, ensure_ascii=False))
-            outcome = utility.Outcome({RESULTS: line}, len(results))
+            results = ocr.ocr_image(item.image)
+            lines = {RESULTS: utility.result_line(item.name, json.dumps(results, ensure_ascii=False))}
+            outcome = utility.Outcome(lines if "json" in formats else {}, len(results))
+            if item.page is not None:
+                outcome.page = PageResult.of(item.page, results)
             if args.visualize:
                 from paddle_pp.utils.visualize import draw_ocr_box_txt
 
-                utility.visualize(outcome, utility.visual_path(args, item.name),
+                # a page's picture is a PNG named after the page: vis/scan.pdf#page=3.png
+                picture = item.name + ".png" if item.page is not None and item.page.number else item.name
+                utility.visualize(outcome, utility.visual_path(args, picture),
                                   lambda: draw_ocr_box_txt(item.image, [r["points"] for r in results],
                                                            [r["transcription"] for r in results],
-                                                           font_path=args.vis_font_path))
+                                                           font_path=args.vis_font_path,
+                                                           word_boxes=[[w["points"] for w in r.get("words", [])]
+                                                                       for r in results]))
             outcomes.append(outcome)
         return outcomes
 
-    return utility.run(args, build, process, [RESULTS], count_label="text lines", desc="ocr")
+    per_input = [fmt for fmt in formats if fmt in DOCUMENT_FORMATS]
+    documents = (lambda path, name: DocumentOutputs(Path(args.output), name, per_input)) if per_input else None
+    return utility.run(args, build, process, [RESULTS] if "json" in formats else [], count_label="text lines",
+                       desc="ocr", documents=documents)
 
 
 if __name__ == "__main__":

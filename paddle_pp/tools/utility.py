@@ -23,28 +23,35 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
 from paddle_pp.config import load_config
-from paddle_pp.config_schema import SYSTEM, Field
+from paddle_pp.config_schema import DOCUMENT, SYSTEM, Field
+from paddle_pp.documents import DocumentReadError, Page, PageResult, iter_pages, page_name
 from paddle_pp.pipeline import OPTION_KEYS, option_field
 from paddle_pp.utils.files import display_name, list_images, write_bytes_atomic, write_text_atomic
 from paddle_pp.utils.errors import printable
-from paddle_pp.utils.image_io import IMAGE_EXTENSIONS, ImageReadError, default_max_pixels, input_log, read_image
+from paddle_pp.utils.image_io import INPUT_EXTENSIONS as IMAGE_EXTENSIONS, ImageReadError, default_max_pixels, input_log
 
 # Importing paddle warns about a C++ compiler cache, which means nothing to a user of these tools.
 warnings.filterwarnings("ignore", message="No ccache found")
 
 from paddle_pp.resources import DEMO_IMAGES_DIR as DEMO_DIR
 DEFAULT_OUTPUT = "./inference_results"
-VIS_FOLDERS = ("vis", "det_vis")
+VIS_FOLDERS = ("vis", "det_vis", "pdf")  # our outputs: never read back as inputs (pdf: --output_format pdf)
 STAGES = {"det": ("det",), "cls": ("cls",), "rec": ("rec",), "system": ("det", "cls", "rec")}
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 EPILOG = """\
+documents:
+  PDFs and multi-page TIFFs are read one page at a time (PDF pages rendered at --pdf_dpi); a page is named
+  `file.pdf#page=3` in the results. --pages 1-3,7 picks pages of every document. An encrypted PDF without
+  --pdf_password, a corrupt or empty PDF, and a page over --max_pixels are one line `name: problem` each (a
+  page's problem fails that page alone). A PDF page with a text layer of its own is OCRed all the same.
+
 input:
   --image_dir takes an image file, a directory (searched recursively, sorted) or a glob (quote it; ** is
   recursive). An image's name in the results is its path relative to the directory (or the glob's directory
@@ -54,8 +61,7 @@ input:
 bad input:
   An unreadable, empty, truncated or non-image file is reported as one line `path: problem` on stderr and
   the other images still finish. An image with more pixels than --max_pixels is refused before it is
-  decoded. Symlink loops, dangling links and unreadable folders are reported and skipped; a multi-page TIFF
-  is read as its first page, with a notice. Truncated JPEG/PNG files are errors (no partial decode). EXIF orientation is
+  decoded. Symlink loops, dangling links and unreadable folders are reported and skipped. Truncated JPEG/PNG files are errors (no partial decode). EXIF orientation is
   applied; gray and 16-bit images become 8-bit BGR; PNG transparency is composited over white. An image
   without text is a success with an empty result.
 
@@ -110,6 +116,22 @@ def build_parser(tool: str, description: Optional[str] = None) -> argparse.Argum
                     help="refuse images with more pixels than this, before decoding them; 0 = no limit "
                          f"(default: configs/system.yml System.max_pixels, {default_max_pixels():,})")
     if tool in ("det", "system"):
+        system = load_config("system")["System"]
+        io.add_argument("--pdf_dpi", default=None, **schema_flag(SYSTEM["pdf_dpi"], "pdf_dpi"),
+                        help=f"render PDF pages at this resolution, {SYSTEM['pdf_dpi'].describe()} "
+                             f"(default: configs/system.yml System.pdf_dpi, {system['pdf_dpi']})")
+        io.add_argument("--pages", default=None, **schema_flag(DOCUMENT["pages"], "pages"),
+                        help="pages of each PDF / multi-page TIFF to read, e.g. 1-3,7 or 5- (default: all)")
+        io.add_argument("--pdf_password", default=None, help="password of encrypted PDFs")
+    if tool == "system":
+        io.add_argument("--output_format", default=["json"], type=_formats, metavar="FORMATS",
+                        help="comma-separated, any of json (OUTPUT/system_results.txt), txt, hocr, pdf (per input: "
+                             "OUTPUT/<format>/<name>.<format>) (default: json)")
+        io.add_argument("--return_word_box", default=None,
+                        **schema_flag(SYSTEM["return_word_box"], "return_word_box"),
+                        help="each line also gives its words with boxes; hocr and pdf output turn it on "
+                             f"(YAML: {system['return_word_box']})")
+    if tool in ("det", "system"):
         folder, what = ("det_vis", "the boxes drawn") if tool == "det" else ("vis", "boxes and text side by side")
         io.add_argument("--visualize", action="store_true",
                         help=f"also write OUTPUT/{folder}/<image name> with {what}")
@@ -155,6 +177,15 @@ def build_parser(tool: str, description: Optional[str] = None) -> argparse.Argum
         options.add_argument(f"--{flag}", default=None, **schema_flag(field, flag),
                              help=f"{model}.yml {section}.{key}: {field.describe()} (YAML: {yaml_default(flag)})")
     return parser
+
+
+def _formats(text: str) -> List[str]:
+    """--output_format: 'json,txt,hocr,pdf' (any of them, in any order; repeats dropped)."""
+    formats = list(dict.fromkeys(part.strip().lower() for part in text.split(",") if part.strip()))
+    if not formats or DOCUMENT["output_format"].problem(formats):
+        known = ", ".join(DOCUMENT["output_format"].item.choices)
+        raise argparse.ArgumentTypeError(f"must be a comma-separated list of {known}; got {text!r}")
+    return formats
 
 
 def engine_options(args: argparse.Namespace) -> Dict[str, Any]:
@@ -290,10 +321,25 @@ def save_image(path: Path, image: np.ndarray) -> Path:
 
 @dataclass
 class Item:
-    """One decoded input image."""
+    """One decoded input image: an image file, or a page of a document (`page`: its number, DPI, ...)."""
     path: Path
     name: str
     image: np.ndarray
+    page: Optional[Page] = None
+
+    @property
+    def label(self) -> str:
+        """How messages name it: the path, with `#page=N` for a document's page."""
+        return page_name(str(self.path), self.page.number if self.page is not None else None)
+
+
+class DocumentSink(Protocol):
+    """Where a tool's per-document outputs go (predict_system's txt/hocr/pdf): every page's result as it
+    finishes, then close() when the document is done, which returns the problems to report (one line each)."""
+
+    def add(self, result: PageResult, image: Optional[np.ndarray]) -> None: ...
+
+    def close(self) -> List[str]: ...
 
 
 @dataclass
@@ -305,6 +351,7 @@ class Outcome:
     count: int = 0
     error: Optional[str] = None
     warnings: List[str] = field(default_factory=list)
+    page: Optional[PageResult] = None  # the page's results for per-document outputs (DocumentSink)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -390,7 +437,7 @@ class _Tally:
 
     def __init__(self, bar: Any) -> None:
         self.bar = bar
-        self.failures = self.warnings = self.count = self.done = 0
+        self.failures = self.warnings = self.count = self.done = self.pages = 0
 
     def say(self, message: str) -> None:
         self.bar.write(escape_name(message), file=sys.stderr)  # escaped: one line, whatever the path holds
@@ -444,51 +491,86 @@ def _build_predictor(build: Callable[[], Any]) -> Tuple[Any, int]:
         return None, EXIT_USAGE
 
 
-def _read_items(chunk: Sequence[Path], root: Path, max_pixels: Optional[int], tally: _Tally) -> List[Item]:
-    items = []
-    for path in chunk:
-        try:
-            items.append(Item(path, display_name(path, root), read_image(path, max_pixels)))
-        except ImageReadError as exc:
-            tally.fail(str(exc))
-        except Exception as exc:  # noqa: BLE001
-            tally.fail(f"{path}: cannot read image ({_one_line(exc)})")
-    return items
+def _pages(path: Path, name: str, args: argparse.Namespace) -> Iterator[Page]:
+    """The pages of one input (documents.iter_pages with the run's --pdf_dpi, --pages, --pdf_password and
+    --max_pixels); an unexpected failure of the reader becomes an error page, never the end of the run."""
+    try:
+        yield from iter_pages(path, name, getattr(args, "pdf_dpi", None), getattr(args, "pages", None),
+                              getattr(args, "pdf_password", None), getattr(args, "max_pixels", None))
+    except Exception as exc:  # noqa: BLE001 - one bad file fails alone
+        yield Page(name, error=ImageReadError(f"{path}: cannot read ({_one_line(exc)})"))
 
 
-def _run_chunk(chunk: Sequence[Path], root: Path, args: argparse.Namespace, predictor: Any,
-               process: Callable[[Any, List[Item]], List[Outcome]], writers: Dict[str, ResultsFile],
-               tally: _Tally) -> None:
-    """Read, process and keep the results of one batch of images; every problem fails (or warns) one image."""
-    items = _read_items(chunk, root, getattr(args, "max_pixels", None), tally)
+def _error_text(page: Page, path: Path) -> str:
+    """A page error's message, naming the file by its path as given (the reader names it by its result name)."""
+    text = str(page.error)
+    return str(path) + text[len(page.source):] if text.startswith(page.source) else text
+
+
+def _run_items(items: List[Item], predictor: Any, process: Callable[[Any, List[Item]], List[Outcome]],
+               writers: Dict[str, ResultsFile], tally: _Tally, sink: Optional[DocumentSink]) -> None:
+    """Process a batch of decoded images and keep their results; every problem fails (or warns) one image."""
     for item, outcome, exc in _process_isolating(process, predictor, items):
         if exc is not None or outcome.error:
-            tally.fail(f"{item.path}: {outcome.error if exc is None else _one_line(exc)}")
+            message = f"{item.label}: {outcome.error if exc is None else _one_line(exc)}"
+            tally.fail(message)
+            if sink is not None and item.page is not None:
+                sink.add(PageResult.of(item.page, error=DocumentReadError(message)), None)
             continue
         for message in outcome.warnings:
-            tally.warn(f"{item.path}: {message}")
+            tally.warn(f"{item.label}: {message}")
         try:
             _keep(outcome, writers)
         except Exception as exc:  # noqa: BLE001 - a line that cannot be written fails its image alone
-            tally.fail(f"{item.path}: cannot write its results ({_one_line(exc)})")
+            tally.fail(f"{item.label}: cannot write its results ({_one_line(exc)})")
             continue
         tally.count += outcome.count
-    tally.done += len(chunk)
-    tally.bar.update(len(chunk))
-    for writer in writers.values():
-        try:
-            writer.tick(len(chunk))
-        except Exception as exc:  # noqa: BLE001 - kept in memory; retried at the next write and the end
-            tally.warn(f"{writer.path}: cannot write results yet ({_os_problem(exc)}); will retry")
+        if sink is not None and outcome.page is not None:
+            sink.add(outcome.page, item.image)
+
+
+def _run_inputs(images: Sequence[Path], root: Path, args: argparse.Namespace, predictor: Any,
+                process: Callable[[Any, List[Item]], List[Outcome]], writers: Dict[str, ResultsFile],
+                tally: _Tally, step: int, documents: Optional[Callable[[Path, str], DocumentSink]]) -> None:
+    """Read every input page by page (a document is never read whole), process the pages in batches of `step`
+    (batches span image files; a document's outputs close when its pages are done) and keep the results."""
+    pending: List[Item] = []
+    for path in images:
+        name = display_name(path, root)
+        sink = documents(path, name) if documents is not None else None
+        for page in _pages(path, name, args):
+            tally.pages += page.number is not None  # pages of documents, for the summary
+            if page.error is not None:
+                tally.fail(_error_text(page, path))
+                if sink is not None:
+                    sink.add(PageResult.of(page), None)
+                continue
+            pending.append(Item(path, page.name, page.image, page))
+            if len(pending) >= step or sink is not None:
+                _run_items(pending, predictor, process, writers, tally, sink)
+                pending = []
+        if sink is not None:
+            for problem in sink.close():
+                tally.fail(problem)
+        tally.done += 1
+        tally.bar.update(1)
+        for writer in writers.values():
+            try:
+                writer.tick(1)
+            except Exception as exc:  # noqa: BLE001 - kept in memory; retried at the next write and the end
+                tally.warn(f"{writer.path}: cannot write results yet ({_os_problem(exc)}); will retry")
+    _run_items(pending, predictor, process, writers, tally, None)
 
 
 def run(args: argparse.Namespace, build: Callable[[], Any], process: Callable[[Any, List[Item]], List[Outcome]],
         result_files: Sequence[str], batch_size: int = 1, count_label: str = "boxes",
-        desc: str = "images") -> int:
+        desc: str = "images", documents: Optional[Callable[[Path, str], DocumentSink]] = None) -> int:
     """List the images, build the predictor, process them in batches of `batch_size`, write the results.
 
     `process(predictor, items)` returns one Outcome per item; an exception fails the batch, which is then
-    retried image by image. Returns the exit status (see EPILOG).
+    retried image by image. A document (PDF, multi-page TIFF) is read page by page, each page an Item named
+    `name#page=N`; `documents(path, name)`, when given, opens a DocumentSink per input that receives every page's
+    result. Returns the exit status (see EPILOG).
     """
     from tqdm import tqdm
 
@@ -516,8 +598,7 @@ def run(args: argparse.Namespace, build: Callable[[], Any], process: Callable[[A
     tally = _Tally(tqdm(total=len(images), desc=desc, unit="img", file=sys.stderr, dynamic_ncols=True))
     step = max(1, batch_size)
     try:
-        for first in range(0, len(images), step):
-            _run_chunk(images[first:first + step], root, args, predictor, process, writers, tally)
+        _run_inputs(images, root, args, predictor, process, writers, tally, step, documents)
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -529,7 +610,8 @@ def run(args: argparse.Namespace, build: Callable[[], Any], process: Callable[[A
     seconds = time.perf_counter() - start
     files = ", ".join(str(output / name) for name in result_files)
     warned = f", {tally.warnings} warnings" if tally.warnings else ""
-    print(escape_name(f"{'interrupted after' if interrupted else 'done:'} {tally.done} images, {tally.count} "
+    pages = f" ({tally.pages} document pages)" if tally.pages else ""
+    print(escape_name(f"{'interrupted after' if interrupted else 'done:'} {tally.done} images{pages}, {tally.count} "
                       f"{count_label}, {tally.failures} failed{warned}, {seconds:.2f} s -> {files}"))
     if interrupted:
         return EXIT_INTERRUPTED

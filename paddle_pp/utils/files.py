@@ -10,13 +10,13 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
-from paddle_pp.utils.image_io import IMAGE_EXTENSIONS, input_log
+from paddle_pp.utils.image_io import INPUT_EXTENSIONS, input_log
 
 _GLOB_CHARS = "*?["
 
 
 def is_image_name(path: Union[str, os.PathLike]) -> bool:
-    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+    return Path(path).suffix.lower() in INPUT_EXTENSIONS
 
 
 Report = Callable[[str], None]
@@ -86,7 +86,7 @@ def list_images(image_dir: Union[str, os.PathLike], report: Optional[Report] = N
     """A file, a directory (recursive, sorted) or a glob -> (image paths, the root names are relative to).
 
     A single file is taken whatever its extension (and named by its file name); a directory or a glob keeps
-    the files with an image extension (IMAGE_EXTENSIONS, any case). A glob's root is its directory part
+    the files with an image or document extension (INPUT_EXTENSIONS, any case). A glob's root is its directory part
     before the first wildcard (`photos/**/*.jpg` -> `photos`); `**` is recursive.
     Symlinked folders are followed; symlink loops, dangling links and folders that cannot be listed are
     skipped and reported, one line each, through `report` (default: a warning on the paddle_pp.input logger).

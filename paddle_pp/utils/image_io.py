@@ -15,8 +15,8 @@ What a file becomes (`read_image`), always a 3-channel uint8 BGR array of at lea
   and height come from the header (a 1 MB PNG can hold 30000x30000 pixels, 2.7 GB decoded, several times that
   through the pipeline). The default is configs/system.yml `System.max_pixels`; 0 means no limit.
   Decoded arrays, PIL images and encoded bytes given to the API are checked against the same limit.
-- A multi-page TIFF is read as its first page, with a notice naming the file and its page count (logged on
-  the `paddle_pp.input` logger).
+- A multi-page TIFF is read here as its first page, with a notice naming the file and its page count (logged on
+  the `paddle_pp.input` logger); paddle_pp.documents, which PPOCR and the CLI use, reads every page.
 
 Every problem is an `ImageReadError` whose message is one line, `path: problem`; no OpenCV exception or
 traceback escapes.
@@ -39,6 +39,9 @@ from paddle_pp.utils.errors import InputError
 # A path, a decoded array, a PIL image or the bytes of an encoded image file.
 ImageInput = Union[str, os.PathLike, np.ndarray, bytes, Any]
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pbm", ".pgm", ".ppm")
+# Documents, read page by page by paddle_pp.documents (multi-page TIFFs are found by their image extension).
+DOCUMENT_EXTENSIONS = (".pdf",)
+INPUT_EXTENSIONS = IMAGE_EXTENSIONS + DOCUMENT_EXTENSIONS
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -115,7 +118,7 @@ def sniff_format(data: bytes) -> Optional[str]:
 
 
 _UNSUPPORTED = {"gif": "GIF is not supported (convert it to PNG)",
-                "pdf": "PDF is not supported (render its pages to images first)",
+                "pdf": "PDF is not supported as one image (PPOCR, paddle-pp ocr and paddle_pp.documents read it page by page)",
                 "heif": "HEIC/AVIF is not supported (convert it to JPEG or PNG)"}
 
 
