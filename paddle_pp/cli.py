@@ -27,6 +27,7 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     "export_onnx": ("paddle_pp.tools.export_onnx", "convert an exported model to ONNX"),
     "bench": ("paddle_pp.tools.benchmark", "speed and memory, against RapidOCR with --compare"),
     "serve": ("paddle_pp.serving.cli", "OCR over HTTP: /ocr, PaddleOCR's /predict/ocr_system, a web page (docs/serving.md)"),
+    "batch": ("paddle_pp.batch.cli", "resumable, exactly-once OCR of large collections on Ray (docs/batch.md)"),
     "weights": ("paddle_pp.weights", "import the official weights into the model cache"),
     "prune": ("paddle_pp.slim.prune", "FPGM pruning of the detector (slim/prune.py)"),
     "quant": ("paddle_pp.slim.quant", "PACT quantization-aware training (slim/quant.py)"),
