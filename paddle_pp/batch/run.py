@@ -44,17 +44,19 @@ def _start_ray(address: Optional[str], num_cpus: Optional[int]) -> bool:
 
 
 def _actor_pool(actors: Optional[int], threads: int, shards: int) -> Any:
-    """A fixed pool of --actors, else one that Ray Data grows from 1 up to the cluster's CPUs / threads per
-    actor while shards wait (on the nodes that have room); never more actors than shards. One shard in flight
-    per actor: a shard never waits behind another while an actor is free, and a dead actor takes one with it."""
+    """A fixed pool of --actors, else one sized by the cluster when the job starts: as many actors as its CPUs
+    / threads per actor (never more than shards), which Ray Data may shrink to 1 when they idle. Two shards in
+    flight per actor: the next one is queued while one runs (and Ray Data's autoscaler needs that to count
+    an actor busy); a dead actor takes both with it, and both are done again."""
     import ray
     from ray.data import ActorPoolStrategy
 
+    in_flight = 2
     if actors:
-        return ActorPoolStrategy(size=min(actors, shards), max_tasks_in_flight_per_actor=1)
+        return ActorPoolStrategy(size=min(actors, shards), max_tasks_in_flight_per_actor=in_flight)
     cpus = int(ray.cluster_resources().get("CPU", 1))
-    return ActorPoolStrategy(min_size=1, max_size=max(1, min(shards, cpus // max(1, threads))),
-                             max_tasks_in_flight_per_actor=1)
+    size = max(1, min(shards, cpus // max(1, threads)))
+    return ActorPoolStrategy(min_size=1, max_size=size, initial_size=size, max_tasks_in_flight_per_actor=in_flight)
 
 
 def run_batch(input: str, output: str, *, address: Optional[str] = None, fmt: str = "parquet",
