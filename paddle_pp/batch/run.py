@@ -24,6 +24,9 @@ from paddle_pp.batch.worker import ANNOUNCE_ENV, OcrShardWorker
 
 
 
+STARTUP_TIMEOUT_S = 900   # seconds the actors may take to start (a first run imports the official models)
+
+
 class BatchError(RuntimeError):
     """A job that cannot start or finish (bad input spec, an output in another format, Ray failed)."""
 
@@ -44,19 +47,19 @@ def _start_ray(address: Optional[str], num_cpus: Optional[int]) -> bool:
 
 
 def _actor_pool(actors: Optional[int], threads: int, shards: int) -> Any:
-    """A fixed pool of --actors, else one sized by the cluster when the job starts: as many actors as its CPUs
-    / threads per actor (never more than shards), which Ray Data may shrink to 1 when they idle. Two shards in
-    flight per actor: the next one is queued while one runs (and Ray Data's autoscaler needs that to count
-    an actor busy); a dead actor takes both with it, and both are done again."""
+    """A pool of --actors, else one sized by the cluster when the job starts: its CPUs / threads per actor,
+    never more than shards. Fixed, so every actor has loaded its models before the shards are handed out (a
+    growing pool would give a short job to the first actor alone). Two shards in flight per actor: the next
+    one waits on the actor while one runs; a dead actor takes both with it, and both are done again."""
     import ray
     from ray.data import ActorPoolStrategy
 
-    in_flight = 2
     if actors:
-        return ActorPoolStrategy(size=min(actors, shards), max_tasks_in_flight_per_actor=in_flight)
-    cpus = int(ray.cluster_resources().get("CPU", 1))
-    size = max(1, min(shards, cpus // max(1, threads)))
-    return ActorPoolStrategy(min_size=1, max_size=size, initial_size=size, max_tasks_in_flight_per_actor=in_flight)
+        size = min(actors, shards)
+    else:
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        size = max(1, min(shards, cpus // max(1, threads)))
+    return ActorPoolStrategy(size=size, max_tasks_in_flight_per_actor=2)
 
 
 def run_batch(input: str, output: str, *, address: Optional[str] = None, fmt: str = "parquet",
@@ -124,6 +127,9 @@ def _execute(shards: List[List[Any]], input: str, output: str, fmt: str, address
         context.enable_progress_bars = False   # one bar, ours, counting inputs
         context.enable_operator_progress_bars = False
         logging.getLogger("ray.data").setLevel(logging.WARNING)   # its per-operator INFO lines, every few seconds
+        # every actor of the pool loads its models before shards are handed out (else the first one ready takes
+        # a short job alone); bounded, so a cluster without room for the pool fails with Ray's message
+        context.wait_for_min_actors_s = STARTUP_TIMEOUT_S
         items = [{"shard": shard_id(item.key for item in shard),
                   "inputs": json.dumps([item.to_dict() for item in shard])} for shard in shards]
         dataset = ray.data.from_items(items, override_num_blocks=len(items))
