@@ -182,7 +182,7 @@ def test_batch_takes_the_ocr_flags():
 @pytest.fixture
 def job_env(models_dir):
     pytest.importorskip("ray")
-    from ray_cluster import cluster_env
+    from paddle_pp.batch.local_cluster import cluster_env
 
     return cluster_env(dict(os.environ, PADDLE_PP_MODELS=models_dir))
 
@@ -219,7 +219,7 @@ def test_local_ray_bad_inputs_are_rows_and_a_rerun_does_nothing(tmp_path, job_en
 def cluster(tmp_path_factory):
     """Two Ray nodes of 1 CPU each on this machine, stopped at the end even when a test fails."""
     pytest.importorskip("ray")
-    from ray_cluster import cluster_env, two_node_cluster
+    from paddle_pp.batch.local_cluster import cluster_env, two_node_cluster
 
     cache = os.environ.get("PADDLE_PP_TEST_MODELS") or str(tmp_path_factory.mktemp("models"))
     env = cluster_env(dict(os.environ, PADDLE_PP_MODELS=cache))  # each node's own cache (one machine: one path)

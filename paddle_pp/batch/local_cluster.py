@@ -1,4 +1,4 @@
-"""A real Ray cluster of two nodes on this machine, for the batch tests: `ray start --head --num-cpus 1` and a
+"""A real Ray cluster of two nodes on this machine, for the batch tests and benchmark: `ray start --head --num-cpus 1` and a
 second `ray start --address ... --num-cpus 1`, each with its own temp dir and ports, both stopped at the end
 (even when the test fails) by their own process ids, never by `ray stop`, which stops every Ray on the machine.
 """
