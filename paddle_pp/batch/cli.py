@@ -22,9 +22,24 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = utility.EXIT_OK, utility.EX
     utility.EXIT_INTERRUPTED
 
 
+EPILOG = """\
+output: OUTPUT/part-<shard>.parquet (or .jsonl), one row per page: source, page, page_id, width, height,
+  lines [{text, score, points}], text, error, error_type, models, paddle_pp_version, elapsed_ms, node_id,
+  input_key, path, size, mtime_ns, content_hash; OUTPUT/_manifests/ (what each shard holds),
+  OUTPUT/_summary.json (the last run's summary).
+
+bad inputs (unreadable, not an image, over --max_pixels, a PDF or multi-page TIFF for now) are rows with
+their error; a dead actor is restarted and its shards redone; a re-run resumes.
+
+exit status: 0 done; 1 some page failed (its row says why) or an input is missing; 2 bad command line or no
+Ray (pip install 'paddle-pp[batch]'); 130 interrupted (committed shards are kept: run it again).
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = utility.build_parser("system", __doc__)
     _drop_arguments(parser, FILE_FLAGS)   # paddle-pp ocr's file flags: here --input / --output, nothing drawn
+    parser.epilog = EPILOG
     job = parser.add_argument_group("batch job")
     job.add_argument("--input", required=True,
                      help="a folder (recursive), a glob ('**' too) or a manifest file (one path a line); a local "
