@@ -28,6 +28,7 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     "bench": ("paddle_pp.tools.benchmark", "speed and memory, against RapidOCR with --compare"),
     "serve": ("paddle_pp.serving.cli", "OCR over HTTP: /ocr, PaddleOCR's /predict/ocr_system, a web page (docs/serving.md)"),
     "bench_docs": ("paddle_pp.tools.bench_documents", "documents: image vs PDF agreement per DPI, pages/s, memory"),
+    "batch": ("paddle_pp.batch.cli", "resumable, exactly-once OCR of large collections on Ray (docs/batch.md)"),
     "weights": ("paddle_pp.weights", "import the official weights into the model cache"),
     "prune": ("paddle_pp.slim.prune", "FPGM pruning of the detector (slim/prune.py)"),
     "quant": ("paddle_pp.slim.quant", "PACT quantization-aware training (slim/quant.py)"),

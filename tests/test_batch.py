@@ -1,0 +1,297 @@
+"""paddle-pp batch: the listing, shards and resume without Ray; then real jobs, each bounded in time: local Ray
+(2 CPUs), a 2-node cluster on this machine (tasks on both nodes), a worker killed mid-job, a driver killed and
+re-run. Every job's output is counted against its inputs: each (input, page) exactly once."""
+from __future__ import annotations
+
+import collections
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from paddle_pp.batch import inputs as batch_inputs
+from paddle_pp.batch import shards as batch_shards
+
+JOB_TIMEOUT = 300   # seconds any one job may take on a busy 2-core machine
+
+
+def text_image(path: Path, text: str, width: int = 360) -> Path:
+    image = np.full((80, width, 3), 255, np.uint8)
+    cv2.putText(image, text, (12, 52), cv2.FONT_HERSHEY_SIMPLEX, 1.3, (0, 0, 0), 3, cv2.LINE_AA)
+    cv2.imwrite(str(path), image)
+    return path
+
+
+def multipage_tiff(path: Path) -> Path:
+    from PIL import Image
+
+    pages = [Image.new("RGB", (40, 30), "white") for _ in range(3)]
+    pages[0].save(path, save_all=True, append_images=pages[1:])
+    return path
+
+
+def make_inputs(folder: Path, images: int, bad: bool = False) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(images):
+        text_image(folder / f"img{i:02d}.png", f"BATCH {i}")
+    if bad:
+        (folder / "bad.png").write_bytes(b"not an image at all")
+        (folder / "empty.jpg").write_bytes(b"")
+        (folder / "doc.pdf").write_bytes(b"%PDF-1.4\n%%EOF\n")
+        multipage_tiff(folder / "fax.tif")
+        text_image(folder / "wide.png", "TOO WIDE", width=1200)   # over the --max_pixels of the test
+    return folder
+
+
+def batch(args, env=None, timeout=JOB_TIMEOUT):
+    return subprocess.run([sys.executable, "-m", "paddle_pp.cli", "batch", "--no_progress", *args],
+                          capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def summary_of(output: Path) -> dict:
+    return json.loads((output / batch_shards.SUMMARY_FILE).read_text())
+
+
+def assert_exactly_once(output: Path, sources) -> list:
+    rows = batch_shards.read_rows(str(output))
+    counts = collections.Counter((row["source"], row["page"]) for row in rows)
+    assert sorted(counts) == sorted((name, 1) for name in sources)
+    assert set(counts.values()) == {1}
+    return rows
+
+
+# ---------------------------------------------------------------- without Ray
+
+def test_pages_of_images_and_documents_not_yet_read(tmp_path):
+    png = text_image(tmp_path / "a.png", "HI").read_bytes()
+    [page] = list(batch_inputs.pages_of(png, "a.png", 0))
+    assert (page.number, page.page_id, page.error) == (1, "a.png", None) and page.image.shape == (80, 360, 3)
+    [pdf] = list(batch_inputs.pages_of(b"%PDF-1.7\n", "d.pdf", 0))
+    assert isinstance(pdf.error, batch_inputs.UnsupportedDocumentError) and "not supported yet" in str(pdf.error)
+    [tiff] = list(batch_inputs.pages_of(multipage_tiff(tmp_path / "f.tif").read_bytes(), "f.tif", 0))
+    assert "3 pages" in str(tiff.error)
+    [big] = list(batch_inputs.pages_of(png, "a.png", 100))
+    assert type(big.error).__name__ == "ImageTooLargeError" and big.image is None
+    [bad] = list(batch_inputs.pages_of(b"junk", "b.png", 0))
+    assert type(bad.error).__name__ == "ImageReadError"
+
+
+def test_list_inputs_directory_glob_and_manifest(tmp_path):
+    folder = make_inputs(tmp_path / "in", 2)
+    (folder / "notes.txt").write_text("not an input")
+    (folder / "sub").mkdir()
+    text_image(folder / "sub" / "c.jpg", "C")
+    _, found, problems = batch_inputs.list_inputs(str(folder))
+    assert [i.source for i in found] == ["img00.png", "img01.png", "sub/c.jpg"] and problems == []
+    _, globbed, _ = batch_inputs.list_inputs(str(folder / "*.png"))
+    assert [i.source for i in globbed] == ["img00.png", "img01.png"]
+    manifest = tmp_path / "list.txt"
+    manifest.write_text(f"# inputs\nin/img01.png\n{folder / 'sub' / 'c.jpg'}\nin/missing.png\nin/img01.png\n")
+    _, listed, problems = batch_inputs.list_inputs(str(manifest))
+    assert [Path(i.path).name for i in listed] == ["img01.png", "c.jpg"]
+    assert len(problems) == 1 and "missing.png" in problems[0]
+    with pytest.raises(FileNotFoundError):
+        batch_inputs.list_inputs(str(tmp_path / "nothing"))
+
+
+def test_key_changes_with_the_file_unless_hashed(tmp_path):
+    path = text_image(tmp_path / "a.png", "A")
+    _, [before], _ = batch_inputs.list_inputs(str(path))
+    _, [hashed], _ = batch_inputs.list_inputs(str(path), content_hash=True)
+    os.utime(path, ns=(before.mtime_ns + 10**9, before.mtime_ns + 10**9))
+    _, [touched], _ = batch_inputs.list_inputs(str(path))
+    _, [touched_hashed], _ = batch_inputs.list_inputs(str(path), content_hash=True)
+    assert touched.key != before.key            # path + size + mtime: a touched file is new
+    assert touched_hashed.key == hashed.key     # --hash: same bytes, same input
+    assert hashed.content_hash.startswith("sha256:")
+
+
+def _item(name: str) -> batch_inputs.InputFile:
+    return batch_inputs.InputFile(f"/x/{name}", name, 1, 1, batch_inputs.input_key(f"/x/{name}", 1, 1))
+
+
+def test_plan_skips_committed_and_keeps_shard_names(tmp_path):
+    items = [_item(f"{i}.png") for i in range(5)]
+    first = batch_shards.plan_shards(items, {}, 2)
+    assert [[i.source for i in s] for s in first] == [["0.png", "1.png"], ["2.png", "3.png"], ["4.png"]]
+    again = batch_shards.plan_shards(items, {items[0].key: "s", items[1].key: "s"}, 2)
+    assert [[i.source for i in s] for s in again] == [["2.png", "3.png"], ["4.png"]]
+    # a re-run of an unchanged listing cuts the same shards: a straggler of the killed run rewrites, never adds
+    assert [batch_shards.shard_id(i.key for i in s) for s in again] == \
+        [batch_shards.shard_id(i.key for i in s) for s in first[1:]]
+
+
+def _row(item, page=1, **extra):
+    row = {name: None for name in batch_shards.SCHEMA.names}
+    row.update(source=item.source, input_key=item.key, page=page, page_id=item.source, lines=[
+        {"text": "HI", "score": 0.9, "points": [[0, 0], [1, 0], [1, 1], [0, 1]]}], text="HI", path=item.path)
+    row.update(extra)
+    return row
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
+def test_shards_commit_and_resume_without_a_manifest(tmp_path, fmt):
+    from pyarrow import fs as pafs
+
+    fs, out = pafs.LocalFileSystem(), str(tmp_path / "out")
+    assert batch_shards.check_format(fs, out, fmt) is None
+    a, b, c = _item("a.png"), _item("b.png"), _item("c.png")
+    batch_shards.write_shard(fs, out, "s1", [a, b], [_row(a), _row(b), _row(b, page=2)], fmt)
+    batch_shards.write_shard(fs, out, "s2", [c], [_row(c, error="c.png: bad", error_type="ImageReadError")], fmt)
+    (tmp_path / "out" / batch_shards.MANIFESTS / "s2.json").unlink()      # died between the two renames
+    (tmp_path / "out" / ".part-s3.parquet.x.tmp").write_bytes(b"half")    # died while writing
+    assert batch_shards.remove_stale_temporaries(fs, out) == 1
+    committed = batch_shards.committed_inputs(fs, out, fmt)
+    assert committed == {a.key: "s1", b.key: "s1", c.key: "s2"}
+    assert (tmp_path / "out" / batch_shards.MANIFESTS / "s2.json").is_file()   # rebuilt from the shard
+    rows = batch_shards.read_rows(out)
+    assert sorted((r["source"], r["page"]) for r in rows) == [("a.png", 1), ("b.png", 1), ("b.png", 2), ("c.png", 1)]
+    assert rows[0]["lines"][0]["points"] == [[0, 0], [1, 0], [1, 1], [0, 1]]
+    other = "jsonl" if fmt == "parquet" else "parquet"
+    assert "--format " + fmt in batch_shards.check_format(fs, out, other)
+
+
+def test_without_ray_the_command_says_how_to_install_it(monkeypatch, capsys):
+    import paddle_pp.batch.cli as cli
+
+    monkeypatch.setattr(cli, "ray_available", lambda: "paddle-pp batch needs Ray: pip install 'paddle-pp[batch]'")
+    assert cli.main(["--input", "x", "--output", "y"]) == cli.EXIT_USAGE
+    assert "pip install 'paddle-pp[batch]'" in capsys.readouterr().err
+
+
+def test_batch_takes_the_ocr_flags():
+    from paddle_pp.batch.cli import build_parser, ocr_options
+
+    args = build_parser().parse_args(["--input", "i", "--output", "o", "--lang", "en", "--det_db_thresh", "0.4",
+                                      "--cpu_threads", "2"])
+    options = ocr_options(args)
+    assert options["lang"] == "en" and options["det_db_thresh"] == 0.4 and "cpu_threads" not in options
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--input", "i", "--output", "o", "--image_dir", "x"])
+
+
+# ---------------------------------------------------------------- real jobs
+
+@pytest.fixture
+def job_env(models_dir):
+    pytest.importorskip("ray")
+    from paddle_pp.batch.local_cluster import cluster_env
+
+    return cluster_env(dict(os.environ, PADDLE_PP_MODELS=models_dir))
+
+
+def test_local_ray_bad_inputs_are_rows_and_a_rerun_does_nothing(tmp_path, job_env):
+    folder = make_inputs(tmp_path / "in", 3, bad=True)
+    out = tmp_path / "out"
+    args = ["--input", str(folder), "--output", str(out), "--format", "jsonl", "--num_cpus", "2",
+            "--shard_size", "3", "--max_pixels", "50000", "--lang", "en"]
+    first = batch(args, job_env)
+    assert first.returncode == 1, first.stderr[-2000:]   # some pages failed: exit 1, as paddle-pp ocr
+    sources = sorted(p.name for p in folder.iterdir())
+    rows = {r["source"]: r for r in assert_exactly_once(out, sources)}
+    for i in range(3):
+        assert rows[f"img{i:02d}.png"]["error"] is None
+        assert "BATCH" in rows[f"img{i:02d}.png"]["text"].replace(" ", "").upper()
+        assert rows[f"img{i:02d}.png"]["width"] == 360
+    causes = {name: rows[name]["error_type"] for name in ("bad.png", "empty.jpg", "doc.pdf", "fax.tif", "wide.png")}
+    assert causes == {"bad.png": "ImageReadError", "empty.jpg": "ImageReadError", "doc.pdf": "UnsupportedDocumentError",
+                      "fax.tif": "UnsupportedDocumentError", "wide.png": "ImageTooLargeError"}
+    summary = summary_of(out)
+    assert summary["failures_by_cause"] == {"ImageReadError": 2, "UnsupportedDocumentError": 2,
+                                            "ImageTooLargeError": 1}
+    assert (summary["processed_inputs"], summary["pages"], summary["missing"], summary["duplicates"]) == (8, 8, 0, 0)
+    assert "rec=rec_en" in rows["img00.png"]["models"]
+
+    again = batch(args, job_env, timeout=120)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "8 already committed" in again.stderr and summary_of(out)["processed_inputs"] == 0
+    assert_exactly_once(out, sources)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """Two Ray nodes of 1 CPU each on this machine, stopped at the end even when a test fails."""
+    pytest.importorskip("ray")
+    from paddle_pp.batch.local_cluster import cluster_env, two_node_cluster
+
+    cache = os.environ.get("PADDLE_PP_TEST_MODELS") or str(tmp_path_factory.mktemp("models"))
+    env = cluster_env(dict(os.environ, PADDLE_PP_MODELS=cache))  # each node's own cache (one machine: one path)
+    with two_node_cluster(env) as address:
+        yield address, env
+
+
+def test_cluster_job_runs_on_both_nodes(tmp_path, cluster):
+    address, env = cluster
+    folder = make_inputs(tmp_path / "in", 6)
+    out = tmp_path / "out"
+    run = batch(["--input", str(folder), "--output", str(out), "--address", address, "--shard_size", "1",
+                 "--lang", "en"], env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = assert_exactly_once(out, [f"img{i:02d}.png" for i in range(6)])
+    assert len({row["node_id"] for row in rows}) == 2     # both nodes did some of it
+    assert len(summary_of(out)["pages_by_node"]) == 2
+
+
+def _wait(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def test_worker_killed_mid_job_loses_and_duplicates_nothing(tmp_path, cluster):
+    from paddle_pp.batch.worker import ANNOUNCE_ENV
+
+    address, env = cluster
+    folder = make_inputs(tmp_path / "in", 6)
+    out, announce = tmp_path / "out", tmp_path / "announce"
+    announce.mkdir()
+    driver = subprocess.Popen([sys.executable, "-m", "paddle_pp.cli", "batch", "--no_progress", "--input",
+                               str(folder), "--output", str(out), "--address", address, "--shard_size", "2",
+                               "--lang", "en"], env=dict(env, **{ANNOUNCE_ENV: str(announce)}),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait(lambda: any(announce.iterdir()), JOB_TIMEOUT, "an actor to start a shard")
+        victim = int(sorted(announce.iterdir())[0].name)
+        os.kill(victim, signal.SIGKILL)                     # mid-shard: it has not committed it
+        stdout, stderr = driver.communicate(timeout=JOB_TIMEOUT)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            driver.wait()
+    assert driver.returncode == 0, stderr[-2000:]
+    assert_exactly_once(out, [f"img{i:02d}.png" for i in range(6)])
+    pids = {p.name for p in announce.iterdir()}
+    assert str(victim) in pids and len(pids) >= 2          # the shard was redone by another (or restarted) actor
+    summary = summary_of(out)
+    assert (summary["processed_inputs"], summary["missing"], summary["duplicates"]) == (6, 0, 0)
+
+
+def test_driver_killed_then_rerun_does_only_the_rest(tmp_path, cluster):
+    address, env = cluster
+    folder = make_inputs(tmp_path / "in", 8)
+    out = tmp_path / "out"
+    args = ["--input", str(folder), "--output", str(out), "--address", address, "--shard_size", "1",
+            "--actors", "1", "--lang", "en"]
+    driver = subprocess.Popen([sys.executable, "-m", "paddle_pp.cli", "batch", "--no_progress", *args], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        _wait(lambda: any(out.glob("part-*.parquet")), JOB_TIMEOUT, "the first committed shard")
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL)               # kill -9 of the driver (its own process group)
+        driver.wait()
+    rerun = batch(args, env)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    summary = summary_of(out)
+    assert summary["skipped_committed"] >= 1                         # what the killed run committed is kept
+    assert summary["skipped_committed"] + summary["processed_inputs"] == 8   # and only the rest is done
+    assert (summary["missing"], summary["duplicates"]) == (0, 0)
+    assert_exactly_once(out, [f"img{i:02d}.png" for i in range(8)])
