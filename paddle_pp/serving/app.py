@@ -330,13 +330,16 @@ class Upload:
 
 
 def ocr_job(uploads: List[Upload], options: Dict[str, Any], settings: Settings, submitted: float,
-            builder: ResponseBuilder, documents: bool = True) -> Callable[[Any], Tuple[Optional[bytes], Dict[str, float]]]:
+            builder: ResponseBuilder, timeout: float,
+            documents: bool = True) -> Callable[[Any], Tuple[Optional[bytes], Dict[str, float]]]:
     """The work of one request, run by a worker with its own PPOCR: read each upload page by page (here, in the
     worker, so a big decode never blocks the event loop and counts against the queue), OCR each page and hand
-    it to the builder at once (one page image in memory at a time), then write the document format."""
+    it to the builder at once (one page image in memory at a time), then write the document format. Past the
+    request's timeout (its client already has its 504) the job stops at the next page, freeing the worker."""
 
     def run(ocr: Any) -> Tuple[Optional[bytes], Dict[str, float]]:
         started = time.perf_counter()
+        deadline = submitted + timeout
         spent = {"decode": 0.0, "ocr": 0.0}
         with applied(ocr, options):
             for upload in uploads:
@@ -352,6 +355,8 @@ def ocr_job(uploads: List[Upload], options: Dict[str, Any], settings: Settings, 
                     spent["decode"] += time.perf_counter() - mark
                     if page is None:
                         break
+                    if time.perf_counter() > deadline:
+                        raise ApiError(504, "timeout", f"the OCR did not finish within {timeout:g} s")
                     mark = time.perf_counter()
                     _ocr_page(ocr, page, builder)
                     page.image = None   # the builder kept what it needs
@@ -392,7 +397,7 @@ async def run_ocr(request: Request, uploads: Callable[[], Awaitable[List[Upload]
         files = await uploads()
         timeout = min(state.settings.timeout, options.get("timeout", state.settings.timeout))
         submitted = time.perf_counter()
-        future = place.submit(ocr_job(files, options, state.settings, submitted, builder, documents))
+        future = place.submit(ocr_job(files, options, state.settings, submitted, builder, timeout, documents))
         try:
             document, timing = await asyncio.wait_for(asyncio.wrap_future(future), timeout)
         except asyncio.TimeoutError:
