@@ -54,7 +54,8 @@ def doc():
 def server(models_dir, tmp_path_factory):
     srv = Server(["--workers", "1", "--cpu_threads", "1", "--queue_size", str(QUEUE), "--api_key", KEY,
                   "--cors_origin", ORIGIN, "--max_upload_bytes", str(MAX_UPLOAD), "--max_json_bytes", "500000",
-                  "--max_pixels", str(MAX_PIXELS), "--max_images", "2", "--max_pages", str(MAX_PAGES), "--read_timeout", str(READ_TIMEOUT),
+                  "--max_pixels", str(MAX_PIXELS), "--max_images", "2", "--max_pages", str(MAX_PAGES),
+                  "--read_timeout", str(READ_TIMEOUT),
                   "--timeout", "60", "--retry_after", "1"],
                  models_dir, tmp_path_factory.mktemp("serve"))
     yield srv
