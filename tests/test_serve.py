@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import xml.etree.ElementTree as ET
 from urllib.parse import urlparse
 
 import cv2
@@ -23,6 +24,7 @@ httpx = pytest.importorskip("httpx")
 pytest.importorskip("uvicorn")
 pytest.importorskip("starlette")
 
+import fixtures  # noqa: E402
 from fixtures import document  # noqa: E402
 from serve_server import Server  # noqa: E402
 
@@ -33,6 +35,9 @@ MAX_UPLOAD = 300_000
 MAX_PIXELS = 4_000_000
 READ_TIMEOUT = 2
 QUEUE = 4
+MAX_PAGES = 3
+PDF_DPI = "100"      # small pages: the document tests stay quick (the 22 pt text is still 30 px high)
+TWO_PAGES = fixtures.PDF_PAGE_LINES[:2]
 
 
 def jpeg(img: np.ndarray) -> bytes:
@@ -49,7 +54,8 @@ def doc():
 def server(models_dir, tmp_path_factory):
     srv = Server(["--workers", "1", "--cpu_threads", "1", "--queue_size", str(QUEUE), "--api_key", KEY,
                   "--cors_origin", ORIGIN, "--max_upload_bytes", str(MAX_UPLOAD), "--max_json_bytes", "500000",
-                  "--max_pixels", str(MAX_PIXELS), "--max_images", "2", "--read_timeout", str(READ_TIMEOUT),
+                  "--max_pixels", str(MAX_PIXELS), "--max_images", "2", "--max_pages", str(MAX_PAGES),
+                  "--read_timeout", str(READ_TIMEOUT),
                   "--timeout", "60", "--retry_after", "1"],
                  models_dir, tmp_path_factory.mktemp("serve"))
     yield srv
@@ -64,6 +70,20 @@ def client(server):
 
 def texts(body):
     return [line["text"] for page in body["pages"] for line in page["lines"]]
+
+
+def squeezed(lines):
+    return [t.replace(" ", "") for t in lines]
+
+
+@pytest.fixture(scope="module")
+def pdfs(tmp_path_factory):
+    """Generated PDFs (bytes): two pages of text, and four pages encrypted with the password 'secret'."""
+    folder = tmp_path_factory.mktemp("pdfs")
+    two = fixtures.text_pdf(folder / "two.pdf", pages=TWO_PAGES, rotate=(0, 0), turned=(False, False),
+                            blank_after=False)
+    locked = fixtures.text_pdf(folder / "locked.pdf", password="secret")
+    return {"two": two.read_bytes(), "locked": locked.read_bytes()}
 
 
 def assert_error(response, status, code):
@@ -140,6 +160,94 @@ def test_hubserving_request_as_paddleocr_documents_it(server, doc):
                      content=json.dumps({"images": ["not base64!"]}), timeout=60)
     assert bad.status_code == 400 and bad.json()["status"] == "400" and bad.json()["results"] == []
     assert bad.json()["error"]["code"] == "bad_base64"
+
+
+# ---------------------------------------------------------------- documents: PDF and TIFF pages, formats
+
+def test_pdf_upload_gives_its_pages_with_word_boxes(client, pdfs):
+    r = client.post(f"/ocr?pdf_dpi={PDF_DPI}&return_word_box=true", files={"file": ("two.pdf", pdfs["two"])})
+    assert r.status_code == 200, r.text
+    pages = r.json()["pages"]
+    assert [(p["page"], p["id"]) for p in pages] == [(1, "two.pdf#page=1"), (2, "two.pdf#page=2")]
+    assert (pages[0]["width"], pages[0]["height"]) == (584, 417)      # 420x300 points at 100 dpi
+    for page, expected in zip(pages, TWO_PAGES):
+        assert squeezed(line["text"] for line in page["lines"]) == squeezed(expected)
+    for line in pages[0]["lines"]:
+        assert line["words"] and " ".join(w["text"] for w in line["words"]) == line["text"]
+        for word in line["words"]:
+            assert set(word) == {"text", "score", "points"} and np.asarray(word["points"]).shape == (4, 2)
+    assert squeezed(texts(client.post(f"/ocr?pdf_dpi={PDF_DPI}", files={"file": ("two.pdf", pdfs["two"])}).json())) \
+        == squeezed(TWO_PAGES[0] + TWO_PAGES[1]) and "words" not in str(client.post(  # not asked: no words
+            f"/ocr?pdf_dpi={PDF_DPI}&pages=1", files={"file": ("two.pdf", pdfs["two"])}).json())
+
+
+def test_pages_selection_with_a_missing_page_fails_that_page_alone(client, pdfs):
+    b64 = base64.b64encode(pdfs["two"]).decode()
+    r = client.post(f"/ocr?pdf_dpi={PDF_DPI}&pages=2,5&include_image=true", json={"image": b64, "name": "two.pdf"})
+    assert r.status_code == 200, r.text
+    second, missing = r.json()["pages"]
+    assert second["page"] == 2 and squeezed(line["text"] for line in second["lines"]) == squeezed(TWO_PAGES[1])
+    assert second["image"].startswith("data:image/jpeg;base64,")     # what the web page draws each page on
+    assert missing["page"] == 5 and "lines" not in missing and missing["error"]["code"] == "page_not_found"
+    assert "two.pdf#page=5" in missing["error"]["message"]
+    only_missing = client.post("/ocr?pages=7", files={"file": ("two.pdf", pdfs["two"])})
+    assert_error(only_missing, 422, "page_not_found")                 # no page left: the request fails
+
+
+def test_encrypted_pdf_needs_its_password_in_the_body_and_the_page_limit(client, pdfs):
+    files = {"file": ("locked.pdf", pdfs["locked"])}
+    message = assert_error(client.post("/ocr", files=files), 422, "pdf_password_required")
+    assert "pdf_password" in message
+    assert_error(client.post("/ocr", files=files, data={"pdf_password": "nope"}), 422, "pdf_password_wrong")
+    message = assert_error(client.post("/ocr", files=files, data={"pdf_password": "secret"}), 413, "too_many_pages")
+    assert f"at most {MAX_PAGES}" in message and "--max_pages" in message and "pages=" in message  # 4 pages > 3
+    b64 = base64.b64encode(pdfs["locked"]).decode()
+    opened = client.post(f"/ocr?pages=1&pdf_dpi={PDF_DPI}", json={"image": b64, "pdf_password": "secret"})
+    assert opened.status_code == 200 and "TOTAL27.30" in squeezed(texts(opened.json()))
+
+
+def test_multipage_tiff_upload(client, tmp_path):
+    img, _ = document()
+    with_blank = [np.full_like(img, 255), img]
+    path = fixtures.multipage_tiff(tmp_path / "fax.tif", with_blank)
+    r = client.post("/ocr?pages=2", content=path.read_bytes(), headers={"Content-Type": "image/tiff"})
+    assert r.status_code == 200, r.text
+    (page,) = r.json()["pages"]
+    assert page["page"] == 2 and page["id"] == "upload#page=2" and "TOTAL27.30" in squeezed(texts(r.json()))
+
+
+def test_txt_hocr_and_searchable_pdf_formats(client, pdfs):
+    files = {"file": ("two.pdf", pdfs["two"])}
+    txt = client.post(f"/ocr?pdf_dpi={PDF_DPI}&format=txt", files=files)
+    assert txt.headers["content-type"] == "text/plain; charset=utf-8"
+    assert [squeezed(page.splitlines()) for page in txt.text.split("\f")] == [squeezed(p) for p in TWO_PAGES]
+
+    hocr = client.post(f"/ocr?pdf_dpi={PDF_DPI}", files=files, headers={"Accept": "application/xhtml+xml"})
+    assert hocr.headers["content-type"].startswith("application/xhtml+xml")
+    root = ET.fromstring(hocr.content)
+    ns = {"x": "http://www.w3.org/1999/xhtml"}
+    pages = root.findall(".//x:div[@class='ocr_page']", ns)
+    assert len(pages) == 2 and "bbox 0 0 584 417" in pages[0].get("title")
+    words = [w.text for w in pages[1].findall(".//x:span[@class='ocrx_word']", ns)]
+    assert words == " ".join(TWO_PAGES[1]).split()         # hOCR turns word boxes on: one element per word
+    assert client.post(f"/ocr?pdf_dpi={PDF_DPI}&pages=1&format=hocr", files=files).headers[
+        "content-type"].startswith("text/html")
+
+    searchable = client.post(f"/ocr?pdf_dpi={PDF_DPI}&pages=2", files=files, headers={"Accept": "application/pdf"})
+    assert searchable.status_code == 200 and searchable.headers["content-type"] == "application/pdf"
+    assert searchable.content.startswith(b"%PDF") and "two.ocr.pdf" in searchable.headers["content-disposition"]
+    pypdfium2 = pytest.importorskip("pypdfium2")
+    pdf = pypdfium2.PdfDocument(searchable.content)
+    assert len(pdf) == 1
+    page = pdf[0]
+    assert [round(v) for v in page.get_size()] == [420, 300]  # the page at its size in points
+    assert " ".join(page.get_textpage().get_text_range().split()) == " ".join(TWO_PAGES[1])
+
+
+def test_hubserving_takes_images_only(client, pdfs):
+    r = client.post("/predict/ocr_system", json={"images": [base64.b64encode(pdfs["two"]).decode()]})
+    assert r.status_code == 415 and r.json()["status"] == "415" and r.json()["error"]["code"] == "unsupported_format"
+    assert "POST /ocr" in r.json()["error"]["message"]
 
 
 def test_health_ready_metrics_and_web_page(server, client):
@@ -219,8 +327,16 @@ CASES = [  # (name, request keyword arguments, query, status, code)
      "unsupported_media_type"),
     ("no content type", {"content": b"hello"}, "", 415, "unsupported_media_type"),
     ("GIF", {"content": gif(), "headers": {"Content-Type": "image/gif"}}, "", 415, "unsupported_format"),
-    ("PDF", {"content": b"%PDF-1.4\n%%EOF", "headers": {"Content-Type": "application/pdf"}}, "", 415,
-     "unsupported_media_type"),
+    ("corrupt PDF", {"content": b"%PDF-1.4\n%%EOF", "headers": {"Content-Type": "application/pdf"}}, "", 422,
+     "unreadable_document"),
+    ("empty PDF", "empty_pdf", "", 422, "unreadable_document"),   # pdfium refuses a PDF of no pages outright
+    ("PDF page over the pixel limit", "huge_pdf", "", 413, "too_many_pixels"),
+    ("pdf_password in the URL", {"content": b"x", "headers": {"Content-Type": "application/pdf"}},
+     "?pdf_password=secret", 400, "bad_option"),
+    ("pdf_dpi out of range", {"content": b"x", "headers": {"Content-Type": "application/pdf"}}, "?pdf_dpi=5000",
+     422, "bad_option"),
+    ("bad page list", {"content": b"x", "headers": {"Content-Type": "application/pdf"}}, "?pages=3-1", 422,
+     "bad_option"),
     ("not an image", {"content": b"not an image at all", "headers": {"Content-Type": "image/jpeg"}}, "", 422,
      "unreadable_image"),
     ("truncated JPEG", "truncated", "", 422, "unreadable_image"),
@@ -241,8 +357,23 @@ def test_bad_requests_get_json_errors(client, doc, name, kwargs, query, status, 
         return
     if kwargs == "truncated":
         kwargs = {"content": doc[0][: len(doc[0]) // 2], "headers": {"Content-Type": "image/jpeg"}}
+    if kwargs in ("empty_pdf", "huge_pdf"):
+        kwargs = {"files": {"file": ("x.pdf", blank_pdf(kwargs == "huge_pdf"), "application/pdf")}}
     message = assert_error(client.post("/ocr" + query, **kwargs), status, code)
     assert message and "\n" not in message
+
+
+def blank_pdf(huge: bool) -> bytes:
+    """No page at all, or one page of 200x200 inches (20000x20000 pixels at 100 dpi: over --max_pixels)."""
+    import io
+
+    import pikepdf
+
+    pdf, out = pikepdf.new(), io.BytesIO()
+    if huge:
+        pdf.add_blank_page(page_size=(14400, 14400))
+    pdf.save(out)
+    return out.getvalue()
 
 
 def test_chunked_upload_over_the_limit_is_cut(client):

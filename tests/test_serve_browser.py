@@ -1,7 +1,8 @@
 """The web page in a real browser: Debian's chromium + chromium-driver (installed by .ci/run), driven by Selenium.
 
 Opens /, uploads the demo receipt, waits for the boxes, checks the text list and the hover highlight, and takes a
-screenshot whose path is printed (a CI artifact: $PADDLE_PP_ARTIFACTS, else the test's temporary directory).
+screenshot whose path is printed (a CI artifact: $PADDLE_PP_ARTIFACTS, else the test's temporary directory);
+uploads a generated 2-page PDF with word boxes asked for and pages through it.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
+import fixtures  # noqa: E402
 from paddle_pp.resources import DEMO_IMAGES_DIR  # noqa: E402
 from serve_server import Server  # noqa: E402
 
@@ -84,3 +86,43 @@ def test_web_page_shows_a_server_error(server, browser, tmp_path):
     status = WebDriverWait(browser, WAIT_SECONDS).until(
         lambda d: d.find_element(By.CSS_SELECTOR, "#status.error"))
     assert status.text.startswith("Error 422") and "not a decodable image" in status.text
+
+
+def shown_lines(browser, spaces=False):
+    """The listed lines' texts, without spaces unless asked (each item's first text node: its score follows in a
+    span)."""
+    texts = browser.execute_script(
+        "return [...document.querySelectorAll('#lines li.line')].map((li) => li.firstChild.textContent);")
+    return texts if spaces else [text.replace(" ", "") for text in texts]
+
+
+def test_web_page_pages_through_a_pdf_with_word_boxes(server, browser, tmp_path):
+    two_pages = fixtures.PDF_PAGE_LINES[:2]
+    pdf = fixtures.text_pdf(tmp_path / "two.pdf", pages=two_pages, rotate=(0, 0), turned=(False, False),
+                            blank_after=False)
+    browser.get(server.url + "/")
+    browser.find_element(By.ID, "words").click()
+    browser.find_element(By.ID, "file").send_keys(str(pdf))
+    wait = WebDriverWait(browser, WAIT_SECONDS)
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#boxes polygon"))
+    assert browser.find_element(By.ID, "pager").is_displayed()
+    assert browser.find_element(By.ID, "page-label").text == "page 1 of 2"
+    assert shown_lines(browser) == [line.replace(" ", "") for line in two_pages[0]]
+    image = browser.find_element(By.ID, "page-image")
+    assert image.get_attribute("naturalWidth") == "1167"     # 420 points at the server's 200 dpi
+    first_src = image.get_attribute("src")
+    lines = browser.find_elements(By.CSS_SELECTOR, "#boxes polygon:not(.word)")
+    words = browser.find_elements(By.CSS_SELECTOR, "#boxes polygon.word")
+    assert len(lines) == 3 and len(words) == sum(len(text.split()) for text in shown_lines(browser, spaces=True))
+    assert words[0].value_of_css_property("stroke-width") == "1px"
+
+    browser.find_element(By.ID, "next").click()
+    wait.until(lambda d: d.find_element(By.ID, "page-label").text == "page 2 of 2")
+    assert shown_lines(browser) == [line.replace(" ", "") for line in two_pages[1]]
+    assert image.get_attribute("src") != first_src and image.get_attribute("naturalWidth") == "1167"
+    assert not browser.find_element(By.ID, "next").is_enabled() and browser.find_element(By.ID, "prev").is_enabled()
+    artifacts = Path(os.environ.get("PADDLE_PP_ARTIFACTS") or tmp_path)
+    artifacts.mkdir(parents=True, exist_ok=True)
+    shot = artifacts / "serve_web_page_pdf.png"
+    assert browser.save_screenshot(str(shot))
+    print(f"screenshot: {shot}")

@@ -1,6 +1,7 @@
 """The ASGI app of `paddle-pp serve` (Starlette): routes, limits, errors, API key, CORS, metrics.
 
-Routes: POST /ocr (multipart upload, raw image body or JSON {"image": base64}), POST /predict/ocr_system
+Routes: POST /ocr (an image, PDF or TIFF as a multipart upload, the raw body or JSON {"image": base64};
+the answer as JSON, txt, hOCR or a searchable PDF: paddle_pp/serving/documents.py), POST /predict/ocr_system
 (PaddleOCR hubserving's request and response), GET / (the web page and its /static files), GET /healthz,
 GET /readyz, GET /metrics. Every error is JSON {"error": {"code", "message"}} with its status; no traceback
 ever reaches a client. The server never fetches a URL and never opens a path taken from a request: uploads are
@@ -30,12 +31,12 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from paddle_pp.resources import package_path
-from paddle_pp.serving.documents import Page, UnsupportedFormat, decode_upload, line_json, render
+from paddle_pp.serving.documents import XHTML, ResponseBuilder, decode_upload, error_status
 from paddle_pp.serving.metrics import Metrics
 from paddle_pp.serving.options import OptionError, applied, parse_options
 from paddle_pp.serving.workers import OcrPool, QueueFull
 from paddle_pp.utils.errors import printable
-from paddle_pp.utils.image_io import ImageReadError, ImageTooLargeError
+from paddle_pp.utils.image_io import ImageReadError
 
 log = logging.getLogger("paddle_pp.serve")
 STATIC_DIR = package_path("serving", "static")
@@ -44,11 +45,15 @@ STATIC_FILES = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css
 PUBLIC_PATHS = ("/healthz", "/readyz")   # no API key: a load balancer's probes
 MULTIPART_OVERHEAD = 64 * 1024           # boundaries and part headers around the file in a multipart body
 MAX_NAME = 200                           # characters of an uploaded file name kept as its page id
+MAX_PASSWORD = 1024                      # characters of a pdf_password
+# Accept header media types -> (format, the response's media type); the first acceptable one by q wins
+ACCEPTED = {"application/json": ("json", None), "text/plain": ("txt", None), "text/html": ("hocr", None),
+            "application/xhtml+xml": ("hocr", XHTML), "application/pdf": ("pdf", None)}
 
 
 @dataclass
 class Settings:
-    """The server's limits and switches (paddle-pp serve's flags; defaults in paddle_pp/serving/cli.py)."""
+    """The server's limits and switches: paddle-pp serve's flags take their defaults from here."""
     max_upload_bytes: int = 20 * 1024 * 1024
     max_json_bytes: int = 32 * 1024 * 1024
     max_pixels: int = 0
@@ -223,12 +228,26 @@ def _options(request: Request) -> Dict[str, Any]:
         raise ApiError(400 if exc.unknown else 422, "bad_option", str(exc)) from None
 
 
-def _format(request: Request, options: Dict[str, Any]) -> str:
-    """format= wins; else the Accept header (text/plain -> txt); else json."""
+def _format(request: Request, options: Dict[str, Any]) -> Tuple[str, Optional[str]]:
+    """(format, media type or None for the format's own): format= wins; else the Accept header's most preferred
+    type we give (application/json, text/plain, text/html or application/xhtml+xml for hOCR, application/pdf);
+    else json (also for */*)."""
     if "format" in options:
-        return options["format"]
-    accept = request.headers.get("accept", "")
-    return "txt" if accept.split(",")[0].split(";")[0].strip() == "text/plain" else "json"
+        return options["format"], None
+    offered = []
+    for position, item in enumerate(request.headers.get("accept", "").split(",")):
+        media, *params = [part.strip() for part in item.split(";")]
+        quality = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if media.lower() in ACCEPTED and quality > 0:
+            offered.append((-quality, position, media.lower()))
+    return ACCEPTED[min(offered)[2]] if offered else ("json", None)
 
 
 def _safe_name(name: Optional[str], fallback: str) -> str:
@@ -255,9 +274,19 @@ async def _json_body(request: Request) -> Any:
         raise ApiError(400, "bad_json", f"the body is not valid JSON ({exc})") from None
 
 
-async def _read_upload(request: Request) -> Tuple[str, bytes]:
-    """(page id, file bytes) of POST /ocr: multipart (the first file part), JSON {"image": base64} or a raw
-    image body (image/*, application/octet-stream)."""
+def _password(value: Any) -> Optional[str]:
+    """A pdf_password from the body: a string (empty = none). Never echoed in a message or a log."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > MAX_PASSWORD:
+        raise ApiError(422, "bad_option", f"pdf_password must be a string of at most {MAX_PASSWORD} characters")
+    return value
+
+
+async def _read_upload(request: Request) -> Tuple[str, bytes, Optional[str]]:
+    """(page id, file bytes, pdf_password) of POST /ocr: multipart (the first file part, and a pdf_password
+    field), JSON {"image": base64, "name"?, "pdf_password"?}, or the raw file as the body (image/*,
+    application/pdf, application/octet-stream; no password then)."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media == "multipart/form-data":
         try:
@@ -268,62 +297,99 @@ async def _read_upload(request: Request) -> Tuple[str, bytes]:
             files = [value for _, value in form.multi_items() if not isinstance(value, str)]
             if not files:
                 raise ApiError(400, "no_file", "the multipart body holds no file (send it as -F file=@NAME)")
-            return _safe_name(files[0].filename, "upload"), await files[0].read()
+            password = _password(form.get("pdf_password"))
+            return _safe_name(files[0].filename, "upload"), await files[0].read(), password
         finally:
             await form.close()
     if media == "application/json":
         body = await _json_body(request)
         if not isinstance(body, dict) or "image" not in body:
             raise ApiError(400, "bad_request", 'the JSON body must be an object {"image": "<base64>"}')
-        return _safe_name(body.get("name"), "image"), _b64decode(body["image"], "image")
-    if media.startswith("image/") or media == "application/octet-stream":
-        return "upload", await request.body()
+        password = _password(body.get("pdf_password"))
+        return _safe_name(body.get("name"), "image"), _b64decode(body["image"], "image"), password
+    if media.startswith("image/") or media in ("application/pdf", "application/octet-stream"):
+        return "upload", await request.body(), None
     raise ApiError(415, "unsupported_media_type",
                    f"Content-Type {media or '(none)'} is not accepted; send multipart/form-data, "
-                   "application/json {\"image\": base64}, or the image bytes as image/* or application/octet-stream")
+                   "application/json {\"image\": base64}, or the file's bytes as image/*, application/pdf or "
+                   "application/octet-stream")
 
 
-def _read_error(exc: ImageReadError) -> ApiError:
-    if isinstance(exc, ImageTooLargeError):
-        return ApiError(413, "too_many_pixels", str(exc))
-    if isinstance(exc, UnsupportedFormat):
-        return ApiError(415, "unsupported_format", str(exc))
-    return ApiError(422, "unreadable_image", str(exc))
+def _read_error(exc: ImageReadError, password_given: bool = False) -> ApiError:
+    return ApiError(*error_status(exc, password_given))
 
 
 # ---------------------------------------------------------------- running OCR
 
-def ocr_job(uploads: List[Tuple[str, bytes]], options: Dict[str, Any], settings: Settings,
-            submitted: float) -> Callable[[Any], Tuple[List[Page], Dict[str, float]]]:
-    """The work of one request, run by a worker with its own PPOCR: decode every upload into pages (here, in
-    the worker, so a big decode never blocks the event loop and counts against the queue), OCR each page."""
+@dataclass
+class Upload:
+    """One file of a request, as read from the body: its page id (never a path), bytes and PDF password."""
+    name: str
+    data: bytes
+    pdf_password: Optional[str] = None
 
-    def run(ocr: Any) -> Tuple[List[Page], Dict[str, float]]:
+
+def ocr_job(uploads: List[Upload], options: Dict[str, Any], settings: Settings, submitted: float,
+            builder: ResponseBuilder, timeout: float,
+            documents: bool = True) -> Callable[[Any], Tuple[Optional[bytes], Dict[str, float]]]:
+    """The work of one request, run by a worker with its own PPOCR: read each upload page by page (here, in the
+    worker, so a big decode never blocks the event loop and counts against the queue), OCR each page and hand
+    it to the builder at once (one page image in memory at a time), then write the document format. Past the
+    request's timeout (its client already has its 504) the job stops at the next page, freeing the worker."""
+
+    def run(ocr: Any) -> Tuple[Optional[bytes], Dict[str, float]]:
         started = time.perf_counter()
-        pages: List[Page] = []
-        for name, data in uploads:
-            try:
-                pages += decode_upload(data, name, settings.max_pixels, settings.max_pages)
-            except ImageReadError as exc:
-                raise _read_error(exc) from None
-        decoded = time.perf_counter()
+        deadline = submitted + timeout
+        spent = {"decode": 0.0, "ocr": 0.0}
         with applied(ocr, options):
-            for page in pages:
-                if page.image is not None and page.error is None:
-                    page.lines = [line_json(r.to_dict()) for r in ocr.system(page.image)]
-        done = time.perf_counter()
-        return pages, {"queue": _ms(started - submitted), "decode": _ms(decoded - started),
-                       "ocr": _ms(done - decoded)}
+            for upload in uploads:
+                pages = decode_upload(upload.data, upload.name, settings.max_pixels, settings.max_pages,
+                                      options.get("pages"), options.get("pdf_dpi", getattr(ocr, "pdf_dpi", None)),
+                                      upload.pdf_password, documents)
+                while True:
+                    mark = time.perf_counter()
+                    try:
+                        page = next(pages, None)
+                    except ImageReadError as exc:
+                        raise _read_error(exc, upload.pdf_password is not None) from None
+                    spent["decode"] += time.perf_counter() - mark
+                    if page is None:
+                        break
+                    if time.perf_counter() > deadline:
+                        raise ApiError(504, "timeout", f"the OCR did not finish within {timeout:g} s")
+                    mark = time.perf_counter()
+                    _ocr_page(ocr, page, builder)
+                    page.image = None   # the builder kept what it needs
+                    spent["ocr"] += time.perf_counter() - mark
+        mark = time.perf_counter()
+        try:
+            document = builder.document()
+        except ImageReadError as exc:   # no page could be read: the first page's error is the request's
+            raise _read_error(exc, any(u.pdf_password is not None for u in uploads)) from None
+        return document, {"queue": _ms(started - submitted), "decode": _ms(spent["decode"]),
+                          "ocr": _ms(spent["ocr"]), "write": _ms(time.perf_counter() - mark)}
 
     return run
+
+
+def _ocr_page(ocr: Any, page: Any, builder: ResponseBuilder) -> None:
+    if page.error is not None:
+        builder.add(page)
+        return
+    try:
+        lines = [r.to_dict() for r in ocr.system(page.image)]
+    except ImageReadError as exc:   # an image the pipeline cannot take (e.g. too small): that page fails
+        builder.add(page, error=exc)
+        return
+    builder.add(page, lines)
 
 
 def _ms(seconds: float) -> float:
     return round(seconds * 1000.0, 1)
 
 
-async def run_ocr(request: Request, uploads: Callable[[], Awaitable[List[Tuple[str, bytes]]]],
-                  options: Dict[str, Any]) -> Tuple[List[Page], Dict[str, float]]:
+async def run_ocr(request: Request, uploads: Callable[[], Awaitable[List[Upload]]], options: Dict[str, Any],
+                  builder: ResponseBuilder, documents: bool = True) -> Tuple[Optional[bytes], Dict[str, float]]:
     """Reserve a place (503 when full), read the upload, queue the job, wait for it (504 past the timeout)."""
     state = _state(request)
     start = time.perf_counter()
@@ -331,31 +397,44 @@ async def run_ocr(request: Request, uploads: Callable[[], Awaitable[List[Tuple[s
         files = await uploads()
         timeout = min(state.settings.timeout, options.get("timeout", state.settings.timeout))
         submitted = time.perf_counter()
-        future = place.submit(ocr_job(files, options, state.settings, submitted))
+        future = place.submit(ocr_job(files, options, state.settings, submitted, builder, timeout, documents))
         try:
-            pages, timing = await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+            document, timing = await asyncio.wait_for(asyncio.wrap_future(future), timeout)
         except asyncio.TimeoutError:
             # A queued job is cancelled; a running one cannot be stopped and keeps its place until it ends.
             raise ApiError(504, "timeout", f"the OCR did not finish within {timeout:g} s") from None
         except OptionError as exc:
             raise ApiError(422, "bad_option", str(exc)) from None
-    state.metrics.pages.inc(len(pages))
+    state.metrics.pages.inc(len(builder.pages))
     timing["total"] = _ms(time.perf_counter() - start)
-    return pages, timing
+    return document, timing
 
 
 # ---------------------------------------------------------------- routes
 
 async def ocr_route(request: Request) -> Response:
     options = _options(request)
-    fmt = _format(request, options)
+    fmt, media_type = _format(request, options)
+    if fmt in ("hocr", "pdf"):   # as paddle-pp ocr --output_format: words on their own boxes, unless refused
+        options.setdefault("return_word_box", True)
+    read: List[Upload] = []
 
-    async def uploads() -> List[Tuple[str, bytes]]:
-        return [await _read_upload(request)]
+    async def uploads() -> List[Upload]:
+        read.append(Upload(*await _read_upload(request)))
+        builder.name(read[0].name)
+        return read
 
-    pages, timing = await run_ocr(request, uploads, options)
-    body, media = render(pages, fmt, timing, bool(options.get("include_image")))
-    return Response(body, media_type=media)
+    builder = ResponseBuilder(fmt, include_image=bool(options.get("include_image")),
+                              media_type=media_type)
+    document, timing = await run_ocr(request, uploads, options, builder)
+    headers = {"X-Content-Type-Options": "nosniff"}
+    failed = builder.failed_pages()
+    if failed:   # the body holds each failed page's error only in JSON: the other formats say it here
+        headers["X-Failed-Pages"] = ",".join(str(n) for n in failed)
+    if fmt == "pdf":
+        stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in read[0].name.rsplit(".", 1)[0])[:100]
+        headers["Content-Disposition"] = f'inline; filename="{stem or "ocr"}.ocr.pdf"'
+    return Response(builder.body(document, timing), media_type=builder.media_type, headers=headers)
 
 
 async def hubserving_route(request: Request) -> Response:
@@ -364,7 +443,7 @@ async def hubserving_route(request: Request) -> Response:
     try:
         settings = _state(request).settings
 
-        async def uploads() -> List[Tuple[str, bytes]]:
+        async def uploads() -> List[Upload]:
             if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
                 raise ApiError(415, "unsupported_media_type", 'send application/json {"images": [base64, ...]}')
             body = await _json_body(request)
@@ -374,16 +453,17 @@ async def hubserving_route(request: Request) -> Response:
             if len(images) > settings.max_images:
                 raise ApiError(413, "too_many_images",
                                f"{len(images)} images in one request; the limit is {settings.max_images} (--max_images)")
-            return [(f"images[{i}]", _b64decode(text, f"images[{i}]")) for i, text in enumerate(images)]
+            return [Upload(f"images[{i}]", _b64decode(text, f"images[{i}]")) for i, text in enumerate(images)]
 
-        pages, _ = await run_ocr(request, uploads, {})
+        builder = ResponseBuilder("json")
+        await run_ocr(request, uploads, {}, builder, documents=False)   # images only, as PaddleOCR's
     except ApiError as exc:
         _state(request).metrics.failures.labels(exc.code).inc()
         body = {"msg": exc.message, "results": [], "status": str(exc.status)}
         body.update(error_body(exc.code, exc.message))
         return JSONResponse(body, status_code=exc.status, headers=exc.headers)
     results = [[{"text": line["text"], "confidence": line["score"], "text_region": line["points"]}
-                for line in page.lines] for page in pages]
+                for line in page["lines"]] for page in builder.pages]
     return JSONResponse({"msg": "", "results": results, "status": "000"})
 
 

@@ -22,21 +22,24 @@ from typing import Any, List, Optional, Sequence
 from paddle_pp.tools import utility
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8866   # PaddleOCR hubserving's port
-# paddle-pp ocr's flags about image files and pictures: a server reads uploads and draws nothing
-FILE_FLAGS = ("image_dir", "output", "visualize", "vis_font_path")
+# paddle-pp ocr's flags about files and pictures (a server reads uploads and draws nothing) and about one
+# document (pages, its password, the output format: a request's own, as query options or in its body)
+FILE_FLAGS = ("image_dir", "output", "visualize", "vis_font_path", "pages", "pdf_password", "output_format")
 EXTRA_HINT = "paddle-pp serve needs the serving packages: pip install 'paddle-pp[serve]'"
 EXIT_USAGE = 2
 EPILOG = """\
 endpoints:
-  POST /ocr                  multipart (-F file=@x.jpg), JSON {"image": base64} or the image bytes;
-                             query options: det_*, cls_thresh, drop_score, use_angle_cls, format=json|txt,
-                             include_image, timeout -> {"pages": [{"page", "width", "height", "lines"}], "timing_ms"}
+  POST /ocr                  an image, PDF or TIFF: multipart (-F file=@x.pdf [-F pdf_password=...]), JSON
+                             {"image": base64[, "pdf_password"]} or the file's bytes; query options: det_*,
+                             cls_thresh, drop_score, use_angle_cls, return_word_box, pages=1-3,7, pdf_dpi,
+                             format=json|txt|hocr|pdf (or Accept), include_image, timeout
+                             -> {"pages": [{"page", "id", "width", "height", "lines"}], "timing_ms"}
   POST /predict/ocr_system   PaddleOCR hubserving: {"images": [base64, ...]} -> {"msg", "results", "status"}
   GET  /                     the web page;  GET /healthz, /readyz, /metrics (Prometheus)
 
 errors are JSON {"error": {"code", "message"}}: 400 malformed, 401 API key, 408 stalled upload, 413 too large
-(bytes, pixels, images), 415 unsupported type, 422 unusable value or image, 503 queue full or shutting down
-(Retry-After), 504 timeout.
+(bytes, pixels, pages, images), 415 unsupported type, 422 unusable value, image or document (encrypted, corrupt,
+empty), 503 queue full or shutting down (Retry-After), 504 timeout.
 """
 
 
@@ -93,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     limits.add_argument("--max_json_bytes", type=_positive(int, 1), default=defaults.max_json_bytes,
                         help=f"largest JSON body (base64 images; default: {defaults.max_json_bytes:,}); more: 413")
     limits.add_argument("--max_pages", type=_positive(int, 1), default=defaults.max_pages,
-                        help=f"most pages of a document (default: {defaults.max_pages})")
+                        help=f"most pages of a PDF or TIFF read in one request (default: {defaults.max_pages}); "
+                             "more: 413 (a request chooses fewer with pages=)")
     limits.add_argument("--max_images", type=_positive(int, 1), default=defaults.max_images,
                         help=f"most images in one /predict/ocr_system request (default: {defaults.max_images})")
     limits.add_argument("--read_timeout", type=_positive(float, 0, True), default=defaults.read_timeout,
@@ -142,8 +146,8 @@ def build_predictors(args: argparse.Namespace, workers: int, threads: int) -> Li
     engine["cpu_threads"] = threads
     return [PPOCR(det_model_dir=args.det_model_dir, cls_model_dir=args.cls_model_dir,
                   rec_model_dir=args.rec_model_dir, use_angle_cls=args.use_angle_cls, drop_score=args.drop_score,
-                  lang=args.lang, slim=args.slim, max_pixels=args.max_pixels,
-                  **engine, **utility.model_options(args, "det", "cls", "rec"))
+                  lang=args.lang, slim=args.slim, max_pixels=args.max_pixels, pdf_dpi=args.pdf_dpi,
+                  return_word_box=args.return_word_box, **engine, **utility.model_options(args, "det", "cls", "rec"))
             for _ in range(workers)]
 
 

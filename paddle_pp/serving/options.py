@@ -1,7 +1,8 @@
 """Per-request options: query parameters of POST /ocr, checked with the command line's ranges.
 
 The options a request may change are those a loaded predictor can apply without loading another model: the
-detector's resizing and DB post-processing, the classifier's threshold, whether it runs, and drop_score. Each
+detector's resizing and DB post-processing, the classifier's threshold, whether it runs, drop_score and
+return_word_box; and how the upload is read (pages, pdf_dpi) and answered (format, include_image). Each
 is parsed by its schema field (paddle_pp/config_schema.py, the one source of ranges), set on the worker's own
 stages for the length of one job (`applied`) and restored after it.
 """
@@ -11,7 +12,7 @@ import argparse
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, Mapping, Tuple
 
-from paddle_pp.config_schema import SYSTEM, Bool, Field, Float, OneOf
+from paddle_pp.config_schema import DOCUMENT, OUTPUT_FORMATS, SYSTEM, Bool, Field, Float, OneOf
 from paddle_pp.pipeline import option_field
 
 # option -> (its field, where it lives on a PPOCR, the attribute there)
@@ -30,15 +31,20 @@ OCR_OPTIONS: Dict[str, Tuple[Field, _Target, str]] = {
     "max_candidates": (option_field("max_candidates"), lambda ocr: ocr.system.detector.postprocess,
                        "max_candidates"),
     "cls_thresh": (option_field("cls_thresh"), lambda ocr: ocr.system.classifier, "thresh"),
+    "return_word_box": (SYSTEM["return_word_box"], lambda ocr: ocr.system, "return_word_box"),
 }
-FORMATS = ("json", "txt")   # the documents issue adds hocr and pdf (documents.render)
+FORMATS = OUTPUT_FORMATS    # json (the server's own shape), txt, hocr, pdf (paddle_pp/output's writers)
 # options about the request itself, not the OCR
 REQUEST_OPTIONS: Dict[str, Field] = {
     "use_angle_cls": SYSTEM["use_angle_cls"],
     "format": OneOf(*FORMATS),
     "include_image": Bool(),          # each page's image (a JPEG data URL) in the JSON: what the web page draws on
     "timeout": Float(0, low_open=True),  # seconds; only lowers the server's --timeout
+    "pages": DOCUMENT["pages"],       # of a PDF or multi-page TIFF: '1-3,7', '5-'
+    "pdf_dpi": SYSTEM["pdf_dpi"],     # PDF pages are rendered at this (default: the server's --pdf_dpi)
 }
+# Options that never go in a URL (URLs are logged by the server, proxies and browsers' histories): the body only.
+BODY_ONLY = ("pdf_password",)
 KNOWN = tuple(OCR_OPTIONS) + tuple(REQUEST_OPTIONS)
 
 
@@ -54,6 +60,9 @@ def parse_options(query: Mapping[str, Any], repeated: Callable[[str], int] = lam
     """Query parameters -> {option: value}; OptionError naming the first bad one."""
     values: Dict[str, Any] = {}
     for name, text in query.items():
+        if name in BODY_ONLY:
+            raise OptionError(f"{name} is not taken in the query string (URLs are logged): send it in the body, "
+                              "as a multipart form field or a JSON key", unknown=True)
         field = OCR_OPTIONS[name][0] if name in OCR_OPTIONS else REQUEST_OPTIONS.get(name)
         if field is None:
             raise OptionError(f"unknown option '{name}'; known: {', '.join(sorted(KNOWN))}", unknown=True)

@@ -1,10 +1,12 @@
-// The web page of paddle-pp serve: upload a file to /ocr, draw each page's boxes over its image, list the text.
-// Plain JavaScript, served by the app itself (no CDN: it works offline). The page images come from the server
-// (include_image=true), so the boxes always match what was OCR'd (EXIF rotation, PDF pages).
+// The web page of paddle-pp serve: upload a file (an image, a PDF, a TIFF) to /ocr, draw each page's boxes over
+// its image, list the text, page through a document. Plain JavaScript, served by the app itself (no CDN: it works
+// offline). The page images come from the server (include_image=true), so the boxes always match what was OCR'd
+// (EXIF rotation, PDF pages rendered at the server's pdf_dpi). "word boxes" asks for return_word_box and draws
+// each word's box thin inside its line's.
 "use strict";
 (function () {
   const $ = (id) => document.getElementById(id);
-  const state = { result: null, page: 0, fileName: "result" };
+  const state = { result: null, page: 0, fileName: "result", file: null };
   const SVG = "http://www.w3.org/2000/svg";
 
   function setStatus(text, isError) {
@@ -14,14 +16,18 @@
 
   async function upload(file) {
     if (!file) return;
+    state.file = file;
     state.fileName = file.name.replace(/\.[^.]*$/, "") || "result";
     setStatus("Reading " + file.name + " ...");
     const form = new FormData();
     form.append("file", file, file.name);
+    // the password goes in the body, never in the URL (URLs are logged)
+    if ($("pdf-password").value) form.append("pdf_password", $("pdf-password").value);
+    const query = "include_image=true" + ($("words").checked ? "&return_word_box=true" : "");
     let response;
     try {
       // same origin: a browser that was asked for the API key (HTTP Basic) sends it again here
-      response = await fetch("/ocr?include_image=true", { method: "POST", body: form, credentials: "same-origin" });
+      response = await fetch("/ocr?" + query, { method: "POST", body: form, credentials: "same-origin" });
     } catch (err) {
       setStatus("Cannot reach the server (" + err + ")", true);
       return;
@@ -46,7 +52,8 @@
     const pages = state.result.pages;
     const page = pages[state.page];
     $("pager").hidden = pages.length < 2;
-    $("page-label").textContent = "page " + (state.page + 1) + " of " + pages.length;
+    $("page-label").textContent = "page " + (state.page + 1) + " of " + pages.length +
+                                  (page.page !== state.page + 1 ? " (page " + page.page + " of the file)" : "");
     $("prev").disabled = state.page === 0;
     $("next").disabled = state.page === pages.length - 1;
     const img = $("page-image");
@@ -71,6 +78,12 @@
       title.textContent = line.text;
       polygon.appendChild(title);
       svg.appendChild(polygon);
+      (line.words || []).forEach((word) => {   // thin, inside the line's box; the line keeps the pointer events
+        const box = document.createElementNS(SVG, "polygon");
+        box.setAttribute("points", word.points.map((p) => p.join(",")).join(" "));
+        box.setAttribute("class", "word");
+        svg.appendChild(box);
+      });
       const item = document.createElement("li");
       item.className = "line";
       item.dataset.line = i;
@@ -133,6 +146,7 @@
   }
 
   $("file").addEventListener("change", (e) => upload(e.target.files[0]));
+  $("words").addEventListener("change", () => upload(state.file));   // the same file again, with or without words
   const drop = $("drop");
   drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
