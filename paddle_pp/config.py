@@ -143,8 +143,13 @@ def apply_overrides(cfg: Dict[str, Any], overrides: Iterable[str]) -> Dict[str, 
         keys = dotted.strip().split(".")
         node = cfg
         for depth, key in enumerate(keys):
-            if not isinstance(node, dict) or key not in node:
-                where = ".".join(keys[:depth])
+            if isinstance(node, list):  # a list item by its index: Train.dataset.transforms.3.RecResizeImg.max_width
+                if not key.isdigit() or int(key) >= len(node):
+                    raise ConfigError(f"override '{item}': {'.'.join(keys[:depth])} is a list of {len(node)} "
+                                      f"items; '{key}' is not an index of it")
+                keys[depth] = key = int(key)
+            elif not isinstance(node, dict) or key not in node:
+                where = ".".join(str(k) for k in keys[:depth])
                 what = "section" if depth == 0 else "key"
                 raise ConfigError(f"override '{item}': "
                                   + schema.unknown_message(what, key, where, node if isinstance(node, dict) else ()))

@@ -157,6 +157,16 @@ def test_an_override_out_of_range_is_an_error():
         load_config("det", ["Global.max_steps=-1"])
 
 
+def test_an_override_reaches_a_list_item_by_its_index():
+    cfg = load_config("rec_en_v2", ["Train.dataset.transforms.3.RecResizeImg.max_width=null"])
+    assert cfg["Train"]["dataset"]["transforms"][3]["RecResizeImg"]["max_width"] is None
+    assert load_config("rec_en_v2")["Train"]["dataset"]["transforms"][3]["RecResizeImg"]["max_width"] == 1280
+    with pytest.raises(ValueError, match=r"Train\.dataset\.transforms is a list of \d+ items; '99' is not an index"):
+        load_config("rec_en_v2", ["Train.dataset.transforms.99.RecResizeImg.max_width=1"])
+    with pytest.raises(ValueError, match=r"RecResizeImg\.max_width"):  # the item's values are still checked
+        load_config("rec_en_v2", ["Train.dataset.transforms.3.RecResizeImg.max_width=-5"])
+
+
 def test_system_config_values_are_checked(tmp_path):
     system = yaml.safe_load((ROOT / "paddle_pp" / "configs" / "system.yml").read_text(encoding="utf-8"))
     system["System"]["drop_score"] = 1.5
