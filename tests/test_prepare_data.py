@@ -60,7 +60,7 @@ def make_shared(root: Path) -> Path:
         gt = ic15 / "ch4_training_localization_transcription_gt" / f"gt_img_{n}.txt"
         gt.parent.mkdir(parents=True, exist_ok=True)
         gt.write_text(BOM + "\n".join(rows) + "\n", encoding="utf-8")
-    for split, names in (("train", ["A", "B"]), ("test", ["C"])):
+    for split, names in (("train", list("ABCDEFGHIJ")), ("test", ["K"])):  # 10: every 10th is a val split
         folder = shared / f"msra_td500_{split}"
         lines = [_det_label(f"orig/{name}.jpg", _picture(folder / "orig" / f"{name}.jpg", ["line"]), [""])
                  for name in names]
@@ -161,10 +161,11 @@ def _assert_shares(paths, kind_of, shares):
 
 def test_mixes_honour_their_shares_and_use_every_real_sample(prepared):
     det = [path for path, _ in _lines(prepared, "det_mix_train.txt")]
-    _assert_shares(det, lambda p: "ic15" if "ic15" in p else "msra" if "msra" in p else "sroie",
-                   {"ic15": 0.45, "msra": 0.35, "sroie": 0.20})
-    for name in ("det_ic15_train.txt", "det_msra_train.txt", "det_sroie_train.txt"):  # nothing real left out
+    _assert_shares(det, lambda p: "msra" if "msra" in p else "sroie", {"msra": 0.65, "sroie": 0.35})
+    for name in ("det_msra_fit.txt", "det_sroie_train.txt"):  # nothing real left out
         assert set(det) >= {p for p, _ in _lines(prepared, name)}, name
+    held_out = {p for p, _ in _lines(prepared, "det_msra_val.txt")}  # the validation photos never train
+    assert held_out and not held_out & set(det)
 
     v2 = [path for path, _ in _lines(prepared, "rec_en_v2_train.txt")]
     _assert_shares(v2, lambda p: "doc" if "synth_en_doc" in p else "uw3" if "uw3" in p else
