@@ -1,6 +1,7 @@
-"""paddle-pp batch: the listing, shards and resume without Ray; then real jobs, each bounded in time: local Ray
-(2 CPUs), a 2-node cluster on this machine (tasks on both nodes), a worker killed mid-job, a driver killed and
-re-run. Every job's output is counted against its inputs: each (input, page) exactly once."""
+"""paddle-pp batch: the listing, pages (PDFs, multi-page TIFFs), parts and resume by (input, page) without Ray;
+then real jobs, each bounded in time: local Ray (2 CPUs, documents and word boxes among the inputs), a 2-node
+cluster on this machine (tasks on both nodes), a worker killed mid-job, a driver killed and re-run. Every job's
+output is counted against its inputs: each (input, page) exactly once."""
 from __future__ import annotations
 
 import collections
@@ -16,6 +17,7 @@ import cv2
 import numpy as np
 import pytest
 
+import fixtures
 from paddle_pp.batch import inputs as batch_inputs
 from paddle_pp.batch import shards as batch_shards
 
@@ -35,6 +37,17 @@ def multipage_tiff(path: Path) -> Path:
     pages = [Image.new("RGB", (40, 30), "white") for _ in range(3)]
     pages[0].save(path, save_all=True, append_images=pages[1:])
     return path
+
+
+def three_page_pdf(path: Path, password=None) -> Path:
+    """Two pages of text, then a blank one (fixtures.text_pdf, upright)."""
+    return fixtures.text_pdf(path, pages=fixtures.PDF_PAGE_LINES[:2], rotate=(0, 0), turned=(False, False),
+                             password=password)
+
+
+def two_frame_tiff(path: Path) -> Path:
+    img, _ = fixtures.document((320, 200))
+    return fixtures.multipage_tiff(path, [img, img])
 
 
 def make_inputs(folder: Path, images: int, bad: bool = False) -> Path:
@@ -59,26 +72,40 @@ def summary_of(output: Path) -> dict:
     return json.loads((output / batch_shards.SUMMARY_FILE).read_text())
 
 
-def assert_exactly_once(output: Path, sources) -> list:
+def assert_exactly_once(output: Path, sources, pages=None) -> list:
+    """Every (source, page) once: an image is page 1; `pages` gives documents' page numbers ({name: [..]})."""
     rows = batch_shards.read_rows(str(output))
     counts = collections.Counter((row["source"], row["page"]) for row in rows)
-    assert sorted(counts) == sorted((name, 1) for name in sources)
+    pages = pages or {}
+    assert sorted(counts) == sorted((name, page) for name in sources for page in pages.get(name, [1]))
     assert set(counts.values()) == {1}
     return rows
 
 
 # ---------------------------------------------------------------- without Ray
 
-def test_pages_of_images_and_documents_not_yet_read(tmp_path):
+def test_pages_of_reads_images_and_documents_page_by_page(tmp_path):
     png = text_image(tmp_path / "a.png", "HI").read_bytes()
     [page] = list(batch_inputs.pages_of(png, "a.png", 0))
     assert (page.number, page.page_id, page.error) == (1, "a.png", None) and page.image.shape == (80, 360, 3)
-    [pdf] = list(batch_inputs.pages_of(b"%PDF-1.7\n", "d.pdf", 0))
-    assert isinstance(pdf.error, batch_inputs.UnsupportedDocumentError) and "not supported yet" in str(pdf.error)
-    [tiff] = list(batch_inputs.pages_of(multipage_tiff(tmp_path / "f.tif").read_bytes(), "f.tif", 0))
-    assert "3 pages" in str(tiff.error)
+    pdf = three_page_pdf(tmp_path / "d.pdf")
+    for source in (str(pdf), pdf.read_bytes()):   # a local path (read lazily) or bytes
+        pages = list(batch_inputs.pages_of(source, "d.pdf", 0, pdf_dpi=72))
+        assert [(p.number, p.page_id) for p in pages] == [(n, f"d.pdf#page={n}") for n in (1, 2, 3)]
+        assert all(p.error is None and p.image.shape == (300, 420, 3) for p in pages)
+    # --pages as in paddle-pp ocr; skip: pages a killed run committed, not read again
+    assert [p.number for p in batch_inputs.pages_of(str(pdf), "d.pdf", 0, 72, pages="2-")] == [2, 3]
+    assert [p.number for p in batch_inputs.pages_of(str(pdf), "d.pdf", 0, 72, skip={1, 3})] == [2]
+    tiff = [p.page_id for p in batch_inputs.pages_of(str(two_frame_tiff(tmp_path / "f.tif")), "f.tif", 0)]
+    assert tiff == ["f.tif#page=1", "f.tif#page=2"]
+    locked = three_page_pdf(tmp_path / "locked.pdf", password="pw")
+    [denied] = list(batch_inputs.pages_of(str(locked), "locked.pdf", 0, 72))
+    assert (denied.number, denied.page_id, type(denied.error).__name__) == (0, "locked.pdf", "PDFPasswordError")
+    assert len(list(batch_inputs.pages_of(str(locked), "locked.pdf", 0, 72, pdf_password="pw"))) == 3
+    [corrupt] = list(batch_inputs.pages_of(b"%PDF-1.4\n%%EOF\n", "c.pdf", 0))
+    assert (corrupt.number, type(corrupt.error).__name__) == (0, "DocumentReadError")
     [big] = list(batch_inputs.pages_of(png, "a.png", 100))
-    assert type(big.error).__name__ == "ImageTooLargeError" and big.image is None
+    assert type(big.error).__name__ == "ImageTooLargeError" and big.image is None and big.number == 1
     [bad] = list(batch_inputs.pages_of(b"junk", "b.png", 0))
     assert type(bad.error).__name__ == "ImageReadError"
 
@@ -120,12 +147,12 @@ def _item(name: str) -> batch_inputs.InputFile:
 def test_plan_skips_committed_and_keeps_shard_names(tmp_path):
     items = [_item(f"{i}.png") for i in range(5)]
     first = batch_shards.plan_shards(items, {}, 2)
-    assert [[i.source for i in s] for s in first] == [["0.png", "1.png"], ["2.png", "3.png"], ["4.png"]]
-    again = batch_shards.plan_shards(items, {items[0].key: "s", items[1].key: "s"}, 2)
-    assert [[i.source for i in s] for s in again] == [["2.png", "3.png"], ["4.png"]]
-    # a re-run of an unchanged listing cuts the same shards: a straggler of the killed run rewrites, never adds
-    assert [batch_shards.shard_id(i.key for i in s) for s in again] == \
-        [batch_shards.shard_id(i.key for i in s) for s in first[1:]]
+    assert [[i.source for i in s.inputs] for s in first] == [["0.png", "1.png"], ["2.png", "3.png"], ["4.png"]]
+    again = batch_shards.plan_shards(items, {items[0].key: "s", items[2].key: "s"}, 2)
+    assert [[i.source for i in s.inputs] for s in again] == [["1.png"], ["3.png"], ["4.png"]]
+    # a re-run of an unchanged listing cuts the same shards, named by their whole chunk: a straggler of the
+    # killed run (or a retried task) writes the same part names, never new ones that overlap
+    assert [s.id for s in again] == [s.id for s in first]
 
 
 def _row(item, page=1, **extra):
@@ -137,25 +164,91 @@ def _row(item, page=1, **extra):
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
-def test_shards_commit_and_resume_without_a_manifest(tmp_path, fmt):
+def test_parts_commit_and_resume_without_a_manifest(tmp_path, fmt):
     from pyarrow import fs as pafs
 
     fs, out = pafs.LocalFileSystem(), str(tmp_path / "out")
     assert batch_shards.check_format(fs, out, fmt) is None
-    a, b, c = _item("a.png"), _item("b.png"), _item("c.png")
-    batch_shards.write_shard(fs, out, "s1", [a, b], [_row(a), _row(b), _row(b, page=2)], fmt)
-    batch_shards.write_shard(fs, out, "s2", [c], [_row(c, error="c.png: bad", error_type="ImageReadError")], fmt)
-    (tmp_path / "out" / batch_shards.MANIFESTS / "s2.json").unlink()      # died between the two renames
-    (tmp_path / "out" / ".part-s3.parquet.x.tmp").write_bytes(b"half")    # died while writing
+    a, b, c = _item("a.png"), _item("b.pdf"), _item("c.png")
+    entry = batch_shards.manifest_entry
+    batch_shards.write_part(fs, out, "s1-00000", [entry(a, [1]), entry(b, [1, 2])],
+                            [_row(a), _row(b), _row(b, page=2)], fmt)
+    batch_shards.write_part(fs, out, "s2-00000", [entry(c, [1])],
+                            [_row(c, error="c.png: bad", error_type="ImageReadError")], fmt)
+    (tmp_path / "out" / batch_shards.MANIFESTS / "s2-00000.json").unlink()      # died between the two renames
+    (tmp_path / "out" / ".part-s3-00000.parquet.x.tmp").write_bytes(b"half")    # died while writing
     assert batch_shards.remove_stale_temporaries(fs, out) == 1
     committed = batch_shards.committed_inputs(fs, out, fmt)
-    assert committed == {a.key: "s1", b.key: "s1", c.key: "s2"}
-    assert (tmp_path / "out" / batch_shards.MANIFESTS / "s2.json").is_file()   # rebuilt from the shard
+    assert committed.complete == {a.key: "s1-00000", b.key: "s1-00000"}
+    # the rebuilt manifest cannot know whether its last input had more pages: it is not complete, its page is
+    assert committed.pages[c.key] == {1} and (committed.rows, committed.duplicates) == (4, 0)
+    assert (tmp_path / "out" / batch_shards.MANIFESTS / "s2-00000.json").is_file()   # rebuilt from the part
+    assert [m["part"] for m in batch_shards.shard_parts(fs, out, "s1", fmt)] == ["s1-00000"]
     rows = batch_shards.read_rows(out)
-    assert sorted((r["source"], r["page"]) for r in rows) == [("a.png", 1), ("b.png", 1), ("b.png", 2), ("c.png", 1)]
+    assert sorted((r["source"], r["page"]) for r in rows) == [("a.png", 1), ("b.pdf", 1), ("b.pdf", 2), ("c.png", 1)]
     assert rows[0]["lines"][0]["points"] == [[0, 0], [1, 0], [1, 1], [0, 1]]
     other = "jsonl" if fmt == "parquet" else "parquet"
     assert "--format " + fmt in batch_shards.check_format(fs, out, other)
+
+
+class _FakeOcr:
+    """What the worker needs of PPOCR, without models: one line with two words a page."""
+    pdf_dpi, return_word_box = 72.0, True
+
+    def ocr_image(self, image):
+        words = [{"transcription": w, "score": 0.9, "points": [[x, 0], [x + 5, 0], [x + 5, 4], [x, 4]]}
+                 for w, x in (("AB", 0), ("CD", 6))]
+        return [{"transcription": "AB CD", "score": 0.95, "points": [[0, 0], [11, 0], [11, 4], [0, 4]],
+                 "words": words}]
+
+
+def _worker(out: Path, fmt: str):
+    from pyarrow import fs as pafs
+
+    from paddle_pp.batch.worker import OcrShardWorker
+
+    worker = OcrShardWorker.__new__(OcrShardWorker)   # no PPOCR: the fake gives every page one line
+    worker.ocr, worker.max_pixels, worker.pages, worker.pdf_password, worker.fmt = _FakeOcr(), 0, None, None, fmt
+    worker.out_fs, worker.output, worker.in_fs = pafs.LocalFileSystem(), str(out), pafs.LocalFileSystem()
+    worker.models, worker.version, worker.node_id = "fake", "0", "local"
+    return worker
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
+def test_a_document_is_committed_in_parts_and_resumed_by_page(tmp_path, fmt):
+    from pyarrow import fs as pafs
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    text_image(folder / "a.png", "A")
+    three_page_pdf(folder / "b.pdf")
+    two_frame_tiff(folder / "c.tif")
+    _, items, _ = batch_inputs.list_inputs(str(folder))
+    out = tmp_path / "out"
+    fs = pafs.LocalFileSystem()
+    batch_shards.check_format(fs, str(out), fmt)
+    [shard] = batch_shards.plan_shards(items, {}, 4)
+    task = {"inputs": [item.to_dict() for item in shard.inputs], "done": {}, "part_pages": 2}
+    parts = _worker(out, fmt).run_shard(shard.id, task)
+    first = next(parts)        # a.png, b.pdf#1 committed; then the actor dies (the generator is dropped)
+    assert [(e["source"], e["pages"], e["complete"]) for e in first["inputs"]] == [("a.png", [1], True),
+                                                                                  ("b.pdf", [1], False)]
+    del parts
+    committed = batch_shards.committed_inputs(fs, str(out), fmt)
+    assert set(committed.complete) == {items[0].key}
+    # the retry (or a re-run) of the same shard reads its committed parts and goes on at the next one
+    rest = list(_worker(out, fmt).run_shard(shard.id, task))
+    assert [m["part"] for m in rest] == [f"{shard.id}-0000{n}" for n in (1, 2)]
+    rows = assert_exactly_once(out, ["a.png", "b.pdf", "c.tif"], {"b.pdf": [1, 2, 3], "c.tif": [1, 2]})
+    assert max(len([r for r in rows if r["page_id"] == p]) for p in {r["page_id"] for r in rows}) == 1
+    committed = batch_shards.committed_inputs(fs, str(out), fmt)
+    assert set(committed.complete) == {item.key for item in items} and committed.duplicates == 0
+    assert committed.pages[items[1].key] == {1, 2, 3}
+    pdf_row = next(r for r in rows if r["page_id"] == "b.pdf#page=2")
+    assert [(w["text"], w["line"]) for w in pdf_row["words"]] == [("AB", 0), ("CD", 0)]
+    assert pdf_row["words"][1]["points"] == [[6, 0], [11, 0], [11, 4], [6, 4]]
+    # a shard done again with everything committed writes nothing more
+    assert list(_worker(out, fmt).run_shard(shard.id, task)) == []
 
 
 def test_without_ray_the_command_says_how_to_install_it(monkeypatch, capsys):
@@ -170,11 +263,15 @@ def test_batch_takes_the_ocr_flags():
     from paddle_pp.batch.cli import build_parser, ocr_options
 
     args = build_parser().parse_args(["--input", "i", "--output", "o", "--lang", "en", "--det_db_thresh", "0.4",
-                                      "--cpu_threads", "2"])
+                                      "--cpu_threads", "2", "--pdf_dpi", "150", "--pages", "1-3,7",
+                                      "--pdf_password", "pw", "--return_word_box", "true"])
     options = ocr_options(args)
     assert options["lang"] == "en" and options["det_db_thresh"] == 0.4 and "cpu_threads" not in options
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["--input", "i", "--output", "o", "--image_dir", "x"])
+    assert options["pdf_dpi"] == 150 and options["return_word_box"] is True
+    assert (args.pages, args.pdf_password) == ("1-3,7", "pw")
+    for wrong in (["--image_dir", "x"], ["--output_format", "txt"], ["--pages", "3-1"]):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["--input", "i", "--output", "o", *wrong])
 
 
 # ---------------------------------------------------------------- real jobs
