@@ -59,7 +59,7 @@ def make_inputs(folder: Path, images: int, bad: bool = False) -> Path:
         (folder / "empty.jpg").write_bytes(b"")
         (folder / "doc.pdf").write_bytes(b"%PDF-1.4\n%%EOF\n")
         multipage_tiff(folder / "fax.tif")
-        text_image(folder / "wide.png", "TOO WIDE", width=1200)   # over the --max_pixels of the test
+        text_image(folder / "wide.png", "TOO WIDE", width=4000)   # over the --max_pixels of the test
     return folder
 
 
@@ -284,32 +284,64 @@ def job_env(models_dir):
     return cluster_env(dict(os.environ, PADDLE_PP_MODELS=models_dir))
 
 
-def test_local_ray_bad_inputs_are_rows_and_a_rerun_does_nothing(tmp_path, job_env):
+def mixed_size_pdf(path: Path) -> Path:
+    """Three blank pages, the middle one far over any pixel limit (2000 x 2000 points)."""
+    import pikepdf
+
+    pdf = pikepdf.new()
+    for size in (200, 2000, 200):
+        pdf.add_blank_page(page_size=(size, size))
+    pdf.save(str(path))
+    return path
+
+
+def test_local_ray_documents_bad_inputs_and_words_are_rows_and_a_rerun_does_nothing(tmp_path, job_env):
     folder = make_inputs(tmp_path / "in", 3, bad=True)
+    three_page_pdf(folder / "three.pdf")                          # two pages of text, then a blank one
+    three_page_pdf(folder / "locked.pdf", password="secret")      # encrypted, no --pdf_password
+    two_frame_tiff(folder / "scan.tif")
+    mixed_size_pdf(folder / "mixed.pdf")                          # page 2 alone is too large
     out = tmp_path / "out"
     args = ["--input", str(folder), "--output", str(out), "--format", "jsonl", "--num_cpus", "2",
-            "--shard_size", "3", "--max_pixels", "50000", "--lang", "en"]
+            "--shard_size", "3", "--max_pixels", "300000", "--pdf_dpi", "100", "--return_word_box", "true",
+            "--lang", "en"]
     first = batch(args, job_env)
     assert first.returncode == 1, first.stderr[-2000:]   # some pages failed: exit 1, as paddle-pp ocr
     sources = sorted(p.name for p in folder.iterdir())
-    rows = {r["source"]: r for r in assert_exactly_once(out, sources)}
+    documents = {"doc.pdf": [0], "locked.pdf": [0], "fax.tif": [1, 2, 3], "three.pdf": [1, 2, 3],
+                 "scan.tif": [1, 2], "mixed.pdf": [1, 2, 3]}
+    rows = assert_exactly_once(out, sources, documents)
+    by_id = {r["page_id"]: r for r in rows}
     for i in range(3):
-        assert rows[f"img{i:02d}.png"]["error"] is None
-        assert "BATCH" in rows[f"img{i:02d}.png"]["text"].replace(" ", "").upper()
-        assert rows[f"img{i:02d}.png"]["width"] == 360
-    causes = {name: rows[name]["error_type"] for name in ("bad.png", "empty.jpg", "doc.pdf", "fax.tif", "wide.png")}
-    assert causes == {"bad.png": "ImageReadError", "empty.jpg": "ImageReadError", "doc.pdf": "UnsupportedDocumentError",
-                      "fax.tif": "UnsupportedDocumentError", "wide.png": "ImageTooLargeError"}
+        image = by_id[f"img{i:02d}.png"]
+        assert image["error"] is None and image["width"] == 360 and image["page"] == 1
+        assert "BATCH" in image["text"].replace(" ", "").upper()
+    page1 = by_id["three.pdf#page=1"]
+    assert page1["error"] is None and (page1["width"], page1["height"]) == (584, 417)   # 420x300 pt at 100 dpi
+    assert "TOTAL" in page1["text"].upper()
+    assert by_id["three.pdf#page=3"]["lines"] == [] and by_id["three.pdf#page=3"]["error"] is None   # blank
+    # words: every line's words, each pointing at its line, in order
+    assert page1["words"] and {w["line"] for w in page1["words"]} == set(range(len(page1["lines"])))
+    for index, line in enumerate(page1["lines"]):
+        assert [w["text"] for w in page1["words"] if w["line"] == index] == line["text"].split()
+    causes = {page_id: by_id[page_id]["error_type"] for page_id in
+              ("bad.png", "empty.jpg", "doc.pdf", "wide.png", "locked.pdf", "mixed.pdf#page=2")}
+    assert causes == {"bad.png": "ImageReadError", "empty.jpg": "ImageReadError", "doc.pdf": "DocumentReadError",
+                      "wide.png": "ImageTooLargeError", "locked.pdf": "PDFPasswordError",
+                      "mixed.pdf#page=2": "ImageTooLargeError"}
+    assert by_id["mixed.pdf#page=1"]["error"] is None and by_id["mixed.pdf#page=3"]["error"] is None
+    assert all(by_id[p]["error"] is None for p in ("fax.tif#page=3", "scan.tif#page=2"))
     summary = summary_of(out)
-    assert summary["failures_by_cause"] == {"ImageReadError": 2, "UnsupportedDocumentError": 2,
-                                            "ImageTooLargeError": 1}
-    assert (summary["processed_inputs"], summary["pages"], summary["missing"], summary["duplicates"]) == (8, 8, 0, 0)
-    assert "rec=rec_en" in rows["img00.png"]["models"]
+    assert summary["failures_by_cause"] == {"ImageReadError": 2, "DocumentReadError": 1, "ImageTooLargeError": 2,
+                                            "PDFPasswordError": 1}
+    assert (summary["processed_inputs"], summary["pages"], summary["missing"], summary["duplicates"]) == \
+        (12, 19, 0, 0)
+    assert summary["dataset_rows"] == 19 and "rec=rec_en" in by_id["img00.png"]["models"]
 
     again = batch(args, job_env, timeout=120)
     assert again.returncode == 0, again.stderr[-2000:]
-    assert "8 already committed" in again.stderr and summary_of(out)["processed_inputs"] == 0
-    assert_exactly_once(out, sources)
+    assert "12 already committed" in again.stderr and summary_of(out)["processed_inputs"] == 0
+    assert_exactly_once(out, sources, documents)
 
 
 @pytest.fixture(scope="module")
@@ -375,9 +407,10 @@ def test_worker_killed_mid_job_loses_and_duplicates_nothing(tmp_path, cluster):
 def test_driver_killed_then_rerun_does_only_the_rest(tmp_path, cluster):
     address, env = cluster
     folder = make_inputs(tmp_path / "in", 8)
+    three_page_pdf(folder / "a.pdf")    # first in the listing: the kill most likely falls inside it
     out = tmp_path / "out"
     args = ["--input", str(folder), "--output", str(out), "--address", address, "--shard_size", "1",
-            "--actors", "1", "--lang", "en"]
+            "--actors", "1", "--pdf_dpi", "72", "--lang", "en"]
     driver = subprocess.Popen([sys.executable, "-m", "paddle_pp.cli", "batch", "--no_progress", *args], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -388,7 +421,8 @@ def test_driver_killed_then_rerun_does_only_the_rest(tmp_path, cluster):
     rerun = batch(args, env)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     summary = summary_of(out)
-    assert summary["skipped_committed"] >= 1                         # what the killed run committed is kept
-    assert summary["skipped_committed"] + summary["processed_inputs"] == 8   # and only the rest is done
+    # what the killed run committed is kept, part by part (a.pdf's first pages too), and only the rest is done
+    assert summary["pages"] < 11 and summary["dataset_rows"] == 11
+    assert summary["skipped_committed"] + summary["processed_inputs"] == 9
     assert (summary["missing"], summary["duplicates"]) == (0, 0)
-    assert_exactly_once(out, [f"img{i:02d}.png" for i in range(8)])
+    assert_exactly_once(out, ["a.pdf"] + [f"img{i:02d}.png" for i in range(8)], {"a.pdf": [1, 2, 3]})
