@@ -26,7 +26,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+from typing import AbstractSet, Any, Dict, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -148,18 +148,20 @@ def _read_all(path: Path) -> bytes:
 
 def iter_pages(source: DocumentInput, name: Optional[str] = None, pdf_dpi: Optional[float] = None,
                pages: Optional[str] = None, pdf_password: Optional[str] = None,
-               max_pixels: Optional[int] = None, embedded_text: bool = False) -> Iterator[Page]:
+               max_pixels: Optional[int] = None, embedded_text: bool = False,
+               skip: AbstractSet[int] = frozenset()) -> Iterator[Page]:
     """The pages of a file path or the bytes of a file, lazily, each with its image or its error (see the
     module docstring). `name` is what results call the input (default: the path as given, or '<bytes>');
     `pdf_dpi` None = configs/system.yml System.pdf_dpi; `pages` a selection such as '1-3,7' (documents only; a
-    plain image is its one page); `max_pixels` None = System.max_pixels, 0 = no limit."""
+    plain image is its one page); `max_pixels` None = System.max_pixels, 0 = no limit; `skip`: page numbers of
+    a document not to read at all (a resumed batch job's pages already done)."""
     path, data, name = _load(source, name)
     kind = document_kind(data if data is not None else path)
     if kind == "pdf":
         yield from _pdf_pages(path, data, name, resolve_pdf_dpi(pdf_dpi), pages, pdf_password,
-                              resolve_max_pixels(max_pixels), embedded_text)
+                              resolve_max_pixels(max_pixels), embedded_text, skip)
     elif kind == "tiff":
-        yield from _tiff_pages(path, data, name, pages, resolve_max_pixels(max_pixels))
+        yield from _tiff_pages(path, data, name, pages, resolve_max_pixels(max_pixels), skip)
     else:
         yield _image_page(path, data, name, max_pixels)
 
@@ -221,7 +223,8 @@ def _open_pdf(path: Optional[Path], data: Optional[bytes], name: str, password: 
 
 
 def _pdf_pages(path: Optional[Path], data: Optional[bytes], name: str, dpi: float, pages: Optional[str],
-               password: Optional[str], max_pixels: int, embedded_text: bool) -> Iterator[Page]:
+               password: Optional[str], max_pixels: int, embedded_text: bool,
+               skip: AbstractSet[int] = frozenset()) -> Iterator[Page]:
     try:
         pdf = _open_pdf(path, data, name, password)
     except DocumentError as exc:
@@ -233,7 +236,8 @@ def _pdf_pages(path: Optional[Path], data: Optional[bytes], name: str, dpi: floa
             yield Page(name, error=EmptyDocumentError(f"{name}: PDF has no pages"), kind="pdf", count=0)
             return
         for number in select_pages(pages, count):
-            yield _pdf_page(pdf, name, number, count, dpi, max_pixels, embedded_text)
+            if number not in skip:
+                yield _pdf_page(pdf, name, number, count, dpi, max_pixels, embedded_text)
     finally:
         pdf.close()
 
@@ -305,7 +309,7 @@ def _bitmap_to_bgr(bitmap: Any) -> np.ndarray:
 # ------------------------------------------------------------------------------------------- TIFF
 
 def _tiff_pages(path: Optional[Path], data: Optional[bytes], name: str, pages: Optional[str],
-                max_pixels: int) -> Iterator[Page]:
+                max_pixels: int, skip: AbstractSet[int] = frozenset()) -> Iterator[Page]:
     from PIL import TiffImagePlugin
 
     try:
@@ -318,7 +322,8 @@ def _tiff_pages(path: Optional[Path], data: Optional[bytes], name: str, pages: O
     try:
         count = int(getattr(tiff, "n_frames", 1))
         for number in select_pages(pages, count):
-            yield _tiff_page(tiff, name, number, count, max_pixels)
+            if number not in skip:
+                yield _tiff_page(tiff, name, number, count, max_pixels)
     finally:
         tiff.close()
 

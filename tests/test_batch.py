@@ -1,6 +1,7 @@
-"""paddle-pp batch: the listing, shards and resume without Ray; then real jobs, each bounded in time: local Ray
-(2 CPUs), a 2-node cluster on this machine (tasks on both nodes), a worker killed mid-job, a driver killed and
-re-run. Every job's output is counted against its inputs: each (input, page) exactly once."""
+"""paddle-pp batch: the listing, pages (PDFs, multi-page TIFFs), parts and resume by (input, page) without Ray;
+then real jobs, each bounded in time: local Ray (2 CPUs, documents and word boxes among the inputs), a 2-node
+cluster on this machine (tasks on both nodes), a worker killed mid-job, a driver killed and re-run. Every job's
+output is counted against its inputs: each (input, page) exactly once."""
 from __future__ import annotations
 
 import collections
@@ -16,6 +17,7 @@ import cv2
 import numpy as np
 import pytest
 
+import fixtures
 from paddle_pp.batch import inputs as batch_inputs
 from paddle_pp.batch import shards as batch_shards
 
@@ -37,6 +39,17 @@ def multipage_tiff(path: Path) -> Path:
     return path
 
 
+def three_page_pdf(path: Path, password=None) -> Path:
+    """Two pages of text, then a blank one (fixtures.text_pdf, upright)."""
+    return fixtures.text_pdf(path, pages=fixtures.PDF_PAGE_LINES[:2], rotate=(0, 0), turned=(False, False),
+                             password=password)
+
+
+def two_frame_tiff(path: Path) -> Path:
+    img, _ = fixtures.document((320, 200))
+    return fixtures.multipage_tiff(path, [img, img])
+
+
 def make_inputs(folder: Path, images: int, bad: bool = False) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(images):
@@ -46,7 +59,7 @@ def make_inputs(folder: Path, images: int, bad: bool = False) -> Path:
         (folder / "empty.jpg").write_bytes(b"")
         (folder / "doc.pdf").write_bytes(b"%PDF-1.4\n%%EOF\n")
         multipage_tiff(folder / "fax.tif")
-        text_image(folder / "wide.png", "TOO WIDE", width=1200)   # over the --max_pixels of the test
+        text_image(folder / "wide.png", "TOO WIDE", width=4000)   # over the --max_pixels of the test
     return folder
 
 
@@ -59,26 +72,40 @@ def summary_of(output: Path) -> dict:
     return json.loads((output / batch_shards.SUMMARY_FILE).read_text())
 
 
-def assert_exactly_once(output: Path, sources) -> list:
+def assert_exactly_once(output: Path, sources, pages=None) -> list:
+    """Every (source, page) once: an image is page 1; `pages` gives documents' page numbers ({name: [..]})."""
     rows = batch_shards.read_rows(str(output))
     counts = collections.Counter((row["source"], row["page"]) for row in rows)
-    assert sorted(counts) == sorted((name, 1) for name in sources)
+    pages = pages or {}
+    assert sorted(counts) == sorted((name, page) for name in sources for page in pages.get(name, [1]))
     assert set(counts.values()) == {1}
     return rows
 
 
 # ---------------------------------------------------------------- without Ray
 
-def test_pages_of_images_and_documents_not_yet_read(tmp_path):
+def test_pages_of_reads_images_and_documents_page_by_page(tmp_path):
     png = text_image(tmp_path / "a.png", "HI").read_bytes()
     [page] = list(batch_inputs.pages_of(png, "a.png", 0))
     assert (page.number, page.page_id, page.error) == (1, "a.png", None) and page.image.shape == (80, 360, 3)
-    [pdf] = list(batch_inputs.pages_of(b"%PDF-1.7\n", "d.pdf", 0))
-    assert isinstance(pdf.error, batch_inputs.UnsupportedDocumentError) and "not supported yet" in str(pdf.error)
-    [tiff] = list(batch_inputs.pages_of(multipage_tiff(tmp_path / "f.tif").read_bytes(), "f.tif", 0))
-    assert "3 pages" in str(tiff.error)
+    pdf = three_page_pdf(tmp_path / "d.pdf")
+    for source in (str(pdf), pdf.read_bytes()):   # a local path (read lazily) or bytes
+        pages = list(batch_inputs.pages_of(source, "d.pdf", 0, pdf_dpi=72))
+        assert [(p.number, p.page_id) for p in pages] == [(n, f"d.pdf#page={n}") for n in (1, 2, 3)]
+        assert all(p.error is None and p.image.shape == (300, 420, 3) for p in pages)
+    # --pages as in paddle-pp ocr; skip: pages a killed run committed, not read again
+    assert [p.number for p in batch_inputs.pages_of(str(pdf), "d.pdf", 0, 72, pages="2-")] == [2, 3]
+    assert [p.number for p in batch_inputs.pages_of(str(pdf), "d.pdf", 0, 72, skip={1, 3})] == [2]
+    tiff = [p.page_id for p in batch_inputs.pages_of(str(two_frame_tiff(tmp_path / "f.tif")), "f.tif", 0)]
+    assert tiff == ["f.tif#page=1", "f.tif#page=2"]
+    locked = three_page_pdf(tmp_path / "locked.pdf", password="pw")
+    [denied] = list(batch_inputs.pages_of(str(locked), "locked.pdf", 0, 72))
+    assert (denied.number, denied.page_id, type(denied.error).__name__) == (0, "locked.pdf", "PDFPasswordError")
+    assert len(list(batch_inputs.pages_of(str(locked), "locked.pdf", 0, 72, pdf_password="pw"))) == 3
+    [corrupt] = list(batch_inputs.pages_of(b"%PDF-1.4\n%%EOF\n", "c.pdf", 0))
+    assert (corrupt.number, type(corrupt.error).__name__) == (0, "DocumentReadError")
     [big] = list(batch_inputs.pages_of(png, "a.png", 100))
-    assert type(big.error).__name__ == "ImageTooLargeError" and big.image is None
+    assert type(big.error).__name__ == "ImageTooLargeError" and big.image is None and big.number == 1
     [bad] = list(batch_inputs.pages_of(b"junk", "b.png", 0))
     assert type(bad.error).__name__ == "ImageReadError"
 
@@ -120,12 +147,12 @@ def _item(name: str) -> batch_inputs.InputFile:
 def test_plan_skips_committed_and_keeps_shard_names(tmp_path):
     items = [_item(f"{i}.png") for i in range(5)]
     first = batch_shards.plan_shards(items, {}, 2)
-    assert [[i.source for i in s] for s in first] == [["0.png", "1.png"], ["2.png", "3.png"], ["4.png"]]
-    again = batch_shards.plan_shards(items, {items[0].key: "s", items[1].key: "s"}, 2)
-    assert [[i.source for i in s] for s in again] == [["2.png", "3.png"], ["4.png"]]
-    # a re-run of an unchanged listing cuts the same shards: a straggler of the killed run rewrites, never adds
-    assert [batch_shards.shard_id(i.key for i in s) for s in again] == \
-        [batch_shards.shard_id(i.key for i in s) for s in first[1:]]
+    assert [[i.source for i in s.inputs] for s in first] == [["0.png", "1.png"], ["2.png", "3.png"], ["4.png"]]
+    again = batch_shards.plan_shards(items, {items[0].key: "s", items[2].key: "s"}, 2)
+    assert [[i.source for i in s.inputs] for s in again] == [["1.png"], ["3.png"], ["4.png"]]
+    # a re-run of an unchanged listing cuts the same shards, named by their whole chunk: a straggler of the
+    # killed run (or a retried task) writes the same part names, never new ones that overlap
+    assert [s.id for s in again] == [s.id for s in first]
 
 
 def _row(item, page=1, **extra):
@@ -137,25 +164,91 @@ def _row(item, page=1, **extra):
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
-def test_shards_commit_and_resume_without_a_manifest(tmp_path, fmt):
+def test_parts_commit_and_resume_without_a_manifest(tmp_path, fmt):
     from pyarrow import fs as pafs
 
     fs, out = pafs.LocalFileSystem(), str(tmp_path / "out")
     assert batch_shards.check_format(fs, out, fmt) is None
-    a, b, c = _item("a.png"), _item("b.png"), _item("c.png")
-    batch_shards.write_shard(fs, out, "s1", [a, b], [_row(a), _row(b), _row(b, page=2)], fmt)
-    batch_shards.write_shard(fs, out, "s2", [c], [_row(c, error="c.png: bad", error_type="ImageReadError")], fmt)
-    (tmp_path / "out" / batch_shards.MANIFESTS / "s2.json").unlink()      # died between the two renames
-    (tmp_path / "out" / ".part-s3.parquet.x.tmp").write_bytes(b"half")    # died while writing
+    a, b, c = _item("a.png"), _item("b.pdf"), _item("c.png")
+    entry = batch_shards.manifest_entry
+    batch_shards.write_part(fs, out, "s1-00000", [entry(a, [1]), entry(b, [1, 2])],
+                            [_row(a), _row(b), _row(b, page=2)], fmt)
+    batch_shards.write_part(fs, out, "s2-00000", [entry(c, [1])],
+                            [_row(c, error="c.png: bad", error_type="ImageReadError")], fmt)
+    (tmp_path / "out" / batch_shards.MANIFESTS / "s2-00000.json").unlink()      # died between the two renames
+    (tmp_path / "out" / ".part-s3-00000.parquet.x.tmp").write_bytes(b"half")    # died while writing
     assert batch_shards.remove_stale_temporaries(fs, out) == 1
     committed = batch_shards.committed_inputs(fs, out, fmt)
-    assert committed == {a.key: "s1", b.key: "s1", c.key: "s2"}
-    assert (tmp_path / "out" / batch_shards.MANIFESTS / "s2.json").is_file()   # rebuilt from the shard
+    assert committed.complete == {a.key: "s1-00000", b.key: "s1-00000"}
+    # the rebuilt manifest cannot know whether its last input had more pages: it is not complete, its page is
+    assert committed.pages[c.key] == {1} and (committed.rows, committed.duplicates) == (4, 0)
+    assert (tmp_path / "out" / batch_shards.MANIFESTS / "s2-00000.json").is_file()   # rebuilt from the part
+    assert [m["part"] for m in batch_shards.shard_parts(fs, out, "s1", fmt)] == ["s1-00000"]
     rows = batch_shards.read_rows(out)
-    assert sorted((r["source"], r["page"]) for r in rows) == [("a.png", 1), ("b.png", 1), ("b.png", 2), ("c.png", 1)]
+    assert sorted((r["source"], r["page"]) for r in rows) == [("a.png", 1), ("b.pdf", 1), ("b.pdf", 2), ("c.png", 1)]
     assert rows[0]["lines"][0]["points"] == [[0, 0], [1, 0], [1, 1], [0, 1]]
     other = "jsonl" if fmt == "parquet" else "parquet"
     assert "--format " + fmt in batch_shards.check_format(fs, out, other)
+
+
+class _FakeOcr:
+    """What the worker needs of PPOCR, without models: one line with two words a page."""
+    pdf_dpi, return_word_box = 72.0, True
+
+    def ocr_image(self, image):
+        words = [{"transcription": w, "score": 0.9, "points": [[x, 0], [x + 5, 0], [x + 5, 4], [x, 4]]}
+                 for w, x in (("AB", 0), ("CD", 6))]
+        return [{"transcription": "AB CD", "score": 0.95, "points": [[0, 0], [11, 0], [11, 4], [0, 4]],
+                 "words": words}]
+
+
+def _worker(out: Path, fmt: str):
+    from pyarrow import fs as pafs
+
+    from paddle_pp.batch.worker import OcrShardWorker
+
+    worker = OcrShardWorker.__new__(OcrShardWorker)   # no PPOCR: the fake gives every page one line
+    worker.ocr, worker.max_pixels, worker.pages, worker.pdf_password, worker.fmt = _FakeOcr(), 0, None, None, fmt
+    worker.out_fs, worker.output, worker.in_fs = pafs.LocalFileSystem(), str(out), pafs.LocalFileSystem()
+    worker.models, worker.version, worker.node_id = "fake", "0", "local"
+    return worker
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
+def test_a_document_is_committed_in_parts_and_resumed_by_page(tmp_path, fmt):
+    from pyarrow import fs as pafs
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    text_image(folder / "a.png", "A")
+    three_page_pdf(folder / "b.pdf")
+    two_frame_tiff(folder / "c.tif")
+    _, items, _ = batch_inputs.list_inputs(str(folder))
+    out = tmp_path / "out"
+    fs = pafs.LocalFileSystem()
+    batch_shards.check_format(fs, str(out), fmt)
+    [shard] = batch_shards.plan_shards(items, {}, 4)
+    task = {"inputs": [item.to_dict() for item in shard.inputs], "done": {}, "part_pages": 2}
+    parts = _worker(out, fmt).run_shard(shard.id, task)
+    first = next(parts)        # a.png, b.pdf#1 committed; then the actor dies (the generator is dropped)
+    assert [(e["source"], e["pages"], e["complete"]) for e in first["inputs"]] == [("a.png", [1], True),
+                                                                                  ("b.pdf", [1], False)]
+    del parts
+    committed = batch_shards.committed_inputs(fs, str(out), fmt)
+    assert set(committed.complete) == {items[0].key}
+    # the retry (or a re-run) of the same shard reads its committed parts and goes on at the next one
+    rest = list(_worker(out, fmt).run_shard(shard.id, task))
+    assert [m["part"] for m in rest] == [f"{shard.id}-0000{n}" for n in (1, 2)]
+    rows = assert_exactly_once(out, ["a.png", "b.pdf", "c.tif"], {"b.pdf": [1, 2, 3], "c.tif": [1, 2]})
+    assert max(len([r for r in rows if r["page_id"] == p]) for p in {r["page_id"] for r in rows}) == 1
+    committed = batch_shards.committed_inputs(fs, str(out), fmt)
+    assert set(committed.complete) == {item.key for item in items} and committed.duplicates == 0
+    assert committed.pages[items[1].key] == {1, 2, 3}
+    pdf_row = next(r for r in rows if r["page_id"] == "b.pdf#page=2")
+    assert [(w["text"], w["line"]) for w in pdf_row["words"]] == [("AB", 0), ("CD", 0)]
+    assert pdf_row["words"][1]["points"] == [[6, 0], [11, 0], [11, 4], [6, 4]]
+    # a shard done again with everything committed writes nothing more
+    assert list(_worker(out, fmt).run_shard(shard.id, task)) == []
 
 
 def test_without_ray_the_command_says_how_to_install_it(monkeypatch, capsys):
@@ -170,11 +263,15 @@ def test_batch_takes_the_ocr_flags():
     from paddle_pp.batch.cli import build_parser, ocr_options
 
     args = build_parser().parse_args(["--input", "i", "--output", "o", "--lang", "en", "--det_db_thresh", "0.4",
-                                      "--cpu_threads", "2"])
+                                      "--cpu_threads", "2", "--pdf_dpi", "150", "--pages", "1-3,7",
+                                      "--pdf_password", "pw", "--return_word_box", "true"])
     options = ocr_options(args)
     assert options["lang"] == "en" and options["det_db_thresh"] == 0.4 and "cpu_threads" not in options
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["--input", "i", "--output", "o", "--image_dir", "x"])
+    assert options["pdf_dpi"] == 150 and options["return_word_box"] is True
+    assert (args.pages, args.pdf_password) == ("1-3,7", "pw")
+    for wrong in (["--image_dir", "x"], ["--output_format", "txt"], ["--pages", "3-1"]):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["--input", "i", "--output", "o", *wrong])
 
 
 # ---------------------------------------------------------------- real jobs
@@ -187,32 +284,64 @@ def job_env(models_dir):
     return cluster_env(dict(os.environ, PADDLE_PP_MODELS=models_dir))
 
 
-def test_local_ray_bad_inputs_are_rows_and_a_rerun_does_nothing(tmp_path, job_env):
+def mixed_size_pdf(path: Path) -> Path:
+    """Three blank pages, the middle one far over any pixel limit (2000 x 2000 points)."""
+    import pikepdf
+
+    pdf = pikepdf.new()
+    for size in (200, 2000, 200):
+        pdf.add_blank_page(page_size=(size, size))
+    pdf.save(str(path))
+    return path
+
+
+def test_local_ray_documents_bad_inputs_and_words_are_rows_and_a_rerun_does_nothing(tmp_path, job_env):
     folder = make_inputs(tmp_path / "in", 3, bad=True)
+    three_page_pdf(folder / "three.pdf")                          # two pages of text, then a blank one
+    three_page_pdf(folder / "locked.pdf", password="secret")      # encrypted, no --pdf_password
+    two_frame_tiff(folder / "scan.tif")
+    mixed_size_pdf(folder / "mixed.pdf")                          # page 2 alone is too large
     out = tmp_path / "out"
     args = ["--input", str(folder), "--output", str(out), "--format", "jsonl", "--num_cpus", "2",
-            "--shard_size", "3", "--max_pixels", "50000", "--lang", "en"]
+            "--shard_size", "3", "--max_pixels", "300000", "--pdf_dpi", "100", "--return_word_box", "true",
+            "--lang", "en"]
     first = batch(args, job_env)
     assert first.returncode == 1, first.stderr[-2000:]   # some pages failed: exit 1, as paddle-pp ocr
     sources = sorted(p.name for p in folder.iterdir())
-    rows = {r["source"]: r for r in assert_exactly_once(out, sources)}
+    documents = {"doc.pdf": [0], "locked.pdf": [0], "fax.tif": [1, 2, 3], "three.pdf": [1, 2, 3],
+                 "scan.tif": [1, 2], "mixed.pdf": [1, 2, 3]}
+    rows = assert_exactly_once(out, sources, documents)
+    by_id = {r["page_id"]: r for r in rows}
     for i in range(3):
-        assert rows[f"img{i:02d}.png"]["error"] is None
-        assert "BATCH" in rows[f"img{i:02d}.png"]["text"].replace(" ", "").upper()
-        assert rows[f"img{i:02d}.png"]["width"] == 360
-    causes = {name: rows[name]["error_type"] for name in ("bad.png", "empty.jpg", "doc.pdf", "fax.tif", "wide.png")}
-    assert causes == {"bad.png": "ImageReadError", "empty.jpg": "ImageReadError", "doc.pdf": "UnsupportedDocumentError",
-                      "fax.tif": "UnsupportedDocumentError", "wide.png": "ImageTooLargeError"}
+        image = by_id[f"img{i:02d}.png"]
+        assert image["error"] is None and image["width"] == 360 and image["page"] == 1
+        assert "BATCH" in image["text"].replace(" ", "").upper()
+    page1 = by_id["three.pdf#page=1"]
+    assert page1["error"] is None and (page1["width"], page1["height"]) == (584, 417)   # 420x300 pt at 100 dpi
+    assert "TOTAL" in page1["text"].upper()
+    assert by_id["three.pdf#page=3"]["lines"] == [] and by_id["three.pdf#page=3"]["error"] is None   # blank
+    # words: every line's words, each pointing at its line, in order
+    assert page1["words"] and {w["line"] for w in page1["words"]} == set(range(len(page1["lines"])))
+    for index, line in enumerate(page1["lines"]):
+        assert [w["text"] for w in page1["words"] if w["line"] == index] == line["text"].split()
+    causes = {page_id: by_id[page_id]["error_type"] for page_id in
+              ("bad.png", "empty.jpg", "doc.pdf", "wide.png", "locked.pdf", "mixed.pdf#page=2")}
+    assert causes == {"bad.png": "ImageReadError", "empty.jpg": "ImageReadError", "doc.pdf": "DocumentReadError",
+                      "wide.png": "ImageTooLargeError", "locked.pdf": "PDFPasswordError",
+                      "mixed.pdf#page=2": "ImageTooLargeError"}
+    assert by_id["mixed.pdf#page=1"]["error"] is None and by_id["mixed.pdf#page=3"]["error"] is None
+    assert all(by_id[p]["error"] is None for p in ("fax.tif#page=3", "scan.tif#page=2"))
     summary = summary_of(out)
-    assert summary["failures_by_cause"] == {"ImageReadError": 2, "UnsupportedDocumentError": 2,
-                                            "ImageTooLargeError": 1}
-    assert (summary["processed_inputs"], summary["pages"], summary["missing"], summary["duplicates"]) == (8, 8, 0, 0)
-    assert "rec=rec_en" in rows["img00.png"]["models"]
+    assert summary["failures_by_cause"] == {"ImageReadError": 2, "DocumentReadError": 1, "ImageTooLargeError": 2,
+                                            "PDFPasswordError": 1}
+    assert (summary["processed_inputs"], summary["pages"], summary["missing"], summary["duplicates"]) == \
+        (12, 19, 0, 0)
+    assert summary["dataset_rows"] == 19 and "rec=rec_en" in by_id["img00.png"]["models"]
 
     again = batch(args, job_env, timeout=120)
     assert again.returncode == 0, again.stderr[-2000:]
-    assert "8 already committed" in again.stderr and summary_of(out)["processed_inputs"] == 0
-    assert_exactly_once(out, sources)
+    assert "12 already committed" in again.stderr and summary_of(out)["processed_inputs"] == 0
+    assert_exactly_once(out, sources, documents)
 
 
 @pytest.fixture(scope="module")
@@ -278,9 +407,10 @@ def test_worker_killed_mid_job_loses_and_duplicates_nothing(tmp_path, cluster):
 def test_driver_killed_then_rerun_does_only_the_rest(tmp_path, cluster):
     address, env = cluster
     folder = make_inputs(tmp_path / "in", 8)
+    three_page_pdf(folder / "a.pdf")    # first in the listing: the kill most likely falls inside it
     out = tmp_path / "out"
     args = ["--input", str(folder), "--output", str(out), "--address", address, "--shard_size", "1",
-            "--actors", "1", "--lang", "en"]
+            "--actors", "1", "--pdf_dpi", "72", "--lang", "en"]
     driver = subprocess.Popen([sys.executable, "-m", "paddle_pp.cli", "batch", "--no_progress", *args], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -291,7 +421,8 @@ def test_driver_killed_then_rerun_does_only_the_rest(tmp_path, cluster):
     rerun = batch(args, env)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     summary = summary_of(out)
-    assert summary["skipped_committed"] >= 1                         # what the killed run committed is kept
-    assert summary["skipped_committed"] + summary["processed_inputs"] == 8   # and only the rest is done
+    # what the killed run committed is kept, part by part (a.pdf's first pages too), and only the rest is done
+    assert summary["pages"] < 11 and summary["dataset_rows"] == 11
+    assert summary["skipped_committed"] + summary["processed_inputs"] == 9
     assert (summary["missing"], summary["duplicates"]) == (0, 0)
-    assert_exactly_once(out, [f"img{i:02d}.png" for i in range(8)])
+    assert_exactly_once(out, ["a.pdf"] + [f"img{i:02d}.png" for i in range(8)], {"a.pdf": [1, 2, 3]})

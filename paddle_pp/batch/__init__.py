@@ -1,4 +1,5 @@
-"""paddle-pp batch: resumable, exactly-once OCR of large image collections on Ray Data (docs/batch.md).
+"""paddle-pp batch: resumable, exactly-once OCR of large image and document (PDF, multi-page TIFF) collections on
+Ray Data, one row per page (docs/batch.md).
 
     from paddle_pp.batch import run_batch
     summary = run_batch("scans/", "out/", lang="en")          # local Ray on this machine's cores

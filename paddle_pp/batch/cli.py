@@ -1,4 +1,5 @@
-"""`paddle-pp batch`: OCR a folder, a glob or a manifest of images into a Parquet (or JSONL) dataset, on Ray.
+"""`paddle-pp batch`: OCR a folder, a glob or a manifest of images, PDFs and multi-page TIFFs into a Parquet (or
+JSONL) dataset, one row per page, on Ray.
 
     paddle-pp batch --input scans/ --output ocr_out/                  # local Ray on this machine's cores
     paddle-pp batch --input 'scans/**/*.png' --output out/ --format jsonl --lang en
@@ -6,7 +7,8 @@
 
 Run it again after a crash, Ctrl-C or kill: only the inputs without a committed result are done, and the
 dataset holds every (input, page) once. Takes every model and engine flag of `paddle-pp ocr`, with the same
-defaults, except --cpu_threads, which is per actor here (default 1). docs/batch.md tells the rest.
+defaults (--pdf_dpi, --pages, --pdf_password and --return_word_box too), except --cpu_threads, which is per actor
+here (default 1). docs/batch.md tells the rest.
 """
 from __future__ import annotations
 
@@ -23,13 +25,15 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = utility.EXIT_OK, utility.EX
 
 
 EPILOG = """\
-output: OUTPUT/part-<shard>.parquet (or .jsonl), one row per page: source, page, page_id, width, height,
-  lines [{text, score, points}], text, error, error_type, models, paddle_pp_version, elapsed_ms, node_id,
-  input_key, path, size, mtime_ns, content_hash; OUTPUT/_manifests/ (what each shard holds),
-  OUTPUT/_summary.json (the last run's summary).
+output: OUTPUT/part-<shard>-<n>.parquet (or .jsonl), one row per (input, page): source, page (1-based; 1 for
+  an image; 0 for a document that cannot be opened), page_id, width, height, lines [{text, score, points}],
+  text, words [{text, score, points, line}] (--return_word_box, else null), error, error_type, models,
+  paddle_pp_version, elapsed_ms, node_id, input_key, path, size, mtime_ns, content_hash;
+  OUTPUT/_manifests/ (what each part holds), OUTPUT/_summary.json (the last run's summary).
 
-bad inputs (unreadable, not an image, over --max_pixels, a PDF or multi-page TIFF for now) are rows with
-their error; a dead actor is restarted and its shards redone; a re-run resumes.
+bad inputs (unreadable, not an image, over --max_pixels, an encrypted, corrupt or empty PDF) and bad pages
+are rows with their error, the document's other pages go on; a dead actor is restarted and its shard goes on
+after its committed parts (at most --shard_size pages each); a re-run resumes, by (input, page).
 
 exit status: 0 done; 1 some page failed (its row says why) or an input is missing; 2 bad command line or no
 Ray (pip install 'paddle-pp[batch]'); 130 interrupted (committed shards are kept: run it again).
@@ -38,7 +42,8 @@ Ray (pip install 'paddle-pp[batch]'); 130 interrupted (committed shards are kept
 
 def build_parser() -> argparse.ArgumentParser:
     parser = utility.build_parser("system", __doc__)
-    _drop_arguments(parser, FILE_FLAGS)   # paddle-pp ocr's file flags: here --input / --output, nothing drawn
+    # paddle-pp ocr's file flags: here --input / --output, nothing drawn, one dataset instead of per-file formats
+    _drop_arguments(parser, FILE_FLAGS + ("output_format",))
     parser.epilog = EPILOG
     job = parser.add_argument_group("batch job")
     job.add_argument("--input", required=True,
@@ -56,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a fixed pool of OCR actors (default: Ray Data sizes it, up to the cluster's CPUs / "
                           "--cpu_threads)")
     job.add_argument("--shard_size", type=_positive(int, 1), default=DEFAULT_SHARD_SIZE,
-                     help=f"inputs per committed shard (default: {DEFAULT_SHARD_SIZE}); the unit redone after a crash")
+                     help=f"inputs per shard (a Ray task) and at most that many pages per committed part "
+                          f"(default: {DEFAULT_SHARD_SIZE}); a part is the unit redone after a crash")
     job.add_argument("--num_cpus", type=_positive(int, 1), default=None,
                      help="CPUs of the local Ray instance (default: all; ignored with --address)")
     job.add_argument("--no_progress", action="store_true", help="no progress bar")
@@ -69,7 +75,8 @@ def ocr_options(args: argparse.Namespace) -> Dict[str, Any]:
     engine.pop("cpu_threads")
     return dict(det_model_dir=args.det_model_dir, cls_model_dir=args.cls_model_dir,
                 rec_model_dir=args.rec_model_dir, use_angle_cls=args.use_angle_cls, drop_score=args.drop_score,
-                lang=args.lang, slim=args.slim, **engine, **utility.model_options(args, "det", "cls", "rec"))
+                lang=args.lang, slim=args.slim, pdf_dpi=args.pdf_dpi, return_word_box=args.return_word_box,
+                **engine, **utility.model_options(args, "det", "cls", "rec"))
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -84,7 +91,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         summary = run_batch(args.input, args.output, address=args.address, fmt=args.format,
                             content_hash=args.hash, actors=args.actors, shard_size=args.shard_size,
                             num_cpus=args.num_cpus, cpu_threads=args.cpu_threads, max_pixels=args.max_pixels,
-                            progress=not args.no_progress, **ocr_options(args))
+                            progress=not args.no_progress, pages=args.pages, pdf_password=args.pdf_password,
+                            **ocr_options(args))
     except BatchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED

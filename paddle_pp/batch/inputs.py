@@ -1,5 +1,6 @@
 """What a batch job reads: the input listing (a directory, a glob or a manifest file, on any filesystem pyarrow
-understands), each input's identity (the key that makes a re-run skip it), and its pages (`pages_of`).
+understands), each input's identity (the key that makes a re-run skip it), and its pages (`pages_of`: the
+documents reader, one page at a time).
 
 The listing runs once, on the driver, with pyarrow.fs: only names, sizes and modification times travel to the
 workers, never bytes; each worker reads its own inputs, so nothing is assumed shared but the storage.
@@ -10,11 +11,12 @@ import fnmatch
 import hashlib
 import os
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from pathlib import Path
+from typing import AbstractSet, Any, Dict, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 
-from paddle_pp.utils.image_io import IMAGE_EXTENSIONS, ImageReadError, decode_image, read_header, sniff_format
+from paddle_pp.utils.image_io import IMAGE_EXTENSIONS
 
 # What a directory or a glob keeps: images, and the documents the documents issue turns into pages.
 DOCUMENT_EXTENSIONS = (".pdf",)
@@ -131,40 +133,42 @@ def file_sha256(fs: Any, path: str) -> str:
     return "sha256:" + digest.hexdigest()
 
 
+# The page number of a row about a whole document that has no pages to give (corrupt, encrypted, empty): 0, not
+# null, so that (input, page) stays a key every row has; real pages count from 1, a plain image is page 1.
+DOCUMENT_PAGE = 0
+IMAGE_PAGE = 1
+
+
 @dataclass
 class PageImage:
-    """One page of an input: its number (1-based), its id in results ("a.png", "doc.pdf#page=3"), and either
-    its pixels (uint8 BGR) or the error that stopped it."""
+    """One page of an input: its number (1-based; 0 for an error about the whole document), its id in results
+    ("a.png", "doc.pdf#page=3"), and either its pixels (uint8 BGR) or the error that stopped it."""
     number: int
     page_id: str
     image: Optional[np.ndarray] = None
     error: Optional[BaseException] = None
 
 
-class UnsupportedDocumentError(ImageReadError):
-    """A document kind this build of paddle-pp batch does not read yet (PDF, multi-page TIFF)."""
+def pages_of(source: Union[bytes, str], name: str, max_pixels: int, pdf_dpi: Optional[float] = None,
+             pages: Optional[str] = None, pdf_password: Optional[str] = None,
+             skip: AbstractSet[int] = frozenset()) -> Iterator[PageImage]:
+    """An input (its bytes, or a local path: PDFs and TIFFs are then read lazily from the file) -> its pages,
+    lazily, one rendered page at a time, each with its image or its error: paddle_pp.documents.iter_pages, the
+    reader `paddle-pp ocr` uses, with the same --pdf_dpi, --pages and --pdf_password.
 
-
-def pages_of(data: bytes, name: str, max_pixels: int) -> Iterator[PageImage]:
-    """Input bytes + its name -> its pages, lazily, each with its image or its error.
-
-    Images only for now, read by utils.image_io with the pixel limit (System.max_pixels); a PDF or a multi-page
-    TIFF is one row with an UnsupportedDocumentError. The lead wires the documents issue's reader here after
-    merging it (paddle_pp.documents.iter_pages(data, name=name, max_pixels=max_pixels): one PageImage per Page,
-    page_id = Page.name), and nowhere else: the rest of the pipeline already handles several pages an input.
+    A plain image is page 1; a document's pages have the reader's numbers; a document that cannot be opened at
+    all (PDFPasswordError, DocumentReadError, EmptyDocumentError) is one page 0 with the error. `skip`: page
+    numbers already committed by an earlier attempt, not read again.
     """
-    fmt = sniff_format(data[:32])
-    if fmt == "pdf":
-        yield PageImage(1, name, error=UnsupportedDocumentError(
-            f"{name}: PDF is not supported yet by paddle-pp batch (render its pages to images first)"))
-        return
-    if fmt == "tiff":
-        header = read_header(data, fmt)
-        if header is not None and header[2] > 1:
-            yield PageImage(1, name, error=UnsupportedDocumentError(
-                f"{name}: multi-page TIFF ({header[2]} pages) is not supported yet by paddle-pp batch"))
-            return
-    try:
-        yield PageImage(1, name, image=decode_image(data, name, max_pixels))
-    except ImageReadError as exc:
-        yield PageImage(1, name, error=exc)
+    from paddle_pp.documents import iter_pages
+
+    document = source if isinstance(source, bytes) else Path(source)
+    for page in iter_pages(document, name=name, pdf_dpi=pdf_dpi, pages=pages, pdf_password=pdf_password,
+                           max_pixels=max_pixels, skip=skip):
+        if page.number is not None:
+            number = page.number
+        else:
+            number = IMAGE_PAGE if page.kind == "image" else DOCUMENT_PAGE
+        if number in skip:
+            continue
+        yield PageImage(number, page.name, image=page.image, error=page.error)

@@ -1,7 +1,8 @@
 """The driver of a batch job: list, skip what is committed, run the rest on Ray Data, check, summarize.
 
-    list inputs (driver) -> shards of inputs (from_items, a block each) -> OcrShardWorker actor pool
-    (read bytes, pages, OCR, commit the shard) -> per-input summaries streamed back to the driver
+    list inputs (driver) -> shards of inputs (from_items, a block each: a few KB of JSON) -> OcrShardWorker
+    actor pool (read each input page by page, OCR, commit parts of <= --shard_size pages) -> one small summary
+    row per committed part streamed back to the driver (pixels and rows never travel through Ray)
 
 Without an address a local Ray instance is started on this machine's cores (and stopped at the end); with
 --address auto or ray://host:10001 the job runs on that cluster, whose nodes have paddle-pp installed.
@@ -19,7 +20,7 @@ from typing import Any, Callable, Dict, List, Optional
 from paddle_pp.batch import DEFAULT_SHARD_SIZE, FORMATS, ray_available
 from paddle_pp.batch.inputs import list_inputs, resolve_filesystem
 from paddle_pp.batch.shards import (SUMMARY_FILE, check_format, commit_file, committed_inputs,
-                                    plan_shards, remove_stale_temporaries, shard_id)
+                                    plan_shards, remove_stale_temporaries)
 from paddle_pp.batch.worker import ANNOUNCE_ENV, OcrShardWorker
 
 
@@ -66,20 +67,28 @@ def run_batch(input: str, output: str, *, address: Optional[str] = None, fmt: st
               content_hash: bool = False, actors: Optional[int] = None, shard_size: int = DEFAULT_SHARD_SIZE,
               num_cpus: Optional[int] = None, cpu_threads: Optional[int] = None, max_pixels: Optional[int] = None,
               progress: bool = True, report: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+              pages: Optional[str] = None, pdf_password: Optional[str] = None,
               **ocr_options: Any) -> Dict[str, Any]:
-    """OCR every image under `input` (a folder, a glob or a manifest; a local path or a URI) into `output` (a
-    Parquet or JSONL dataset, one row per page), resuming what a previous run into `output` committed.
+    """OCR every image, PDF and multi-page TIFF under `input` (a folder, a glob or a manifest; a local path or a
+    URI) into `output` (a Parquet or JSONL dataset, one row per page), resuming what a previous run into
+    `output` committed.
 
-    `ocr_options` are PPOCR's (lang, engine, det_db_thresh, ...; paddle-pp ocr's flags); `cpu_threads` is per
-    actor (default 1: more actors scale better than more threads); `num_cpus` caps a local Ray instance.
+    `ocr_options` are PPOCR's (lang, engine, det_db_thresh, pdf_dpi, return_word_box, ...; paddle-pp ocr's
+    flags); `pages` ('1-3,7') and `pdf_password` apply to every document, as in paddle-pp ocr; `cpu_threads` is
+    per actor (default 1: more actors scale better than more threads); `num_cpus` caps a local Ray instance.
     Returns the summary (also written to OUTPUT/_summary.json). BatchError for a job that cannot run.
     """
+    from paddle_pp.config_schema import DOCUMENT, check_values
     from paddle_pp.utils.image_io import resolve_max_pixels
 
     if fmt not in FORMATS:
         raise BatchError(f"unknown format '{fmt}'; choose one of {', '.join(FORMATS)}")
     if shard_size < 1:
         raise BatchError(f"shard_size must be >= 1, got {shard_size}")
+    try:
+        check_values({"pages": pages, "pdf_password": pdf_password}, DOCUMENT)
+    except ValueError as exc:
+        raise BatchError(str(exc)) from None
     hint = ray_available()
     if hint:
         raise BatchError(hint)
@@ -98,15 +107,27 @@ def run_batch(input: str, output: str, *, address: Optional[str] = None, fmt: st
     for line in problems:
         report(line)
     committed = committed_inputs(out_fs, out_path, fmt)
-    shards = plan_shards(inputs, committed, shard_size)
-    todo = sum(len(shard) for shard in shards)
+    shards = plan_shards(inputs, committed.complete, shard_size)
+    todo = sum(len(shard.inputs) for shard in shards)
+    partial = sum(1 for shard in shards for item in shard.inputs if committed.pages.get(item.key))
     report(f"paddle-pp batch: {len(inputs)} inputs, {len(inputs) - todo} already committed in {output}, "
-           f"{todo} to do in {len(shards)} shards")
-    done = _execute(shards, input, output, fmt, address, num_cpus, actors, threads, max_pixels,
-                    dict(ocr_options, cpu_threads=threads), progress) if shards else _empty_tally()
+           f"{todo} to do in {len(shards)} shards" + (f" ({partial} documents resumed after their committed "
+                                                      f"pages)" if partial else ""))
+    tasks = [_task(shard, committed.pages, shard_size) for shard in shards]
+    job = {"input_spec": input, "output": output, "fmt": fmt, "max_pixels": max_pixels, "pages": pages,
+           "pdf_password": pdf_password, "ocr_options": dict(ocr_options, cpu_threads=threads)}
+    done = _execute(tasks, todo, job, address, num_cpus, actors, threads, progress) if shards else _empty_tally()
     summary = _summarize(inputs, todo, done, out_fs, out_path, fmt, time.perf_counter() - started, problems)
     commit_file(out_fs, f"{out_path}/{SUMMARY_FILE}", json.dumps(summary, indent=1).encode())
     return summary
+
+
+def _task(shard: Any, committed_pages: Dict[str, Any], part_pages: int) -> Dict[str, Any]:
+    """What an actor gets for a shard (a few KB): its inputs, the pages of them committed already (a document
+    a killed run left half done, possibly in another shard) and the part size."""
+    done = {item.key: sorted(committed_pages[item.key]) for item in shard.inputs if committed_pages.get(item.key)}
+    return {"shard": shard.id, "task": json.dumps({"inputs": [item.to_dict() for item in shard.inputs],
+                                                   "done": done, "part_pages": part_pages})}
 
 
 def _empty_tally() -> Dict[str, Any]:
@@ -114,9 +135,8 @@ def _empty_tally() -> Dict[str, Any]:
             "seconds": 0.0}
 
 
-def _execute(shards: List[List[Any]], input: str, output: str, fmt: str, address: Optional[str],
-             num_cpus: Optional[int], actors: Optional[int], threads: int, max_pixels: int,
-             ocr_options: Dict[str, Any], progress: bool) -> Dict[str, Any]:
+def _execute(tasks: List[Dict[str, Any]], total: int, job: Dict[str, Any], address: Optional[str],
+             num_cpus: Optional[int], actors: Optional[int], threads: int, progress: bool) -> Dict[str, Any]:
     import ray
     import ray.data
     from tqdm import tqdm
@@ -130,27 +150,24 @@ def _execute(shards: List[List[Any]], input: str, output: str, fmt: str, address
         # every actor of the pool loads its models before shards are handed out (else the first one ready takes
         # a short job alone); bounded, so a cluster without room for the pool fails with Ray's message
         context.wait_for_min_actors_s = STARTUP_TIMEOUT_S
-        items = [{"shard": shard_id(item.key for item in shard),
-                  "inputs": json.dumps([item.to_dict() for item in shard])} for shard in shards]
-        dataset = ray.data.from_items(items, override_num_blocks=len(items))
+        # one block a shard: a task is a shard, whatever its pages; its output is one summary row a part
+        dataset = ray.data.from_items(tasks, override_num_blocks=len(tasks))
         results = dataset.map_batches(
             OcrShardWorker, batch_size=1, batch_format="numpy", num_cpus=threads,
-            compute=_actor_pool(actors, threads, len(items)),
-            fn_constructor_kwargs={"ocr_options": ocr_options, "input_spec": input, "output": output,
-                                   "fmt": fmt, "max_pixels": max_pixels})
+            compute=_actor_pool(actors, threads, len(tasks)), fn_constructor_kwargs=job)
         # Ray Data's actor pools restart a dead actor and retry its task (max_restarts / max_task_retries -1 by
-        # default): the shard is done again under the same name, so the retry replaces, never adds.
+        # default): the retry reads the parts its shard committed, skips them and goes on at the next part.
         tally = _empty_tally()
         start = time.perf_counter()
-        total = sum(len(shard) for shard in shards)
         with tqdm(total=total, desc="batch", unit="input", file=sys.stderr, disable=not progress,
                   dynamic_ncols=True) as bar:
             for row in results.iter_rows():
-                tally["inputs"] += 1
+                tally["inputs"] += int(row["inputs_done"])
                 tally["pages"] += int(row["pages"])
                 tally["nodes"][str(row["node_id"])] += int(row["pages"])
                 tally["failures"].update(json.loads(row["errors"]))
-                bar.update(1)
+                bar.update(int(row["inputs_done"]))
+                bar.set_postfix(pages=tally["pages"], refresh=False)
         tally["seconds"] = time.perf_counter() - start
         return tally
     except Exception as exc:  # noqa: BLE001 - Ray's errors are long: keep the last line, the cause
@@ -163,19 +180,9 @@ def _execute(shards: List[List[Any]], input: str, output: str, fmt: str, address
 
 def _summarize(inputs: List[Any], todo: int, done: Dict[str, Any], out_fs: Any, out_path: str, fmt: str,
                seconds: float, problems: List[str]) -> Dict[str, Any]:
-    """This run's counts, and the whole dataset's, checked against the listing: `missing` (listed, never
-    committed) and `duplicates` (an input in two shards) are both 0 after a complete run."""
-    from pyarrow import fs as pafs
-
-    committed = collections.Counter()
-    rows = 0
-    manifests = out_fs.get_file_info(pafs.FileSelector(f"{out_path}/_manifests", allow_not_found=True))
-    for info in manifests:
-        if info.type == pafs.FileType.File and info.base_name.endswith(".json") and not info.base_name.startswith("."):
-            with out_fs.open_input_stream(info.path) as f:
-                manifest = json.loads(f.read())
-            committed.update(entry["key"] for entry in manifest["inputs"])
-            rows += int(manifest.get("rows", 0))
+    """This run's counts, and the whole dataset's, checked against the listing: `missing` (listed, not
+    complete) and `duplicates` ((input, page)s in two parts) are both 0 after a complete run."""
+    committed = committed_inputs(out_fs, out_path, fmt)
     listed = {item.key for item in inputs}
     return {
         "inputs": len(inputs), "skipped_committed": len(inputs) - todo, "processed_inputs": done["inputs"],
@@ -183,8 +190,8 @@ def _summarize(inputs: List[Any], todo: int, done: Dict[str, Any], out_fs: Any, 
         "failures_by_cause": dict(done["failures"]), "pages_by_node": dict(done["nodes"]),
         "seconds": round(seconds, 3), "job_seconds": round(done["seconds"], 3),
         "pages_per_s": round(done["pages"] / done["seconds"], 3) if done["seconds"] else 0.0,
-        "dataset_inputs": len(committed), "dataset_rows": rows,
-        "missing": len(listed - set(committed)), "duplicates": sum(1 for n in committed.values() if n > 1),
+        "dataset_inputs": len(committed.complete), "dataset_rows": committed.rows,
+        "missing": len(listed - set(committed.complete)), "duplicates": committed.duplicates,
         "listing_problems": len(problems), "format": fmt,
     }
 

@@ -1,15 +1,23 @@
-"""The output of a batch job: shards committed atomically, each with a manifest of the inputs it holds.
+"""The output of a batch job: parts committed atomically, each with a manifest of the (input, page)s it holds.
 
-    OUTPUT/part-<shard>.parquet | .jsonl   one row per (input, page); the dataset is the folder (pyarrow, Ray,
-                                           pandas, DuckDB and Spark skip names starting with _ or .)
-    OUTPUT/_manifests/<shard>.json         the keys of the inputs the shard holds, and their page counts
-    OUTPUT/_batch.json                     the format the folder is written in (a re-run keeps it)
-    OUTPUT/_summary.json                   the last run's summary
+    OUTPUT/part-<shard>-<n>.parquet | .jsonl   one row per (input, page); the dataset is the folder (pyarrow,
+                                               Ray, pandas, DuckDB and Spark skip names starting with _ or .)
+    OUTPUT/_manifests/<shard>-<n>.json         the inputs the part holds: their keys, page numbers, and whether
+                                               the part holds their last page (complete)
+    OUTPUT/_batch.json                         the format the folder is written in (a re-run keeps it)
+    OUTPUT/_summary.json                       the last run's summary
 
-Exactly once: a shard is written under a temporary name and renamed into place (the commit); its id is a
-hash of the keys of its inputs, so a retried task (an actor that died, even after its rename) writes the very
-same name again and replaces it with the same rows. A re-run reads the manifests (or, for a shard whose
-manifest was not written before a crash, the shard's own input_key column) and skips every committed input.
+A shard is a chunk of the sorted listing (--shard_size inputs), one Ray task; it is committed in parts of at
+most --shard_size pages, in order: n = 0, 1, 2, ... A shard of images is one part; a 2,000-page PDF is many, so
+the unit of commit and of retry is at most --shard_size pages, never a whole document.
+
+Exactly once: a part is written under a temporary name and renamed into place (the commit). A shard's id is a
+hash of the keys of its whole chunk (committed inputs included), so a re-run of an unchanged listing gives it the
+same id; a task (a retry of an actor that died, a re-run) first reads the parts of its shard already committed
+and the pages the driver says are committed elsewhere, skips those (input, page)s and goes on at the next part
+number. Rows come in a fixed order, so a straggler writing the same part writes the same rows: it replaces,
+never adds. A part whose manifest was not written before a crash is found by its file; its manifest is rebuilt
+from its own input_key and page columns.
 """
 from __future__ import annotations
 
@@ -17,7 +25,8 @@ import hashlib
 import io
 import json
 import time
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Set
 
 import pyarrow as pa
 
@@ -30,13 +39,16 @@ PART_PREFIX = "part-"
 
 LINE_TYPE = pa.struct([("text", pa.string()), ("score", pa.float32()),
                        ("points", pa.list_(pa.list_(pa.int32())))])
+WORD_TYPE = pa.struct([("text", pa.string()), ("score", pa.float32()),
+                       ("points", pa.list_(pa.list_(pa.int32()))), ("line", pa.int32())])
 SCHEMA = pa.schema([
     ("source", pa.string()),          # the input's name, relative to the listing's root
-    ("page", pa.int32()),             # 1-based page of the input (1 for an image)
+    ("page", pa.int32()),             # 1-based page of a document, 1 for an image, 0: the whole input failed
     ("page_id", pa.string()),         # "a.png", or "doc.pdf#page=3" for a document's page
     ("width", pa.int32()), ("height", pa.int32()),   # null when the page could not be read
     ("lines", pa.list_(LINE_TYPE)),   # reading order
     ("text", pa.string()),            # the lines' text, one a line, in reading order
+    ("words", pa.list_(WORD_TYPE)),   # --return_word_box: every line's words, `line` its index in lines; else null
     ("error", pa.string()),           # null, or the one-line message of what stopped this page
     ("error_type", pa.string()),      # the error's class (ImageReadError, ImageTooLargeError, ...): failures by cause
     ("models", pa.string()),          # det/cls/rec models and engine
@@ -53,20 +65,32 @@ def shard_id(keys: Iterable[str]) -> str:
     return hashlib.sha1("\n".join(sorted(keys)).encode()).hexdigest()[:20]
 
 
-def part_name(shard: str, fmt: str) -> str:
-    return f"{PART_PREFIX}{shard}.{fmt}"
+def part_id(shard: str, index: int) -> str:
+    return f"{shard}-{index:05d}"
 
 
-def plan_shards(inputs: Sequence[InputFile], committed: Dict[str, str], shard_size: int) -> List[List[InputFile]]:
-    """The inputs not yet committed, in shards of `shard_size`. Chunks are cut from the whole sorted listing
-    before the committed inputs are taken out, so an unchanged folder gives a re-run the same shards (and
-    names) as the run it resumes: a straggling task of a killed run can only rewrite a shard, never add one
-    that overlaps."""
+def part_name(part: str, fmt: str) -> str:
+    return f"{PART_PREFIX}{part}.{fmt}"
+
+
+@dataclass
+class Shard:
+    """A chunk of the listing: its id (of the whole chunk) and its inputs not yet complete."""
+    id: str
+    inputs: List[InputFile]
+
+
+def plan_shards(inputs: Sequence[InputFile], complete: Dict[str, str], shard_size: int) -> List[Shard]:
+    """The inputs not yet complete, in shards of `shard_size`. Chunks are cut from the whole sorted listing
+    and named by all their keys before the complete inputs are taken out, so an unchanged folder gives a re-run
+    the same shards (and names) as the run it resumes: a straggling task of a killed run can only rewrite a
+    part, never add one that overlaps."""
     shards = []
     for start in range(0, len(inputs), shard_size):
-        todo = [item for item in inputs[start:start + shard_size] if item.key not in committed]
+        chunk = inputs[start:start + shard_size]
+        todo = [item for item in chunk if item.key not in complete]
         if todo:
-            shards.append(todo)
+            shards.append(Shard(shard_id(item.key for item in chunk), todo))
     return shards
 
 
@@ -98,54 +122,116 @@ def commit_file(fs: Any, path: str, data: bytes) -> None:
         f.write(data)
 
 
-def write_shard(fs: Any, output: str, shard: str, inputs: Sequence[InputFile], rows: List[Dict[str, Any]],
-                fmt: str) -> None:
-    """Commit one shard, then its manifest (a crash between the two leaves a shard the next run still sees:
-    `committed_inputs` reads its keys from the shard itself)."""
-    commit_file(fs, f"{output}/{part_name(shard, fmt)}", encode_rows(rows, fmt))
-    pages: Dict[str, int] = {item.key: 0 for item in inputs}
-    for row in rows:
-        pages[row["input_key"]] += 1
-    manifest = {"shard": shard, "file": part_name(shard, fmt), "rows": len(rows), "committed": time.time(),
-                "inputs": [{"key": item.key, "source": item.source, "pages": pages[item.key]} for item in inputs]}
-    commit_file(fs, f"{output}/{MANIFESTS}/{shard}.json", json.dumps(manifest).encode())
+def manifest_entry(item: InputFile, pages: Sequence[int] = (), complete: bool = True) -> Dict[str, Any]:
+    """What a manifest says of one input: the page numbers this part holds, and whether its last page is here."""
+    return {"key": item.key, "source": item.source, "pages": list(pages), "complete": complete}
 
 
-def _keys_in_part(fs: Any, path: str, fmt: str) -> List[str]:
+def write_part(fs: Any, output: str, part: str, entries: List[Dict[str, Any]], rows: List[Dict[str, Any]],
+               fmt: str) -> Dict[str, Any]:
+    """Commit one part, then its manifest (a crash between the two leaves a part the next run still sees: its
+    manifest is rebuilt from its rows). Returns the manifest."""
+    commit_file(fs, f"{output}/{part_name(part, fmt)}", encode_rows(rows, fmt))
+    manifest = {"part": part, "file": part_name(part, fmt), "rows": len(rows), "committed": time.time(),
+                "inputs": entries}
+    commit_file(fs, f"{output}/{MANIFESTS}/{part}.json", json.dumps(manifest).encode())
+    return manifest
+
+
+def _rows_in_part(fs: Any, path: str, fmt: str) -> List[Dict[str, Any]]:
+    """(input_key, page) of every row of a part, in order."""
     with fs.open_input_file(path) as f:
         data = f.read()
     if fmt == "jsonl":
-        return sorted({json.loads(line)["input_key"] for line in data.decode("utf-8").splitlines() if line.strip()})
+        rows = [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
+        return [{"input_key": row["input_key"], "page": row["page"], "source": row.get("source")} for row in rows]
     import pyarrow.parquet as pq
 
-    return sorted(set(pq.read_table(io.BytesIO(data), columns=["input_key"]).column(0).to_pylist()))
+    return pq.read_table(io.BytesIO(data), columns=["input_key", "page", "source"]).to_pylist()
 
 
-def committed_inputs(fs: Any, output: str, fmt: str) -> Dict[str, str]:
-    """{input key: shard} of every committed shard in `output`. A shard without a manifest (the driver or the
-    worker died between the two renames) gets one written from its own rows."""
+def _rebuild_manifest(fs: Any, output: str, part: str, path: str, fmt: str) -> Dict[str, Any]:
+    """The manifest of a part committed without one (a kill between the two renames), from its own rows. Its
+    last input may have had more pages to come: it is marked incomplete, so the next attempt reads on after
+    the pages here (and, if there are none, records it complete in a part of its own)."""
+    entries: Dict[str, Dict[str, Any]] = {}
+    rows = _rows_in_part(fs, path, fmt)
+    for row in rows:
+        entry = entries.setdefault(row["input_key"], {"key": row["input_key"], "source": row["source"],
+                                                      "pages": [], "complete": True})
+        entry["pages"].append(int(row["page"]))
+    if entries:
+        list(entries.values())[-1]["complete"] = False
+    manifest = {"part": part, "file": path.rsplit("/", 1)[-1], "rows": len(rows), "rebuilt": True,
+                "inputs": list(entries.values())}
+    commit_file(fs, f"{output}/{MANIFESTS}/{part}.json", json.dumps(manifest).encode())
+    return manifest
+
+
+def _read_manifest(fs: Any, output: str, part: str, path: str, fmt: str) -> Dict[str, Any]:
+    try:
+        with fs.open_input_stream(f"{output}/{MANIFESTS}/{part}.json") as f:
+            return json.loads(f.read())
+    except FileNotFoundError:
+        return _rebuild_manifest(fs, output, part, path, fmt)
+
+
+def read_manifests(fs: Any, output: str, fmt: str) -> List[Dict[str, Any]]:
+    """The manifest of every committed part in `output` (a part is committed when its file is there; a
+    manifest without its part is a crash before the part's commit, and ignored)."""
     from pyarrow import fs as pafs
 
     found = fs.get_file_info(pafs.FileSelector(output, allow_not_found=True))
     parts = {info.base_name[len(PART_PREFIX):-len(fmt) - 1]: info.path for info in found
              if info.type == pafs.FileType.File and info.base_name.startswith(PART_PREFIX)
              and info.base_name.endswith("." + fmt)}
-    manifests = {info.base_name[:-5]: info.path
-                 for info in fs.get_file_info(pafs.FileSelector(f"{output}/{MANIFESTS}", allow_not_found=True))
-                 if info.type == pafs.FileType.File and info.base_name.endswith(".json")
-                 and not info.base_name.startswith(".")}
-    committed: Dict[str, str] = {}
-    for shard, part in sorted(parts.items()):
-        if shard in manifests:
-            with fs.open_input_stream(manifests[shard]) as f:
-                keys = [entry["key"] for entry in json.loads(f.read())["inputs"]]
-        else:
-            keys = _keys_in_part(fs, part, fmt)
-            manifest = {"shard": shard, "file": part.rsplit("/", 1)[-1], "rebuilt": True,
-                        "inputs": [{"key": key} for key in keys]}
-            commit_file(fs, f"{output}/{MANIFESTS}/{shard}.json", json.dumps(manifest).encode())
-        for key in keys:
-            committed.setdefault(key, shard)
+    return [_read_manifest(fs, output, part, path, fmt) for part, path in sorted(parts.items())]
+
+
+def shard_parts(fs: Any, output: str, shard: str, fmt: str) -> List[Dict[str, Any]]:
+    """The manifests of one shard's committed parts, 0, 1, ... up to the first one missing (parts are
+    committed in order), without listing the folder: what a task (a retry, a resumed run) does not redo."""
+    manifests = []
+    while True:
+        part = part_id(shard, len(manifests))
+        path = f"{output}/{part_name(part, fmt)}"
+        if not _exists(fs, path):
+            return manifests
+        manifests.append(_read_manifest(fs, output, part, path, fmt))
+
+
+def _exists(fs: Any, path: str) -> bool:
+    from pyarrow import fs as pafs
+
+    return fs.get_file_info(path).type == pafs.FileType.File
+
+
+@dataclass
+class Committed:
+    """What an output folder holds: the complete inputs ({key: part}), every committed page of every input
+    ({key: {page, ...}}), rows, and how many (input, page)s are in more than one part (0 unless broken)."""
+    complete: Dict[str, str] = field(default_factory=dict)
+    pages: Dict[str, Set[int]] = field(default_factory=dict)
+    rows: int = 0
+    duplicates: int = 0
+
+    def add(self, manifest: Dict[str, Any]) -> None:
+        self.rows += int(manifest.get("rows", 0))
+        for entry in manifest["inputs"]:
+            pages = self.pages.setdefault(entry["key"], set())
+            for page in entry.get("pages", ()):
+                if page in pages:
+                    self.duplicates += 1
+                pages.add(page)
+            if entry.get("complete", True):
+                self.complete.setdefault(entry["key"], manifest["part"])
+
+
+def committed_inputs(fs: Any, output: str, fmt: str) -> Committed:
+    """Everything committed in `output` (read from the manifests; a part without one gets it rebuilt)."""
+    committed = Committed()
+    for manifest in read_manifests(fs, output, fmt):
+        committed.add(manifest)
     return committed
 
 
