@@ -142,18 +142,24 @@ def apply_overrides(cfg: Dict[str, Any], overrides: Iterable[str]) -> Dict[str, 
         dotted, raw = item.split("=", 1)
         keys = dotted.strip().split(".")
         node = cfg
+        in_list_item = False  # below a list item (a transform): its arguments may be new keys, checked later
         for depth, key in enumerate(keys):
             if isinstance(node, list):  # a list item by its index: Train.dataset.transforms.3.RecResizeImg.max_width
                 if not key.isdigit() or int(key) >= len(node):
                     raise ConfigError(f"override '{item}': {'.'.join(keys[:depth])} is a list of {len(node)} "
                                       f"items; '{key}' is not an index of it")
                 keys[depth] = key = int(key)
+                in_list_item = True
+            elif in_list_item and isinstance(node, dict) and key not in node:
+                node[key] = {} if depth < len(keys) - 1 else None  # an operator's argument not written in the file
             elif not isinstance(node, dict) or key not in node:
                 where = ".".join(str(k) for k in keys[:depth])
                 what = "section" if depth == 0 else "key"
                 raise ConfigError(f"override '{item}': "
                                   + schema.unknown_message(what, key, where, node if isinstance(node, dict) else ()))
             if depth < len(keys) - 1:
+                if in_list_item and node[key] is None:  # an operator written without arguments (`- RecAug:`)
+                    node[key] = {}
                 node = node[key]
         node[keys[-1]] = yaml.safe_load(raw)
     return cfg

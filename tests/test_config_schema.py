@@ -158,13 +158,16 @@ def test_an_override_out_of_range_is_an_error():
 
 
 def test_an_override_reaches_a_list_item_by_its_index():
-    cfg = load_config("rec_en_v2", ["Train.dataset.transforms.3.RecResizeImg.max_width=null"])
-    assert cfg["Train"]["dataset"]["transforms"][3]["RecResizeImg"]["max_width"] is None
-    assert load_config("rec_en_v2")["Train"]["dataset"]["transforms"][3]["RecResizeImg"]["max_width"] == 1280
+    cfg = load_config("rec_en_v2", ["Train.dataset.transforms.3.RecResizeImg.max_width=1280"])
+    assert cfg["Train"]["dataset"]["transforms"][3]["RecResizeImg"]["max_width"] == 1280
+    assert cfg["Train"]["dataset"]["transforms"][3]["RecResizeImg"]["image_shape"] == [3, 32, 320]  # still filled
+    assert load_config("rec_en_v2")["Train"]["dataset"]["transforms"][3]["RecResizeImg"].get("max_width") is None
     with pytest.raises(ValueError, match=r"Train\.dataset\.transforms is a list of \d+ items; '99' is not an index"):
         load_config("rec_en_v2", ["Train.dataset.transforms.99.RecResizeImg.max_width=1"])
     with pytest.raises(ValueError, match=r"RecResizeImg\.max_width"):  # the item's values are still checked
         load_config("rec_en_v2", ["Train.dataset.transforms.3.RecResizeImg.max_width=-5"])
+    with pytest.raises(ValueError, match="max_widht"):  # and a misspelt argument is still an error
+        load_config("rec_en_v2", ["Train.dataset.transforms.3.RecResizeImg.max_widht=640"], components=True)
 
 
 def test_system_config_values_are_checked(tmp_path):
