@@ -24,7 +24,10 @@ from paddle_pp.tools import utility
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8866   # PaddleOCR hubserving's port
 # paddle-pp ocr's flags about files and pictures (a server reads uploads and draws nothing) and about one
 # document (pages, its password, the output format: a request's own, as query options or in its body)
-FILE_FLAGS = ("image_dir", "output", "visualize", "vis_font_path", "pages", "pdf_password", "output_format")
+# the ocr flags about local files, which a server and a batch job take their own way
+FILE_FLAGS = ("image_dir", "output", "visualize", "vis_font_path")
+# and the ones a server takes per request instead (query or form fields)
+PER_REQUEST_FLAGS = ("pages", "pdf_password", "output_format")
 EXTRA_HINT = "paddle-pp serve needs the serving packages: pip install 'paddle-pp[serve]'"
 EXIT_USAGE = 2
 EPILOG = """\
@@ -71,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     from paddle_pp.serving.app import Settings
 
     parser = utility.build_parser("system", __doc__)
-    _drop_arguments(parser, FILE_FLAGS)
+    _drop_arguments(parser, FILE_FLAGS + PER_REQUEST_FLAGS)
     parser.epilog = EPILOG
     defaults = Settings()
     serve = parser.add_argument_group("server")
