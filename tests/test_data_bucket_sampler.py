@@ -163,14 +163,17 @@ def wide_data(tmp_path):
 
 
 def _bucket_config(data_dir, out_dir):
-    cfg = load_config("rec_en_v2")
+    """rec_en_v2.yml with long lines at their width (RecResizeImg max_width) in width-bucketed batches."""
+    cfg = load_config("rec_en_v2", ["Global.max_text_length=100",  # the long lines of WORDS are kept
+                                    "Train.dataset.transforms.3.RecResizeImg.max_width=1280",
+                                    "Eval.dataset.transforms.2.RecResizeImg.max_width=1280"])
     cfg["Global"].update(pretrained_model=None, checkpoints=None, save_model_dir=str(out_dir), epoch_num=1,
                          print_batch_step=1, eval_batch_step=[0, 100], progress_bar=False, max_train_minutes=None,
                          save_epoch_step=100)
     for mode in ("Train", "Eval"):
         cfg[mode]["dataset"].update(data_dir=str(data_dir), label_file_list=[str(data_dir / "label.txt")],
                                     ratio_list=[1.0])
-        cfg[mode]["loader"].update(batch_size_per_card=4, num_workers=0, drop_last=False)
+        cfg[mode]["loader"].update(batch_size_per_card=4, num_workers=0, drop_last=False, bucket_by_width=True)
     return cfg
 
 
