@@ -253,8 +253,11 @@ def test_ctrl_c_during_start_up_of_a_real_process(tmp_path):
             time.sleep(60)
         sys.exit(utility.run(args, build, lambda model, items: [], ["r.txt"]))
     """)
+    # A shell runs background jobs with SIGINT ignored, and a child that starts so never gets KeyboardInterrupt:
+    # give the process the default disposition a terminal user's program has.
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, PYTHONPATH=str(REPO)))
+                            env=dict(os.environ, PYTHONPATH=str(REPO)),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert proc.stdout.readline().strip() == "loading"
         proc.send_signal(signal.SIGINT)
