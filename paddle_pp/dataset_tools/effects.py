@@ -168,6 +168,22 @@ def dot_matrix(mask: np.ndarray, pitch: float) -> np.ndarray:
     return cv2.GaussianBlur(dotted, (0, 0), sigmaX=pitch / 5)
 
 
+def binarize(image: np.ndarray, blur_sigma: float, threshold_shift: float) -> np.ndarray:
+    """A bilevel scan (UW-III's .bin.png pages): soften by `blur_sigma` pixels, then Otsu's threshold moved by
+    `threshold_shift` grey levels (positive: more pixels turn to ink, strokes thicken, as dark scans do). Ink is
+    always black on white, whichever way the line was drawn."""
+    grey = cv2.cvtColor(to_uint8(image), cv2.COLOR_BGR2GRAY)
+    if blur_sigma > 0:
+        grey = cv2.GaussianBlur(grey, (0, 0), sigmaX=blur_sigma)
+    otsu, _ = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    dark_is_ink = float(np.mean(grey < otsu)) < 0.5
+    if dark_is_ink:
+        bilevel = np.where(grey <= otsu + threshold_shift, 0, 255)
+    else:
+        bilevel = np.where(grey >= otsu - threshold_shift, 0, 255)
+    return cv2.cvtColor(bilevel.astype(np.uint8), cv2.COLOR_GRAY2BGR).astype(np.float32)
+
+
 def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.GaussianBlur(image, (0, 0), sigmaX=max(sigma, 0.1))
 

@@ -86,6 +86,9 @@ class RecSynthConfig:
     brightness: Tuple[float, float] = (-40.0, 40.0)
     jpeg_prob: float = 0.5
     jpeg_quality: Tuple[int, int] = (20, 80)
+    binarize_prob: float = 0.0                    # bilevel scans: thresholded at the rendering size (see binarize)
+    binarize_blur: Tuple[float, float] = (0.3, 1.2)           # rendering pixels, before the threshold
+    binarize_shift: Tuple[float, float] = (-25.0, 35.0)       # grey levels added to Otsu's threshold
     font_exclude: str = ""                        # regular expression: faces whose name it finds are not used
 
     @classmethod
@@ -326,6 +329,10 @@ class RecSynthesizer:
             mask = self.disturb_lines(rng, mask)
         mask = self.geometry(rng, mask)
         image = self.colourize(rng, mask)
+        # (no draw at probability 0: sets made before this effect existed stay byte-identical for their seeds)
+        if self.config.binarize_prob > 0 and rng.random() < self.config.binarize_prob:
+            image = effects.binarize(image, effects.uniform(rng, self.config.binarize_blur),
+                                     effects.uniform(rng, self.config.binarize_shift))
         image = self.resize_to_height(image)
         return self.degrade(rng, image), text
 
