@@ -80,6 +80,25 @@ def test_slim_without_models_fails_with_a_clear_message(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_lang_picks_the_recognizer_as_ppocr_does(tmp_path, monkeypatch):
+    """--lang en converts the bundled English recognizer; with --slim its slim form when there is one, else (rec
+    may fall back, system.yml) the float English one, never the Chinese model."""
+    from paddle_pp.lite import export_lite as E
+    from paddle_pp.resources import BUNDLED_MODELS_DIR
+
+    monkeypatch.setenv("PADDLE_PP_SLIM_DIR", str(tmp_path / "slim"))
+    assert E.source_dir("rec", None, slim=False, lang="en") == BUNDLED_MODELS_DIR / "rec_en"
+    assert E.source_dir("rec", None, slim=True, lang="en") == BUNDLED_MODELS_DIR / "rec_en"
+    (tmp_path / "slim" / "rec_en").mkdir(parents=True)
+    (tmp_path / "slim" / "rec_en" / "inference.pdmodel").write_bytes(b"x")
+    (tmp_path / "slim" / "rec_en" / "inference.pdiparams").write_bytes(b"x")
+    assert E.source_dir("rec", None, slim=True, lang="en") == tmp_path / "slim" / "rec_en"
+    with pytest.raises(E.ExportError, match="--lang xx: unknown; choose one of ch, en"):
+        E.source_dir("rec", None, slim=False, lang="xx")
+    proc = export(tmp_path / "out", "--lang", "xx")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr and "--lang xx" in proc.stderr
+
+
 def test_slim_quantized_models_refuse_x86_with_a_clear_message(models_dir, lite_venv, tmp_path):
     """The PACT models convert for arm only: an x86 export names the model and says what to do instead."""
     proc = export(tmp_path / "out", "--slim", "--valid_targets", "x86")

@@ -258,6 +258,33 @@ def test_qat_inserts_quantizers_and_keeps_the_lstm_float():
     assert list(model(paddle.randn([1, 3, 32, 64])).shape) == [1, 16, 40]
 
 
+def test_pact_alphas_start_at_the_float_models_input_percentiles():
+    """Slim.pact_init: each PACT clip starts at the percentile of |input| its layer saw in float, so a layer whose
+    inputs stay within +-1 gets an 8-bit step of ~1/127, not 20/127; the clip then shapes the quantized output."""
+    from paddle_pp.modeling.architecture import build_model
+
+    paddle.seed(3)
+    cfg = load_config("rec")
+    cfg["Architecture"]["Head"]["out_channels"] = 40
+    model = build_model(cfg)
+    model.eval()
+    images = [paddle.uniform([2, 3, 32, 64], min=-1.0, max=1.0) for _ in range(2)]
+    first_conv = np.abs(np.concatenate([x.numpy().ravel() for x in images]))
+    percentiles = Q.input_percentiles(model, images, 99.0)
+    assert set(percentiles) == set(n for n, l in model.named_sublayers() if type(l).__name__ in ("Conv2D", "Linear"))
+    assert percentiles["backbone.conv1.conv"] == pytest.approx(np.percentile(first_conv, 99.0), rel=0.02)
+    assert percentiles["backbone.conv1.conv"] < 1.0 < Q.PACT_ALPHA
+    Q.quantize(model)
+    assert Q.set_pact_alphas(model, percentiles) == len(Q.quantized_layers(model))
+    set_values = {n: float(p.numpy()[0]) for n, p in model.named_parameters() if n.endswith("alpha")}
+    assert sorted(set_values.values()) == pytest.approx(sorted(max(v, 1e-3) for v in percentiles.values()))
+    # The clip is active: an input beyond alpha reaches the first conv as alpha.
+    pact = dict(model.named_sublayers())["backbone.conv1.conv._layer"]._act_preprocess  # QAT wraps the layer
+    clipped = pact(paddle.to_tensor([[-5.0, 0.1, 5.0]])).numpy()[0]
+    alpha = percentiles["backbone.conv1.conv"]
+    assert clipped == pytest.approx([-alpha, 0.1, alpha], rel=1e-5)
+
+
 def test_quant_cls_end_to_end(tmp_path, capsys):
     """quant.py on a tiny classifier: QAT, 2 fine-tuning steps, legacy export with quantize ops that
     paddle.inference runs."""

@@ -4,13 +4,16 @@
     python deploy/lite/export_lite.py --out lite/arm_int8 --quant int8              # + dynamic int8 weights
     python deploy/lite/export_lite.py --out lite/x86 --valid_targets x86            # runs here (--engine lite)
     python deploy/lite/export_lite.py --out lite/slim --slim                        # paddle_pp/models/slim/{det,cls,rec}
+    python deploy/lite/export_lite.py --out lite/slim_en --slim --lang en           # ... with slim/rec_en
 
 Writes OUT/det.nb, OUT/cls.nb, OUT/rec.nb, OUT/lite_manifest.json (opt version, targets, sizes, sources),
 OUT/ocr_config.txt (the C++ demo's settings, generated from configs/*.yml) and OUT/ppocr_keys_v1.txt, i.e. a
 directory to push to the device as it is.
 
 Sources, per model: --det_model_dir / --cls_model_dir / --rec_model_dir; else with --slim
-paddle_pp/models/slim/<name> (or $PADDLE_PP_SLIM_DIR/<name>); else the official weights. A source directory holding a
+paddle_pp/models/slim/<name> (or $PADDLE_PP_SLIM_DIR/<name>); else the official weights. `--lang` picks the
+recognizer as PPOCR(lang=...) does (configs/system.yml's rec_models: `rec` for ch, the bundled `rec_en` for en), with
+--slim its slim form (models/slim/rec_en), or the float one where system.yml lets the stage fall back. A source directory holding a
 legacy export (inference.pdmodel + inference.pdiparams) is converted as it is; a model directory
 (config.yml + model.pdparams) is first exported in the legacy format with a batch size of 1, which
 Paddle-Lite's LSTM needs (the engines feed one item at a time). opt runs from its own Python 3.10 venv
@@ -51,31 +54,49 @@ def has_legacy_export(directory: Path) -> bool:
     return (directory / LEGACY_MODEL).is_file() and (directory / PARAMS).is_file()
 
 
-def source_dir(name: str, given: Optional[str], slim: bool) -> Path:
+def model_source(name: str, lang: str) -> str:
+    """The project's model behind a stage, as PPOCR(lang=...) picks it: `det`, `cls`, `rec` or `rec_en`."""
+    if name != "rec":
+        return name
+    from paddle_pp.ocr import system_defaults
+
+    rec_models = system_defaults()["rec_models"]
+    if lang not in rec_models:
+        raise ExportError(f"--lang {lang}: unknown; choose one of {', '.join(rec_models)}")
+    return rec_models[lang]
+
+
+def float_source_dir(source: str) -> Path:
+    """An official model (imported into the cache) or a bundled one (rec_en), as a model directory."""
+    from paddle_pp.resources import BUNDLED_MODELS_DIR
+    from paddle_pp.weights import import_official
+
+    bundled = BUNDLED_MODELS_DIR / source
+    return bundled if (bundled / "model.pdparams").is_file() else Path(import_official(source))
+
+
+def source_dir(name: str, given: Optional[str], slim: bool, lang: str = "ch") -> Path:
     """The directory to convert for one model (see the module docstring)."""
     if given:
         path = Path(given)
         if not path.is_dir():
             raise ExportError(f"--{name}_model_dir {path}: no such directory")
         return path
+    source = model_source(name, lang)
     if slim:
         from paddle_pp.ocr import slim_falls_back, slim_root  # the same place and rule as PPOCR(slim=True)
 
-        path = slim_root() / name
-        if slim_falls_back(name):
-            from paddle_pp.weights import import_official
-
-            return Path(import_official(name))
+        path = slim_root() / source
+        if slim_falls_back(name, source):
+            return float_source_dir(source)
         if not path.is_dir() or not (has_legacy_export(path) or (path / "model.pdparams").is_file()):
             raise ExportError(
-                f"--slim: no slim {name} model in {path}. Put the slim model there as a legacy export "
+                f"--slim: no slim {source} model in {path}. Put the slim model there as a legacy export "
                 f"(inference.pdmodel + inference.pdiparams + config.yml, e.g. from paddleslim's save_quantized_model "
                 f"or deploy/export_model.py --legacy) or as a model directory (config.yml + model.pdparams), "
                 f"set $PADDLE_PP_SLIM_DIR, or pass --{name}_model_dir")
         return path
-    from paddle_pp.weights import import_official
-
-    return Path(import_official(name))
+    return float_source_dir(source)
 
 
 def export_legacy_batch1(model_dir: Path, save_dir: Path) -> Path:
@@ -175,13 +196,13 @@ def sha256(path: Path) -> str:
 
 def export_lite(out: Path, valid_targets: str = "arm", quant: Optional[str] = None, slim: bool = False,
                 model_dirs: Optional[Dict[str, Optional[str]]] = None, work_dir: Optional[Path] = None,
-                log=print) -> Dict:
+                log=print, lang: str = "ch") -> Dict:
     """Convert det, cls and rec into `out`; returns the manifest."""
     from paddle_pp.lite.make_cpp_config import CONFIG_NAME, write_cpp_config
     from paddle_pp.engine.lite import LITE_RELEASE, LITE_VERSION
 
     model_dirs = model_dirs or {}
-    sources = {name: source_dir(name, model_dirs.get(name), slim) for name in MODELS}  # fail early, all three
+    sources = {name: source_dir(name, model_dirs.get(name), slim, lang) for name in MODELS}  # fail early, all three
     out.mkdir(parents=True, exist_ok=True)
     version = opt_version()
     if version.lstrip("v") != LITE_RELEASE.lstrip("v"):
@@ -191,7 +212,7 @@ def export_lite(out: Path, valid_targets: str = "arm", quant: Optional[str] = No
     manifest: Dict = {"opt_version": version, "paddlelite": LITE_VERSION, "valid_targets": valid_targets,
                       "quant": quant or "none", "runtime_library": RUNTIME_LIBRARIES[valid_targets],
                       "source": "custom" if any(model_dirs.values()) else ("slim" if slim else "official"),
-                      "input_batch": 1, "models": {}}
+                      "lang": lang, "input_batch": 1, "models": {}}
     try:
         configs: Dict[str, Optional[str]] = {}
         for name in MODELS:
@@ -227,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quant", choices=tuple(QUANT_TYPES), default=None,
                         help="opt's dynamic weight quantization (post_quant_dynamic)")
     parser.add_argument("--slim", action="store_true", help="convert the slim models (paddle_pp/models/slim/{det,cls,rec})")
+    parser.add_argument("--lang", default="ch", help="the recognizer PPOCR(lang=...) runs: ch (rec) or en (rec_en)")
     for name in MODELS:
         parser.add_argument(f"--{name}_model_dir", default=None, help="legacy export or model directory")
     parser.add_argument("--work_dir", default=None, help="where the temporary legacy exports go")
@@ -241,7 +263,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     model_dirs = {name: getattr(args, f"{name}_model_dir") for name in MODELS}
     try:
         manifest = export_lite(Path(args.out), args.valid_targets, args.quant, args.slim, model_dirs,
-                               Path(args.work_dir) if args.work_dir else None)
+                               Path(args.work_dir) if args.work_dir else None, lang=args.lang)
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
