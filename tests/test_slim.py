@@ -285,6 +285,22 @@ def test_pact_alphas_start_at_the_float_models_input_percentiles():
     assert clipped == pytest.approx([-alpha, 0.1, alpha], rel=1e-5)
 
 
+def test_skip_quant_patterns_keep_matching_layers_float():
+    from paddle_pp.modeling.architecture import build_model
+
+    cfg = load_config("rec")
+    cfg["Architecture"]["Head"]["out_channels"] = 40
+    model = build_model(cfg)
+    marked = Q.mark_skipped(model, ["backbone.blocks.*.bottleneck_conv"])
+    depthwise = [n for n, l in model.named_sublayers() if isinstance(l, paddle.nn.Conv2D) and l._groups > 1]
+    assert sorted(marked) == sorted(depthwise) and len(marked) >= 10
+    Q.quantize(model)
+    layers = Q.quantized_layers(model)
+    assert not set(depthwise) & set(layers)
+    assert "backbone.blocks.0.expand_conv.conv" in layers and "head.fc" in layers
+    assert Q.mark_skipped(build_model(cfg), ["no.such.layer"]) == []
+
+
 def test_quant_cls_end_to_end(tmp_path, capsys):
     """quant.py on a tiny classifier: QAT, 2 fine-tuning steps, legacy export with quantize ops that
     paddle.inference runs."""

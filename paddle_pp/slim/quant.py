@@ -7,7 +7,9 @@ abs-max weights, 8-bit moving-average abs-max activations, with a PACT clip befo
 (a learnable alpha per layer, initialised at 20, L2 decay 2e-5, clipping to [-alpha, alpha]). The rec model's
 LSTM stays float. With ``Slim.pact_init.percentile`` each alpha starts instead at that percentile of |input| of its
 layer in the float model (over ``Slim.pact_init.batches`` training batches): a clip at 20 leaves most layers of a
-small MobileNetV3 an 8-bit step far coarser than their typical activations (calibrate_pact_alphas). It is then fine-tuned with the training loop (``Slim.finetune``), evaluated (fake-quantized,
+small MobileNetV3 an 8-bit step far coarser than their typical activations (input_percentiles). Layers whose
+structural names match a pattern of ``Slim.skip_quant`` (fnmatch, e.g. ``backbone.blocks.*.bottleneck_conv``; a
+match on a parent covers its sublayers) stay float, in the saved program and in the int8 files made from it. It is then fine-tuned with the training loop (``Slim.finetune``), evaluated (fake-quantized,
 in dygraph) and saved with quantize/dequantize ops in the legacy format (``inference.pdmodel`` +
 ``inference.pdiparams`` + config.yml), which paddle.inference runs (``--engine paddle``) and Paddle-Lite's opt
 turns into an int8 .nb; the parameters file itself stays float32. paddle2onnx cannot convert it.
@@ -116,6 +118,24 @@ def set_pact_alphas(model, alphas: Dict[str, float]) -> int:
     return count
 
 
+def mark_skipped(model, patterns: Sequence[str]) -> List[str]:
+    """Set `skip_quant` (which paddleslim's QAT honours) on every quantizable layer whose name, or a parent's,
+    matches one of `patterns`; returns the names marked."""
+    from fnmatch import fnmatchcase
+
+    def matches(name: str) -> bool:
+        parts = name.split(".")
+        return any(fnmatchcase(".".join(parts[:end]), pattern)
+                   for end in range(1, len(parts) + 1) for pattern in patterns)
+
+    marked = []
+    for name, layer in model.named_sublayers():
+        if type(layer).__name__ in QUANT_CONFIG["quantizable_layer_type"] and matches(name):
+            layer.skip_quant = True
+            marked.append(name)
+    return marked
+
+
 def calibration_images(loader, batches: int) -> List[Any]:
     """The first `batches` image tensors of a training loader."""
     from paddle_pp.training.trainer import to_tensors
@@ -165,10 +185,12 @@ class QuantAwareTraining(Hook):
     PACT alphas included)."""
 
     def __init__(self, before_quantize: Optional[Callable[[Any], None]] = None,
-                 config: Optional[Dict[str, Any]] = None, pact_init: Optional[Dict[str, Any]] = None) -> None:
+                 config: Optional[Dict[str, Any]] = None, pact_init: Optional[Dict[str, Any]] = None,
+                 skip_quant: Sequence[str] = ()) -> None:
         self.before_quantize = before_quantize
         self.config = config
         self.pact_init = dict(pact_init or {})
+        self.skip_quant = list(skip_quant or [])
         self.quanter = None
 
     def on_build(self, trainer) -> None:
@@ -180,6 +202,11 @@ class QuantAwareTraining(Hook):
         if percentile is not None:
             images = calibration_images(trainer.train_loader, int(self.pact_init.get("batches", 16)))
             alphas = input_percentiles(model, images, float(percentile))
+        if self.skip_quant:
+            marked = mark_skipped(model, self.skip_quant)
+            if not marked:
+                raise ValueError(f"Slim.skip_quant {self.skip_quant} matches no Conv2D or Linear layer")
+            common.log(f"kept float (Slim.skip_quant): {len(marked)} layers")
         self.quanter = quantize(model, make_quanter(self.config))
         if alphas is not None:
             # Every rank measures its own batches; DataParallel then broadcasts rank 0's parameters.
@@ -213,7 +240,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         measured["before"] = common.measure(model, model_config, original, before_metric, latency_runs)
         common.log(f"before: {measured['before']}")
 
-    hook = QuantAwareTraining(before_quantize=measure_float, pact_init=slim.get("pact_init"))
+    hook = QuantAwareTraining(before_quantize=measure_float, pact_init=slim.get("pact_init"),
+                              skip_quant=slim.get("skip_quant") or ())
     trainer = Trainer(common.finetune_config(config, save_dir), hooks=[hook])
     model = trainer.inference_model
     metric_name = trainer.main_indicator
@@ -229,6 +257,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     after["parameters"] = params
     table = common.format_table(before, after, metric_name)
     common.write_report(save_dir, {"kind": "quant", "before": before, "after": after, "quant_config": QUANT_CONFIG,
+                                   "skip_quant": slim.get("skip_quant") or [],
                                    "pact": {"alpha_init": slim.get("pact_init") or PACT_ALPHA,
                                             "l2_decay": PACT_DECAY},
                                    "input_shape": shape})
