@@ -289,6 +289,7 @@ def _transform_entries(dataset: Dict[str, Any], mode: str) -> list:
 def _check_slim(slim: Dict[str, Any]) -> None:
     schema.check_mapping(slim, schema.SLIM, "Slim")
     schema.check_mapping(slim.get("finetune") or {}, schema.SLIM_FINETUNE, "Slim.finetune")
+    schema.check_mapping(slim.get("pact_init") or {}, schema.SLIM_PACT_INIT, "Slim.pact_init")
     for weight, ratio in (slim.get("ratios") or {}).items():
         schema.PRUNE_RATIO.check(ratio, f"Slim.ratios.{weight}")
 

@@ -365,6 +365,13 @@ SLIM: Dict[str, Field] = {
     "sen_ratios": ListOf(Float(0, 1, low_open=True, high_open=True), nullable=True),
     "sen_layers": ListOf(Str(), nullable=True),
     "skip_layers": ListOf(Str(), nullable=True),
+    # quant.py
+    "pact_init": Field("map", nullable=True),         # PACT alphas from the float model's input percentiles
+    "skip_quant": ListOf(Str(), nullable=True),       # layer-name patterns kept float
+}
+SLIM_PACT_INIT: Dict[str, Field] = {
+    "percentile": Float(50, 100, low_open=True, nullable=True),
+    "batches": Int(1, nullable=True),
 }
 SLIM_FINETUNE: Dict[str, Field] = {
     "epoch_num": GLOBAL["epoch_num"], "max_steps": GLOBAL["max_steps"],

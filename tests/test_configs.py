@@ -51,7 +51,8 @@ def _built_model(cfg):
 
 def test_the_config_folder_holds_what_it_should():
     names = {str(p.relative_to(CONFIG_DIR)) for p in CONFIG_DIR.rglob("*.yml")}
-    assert names == {"det.yml", "cls.yml", "rec.yml", "rec_en.yml", "rec_en_alnum.yml", "rec_en_v2.yml", "system.yml",
+    assert names == {"det.yml", "cls.yml", "rec.yml", "rec_en.yml", "rec_en_alnum.yml", "rec_en_v2.yml", "rec_en_v3.yml",
+                     "system.yml",
                      "cls_synth.yml",
                      "slim/det_prune.yml", "slim/cls_pact.yml", "slim/rec_pact.yml", "slim/rec_en_pact.yml",
                      "finetune/det.yml", "finetune/cls.yml", "finetune/rec.yml", "finetune/rec_en.yml"}
@@ -71,14 +72,16 @@ def test_config_builds(path):
 
 @pytest.mark.parametrize("path", CONFIGS, ids=_ids(CONFIGS))
 def test_base_is_at_most_one_level_onto_a_model_config(path):
-    """A recipe reads as itself plus det/cls/rec.yml (rec_en.yml's variants build on it, and a PACT recipe on its
-    float twin's, whose data it must see)."""
+    """A recipe reads as itself plus det/cls/rec.yml (rec_en.yml's variants build on it, a continued run on the run
+    it continues (rec_en_v3 on rec_en_v2), and a PACT recipe on its float twin's, whose data it must see)."""
     base = __import__("yaml").safe_load(path.read_text(encoding="utf-8")).get("_base_")
     if base is None:
         return
     base_name = Path(str(base)).stem
-    assert base_name in ("det", "cls", "rec", "rec_en", "rec_en_v2"), f"{path.name}: _base_ {base}"
+    assert base_name in ("det", "cls", "rec", "rec_en", "rec_en_v2", "rec_en_v3"), f"{path.name}: _base_ {base}"
     if base_name == "rec_en_v2":
+        assert path.name == "rec_en_v3.yml", path
+    if base_name == "rec_en_v3":
         assert path.name == "rec_en_pact.yml", path
     if base_name == "rec_en":
         assert path.name in ("rec_en_alnum.yml", "rec_en_v2.yml", "rec_en.yml"), path

@@ -398,3 +398,37 @@ def test_bg_share_one_puts_every_scene_on_a_user_image(tmp_path):
     result = subprocess.run([sys.executable, str(ROOT / "dataset_tools" / "synth_det.py"), "--num", "1", "--out",
                              str(tmp_path / "x"), "--bg_share", "0.5", "--no_progress"], capture_output=True, text=True)
     assert result.returncode != 0 and "--bg_share needs --bg_dir" in result.stderr
+
+
+def test_binarize_gives_black_ink_on_white_whichever_way_it_was_drawn():
+    from paddle_pp.dataset_tools import effects
+
+    stroke = np.zeros((40, 120), np.uint8)
+    cv2.putText(stroke, "Tab", (4, 30), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 255, 3)
+    for ink, paper in ((40.0, 200.0), (230.0, 30.0)):                    # dark on light, light on dark
+        image = np.where(stroke[..., None] > 0, ink, paper).astype(np.float32).repeat(3, axis=2)
+        image = cv2.GaussianBlur(image, (0, 0), 1.0)
+        out = effects.binarize(image, blur_sigma=0.5, threshold_shift=0.0)
+        assert out.dtype == np.float32 and set(np.unique(out)) == {0.0, 255.0}
+        black = out[..., 0] == 0
+        assert 0.5 < black[stroke > 0].mean() and black.mean() < 0.5      # the strokes, not the paper
+    image = np.where(stroke[..., None] > 0, 40.0, 200.0).astype(np.float32).repeat(3, axis=2)
+    image = cv2.GaussianBlur(image, (0, 0), 1.5)
+    thin, thick = (int((effects.binarize(image, 0.0, shift)[..., 0] == 0).sum()) for shift in (-30.0, 30.0))
+    assert thick > thin * 1.2                                               # a positive shift thickens strokes
+
+
+def test_book_scan_binary_preset_makes_bilevel_natural_lines():
+    config = synth_rec.load_config(ROOT / "paddle_pp" / "dataset_tools" / "presets" / "book_scan_binary.yml", "en")
+    assert config.binarize_prob > 0.5 and config.max_aspect >= 40
+    assert synth_rec.RecSynthConfig().binarize_prob == 0                  # off unless a preset asks
+    clean = synth_rec.dataclasses.replace(config, binarize_prob=1.0, low_resolution_prob=0.0, gaussian_blur_prob=0.0,
+                                          noise_prob=0.0, jpeg_prob=0.0)
+    synthesizer = synth_rec.make_synthesizer("en", seed=11, font_dirs=DEJAVU_ONLY, config=clean)
+    for index in range(4):
+        image, text = synthesizer.sample(index)
+        assert text and image.shape[0] == 32
+        grey = image[..., 0].astype(np.float32)
+        assert np.median(grey) > 240                                        # white paper
+        assert grey.min() < 40                                              # black ink (resampling leaves grey edges)
+        assert np.mean((grey > 60) & (grey < 200)) < 0.25                  # mostly bilevel after the resize

@@ -1,0 +1,157 @@
+"""End-to-end accuracy of the whole system (detection + classifier + recognition) on a labelled detection set.
+
+    python deploy/eval_e2e.py --label_file train_data/det_sroie_val.txt --lang en              # full English system
+    python deploy/eval_e2e.py --label_file train_data/det_sroie_val.txt --lang en --slim       # the slim one
+
+Each ground-truth line (not "###") is matched one-to-one with the system's line of highest IoU above 0.5 (pairs taken
+in order of decreasing IoU); a matched pair is a hit when the texts are equal after removing spaces (SPEC.md's
+recognition rule; --ignore_case as well). Precision is hits over the system's lines (those not lying over a "###"
+region), recall hits over the ground-truth lines, hmean their harmonic mean, as PaddleOCR's end-to-end evaluation
+(tools/end2end) counts them. `1-NED` is one minus the edit distance over all ground-truth characters, a missed line
+costing its whole length and a line the system made up its own length. The system runs with its own defaults
+(configs/system.yml: the inference resize, drop_score), as users run it.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from paddle_pp.tools.eval_det import _area, _intersection
+from paddle_pp.utils.label_files import is_dont_care, parse_det_label, read_label_lines, skip_malformed
+
+Line = Tuple[np.ndarray, str]
+
+
+def read_e2e_labels(label_file: Path, data_dir: Path) -> List[Tuple[Path, List[Line], List[np.ndarray]]]:
+    """[(image path, [(points, text)] of the lines to read, [points] of the "###" regions)]."""
+    items = []
+    for line_number, path, label in read_label_lines(label_file, on_malformed=skip_malformed):
+        care, dont_care = [], []
+        for box in parse_det_label(label, f"{label_file}:{line_number}"):
+            points = np.asarray(box["points"], dtype=np.float64).reshape(-1, 2)
+            if is_dont_care(box["transcription"]):
+                dont_care.append(points)
+            else:
+                care.append((points, box["transcription"]))
+        items.append((data_dir / path, care, dont_care))
+    return items
+
+
+def normalise(text: str, ignore_case: bool) -> str:
+    text = "".join(text.split())
+    return text.lower() if ignore_case else text
+
+
+def edit_distance(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    inter = _intersection(a, b)
+    union = _area(a) + _area(b) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def match_lines(gts: List[Line], preds: List[Line]) -> List[Tuple[int, int]]:
+    """One-to-one (gt index, pred index) pairs with IoU > 0.5, the highest IoU first."""
+    candidates = sorted(((iou(g, p), i, j) for i, (g, _) in enumerate(gts) for j, (p, _) in enumerate(preds)),
+                        reverse=True)
+    used_gt, used_pred, pairs = set(), set(), []
+    for value, i, j in candidates:
+        if value <= 0.5:
+            break
+        if i not in used_gt and j not in used_pred:
+            used_gt.add(i)
+            used_pred.add(j)
+            pairs.append((i, j))
+    return pairs
+
+
+def score_image(gts: List[Line], preds: List[Line], dont_care: List[np.ndarray], ignore_case: bool) -> Dict[str, int]:
+    """Counts for one image: hits, gt lines, predicted lines, edit distance and gt characters."""
+    def over_dont_care(points: np.ndarray) -> bool:
+        area = _area(points)
+        return area > 0 and any(_intersection(points, region) / area > 0.5 for region in dont_care)
+
+    preds = [p for p in preds if not over_dont_care(p[0])]
+    pairs = match_lines(gts, preds)
+    hits, distance = 0, 0
+    for i, j in pairs:
+        want, got = normalise(gts[i][1], ignore_case), normalise(preds[j][1], ignore_case)
+        hits += want == got
+        distance += edit_distance(got, want)
+    matched_gt, matched_pred = {i for i, _ in pairs}, {j for _, j in pairs}
+    distance += sum(len(normalise(t, ignore_case)) for k, (_, t) in enumerate(gts) if k not in matched_gt)
+    distance += sum(len(normalise(t, ignore_case)) for k, (_, t) in enumerate(preds) if k not in matched_pred)
+    return {"hits": hits, "gt": len(gts), "pred": len(preds), "distance": distance,
+            "chars": sum(len(normalise(t, ignore_case)) for _, t in gts)}
+
+
+def summarise(counts: Dict[str, int]) -> Dict[str, float]:
+    precision = counts["hits"] / counts["pred"] if counts["pred"] else 0.0
+    recall = counts["hits"] / counts["gt"] if counts["gt"] else 0.0
+    hmean = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    ned = 1 - counts["distance"] / counts["chars"] if counts["chars"] else 0.0
+    return {"precision": precision, "recall": recall, "hmean": hmean, "1-NED": ned}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--label_file", required=True, help="a detection label file with transcriptions")
+    parser.add_argument("--data_dir", default="./", help="label paths are relative to this")
+    parser.add_argument("--lang", default=None, help="ch | en (configs/system.yml's rec_models)")
+    parser.add_argument("--slim", action="store_true", help="the slim system (PPOCR(slim=True))")
+    parser.add_argument("--engine", default=None)
+    parser.add_argument("--precision", default=None, help="fp32 | int8 (the slim models' model_int8.onnx)")
+    for name in ("det", "cls", "rec"):
+        parser.add_argument(f"--{name}_model_dir", default=None)
+    parser.add_argument("--ignore_case", action="store_true", help="a hit ignores case as well as spaces")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    from tqdm import tqdm
+
+    from paddle_pp.ocr import PPOCR
+    from paddle_pp.utils.image_io import ImageReadError, read_image
+
+    args = build_parser().parse_args(argv)
+    items = read_e2e_labels(Path(args.label_file), Path(args.data_dir))
+    if not items:
+        print(f"error: {args.label_file}: no labelled images", file=sys.stderr)
+        return 1
+    ocr = PPOCR(lang=args.lang, slim=args.slim or None, engine=args.engine, precision=args.precision,
+                det_model_dir=args.det_model_dir, cls_model_dir=args.cls_model_dir, rec_model_dir=args.rec_model_dir)
+    totals = {"hits": 0, "gt": 0, "pred": 0, "distance": 0, "chars": 0}
+    failures = 0
+    for path, gts, dont_care in tqdm(items, desc="eval e2e", unit="img"):
+        try:
+            image = read_image(path)
+        except ImageReadError as exc:
+            failures += 1
+            tqdm.write(f"skipped: {exc}")
+            continue
+        preds = [(np.asarray(r["points"], dtype=np.float64), r["transcription"]) for r in ocr(image)]
+        for key, value in score_image(gts, preds, dont_care, args.ignore_case).items():
+            totals[key] += value
+    result = summarise(totals)
+    print(f"images: {len(items) - failures} ({failures} unreadable); lines: {totals['gt']} labelled, "
+          f"{totals['pred']} read, {totals['hits']} hits")
+    print(f"end-to-end: precision {result['precision']:.4f}  recall {result['recall']:.4f}  "
+          f"hmean {result['hmean']:.4f}  1-NED {result['1-NED']:.4f}"
+          + ("  (ignoring case)" if args.ignore_case else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""End-to-end evaluation (tools/eval_e2e.py): matching, the hit rule, and a run of the whole system."""
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from paddle_pp.tools import eval_e2e as E
+from paddle_pp.utils.text_render import render_lines
+
+
+def box(x0, y0, x1, y1):
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)
+
+
+def test_a_hit_needs_the_box_and_the_text_spaces_ignored():
+    gts = [(box(0, 0, 100, 20), "TOTAL 27.30"), (box(0, 40, 100, 60), "Thank you"), (box(0, 80, 100, 100), "Milk")]
+    preds = [(box(2, 1, 101, 21), "TOTAL27.30"),        # same box, spaces differ: a hit
+             (box(0, 41, 99, 61), "Thank yoU"),         # case differs: no hit unless ignore_case
+             (box(300, 80, 400, 100), "Milk")]          # right text, wrong place: no hit
+    counts = E.score_image(gts, preds, [], ignore_case=False)
+    assert (counts["hits"], counts["gt"], counts["pred"]) == (1, 3, 3)
+    assert E.score_image(gts, preds, [], ignore_case=True)["hits"] == 2
+    # edit distance: 1 (the U) + 4 (Milk missed) + 4 (Milk made up), over 22 ground-truth characters
+    assert counts["distance"] == 9 and counts["chars"] == len("TOTAL27.30Thankyou" "Milk")
+    result = E.summarise(counts)
+    assert result["precision"] == pytest.approx(1 / 3) and result["recall"] == pytest.approx(1 / 3)
+    assert result["1-NED"] == pytest.approx(1 - 9 / 22)
+
+
+def test_matching_is_one_to_one_best_iou_first_and_dont_care_lines_are_not_counted():
+    gts = [(box(0, 0, 100, 20), "A"), (box(0, 15, 100, 35), "B")]
+    preds = [(box(0, 14, 100, 34), "B"), (box(0, 0, 100, 19), "A"), (box(0, 200, 50, 220), "noise")]
+    assert sorted(E.match_lines(gts, preds)) == [(0, 1), (1, 0)]
+    counts = E.score_image(gts, preds, [box(0, 195, 60, 225)], ignore_case=False)
+    assert (counts["hits"], counts["pred"]) == (2, 2)   # the line over the ### region is neither hit nor miss
+    assert E.summarise(counts)["hmean"] == 1.0
+
+
+def test_end_to_end_on_a_rendered_receipt(tmp_path, models_dir, capsys):
+    lines = [("Order 2026-0142", 34), ("Fresh Milk 13.80", 30), ("TOTAL 27.30", 30)]
+    image, boxes = render_lines(lines, size=(640, 300))
+    cv2.imwrite(str(tmp_path / "receipt.png"), image)
+    labels = [{"transcription": text, "points": [list(p) for p in corners]} for (text, _), corners in zip(lines, boxes)]
+    labels.append({"transcription": "###", "points": [[500, 250], [630, 250], [630, 290], [500, 290]]})
+    (tmp_path / "labels.txt").write_text(f"receipt.png\t{json.dumps(labels)}\n", encoding="utf-8")
+    (tmp_path / "bad.txt").write_text("missing.png\t[]\n", encoding="utf-8")
+    assert E.main(["--label_file", str(tmp_path / "labels.txt"), "--data_dir", str(tmp_path), "--lang", "en"]) == 0
+    out = capsys.readouterr().out
+    import re
+
+    found = re.search(r"images: 1 \(0 unreadable\); lines: 3 labelled, 3 read, (\d) hits\n.*"
+                      r"precision ([\d.]+)  recall ([\d.]+)  hmean ([\d.]+)  1-NED ([\d.]+)", out)
+    assert found, out
+    hits = int(found.group(1))
+    assert hits >= 2                                   # every line found; the recognizer may slip on one character
+    assert float(found.group(4)) == pytest.approx(hits / 3, abs=1e-4)
+    assert float(found.group(5)) > 0.95
+    assert E.main(["--label_file", str(tmp_path / "bad.txt"), "--data_dir", str(tmp_path)]) == 0
+    assert "images: 0 (1 unreadable)" in capsys.readouterr().out
