@@ -68,3 +68,11 @@ def test_two_image_smoke_run(models_dir, tmp_path):
     leak = report["leak"]
     assert leak["system"] == "onnx" and leak["images"] == 4 and [n for n, _ in leak["samples"]] == [0, 2, 4]
     assert report["peak_rss_mb"] >= leak["rss_max_mb"] - 1e-6
+
+
+def test_lang_reaches_every_system_and_the_isolated_children(models_dir, tmp_path):
+    args = bench.build_parser().parse_args(["--image_dir", str(tmp_path), "--lang", "en", "--engine", "onnx"])
+    argv = bench._child_argv(args, "onnx", str(tmp_path / "c.json"))
+    assert argv[argv.index("--lang") + 1] == "en"
+    system = bench.build_system("onnx", args)
+    assert system.ocr.lang == "en" and "en_ascii" in system.ocr.configs["rec"]["Global"]["character_dict_path"]

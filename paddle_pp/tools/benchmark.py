@@ -6,6 +6,7 @@
     python deploy/benchmark.py --image_dir DIR --isolate --json bench.json              # one process per system
     python deploy/benchmark.py --image_dir DIR --engine paddle slim                    # the slim system's gain
     python deploy/benchmark.py --image_dir DIR --engine onnx slim_paddle slim_onnx slim_int8   # float vs slim paths
+    python deploy/benchmark.py --image_dir DIR --lang en --engine onnx slim_onnx slim_int8    # the English systems
 
 Every system (our engines and, with `--compare rapidocr`, RapidOCR) runs on the same decoded image, one after the
 other in a rotating order, so a change in machine load hits all of them alike. Decoding is not timed; the timed
@@ -147,14 +148,16 @@ class Timed:
 class OurSystem:
     """PPOCR with one engine, its stages wrapped by timers."""
 
-    def __init__(self, engine: str, cpu_threads: int = 0, enable_mkldnn: Optional[bool] = None) -> None:
+    def __init__(self, engine: str, cpu_threads: int = 0, enable_mkldnn: Optional[bool] = None,
+                 lang: Optional[str] = None) -> None:
         from paddle_pp import PPOCR
 
         self.name = engine
         if engine in SLIM_SYSTEMS:
-            self.ocr = PPOCR(slim=True, cpu_threads=cpu_threads, enable_mkldnn=enable_mkldnn, **SLIM_SYSTEMS[engine])
+            self.ocr = PPOCR(slim=True, cpu_threads=cpu_threads, enable_mkldnn=enable_mkldnn, lang=lang,
+                             **SLIM_SYSTEMS[engine])
         else:
-            self.ocr = PPOCR(engine=engine, cpu_threads=cpu_threads, enable_mkldnn=enable_mkldnn)
+            self.ocr = PPOCR(engine=engine, cpu_threads=cpu_threads, enable_mkldnn=enable_mkldnn, lang=lang)
         self.clock = clock = StageClock()
         system = self.ocr.system
         det = system.detector
@@ -216,7 +219,7 @@ class RapidSystem:
 def build_system(name: str, args: argparse.Namespace):
     if name == "rapidocr":
         return RapidSystem(args.cpu_threads)
-    return OurSystem(name, args.cpu_threads, args.enable_mkldnn)
+    return OurSystem(name, args.cpu_threads, args.enable_mkldnn, args.lang)
 
 
 def timed_run(system, img: np.ndarray):
@@ -412,6 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="threads per engine (0: library default)")
     parser.add_argument("--enable_mkldnn", type=SYSTEM["enable_mkldnn"].argparse_type("enable_mkldnn"), default=None,
                         help="Paddle Inference oneDNN (default: configs/system.yml)")
+    parser.add_argument("--lang", default=None, help="our systems' recognizer: ch or en (configs/system.yml's rec_models)")
     parser.add_argument("--isolate", action="store_true", help="each system in its own process (per-system RSS)")
     parser.add_argument("--json", default=None, help="write the full report (per-image times too) here")
     parser.add_argument("--quiet", action="store_true")
@@ -428,6 +432,8 @@ def _child_argv(args: argparse.Namespace, name: str, json_path: str) -> List[str
         argv += ["--limit", item]
     if args.enable_mkldnn is not None:
         argv += ["--enable_mkldnn", str(args.enable_mkldnn)]
+    if args.lang:
+        argv += ["--lang", args.lang]
     if args.leak_images and name == (args.leak_engine or args.engine[0]):
         argv += ["--leak_images", str(args.leak_images)]
     if args.quiet:
@@ -445,7 +451,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     names = [args._child] if args._child else list(dict.fromkeys(list(args.engine) + list(args.compare)))
     log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     meta = {"image_dir": args.image_dir, "images": len(images), "warmup": args.warmup, "repeats": args.repeats,
-            "cpu_threads": args.cpu_threads, "cpus": os.cpu_count(), "python": platform.python_version(),
+            "cpu_threads": args.cpu_threads, "lang": args.lang, "cpus": os.cpu_count(), "python": platform.python_version(),
             "argv": sys.argv[1:]}
     if args.isolate and not args._child:
         report: Dict[str, Any] = {"systems": {}, "ratios": {}, "load_start": load_average()}
