@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -106,16 +106,19 @@ def strip_fake_quant(model_dir: os.PathLike, out_dir: os.PathLike) -> List[Dict[
             if op.type in QUANTIZED_PADDLE_OPS:
                 data = op.input("Input" if op.type.endswith("conv2d") else "X")[0]
                 weight = op.input("Filter" if op.type.endswith("conv2d") else "Y")[0]
-                if data in activation_scales:
-                    records.append({"op": op.type, "input": data, "scale": activation_scales[data],
-                                    "weight_shape": list(block.var(weight).shape)})
+                if not block.var(weight).persistable:
+                    continue  # an activation times an activation: no weights, never quantized
+                # scale None: a layer QAT kept float (Slim.skip_quant); it stays float in the QDQ model too
+                records.append({"op": op.type, "input": data, "scale": activation_scales.get(data),
+                                "weight_shape": list(block.var(weight).shape)})
         program._sync_with_cpp()
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         paddle.static.save_inference_model(str(out_dir / mdir.INFERENCE_PREFIX), [block.var(n) for n in feeds],
                                            fetches, exe, program=program)
-    if len(records) != len(activation_scales):
-        raise ValueError(f"{model_dir}: {len(activation_scales)} quantized activations but {len(records)} of them "
+    quantized = [r for r in records if r["scale"] is not None]
+    if len(quantized) != len(activation_scales):
+        raise ValueError(f"{model_dir}: {len(activation_scales)} quantized activations but {len(quantized)} of them "
                          f"feed a conv/matmul; cannot map the scales")
     (out_dir / SCALES_FILE).write_text(json.dumps(records, indent=1), encoding="utf-8")
     return records
@@ -134,26 +137,36 @@ def strip_in_subprocess(model_dir: os.PathLike, out_dir: os.PathLike) -> List[Di
 
 # ------------------------------------------------------------------------------------- 3. QDQ (onnxruntime)
 
-def activation_overrides(onnx_file: os.PathLike, records: Sequence[Dict[str, Any]]) -> Dict[str, List[Dict]]:
-    """TensorQuantOverrides giving each Conv/MatMul input of the ONNX graph its PACT scale. Paddle's program order
-    and the ONNX node order are both topological and the quantized layers form one chain, so the k-th quantized
-    node is the k-th record; its weight shape is checked to be sure."""
+def paired_nodes(onnx_file: os.PathLike, records: Sequence[Dict[str, Any]]) -> List[Tuple[Any, Dict[str, Any]]]:
+    """(ONNX Conv/MatMul node with weights, its Paddle record) pairs. Paddle's program order and the ONNX node order
+    are both topological and these layers form one chain, so the k-th node is the k-th record; its weight shape is
+    checked to be sure."""
     import onnx
 
     model = onnx.load(str(onnx_file))
     weights = {init.name: tuple(init.dims) for init in model.graph.initializer}
     nodes = [node for node in model.graph.node if node.op_type in QUANTIZED_ONNX_OPS and node.input[1] in weights]
     if len(nodes) != len(records):
-        raise ValueError(f"{onnx_file}: {len(nodes)} Conv/MatMul nodes with weights, {len(records)} PACT scales")
-    overrides: Dict[str, List[Dict]] = {}
+        raise ValueError(f"{onnx_file}: {len(nodes)} Conv/MatMul nodes with weights, {len(records)} in the Paddle "
+                         f"program")
     for node, record in zip(nodes, records):
         shape = weights[node.input[1]]
         if sorted(shape) != sorted(record["weight_shape"]):
             raise ValueError(f"{onnx_file}: node {node.name} has weight shape {list(shape)}, the Paddle op "
                              f"{record['op']} on {record['input']} {record['weight_shape']}")
-        overrides[node.input[0]] = [{"scale": np.array(record["scale"] / 127.0, dtype=np.float32),
-                                     "zero_point": np.array(UINT8_ZERO_POINT, dtype=np.uint8)}]
-    return overrides
+    return list(zip(nodes, records))
+
+
+def activation_overrides(pairs: Sequence[Tuple[Any, Dict[str, Any]]]) -> Dict[str, List[Dict]]:
+    """TensorQuantOverrides giving each quantized Conv/MatMul input its PACT scale."""
+    return {node.input[0]: [{"scale": np.array(record["scale"] / 127.0, dtype=np.float32),
+                             "zero_point": np.array(UINT8_ZERO_POINT, dtype=np.uint8)}]
+            for node, record in pairs if record["scale"] is not None}
+
+
+def float_nodes(pairs: Sequence[Tuple[Any, Dict[str, Any]]]) -> List[str]:
+    """The nodes of layers QAT kept float: excluded from quantization."""
+    return [node.name for node, record in pairs if record["scale"] is None]
 
 
 def _consumers(model) -> Dict[str, List[Any]]:
@@ -246,12 +259,14 @@ def quantize_qdq(float_onnx: os.PathLike, records: Sequence[Dict[str, Any]], bat
         folded = Path(tmp) / "folded.onnx"
         quant_pre_process(str(float_onnx), str(folded), skip_symbolic_shape=True)
         input_name = onnx.load(str(folded)).graph.input[0].name
-        overrides = activation_overrides(folded, records)
+        pairs = paired_nodes(folded, records)
+        overrides, keep_float = activation_overrides(pairs), float_nodes(pairs)
         partial = save_file.with_name(f".{save_file.name}.tmp")
 
         def quantize(tensor_overrides: Dict[str, List[Dict]]) -> None:
             quantize_static(str(folded), str(partial), _Batches(input_name, batches), quant_format=QuantFormat.QDQ,
                             op_types_to_quantize=list(QUANTIZED_ONNX_OPS), per_channel=True,
+                            nodes_to_exclude=keep_float,
                             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                             calibrate_method=CalibrationMethod.MinMax,  # measured: better than Percentile here
                             extra_options={"TensorQuantOverrides": tensor_overrides, "WeightSymmetric": True})
@@ -352,7 +367,8 @@ def export_int8(model_dir: os.PathLike, calib_data: os.PathLike, calib_count: in
             raise RuntimeError(f"{model_dir}: onnxruntime made no int8 kernels of the QDQ model")
         os.replace(float_onnx, model_dir / mdir.ONNX_MODEL)
         os.replace(int8_file, model_dir / mdir.INT8_ONNX_MODEL)
-    return {"model_dir": str(model_dir), "quantized_layers": len(records), "int8_kernels": kernels,
+    return {"model_dir": str(model_dir), "quantized_layers": sum(r["scale"] is not None for r in records),
+            "float_layers": sum(r["scale"] is None for r in records), "int8_kernels": kernels,
             "calibration_batches": len(batches)}
 
 
