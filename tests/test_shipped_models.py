@@ -158,3 +158,21 @@ def test_slim_int8_runs_the_shipped_int8_onnx_files(models_dir):
     img, lines = fixtures.document()
     got = "".join(squash(r["transcription"]) for r in ocr(img))
     assert levenshtein(got.lower(), "".join(squash(t) for t in lines).lower()) <= 4
+
+
+def test_slim_english_system_runs_its_pact_recognizer(models_dir):
+    """PPOCR(lang="en", slim=True): pruned det + PACT cls + the PACT English recognizer (models/slim/rec_en), whose
+    depthwise convolutions QAT kept float (Slim.skip_quant) and whose int8 ONNX keeps them float too."""
+    from paddle_pp.slim.int8_onnx import int8_ops
+
+    rec = slim_model_dir("rec_en")
+    report = json.loads((rec / "slim_report.json").read_text())
+    assert report["skip_quant"] == ["backbone.blocks.*.bottleneck_conv"] and report["pact"]["alpha_init"]["percentile"]
+    assert b"quantize_dequantize" in (rec / "inference.pdmodel").read_bytes()
+    assert int8_ops(rec / "model_int8.onnx") == {"QLinearConv": 42, "QLinearMatMul": 1}  # 53 convs - 11 depthwise
+    for precision in ("fp32", "int8"):
+        ocr = PPOCR(lang="en", slim=True, engine="paddle" if precision == "fp32" else "onnx", precision=precision)
+        assert ocr.configs["rec"]["Global"]["character_dict_path"].endswith("en_ascii.txt")
+        img, lines = fixtures.document()
+        got = "".join(squash(r["transcription"]) for r in ocr(img))
+        assert levenshtein(got, "".join(squash(t) for t in lines)) <= 2, (precision, got)

@@ -13,10 +13,10 @@ directory to push to the device as it is.
 Sources, per model: --det_model_dir / --cls_model_dir / --rec_model_dir; else with --slim
 paddle_pp/models/slim/<name> (or $PADDLE_PP_SLIM_DIR/<name>); else the official weights. `--lang` picks the
 recognizer as PPOCR(lang=...) does (configs/system.yml's rec_models: `rec` for ch, the bundled `rec_en` for en), with
---slim its slim form (models/slim/rec_en), or the float one where system.yml lets the stage fall back. A source directory holding a
-legacy export (inference.pdmodel + inference.pdiparams) is converted as it is; a model directory
-(config.yml + model.pdparams) is first exported in the legacy format with a batch size of 1, which
-Paddle-Lite's LSTM needs (the engines feed one item at a time). opt runs from its own Python 3.10 venv
+--slim its slim form (models/slim/rec_en), or the float one where system.yml lets the stage fall back. A source
+directory holding a legacy export (inference.pdmodel + inference.pdiparams) is converted as it is; a model directory
+(config.yml + model.pdparams) is first exported in the legacy format with a batch size of 1, which Paddle-Lite's
+LSTM needs (the engines feed one item at a time). opt runs from its own Python 3.10 venv
 (made once by `paddle-pp lite setup`). Deploy with the Paddle-Lite inference library of the same
 version as opt: v2.13-rc.
 """
@@ -248,7 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quant", choices=tuple(QUANT_TYPES), default=None,
                         help="opt's dynamic weight quantization (post_quant_dynamic)")
     parser.add_argument("--slim", action="store_true", help="convert the slim models (paddle_pp/models/slim/{det,cls,rec})")
-    parser.add_argument("--lang", default="ch", help="the recognizer PPOCR(lang=...) runs: ch (rec) or en (rec_en)")
+    parser.add_argument("--lang", default="ch",
+                        help="the recognizer PPOCR(lang=...) runs: ch (rec) or en (rec_en)")
     for name in MODELS:
         parser.add_argument(f"--{name}_model_dir", default=None, help="legacy export or model directory")
     parser.add_argument("--work_dir", default=None, help="where the temporary legacy exports go")

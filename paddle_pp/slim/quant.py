@@ -9,10 +9,11 @@ LSTM stays float. With ``Slim.pact_init.percentile`` each alpha starts instead a
 layer in the float model (over ``Slim.pact_init.batches`` training batches): a clip at 20 leaves most layers of a
 small MobileNetV3 an 8-bit step far coarser than their typical activations (input_percentiles). Layers whose
 structural names match a pattern of ``Slim.skip_quant`` (fnmatch, e.g. ``backbone.blocks.*.bottleneck_conv``; a
-match on a parent covers its sublayers) stay float, in the saved program and in the int8 files made from it. It is then fine-tuned with the training loop (``Slim.finetune``), evaluated (fake-quantized,
-in dygraph) and saved with quantize/dequantize ops in the legacy format (``inference.pdmodel`` +
-``inference.pdiparams`` + config.yml), which paddle.inference runs (``--engine paddle``) and Paddle-Lite's opt
-turns into an int8 .nb; the parameters file itself stays float32. paddle2onnx cannot convert it.
+match on a parent covers its sublayers) stay float, in the saved program and in the int8 files made from it.
+It is then fine-tuned with the training loop (``Slim.finetune``), evaluated (fake-quantized, in dygraph) and saved
+with quantize/dequantize ops in the legacy format (``inference.pdmodel`` + ``inference.pdiparams`` + config.yml),
+which paddle.inference runs (``--engine paddle``) and Paddle-Lite's opt turns into an int8 .nb; the parameters file
+itself stays float32. paddle2onnx cannot convert it.
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ QUANT_CONFIG: Dict[str, Any] = {
     "onnx_format": False,
 }
 PACT_ALPHA = 20.0
+PACT_INIT_BATCHES = 16  # Slim.pact_init.batches when left out
 PACT_DECAY = 2e-5
 
 
@@ -200,7 +202,7 @@ class QuantAwareTraining(Hook):
         percentile = self.pact_init.get("percentile")
         alphas = None
         if percentile is not None:
-            images = calibration_images(trainer.train_loader, int(self.pact_init.get("batches", 16)))
+            images = calibration_images(trainer.train_loader, int(self.pact_init.get("batches") or PACT_INIT_BATCHES))
             alphas = input_percentiles(model, images, float(percentile))
         if self.skip_quant:
             marked = mark_skipped(model, self.skip_quant)

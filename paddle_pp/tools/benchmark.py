@@ -415,7 +415,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="threads per engine (0: library default)")
     parser.add_argument("--enable_mkldnn", type=SYSTEM["enable_mkldnn"].argparse_type("enable_mkldnn"), default=None,
                         help="Paddle Inference oneDNN (default: configs/system.yml)")
-    parser.add_argument("--lang", default=None, help="our systems' recognizer: ch or en (configs/system.yml's rec_models)")
+    parser.add_argument("--lang", default=None,
+                        help="our systems' recognizer: ch or en (configs/system.yml's rec_models)")
     parser.add_argument("--isolate", action="store_true", help="each system in its own process (per-system RSS)")
     parser.add_argument("--json", default=None, help="write the full report (per-image times too) here")
     parser.add_argument("--quiet", action="store_true")
@@ -451,7 +452,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     names = [args._child] if args._child else list(dict.fromkeys(list(args.engine) + list(args.compare)))
     log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     meta = {"image_dir": args.image_dir, "images": len(images), "warmup": args.warmup, "repeats": args.repeats,
-            "cpu_threads": args.cpu_threads, "lang": args.lang, "cpus": os.cpu_count(), "python": platform.python_version(),
+            "cpu_threads": args.cpu_threads, "lang": args.lang, "cpus": os.cpu_count(),
+            "python": platform.python_version(),
             "argv": sys.argv[1:]}
     if args.isolate and not args._child:
         report: Dict[str, Any] = {"systems": {}, "ratios": {}, "load_start": load_average()}
