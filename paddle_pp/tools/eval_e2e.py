@@ -20,6 +20,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from paddle_pp.metrics.rec_metric import levenshtein
 from paddle_pp.tools.eval_det import _area, _intersection
 from paddle_pp.utils.label_files import is_dont_care, parse_det_label, read_label_lines, skip_malformed
 
@@ -44,16 +45,6 @@ def read_e2e_labels(label_file: Path, data_dir: Path) -> List[Tuple[Path, List[L
 def normalise(text: str, ignore_case: bool) -> str:
     text = "".join(text.split())
     return text.lower() if ignore_case else text
-
-
-def edit_distance(a: str, b: str) -> int:
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -89,7 +80,7 @@ def score_image(gts: List[Line], preds: List[Line], dont_care: List[np.ndarray],
     for i, j in pairs:
         want, got = normalise(gts[i][1], ignore_case), normalise(preds[j][1], ignore_case)
         hits += want == got
-        distance += edit_distance(got, want)
+        distance += levenshtein(got, want)
     matched_gt, matched_pred = {i for i, _ in pairs}, {j for _, j in pairs}
     distance += sum(len(normalise(t, ignore_case)) for k, (_, t) in enumerate(gts) if k not in matched_gt)
     distance += sum(len(normalise(t, ignore_case)) for k, (_, t) in enumerate(preds) if k not in matched_pred)
