@@ -54,12 +54,14 @@ def has_legacy_export(directory: Path) -> bool:
     return (directory / LEGACY_MODEL).is_file() and (directory / PARAMS).is_file()
 
 
-def model_source(name: str, lang: str) -> str:
-    """The project's model behind a stage, as PPOCR(lang=...) picks it: `det`, `cls`, `rec` or `rec_en`."""
+def model_source(name: str, lang: Optional[str]) -> str:
+    """The project's model behind a stage, as PPOCR(lang=...) picks it: `det`, `cls`, `rec` or `rec_en`
+    (lang None: configs/system.yml's lang)."""
     if name != "rec":
         return name
     from paddle_pp.ocr import system_defaults
 
+    lang = lang or system_defaults()["lang"]
     rec_models = system_defaults()["rec_models"]
     if lang not in rec_models:
         raise ExportError(f"--lang {lang}: unknown; choose one of {', '.join(rec_models)}")
@@ -75,7 +77,7 @@ def float_source_dir(source: str) -> Path:
     return bundled if (bundled / "model.pdparams").is_file() else Path(import_official(source))
 
 
-def source_dir(name: str, given: Optional[str], slim: bool, lang: str = "ch") -> Path:
+def source_dir(name: str, given: Optional[str], slim: bool, lang: Optional[str] = None) -> Path:
     """The directory to convert for one model (see the module docstring)."""
     if given:
         path = Path(given)
@@ -196,7 +198,7 @@ def sha256(path: Path) -> str:
 
 def export_lite(out: Path, valid_targets: str = "arm", quant: Optional[str] = None, slim: bool = False,
                 model_dirs: Optional[Dict[str, Optional[str]]] = None, work_dir: Optional[Path] = None,
-                log=print, lang: str = "ch") -> Dict:
+                log=print, lang: Optional[str] = None) -> Dict:
     """Convert det, cls and rec into `out`; returns the manifest."""
     from paddle_pp.lite.make_cpp_config import CONFIG_NAME, write_cpp_config
     from paddle_pp.engine.lite import LITE_RELEASE, LITE_VERSION
@@ -212,7 +214,7 @@ def export_lite(out: Path, valid_targets: str = "arm", quant: Optional[str] = No
     manifest: Dict = {"opt_version": version, "paddlelite": LITE_VERSION, "valid_targets": valid_targets,
                       "quant": quant or "none", "runtime_library": RUNTIME_LIBRARIES[valid_targets],
                       "source": "custom" if any(model_dirs.values()) else ("slim" if slim else "official"),
-                      "lang": lang, "input_batch": 1, "models": {}}
+                      "rec_source": model_source("rec", lang), "input_batch": 1, "models": {}}
     try:
         configs: Dict[str, Optional[str]] = {}
         for name in MODELS:
@@ -248,8 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quant", choices=tuple(QUANT_TYPES), default=None,
                         help="opt's dynamic weight quantization (post_quant_dynamic)")
     parser.add_argument("--slim", action="store_true", help="convert the slim models (paddle_pp/models/slim/{det,cls,rec})")
-    parser.add_argument("--lang", default="ch",
-                        help="the recognizer PPOCR(lang=...) runs: ch (rec) or en (rec_en)")
+    parser.add_argument("--lang", default=None,
+                        help="the recognizer PPOCR(lang=...) runs: ch (rec) or en (rec_en); default configs/system.yml's")
     for name in MODELS:
         parser.add_argument(f"--{name}_model_dir", default=None, help="legacy export or model directory")
     parser.add_argument("--work_dir", default=None, help="where the temporary legacy exports go")

@@ -19,7 +19,8 @@ rec_val 0.5063 -> 0.1755, and 0.4793 with only the convolutions in int8; docs/de
    scale/127: Paddle's int8 grid), the weights per output channel (abs-max, the grid they are already on, so
    re-quantizing them is exact); tensors Paddle did not quantize but onnxruntime needs a range for to fuse QDQ
    into QLinearConv (the convolutions' outputs) are calibrated (min-max) on `calib_data`, crops run through the
-   stage's own preprocessing. The LSTM and everything else stays float -> `model_int8.onnx`.
+   stage's own preprocessing. The LSTM, the layers QAT kept float (`Slim.skip_quant`: no scale was learned, so
+   they are excluded from quantization) and everything else stay float -> `model_int8.onnx`.
 
 onnxruntime fuses the QDQ pairs into QLinearConv / QLinearMatMul at load time (`int8_ops` lists them from the
 optimised graph). Nothing is downloaded: the files are written into the model directory at export time.
