@@ -330,6 +330,7 @@ def test_quant_cls_end_to_end(tmp_path, capsys):
 def test_quant_with_skipped_layers_and_percentile_alphas_end_to_end(tmp_path, capsys):
     """Slim.skip_quant and Slim.pact_init through quant.py: the skipped layers have no fake-quant ops in the saved
     program, and the x86 int8 model keeps exactly them float (one int8 kernel fewer per skipped conv)."""
+    from paddle_pp.modeling.architecture import build_model
     from paddle_pp.slim.int8_onnx import int8_ops
 
     cfg_path = tiny_cls_config(tmp_path, slim={"skip_quant": ["backbone.blocks.*.bottleneck_conv"],
@@ -341,7 +342,7 @@ def test_quant_with_skipped_layers_and_percentile_alphas_end_to_end(tmp_path, ca
     assert "kept float (Slim.skip_quant): " in out and "PACT alphas from the float model's p99.9" in out
     report = json.loads((save_dir / "slim_report.json").read_text())
     assert report["skip_quant"] == ["backbone.blocks.*.bottleneck_conv"]
-    model = __import__("paddle_pp.modeling.architecture", fromlist=["build_model"]).build_model(load_config("cls"))
+    model = build_model(load_config("cls"))
     depthwise = sum(isinstance(l, paddle.nn.Conv2D) and l._groups > 1 for l in model.sublayers())
     convs = sum(isinstance(l, paddle.nn.Conv2D) for l in model.sublayers())
     assert depthwise > 0
