@@ -21,7 +21,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from paddle_pp.metrics.rec_metric import levenshtein
-from paddle_pp.tools.eval_det import _area, _intersection
+from paddle_pp.tools.eval_det import _area, _intersection, hmean_from_counts
 from paddle_pp.utils.label_files import is_dont_care, parse_det_label, read_label_lines, skip_malformed
 
 Line = Tuple[np.ndarray, str]
@@ -89,11 +89,10 @@ def score_image(gts: List[Line], preds: List[Line], dont_care: List[np.ndarray],
 
 
 def summarise(counts: Dict[str, int]) -> Dict[str, float]:
-    precision = counts["hits"] / counts["pred"] if counts["pred"] else 0.0
-    recall = counts["hits"] / counts["gt"] if counts["gt"] else 0.0
-    hmean = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    ned = 1 - counts["distance"] / counts["chars"] if counts["chars"] else 0.0
-    return {"precision": precision, "recall": recall, "hmean": hmean, "1-NED": ned}
+    """Precision, recall and hmean of the hits (eval_det's formula) and 1-NED over the ground-truth characters."""
+    result = hmean_from_counts(counts["hits"], counts["gt"], counts["pred"])
+    result["1-NED"] = 1 - counts["distance"] / counts["chars"] if counts["chars"] else 0.0
+    return result
 
 
 def build_parser() -> argparse.ArgumentParser:
