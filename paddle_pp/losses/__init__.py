@@ -9,13 +9,14 @@ from typing import Any, Mapping
 
 from paddle_pp.registry import LOSSES
 
-from . import cls_loss, det_basic_loss, det_db_loss, det_distill_loss, rec_ctc_loss  # noqa: F401  (registration)
+from . import cls_loss, det_basic_loss, det_db_loss, det_distill_loss, rec_ctc_loss, rec_distill_loss  # noqa: F401  (registration)
 from .cls_loss import ClsLoss
 from .det_basic_loss import BalanceLoss, DiceLoss, MaskL1Loss
 from .det_db_loss import DBLoss
 from .rec_ctc_loss import CTCLoss
+from .rec_distill_loss import CTCDistillLoss
 
-__all__ = ["build_loss", "DBLoss", "BalanceLoss", "DiceLoss", "MaskL1Loss", "CTCLoss", "ClsLoss"]
+__all__ = ["build_loss", "DBLoss", "BalanceLoss", "DiceLoss", "MaskL1Loss", "CTCLoss", "CTCDistillLoss", "ClsLoss"]
 
 
 def build_loss(cfg: Mapping[str, Any]):

@@ -30,6 +30,7 @@ from paddle_pp.registry import LOSSES
 
 from .det_basic_loss import BalanceLoss, DiceLoss
 from .det_db_loss import DBLoss, _squeeze_channel
+from .distill import sub_model_output
 
 
 @LOSSES.register("DBDistillLoss")
@@ -51,22 +52,15 @@ class DBDistillLoss(nn.Layer):
                                     negative_ratio=ohem_ratio)
         self.dice_loss = DiceLoss(eps=eps)
 
-    def sub_model_outputs(self, predicts: Any, name: str) -> Any:
-        if not isinstance(predicts, Mapping) or name not in predicts:
-            got = list(predicts) if isinstance(predicts, Mapping) else type(predicts).__name__
-            raise KeyError(f"DBDistillLoss compares the outputs of Architecture.Models '{self.student}' and "
-                           f"'{self.teacher}' (a DistillationModel); got {got}")
-        return predicts[name]
-
     def teacher_probability(self, predicts: Mapping[str, Any]) -> paddle.Tensor:
         """[N, H, W] the teacher's probability map (a constant: no gradient flows into the teacher)."""
-        prob = self.sub_model_outputs(predicts, self.teacher)
+        prob = sub_model_output(predicts, self.teacher, type(self).__name__)
         if isinstance(prob, Mapping):
             prob = prob["shrink_maps"]
         return _squeeze_channel(prob).detach()
 
     def forward(self, predicts: Mapping[str, Any], batch: Mapping[str, Any]) -> Dict[str, paddle.Tensor]:
-        student = self.sub_model_outputs(predicts, self.student)
+        student = sub_model_output(predicts, self.student, type(self).__name__)
         losses = self.db_loss(student, batch)
         teacher_prob = self.teacher_probability(predicts)
         target = (teacher_prob > self.teacher_thresh).astype("float32")  # thresholded as DBPostProcess does

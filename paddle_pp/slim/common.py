@@ -70,14 +70,16 @@ def default_save_dir(config: Dict[str, Any], kind: str) -> Path:
     return Path(config["Global"].get("save_model_dir") or "./output") / kind
 
 
-def finetune_config(config: Dict[str, Any], save_dir: Path) -> Dict[str, Any]:
+def finetune_config(config: Dict[str, Any], save_dir: Path, resume: Optional[str] = None) -> Dict[str, Any]:
     """The training config for fine-tuning: runs and checkpoints under <save_dir>/finetune, ``Slim.finetune``
-    keys (epoch_num, max_steps, learning_rate, ...) over Global / Optimizer.lr."""
+    keys (epoch_num, max_steps, learning_rate, ...) over Global / Optimizer.lr. Without ``resume`` a rerun
+    replaces an earlier fine-tuning run; with it (a checkpoint prefix, e.g. <save_dir>/finetune/latest) the run
+    continues from there."""
     cfg = copy.deepcopy(config)
     g = cfg["Global"]
     g["save_model_dir"] = str(save_dir / "finetune")
-    g["checkpoints"] = None
-    g["overwrite"] = True  # the fine-tuning run is the tool's own scratch: a rerun replaces it, never resumes it
+    g["checkpoints"] = resume or None
+    g["overwrite"] = not resume
     ft = dict(slim_settings(cfg).get("finetune") or {})
     for key in ("epoch_num", "max_steps", "max_train_minutes", "eval_batch_step", "print_batch_step"):
         if ft.get(key) is not None:

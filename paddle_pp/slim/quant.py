@@ -10,10 +10,12 @@ layer in the float model (over ``Slim.pact_init.batches`` training batches): a c
 small MobileNetV3 an 8-bit step far coarser than their typical activations (input_percentiles). Layers whose
 structural names match a pattern of ``Slim.skip_quant`` (fnmatch, e.g. ``backbone.blocks.*.bottleneck_conv``; a
 match on a parent covers its sublayers) stay float, in the saved program and in the int8 files made from it.
-It is then fine-tuned with the training loop (``Slim.finetune``), evaluated (fake-quantized, in dygraph) and saved
-with quantize/dequantize ops in the legacy format (``inference.pdmodel`` + ``inference.pdiparams`` + config.yml),
-which paddle.inference runs (``--engine paddle``) and Paddle-Lite's opt turns into an int8 .nb; the parameters file
-itself stays float32. paddle2onnx cannot convert it.
+With ``Architecture.name: DistillationModel`` the student is quantized and a frozen teacher (the float model) guides
+it through the loss (CTCDistillLoss for the recognizer). It is then fine-tuned with the training loop
+(``Slim.finetune``; ``-o Global.checkpoints=<save_dir>/finetune/latest`` resumes a stopped run), evaluated
+(fake-quantized, in dygraph) and saved with quantize/dequantize ops in the legacy format (``inference.pdmodel`` +
+``inference.pdiparams`` + config.yml), which paddle.inference runs (``--engine paddle``) and Paddle-Lite's opt turns
+into an int8 .nb; the parameters file itself stays float32. paddle2onnx cannot convert it.
 """
 from __future__ import annotations
 
@@ -234,6 +236,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     measured: Dict[str, Any] = {}
 
     def measure_float(trainer) -> None:
+        if trainer.resuming:  # the float model is measured (and calibrated) first; the checkpoint loads after QAT
+            trainer.load_pretrained()
         model = trainer.inference_model
         model.eval()
         original = common.write_weights_dir(model, model_config, save_dir / "original")
@@ -244,7 +248,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     hook = QuantAwareTraining(before_quantize=measure_float, pact_init=slim.get("pact_init"),
                               skip_quant=slim.get("skip_quant") or ())
-    trainer = Trainer(common.finetune_config(config, save_dir), hooks=[hook])
+    resume = config["Global"].get("checkpoints")  # a stopped QAT run's checkpoint: <save_dir>/finetune/latest
+    trainer = Trainer(common.finetune_config(config, save_dir, resume=resume), hooks=[hook])
     model = trainer.inference_model
     metric_name = trainer.main_indicator
     before = measured["before"]

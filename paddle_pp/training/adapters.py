@@ -24,6 +24,17 @@ def to_numpy(x: Any) -> np.ndarray:
     return np.asarray(x)
 
 
+def head_sections(config: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """The Architecture's Head section, or every sub-model's of a DistillationModel (teacher and student must
+    both fit the dictionary)."""
+    from paddle_pp.modeling.distillation import is_distillation
+
+    arch = config["Architecture"]
+    models = arch.get("Models") if is_distillation(arch) else None
+    sections = [m.get("Head") for m in models.values()] if isinstance(models, Mapping) else [arch.get("Head")]
+    return [head for head in sections if isinstance(head, dict)]
+
+
 class Adapter:
     def __init__(self, config: Dict[str, Any]) -> None:
         self.config = config
@@ -67,12 +78,12 @@ class RecAdapter(Adapter):
         self.characters = self.post.characters
 
     def prepare_config(self, config: Dict[str, Any]) -> None:
-        head = config["Architecture"]["Head"]
         n = len(self.characters)
-        if head.get("out_channels") != n:
-            log.info("rec head: out_channels %s -> %d (blank + dictionary%s)", head.get("out_channels"), n,
-                     " + space" if self.characters[-1] == " " else "")
-            head["out_channels"] = n
+        for head in head_sections(config):
+            if head.get("out_channels") != n:
+                log.info("rec head: out_channels %s -> %d (blank + dictionary%s)", head.get("out_channels"), n,
+                         " + space" if self.characters[-1] == " " else "")
+                head["out_channels"] = n
 
     def decode_labels(self, label: Any, length: Any = None) -> List[str]:
         label = to_numpy(label).astype(np.int64)
@@ -102,10 +113,11 @@ class ClsAdapter(Adapter):
         self.post = ClsPostProcess(self.label_list)
 
     def prepare_config(self, config: Dict[str, Any]) -> None:
-        head = config["Architecture"]["Head"]
-        if head.get("class_dim", len(self.label_list)) != len(self.label_list):
-            log.info("cls head: class_dim %s -> %d (Global.label_list)", head.get("class_dim"), len(self.label_list))
-            head["class_dim"] = len(self.label_list)
+        for head in head_sections(config):
+            if head.get("class_dim", len(self.label_list)) != len(self.label_list):
+                log.info("cls head: class_dim %s -> %d (Global.label_list)", head.get("class_dim"),
+                         len(self.label_list))
+                head["class_dim"] = len(self.label_list)
 
     def postprocess(self, outputs: Any, batch: Mapping[str, Any]) -> Tuple[Any, Any]:
         preds = self.post(to_numpy(outputs))

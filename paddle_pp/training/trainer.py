@@ -214,9 +214,9 @@ class Trainer:
         self._build_loaders(train_loader, eval_loader, build_eval_loader)
         self._reset_state()
 
-        resuming = bool(self.config["Global"].get("checkpoints"))
+        resuming = self.resuming
         if not resuming:
-            self._load_pretrained()
+            self.load_pretrained()
         if self.config["Global"].get("freeze_bn"):
             self.log.info("batch norm frozen (Global.freeze_bn): %d layers use their running statistics",
                           self._freeze_batch_norm())
@@ -313,7 +313,13 @@ class Trainer:
         self.log.info("resumed from %s: epoch %d, step %d of the epoch, global step %d", prefix, self.epoch,
                       self.step_in_epoch, self.global_step)
 
-    def _load_pretrained(self) -> None:
+    @property
+    def resuming(self) -> bool:
+        """Whether this run continues a checkpoint (Global.checkpoints): its weights come from there, not from
+        the pre-trained ones."""
+        return bool(self.config["Global"].get("checkpoints"))
+
+    def load_pretrained(self) -> None:
         """Global.pretrained_model, then each distillation sub-model's own ``pretrained`` (e.g. the teacher)."""
         g = self.config["Global"]
         if g.get("pretrained_model"):
