@@ -225,3 +225,58 @@ def test_db_distill_loss_soft_term_matches_teacher_probabilities():
         float(loss(_distill_outputs(maps, teacher_prob), batch)["loss_distill_soft"])
 
 
+
+
+def _softmax(x):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _ctc_batch():
+    return {"label": np.array([[1, 2, 0], [3, 0, 0]], np.int64), "length": np.array([2, 1], np.int64)}
+
+
+def test_ctc_distill_loss_is_ctc_plus_per_sequence_kl_to_teacher():
+    from paddle_pp.losses.rec_distill_loss import CTCDistillLoss
+
+    rng = np.random.default_rng(7)
+    student = rng.normal(size=(2, 6, 5)).astype(np.float32)
+    teacher_prob = _softmax(rng.normal(size=(2, 6, 5))).astype(np.float32)
+    batch = _ctc_batch()
+    loss = CTCDistillLoss(distill_weight=0.5)
+    out = loss(_distill_outputs(t(student), teacher_prob), batch)
+    p, q = teacher_prob.astype(np.float64), _softmax(student.astype(np.float64))
+    kl = (p * (np.log(p) - np.log(q))).sum(axis=(1, 2)).mean()  # summed over steps, averaged over the batch
+    assert float(out["loss_distill"]) == pytest.approx(0.5 * kl, rel=1e-4)
+    assert float(out["loss_ctc"]) == pytest.approx(float(CTCLoss()(t(student), batch)["loss"]), rel=1e-6)
+    assert float(out["loss"]) == pytest.approx(float(out["loss_ctc"]) + 0.5 * kl, rel=1e-4)
+    assert list(loss.parameters()) == []
+
+
+def test_ctc_distill_loss_vanishes_when_student_agrees_and_pulls_towards_teacher():
+    from paddle_pp.losses.rec_distill_loss import CTCDistillLoss
+
+    rng = np.random.default_rng(8)
+    teacher_logits = rng.normal(size=(2, 6, 5)).astype(np.float32) * 3
+    teacher_prob = _softmax(teacher_logits).astype(np.float32)
+    batch = _ctc_batch()
+    agreeing = CTCDistillLoss()(_distill_outputs(t(teacher_logits + 1.0), teacher_prob), batch)  # shift-invariant
+    assert float(agreeing["loss_distill"]) == pytest.approx(0.0, abs=1e-4)
+    student = paddle.to_tensor(rng.normal(size=(2, 6, 5)).astype(np.float32), stop_gradient=False)
+    out = CTCDistillLoss(distill_weight=1.0)({"Student": student, "Teacher": t(teacher_prob)}, batch)
+    out["loss_distill"].backward()
+    # the gradient of KL(p || softmax(s)) in s is softmax(s) - p per step: a step against it moves towards p
+    expected = (_softmax(student.numpy()) - teacher_prob) / 2  # averaged over the batch of 2
+    np.testing.assert_allclose(student.grad.numpy(), expected, atol=1e-5)
+
+
+def test_ctc_distill_loss_needs_a_distillation_model_of_matching_outputs():
+    from paddle_pp.losses.rec_distill_loss import CTCDistillLoss
+
+    logits = t(np.zeros((2, 6, 5), np.float32))
+    with pytest.raises(KeyError, match="DistillationModel.*'Student', got Tensor"):
+        CTCDistillLoss()(logits, _ctc_batch())   # a plain model's outputs
+    with pytest.raises(KeyError, match="Teacher"):
+        CTCDistillLoss()({"Student": logits}, _ctc_batch())
+    with pytest.raises(ValueError, match="differ"):
+        CTCDistillLoss()({"Student": logits, "Teacher": t(np.full((2, 6, 7), 1 / 7, np.float32))}, _ctc_batch())

@@ -347,3 +347,70 @@ def test_quant_with_skipped_layers_and_percentile_alphas_end_to_end(tmp_path, ca
     convs = sum(isinstance(l, paddle.nn.Conv2D) for l in model.sublayers())
     assert depthwise > 0
     assert int8_ops(save_dir / "model_int8.onnx").get("QLinearConv", 0) == convs - depthwise
+
+
+def tiny_rec_distill_config(tmp_path, **global_overrides):
+    """configs/slim/rec_en_pact.yml (the shipped recipe: the float English recognizer teaches its PACT copy) on 6
+    rendered lines, batches of 3."""
+    from pathlib import Path
+
+    from data_samples import write_rec_dataset
+
+    import paddle_pp
+
+    data = tmp_path / "recdata"
+    if not (data / "label.txt").exists():
+        write_rec_dataset(data, name="label.txt")
+    float_model = str(Path(paddle_pp.__file__).parent / "models" / "rec_en" / "model")
+    cfg = load_config("slim/rec_en_pact")
+    cfg["Global"].update(pretrained_model=float_model, print_batch_step=1, save_model_dir=str(tmp_path / "out"),
+                         progress_bar=False, max_steps=2)
+    cfg["Global"].update(global_overrides)
+    cfg["Architecture"]["Models"]["Teacher"]["pretrained"] = float_model
+    for mode in ("Train", "Eval"):
+        cfg[mode]["dataset"].update(data_dir=str(data), label_file_list=[str(data / "label.txt")])
+        cfg[mode]["loader"].update(batch_size_per_card=3, num_workers=0)
+    cfg["Slim"].update(latency_runs=0, eval_max_batches=1, pact_init={"percentile": 99.9, "batches": 1})
+    cfg["Global"].pop("config_path", None)
+    path = tmp_path / "tiny_rec_pact.yml"
+    save_config(cfg, path)
+    return path
+
+
+def test_quant_distills_from_the_float_teacher_and_resumes(tmp_path, capsys):
+    """The PACT English recipe: the student is quantized, the frozen float teacher is not and adds the KL term;
+    the saved model is the student alone; -o Global.checkpoints continues a stopped QAT run where it stopped."""
+    from paddle_pp.model_dir import read_config
+
+    save_dir = tmp_path / "quant"
+    cfg_path = tiny_rec_distill_config(tmp_path)
+    assert Q.main(["-c", str(cfg_path), "--save_dir", str(save_dir)]) == 0
+    log = (save_dir / "finetune" / "train.log").read_text()
+    assert "sub-model Teacher: weights" in log and "loss_distill:" in log and "loss_ctc:" in log
+    assert "training done at global step 2" in log
+    saved = read_config(save_dir)
+    assert saved["Architecture"].get("name") != "DistillationModel"   # the student, an ordinary recognizer
+    assert saved["Architecture"]["Head"]["out_channels"] == 96
+    assert b"quantize_dequantize" in (save_dir / "inference.pdmodel").read_bytes()
+    capsys.readouterr()
+
+    latest = save_dir / "finetune" / "latest"
+    resumed_cfg = tiny_rec_distill_config(tmp_path, max_steps=4)
+    assert Q.main(["-c", str(resumed_cfg), "--save_dir", str(save_dir), "-o", f"Global.checkpoints={latest}"]) == 0
+    log = (save_dir / "finetune" / "train.log").read_text()
+    assert "global step 2" in log.split("resumed from", 1)[1].splitlines()[0]
+    assert "training done at global step 4" in log
+
+
+def test_distillation_teacher_is_never_quantized():
+    from paddle_pp.modeling.architecture import build_model
+    from paddle_pp.training.adapters import build_adapter
+
+    cfg = load_config("slim/rec_en_pact")
+    build_adapter(cfg).prepare_config(cfg)
+    model = build_model(cfg)
+    Q.mark_skipped(model.inference_model(), cfg["Slim"]["skip_quant"])
+    Q.quantize(model.inference_model())
+    assert Q.quantized_layers(model.sub_model("Student"))
+    assert Q.quantized_layers(model.sub_model("Teacher")) == {}
+    assert all(p.stop_gradient for p in model.sub_model("Teacher").parameters())
