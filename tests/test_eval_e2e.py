@@ -60,3 +60,20 @@ def test_end_to_end_on_a_rendered_receipt(tmp_path, models_dir, capsys):
     assert float(found.group(5)) > 0.95
     assert E.main(["--label_file", str(tmp_path / "bad.txt"), "--data_dir", str(tmp_path)]) == 0
     assert "images: 0 (1 unreadable)" in capsys.readouterr().out
+
+
+def test_rapidocr_is_scored_on_the_same_images(tmp_path, models_dir, capsys):
+    pytest.importorskip("rapidocr_onnxruntime", reason="requirements-bench.txt")  # .ci/run installs it
+    lines = [("Invoice 0142", 34), ("TOTAL 27.30", 34)]
+    image, boxes = render_lines(lines, size=(640, 220))
+    cv2.imwrite(str(tmp_path / "receipt.png"), image)
+    labels = [{"transcription": text, "points": [list(p) for p in corners]} for (text, _), corners in zip(lines, boxes)]
+    (tmp_path / "labels.txt").write_text(f"receipt.png\t{json.dumps(labels)}\n", encoding="utf-8")
+    assert E.main(["--label_file", str(tmp_path / "labels.txt"), "--data_dir", str(tmp_path), "--lang", "en",
+                   "--compare", "rapidocr"]) == 0
+    out = capsys.readouterr().out
+    assert out.index("ours: images: 1") < out.index("rapidocr: images: 1 (0 unreadable); lines: 2 labelled")
+    import re
+
+    hits = re.search(r"rapidocr: images: .* (\d) hits", out)
+    assert hits and int(hits.group(1)) >= 1, out

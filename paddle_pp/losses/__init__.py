@@ -9,7 +9,8 @@ from typing import Any, Mapping
 
 from paddle_pp.registry import LOSSES
 
-from . import cls_loss, det_basic_loss, det_db_loss, det_distill_loss, rec_ctc_loss, rec_distill_loss  # noqa: F401  (registration)
+from . import (cls_loss, det_basic_loss, det_db_loss, det_distill_loss, rec_ctc_loss,  # noqa: F401  (registration)
+               rec_distill_loss)
 from .cls_loss import ClsLoss
 from .det_basic_loss import BalanceLoss, DiceLoss, MaskL1Loss
 from .det_db_loss import DBLoss

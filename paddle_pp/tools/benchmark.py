@@ -40,6 +40,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import numpy as np
 
 from paddle_pp.config_schema import SYSTEM
+from paddle_pp.tools.peers import PEERS, rapidocr
 from paddle_pp.utils.files import list_images
 from paddle_pp.utils.image_io import read_image
 
@@ -52,7 +53,7 @@ SLIM_SYSTEMS = {
     "slim_onnx": {"engine": "onnx", "precision": "fp32"},       # their float equivalent (model.onnx)
     "slim_int8": {"engine": "onnx", "precision": "int8"},       # model_int8.onnx: onnxruntime int8 kernels
 }
-COMPARE = ("rapidocr",)
+COMPARE = PEERS
 STAGES = ("det_pre", "det_infer", "det_post", "cls", "cls_infer", "rec", "rec_infer", "other", "total")
 
 
@@ -187,11 +188,8 @@ class RapidSystem:
     """RapidOCR (rapidocr-onnxruntime, its packaged models and config.yaml defaults), timed the same way."""
 
     def __init__(self, cpu_threads: int = 0) -> None:
-        from rapidocr_onnxruntime import RapidOCR
-
         self.name = "rapidocr"
-        kwargs = {"intra_op_num_threads": int(cpu_threads)} if cpu_threads else {}
-        self.ocr = RapidOCR(**kwargs)
+        self.ocr = rapidocr(cpu_threads)
         self.clock = clock = StageClock()
         det = self.ocr.text_det
         det.infer = Timed(det.infer, clock, "det_infer")

@@ -2,6 +2,7 @@
 
     python deploy/eval_e2e.py --label_file train_data/det_sroie_val.txt --lang en              # full English system
     python deploy/eval_e2e.py --label_file train_data/det_sroie_val.txt --lang en --slim       # the slim one
+    python deploy/eval_e2e.py --label_file train_data/det_sroie_val.txt --lang en --compare rapidocr   # + RapidOCR
 
 Each ground-truth line (not "###") is matched one-to-one with the system's line of highest IoU above 0.5 (pairs taken
 in order of decreasing IoU); a matched pair is a hit when the texts are equal after removing spaces (SPEC.md's
@@ -16,12 +17,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from paddle_pp.metrics.rec_metric import levenshtein
 from paddle_pp.tools.eval_det import _area, _intersection, hmean_from_counts
+from paddle_pp.tools.peers import PEERS, rapidocr, rapidocr_lines
 from paddle_pp.utils.label_files import is_dont_care, parse_det_label, read_label_lines, skip_malformed
 
 Line = Tuple[np.ndarray, str]
@@ -106,14 +108,34 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("det", "cls", "rec"):
         parser.add_argument(f"--{name}_model_dir", default=None)
     parser.add_argument("--ignore_case", action="store_true", help="a hit ignores case as well as spaces")
+    parser.add_argument("--compare", nargs="*", default=[], choices=PEERS,
+                        help="also evaluate these systems on the same images (requirements-bench.txt)")
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def evaluate(read_lines: Callable[[np.ndarray], List[Line]], items, ignore_case: bool,
+             desc: str) -> Tuple[Dict[str, int], int]:
+    """Counts summed over the images (``score_image``) and how many images could not be read."""
     from tqdm import tqdm
 
-    from paddle_pp.ocr import PPOCR
     from paddle_pp.utils.image_io import ImageReadError, read_image
+
+    totals = {"hits": 0, "gt": 0, "pred": 0, "distance": 0, "chars": 0}
+    failures = 0
+    for path, gts, dont_care in tqdm(items, desc=desc, unit="img"):
+        try:
+            image = read_image(path)
+        except ImageReadError as exc:
+            failures += 1
+            tqdm.write(f"skipped: {exc}")
+            continue
+        for key, value in score_image(gts, read_lines(image), dont_care, ignore_case).items():
+            totals[key] += value
+    return totals, failures
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    from paddle_pp.ocr import PPOCR
 
     args = build_parser().parse_args(argv)
     items = read_e2e_labels(Path(args.label_file), Path(args.data_dir))
@@ -122,24 +144,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
     ocr = PPOCR(lang=args.lang, slim=args.slim or None, engine=args.engine, precision=args.precision,
                 det_model_dir=args.det_model_dir, cls_model_dir=args.cls_model_dir, rec_model_dir=args.rec_model_dir)
-    totals = {"hits": 0, "gt": 0, "pred": 0, "distance": 0, "chars": 0}
-    failures = 0
-    for path, gts, dont_care in tqdm(items, desc="eval e2e", unit="img"):
-        try:
-            image = read_image(path)
-        except ImageReadError as exc:
-            failures += 1
-            tqdm.write(f"skipped: {exc}")
-            continue
-        preds = [(np.asarray(r["points"], dtype=np.float64), r["transcription"]) for r in ocr(image)]
-        for key, value in score_image(gts, preds, dont_care, args.ignore_case).items():
-            totals[key] += value
-    result = summarise(totals)
-    print(f"images: {len(items) - failures} ({failures} unreadable); lines: {totals['gt']} labelled, "
-          f"{totals['pred']} read, {totals['hits']} hits")
-    print(f"end-to-end: precision {result['precision']:.4f}  recall {result['recall']:.4f}  "
-          f"hmean {result['hmean']:.4f}  1-NED {result['1-NED']:.4f}"
-          + ("  (ignoring case)" if args.ignore_case else ""))
+    systems: Dict[str, Callable[[np.ndarray], List[Line]]] = {
+        "ours": lambda image: [(np.asarray(r["points"], dtype=np.float64), r["transcription"]) for r in ocr(image)]}
+    if "rapidocr" in args.compare:
+        peer = rapidocr()
+        systems["rapidocr"] = lambda image: rapidocr_lines(peer, image)
+    for name, read_lines in systems.items():
+        totals, failures = evaluate(read_lines, items, args.ignore_case, f"eval e2e ({name})")
+        result = summarise(totals)
+        print(f"{name}: images: {len(items) - failures} ({failures} unreadable); lines: {totals['gt']} labelled, "
+              f"{totals['pred']} read, {totals['hits']} hits")
+        print(f"{name}: end-to-end: precision {result['precision']:.4f}  recall {result['recall']:.4f}  "
+              f"hmean {result['hmean']:.4f}  1-NED {result['1-NED']:.4f}"
+              + ("  (ignoring case)" if args.ignore_case else ""))
     return 0
 
 

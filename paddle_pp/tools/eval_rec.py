@@ -2,6 +2,7 @@
 
     python deploy/eval_rec.py --label_file train_data/rec_sroie_val.txt                       # official model
     python deploy/eval_rec.py --label_file train_data/rec_sroie_val.txt --rec_model_dir models/rec_en
+    python deploy/eval_rec.py --label_file train_data/rec_sroie_val.txt --compare rapidocr   # + RapidOCR's recognizer
 
 Every line counts (nothing is dropped for length): crops are batched by aspect ratio and resized exactly as
 predict_rec.py does. Reports accuracy (exact match after removing spaces, SPEC.md), the same ignoring case,
@@ -13,9 +14,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 from paddle_pp.metrics.rec_metric import normalized_edit_distance, word_accuracy
+from paddle_pp.tools.peers import PEERS, rapidocr, rapidocr_recognizer
 from paddle_pp.utils.label_files import read_label_lines, skip_malformed
 
 
@@ -30,11 +32,44 @@ def score(pairs: Sequence[Tuple[str, str]]) -> dict:
             "lines": len(pairs)}
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def read_crops(label_file: str, data_dir: str) -> Tuple[List, List[str]]:
+    """The label file's crops (BGR) and texts; unreadable images are reported and skipped."""
+    from paddle_pp.utils.image_io import ImageReadError, read_image
+
+    crops: List = []
+    truths: List[str] = []
+    for _, path, text in read_label_lines(label_file, on_malformed=skip_malformed):
+        try:
+            crops.append(read_image(Path(data_dir) / path))
+            truths.append(text)
+        except ImageReadError as exc:
+            print(f"skipped: {exc}", file=sys.stderr)
+    return crops, truths
+
+
+def recognize_all(recognizer: Callable, crops: Sequence, desc: str) -> List[str]:
     from tqdm import tqdm
 
+    predictions: List[str] = []
+    step = 256  # bounded memory; the recognizer batches by aspect ratio inside each chunk
+    for start in tqdm(range(0, len(crops), step), desc=desc, unit="chunk"):
+        predictions += [text for text, _ in recognizer(crops[start:start + step])]
+    return predictions
+
+
+def report(name: str, predictions: Sequence[str], truths: Sequence[str], show_errors: int) -> None:
+    result = score(list(zip(predictions, truths)))
+    print(f"{name}: lines {result['lines']}: acc {result['acc']:.4f}  acc (ignoring case) "
+          f"{result['acc_ignore_case']:.4f}  1-NED {result['norm_edit_dis']:.4f}  word acc {result['word_acc']:.4f}")
+    shown = 0
+    for p, g in zip(predictions, truths):
+        if shown < show_errors and p.replace(" ", "") != g.replace(" ", ""):
+            print(f"  got {p!r}  want {g!r}")
+            shown += 1
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
     from paddle_pp.ocr import build_stage
-    from paddle_pp.utils.image_io import ImageReadError, read_image
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--label_file", required=True)
@@ -44,30 +79,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--precision", default=None, help="fp32 | int8 (a PACT model's model_int8.onnx, engine onnx)")
     parser.add_argument("--rec_batch_num", type=int, default=None)
     parser.add_argument("--show_errors", type=int, default=0, help="print the first N wrong lines")
+    parser.add_argument("--compare", nargs="*", default=[], choices=PEERS,
+                        help="also score these systems' recognizers on the same crops (requirements-bench.txt)")
     args = parser.parse_args(argv)
 
-    recognizer = build_stage("rec", args.rec_model_dir, engine=args.engine, precision=args.precision,
-                             rec_batch_num=args.rec_batch_num)
-    crops: List = []
-    truths: List[str] = []
-    for _, path, text in read_label_lines(args.label_file, on_malformed=skip_malformed):
-        try:
-            crops.append(read_image(Path(args.data_dir) / path))
-            truths.append(text)
-        except ImageReadError as exc:
-            print(f"skipped: {exc}", file=sys.stderr)
-    predictions = []
-    step = 256  # bounded memory; the recognizer batches by aspect ratio inside each chunk
-    for start in tqdm(range(0, len(crops), step), desc="eval rec", unit="chunk"):
-        predictions += [text for text, _ in recognizer(crops[start:start + step])]
-    result = score(list(zip(predictions, truths)))
-    print(f"lines {result['lines']}: acc {result['acc']:.4f}  acc (ignoring case) {result['acc_ignore_case']:.4f}  "
-          f"1-NED {result['norm_edit_dis']:.4f}  word acc {result['word_acc']:.4f}")
-    shown = 0
-    for p, g in zip(predictions, truths):
-        if shown < args.show_errors and p.replace(" ", "") != g.replace(" ", ""):
-            print(f"  got {p!r}  want {g!r}")
-            shown += 1
+    recognizers = {"ours": build_stage("rec", args.rec_model_dir, engine=args.engine, precision=args.precision,
+                                       rec_batch_num=args.rec_batch_num)}
+    if "rapidocr" in args.compare:
+        recognizers["rapidocr"] = rapidocr_recognizer(rapidocr())
+    crops, truths = read_crops(args.label_file, args.data_dir)
+    for name, recognizer in recognizers.items():
+        report(name, recognize_all(recognizer, crops, f"eval rec ({name})"), truths, args.show_errors)
     return 0
 
 
