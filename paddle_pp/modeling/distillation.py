@@ -47,6 +47,8 @@ def sub_model_architectures(arch: Mapping[str, Any]) -> Dict[str, Dict[str, Any]
     for name, section in models.items():
         section = {k: copy.deepcopy(v) for k, v in section.items() if k not in SUB_MODEL_TRAINING_KEYS}
         section.setdefault("model_type", arch.get("model_type"))
+        if arch.get("algorithm"):
+            section.setdefault("algorithm", arch["algorithm"])
         out[str(name)] = section
     return out
 
