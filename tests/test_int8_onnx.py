@@ -1,11 +1,13 @@
-"""x86 int8 (paddle_pp/slim/int8_onnx.py): the bundled PACT classifier exported to a QDQ ONNX that onnxruntime runs
-with int8 kernels, its outputs against the fake-quant Paddle program, and `precision` in the engine layer."""
+"""x86 (paddle_pp/slim/int8_onnx.py): the bundled PACT classifier exported to its fake-quant graph (model.onnx) and to
+a QDQ ONNX that onnxruntime runs with int8 kernels, their outputs against the fake-quant Paddle program, the fake
+quantizer's numbers by hand, and `precision` in the engine layer."""
 from __future__ import annotations
 
 import shutil
 
 import cv2
 import numpy as np
+import onnx
 import pytest
 
 from fixtures import text_lines, to_cls_batch
@@ -53,26 +55,78 @@ def test_export_writes_both_onnx_files_and_onnxruntime_makes_int8_kernels(int8_c
     kernels = int8_ops(directory / mdir.INT8_ONNX_MODEL)
     assert result["quantized_layers"] == 54
     assert kernels.get("QLinearConv", 0) == 53
-    # the float equivalent has none
+    # the fake-quant graph has none: its weights are float, its activations go through Clip/Q/DQ, one per input
     assert int8_ops(directory / mdir.ONNX_MODEL) == {}
+    nodes = onnx.load(str(directory / mdir.ONNX_MODEL)).graph.node
+    made_by = {out: node.op_type for node in nodes for out in node.output}
+    quantizers = [node for node in nodes if node.op_type == "QuantizeLinear"]
+    assert 0 < len(quantizers) <= 54 and len(quantizers) == sum(node.op_type == "DequantizeLinear" for node in nodes)
+    assert all(made_by[node.input[0]] == "Clip" for node in quantizers)  # -128 never comes out
 
 
-def test_int8_and_float_equivalent_outputs_follow_the_fake_quant_model(int8_cls):
+def test_fake_quant_graph_and_int8_follow_the_fake_quant_program(int8_cls):
     from paddle_pp.engine import OnnxEngine
     from paddle_pp.engine.paddle_inference import PaddleInferenceEngine
 
     directory, _ = int8_cls
     batch = _inputs()
     fake_quant = PaddleInferenceEngine(directory, prefer_legacy=True)(batch)
+    graph = OnnxEngine(directory / mdir.ONNX_MODEL)(batch)
     int8 = OnnxEngine(directory / mdir.INT8_ONNX_MODEL)(batch)
-    float_equivalent = OnnxEngine(directory / mdir.ONNX_MODEL)(batch)
-    assert int8.shape == fake_quant.shape == float_equivalent.shape
-    # the fake-quant program quantizes activations, the float equivalent does not and int8 also quantizes the
-    # convolutions' outputs: confident decisions agree, borderline probabilities move (measured: max 0.18)
-    for other in (float_equivalent, int8):
-        assert np.abs(other - fake_quant).mean() < 0.05
-        assert np.abs(other - fake_quant).max() < 0.3
-        assert (other.argmax(1) == fake_quant.argmax(1)).mean() >= 0.8
+    assert int8.shape == fake_quant.shape == graph.shape
+    # the fake-quant graph computes what the program computes: only float rounding in the kernels can move a value
+    # across a quantizer step (as between Paddle Inference with and without oneDNN)
+    assert (graph.argmax(1) == fake_quant.argmax(1)).all()
+    assert np.abs(graph - fake_quant).max() < 0.05
+    # int8 also quantizes the convolutions' outputs: confident decisions agree, borderline probabilities move
+    assert np.abs(int8 - fake_quant).mean() < 0.05
+    assert np.abs(int8 - fake_quant).max() < 0.3
+    assert (int8.argmax(1) == fake_quant.argmax(1)).mean() >= 0.8
+
+
+def test_fake_quant_graph_is_paddles_quantizer(tmp_path):
+    """One 1x1 convolution with weight 1 behind Paddle's moving-average abs-max quantizer (scale 2): the graph
+    clips at +-2 and rounds to the 127 steps of each side; -128 steps, which QuantizeLinear alone allows, never
+    come out."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from paddle_pp.engine import OnnxEngine
+    from paddle_pp.slim.int8_onnx import fake_quant_graph
+
+    w = helper.make_tensor("w", TensorProto.FLOAT, [1, 1, 1, 1], [1.0])
+    value = helper.make_tensor_value_info
+    graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"])], "g",
+                              [value("x", TensorProto.FLOAT, [1, 1, 1, 6])], [value("y", TensorProto.FLOAT, [1, 1, 1, 6])],
+                              [w])
+    source = tmp_path / "float.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(source))
+    records = [{"op": "conv2d", "input": "x", "scale": 2.0, "weight_shape": [1, 1, 1, 1]}]
+    out = fake_quant_graph(source, records, tmp_path / "model.onnx")
+    step = 2.0 / 127
+    x = np.array([0.3, -0.3, 1.999, 5.0, -2.0 - 0.7 * step, -9.0], dtype=np.float32).reshape(1, 1, 1, 6)
+    expected = np.array([19, -19, 127, 127, -127, -127]) * step  # 0.3 / step = 19.05
+    np.testing.assert_allclose(OnnxEngine(out)(x).reshape(-1), expected, rtol=1e-6)
+
+
+def test_weights_round_ties_away_from_zero_as_paddle_does():
+    from paddle_pp.slim.int8_onnx import _quantize_dequantize
+
+    weights = np.array([[0.5], [-0.5], [2.5], [127.0]], dtype=np.float32)  # in steps of scale 127 / 127 = 1
+    got = _quantize_dequantize(weights, np.array([127.0]), axis=1, bits=8)
+    np.testing.assert_array_equal(got.reshape(-1), [1.0, -1.0, 3.0, 127.0])
+
+
+def test_export_fake_quant_writes_only_the_graph(tmp_path):
+    from paddle_pp.slim.int8_onnx import export_fake_quant
+
+    target = tmp_path / "cls"
+    shutil.copytree(SLIM_CLS, target)
+    for name in (mdir.ONNX_MODEL, mdir.INT8_ONNX_MODEL):
+        (target / name).unlink(missing_ok=True)
+    assert export_fake_quant(target) == target / mdir.ONNX_MODEL
+    assert (target / mdir.ONNX_MODEL).is_file() and not (target / mdir.INT8_ONNX_MODEL).exists()
+    assert not list(target.glob(".int8-*"))  # the work directory is gone
 
 
 def test_precision_int8_selects_the_int8_model_on_onnx_only(int8_cls, tmp_path):

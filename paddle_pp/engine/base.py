@@ -26,6 +26,12 @@ class DygraphEngine:
         return out.numpy()
 
 
+# onnxruntime's WeightBiasQuantization turns a float-weight Conv between a DequantizeLinear and a QuantizeLinear into an
+# int8 QLinearConv with weights it quantizes itself: it changes what a PACT model's fake-quant graph computes
+# (slim/int8_onnx.py). Graphs whose weights are meant to be int8 carry their own DequantizeLinear and do not need it.
+DISABLED_OPTIMIZERS = ("WeightBiasQuantization",)
+
+
 class OnnxEngine:
     """Runs an ONNX file in onnxruntime on the CPU (the reference for parity, and a deploy path)."""
 
@@ -40,7 +46,8 @@ class OnnxEngine:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3  # the official det graph declares a fixed output shape; silence that
         self.path = str(path)
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"],
+                                            disabled_optimizers=list(DISABLED_OPTIMIZERS))
         self.input_name = self.session.get_inputs()[0].name
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
