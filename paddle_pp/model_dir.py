@@ -6,7 +6,7 @@
       model.pdparams               dygraph weights (the name is Global.pretrained_model)
       inference.json | .pdmodel    an exported program, PIR or legacy format, with
       inference.pdiparams          its parameters
-      model.onnx                   the ONNX form (of a PACT model: its float equivalent, slim/int8_onnx.py)
+      model.onnx                   the ONNX form (of a PACT model: its fake-quant graph, slim/int8_onnx.py)
       model_int8.onnx              a PACT model: the QDQ ONNX onnxruntime runs with int8 kernels (--precision int8)
       <dictionary>.txt             rec: the character dictionary (Global.character_dict_path, a file name)
       pruned_shapes.json           a pruned model: the shapes a freshly built model is given before loading

@@ -50,7 +50,7 @@ SLIM = "slim"  # PPOCR(slim=True): the shipped pruned det + PACT-quantized cls/r
 SLIM_SYSTEMS = {
     SLIM: {},
     "slim_paddle": {"engine": "paddle", "precision": "fp32"},   # the PACT programs with their fake quantize ops
-    "slim_onnx": {"engine": "onnx", "precision": "fp32"},       # their float equivalent (model.onnx)
+    "slim_onnx": {"engine": "onnx", "precision": "fp32"},       # their fake-quant graphs (model.onnx), the default
     "slim_int8": {"engine": "onnx", "precision": "int8"},       # model_int8.onnx: onnxruntime int8 kernels
 }
 COMPARE = PEERS
