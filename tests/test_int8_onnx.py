@@ -85,9 +85,9 @@ def test_fake_quant_graph_and_int8_follow_the_fake_quant_program(int8_cls):
 
 
 def test_fake_quant_graph_is_paddles_quantizer(tmp_path):
-    """One 1x1 convolution with weight 1 behind Paddle's moving-average abs-max quantizer (scale 2): the graph
-    clips at +-2 and rounds to the 127 steps of each side; -128 steps, which QuantizeLinear alone allows, never
-    come out."""
+    """Two 1x1 convolutions with weight 1 read the same input behind Paddle's moving-average abs-max quantizers of
+    scales 2 and 1: each gets its own quantizer, which clips at +-scale and rounds to the 127 steps of each side;
+    -128 steps, which QuantizeLinear alone allows, never come out."""
     import onnx
     from onnx import TensorProto, helper
 
@@ -96,17 +96,21 @@ def test_fake_quant_graph_is_paddles_quantizer(tmp_path):
 
     w = helper.make_tensor("w", TensorProto.FLOAT, [1, 1, 1, 1], [1.0])
     value = helper.make_tensor_value_info
-    graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"])], "g",
-                              [value("x", TensorProto.FLOAT, [1, 1, 1, 6])], [value("y", TensorProto.FLOAT, [1, 1, 1, 6])],
+    graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"]), helper.make_node("Conv", ["x", "w"], ["z"])],
+                              "g", [value("x", TensorProto.FLOAT, [1, 1, 1, 6])],
+                              [value("y", TensorProto.FLOAT, [1, 1, 1, 6]), value("z", TensorProto.FLOAT, [1, 1, 1, 6])],
                               [w])
     source = tmp_path / "float.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(source))
-    records = [{"op": "conv2d", "input": "x", "scale": 2.0, "weight_shape": [1, 1, 1, 1]}]
+    records = [{"op": "conv2d", "input": "x", "scale": 2.0, "weight_shape": [1, 1, 1, 1]},
+               {"op": "conv2d", "input": "x", "scale": 1.0, "weight_shape": [1, 1, 1, 1]}]
     out = fake_quant_graph(source, records, tmp_path / "model.onnx")
     step = 2.0 / 127
     x = np.array([0.3, -0.3, 1.999, 5.0, -2.0 - 0.7 * step, -9.0], dtype=np.float32).reshape(1, 1, 1, 6)
-    expected = np.array([19, -19, 127, 127, -127, -127]) * step  # 0.3 / step = 19.05
-    np.testing.assert_allclose(OnnxEngine(out)(x).reshape(-1), expected, rtol=1e-6)
+    session = OnnxEngine(out).session
+    y, z = (value.reshape(-1) for value in session.run(None, {"x": x}))
+    np.testing.assert_allclose(y, np.array([19, -19, 127, 127, -127, -127]) * step, rtol=1e-6)  # 0.3 / step = 19.05
+    np.testing.assert_allclose(z, np.array([38, -38, 127, 127, -127, -127]) / 127, rtol=1e-6)   # 0.3 * 127 = 38.1
 
 
 def test_weights_round_ties_away_from_zero_as_paddle_does():

@@ -174,23 +174,24 @@ def paired_nodes(onnx_file: os.PathLike, records: Sequence[Dict[str, Any]]) -> L
 
 def fake_quant_graph(float_onnx: os.PathLike, records: Sequence[Dict[str, Any]], save_file: os.PathLike) -> Path:
     """`float_onnx` (the stripped program) with Paddle's activation quantizers put back before each quantized
-    Conv/MatMul input: Clip(-s, s) -> QuantizeLinear(int8, zero point 0, step s/127) -> DequantizeLinear. An input
-    read by several quantized layers (they share Paddle's scale) is quantized once."""
+    Conv/MatMul input: Clip(-s, s) -> QuantizeLinear(int8, zero point 0, step s/127) -> DequantizeLinear. Layers that
+    read one tensor with the same scale share one quantizer; each layer keeps its own scale otherwise."""
     import onnx
 
     model = onnx.load(str(float_onnx))
     graph = model.graph
-    scales = {node.input[0]: record["scale"] for node, record in paired_nodes(float_onnx, records)
-              if record["scale"] is not None}
-    quantized: Dict[str, str] = {}
+    # keyed by output tensor: unique in an ONNX graph, where node names need not be
+    scale_of = {node.output[0]: record["scale"] for node, record in paired_nodes(float_onnx, records)
+                if record["scale"] is not None}
+    quantized: Dict[Tuple[str, float], str] = {}
     nodes = []
     for node in graph.node:
-        source = node.input[0] if node.op_type in QUANTIZED_ONNX_OPS and node.input else None
-        if source in scales:
-            if source not in quantized:
-                nodes += _fake_quant_nodes(graph, source, scales[source])
-                quantized[source] = nodes[-1].output[0]
-            node.input[0] = quantized[source]
+        if node.output and node.output[0] in scale_of:
+            key = (node.input[0], scale_of[node.output[0]])
+            if key not in quantized:
+                nodes += _fake_quant_nodes(graph, key[0], key[1], suffix=len(quantized))
+                quantized[key] = nodes[-1].output[0]
+            node.input[0] = quantized[key]
         nodes.append(node)
     del graph.node[:]
     graph.node.extend(nodes)
@@ -200,21 +201,22 @@ def fake_quant_graph(float_onnx: os.PathLike, records: Sequence[Dict[str, Any]],
     return save_file
 
 
-def _fake_quant_nodes(graph, tensor: str, scale: float) -> List[Any]:
+def _fake_quant_nodes(graph, tensor: str, scale: float, suffix: int) -> List[Any]:
     """Clip -> QuantizeLinear -> DequantizeLinear of `tensor` on Paddle's symmetric int8 grid (-127..127, step
-    scale/127), their constants added to `graph`."""
+    scale/127), their constants added to `graph`; `suffix` keeps the names of several quantizers apart."""
     from onnx import helper, numpy_helper
 
-    names = {key: f"{tensor}.fake_quant.{key}" for key in ("low", "high", "step", "zero", "clipped", "int8", "out")}
+    prefix = f"{tensor}.fake_quant{suffix}"
+    names = {key: f"{prefix}.{key}" for key in ("low", "high", "step", "zero", "clipped", "int8", "out")}
     for key, value in (("low", np.float32(-scale)), ("high", np.float32(scale)), ("step", np.float32(scale / 127.0)),
                        ("zero", np.int8(0))):
         graph.initializer.append(numpy_helper.from_array(np.array(value), names[key]))
     return [helper.make_node("Clip", [tensor, names["low"], names["high"]], [names["clipped"]],
-                             name=f"{tensor}.fake_quant.clip"),
+                             name=f"{prefix}.clip"),
             helper.make_node("QuantizeLinear", [names["clipped"], names["step"], names["zero"]], [names["int8"]],
-                             name=f"{tensor}.fake_quant.quantize"),
+                             name=f"{prefix}.quantize"),
             helper.make_node("DequantizeLinear", [names["int8"], names["step"], names["zero"]], [names["out"]],
-                             name=f"{tensor}.fake_quant.dequantize")]
+                             name=f"{prefix}.dequantize")]
 
 
 def activation_overrides(pairs: Sequence[Tuple[Any, Dict[str, Any]]]) -> Dict[str, List[Dict]]:
