@@ -193,3 +193,32 @@ def test_output_ranges_are_cut_only_where_the_next_op_makes_the_tails_irrelevant
     assert got["swish_in"] == pytest.approx((-3.0, 30.0))      # hard-swish is 0 below -3
     assert got["relu_in"] == pytest.approx((0.0, 4.0))         # the next quantizer clips at 4
     assert "plain" not in got                                   # into an Add: left as calibrated
+
+
+def test_onnx_sessions_neither_spin_nor_quantize_float_weights(tmp_path):
+    """OnnxEngine's session settings (paddle_pp/engine/base.py): worker threads do not spin-wait between runs (three
+    stages share few cores), and a float-weight Conv between a DequantizeLinear and a QuantizeLinear stays float
+    (onnxruntime's WeightBiasQuantization would quantize its weights itself and make it a QLinearConv)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from paddle_pp.engine import OnnxEngine
+    from paddle_pp.slim.int8_onnx import int8_ops
+
+    value = helper.make_tensor_value_info
+    constants = [numpy_helper.from_array(np.full((4, 4, 1, 1), 0.1, dtype=np.float32), "w"),
+                 numpy_helper.from_array(np.array(1 / 127, dtype=np.float32), "step"),
+                 numpy_helper.from_array(np.array(0, dtype=np.int8), "zero")]
+    nodes = [helper.make_node("QuantizeLinear", ["x", "step", "zero"], ["xq"]),
+             helper.make_node("DequantizeLinear", ["xq", "step", "zero"], ["xf"]),
+             helper.make_node("Conv", ["xf", "w"], ["h"]),
+             helper.make_node("QuantizeLinear", ["h", "step", "zero"], ["hq"]),
+             helper.make_node("DequantizeLinear", ["hq", "step", "zero"], ["hf"]),
+             helper.make_node("Conv", ["hf", "w"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [value("x", TensorProto.FLOAT, [1, 4, 2, 2])],
+                              [value("y", TensorProto.FLOAT, [1, 4, 2, 2])], constants)
+    path = tmp_path / "model.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    assert int8_ops(path) == {}
+    options = OnnxEngine(path, threads=2).session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"

@@ -27,9 +27,14 @@ class DygraphEngine:
 
 
 # onnxruntime's WeightBiasQuantization turns a float-weight Conv between a DequantizeLinear and a QuantizeLinear into an
-# int8 QLinearConv with weights it quantizes itself: it changes what a PACT model's fake-quant graph computes
-# (slim/int8_onnx.py). Graphs whose weights are meant to be int8 carry their own DequantizeLinear and do not need it.
+# int8 QLinearConv with weights it quantizes itself, which would change what a PACT model's fake-quant graph computes
+# (slim/int8_onnx.py; its Clip before each QuantizeLinear keeps the pattern out today, this keeps it out for good).
+# Graphs whose weights are meant to be int8 carry their own DequantizeLinear and do not need it.
 DISABLED_OPTIMIZERS = ("WeightBiasQuantization",)
+# onnxruntime's worker threads spin-wait for more work after a run, holding a core. A system runs three sessions in
+# turn (det, cls, rec), each with its own pool, so on a machine with few cores the threads still spinning for one
+# stage take the CPU from the next (docs/results.md, "Speed and memory": off is faster with two threads).
+ALLOW_SPINNING = False
 
 
 class OnnxEngine:
@@ -44,6 +49,7 @@ class OnnxEngine:
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if ALLOW_SPINNING else "0")
         options.log_severity_level = 3  # the official det graph declares a fixed output shape; silence that
         self.path = str(path)
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"],
