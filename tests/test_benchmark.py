@@ -76,3 +76,32 @@ def test_lang_reaches_every_system_and_the_isolated_children(models_dir, tmp_pat
     assert argv[argv.index("--lang") + 1] == "en"
     system = bench.build_system("onnx", args)
     assert system.ocr.lang == "en" and "en_ascii" in system.ocr.configs["rec"]["Global"]["character_dict_path"]
+
+
+def test_ort_spinning_reaches_the_sessions_and_the_isolated_children(models_dir, tmp_path, monkeypatch):
+    from paddle_pp.engine import base as engine_base
+
+    monkeypatch.setattr(engine_base, "ALLOW_SPINNING", False)
+    img, _ = fixtures.document()
+    cv2.imwrite(str(tmp_path / "a.png"), img)
+    args = bench.build_parser().parse_args(["--image_dir", str(tmp_path), "--ort_spinning"])
+    assert "--ort_spinning" in bench._child_argv(args, "onnx", str(tmp_path / "c.json"))
+    out = tmp_path / "bench.json"
+    assert bench.main(["--image_dir", str(tmp_path / "a.png"), "--engine", "onnx", "--warmup", "0", "--ort_spinning",
+                       "--json", str(out), "--quiet"]) == 0
+    assert json.loads(out.read_text())["meta"]["ort_spinning"] is True
+    session = engine_base.OnnxEngine(fixtures_onnx(tmp_path)).session
+    assert session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "1"
+
+
+def fixtures_onnx(tmp_path):
+    """A one-node ONNX file."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    value = helper.make_tensor_value_info
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [value("x", TensorProto.FLOAT, [1])],
+                              [value("y", TensorProto.FLOAT, [1])])
+    path = tmp_path / "relu.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    return path

@@ -398,7 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--engine", nargs="+", default=list(OUR_ENGINES), choices=OUR_ENGINES + tuple(SLIM_SYSTEMS),
                         help="our engines to run (default: all three); 'slim' = PPOCR(slim=True) with system.yml's "
                              "slim engine and precision; slim_paddle / slim_onnx / slim_int8: the slim system with "
-                             "the PACT programs on Paddle Inference / their float ONNX / their int8 ONNX")
+                             "the PACT programs on Paddle Inference / their fake-quant ONNX / their int8 ONNX")
     parser.add_argument("--compare", nargs="*", default=[], choices=COMPARE, help="other systems, same run")
     parser.add_argument("--max_images", type=int, default=0, help="use only the first N images (0: all)")
     parser.add_argument("--limit", action="append", default=[], metavar="NAME=N",
@@ -416,6 +416,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lang", default=None,
                         help="our systems' recognizer: ch or en (configs/system.yml's rec_models)")
     parser.add_argument("--isolate", action="store_true", help="each system in its own process (per-system RSS)")
+    parser.add_argument("--ort_spinning", action="store_true",
+                        help="our onnxruntime sessions' worker threads spin-wait between runs (onnxruntime's default; "
+                             "ours is off, paddle_pp/engine/base.py): run with and without, alternately, to compare")
     parser.add_argument("--json", default=None, help="write the full report (per-image times too) here")
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--_child", default=None, help=argparse.SUPPRESS)
@@ -437,11 +440,17 @@ def _child_argv(args: argparse.Namespace, name: str, json_path: str) -> List[str
         argv += ["--leak_images", str(args.leak_images)]
     if args.quiet:
         argv.append("--quiet")
+    if args.ort_spinning:
+        argv.append("--ort_spinning")
     return argv
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.ort_spinning:
+        from paddle_pp.engine import base as engine_base
+
+        engine_base.ALLOW_SPINNING = True  # read when each OnnxEngine builds its session
     images, _ = list_images(args.image_dir)
     if args.max_images:
         images = images[:args.max_images]
@@ -450,7 +459,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     names = [args._child] if args._child else list(dict.fromkeys(list(args.engine) + list(args.compare)))
     log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     meta = {"image_dir": args.image_dir, "images": len(images), "warmup": args.warmup, "repeats": args.repeats,
-            "cpu_threads": args.cpu_threads, "lang": args.lang, "cpus": os.cpu_count(),
+            "cpu_threads": args.cpu_threads, "lang": args.lang, "cpus": os.cpu_count(), "ort_spinning": args.ort_spinning,
             "python": platform.python_version(),
             "argv": sys.argv[1:]}
     if args.isolate and not args._child:
