@@ -60,6 +60,10 @@ def test_end_to_end_on_a_rendered_receipt(tmp_path, models_dir, capsys):
     assert float(found.group(5)) > 0.95
     assert E.main(["--label_file", str(tmp_path / "bad.txt"), "--data_dir", str(tmp_path)]) == 0
     assert "images: 0 (1 unreadable)" in capsys.readouterr().out
+    # the detection resize reaches the system: shrunk to 64 px the receipt's lines are no longer found
+    assert E.main(["--label_file", str(tmp_path / "labels.txt"), "--data_dir", str(tmp_path), "--lang", "en",
+                   "--det_limit_side_len", "64", "--det_limit_type", "max"]) == 0
+    assert re.search(r"lines: 3 labelled, \d read, 0 hits", capsys.readouterr().out)
 
 
 def test_rapidocr_is_scored_on_the_same_images(tmp_path, models_dir, capsys):

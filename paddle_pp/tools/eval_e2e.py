@@ -107,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--precision", default=None, help="fp32 | int8 (the slim models' model_int8.onnx)")
     for name in ("det", "cls", "rec"):
         parser.add_argument(f"--{name}_model_dir", default=None)
+    parser.add_argument("--det_limit_side_len", type=int, default=None, help="detection resize (default: the model's)")
+    parser.add_argument("--det_limit_type", default=None, help="max | min | resize_long (default: the model's)")
     parser.add_argument("--ignore_case", action="store_true", help="a hit ignores case as well as spaces")
     parser.add_argument("--compare", nargs="*", default=[], choices=PEERS,
                         help="also evaluate these systems on the same images (requirements-bench.txt)")
@@ -142,8 +144,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not items:
         print(f"error: {args.label_file}: no labelled images", file=sys.stderr)
         return 1
+    resize = {key: value for key, value in (("det_limit_side_len", args.det_limit_side_len),
+                                             ("det_limit_type", args.det_limit_type)) if value is not None}
     ocr = PPOCR(lang=args.lang, slim=args.slim or None, engine=args.engine, precision=args.precision,
-                det_model_dir=args.det_model_dir, cls_model_dir=args.cls_model_dir, rec_model_dir=args.rec_model_dir)
+                det_model_dir=args.det_model_dir, cls_model_dir=args.cls_model_dir, rec_model_dir=args.rec_model_dir,
+                **resize)
     systems: Dict[str, Callable[[np.ndarray], List[Line]]] = {
         "ours": lambda image: [(np.asarray(r["points"], dtype=np.float64), r["transcription"]) for r in ocr(image)]}
     if "rapidocr" in args.compare:
