@@ -271,7 +271,9 @@ POSTPROCESS: Dict[str, Dict[str, Field]] = {
         "score_mode": OneOf("fast", "slow"),
     },
     "ClsPostProcess": {"label_list": ListOf(nullable=True)},
-    "CTCLabelDecode": {"character_dict_path": PATH, "use_space_char": Bool(nullable=True)},
+    "CTCLabelDecode": {"character_dict_path": PATH, "use_space_char": Bool(nullable=True),
+                       # prior probability of a mixed-case word (postprocess.ctc_decode); empty: greedy only
+                       "mixed_case_prior": Float(0, 1, low_open=True, high_open=True, nullable=True)},
 }
 
 ENGINE_CHOICES = ("onnx", "paddle", "dygraph", "lite")   # paddle_pp.engine.ENGINES (a test keeps them equal)

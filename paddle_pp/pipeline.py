@@ -164,7 +164,8 @@ class TextRecognizer:
         _, self.img_h, self.img_w = inference["image_shape"]
         self.batch_num = int(inference["batch_num"])
         self.max_pad_ratio = max_pad_ratio(inference)
-        self.decode = CTCLabelDecode(str(dict_path), use_space_char(cfg["Global"]))
+        self.decode = CTCLabelDecode(str(dict_path), use_space_char(cfg["Global"]),
+                                     _postprocess_kwargs(cfg).get("mixed_case_prior"))
 
     def ratio(self, crop: np.ndarray) -> float:
         """The width/height a crop is resized to alone: its own, but never below image_shape's."""

@@ -271,6 +271,41 @@ def test_ctc_and_cls_decode(driver, onnx_models, dict_path, tmp_path):
     assert [(("0", "180")[i], s) for i, s in out] == labels
 
 
+
+def _mixed_case_preds(decode: CTCLabelDecode, n: int = 24, t: int = 60, seed: int = 5) -> np.ndarray:
+    """Softmax rows spelling words of ASCII letters whose case twins come close: the case prior has work to do."""
+    rng = np.random.default_rng(seed)
+    index = {c: i for i, c in enumerate(decode.characters)}
+    letters = [c for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" if c in index]
+    others = [index[c] for c in " 0-." if c in index]
+    logits = rng.normal(0, 1, (n, t, decode.num_classes)).astype(np.float32)
+    for b in range(n):
+        for s in range(t):
+            r = rng.random()
+            if r < 0.25:
+                logits[b, s, 0] += 12
+            elif r < 0.35:
+                logits[b, s, others[int(rng.integers(len(others)))]] += 12
+            else:
+                ch = letters[int(rng.integers(len(letters)))]
+                logits[b, s, index[ch]] += 12
+                logits[b, s, index[ch.swapcase()]] += 12 - rng.exponential(1.0)  # a close twin
+            if s and rng.random() < 0.2:
+                logits[b, s] = logits[b, s - 1]  # runs: a character over several steps
+    return (np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)).astype(np.float32)
+
+
+def test_ctc_decode_with_the_case_prior(driver, dict_path, tmp_path):
+    greedy = CTCLabelDecode(str(dict_path), True)
+    preds = _mixed_case_preds(greedy)
+    for prior in (0.01, 0.3):
+        decode = CTCLabelDecode(str(dict_path), True, prior)
+        expected = decode(preds)
+        changed = sum(a != b for a, b in zip(expected, greedy(preds)))
+        assert changed >= len(preds) // 2, f"the fixture must make the prior re-case words ({changed})"
+        out = driver("ctc", dict_path, 1, _save(tmp_path / "preds.npy", preds), repr(prior))
+        assert [tuple(r) for r in out] == expected
+
 def _python_system(onnx_models, dict_path):
     from paddle_pp.pipeline import TextClassifier, TextDetector, TextRecognizer, TextSystem
 
@@ -325,4 +360,15 @@ def test_config_comes_from_the_yaml(cpp_config):
     assert float(values["det_scale"]) == det["Inference"]["scale"]
     assert values["cls_image_shape"].split() == [str(v) for v in cls["Inference"]["image_shape"]]
     assert int(values["rec_batch_num"]) == rec["Inference"]["batch_num"]
+    assert float(values["rec_mixed_case_prior"]) == 0.0   # rec.yml: none (PaddleOCR's greedy decoding)
     assert float(values["drop_score"]) == load_config("system")["System"]["drop_score"]
+
+
+def test_english_models_carry_their_case_prior_to_the_demo():
+    from paddle_pp.lite.make_cpp_config import cpp_config_lines
+
+    for model in ("rec_en", "slim/rec_en"):
+        rec = load_config(str(ROOT / "paddle_pp" / "models" / model / "config.yml"))
+        lines = cpp_config_lines(load_config("det"), load_config("cls"), rec, dict(load_config("system")["System"]))
+        assert f"rec_mixed_case_prior {rec['PostProcess']['mixed_case_prior']!r}" in lines
+        assert rec["PostProcess"]["mixed_case_prior"] == 0.01

@@ -322,6 +322,78 @@ def test_ctc_official_dict_and_parity(ref):
             assert s1 == float(s2)
 
 
+def _case_dict(tmp_path):
+    p = tmp_path / "case.txt"
+    p.write_text("\n".join(["a", "b", "c", "A", "B", "C", "1", "-", "x"]) + "\n", encoding="utf-8")
+    return CTCLabelDecode(str(p), use_space_char=True, mixed_case_prior=0.01), str(p)
+
+
+def _word_preds(dec, steps):
+    """[T, C] probabilities: each step (char, prob of char, prob of its case twin), the rest spread evenly."""
+    index = {c: i for i, c in enumerate(dec.characters)}
+    out = np.zeros((len(steps), dec.num_classes), np.float32)
+    for t, (char, p, twin) in enumerate(steps):
+        out[t] = (1 - p - twin) / (dec.num_classes - 2)
+        out[t, index[char]] = p
+        if twin:
+            out[t, index[char.swapcase()]] = twin
+    return out
+
+
+def test_case_prior_recases_a_word_the_greedy_path_mixes(tmp_path):
+    dec, path = _case_dict(tmp_path)
+    greedy = CTCLabelDecode(path, use_space_char=True)
+    # "aBc": B barely beats b (0.5 vs 0.45): the consistent "abc" costs log(0.45/0.5) = -0.11, the prior +4.6
+    steps = [("a", 0.9, 0.05), ("blank", 0.9, 0), ("B", 0.5, 0.45), ("c", 0.9, 0.05)]
+    preds = _word_preds(dec, steps)[None]
+    assert greedy(preds)[0][0] == "aBc"
+    text, score = dec(preds)[0]
+    assert text == "abc"
+    assert score == pytest.approx(float(np.mean(np.float32([0.9, 0.45, 0.9]))), abs=1e-7)  # the chosen letters
+    # the aligned form re-cases the same letters and keeps their runs
+    (text_al, score_al, chars), = dec.decode_aligned(preds)
+    assert (text_al, score_al) == (text, score) and [(c.char, c.first, c.last) for c in chars] == [
+        ("a", 0, 0), ("b", 2, 2), ("c", 3, 3)]
+
+
+def test_case_prior_chooses_upper_and_capitalised(tmp_path):
+    dec, _ = _case_dict(tmp_path)
+    upper = [("A", 0.9, 0.05), ("b", 0.5, 0.45), ("C", 0.9, 0.05)]
+    title = [("A", 0.9, 0.05), ("B", 0.5, 0.45), ("c", 0.9, 0.05)]
+    assert dec(np.stack([_word_preds(dec, upper), _word_preds(dec, title)]))[0][0] == "ABC"
+    assert dec(_word_preds(dec, title)[None])[0][0] == "Abc"
+
+
+def test_case_prior_keeps_confident_mixed_words_and_everything_else(tmp_path):
+    dec, path = _case_dict(tmp_path)
+    greedy = CTCLabelDecode(path, use_space_char=True)
+    # two sure capitals inside: log(0.01/0.98)^2 = -9.2 outweighs the prior's 4.6: "aBCa"-like brands stay
+    sure = [("a", 0.9, 0.05), ("B", 0.98, 0.01), ("C", 0.98, 0.01), ("a", 0.9, 0.05)]
+    # consistent words, single letters, digits and hyphens are never touched; a space or digit ends a word
+    other = [("A", 0.9, 0.05), (" ", 0.9, 0), ("b", 0.6, 0.35), ("1", 0.9, 0), ("C", 0.6, 0.35), ("-", 0.9, 0),
+             ("x", 0.9, 0), ("-", 0.9, 0), ("B", 0.6, 0.35)]
+    for steps, text in ((sure, "aBCa"), (other, "A b1C-x-B")):
+        preds = _word_preds(dec, steps)[None]
+        assert dec(preds) == greedy(preds) and dec(preds)[0][0] == text
+
+
+def test_case_prior_repeated_steps_use_the_peak_and_letters_without_a_twin(tmp_path):
+    dec, _ = _case_dict(tmp_path)
+    # "x" has no upper case in the dictionary: "xAb" cannot be all upper, and "Xab" cannot exist; "xab" can
+    steps = [("x", 0.9, 0), ("A", 0.5, 0.3), ("A", 0.5, 0.45), ("b", 0.9, 0.05)]
+    assert dec(_word_preds(dec, steps)[None])[0][0] == "xab"   # a's peak over its two steps is 0.45
+
+
+def test_case_prior_off_is_the_greedy_decoding_on_random_outputs(small_dict):
+    rng = np.random.default_rng(3)
+    logits = rng.normal(0, 3, (4, 60, 5)).astype(np.float32)
+    preds = (np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)).astype(np.float32)
+    assert CTCLabelDecode(small_dict).mixed_case_prior is None
+    assert CTCLabelDecode(small_dict)(preds) == CTCLabelDecode(small_dict, mixed_case_prior=0.5)(preds)  # no twins
+    with pytest.raises(ValueError, match="mixed_case_prior"):
+        CTCLabelDecode(small_dict, mixed_case_prior=1.0)
+
+
 # ---------------------------------------------------------------- cls
 
 def test_cls_postprocess(ref):

@@ -74,7 +74,8 @@ class RecAdapter(Adapter):
         from paddle_pp.utils.dicts import rec_characters
 
         # the label encoder's characters (CTCLabelEncode uses the same function), so head, labels and decoder agree
-        self.post = CTCLabelDecode.from_characters(rec_characters(config["Global"])[0])
+        self.post = CTCLabelDecode.from_characters(rec_characters(config["Global"])[0],
+                                                   (config.get("PostProcess") or {}).get("mixed_case_prior"))
         self.characters = self.post.characters
 
     def prepare_config(self, config: Dict[str, Any]) -> None:

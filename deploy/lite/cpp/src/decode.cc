@@ -1,6 +1,11 @@
 #include "decode.h"
 
+#include <algorithm>
+#include <cctype>
+#include <cmath>
 #include <fstream>
+#include <map>
+#include <memory>
 #include <stdexcept>
 
 namespace ppocr {
@@ -40,26 +45,122 @@ float PairwiseSum(const float* a, long n) {
   return PairwiseSum(a, n2) + PairwiseSum(a + n2, n - n2);
 }
 
+namespace {
+
+bool IsAsciiLetter(const std::string& s) {
+  return s.size() == 1 && ((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z'));
+}
+
+// ctc_decode.py's CaseConsistency: each run of 2+ decoded ASCII letters whose case is mixed is compared with its
+// lower, UPPER and Capitalised spellings; a spelling scores the sum of the logs of its letters' peak
+// probabilities over their CTC runs, plus log(prior) for the mixed one and log(1 - prior) for the others.
+class CaseConsistency {
+ public:
+  CaseConsistency(const std::vector<std::string>& characters, double prior)
+      : log_mixed_(std::log(prior)), log_consistent_(std::log1p(-prior)), lower_(characters.size(), -2),
+        upper_(characters.size(), -2) {
+    std::map<std::string, int> index;  // the last index of a repeated entry, as a Python dict comprehension
+    for (size_t i = 0; i < characters.size(); ++i) index[characters[i]] = int(i);
+    auto find = [&index](const std::string& s) { auto it = index.find(s); return it == index.end() ? -1 : it->second; };
+    for (size_t i = 1; i < characters.size(); ++i) {
+      if (!IsAsciiLetter(characters[i])) continue;
+      const char ch = characters[i][0];
+      lower_[i] = find(std::string(1, char(std::tolower(ch))));
+      upper_[i] = find(std::string(1, char(std::toupper(ch))));
+    }
+  }
+
+  void Apply(const float* row0, int c, const std::vector<int>& firsts, const std::vector<int>& lasts,
+             std::vector<int>* classes) const {
+    std::vector<int>& out = *classes;
+    size_t i = 0;
+    while (i < out.size()) {
+      size_t j = i;
+      while (j < out.size() && lower_[out[j]] != -2) ++j;
+      if (j - i >= 2) Word(row0, c, firsts, lasts, i, j, &out);
+      i = std::max(j, i + 1);
+    }
+  }
+
+ private:
+  double LogProb(const float* row0, int c, const std::vector<int>& firsts, const std::vector<int>& lasts,
+                 size_t i, const std::vector<int>& spelling) const {
+    double sum = 0.0;
+    for (size_t k = 0; k < spelling.size(); ++k) {
+      if (spelling[k] < 0) return -INFINITY;
+      float peak = row0[size_t(firsts[i + k]) * c + spelling[k]];
+      for (int s = firsts[i + k] + 1; s <= lasts[i + k]; ++s) peak = std::max(peak, row0[size_t(s) * c + spelling[k]]);
+      if (peak <= 0.f) return -INFINITY;
+      sum += std::log(double(peak));
+    }
+    return sum;
+  }
+
+  void Word(const float* row0, int c, const std::vector<int>& firsts, const std::vector<int>& lasts, size_t i,
+            size_t j, std::vector<int>* out) const {
+    std::vector<int> word(out->begin() + i, out->begin() + j), lower, upper;
+    for (int k : word) {
+      lower.push_back(lower_[k]);
+      upper.push_back(upper_[k]);
+    }
+    std::vector<int> title = lower;
+    title[0] = upper[0];
+    const std::vector<int>* spellings[3] = {&lower, &upper, &title};
+    for (const auto* sp : spellings)
+      if (*sp == word) return;
+    const std::vector<int>* best = &word;
+    double best_score = LogProb(row0, c, firsts, lasts, i, word) + log_mixed_;
+    for (const auto* sp : spellings) {
+      double score = LogProb(row0, c, firsts, lasts, i, *sp) + log_consistent_;
+      if (score > best_score) {
+        best = sp;
+        best_score = score;
+      }
+    }
+    std::copy(best->begin(), best->end(), out->begin() + i);
+  }
+
+  double log_mixed_, log_consistent_;
+  std::vector<int> lower_, upper_;  // per class; -2: not an ASCII letter, -1: the other case is not in the dictionary
+};
+
+}  // namespace
+
 std::vector<std::pair<std::string, float>> CTCDecode(const float* preds, int n, int t, int c,
-                                                     const std::vector<std::string>& characters) {
+                                                     const std::vector<std::string>& characters,
+                                                     double mixed_case_prior) {
   if (static_cast<int>(characters.size()) != c)
     throw std::invalid_argument("preds have " + std::to_string(c) + " classes, dictionary has " +
                                 std::to_string(characters.size()));
+  if (mixed_case_prior < 0.0 || mixed_case_prior >= 1.0)
+    throw std::invalid_argument("mixed_case_prior must be in (0, 1), or 0 for none");
+  std::unique_ptr<CaseConsistency> cases;
+  if (mixed_case_prior > 0.0) cases.reset(new CaseConsistency(characters, mixed_case_prior));
   std::vector<std::pair<std::string, float>> out;
   for (int b = 0; b < n; ++b) {
-    std::string text;
-    std::vector<float> kept;
+    const float* row0 = preds + static_cast<size_t>(b) * t * c;
+    std::vector<int> classes, firsts, lasts;
     int prev = -1;
     for (int s = 0; s < t; ++s) {
-      const float* row = preds + (static_cast<size_t>(b) * t + s) * c;
+      const float* row = row0 + static_cast<size_t>(s) * c;
       int best = 0;
       for (int k = 1; k < c; ++k)
         if (row[k] > row[best]) best = k;
-      if (best != 0 && best != prev) {
-        text += characters[best];
-        kept.push_back(row[best]);
+      if (best == prev) {
+        if (best != 0) lasts.back() = s;
+      } else if (best != 0) {
+        classes.push_back(best);
+        firsts.push_back(s);
+        lasts.push_back(s);
       }
       prev = best;
+    }
+    if (cases) cases->Apply(row0, c, firsts, lasts, &classes);
+    std::string text;
+    std::vector<float> kept;
+    for (size_t k = 0; k < classes.size(); ++k) {
+      text += characters[classes[k]];
+      kept.push_back(row0[static_cast<size_t>(firsts[k]) * c + classes[k]]);
     }
     float score = 0.f;
     if (!kept.empty()) score = static_cast<float>(static_cast<double>(PairwiseSum(kept.data(), kept.size())) / kept.size());

@@ -10,9 +10,11 @@ namespace ppocr {
 std::vector<std::string> LoadCharacters(const std::string& dict_path, bool use_space_char);
 
 // [N, T, C] softmax -> (text, score): argmax per step, drop repeats then blanks, score = numpy's float32 mean
-// of the kept steps' max probabilities (0 when nothing is kept).
+// of the kept steps' probabilities (0 when nothing is kept). mixed_case_prior in (0, 1) re-cases mixed-case
+// words as ctc_decode.py's CaseConsistency does (rec_mixed_case_prior in the config); 0: greedy only.
 std::vector<std::pair<std::string, float>> CTCDecode(const float* preds, int n, int t, int c,
-                                                     const std::vector<std::string>& characters);
+                                                     const std::vector<std::string>& characters,
+                                                     double mixed_case_prior = 0.0);
 // [N, num_labels] -> (label index, probability).
 std::vector<std::pair<int, float>> ClsDecode(const float* preds, int n, int num_labels);
 // numpy's pairwise float32 summation (np.add.reduce on a contiguous float32 array).

@@ -37,6 +37,7 @@ OcrSystem::OcrSystem(const Config& c, Predictor* det, Predictor* cls, Predictor*
   rec_w_ = int(rec_shape[2]);
   rec_batch_num_ = c.Int("rec_batch_num");
   rec_max_pad_ratio_ = c.Has("rec_max_pad_ratio") ? c.Double("rec_max_pad_ratio") : 0.0;
+  rec_mixed_case_prior_ = c.Has("rec_mixed_case_prior") ? c.Double("rec_mixed_case_prior") : 0.0;
   characters_ = LoadCharacters(dict_path, c.Bool("use_space_char"));
   use_angle_cls_ = c.Bool("use_angle_cls") && cls_ != nullptr;
   drop_score_ = c.Double("drop_score");
@@ -118,7 +119,8 @@ std::vector<std::pair<std::string, float>> OcrSystem::Recognize(const std::vecto
       for (size_t k = start; k < end; ++k) ResizeNormPad(crops[order[k]], rec_h_, width, batch.data.data() + (k - start) * item);
       Tensor out = rec_->Run(batch);
       if (out.shape.size() != 3) throw std::runtime_error("rec output must be [N, T, C]");
-      auto decoded = CTCDecode(out.data.data(), int(out.shape[0]), int(out.shape[1]), int(out.shape[2]), characters_);
+      auto decoded = CTCDecode(out.data.data(), int(out.shape[0]), int(out.shape[1]), int(out.shape[2]), characters_,
+                               rec_mixed_case_prior_);
       for (size_t k = start; k < end; ++k) results[order[k]] = decoded[k - start];
     }
   }

@@ -42,6 +42,7 @@ class OcrSystem {
   std::vector<std::string> cls_labels_;
   int rec_h_, rec_w_, rec_batch_num_;
   double rec_max_pad_ratio_;  // 0: no limit (PaddleOCR's batches)
+  double rec_mixed_case_prior_;  // 0: greedy decoding only (PostProcess.mixed_case_prior empty)
   std::vector<std::string> characters_;
   bool use_angle_cls_;
   double drop_score_;

@@ -9,7 +9,7 @@
 //   crop IMAGE.npy BOXES.npy OUT_PREFIX                   -> writes OUT_PREFIX<i>.npy (uint8 HWC) per box
 //   cls_batches CONFIG OUT_PREFIX CROP.npy...         -> {"order": [...]}; OUT_PREFIX<b>.npy per batch
 //   rec_batches CONFIG OUT_PREFIX CROP.npy...         -> {"order": [...]}; OUT_PREFIX<b>.npy per batch
-//   ctc DICT USE_SPACE PREDS.npy                      -> [[text, score], ...]
+//   ctc DICT USE_SPACE PREDS.npy [MIXED_CASE_PRIOR]   -> [[text, score], ...]
 //   cls_post PREDS.npy                                -> [[label index, score], ...]
 //   system CONFIG DICT IMAGE.npy                         -> the whole OcrSystem; each model call is sent to the
 //       caller on stdout ("RUN name ndim dims...\n" + float32 data) and its output read from stdin
@@ -188,10 +188,12 @@ int main(int argc, char** argv) {
       Config c = Config::Load(args[0]);
       return Batches(c, cmd == "rec_batches", args[1], std::vector<std::string>(args.begin() + 2, args.end()));
     }
-    if (cmd == "ctc" && args.size() == 3) {
+    if (cmd == "ctc" && (args.size() == 3 || args.size() == 4)) {
       std::vector<std::string> chars = LoadCharacters(args[0], args[1] == "1" || args[1] == "true");
       NpyArray preds = LoadNpy(args[2]);
-      auto decoded = CTCDecode(preds.f32(), int(preds.shape[0]), int(preds.shape[1]), int(preds.shape[2]), chars);
+      const double prior = args.size() == 4 ? std::stod(args[3]) : 0.0;
+      auto decoded = CTCDecode(preds.f32(), int(preds.shape[0]), int(preds.shape[1]), int(preds.shape[2]), chars,
+                               prior);
       std::string out = "[";
       for (size_t i = 0; i < decoded.size(); ++i)
         out += (i ? ", [" : "[") + JsonString(decoded[i].first) + ", " + FormatFloat(decoded[i].second) + "]";
