@@ -369,22 +369,29 @@ def bundled_model_names() -> List[str]:
     return sorted(p.name for p in BUNDLED_MODELS_DIR.iterdir() if (p / mdir.WEIGHTS).is_file())
 
 
+def _bundled_digest(source: Path) -> str:
+    """One digest of every file import_bundled copies (weights, config.yml, ...): a release that changes only a
+    bundled model's config (a decoding setting, say) must reach caches made by an earlier release."""
+    files = sorted(p for p in source.iterdir() if p.is_file() and not p.name.endswith(".tmp"))
+    return hashlib.md5(json.dumps([(p.name, file_md5(p)) for p in files]).encode("utf-8")).hexdigest()
+
+
 def bundled_is_current(name: str, cache_dir: Optional[os.PathLike] = None) -> bool:
-    """True when `<cache>/<name>/` holds a copy of the bundled model's current weights (import_bundled would
-    do nothing); False too for an unknown name, whose error import_bundled gives."""
-    weights = BUNDLED_MODELS_DIR / name / mdir.WEIGHTS
-    if not weights.is_file():
+    """True when `<cache>/<name>/` holds a copy of the bundled model's current files (import_bundled would do
+    nothing); False too for an unknown name, whose error import_bundled gives."""
+    source = BUNDLED_MODELS_DIR / name
+    if not (source / mdir.WEIGHTS).is_file():
         return False
-    return (mdir.read_manifest(model_dir(name, cache_dir)) or {}).get("weights_md5") == file_md5(weights)
+    return (mdir.read_manifest(model_dir(name, cache_dir)) or {}).get("source_md5") == _bundled_digest(source)
 
 
 def import_bundled(name: str, cache_dir: Optional[os.PathLike] = None, force: bool = False) -> Path:
     """Copy a model the project ships (models/<name>: our own trained weights) into the model cache, where
-    engines export it on first use; re-copied only when its weights change (or `force`)."""
+    engines export it on first use; copied again when any of its files changes (or `force`)."""
     source = BUNDLED_MODELS_DIR / name
     if not (source / mdir.WEIGHTS).is_file():
         raise FileNotFoundError(f"no bundled model '{name}' in {BUNDLED_MODELS_DIR} (have: {bundled_model_names()})")
-    digest = file_md5(source / mdir.WEIGHTS)
+    digest = _bundled_digest(source)
     target = model_dir(name, cache_dir)
     if not force and bundled_is_current(name, cache_dir):
         return target
@@ -392,7 +399,7 @@ def import_bundled(name: str, cache_dir: Optional[os.PathLike] = None, force: bo
     def fill(staging: Path) -> None:
         mdir.copy_files(source, staging)
         files = {p.name: file_md5(p) for p in _cached_files(staging)}
-        mdir.write_json(staging, mdir.MANIFEST, {"name": name, "source": str(source), "weights_md5": digest,
+        mdir.write_json(staging, mdir.MANIFEST, {"name": name, "source": str(source), "source_md5": digest,
                                                  FILE_DIGESTS: files})
 
     mdir.replace_directory(target, fill)

@@ -158,3 +158,24 @@ def test_onnx_export_never_lets_polygraphy_install(tmp_path):
     assert "Folding Constants" in proc.stdout + proc.stderr  # Polygraphy did run
     assert not record.exists(), f"Polygraphy tried to install: {record.read_text()}"
     assert "AUTOINSTALL_AFTER=None" in proc.stdout  # paddle2onnx's "1" does not leak to child processes
+
+
+def test_a_bundled_model_whose_config_changes_is_copied_again(tmp_path, monkeypatch):
+    """A release that changes only a bundled model's config.yml (a decoding setting) reaches an older cache."""
+    import shutil
+
+    from paddle_pp import weights
+    from paddle_pp.resources import BUNDLED_MODELS_DIR
+
+    bundled = tmp_path / "bundled"
+    shutil.copytree(BUNDLED_MODELS_DIR / "cls_synth", bundled / "cls_synth")
+    monkeypatch.setattr(weights, "BUNDLED_MODELS_DIR", bundled)
+    cache = tmp_path / "cache"
+    target = weights.import_bundled("cls_synth", cache)
+    assert weights.bundled_is_current("cls_synth", cache)
+    config = bundled / "cls_synth" / "config.yml"
+    config.write_text(config.read_text() + "\n# a later release\n")
+    assert not weights.bundled_is_current("cls_synth", cache)
+    assert weights.import_bundled("cls_synth", cache) == target
+    assert (target / "config.yml").read_text().endswith("# a later release\n")
+    assert weights.bundled_is_current("cls_synth", cache)
