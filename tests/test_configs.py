@@ -160,3 +160,16 @@ def test_every_shipped_config_follows_the_schema(path):
     check_components(cfg, path)
     assert set(cfg) <= {"Global", "Architecture", "Loss", "Optimizer", "PostProcess", "Metric", "Train", "Eval",
                         "Inference", "Slim", "System"}
+
+
+@pytest.mark.parametrize("name,config", [("rec_en", "rec_en"), ("cls_synth", "cls_synth"), ("slim/rec_en", "rec_en")])
+def test_a_bundled_model_decodes_as_the_config_that_drives_it(name, config):
+    """PPOCR(lang="en") runs models/rec_en under configs/rec_en.yml's Inference and PostProcess, and
+    `--rec_model_dir paddle_pp/models/rec_en` under the directory's config.yml: the two must give the same answer
+    (the English case prior, the batching). The slim English recognizer decodes as its float twin."""
+    from paddle_pp.model_dir import read_config
+    from paddle_pp.resources import BUNDLED_MODELS_DIR
+
+    bundled, driving = read_config(BUNDLED_MODELS_DIR / name), load_config(config)
+    for section in ("Inference", "PostProcess"):
+        assert bundled[section] == driving[section], section
