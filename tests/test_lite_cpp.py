@@ -271,7 +271,6 @@ def test_ctc_and_cls_decode(driver, onnx_models, dict_path, tmp_path):
     assert [(("0", "180")[i], s) for i, s in out] == labels
 
 
-
 def _mixed_case_preds(decode: CTCLabelDecode, n: int = 24, t: int = 60, seed: int = 5) -> np.ndarray:
     """Softmax rows spelling words of ASCII letters whose case twins come close: the case prior has work to do."""
     rng = np.random.default_rng(seed)
@@ -305,6 +304,7 @@ def test_ctc_decode_with_the_case_prior(driver, dict_path, tmp_path):
         assert changed >= len(preds) // 2, f"the fixture must make the prior re-case words ({changed})"
         out = driver("ctc", dict_path, 1, _save(tmp_path / "preds.npy", preds), repr(prior))
         assert [tuple(r) for r in out] == expected
+
 
 def _python_system(onnx_models, dict_path):
     from paddle_pp.pipeline import TextClassifier, TextDetector, TextRecognizer, TextSystem
