@@ -19,7 +19,7 @@ from paddle_pp.data.imaug.det_ops import det_preprocess
 from paddle_pp.data.imaug.rec_ops import resize_norm_cls, resize_norm_rec
 from paddle_pp.engine import Engine
 from paddle_pp.postprocess.cls_postprocess import ClsPostProcess
-from paddle_pp.postprocess.ctc_decode import CTCLabelDecode
+from paddle_pp.postprocess.ctc_decode import CTCLabelDecode, mixed_case_prior
 from paddle_pp.postprocess.db_postprocess import DBPostProcess, filter_tag_det_res
 from paddle_pp.postprocess.word_boxes import WordSpan, word_spans
 from paddle_pp.utils.crop import crop_to_image, get_rotate_crop_image, sorted_boxes
@@ -164,8 +164,7 @@ class TextRecognizer:
         _, self.img_h, self.img_w = inference["image_shape"]
         self.batch_num = int(inference["batch_num"])
         self.max_pad_ratio = max_pad_ratio(inference)
-        self.decode = CTCLabelDecode(str(dict_path), use_space_char(cfg["Global"]),
-                                     _postprocess_kwargs(cfg).get("mixed_case_prior"))
+        self.decode = CTCLabelDecode(str(dict_path), use_space_char(cfg["Global"]), mixed_case_prior(cfg))
 
     def ratio(self, crop: np.ndarray) -> float:
         """The width/height a crop is resized to alone: its own, but never below image_shape's."""

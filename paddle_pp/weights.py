@@ -393,7 +393,7 @@ def import_bundled(name: str, cache_dir: Optional[os.PathLike] = None, force: bo
         raise FileNotFoundError(f"no bundled model '{name}' in {BUNDLED_MODELS_DIR} (have: {bundled_model_names()})")
     digest = _bundled_digest(source)
     target = model_dir(name, cache_dir)
-    if not force and bundled_is_current(name, cache_dir):
+    if not force and (mdir.read_manifest(target) or {}).get("source_md5") == digest:  # bundled_is_current
         return target
 
     def fill(staging: Path) -> None:

@@ -9,12 +9,19 @@ on receipts in capitals next to book text drifts between cases inside a word (`d
 argmax cannot see that. See `CaseConsistency`.
 """
 import math
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
 from paddle_pp import defaults
 from paddle_pp.utils.dicts import load_character_dict
+
+
+def mixed_case_prior(config: Mapping[str, Any]) -> Optional[float]:
+    """A rec config's PostProcess.mixed_case_prior (None: greedy decoding only), for every reader of the config:
+    the predictors, the training evaluation and the C++ demo's config."""
+    value = (config.get("PostProcess") or {}).get("mixed_case_prior")
+    return None if value is None else float(value)
 
 
 class AlignedChar(NamedTuple):
@@ -134,17 +141,20 @@ class CTCLabelDecode:
         idx = preds.argmax(axis=2)
         keep = idx != 0
         keep[:, 1:] &= idx[:, 1:] != idx[:, :-1]
-        run_ends = np.ones_like(keep)  # the last step of each run of equal argmax
-        run_ends[:, :-1] = idx[:, 1:] != idx[:, :-1]
+        need_runs = aligned or self.case_consistency is not None
+        if need_runs:
+            run_ends = np.ones_like(keep)  # the last step of each run of equal argmax
+            run_ends[:, :-1] = idx[:, 1:] != idx[:, :-1]
         results: List[Tuple[str, float, List[AlignedChar]]] = []
         for b in range(idx.shape[0]):
             firsts = np.flatnonzero(keep[b])
             if not len(firsts):
                 results.append(("", 0.0, []))
                 continue
-            lasts = np.flatnonzero(run_ends[b])
-            lasts = lasts[np.searchsorted(lasts, firsts)]
             classes = idx[b][firsts]
+            if need_runs:
+                lasts = np.flatnonzero(run_ends[b])
+                lasts = lasts[np.searchsorted(lasts, firsts)]
             if self.case_consistency is not None:
                 classes = np.array(self.case_consistency(preds[b], classes.tolist(), firsts, lasts))
             prob = preds[b][firsts, classes]  # the kept steps' probabilities, in preds' dtype like the reference

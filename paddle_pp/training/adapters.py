@@ -70,12 +70,11 @@ class RecAdapter(Adapter):
 
     def __init__(self, config: Dict[str, Any]) -> None:
         super().__init__(config)
-        from paddle_pp.postprocess.ctc_decode import CTCLabelDecode
+        from paddle_pp.postprocess.ctc_decode import CTCLabelDecode, mixed_case_prior
         from paddle_pp.utils.dicts import rec_characters
 
         # the label encoder's characters (CTCLabelEncode uses the same function), so head, labels and decoder agree
-        self.post = CTCLabelDecode.from_characters(rec_characters(config["Global"])[0],
-                                                   (config.get("PostProcess") or {}).get("mixed_case_prior"))
+        self.post = CTCLabelDecode.from_characters(rec_characters(config["Global"])[0], mixed_case_prior(config))
         self.characters = self.post.characters
 
     def prepare_config(self, config: Dict[str, Any]) -> None:
