@@ -370,6 +370,7 @@ SLIM: Dict[str, Field] = {
     # quant.py
     "pact_init": Field("map", nullable=True),         # PACT alphas from the float model's input percentiles
     "skip_quant": ListOf(Str(), nullable=True),       # layer-name patterns kept float
+    "min_int8_macs": Int(0, nullable=True),           # x86 int8 export: smaller layers stay float kernels
 }
 SLIM_PACT_INIT: Dict[str, Field] = {
     "percentile": Float(50, 100, low_open=True, nullable=True),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from paddle_pp import config_schema, defaults
 from paddle_pp.data.imaug.det_ops import det_preprocess
 from paddle_pp.data.imaug.rec_ops import resize_norm_cls, resize_norm_rec
 from paddle_pp.engine import Engine
+from paddle_pp.engine.base import run_batches
 from paddle_pp.postprocess.cls_postprocess import ClsPostProcess
 from paddle_pp.postprocess.ctc_decode import CTCLabelDecode, mixed_case_prior
 from paddle_pp.postprocess.db_postprocess import DBPostProcess, filter_tag_det_res
@@ -124,6 +125,17 @@ def batches_by_aspect_ratio(crops: Sequence[np.ndarray], batch_num: int,
     return batches
 
 
+def run_in_groups(engine: Engine, batches: Sequence[np.ndarray],
+                  inputs: Callable[[np.ndarray], np.ndarray]) -> Iterator[Tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(crop indices, input, output) of each batch of crop indices, in order. The inputs are made and run as many
+    at a time as the engine runs at once (`Engine.concurrency`), so only that many are held."""
+    size = max(1, int(getattr(engine, "concurrency", 1)))
+    for start in range(0, len(batches), size):
+        group = batches[start:start + size]
+        batch_inputs = [inputs(batch_ids) for batch_ids in group]
+        yield from zip(group, batch_inputs, run_batches(engine, batch_inputs))
+
+
 class TextClassifier:
     """Crops -> (crops with 180-degree ones rotated, [(label, score)])."""
 
@@ -141,9 +153,11 @@ class TextClassifier:
         crops = list(crops)
         results: List[Tuple[str, float]] = [("", 0.0)] * len(crops)
         # Every crop is resized into the same image_shape, so batch-mates never pad one: no split needed.
-        for batch_ids in batches_by_aspect_ratio(crops, self.batch_num):
-            batch = np.stack([resize_norm_cls(crops[i], self.image_shape) for i in batch_ids])
-            for i, (label, score) in zip(batch_ids, self.postprocess(self.engine(batch))):
+        def inputs(batch_ids: np.ndarray) -> np.ndarray:
+            return np.stack([resize_norm_cls(crops[i], self.image_shape) for i in batch_ids])
+
+        for batch_ids, _, preds in run_in_groups(self.engine, batches_by_aspect_ratio(crops, self.batch_num), inputs):
+            for i, (label, score) in zip(batch_ids, self.postprocess(preds)):
                 results[i] = (label, score)
                 if self.turns(label, score):
                     crops[i] = np.ascontiguousarray(np.rot90(crops[i], 2))
@@ -181,10 +195,13 @@ class TextRecognizer:
     def _recognize(self, crops: Sequence[np.ndarray], aligned: bool) -> List[Tuple[str, float, List[WordSpan]]]:
         results: List[Tuple[str, float, List[WordSpan]]] = [("", 0.0, [])] * len(crops)
         widths = [int(self.img_h * self.ratio(crop)) for crop in crops]  # as resize_norm_rec sizes them
-        for batch_ids in batches_by_aspect_ratio(crops, self.batch_num, widths, self.max_pad_ratio):
+
+        def inputs(batch_ids: np.ndarray) -> np.ndarray:
             max_ratio = max(self.ratio(crops[i]) for i in batch_ids)
-            batch = np.stack([resize_norm_rec(crops[i], max_ratio, self.img_h, self.img_w) for i in batch_ids])
-            preds = self.engine(batch)
+            return np.stack([resize_norm_rec(crops[i], max_ratio, self.img_h, self.img_w) for i in batch_ids])
+
+        batches = batches_by_aspect_ratio(crops, self.batch_num, widths, self.max_pad_ratio)
+        for batch_ids, batch, preds in run_in_groups(self.engine, batches, inputs):
             if not aligned:
                 for i, (text, score) in zip(batch_ids, self.decode(preds)):
                     results[i] = (text, score, [])

@@ -50,11 +50,15 @@ def test_export_writes_both_onnx_files_and_onnxruntime_makes_int8_kernels(int8_c
     directory, result = int8_cls
     assert (directory / mdir.ONNX_MODEL).is_file() and (directory / mdir.INT8_ONNX_MODEL).is_file()
     assert {"onnx", "onnx_int8"} <= set(mdir.formats(directory))
-    # 54 PACT layers (53 convolutions, the linear head); every convolution is an int8 kernel in onnxruntime's
-    # optimised graph (the classifier's tiny head, a Gemm after the bias is folded in, may stay float)
+    # 54 PACT layers (53 convolutions, the linear head); the classifier's config (Slim.min_int8_macs: 1M) makes
+    # int8 kernels of its five convolutions of 1.2M multiply-adds at 3x48x192, the rest stays float
     kernels = int8_ops(directory / mdir.INT8_ONNX_MODEL)
-    assert result["quantized_layers"] == 54
-    assert kernels.get("QLinearConv", 0) == 53
+    assert result["quantized_layers"] == 54 and result["min_int8_macs"] == 1_000_000
+    assert kernels == {"QLinearConv": 5}
+    # the two-step global average pools of the SE blocks and the head are one op each in the int8 model
+    int8_nodes = onnx.load(str(directory / mdir.INT8_ONNX_MODEL)).graph.node
+    assert sum(node.op_type == "GlobalAveragePool" for node in int8_nodes) == 10
+    assert not any(node.op_type == "ReduceMean" for node in int8_nodes)
     # the fake-quant graph has none: its weights are float, its activations go through Clip/Q/DQ, one per input
     assert int8_ops(directory / mdir.ONNX_MODEL) == {}
     nodes = onnx.load(str(directory / mdir.ONNX_MODEL)).graph.node
@@ -222,3 +226,79 @@ def test_onnx_sessions_neither_spin_nor_quantize_float_weights(tmp_path):
     assert int8_ops(path) == {}
     options = OnnxEngine(path, threads=2).session.get_session_options()
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+def _conv_chain(tmp_path, channels):
+    """x [1, C0, 8, 8] -> 1x1 Conv to C1 -> ... : a float graph with one Conv per width step, its PACT records."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes, weights, records, name = [], [], [], "x"
+    for k, (cin, cout) in enumerate(zip(channels, channels[1:])):
+        weights.append(numpy_helper.from_array(np.full((cout, cin, 1, 1), 0.01, dtype=np.float32), f"w{k}"))
+        nodes.append(helper.make_node("Conv", [name, f"w{k}"], [f"c{k}"], name=f"conv{k}"))
+        records.append({"op": "conv2d", "input": name, "scale": 1.0, "weight_shape": [cout, cin, 1, 1]})
+        name = f"c{k}"
+    value = helper.make_tensor_value_info
+    graph = helper.make_graph(nodes, "g", [value("x", TensorProto.FLOAT, ["n", channels[0], "h", "w"])],
+                              [value(name, TensorProto.FLOAT, None)], weights)
+    path = tmp_path / "chain.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    return path, records
+
+
+def test_only_layers_of_enough_multiply_adds_become_int8_kernels(tmp_path):
+    """Mixed precision (Slim.min_int8_macs): at 8x8 a 1x1 conv of 4 -> 64 channels has 16,384 multiply-adds, one of
+    64 -> 64 262,144: with the threshold between them only the large one is quantized, with 0 both are."""
+    import onnx
+
+    from paddle_pp.slim.int8_onnx import float_nodes, int8_ops, layer_macs, paired_nodes, quantize_qdq
+
+    path, records = _conv_chain(tmp_path, [4, 64, 64])
+    macs = layer_macs(path, (4, 8, 8))
+    assert macs == {"c0": 4 * 64 * 64, "c1": 64 * 64 * 64}
+    pairs = paired_nodes(path, records)
+    assert float_nodes(pairs, macs, 100_000) == ["conv0"]
+    assert float_nodes(pairs, macs, 0) == []
+    assert float_nodes(pairs, {}, 100_000) == []                    # a layer of unknown size is quantized
+    batches = [np.random.RandomState(i).uniform(-1, 1, (1, 4, 8, 8)).astype(np.float32) for i in range(4)]
+    mixed = quantize_qdq(path, records, batches, tmp_path / "mixed.onnx", min_macs=100_000)
+    every = quantize_qdq(path, records, batches, tmp_path / "every.onnx", min_macs=0)
+    assert int8_ops(mixed) == {"QLinearConv": 1} and int8_ops(every) == {"QLinearConv": 2}
+    # the small conv reads the float input: no quantizer in front of it
+    first = next(node for node in onnx.load(str(mixed)).graph.node if node.op_type == "Conv")
+    assert first.input[0] == "x"
+
+
+def test_global_average_pools_replace_the_two_step_mean_with_the_same_values(tmp_path):
+    """ReduceMean over W then over H (through an Identity, as paddle2onnx writes it) -> one GlobalAveragePool; a
+    mean over W alone, or one whose result has other readers, is left alone."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from paddle_pp.engine import OnnxEngine
+    from paddle_pp.slim.int8_onnx import global_average_pools
+
+    value = helper.make_tensor_value_info
+    nodes = [helper.make_node("ReduceMean", ["x"], ["w_mean"], axes=[3], keepdims=1),
+             helper.make_node("Identity", ["w_mean"], ["w_mean_id"]),
+             helper.make_node("ReduceMean", ["w_mean_id"], ["pooled"], axes=[2], keepdims=1),
+             helper.make_node("ReduceMean", ["x"], ["rows"], axes=[3], keepdims=1),          # W only: kept
+             helper.make_node("ReduceMean", ["x"], ["w2"], axes=[3], keepdims=1),
+             helper.make_node("ReduceMean", ["w2"], ["pooled2"], axes=[2], keepdims=1),
+             helper.make_node("Relu", ["w2"], ["w2_read"])]                                   # w2 read twice: kept
+    graph = helper.make_graph(nodes, "g", [value("x", TensorProto.FLOAT, [2, 3, 5, 7])],
+                              [value(name, TensorProto.FLOAT, None) for name in ("pooled", "rows", "pooled2",
+                                                                                 "w2_read")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    source, rewritten = tmp_path / "two_step.onnx", tmp_path / "gap.onnx"
+    onnx.save(model, str(source))
+    assert global_average_pools(model) == 1
+    onnx.save(model, str(rewritten))
+    kinds = [node.op_type for node in model.graph.node]
+    assert kinds.count("GlobalAveragePool") == 1 and kinds.count("ReduceMean") == 3 and "Identity" not in kinds
+    x = np.random.RandomState(0).uniform(-3, 3, (2, 3, 5, 7)).astype(np.float32)
+    before = OnnxEngine(source).session.run(None, {"x": x})
+    after = OnnxEngine(rewritten).session.run(None, {"x": x})
+    for old, new in zip(before, after):
+        np.testing.assert_allclose(new, old, rtol=1e-6, atol=1e-6)

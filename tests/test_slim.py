@@ -33,7 +33,8 @@ def tiny_cls_config(tmp_path, slim=None, **global_overrides):
     for mode in ("Train", "Eval"):
         cfg[mode]["dataset"].update(data_dir=str(data), label_file_list=[str(data / "label.txt")])
         cfg[mode]["loader"].update(batch_size_per_card=3, num_workers=0)
-    cfg["Slim"] = dict({"latency_runs": 2, "eval_max_batches": 1}, **(slim or {}))
+    # min_int8_macs as configs/slim/cls_pact.yml: the classifier's layers are all below the default
+    cfg["Slim"] = dict({"latency_runs": 2, "eval_max_batches": 1, "min_int8_macs": 1_000_000}, **(slim or {}))
     cfg["Global"].pop("config_path", None)
     path = tmp_path / "tiny_cls.yml"
     save_config(cfg, path)
@@ -329,12 +330,14 @@ def test_quant_cls_end_to_end(tmp_path, capsys):
 
 def test_quant_with_skipped_layers_and_percentile_alphas_end_to_end(tmp_path, capsys):
     """Slim.skip_quant and Slim.pact_init through quant.py: the skipped layers have no fake-quant ops in the saved
-    program, and the x86 int8 model keeps exactly them float (one int8 kernel fewer per skipped conv)."""
+    program, and the x86 int8 model, every PACT layer int8 (min_int8_macs 0), keeps exactly them float (one int8
+    kernel fewer per skipped conv)."""
     from paddle_pp.modeling.architecture import build_model
     from paddle_pp.slim.int8_onnx import int8_ops
 
     cfg_path = tiny_cls_config(tmp_path, slim={"skip_quant": ["backbone.blocks.*.bottleneck_conv"],
-                                               "pact_init": {"percentile": 99.9, "batches": 1}})
+                                               "pact_init": {"percentile": 99.9, "batches": 1},
+                                               "min_int8_macs": 0})
     save_dir = tmp_path / "quant"
     assert Q.main(["-c", str(cfg_path), "--save_dir", str(save_dir)]) == 0
     captured = capsys.readouterr()

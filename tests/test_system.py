@@ -152,3 +152,53 @@ def test_batches_never_pad_a_crop_beyond_the_bound():
     assert _recognizer()[0].max_pad_ratio == load_config("rec")["Inference"]["max_pad_ratio"]
     with pytest.raises(ValueError, match="max_pad_ratio"):
         _recognizer(max_pad_ratio=0.5)
+
+
+# ------------------------------------------------------------------ concurrent batches (onnx engine)
+
+class _ConcurrentEngine(_RecordingEngine):
+    """A recording engine that says it runs `concurrency` batches at once: records each run_many group."""
+
+    def __init__(self, concurrency):
+        super().__init__()
+        self.concurrency = concurrency
+        self.groups = []
+
+    def run_many(self, batches):
+        self.groups.append(len(batches))
+        return [self(batch) for batch in batches]
+
+
+def test_stages_hand_the_engine_as_many_batches_as_it_runs_at_once():
+    from paddle_pp.pipeline import TextRecognizer
+    from paddle_pp.resources import DICTS_DIR
+
+    cfg = {"Global": {"use_space_char": True}, "Inference": {"image_shape": [3, 32, 320], "batch_num": 2}}
+    crops = [np.zeros((32, 64 + i, 3), np.uint8) for i in range(7)]  # 4 batches: 2, 2, 2, 1
+    for concurrency, groups in ((1, []), (2, [2, 2]), (3, [3])):
+        engine = _ConcurrentEngine(concurrency)
+        TextRecognizer(cfg, engine, DICTS_DIR / "en_ascii.txt")(crops)
+        # whole groups go to run_many; a group of one runs alone on all the engine's threads
+        assert engine.groups == groups and len(engine.batches) == 4, concurrency
+
+
+def test_concurrent_batches_give_the_outputs_of_one_batch_at_a_time(ocr):
+    """OnnxEngine.run_many (two batches at once, one thread each) returns each batch's output, in order, as the
+    two-thread session gives it alone; the system reads a document the same either way."""
+    from paddle_pp.engine import OnnxEngine
+
+    engine = ocr.system.recognizer.engine
+    assert isinstance(engine, OnnxEngine)
+    two = OnnxEngine(engine.path, threads=2)
+    rng = np.random.RandomState(0)
+    batches = [rng.uniform(-1, 1, (n, 3, 32, w)).astype(np.float32) for n, w in ((6, 320), (3, 480), (6, 320), (1, 960))]
+    alone = [two(batch) for batch in batches]
+    together = two.run_many(batches)
+    assert len(together) == len(batches)
+    for a, b in zip(alone, together):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(b, a, atol=1e-5)
+    img, _ = fixtures.document()
+    one_thread = PPOCR(cpu_threads=1)
+    assert one_thread.system.recognizer.engine.concurrency == 1
+    assert [r["transcription"] for r in PPOCR(cpu_threads=2)(img)] == [r["transcription"] for r in one_thread(img)]

@@ -28,6 +28,13 @@ rec_val 0.5063 -> 0.1755, and 0.4793 with only the convolutions in int8; docs/de
    crops run through the stage's own preprocessing. The LSTM, the layers QAT kept float (`Slim.skip_quant`: no
    scale was learned, so they are excluded from quantization) and everything else stay float. Those calibrated
    output ranges are what int8 loses accuracy to (docs/deploy.md).
+   **Mixed precision**: only layers of at least `min_int8_macs` multiply-adds per image (at the config's
+   `Inference.image_shape`) become int8 kernels. A smaller layer is faster in float on x86 than in int8 with the
+   quantize/dequantize and layout changes around it, and its calibrated output range costs accuracy for nothing;
+   it runs as a float layer on its quantized weights (its PACT input quantizer is dropped: the float layer reads
+   the unquantized activation). And the two-step global average pools (mean over W, then H: bit parity with the
+   official graphs, which the fake-quant graph keeps) become one GlobalAveragePool, which onnxruntime runs in
+   its blocked layout.
 
 onnxruntime fuses the QDQ pairs of `model_int8.onnx` into QLinearConv / QLinearMatMul at load time (`int8_ops` lists
 them from the optimised graph); in `model.onnx` the weights are float, so nothing is fused (`OnnxEngine` turns off
@@ -54,6 +61,11 @@ QUANTIZED_PADDLE_OPS = ("conv2d", "depthwise_conv2d", "matmul_v2", "matmul", "mu
 QUANTIZED_ONNX_OPS = ("Conv", "MatMul", "Gemm")
 INT8_KERNELS = ("QLinearConv", "QLinearMatMul", "MatMulIntegerToFloat", "ConvInteger", "MatMulInteger")
 SCALES_FILE = "quant_scales.json"
+# A Conv/MatMul becomes an int8 kernel in model_int8.onnx only from this many multiply-adds per input up (a model's
+# Slim.min_int8_macs overrides it): smaller layers of these MobileNetV3s run as fast in float as in int8 with the
+# quantize/dequantize pair and layout changes around them, and each int8 layer's calibrated output range costs
+# accuracy (docs/deploy.md, "int8 on x86"). 0 makes every PACT layer int8.
+MIN_INT8_MACS = 4_000_000
 ONNX_OPSET = 13        # per-channel QuantizeLinear/DequantizeLinear need opset 13
 UINT8_ZERO_POINT = 128  # uint8 with zero point 128 and step s/127 is Paddle's symmetric int8 grid (u8s8 is x86's fast path)
 
@@ -226,11 +238,6 @@ def activation_overrides(pairs: Sequence[Tuple[Any, Dict[str, Any]]]) -> Dict[st
             for node, record in pairs if record["scale"] is not None}
 
 
-def float_nodes(pairs: Sequence[Tuple[Any, Dict[str, Any]]]) -> List[str]:
-    """The nodes of layers QAT kept float: excluded from quantization."""
-    return [node.name for node, record in pairs if record["scale"] is None]
-
-
 def _consumers(model) -> Dict[str, List[Any]]:
     found: Dict[str, List[Any]] = {}
     for node in model.graph.node:
@@ -298,6 +305,92 @@ def tightened_output_ranges(float_onnx: os.PathLike, calibrated: Dict[str, tuple
     return result
 
 
+def layer_macs(onnx_file: os.PathLike, input_shape: Sequence[int]) -> Dict[str, int]:
+    """{output of a Conv/MatMul/Gemm with weights: its multiply-adds for one input of shape `input_shape` (C, H, W)};
+    a layer whose output shape cannot be inferred is left out."""
+    import onnx
+    from onnx import shape_inference
+
+    model = onnx.load(str(onnx_file))
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    for dim, value in zip(dims, [1, *input_shape]):
+        dim.Clear()
+        dim.dim_value = int(value)
+    model = shape_inference.infer_shapes(model)
+    shapes = {info.name: [d.dim_value for d in info.type.tensor_type.shape.dim]
+              for info in list(model.graph.value_info) + list(model.graph.output)}
+    weights = {init.name: list(init.dims) for init in model.graph.initializer}
+    macs: Dict[str, int] = {}
+    for node in model.graph.node:
+        if node.op_type not in QUANTIZED_ONNX_OPS or node.input[1] not in weights:
+            continue
+        out = shapes.get(node.output[0])
+        if not out or not all(out):
+            continue
+        # a convolution: every weight once per output pixel; a matmul: once per row of its output
+        positions = out[2:] if node.op_type == "Conv" else out[:-1]
+        macs[node.output[0]] = int(np.prod(weights[node.input[1]])) * int(np.prod(positions))
+    return macs
+
+
+def float_nodes(pairs: Sequence[Tuple[Any, Dict[str, Any]]], macs: Optional[Dict[str, int]] = None,
+                min_macs: int = 0) -> List[str]:
+    """The nodes that stay float in the QDQ model: layers QAT kept float, and those with fewer than `min_macs`
+    multiply-adds (`macs`, by output; a layer of unknown size is quantized)."""
+    macs = macs or {}
+    return [node.name for node, record in pairs
+            if record["scale"] is None or macs.get(node.output[0], min_macs) < min_macs]
+
+
+def _reduce_axes(node, constants: Dict[str, np.ndarray]) -> Optional[List[int]]:
+    for attr in node.attribute:
+        if attr.name == "axes":
+            return list(attr.ints)
+    if len(node.input) > 1 and node.input[1] in constants:
+        return [int(a) for a in constants[node.input[1]].reshape(-1)]
+    return None
+
+
+def _keeps_dims(node) -> bool:
+    return all(attr.i != 0 for attr in node.attribute if attr.name == "keepdims")
+
+
+def global_average_pools(model) -> int:
+    """Replace each ReduceMean over W followed by a ReduceMean over H (keeping dims; through Identity nodes) by one
+    GlobalAveragePool, in place; return how many. The same mean, summed in another order."""
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    outputs = {out.name for out in graph.output}
+    alias = {}
+    for node in graph.node:
+        if node.op_type == "Identity" and node.output[0] not in outputs:
+            alias[node.output[0]] = alias.get(node.input[0], node.input[0])
+    nodes = [node for node in graph.node if not (node.op_type == "Identity" and node.output[0] in alias)]
+    for node in nodes:
+        for k, name in enumerate(node.input):
+            node.input[k] = alias.get(name, name)
+    constants = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+    users: Dict[str, List[Any]] = {}
+    for node in nodes:
+        for name in node.input:
+            users.setdefault(name, []).append(node)
+    replaced: Dict[int, Any] = {}
+    dropped = set()
+    for node in nodes:
+        if node.op_type != "ReduceMean" or _reduce_axes(node, constants) not in ([3], [-1]) or not _keeps_dims(node):
+            continue
+        after = users.get(node.output[0], [])
+        if (len(after) == 1 and after[0].op_type == "ReduceMean" and _keeps_dims(after[0])
+                and _reduce_axes(after[0], constants) in ([2], [-2])):
+            dropped.add(id(after[0]))
+            replaced[id(node)] = helper.make_node("GlobalAveragePool", [node.input[0]], [after[0].output[0]],
+                                                  name=f"{node.name}.global_average_pool")
+    del graph.node[:]
+    graph.node.extend(replaced.get(id(node), node) for node in nodes if id(node) not in dropped)
+    return len(replaced)
+
+
 class _Batches:
     """onnxruntime's CalibrationDataReader over a list of input batches."""
 
@@ -309,9 +402,10 @@ class _Batches:
 
 
 def quantize_qdq(float_onnx: os.PathLike, records: Sequence[Dict[str, Any]], batches: Sequence[np.ndarray],
-                 save_file: os.PathLike) -> Path:
-    """`float_onnx` -> QDQ model: PACT scales on the Conv/MatMul inputs, per-channel int8 weights, the other
-    ranges onnxruntime needs calibrated on `batches`."""
+                 save_file: os.PathLike, min_macs: int = MIN_INT8_MACS) -> Path:
+    """`float_onnx` -> QDQ model: PACT scales on the inputs of the Conv/MatMul layers of at least `min_macs`
+    multiply-adds per input (`batches[0]`'s shape), per-channel int8 weights, the other ranges onnxruntime needs
+    calibrated on `batches`; global average pools in one op."""
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -322,13 +416,15 @@ def quantize_qdq(float_onnx: os.PathLike, records: Sequence[Dict[str, Any]], bat
         quant_pre_process(str(float_onnx), str(folded), skip_symbolic_shape=True)
         input_name = onnx.load(str(folded)).graph.input[0].name
         pairs = paired_nodes(folded, records)
-        overrides, keep_float = activation_overrides(pairs), float_nodes(pairs)
+        macs = layer_macs(folded, batches[0].shape[1:]) if min_macs else {}
+        keep_float = set(float_nodes(pairs, macs, min_macs))
+        overrides = activation_overrides([(node, record) for node, record in pairs if node.name not in keep_float])
         partial = save_file.with_name(f".{save_file.name}.tmp")
 
         def quantize(tensor_overrides: Dict[str, List[Dict]]) -> None:
             quantize_static(str(folded), str(partial), _Batches(input_name, batches), quant_format=QuantFormat.QDQ,
                             op_types_to_quantize=list(QUANTIZED_ONNX_OPS), per_channel=True,
-                            nodes_to_exclude=keep_float,
+                            nodes_to_exclude=sorted(keep_float),
                             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                             calibrate_method=CalibrationMethod.MinMax,  # measured: better than Percentile here
                             extra_options={"TensorQuantOverrides": tensor_overrides, "WeightSymmetric": True})
@@ -337,6 +433,9 @@ def quantize_qdq(float_onnx: os.PathLike, records: Sequence[Dict[str, Any]], bat
         tightened = tightened_output_ranges(folded, calibrated_output_ranges(partial), overrides)
         if tightened:  # ... and again with the ranges the next ops make irrelevant cut off
             quantize({**overrides, **tightened})
+        model = onnx.load(str(partial))
+        global_average_pools(model)
+        onnx.save(model, str(partial))
         os.replace(partial, save_file)
     return save_file
 
@@ -434,24 +533,35 @@ def export_fake_quant(model_dir: os.PathLike) -> Path:
     return model_dir / mdir.ONNX_MODEL
 
 
+def min_int8_macs(config: Dict[str, Any]) -> int:
+    """A model config's Slim.min_int8_macs, or MIN_INT8_MACS."""
+    value = (config.get("Slim") or {}).get("min_int8_macs")
+    return MIN_INT8_MACS if value is None else int(value)
+
+
 def export_int8(model_dir: os.PathLike, calib_data: os.PathLike, calib_count: int = 64,
-                data_dir: Optional[os.PathLike] = None) -> Dict[str, Any]:
-    """Write `model.onnx` (the fake-quant graph) and `model_int8.onnx` (QDQ) into a fake-quant model directory;
-    return what was written and the int8 kernels onnxruntime makes of it."""
+                data_dir: Optional[os.PathLike] = None, min_macs: Optional[int] = None) -> Dict[str, Any]:
+    """Write `model.onnx` (the fake-quant graph) and `model_int8.onnx` (QDQ; int8 kernels for the layers of at
+    least `min_macs` multiply-adds per input, default the model's `min_int8_macs`) into a fake-quant model
+    directory; return what was written and the int8 kernels onnxruntime makes of it."""
     model_dir = Path(model_dir)
+    if min_macs is None:
+        min_macs = min_int8_macs(mdir.read_config(model_dir))
     with tempfile.TemporaryDirectory(dir=model_dir, prefix=".int8-") as tmp:
         records, float_onnx = _stripped_onnx(model_dir, Path(tmp))
         graph = fake_quant_graph(float_onnx, records, Path(tmp) / mdir.ONNX_MODEL)
         batches = calibration_batches(model_dir, float_onnx, calib_data, calib_count, data_dir)
-        int8_file = quantize_qdq(float_onnx, records, batches, Path(tmp) / mdir.INT8_ONNX_MODEL)
+        int8_file = quantize_qdq(float_onnx, records, batches, Path(tmp) / mdir.INT8_ONNX_MODEL, min_macs)
         kernels = int8_ops(int8_file)
         if not kernels:
-            raise RuntimeError(f"{model_dir}: onnxruntime made no int8 kernels of the QDQ model")
+            raise RuntimeError(f"{model_dir}: onnxruntime made no int8 kernels of the QDQ model (no PACT layer has "
+                               f"min_int8_macs = {min_macs} multiply-adds per input? lower Slim.min_int8_macs or "
+                               f"--min_int8_macs)")
         os.replace(graph, model_dir / mdir.ONNX_MODEL)
         os.replace(int8_file, model_dir / mdir.INT8_ONNX_MODEL)
     return {"model_dir": str(model_dir), "quantized_layers": sum(r["scale"] is not None for r in records),
             "float_layers": sum(r["scale"] is None for r in records), "int8_kernels": kernels,
-            "calibration_batches": len(batches)}
+            "min_int8_macs": min_macs, "calibration_batches": len(batches)}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -462,6 +572,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--calib_data", help="label file or directory of crops: ranges of the tensors PACT did not "
                         "quantize (the convolutions' outputs)")
     parser.add_argument("--calib_count", type=int, default=64, help="crops used for calibration")
+    parser.add_argument("--min_int8_macs", type=int, default=None, help="layers with fewer multiply-adds per input "
+                        f"stay float kernels (default: the model's Slim.min_int8_macs or {MIN_INT8_MACS}); 0: every "
+                        "PACT layer int8")
     parser.add_argument("--data_dir", default=None, help="a label file's image paths are relative to this (default: .)")
     parser.add_argument("--no_int8", action="store_true", help="write only model.onnx, the fake-quant graph (no "
                         "calibration data needed)")
@@ -475,7 +588,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     if not (args.model_dir and args.calib_data):
         parser.error("--model_dir and --calib_data are required (or --model_dir and --no_int8)")
-    result = export_int8(args.model_dir, args.calib_data, args.calib_count, args.data_dir)
+    result = export_int8(args.model_dir, args.calib_data, args.calib_count, args.data_dir, args.min_int8_macs)
     print(json.dumps(result))
     return 0
 
