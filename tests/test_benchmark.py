@@ -1,6 +1,7 @@
 """paddle_pp/tools/benchmark.py (deploy/benchmark.py, paddle-pp bench): statistics, RSS readers, stage timers and a 2-image smoke run (no timing asserts)."""
 import importlib.util
 import json
+import time
 
 import cv2
 import numpy as np
@@ -49,6 +50,18 @@ def test_timed_proxy_times_calls_and_forwards_attributes():
     assert clock.get("stage") > 0
     clock.reset()
     assert clock.get("stage") == 0.0
+    # an engine that runs several batches at once is timed there too (the stage calls run_many, not the engine)
+
+    class Engine:
+        concurrency = 2
+
+        def run_many(self, batches):
+            time.sleep(0.01)
+            return [b + 1 for b in batches]
+
+    timed_engine = bench.Timed(Engine(), clock, "rec_infer")
+    assert timed_engine.concurrency == 2 and timed_engine.run_many([1, 2]) == [2, 3]
+    assert clock.get("rec_infer") >= 0.01
 
 
 def test_two_image_smoke_run(models_dir, tmp_path):
