@@ -91,6 +91,18 @@ def test_lang_reaches_every_system_and_the_isolated_children(models_dir, tmp_pat
     assert system.ocr.lang == "en" and "en_ascii" in system.ocr.configs["rec"]["Global"]["character_dict_path"]
 
 
+def test_serial_system_runs_the_cls_and_rec_batches_one_at_a_time(models_dir, tmp_path):
+    args = bench.build_parser().parse_args(["--image_dir", str(tmp_path), "--engine", "onnx", "onnx_serial",
+                                            "--cpu_threads", "2"])
+    together, serial = (bench.build_system(name, args) for name in args.engine)
+    assert serial.name == "onnx_serial"
+    for system, concurrency in ((together, 2), (serial, 1)):
+        stages = (system.ocr.system.classifier.engine, system.ocr.system.recognizer.engine)
+        assert [stage.concurrency for stage in stages] == [concurrency, concurrency]
+    img, _ = fixtures.document()
+    assert [r["transcription"] for r in together.ocr(img)] == [r["transcription"] for r in serial.ocr(img)]
+
+
 def test_ort_spinning_reaches_the_sessions_and_the_isolated_children(models_dir, tmp_path, monkeypatch):
     from paddle_pp.engine import base as engine_base
 

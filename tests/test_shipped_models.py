@@ -49,7 +49,11 @@ def slim_ocr(models_dir):
 
 
 def test_slim_system_reads_a_rendered_document(slim_ocr):
-    assert slim_ocr.engine == "onnx"  # a PACT model's model.onnx: its fake-quant graph
+    # system.yml's slim_engine and slim_precision: the PACT models' model_int8.onnx (int8 kernels), the pruned
+    # detector's float model.onnx
+    assert slim_ocr.engine == "onnx" and slim_ocr.precision == "int8"
+    assert slim_ocr.system.recognizer.engine.path.endswith("slim/rec/model_int8.onnx")
+    assert slim_ocr.system.detector.engine.path.endswith("slim/det/model.onnx")
     img, lines = fixtures.document()
     results = slim_ocr(img)
     # All the text in reading order (a pruned detector may split a line at a wide gap, "1L   13.80"). The

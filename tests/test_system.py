@@ -202,3 +202,41 @@ def test_concurrent_batches_give_the_outputs_of_one_batch_at_a_time(ocr):
     one_thread = PPOCR(cpu_threads=1)
     assert one_thread.system.recognizer.engine.concurrency == 1
     assert [r["transcription"] for r in PPOCR(cpu_threads=2)(img)] == [r["transcription"] for r in one_thread(img)]
+
+
+def _relu_onnx(path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    value = helper.make_tensor_value_info
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [value("x", TensorProto.FLOAT, ["n", 3])],
+                              [value("y", TensorProto.FLOAT, ["n", 3])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    return path
+
+
+def test_concurrent_batches_still_run_in_a_forked_child(tmp_path):
+    """A child forked after run_many made its thread pool inherits the pool but not its threads: it makes its own
+    instead of waiting forever."""
+    import multiprocessing
+
+    from paddle_pp.engine import OnnxEngine
+
+    engine = OnnxEngine(_relu_onnx(tmp_path / "relu.onnx"), threads=2)
+    batches = [np.array([[-1.0, 2.0, -3.0]], np.float32) * k for k in (1, 2, 3)]
+    expected = [np.maximum(b, 0) for b in batches]
+    assert all((got == want).all() for got, want in zip(engine.run_many(batches), expected))
+
+    def child(queue):
+        queue.put([out.tolist() for out in engine.run_many(batches)])
+
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    process = context.Process(target=child, args=(queue,))
+    process.start()
+    process.join(timeout=60)
+    alive = process.is_alive()
+    if alive:
+        process.kill()
+    assert not alive and process.exitcode == 0
+    assert queue.get(timeout=5) == [want.tolist() for want in expected]

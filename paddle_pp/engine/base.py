@@ -73,6 +73,7 @@ class OnnxEngine:
         self.concurrency = self.threads or available_cores()
         self._single: Optional[object] = None  # the one-thread session and the pool of run_many, made on first use
         self._pool: Optional[ThreadPoolExecutor] = None
+        self._pool_pid = 0  # a forked child inherits the pool but not its threads: it makes its own
         self._lock = threading.Lock()
 
     def _session(self, threads: int):
@@ -101,8 +102,9 @@ class OnnxEngine:
         if self.concurrency < 2 or len(batches) < 2:
             return [self(batch) for batch in batches]
         with self._lock:
-            if self._pool is None:
-                self._single = self.session if self.threads == 1 else self._session(1)
+            if self._pool is None or self._pool_pid != os.getpid():
+                self._single = self._single or self._session(1)
                 self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="onnx-batch")
+                self._pool_pid = os.getpid()
         single = self._single
         return list(self._pool.map(lambda batch: self._run(single, batch), batches))

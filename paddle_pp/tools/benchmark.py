@@ -7,12 +7,14 @@
     python deploy/benchmark.py --image_dir DIR --engine paddle slim                    # the slim system's gain
     python deploy/benchmark.py --image_dir DIR --engine onnx slim_paddle slim_onnx slim_int8   # float vs slim paths
     python deploy/benchmark.py --image_dir DIR --lang en --engine onnx slim_onnx slim_int8    # the English systems
+    python deploy/benchmark.py --image_dir DIR --engine onnx onnx_serial   # cls/rec batches at once vs one at a time
 
 Every system (our engines and, with `--compare rapidocr`, RapidOCR) runs on the same decoded image, one after the
 other in a rotating order, so a change in machine load hits all of them alike. Decoding is not timed; the timed
 call is the system's own `ocr(bgr_array)`. Stage times come from timers wrapped around the stage objects from
 outside (detector preprocess / engine / postprocess, classifier, recognizer and their engines): nothing in the
-library is changed for measuring. After `--warmup` images, every image runs once per `--repeats`; median and p90
+library is changed for measuring (a `NAME_serial` system sets its cls/rec engines' `concurrency` to 1, which is what
+it measures). After `--warmup` images, every image runs once per `--repeats`; median and p90
 are over these per-image system latencies.
 
 Memory: RSS is read from /proc/self/status (VmRSS, VmHWM = peak). In one process the peak is the whole process's,
@@ -53,6 +55,10 @@ SLIM_SYSTEMS = {
     "slim_onnx": {"engine": "onnx", "precision": "fp32"},       # their fake-quant graphs (model.onnx), the default
     "slim_int8": {"engine": "onnx", "precision": "int8"},       # model_int8.onnx: onnxruntime int8 kernels
 }
+# "<system>_serial": that system with its classifier's and recognizer's batches run one at a time on all threads, as
+# before OnnxEngine.run_many (docs/inference.md, "Threads"), to measure what running them at once gains
+SERIAL = "_serial"
+SERIAL_SYSTEMS = tuple(f"{name}{SERIAL}" for name in ("onnx", SLIM, "slim_onnx", "slim_int8"))
 COMPARE = PEERS
 STAGES = ("det_pre", "det_infer", "det_post", "cls", "cls_infer", "rec", "rec_infer", "other", "total")
 
@@ -161,6 +167,8 @@ class OurSystem:
         from paddle_pp import PPOCR
 
         self.name = engine
+        serial = engine.endswith(SERIAL)
+        engine = engine[:-len(SERIAL)] if serial else engine
         if engine in SLIM_SYSTEMS:
             self.ocr = PPOCR(slim=True, cpu_threads=cpu_threads, enable_mkldnn=enable_mkldnn, lang=lang,
                              **SLIM_SYSTEMS[engine])
@@ -168,6 +176,10 @@ class OurSystem:
             self.ocr = PPOCR(engine=engine, cpu_threads=cpu_threads, enable_mkldnn=enable_mkldnn, lang=lang)
         self.clock = clock = StageClock()
         system = self.ocr.system
+        if serial:
+            for stage in (system.classifier, system.recognizer):
+                if stage is not None:
+                    stage.engine.concurrency = 1
         det = system.detector
         det.preprocess = Timed(det.preprocess, clock, "det_pre")  # instance attribute shadows the method
         det.engine = Timed(det.engine, clock, "det_infer")
@@ -402,10 +414,12 @@ def format_report(report: Dict[str, Any]) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--image_dir", required=True, help="image file, directory (recursive) or glob")
-    parser.add_argument("--engine", nargs="+", default=list(OUR_ENGINES), choices=OUR_ENGINES + tuple(SLIM_SYSTEMS),
+    parser.add_argument("--engine", nargs="+", default=list(OUR_ENGINES),
+                        choices=OUR_ENGINES + tuple(SLIM_SYSTEMS) + SERIAL_SYSTEMS,
                         help="our engines to run (default: all three); 'slim' = PPOCR(slim=True) with system.yml's "
                              "slim engine and precision; slim_paddle / slim_onnx / slim_int8: the slim system with "
-                             "the PACT programs on Paddle Inference / their fake-quant ONNX / their int8 ONNX")
+                             "the PACT programs on Paddle Inference / their fake-quant ONNX / their int8 ONNX; "
+                             "NAME_serial: NAME with its cls/rec batches run one at a time")
     parser.add_argument("--compare", nargs="*", default=[], choices=COMPARE, help="other systems, same run")
     parser.add_argument("--max_images", type=int, default=0, help="use only the first N images (0: all)")
     parser.add_argument("--limit", action="append", default=[], metavar="NAME=N",
