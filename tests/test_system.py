@@ -240,3 +240,17 @@ def test_concurrent_batches_still_run_in_a_forked_child(tmp_path):
         process.kill()
     assert not alive and process.exitcode == 0
     assert queue.get(timeout=5) == [want.tolist() for want in expected]
+
+
+def test_concurrent_callers_share_the_batch_pool(models_dir):
+    """Several threads calling one PPOCR at once (as `paddle-pp serve` does) each get their own image's result:
+    their batches go through the same pool and sessions."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    ocr = PPOCR(cpu_threads=2)
+    img, _ = fixtures.document()
+    pages = [img, np.ascontiguousarray(np.rot90(img, 2)), img[: img.shape[0] // 2]]
+    alone = [[r["transcription"] for r in ocr(page)] for page in pages]
+    with ThreadPoolExecutor(3) as callers:
+        together = list(callers.map(lambda page: [r["transcription"] for r in ocr(page)], pages * 2))
+    assert together == alone * 2

@@ -588,6 +588,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     if not (args.model_dir and args.calib_data):
         parser.error("--model_dir and --calib_data are required (or --model_dir and --no_int8)")
+    if args.min_int8_macs is not None and args.min_int8_macs < 0:
+        parser.error(f"argument --min_int8_macs: must be >= 0, got {args.min_int8_macs}")
     result = export_int8(args.model_dir, args.calib_data, args.calib_count, args.data_dir, args.min_int8_macs)
     print(json.dumps(result))
     return 0
