@@ -52,8 +52,8 @@ SLIM = "slim"  # PPOCR(slim=True): the shipped pruned det + PACT-quantized cls/r
 SLIM_SYSTEMS = {
     SLIM: {},
     "slim_paddle": {"engine": "paddle", "precision": "fp32"},   # the PACT programs with their fake quantize ops
-    "slim_onnx": {"engine": "onnx", "precision": "fp32"},       # their fake-quant graphs (model.onnx), the default
-    "slim_int8": {"engine": "onnx", "precision": "int8"},       # model_int8.onnx: onnxruntime int8 kernels
+    "slim_onnx": {"engine": "onnx", "precision": "fp32"},       # their fake-quant graphs (model.onnx)
+    "slim_int8": {"engine": "onnx", "precision": "int8"},       # model_int8.onnx: int8 kernels, the default
 }
 # "<system>_serial": that system with its classifier's and recognizer's batches run one at a time on all threads, as
 # before OnnxEngine.run_many (docs/inference.md, "Threads"), to measure what running them at once gains
