@@ -173,7 +173,8 @@ def int8_model_file(directory: Path, engine: str) -> Optional[Path]:
                          f"Paddle Inference's oneDNN int8 loses this model's accuracy (docs/deploy.md)")
     if not int8_file.is_file():
         raise FileNotFoundError(f"{directory}: no {mdir.INT8_ONNX_MODEL}; make it with `paddle-pp export_int8 "
-                                f"--model_dir {directory} --calib_data CROPS`")
+                                f"--model_dir {directory} --calib_data CROPS`, or run its fake-quant graph with "
+                                f"precision fp32 (--precision fp32)")
     return int8_file
 
 
