@@ -18,7 +18,6 @@ from paddle_pp import config_schema, defaults
 from paddle_pp.data.imaug.det_ops import det_preprocess
 from paddle_pp.data.imaug.rec_ops import resize_norm_cls, resize_norm_rec
 from paddle_pp.engine import Engine
-from paddle_pp.engine.base import run_batches
 from paddle_pp.postprocess.cls_postprocess import ClsPostProcess
 from paddle_pp.postprocess.ctc_decode import CTCLabelDecode, mixed_case_prior
 from paddle_pp.postprocess.db_postprocess import DBPostProcess, filter_tag_det_res
@@ -133,7 +132,9 @@ def run_in_groups(engine: Engine, batches: Sequence[np.ndarray],
     for start in range(0, len(batches), size):
         group = batches[start:start + size]
         batch_inputs = [inputs(batch_ids) for batch_ids in group]
-        yield from zip(group, batch_inputs, run_batches(engine, batch_inputs))
+        # a group of several exists only for an engine with concurrency > 1, which has run_many (Engine)
+        outputs = engine.run_many(batch_inputs) if len(group) > 1 else [engine(batch_inputs[0])]  # type: ignore
+        yield from zip(group, batch_inputs, outputs)
 
 
 class TextClassifier:

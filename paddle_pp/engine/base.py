@@ -10,20 +10,15 @@ import numpy as np
 
 class Engine(Protocol):
     """Runs one batch. An engine that can run several batches at once also has `concurrency` (how many) and
-    `run_many(batches)` (their outputs, in order); the pipeline's cls and rec stages use them (`run_batches`)."""
+    `run_many(batches)` (their outputs, in order); the pipeline's cls and rec stages use them
+    (`pipeline.run_in_groups`)."""
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         ...
 
 
-def run_batches(engine: Engine, batches: Sequence[np.ndarray]) -> List[np.ndarray]:
-    """The engine's outputs for `batches`, in order: concurrently when it can run several at once."""
-    if len(batches) > 1 and getattr(engine, "concurrency", 1) > 1:
-        return engine.run_many(batches)  # type: ignore[attr-defined]
-    return [engine(batch) for batch in batches]
-
-
 def available_cores() -> int:
+    """The cores this process may run on."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux

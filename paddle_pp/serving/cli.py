@@ -19,6 +19,7 @@ import sys
 import time
 from typing import Any, List, Optional, Sequence
 
+from paddle_pp.engine.base import available_cores
 from paddle_pp.tools import utility
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8866   # PaddleOCR hubserving's port
@@ -121,13 +122,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
 def _check_extra() -> bool:
     try:
         import multipart  # noqa: F401  (python-multipart)
@@ -197,7 +191,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from paddle_pp.utils.image_io import resolve_max_pixels
 
     args = build_parser().parse_args(argv)
-    workers, threads = default_workers(_cores(), args.cpu_threads, args.workers)
+    workers, threads = default_workers(available_cores(), args.cpu_threads, args.workers)
     queue_size = 4 * workers if args.queue_size is None else args.queue_size
     settings = Settings(max_upload_bytes=args.max_upload_bytes, max_json_bytes=args.max_json_bytes,
                         max_pixels=resolve_max_pixels(args.max_pixels), max_pages=args.max_pages,

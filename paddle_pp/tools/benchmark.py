@@ -141,7 +141,7 @@ class Timed:
         return self._timed(self._target, *args, **kwargs)
 
     def run_many(self, *args: Any, **kwargs: Any) -> Any:
-        """An engine's batches run at once (engine.base.run_batches): timed as one call, wall time."""
+        """An engine's batches run at once (pipeline.run_in_groups): timed as one call, wall time."""
         return self._timed(self._target.run_many, *args, **kwargs)
 
     def _timed(self, function: Any, *args: Any, **kwargs: Any) -> Any:
