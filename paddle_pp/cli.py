@@ -24,6 +24,7 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     "train": ("paddle_pp.train", "train a model from a YAML config (-c configs/rec.yml)"),
     "eval": ("paddle_pp.eval", "evaluate a model or checkpoint on a config's Eval set"),
     "export": ("paddle_pp.tools.export_model", "export for Paddle Inference (export_model.py)"),
+    "interpolate": ("paddle_pp.tools.interpolate", "a model between fine-tuned weights and their start (WiSE-FT)"),
     "export_onnx": ("paddle_pp.tools.export_onnx", "convert an exported model to ONNX"),
     "bench": ("paddle_pp.tools.benchmark", "speed and memory, against RapidOCR with --compare"),
     "serve": ("paddle_pp.serving.cli", "OCR over HTTP: /ocr, PaddleOCR's /predict/ocr_system, a web page (docs/serving.md)"),

@@ -219,6 +219,7 @@ def _check_sections(cfg: Dict[str, Any]) -> None:
         _check_data_mode(_section(cfg, mode), mode)
     _check_slim(_section(cfg, "Slim"))
     _check_system(_section(cfg, "System"))
+    schema.check_mapping(_section(cfg, "Interpolate"), schema.INTERPOLATE, "Interpolate")
 
 
 def _named(section: Dict[str, Any], where: str) -> Optional[str]:

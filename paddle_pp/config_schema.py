@@ -218,7 +218,7 @@ EVAL_BATCH_STEP = Field("any", nullable=True)
 # ------------------------------------------------------------------------------------------------ sections
 
 SECTIONS = ("Global", "Architecture", "Loss", "Optimizer", "PostProcess", "Metric", "Train", "Eval", "Inference",
-            "Slim", "System")
+            "Slim", "System", "Interpolate")
 # Sections whose keys are a component's arguments (checked against its constructor by check_components).
 COMPONENT_SECTIONS = ("Loss", "Metric")
 
@@ -371,6 +371,11 @@ SLIM: Dict[str, Field] = {
     "pact_init": Field("map", nullable=True),         # PACT alphas from the float model's input percentiles
     "skip_quant": ListOf(Str(), nullable=True),       # layer-name patterns kept float
     "min_int8_macs": Int(0, nullable=True),           # x86 int8 export: smaller layers stay float kernels
+}
+# A model made by weight interpolation, not training (paddle-pp interpolate, tools/interpolate.py).
+INTERPOLATE: Dict[str, Field] = {
+    "start": Str(),                                   # the weights its training started from ('official:rec', a path)
+    "alpha": Float(0, 1),                             # alpha * Global.pretrained_model + (1 - alpha) * start
 }
 SLIM_PACT_INIT: Dict[str, Field] = {
     "percentile": Float(50, 100, low_open=True, nullable=True),

@@ -14,34 +14,25 @@ import sys
 from typing import Any, Dict, Optional, Sequence
 
 
-def run_eval(config: Dict[str, Any], loader: Any = None) -> Dict[str, Any]:
+def run_eval(config: Dict[str, Any], loader: Any = None, model: Any = None) -> Dict[str, Any]:
+    """The metrics of the config's weights (or of `model`, already loaded) on its Eval set."""
     import copy
 
     from paddle_pp.metrics import build_metric
-    from paddle_pp.model_dir import apply_pruned_shapes, pruned_shapes_beside
     from paddle_pp.modeling.architecture import build_model, inference_model
     from paddle_pp.training.adapters import build_adapter
-    from paddle_pp.training.checkpoint import load_pretrained_weights, weights_path_for_eval
     from paddle_pp.training.logs import get_logger
-    from paddle_pp.training.trainer import build_loader, evaluate, pretrained_target
+    from paddle_pp.training.trainer import build_loader, evaluate
 
     log = get_logger()
     config = copy.deepcopy(config)
     adapter = build_adapter(config)
     adapter.prepare_config(config)
-    model = build_model(config)
-    path, kind = weights_path_for_eval(config)
-    if path is None:
-        log.warning("no Global.checkpoints or Global.pretrained_model: evaluating random weights")
+    if model is None:
+        model = build_model(config)
+        path = _load_eval_weights(model, config, log)
     else:
-        pruned = pruned_shapes_beside(path)
-        if pruned is not None:   # a pruned model: rebuild its shapes, or the weights would not fit
-            apply_pruned_shapes(inference_model(model), pruned)
-        report = load_pretrained_weights(pretrained_target(model, path), path)
-        bad = report["shape_mismatch"] + report["missing"]
-        log.info("%s weights %s: %d tensors loaded", kind, path, len(report["loaded"]))
-        if bad:
-            log.warning("not loaded (kept initialisation): %s", bad[:10])
+        path = None
     if loader is None:
         loader = build_loader(config, "Eval", int(config["Global"].get("seed") or 0), False)
     metric = build_metric(config["Metric"])
@@ -49,6 +40,27 @@ def run_eval(config: Dict[str, Any], loader: Any = None) -> Dict[str, Any]:
     result = evaluate(inference_model(model), loader, adapter, metric, progress=sys.stderr.isatty())
     result["weights"] = path
     return result
+
+
+def _load_eval_weights(model: Any, config: Dict[str, Any], log: Any) -> Optional[str]:
+    from paddle_pp.model_dir import apply_pruned_shapes, pruned_shapes_beside
+    from paddle_pp.modeling.architecture import inference_model
+    from paddle_pp.training.checkpoint import load_pretrained_weights, weights_path_for_eval
+    from paddle_pp.training.trainer import pretrained_target
+
+    path, kind = weights_path_for_eval(config)
+    if path is None:
+        log.warning("no Global.checkpoints or Global.pretrained_model: evaluating random weights")
+        return None
+    pruned = pruned_shapes_beside(path)
+    if pruned is not None:   # a pruned model: rebuild its shapes, or the weights would not fit
+        apply_pruned_shapes(inference_model(model), pruned)
+    report = load_pretrained_weights(pretrained_target(model, path), path)
+    bad = report["shape_mismatch"] + report["missing"]
+    log.info("%s weights %s: %d tensors loaded", kind, path, len(report["loaded"]))
+    if bad:
+        log.warning("not loaded (kept initialisation): %s", bad[:10])
+    return path
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -51,7 +51,7 @@ def _built_model(cfg):
 
 def test_the_config_folder_holds_what_it_should():
     names = {str(p.relative_to(CONFIG_DIR)) for p in CONFIG_DIR.rglob("*.yml")}
-    assert names == {"det.yml", "cls.yml", "rec.yml", "rec_en.yml", "rec_en_alnum.yml", "rec_en_v2.yml", "rec_en_v3.yml",
+    assert names == {"det.yml", "cls.yml", "rec.yml", "rec_en.yml", "rec_en_alnum.yml", "rec_en_v2.yml", "rec_en_v3.yml", "rec_en_v4.yml",
                      "system.yml",
                      "cls_synth.yml",
                      "slim/det_prune.yml", "slim/cls_pact.yml", "slim/rec_pact.yml", "slim/rec_en_pact.yml",
@@ -73,7 +73,8 @@ def test_config_builds(path):
 @pytest.mark.parametrize("path", CONFIGS, ids=_ids(CONFIGS))
 def test_base_is_at_most_one_level_onto_a_model_config(path):
     """A recipe reads as itself plus det/cls/rec.yml (rec_en.yml's variants build on it, a continued run on the run
-    it continues (rec_en_v3 on rec_en_v2), and a PACT recipe on its float twin's, whose data it must see)."""
+    it continues (rec_en_v3 on rec_en_v2), an interpolation on the run it interpolates (rec_en_v4 on rec_en_v3), and a
+    PACT recipe on its float twin's, whose data it must see)."""
     base = __import__("yaml").safe_load(path.read_text(encoding="utf-8")).get("_base_")
     if base is None:
         return
@@ -82,7 +83,7 @@ def test_base_is_at_most_one_level_onto_a_model_config(path):
     if base_name == "rec_en_v2":
         assert path.name == "rec_en_v3.yml", path
     if base_name == "rec_en_v3":
-        assert path.name == "rec_en_pact.yml", path
+        assert path.name in ("rec_en_pact.yml", "rec_en_v4.yml"), path
     if base_name == "rec_en":
         assert path.name in ("rec_en_alnum.yml", "rec_en_v2.yml", "rec_en.yml"), path
 
@@ -159,7 +160,7 @@ def test_every_shipped_config_follows_the_schema(path):
     check_config(cfg, path)
     check_components(cfg, path)
     assert set(cfg) <= {"Global", "Architecture", "Loss", "Optimizer", "PostProcess", "Metric", "Train", "Eval",
-                        "Inference", "Slim", "System"}
+                        "Inference", "Slim", "System", "Interpolate"}
 
 
 @pytest.mark.parametrize("name,config", [("rec_en", "rec_en"), ("cls_synth", "cls_synth"), ("slim/rec_en", "rec_en")])

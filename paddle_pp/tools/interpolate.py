@@ -1,0 +1,161 @@
+"""A model made without training: fine-tuned weights moved part of the way back to the weights their training
+started from (WiSE-FT: Wortsman et al., "Robust fine-tuning of zero-shot models", CVPR 2022).
+
+    paddle-pp interpolate -c configs/rec_en_v4.yml --save_dir paddle_pp/models/rec_en
+    paddle-pp interpolate -c configs/rec_en_v4.yml --alphas 0.5 0.7 0.8 0.85 0.9 0.95 1   # the Eval set, per alpha
+
+The recipe's `Interpolate` section names the start (`start`: 'official:rec', 'bundled:NAME' or a .pdparams path,
+loaded as training loads Global.pretrained_model, a new dictionary's CTC head transferred class by class) and
+`alpha`; Global.pretrained_model is the fine-tuned end. Every float tensor, batch-norm statistics included,
+becomes alpha * end + (1 - alpha) * start. Fine-tuning on one mix of domains forgets a little of what the start
+knew about the others; a point on the straight line between the two often keeps most of both, because both ends
+lie in one basin of the loss. --save_dir writes the model directory `export --weights_only` would; --alphas
+evaluates each point on the recipe's Eval set (the validation splits, as training chooses its best checkpoint) and
+prints a table to choose `alpha` from.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional, Sequence
+
+import numpy as np
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from paddle_pp.config_schema import INTERPOLATE
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-c", "--config", required=True, help="a recipe with an Interpolate section")
+    parser.add_argument("-o", "--opt", nargs="*", default=[], help="overrides Section.key=value")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--save_dir", help="write the interpolated model directory (model.pdparams + config.yml)")
+    what.add_argument("--alphas", nargs="+", type=INTERPOLATE["alpha"].argparse_type("alphas"), metavar="A",
+                      help="evaluate these alphas (0 = start, 1 = fine-tuned) on the Eval set instead")
+    return parser
+
+
+def interpolate_state(start: Mapping[str, np.ndarray], end: Mapping[str, np.ndarray],
+                      alpha: float) -> Dict[str, np.ndarray]:
+    """alpha * end + (1 - alpha) * start for every float tensor; other tensors (counters) come from `end`."""
+    if set(start) != set(end):
+        raise ValueError(f"the two models have different tensors: {sorted(set(start) ^ set(end))[:4]}")
+    mixed = {}
+    for name, value in end.items():
+        other = start[name]
+        if other.shape != value.shape:
+            raise ValueError(f"{name}: shape {list(other.shape)} at the start, {list(value.shape)} fine-tuned")
+        if value.dtype.kind == "f":
+            mixed[name] = (alpha * value.astype(np.float64) + (1 - alpha) * other.astype(np.float64)) \
+                .astype(value.dtype)
+        else:
+            mixed[name] = value
+    return mixed
+
+
+def load_start(model: Any, config: Dict[str, Any]) -> str:
+    """Load Interpolate.start into `model` as training loads its pre-trained weights: a recognizer's new
+    dictionary takes the start's CTC head classes of the same characters. Anything else that does not fit is an
+    error (the two ends must be one architecture). Returns the weights' path."""
+    from paddle_pp.training.checkpoint import (load_pretrained_weights, resolve_pretrained, source_global_config,
+                                               transfer_ctc_head)
+
+    spec, g = str(config["Interpolate"]["start"]), config["Global"]
+    path = resolve_pretrained(spec, g.get("model_name"))
+    report = load_pretrained_weights(model, path)
+    mismatched = {name for name, _, _ in report["shape_mismatch"]}
+    head = {"head.fc.weight", "head.fc.bias"}
+    if report["missing"] or not mismatched <= head:
+        raise ValueError(f"Interpolate.start {spec} ({path}) is not the recipe's architecture: missing "
+                         f"{report['missing'][:3]}, shapes differ for {sorted(mismatched - head)[:3]}")
+    if mismatched:
+        source = source_global_config(spec, g.get("model_name"))
+        if source is None or transfer_ctc_head(model, path, source, g) == 0:
+            raise ValueError(f"Interpolate.start {spec}: its CTC head cannot be transferred to the recipe's "
+                             "dictionary (the start's dictionary is unknown or the shapes do not match)")
+    return path
+
+
+def numpy_state(model: Any) -> Dict[str, np.ndarray]:
+    return {name: value.numpy() for name, value in model.state_dict().items()}
+
+
+def interpolated_models(config: Dict[str, Any], alphas: Sequence[float]):
+    """Yield (alpha, model) for each alpha: the recipe's model holding the interpolated weights."""
+    import paddle
+
+    from paddle_pp.modeling.architecture import build_model
+    from paddle_pp.tools.export_model import load_weights
+
+    model = build_model(config)
+    load_weights(model, config)
+    end = numpy_state(model)
+    load_start(model, config)
+    start = numpy_state(model)
+    for alpha in alphas:
+        model.set_state_dict({k: paddle.to_tensor(v) for k, v in interpolate_state(start, end, alpha).items()})
+        yield alpha, model
+
+
+def check_recipe(config: Dict[str, Any]) -> None:
+    from paddle_pp.modeling.distillation import is_distillation
+
+    section = config.get("Interpolate") or {}
+    missing = [key for key in ("start", "alpha") if section.get(key) is None]
+    if missing:
+        raise ValueError(f"{config['Global'].get('config_path')}: the Interpolate section needs "
+                         f"{' and '.join(missing)} (see paddle-pp interpolate --help)")
+    if is_distillation(config["Architecture"]):
+        raise ValueError("Interpolate: give the student's own recipe, not a distillation recipe")
+
+
+def sweep(config: Dict[str, Any], alphas: Sequence[float]) -> Dict[float, Dict[str, Any]]:
+    """Each alpha's metrics on the recipe's Eval set, printed as they come."""
+    from paddle_pp.eval import run_eval
+    from paddle_pp.training.trainer import build_loader
+
+    loader = build_loader(config, "Eval", int(config["Global"].get("seed") or 0), False)
+    results = {}
+    for alpha, model in interpolated_models(config, alphas):
+        result = {k: v for k, v in run_eval(config, loader, model).items() if k != "weights"}
+        results[alpha] = result
+        print(f"alpha {alpha:.3f}: " + "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+                                                   for k, v in result.items()), flush=True)
+    return results
+
+
+def write_interpolated(config: Dict[str, Any], save_dir: Path) -> Path:
+    """The model directory of Interpolate.alpha. Its config.yml drops the Interpolate section: its weights are
+    the interpolation already, and reading them as a recipe again must not interpolate twice."""
+    from paddle_pp.model_dir import write_weights_dir
+
+    alpha = float(config["Interpolate"]["alpha"])
+    (_, model), = interpolated_models(config, [alpha])
+    out = {k: v for k, v in config.items() if k != "Interpolate"}
+    return write_weights_dir(model, out, save_dir)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    from paddle_pp.config import load_tool_config
+    from paddle_pp.training.adapters import build_adapter
+
+    config = load_tool_config(args.config, args.opt)
+    build_adapter(config).prepare_config(config)   # a recognizer's head size from its dictionary
+    try:
+        check_recipe(config)
+        if args.alphas:
+            sweep(config, args.alphas)
+            return 0
+        save_dir = write_interpolated(config, Path(args.save_dir))
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"interpolated {config['Interpolate']['start']} -> {config['Global']['pretrained_model']} at alpha "
+          f"{float(config['Interpolate']['alpha']):g} -> {save_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
