@@ -1,5 +1,6 @@
 """paddle-pp interpolate (tools/interpolate.py): WiSE-FT weights, the shipped English recognizer reproduced from its
 recipe, the alpha sweep on a rendered Eval set, and the recipe's errors."""
+import json
 from pathlib import Path
 
 import cv2
@@ -35,6 +36,12 @@ def test_interpolate_state_refuses_two_architectures():
         interpolate.interpolate_state({"a": np.zeros(2)}, {"a": np.zeros(3)}, 0.5)
 
 
+def test_best_alpha_breaks_ties_toward_the_fine_tuned_end():
+    results = {0.5: {"acc": 0.70}, 0.8: {"acc": 0.71}, 0.9: {"acc": 0.71}, 1.0: {"acc": 0.69}}
+    assert interpolate.best_alpha(results, "acc") == 0.9
+    assert interpolate.best_alpha({0.0: {"acc": 0.9}, 1.0: {"acc": 0.8}}, "acc") == 0.0
+
+
 def test_the_shipped_english_recognizer_is_its_recipe(models_dir, tmp_path):
     """models/rec_en is exactly `paddle-pp interpolate -c configs/rec_en_v4.yml`: 0.9 x v3 + 0.1 x the official
     recognizer with its transferred CTC head."""
@@ -68,11 +75,19 @@ def test_sweep_evaluates_each_alpha_on_the_eval_set(models_dir, tmp_path, capsys
 
     label = _eval_set(tmp_path / "data")
     opts = [f"Global.pretrained_model={V3_WEIGHTS}", f"Eval.dataset.data_dir={tmp_path / 'data'}",
-            f"Eval.dataset.label_file_list=[{label}]", "Eval.loader.num_workers=0"]
-    assert interpolate.main(["-c", RECIPE, "-o", *opts, "--alphas", "0", "1"]) == 0
-    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("alpha ")]
+            f"Eval.dataset.label_file_list=[{label}]", "Eval.loader.num_workers=0",
+            f"Global.save_model_dir={tmp_path / 'out'}"]
+    assert interpolate.main(["-c", RECIPE, "-o", *opts, "--alphas", "1", "0"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    rows = [line for line in out if line.startswith("alpha ")]
     assert [row.split(":")[0] for row in rows] == ["alpha 0.000", "alpha 1.000"]
     assert all(f"samples {len(WORDS)}" in row for row in rows)
+    record = json.loads((tmp_path / "out" / "alpha_sweep.json").read_text(encoding="utf-8"))
+    assert [r["alpha"] for r in record["results"]] == [0.0, 1.0] and record["main_indicator"] == "acc"
+    accs = {r["alpha"]: r["acc"] for r in record["results"]}
+    assert record["best_alpha"] == (1.0 if accs[1.0] >= accs[0.0] else 0.0)
+    assert f"best: alpha {record['best_alpha']:g}" in "\n".join(out)
+    assert cv2.imread(str(tmp_path / "out" / "alpha_sweep.png")) is not None
     # alpha 1 is the fine-tuned model itself, evaluated as `paddle-pp eval` evaluates it
     end = run_eval(load_config(RECIPE, opts))
     assert f"acc {end['acc']:.4f}" in rows[1] and f"norm_edit_dis {end['norm_edit_dis']:.4f}" in rows[1]

@@ -10,8 +10,9 @@ loaded as training loads Global.pretrained_model, a new dictionary's CTC head tr
 becomes alpha * end + (1 - alpha) * start. Fine-tuning on one mix of domains forgets a little of what the start
 knew about the others; a point on the straight line between the two often keeps most of both, because both ends
 lie in one basin of the loss. --save_dir writes the model directory `export --weights_only` would; --alphas
-evaluates each point on the recipe's Eval set (the validation splits, as training chooses its best checkpoint) and
-prints a table to choose `alpha` from.
+evaluates each point on the recipe's Eval set (the validation splits, as training chooses its best checkpoint),
+prints a table and the best alpha (ties go to the largest), and writes alpha_sweep.json and alpha_sweep.png to
+Global.save_model_dir.
 """
 from __future__ import annotations
 
@@ -111,18 +112,60 @@ def check_recipe(config: Dict[str, Any]) -> None:
 
 
 def sweep(config: Dict[str, Any], alphas: Sequence[float]) -> Dict[float, Dict[str, Any]]:
-    """Each alpha's metrics on the recipe's Eval set, printed as they come."""
+    """Each alpha's metrics on the recipe's Eval set, printed as they come, then the best alpha; the table and a
+    plot go to Global.save_model_dir (alpha_sweep.json, alpha_sweep.png)."""
     from paddle_pp.eval import run_eval
+    from paddle_pp.metrics import build_metric
     from paddle_pp.training.trainer import build_loader
 
     loader = build_loader(config, "Eval", int(config["Global"].get("seed") or 0), False)
     results = {}
-    for alpha, model in interpolated_models(config, alphas):
+    for alpha, model in interpolated_models(config, sorted(set(alphas))):
         result = {k: v for k, v in run_eval(config, loader, model).items() if k != "weights"}
         results[alpha] = result
         print(f"alpha {alpha:.3f}: " + "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
                                                    for k, v in result.items()), flush=True)
+    main = getattr(build_metric(config["Metric"]), "main_indicator", None) or "acc"
+    best = best_alpha(results, main)
+    print(f"best: alpha {best:g} ({main} {results[best][main]:.4f}; among equal {main}, the alpha nearest the "
+          f"fine-tuned end)")
+    save_sweep(Path(config["Global"].get("save_model_dir") or "./output"), results, main, best)
     return results
+
+
+def best_alpha(results: Mapping[float, Mapping[str, Any]], main: str) -> float:
+    """The alpha of the best `main` metric; ties go to the largest alpha, the least change from the fine-tuned
+    model (as training keeps its first best checkpoint, the sweep keeps the smallest step back)."""
+    return max(results, key=lambda alpha: (results[alpha][main], alpha))
+
+
+def save_sweep(directory: Path, results: Mapping[float, Mapping[str, Any]], main: str, best: float) -> None:
+    """alpha_sweep.json (every alpha's metrics) and alpha_sweep.png (the metrics against alpha), atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from paddle_pp.utils.files import write_atomic, write_json_atomic
+
+    alphas = sorted(results)
+    write_json_atomic(directory / "alpha_sweep.json", {"main_indicator": main, "best_alpha": best,
+                                                       "results": [dict(alpha=a, **results[a]) for a in alphas]})
+    keys = [k for k, v in results[alphas[0]].items() if isinstance(v, float) and k not in ("seconds",)]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for key in keys:
+        ax.plot(alphas, [results[a][key] for a in alphas], marker="o", label=key, linewidth=2 if key == main else 1)
+    ax.axvline(best, color="grey", linestyle="--", label=f"best alpha {best:g}")
+    ax.set_xlabel("alpha (0: start, 1: fine-tuned)")
+    ax.set_ylabel("Eval metric")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    try:
+        write_atomic(directory / "alpha_sweep.png", lambda tmp: fig.savefig(tmp, format="png", dpi=90))
+    finally:
+        plt.close(fig)
+    print(f"wrote {directory / 'alpha_sweep.json'} and {directory / 'alpha_sweep.png'}")
 
 
 def write_interpolated(config: Dict[str, Any], save_dir: Path) -> Path:
