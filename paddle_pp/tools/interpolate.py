@@ -56,9 +56,11 @@ def interpolate_state(start: Mapping[str, np.ndarray], end: Mapping[str, np.ndar
 
 
 def load_start(model: Any, config: Dict[str, Any]) -> str:
-    """Load Interpolate.start into `model` as training loads its pre-trained weights: a recognizer's new
-    dictionary takes the start's CTC head classes of the same characters. Anything else that does not fit is an
-    error (the two ends must be one architecture). Returns the weights' path."""
+    """Load Interpolate.start into `model` (which holds the fine-tuned weights) as training loads its pre-trained
+    weights: a recognizer's new dictionary takes the start's CTC head classes of the same characters. A class
+    the start's dictionary lacks keeps the fine-tuned values, so it is not interpolated (training started it from
+    random values, which are not worth moving towards). Anything else that does not fit is an error (the two ends
+    must be one architecture). Returns the weights' path."""
     from paddle_pp.training.checkpoint import (load_pretrained_weights, resolve_pretrained, source_global_config,
                                                transfer_ctc_head)
 
