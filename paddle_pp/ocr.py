@@ -178,6 +178,17 @@ def int8_model_file(directory: Path, engine: str) -> Optional[Path]:
     return int8_file
 
 
+def how_to_export(directory: Path) -> str:
+    """What to run for a directory that lacks the onnx engine's file."""
+    if mdir.has_inference_model(directory):
+        return f"make one with `paddle-pp export_onnx --model_dir {directory}`"
+    if (directory / mdir.WEIGHTS).is_file():   # `paddle-pp export --weights_only` (or `interpolate`) wrote it
+        return (f"it holds dygraph weights only ({mdir.WEIGHTS}): run it with --engine dygraph, or export it with "
+                f"`paddle-pp export -c {directory / mdir.CONFIG} --save_dir OUT` and "
+                f"`paddle-pp export_onnx --model_dir OUT` (docs/inference.md)")
+    return "make one with `paddle-pp export` and `paddle-pp export_onnx` (docs/inference.md)"
+
+
 def _load_engine(directory: Path, engine: str, enable_mkldnn: bool, cpu_threads: int,
                  precision: str = "fp32") -> Engine:
     int8_file = int8_model_file(directory, engine) if precision == "int8" else None
@@ -191,7 +202,7 @@ def _load_engine(directory: Path, engine: str, enable_mkldnn: bool, cpu_threads:
         return PaddleInferenceEngine(directory, enable_mkldnn=enable_mkldnn, cpu_threads=cpu_threads or None)
     onnx_file = directory / ONNX_MODEL
     if not onnx_file.is_file():
-        raise FileNotFoundError(f"{directory}: no {ONNX_MODEL}; make one with deploy/export_onnx.py")
+        raise FileNotFoundError(f"{directory}: no {ONNX_MODEL}; " + how_to_export(directory))
     return OnnxEngine(onnx_file, threads=cpu_threads)
 
 

@@ -96,3 +96,24 @@ def test_flip_averaged_classifier_exports_to_paddle_inference_and_onnx(models_di
         assert np.abs(ref - DygraphEngine(load_pretrained("cls"))(x)).max() > 1e-4   # not the plain classifier
         assert np.abs(PaddleInferenceEngine(save_dir)(x) - ref).max() <= 1e-5
         assert np.abs(OnnxEngine(save_dir / "model.onnx")(x) - ref).max() <= 1e-5
+
+
+def test_a_weights_only_directory_exports_from_its_own_config(models_dir, tmp_path):
+    """`paddle-pp export --weights_only` (or `interpolate`) writes model.pdparams + config.yml + dictionary, whose
+    names are the directory's own; `export -c DIR/config.yml` reads them there, and the onnx engine's error for such a
+    directory says what to run."""
+    from paddle_pp.ocr import build_engine
+
+    weights_dir = export("rec", tmp_path / "weights", "--weights_only")
+    with pytest.raises(FileNotFoundError) as err:
+        build_engine("rec", weights_dir, "onnx")
+    message = str(err.value)
+    assert "--engine dygraph" in message and f"paddle-pp export -c {weights_dir / 'config.yml'}" in message
+    out = tmp_path / "inference"
+    proc = subprocess.run([sys.executable, f"{ROOT}/deploy/export_model.py", "-c", str(weights_dir / "config.yml"),
+                           "--save_dir", str(out)], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (out / "inference.json").is_file() and (out / "ppocr_keys_v1.txt").is_file()
+    x = fixtures.to_rec_batch(fixtures.text_lines()[:2], 320)
+    ref = build_engine("rec", weights_dir, "dygraph")(x)
+    assert np.abs(PaddleInferenceEngine(out)(x) - ref).max() <= 1e-4

@@ -28,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--legacy", action="store_true", help="legacy .pdmodel format (for Paddle-Lite)")
     parser.add_argument("--weights_only", action="store_true",
                         help="write the dygraph model directory instead (model.pdparams + config.yml + dictionary): "
-                             "engines export it on first use")
+                             "what the dygraph engine and training read, and what paddle_pp/models/ ships (the other "
+                             "engines export a bundled model on first use, not a directory passed by hand)")
     return parser
 
 
@@ -36,6 +37,19 @@ def reexec_with_legacy_ir() -> None:
     """The IR is fixed when paddle is imported, so the legacy format needs a fresh interpreter."""
     env = dict(os.environ, FLAGS_enable_pir_api="0")
     os.execve(sys.executable, [sys.executable] + sys.argv, env)
+
+
+def model_dir_file(cfg, name: str) -> Optional[Path]:
+    """`name` inside the model directory whose config.yml `cfg` was read from (`-c DIR/config.yml`), where its
+    relative names point; None for a recipe, whose relative paths are the working directory's."""
+    from paddle_pp.model_dir import CONFIG, source_dir_of
+
+    source_dir = source_dir_of(cfg)
+    config_path = cfg["Global"].get("config_path")
+    if source_dir is None or not config_path or Path(config_path).name != CONFIG or Path(name).is_absolute():
+        return None
+    candidate = source_dir / name
+    return candidate if candidate.is_file() else None
 
 
 def load_weights(model, cfg) -> Tuple[str, Optional[dict]]:
@@ -50,7 +64,9 @@ def load_weights(model, cfg) -> Tuple[str, Optional[dict]]:
     from paddle_pp.utils.safe_pickle import load_state_dict
 
     source = str(cfg["Global"].get("pretrained_model") or "official")
-    path = Path(resolve_pretrained(source, cfg["Global"].get("model_name")))   # the trainer's reading of the spec
+    inside = model_dir_file(cfg, source)
+    # the trainer's reading of the spec, or a model directory's own weights file (its config.yml names it by its name)
+    path = inside or Path(resolve_pretrained(source, cfg["Global"].get("model_name")))
     record = pruned_shapes_beside(path)
     if record is not None:
         apply_pruned_shapes(inference_model(model), record)   # the record names the student's parameters
@@ -90,7 +106,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         extra = {PRUNED_SHAPES: pruned_shapes} if pruned_shapes is not None else None
         save_dir = write_weights_dir(model, cfg, Path(args.save_dir), extra)
     else:
-        save_dir = export_inference(model, cfg, args.save_dir, legacy=args.legacy)
+        from paddle_pp.model_dir import source_dir_of
+
+        save_dir = export_inference(model, cfg, args.save_dir, source_dir_of(cfg), legacy=args.legacy)
     files = ", ".join(f"{p.name} ({p.stat().st_size / 1e6:.2f} MB)" for p in sorted(save_dir.iterdir()) if p.is_file())
     kind = "dygraph weights" if args.weights_only else ("legacy" if args.legacy else "PIR") + " format"
     print(f"exported {weights} ({kind}) -> {save_dir}: {files}")
