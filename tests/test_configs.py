@@ -51,7 +51,8 @@ def _built_model(cfg):
 
 def test_the_config_folder_holds_what_it_should():
     names = {str(p.relative_to(CONFIG_DIR)) for p in CONFIG_DIR.rglob("*.yml")}
-    assert names == {"det.yml", "cls.yml", "rec.yml", "rec_en.yml", "rec_en_alnum.yml", "rec_en_v2.yml", "rec_en_v3.yml", "rec_en_v4.yml",
+    assert names == {"det.yml", "cls.yml", "rec.yml", "rec_en.yml", "rec_en_alnum.yml",
+                     "rec_en_v2.yml", "rec_en_v3.yml", "rec_en_v4.yml",
                      "system.yml",
                      "cls_synth.yml",
                      "slim/det_prune.yml", "slim/cls_pact.yml", "slim/rec_pact.yml", "slim/rec_en_pact.yml",

@@ -120,5 +120,6 @@ def test_recipe_errors_name_the_problem(tmp_path, capsys):
     assert exit_.value.code == 2 and "alphas" in capsys.readouterr().err
     assert interpolate.main(["-c", "rec_en_v3", "--save_dir", str(tmp_path / "x")]) == 1
     assert "the Interpolate section needs start and alpha" in capsys.readouterr().err
-    assert interpolate.main(["-c", RECIPE, "-o", "Interpolate.start=official:det", "--save_dir", str(tmp_path / "y")]) == 1
+    det_start = ["-o", "Interpolate.start=official:det"]
+    assert interpolate.main(["-c", RECIPE, *det_start, "--save_dir", str(tmp_path / "y")]) == 1
     assert "Interpolate.start" in capsys.readouterr().err
