@@ -123,3 +123,20 @@ def test_recipe_errors_name_the_problem(tmp_path, capsys):
     det_start = ["-o", "Interpolate.start=official:det"]
     assert interpolate.main(["-c", RECIPE, *det_start, "--save_dir", str(tmp_path / "y")]) == 1
     assert "Interpolate.start" in capsys.readouterr().err
+
+
+def test_a_pruned_model_keeps_its_shapes_record(tmp_path):
+    """The pruned detector interpolated with itself: the directory written holds pruned_shapes.json (as export
+    --weights_only writes it) and loads to the same weights."""
+    from paddle_pp import model_dir as mdir
+
+    slim_det = ROOT / "paddle_pp" / "models" / "slim" / "det"
+    recipe = tmp_path / "det_interpolate.yml"
+    recipe.write_text(f"_base_: {slim_det / 'config.yml'}\nGlobal:\n  pretrained_model: {slim_det / 'model'}\n"
+                      f"Interpolate:\n  start: {slim_det / 'model'}\n  alpha: 0.3\n", encoding="utf-8")
+    assert interpolate.main(["-c", str(recipe), "--save_dir", str(tmp_path / "det")]) == 0
+    assert (tmp_path / "det" / "pruned_shapes.json").read_text() == (slim_det / "pruned_shapes.json").read_text()
+    made = {k: v.numpy() for k, v in mdir.load_model(tmp_path / "det").state_dict().items()}
+    shipped = load_state_dict(str(slim_det / "model.pdparams"))
+    for name, value in shipped.items():
+        np.testing.assert_allclose(made[name], np.asarray(value), rtol=1e-6, atol=1e-7, err_msg=name)

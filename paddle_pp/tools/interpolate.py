@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Sequence
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -84,20 +84,30 @@ def numpy_state(model: Any) -> Dict[str, np.ndarray]:
     return {name: value.numpy() for name, value in model.state_dict().items()}
 
 
-def interpolated_models(config: Dict[str, Any], alphas: Sequence[float]):
-    """Yield (alpha, model) for each alpha: the recipe's model holding the interpolated weights."""
-    import paddle
-
+def load_ends(config: Dict[str, Any]) -> Tuple[Any, Dict[str, np.ndarray], Dict[str, np.ndarray], Optional[dict]]:
+    """The recipe's model and both ends' weights: (model, start, end, the pruned-shapes record of a pruned model
+    or None). A pruned model's start must be pruned alike (its shapes are the end's)."""
     from paddle_pp.modeling.architecture import build_model
     from paddle_pp.tools.export_model import load_weights
 
     model = build_model(config)
-    load_weights(model, config)
+    _, pruned_shapes = load_weights(model, config)
     end = numpy_state(model)
     load_start(model, config)
-    start = numpy_state(model)
+    return model, numpy_state(model), end, pruned_shapes
+
+
+def set_weights(model: Any, state: Mapping[str, np.ndarray]) -> None:
+    import paddle
+
+    model.set_state_dict({name: paddle.to_tensor(value) for name, value in state.items()})
+
+
+def interpolated_models(config: Dict[str, Any], alphas: Sequence[float]):
+    """Yield (alpha, model) for each alpha: the recipe's model holding the interpolated weights."""
+    model, start, end, _ = load_ends(config)
     for alpha in alphas:
-        model.set_state_dict({k: paddle.to_tensor(v) for k, v in interpolate_state(start, end, alpha).items()})
+        set_weights(model, interpolate_state(start, end, alpha))
         yield alpha, model
 
 
@@ -173,12 +183,13 @@ def save_sweep(directory: Path, results: Mapping[float, Mapping[str, Any]], main
 def write_interpolated(config: Dict[str, Any], save_dir: Path) -> Path:
     """The model directory of Interpolate.alpha. Its config.yml drops the Interpolate section: its weights are
     the interpolation already, and reading them as a recipe again must not interpolate twice."""
-    from paddle_pp.model_dir import write_weights_dir
+    from paddle_pp.model_dir import PRUNED_SHAPES, write_weights_dir
 
-    alpha = float(config["Interpolate"]["alpha"])
-    (_, model), = interpolated_models(config, [alpha])
+    model, start, end, pruned_shapes = load_ends(config)
+    set_weights(model, interpolate_state(start, end, float(config["Interpolate"]["alpha"])))
     out = {k: v for k, v in config.items() if k != "Interpolate"}
-    return write_weights_dir(model, out, save_dir)
+    extra = {PRUNED_SHAPES: pruned_shapes} if pruned_shapes is not None else None   # as export --weights_only
+    return write_weights_dir(model, out, save_dir, extra)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
