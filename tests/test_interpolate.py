@@ -7,10 +7,11 @@ import cv2
 import numpy as np
 import pytest
 
+from data_samples import write_rec_dataset
+
 from paddle_pp.config import ConfigError, load_config
 from paddle_pp.tools import interpolate
 from paddle_pp.utils.safe_pickle import load_state_dict
-from paddle_pp.utils.text_render import render_line
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = str(ROOT / "configs" / "rec_en_v4.yml")
@@ -60,20 +61,10 @@ def test_the_shipped_english_recognizer_is_its_recipe(models_dir, tmp_path):
     assert not np.array_equal(np.asarray(made["head.fc.weight"]), np.asarray(v3["head.fc.weight"]))
 
 
-def _eval_set(directory: Path) -> str:
-    (directory / "imgs").mkdir(parents=True)
-    lines = []
-    for i, word in enumerate(WORDS):
-        cv2.imwrite(str(directory / "imgs" / f"w{i}.png"), render_line(word))
-        lines.append(f"imgs/w{i}.png\t{word}")
-    (directory / "label.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return str(directory / "label.txt")
-
-
 def test_sweep_evaluates_each_alpha_on_the_eval_set(models_dir, tmp_path, capsys):
     from paddle_pp.eval import run_eval
 
-    label = _eval_set(tmp_path / "data")
+    label = write_rec_dataset(tmp_path / "data", WORDS, name="label.txt")
     opts = [f"Global.pretrained_model={V3_WEIGHTS}", f"Eval.dataset.data_dir={tmp_path / 'data'}",
             f"Eval.dataset.label_file_list=[{label}]", "Eval.loader.num_workers=0",
             f"Global.save_model_dir={tmp_path / 'out'}"]
