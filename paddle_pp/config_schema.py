@@ -370,6 +370,8 @@ SLIM: Dict[str, Field] = {
     # quant.py
     "pact_init": Field("map", nullable=True),         # PACT alphas from the float model's input percentiles
     "skip_quant": ListOf(Str(), nullable=True),       # layer-name patterns kept float
+    "post_training": Bool(nullable=True),             # no QAT: calibrate the activation scales, no gradient step
+    "calibration_batches": Int(1, nullable=True),     # training batches the post-training scales come from
     "min_int8_macs": Int(0, nullable=True),           # x86 int8 export: smaller layers stay float kernels
 }
 # A model made by weight interpolation, not training (paddle-pp interpolate, tools/interpolate.py).

@@ -56,6 +56,7 @@ def test_the_config_folder_holds_what_it_should():
                      "system.yml",
                      "cls_synth.yml",
                      "slim/det_prune.yml", "slim/cls_pact.yml", "slim/rec_pact.yml", "slim/rec_en_pact.yml",
+                     "slim/rec_en_ptq.yml",
                      "finetune/det.yml", "finetune/cls.yml", "finetune/rec.yml", "finetune/rec_en.yml"}
 
 
@@ -75,7 +76,7 @@ def test_config_builds(path):
 def test_base_is_at_most_one_level_onto_a_model_config(path):
     """A recipe reads as itself plus det/cls/rec.yml (rec_en.yml's variants build on it, a continued run on the run
     it continues (rec_en_v3 on rec_en_v2), an interpolation on the run it interpolates (rec_en_v4 on rec_en_v3), and a
-    PACT recipe on its float twin's, whose data it must see)."""
+    quantization recipe on its float twin's, whose data it must see)."""
     base = __import__("yaml").safe_load(path.read_text(encoding="utf-8")).get("_base_")
     if base is None:
         return
@@ -84,7 +85,7 @@ def test_base_is_at_most_one_level_onto_a_model_config(path):
     if base_name == "rec_en_v2":
         assert path.name == "rec_en_v3.yml", path
     if base_name == "rec_en_v3":
-        assert path.name in ("rec_en_pact.yml", "rec_en_v4.yml"), path
+        assert path.name in ("rec_en_pact.yml", "rec_en_ptq.yml", "rec_en_v4.yml"), path
     if base_name == "rec_en":
         assert path.name in ("rec_en_alnum.yml", "rec_en_v2.yml", "rec_en.yml"), path
 

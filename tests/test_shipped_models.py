@@ -164,17 +164,25 @@ def test_slim_int8_runs_the_shipped_int8_onnx_files(models_dir):
     assert levenshtein(got.lower(), "".join(squash(t) for t in lines).lower()) <= 4
 
 
-def test_slim_english_system_runs_its_pact_recognizer(models_dir):
-    """PPOCR(lang="en", slim=True): pruned det + PACT cls + the PACT English recognizer (models/slim/rec_en), whose
-    depthwise convolutions QAT kept float (Slim.skip_quant) and whose int8 ONNX keeps them float too, with the other
-    layers below Slim.min_int8_macs (4M multiply-adds at 3x32x320): its five largest convolutions run int8."""
+def test_slim_english_system_runs_its_quantized_recognizer(models_dir):
+    """PPOCR(lang="en", slim=True): pruned det + PACT cls + the English recognizer quantized post-training from its
+    float twin, models/rec_en (configs/slim/rec_en_ptq.yml): four of its largest convolutions quantized in the
+    program and int8 kernels in model_int8.onnx, everything else float; it reads what its twin reads."""
+    from paddle_pp.ocr import build_stage
     from paddle_pp.slim.int8_onnx import int8_ops
+    from paddle_pp.weights import BUNDLED_MODELS_DIR
 
     rec = slim_model_dir("rec_en")
     report = json.loads((rec / "slim_report.json").read_text())
-    assert report["skip_quant"] == ["backbone.blocks.*.bottleneck_conv"] and report["pact"]["alpha_init"]["percentile"]
+    assert report["method"] == "post-training" and "backbone.blocks.10.linear_conv" in report["skip_quant"]
     assert b"quantize_dequantize" in (rec / "inference.pdmodel").read_bytes()
-    assert int8_ops(rec / "model_int8.onnx") == {"QLinearConv": 5}
+    assert int8_ops(rec / "model_int8.onnx") == {"QLinearConv": 4}
+    twin = build_stage("rec", BUNDLED_MODELS_DIR / "rec_en", engine="dygraph")
+    lines = fixtures.text_lines()
+    expected = [text for text, _ in twin(lines)]
+    for precision in ("fp32", "int8"):
+        got = [text for text, _ in build_stage("rec", rec, engine="onnx", precision=precision)(lines)]
+        assert sum(levenshtein(a, b) for a, b in zip(got, expected)) <= 1, (precision, got, expected)
     for precision in ("fp32", "int8"):
         ocr = PPOCR(lang="en", slim=True, precision=precision)
         assert ocr.engine == "onnx"

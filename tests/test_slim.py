@@ -302,6 +302,37 @@ def test_skip_quant_patterns_keep_matching_layers_float():
     assert Q.mark_skipped(build_model(cfg), ["no.such.layer"]) == []
 
 
+def test_post_training_calibration_sets_the_activation_scales_and_nothing_else():
+    """Slim.post_training: the moving-average abs-max quantizers start at a scale of 0.001 and learn it only in
+    train-mode forward passes; calibration runs the batches so, without gradients, and leaves every weight and
+    batch-norm statistic as it was. Calibrated, the fake-quant model computes about what the float model does."""
+    from paddle_pp.modeling.architecture import build_model
+
+    paddle.seed(5)
+    cfg = load_config("rec")
+    cfg["Architecture"]["Head"]["out_channels"] = 40
+    model = build_model(cfg)
+    model.eval()
+    images = [paddle.uniform([2, 3, 32, 64], min=-1.0, max=1.0) for _ in range(3)]
+    reference = model(images[0]).numpy()
+    Q.quantize(model)
+    before = {n: p.numpy().copy() for n, p in model.state_dict().items() if "_scale" not in n
+              and "_state" not in n and "_accum" not in n}
+    scale = dict(model.named_sublayers())["backbone.conv1.conv._layer._fake_quant_input"]._scale
+    assert float(scale.numpy()[0]) == pytest.approx(0.001)
+    model.eval()
+    uncalibrated = model(images[0]).numpy()
+    assert Q.calibrate_activation_scales(model, images) == 3
+    assert not model.training
+    # the first conv reads the images: its scale is (a moving average of) their abs-max, clipped by PACT at 20
+    assert 0.9 < float(scale.numpy()[0]) <= 1.0
+    after = model.state_dict()
+    assert all(np.array_equal(after[n].numpy(), v) for n, v in before.items())
+    calibrated = model(images[0]).numpy()
+    assert np.abs(calibrated - reference).max() < np.abs(uncalibrated - reference).max()
+    assert np.abs(calibrated - reference).max() < 0.05
+
+
 def test_quant_cls_end_to_end(tmp_path, capsys):
     """quant.py on a tiny classifier: QAT, 2 fine-tuning steps, legacy export with quantize ops that
     paddle.inference runs."""
@@ -350,6 +381,27 @@ def test_quant_with_skipped_layers_and_percentile_alphas_end_to_end(tmp_path, ca
     convs = sum(isinstance(l, paddle.nn.Conv2D) for l in model.sublayers())
     assert depthwise > 0
     assert int8_ops(save_dir / "model_int8.onnx").get("QLinearConv", 0) == convs - depthwise
+
+
+def test_quant_post_training_end_to_end(tmp_path, capsys):
+    """Slim.post_training through quant.py: no fine-tuning run, the scales calibrated on training batches, and the
+    saved fake-quant program computes what the float model before it does (an uncalibrated one would not)."""
+    from paddle_pp.engine.paddle_inference import PaddleInferenceEngine
+
+    cfg_path = tiny_cls_config(tmp_path, slim={"post_training": True, "calibration_batches": 2,
+                                               "pact_init": {"percentile": 100, "batches": 2}})
+    save_dir = tmp_path / "quant"
+    assert Q.main(["-c", str(cfg_path), "--save_dir", str(save_dir)]) == 0
+    captured = capsys.readouterr()
+    assert "activation scales calibrated on 2 training batches" in captured.out + captured.err
+    assert not list((save_dir / "finetune").glob("*.pdparams"))  # no training step, no checkpoint
+    report = json.loads((save_dir / "slim_report.json").read_text())
+    assert report["method"] == "post-training"
+    assert report["after"]["metric"] == pytest.approx(report["before"]["metric"], abs=0.34)  # 1 of 3 lines
+    x = np.random.default_rng(1).uniform(-1, 1, [2, 3, 48, 192]).astype("float32")
+    quantized = PaddleInferenceEngine(save_dir, enable_mkldnn=False, cpu_threads=1)(x)
+    original = PaddleInferenceEngine(save_dir / "original", enable_mkldnn=False, cpu_threads=1)(x)
+    assert np.abs(quantized - original).max() < 0.05
 
 
 def tiny_rec_distill_config(tmp_path, **global_overrides):

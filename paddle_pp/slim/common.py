@@ -43,7 +43,9 @@ def base_parser(description: str) -> argparse.ArgumentParser:
                              "prune.py uses it for the sensitivity analysis only)")
     parser.add_argument("--latency_runs", type=int, default=None, help="timed runs for the latency median "
                         "(default: Slim.latency_runs or 20; 0 = skip latency)")
-    parser.add_argument("--no_finetune", action="store_true", help="skip fine-tuning (measure only)")
+    parser.add_argument("--no_finetune", action="store_true",
+                        help="no fine-tuning: prune.py measures the pruned model as it is, quant.py quantizes "
+                             "post-training (as Slim.post_training)")
     parser.add_argument("--publish", default=None, metavar="DIR",
                         help="also copy the finished model directory (without original/, finetune/, pir/) to DIR, "
                              "atomically: e.g. paddle_pp/models/slim/det, what PPOCR(slim=True) runs")

@@ -40,6 +40,7 @@ QUANT_CONFIG: Dict[str, Any] = {
 }
 PACT_ALPHA = 20.0
 PACT_INIT_BATCHES = 16  # Slim.pact_init.batches when left out
+CALIBRATION_BATCHES = 32  # Slim.calibration_batches when left out (post-training quantization)
 PACT_DECAY = 2e-5
 
 
@@ -152,6 +153,31 @@ def calibration_images(loader, batches: int) -> List[Any]:
     return images
 
 
+def calibrate_activation_scales(model, batches: Iterable[Any]) -> int:
+    """Post-training quantization: the activation quantizers' scales from `batches`, without a gradient step.
+    paddleslim's moving-average abs-max quantizers learn their scale only in train-mode forward passes and start
+    at 0.001, which quantizes every activation to almost nothing; so the batches run in train mode under no_grad,
+    with every batch norm in eval mode (the float model's running statistics stay as they were). Returns the
+    number of batches run."""
+    import paddle
+
+    norms = [layer for layer in model.sublayers(include_self=True)
+             if isinstance(layer, paddle.nn.layer.norm._BatchNormBase)]
+    was_training = model.training
+    model.train()
+    for norm in norms:
+        norm.eval()
+    count = 0
+    try:
+        with paddle.no_grad():
+            for images in batches:
+                model(images)
+                count += 1
+    finally:
+        model.train() if was_training else model.eval()
+    return count
+
+
 def quantized_layers(model) -> Dict[str, str]:
     """{original structural layer name: class} of the layers QAT replaced (QuantizedConv2D, QuantizedLinear).
     QAT wraps each one, so the quantized model's names gain a `._layer` (backbone.conv1.conv._layer.weight)."""
@@ -255,7 +281,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     before = measured["before"]
     params, flops = before["parameters"], before["flops"]  # quantization changes neither
     common.log(f"quantized {len(quantized_layers(model))} layers (Conv2D, Linear; PACT on their inputs)")
-    if not args.no_finetune:
+    post_training = bool(args.no_finetune or slim.get("post_training"))
+    if post_training:
+        batches = int(slim.get("calibration_batches") or CALIBRATION_BATCHES)
+        count = calibrate_activation_scales(model, calibration_images(trainer.train_loader, batches))
+        common.log(f"post-training quantization: activation scales calibrated on {count} training batches, "
+                   f"no fine-tuning")
+    else:
         common.finetune(trainer)
     model.eval()
     after_metric = common.main_metric(trainer, common.evaluate_model(trainer, max_batches=eval_batches))
@@ -265,6 +297,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     table = common.format_table(before, after, metric_name)
     common.write_report(save_dir, {"kind": "quant", "before": before, "after": after, "quant_config": QUANT_CONFIG,
                                    "skip_quant": slim.get("skip_quant") or [],
+                                   "method": "post-training" if post_training else "QAT",
                                    "pact": {"alpha_init": slim.get("pact_init") or PACT_ALPHA,
                                             "l2_decay": PACT_DECAY},
                                    "input_shape": shape})
