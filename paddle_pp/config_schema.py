@@ -372,6 +372,7 @@ SLIM: Dict[str, Field] = {
     "skip_quant": ListOf(Str(), nullable=True),       # layer-name patterns kept float
     "post_training": Bool(nullable=True),             # no QAT: calibrate the activation scales, no gradient step
     "calibration_batches": Int(1, nullable=True),     # training batches the post-training scales come from
+    "round_float_weights": Bool(nullable=True),       # float convs' weights on Paddle-Lite's int8 grid, bias-corrected
     "min_int8_macs": Int(0, nullable=True),           # x86 int8 export: smaller layers stay float kernels
 }
 # A model made by weight interpolation, not training (paddle-pp interpolate, tools/interpolate.py).

@@ -123,22 +123,87 @@ def set_pact_alphas(model, alphas: Dict[str, float]) -> int:
     return count
 
 
+def matches_layer(name: str, patterns: Sequence[str]) -> bool:
+    """True when a structural layer name, or one of its parents' names, matches an fnmatch pattern."""
+    from fnmatch import fnmatchcase
+
+    parts = name.split(".")
+    return any(fnmatchcase(".".join(parts[:end]), pattern)
+               for end in range(1, len(parts) + 1) for pattern in patterns)
+
+
 def mark_skipped(model, patterns: Sequence[str]) -> List[str]:
     """Set `skip_quant` (which paddleslim's QAT honours) on every quantizable layer whose name, or a parent's,
     matches one of `patterns`; returns the names marked."""
-    from fnmatch import fnmatchcase
-
-    def matches(name: str) -> bool:
-        parts = name.split(".")
-        return any(fnmatchcase(".".join(parts[:end]), pattern)
-                   for end in range(1, len(parts) + 1) for pattern in patterns)
-
     marked = []
     for name, layer in model.named_sublayers():
-        if type(layer).__name__ in QUANT_CONFIG["quantizable_layer_type"] and matches(name):
+        if type(layer).__name__ in QUANT_CONFIG["quantizable_layer_type"] and matches_layer(name, patterns):
             layer.skip_quant = True
             marked.append(name)
     return marked
+
+
+def int8_grid(weight):
+    """Paddle-Lite opt's dynamic int8 weights (--quant int8, post_quant_dynamic): per output channel, abs-max / 127,
+    rounded half away from zero; returned dequantized, as float32 on that grid (so opt's own rounding is exact)."""
+    import numpy as np
+
+    values = weight.numpy().astype(np.float64)
+    scale = np.abs(values).reshape(values.shape[0], -1).max(axis=1)
+    scale = np.maximum(scale, 1e-12).reshape([-1] + [1] * (values.ndim - 1)) / 127.0
+    return (np.sign(values) * np.floor(np.abs(values) / scale + 0.5) * scale).astype("float32")
+
+
+def round_float_conv_weights(model, patterns: Sequence[str], batches: Iterable[Any]) -> List[str]:
+    """Put the weights of the convolutions kept float (`patterns`, as Slim.skip_quant; depthwise ones excluded:
+    opt leaves depthwise_conv2d float) on the int8 grid Paddle-Lite's `--quant int8` stores them on, so the
+    program, the ONNX files and the ARM .nb compute the same thing, and correct what the rounding shifts (bias
+    correction, Nagel et al. 2019): each layer's mean output change over `batches`, E[conv(x; W_int8 - W)] per
+    channel with the float model's inputs, goes into the running mean of the batch norm after it (or its bias).
+    Returns the layers rounded."""
+    import paddle
+    import paddle.nn.functional as F
+
+    layers = {name: layer for name, layer in model.named_sublayers()
+              if isinstance(layer, paddle.nn.Conv2D) and layer._groups == 1 and matches_layer(name, patterns)}
+    rounded = {name: paddle.to_tensor(int8_grid(layer.weight)) for name, layer in layers.items()}
+    shift: Dict[str, Any] = {}
+
+    def record(name):
+        def pre_hook(layer, inputs):
+            delta = F.conv2d(inputs[0], rounded[name] - layer.weight, stride=layer._stride, padding=layer._padding,
+                             dilation=layer._dilation, groups=layer._groups, data_format=layer._data_format)
+            mean = delta.mean(axis=[0, 2, 3])
+            shift[name] = shift.get(name, 0) + mean
+        return pre_hook
+
+    handles = [layer.register_forward_pre_hook(record(name)) for name, layer in layers.items()]
+    count = 0
+    was_training = model.training
+    model.eval()
+    try:
+        with paddle.no_grad():
+            for images in batches:
+                model(images)
+                count += 1
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train() if was_training else model.eval()
+    sublayers = dict(model.named_sublayers())
+    with paddle.no_grad():
+        for name, layer in layers.items():
+            layer.weight.set_value(rounded[name])
+            if name not in shift:
+                continue
+            error = shift[name] / count
+            parent = sublayers.get(name.rsplit(".", 1)[0]) if "." in name else None
+            norm = getattr(parent, "bn", None)
+            if isinstance(norm, paddle.nn.layer.norm._BatchNormBase) and getattr(parent, "conv", None) is layer:
+                norm._mean.set_value(norm._mean + error)   # BN subtracts it again
+            elif layer.bias is not None:
+                layer.bias.set_value(layer.bias - error)
+    return sorted(layers)
 
 
 def calibration_images(loader, batches: int) -> List[Any]:
@@ -216,17 +281,27 @@ class QuantAwareTraining(Hook):
 
     def __init__(self, before_quantize: Optional[Callable[[Any], None]] = None,
                  config: Optional[Dict[str, Any]] = None, pact_init: Optional[Dict[str, Any]] = None,
-                 skip_quant: Sequence[str] = ()) -> None:
+                 skip_quant: Sequence[str] = (), round_float_weights: bool = False,
+                 calibration_batches: int = CALIBRATION_BATCHES) -> None:
         self.before_quantize = before_quantize
         self.config = config
         self.pact_init = dict(pact_init or {})
         self.skip_quant = list(skip_quant or [])
+        self.round_float_weights = round_float_weights
+        self.calibration_batches = calibration_batches
         self.quanter = None
 
     def on_build(self, trainer) -> None:
         if self.before_quantize is not None:
             self.before_quantize(trainer)
         model = trainer.inference_model
+        if self.round_float_weights:
+            if not self.skip_quant:
+                raise ValueError("Slim.round_float_weights needs Slim.skip_quant: it rounds the layers kept float")
+            images = calibration_images(trainer.train_loader, self.calibration_batches)
+            rounded = round_float_conv_weights(model, self.skip_quant, images)
+            common.log(f"weights of {len(rounded)} float convolutions on the int8 grid (Slim.round_float_weights), "
+                       f"bias-corrected on {len(images)} training batches")
         percentile = self.pact_init.get("percentile")
         alphas = None
         if percentile is not None:
@@ -272,8 +347,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         measured["before"] = common.measure(model, model_config, original, before_metric, latency_runs)
         common.log(f"before: {measured['before']}")
 
+    calibration_batches = int(slim.get("calibration_batches") or CALIBRATION_BATCHES)
     hook = QuantAwareTraining(before_quantize=measure_float, pact_init=slim.get("pact_init"),
-                              skip_quant=slim.get("skip_quant") or ())
+                              skip_quant=slim.get("skip_quant") or (),
+                              round_float_weights=bool(slim.get("round_float_weights")),
+                              calibration_batches=calibration_batches)
     resume = config["Global"].get("checkpoints")  # a stopped QAT run's checkpoint: <save_dir>/finetune/latest
     trainer = Trainer(common.finetune_config(config, save_dir, resume=resume), hooks=[hook])
     model = trainer.inference_model
@@ -283,8 +361,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     common.log(f"quantized {len(quantized_layers(model))} layers (Conv2D, Linear; PACT on their inputs)")
     post_training = bool(args.no_finetune or slim.get("post_training"))
     if post_training:
-        batches = int(slim.get("calibration_batches") or CALIBRATION_BATCHES)
-        count = calibrate_activation_scales(model, calibration_images(trainer.train_loader, batches))
+        count = calibrate_activation_scales(model, calibration_images(trainer.train_loader, calibration_batches))
         common.log(f"post-training quantization: activation scales calibrated on {count} training batches, "
                    f"no fine-tuning")
     else:
@@ -298,6 +375,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     common.write_report(save_dir, {"kind": "quant", "before": before, "after": after, "quant_config": QUANT_CONFIG,
                                    "skip_quant": slim.get("skip_quant") or [],
                                    "method": "post-training" if post_training else "QAT",
+                                   "round_float_weights": bool(slim.get("round_float_weights")),
                                    "pact": {"alpha_init": slim.get("pact_init") or PACT_ALPHA,
                                             "l2_decay": PACT_DECAY},
                                    "input_shape": shape})
