@@ -333,6 +333,51 @@ def test_post_training_calibration_sets_the_activation_scales_and_nothing_else()
     assert np.abs(calibrated - reference).max() < 0.05
 
 
+def test_float_convs_go_on_the_int8_grid_with_bias_correction():
+    """Slim.round_float_weights: the matched convolutions' weights land on Paddle-Lite opt's per-channel int8 grid
+    (rounding them again changes nothing, so `--quant int8` stores exactly them), depthwise ones stay as they were
+    (opt leaves them float), and the batch norm after a rounded conv gets the mean shift back: on the batches, the
+    first conv's normalized output has the float model's per-channel mean, which rounding alone moves."""
+    import copy
+
+    from paddle_pp.modeling.architecture import build_model
+
+    paddle.seed(11)
+    cfg = load_config("rec")
+    cfg["Architecture"]["Head"]["out_channels"] = 40
+    model = build_model(cfg)
+    model.eval()
+    images = [paddle.uniform([2, 3, 32, 64], min=0.0, max=1.0) for _ in range(2)]
+
+    def first_bn_means(net):
+        outputs = []
+        handle = net.backbone.conv1.bn.register_forward_post_hook(lambda layer, inputs, out: outputs.append(out))
+        with paddle.no_grad():
+            for x in images:
+                net(x)
+        handle.remove()
+        return paddle.concat(outputs).mean(axis=[0, 2, 3]).numpy()
+
+    reference = first_bn_means(model)
+    depthwise = {n: l.weight.numpy().copy() for n, l in model.named_sublayers()
+                 if isinstance(l, paddle.nn.Conv2D) and l._groups > 1}
+    uncorrected = copy.deepcopy(model)
+    for name, layer in uncorrected.named_sublayers():
+        if isinstance(layer, paddle.nn.Conv2D) and layer._groups == 1 and name.startswith("backbone"):
+            layer.weight.set_value(Q.int8_grid(layer.weight))
+    rounded = Q.round_float_conv_weights(model, ["backbone"], images)
+    layers = dict(model.named_sublayers())
+    assert "backbone.conv1.conv" in rounded and "head.fc" not in rounded and not set(depthwise) & set(rounded)
+    for name in rounded:
+        weight = layers[name].weight.numpy()
+        assert np.allclose(Q.int8_grid(layers[name].weight), weight, rtol=1e-6, atol=0)
+        assert len(np.unique(np.abs(weight[0]))) <= 128
+    assert all(np.array_equal(layers[n].weight.numpy(), w) for n, w in depthwise.items())
+    moved = np.abs(first_bn_means(uncorrected) - reference).max()
+    assert moved > 1e-4
+    assert np.abs(first_bn_means(model) - reference).max() < moved / 10
+
+
 def test_quant_cls_end_to_end(tmp_path, capsys):
     """quant.py on a tiny classifier: QAT, 2 fine-tuning steps, legacy export with quantize ops that
     paddle.inference runs."""
@@ -405,7 +450,7 @@ def test_quant_post_training_end_to_end(tmp_path, capsys):
 
 
 def tiny_rec_distill_config(tmp_path, **global_overrides):
-    """configs/slim/rec_en_pact.yml (the shipped recipe: the float English recognizer teaches its PACT copy) on 6
+    """configs/slim/rec_en_pact.yml (the QAT recipe: the float English recognizer teaches its PACT copy) on 6
     rendered lines, batches of 3."""
     from pathlib import Path
 

@@ -143,12 +143,12 @@ def mark_skipped(model, patterns: Sequence[str]) -> List[str]:
     return marked
 
 
-def int8_grid(weight):
-    """Paddle-Lite opt's dynamic int8 weights (--quant int8, post_quant_dynamic): per output channel, abs-max / 127,
+def int8_grid(weight) -> "np.ndarray":
+    """(A tensor or array of conv weights, output channels first.) Paddle-Lite opt's dynamic int8 weights (--quant int8, post_quant_dynamic): per output channel, abs-max / 127,
     rounded half away from zero; returned dequantized, as float32 on that grid (so opt's own rounding is exact)."""
     import numpy as np
 
-    values = weight.numpy().astype(np.float64)
+    values = np.asarray(weight.numpy() if hasattr(weight, "numpy") else weight, dtype=np.float64)
     scale = np.abs(values).reshape(values.shape[0], -1).max(axis=1)
     scale = np.maximum(scale, 1e-12).reshape([-1] + [1] * (values.ndim - 1)) / 127.0
     return (np.sign(values) * np.floor(np.abs(values) / scale + 0.5) * scale).astype("float32")
