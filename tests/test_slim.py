@@ -434,11 +434,13 @@ def test_quant_post_training_end_to_end(tmp_path, capsys):
     from paddle_pp.engine.paddle_inference import PaddleInferenceEngine
 
     cfg_path = tiny_cls_config(tmp_path, slim={"post_training": True, "calibration_batches": 2,
-                                               "pact_init": {"percentile": 100, "batches": 2}})
+                                               "pact_init": {"percentile": 100, "batches": 2},
+                                               "skip_quant": ["backbone.conv1"], "round_float_weights": True})
     save_dir = tmp_path / "quant"
     assert Q.main(["-c", str(cfg_path), "--save_dir", str(save_dir)]) == 0
     captured = capsys.readouterr()
     assert "activation scales calibrated on 2 training batches" in captured.out + captured.err
+    assert "weights of 1 float convolutions on the int8 grid" in captured.out + captured.err
     assert not list((save_dir / "finetune").glob("*.pdparams"))  # no training step, no checkpoint
     report = json.loads((save_dir / "slim_report.json").read_text())
     assert report["method"] == "post-training"
@@ -447,6 +449,20 @@ def test_quant_post_training_end_to_end(tmp_path, capsys):
     quantized = PaddleInferenceEngine(save_dir, enable_mkldnn=False, cpu_threads=1)(x)
     original = PaddleInferenceEngine(save_dir / "original", enable_mkldnn=False, cpu_threads=1)(x)
     assert np.abs(quantized - original).max() < 0.05
+
+
+def test_round_float_weights_needs_post_training_and_skip_quant(tmp_path, capsys):
+    """Fine-tuning would move rounded weights off the grid, and without skip_quant nothing is kept float: both are
+    a one-line error before any work."""
+    for name, slim in (("qat", {"round_float_weights": True, "skip_quant": ["backbone.conv1"]}),
+                       ("nothing_float", {"round_float_weights": True, "post_training": True})):
+        (tmp_path / name).mkdir()
+        cfg_path = tiny_cls_config(tmp_path / name, slim=slim)
+        with pytest.raises(SystemExit) as exit_info:
+            Q.main(["-c", str(cfg_path), "--save_dir", str(tmp_path / name / "quant")])
+        assert exit_info.value.code == 2
+        assert "Slim.round_float_weights needs Slim.post_training" in capsys.readouterr().err
+        assert not (tmp_path / name / "quant").exists()
 
 
 def tiny_rec_distill_config(tmp_path, **global_overrides):

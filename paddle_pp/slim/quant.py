@@ -16,9 +16,16 @@ it through the loss (CTCDistillLoss for the recognizer). It is then fine-tuned w
 (fake-quantized, in dygraph) and saved with quantize/dequantize ops in the legacy format (``inference.pdmodel`` +
 ``inference.pdiparams`` + config.yml), which paddle.inference runs (``--engine paddle``) and Paddle-Lite's opt turns
 into an int8 .nb; the parameters file itself stays float32. paddle2onnx cannot convert it.
+
+Post-training quantization (``Slim.post_training: true`` or ``--no_finetune``) skips the fine-tuning: the activation
+scales are calibrated on ``Slim.calibration_batches`` training batches (calibrate_activation_scales), no gradient
+step. With it, ``Slim.round_float_weights`` puts the weights of the convolutions kept float on the int8 grid that
+Paddle-Lite's ``--quant int8`` stores them on, with bias correction (round_float_conv_weights), so the ARM .nb
+computes what the program computes.
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
@@ -144,8 +151,9 @@ def mark_skipped(model, patterns: Sequence[str]) -> List[str]:
 
 
 def int8_grid(weight) -> "np.ndarray":
-    """(A tensor or array of conv weights, output channels first.) Paddle-Lite opt's dynamic int8 weights (--quant int8, post_quant_dynamic): per output channel, abs-max / 127,
-    rounded half away from zero; returned dequantized, as float32 on that grid (so opt's own rounding is exact)."""
+    """Conv weights (a tensor or an array, output channels first) as Paddle-Lite opt's dynamic int8 quantization
+    (`--quant int8`, post_quant_dynamic) stores them: per output channel, abs-max / 127, rounded half away from
+    zero. Returned dequantized, float32 on that grid, so opt's own rounding of them changes nothing."""
     import numpy as np
 
     values = np.asarray(weight.numpy() if hasattr(weight, "numpy") else weight, dtype=np.float64)
@@ -329,6 +337,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     config = load_tool_config(args.config, args.opt)
     model_config = inference_config(config)   # what is measured and saved: the model, or a distilled student
     slim = common.slim_settings(config)
+    post_training = bool(args.no_finetune or slim.get("post_training"))
+    if slim.get("round_float_weights") and not (post_training and slim.get("skip_quant")):
+        print(f"error: {args.config}: Slim.round_float_weights needs Slim.post_training (fine-tuning would move "
+              f"the weights off the grid) and Slim.skip_quant (the layers it rounds)", file=sys.stderr)
+        raise SystemExit(2)
     save_dir = Path(args.save_dir) if args.save_dir else common.default_save_dir(config, "quant")
     save_dir.mkdir(parents=True, exist_ok=True)
     latency_runs = int(common.pick(args.latency_runs, slim, "latency_runs", 20))
@@ -359,7 +372,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     before = measured["before"]
     params, flops = before["parameters"], before["flops"]  # quantization changes neither
     common.log(f"quantized {len(quantized_layers(model))} layers (Conv2D, Linear; PACT on their inputs)")
-    post_training = bool(args.no_finetune or slim.get("post_training"))
     if post_training:
         count = calibrate_activation_scales(model, calibration_images(trainer.train_loader, calibration_batches))
         common.log(f"post-training quantization: activation scales calibrated on {count} training batches, "
