@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from paddle_pp.slim import common, compat
 from paddle_pp.training.hooks import Hook
@@ -86,11 +86,39 @@ def quantize(model, quanter=None):
     return quanter
 
 
+def run_batches(model, batches: Iterable[Any], pre_hooks: Sequence[Tuple[Any, Callable]] = (),
+                train_mode: bool = False) -> int:
+    """Run `batches` through `model` without gradients, with `pre_hooks` ((layer, forward pre-hook) pairs) attached
+    for the run; returns how many ran. In eval mode, or with `train_mode` in train mode but with every batch norm in
+    eval mode (what moving-average quantizers need to update their scales); the model's mode is restored after."""
+    import paddle
+
+    handles = [layer.register_forward_pre_hook(hook) for layer, hook in pre_hooks]
+    was_training = model.training
+    if train_mode:
+        model.train()
+        for layer in model.sublayers(include_self=True):
+            if isinstance(layer, paddle.nn.layer.norm._BatchNormBase):
+                layer.eval()
+    else:
+        model.eval()
+    count = 0
+    try:
+        with paddle.no_grad():
+            for images in batches:
+                model(images)
+                count += 1
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train() if was_training else model.eval()
+    return count
+
+
 def input_percentiles(model, batches: Iterable[Any], percentile: float) -> Dict[str, float]:
     """{layer name: mean over batches of the `percentile` of |input|} for every Conv2D and Linear of the float
     model, in eval mode (running BN statistics, as the QAT run uses with freeze_bn)."""
     import numpy as np
-    import paddle
 
     samples: Dict[str, List[float]] = {}
 
@@ -100,19 +128,8 @@ def input_percentiles(model, batches: Iterable[Any], percentile: float) -> Dict[
             samples.setdefault(name, []).append(float(np.percentile(values, percentile)))
         return pre_hook
 
-    handles = [layer.register_forward_pre_hook(record(name)) for name, layer in model.named_sublayers()
-               if type(layer).__name__ in QUANT_CONFIG["quantizable_layer_type"]]
-    was_training = model.training
-    model.eval()
-    try:
-        with paddle.no_grad():
-            for images in batches:
-                model(images)
-    finally:
-        for handle in handles:
-            handle.remove()
-        if was_training:
-            model.train()
+    run_batches(model, batches, [(layer, record(name)) for name, layer in model.named_sublayers()
+                                 if type(layer).__name__ in QUANT_CONFIG["quantizable_layer_type"]])
     return {name: sum(values) / len(values) for name, values in samples.items()}
 
 
@@ -185,19 +202,7 @@ def round_float_conv_weights(model, patterns: Sequence[str], batches: Iterable[A
             shift[name] = shift.get(name, 0) + mean
         return pre_hook
 
-    handles = [layer.register_forward_pre_hook(record(name)) for name, layer in layers.items()]
-    count = 0
-    was_training = model.training
-    model.eval()
-    try:
-        with paddle.no_grad():
-            for images in batches:
-                model(images)
-                count += 1
-    finally:
-        for handle in handles:
-            handle.remove()
-        model.train() if was_training else model.eval()
+    count = run_batches(model, batches, [(layer, record(name)) for name, layer in layers.items()])
     sublayers = dict(model.named_sublayers())
     with paddle.no_grad():
         for name, layer in layers.items():
@@ -232,23 +237,7 @@ def calibrate_activation_scales(model, batches: Iterable[Any]) -> int:
     at 0.001, which quantizes every activation to almost nothing; so the batches run in train mode under no_grad,
     with every batch norm in eval mode (the float model's running statistics stay as they were). Returns the
     number of batches run."""
-    import paddle
-
-    norms = [layer for layer in model.sublayers(include_self=True)
-             if isinstance(layer, paddle.nn.layer.norm._BatchNormBase)]
-    was_training = model.training
-    model.train()
-    for norm in norms:
-        norm.eval()
-    count = 0
-    try:
-        with paddle.no_grad():
-            for images in batches:
-                model(images)
-                count += 1
-    finally:
-        model.train() if was_training else model.eval()
-    return count
+    return run_batches(model, batches, train_mode=True)
 
 
 def quantized_layers(model) -> Dict[str, str]:
