@@ -239,6 +239,18 @@ def test_prune_cls_end_to_end(tmp_path, capsys):
     assert not (tmp_path / "more" / "pruned_shapes.json").exists()
 
 
+def tiny_rec_model(seed: int):
+    """configs/rec.yml's recognizer with a 40-class head, randomly initialised from `seed`, in eval mode."""
+    from paddle_pp.modeling.architecture import build_model
+
+    paddle.seed(seed)
+    cfg = load_config("rec")
+    cfg["Architecture"]["Head"]["out_channels"] = 40
+    model = build_model(cfg)
+    model.eval()
+    return model
+
+
 def test_qat_inserts_quantizers_and_keeps_the_lstm_float():
     from paddle_pp.modeling.architecture import build_model
 
@@ -262,13 +274,7 @@ def test_qat_inserts_quantizers_and_keeps_the_lstm_float():
 def test_pact_alphas_start_at_the_float_models_input_percentiles():
     """Slim.pact_init: each PACT clip starts at the percentile of |input| its layer saw in float, so a layer whose
     inputs stay within +-1 gets an 8-bit step of ~1/127, not 20/127; the clip then shapes the quantized output."""
-    from paddle_pp.modeling.architecture import build_model
-
-    paddle.seed(3)
-    cfg = load_config("rec")
-    cfg["Architecture"]["Head"]["out_channels"] = 40
-    model = build_model(cfg)
-    model.eval()
+    model = tiny_rec_model(3)
     images = [paddle.uniform([2, 3, 32, 64], min=-1.0, max=1.0) for _ in range(2)]
     first_conv = np.abs(np.concatenate([x.numpy().ravel() for x in images]))
     percentiles = Q.input_percentiles(model, images, 99.0)
@@ -306,13 +312,7 @@ def test_post_training_calibration_sets_the_activation_scales_and_nothing_else()
     """Slim.post_training: the moving-average abs-max quantizers start at a scale of 0.001 and learn it only in
     train-mode forward passes; calibration runs the batches so, without gradients, and leaves every weight and
     batch-norm statistic as it was. Calibrated, the fake-quant model computes about what the float model does."""
-    from paddle_pp.modeling.architecture import build_model
-
-    paddle.seed(5)
-    cfg = load_config("rec")
-    cfg["Architecture"]["Head"]["out_channels"] = 40
-    model = build_model(cfg)
-    model.eval()
+    model = tiny_rec_model(5)
     images = [paddle.uniform([2, 3, 32, 64], min=-1.0, max=1.0) for _ in range(3)]
     reference = model(images[0]).numpy()
     Q.quantize(model)
@@ -340,13 +340,7 @@ def test_float_convs_go_on_the_int8_grid_with_bias_correction():
     first conv's normalized output has the float model's per-channel mean, which rounding alone moves."""
     import copy
 
-    from paddle_pp.modeling.architecture import build_model
-
-    paddle.seed(11)
-    cfg = load_config("rec")
-    cfg["Architecture"]["Head"]["out_channels"] = 40
-    model = build_model(cfg)
-    model.eval()
+    model = tiny_rec_model(11)
     images = [paddle.uniform([2, 3, 32, 64], min=0.0, max=1.0) for _ in range(2)]
 
     def first_bn_means(net):
