@@ -32,8 +32,8 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     "batch": ("paddle_pp.batch.cli", "resumable, exactly-once OCR of large collections on Ray (docs/batch.md)"),
     "weights": ("paddle_pp.weights", "import the official weights into the model cache"),
     "prune": ("paddle_pp.slim.prune", "FPGM pruning of the detector (slim/prune.py)"),
-    "quant": ("paddle_pp.slim.quant", "PACT quantization-aware training (slim/quant.py)"),
-    "export_int8": ("paddle_pp.slim.int8_onnx", "a PACT model -> float and int8 (QDQ) ONNX for x86 (--precision int8)"),
+    "quant": ("paddle_pp.slim.quant", "PACT quantization-aware training, or post-training (slim/quant.py)"),
+    "export_int8": ("paddle_pp.slim.int8_onnx", "a quantized model -> float and int8 (QDQ) ONNX for x86 (int8)"),
 }
 # `paddle-pp lite <what>` and `paddle-pp data <what>`: groups of tools
 GROUPS: Dict[str, Dict[str, Tuple[str, str]]] = {

@@ -249,8 +249,9 @@ class PPOCR:
             model cache.
         use_angle_cls: run the 0/180 classifier on each crop (configs/system.yml default: true).
         lang: 'ch' (the official recognizer, default) or 'en' (our printable-ASCII English recognizer).
-        slim: the project's slim system (paddle_pp/models/slim: FPGM-pruned det, PACT-quantized cls and rec), on
-            configs/system.yml's slim_engine and slim_precision by default.
+        slim: the project's slim system (paddle_pp/models/slim: FPGM-pruned det, PACT-quantized cls and rec; with
+            lang='en' the English recognizer quantized post-training), on configs/system.yml's slim_engine and
+            slim_precision by default.
         drop_score: drop results whose recognition score is below this (default 0.5; in [0, 1]).
         engine: 'onnx' (default, fastest here), 'paddle' (Paddle Inference), 'dygraph', or 'lite' (Paddle-Lite
             x86 .nb files from `lite_model_dir` / $PADDLE_PP_LITE_MODEL_DIR, run in the Paddle-Lite venv).

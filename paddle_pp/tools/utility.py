@@ -168,7 +168,7 @@ def build_parser(tool: str, description: Optional[str] = None) -> argparse.Argum
         options.add_argument("--lang", choices=sorted(system["rec_models"]), default=None,
                              help=f"recognizer: ch = official, en = our ASCII English model (YAML: {system['lang']})")
         options.add_argument("--slim", nargs="?", const=True, default=None, **schema_flag(SYSTEM["slim"], "slim"),
-                             help="the slim system (paddle_pp/models/slim: FPGM-pruned det, PACT-quantized cls and rec; "
+                             help="the slim system (paddle_pp/models/slim: FPGM-pruned det, quantized cls and rec; "
                                   f"engine {system['slim_engine']}) (YAML: {system['slim']})")
     for flag, (model, section, key) in OPTION_KEYS.items():
         if model not in stages:
