@@ -168,8 +168,12 @@ def test_slim_english_system_runs_its_quantized_recognizer(models_dir):
     """PPOCR(lang="en", slim=True): pruned det + PACT cls + the English recognizer quantized post-training from its
     float twin, models/rec_en (configs/slim/rec_en_ptq.yml): four of its largest convolutions quantized in the
     program and int8 kernels in model_int8.onnx, everything else float; it reads what its twin reads."""
+    import onnx
+    from onnx import numpy_helper
+
     from paddle_pp.ocr import build_stage
     from paddle_pp.slim.int8_onnx import int8_ops
+    from paddle_pp.slim.quant import int8_grid
     from paddle_pp.weights import BUNDLED_MODELS_DIR
 
     rec = slim_model_dir("rec_en")
@@ -177,19 +181,15 @@ def test_slim_english_system_runs_its_quantized_recognizer(models_dir):
     assert report["method"] == "post-training" and "backbone.blocks.10.linear_conv" in report["skip_quant"]
     assert b"quantize_dequantize" in (rec / "inference.pdmodel").read_bytes()
     assert int8_ops(rec / "model_int8.onnx") == {"QLinearConv": 4}
-    # Slim.round_float_weights: every float (not depthwise) conv's weights are on the int8 grid of Paddle-Lite's
-    # `--quant int8` already, so the ARM .nb computes what the program and these graphs compute
-    import onnx
-    from onnx import numpy_helper
-
-    from paddle_pp.slim.quant import int8_grid
-
+    # Slim.round_float_weights: every conv's weights but the depthwise ones' are on the int8 grid of Paddle-Lite's
+    # `--quant int8` already (the four quantized ones on the same grid), so the ARM .nb computes what the program
+    # and these graphs compute
     graph = onnx.load(str(rec / "model.onnx")).graph
     weights = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
-    float_convs = [node for node in graph.node if node.op_type == "Conv" and node.input[1] in weights
-                   and next((a.i for a in node.attribute if a.name == "group"), 1) == 1]
-    assert len(float_convs) == 42  # the four quantized ones are on the same per-channel grid
-    for node in float_convs:
+    convs = [node for node in graph.node if node.op_type == "Conv" and node.input[1] in weights
+             and next((a.i for a in node.attribute if a.name == "group"), 1) == 1]
+    assert len(convs) == 42
+    for node in convs:
         weight = weights[node.input[1]]
         assert np.allclose(int8_grid(weight), weight, rtol=1e-6, atol=0), node.name
     twin = build_stage("rec", BUNDLED_MODELS_DIR / "rec_en", engine="dygraph")
