@@ -118,10 +118,10 @@ def test_fake_quant_graph_is_paddles_quantizer(tmp_path):
 
 
 def test_weights_round_ties_away_from_zero_as_paddle_does():
-    from paddle_pp.slim.int8_onnx import _quantize_dequantize
+    from paddle_pp.slim.int8_onnx import quantize_dequantize
 
     weights = np.array([[0.5], [-0.5], [2.5], [127.0]], dtype=np.float32)  # in steps of scale 127 / 127 = 1
-    got = _quantize_dequantize(weights, np.array([127.0]), axis=1, bits=8)
+    got = quantize_dequantize(weights, np.array([127.0]), axis=1, bits=8)
     np.testing.assert_array_equal(got.reshape(-1), [1.0, -1.0, 3.0, 127.0])
 
 

@@ -86,7 +86,7 @@ def _round_half_away(values: np.ndarray) -> np.ndarray:
     return np.sign(values) * np.floor(np.abs(values) + 0.5)
 
 
-def _quantize_dequantize(weight: np.ndarray, scale: np.ndarray, axis: int, bits: int) -> np.ndarray:
+def quantize_dequantize(weight: np.ndarray, scale: np.ndarray, axis: int, bits: int) -> np.ndarray:
     """Channel-wise abs-max fake quantization, as Paddle's op computes it."""
     shape = [1] * weight.ndim
     shape[axis] = -1
@@ -117,7 +117,7 @@ def strip_fake_quant(model_dir: os.PathLike, out_dir: os.PathLike) -> List[Dict[
             scale = np.array(scope.find_var(op.output("OutScale")[0]).get_tensor())
             if op.type in FAKE_WEIGHT_OPS:
                 tensor = scope.find_var(source).get_tensor()
-                tensor.set(_quantize_dequantize(np.array(tensor), scale, op.attr("quant_axis"),
+                tensor.set(quantize_dequantize(np.array(tensor), scale, op.attr("quant_axis"),
                                                 op.attr("bit_length")), paddle.CPUPlace())
             else:
                 if op.attr("bit_length") != 8:

@@ -173,10 +173,10 @@ def int8_grid(weight) -> "np.ndarray":
     zero. Returned dequantized, float32 on that grid, so opt's own rounding of them changes nothing."""
     import numpy as np
 
+    from paddle_pp.slim.int8_onnx import quantize_dequantize   # the channel-wise abs-max grid QAT's weights use
+
     values = np.asarray(weight.numpy() if hasattr(weight, "numpy") else weight, dtype=np.float64)
-    scale = np.abs(values).reshape(values.shape[0], -1).max(axis=1)
-    scale = np.maximum(scale, 1e-12).reshape([-1] + [1] * (values.ndim - 1)) / 127.0
-    return (np.sign(values) * np.floor(np.abs(values) / scale + 0.5) * scale).astype("float32")
+    return quantize_dequantize(values, np.abs(values).reshape(values.shape[0], -1).max(axis=1), axis=0, bits=8)
 
 
 def round_float_conv_weights(model, patterns: Sequence[str], batches: Iterable[Any]) -> List[str]:
