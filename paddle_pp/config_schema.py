@@ -298,6 +298,15 @@ SYSTEM: Dict[str, Field] = {
     "slim_fallback_official": ListOf(OneOf(*STAGE_NAMES)),
 }
 
+# PaddleOCR's arguments taken for compatibility (paddle_pp/paddleocr_args.py says what each becomes).
+PADDLEOCR_ARGS: Dict[str, Field] = {
+    "use_gpu": Bool(nullable=True),                   # true is refused: paddle-pp runs on the CPU
+    "use_onnx": Bool(nullable=True),                  # true: engine onnx, false: engine paddle
+    "show_log": Bool(nullable=True),
+    "page_num": Int(0, nullable=True),                # the first N pages of each document; 0 = all
+    "save_crop_res": Bool(nullable=True),
+}
+
 OUTPUT_FORMATS = ("json", "txt", "hocr", "pdf")     # paddle_pp.output.FORMATS (a test keeps them equal)
 # Options of one run or call, not of the system: which pages, the password, what to write.
 DOCUMENT: Dict[str, Field] = {

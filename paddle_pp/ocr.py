@@ -7,6 +7,8 @@
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 import sys
@@ -17,14 +19,16 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 import numpy as np
 
 from paddle_pp import model_dir as mdir
+from paddle_pp import paddleocr_args
 from paddle_pp.config import load_config
-from paddle_pp.config_schema import DOCUMENT, SYSTEM, check_values
+from paddle_pp.config_schema import DOCUMENT, PADDLEOCR_ARGS, SYSTEM, check_values
 from paddle_pp.documents import DocumentInput, PageResult, document_kind, iter_pages, resolve_pdf_dpi
 from paddle_pp.engine import ENGINES, DygraphEngine, Engine, OnnxEngine
 from paddle_pp.export import export_in_subprocess
 from paddle_pp.model_dir import ONNX_MODEL
-from paddle_pp.pipeline import TextClassifier, TextDetector, TextRecognizer, TextSystem, apply_options
+from paddle_pp.pipeline import OCRResult, TextClassifier, TextDetector, TextRecognizer, TextSystem, apply_options
 from paddle_pp.resources import BUNDLED_MODELS_DIR
+from paddle_pp.utils.crop import sorted_boxes
 from paddle_pp.utils.dicts import resolve_dict_path
 from paddle_pp.utils.errors import printable
 from paddle_pp.utils.image_io import ImageInput, ImageReadError, resolve_max_pixels, to_bgr
@@ -276,42 +280,50 @@ class PPOCR:
                  enable_mkldnn: Optional[bool] = None, cpu_threads: Optional[int] = None,
                  cache_dir: Optional[os.PathLike] = None, lite_model_dir: Optional[os.PathLike] = None,
                  slim: Optional[bool] = None, max_pixels: Optional[int] = None, precision: Optional[str] = None,
-                 return_word_box: Optional[bool] = None, pdf_dpi: Optional[float] = None, **options: Any) -> None:
-        # Every option is checked before any model is loaded: a value out of range is a ValueError naming it.
-        check_values({"use_angle_cls": use_angle_cls, "drop_score": drop_score, "engine": engine,
-                      "enable_mkldnn": enable_mkldnn, "cpu_threads": cpu_threads, "slim": slim,
-                      "precision": precision, "return_word_box": return_word_box}, SYSTEM)
-        apply_options({"det": {}, "cls": {}, "rec": {}}, options)
-        system = system_defaults()
-        self.max_pixels = resolve_max_pixels(max_pixels)
-        self.pdf_dpi = resolve_pdf_dpi(pdf_dpi)
-        self.return_word_box = system["return_word_box"] if return_word_box is None else bool(return_word_box)
-        self.use_angle_cls = system["use_angle_cls"] if use_angle_cls is None else bool(use_angle_cls)
-        self.drop_score = system["drop_score"] if drop_score is None else float(drop_score)
-        self.slim = system["slim"] if slim is None else bool(slim)
-        self.engine = engine or (system["slim_engine"] if self.slim else system["engine"])
-        # slim_precision belongs to slim_engine: an engine chosen by hand runs the general default precision
-        self.precision = precision or (system["slim_precision"] if self.slim and not engine else system["precision"])
-        self.lang = lang or system["lang"]
-        if self.lang not in system["rec_models"]:
-            raise ValueError(f"unknown lang '{self.lang}'; choose one of {', '.join(system['rec_models'])}")
-        sources = {"det": "det", "cls": "cls", "rec": system["rec_models"][self.lang]}
+                 return_word_box: Optional[bool] = None, pdf_dpi: Optional[float] = None,
+                 use_gpu: Optional[bool] = None, use_onnx: Optional[bool] = None, show_log: Optional[bool] = None,
+                 **options: Any) -> None:
+        check_values({"use_gpu": use_gpu, "use_onnx": use_onnx, "show_log": show_log}, PADDLEOCR_ARGS)
+        paddleocr_args.check_use_gpu(use_gpu)
+        engine = paddleocr_args.engine_for(use_onnx, engine)
+        # show_log=False (PaddleOCR's): not even the one-time "preparing ... model" lines
+        with contextlib.nullcontext() if show_log is not False else contextlib.redirect_stderr(io.StringIO()):
+            # Every option is checked before any model is loaded: a value out of range is a ValueError naming it.
+            check_values({"use_angle_cls": use_angle_cls, "drop_score": drop_score, "engine": engine,
+                          "enable_mkldnn": enable_mkldnn, "cpu_threads": cpu_threads, "slim": slim,
+                          "precision": precision, "return_word_box": return_word_box}, SYSTEM)
+            apply_options({"det": {}, "cls": {}, "rec": {}}, options)
+            system = system_defaults()
+            self.max_pixels = resolve_max_pixels(max_pixels)
+            self.pdf_dpi = resolve_pdf_dpi(pdf_dpi)
+            self.return_word_box = system["return_word_box"] if return_word_box is None else bool(return_word_box)
+            self.use_angle_cls = system["use_angle_cls"] if use_angle_cls is None else bool(use_angle_cls)
+            self.drop_score = system["drop_score"] if drop_score is None else float(drop_score)
+            self.slim = system["slim"] if slim is None else bool(slim)
+            self.engine = engine or (system["slim_engine"] if self.slim else system["engine"])
+            # slim_precision belongs to slim_engine: an engine chosen by hand runs the general default precision
+            self.precision = precision or (system["slim_precision"] if self.slim and not engine
+                                           else system["precision"])
+            self.lang = lang or system["lang"]
+            if self.lang not in system["rec_models"]:
+                raise ValueError(f"unknown lang '{self.lang}'; choose one of {', '.join(system['rec_models'])}")
+            sources = {"det": "det", "cls": "cls", "rec": system["rec_models"][self.lang]}
 
-        dirs = {"det": det_model_dir, "cls": cls_model_dir, "rec": rec_model_dir}
-        if self.slim:
-            dirs = self._slim_dirs(dirs, system)
-        configs, bases = {}, {}
-        for name, directory in dirs.items():
-            configs[name], bases[name] = load_stage_config(name, directory, sources[name])
-        apply_options(configs, options)
-        self.configs = configs
+            dirs = {"det": det_model_dir, "cls": cls_model_dir, "rec": rec_model_dir}
+            if self.slim:
+                dirs = self._slim_dirs(dirs, system)
+            configs, bases = {}, {}
+            for name, directory in dirs.items():
+                configs[name], bases[name] = load_stage_config(name, directory, sources[name])
+            apply_options(configs, options)
+            self.configs = configs
 
-        def stage(name: str) -> Stage:
-            return _make_stage(name, configs[name], bases[name], self.engine, cache_dir, enable_mkldnn, cpu_threads,
-                               lite_model_dir, sources[name], self.precision)
+            def stage(name: str) -> Stage:
+                return _make_stage(name, configs[name], bases[name], self.engine, cache_dir, enable_mkldnn, cpu_threads,
+                                   lite_model_dir, sources[name], self.precision)
 
-        classifier = stage("cls") if self.use_angle_cls else None
-        self.system = TextSystem(stage("det"), stage("rec"), classifier, self.drop_score, self.return_word_box)
+            classifier = stage("cls") if self.use_angle_cls else None
+            self.system = TextSystem(stage("det"), stage("rec"), classifier, self.drop_score, self.return_word_box)
 
     def _slim_dirs(self, dirs: Dict[str, Optional[os.PathLike]], system: Dict[str, Any]) -> Dict[str, Any]:
         """slim=True: the slim model of every stage not given by hand; stages listed in the system config's
@@ -347,11 +359,43 @@ class PPOCR:
             return results
         return self.ocr_image(to_bgr(image, self.max_pixels))
 
-    ocr = __call__
+    def ocr(self, img: ImageInput, det: bool = True, rec: bool = True, cls: bool = True,
+            pages: Optional[str] = None, pdf_password: Optional[str] = None) -> List[List[Any]]:
+        """PaddleOCR's `PaddleOCR.ocr`, with its result shape: one list per page (an image is one page), holding
+        `[points, (text, score)]` per line in reading order; `[points, ...]` with `rec=False` (detection only);
+        `[(text, score)]` with `det=False` (the whole image read as one line). `cls=False` skips the classifier
+        for this call. An image without text gives `[]` where PaddleOCR gives None. Errors as `__call__`."""
+        check_values({"pages": pages, "pdf_password": pdf_password}, DOCUMENT)
+        if not (det or rec):
+            raise ValueError("ocr(det=False, rec=False) asks for nothing; keep det, rec or both")
+        if isinstance(img, (str, os.PathLike, bytes, bytearray, memoryview)) and document_kind(img) != "image":
+            results = []
+            for page in iter_pages(img, None, self.pdf_dpi, pages, pdf_password, self.max_pixels):
+                if page.error is not None:
+                    raise page.error
+                results.append(self._paddleocr_page(page.image, det, rec, cls))  # one page in memory at a time
+            return results
+        return [self._paddleocr_page(to_bgr(img, self.max_pixels), det, rec, cls)]
+
+    def _paddleocr_page(self, image: np.ndarray, det: bool, rec: bool, cls: bool) -> List[Any]:
+        classify = cls and self.system.classifier is not None
+        if not det:
+            crops = [image]
+            if classify:
+                crops, _ = self.system.classifier(crops)
+            return [(text, float(score)) for text, score in self.system.recognizer(crops)]
+        if not rec:
+            return [np.asarray(box).tolist() for box in sorted_boxes(self.system.detector(image))]
+        return [[r.points, (r.transcription, r.score)] for r in self.system(image, classify=classify)]
+
+    def ocr_results(self, image: np.ndarray, keep_crops: bool = False) -> List[OCRResult]:
+        """OCR one decoded uint8 BGR image -> its lines (OCRResult) in reading order; with `keep_crops` each holds
+        the crop its text was read from (`--save_crop_res`)."""
+        return self.system(image, keep_crops=keep_crops)
 
     def ocr_image(self, image: np.ndarray) -> List[Dict[str, Any]]:
         """OCR one decoded uint8 BGR image -> its results (dicts) in reading order."""
-        return [r.to_dict() for r in self.system(image)]
+        return [r.to_dict() for r in self.ocr_results(image)]
 
     def pages(self, source: DocumentInput, name: Optional[str] = None, pages: Optional[str] = None,
               pdf_password: Optional[str] = None, embedded_text: bool = False) -> Iterator[PageResult]:

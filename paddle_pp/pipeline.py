@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -253,6 +253,8 @@ class OCRResult:
     transcription: str
     score: float
     words: Optional[List[OCRWord]] = None  # with return_word_box
+    # the rectified crop the recognizer read (classified and turned), when asked for (TextSystem keep_crops)
+    crop: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {"transcription": self.transcription, "points": self.points, "score": self.score}
@@ -282,7 +284,9 @@ class TextSystem:
         self.drop_score = float(drop_score)
         self.return_word_box = bool(return_word_box)
 
-    def __call__(self, img: np.ndarray) -> List[OCRResult]:
+    def __call__(self, img: np.ndarray, classify: bool = True, keep_crops: bool = False) -> List[OCRResult]:
+        """The lines of an image in reading order. `classify=False` skips the classifier for this call (PaddleOCR's
+        `ocr(..., cls=False)`); `keep_crops` gives each result the crop its text was read from."""
         boxes, crops = [], []
         for box in sorted_boxes(self.detector(img)):
             crop = _crop_or_none(img, box)
@@ -290,7 +294,7 @@ class TextSystem:
                 boxes.append(box)
                 crops.append(crop)
         flipped = [False] * len(crops)
-        if self.classifier is not None and crops:
+        if self.classifier is not None and classify and crops:
             crops, labels = self.classifier(crops)
             flipped = [self.classifier.turns(label, score) for label, score in labels]
         if not crops:
@@ -304,5 +308,5 @@ class TextSystem:
             if score >= self.drop_score:
                 points = np.asarray(box).astype(np.int32).tolist()
                 words = word_boxes(box, crop, spans, turned) if self.return_word_box else None
-                results.append(OCRResult(points, text, float(score), words))
+                results.append(OCRResult(points, text, float(score), words, crop if keep_crops else None))
         return results

@@ -16,6 +16,12 @@ format: `image_name<TAB>[{"transcription": ..., "points": [[x, y], ...4], "score
 OUTPUT/<format>/<name>.<format> (paddle_pp.output); hocr and pdf turn --return_word_box on.
 With --visualize, OUTPUT/vis/<image_name> shows the input with the boxes (and word boxes, thin) on the left and
 the recognized text in the boxes' places on a white panel on the right.
+
+PaddleOCR's command lines run as they are (paddle_pp/paddleocr_args.py): --draw_img_save_dir is --output,
+--use_gpu false and --use_onnx are taken, --page_num N reads the first N pages. --save_crop_res true writes the crop
+each kept line was read from (after the classifier's turn) to --crop_res_save_dir (./output) as
+<image name>_crop_<k>.jpg (k: the line's place in the results; a page: scan.pdf_page3_crop_0.jpg), and rec_gt.txt
+there, `crop<TAB>text` per crop: a recognition label file to correct and train on (docs/training.md).
 """
 from __future__ import annotations
 
@@ -24,7 +30,9 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Sequence
 
+from paddle_pp import paddleocr_args
 from paddle_pp.documents import PageResult
+from paddle_pp.pipeline import OCRResult
 from paddle_pp.tools import utility
 
 RESULTS = "system_results.txt"
@@ -57,6 +65,17 @@ class DocumentOutputs:
         return write_all({self.paths[fmt]: writer for fmt, writer in self.writers.items()})
 
 
+def save_crops(outcome: utility.Outcome, crop_dir: Path, name: str, lines_read: Sequence[OCRResult]) -> List[str]:
+    """--save_crop_res: write each line's crop (atomically) and return its label lines, `crop<TAB>text`. A crop that
+    cannot be written is a warning of the image, and its label line is left out; the image keeps its results."""
+    labels = []
+    for index, line in enumerate(lines_read):
+        crop_name = paddleocr_args.crop_file(name, index)
+        if utility.visualize(outcome, crop_dir / crop_name, lambda: line.crop):
+            labels.append(utility.result_line(crop_name, line.transcription))
+    return labels
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = utility.build_parser("system", __doc__).parse_args(argv)
     formats = args.output_format
@@ -73,12 +92,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                      pdf_dpi=args.pdf_dpi,
                      **utility.engine_options(args), **utility.model_options(args, "det", "cls", "rec"))
 
+    crop_dir = Path(args.crop_res_save_dir) if args.save_crop_res else None
+    # an absolute name: the results files live in --output, this one in --crop_res_save_dir
+    crop_labels = str((crop_dir / utility.CROP_LABELS).resolve()) if crop_dir is not None else None
+
     def process(ocr, items: List[utility.Item]) -> List[utility.Outcome]:
         outcomes = []
         for item in items:
-            results = ocr.ocr_image(item.image)
+            lines_read = ocr.ocr_results(item.image, keep_crops=crop_dir is not None)
+            results = [line.to_dict() for line in lines_read]
             lines = {RESULTS: utility.result_line(item.name, json.dumps(results, ensure_ascii=False))}
             outcome = utility.Outcome(lines if "json" in formats else {}, len(results))
+            if crop_dir is not None:
+                outcome.lines[crop_labels] = save_crops(outcome, crop_dir, item.name, lines_read)
             if item.page is not None:
                 outcome.page = PageResult.of(item.page, results)
             if args.visualize:
@@ -97,8 +123,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     per_input = [fmt for fmt in formats if fmt in DOCUMENT_FORMATS]
     documents = (lambda path, name: DocumentOutputs(Path(args.output), name, per_input)) if per_input else None
-    return utility.run(args, build, process, [RESULTS] if "json" in formats else [], count_label="text lines",
-                       desc="ocr", documents=documents)
+    result_files = ([RESULTS] if "json" in formats else []) + ([crop_labels] if crop_labels else [])
+    return utility.run(args, build, process, result_files, count_label="text lines", desc="ocr", documents=documents)
 
 
 if __name__ == "__main__":

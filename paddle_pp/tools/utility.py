@@ -23,12 +23,13 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple, Union
 
 import numpy as np
 
 from paddle_pp.config import load_config
-from paddle_pp.config_schema import DOCUMENT, SYSTEM, Field
+from paddle_pp import paddleocr_args
+from paddle_pp.config_schema import DOCUMENT, PADDLEOCR_ARGS, SYSTEM, Field
 from paddle_pp.documents import DocumentReadError, Page, PageResult, iter_pages, page_name
 from paddle_pp.pipeline import OPTION_KEYS, option_field
 from paddle_pp.utils.files import display_name, list_images, write_bytes_atomic, write_text_atomic
@@ -40,6 +41,8 @@ warnings.filterwarnings("ignore", message="No ccache found")
 
 from paddle_pp.resources import DEMO_IMAGES_DIR as DEMO_DIR
 DEFAULT_OUTPUT = "./inference_results"
+DEFAULT_CROP_DIR = "./output"  # PaddleOCR's --crop_res_save_dir
+CROP_LABELS = paddleocr_args.CROP_LABELS
 VIS_FOLDERS = ("vis", "det_vis", "pdf")  # our outputs: never read back as inputs (pdf: --output_format pdf)
 STAGES = {"det": ("det",), "cls": ("cls",), "rec": ("rec",), "system": ("det", "cls", "rec")}
 
@@ -100,18 +103,35 @@ def schema_flag(field: Field, name: str) -> Dict[str, Any]:
     return {"type": field.argparse_type(name), "metavar": metavar}
 
 
+class _Parser(argparse.ArgumentParser):
+    """Resolves PaddleOCR's flags into paddle-pp's once parsed (paddle_pp.paddleocr_args); a contradiction
+    between the two (--use_onnx true --engine paddle) or --use_gpu true is a usage error (exit 2)."""
+
+    def parse_known_args(self, args=None, namespace=None):  # parse_args goes through here too
+        parsed, rest = super().parse_known_args(args, namespace)
+        try:
+            paddleocr_args.check_use_gpu(getattr(parsed, "use_gpu", None))
+            parsed.engine = paddleocr_args.engine_for(getattr(parsed, "use_onnx", None), parsed.engine)
+            if hasattr(parsed, "page_num"):
+                parsed.pages = paddleocr_args.pages_for(parsed.page_num, parsed.pages)
+        except ValueError as exc:
+            self.error(str(exc))
+        return parsed, rest
+
+
 def build_parser(tool: str, description: Optional[str] = None) -> argparse.ArgumentParser:
     """The parser of one tool ('det', 'cls', 'rec' or 'system'): only the flags of the stages it runs."""
     stages = STAGES[tool]
-    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog=EPILOG.format(exts=" ".join(IMAGE_EXTENSIONS)))
+    parser = _Parser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter,
+                     epilog=EPILOG.format(exts=" ".join(IMAGE_EXTENSIONS)))
     io = parser.add_argument_group("input and output")
     if tool in ("det", "system"):
         io.add_argument("--image_dir", default=str(DEMO_DIR),
                         help="image file, directory or glob (default: the bundled demo images)")
     else:
         io.add_argument("--image_dir", required=True, help="text-line crops: an image file, directory or glob")
-    io.add_argument("--output", default=DEFAULT_OUTPUT, help=f"output directory (default: {DEFAULT_OUTPUT})")
+    io.add_argument("--output", "--draw_img_save_dir", dest="output", default=DEFAULT_OUTPUT,
+                    help=f"output directory; --draw_img_save_dir is PaddleOCR's name (default: {DEFAULT_OUTPUT})")
     io.add_argument("--max_pixels", default=None, **schema_flag(SYSTEM["max_pixels"], "max_pixels"),
                     help="refuse images with more pixels than this, before decoding them; 0 = no limit "
                          f"(default: configs/system.yml System.max_pixels, {default_max_pixels():,})")
@@ -123,6 +143,8 @@ def build_parser(tool: str, description: Optional[str] = None) -> argparse.Argum
         io.add_argument("--pages", default=None, **schema_flag(DOCUMENT["pages"], "pages"),
                         help="pages of each PDF / multi-page TIFF to read, e.g. 1-3,7 or 5- (default: all)")
         io.add_argument("--pdf_password", default=None, help="password of encrypted PDFs")
+        io.add_argument("--page_num", default=None, **schema_flag(PADDLEOCR_ARGS["page_num"], "page_num"),
+                        help="PaddleOCR's: the first N pages of each document, 0 = all (--pages 1-N)")
     if tool == "system":
         io.add_argument("--output_format", default=["json"], type=_formats, metavar="FORMATS",
                         help="comma-separated, any of json (OUTPUT/system_results.txt), txt, hocr, pdf (per input: "
@@ -137,6 +159,13 @@ def build_parser(tool: str, description: Optional[str] = None) -> argparse.Argum
                         help=f"also write OUTPUT/{folder}/<image name> with {what}")
         io.add_argument("--vis_font_path", default=None,
                         help="font for --visualize (default: a CJK font if installed, else DejaVu Sans)")
+    if tool == "system":
+        io.add_argument("--save_crop_res", default=False,
+                        **schema_flag(PADDLEOCR_ARGS["save_crop_res"], "save_crop_res"),
+                        help="also write the crop each kept line was read from, CROP_DIR/<image name>_crop_<k>.jpg, "
+                             f"and CROP_DIR/{CROP_LABELS} (`crop<TAB>text`, a recognition label file)")
+        io.add_argument("--crop_res_save_dir", default=DEFAULT_CROP_DIR,
+                        help=f"CROP_DIR of --save_crop_res (default: {DEFAULT_CROP_DIR}, PaddleOCR's)")
 
     engine = parser.add_argument_group("models and engine (None = the YAML default)")
     for stage in stages:
@@ -156,6 +185,10 @@ def build_parser(tool: str, description: Optional[str] = None) -> argparse.Argum
                         help="--engine lite: a directory of x86 .nb files (deploy/lite/export_lite.py)")
     engine.add_argument("--cache_dir", default=None,
                         help="model cache (default: $PADDLE_PP_MODELS or ~/.paddle_pp/models)")
+    engine.add_argument("--use_gpu", default=None, **schema_flag(PADDLEOCR_ARGS["use_gpu"], "use_gpu"),
+                        help="PaddleOCR's; paddle-pp runs on the CPU, so only false is accepted")
+    engine.add_argument("--use_onnx", default=None, **schema_flag(PADDLEOCR_ARGS["use_onnx"], "use_onnx"),
+                        help="PaddleOCR's: true = --engine onnx, false = --engine paddle")
 
     options = parser.add_argument_group("model options (None = the YAML default)")
     if tool == "system":
@@ -347,7 +380,7 @@ class Outcome:
     """What one image produced: a line per results file (file name -> line) and a count for the summary,
     or an error (the problem, without the path) that fails this image alone; warnings (e.g. a picture that
     could not be written) are reported without failing the image."""
-    lines: Dict[str, str] = field(default_factory=dict)
+    lines: Dict[str, Union[str, List[str]]] = field(default_factory=dict)  # a list: several lines in that file
     count: int = 0
     error: Optional[str] = None
     warnings: List[str] = field(default_factory=list)
@@ -406,9 +439,10 @@ def _keep(outcome: Outcome, writers: Dict[str, ResultsFile]) -> None:
     """Add an outcome's lines to their files, all or none (a line that cannot be written fails the image)."""
     kept = []
     try:
-        for name, line in outcome.lines.items():
-            writers[name].add(line)
-            kept.append(writers[name])
+        for name, lines in outcome.lines.items():
+            for line in [lines] if isinstance(lines, str) else lines:
+                writers[name].add(line)
+                kept.append(writers[name])
     except Exception:
         for writer in kept:
             writer.lines.pop()
@@ -618,13 +652,16 @@ def run(args: argparse.Namespace, build: Callable[[], Any], process: Callable[[A
     return EXIT_FAILED if tally.failures else EXIT_OK
 
 
-def visualize(outcome: Outcome, path: Path, draw: Callable[[], np.ndarray]) -> None:
-    """--visualize: draw an image's picture and write it to `path`. The results come first: a picture that
-    cannot be drawn or written becomes a warning of the outcome, and the image keeps its results."""
+def visualize(outcome: Outcome, path: Path, draw: Callable[[], np.ndarray]) -> bool:
+    """--visualize (and --save_crop_res): draw an image's picture and write it to `path`; whether it was written.
+    The results come first: a picture that cannot be drawn or written becomes a warning of the outcome, and the
+    image keeps its results."""
     try:
         save_image(path, draw())
     except Exception as exc:  # noqa: BLE001 - full disk, permissions, a font: never the OCR result's problem
         outcome.warnings.append(f"cannot write picture {path} ({_os_problem(exc)})")
+        return False
+    return True
 
 
 def visual_path(args: argparse.Namespace, name: str, folder: str = "vis") -> Path:

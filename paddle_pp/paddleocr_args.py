@@ -1,0 +1,69 @@
+"""PaddleOCR's arguments that paddle-pp takes so that a PaddleOCR command line or `PaddleOCR(...)` call runs as it
+is, and what each one becomes here.
+
+| PaddleOCR | here |
+|---|---|
+| `--draw_img_save_dir DIR` | `--output DIR` (the same default, ./inference_results) |
+| `--use_gpu false` / `use_gpu=False` | nothing to do: paddle-pp runs on the CPU (`true` is an error, not a CPU run) |
+| `--use_onnx true|false` | `--engine onnx` / `--engine paddle` (PaddleOCR's default backend is Paddle Inference) |
+| `--page_num N` | `--pages 1-N` (0: every page) |
+| `--save_crop_res true --crop_res_save_dir DIR` | every kept line's crop, and their texts as a rec label file |
+| `show_log=False` | nothing printed while the models are prepared |
+
+A PaddleOCR flag that would change nothing here is still an error when it asks for what cannot be done, and an
+argument that contradicts its paddle-pp twin (`--use_onnx true --engine paddle`) is a usage error naming both.
+This module imports nothing from the package, so the tools and the API share it.
+"""
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import Optional
+
+CROP_LABELS = "rec_gt.txt"        # PPOCRLabel's name for the recognition labels of its crops
+CROP_SUFFIX = ".jpg"              # PaddleOCR writes its crops as JPEG
+PAGE_MARK = "#page="              # documents.page_name: `scan.pdf#page=3`
+
+
+def check_use_gpu(use_gpu: Optional[bool]) -> None:
+    """PaddleOCR's `use_gpu`: false (or not given) is what paddle-pp does anyway; true is a ValueError."""
+    if use_gpu:
+        raise ValueError("use_gpu is true, but paddle-pp runs on the CPU only (it uses no GPU build of Paddle); "
+                         "leave use_gpu out or set it to false")
+
+
+def engine_for(use_onnx: Optional[bool], engine: Optional[str]) -> Optional[str]:
+    """The engine PaddleOCR's `use_onnx` asks for (true: onnx, false: paddle, PaddleOCR's Paddle Inference), or
+    `engine` when use_onnx is not given; a ValueError when both are given and disagree."""
+    if use_onnx is None:
+        return engine
+    wanted = "onnx" if use_onnx else "paddle"
+    if engine is not None and engine != wanted:
+        raise ValueError(f"use_onnx {str(bool(use_onnx)).lower()} asks for engine {wanted}, "
+                         f"but engine {engine} is given; pass one of them")
+    return wanted
+
+
+def pages_for(page_num: Optional[int], pages: Optional[str]) -> Optional[str]:
+    """PaddleOCR's `page_num` (the first N pages of each PDF; 0: all) as a page list, or `pages` when page_num is
+    not given; a ValueError when both are given."""
+    if page_num is None:
+        return pages
+    if pages is not None:
+        raise ValueError(f"page_num {page_num} and pages {pages} both choose pages; pass one of them")
+    if page_num < 0:
+        raise ValueError(f"page_num must be an integer >= 0, got {page_num}")
+    return f"1-{page_num}" if page_num else None
+
+
+def crop_file(name: str, index: int) -> str:
+    """Where the `index`-th kept line (0-based, reading order) of the image or page named `name` in the results goes,
+    relative to the crop directory: `photos/a.jpg` -> `photos/a.jpg_crop_0.jpg`, `scan.pdf#page=3` ->
+    `scan.pdf_page3_crop_0.jpg`. The image's whole name stays in it, so `a.jpg` and `a.png` never share a crop."""
+    if index < 0:
+        raise ValueError(f"crop index must be >= 0, got {index}")
+    source, _, page = name.partition(PAGE_MARK)
+    stem = f"{source}_page{page}" if page else source
+    path = PurePosixPath(stem)
+    if path.is_absolute() or ".." in path.parts:  # a results name is relative; never write outside the directory
+        raise ValueError(f"{name}: not a relative image name")
+    return f"{stem}_crop_{index}{CROP_SUFFIX}"
