@@ -299,6 +299,10 @@ def test_save_crop_res_writes_each_kept_lines_crop_and_a_rec_label_file(models_d
         assert crop is not None and crop.shape[1] > crop.shape[0]
         assert squash(reader.ocr(crop, det=False)[0][0][0]) == squash(text)
     assert sorted(p.relative_to(crops).as_posix() for p in crops.rglob("*.jpg")) == sorted(n for n, _ in expected)
+    from paddle_pp.data.datasets import SimpleDataSet
+
+    dataset = SimpleDataSet(str(crops), [str(crops / utility.CROP_LABELS)], mode="Eval")  # a training set as it is
+    assert sorted(dataset.samples) == sorted(expected)
 
 
 def test_help_documents_exit_status(capsys):
