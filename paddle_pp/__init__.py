@@ -2,7 +2,7 @@
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["PPOCR", "__version__"]
+__all__ = ["PPOCR", "draw_ocr", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
@@ -11,4 +11,8 @@ def __getattr__(name: str) -> Any:
         from paddle_pp.ocr import PPOCR
 
         return PPOCR
+    if name == "draw_ocr":  # PaddleOCR's `from paddleocr import PaddleOCR, draw_ocr`
+        from paddle_pp.utils.visualize import draw_ocr
+
+        return draw_ocr
     raise AttributeError(f"module 'paddle_pp' has no attribute '{name}'")

@@ -397,6 +397,27 @@ def test_draw_ocr_box_txt_odd_boxes():
     assert draw_det_boxes(img, boxes).shape == img.shape
 
 
+def test_draw_ocr_takes_paddleocrs_rgb_call(models_dir):
+    from paddle_pp import PPOCR, draw_ocr
+
+    doc, lines = fixtures.document()
+    rgb = Image.fromarray(doc[:, :, ::-1])
+    result = PPOCR(use_angle_cls=False).ocr(doc)[0]
+    boxes, txts, scores = [l[0] for l in result], [l[1][0] for l in result], [l[1][1] for l in result]
+    picture = draw_ocr(rgb, boxes, txts, scores, font_path="./fonts/simfang.ttf")  # a font file that is not there
+    h, w = doc.shape[:2]
+    assert picture.shape == (h, 2 * w, 3) and picture.dtype == np.uint8
+    assert picture[:, w:].min() < 100  # the texts are written on the right
+    red_page = np.zeros((60, 80, 3), np.uint8)
+    red_page[:] = (200, 30, 30)  # RGB
+    outlined = draw_ocr(red_page, [[[10, 10], [70, 10], [70, 50], [10, 50]]])
+    assert outlined.shape == red_page.shape
+    assert tuple(outlined[2, 2]) == (200, 30, 30) and tuple(outlined[10, 40]) == (255, 0, 0)  # RGB in, RGB out
+    assert draw_ocr(red_page, [[[10, 10], [70, 10], [70, 50], [10, 50]]], scores=[0.1]).tolist() == red_page.tolist()
+    with pytest.raises(ValueError, match="RGB uint8"):
+        draw_ocr(red_page.astype(np.float32), [])
+
+
 # ------------------------------------------------------------------ hostile file names (issue 21, defect 1)
 
 HOSTILE_NAMES = [b"a_good.png", b"bad_\xff\xfe_name.png", b"new\nline.png", b"tab\tname.png", b"back\\slash.png",

@@ -138,3 +138,30 @@ def draw_ocr_box_txt(image: np.ndarray, boxes: Sequence, txts: Optional[Sequence
     if word_boxes is not None:
         _outline_words(left, boxes, word_boxes, scores, drop_score)
     return np.concatenate([left, cv2.cvtColor(panel, cv2.COLOR_RGB2BGR)], axis=1)
+
+
+def draw_ocr(image, boxes: Sequence, txts: Optional[Sequence[str]] = None, scores: Optional[Sequence[float]] = None,
+             drop_score: float = 0.5, font_path: Optional[str] = None) -> np.ndarray:
+    """PaddleOCR's `draw_ocr` call, for scripts that draw what `PPOCR.ocr` returned: an RGB image (a numpy array
+    or a PIL image) and the lines' boxes, texts and scores -> an RGB uint8 array.
+
+    With `txts`, the picture is `draw_ocr_box_txt`'s, the input and a panel with each text in its box's place (wider
+    than PaddleOCR's numbered list beside the image, and it needs no font file: `font_path` None, or a file that
+    cannot be opened, uses `default_font_path()`'s). Without `txts`, the image with the boxes outlined, as
+    PaddleOCR's. Lines scoring below `drop_score` are left out.
+    """
+    if hasattr(image, "convert"):  # a PIL image
+        image = image.convert("RGB")
+    rgb = np.asarray(image)
+    if rgb.ndim == 2:
+        rgb = np.stack([rgb] * 3, axis=-1)
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"draw_ocr: expected an RGB uint8 image (HxWx3) or a PIL image, got an array of shape "
+                         f"{rgb.shape} and dtype {rgb.dtype}")
+    bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+    if txts is None:
+        kept = [box for i, box in enumerate(boxes) if scores is None or scores[i] >= drop_score]
+        drawn = draw_det_boxes(bgr, kept, color=(0, 0, 255))  # red, as PaddleOCR's (BGR here)
+    else:
+        drawn = draw_ocr_box_txt(bgr, boxes, txts, scores, drop_score, font_path)
+    return np.ascontiguousarray(drawn[:, :, ::-1])
