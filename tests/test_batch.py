@@ -269,7 +269,10 @@ def test_batch_takes_the_ocr_flags():
     assert options["lang"] == "en" and options["det_db_thresh"] == 0.4 and "cpu_threads" not in options
     assert options["pdf_dpi"] == 150 and options["return_word_box"] is True
     assert (args.pages, args.pdf_password) == ("1-3,7", "pw")
-    for wrong in (["--image_dir", "x"], ["--output_format", "txt"], ["--pages", "3-1"]):
+    paddleocr = build_parser().parse_args(["--input", "i", "--output", "o", "--page_num", "2", "--use_onnx", "false"])
+    assert paddleocr.pages == "1-2" and ocr_options(paddleocr)["engine"] == "paddle"  # PaddleOCR's flags
+    for wrong in (["--image_dir", "x"], ["--output_format", "txt"], ["--pages", "3-1"],
+                  ["--save_crop_res", "true"], ["--crop_res_save_dir", "c"], ["--draw_img_save_dir", "d"]):
         with pytest.raises(SystemExit):
             build_parser().parse_args(["--input", "i", "--output", "o", *wrong])
 

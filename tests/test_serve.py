@@ -517,3 +517,14 @@ def test_default_workers_fill_the_cores():
     assert default_workers(8, 2, None) == (4, 2)
     assert default_workers(8, None, 8) == (8, 1)
     assert default_workers(8, 3, 5) == (5, 3)      # both given: as given
+
+
+def test_server_flags_leave_out_paddleocrs_file_and_page_flags(capsys):
+    from paddle_pp.serving.cli import build_parser
+
+    args = build_parser().parse_args(["--use_onnx", "false", "--use_gpu", "false"])
+    assert args.engine == "paddle"  # PaddleOCR's engine flags apply to a server too
+    for per_request_or_local in (["--page_num", "2"], ["--save_crop_res", "true"], ["--draw_img_save_dir", "d"]):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(per_request_or_local)
+        assert "unrecognized arguments" in capsys.readouterr().err

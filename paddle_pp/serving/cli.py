@@ -26,9 +26,9 @@ DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8866   # PaddleOCR hubserving's port
 # paddle-pp ocr's flags about files and pictures (a server reads uploads and draws nothing) and about one
 # document (pages, its password, the output format: a request's own, as query options or in its body)
 # the ocr flags about local files, which a server and a batch job take their own way
-FILE_FLAGS = ("image_dir", "output", "visualize", "vis_font_path")
+FILE_FLAGS = ("image_dir", "output", "visualize", "vis_font_path", "save_crop_res", "crop_res_save_dir")
 # and the ones a server takes per request instead (query or form fields)
-PER_REQUEST_FLAGS = ("pages", "pdf_password", "output_format")
+PER_REQUEST_FLAGS = ("pages", "page_num", "pdf_password", "output_format")
 EXTRA_HINT = "paddle-pp serve needs the serving packages: pip install 'paddle-pp[serve]'"
 EXIT_USAGE = 2
 EPILOG = """\

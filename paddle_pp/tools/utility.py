@@ -112,7 +112,7 @@ class _Parser(argparse.ArgumentParser):
         try:
             paddleocr_args.check_use_gpu(getattr(parsed, "use_gpu", None))
             parsed.engine = paddleocr_args.engine_for(getattr(parsed, "use_onnx", None), parsed.engine)
-            if hasattr(parsed, "page_num"):
+            if hasattr(parsed, "page_num") and hasattr(parsed, "pages"):  # a server takes pages per request
                 parsed.pages = paddleocr_args.pages_for(parsed.page_num, parsed.pages)
         except ValueError as exc:
             self.error(str(exc))
