@@ -244,6 +244,11 @@ def _make_stage(name: str, cfg: Dict[str, Any], base: Optional[Path], engine: Op
     return TextRecognizer(cfg, runner, resolve_dict_path(cfg, base))
 
 
+def _is_document(source: Any) -> bool:
+    """A PDF or multi-page TIFF given as a path or bytes (one list of results per page), not a single image."""
+    return isinstance(source, (str, os.PathLike, bytes, bytearray, memoryview)) and document_kind(source) != "image"
+
+
 class PPOCR:
     """The PP-OCR system. Options mirror PaddleOCR's predictor flags; None means "the YAML's default".
 
@@ -350,14 +355,17 @@ class PPOCR:
         (paddle_pp.documents: PDFPasswordError, DocumentReadError, ...). `pages()` goes on past bad pages.
         """
         check_values({"pages": pages, "pdf_password": pdf_password}, DOCUMENT)
-        if isinstance(image, (str, os.PathLike, bytes, bytearray, memoryview)) and document_kind(image) != "image":
-            results = []
-            for page in self.pages(image, pages=pages, pdf_password=pdf_password):
-                if page.error is not None:
-                    raise page.error
-                results.append(page.lines)
-            return results
+        if _is_document(image):
+            return [self.ocr_image(page) for page in self._page_images(image, pages, pdf_password)]
         return self.ocr_image(to_bgr(image, self.max_pixels))
+
+    def _page_images(self, source: DocumentInput, pages: Optional[str],
+                     pdf_password: Optional[str]) -> Iterator[np.ndarray]:
+        """A document's pages as BGR images, one read at a time; a page that cannot be read raises its error."""
+        for page in iter_pages(source, None, self.pdf_dpi, pages, pdf_password, self.max_pixels):
+            if page.error is not None:
+                raise page.error
+            yield page.image
 
     def ocr(self, img: ImageInput, det: bool = True, rec: bool = True, cls: bool = True,
             pages: Optional[str] = None, pdf_password: Optional[str] = None) -> List[List[Any]]:
@@ -368,14 +376,8 @@ class PPOCR:
         check_values({"pages": pages, "pdf_password": pdf_password}, DOCUMENT)
         if not (det or rec):
             raise ValueError("ocr(det=False, rec=False) asks for nothing; keep det, rec or both")
-        if isinstance(img, (str, os.PathLike, bytes, bytearray, memoryview)) and document_kind(img) != "image":
-            results = []
-            for page in iter_pages(img, None, self.pdf_dpi, pages, pdf_password, self.max_pixels):
-                if page.error is not None:
-                    raise page.error
-                results.append(self._paddleocr_page(page.image, det, rec, cls))  # one page in memory at a time
-            return results
-        return [self._paddleocr_page(to_bgr(img, self.max_pixels), det, rec, cls)]
+        images = self._page_images(img, pages, pdf_password) if _is_document(img) else [to_bgr(img, self.max_pixels)]
+        return [self._paddleocr_page(image, det, rec, cls) for image in images]
 
     def _paddleocr_page(self, image: np.ndarray, det: bool, rec: bool, cls: bool) -> List[Any]:
         classify = cls and self.system.classifier is not None
