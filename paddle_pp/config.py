@@ -291,6 +291,7 @@ def _check_slim(slim: Dict[str, Any]) -> None:
     schema.check_mapping(slim, schema.SLIM, "Slim")
     schema.check_mapping(slim.get("finetune") or {}, schema.SLIM_FINETUNE, "Slim.finetune")
     schema.check_mapping(slim.get("pact_init") or {}, schema.SLIM_PACT_INIT, "Slim.pact_init")
+    schema.check_mapping(slim.get("reconstruct") or {}, schema.SLIM_RECONSTRUCT, "Slim.reconstruct")
     for weight, ratio in (slim.get("ratios") or {}).items():
         schema.PRUNE_RATIO.check(ratio, f"Slim.ratios.{weight}")
 

@@ -376,6 +376,7 @@ SLIM: Dict[str, Field] = {
     "sen_ratios": ListOf(Float(0, 1, low_open=True, high_open=True), nullable=True),
     "sen_layers": ListOf(Str(), nullable=True),
     "skip_layers": ListOf(Str(), nullable=True),
+    "reconstruct": Field("map", nullable=True),       # least-squares re-fit after pruning (SLIM_RECONSTRUCT)
     # quant.py
     "pact_init": Field("map", nullable=True),         # PACT alphas from the float model's input percentiles
     "skip_quant": ListOf(Str(), nullable=True),       # layer-name patterns kept float
@@ -392,6 +393,13 @@ INTERPOLATE: Dict[str, Field] = {
 SLIM_PACT_INIT: Dict[str, Field] = {
     "percentile": Float(50, 100, low_open=True, nullable=True),
     "batches": Int(1, nullable=True),
+}
+SLIM_RECONSTRUCT: Dict[str, Field] = {              # paddle_pp/slim/reconstruct.py
+    "dataset": Field("map", nullable=True),           # keys over Eval.dataset's (its own label_file_list)
+    "max_images": Int(1, nullable=True),
+    "positions_per_image": Int(1, nullable=True),
+    "ridge": Float(0, nullable=True),
+    "seed": Int(0, nullable=True),
 }
 SLIM_FINETUNE: Dict[str, Field] = {
     "epoch_num": GLOBAL["epoch_num"], "max_steps": GLOBAL["max_steps"],

@@ -20,10 +20,13 @@
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, Optional, Sequence, Tuple
+
+import numpy as np
 
 from paddle_pp.slim import common, compat
 from paddle_pp.training.hooks import Hook
@@ -31,6 +34,7 @@ from paddle_pp.training.hooks import Hook
 NEVER_PRUNE = ("head.thresh.",)  # the DB threshold branch (training only; its maps supervise the binarization)
 DEFAULT_RATIOS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 SEN_VERSION = 1
+RECONSTRUCT_IMAGES = 120   # Slim.reconstruct.max_images by default
 
 
 # ------------------------------------------------------------------------------------------------ names
@@ -240,17 +244,40 @@ def ratios_by_loss(sens: Dict[str, Dict[float, float]], max_drop: float) -> Dict
 def prune(model, pruner, layers: Dict[str, str], ratios: Dict[str, float]) -> Dict[str, Any]:
     """Prune in place; returns the record a fresh model is rebuilt with (paddle_pp.weights.apply_pruned_shapes):
     changed parameter shapes and depthwise groups, by structural name, plus the ratios."""
+    return prune_keeping(model, pruner, layers, ratios)[0]
+
+
+def prune_keeping(model, pruner, layers: Dict[str, str],
+                  ratios: Dict[str, float]) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
+    """``prune``'s record, and {conv layer: indices of its output channels that were kept} for every conv
+    whose filters were removed (what reconstruction fits them to)."""
     import paddle
 
+    names = auto_to_structural(model)
     before = {n: list(p.shape) for n, p in model.named_parameters()}
     convs = {n: l for n, l in model.named_sublayers() if isinstance(l, paddle.nn.Conv2D)}
     groups_before = {n: l._groups for n, l in convs.items()}
     with compat.legacy_ir():
-        pruner.prune_vars({layers[n]: float(r) for n, r in ratios.items()}, axis=0)
+        plan = pruner.prune_vars({layers[n]: float(r) for n, r in ratios.items()}, axis=0)
     strip_backups(model)
     shapes = {n: list(p.shape) for n, p in model.named_parameters() if list(p.shape) != before[n]}
     groups = {n: int(l._groups) for n, l in convs.items() if l._groups != groups_before[n]}
-    return {"parameters": shapes, "groups": groups, "ratios": {n: float(r) for n, r in ratios.items()}}
+    record = {"parameters": shapes, "groups": groups, "ratios": {n: float(r) for n, r in ratios.items()}}
+    return record, kept_filters(plan, names)
+
+
+def kept_filters(plan, names: Dict[str, str]) -> Dict[str, np.ndarray]:
+    """{conv layer: kept output indices} from a paddleslim pruning plan (its masks are 1 where kept)."""
+    kept: Dict[str, np.ndarray] = {}
+    for auto, masks in plan._masks.items():
+        struct = names.get(auto)
+        if struct is None or not struct.endswith(".weight"):
+            continue
+        for mask in masks:
+            dims = mask.dims if isinstance(mask.dims, int) else list(mask.dims)[0]
+            if dims == 0:
+                kept[layer_of(struct)] = np.flatnonzero(np.asarray(mask.mask))
+    return kept
 
 
 def restore(model, pruner) -> None:
@@ -314,18 +341,23 @@ class FilterPruning(Hook):
     """Plugs FPGM pruning into the trainer: at build, once the pre-trained weights are loaded and before the
     optimizer exists, ``choose_ratios(trainer, model, pruner, layers)`` picks {layer: ratio} (None: prune
     nothing, e.g. after a sensitivity-only run) and the inference model (a distillation run's student; the
-    teacher stays whole) is pruned in place, so the optimizer is built over the pruned parameters. Every
-    checkpoint of the fine-tuning run gets the pruned-shape record beside it, so that it resumes and exports."""
+    teacher stays whole) is pruned in place, so the optimizer is built over the pruned parameters. With
+    ``reconstruction`` (``Slim.reconstruct``) the convolutions that lost input channels are then re-fitted to the
+    unpruned model's outputs by least squares (paddle_pp/slim/reconstruct.py). Every checkpoint of the fine-tuning
+    run gets the pruned-shape record beside it, so that it resumes and exports."""
 
     def __init__(self, input_shape: Sequence[int], skip_layers: Iterable[str] = (),
                  layer_prefixes: Optional[Iterable[str]] = None,
-                 choose_ratios: Callable[..., Optional[Dict[str, float]]] = lambda *args: None) -> None:
+                 choose_ratios: Callable[..., Optional[Dict[str, float]]] = lambda *args: None,
+                 reconstruction: Optional[Dict[str, Any]] = None) -> None:
         self.input_shape = list(input_shape)
         self.skip_layers = list(skip_layers)
         self.layer_prefixes = list(layer_prefixes) if layer_prefixes else None
         self.choose_ratios = choose_ratios
+        self.reconstruction = reconstruction       # Slim.reconstruct: re-fit the cut convs after pruning
         self.ratios: Optional[Dict[str, float]] = None
         self.record: Optional[Dict[str, Any]] = None
+        self.reconstruction_report: Optional[list] = None
 
     def on_build(self, trainer) -> None:
         model = trainer.inference_model
@@ -341,8 +373,11 @@ class FilterPruning(Hook):
             return
         for name, ratio in self.ratios.items():
             common.log(f"  prune {name}: {ratio:.3f}")
-        self.record = prune(model, pruner, layers, self.ratios)
+        original = copy.deepcopy(model) if self.reconstruction is not None else None
+        self.record, kept = prune_keeping(model, pruner, layers, self.ratios)
         common.log(f"pruned {len(self.ratios)} layers; {len(self.record['parameters'])} tensors changed shape")
+        if original is not None:
+            self.reconstruction_report = reconstruct_pruned(trainer, model, original, kept, self.reconstruction)
 
     def on_save(self, trainer, prefix: str) -> None:
         if self.record is not None:
@@ -350,6 +385,46 @@ class FilterPruning(Hook):
             from paddle_pp.model_dir import PRUNED_SHAPES
 
             write_text_atomic(os.path.join(os.path.dirname(prefix), PRUNED_SHAPES), json.dumps(self.record, indent=1))
+
+
+def reconstruction_images(config: Dict[str, Any], settings: Dict[str, Any]) -> list:
+    """The images reconstruction fits on: ``Slim.reconstruct.dataset`` (keys over the Eval dataset's, e.g. its own
+    label_file_list; never the val/test parts) read with the Eval transforms, ``max_images`` of them evenly spread
+    over the list, each as a [1, C, H, W] float32 array."""
+    from paddle_pp.data import build_dataset
+
+    cfg = copy.deepcopy(config)
+    cfg["Eval"] = {"dataset": {**cfg["Eval"]["dataset"], **(settings.get("dataset") or {})}}
+    dataset = build_dataset(cfg, "Eval")
+    count = min(len(dataset), int(settings.get("max_images") or RECONSTRUCT_IMAGES))
+    images = []
+    for index in np.linspace(0, len(dataset) - 1, count).round().astype(int):
+        item = dataset[int(index)]
+        image = item["image"] if isinstance(item, dict) else item[0]
+        images.append(np.asarray(image, dtype=np.float32)[None])
+    return images
+
+
+def reconstruct_pruned(trainer, model, original, kept: Dict[str, np.ndarray], settings: Dict[str, Any]) -> list:
+    """Least-squares reconstruction of the just-pruned model against its unpruned copy, both in eval mode."""
+    import time
+
+    from paddle_pp.slim.reconstruct import ReconstructSettings, reconstruct
+
+    start = time.time()
+    images = reconstruction_images(trainer.config, settings)
+    common.log(f"reconstruction: {len(images)} images")
+    was_training = model.training
+    model.eval()
+    original.eval()
+    fit = ReconstructSettings(**{k: settings[k] for k in ("positions_per_image", "ridge", "seed") if k in settings})
+    try:
+        report = reconstruct(model, original, images, kept, fit, log=common.log)
+    finally:
+        if was_training:
+            model.train()
+    common.log(f"reconstruction: {len(report)} layers re-fitted in {time.time() - start:.0f} s")
+    return report
 
 
 def build_parser():
@@ -434,6 +509,7 @@ class _Run:
         table = common.format_table(self.report["before"], after, trainer.main_indicator)
         common.write_report(save_dir, {"kind": "prune", "before": self.report["before"], "after": after,
                                        "ratios": hook.ratios, "metric_before_finetune": pruned_metric,
+                                       "reconstruction": hook.reconstruction_report,
                                        "max_drop": self.report["max_drop"], "pruned_flops": self.pruned_flops,
                                        "ratios_by_hand": bool(self.explicit), "sen_file": self.report["sen_file"],
                                        "input_shape": self.shape})
@@ -446,7 +522,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from paddle_pp.training import Trainer
 
     run = _Run(args, load_tool_config(args.config, args.opt))
-    hook = FilterPruning(run.shape, run.slim.get("skip_layers") or [], run.slim.get("sen_layers"), run.choose_ratios)
+    hook = FilterPruning(run.shape, run.slim.get("skip_layers") or [], run.slim.get("sen_layers"), run.choose_ratios,
+                         run.slim.get("reconstruct"))
     trainer = Trainer(common.finetune_config(run.config, run.save_dir), hooks=[hook])
     if hook.ratios is None:   # --sensitivity_only
         return 0
