@@ -397,6 +397,7 @@ SLIM_PACT_INIT: Dict[str, Field] = {
 SLIM_RECONSTRUCT: Dict[str, Field] = {              # paddle_pp/slim/reconstruct.py
     "dataset": Field("map", nullable=True),           # keys over Eval.dataset's (its own label_file_list)
     "max_images": Int(1, nullable=True),
+    "extra_layers": ListOf(Str(), nullable=True),     # convs after the cut ones to re-fit as well
     "positions_per_image": Int(1, nullable=True),
     "ridge": Float(0, nullable=True),
     "seed": Int(0, nullable=True),

@@ -147,6 +147,20 @@ def test_reconstruction_needs_images():
         reconstruct(pruned, original, [], {})
 
 
+def test_extra_layers_are_fitted_in_run_order_and_must_be_fittable_convs():
+    original, pruned, head_kept = _pruned_pair()
+    images = _images(4, seed=2)
+    quiet = ReconstructSettings(positions_per_image=100, ridge=1e-10)
+    for bad in (["nope"], ["block.bn"]):
+        with pytest.raises(ValueError, match="extra_layers"):
+            reconstruct(pruned, original, images, {"head": head_kept}, quiet, log=lambda s: None, extra_layers=bad)
+    # "wide" lost no inputs; its filters were pruned, so it is fitted to the original's kept filters
+    report = reconstruct(pruned, original, images, {"head": head_kept, "wide": np.arange(3)}, quiet,
+                         log=lambda s: None, extra_layers=["wide"])
+    assert [r["layer"] for r in report] == ["block.linear", "wide", "head", "up"]
+    assert report[1]["mse_after"] < 1e-8
+
+
 def test_fpgm_kept_filters_are_the_rows_left_in_the_weights():
     """prune_keeping's kept indices (from paddleslim's plan) are the original filters the pruned weight holds."""
     from paddle_pp.config import load_config

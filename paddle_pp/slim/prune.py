@@ -419,7 +419,8 @@ def reconstruct_pruned(trainer, model, original, kept: Dict[str, np.ndarray], se
     original.eval()
     fit = ReconstructSettings(**{k: settings[k] for k in ("positions_per_image", "ridge", "seed") if k in settings})
     try:
-        report = reconstruct(model, original, images, kept, fit, log=common.log)
+        report = reconstruct(model, original, images, kept, fit, log=common.log,
+                             extra_layers=settings.get("extra_layers") or ())
     finally:
         if was_training:
             model.train()

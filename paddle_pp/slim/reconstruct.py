@@ -232,9 +232,10 @@ def _inverse_batch_norm(bn, y: np.ndarray) -> np.ndarray:
 
 
 def reconstruct(pruned, original, images: Sequence[np.ndarray], kept_outputs: Dict[str, np.ndarray],
-                settings: Optional[ReconstructSettings] = None,
-                log: Callable[[str], None] = print) -> List[Dict[str, Any]]:
-    """Re-fit, in place, every convolution of ``pruned`` whose input channels pruning cut (see the module doc).
+                settings: Optional[ReconstructSettings] = None, log: Callable[[str], None] = print,
+                extra_layers: Sequence[str] = ()) -> List[Dict[str, Any]]:
+    """Re-fit, in place, every convolution of ``pruned`` whose input channels pruning cut (see the module doc), and
+    the ``extra_layers`` (convolutions after them whose inputs changed in value, not in number), in execution order.
 
     ``original`` is the model before pruning (unchanged), ``images`` NCHW float32 arrays of one image each, as the
     model reads them, and ``kept_outputs`` {conv name: indices of the original's output channels it kept} for the
@@ -246,7 +247,12 @@ def reconstruct(pruned, original, images: Sequence[np.ndarray], kept_outputs: Di
     settings = settings or ReconstructSettings()
     if not images:
         raise ValueError("reconstruction needs at least one image")
-    names = cut_convs(pruned, original, images[0])
+    layers = _layers(pruned)
+    unknown = [n for n in extra_layers if n not in layers or not _is_fittable(layers[n])]
+    if unknown:
+        raise ValueError(f"Slim.reconstruct.extra_layers: {unknown} are not convolutions reconstruction can fit "
+                         f"(Conv2D with groups 1, or a transposed conv whose kernel equals its stride)")
+    names = execution_order(pruned, list(cut_convs(pruned, original, images[0])) + list(extra_layers), images[0])
     ours, theirs = _layers(pruned), _layers(original)
     report = []
     for index, name in enumerate(names):
