@@ -14,7 +14,9 @@
    FLOPs; or given by hand in ``Slim.ratios`` ({structural name: ratio}; no sensitivity analysis then). Never
    pruned: the DB threshold branch (``head.thresh.``), transposed convs, and the structural name prefixes of
    ``Slim.skip_layers`` (the paper-era recipe kept the first layers, e.g. ``backbone.conv1``).
-3. Prune, evaluate (the report keeps this metric before fine-tuning), fine-tune with the training loop
+3. Prune; with ``Slim.reconstruct``, re-fit the convolutions that lost input channels to the unpruned model's
+   outputs by least squares (slim/reconstruct.py, no gradient step). Evaluate (the report keeps this metric
+   before fine-tuning), fine-tune with the training loop
    (``Slim.finetune``), evaluate, write the model directory (legacy export + PIR export in ``pir/`` +
    model.pdparams + pruned_shapes.json, see slim/common.py) and print the before/after table.
 """
@@ -417,7 +419,8 @@ def reconstruct_pruned(trainer, model, original, kept: Dict[str, np.ndarray], se
     was_training = model.training
     model.eval()
     original.eval()
-    fit = ReconstructSettings(**{k: settings[k] for k in ("positions_per_image", "ridge", "seed") if k in settings})
+    fit = ReconstructSettings(**{k: settings[k] for k in ("positions_per_image", "ridge", "seed")
+                                 if settings.get(k) is not None})
     try:
         report = reconstruct(model, original, images, kept, fit, log=common.log,
                              extra_layers=settings.get("extra_layers") or ())

@@ -53,19 +53,23 @@ def _input_channels(layer) -> int:
     return int(layer.weight.shape[0] if isinstance(layer, paddle.nn.Conv2DTranspose) else layer.weight.shape[1])
 
 
-def execution_order(model, names: Iterable[str], image: np.ndarray) -> List[str]:
-    """The given sublayers in the order one forward pass runs them."""
+def _run_hooked(model, image: np.ndarray, handles: List[Any]) -> None:
+    """One forward pass with the given hooks registered; the hooks are removed afterwards, whatever happens."""
     import paddle
 
-    layers, order, handles = _layers(model), [], []
-    for name in names:
-        handles.append(layers[name].register_forward_post_hook(lambda l, i, o, n=name: order.append(n)))
     try:
         with paddle.no_grad():
             model(paddle.to_tensor(image))
     finally:
-        for h in handles:
-            h.remove()
+        for handle in handles:
+            handle.remove()
+
+
+def execution_order(model, names: Iterable[str], image: np.ndarray) -> List[str]:
+    """The given sublayers in the order one forward pass runs them."""
+    layers, order = _layers(model), []
+    _run_hooked(model, image, [layers[name].register_forward_post_hook(lambda l, i, o, n=name: order.append(n))
+                               for name in names])
     return list(dict.fromkeys(order))
 
 
@@ -87,12 +91,7 @@ def _following_batch_norm(model, conv_name: str, image: np.ndarray) -> Optional[
         if isinstance(layer, (paddle.nn.BatchNorm2D, paddle.nn.BatchNorm)):
             handles.append(layer.register_forward_pre_hook(
                 lambda l, i, n=name: found.append(n) if "out" in seen and i[0] is seen["out"] else None))
-    try:
-        with paddle.no_grad():
-            model(paddle.to_tensor(image))
-    finally:
-        for h in handles:
-            h.remove()
+    _run_hooked(model, image, handles)
     return found[0] if found else None
 
 
@@ -140,8 +139,9 @@ def _transposed_blocks(out, stride: Sequence[int]) -> np.ndarray:
 
 def _capture(model, images: Sequence[np.ndarray], wanted: Dict[str, Callable], stop_at: Optional[str],
              progress: str) -> Dict[str, List[np.ndarray]]:
-    """Run the model on every image; ``wanted[key](layers, image_index)`` returns (layer name, 'in'|'out',
-    extract) and extract(tensor) the rows kept. ``stop_at``: a layer after whose forward the pass stops."""
+    """Run the model on every image and keep, per key of ``wanted`` = {key: (layer name, 'in'|'out', extract)},
+    ``extract(tensor, image index)`` of that layer's input or output. ``stop_at``: a layer after whose forward the
+    pass stops (the rest of the network is not needed)."""
     import paddle
     from tqdm import tqdm
 
@@ -296,12 +296,14 @@ def reconstruct(pruned, original, images: Sequence[np.ndarray], kept_outputs: Di
             before, after = _fit_transposed(layer, x, y, settings.ridge)
         else:
             y = np.concatenate(got_theirs["y"])
+            if keep is not None:
+                y = y[:, keep]
+            if len(y) != len(x):   # a residual branch that changes the map's size cannot be fitted this way
+                raise ValueError(f"reconstruction of {name}: {len(x)} input rows but {len(y)} target rows")
             if block:
                 y = y - np.concatenate(got_ours["s"])         # what the branch must add to the pruned input
                 if bn is not None:
                     y = _inverse_batch_norm(bn, y)
-            elif keep is not None:
-                y = y[:, keep]
             before, after = _fit_conv(layer, bn, x, y, settings.ridge)
         report.append({"layer": name, "rows": int(len(x)), "mse_before": before, "mse_after": after,
                        "residual": bool(block), "batch_norm": bn_name})
