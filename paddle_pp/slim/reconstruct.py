@@ -73,26 +73,36 @@ def execution_order(model, names: Iterable[str], image: np.ndarray) -> List[str]
     return list(dict.fromkeys(order))
 
 
+def _cut_names(pruned, original) -> List[str]:
+    theirs = _layers(original)
+    return [n for n, l in _layers(pruned).items()
+            if n in theirs and _is_fittable(l) and _input_channels(l) < _input_channels(theirs[n])]
+
+
 def cut_convs(pruned, original, image: np.ndarray) -> List[str]:
     """Names of the convolutions whose input channels pruning reduced and that can be fitted, in execution order."""
-    theirs = _layers(original)
-    names = [n for n, l in _layers(pruned).items()
-             if n in theirs and _is_fittable(l) and _input_channels(l) < _input_channels(theirs[n])]
-    return execution_order(pruned, names, image)
+    return execution_order(pruned, _cut_names(pruned, original), image)
 
 
-def _following_batch_norm(model, conv_name: str, image: np.ndarray) -> Optional[str]:
-    """The batch norm that reads the convolution's output tensor itself, if one does."""
+def _following_batch_norms(model, conv_names: Sequence[str], image: np.ndarray) -> Dict[str, str]:
+    """{conv: the batch norm that reads the convolution's output tensor itself} for those that have one."""
     import paddle
 
-    layers, seen, found, handles = _layers(model), {}, [], []
-    handles.append(layers[conv_name].register_forward_post_hook(lambda l, i, o: seen.setdefault("out", o)))
-    for name, layer in layers.items():
-        if isinstance(layer, (paddle.nn.BatchNorm2D, paddle.nn.BatchNorm)):
-            handles.append(layer.register_forward_pre_hook(
-                lambda l, i, n=name: found.append(n) if "out" in seen and i[0] is seen["out"] else None))
+    layers, outputs, found = _layers(model), {}, {}
+    handles = [layers[name].register_forward_post_hook(lambda l, i, o, n=name: outputs.setdefault(n, o))
+               for name in conv_names]
+
+    def reads(bn_name):
+        def hook(layer, inputs):
+            for conv, tensor in outputs.items():
+                if inputs[0] is tensor:
+                    found.setdefault(conv, bn_name)
+        return hook
+
+    handles += [layer.register_forward_pre_hook(reads(name)) for name, layer in layers.items()
+                if isinstance(layer, (paddle.nn.BatchNorm2D, paddle.nn.BatchNorm))]
     _run_hooked(model, image, handles)
-    return found[0] if found else None
+    return found
 
 
 def _residual_block(model, conv_name: str) -> Optional[str]:
@@ -135,6 +145,26 @@ def _transposed_blocks(out, stride: Sequence[int]) -> np.ndarray:
     c, h2, w2 = out.shape[1:]
     a = out.numpy()[0].reshape(c, h2 // sy, sy, w2 // sx, sx)
     return a.transpose(2, 4, 0, 1, 3).reshape(sy * sx, c, -1)
+
+
+def _extractors(layer, index: int, settings: ReconstructSettings) -> Tuple[Callable, Callable]:
+    """(inputs, outputs): the sampled rows of a layer's input and output tensors for image i, the same positions
+    for both (per image and layer). A transposed conv's outputs are [sub-positions, rows, C], one row per input pixel."""
+    import paddle
+
+    def rows(columns: np.ndarray, i: int) -> np.ndarray:  # [features, positions] -> sampled rows
+        return columns[:, _positions(settings, i, index, columns.shape[1])].T
+
+    def flat(t) -> np.ndarray:
+        return t.numpy()[0].reshape(t.shape[1], -1)
+
+    if isinstance(layer, paddle.nn.Conv2DTranspose):
+        def outputs(t, i):
+            blocks = _transposed_blocks(t, layer._stride)              # [subs, C, HW]
+            return blocks[:, :, _positions(settings, i, index, blocks.shape[2])].transpose(0, 2, 1)
+
+        return (lambda t, i: rows(flat(t), i)), outputs
+    return (lambda t, i: rows(_unfold(layer, t), i)), (lambda t, i: rows(flat(t), i))
 
 
 def _capture(model, images: Sequence[np.ndarray], wanted: Dict[str, Callable], stop_at: Optional[str],
@@ -252,61 +282,40 @@ def reconstruct(pruned, original, images: Sequence[np.ndarray], kept_outputs: Di
     if unknown:
         raise ValueError(f"Slim.reconstruct.extra_layers: {unknown} are not convolutions reconstruction can fit "
                          f"(Conv2D with groups 1, or a transposed conv whose kernel equals its stride)")
-    names = execution_order(pruned, list(cut_convs(pruned, original, images[0])) + list(extra_layers), images[0])
-    ours, theirs = _layers(pruned), _layers(original)
+    names = execution_order(pruned, _cut_names(pruned, original) + list(extra_layers), images[0])
+    batch_norms = _following_batch_norms(pruned, names, images[0])
+    blocks = {name: _residual_block(pruned, name) for name in names}
+    extract = {name: _extractors(layers[name], index, settings) for index, name in enumerate(names)}
+    # The original never changes: every layer's target comes from one pass over the images.
+    targets = _capture(original, images, {name: (blocks[name] or name, "out", extract[name][1]) for name in names},
+                       None, "reconstruct: original")
     report = []
-    for index, name in enumerate(names):
-        layer = ours[name]
-        keep = kept_outputs.get(name)
-        block = _residual_block(pruned, name)
-        bn_name = _following_batch_norm(pruned, name, images[0])
-        bn = ours[bn_name] if bn_name else None
-        transposed = isinstance(layer, paddle.nn.Conv2DTranspose)
-
-        def rows(tensor_cols: np.ndarray, i: int) -> np.ndarray:  # [features, positions] -> sampled rows
-            return tensor_cols[:, _positions(settings, i, index, tensor_cols.shape[1])].T
-
-        if transposed:
-            def inputs(t, i):
-                return rows(t.numpy()[0].reshape(t.shape[1], -1), i)
-
-            def outputs(t, i):
-                blocks = _transposed_blocks(t, layer._stride)              # [subs, C, HW]
-                idx = _positions(settings, i, index, blocks.shape[2])
-                return blocks[:, :, idx].transpose(0, 2, 1)                 # [subs, n, C]
-        else:
-            def inputs(t, i):
-                return rows(_unfold(layer, t), i)
-
-            def outputs(t, i):
-                return rows(t.numpy()[0].reshape(t.shape[1], -1), i)
-
-        target_layer = block if block else name
-        got_theirs = _capture(original, images, {"y": (target_layer, "out", outputs)}, target_layer,
-                              f"reconstruct {name}: original")
-        wanted = {"x": (name, "in", inputs)}
+    for name in names:
+        layer, keep, block = layers[name], kept_outputs.get(name), blocks[name]
+        bn = layers[batch_norms[name]] if name in batch_norms else None
+        wanted = {"x": (name, "in", extract[name][0])}
         if block:
-            wanted["s"] = (block, "in", outputs)
-        got_ours = _capture(pruned, images, wanted, name, f"reconstruct {name}: pruned")
-        x = np.concatenate(got_ours["x"])
-        if transposed:
-            y = np.concatenate(got_theirs["y"], axis=1)
+            wanted["s"] = (block, "in", extract[name][1])
+        got = _capture(pruned, images, wanted, name, f"reconstruct {name}")
+        x = np.concatenate(got["x"])
+        if isinstance(layer, paddle.nn.Conv2DTranspose):
+            y = np.concatenate(targets[name], axis=1)
             if keep is not None:
                 y = y[:, :, keep]
             before, after = _fit_transposed(layer, x, y, settings.ridge)
         else:
-            y = np.concatenate(got_theirs["y"])
+            y = np.concatenate(targets[name])
             if keep is not None:
                 y = y[:, keep]
             if len(y) != len(x):   # a residual branch that changes the map's size cannot be fitted this way
                 raise ValueError(f"reconstruction of {name}: {len(x)} input rows but {len(y)} target rows")
             if block:
-                y = y - np.concatenate(got_ours["s"])         # what the branch must add to the pruned input
+                y = y - np.concatenate(got["s"])              # what the branch must add to the pruned input
                 if bn is not None:
                     y = _inverse_batch_norm(bn, y)
             before, after = _fit_conv(layer, bn, x, y, settings.ridge)
         report.append({"layer": name, "rows": int(len(x)), "mse_before": before, "mse_after": after,
-                       "residual": bool(block), "batch_norm": bn_name})
+                       "residual": bool(block), "batch_norm": batch_norms.get(name)})
         log(f"  reconstructed {name} ({x.shape[1]} inputs, {len(x)} rows{', residual' if block else ''}): "
             f"mse {before:.4g} -> {after:.4g}")
     return report
