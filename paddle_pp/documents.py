@@ -32,7 +32,7 @@ import numpy as np
 
 from paddle_pp.config_schema import DOCUMENT, SYSTEM, page_ranges
 from paddle_pp.utils.image_io import (ImageReadError, ImageTooLargeError, check_pixels, decode_image, pil_to_bgr, read_header,
-                                      resolve_max_pixels, sniff_format)
+                                      resolve_max_pixels, sniff_format, stored_dpi)
 
 DocumentInput = Union[str, os.PathLike, bytes, bytearray, memoryview]
 POINTS_PER_INCH = 72.0
@@ -173,25 +173,9 @@ def _image_page(path: Optional[Path], data: Optional[bytes], name: str, max_pixe
                 data = path.read_bytes()
             except OSError as exc:
                 raise ImageReadError(f"{name}: cannot read file ({exc.strerror or exc})") from None
-        return Page(name, image=decode_image(data, name, max_pixels), dpi=_stored_dpi(data))
+        return Page(name, image=decode_image(data, name, max_pixels), dpi=stored_dpi(data))
     except ImageReadError as exc:
         return Page(name, error=exc)
-
-
-def _stored_dpi(data: bytes) -> Optional[float]:
-    """The horizontal DPI an image file records (JPEG JFIF/EXIF, PNG pHYs, TIFF), or None."""
-    try:
-        from PIL import Image
-
-        with Image.open(io.BytesIO(data)) as img:
-            dpi = img.info.get("dpi")
-    except Exception:  # noqa: BLE001 - the DPI is a nicety: the image itself was decoded already
-        return None
-    try:
-        value = float(dpi[0]) if dpi else None
-    except (TypeError, ValueError, IndexError):
-        return None
-    return value if value and 1 <= value <= 10000 else None
 
 
 def resolve_pdf_dpi(pdf_dpi: Optional[float]) -> float:

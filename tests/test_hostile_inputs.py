@@ -11,6 +11,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+import warnings
 import zlib
 from pathlib import Path
 
@@ -24,17 +25,19 @@ from paddle_pp.tools import utility
 from paddle_pp.utils import files as files_module
 from paddle_pp.utils.files import list_images
 from paddle_pp.utils.image_io import (ImageReadError, ImageTooLargeError, ImageTypeError, decode_image,
-                                      default_max_pixels, read_header, read_image, to_bgr)
+                                      default_max_pixels, read_header, read_image, stored_dpi, to_bgr)
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def chunk(kind: bytes, data: bytes) -> bytes:
+    """One PNG chunk: length, type, data, CRC."""
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
 
 def bomb_png(width: int, height: int) -> bytes:
     """A valid 1-bit gray PNG of width x height black pixels, compressed row by row: tiny on disk and in the
     test's memory, width*height*3 bytes once decoded to BGR."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
     row = b"\x00" * (1 + (width + 7) // 8)  # filter byte + packed bits
     packer = zlib.compressobj(9)
     idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
@@ -86,6 +89,21 @@ def test_every_format_is_sized_from_its_header(fmt, save):
         decode_image(data, "x.img", max_pixels=59_999)
     assert decode_image(data, "x.img", max_pixels=60_000).shape == (200, 300, 3)
     assert decode_image(data, "x.img", max_pixels=0).shape == (200, 300, 3)  # 0 = no limit
+
+
+def test_the_stored_dpi_of_a_large_image_is_read_from_its_header_without_warnings():
+    """108 MP: under max_pixels, over PIL's decompression-bomb threshold (89 MP), whose warning (or, past 179 MP,
+    error) PIL's Image.open would raise just to read the DPI."""
+    bomb = bomb_png(12000, 9000)
+    at_300_dpi = chunk(b"pHYs", struct.pack(">IIB", 11811, 11811, 1))  # pixels per metre
+    data = bomb[:33] + at_300_dpi + bomb[33:]  # after the signature and IHDR
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_header(data) == (12000, 9000, 1)
+        assert stored_dpi(data) == pytest.approx(300, abs=0.01)
+    assert stored_dpi(bomb) is None                                   # no pHYs: no DPI
+    assert stored_dpi(encoded("JPEG", dpi=(150, 150))) == 150
+    assert stored_dpi(b"GIF89a" + b"\x00" * 20) is None and stored_dpi(b"") is None
 
 
 def test_arrays_pil_images_and_bytes_meet_the_same_limit():

@@ -188,30 +188,50 @@ _PIL_PLUGINS = {"png": ("PngImagePlugin", "PngImageFile"), "jpeg": ("JpegImagePl
                 "jpeg2000": ("Jpeg2KImagePlugin", "Jpeg2KImageFile"), "pnm": ("PpmImagePlugin", "PpmImageFile")}
 
 
-def read_header(data: bytes, fmt: Optional[str] = None) -> Optional[Tuple[int, int, int]]:
-    """(width, height, pages) from an encoded image's header, without decoding its pixels; None when the
-    header cannot be read (the decoder then decides, and the decoded size is checked).
-
-    The format's PIL plugin class is opened directly: it reads the header only, and skips PIL's own
-    decompression-bomb check (Image.open's, whose threshold is not ours).
-    """
-    fmt = fmt or sniff_format(data)
-    if fmt == "webp":
-        size = _webp_size(data)
-        return None if size is None else (size[0], size[1], 1)
+def _open_header(data: bytes, fmt: Optional[str]) -> Any:
+    """The format's PIL plugin class opened on `data`: it reads the header only, and skips PIL's own
+    decompression-bomb check (Image.open's, whose threshold is not ours: that is max_pixels). None for a format
+    without a plugin here; a header the plugin cannot read raises."""
     if fmt not in _PIL_PLUGINS:
         return None
     import importlib
 
     module, cls = _PIL_PLUGINS[fmt]
+    return getattr(importlib.import_module(f"PIL.{module}"), cls)(io.BytesIO(data))
+
+
+def read_header(data: bytes, fmt: Optional[str] = None) -> Optional[Tuple[int, int, int]]:
+    """(width, height, pages) from an encoded image's header, without decoding its pixels; None when the
+    header cannot be read (the decoder then decides, and the decoded size is checked)."""
+    fmt = fmt or sniff_format(data)
+    if fmt == "webp":
+        size = _webp_size(data)
+        return None if size is None else (size[0], size[1], 1)
     try:
-        plugin = getattr(importlib.import_module(f"PIL.{module}"), cls)
-        with plugin(io.BytesIO(data)) as header:
+        header = _open_header(data, fmt)
+        if header is None:
+            return None
+        with header:
             width, height = header.size
             pages = getattr(header, "n_frames", 1) if fmt == "tiff" else 1
     except Exception:  # noqa: BLE001 - an unreadable header is the decoder's to report
         return None
     return int(width), int(height), int(pages or 1)
+
+
+def stored_dpi(data: bytes) -> Optional[float]:
+    """The horizontal DPI an image file records (JPEG JFIF/EXIF, PNG pHYs, TIFF, BMP), or None: from the
+    header, so an image of any size is read without PIL's decompression-bomb warning."""
+    try:
+        header = _open_header(data, sniff_format(data))
+        if header is None:
+            return None
+        with header:
+            dpi = header.info.get("dpi")
+        value = float(dpi[0]) if dpi else None
+    except Exception:  # noqa: BLE001 - the DPI is a nicety: a header that cannot say it has none
+        return None
+    return value if value and 1 <= value <= 10000 else None
 
 
 def flatten_alpha(img: np.ndarray, background: int = 255) -> np.ndarray:
