@@ -194,6 +194,34 @@ def test_multi_page_tiff_is_read_as_page_one_with_a_notice(tmp_path, caplog):
     assert caplog.records == []
 
 
+def test_gif_is_read_as_its_first_frame_as_paddleocr_does(tmp_path, caplog):
+    """PaddleOCR reads a GIF's first frame; so do we (PIL: OpenCV has no GIF reader), with a notice when it is
+    animated, transparency over white, and a GIF in a folder is listed like any image."""
+    first = np.zeros((20, 30, 3), np.uint8)
+    first[5:15, 4:26] = (255, 0, 0)                                        # red (RGB)
+    frames = [Image.fromarray(first), Image.fromarray(255 - first)]
+    path = tmp_path / "anim.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    with caplog.at_level(logging.WARNING, logger="paddle_pp.input"):
+        img = read_image(path)
+    assert np.array_equal(img, first[:, :, ::-1])
+    assert [r.getMessage() for r in caplog.records] == [f"{path}: animated GIF: only frame 1 is read"]
+    caplog.clear()
+    still = Image.fromarray(first).convert("P")
+    still.info["transparency"] = int(np.asarray(still)[0, 0])             # the black background is transparent
+    still.save(tmp_path / "still.gif", transparency=still.info["transparency"])
+    with caplog.at_level(logging.WARNING, logger="paddle_pp.input"):
+        img = read_image(tmp_path / "still.gif")
+    assert caplog.records == []
+    assert (img[0, 0] == 255).all() and tuple(img[10, 10]) == (0, 0, 255)
+    assert list_images(tmp_path)[0] == [path, tmp_path / "still.gif"]
+    with pytest.raises(ImageTooLargeError, match="still.gif: 30x20 pixels"):
+        read_image(tmp_path / "still.gif", max_pixels=599)
+    data = path.read_bytes()
+    with pytest.raises(ImageReadError, match=r"cut.gif: not a decodable image \(corrupt or truncated GIF data"):
+        decode_image(data[:len(data) // 4], "cut.gif")
+
+
 # ------------------------------------------------------------------ defect 11: listing
 
 def test_symlink_loops_dangling_links_and_unreadable_folders_are_reported(tmp_path, monkeypatch):

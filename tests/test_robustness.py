@@ -118,7 +118,8 @@ def test_truncated_png_is_an_error(tmp_path):
     (b"", "empty file"),
     (b"just some text, not a picture\n", "not a decodable image"),
     (b"\xff\xd8\xff\xe0" + b"\x00" * 10, "cut.jpg: "),
-    (b"GIF89a" + b"\x00" * 20, "GIF is not supported"),
+    (b"GIF89a" + b"\x00" * 20, "corrupt or truncated GIF data"),
+    (b"\x00\x00\x00\x18ftypheic" + b"\x00" * 20, "HEIC/AVIF is not supported"),
     (b"%PDF-1.7\n" + b"\x00" * 20, "PDF is not supported"),
     (b"\x89PNG\r\n\x1a\n" + b"garbage" * 5 + b"IEND", "not a decodable image"),
 ])

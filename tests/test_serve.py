@@ -304,8 +304,8 @@ def pixel_bomb() -> bytes:
     return cv2.imencode(".png", np.full((2100, 2000), 255, np.uint8))[1].tobytes()
 
 
-def gif() -> bytes:
-    return b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+def heic() -> bytes:
+    return b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 16
 
 
 CASES = [  # (name, request keyword arguments, query, status, code)
@@ -326,7 +326,7 @@ CASES = [  # (name, request keyword arguments, query, status, code)
     ("text/plain body", {"content": b"hello", "headers": {"Content-Type": "text/plain"}}, "", 415,
      "unsupported_media_type"),
     ("no content type", {"content": b"hello"}, "", 415, "unsupported_media_type"),
-    ("GIF", {"content": gif(), "headers": {"Content-Type": "image/gif"}}, "", 415, "unsupported_format"),
+    ("HEIC", {"content": heic(), "headers": {"Content-Type": "image/heic"}}, "", 415, "unsupported_format"),
     ("corrupt PDF", {"content": b"%PDF-1.4\n%%EOF", "headers": {"Content-Type": "application/pdf"}}, "", 422,
      "unreadable_document"),
     ("empty PDF", "empty_pdf", "", 422, "unreadable_document"),   # pdfium refuses a PDF of no pages outright

@@ -25,7 +25,7 @@ from paddle_pp.documents import (DocumentReadError, EmptyDocumentError, Page, Pa
 from paddle_pp.utils.image_io import ImageReadError, ImageTooLargeError, decode_image, sniff_format
 
 # Formats no reader takes: 415 (unsupported media type), not 422 (a broken file).
-UNSUPPORTED_FORMATS = ("gif", "heif")
+UNSUPPORTED_FORMATS = ("heif",)
 DOCUMENT_FORMATS = ("pdf",)   # what only POST /ocr reads (hubserving takes images, as PaddleOCR's)
 JPEG_QUALITY = 85             # of the page images sent back with include_image
 MEDIA_TYPES = {"json": "application/json", "txt": "text/plain; charset=utf-8", "hocr": "text/html; charset=utf-8",

@@ -9,8 +9,10 @@ What a file becomes (`read_image`), always a 3-channel uint8 BGR array of at lea
   black). Fully opaque pixels are unchanged.
 - A truncated JPEG (no end-of-image marker after the scan data) or PNG (no IEND chunk) is an error, not a
   partial decode: libjpeg would fill the missing part with gray and the OCR would silently miss its text.
-- An empty file, a file that is not an image (a text file named .jpg), a format OpenCV cannot decode (GIF,
-  PDF, HEIC) and corrupt data are errors too.
+- GIF: its first frame, as PaddleOCR reads it (decoded by PIL; OpenCV has no GIF reader), transparency composited
+  over white; an animated GIF logs a notice that only frame 1 is read.
+- An empty file, a file that is not an image (a text file named .jpg), a format no reader here decodes (PDF as one
+  image, HEIC) and corrupt data are errors too.
 - An image with more pixels than `max_pixels` is refused before it is decoded (`ImageTooLargeError`): the width
   and height come from the header (a 1 MB PNG can hold 30000x30000 pixels, 2.7 GB decoded, several times that
   through the pipeline). The default is configs/system.yml `System.max_pixels`; 0 means no limit.
@@ -38,7 +40,8 @@ from paddle_pp.utils.errors import InputError
 
 # A path, a decoded array, a PIL image or the bytes of an encoded image file.
 ImageInput = Union[str, os.PathLike, np.ndarray, bytes, Any]
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pbm", ".pgm", ".ppm")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".jp2", ".pbm", ".pgm",
+                    ".ppm")
 # Documents, read page by page by paddle_pp.documents (multi-page TIFFs are found by their image extension).
 DOCUMENT_EXTENSIONS = (".pdf",)
 INPUT_EXTENSIONS = IMAGE_EXTENSIONS + DOCUMENT_EXTENSIONS
@@ -117,8 +120,7 @@ def sniff_format(data: bytes) -> Optional[str]:
     return None
 
 
-_UNSUPPORTED = {"gif": "GIF is not supported (convert it to PNG)",
-                "pdf": "PDF is not supported as one image (PPOCR, paddle-pp ocr and paddle_pp.documents read it page by page)",
+_UNSUPPORTED = {"pdf": "PDF is not supported as one image (PPOCR, paddle-pp ocr and paddle_pp.documents read it page by page)",
                 "heif": "HEIC/AVIF is not supported (convert it to JPEG or PNG)"}
 
 
@@ -185,7 +187,8 @@ def _webp_size(data: bytes) -> Optional[Tuple[int, int]]:
 
 _PIL_PLUGINS = {"png": ("PngImagePlugin", "PngImageFile"), "jpeg": ("JpegImagePlugin", "JpegImageFile"),
                 "bmp": ("BmpImagePlugin", "BmpImageFile"), "tiff": ("TiffImagePlugin", "TiffImageFile"),
-                "jpeg2000": ("Jpeg2KImagePlugin", "Jpeg2KImageFile"), "pnm": ("PpmImagePlugin", "PpmImageFile")}
+                "jpeg2000": ("Jpeg2KImagePlugin", "Jpeg2KImageFile"), "pnm": ("PpmImagePlugin", "PpmImageFile"),
+                "gif": ("GifImagePlugin", "GifImageFile")}
 
 
 def _open_header(data: bytes, fmt: Optional[str]) -> Any:
@@ -214,6 +217,8 @@ def read_header(data: bytes, fmt: Optional[str] = None) -> Optional[Tuple[int, i
         with header:
             width, height = header.size
             pages = getattr(header, "n_frames", 1) if fmt == "tiff" else 1
+            if fmt == "gif" and header.is_animated:  # is_animated looks for a second frame only
+                pages = 2
     except Exception:  # noqa: BLE001 - an unreadable header is the decoder's to report
         return None
     return int(width), int(height), int(pages or 1)
@@ -267,8 +272,12 @@ def decode_image(data: bytes, name: Union[str, os.PathLike] = "<bytes>",
     if header is not None:
         width, height, pages = header
         check_pixels(name, width, height, max_pixels)
-        if pages > 1:
+        if pages > 1 and fmt == "tiff":
             input_log.warning("%s: TIFF with %d pages: only page 1 is read", name, pages)
+        elif pages > 1:
+            input_log.warning("%s: animated GIF: only frame 1 is read", name)
+    if fmt == "gif":
+        return _decode_gif(data, name, max_pixels)
     buf = np.frombuffer(data, dtype=np.uint8)
     try:
         img = None
@@ -292,6 +301,23 @@ def decode_image(data: bytes, name: Union[str, os.PathLike] = "<bytes>",
     if header is None:  # a format whose header we cannot read: at least the pipeline never sees it
         check_pixels(name, img.shape[1], img.shape[0], max_pixels)
     return img
+
+
+def _decode_gif(data: bytes, name: Union[str, os.PathLike], max_pixels: Optional[int]) -> np.ndarray:
+    """A GIF's first frame as uint8 BGR (PIL: OpenCV reads no GIF). A truncated or corrupt GIF is an error."""
+    try:
+        header = _open_header(data, "gif")
+        with header:
+            header.seek(0)
+            header.load()
+            return pil_to_bgr(header, max_pixels)
+    except ImageReadError:
+        raise
+    except MemoryError:
+        raise ImageReadError(f"{name}: too large to decode (out of memory)") from None
+    except Exception as exc:  # noqa: BLE001 - PIL raises OSError, SyntaxError, ValueError, EOFError for bad data
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise ImageReadError(f"{name}: not a decodable image (corrupt or truncated GIF data: {reason})") from None
 
 
 def read_image(path: Union[str, os.PathLike], max_pixels: Optional[int] = None) -> np.ndarray:
