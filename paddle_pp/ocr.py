@@ -64,6 +64,39 @@ def slim_model_dir(source: str) -> Path:
     return path
 
 
+def stage_sources(lang: Optional[str] = None) -> Dict[str, str]:
+    """Which model each stage runs: det, cls, and the recognizer of `lang` (configs/system.yml rec_models; None =
+    System.lang). An unknown lang is a ValueError naming the choices."""
+    system = system_defaults()
+    lang = lang or system["lang"]
+    if lang not in system["rec_models"]:
+        raise ValueError(f"unknown lang '{lang}'; choose one of {', '.join(system['rec_models'])}")
+    return {"det": "det", "cls": "cls", "rec": system["rec_models"][lang]}
+
+
+def resolve_slim(slim: Optional[bool], engine: Optional[str], precision: Optional[str]) -> Tuple[bool, str, str]:
+    """(slim, engine, precision) of a system or a stage: each as given, else configs/system.yml's default. The
+    slim models run on slim_engine and slim_precision; an engine chosen by hand runs the general default precision
+    (slim_precision belongs to slim_engine). Slim on an engine without quantized models is a ValueError."""
+    system = system_defaults()
+    slim = system["slim"] if slim is None else bool(slim)
+    chosen = engine or (system["slim_engine"] if slim else system["engine"])
+    precision = precision or (system["slim_precision"] if slim and not engine else system["precision"])
+    if slim and chosen not in SLIM_ENGINES:
+        raise ValueError(f"slim=True runs on engine 'onnx', 'paddle' (or 'lite' with .nb files from "
+                         f"export_lite.py --slim), not '{chosen}': the quantized models have no dygraph form")
+    return slim, chosen, precision
+
+
+def slim_stage_dir(stage: str, given: Optional[os.PathLike], source: str, engine: str) -> Optional[os.PathLike]:
+    """The model directory a slim stage runs: the one given by hand, else the project's slim model of its source
+    (None when none is shipped and slim_fallback_official lets the official model run). The lite engine reads
+    .nb files from lite_model_dir instead, so nothing changes there."""
+    if given is not None or engine == "lite":
+        return given
+    return None if slim_falls_back(stage, source) else slim_model_dir(source)
+
+
 def load_stage_config(name: str, model_dir: Optional[os.PathLike],
                       source: Optional[str] = None) -> Tuple[Dict[str, Any], Optional[Path]]:
     """The config that drives a stage: the model directory's own, or configs/<source>.yml for a model the
@@ -213,18 +246,24 @@ def _load_engine(directory: Path, engine: str, enable_mkldnn: bool, cpu_threads:
 def build_stage(name: str, model_dir: Optional[os.PathLike] = None, engine: Optional[str] = None,
                 cache_dir: Optional[os.PathLike] = None, enable_mkldnn: Optional[bool] = None,
                 cpu_threads: Optional[int] = None, lite_model_dir: Optional[os.PathLike] = None,
-                precision: Optional[str] = None, **options: Any) -> Stage:
+                precision: Optional[str] = None, lang: Optional[str] = None, slim: Optional[bool] = None,
+                **options: Any) -> Stage:
     """One stage (det, cls or rec) with its engine; options are the PaddleOCR flags of `OPTION_KEYS`.
-    A value out of its range (paddle_pp.config_schema) is a ValueError naming the option."""
+    Without `model_dir`, `lang` picks the recognizer and `slim` the project's slim model of the stage, as in
+    PPOCR. A value out of its range (paddle_pp.config_schema) is a ValueError naming the option."""
     check_values({"engine": engine, "enable_mkldnn": enable_mkldnn, "cpu_threads": cpu_threads,
-                  "precision": precision}, SYSTEM)
+                  "precision": precision, "slim": slim}, SYSTEM)
+    source = stage_sources(lang)[name]
+    slim, engine, precision = resolve_slim(slim, engine, precision)
+    if slim:
+        model_dir = slim_stage_dir(name, model_dir, source, engine)
     configs, base = {}, None
-    configs[name], base = load_stage_config(name, model_dir)
+    configs[name], base = load_stage_config(name, model_dir, source)
     for other in ("det", "cls", "rec"):
         configs.setdefault(other, {})
     apply_options(configs, {k: v for k, v in options.items()})
     return _make_stage(name, configs[name], base, engine, cache_dir, enable_mkldnn, cpu_threads, lite_model_dir,
-                       precision=precision)
+                       source, precision)
 
 
 def _make_stage(name: str, cfg: Dict[str, Any], base: Optional[Path], engine: Optional[str],
@@ -304,19 +343,13 @@ class PPOCR:
             self.return_word_box = system["return_word_box"] if return_word_box is None else bool(return_word_box)
             self.use_angle_cls = system["use_angle_cls"] if use_angle_cls is None else bool(use_angle_cls)
             self.drop_score = system["drop_score"] if drop_score is None else float(drop_score)
-            self.slim = system["slim"] if slim is None else bool(slim)
-            self.engine = engine or (system["slim_engine"] if self.slim else system["engine"])
-            # slim_precision belongs to slim_engine: an engine chosen by hand runs the general default precision
-            self.precision = precision or (system["slim_precision"] if self.slim and not engine
-                                           else system["precision"])
+            self.slim, self.engine, self.precision = resolve_slim(slim, engine, precision)
             self.lang = lang or system["lang"]
-            if self.lang not in system["rec_models"]:
-                raise ValueError(f"unknown lang '{self.lang}'; choose one of {', '.join(system['rec_models'])}")
-            sources = {"det": "det", "cls": "cls", "rec": system["rec_models"][self.lang]}
+            sources = stage_sources(self.lang)
 
             dirs = {"det": det_model_dir, "cls": cls_model_dir, "rec": rec_model_dir}
             if self.slim:
-                dirs = self._slim_dirs(dirs, system)
+                dirs = {name: slim_stage_dir(name, given, sources[name], self.engine) for name, given in dirs.items()}
             configs, bases = {}, {}
             for name, directory in dirs.items():
                 configs[name], bases[name] = load_stage_config(name, directory, sources[name])
@@ -329,20 +362,6 @@ class PPOCR:
 
             classifier = stage("cls") if self.use_angle_cls else None
             self.system = TextSystem(stage("det"), stage("rec"), classifier, self.drop_score, self.return_word_box)
-
-    def _slim_dirs(self, dirs: Dict[str, Optional[os.PathLike]], system: Dict[str, Any]) -> Dict[str, Any]:
-        """slim=True: the slim model of every stage not given by hand; stages listed in the system config's
-        slim_fallback_official run the official model when no slim one is shipped."""
-        if self.engine not in SLIM_ENGINES:
-            raise ValueError(f"slim=True runs on engine 'onnx', 'paddle' (or 'lite' with .nb files from "
-                             f"export_lite.py --slim), not '{self.engine}': the quantized models have no dygraph form")
-        if self.engine == "lite":
-            return dirs
-        sources = {"det": "det", "cls": "cls", "rec": system["rec_models"][self.lang]}
-        # None: no slim model of this stage is there, the official one runs (slim_falls_back)
-        return {name: given if given is not None
-                else (None if slim_falls_back(name, sources[name]) else slim_model_dir(sources[name]))
-                for name, given in dirs.items()}
 
     def __call__(self, image: ImageInput, pages: Optional[str] = None,
                  pdf_password: Optional[str] = None) -> List[Any]:

@@ -129,6 +129,35 @@ def test_predict_system_slim_flag(models_dir, tmp_path):
     assert levenshtein(got.lower(), "".join(squash(t) for t in lines).lower()) <= 2   # as above
 
 
+def test_single_stages_choose_their_models_as_the_system_does(models_dir, tmp_path):
+    """build_stage and `paddle-pp det|cls|rec` take lang and slim: the same model files as PPOCR's stages (so the
+    English recognizer reads word crops with `paddle-pp rec --lang en`), the same errors."""
+    import cv2
+
+    from paddle_pp.ocr import build_stage
+
+    for lang, slim in (("en", True), ("en", None), ("ch", True)):
+        system = PPOCR(lang=lang, slim=slim).system
+        for name, stage in (("det", system.detector), ("cls", system.classifier), ("rec", system.recognizer)):
+            assert build_stage(name, lang=lang, slim=slim).engine.path == stage.engine.path, (lang, slim, name)
+    assert build_stage("rec", lang="en").engine.path.endswith("rec_en/model.onnx")
+    assert build_stage("rec", lang="en", slim=True).engine.path.endswith("slim/rec_en/model_int8.onnx")
+    with pytest.raises(ValueError, match="unknown lang 'fr'; choose one of ch, en"):
+        build_stage("rec", lang="fr")
+    with pytest.raises(ValueError, match="not 'dygraph'"):
+        build_stage("det", slim=True, engine="dygraph")
+
+    lines = fixtures.text_lines()
+    for i, line in enumerate(lines):
+        cv2.imwrite(str(tmp_path / f"{i:02d}.png"), line)
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, f"{ROOT}/deploy/predict_rec.py", "--image_dir", str(tmp_path), "--output",
+                           str(out), "--lang", "en", "--slim"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    read = [row.split("\t")[1] for row in (out / "rec_results.txt").read_text(encoding="utf-8").splitlines()]
+    assert read == [text for text, _ in build_stage("rec", lang="en", slim=True)(lines)]
+
+
 def test_synthetic_classifier_turns_rendered_lines_right(models_dir, tmp_path):
     """models/cls_synth: the direction classifier trained from scratch on synthetic lines only, flip-consistent."""
     import cv2

@@ -96,13 +96,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--label_file", required=True)
     parser.add_argument("--data_dir", default="./", help="label paths are relative to this")
     parser.add_argument("--det_model_dir", default=None)
+    parser.add_argument("--slim", action="store_true", help="the pruned detector, as PPOCR(slim=True) runs it")
     parser.add_argument("--engine", default=None)
     parser.add_argument("--det_limit_side_len", type=int, default=736)
     parser.add_argument("--det_limit_type", default="min")
     parser.add_argument("--save_preds", default=None, help="write the predictions as a detection label file")
     args = parser.parse_args(argv)
 
-    detector = build_stage("det", args.det_model_dir, engine=args.engine,
+    detector = build_stage("det", args.det_model_dir, engine=args.engine, slim=args.slim or None,
                            det_limit_side_len=args.det_limit_side_len, det_limit_type=args.det_limit_type)
     evaluator = DetectionIoUEvaluator()
     ours, totals, lines, failures = [], [0, 0, 0], [], 0

@@ -1,7 +1,9 @@
 """Recognition accuracy of a recognizer on labelled text-line crops, through the inference pipeline.
 
     python deploy/eval_rec.py --label_file train_data/rec_sroie_val.txt                       # official model
-    python deploy/eval_rec.py --label_file train_data/rec_sroie_val.txt --rec_model_dir models/rec_en
+    python deploy/eval_rec.py --label_file train_data/rec_sroie_val.txt --lang en             # our English one
+    python deploy/eval_rec.py --label_file train_data/rec_sroie_val.txt --lang en --slim      # ... quantized
+    python deploy/eval_rec.py --label_file train_data/rec_sroie_val.txt --rec_model_dir inference/my_rec  # yours
     python deploy/eval_rec.py --label_file train_data/rec_sroie_val.txt --compare rapidocr   # + RapidOCR's recognizer
 
 Every line counts (nothing is dropped for length): crops are batched by aspect ratio and resized exactly as
@@ -75,6 +77,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--label_file", required=True)
     parser.add_argument("--data_dir", default="./", help="label paths are relative to this")
     parser.add_argument("--rec_model_dir", default=None)
+    parser.add_argument("--lang", default=None, help="ch | en: which recognizer (configs/system.yml's rec_models)")
+    parser.add_argument("--slim", action="store_true", help="its slim (quantized) model, as PPOCR(slim=True) runs it")
     parser.add_argument("--engine", default=None)
     parser.add_argument("--precision", default=None, help="fp32 | int8 (a PACT model's model_int8.onnx, engine onnx)")
     parser.add_argument("--rec_batch_num", type=int, default=None)
@@ -84,7 +88,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
 
     recognizers = {"ours": build_stage("rec", args.rec_model_dir, engine=args.engine, precision=args.precision,
-                                       rec_batch_num=args.rec_batch_num)}
+                                       lang=args.lang, slim=args.slim or None, rec_batch_num=args.rec_batch_num)}
     if "rapidocr" in args.compare:
         recognizers["rapidocr"] = rapidocr_recognizer(rapidocr())
     crops, truths = read_crops(args.label_file, args.data_dir)

@@ -23,8 +23,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     def build():
         from paddle_pp.ocr import build_stage
 
-        return build_stage("cls", model_dir=args.cls_model_dir, **utility.engine_options(args),
-                           **utility.model_options(args, "cls"))
+        return build_stage("cls", model_dir=args.cls_model_dir, **utility.model_choice(args),
+                           **utility.engine_options(args), **utility.model_options(args, "cls"))
 
     def process(classifier, items: List[utility.Item]) -> List[utility.Outcome]:
         _, results = classifier([item.image for item in items])

@@ -38,8 +38,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     def build():
         from paddle_pp.ocr import build_stage
 
-        return build_stage("rec", model_dir=args.rec_model_dir, **utility.engine_options(args),
-                           **utility.model_options(args, "rec"))
+        return build_stage("rec", model_dir=args.rec_model_dir, **utility.model_choice(args),
+                           **utility.engine_options(args), **utility.model_options(args, "rec"))
 
     def process(recognizer, items: List[utility.Item]) -> List[utility.Outcome]:
         outcomes = [utility.Outcome(error=too_wide(item.image)) for item in items]

@@ -122,6 +122,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser(tool: str, description: Optional[str] = None) -> argparse.ArgumentParser:
     """The parser of one tool ('det', 'cls', 'rec' or 'system'): only the flags of the stages it runs."""
     stages = STAGES[tool]
+    system = load_config("system")["System"]
     parser = _Parser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter,
                      epilog=EPILOG.format(exts=" ".join(IMAGE_EXTENSIONS)))
     io = parser.add_argument_group("input and output")
@@ -136,7 +137,6 @@ def build_parser(tool: str, description: Optional[str] = None) -> argparse.Argum
                     help="refuse images with more pixels than this, before decoding them; 0 = no limit "
                          f"(default: configs/system.yml System.max_pixels, {default_max_pixels():,})")
     if tool in ("det", "system"):
-        system = load_config("system")["System"]
         io.add_argument("--pdf_dpi", default=None, **schema_flag(SYSTEM["pdf_dpi"], "pdf_dpi"),
                         help=f"render PDF pages at this resolution, {SYSTEM['pdf_dpi'].describe()} "
                              f"(default: configs/system.yml System.pdf_dpi, {system['pdf_dpi']})")
@@ -192,17 +192,18 @@ def build_parser(tool: str, description: Optional[str] = None) -> argparse.Argum
 
     options = parser.add_argument_group("model options (None = the YAML default)")
     if tool == "system":
-        system = load_config("system")["System"]
         options.add_argument("--use_angle_cls", default=None, **schema_flag(SYSTEM["use_angle_cls"], "use_angle_cls"),
                              help=f"classify 0/180 degrees and flip crops (YAML: {system['use_angle_cls']})")
         options.add_argument("--drop_score", default=None, **schema_flag(SYSTEM["drop_score"], "drop_score"),
                              help=f"drop results scoring below this, {SYSTEM['drop_score'].describe()} "
                                   f"(YAML: {system['drop_score']})")
+    if "rec" in stages:
         options.add_argument("--lang", choices=sorted(system["rec_models"]), default=None,
                              help=f"recognizer: ch = official, en = our ASCII English model (YAML: {system['lang']})")
-        options.add_argument("--slim", nargs="?", const=True, default=None, **schema_flag(SYSTEM["slim"], "slim"),
-                             help="the slim system (paddle_pp/models/slim: FPGM-pruned det, quantized cls and rec; "
-                                  f"engine {system['slim_engine']}) (YAML: {system['slim']})")
+    options.add_argument("--slim", nargs="?", const=True, default=None, **schema_flag(SYSTEM["slim"], "slim"),
+                         help=("the slim system (paddle_pp/models/slim: FPGM-pruned det, quantized cls and rec; "
+                               if tool == "system" else f"the project's slim {tool} model (paddle_pp/models/slim; ")
+                              + f"engine {system['slim_engine']}) (YAML: {system['slim']})")
     for flag, (model, section, key) in OPTION_KEYS.items():
         if model not in stages:
             continue
@@ -225,6 +226,11 @@ def engine_options(args: argparse.Namespace) -> Dict[str, Any]:
     """The build_stage / PPOCR keyword arguments that choose and configure the engine."""
     return {"engine": args.engine, "cache_dir": args.cache_dir, "enable_mkldnn": args.enable_mkldnn,
             "cpu_threads": args.cpu_threads, "lite_model_dir": args.lite_model_dir, "precision": args.precision}
+
+
+def model_choice(args: argparse.Namespace) -> Dict[str, Any]:
+    """The build_stage / PPOCR keyword arguments that choose the models: --slim, and --lang where the tool has it."""
+    return {"slim": args.slim, **({"lang": args.lang} if hasattr(args, "lang") else {})}
 
 
 def model_options(args: argparse.Namespace, *stages: str) -> Dict[str, Any]:
