@@ -198,6 +198,7 @@ def test_prune_with_reconstruction_end_to_end(tmp_path):
     # the classifier's head is a Linear layer, which reconstruction leaves as it is: one conv is re-fitted
     assert [r["layer"] for r in fitted] == ["backbone.blocks.1.linear_conv.conv"]
     assert fitted[0]["mse_after"] < fitted[0]["mse_before"] and fitted[0]["rows"] == 4 * 50
+    assert (save_dir / "reconstruction.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"   # drawn beside the report
 
 
 def test_a_misspelt_reconstruct_key_is_a_config_error(tmp_path, capsys):

@@ -37,6 +37,7 @@ NEVER_PRUNE = ("head.thresh.",)  # the DB threshold branch (training only; its m
 DEFAULT_RATIOS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 SEN_VERSION = 1
 RECONSTRUCT_IMAGES = 120   # Slim.reconstruct.max_images by default
+RECONSTRUCTION_PLOT = "reconstruction.png"   # in the save dir, next to slim_report.json
 
 
 # ------------------------------------------------------------------------------------------------ names
@@ -220,6 +221,45 @@ def plot_sensitivity(sens: Dict[str, Dict[float, float]], path: os.PathLike, max
     path = Path(path)
     fig.savefig(path, dpi=120)
     plt.close(fig)
+    return path
+
+
+def plot_reconstruction(rows: Sequence[Dict[str, Any]], path: os.PathLike, title: str = "") -> Path:
+    """Draw a reconstruction report (slim_report.json "reconstruction"): per re-fitted layer, in execution order,
+    the mean squared error of its output against the unpruned layer's, on the same sampled inputs (those the layers
+    before it, already re-fitted, give), with its pruned weights and with the fitted ones (log scale, the
+    reduction written beside each pair)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from paddle_pp.utils.files import write_atomic
+
+    names = [row["layer"] for row in rows]
+    before = np.array([row["mse_before"] for row in rows], dtype=np.float64)
+    after = np.array([row["mse_after"] for row in rows], dtype=np.float64)
+    y = np.arange(len(rows))[::-1]  # the first layer on top
+    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.45 * len(rows)))
+    ax.barh(y + 0.2, before, height=0.4, color="tab:red", label="pruned weights")
+    ax.barh(y - 0.2, after, height=0.4, color="tab:green", label="re-fitted weights")
+    for yi, b, a in zip(y, before, after):
+        ax.text(max(b, a) * 1.15, yi, f"-{1 - a / b:.0%}" if b > 0 else "", va="center", fontsize=8)
+    ax.set_yticks(y)
+    ax.set_yticklabels([f"{n}{' (block sum)' if row.get('residual') else ''}" for n, row in zip(names, rows)],
+                       fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlim(right=max(before.max(), after.max()) * 6)
+    ax.set_xlabel("mean squared error against the unpruned model's output (log scale)")
+    ax.set_title(title or f"least-squares reconstruction of {len(rows)} layers", fontsize=10)
+    ax.grid(True, axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.3 / len(rows)), ncol=2, frameon=False)
+    fig.tight_layout()
+    path = Path(path)
+    try:
+        write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -517,6 +557,8 @@ class _Run:
                                        "max_drop": self.report["max_drop"], "pruned_flops": self.pruned_flops,
                                        "ratios_by_hand": bool(self.explicit), "sen_file": self.report["sen_file"],
                                        "input_shape": self.shape})
+        if hook.reconstruction_report:
+            plot_reconstruction(hook.reconstruction_report, save_dir / RECONSTRUCTION_PLOT)
         common.finish(save_dir, table, self.args.publish, "pruned")
 
 
