@@ -35,6 +35,7 @@ OPTION_KEYS: Dict[str, Tuple[str, str, str]] = {
     "det_db_score_mode": ("det", "PostProcess", "score_mode"),
     "use_dilation": ("det", "PostProcess", "use_dilation"),
     "max_candidates": ("det", "PostProcess", "max_candidates"),
+    "det_db_nested_thresh": ("det", "PostProcess", "nested_thresh"),
     "cls_batch_num": ("cls", "Inference", "batch_num"),
     "cls_thresh": ("cls", "Inference", "thresh"),
     "rec_batch_num": ("rec", "Inference", "batch_num"),

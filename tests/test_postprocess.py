@@ -7,7 +7,7 @@ import pytest
 
 from paddle_pp.postprocess.cls_postprocess import ClsPostProcess
 from paddle_pp.postprocess.ctc_decode import CTCLabelDecode
-from paddle_pp.postprocess.db_postprocess import (DBPostProcess, clip_det_res,
+from paddle_pp.postprocess.db_postprocess import (DBPostProcess, clip_det_res, drop_nested,
                                                   filter_tag_det_res, order_points_clockwise)
 from paddle_pp.utils.crop import get_rotate_crop_image, sorted_boxes
 
@@ -153,6 +153,37 @@ def test_db_dilation_merges_one_pixel_gap():
     shape_list = np.array([[60, 120, 1.0, 1.0]])
     assert DBPostProcess(use_dilation=False)(pred, shape_list)[0].shape[0] == 2
     assert DBPostProcess(use_dilation=True)(pred, shape_list)[0].shape[0] == 1
+
+
+def test_db_nested_boxes_are_kept_by_default_and_dropped_with_nested_thresh():
+    """A blob with a hole holding an island (a large character's probability map): PaddleOCR keeps the island's box
+    as a detection of its own; nested_thresh drops it. A box beside the line, or overlapping it less, stays."""
+    pred = np.zeros((1, 1, 120, 320), np.float32)
+    pred[0, 0, 20:70, 20:260] = 0.95      # the line
+    pred[0, 0, 30:60, 100:180] = 0.0      # a hole in it
+    pred[0, 0, 40:50, 120:160] = 0.95     # an island in the hole
+    pred[0, 0, 90:110, 40:120] = 0.95     # another line below
+    shape_list = np.array([[120, 320, 1.0, 1.0]])
+    every = DBPostProcess()(pred, shape_list)[0]
+    island = [i for i, b in enumerate(every) if b[:, 0].min() > 100 and b[:, 0].max() < 180]
+    assert len(every) == 3 and len(island) == 1
+    kept = DBPostProcess(nested_thresh=0.5)(pred, shape_list)[0]
+    assert kept.tolist() == np.delete(every, island, axis=0).tolist()   # the two lines
+
+
+def test_drop_nested_compares_areas_inside_larger_boxes_only():
+    big = np.array([[0, 0], [100, 0], [100, 40], [0, 40]])
+    half_in = np.array([[80, 10], [120, 10], [120, 20], [80, 20]])      # half of its area inside big
+    mostly_in = np.array([[70, 10], [110, 10], [110, 20], [70, 20]])   # three quarters inside
+    tilted_in = np.array([[30, 5], [60, 15], [55, 30], [25, 20]])      # wholly inside, rotated
+    apart = np.array([[200, 0], [220, 0], [220, 10], [200, 10]])
+    boxes = np.stack([half_in, big, mostly_in, tilted_in, apart]).astype(np.int32)
+    assert drop_nested(boxes, 0.5).tolist() == [0, 1, 4]          # exactly half is not "more than half"
+    assert drop_nested(boxes, 0.4).tolist() == [1, 4]
+    assert drop_nested(boxes, 1.0).tolist() == [0, 1, 2, 3, 4]    # nothing is more than wholly inside
+    same = np.stack([big, big]).astype(np.int32)                   # equal boxes: neither is the larger
+    assert drop_nested(same, 0.5).tolist() == [0, 1]
+    assert drop_nested(np.zeros((0, 4, 2), np.int32), 0.5).tolist() == []
 
 
 def test_db_rejects_bad_args():

@@ -49,6 +49,7 @@ def cpp_config_lines(det_cfg: Dict, cls_cfg: Dict, rec_cfg: Dict, system: Dict, 
         ("det_db_unclip_ratio", float(det_post.get("unclip_ratio", 1.5))),
         ("det_use_dilation", bool(det_post.get("use_dilation", False))),
         ("det_db_score_mode", det_post.get("score_mode", "fast")),
+        ("det_db_nested_thresh", float(det_post.get("nested_thresh") or 0.0)),  # 0: keep nested boxes
         ("cls_image_shape", [int(v) for v in cls_inf["image_shape"]]),
         ("cls_batch_num", int(cls_inf["batch_num"])), ("cls_thresh", float(cls_inf["thresh"])),
         ("cls_label_list", [str(v) for v in cls_cfg["Global"].get("label_list", CLS_LABEL_LIST)]),

@@ -5,6 +5,10 @@ box filtering of ``tools/infer/predict_det.py``. Every step that affects the
 final integer coordinates (float32 arithmetic, ``np.round``, floor/ceil of the
 score window, pyclipper round joins, truncating ``int()`` casts) is kept as in
 the reference so that the same probability map gives the same boxes.
+
+One step is ours and off by default (PaddleOCR has none): ``nested_thresh`` drops a box when more than that
+fraction of its area lies inside a larger box of the same image (``drop_nested``). A detector that splits a line
+also leaves small blobs inside the lines it finds; each is a false detection.
 """
 from typing import List, Optional, Sequence, Tuple, Union
 
@@ -88,7 +92,8 @@ class DBPostProcess:
     """Turn DB probability maps into quadrilateral text boxes in source-image pixels."""
 
     def __init__(self, thresh: float = 0.3, box_thresh: float = 0.6, max_candidates: int = 1000,
-                 unclip_ratio: float = 1.5, use_dilation: bool = False, score_mode: str = "fast"):
+                 unclip_ratio: float = 1.5, use_dilation: bool = False, score_mode: str = "fast",
+                 nested_thresh: Optional[float] = None):
         if score_mode not in ("slow", "fast"):
             raise ValueError(f"score_mode must be 'slow' or 'fast', got {score_mode!r}")
         self.thresh = thresh
@@ -97,6 +102,7 @@ class DBPostProcess:
         self.unclip_ratio = unclip_ratio
         self.min_size = 3
         self.score_mode = score_mode
+        self.nested_thresh = nested_thresh   # None: keep nested boxes (PaddleOCR)
         self.dilation_kernel: Optional[np.ndarray] = (
             np.array([[1, 1], [1, 1]], dtype=np.uint8) if use_dilation else None)
 
@@ -166,8 +172,33 @@ class DBPostProcess:
             else:
                 mask = segmentation[i]
             boxes, _ = self.boxes_from_bitmap(pred[i], mask, src_w, src_h)
+            if self.nested_thresh is not None:
+                boxes = boxes[drop_nested(boxes, self.nested_thresh)]
             result.append(boxes)
         return result
+
+
+def drop_nested(boxes: np.ndarray, nested_thresh: float) -> np.ndarray:
+    """Indices of the boxes to keep ([K, 4, 2] convex quadrilaterals): a box goes when more than `nested_thresh`
+    of its area lies inside a box of larger area. Every box is compared with all the others, dropped or not, so
+    the order of the boxes does not matter. The C++ demo (db_postprocess.cc DropNested) computes the same with
+    the same OpenCV calls."""
+    quads = [np.ascontiguousarray(b, dtype=np.float32).reshape(-1, 2) for b in boxes]
+    areas = [abs(float(cv2.contourArea(q))) for q in quads]
+    low, high = [q.min(0) for q in quads], [q.max(0) for q in quads]
+    keep = []
+    for i, quad in enumerate(quads):
+        nested = False
+        for j, other in enumerate(quads):
+            if j == i or areas[j] <= areas[i] or np.any(high[i] < low[j]) or np.any(high[j] < low[i]):
+                continue
+            inside, _ = cv2.intersectConvexConvex(quad, other)
+            if inside > nested_thresh * areas[i]:
+                nested = True
+                break
+        if not nested:
+            keep.append(i)
+    return np.asarray(keep, dtype=np.int64)
 
 
 def order_points_clockwise(pts: np.ndarray) -> np.ndarray:

@@ -30,6 +30,8 @@ OCR_OPTIONS: Dict[str, Tuple[Field, _Target, str]] = {
                           "score_mode"),
     "max_candidates": (option_field("max_candidates"), lambda ocr: ocr.system.detector.postprocess,
                        "max_candidates"),
+    "det_db_nested_thresh": (option_field("det_db_nested_thresh"), lambda ocr: ocr.system.detector.postprocess,
+                             "nested_thresh"),
     "cls_thresh": (option_field("cls_thresh"), lambda ocr: ocr.system.classifier, "thresh"),
     "return_word_box": (SYSTEM["return_word_box"], lambda ocr: ocr.system, "return_word_box"),
 }

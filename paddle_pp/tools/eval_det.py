@@ -41,29 +41,70 @@ def _intersection(a: np.ndarray, b: np.ndarray) -> float:
     return sum(_area(np.asarray(p, dtype=np.float64)) for p in parts) / (_SCALE * _SCALE)
 
 
-def independent_counts(gts: List[Tuple[np.ndarray, bool]], dets: List[np.ndarray]) -> Tuple[int, int, int]:
-    """(matched, care ground truths, care detections) for one image."""
+def independent_matches(gts: List[Tuple[np.ndarray, bool]], dets: List[np.ndarray]) -> Dict[str, List[int]]:
+    """Which boxes of one image count and which match, as indices into `gts` and `dets`: "care_gt", "care_det"
+    (detections not inside a don't-care region), "matched_gt", "matched_det" (one-to-one, IoU > 0.5)."""
+    care_gt = [i for i, (_, ignore) in enumerate(gts) if not ignore]
     dont_care_gt = [g for g, ignore in gts if ignore]
-    care_gt = [g for g, ignore in gts if not ignore]
     care_det = []
-    for d in dets:
+    for j, d in enumerate(dets):
         area = _area(d)
         inside_dont_care = any(area > 0 and _intersection(d, g) / area > 0.5 for g in dont_care_gt)
         if not inside_dont_care:
-            care_det.append(d)
+            care_det.append(j)
     # Greedy one-to-one in the given order, as the protocol's reference script does.
-    gt_used, det_used, matched = set(), set(), 0
-    for i, g in enumerate(care_gt):
-        for j, d in enumerate(care_det):
-            if i in gt_used or j in det_used:
+    matched_gt: List[int] = []
+    matched_det: List[int] = []
+    for i in care_gt:
+        g = gts[i][0]
+        for j in care_det:
+            if i in matched_gt or j in matched_det:
                 continue
+            d = dets[j]
             inter = _intersection(g, d)
             union = _area(g) + _area(d) - inter
             if union > 0 and inter / union > 0.5:
-                gt_used.add(i)
-                det_used.add(j)
-                matched += 1
-    return matched, len(care_gt), len(care_det)
+                matched_gt.append(i)
+                matched_det.append(j)
+    return {"care_gt": care_gt, "care_det": care_det, "matched_gt": matched_gt, "matched_det": matched_det}
+
+
+def independent_counts(gts: List[Tuple[np.ndarray, bool]], dets: List[np.ndarray]) -> Tuple[int, int, int]:
+    """(matched, care ground truths, care detections) for one image."""
+    found = independent_matches(gts, dets)
+    return len(found["matched_gt"]), len(found["care_gt"]), len(found["care_det"])
+
+
+# Colours (BGR) of --vis_dir: what the detector found, what it missed, and what does not count.
+MATCHED, UNMATCHED, MISSED, IGNORED = (0, 170, 0), (0, 0, 230), (230, 120, 0), (160, 160, 160)
+
+
+def draw_matches(image: np.ndarray, gts: List[Tuple[np.ndarray, bool]], dets: List[np.ndarray]) -> np.ndarray:
+    """The image with the evaluation drawn on it: ground-truth lines the detector missed (blue), detections that
+    match a line (green) or none (red), don't-care regions and the detections inside them (gray), and the
+    image's counts in the top-left corner."""
+    import cv2
+
+    found = independent_matches(gts, dets)
+    out = np.ascontiguousarray(image.copy())
+    thick = max(2, round(max(image.shape[:2]) / 500))
+
+    def outline(box: np.ndarray, color: Tuple[int, int, int], width: int) -> None:
+        cv2.polylines(out, [np.round(box).astype(np.int32).reshape(-1, 1, 2)], True, color, width, cv2.LINE_AA)
+
+    for i, (g, ignore) in enumerate(gts):
+        if ignore or i not in found["matched_gt"]:
+            outline(g, IGNORED if ignore else MISSED, thick if ignore else 2 * thick)
+    for j, d in enumerate(dets):
+        care = j in found["care_det"]
+        outline(d, (MATCHED if j in found["matched_det"] else UNMATCHED) if care else IGNORED, thick)
+    matched, n_gt, n_det = len(found["matched_gt"]), len(found["care_gt"]), len(found["care_det"])
+    text = f"{matched} of {n_gt} lines found, {n_det - matched} of {n_det} boxes match none"
+    scale = thick / 3
+    (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+    cv2.rectangle(out, (0, 0), (w + 2 * thick, h + base + 2 * thick), (255, 255, 255), -1)
+    cv2.putText(out, text, (thick, h + thick), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick, cv2.LINE_AA)
+    return out
 
 
 def hmean_from_counts(matched: int, n_gt: int, n_det: int) -> Dict[str, float]:
@@ -90,6 +131,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     from paddle_pp.metrics.det_metric import DetectionIoUEvaluator
     from paddle_pp.ocr import build_stage
+    from paddle_pp.pipeline import OPTION_KEYS, option_field
+    from paddle_pp.tools.utility import save_image, schema_flag
+    from paddle_pp.utils.files import write_text_atomic
     from paddle_pp.utils.image_io import ImageReadError, read_image
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -100,16 +144,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--engine", default=None)
     parser.add_argument("--det_limit_side_len", type=int, default=736)
     parser.add_argument("--det_limit_type", default="min")
+    post = [flag for flag, (model, section, _) in OPTION_KEYS.items() if model == "det" and section == "PostProcess"]
+    for flag in post:
+        parser.add_argument(f"--{flag}", default=None, **schema_flag(option_field(flag), flag),
+                            help="as predict_det.py's (default: the model's config)")
     parser.add_argument("--save_preds", default=None, help="write the predictions as a detection label file")
+    parser.add_argument("--vis_dir", default=None,
+                        help="draw each image's evaluation here: lines found (green boxes), boxes matching no line "
+                             "(red), lines missed (blue), don't-care regions (gray)")
     args = parser.parse_args(argv)
 
     detector = build_stage("det", args.det_model_dir, engine=args.engine, slim=args.slim or None,
+                           **{flag: getattr(args, flag) for flag in post},
                            det_limit_side_len=args.det_limit_side_len, det_limit_type=args.det_limit_type)
     evaluator = DetectionIoUEvaluator()
     ours, totals, lines, failures = [], [0, 0, 0], [], 0
     for path, gts in tqdm(read_labels(Path(args.label_file), Path(args.data_dir)), desc="eval det", unit="img"):
         try:
-            dets = [np.asarray(b, dtype=np.float64) for b in detector(read_image(path))]
+            image = read_image(path)
+            dets = [np.asarray(b, dtype=np.float64) for b in detector(image)]
         except ImageReadError as exc:
             failures += 1
             tqdm.write(f"skipped: {exc}")
@@ -119,6 +172,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for k, v in enumerate(independent_counts(gts, dets)):
             totals[k] += v
         lines.append(f"{path}\t" + format_det_label([{"transcription": "", "points": d.astype(int).tolist()} for d in dets]))
+        if args.vis_dir:
+            save_image(Path(args.vis_dir) / f"{path.stem}.jpg", draw_matches(image, gts, dets))
     a = evaluator.combine_results(ours)
     b = hmean_from_counts(*totals)
     print(f"images: {len(ours)} ({failures} unreadable)")
@@ -126,7 +181,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f"independent (clipper): precision {b['precision']:.4f}  recall {b['recall']:.4f}  hmean {b['hmean']:.4f}")
     print(f"|hmean difference| = {abs(a['hmean'] - b['hmean']):.2e}")
     if args.save_preds:
-        Path(args.save_preds).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        write_text_atomic(args.save_preds, "\n".join(lines) + "\n")
     return 0 if abs(a["hmean"] - b["hmean"]) <= 1e-3 else 1
 
 

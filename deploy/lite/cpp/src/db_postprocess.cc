@@ -9,6 +9,18 @@
 
 namespace ppocr {
 
+DBParams ReadDBParams(const Config& c) {
+  DBParams p;
+  p.thresh = c.Double("det_db_thresh");
+  p.box_thresh = c.Double("det_db_box_thresh");
+  p.max_candidates = c.Int("det_db_max_candidates");
+  p.unclip_ratio = c.Double("det_db_unclip_ratio");
+  p.use_dilation = c.Bool("det_use_dilation");
+  p.score_mode = c.Str("det_db_score_mode");
+  p.nested_thresh = c.Has("det_db_nested_thresh") ? c.Double("det_db_nested_thresh") : 0.0;  // older configs: off
+  return p;
+}
+
 Quad GetMiniBoxes(const std::vector<cv::Point>& contour, float* short_side) {
   cv::RotatedRect rect = cv::minAreaRect(contour);
   cv::Point2f corners[4];
@@ -131,7 +143,37 @@ std::vector<Quad> DBPostProcess(const float* pred_data, int height, int width, c
     }
     boxes.push_back(box);
   }
-  return boxes;
+  return params.nested_thresh > 0 ? DropNested(boxes, params.nested_thresh) : boxes;
+}
+
+std::vector<Quad> DropNested(const std::vector<Quad>& boxes, double nested_thresh) {
+  const size_t n = boxes.size();
+  std::vector<std::vector<cv::Point2f>> quads(n);
+  std::vector<double> areas(n);
+  std::vector<cv::Rect2f> bounds(n);
+  for (size_t i = 0; i < n; ++i) {
+    quads[i].assign(boxes[i].begin(), boxes[i].end());
+    areas[i] = std::abs(cv::contourArea(quads[i]));
+    float x0 = quads[i][0].x, x1 = x0, y0 = quads[i][0].y, y1 = y0;
+    for (const cv::Point2f& p : quads[i]) {
+      x0 = std::min(x0, p.x); x1 = std::max(x1, p.x); y0 = std::min(y0, p.y); y1 = std::max(y1, p.y);
+    }
+    bounds[i] = cv::Rect2f(x0, y0, x1 - x0, y1 - y0);
+  }
+  std::vector<Quad> kept;
+  for (size_t i = 0; i < n; ++i) {
+    bool nested = false;
+    for (size_t j = 0; j < n && !nested; ++j) {
+      const cv::Rect2f &a = bounds[i], &b = bounds[j];
+      if (j == i || areas[j] <= areas[i] || a.x + a.width < b.x || b.x + b.width < a.x ||
+          a.y + a.height < b.y || b.y + b.height < a.y)
+        continue;
+      std::vector<cv::Point2f> inside;
+      nested = cv::intersectConvexConvex(quads[i], quads[j], inside) > nested_thresh * areas[i];
+    }
+    if (!nested) kept.push_back(boxes[i]);
+  }
+  return kept;
 }
 
 Quad OrderPointsClockwise(const Quad& pts) {

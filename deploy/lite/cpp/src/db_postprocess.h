@@ -6,6 +6,7 @@
 
 #include <opencv2/core.hpp>
 
+#include "config.h"
 #include "preprocess.h"
 
 namespace ppocr {
@@ -20,11 +21,18 @@ struct DBParams {
   double unclip_ratio = 1.5;
   bool use_dilation = false;
   std::string score_mode = "fast";
+  double nested_thresh = 0.0;  // > 0: drop boxes nested in larger ones (DropNested); 0: keep them (PaddleOCR)
 };
+
+// The det_db_* keys of the demo's config (make_cpp_config.py writes them from the detector's PostProcess).
+DBParams ReadDBParams(const Config& c);
 
 // One probability map (H x W float32) -> boxes in source pixels (DBPostProcess.__call__ for one image).
 std::vector<Quad> DBPostProcess(const float* pred, int height, int width, const ShapeInfo& info,
                                 const DBParams& params);
+// Drop a box when more than `nested_thresh` of its area lies inside a box of larger area (db_postprocess.py
+// drop_nested: the same OpenCV calls, every box compared with all the others).
+std::vector<Quad> DropNested(const std::vector<Quad>& boxes, double nested_thresh);
 // predict_det's last step: order clockwise, clip, drop boxes with a side <= 3.
 std::vector<Quad> FilterTagDetRes(const std::vector<Quad>& boxes, int img_height, int img_width);
 

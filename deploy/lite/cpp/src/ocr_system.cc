@@ -20,12 +20,7 @@ OcrSystem::OcrSystem(const Config& c, Predictor* det, Predictor* cls, Predictor*
   det_mean_ = c.Doubles("det_mean");
   det_std_ = c.Doubles("det_std");
   det_scale_ = c.Double("det_scale");
-  db_.thresh = c.Double("det_db_thresh");
-  db_.box_thresh = c.Double("det_db_box_thresh");
-  db_.max_candidates = c.Int("det_db_max_candidates");
-  db_.unclip_ratio = c.Double("det_db_unclip_ratio");
-  db_.use_dilation = c.Bool("det_use_dilation");
-  db_.score_mode = c.Str("det_db_score_mode");
+  db_ = ReadDBParams(c);
   std::vector<double> cls_shape = c.Doubles("cls_image_shape");
   cls_h_ = int(cls_shape[1]);
   cls_w_ = int(cls_shape[2]);

@@ -157,14 +157,7 @@ int main(int argc, char** argv) {
       info.src_w = std::atoi(args[3].c_str());
       info.ratio_h = std::strtod(args[4].c_str(), nullptr);
       info.ratio_w = std::strtod(args[5].c_str(), nullptr);
-      DBParams p;
-      p.thresh = c.Double("det_db_thresh");
-      p.box_thresh = c.Double("det_db_box_thresh");
-      p.max_candidates = c.Int("det_db_max_candidates");
-      p.unclip_ratio = c.Double("det_db_unclip_ratio");
-      p.use_dilation = c.Bool("det_use_dilation");
-      p.score_mode = c.Str("det_db_score_mode");
-      std::vector<Quad> raw = DBPostProcess(prob.f32(), h, w, info, p);
+      std::vector<Quad> raw = DBPostProcess(prob.f32(), h, w, info, ReadDBParams(c));
       std::vector<Quad> filtered = FilterTagDetRes(raw, info.src_h, info.src_w);
       std::cout << "{\"raw\": " << BoxesJson(raw) << ", \"filtered\": " << BoxesJson(filtered)
                 << ", \"sorted\": " << BoxesJson(SortedBoxes(filtered)) << "}" << std::endl;
