@@ -398,3 +398,15 @@ def test_english_models_carry_their_case_prior_to_the_demo():
         lines = cpp_config_lines(load_config("det"), load_config("cls"), rec, dict(load_config("system")["System"]))
         assert f"rec_mixed_case_prior {rec['PostProcess']['mixed_case_prior']!r}" in lines
         assert rec["PostProcess"]["mixed_case_prior"] == 0.01
+
+
+def test_the_pruned_detector_carries_its_nested_box_setting_to_the_demo():
+    from paddle_pp.lite.make_cpp_config import cpp_config_lines
+
+    system = dict(load_config("system")["System"])
+    pruned = load_config(str(ROOT / "paddle_pp" / "models" / "slim" / "det" / "config.yml"))
+    assert pruned["PostProcess"]["nested_thresh"] == 0.5
+    assert "det_db_nested_thresh 0.5" in cpp_config_lines(pruned, load_config("cls"), load_config("rec"), system)
+    # the official detector keeps every box, as PaddleOCR
+    assert "det_db_nested_thresh 0.0" in cpp_config_lines(load_config("det"), load_config("cls"), load_config("rec"),
+                                                          system)
