@@ -6,6 +6,7 @@ shutdown test starts its own. Images are rendered by the tests (tests/fixtures.p
 from __future__ import annotations
 
 import base64
+import io
 import json
 import signal
 import socket
@@ -214,6 +215,23 @@ def test_multipage_tiff_upload(client, tmp_path):
     assert r.status_code == 200, r.text
     (page,) = r.json()["pages"]
     assert page["page"] == 2 and page["id"] == "upload#page=2" and "TOTAL27.30" in squeezed(texts(r.json()))
+
+
+def test_gif_upload_is_read_as_its_first_frame(client):
+    from PIL import Image
+
+    img, _ = document()
+    frames = [Image.fromarray(np.ascontiguousarray(img[:, :, ::-1])), Image.new("RGB", img.shape[1::-1], "white")]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:])
+    r = client.post("/ocr", content=buf.getvalue(), headers={"Content-Type": "image/gif"})
+    assert r.status_code == 200, r.text
+    assert "TOTAL27.30" in squeezed(texts(r.json()))
+    # a per-request DB option the server takes (nested boxes: none on this page, so the same lines)
+    nested = client.post("/ocr?det_db_nested_thresh=0.5", content=buf.getvalue(), headers={"Content-Type": "image/gif"})
+    assert nested.status_code == 200 and texts(nested.json()) == texts(r.json())
+    assert client.post("/ocr?det_db_nested_thresh=0", content=buf.getvalue(),
+                       headers={"Content-Type": "image/gif"}).status_code == 422
 
 
 def test_txt_hocr_and_searchable_pdf_formats(client, pdfs):
