@@ -93,7 +93,7 @@ def test_lang_picks_the_recognizer_as_ppocr_does(tmp_path, monkeypatch):
     (tmp_path / "slim" / "rec_en" / "inference.pdmodel").write_bytes(b"x")
     (tmp_path / "slim" / "rec_en" / "inference.pdiparams").write_bytes(b"x")
     assert E.source_dir("rec", None, slim=True, lang="en") == tmp_path / "slim" / "rec_en"
-    with pytest.raises(E.ExportError, match="--lang xx: unknown; choose one of ch, en"):
+    with pytest.raises(E.ExportError, match="--lang xx: unknown lang 'xx'; choose one of ch, en"):
         E.source_dir("rec", None, slim=False, lang="xx")
     proc = export(tmp_path / "out", "--lang", "xx")
     assert proc.returncode == 1 and "Traceback" not in proc.stderr and "--lang xx" in proc.stderr

@@ -57,15 +57,12 @@ def has_legacy_export(directory: Path) -> bool:
 def model_source(name: str, lang: Optional[str]) -> str:
     """The project's model behind a stage, as PPOCR(lang=...) picks it: `det`, `cls`, `rec` or `rec_en`
     (lang None: configs/system.yml's lang)."""
-    if name != "rec":
-        return name
-    from paddle_pp.ocr import system_defaults
+    from paddle_pp.ocr import stage_sources
 
-    lang = lang or system_defaults()["lang"]
-    rec_models = system_defaults()["rec_models"]
-    if lang not in rec_models:
-        raise ExportError(f"--lang {lang}: unknown; choose one of {', '.join(rec_models)}")
-    return rec_models[lang]
+    try:
+        return stage_sources(lang)[name]
+    except ValueError as exc:  # an unknown lang
+        raise ExportError(f"--lang {lang}: {exc}") from None
 
 
 def float_source_dir(source: str) -> Path:
