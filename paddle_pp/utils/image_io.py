@@ -311,8 +311,8 @@ def _decode_gif(data: bytes, name: Union[str, os.PathLike], max_pixels: Optional
             header.seek(0)
             header.load()
             return pil_to_bgr(header, max_pixels)
-    except ImageReadError:
-        raise
+    except ImageReadError as exc:  # pil_to_bgr names "PIL image": name the file instead
+        raise type(exc)(f"{name}: {str(exc).split(': ', 1)[-1]}") from None
     except MemoryError:
         raise ImageReadError(f"{name}: too large to decode (out of memory)") from None
     except Exception as exc:  # noqa: BLE001 - PIL raises OSError, SyntaxError, ValueError, EOFError for bad data
