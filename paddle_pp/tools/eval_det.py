@@ -159,6 +159,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                            det_limit_side_len=args.det_limit_side_len, det_limit_type=args.det_limit_type)
     evaluator = DetectionIoUEvaluator()
     ours, totals, lines, failures = [], [0, 0, 0], [], 0
+    drawn: set = set()
     for path, gts in tqdm(read_labels(Path(args.label_file), Path(args.data_dir)), desc="eval det", unit="img"):
         try:
             image = read_image(path)
@@ -173,7 +174,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             totals[k] += v
         lines.append(f"{path}\t" + format_det_label([{"transcription": "", "points": d.astype(int).tolist()} for d in dets]))
         if args.vis_dir:
-            save_image(Path(args.vis_dir) / f"{path.stem}.jpg", draw_matches(image, gts, dets))
+            stem = path.stem if path.stem not in drawn else f"{path.stem}_{len(drawn)}"  # same names, other folders
+            drawn.add(stem)
+            save_image(Path(args.vis_dir) / f"{stem}.jpg", draw_matches(image, gts, dets))
     a = evaluator.combine_results(ours)
     b = hmean_from_counts(*totals)
     print(f"images: {len(ours)} ({failures} unreadable)")
