@@ -22,13 +22,14 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from paddle_pp.metrics.rec_metric import levenshtein
-from paddle_pp.pipeline import option_field
+from paddle_pp.pipeline import OPTION_KEYS, option_field
 from paddle_pp.tools.eval_det import _area, _intersection, hmean_from_counts
 from paddle_pp.tools.peers import PEERS, rapidocr, rapidocr_lines
 from paddle_pp.tools.utility import schema_flag
 from paddle_pp.utils.label_files import is_dont_care, parse_det_label, read_label_lines, skip_malformed
 
-RESIZE_FLAGS = ("det_limit_side_len", "det_limit_type")  # PaddleOCR's flags; PPOCR takes them as options
+# The detector's flags (resize and DB post-processing), PaddleOCR's names; PPOCR takes them as options.
+DET_FLAGS = tuple(flag for flag, (model, _, _) in OPTION_KEYS.items() if model == "det")
 
 Line = Tuple[np.ndarray, str]
 
@@ -111,9 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--precision", default=None, help="fp32 | int8 (the slim models' model_int8.onnx)")
     for name in ("det", "cls", "rec"):
         parser.add_argument(f"--{name}_model_dir", default=None)
-    for flag in RESIZE_FLAGS:  # typed and range-checked by the YAML key each sets
+    for flag in DET_FLAGS:  # typed and range-checked by the YAML key each sets
         parser.add_argument(f"--{flag}", default=None, **schema_flag(option_field(flag), flag),
-                            help="detection resize (default: the detector's config)")
+                            help="as predict_system.py's (default: the detector's config)")
     parser.add_argument("--ignore_case", action="store_true", help="a hit ignores case as well as spaces")
     parser.add_argument("--compare", nargs="*", default=[], choices=PEERS,
                         help="also evaluate these systems on the same images (requirements-bench.txt)")
@@ -149,10 +150,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not items:
         print(f"error: {args.label_file}: no labelled images", file=sys.stderr)
         return 1
-    resize = {flag: getattr(args, flag) for flag in RESIZE_FLAGS if getattr(args, flag) is not None}
+    det_options = {flag: getattr(args, flag) for flag in DET_FLAGS if getattr(args, flag) is not None}
     ocr = PPOCR(lang=args.lang, slim=args.slim or None, engine=args.engine, precision=args.precision,
                 det_model_dir=args.det_model_dir, cls_model_dir=args.cls_model_dir, rec_model_dir=args.rec_model_dir,
-                **resize)
+                **det_options)
     systems: Dict[str, Callable[[np.ndarray], List[Line]]] = {
         "ours": lambda image: [(np.asarray(r["points"], dtype=np.float64), r["transcription"]) for r in ocr(image)]}
     if "rapidocr" in args.compare:
