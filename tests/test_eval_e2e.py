@@ -64,6 +64,10 @@ def test_end_to_end_on_a_rendered_receipt(tmp_path, models_dir, capsys):
     assert E.main(["--label_file", str(tmp_path / "labels.txt"), "--data_dir", str(tmp_path), "--lang", "en",
                    "--det_limit_side_len", "64", "--det_limit_type", "max"]) == 0
     assert re.search(r"lines: 3 labelled, \d read, 0 hits", capsys.readouterr().out)
+    # and so does the DB post-processing: a box threshold of 1 keeps no box
+    assert E.main(["--label_file", str(tmp_path / "labels.txt"), "--data_dir", str(tmp_path), "--lang", "en",
+                   "--det_db_box_thresh", "1.0"]) == 0
+    assert "lines: 3 labelled, 0 read, 0 hits" in capsys.readouterr().out
 
 
 def test_rapidocr_is_scored_on_the_same_images(tmp_path, models_dir, capsys):
