@@ -45,6 +45,11 @@ OPTION_KEYS: Dict[str, Tuple[str, str, str]] = {
 SYSTEM_KEYS = ("use_angle_cls", "drop_score")
 
 
+def option_flags(model: str, section: Optional[str] = None) -> Tuple[str, ...]:
+    """The OPTION_KEYS flags that set one model's config (only those of one section, e.g. PostProcess)."""
+    return tuple(flag for flag, (m, s, _) in OPTION_KEYS.items() if m == model and section in (None, s))
+
+
 def option_field(flag: str) -> config_schema.Field:
     """The type and valid range of a PaddleOCR flag: those of the YAML key it sets."""
     return config_schema.field_of(*OPTION_KEYS[flag])

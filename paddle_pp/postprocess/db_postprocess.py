@@ -184,19 +184,14 @@ def drop_nested(boxes: np.ndarray, nested_thresh: float) -> np.ndarray:
     the order of the boxes does not matter. The C++ demo (db_postprocess.cc DropNested) computes the same with
     the same OpenCV calls."""
     quads = [np.ascontiguousarray(b, dtype=np.float32).reshape(-1, 2) for b in boxes]
-    areas = [abs(float(cv2.contourArea(q))) for q in quads]
-    low, high = [q.min(0) for q in quads], [q.max(0) for q in quads]
+    areas = np.array([abs(float(cv2.contourArea(q))) for q in quads], dtype=np.float64)
+    low = np.array([q.min(0) for q in quads]).reshape(-1, 2)
+    high = np.array([q.max(0) for q in quads]).reshape(-1, 2)
     keep = []
     for i, quad in enumerate(quads):
-        nested = False
-        for j, other in enumerate(quads):
-            if j == i or areas[j] <= areas[i] or np.any(high[i] < low[j]) or np.any(high[j] < low[i]):
-                continue
-            inside, _ = cv2.intersectConvexConvex(quad, other)
-            if inside > nested_thresh * areas[i]:
-                nested = True
-                break
-        if not nested:
+        # only larger boxes whose bounding boxes touch this one's can hold it (the box itself is not larger)
+        larger = np.flatnonzero((areas > areas[i]) & np.all(low <= high[i], axis=1) & np.all(high >= low[i], axis=1))
+        if not any(cv2.intersectConvexConvex(quad, quads[j])[0] > nested_thresh * areas[i] for j in larger):
             keep.append(i)
     return np.asarray(keep, dtype=np.int64)
 

@@ -131,7 +131,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     from paddle_pp.metrics.det_metric import DetectionIoUEvaluator
     from paddle_pp.ocr import build_stage
-    from paddle_pp.pipeline import OPTION_KEYS, option_field
+    from paddle_pp.pipeline import option_field, option_flags
     from paddle_pp.tools.utility import save_image, schema_flag
     from paddle_pp.utils.files import write_text_atomic
     from paddle_pp.utils.image_io import ImageReadError, read_image
@@ -144,7 +144,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--engine", default=None)
     parser.add_argument("--det_limit_side_len", type=int, default=736)
     parser.add_argument("--det_limit_type", default="min")
-    post = [flag for flag, (model, section, _) in OPTION_KEYS.items() if model == "det" and section == "PostProcess"]
+    post = option_flags("det", "PostProcess")
     for flag in post:
         parser.add_argument(f"--{flag}", default=None, **schema_flag(option_field(flag), flag),
                             help="as predict_det.py's (default: the model's config)")

@@ -22,14 +22,14 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from paddle_pp.metrics.rec_metric import levenshtein
-from paddle_pp.pipeline import OPTION_KEYS, option_field
+from paddle_pp.pipeline import option_field, option_flags
 from paddle_pp.tools.eval_det import _area, _intersection, hmean_from_counts
 from paddle_pp.tools.peers import PEERS, rapidocr, rapidocr_lines
 from paddle_pp.tools.utility import schema_flag
 from paddle_pp.utils.label_files import is_dont_care, parse_det_label, read_label_lines, skip_malformed
 
 # The detector's flags (resize and DB post-processing), PaddleOCR's names; PPOCR takes them as options.
-DET_FLAGS = tuple(flag for flag, (model, _, _) in OPTION_KEYS.items() if model == "det")
+DET_FLAGS = option_flags("det")
 
 Line = Tuple[np.ndarray, str]
 
