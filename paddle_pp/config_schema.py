@@ -280,10 +280,12 @@ POSTPROCESS: Dict[str, Dict[str, Field]] = {
 
 ENGINE_CHOICES = ("onnx", "paddle", "dygraph", "lite")   # paddle_pp.engine.ENGINES (a test keeps them equal)
 STAGE_NAMES = ("det", "cls", "rec")
+READING_ORDERS = ("rows", "paddleocr")               # paddle_pp.utils.reading_order (a test keeps them equal)
 
 SYSTEM: Dict[str, Field] = {
     "use_angle_cls": Bool(),
     "drop_score": PROBABILITY,                        # recognition scores are probabilities
+    "reading_order": OneOf(*READING_ORDERS),
     "lang": Str(),                                    # one of rec_models' keys (checked in check_config)
     "rec_models": Field("map"),
     "engine": OneOf(*ENGINE_CHOICES),

@@ -28,7 +28,6 @@ from paddle_pp.export import export_in_subprocess
 from paddle_pp.model_dir import ONNX_MODEL
 from paddle_pp.pipeline import OCRResult, TextClassifier, TextDetector, TextRecognizer, TextSystem, apply_options
 from paddle_pp.resources import BUNDLED_MODELS_DIR
-from paddle_pp.utils.crop import sorted_boxes
 from paddle_pp.utils.dicts import resolve_dict_path
 from paddle_pp.utils.errors import printable
 from paddle_pp.utils.image_io import ImageInput, ImageReadError, resolve_max_pixels, to_bgr
@@ -301,6 +300,8 @@ class PPOCR:
             lang='en' the English recognizer quantized post-training), on configs/system.yml's slim_engine and
             slim_precision by default.
         drop_score: drop results whose recognition score is below this (default 0.5; in [0, 1]).
+        reading_order: the order of the lines: 'rows' (default; grouped into rows by vertical overlap, each read
+            left to right) or 'paddleocr' (PaddleOCR's sorted_boxes); paddle_pp/utils/reading_order.py.
         engine: 'onnx' (default, fastest here), 'paddle' (Paddle Inference), 'dygraph', or 'lite' (Paddle-Lite
             x86 .nb files from `lite_model_dir` / $PADDLE_PP_LITE_MODEL_DIR, run in the Paddle-Lite venv).
         enable_mkldnn, cpu_threads: engine settings (configs/system.yml).
@@ -320,7 +321,7 @@ class PPOCR:
     def __init__(self, det_model_dir: Optional[os.PathLike] = None, cls_model_dir: Optional[os.PathLike] = None,
                  rec_model_dir: Optional[os.PathLike] = None, use_angle_cls: Optional[bool] = None,
                  lang: Optional[str] = None,
-                 drop_score: Optional[float] = None, engine: Optional[str] = None,
+                 drop_score: Optional[float] = None, reading_order: Optional[str] = None, engine: Optional[str] = None,
                  enable_mkldnn: Optional[bool] = None, cpu_threads: Optional[int] = None,
                  cache_dir: Optional[os.PathLike] = None, lite_model_dir: Optional[os.PathLike] = None,
                  slim: Optional[bool] = None, max_pixels: Optional[int] = None, precision: Optional[str] = None,
@@ -333,8 +334,8 @@ class PPOCR:
         # show_log=False (PaddleOCR's): not even the one-time "preparing ... model" lines
         with contextlib.nullcontext() if show_log is not False else contextlib.redirect_stderr(io.StringIO()):
             # Every option is checked before any model is loaded: a value out of range is a ValueError naming it.
-            check_values({"use_angle_cls": use_angle_cls, "drop_score": drop_score, "engine": engine,
-                          "enable_mkldnn": enable_mkldnn, "cpu_threads": cpu_threads, "slim": slim,
+            check_values({"use_angle_cls": use_angle_cls, "drop_score": drop_score, "reading_order": reading_order,
+                          "engine": engine, "enable_mkldnn": enable_mkldnn, "cpu_threads": cpu_threads, "slim": slim,
                           "precision": precision, "return_word_box": return_word_box}, SYSTEM)
             apply_options({"det": {}, "cls": {}, "rec": {}}, options)
             system = system_defaults()
@@ -343,6 +344,7 @@ class PPOCR:
             self.return_word_box = system["return_word_box"] if return_word_box is None else bool(return_word_box)
             self.use_angle_cls = system["use_angle_cls"] if use_angle_cls is None else bool(use_angle_cls)
             self.drop_score = system["drop_score"] if drop_score is None else float(drop_score)
+            self.reading_order = reading_order or system["reading_order"]
             self.slim, self.engine, self.precision = resolve_slim(slim, engine, precision)
             self.lang = lang or system["lang"]
             sources = stage_sources(self.lang)
@@ -361,7 +363,8 @@ class PPOCR:
                                    lite_model_dir, sources[name], self.precision)
 
             classifier = stage("cls") if self.use_angle_cls else None
-            self.system = TextSystem(stage("det"), stage("rec"), classifier, self.drop_score, self.return_word_box)
+            self.system = TextSystem(stage("det"), stage("rec"), classifier, self.drop_score, self.return_word_box,
+                                     self.reading_order)
 
     def __call__(self, image: ImageInput, pages: Optional[str] = None,
                  pdf_password: Optional[str] = None) -> List[Any]:
@@ -406,7 +409,7 @@ class PPOCR:
                 crops, _ = self.system.classifier(crops)
             return [(text, float(score)) for text, score in self.system.recognizer(crops)]
         if not rec:
-            return [np.asarray(box).tolist() for box in sorted_boxes(self.system.detector(image))]
+            return [np.asarray(box).tolist() for box in self.system.ordered_boxes(image)]
         return [[r.points, (r.transcription, r.score)] for r in self.system(image, classify=classify)]
 
     def ocr_results(self, image: np.ndarray, keep_crops: bool = False) -> List[OCRResult]:

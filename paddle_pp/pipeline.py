@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 import numpy as np
 
 from paddle_pp import config_schema, defaults
+from paddle_pp.config import load_config
 from paddle_pp.data.imaug.det_ops import det_preprocess
 from paddle_pp.data.imaug.rec_ops import resize_norm_cls, resize_norm_rec
 from paddle_pp.engine import Engine
@@ -22,7 +23,8 @@ from paddle_pp.postprocess.cls_postprocess import ClsPostProcess
 from paddle_pp.postprocess.ctc_decode import CTCLabelDecode, mixed_case_prior
 from paddle_pp.postprocess.db_postprocess import DBPostProcess, filter_tag_det_res
 from paddle_pp.postprocess.word_boxes import WordSpan, word_spans
-from paddle_pp.utils.crop import crop_to_image, get_rotate_crop_image, sorted_boxes
+from paddle_pp.utils.crop import crop_to_image, get_rotate_crop_image
+from paddle_pp.utils.reading_order import order_boxes
 from paddle_pp.utils.dicts import use_space_char
 
 # PaddleOCR flag name -> (model, config section, key). The one map from user-facing options to YAML keys.
@@ -225,8 +227,6 @@ def max_pad_ratio(inference: Dict[str, Any]) -> Optional[float]:
     """Inference.max_pad_ratio of a rec config; a model directory whose config.yml predates the key gets
     configs/rec.yml's value (the one default). An explicit empty value (None) keeps PaddleOCR's batching."""
     if "max_pad_ratio" not in inference:
-        from paddle_pp.config import load_config
-
         inference = load_config("rec")["Inference"]
     value = config_schema.field_of("rec", "Inference", "max_pad_ratio").check(inference.get("max_pad_ratio"),
                                                                              "Inference.max_pad_ratio")
@@ -283,18 +283,25 @@ def word_boxes(box: np.ndarray, crop: np.ndarray, spans: Sequence[WordSpan], fli
 
 class TextSystem:
     def __init__(self, detector: TextDetector, recognizer: TextRecognizer,
-                 classifier: Optional[TextClassifier], drop_score: float, return_word_box: bool = False) -> None:
+                 classifier: Optional[TextClassifier], drop_score: float, return_word_box: bool = False,
+                 reading_order: Optional[str] = None) -> None:
         self.detector = detector
         self.recognizer = recognizer
         self.classifier = classifier
         self.drop_score = float(drop_score)
         self.return_word_box = bool(return_word_box)
+        # utils/reading_order.py: rows | paddleocr; None: configs/system.yml's
+        self.reading_order = reading_order or load_config("system")["System"]["reading_order"]
+
+    def ordered_boxes(self, img: np.ndarray) -> List[np.ndarray]:
+        """The detector's boxes of an image in the system's reading order."""
+        return order_boxes(self.detector(img), self.reading_order)
 
     def __call__(self, img: np.ndarray, classify: bool = True, keep_crops: bool = False) -> List[OCRResult]:
         """The lines of an image in reading order. `classify=False` skips the classifier for this call (PaddleOCR's
         `ocr(..., cls=False)`); `keep_crops` gives each result the crop its text was read from."""
         boxes, crops = [], []
-        for box in sorted_boxes(self.detector(img)):
+        for box in self.ordered_boxes(img):
             crop = _crop_or_none(img, box)
             if crop is not None:  # a box with a zero side gives no crop: skip it, never fail the image
                 boxes.append(box)

@@ -6,7 +6,7 @@ from typing import List, Tuple
 import cv2
 import numpy as np
 
-from paddle_pp.utils.text_render import cjk_font_path, render_line, render_lines
+from paddle_pp.utils.text_render import cjk_font_path, latin_font_path, render_line, render_lines
 
 DOC_LINES = [("Order 2026-0142", 34), ("Fresh Milk 1L   13.80", 28), ("TOTAL 27.30", 30),
              ("Thank you for shopping", 26)]
@@ -16,6 +16,35 @@ REC_WORDS = ["Hello", "TOTAL 27.30", "Invoice No: INV-2026-0142", "The quick bro
 def document(size: Tuple[int, int] = (640, 420)) -> Tuple[np.ndarray, List[str]]:
     img, _ = render_lines(DOC_LINES, size=size)
     return img, [t for t, _ in DOC_LINES]
+
+
+FORM_ROWS = [["Full-time", "Part-time", "Contract", "Internship"],      # checkboxes in front of each label
+             ["Employer", "Role", "From", "To"],                         # a table: header cells in bold
+             ["Acme Corp.", "Data Analyst", "03/2015", "08/2019"]]
+
+
+def form(size: Tuple[int, int] = (1240, 420)) -> np.ndarray:
+    """A form's rows as users scan them: labels after checkboxes, a ruled table whose cells differ in height
+    (capitals, descenders, a bold header). The boxes of one row start up to ~20 px apart in y, past the 10 px of
+    PaddleOCR's sorted_boxes; read in rows, each row gives FORM_ROWS' words left to right."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    regular = latin_font_path()
+    bold = regular.replace("DejaVuSans.ttf", "DejaVuSans-Bold.ttf")
+    page = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(page)
+    for i, label in enumerate(FORM_ROWS[0]):
+        x, y = 60 + i * 290, 50 + (i % 2) * 9           # hand-filled forms are not level
+        draw.rectangle((x, y, x + 34, y + 34), outline="black", width=3)
+        draw.text((x + 48, y + 2), label, font=ImageFont.truetype(regular, 30), fill="black")
+    columns = [40, 380, 700, 950, 1200]
+    for r, row in enumerate(FORM_ROWS[1:]):
+        y = 170 + r * 90
+        for c, text in enumerate(row):
+            draw.rectangle((columns[c], y, columns[c + 1], y + 90), outline="black", width=2)
+            font = ImageFont.truetype(bold if r == 0 else regular, 30 if c % 2 else 26)
+            draw.text((columns[c] + 14, y + 18 + 6 * (c % 2)), text, font=font, fill="black")
+    return cv2.cvtColor(np.asarray(page), cv2.COLOR_RGB2BGR)
 
 
 def photo_like(size: Tuple[int, int] = (960, 544)) -> np.ndarray:

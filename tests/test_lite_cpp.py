@@ -34,7 +34,8 @@ from paddle_pp.data.imaug.rec_ops import resize_norm_cls, resize_norm_rec  # noq
 from paddle_pp.postprocess.cls_postprocess import ClsPostProcess  # noqa: E402
 from paddle_pp.postprocess.ctc_decode import CTCLabelDecode  # noqa: E402
 from paddle_pp.postprocess.db_postprocess import DBPostProcess, filter_tag_det_res  # noqa: E402
-from paddle_pp.utils.crop import get_rotate_crop_image, sorted_boxes  # noqa: E402
+from paddle_pp.utils.crop import get_rotate_crop_image  # noqa: E402
+from paddle_pp.utils.reading_order import order_boxes, row_order, sorted_boxes  # noqa: E402
 
 QEMU = "qemu-aarch64-static"
 ARM64_LIBS = ("/usr/lib/aarch64-linux-gnu/libopencv_imgproc.so", "/usr/lib/aarch64-linux-gnu/libpolyclipping.so")
@@ -185,7 +186,8 @@ def test_db_postprocess_gives_the_same_boxes(driver, cpp_config, onnx_models, tm
     img = IMAGES[name]
     _, shape_info, prob = _det_pipeline(img, onnx_models)
     post = load_config("det")["PostProcess"]
-    variants = [({}, {}),
+    reading_order = load_config("system")["System"]["reading_order"]
+    variants = [({}, {}), ({"reading_order": "paddleocr"}, {}),
                 ({"det_db_score_mode": "slow"}, {"score_mode": "slow"}),
                 ({"det_use_dilation": 1, "det_db_box_thresh": 0.5}, {"use_dilation": True, "box_thresh": 0.5}),
                 ({"det_db_nested_thresh": 0.5, "det_db_box_thresh": 0.3}, {"nested_thresh": 0.5, "box_thresh": 0.3})]
@@ -199,7 +201,38 @@ def test_db_postprocess_gives_the_same_boxes(driver, cpp_config, onnx_models, tm
         assert len(raw) > 0 or name == "document"
         assert np.array_equal(np.array(out["raw"]).reshape(-1, 4, 2), raw.astype(np.float64)), cpp_changes
         assert np.array_equal(np.array(out["filtered"]).reshape(-1, 4, 2), filtered), cpp_changes
-        assert np.array_equal(np.array(out["sorted"]).reshape(-1, 4, 2), np.array(sorted_boxes(filtered)).reshape(-1, 4, 2))
+        ordered = order_boxes(filtered, cpp_changes.get("reading_order", reading_order))
+        assert np.array_equal(np.array(out["sorted"]).reshape(-1, 4, 2), np.array(ordered).reshape(-1, 4, 2))
+
+
+def _random_page(rng, count):
+    """Boxes as a detector gives them on a page: rows of words, some tilted, of varied heights, a few sideways
+    (taller than wide) and a few degenerate; float32 [K, 4, 2], clockwise from top-left."""
+    boxes = []
+    for _ in range(count):
+        centre = (float(rng.uniform(0, 1000)), float(rng.choice(np.arange(20, 1400, 37)) + rng.normal(0, 6)))
+        size = (float(rng.uniform(8, 300)), float(rng.uniform(10, 40)))
+        if rng.random() < 0.1:
+            size = size[::-1]
+        if rng.random() < 0.03:
+            size = (size[0], 0.0)
+        angle = float(rng.choice([0.0, rng.normal(0, 8)]))
+        pts = cv2.boxPoints((centre, size, angle))
+        start = int(np.argmin(pts.sum(axis=1)))      # clockwise from the top-left corner, as DB orders them
+        boxes.append(np.roll(pts, -start, axis=0))
+    return np.round(np.array(boxes, np.float32).reshape(-1, 4, 2))
+
+
+def test_reading_order_is_the_python_order(driver, tmp_path):
+    """The C++ row order is reading_order.py's, index for index, on pages of tilted, sideways and flat boxes."""
+    rng = np.random.default_rng(3)
+    for trial, count in enumerate([0, 1, 2, 7, 40, 40, 150, 400]):
+        boxes = _random_page(rng, count)
+        path = _save(tmp_path / "boxes.npy", boxes)
+        assert driver("order", "rows", path)["order"] == row_order(boxes), trial
+        expected = [next(i for i, b in enumerate(boxes) if np.array_equal(b, s)) for s in sorted_boxes(list(boxes))]
+        if len({b.tobytes() for b in boxes}) == len(boxes):   # the driver finds boxes by value
+            assert driver("order", "paddleocr", path)["order"] == expected, trial
 
 
 def test_db_postprocess_on_synthetic_maps(driver, cpp_config, tmp_path):

@@ -9,7 +9,8 @@ from paddle_pp.postprocess.cls_postprocess import ClsPostProcess
 from paddle_pp.postprocess.ctc_decode import CTCLabelDecode
 from paddle_pp.postprocess.db_postprocess import (DBPostProcess, clip_det_res, drop_nested,
                                                   filter_tag_det_res, order_points_clockwise)
-from paddle_pp.utils.crop import get_rotate_crop_image, sorted_boxes
+from paddle_pp.utils.crop import get_rotate_crop_image
+from paddle_pp.utils.reading_order import sorted_boxes
 
 
 @pytest.fixture

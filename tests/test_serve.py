@@ -234,6 +234,20 @@ def test_gif_upload_is_read_as_its_first_frame(client):
                        headers={"Content-Type": "image/gif"}).status_code == 422
 
 
+def test_reading_order_is_a_request_option(client):
+    form = jpeg(fixtures.form())
+    rows = client.post("/ocr", content=form, headers={"Content-Type": "image/jpeg"})
+    paddleocr = client.post("/ocr?reading_order=paddleocr", content=form, headers={"Content-Type": "image/jpeg"})
+    assert rows.status_code == paddleocr.status_code == 200, (rows.text, paddleocr.text)
+    assert sorted(texts(rows.json())) == sorted(texts(paddleocr.json()))    # the same lines, in another order
+    assert texts(rows.json()) != texts(paddleocr.json())
+    lefts = [line["points"][0][0] for line in rows.json()["pages"][0]["lines"][:4]]    # the checkbox row
+    assert lefts == sorted(lefts)
+    message = assert_error(client.post("/ocr?reading_order=columns", content=form,
+                                       headers={"Content-Type": "image/jpeg"}), 422, "bad_option")
+    assert "reading_order" in message
+
+
 def test_txt_hocr_and_searchable_pdf_formats(client, pdfs):
     files = {"file": ("two.pdf", pdfs["two"])}
     txt = client.post(f"/ocr?pdf_dpi={PDF_DPI}&format=txt", files=files)

@@ -55,6 +55,25 @@ def test_upside_down_document_is_flipped_by_the_classifier(ocr):
     assert squash(lines[0]) in got
 
 
+def test_a_form_is_read_row_by_row(ocr):
+    """The checkbox labels of fixtures.form() start up to 14 px apart in y: rows (the default) reads them left to
+    right, PaddleOCR's order does not. Both orders give the same lines."""
+    img = fixtures.form()
+    boxes = ocr.ocr(img, rec=False)[0]
+    lefts = [box[0][0] for box in boxes]
+    assert len(boxes) == sum(len(row) for row in fixtures.FORM_ROWS)
+    for row in range(len(fixtures.FORM_ROWS)):
+        in_row = lefts[4 * row:4 * row + 4]
+        assert in_row == sorted(in_row), (row, lefts)
+    paddleocr = PPOCR(reading_order="paddleocr")
+    assert paddleocr.system.reading_order == "paddleocr" and ocr.system.reading_order == "rows"
+    theirs = paddleocr.ocr(img, rec=False)[0]
+    assert theirs != boxes and sorted(map(str, theirs)) == sorted(map(str, boxes))
+    assert sorted(r["transcription"] for r in paddleocr(img)) == sorted(r["transcription"] for r in ocr(img))
+    with pytest.raises(ValueError, match="reading_order"):
+        PPOCR(reading_order="columns")
+
+
 def test_blank_image_gives_no_results(ocr):
     assert ocr(np.full((200, 300, 3), 255, np.uint8)) == []
 

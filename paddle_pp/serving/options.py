@@ -1,8 +1,8 @@
 """Per-request options: query parameters of POST /ocr, checked with the command line's ranges.
 
 The options a request may change are those a loaded predictor can apply without loading another model: the
-detector's resizing and DB post-processing, the classifier's threshold, whether it runs, drop_score and
-return_word_box; and how the upload is read (pages, pdf_dpi) and answered (format, include_image). Each
+detector's resizing and DB post-processing, the classifier's threshold, whether it runs, drop_score,
+reading_order and return_word_box; and how the upload is read (pages, pdf_dpi) and answered (format, include_image). Each
 is parsed by its schema field (paddle_pp/config_schema.py, the one source of ranges), set on the worker's own
 stages for the length of one job (`applied`) and restored after it.
 """
@@ -19,6 +19,7 @@ from paddle_pp.pipeline import option_field
 _Target = Callable[[Any], Any]
 OCR_OPTIONS: Dict[str, Tuple[Field, _Target, str]] = {
     "drop_score": (SYSTEM["drop_score"], lambda ocr: ocr.system, "drop_score"),
+    "reading_order": (SYSTEM["reading_order"], lambda ocr: ocr.system, "reading_order"),
     "det_limit_side_len": (option_field("det_limit_side_len"), lambda ocr: ocr.system.detector, "limit_side_len"),
     "det_limit_type": (option_field("det_limit_type"), lambda ocr: ocr.system.detector, "limit_type"),
     "det_db_thresh": (option_field("det_db_thresh"), lambda ocr: ocr.system.detector.postprocess, "thresh"),

@@ -197,6 +197,10 @@ def build_parser(tool: str, description: Optional[str] = None) -> argparse.Argum
         options.add_argument("--drop_score", default=None, **schema_flag(SYSTEM["drop_score"], "drop_score"),
                              help=f"drop results scoring below this, {SYSTEM['drop_score'].describe()} "
                                   f"(YAML: {system['drop_score']})")
+        options.add_argument("--reading_order", default=None, **schema_flag(SYSTEM["reading_order"], "reading_order"),
+                             help="order of the lines: rows = grouped into rows by vertical overlap, each read left "
+                                  "to right; paddleocr = PaddleOCR's sorted_boxes (YAML: "
+                                  f"{system['reading_order']})")
     if "rec" in stages:
         options.add_argument("--lang", choices=sorted(system["rec_models"]), default=None,
                              help=f"recognizer: ch = official, en = our ASCII English model (YAML: {system['lang']})")

@@ -1,22 +1,9 @@
-"""Box ordering and text-line cropping of the PP-OCR system (PaddleOCR 2.x predict_system)."""
-from typing import List, Sequence, Tuple, Union
+"""Text-line cropping of the PP-OCR system (PaddleOCR 2.x predict_system); the order of the boxes is
+utils/reading_order.py's."""
+from typing import Tuple
 
 import cv2
 import numpy as np
-
-
-def sorted_boxes(dt_boxes: Union[np.ndarray, Sequence[np.ndarray]]) -> List[np.ndarray]:
-    """Reading order: sort by (y, x) of the first point, then one pass swapping neighbours
-    on the same line (y differs by < 10 px) whose x is smaller.
-
-    This is the single-pass release/2.x rule, kept as is (it does not fully sort a
-    line with three or more out-of-order boxes) because system outputs depend on it.
-    """
-    boxes = sorted(list(dt_boxes), key=lambda b: (b[0][1], b[0][0]))
-    for i in range(len(boxes) - 1):
-        if abs(boxes[i + 1][0][1] - boxes[i][0][1]) < 10 and boxes[i + 1][0][0] < boxes[i][0][0]:
-            boxes[i], boxes[i + 1] = boxes[i + 1], boxes[i]
-    return boxes
 
 
 def get_rotate_crop_image(img: np.ndarray, points: np.ndarray) -> np.ndarray:

@@ -8,18 +8,6 @@
 
 namespace ppocr {
 
-std::vector<Quad> SortedBoxes(std::vector<Quad> boxes) {
-  std::stable_sort(boxes.begin(), boxes.end(), [](const Quad& a, const Quad& b) {
-    if (a[0].y != b[0].y) return a[0].y < b[0].y;
-    return a[0].x < b[0].x;
-  });
-  for (size_t i = 0; i + 1 < boxes.size(); ++i) {
-    if (std::fabs(boxes[i + 1][0].y - boxes[i][0].y) < 10 && boxes[i + 1][0].x < boxes[i][0].x)
-      std::swap(boxes[i], boxes[i + 1]);
-  }
-  return boxes;
-}
-
 static float Norm(const cv::Point2f& a, const cv::Point2f& b) {
   float dx = a.x - b.x, dy = a.y - b.y;
   return std::sqrt(dx * dx + dy * dy);

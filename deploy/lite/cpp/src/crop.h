@@ -1,4 +1,4 @@
-// Reading order and text-line rectification (paddle_pp/utils/crop.py).
+// Text-line rectification (paddle_pp/utils/crop.py); the order of the boxes is reading_order.h's.
 #pragma once
 #include <vector>
 
@@ -8,8 +8,6 @@
 
 namespace ppocr {
 
-// Sort by (y, x) of the first point, then one pass swapping same-line neighbours (|dy| < 10) out of x order.
-std::vector<Quad> SortedBoxes(std::vector<Quad> boxes);
 // Perspective-warp the quad to an upright crop (INTER_CUBIC, BORDER_REPLICATE); rotate 90 degrees
 // counter-clockwise when the crop is at least 1.5x taller than wide.
 cv::Mat GetRotateCropImage(const cv::Mat& img, const Quad& box);

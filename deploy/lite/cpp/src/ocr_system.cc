@@ -10,6 +10,7 @@
 #include "crop.h"
 #include "decode.h"
 #include "preprocess.h"
+#include "reading_order.h"
 
 namespace ppocr {
 
@@ -36,6 +37,8 @@ OcrSystem::OcrSystem(const Config& c, Predictor* det, Predictor* cls, Predictor*
   characters_ = LoadCharacters(dict_path, c.Bool("use_space_char"));
   use_angle_cls_ = c.Bool("use_angle_cls") && cls_ != nullptr;
   drop_score_ = c.Double("drop_score");
+  reading_order_ = ReadReadingOrder(c);
+  OrderBoxes({}, reading_order_);  // an unknown order fails at load, not at the first image
 }
 
 std::vector<Quad> OcrSystem::Detect(const cv::Mat& img) {
@@ -123,7 +126,7 @@ std::vector<std::pair<std::string, float>> OcrSystem::Recognize(const std::vecto
 }
 
 std::vector<OcrResult> OcrSystem::Run(const cv::Mat& img) {
-  std::vector<Quad> boxes = SortedBoxes(Detect(img));
+  std::vector<Quad> boxes = OrderBoxes(Detect(img), reading_order_);
   std::vector<cv::Mat> crops;
   for (const Quad& box : boxes) crops.push_back(GetRotateCropImage(img, box));
   if (use_angle_cls_ && !crops.empty()) Classify(&crops);

@@ -1,4 +1,4 @@
-// det -> sort -> crop -> cls -> rec, the same flow and numbers as paddle_pp/pipeline.py (TextSystem).
+// det -> order -> crop -> cls -> rec, the same flow and numbers as paddle_pp/pipeline.py (TextSystem).
 #pragma once
 #include <array>
 #include <string>
@@ -46,6 +46,7 @@ class OcrSystem {
   std::vector<std::string> characters_;
   bool use_angle_cls_;
   double drop_score_;
+  std::string reading_order_;  // rows | paddleocr (reading_order.h)
 };
 
 // Crop indices ordered by width / height (stable), as the pipeline batches them.

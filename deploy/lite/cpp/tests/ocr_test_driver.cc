@@ -6,6 +6,8 @@
 //
 //   det_pre CONFIG IMAGE.npy OUT.npy                     -> {"shape_info": [...]}; OUT = CHW float32 input
 //   db_post CONFIG PROB.npy SRC_H SRC_W RATIO_H RATIO_W -> {"raw": boxes, "filtered": boxes, "sorted": boxes}
+//       ("sorted": in the config's reading_order)
+//   order READING_ORDER BOXES.npy                        -> {"order": [...]}: indices of the float32 [K, 4, 2] boxes
 //   crop IMAGE.npy BOXES.npy OUT_PREFIX                   -> writes OUT_PREFIX<i>.npy (uint8 HWC) per box
 //   cls_batches CONFIG OUT_PREFIX CROP.npy...         -> {"order": [...]}; OUT_PREFIX<b>.npy per batch
 //   rec_batches CONFIG OUT_PREFIX CROP.npy...         -> {"order": [...]}; OUT_PREFIX<b>.npy per batch
@@ -33,6 +35,7 @@
 #include "npy.h"
 #include "ocr_system.h"
 #include "preprocess.h"
+#include "reading_order.h"
 
 using namespace ppocr;  // NOLINT
 
@@ -160,7 +163,25 @@ int main(int argc, char** argv) {
       std::vector<Quad> raw = DBPostProcess(prob.f32(), h, w, info, ReadDBParams(c));
       std::vector<Quad> filtered = FilterTagDetRes(raw, info.src_h, info.src_w);
       std::cout << "{\"raw\": " << BoxesJson(raw) << ", \"filtered\": " << BoxesJson(filtered)
-                << ", \"sorted\": " << BoxesJson(SortedBoxes(filtered)) << "}" << std::endl;
+                << ", \"sorted\": " << BoxesJson(OrderBoxes(filtered, ReadReadingOrder(c))) << "}" << std::endl;
+      return 0;
+    }
+    if (cmd == "order" && args.size() == 2) {
+      NpyArray boxes = LoadNpy(args[1]);
+      std::vector<Quad> quads(boxes.shape.empty() ? 0 : size_t(boxes.shape[0]));
+      for (size_t i = 0; i < quads.size(); ++i)
+        for (int j = 0; j < 4; ++j) quads[i][j] = cv::Point2f(boxes.f32()[i * 8 + j * 2], boxes.f32()[i * 8 + j * 2 + 1]);
+      std::vector<size_t> order;
+      if (args[0] == "rows") {
+        order = RowOrder(quads);
+      } else {  // which box each of OrderBoxes' outputs is (boxes given are distinct)
+        for (const Quad& q : OrderBoxes(quads, args[0]))
+          for (size_t i = 0; i < quads.size(); ++i)
+            if (quads[i] == q) order.push_back(i);
+      }
+      std::cout << "{\"order\": [";
+      for (size_t i = 0; i < order.size(); ++i) std::cout << (i ? ", " : "") << order[i];
+      std::cout << "]}" << std::endl;
       return 0;
     }
     if (cmd == "crop" && args.size() == 3) {

@@ -1,0 +1,115 @@
+#include "reading_order.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <numeric>
+#include <stdexcept>
+
+namespace ppocr {
+
+std::vector<Quad> SortedBoxes(std::vector<Quad> boxes) {
+  std::stable_sort(boxes.begin(), boxes.end(), [](const Quad& a, const Quad& b) {
+    if (a[0].y != b[0].y) return a[0].y < b[0].y;
+    return a[0].x < b[0].x;
+  });
+  for (size_t i = 0; i + 1 < boxes.size(); ++i) {
+    if (std::fabs(boxes[i + 1][0].y - boxes[i][0].y) < 10 && boxes[i + 1][0].x < boxes[i][0].x)
+      std::swap(boxes[i], boxes[i + 1]);
+  }
+  return boxes;
+}
+
+namespace {
+
+// A box's top (p0 -> p1) and bottom (p3 -> p2) edges as lines y = y0 + (x - x0) * slope; boxes that are not rows
+// of text (both slopes 0 after _edge_slopes' rule) use their axis-aligned extent wherever x is.
+struct Edges {
+  double top_x, top_y, top_slope, bottom_x, bottom_y, bottom_slope, min_y, max_y;
+  bool flat;
+  double Top(double x) const { return flat ? min_y : top_y + (x - top_x) * top_slope; }
+  double Bottom(double x) const { return flat ? max_y : bottom_y + (x - bottom_x) * bottom_slope; }
+};
+
+double Slope(const cv::Point2f& a, const cv::Point2f& b) {
+  const double dx = double(b.x) - double(a.x), dy = double(b.y) - double(a.y);
+  const double slope = std::fabs(dx) > 1e-6 ? dy / dx : 0.0;
+  return std::fabs(slope) <= 1.0 ? slope : 0.0;  // steeper than 45 degrees: not a row of text
+}
+
+Edges EdgesOf(const Quad& q) {
+  Edges e;
+  e.top_x = q[0].x, e.top_y = q[0].y, e.top_slope = Slope(q[0], q[1]);
+  e.bottom_x = q[3].x, e.bottom_y = q[3].y, e.bottom_slope = Slope(q[3], q[2]);
+  e.flat = std::fabs(e.top_slope) + std::fabs(e.bottom_slope) <= 0.0;
+  e.min_y = std::min({double(q[0].y), double(q[1].y), double(q[2].y), double(q[3].y)});
+  e.max_y = std::max({double(q[0].y), double(q[1].y), double(q[2].y), double(q[3].y)});
+  return e;
+}
+
+}  // namespace
+
+std::vector<size_t> RowOrder(const std::vector<Quad>& boxes, double min_overlap) {
+  const size_t n = boxes.size();
+  std::vector<Edges> edges(n);
+  std::vector<double> centre_x(n), mean_y(n), left(n), top(n), bottom(n), height(n), middle(n);
+  for (size_t i = 0; i < n; ++i) {
+    const Quad& q = boxes[i];
+    edges[i] = EdgesOf(q);
+    // the sums in reading_order.py's order, so both get the same doubles
+    centre_x[i] = (((double(q[0].x) + double(q[1].x)) + double(q[2].x)) + double(q[3].x)) / 4.0;
+    mean_y[i] = (((double(q[0].y) + double(q[1].y)) + double(q[2].y)) + double(q[3].y)) / 4.0;
+    left[i] = std::min({double(q[0].x), double(q[1].x), double(q[2].x), double(q[3].x)});
+    top[i] = edges[i].Top(centre_x[i]);
+    bottom[i] = edges[i].Bottom(centre_x[i]);
+    height[i] = std::max(bottom[i] - top[i], 1e-6);
+    middle[i] = (top[i] + bottom[i]) / 2.0;
+  }
+  std::vector<size_t> order(n);
+  std::iota(order.begin(), order.end(), size_t(0));
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    if (middle[a] != middle[b]) return middle[a] < middle[b];
+    return left[a] < left[b];
+  });
+  std::vector<std::vector<size_t>> rows;
+  std::vector<size_t> row_of(n);
+  for (size_t k = 0; k < n; ++k) {
+    const size_t i = order[k];
+    double best_ratio = 0.0;
+    size_t best = 0;
+    for (size_t m = 0; m < k; ++m) {  // the earlier box this one overlaps most (the first on a tie, as argmax)
+      const size_t j = order[m];
+      const double overlap = std::min(edges[j].Bottom(centre_x[i]), bottom[i]) - std::max(edges[j].Top(centre_x[i]), top[i]);
+      const double ratio = overlap / std::min(height[i], height[j]);
+      if (m == 0 || ratio > best_ratio) best_ratio = ratio, best = m;
+    }
+    if (k > 0 && best_ratio >= min_overlap) {
+      row_of[k] = row_of[best];
+    } else {
+      row_of[k] = rows.size();
+      rows.emplace_back();
+    }
+    rows[row_of[k]].push_back(i);
+  }
+  std::vector<size_t> out;
+  for (std::vector<size_t>& row : rows) {
+    std::stable_sort(row.begin(), row.end(), [&](size_t a, size_t b) {
+      if (left[a] != left[b]) return left[a] < left[b];
+      return mean_y[a] < mean_y[b];
+    });
+    out.insert(out.end(), row.begin(), row.end());
+  }
+  return out;
+}
+
+std::vector<Quad> OrderBoxes(const std::vector<Quad>& boxes, const std::string& reading_order) {
+  if (reading_order == "paddleocr") return SortedBoxes(boxes);
+  if (reading_order != "rows") throw std::invalid_argument("reading_order must be rows or paddleocr, got " + reading_order);
+  std::vector<Quad> out;
+  for (size_t i : RowOrder(boxes)) out.push_back(boxes[i]);
+  return out;
+}
+
+std::string ReadReadingOrder(const Config& c) { return c.Has("reading_order") ? c.Str("reading_order") : "paddleocr"; }
+
+}  // namespace ppocr

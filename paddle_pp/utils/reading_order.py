@@ -1,0 +1,104 @@
+"""The order in which a page's text boxes are read (System.reading_order).
+
+- `paddleocr` (PaddleOCR 2.x predict_system's `sorted_boxes`, the default): sort by the (y, x) of each box's first
+  point, then one pass that swaps neighbours whose first points are less than 10 px apart in y. The 10 px do not
+  scale with the image, and the first point of a box moves with its height: on forms and tables the boxes of one row
+  (a checkbox's label next to a taller one, a header cell next to a lower-case one) are read out of order.
+- `rows`: boxes are grouped into rows by how much their vertical extents overlap, measured along each box's own
+  top and bottom edges so that a tilted line stays one row; rows are read top to bottom, each left to right.
+
+Columns are not detected by either: two columns whose lines share a baseline are read across, line by line.
+"""
+from typing import List, Sequence, Union
+
+import numpy as np
+
+READING_ORDERS = ("paddleocr", "rows")
+# Two boxes share a row when their vertical extents overlap by at least this fraction of the lower one's height.
+# Lines of text next to each other overlap by a few percent at most (DB's boxes are unclipped by ~half a line).
+ROW_OVERLAP = 0.5
+
+Boxes = Union[np.ndarray, Sequence[np.ndarray]]
+
+
+def sorted_boxes(dt_boxes: Boxes) -> List[np.ndarray]:
+    """Reading order: sort by (y, x) of the first point, then one pass swapping neighbours
+    on the same line (y differs by < 10 px) whose x is smaller.
+
+    This is the single-pass release/2.x rule, kept as is (it does not fully sort a
+    line with three or more out-of-order boxes) because system outputs depend on it.
+    """
+    boxes = sorted(list(dt_boxes), key=lambda b: (b[0][1], b[0][0]))
+    for i in range(len(boxes) - 1):
+        if abs(boxes[i + 1][0][1] - boxes[i][0][1]) < 10 and boxes[i + 1][0][0] < boxes[i][0][0]:
+            boxes[i], boxes[i + 1] = boxes[i + 1], boxes[i]
+    return boxes
+
+
+def _edge_slopes(quads: np.ndarray) -> np.ndarray:
+    """[K, 2] slopes dy/dx of each box's top (p0 -> p1) and bottom (p3 -> p2) edges. Boxes turned sideways (taller
+    than wide) or edges steeper than 45 degrees are not rows of text: they get slope 0 (their axis-aligned extent)."""
+    dx = np.stack([quads[:, 1, 0] - quads[:, 0, 0], quads[:, 2, 0] - quads[:, 3, 0]], axis=1)
+    dy = np.stack([quads[:, 1, 1] - quads[:, 0, 1], quads[:, 2, 1] - quads[:, 3, 1]], axis=1)
+    slopes = np.divide(dy, dx, out=np.zeros_like(dy), where=np.abs(dx) > 1e-6)
+    return np.where(np.abs(slopes) <= 1.0, slopes, 0.0)
+
+
+def _vertical_extents(quads: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """[K, M, 2] top and bottom of each of the K boxes at each of the M abscissas `x`, along the box's top and
+    bottom edges (boxes that are not rows of text: their axis-aligned extent, wherever x is)."""
+    slopes = _edge_slopes(quads)
+    flat = ~(np.abs(slopes).sum(axis=1) > 0)
+    top = quads[:, None, 0, 1] + (x[None, :] - quads[:, None, 0, 0]) * slopes[:, None, 0]
+    bottom = quads[:, None, 3, 1] + (x[None, :] - quads[:, None, 3, 0]) * slopes[:, None, 1]
+    top[flat] = quads[flat, :, 1].min(axis=1)[:, None]
+    bottom[flat] = quads[flat, :, 1].max(axis=1)[:, None]
+    return np.stack([top, bottom], axis=2)
+
+
+def row_order(dt_boxes: Boxes, min_overlap: float = ROW_OVERLAP) -> List[int]:
+    """Indices of `dt_boxes` ([K, 4, 2], clockwise from top-left) in row reading order (module doc, `rows`).
+
+    Boxes are taken by the height of their middles. Each joins the row of the earlier box it overlaps most, if that
+    overlap is at least `min_overlap` of the lower box's height; else it starts a row. The earlier box's vertical
+    extent is taken where this box's centre is, along its top and bottom edges, so a box of a tilted line overlaps
+    the next box of the same line and not the line below it. Rows are read in the order they were started, each
+    by the left edges of its boxes. deploy/lite/cpp/src/reading_order.cc is the same rule, step for step."""
+    quads = np.asarray(dt_boxes, dtype=np.float64).reshape(-1, 4, 2)
+    count = len(quads)
+    if count == 0:
+        return []
+    # sums written out, in the order the C++ demo adds them, so both get the same doubles
+    centre_x = (((quads[:, 0, 0] + quads[:, 1, 0]) + quads[:, 2, 0]) + quads[:, 3, 0]) / 4
+    mean_y = (((quads[:, 0, 1] + quads[:, 1, 1]) + quads[:, 2, 1]) + quads[:, 3, 1]) / 4
+    extents = _vertical_extents(quads, centre_x)            # [j, i]: box j's extent at box i's centre
+    own = extents[np.arange(count), np.arange(count)]        # each box's extent at its own centre
+    height = np.maximum(own[:, 1] - own[:, 0], 1e-6)
+    left = quads[:, :, 0].min(axis=1)
+    order = np.lexsort((left, (own[:, 0] + own[:, 1]) / 2))
+
+    # overlap[i, j]: box i (own extent) against box j (its extent at i's centre), over the lower of the two heights
+    overlap = (np.minimum(extents[:, :, 1].T, own[:, None, 1]) - np.maximum(extents[:, :, 0].T, own[:, None, 0]))
+    ratio = overlap / np.minimum(height[:, None], height[None, :])
+    ranked = ratio[order][:, order]                          # in the order boxes are taken
+    rows: List[List[int]] = []
+    row_of = np.empty(count, dtype=np.int64)
+    for k in range(count):
+        best = int(np.argmax(ranked[k, :k])) if k else -1
+        if k and ranked[k, best] >= min_overlap:
+            row_of[k] = row_of[best]
+        else:
+            row_of[k] = len(rows)
+            rows.append([])
+        rows[row_of[k]].append(int(order[k]))
+    return [i for row in rows for i in sorted(row, key=lambda j: (left[j], mean_y[j]))]
+
+
+def order_boxes(dt_boxes: Boxes, reading_order: str = "paddleocr") -> List[np.ndarray]:
+    """The boxes in the given reading order (READING_ORDERS)."""
+    if reading_order == "paddleocr":
+        return sorted_boxes(dt_boxes)
+    if reading_order == "rows":
+        boxes = list(dt_boxes)
+        return [boxes[i] for i in row_order(boxes)]
+    raise ValueError(f"reading_order must be one of {', '.join(READING_ORDERS)}, got {reading_order!r}")
