@@ -155,6 +155,28 @@ def test_plan_skips_committed_and_keeps_shard_names(tmp_path):
     assert [s.id for s in again] == [s.id for s in first]
 
 
+def test_summary_counts_what_the_run_committed_not_the_rows_it_received(monkeypatch):
+    """An actor killed after committing a part, before its row reached the driver: the retry skips the part and
+    sends no row for it. The summary counts the part anyway, from the manifests."""
+    from paddle_pp.batch import run as batch_run
+
+    items = [_item(f"{i}.pdf") for i in range(3)]
+    before = batch_shards.Committed()
+    before.add({"part": "p0", "rows": 2, "inputs": [{"key": items[0].key, "pages": [1, 2]},
+                                                     {"key": items[1].key, "pages": [1], "complete": False}]})
+    after = batch_shards.Committed()
+    for manifest in ({"part": "p0", "rows": 2, "inputs": [{"key": items[0].key, "pages": [1, 2]},
+                                                          {"key": items[1].key, "pages": [1], "complete": False}]},
+                     {"part": "p1", "rows": 4, "inputs": [{"key": items[1].key, "pages": [2, 3]},
+                                                          {"key": items[2].key, "pages": [1, 2]}]}):
+        after.add(manifest)
+    monkeypatch.setattr(batch_run, "committed_inputs", lambda *args: after)
+    lost_row = dict(batch_run._empty_tally(), seconds=1.0)       # the driver received no row of part p1
+    summary = batch_run._summarize(items, 2, lost_row, before, None, "out", "parquet", 1.0, [])
+    assert (summary["processed_inputs"], summary["pages"], summary["skipped_committed"]) == (2, 4, 1)
+    assert (summary["missing"], summary["duplicates"], summary["pages_per_s"]) == (0, 0, 4.0)
+
+
 def _row(item, page=1, **extra):
     row = {name: None for name in batch_shards.SCHEMA.names}
     row.update(source=item.source, input_key=item.key, page=page, page_id=item.source, lines=[

@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from paddle_pp.batch import DEFAULT_SHARD_SIZE, FORMATS, ray_available
 from paddle_pp.batch.inputs import list_inputs, resolve_filesystem
-from paddle_pp.batch.shards import (SUMMARY_FILE, check_format, commit_file, committed_inputs,
+from paddle_pp.batch.shards import (SUMMARY_FILE, Committed, check_format, commit_file, committed_inputs,
                                     plan_shards, remove_stale_temporaries)
 from paddle_pp.batch.worker import ANNOUNCE_ENV, OcrShardWorker
 
@@ -117,7 +117,8 @@ def run_batch(input: str, output: str, *, address: Optional[str] = None, fmt: st
     job = {"input_spec": input, "output": output, "fmt": fmt, "max_pixels": max_pixels, "pages": pages,
            "pdf_password": pdf_password, "ocr_options": dict(ocr_options, cpu_threads=threads)}
     done = _execute(tasks, todo, job, address, num_cpus, actors, threads, progress) if shards else _empty_tally()
-    summary = _summarize(inputs, todo, done, out_fs, out_path, fmt, time.perf_counter() - started, problems)
+    summary = _summarize(inputs, todo, done, committed, out_fs, out_path, fmt, time.perf_counter() - started,
+                         problems)
     commit_file(out_fs, f"{out_path}/{SUMMARY_FILE}", json.dumps(summary, indent=1).encode())
     return summary
 
@@ -178,18 +179,24 @@ def _execute(tasks: List[Dict[str, Any]], total: int, job: Dict[str, Any], addre
             ray.shutdown()
 
 
-def _summarize(inputs: List[Any], todo: int, done: Dict[str, Any], out_fs: Any, out_path: str, fmt: str,
-               seconds: float, problems: List[str]) -> Dict[str, Any]:
+def _summarize(inputs: List[Any], todo: int, done: Dict[str, Any], before: Committed, out_fs: Any, out_path: str,
+               fmt: str, seconds: float, problems: List[str]) -> Dict[str, Any]:
     """This run's counts, and the whole dataset's, checked against the listing: `missing` (listed, not
-    complete) and `duplicates` ((input, page)s in two parts) are both 0 after a complete run."""
+    complete) and `duplicates` ((input, page)s in two parts) are both 0 after a complete run.
+
+    The inputs and pages this run did are counted from the manifests (what is committed now and was not
+    `before`), not from the rows streamed to the driver: an actor killed after committing a part and before its row
+    reached the driver leaves the part done, and its retry skips it without a row."""
     committed = committed_inputs(out_fs, out_path, fmt)
     listed = {item.key for item in inputs}
+    processed = sum(1 for key in listed if key in committed.complete and key not in before.complete)
+    pages = sum(len(committed.pages.get(key, ())) - len(before.pages.get(key, ())) for key in listed)
     return {
-        "inputs": len(inputs), "skipped_committed": len(inputs) - todo, "processed_inputs": done["inputs"],
-        "pages": done["pages"], "failed_pages": sum(done["failures"].values()),
+        "inputs": len(inputs), "skipped_committed": len(inputs) - todo, "processed_inputs": processed,
+        "pages": pages, "failed_pages": sum(done["failures"].values()),
         "failures_by_cause": dict(done["failures"]), "pages_by_node": dict(done["nodes"]),
         "seconds": round(seconds, 3), "job_seconds": round(done["seconds"], 3),
-        "pages_per_s": round(done["pages"] / done["seconds"], 3) if done["seconds"] else 0.0,
+        "pages_per_s": round(pages / done["seconds"], 3) if done["seconds"] else 0.0,
         "dataset_inputs": len(committed.complete), "dataset_rows": committed.rows,
         "missing": len(listed - set(committed.complete)), "duplicates": committed.duplicates,
         "listing_problems": len(problems), "format": fmt,

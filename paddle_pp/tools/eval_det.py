@@ -6,12 +6,16 @@
 The same predictions are scored twice: by paddle_pp.metrics.det_metric (PaddleOCR's eval_det_iou protocol on
 shapely polygons) and by an independent implementation written here from the ICDAR 2015 IoU protocol, with
 polygon intersections from pyclipper instead of shapely. The two must agree; both are printed.
+It also prints how well each reading order (System.reading_order) keeps the label file's order of the lines, for
+the matched detections and for the label boxes themselves (shuffled, then ordered): a measure for label files that
+list a page's lines in reading order, as SROIE's mostly do.
 Detection runs at the evaluation resize of PaddleOCR's det configs (limit_type min, 736) unless told otherwise.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -107,6 +111,51 @@ def draw_matches(image: np.ndarray, gts: List[Tuple[np.ndarray, bool]], dets: Li
     return out
 
 
+def label_order_kept(label_indices: Sequence[int]) -> Tuple[int, int, bool]:
+    """Label lines in the order a reading order gives them -> (neighbours in label order, neighbours, whether
+    all are): how well the order reads a page whose label file lists its lines in reading order."""
+    pairs = list(zip(label_indices, label_indices[1:]))
+    kept = sum(1 for a, b in pairs if a < b)
+    return kept, len(pairs), kept == len(pairs)
+
+
+class OrderScore:
+    """label_order_kept summed over images, for one reading order."""
+
+    def __init__(self) -> None:
+        self.kept = self.pairs = self.exact = self.images = 0
+
+    def add(self, label_indices: Sequence[int]) -> None:
+        if len(label_indices) < 2:
+            return
+        kept, pairs, exact = label_order_kept(label_indices)
+        self.kept, self.pairs, self.exact, self.images = (self.kept + kept, self.pairs + pairs, self.exact + exact,
+                                                          self.images + 1)
+
+    def __str__(self) -> str:
+        share = self.kept / self.pairs if self.pairs else 0.0
+        return f"{share:.4f} of neighbours, {self.exact}/{self.images} images exactly"
+
+
+def score_reading_orders(scores: Dict[Tuple[str, str], OrderScore], gts: List[Tuple[np.ndarray, bool]],
+                         dets: List[np.ndarray], found: Dict[str, List[int]], seed: int) -> None:
+    """Add one image to `scores[(source, order)]`: its matched detections ("detections") and its own label boxes
+    in a shuffled order ("label boxes") read in each reading order, against the order of the label file."""
+    from paddle_pp.utils.reading_order import READING_ORDERS, order_boxes
+
+    label_of = dict(zip(found["matched_det"], found["matched_gt"]))
+    matched = sorted(label_of)
+    care = [i for i, (_, ignore) in enumerate(gts) if not ignore]
+    shuffled = [care[k] for k in np.random.default_rng(seed).permutation(len(care))]
+    for order in READING_ORDERS:
+        for source, boxes, labels in (("detections", [dets[j] for j in matched], [label_of[j] for j in matched]),
+                                      ("label boxes", [gts[i][0] for i in shuffled], shuffled)):
+            if len(boxes) < 2:
+                continue
+            index = {id(box): label for box, label in zip(boxes, labels)}
+            scores[(source, order)].add([index[id(box)] for box in order_boxes(boxes, order)])
+
+
 def hmean_from_counts(matched: int, n_gt: int, n_det: int) -> Dict[str, float]:
     recall = matched / n_gt if n_gt else 0.0
     precision = matched / n_det if n_det else 0.0
@@ -159,6 +208,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                            det_limit_side_len=args.det_limit_side_len, det_limit_type=args.det_limit_type)
     evaluator = DetectionIoUEvaluator()
     ours, totals, lines, failures = [], [0, 0, 0], [], 0
+    order_scores: Dict[Tuple[str, str], OrderScore] = defaultdict(OrderScore)
     drawn: set = set()
     for path, gts in tqdm(read_labels(Path(args.label_file), Path(args.data_dir)), desc="eval det", unit="img"):
         try:
@@ -170,8 +220,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             continue
         ours.append(evaluator.evaluate_image([{"points": g, "ignore": ig} for g, ig in gts],
                                              [{"points": d} for d in dets]))
-        for k, v in enumerate(independent_counts(gts, dets)):
-            totals[k] += v
+        found = independent_matches(gts, dets)
+        for k, key in enumerate(("matched_gt", "care_gt", "care_det")):
+            totals[k] += len(found[key])
+        score_reading_orders(order_scores, gts, dets, found, seed=len(ours))
         lines.append(f"{path}\t" + format_det_label([{"transcription": "", "points": d.astype(int).tolist()} for d in dets]))
         if args.vis_dir:
             stem = path.stem if path.stem not in drawn else f"{path.stem}_{len(drawn)}"  # same names, other folders
@@ -183,6 +235,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f"paddle_pp DetMetric : precision {a['precision']:.4f}  recall {a['recall']:.4f}  hmean {a['hmean']:.4f}")
     print(f"independent (clipper): precision {b['precision']:.4f}  recall {b['recall']:.4f}  hmean {b['hmean']:.4f}")
     print(f"|hmean difference| = {abs(a['hmean'] - b['hmean']):.2e}")
+    print("reading order against the label file's order (neighbours kept in order):")
+    for (source, order), score in sorted(order_scores.items()):
+        print(f"  {source:<11} {order:<9}: {score}")
     if args.save_preds:
         write_text_atomic(args.save_preds, "\n".join(lines) + "\n")
     return 0 if abs(a["hmean"] - b["hmean"]) <= 1e-3 else 1

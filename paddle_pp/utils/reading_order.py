@@ -17,6 +17,10 @@ READING_ORDERS = ("paddleocr", "rows")
 # Two boxes share a row when their vertical extents overlap by at least this fraction of the lower one's height.
 # Lines of text next to each other overlap by a few percent at most (DB's boxes are unclipped by ~half a line).
 ROW_OVERLAP = 0.5
+# A box's edges are followed at most this many of its heights beyond its ends: across the gap between the words of
+# a tilted line, not so far that the slope of a short word decides the row of a box across the page (chosen on
+# the train sets of SROIE, MSRA-TD500 and ICDAR 2015: docs/results.md, "Reading order").
+EDGE_REACH = 2.0
 
 Boxes = Union[np.ndarray, Sequence[np.ndarray]]
 
@@ -44,13 +48,17 @@ def _edge_slopes(quads: np.ndarray) -> np.ndarray:
     return np.where(np.abs(slopes) <= 1.0, slopes, 0.0)
 
 
-def _vertical_extents(quads: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """[K, M, 2] top and bottom of each of the K boxes at each of the M abscissas `x`, along the box's top and
-    bottom edges (boxes that are not rows of text: their axis-aligned extent, wherever x is)."""
+def _vertical_extents(quads: np.ndarray, x: np.ndarray, reach: np.ndarray) -> np.ndarray:
+    """[K, M, 2]: the top and bottom of box k at the abscissas x[k, :] ([K, M]), along its top and bottom edges,
+    which are followed at most reach[k] pixels beyond the box's ends and are level from there (boxes that are not
+    rows of text: their axis-aligned extent, wherever x is)."""
     slopes = _edge_slopes(quads)
     flat = ~(np.abs(slopes).sum(axis=1) > 0)
-    top = quads[:, None, 0, 1] + (x[None, :] - quads[:, None, 0, 0]) * slopes[:, None, 0]
-    bottom = quads[:, None, 3, 1] + (x[None, :] - quads[:, None, 3, 0]) * slopes[:, None, 1]
+    lo = quads[:, :, 0].min(axis=1) - reach
+    hi = quads[:, :, 0].max(axis=1) + reach
+    x = np.minimum(np.maximum(x, lo[:, None]), hi[:, None])
+    top = quads[:, None, 0, 1] + (x - quads[:, None, 0, 0]) * slopes[:, None, 0]
+    bottom = quads[:, None, 3, 1] + (x - quads[:, None, 3, 0]) * slopes[:, None, 1]
     top[flat] = quads[flat, :, 1].min(axis=1)[:, None]
     bottom[flat] = quads[flat, :, 1].max(axis=1)[:, None]
     return np.stack([top, bottom], axis=2)
@@ -59,11 +67,13 @@ def _vertical_extents(quads: np.ndarray, x: np.ndarray) -> np.ndarray:
 def row_order(dt_boxes: Boxes, min_overlap: float = ROW_OVERLAP) -> List[int]:
     """Indices of `dt_boxes` ([K, 4, 2], clockwise from top-left) in row reading order (module doc, `rows`).
 
-    Boxes are taken by the height of their middles. Each joins the row of the earlier box it overlaps most, if that
-    overlap is at least `min_overlap` of the lower box's height; else it starts a row. The earlier box's vertical
-    extent is taken where this box's centre is, along its top and bottom edges, so a box of a tilted line overlaps
-    the next box of the same line and not the line below it. Rows are read in the order they were started, each
-    by the left edges of its boxes. deploy/lite/cpp/src/reading_order.cc is the same rule, step for step."""
+    Two boxes overlap by the vertical overlap of their extents where they meet: at the middle of the gap between
+    them (of their common part, if they overlap horizontally), each measured along its own top and bottom edges (at
+    most EDGE_REACH heights beyond its ends), so boxes of one tilted line overlap and those of the next line do not.
+    Boxes are taken by the height of their middles; each joins the row of the earlier box it overlaps most, if
+    that overlap is at least `min_overlap` of the lower box's height, else it starts a row. Rows are read in the
+    order they were started, each by the left edges of its boxes.
+    deploy/lite/cpp/src/reading_order.cc is the same rule, step for step."""
     quads = np.asarray(dt_boxes, dtype=np.float64).reshape(-1, 4, 2)
     count = len(quads)
     if count == 0:
@@ -71,15 +81,15 @@ def row_order(dt_boxes: Boxes, min_overlap: float = ROW_OVERLAP) -> List[int]:
     # sums written out, in the order the C++ demo adds them, so both get the same doubles
     centre_x = (((quads[:, 0, 0] + quads[:, 1, 0]) + quads[:, 2, 0]) + quads[:, 3, 0]) / 4
     mean_y = (((quads[:, 0, 1] + quads[:, 1, 1]) + quads[:, 2, 1]) + quads[:, 3, 1]) / 4
-    extents = _vertical_extents(quads, centre_x)            # [j, i]: box j's extent at box i's centre
-    own = extents[np.arange(count), np.arange(count)]        # each box's extent at its own centre
+    own = _vertical_extents(quads, centre_x[:, None], np.zeros(count))[:, 0]    # each box at its own centre
     height = np.maximum(own[:, 1] - own[:, 0], 1e-6)
-    left = quads[:, :, 0].min(axis=1)
-    order = np.lexsort((left, (own[:, 0] + own[:, 1]) / 2))
-
-    # overlap[i, j]: box i (own extent) against box j (its extent at i's centre), over the lower of the two heights
-    overlap = (np.minimum(extents[:, :, 1].T, own[:, None, 1]) - np.maximum(extents[:, :, 0].T, own[:, None, 0]))
+    left, right = quads[:, :, 0].min(axis=1), quads[:, :, 0].max(axis=1)
+    meet = (np.maximum(left[:, None], left[None, :]) + np.minimum(right[:, None], right[None, :])) / 2
+    extents = _vertical_extents(quads, meet, EDGE_REACH * height)   # [i, j]: box i where it meets box j
+    overlap = (np.minimum(extents[:, :, 1], extents[:, :, 1].T) - np.maximum(extents[:, :, 0], extents[:, :, 0].T))
     ratio = overlap / np.minimum(height[:, None], height[None, :])
+
+    order = np.lexsort((left, (own[:, 0] + own[:, 1]) / 2))
     ranked = ratio[order][:, order]                          # in the order boxes are taken
     rows: List[List[int]] = []
     row_of = np.empty(count, dtype=np.int64)

@@ -22,13 +22,17 @@ std::vector<Quad> SortedBoxes(std::vector<Quad> boxes) {
 
 namespace {
 
-// A box's top (p0 -> p1) and bottom (p3 -> p2) edges as lines y = y0 + (x - x0) * slope; boxes that are not rows
-// of text (both slopes 0 after _edge_slopes' rule) use their axis-aligned extent wherever x is.
+constexpr double kEdgeReach = 2.0;  // reading_order.py's EDGE_REACH
+
+// A box's top (p0 -> p1) and bottom (p3 -> p2) edges as lines y = y0 + (x - x0) * slope, followed at most `reach`
+// beyond the box's ends [left, right] and level from there; boxes that are not rows of text (both slopes 0 after
+// _edge_slopes' rule) have their axis-aligned extent wherever x is.
 struct Edges {
-  double top_x, top_y, top_slope, bottom_x, bottom_y, bottom_slope, min_y, max_y;
+  double top_x, top_y, top_slope, bottom_x, bottom_y, bottom_slope, min_y, max_y, left, right, reach = 0.0;
   bool flat;
-  double Top(double x) const { return flat ? min_y : top_y + (x - top_x) * top_slope; }
-  double Bottom(double x) const { return flat ? max_y : bottom_y + (x - bottom_x) * bottom_slope; }
+  double Clamp(double x) const { return std::min(std::max(x, left - reach), right + reach); }
+  double Top(double x) const { return flat ? min_y : top_y + (Clamp(x) - top_x) * top_slope; }
+  double Bottom(double x) const { return flat ? max_y : bottom_y + (Clamp(x) - bottom_x) * bottom_slope; }
 };
 
 double Slope(const cv::Point2f& a, const cv::Point2f& b) {
@@ -44,6 +48,8 @@ Edges EdgesOf(const Quad& q) {
   e.flat = std::fabs(e.top_slope) + std::fabs(e.bottom_slope) <= 0.0;
   e.min_y = std::min({double(q[0].y), double(q[1].y), double(q[2].y), double(q[3].y)});
   e.max_y = std::max({double(q[0].y), double(q[1].y), double(q[2].y), double(q[3].y)});
+  e.left = std::min({double(q[0].x), double(q[1].x), double(q[2].x), double(q[3].x)});
+  e.right = std::max({double(q[0].x), double(q[1].x), double(q[2].x), double(q[3].x)});
   return e;
 }
 
@@ -52,36 +58,39 @@ Edges EdgesOf(const Quad& q) {
 std::vector<size_t> RowOrder(const std::vector<Quad>& boxes, double min_overlap) {
   const size_t n = boxes.size();
   std::vector<Edges> edges(n);
-  std::vector<double> centre_x(n), mean_y(n), left(n), top(n), bottom(n), height(n), middle(n);
+  std::vector<double> mean_y(n), height(n), middle(n);
   for (size_t i = 0; i < n; ++i) {
     const Quad& q = boxes[i];
     edges[i] = EdgesOf(q);
     // the sums in reading_order.py's order, so both get the same doubles
-    centre_x[i] = (((double(q[0].x) + double(q[1].x)) + double(q[2].x)) + double(q[3].x)) / 4.0;
+    const double centre_x = (((double(q[0].x) + double(q[1].x)) + double(q[2].x)) + double(q[3].x)) / 4.0;
     mean_y[i] = (((double(q[0].y) + double(q[1].y)) + double(q[2].y)) + double(q[3].y)) / 4.0;
-    left[i] = std::min({double(q[0].x), double(q[1].x), double(q[2].x), double(q[3].x)});
-    top[i] = edges[i].Top(centre_x[i]);
-    bottom[i] = edges[i].Bottom(centre_x[i]);
-    height[i] = std::max(bottom[i] - top[i], 1e-6);
-    middle[i] = (top[i] + bottom[i]) / 2.0;
+    const double top = edges[i].Top(centre_x), bottom = edges[i].Bottom(centre_x);  // reach 0: centre is inside
+    height[i] = std::max(bottom - top, 1e-6);
+    middle[i] = (top + bottom) / 2.0;
+    edges[i].reach = kEdgeReach * height[i];
   }
+  // how much boxes i and j overlap where they meet (the middle of the gap between them, or of their common part)
+  auto ratio = [&](size_t i, size_t j) {
+    const double meet = (std::max(edges[i].left, edges[j].left) + std::min(edges[i].right, edges[j].right)) / 2.0;
+    const double overlap = std::min(edges[i].Bottom(meet), edges[j].Bottom(meet)) -
+                           std::max(edges[i].Top(meet), edges[j].Top(meet));
+    return overlap / std::min(height[i], height[j]);
+  };
   std::vector<size_t> order(n);
   std::iota(order.begin(), order.end(), size_t(0));
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
     if (middle[a] != middle[b]) return middle[a] < middle[b];
-    return left[a] < left[b];
+    return edges[a].left < edges[b].left;
   });
   std::vector<std::vector<size_t>> rows;
   std::vector<size_t> row_of(n);
   for (size_t k = 0; k < n; ++k) {
-    const size_t i = order[k];
     double best_ratio = 0.0;
     size_t best = 0;
     for (size_t m = 0; m < k; ++m) {  // the earlier box this one overlaps most (the first on a tie, as argmax)
-      const size_t j = order[m];
-      const double overlap = std::min(edges[j].Bottom(centre_x[i]), bottom[i]) - std::max(edges[j].Top(centre_x[i]), top[i]);
-      const double ratio = overlap / std::min(height[i], height[j]);
-      if (m == 0 || ratio > best_ratio) best_ratio = ratio, best = m;
+      const double r = ratio(order[k], order[m]);
+      if (m == 0 || r > best_ratio) best_ratio = r, best = m;
     }
     if (k > 0 && best_ratio >= min_overlap) {
       row_of[k] = row_of[best];
@@ -89,12 +98,12 @@ std::vector<size_t> RowOrder(const std::vector<Quad>& boxes, double min_overlap)
       row_of[k] = rows.size();
       rows.emplace_back();
     }
-    rows[row_of[k]].push_back(i);
+    rows[row_of[k]].push_back(order[k]);
   }
   std::vector<size_t> out;
   for (std::vector<size_t>& row : rows) {
     std::stable_sort(row.begin(), row.end(), [&](size_t a, size_t b) {
-      if (left[a] != left[b]) return left[a] < left[b];
+      if (edges[a].left != edges[b].left) return edges[a].left < edges[b].left;
       return mean_y[a] < mean_y[b];
     });
     out.insert(out.end(), row.begin(), row.end());
