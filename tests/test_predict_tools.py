@@ -397,6 +397,21 @@ def test_draw_ocr_box_txt_odd_boxes():
     assert draw_det_boxes(img, boxes).shape == img.shape
 
 
+def test_draw_reading_order_numbers_the_boxes_in_their_order():
+    from paddle_pp.utils.visualize import draw_reading_order
+
+    img = np.full((200, 300, 3), 255, np.uint8)
+    boxes = [[[150, 40], [280, 40], [280, 70], [150, 70]], [[20, 120], [140, 120], [140, 150], [20, 150]]]
+    vis = draw_reading_order(img, boxes, label="rows")
+    assert vis.shape == (240, 300, 3)                              # the label's band below
+    for x, y in ((150, 40), (20, 120)):                             # a red number at each top-left corner
+        b, g, r = (int(v) for v in vis[y - 9, x])
+        assert r > 150 and g < 60 and b < 60
+    path = vis[:200, 85:210]                                        # the path from the first centre to the second
+    assert ((path[:, :, 0] < 200) & (path[:, :, 2] > 200)).any()
+    assert draw_reading_order(img, []).shape == img.shape
+
+
 def test_draw_ocr_takes_paddleocrs_rgb_call(models_dir):
     from paddle_pp import PPOCR, draw_ocr
 

@@ -106,6 +106,32 @@ def draw_det_boxes(image: np.ndarray, boxes: Sequence, color=(255, 255, 0), thic
     return out
 
 
+def draw_reading_order(image: np.ndarray, boxes: Sequence, label: Optional[str] = None) -> np.ndarray:
+    """The image (BGR) with the boxes outlined in the order given: a path through their centres, and each box's
+    place in the order (1, 2, ...) at its top-left corner; `label` is written below. For looking at reading orders
+    (utils/reading_order.py): `draw_reading_order(img, ocr.ocr(img, rec=False)[0])`."""
+    quads = [np.asarray(box, dtype=np.float32).reshape(4, 2) for box in boxes]
+    out = np.ascontiguousarray(image.copy())
+    if len(quads) > 1:
+        path = out.copy()
+        centres = np.int32([quad.mean(axis=0) for quad in quads]).reshape(-1, 1, 2)
+        cv2.polylines(path, [centres], False, (0, 140, 255), 3, cv2.LINE_AA)
+        out = cv2.addWeighted(out, 0.4, path, 0.6, 0)
+    for k, quad in enumerate(quads):
+        cv2.polylines(out, [quad.astype(np.int32).reshape(-1, 1, 2)], True, (0, 160, 0), 2)
+        x, y = int(quad[:, 0].min()), int(quad[:, 1].min())
+        text = str(k + 1)
+        (w, h), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.55, 2)
+        cv2.circle(out, (x, y), max(w, h) // 2 + 6, (0, 0, 200), -1, cv2.LINE_AA)
+        cv2.putText(out, text, (x - w // 2, y + h // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 2,
+                    cv2.LINE_AA)
+    if label:
+        band = np.full((40, out.shape[1], 3), 255, np.uint8)
+        cv2.putText(band, label, (10, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 2, cv2.LINE_AA)
+        out = np.concatenate([out, band], axis=0)
+    return out
+
+
 def draw_ocr_box_txt(image: np.ndarray, boxes: Sequence, txts: Optional[Sequence[str]] = None,
                      scores: Optional[Sequence[float]] = None, drop_score: float = 0.5,
                      font_path: Optional[str] = None, word_boxes: Optional[Sequence[Sequence]] = None) -> np.ndarray:
