@@ -421,6 +421,7 @@ def test_config_comes_from_the_yaml(cpp_config):
     assert int(values["rec_batch_num"]) == rec["Inference"]["batch_num"]
     assert float(values["rec_mixed_case_prior"]) == 0.0   # rec.yml: none (PaddleOCR's greedy decoding)
     assert float(values["drop_score"]) == load_config("system")["System"]["drop_score"]
+    assert values["reading_order"] == load_config("system")["System"]["reading_order"] == "rows"
 
 
 def test_english_models_carry_their_case_prior_to_the_demo():
