@@ -156,10 +156,23 @@ def test_formats_are_the_schema_s():
     assert tuple(FORMATS) == tuple(OUTPUT_FORMATS)
 
 
+def _line(text, x, y, w=100, h=20):
+    return {"transcription": text, "points": [[x, y], [x + w, y], [x + w, y + h], [x, y + h]], "score": 0.9}
+
+
 def test_txt_pages_are_separated_by_form_feeds():
-    pages = [(_page(1, [LINE, dict(LINE, transcription="TOTAL")]), None), (_page(2, []), None),
-             (_page(3, [LINE]), None)]
+    pages = [(_page(1, [LINE, _line("TOTAL", 10, 40)]), None), (_page(2, []), None), (_page(3, [LINE]), None)]
     assert render("txt", pages).decode() == "Fresh Milk\nTOTAL\n\f\fFresh Milk\n"
+
+
+def test_txt_puts_a_row_on_one_line_with_tabs_between_its_lines():
+    receipt = [_line("Fresh Milk 1L", 10, 10, 200), _line("13.80", 300, 14, 60),       # one row, not level
+               _line("TOTAL", 10, 50, 80, 26), _line("27.30", 300, 48, 60, 24),
+               _line("Thank\tyou", 10, 100, 200)]                                     # a tab inside a line
+    assert render("txt", [(_page(1, receipt), None)]).decode() == "Fresh Milk 1L\t13.80\nTOTAL\t27.30\nThank you\n"
+    # in PaddleOCR's order the lines of a row need not follow each other: only consecutive ones share a text line
+    shuffled = [receipt[1], receipt[2], receipt[0], receipt[3]]
+    assert render("txt", [(_page(1, shuffled), None)]).decode() == "13.80\nTOTAL\nFresh Milk 1L\n27.30\n"
 
 
 def test_hocr_is_valid_xml_with_the_hocr_structure():

@@ -47,7 +47,7 @@ SCHEMA = pa.schema([
     ("page_id", pa.string()),         # "a.png", or "doc.pdf#page=3" for a document's page
     ("width", pa.int32()), ("height", pa.int32()),   # null when the page could not be read
     ("lines", pa.list_(LINE_TYPE)),   # reading order
-    ("text", pa.string()),            # the lines' text, one a line, in reading order
+    ("text", pa.string()),            # the lines' text in reading order, one row a line (tabs within a row)
     ("words", pa.list_(WORD_TYPE)),   # --return_word_box: every line's words, `line` its index in lines; else null
     ("error", pa.string()),           # null, or the one-line message of what stopped this page
     ("error_type", pa.string()),      # the error's class (ImageReadError, ImageTooLargeError, ...): failures by cause

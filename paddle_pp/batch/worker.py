@@ -22,6 +22,7 @@ import numpy as np
 
 from paddle_pp.batch.inputs import DOCUMENT_PAGE, InputFile, PageImage, pages_of, resolve_filesystem
 from paddle_pp.batch.shards import manifest_entry, part_id, shard_parts, write_part
+from paddle_pp.output.txt import row_texts
 from paddle_pp.utils.errors import printable
 
 # Test hook: a folder where each actor announces "<pid>" when it starts a shard, so a test can kill it mid-job.
@@ -232,7 +233,8 @@ class OcrShardWorker:
         lines = _lines(results or [])
         words = _words(results or []) if self.ocr.return_word_box else None
         row = dict(base, page=page.number, page_id=page.page_id, width=width, height=height,
-                   lines=lines, text="\n".join(line["text"] for line in lines), words=words,
+                   lines=lines, text="\n".join(row_texts([line["text"] for line in lines],
+                                                          [line["points"] for line in lines])), words=words,
                    error=None, error_type=None, elapsed_ms=(time.perf_counter() - start) * 1000.0)
         if error is not None:
             row.update(_error_row(error))

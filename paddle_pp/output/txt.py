@@ -1,17 +1,31 @@
-"""Plain text: each page's lines in reading order, one line of text per result line, pages separated by a form
-feed (U+000C, as pdftotext does), UTF-8. A page that failed or holds no text is an empty page."""
+"""Plain text: each page's lines in reading order, one line of text per row of the page (the lines of one row
+separated by a tab), pages separated by a form feed (U+000C, as pdftotext does), UTF-8. A page that failed or holds
+no text is an empty page."""
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import numpy as np
 
 from paddle_pp.documents import PageResult
 from paddle_pp.output import DocumentWriter
+from paddle_pp.utils.reading_order import same_row_runs
+
+ROW_SEPARATOR = "\t"   # between the lines of one row: a receipt's "TOTAL" and "27.30", a form's label and value
+
+
+def row_texts(texts: Sequence[str], points: Sequence) -> List[str]:
+    """The text of a page's lines (in their order, each with its 4 corners) as text rows: consecutive lines that
+    share a row (utils/reading_order.py's rows) joined by ROW_SEPARATOR, every other line a row of its own."""
+    if not texts:
+        return []
+    flat = [text.replace("\n", " ").replace(ROW_SEPARATOR, " ") for text in texts]
+    return [ROW_SEPARATOR.join(flat[i] for i in run) for run in same_row_runs(np.asarray(points, dtype=np.float64))]
 
 
 def page_text(result: PageResult) -> str:
-    return "".join(line["transcription"].replace("\n", " ") + "\n" for line in result.lines)
+    rows = row_texts([line["transcription"] for line in result.lines], [line["points"] for line in result.lines])
+    return "".join(row + "\n" for row in rows)
 
 
 class TextWriter(DocumentWriter):

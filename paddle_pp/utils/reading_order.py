@@ -64,11 +64,12 @@ def _vertical_extents(quads: np.ndarray, x: np.ndarray, reach: np.ndarray) -> np
     return np.stack([top, bottom], axis=2)
 
 
-def row_order(dt_boxes: Boxes, min_overlap: float = ROW_OVERLAP) -> List[int]:
-    """Indices of `dt_boxes` ([K, 4, 2], clockwise from top-left) in row reading order (module doc, `rows`).
+def rows(dt_boxes: Boxes, min_overlap: float = ROW_OVERLAP) -> List[List[int]]:
+    """The rows of `dt_boxes` ([K, 4, 2], clockwise from top-left), top to bottom, each a list of box indices left
+    to right.
 
-    Two boxes overlap by the vertical overlap of their extents where they meet: at the middle of the gap between
-    them (of their common part, if they overlap horizontally), each measured along its own top and bottom edges (at
+    How much two boxes overlap is measured where they meet: at the middle of the gap between them (of their common
+    part, if they overlap horizontally), each box's vertical extent taken along its own top and bottom edges (at
     most EDGE_REACH heights beyond its ends), so boxes of one tilted line overlap and those of the next line do not.
     Boxes are taken by the height of their middles; each joins the row of the earlier box it overlaps most, if
     that overlap is at least `min_overlap` of the lower box's height, else it starts a row. Rows are read in the
@@ -76,8 +77,6 @@ def row_order(dt_boxes: Boxes, min_overlap: float = ROW_OVERLAP) -> List[int]:
     deploy/lite/cpp/src/reading_order.cc is the same rule, step for step."""
     quads = np.asarray(dt_boxes, dtype=np.float64).reshape(-1, 4, 2)
     count = len(quads)
-    if count == 0:
-        return []
     # sums written out, in the order the C++ demo adds them, so both get the same doubles
     centre_x = (((quads[:, 0, 0] + quads[:, 1, 0]) + quads[:, 2, 0]) + quads[:, 3, 0]) / 4
     mean_y = (((quads[:, 0, 1] + quads[:, 1, 1]) + quads[:, 2, 1]) + quads[:, 3, 1]) / 4
@@ -91,20 +90,38 @@ def row_order(dt_boxes: Boxes, min_overlap: float = ROW_OVERLAP) -> List[int]:
 
     order = np.lexsort((left, (own[:, 0] + own[:, 1]) / 2))
     ranked = ratio[order][:, order]                          # in the order boxes are taken
-    rows: List[List[int]] = []
+    found: List[List[int]] = []
     row_of = np.empty(count, dtype=np.int64)
     for k in range(count):
         best = int(np.argmax(ranked[k, :k])) if k else -1
         if k and ranked[k, best] >= min_overlap:
             row_of[k] = row_of[best]
         else:
-            row_of[k] = len(rows)
-            rows.append([])
-        rows[row_of[k]].append(int(order[k]))
-    return [i for row in rows for i in sorted(row, key=lambda j: (left[j], mean_y[j]))]
+            row_of[k] = len(found)
+            found.append([])
+        found[row_of[k]].append(int(order[k]))
+    return [sorted(row, key=lambda j: (left[j], mean_y[j])) for row in found]
 
 
-def order_boxes(dt_boxes: Boxes, reading_order: str = "paddleocr") -> List[np.ndarray]:
+def row_order(dt_boxes: Boxes, min_overlap: float = ROW_OVERLAP) -> List[int]:
+    """Indices of `dt_boxes` ([K, 4, 2], clockwise from top-left) in row reading order (module doc, `rows`)."""
+    return [i for row in rows(dt_boxes, min_overlap) for i in row]
+
+
+def same_row_runs(dt_boxes: Boxes) -> List[List[int]]:
+    """The boxes, in the order given, cut into runs of consecutive boxes that share a row (`rows`): what a text
+    output puts on one line. In `rows` order every run is a whole row."""
+    row_of = {i: r for r, row in enumerate(rows(dt_boxes)) for i in row}
+    runs: List[List[int]] = []
+    for i in range(len(row_of)):
+        if runs and row_of[runs[-1][-1]] == row_of[i]:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return runs
+
+
+def order_boxes(dt_boxes: Boxes, reading_order: str) -> List[np.ndarray]:
     """The boxes in the given reading order (READING_ORDERS)."""
     if reading_order == "paddleocr":
         return sorted_boxes(dt_boxes)
