@@ -24,8 +24,8 @@ from paddle_pp.postprocess.ctc_decode import CTCLabelDecode, mixed_case_prior
 from paddle_pp.postprocess.db_postprocess import DBPostProcess, filter_tag_det_res
 from paddle_pp.postprocess.word_boxes import WordSpan, word_spans
 from paddle_pp.utils.crop import crop_to_image, get_rotate_crop_image
-from paddle_pp.utils.reading_order import order_boxes
 from paddle_pp.utils.dicts import use_space_char
+from paddle_pp.utils.reading_order import order_boxes
 
 # PaddleOCR flag name -> (model, config section, key). The one map from user-facing options to YAML keys.
 OPTION_KEYS: Dict[str, Tuple[str, str, str]] = {

@@ -1,5 +1,6 @@
 """deploy/eval_det.py: the independent IoU matching, the drawn evaluation (--vis_dir) and the command end to end on a
 rendered document whose labels are made here."""
+import collections
 import json
 
 import cv2
@@ -43,6 +44,24 @@ def test_draw_matches_colours_each_box_by_what_it_counted_as():
     assert colour_at(200, 38) == IGNORED        # the detection inside the don't-care region
 
 
+def test_label_order_kept_counts_neighbours_in_label_order():
+    assert eval_det.label_order_kept([0, 1, 2, 3]) == (3, 3, True)
+    assert eval_det.label_order_kept([0, 2, 1, 3]) == (2, 3, False)
+    assert eval_det.label_order_kept([4]) == (0, 0, True)
+
+
+def test_reading_orders_are_scored_against_the_label_order():
+    """A form row whose boxes start 14 px apart in y, labelled left to right: `rows` keeps the label order, PaddleOCR's
+    order does not; the detections (here the labels themselves) and the shuffled label boxes are both scored."""
+    row = [(quad(10, 10, 110, 50), False), (quad(150, 24, 250, 54), False), (quad(290, 11, 390, 49), False)]
+    dets = [g for g, _ in row]
+    scores = collections.defaultdict(eval_det.OrderScore)
+    eval_det.score_reading_orders(scores, row, dets, independent_matches(row, dets), seed=0)
+    assert str(scores[("detections", "rows")]) == "1.0000 of neighbours, 1/1 images exactly"
+    assert str(scores[("detections", "paddleocr")]) == "0.5000 of neighbours, 0/1 images exactly"
+    assert scores[("label boxes", "rows")].exact == 1 and scores[("label boxes", "paddleocr")].exact == 0
+
+
 @pytest.mark.usefixtures("models_dir")
 def test_eval_det_command_scores_draws_and_saves_predictions(tmp_path, capsys):
     from paddle_pp.ocr import build_stage
@@ -64,6 +83,7 @@ def test_eval_det_command_scores_draws_and_saves_predictions(tmp_path, capsys):
     recall = (len(boxes) - 1) / len(boxes)
     assert f"independent (clipper): precision 1.0000  recall {recall:.4f}" in out
     assert f"paddle_pp DetMetric : precision 1.0000  recall {recall:.4f}" in out
+    assert "detections  rows     : " in out and "label boxes paddleocr: " in out
     drawn = cv2.imread(str(tmp_path / "vis" / "doc.jpg"))
     assert drawn.shape == img.shape
     name, preds = (tmp_path / "preds.txt").read_text(encoding="utf-8").strip().split("\t")
