@@ -92,3 +92,15 @@ def test_both_orders_keep_every_box():
     for order in READING_ORDERS:
         out = order_boxes(boxes, order)
         assert sorted(b.tobytes() for b in out) == sorted(b.tobytes() for b in boxes)
+
+
+def test_rows_do_not_depend_on_how_many_boxes_are_compared_at_once(monkeypatch):
+    import paddle_pp.utils.reading_order as reading_order
+
+    rng = np.random.default_rng(2)
+    pages = [[tilted(float(rng.uniform(0, 900)), float(rng.choice(np.arange(20, 900, 30)) + rng.normal(0, 4)),
+                     float(rng.uniform(10, 200)), float(rng.uniform(10, 30)), float(rng.normal(0, 5)))
+              for _ in range(count)] for count in (3, 40, 300)]
+    whole = [row_order(page) for page in pages]
+    monkeypatch.setattr(reading_order, "_BLOCK", 7)
+    assert [row_order(page) for page in pages] == whole

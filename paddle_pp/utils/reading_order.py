@@ -21,6 +21,7 @@ ROW_OVERLAP = 0.5
 # a tilted line, not so far that the slope of a short word decides the row of a box across the page (chosen on
 # the train sets of SROIE, MSRA-TD500 and ICDAR 2015: docs/results.md, "Reading order").
 EDGE_REACH = 2.0
+_BLOCK = 256   # boxes compared at once with every earlier one (rows)
 
 Boxes = Union[np.ndarray, Sequence[np.ndarray]]
 
@@ -83,24 +84,41 @@ def rows(dt_boxes: Boxes, min_overlap: float = ROW_OVERLAP) -> List[List[int]]:
     own = _vertical_extents(quads, centre_x[:, None], np.zeros(count))[:, 0]    # each box at its own centre
     height = np.maximum(own[:, 1] - own[:, 0], 1e-6)
     left, right = quads[:, :, 0].min(axis=1), quads[:, :, 0].max(axis=1)
-    meet = (np.maximum(left[:, None], left[None, :]) + np.minimum(right[:, None], right[None, :])) / 2
-    extents = _vertical_extents(quads, meet, EDGE_REACH * height)   # [i, j]: box i where it meets box j
-    overlap = (np.minimum(extents[:, :, 1], extents[:, :, 1].T) - np.maximum(extents[:, :, 0], extents[:, :, 0].T))
-    ratio = overlap / np.minimum(height[:, None], height[None, :])
-
     order = np.lexsort((left, (own[:, 0] + own[:, 1]) / 2))
-    ranked = ratio[order][:, order]                          # in the order boxes are taken
+
+    # For each box taken, the earlier box it overlaps most: blocks of boxes against every box taken before them,
+    # so memory grows with the number of boxes, not with its square (max_candidates may be set high).
+    best = np.zeros(count, dtype=np.int64)
+    best_ratio = np.full(count, -np.inf)
+    for start in range(0, count, _BLOCK):
+        stop = min(start + _BLOCK, count)
+        taken, earlier = order[start:stop], order[:stop]
+        ratio = _overlap_ratio(quads, left, right, height, taken, earlier)
+        ratio[np.arange(start, stop)[:, None] <= np.arange(stop)[None, :]] = -np.inf   # only boxes taken before
+        best[start:stop] = np.argmax(ratio, axis=1)
+        best_ratio[start:stop] = ratio[np.arange(stop - start), best[start:stop]]
+
     found: List[List[int]] = []
     row_of = np.empty(count, dtype=np.int64)
     for k in range(count):
-        best = int(np.argmax(ranked[k, :k])) if k else -1
-        if k and ranked[k, best] >= min_overlap:
-            row_of[k] = row_of[best]
+        if best_ratio[k] >= min_overlap:
+            row_of[k] = row_of[best[k]]
         else:
             row_of[k] = len(found)
             found.append([])
         found[row_of[k]].append(int(order[k]))
     return [sorted(row, key=lambda j: (left[j], mean_y[j])) for row in found]
+
+
+def _overlap_ratio(quads: np.ndarray, left: np.ndarray, right: np.ndarray, height: np.ndarray, first: np.ndarray,
+                   second: np.ndarray) -> np.ndarray:
+    """[len(first), len(second)]: how much each box of `first` overlaps each of `second` where the two meet, over
+    the lower one's height (rows' rule)."""
+    meet = (np.maximum(left[first, None], left[None, second]) + np.minimum(right[first, None], right[None, second])) / 2
+    a = _vertical_extents(quads[first], meet, EDGE_REACH * height[first])
+    b = _vertical_extents(quads[second], meet.T, EDGE_REACH * height[second]).transpose(1, 0, 2)
+    overlap = np.minimum(a[:, :, 1], b[:, :, 1]) - np.maximum(a[:, :, 0], b[:, :, 0])
+    return overlap / np.minimum(height[first, None], height[None, second])
 
 
 def row_order(dt_boxes: Boxes, min_overlap: float = ROW_OVERLAP) -> List[int]:
