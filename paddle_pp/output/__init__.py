@@ -2,7 +2,8 @@
 
 - `json_doc`: a document's pages and their results as one JSON object (the CLI's `json` is PaddleOCR's
   system_results.txt, written by tools/predict_system.py; this is the per-document form services return);
-- `txt`: the text in reading order, one line per row (a row's lines separated by a tab), pages separated by a form feed;
+- `txt`: the text in reading order, one line per row (a row's lines separated by a tab), pages separated by a form
+  feed;
 - `hocr`: hOCR 1.2 (ocr_page / ocr_line / ocrx_word with bbox and x_wconf);
 - `pdf`: a searchable PDF, each page's image under an invisible text layer whose words sit on their boxes.
 

@@ -2,9 +2,9 @@
 
 The options a request may change are those a loaded predictor can apply without loading another model: the
 detector's resizing and DB post-processing, the classifier's threshold, whether it runs, drop_score,
-reading_order and return_word_box; and how the upload is read (pages, pdf_dpi) and answered (format, include_image). Each
-is parsed by its schema field (paddle_pp/config_schema.py, the one source of ranges), set on the worker's own
-stages for the length of one job (`applied`) and restored after it.
+reading_order and return_word_box; and how the upload is read (pages, pdf_dpi) and answered (format,
+include_image). Each is parsed by its schema field (paddle_pp/config_schema.py, the one source of ranges), set on
+the worker's own stages for the length of one job (`applied`) and restored after it.
 """
 from __future__ import annotations
 

@@ -1,11 +1,12 @@
 """The order in which a page's text boxes are read (System.reading_order).
 
-- `paddleocr` (PaddleOCR 2.x predict_system's `sorted_boxes`, the default): sort by the (y, x) of each box's first
-  point, then one pass that swaps neighbours whose first points are less than 10 px apart in y. The 10 px do not
-  scale with the image, and the first point of a box moves with its height: on forms and tables the boxes of one row
-  (a checkbox's label next to a taller one, a header cell next to a lower-case one) are read out of order.
-- `rows`: boxes are grouped into rows by how much their vertical extents overlap, measured along each box's own
-  top and bottom edges so that a tilted line stays one row; rows are read top to bottom, each left to right.
+- `rows` (the default, configs/system.yml): boxes are grouped into rows by how much their vertical extents overlap,
+  measured along each box's own top and bottom edges so that a tilted line stays one row; rows are read top to
+  bottom, each left to right.
+- `paddleocr` (PaddleOCR 2.x predict_system's `sorted_boxes`): sort by the (y, x) of each box's first point, then
+  one pass that swaps neighbours whose first points are less than 10 px apart in y. The 10 px do not scale with the
+  image, and the first point of a box moves with its height: on forms and tables the boxes of one row (a checkbox's
+  label next to a taller one, a header cell next to a lower-case one) are read out of order.
 
 Columns are not detected by either: two columns whose lines share a baseline are read across, line by line.
 """
@@ -13,9 +14,9 @@ from typing import List, Sequence, Union
 
 import numpy as np
 
-READING_ORDERS = ("paddleocr", "rows")
+READING_ORDERS = ("rows", "paddleocr")
 # Two boxes share a row when their vertical extents overlap by at least this fraction of the lower one's height.
-# Lines of text next to each other overlap by a few percent at most (DB's boxes are unclipped by ~half a line).
+# The boxes of neighbouring lines overlap by a few percent of a line's height at most.
 ROW_OVERLAP = 0.5
 # A box's edges are followed at most this many of its heights beyond its ends: across the gap between the words of
 # a tilted line, not so far that the slope of a short word decides the row of a box across the page (chosen on

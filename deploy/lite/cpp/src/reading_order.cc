@@ -113,7 +113,8 @@ std::vector<size_t> RowOrder(const std::vector<Quad>& boxes, double min_overlap)
 
 std::vector<Quad> OrderBoxes(const std::vector<Quad>& boxes, const std::string& reading_order) {
   if (reading_order == "paddleocr") return SortedBoxes(boxes);
-  if (reading_order != "rows") throw std::invalid_argument("reading_order must be rows or paddleocr, got " + reading_order);
+  if (reading_order != "rows")
+    throw std::invalid_argument("reading_order must be rows or paddleocr, got " + reading_order);
   std::vector<Quad> out;
   for (size_t i : RowOrder(boxes)) out.push_back(boxes[i]);
   return out;

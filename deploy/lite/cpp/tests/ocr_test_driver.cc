@@ -170,7 +170,8 @@ int main(int argc, char** argv) {
       NpyArray boxes = LoadNpy(args[1]);
       std::vector<Quad> quads(boxes.shape.empty() ? 0 : size_t(boxes.shape[0]));
       for (size_t i = 0; i < quads.size(); ++i)
-        for (int j = 0; j < 4; ++j) quads[i][j] = cv::Point2f(boxes.f32()[i * 8 + j * 2], boxes.f32()[i * 8 + j * 2 + 1]);
+        for (int j = 0; j < 4; ++j)
+          quads[i][j] = cv::Point2f(boxes.f32()[i * 8 + j * 2], boxes.f32()[i * 8 + j * 2 + 1]);
       std::vector<size_t> order;
       if (args[0] == "rows") {
         order = RowOrder(quads);
