@@ -104,3 +104,22 @@ def test_rows_do_not_depend_on_how_many_boxes_are_compared_at_once(monkeypatch):
     whole = [row_order(page) for page in pages]
     monkeypatch.setattr(reading_order, "_BLOCK", 7)
     assert [row_order(page) for page in pages] == whole
+
+
+def test_a_page_photographed_at_an_angle_is_read_in_its_rows(monkeypatch):
+    """Six rows of a label at the left and a value 600 px to its right, the page turned by 7 degrees: the value rises
+    by 70 px, nearly two rows' pitch, against its label. The page's skew (the median slope of its long boxes)
+    shears it level first; without that, the short values fall into other rows."""
+    import paddle_pp.utils.reading_order as reading_order
+
+    angle, pitch = 7.0, 40
+    turn = cv2.getRotationMatrix2D((0, 0), angle, 1.0)         # as a photo turned anticlockwise: the right side rises
+    page = []
+    for row in range(6):
+        for x, w in ((20, 300), (620, 60)):
+            box = rect(x, 100 + row * pitch, w, 24)
+            page.append(cv2.transform(box[None], turn)[0].astype(np.float32))
+    assert reading_order.page_slope(np.array(page)) == pytest.approx(-math.tan(math.radians(angle)), abs=1e-3)
+    assert row_order(page) == list(range(12))
+    monkeypatch.setattr(reading_order, "page_slope", lambda quads: 0.0)
+    assert row_order(page) != list(range(12))

@@ -66,19 +66,31 @@ def _vertical_extents(quads: np.ndarray, x: np.ndarray, reach: np.ndarray) -> np
     return np.stack([top, bottom], axis=2)
 
 
+def page_slope(quads: np.ndarray) -> float:
+    """The skew of a page: the median slope of its long boxes (wider than twice their height; each box's slope the
+    mean of its top and bottom edges'), 0 when it has none. A photo of a page taken at an angle tilts every row."""
+    quads = np.asarray(quads, dtype=np.float64).reshape(-1, 4, 2)
+    width = quads[:, :, 0].max(axis=1) - quads[:, :, 0].min(axis=1)
+    height = quads[:, :, 1].max(axis=1) - quads[:, :, 1].min(axis=1)
+    long = width > 2 * height
+    return float(np.median(_edge_slopes(quads[long]).mean(axis=1))) if long.any() else 0.0
+
+
 def rows(dt_boxes: Boxes, min_overlap: float = ROW_OVERLAP) -> List[List[int]]:
     """The rows of `dt_boxes` ([K, 4, 2], clockwise from top-left), top to bottom, each a list of box indices left
     to right.
 
-    How much two boxes overlap is measured where they meet: at the middle of the gap between them (of their common
+    The page is first sheared level by its skew (page_slope): y - slope * x. How much two boxes overlap is then
+    measured where they meet: at the middle of the gap between them (of their common
     part, if they overlap horizontally), each box's vertical extent taken along its own top and bottom edges (at
     most EDGE_REACH heights beyond its ends), so boxes of one tilted line overlap and those of the next line do not.
     Boxes are taken by the height of their middles; each joins the row of the earlier box it overlaps most, if
     that overlap is at least `min_overlap` of the lower box's height, else it starts a row. Rows are read in the
     order they were started, each by the left edges of its boxes.
     deploy/lite/cpp/src/reading_order.cc is the same rule, step for step."""
-    quads = np.asarray(dt_boxes, dtype=np.float64).reshape(-1, 4, 2)
+    quads = np.array(dt_boxes, dtype=np.float64).reshape(-1, 4, 2)
     count = len(quads)
+    quads[:, :, 1] -= page_slope(quads) * quads[:, :, 0]   # level rows; x, and so left to right, is unchanged
     # sums written out, in the order the C++ demo adds them, so both get the same doubles
     centre_x = (((quads[:, 0, 0] + quads[:, 1, 0]) + quads[:, 2, 0]) + quads[:, 3, 0]) / 4
     mean_y = (((quads[:, 0, 1] + quads[:, 1, 1]) + quads[:, 2, 1]) + quads[:, 3, 1]) / 4

@@ -35,36 +35,61 @@ struct Edges {
   double Bottom(double x) const { return flat ? max_y : bottom_y + (Clamp(x) - bottom_x) * bottom_slope; }
 };
 
-double Slope(const cv::Point2f& a, const cv::Point2f& b) {
-  const double dx = double(b.x) - double(a.x), dy = double(b.y) - double(a.y);
+// A box in double precision, as reading_order.py computes (the page is sheared in doubles, not in floats).
+struct QuadD {
+  std::array<double, 4> x, y;
+};
+
+double Slope(double ax, double ay, double bx, double by) {
+  const double dx = bx - ax, dy = by - ay;
   const double slope = std::fabs(dx) > 1e-6 ? dy / dx : 0.0;
   return std::fabs(slope) <= 1.0 ? slope : 0.0;  // steeper than 45 degrees: not a row of text
 }
 
-Edges EdgesOf(const Quad& q) {
+Edges EdgesOf(const QuadD& q) {
   Edges e;
-  e.top_x = q[0].x, e.top_y = q[0].y, e.top_slope = Slope(q[0], q[1]);
-  e.bottom_x = q[3].x, e.bottom_y = q[3].y, e.bottom_slope = Slope(q[3], q[2]);
+  e.top_x = q.x[0], e.top_y = q.y[0], e.top_slope = Slope(q.x[0], q.y[0], q.x[1], q.y[1]);
+  e.bottom_x = q.x[3], e.bottom_y = q.y[3], e.bottom_slope = Slope(q.x[3], q.y[3], q.x[2], q.y[2]);
   e.flat = std::fabs(e.top_slope) + std::fabs(e.bottom_slope) <= 0.0;
-  e.min_y = std::min({double(q[0].y), double(q[1].y), double(q[2].y), double(q[3].y)});
-  e.max_y = std::max({double(q[0].y), double(q[1].y), double(q[2].y), double(q[3].y)});
-  e.left = std::min({double(q[0].x), double(q[1].x), double(q[2].x), double(q[3].x)});
-  e.right = std::max({double(q[0].x), double(q[1].x), double(q[2].x), double(q[3].x)});
+  e.min_y = *std::min_element(q.y.begin(), q.y.end());
+  e.max_y = *std::max_element(q.y.begin(), q.y.end());
+  e.left = *std::min_element(q.x.begin(), q.x.end());
+  e.right = *std::max_element(q.x.begin(), q.x.end());
   return e;
+}
+
+// reading_order.py's page_slope: the median of the long boxes' mean edge slopes (numpy's median: the mean of the
+// two middle values of an even count), 0 without long boxes.
+double PageSlope(const std::vector<QuadD>& quads) {
+  std::vector<double> slopes;
+  for (const QuadD& q : quads) {
+    const Edges e = EdgesOf(q);
+    if (e.right - e.left > 2 * (e.max_y - e.min_y)) slopes.push_back((e.top_slope + e.bottom_slope) / 2.0);
+  }
+  if (slopes.empty()) return 0.0;
+  std::sort(slopes.begin(), slopes.end());
+  const size_t mid = slopes.size() / 2;
+  return slopes.size() % 2 ? slopes[mid] : (slopes[mid - 1] + slopes[mid]) / 2.0;
 }
 
 }  // namespace
 
 std::vector<size_t> RowOrder(const std::vector<Quad>& boxes, double min_overlap) {
   const size_t n = boxes.size();
+  std::vector<QuadD> quads(n);
+  for (size_t i = 0; i < n; ++i)
+    for (int k = 0; k < 4; ++k) quads[i].x[k] = boxes[i][k].x, quads[i].y[k] = boxes[i][k].y;
+  const double skew = PageSlope(quads);  // shear the page level: y - skew * x (x, and so left to right, unchanged)
+  for (QuadD& q : quads)
+    for (int k = 0; k < 4; ++k) q.y[k] -= skew * q.x[k];
   std::vector<Edges> edges(n);
   std::vector<double> mean_y(n), height(n), middle(n);
   for (size_t i = 0; i < n; ++i) {
-    const Quad& q = boxes[i];
+    const QuadD& q = quads[i];
     edges[i] = EdgesOf(q);
     // the sums in reading_order.py's order, so both get the same doubles
-    const double centre_x = (((double(q[0].x) + double(q[1].x)) + double(q[2].x)) + double(q[3].x)) / 4.0;
-    mean_y[i] = (((double(q[0].y) + double(q[1].y)) + double(q[2].y)) + double(q[3].y)) / 4.0;
+    const double centre_x = (((q.x[0] + q.x[1]) + q.x[2]) + q.x[3]) / 4.0;
+    mean_y[i] = (((q.y[0] + q.y[1]) + q.y[2]) + q.y[3]) / 4.0;
     const double top = edges[i].Top(centre_x), bottom = edges[i].Bottom(centre_x);  // reach 0: centre is inside
     height[i] = std::max(bottom - top, 1e-6);
     middle[i] = (top + bottom) / 2.0;
