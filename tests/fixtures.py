@@ -25,7 +25,7 @@ FORM_ROWS = [["Full-time", "Part-time", "Contract", "Internship"],      # checkb
 
 def form(size: Tuple[int, int] = (1240, 420)) -> np.ndarray:
     """A form's rows as users scan them: labels after checkboxes, a ruled table whose cells differ in height
-    (capitals, descenders, a bold header). The boxes of one row start up to ~20 px apart in y, past the 10 px of
+    (capitals, descenders, a bold header). The boxes of one row start up to ~15 px apart in y, past the 10 px of
     PaddleOCR's sorted_boxes; read in rows, each row gives FORM_ROWS' words left to right."""
     from PIL import Image, ImageDraw, ImageFont
 

@@ -11,8 +11,9 @@ namespace ppocr {
 // PaddleOCR's sorted_boxes: sort by (y, x) of the first point, then one pass swapping same-line neighbours
 // (|dy| < 10) out of x order.
 std::vector<Quad> SortedBoxes(std::vector<Quad> boxes);
-// Indices of the boxes in row order: grouped into rows by how much their vertical extents overlap (along each
-// box's top and bottom edges), rows top to bottom, each left to right. reading_order.py's row_order, step for step.
+// Indices of the boxes in row order: the page sheared level by its skew, then the boxes grouped into rows by how
+// much their vertical extents overlap (along each box's top and bottom edges), rows top to bottom, each left to
+// right. reading_order.py's row_order, step for step.
 std::vector<size_t> RowOrder(const std::vector<Quad>& boxes, double min_overlap = 0.5);
 // The boxes in `reading_order`: "rows" or "paddleocr"; anything else is std::invalid_argument.
 std::vector<Quad> OrderBoxes(const std::vector<Quad>& boxes, const std::string& reading_order);
