@@ -73,23 +73,29 @@ def independent_matches(gts: List[Tuple[np.ndarray, bool]], dets: List[np.ndarra
     return {"care_gt": care_gt, "care_det": care_det, "matched_gt": matched_gt, "matched_det": matched_det}
 
 
+def match_counts(found: Dict[str, List[int]]) -> Tuple[int, int, int]:
+    """(matched, care ground truths, care detections) of one image's independent_matches."""
+    return len(found["matched_gt"]), len(found["care_gt"]), len(found["care_det"])
+
+
 def independent_counts(gts: List[Tuple[np.ndarray, bool]], dets: List[np.ndarray]) -> Tuple[int, int, int]:
     """(matched, care ground truths, care detections) for one image."""
-    found = independent_matches(gts, dets)
-    return len(found["matched_gt"]), len(found["care_gt"]), len(found["care_det"])
+    return match_counts(independent_matches(gts, dets))
 
 
 # Colours (BGR) of --vis_dir: what the detector found, what it missed, and what does not count.
 MATCHED, UNMATCHED, MISSED, IGNORED = (0, 170, 0), (0, 0, 230), (230, 120, 0), (160, 160, 160)
 
 
-def draw_matches(image: np.ndarray, gts: List[Tuple[np.ndarray, bool]], dets: List[np.ndarray]) -> np.ndarray:
+def draw_matches(image: np.ndarray, gts: List[Tuple[np.ndarray, bool]], dets: List[np.ndarray],
+                 found: Optional[Dict[str, List[int]]] = None) -> np.ndarray:
     """The image with the evaluation drawn on it: ground-truth lines the detector missed (blue), detections that
     match a line (green) or none (red), don't-care regions and the detections inside them (gray), and the
     image's counts in the top-left corner."""
     import cv2
 
-    found = independent_matches(gts, dets)
+    if found is None:   # else the matching already made for the scores
+        found = independent_matches(gts, dets)
     out = np.ascontiguousarray(image.copy())
     thick = max(2, round(max(image.shape[:2]) / 500))
 
@@ -102,7 +108,7 @@ def draw_matches(image: np.ndarray, gts: List[Tuple[np.ndarray, bool]], dets: Li
     for j, d in enumerate(dets):
         care = j in found["care_det"]
         outline(d, (MATCHED if j in found["matched_det"] else UNMATCHED) if care else IGNORED, thick)
-    matched, n_gt, n_det = len(found["matched_gt"]), len(found["care_gt"]), len(found["care_det"])
+    matched, n_gt, n_det = match_counts(found)
     text = f"{matched} of {n_gt} lines found, {n_det - matched} of {n_det} boxes match none"
     scale = thick / 3
     (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
@@ -221,14 +227,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         ours.append(evaluator.evaluate_image([{"points": g, "ignore": ig} for g, ig in gts],
                                              [{"points": d} for d in dets]))
         found = independent_matches(gts, dets)
-        for k, key in enumerate(("matched_gt", "care_gt", "care_det")):
-            totals[k] += len(found[key])
+        for k, count in enumerate(match_counts(found)):
+            totals[k] += count
         score_reading_orders(order_scores, gts, dets, found, seed=len(ours))
         lines.append(f"{path}\t" + format_det_label([{"transcription": "", "points": d.astype(int).tolist()} for d in dets]))
         if args.vis_dir:
             stem = path.stem if path.stem not in drawn else f"{path.stem}_{len(drawn)}"  # same names, other folders
             drawn.add(stem)
-            save_image(Path(args.vis_dir) / f"{stem}.jpg", draw_matches(image, gts, dets))
+            save_image(Path(args.vis_dir) / f"{stem}.jpg", draw_matches(image, gts, dets, found))
     a = evaluator.combine_results(ours)
     b = hmean_from_counts(*totals)
     print(f"images: {len(ours)} ({failures} unreadable)")
