@@ -91,3 +91,21 @@ def test_eval_det_command_scores_draws_and_saves_predictions(tmp_path, capsys):
     # A DB flag reaches the detector: a box threshold of 1 finds nothing
     assert eval_det.main(argv[:4] + ["--det_db_box_thresh", "1.0"]) == 0
     assert "precision 0.0000  recall 0.0000" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("tool", ["eval_det", "eval_e2e", "eval_rec"])
+def test_a_wrong_data_dir_is_an_error_not_scores_of_zero(tool, tmp_path, capsys):
+    import importlib
+
+    cv2.imwrite(str(tmp_path / "a.png"), np.full((32, 100, 3), 255, np.uint8))
+    label = '[{"transcription": "x", "points": [[0, 0], [9, 0], [9, 9], [0, 9]]}]' if tool != "eval_rec" else "x"
+    (tmp_path / "labels.txt").write_text(f"a.png\t{label}\n", encoding="utf-8")
+    main = importlib.import_module(f"paddle_pp.tools.{tool}").main
+    assert main(["--label_file", str(tmp_path / "labels.txt"), "--data_dir", str(tmp_path / "elsewhere")]) == 1
+    err = capsys.readouterr().err
+    assert "labels.txt: none of its 1 images exists (the first: " in err and "elsewhere" in err
+    # one image that exists is enough for an evaluation (the missing ones are reported and skipped)
+    (tmp_path / "labels.txt").write_text(f"a.png\t{label}\nb.png\t{label}\n", encoding="utf-8")
+    assert main(["--label_file", str(tmp_path / "labels.txt"), "--data_dir", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert "skipped: " in captured.out + captured.err and "b.png" in captured.out + captured.err

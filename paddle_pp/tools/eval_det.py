@@ -22,8 +22,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import pyclipper
 
-from paddle_pp.utils.label_files import (format_det_label, is_dont_care, parse_det_label, read_label_lines,
-                                         skip_malformed)
+from paddle_pp.utils.label_files import (format_det_label, is_dont_care, no_image_found, parse_det_label,
+                                         read_label_lines, skip_malformed)
 
 
 
@@ -209,6 +209,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                              "(red), lines missed (blue), don't-care regions (gray)")
     args = parser.parse_args(argv)
 
+    items = read_labels(Path(args.label_file), Path(args.data_dir))
+    problem = no_image_found(args.label_file, [path for path, _ in items], args.data_dir)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
     detector = build_stage("det", args.det_model_dir, engine=args.engine, slim=args.slim or None,
                            **{flag: getattr(args, flag) for flag in post},
                            det_limit_side_len=args.det_limit_side_len, det_limit_type=args.det_limit_type)
@@ -216,7 +221,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ours, totals, lines, failures = [], [0, 0, 0], [], 0
     order_scores: Dict[Tuple[str, str], OrderScore] = defaultdict(OrderScore)
     drawn: set = set()
-    for path, gts in tqdm(read_labels(Path(args.label_file), Path(args.data_dir)), desc="eval det", unit="img"):
+    for path, gts in tqdm(items, desc="eval det", unit="img"):
         try:
             image = read_image(path)
             dets = [np.asarray(b, dtype=np.float64) for b in detector(image)]

@@ -26,7 +26,8 @@ from paddle_pp.pipeline import option_field, option_flags
 from paddle_pp.tools.eval_det import _area, _intersection, hmean_from_counts
 from paddle_pp.tools.peers import PEERS, rapidocr, rapidocr_lines
 from paddle_pp.tools.utility import schema_flag
-from paddle_pp.utils.label_files import is_dont_care, parse_det_label, read_label_lines, skip_malformed
+from paddle_pp.utils.label_files import (is_dont_care, no_image_found, parse_det_label, read_label_lines,
+                                         skip_malformed)
 
 # The detector's flags (resize and DB post-processing), PaddleOCR's names; PPOCR takes them as options.
 DET_FLAGS = option_flags("det")
@@ -149,6 +150,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     items = read_e2e_labels(Path(args.label_file), Path(args.data_dir))
     if not items:
         print(f"error: {args.label_file}: no labelled images", file=sys.stderr)
+        return 1
+    problem = no_image_found(args.label_file, [path for path, _, _ in items], args.data_dir)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 1
     det_options = {flag: getattr(args, flag) for flag in DET_FLAGS if getattr(args, flag) is not None}
     ocr = PPOCR(lang=args.lang, slim=args.slim or None, engine=args.engine, precision=args.precision,

@@ -20,7 +20,8 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 from paddle_pp.metrics.rec_metric import normalized_edit_distance, word_accuracy
 from paddle_pp.tools.peers import PEERS, rapidocr, rapidocr_recognizer
-from paddle_pp.utils.label_files import read_label_lines, skip_malformed
+from paddle_pp.utils.errors import InputError
+from paddle_pp.utils.label_files import no_image_found, read_label_lines, skip_malformed
 
 
 def score(pairs: Sequence[Tuple[str, str]]) -> dict:
@@ -35,12 +36,17 @@ def score(pairs: Sequence[Tuple[str, str]]) -> dict:
 
 
 def read_crops(label_file: str, data_dir: str) -> Tuple[List, List[str]]:
-    """The label file's crops (BGR) and texts; unreadable images are reported and skipped."""
+    """The label file's crops (BGR) and texts; unreadable images are reported and skipped, and InputError
+    says so when not one of them exists."""
     from paddle_pp.utils.image_io import ImageReadError, read_image
 
     crops: List = []
     truths: List[str] = []
-    for _, path, text in read_label_lines(label_file, on_malformed=skip_malformed):
+    labels = list(read_label_lines(label_file, on_malformed=skip_malformed))
+    problem = no_image_found(label_file, [Path(data_dir) / path for _, path, _ in labels], data_dir)
+    if problem:
+        raise InputError(problem)
+    for _, path, text in labels:
         try:
             crops.append(read_image(Path(data_dir) / path))
             truths.append(text)
@@ -87,11 +93,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="also score these systems' recognizers on the same crops (requirements-bench.txt)")
     args = parser.parse_args(argv)
 
+    try:
+        crops, truths = read_crops(args.label_file, args.data_dir)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     recognizers = {"ours": build_stage("rec", args.rec_model_dir, engine=args.engine, precision=args.precision,
                                        lang=args.lang, slim=args.slim or None, rec_batch_num=args.rec_batch_num)}
     if "rapidocr" in args.compare:
         recognizers["rapidocr"] = rapidocr_recognizer(rapidocr())
-    crops, truths = read_crops(args.label_file, args.data_dir)
     for name, recognizer in recognizers.items():
         report(name, recognize_all(recognizer, crops, f"eval rec ({name})"), truths, args.show_errors)
     return 0

@@ -93,3 +93,15 @@ def is_dont_care(transcription: str) -> bool:
 
 def format_det_label(items: Sequence[dict]) -> str:
     return json.dumps(list(items), ensure_ascii=False)
+
+
+def no_image_found(label_file: Union[str, os.PathLike], paths: Sequence[Path],
+                   data_dir: Union[str, os.PathLike]) -> Optional[str]:
+    """An error message when not one of a label file's images exists, else None.
+
+    That is almost always a wrong --data_dir, and an evaluation of nothing would print scores of 0.
+    """
+    if not paths or any(Path(path).is_file() for path in paths):
+        return None
+    return (f"{label_file}: none of its {len(paths)} images exists (the first: {paths[0]}); "
+            f"its paths are read relative to --data_dir, here {str(data_dir)!r}")
