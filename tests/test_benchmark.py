@@ -103,6 +103,27 @@ def test_serial_system_runs_the_cls_and_rec_batches_one_at_a_time(models_dir, tm
     assert [r["transcription"] for r in together.ocr(img)] == [r["transcription"] for r in serial.ocr(img)]
 
 
+def test_det_resize_runs_each_system_at_each_resize_and_reaches_the_detector(models_dir, tmp_path, capsys):
+    img, _ = fixtures.document()
+    cv2.imwrite(str(tmp_path / "a.png"), img)
+    args = bench.build_parser().parse_args(["--image_dir", str(tmp_path), "--engine", "onnx", "slim",
+                                            "--det_resize", "max:960", "min:64"])
+    assert bench.system_names(args) == ["onnx@max:960", "onnx@min:64", "slim@max:960", "slim@min:64"]
+    system = bench.build_system("slim@min:64", args)
+    resize = system.ocr.configs["det"]["Inference"]
+    assert system.ocr.slim and (resize["limit_type"], resize["limit_side_len"]) == ("min", 64)
+    out = tmp_path / "bench.json"
+    assert bench.main(["--image_dir", str(tmp_path), "--engine", "onnx", "--det_resize", "max:960", "max:32",
+                       "--warmup", "0", "--json", str(out), "--quiet"]) == 0
+    report = json.loads(out.read_text())
+    assert report["systems"]["onnx@max:960"]["lines_total"] > report["systems"]["onnx@max:32"]["lines_total"]
+    assert set(report["ratios"]) == {"onnx@max:32/onnx@max:960"}      # the first system is the baseline
+    assert "onnx@max:960 " in capsys.readouterr().out                   # a column wide enough for the name
+    for bad in ("min:0", "middle:960", "960"):
+        with pytest.raises(SystemExit):
+            bench.build_parser().parse_args(["--image_dir", str(tmp_path), "--det_resize", bad])
+
+
 def test_ort_spinning_reaches_the_sessions_and_the_isolated_children(models_dir, tmp_path, monkeypatch):
     from paddle_pp.engine import base as engine_base
 

@@ -60,6 +60,8 @@ SLIM_SYSTEMS = {
 SERIAL = "_serial"
 SERIAL_SYSTEMS = tuple(f"{name}{SERIAL}" for name in ("onnx", SLIM, "slim_onnx", "slim_int8"))
 COMPARE = PEERS
+# "<system>@<type>:<side>": that system with the detector's input resize set (--det_resize), e.g. onnx@min:960
+AT = "@"
 STAGES = ("det_pre", "det_infer", "det_post", "cls", "cls_infer", "rec", "rec_infer", "other", "total")
 
 
@@ -167,13 +169,16 @@ class OurSystem:
         from paddle_pp import PPOCR
 
         self.name = engine
+        engine, _, resize = engine.partition(AT)
+        options = parse_det_resize(resize) if resize else {}
         serial = engine.endswith(SERIAL)
         engine = engine[:-len(SERIAL)] if serial else engine
         if engine in SLIM_SYSTEMS:
             self.ocr = PPOCR(slim=True, cpu_threads=cpu_threads, enable_mkldnn=enable_mkldnn, lang=lang,
-                             **SLIM_SYSTEMS[engine])
+                             **SLIM_SYSTEMS[engine], **options)
         else:
-            self.ocr = PPOCR(engine=engine, cpu_threads=cpu_threads, enable_mkldnn=enable_mkldnn, lang=lang)
+            self.ocr = PPOCR(engine=engine, cpu_threads=cpu_threads, enable_mkldnn=enable_mkldnn, lang=lang,
+                             **options)
         self.clock = clock = StageClock()
         system = self.ocr.system
         if serial:
@@ -245,6 +250,32 @@ def timed_run(system, img: np.ndarray):
     lines = system.run(img)
     total = time.perf_counter() - start
     return lines, system.stages(total)
+
+
+def parse_det_resize(text: str) -> Dict[str, Any]:
+    """'min:960' -> the PPOCR options det_limit_type='min', det_limit_side_len=960, checked against their
+    schema ranges (argparse.ArgumentTypeError names the problem)."""
+    from paddle_pp.pipeline import option_field
+
+    kind, _, side = text.partition(":")
+    options = {"det_limit_type": kind, "det_limit_side_len": side}
+    try:
+        return {flag: option_field(flag).parse(value) for flag, value in options.items()}
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"expects TYPE:SIDE such as min:960, got '{text}' ({exc})") from None
+
+
+def det_resize_arg(text: str) -> str:
+    """argparse type of --det_resize: the text, once it parses."""
+    parse_det_resize(text)
+    return text
+
+
+def system_names(args: argparse.Namespace) -> List[str]:
+    """Our systems (each at every --det_resize, when given) and then the peers, in the order given."""
+    ours = [f"{engine}{AT}{resize}" for engine in args.engine for resize in args.det_resize] \
+        if args.det_resize else list(args.engine)
+    return list(dict.fromkeys(ours + list(args.compare)))
 
 
 # ---------------------------------------------------------------------------------------------------- phases
@@ -354,9 +385,11 @@ def leak_run(system, name: str, images: Sequence[Path], args: argparse.Namespace
 
 
 def compare_ratios(report: Dict[str, Any], names: Sequence[str]) -> Dict[str, Dict[str, float]]:
-    """Median (and p90) latency ratio of every system to every baseline, on the images both ran."""
+    """Median (and p90) latency ratio of every system to every baseline (RapidOCR; onnx, or else the first of
+    ours), on the images both ran."""
     ratios: Dict[str, Dict[str, float]] = {}
-    baselines = [b for b in ("rapidocr", "onnx") if b in names]
+    ours = [name for name in names if name not in COMPARE]
+    baselines = [b for b in COMPARE if b in names] + (["onnx"] if "onnx" in ours else ours[:1])
     for base in baselines:
         for name in names:
             if name == base:
@@ -380,7 +413,8 @@ def compare_ratios(report: Dict[str, Any], names: Sequence[str]) -> Dict[str, Di
 # ---------------------------------------------------------------------------------------------------- output
 def format_report(report: Dict[str, Any]) -> str:
     out = []
-    head = (f"{'system':<10} {'imgs':>5} {'median':>8} {'p90':>8} {'mean':>8} {'img/s':>6} | {'det_pre':>7} "
+    width = max([10] + [len(name) for name in report["systems"]])
+    head = (f"{'system':<{width}} {'imgs':>5} {'median':>8} {'p90':>8} {'mean':>8} {'img/s':>6} | {'det_pre':>7} "
             f"{'det_inf':>7} {'det_pst':>7} {'cls':>6} {'rec':>7} {'rec_inf':>7} {'other':>6} | {'lines':>6} "
             f"{'peakRSS':>7}")
     out.append("latency per image in ms (stage columns: medians); peak RSS in MiB")
@@ -390,7 +424,7 @@ def format_report(report: Dict[str, Any]) -> str:
             continue
         lat, st = e["latency_ms"], e["stages_ms"]
         peak = e.get("peak_rss_mb", report.get("peak_rss_mb"))
-        out.append(f"{name:<10} {e['images']:>5} {lat['median']:>8.1f} {lat['p90']:>8.1f} {lat['mean']:>8.1f} "
+        out.append(f"{name:<{width}} {e['images']:>5} {lat['median']:>8.1f} {lat['p90']:>8.1f} {lat['mean']:>8.1f} "
                    f"{e['images_per_s']:>6.2f} | {st['det_pre']['median']:>7.1f} {st['det_infer']['median']:>7.1f} "
                    f"{st['det_post']['median']:>7.1f} {st['cls']['median']:>6.1f} {st['rec']['median']:>7.1f} "
                    f"{st['rec_infer']['median']:>7.1f} {st['other']['median']:>6.1f} | {e['lines_total']:>6} "
@@ -421,6 +455,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "the PACT programs on Paddle Inference / their fake-quant ONNX / their int8 ONNX; "
                              "NAME_serial: NAME with its cls/rec batches run one at a time")
     parser.add_argument("--compare", nargs="*", default=[], choices=COMPARE, help="other systems, same run")
+    parser.add_argument("--det_resize", nargs="+", default=[], metavar="TYPE:SIDE",
+                        type=det_resize_arg,
+                        help="run each of our systems at each of these detector resizes, named NAME@TYPE:SIDE (e.g. "
+                             "max:960 min:960: --det_limit_type and --det_limit_side_len); default: the model's")
     parser.add_argument("--max_images", type=int, default=0, help="use only the first N images (0: all)")
     parser.add_argument("--limit", action="append", default=[], metavar="NAME=N",
                         help="run system NAME on the first N images only (e.g. dygraph=50)")
@@ -477,7 +515,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         images = images[:args.max_images]
     if not images:
         raise SystemExit(f"{args.image_dir}: no images")
-    names = [args._child] if args._child else list(dict.fromkeys(list(args.engine) + list(args.compare)))
+    names = [args._child] if args._child else system_names(args)
     log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     meta = {"image_dir": args.image_dir, "images": len(images), "warmup": args.warmup, "repeats": args.repeats,
             "cpu_threads": args.cpu_threads, "lang": args.lang, "cpus": os.cpu_count(), "ort_spinning": args.ort_spinning,
