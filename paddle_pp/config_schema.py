@@ -252,6 +252,7 @@ INFERENCE: Dict[str, Dict[str, Field]] = {
     "det": {
         "limit_side_len": Int(1),
         "limit_type": OneOf("max", "min", "resize_long"),
+        "max_side_limit": Int(32, nullable=True),    # then at most this long side; empty: no cap (PaddleOCR 2.x)
         "mean": ListOf(Float(), length=3),
         "std": ListOf(Float(0, low_open=True), length=3),
         "scale": Float(0, low_open=True),

@@ -31,6 +31,7 @@ from paddle_pp.utils.reading_order import order_boxes
 OPTION_KEYS: Dict[str, Tuple[str, str, str]] = {
     "det_limit_side_len": ("det", "Inference", "limit_side_len"),
     "det_limit_type": ("det", "Inference", "limit_type"),
+    "det_max_side_limit": ("det", "Inference", "max_side_limit"),
     "det_db_thresh": ("det", "PostProcess", "thresh"),
     "det_db_box_thresh": ("det", "PostProcess", "box_thresh"),
     "det_db_unclip_ratio": ("det", "PostProcess", "unclip_ratio"),
@@ -82,11 +83,13 @@ class TextDetector:
         self.engine = engine
         self.limit_side_len = int(inference["limit_side_len"])
         self.limit_type = inference["limit_type"]
+        self.max_side_limit: Optional[int] = inference.get("max_side_limit")  # absent: no cap (PaddleOCR 2.x)
         self.mean, self.std, self.scale = inference["mean"], inference["std"], float(inference["scale"])
         self.postprocess = DBPostProcess(**_postprocess_kwargs(cfg))
 
     def preprocess(self, img: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        return det_preprocess(img, self.limit_side_len, self.limit_type, self.mean, self.std, self.scale)
+        return det_preprocess(img, self.limit_side_len, self.limit_type, self.mean, self.std, self.scale,
+                              self.max_side_limit)
 
     def __call__(self, img: np.ndarray) -> np.ndarray:
         chw, shape_info = self.preprocess(img)

@@ -36,6 +36,7 @@ BAD_FLAGS = [
     ("cls_thresh", "inf", "must be a number in [0, 1], got inf"),
     ("cpu_threads", "-1", "must be an integer in [0, 1024], got -1"),
     ("det_limit_type", "maxx", "must be one of max, min, resize_long, got 'maxx'"),
+    ("det_max_side_limit", "16", "must be an integer >= 32, got 16"),
     ("use_angle_cls", "maybe", "must be true or false, got 'maybe'"),
     ("rec_batch_num", "six", "must be an integer >= 1, got six"),
 ]

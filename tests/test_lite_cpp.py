@@ -160,6 +160,20 @@ def test_det_preprocess_is_bit_exact(driver, cpp_config, tmp_path, name):
     assert cpp.shape == chw.shape and np.array_equal(cpp, chw)
 
 
+@pytest.mark.parametrize("name", sorted(IMAGES))
+def test_det_preprocess_with_a_capped_long_side_is_bit_exact(driver, cpp_config, tmp_path, name):
+    """limit_type min grows small images and never shrinks large ones; det_max_side_limit caps the long side."""
+    img = IMAGES[name]
+    inf = load_config("det")["Inference"]
+    config = _variant_config(cpp_config, tmp_path, det_limit_type="min", det_limit_side_len=736,
+                             det_max_side_limit=1000)
+    chw, shape_info = det_preprocess(img, 736, "min", inf["mean"], inf["std"], inf["scale"], max_side_limit=1000)
+    assert max(chw.shape[1:]) <= 1000
+    out = driver("det_pre", config, _save(tmp_path / "img.npy", img), tmp_path / "chw.npy")
+    assert out["shape_info"] == shape_info.tolist()
+    assert np.array_equal(np.load(tmp_path / "chw.npy"), chw)
+
+
 def assert_same_boxes(driver, cpp_boxes, boxes, context) -> None:
     """The C++ boxes equal the Python ones: exactly on the host. On aarch64, Debian's arm64 OpenCV computes
     minAreaRect's corners with other float rounding (105.00001 for 105.0), so a corner whose scaled coordinate
@@ -416,6 +430,7 @@ def test_config_comes_from_the_yaml(cpp_config):
     det, cls, rec = (load_config(n) for n in ("det", "cls", "rec"))
     assert float(values["det_db_box_thresh"]) == det["PostProcess"]["box_thresh"]
     assert int(values["det_limit_side_len"]) == det["Inference"]["limit_side_len"]
+    assert int(values["det_max_side_limit"]) == det["Inference"]["max_side_limit"] == 4000
     assert float(values["det_scale"]) == det["Inference"]["scale"]
     assert values["cls_image_shape"].split() == [str(v) for v in cls["Inference"]["image_shape"]]
     assert int(values["rec_batch_num"]) == rec["Inference"]["batch_num"]

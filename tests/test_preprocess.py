@@ -45,6 +45,23 @@ def test_det_resize_sizes(hw, limit, limit_type, expected):
     assert out.shape[0] % 32 == 0 and out.shape[1] % 32 == 0 and min(out.shape[:2]) >= 32
 
 
+@pytest.mark.parametrize("hw, limit, limit_type, cap, expected", [
+    ((3000, 4000), 736, "min", 4000, (3008, 4000)),      # min never shrinks: the cap is what bounds a photo
+    ((4000, 6000), 736, "min", 4000, (2656, 4000)),      # 2666 x 4000 after the cap, then snapped
+    ((360, 640), 736, "min", 1000, (576, 992)),          # grown to 736 x 1308, then capped to 562 x 1000
+    ((720, 1280), 736, "min", 4000, (736, 1312)),        # under the cap: exactly PaddleOCR 2.x
+    ((3000, 4000), 960, "max", 4000, (704, 960)),        # max 960 is never capped by 4000
+])
+def test_det_resize_caps_the_long_side(hw, limit, limit_type, cap, expected):
+    from paddle_pp.data.imaug.det_ops import _det_target_size
+
+    assert _det_target_size(*hw, limit, limit_type, cap) == expected
+    uncapped = _det_target_size(*hw, limit, limit_type)              # None: PaddleOCR 2.x, no cap
+    assert uncapped == _det_target_size(*hw, limit, limit_type, 10 ** 6) and max(uncapped) >= max(expected)
+    out, shape = det_resize(_img(360, 640), 736, "min", 1000)
+    assert out.shape[:2] == (576, 992) and shape[2] == 576 / 360
+
+
 def test_det_resize_errors():
     with pytest.raises(ValueError):
         det_resize(_img(10, 10), 960, "median")

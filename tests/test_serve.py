@@ -234,6 +234,22 @@ def test_gif_upload_is_read_as_its_first_frame(client):
                        headers={"Content-Type": "image/gif"}).status_code == 422
 
 
+def test_the_detector_resize_is_a_request_option(client):
+    page = jpeg(document()[0])
+    default = client.post("/ocr", content=page, headers={"Content-Type": "image/jpeg"})
+    read = client.post("/ocr?det_limit_type=min&det_limit_side_len=736", content=page,
+                       headers={"Content-Type": "image/jpeg"})
+    assert read.status_code == 200 and "TOTAL27.30" in squeezed(texts(read.json()))
+    # the long side capped at 64 px: the page is too small to read anything
+    capped = client.post("/ocr?det_limit_type=min&det_limit_side_len=736&det_max_side_limit=64", content=page,
+                         headers={"Content-Type": "image/jpeg"})
+    assert capped.status_code == 200 and "TOTAL27.30" not in squeezed(texts(capped.json()))
+    bad = client.post("/ocr?det_max_side_limit=16", content=page, headers={"Content-Type": "image/jpeg"})
+    assert bad.status_code == 422 and "det_max_side_limit" in bad.text
+    again = client.post("/ocr", content=page, headers={"Content-Type": "image/jpeg"})   # restored after the job
+    assert again.json()["pages"] == default.json()["pages"]
+
+
 def test_reading_order_is_a_request_option(client):
     form = jpeg(fixtures.form())
     rows = client.post("/ocr", content=form, headers={"Content-Type": "image/jpeg"})

@@ -87,6 +87,18 @@ def test_options_override_yaml_defaults(models_dir):
         PPOCR(det_db_thresholds=0.1)
 
 
+def test_det_max_side_limit_caps_what_the_detector_sees(models_dir):
+    img, _ = fixtures.document()                                      # 640 x 420
+    ocr = PPOCR(det_limit_type="min", det_limit_side_len=736)
+    assert ocr.configs["det"]["Inference"]["max_side_limit"] == 4000   # configs/det.yml, PaddleOCR 3.x's
+    assert ocr.system.detector.preprocess(img)[0].shape[1:] == (736, 1120)
+    capped = PPOCR(det_limit_type="min", det_limit_side_len=736, det_max_side_limit=320)
+    assert capped.system.detector.preprocess(img)[0].shape[1:] == (224, 320)
+    assert len(capped(img)) < len(ocr(img))
+    with pytest.raises(ValueError, match="det_max_side_limit"):
+        PPOCR(det_max_side_limit=31)
+
+
 def test_paddleocr_result_shape(ocr):
     img, lines = fixtures.document()
     ours = ocr(img)

@@ -6,7 +6,7 @@ were trained on exactly these numbers, so every cast and rounding step is kept.
 The predictor passes the mean/std/scale of the model's Inference section; the defaults (paddle_pp.defaults)
 are the same ImageNet numbers.
 """
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -14,11 +14,14 @@ import numpy as np
 from paddle_pp.defaults import IMAGENET_MEAN, IMAGENET_STD, PIXEL_SCALE
 
 
-def _det_target_size(h: int, w: int, limit_side_len: int, limit_type: str) -> Tuple[int, int]:
+def _det_target_size(h: int, w: int, limit_side_len: int, limit_type: str,
+                     max_side_limit: Optional[int] = None) -> Tuple[int, int]:
     """Target (h, w): scale by the limit rule, then snap each side to a multiple of 32 (>= 32).
 
     The network downsamples by 32, so both sides must be multiples of 32; the
     ``max(..., 32)`` keeps tiny or extreme-aspect images from collapsing to 0.
+    ``max_side_limit`` (PaddleOCR 3.x's; None: none, as PaddleOCR 2.x) then caps the long side: ``min`` never
+    shrinks, so without it a 50 MP photo would reach the network whole.
     """
     if limit_type == "max":
         if max(h, w) > limit_side_len:
@@ -36,14 +39,17 @@ def _det_target_size(h: int, w: int, limit_side_len: int, limit_type: str) -> Tu
         raise ValueError(f"unsupported limit_type {limit_type!r} (use 'max', 'min' or 'resize_long')")
     resize_h = int(h * ratio)
     resize_w = int(w * ratio)
+    if max_side_limit is not None and max(resize_h, resize_w) > max_side_limit:
+        cap = float(max_side_limit) / max(resize_h, resize_w)
+        resize_h, resize_w = int(resize_h * cap), int(resize_w * cap)
     # Python's round() (banker's rounding) exactly as PaddleOCR uses it.
     resize_h = max(int(round(resize_h / 32) * 32), 32)
     resize_w = max(int(round(resize_w / 32) * 32), 32)
     return resize_h, resize_w
 
 
-def det_resize(img: np.ndarray, limit_side_len: int = 960,
-               limit_type: str = "max") -> Tuple[np.ndarray, np.ndarray]:
+def det_resize(img: np.ndarray, limit_side_len: int = 960, limit_type: str = "max",
+               max_side_limit: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
     """Resize an HWC image for the DB detector like PaddleOCR's DetResizeForTest (type 0).
 
     Returns the resized image and ``shape_info = [src_h, src_w, ratio_h, ratio_w]``
@@ -52,7 +58,7 @@ def det_resize(img: np.ndarray, limit_side_len: int = 960,
     if img.ndim < 2 or img.shape[0] <= 0 or img.shape[1] <= 0:
         raise ValueError(f"det_resize needs a non-empty HxW(xC) image, got shape {img.shape}")
     src_h, src_w = int(img.shape[0]), int(img.shape[1])
-    resize_h, resize_w = _det_target_size(src_h, src_w, limit_side_len, limit_type)
+    resize_h, resize_w = _det_target_size(src_h, src_w, limit_side_len, limit_type, max_side_limit)
     resized = cv2.resize(img, (int(resize_w), int(resize_h)))
     ratio_h = resize_h / float(src_h)
     ratio_w = resize_w / float(src_w)
@@ -79,7 +85,7 @@ def normalize_det(img: np.ndarray, mean: Sequence[float] = IMAGENET_MEAN,
 
 def det_preprocess(img: np.ndarray, limit_side_len: int = 960, limit_type: str = "max",
                    mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
-                   scale: float = PIXEL_SCALE) -> Tuple[np.ndarray, np.ndarray]:
+                   scale: float = PIXEL_SCALE, max_side_limit: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
     """Full detector preprocess: resize, normalize, HWC->CHW. Returns (chw float32, shape_info)."""
-    resized, shape_info = det_resize(img, limit_side_len, limit_type)
+    resized, shape_info = det_resize(img, limit_side_len, limit_type, max_side_limit)
     return normalize_det(resized, mean, std, scale), shape_info

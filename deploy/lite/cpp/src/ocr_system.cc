@@ -18,6 +18,7 @@ OcrSystem::OcrSystem(const Config& c, Predictor* det, Predictor* cls, Predictor*
     : det_(det), cls_(cls), rec_(rec) {
   det_limit_side_len_ = c.Int("det_limit_side_len");
   det_limit_type_ = c.Str("det_limit_type");
+  det_max_side_limit_ = ReadDetMaxSideLimit(c);
   det_mean_ = c.Doubles("det_mean");
   det_std_ = c.Doubles("det_std");
   det_scale_ = c.Double("det_scale");
@@ -43,7 +44,7 @@ OcrSystem::OcrSystem(const Config& c, Predictor* det, Predictor* cls, Predictor*
 
 std::vector<Quad> OcrSystem::Detect(const cv::Mat& img) {
   ShapeInfo info;
-  cv::Mat resized = DetResize(img, det_limit_side_len_, det_limit_type_, &info);
+  cv::Mat resized = DetResize(img, det_limit_side_len_, det_limit_type_, &info, det_max_side_limit_);
   Tensor input;
   input.shape = {1, 3, resized.rows, resized.cols};
   input.data.resize(input.numel());

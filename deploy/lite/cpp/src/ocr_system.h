@@ -33,6 +33,7 @@ class OcrSystem {
  private:
   Predictor *det_, *cls_, *rec_;
   int det_limit_side_len_;
+  int det_max_side_limit_;
   std::string det_limit_type_;
   std::vector<double> det_mean_, det_std_;
   double det_scale_;

@@ -14,7 +14,8 @@ int64_t Tensor::numel() const {
   return n;
 }
 
-void DetTargetSize(int h, int w, int limit_side_len, const std::string& limit_type, int* resize_h, int* resize_w) {
+void DetTargetSize(int h, int w, int limit_side_len, const std::string& limit_type, int* resize_h, int* resize_w,
+                   int max_side_limit) {
   double ratio = 1.0;
   if (limit_type == "max") {
     if (std::max(h, w) > limit_side_len) ratio = h > w ? double(limit_side_len) / h : double(limit_side_len) / w;
@@ -27,15 +28,23 @@ void DetTargetSize(int h, int w, int limit_side_len, const std::string& limit_ty
   }
   int rh = static_cast<int>(h * ratio);
   int rw = static_cast<int>(w * ratio);
+  if (max_side_limit > 0 && std::max(rh, rw) > max_side_limit) {
+    double cap = double(max_side_limit) / std::max(rh, rw);
+    rh = static_cast<int>(rh * cap);
+    rw = static_cast<int>(rw * cap);
+  }
   // Python's round(): ties to even, which is what nearbyint does in the default rounding mode.
   *resize_h = std::max(static_cast<int>(std::nearbyint(rh / 32.0) * 32), 32);
   *resize_w = std::max(static_cast<int>(std::nearbyint(rw / 32.0) * 32), 32);
 }
 
-cv::Mat DetResize(const cv::Mat& img, int limit_side_len, const std::string& limit_type, ShapeInfo* info) {
+int ReadDetMaxSideLimit(const Config& c) { return c.Has("det_max_side_limit") ? c.Int("det_max_side_limit") : 0; }
+
+cv::Mat DetResize(const cv::Mat& img, int limit_side_len, const std::string& limit_type, ShapeInfo* info,
+                  int max_side_limit) {
   if (img.empty()) throw std::invalid_argument("DetResize: empty image");
   int rh = 0, rw = 0;
-  DetTargetSize(img.rows, img.cols, limit_side_len, limit_type, &rh, &rw);
+  DetTargetSize(img.rows, img.cols, limit_side_len, limit_type, &rh, &rw, max_side_limit);
   cv::Mat resized;
   cv::resize(img, resized, cv::Size(rw, rh));
   info->src_h = img.rows;

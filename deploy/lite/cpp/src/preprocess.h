@@ -5,6 +5,8 @@
 
 #include <opencv2/core.hpp>
 
+#include "config.h"
+
 namespace ppocr {
 
 // [src_h, src_w, ratio_h, ratio_w], what DBPostProcess needs to map boxes back to the source image.
@@ -20,9 +22,14 @@ struct Tensor {
   int64_t numel() const;
 };
 
-// DetResizeForTest type 0: limit_type 'max', 'min' or 'resize_long'; each side snapped to a multiple of 32.
-void DetTargetSize(int h, int w, int limit_side_len, const std::string& limit_type, int* resize_h, int* resize_w);
-cv::Mat DetResize(const cv::Mat& img, int limit_side_len, const std::string& limit_type, ShapeInfo* info);
+// DetResizeForTest type 0: limit_type 'max', 'min' or 'resize_long'; then the long side capped at max_side_limit
+// (0: no cap, as PaddleOCR 2.x); each side snapped to a multiple of 32.
+void DetTargetSize(int h, int w, int limit_side_len, const std::string& limit_type, int* resize_h, int* resize_w,
+                   int max_side_limit = 0);
+cv::Mat DetResize(const cv::Mat& img, int limit_side_len, const std::string& limit_type, ShapeInfo* info,
+                  int max_side_limit = 0);
+// det_max_side_limit of an ocr_config.txt; configs written before the key have no cap (0).
+int ReadDetMaxSideLimit(const Config& c);
 // (x * scale - mean) / std per channel in the order given (BGR as decoded), HWC uint8 -> CHW float32,
 // written at `out` (3 * H * W floats).
 void NormalizeToCHW(const cv::Mat& img, const std::vector<double>& mean, const std::vector<double>& std,

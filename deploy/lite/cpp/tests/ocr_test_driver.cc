@@ -141,7 +141,8 @@ int main(int argc, char** argv) {
       Config c = Config::Load(args[0]);
       cv::Mat img = CropFromNpy(args[1]);
       ShapeInfo info;
-      cv::Mat resized = DetResize(img, c.Int("det_limit_side_len"), c.Str("det_limit_type"), &info);
+      cv::Mat resized = DetResize(img, c.Int("det_limit_side_len"), c.Str("det_limit_type"), &info,
+                                  ReadDetMaxSideLimit(c));
       Tensor t;
       t.shape = {3, resized.rows, resized.cols};
       t.data.resize(t.numel());
