@@ -47,6 +47,16 @@ def form(size: Tuple[int, int] = (1240, 420)) -> np.ndarray:
     return cv2.cvtColor(np.asarray(page), cv2.COLOR_RGB2BGR)
 
 
+def small_print_page(size: Tuple[int, int] = (3200, 2400)) -> np.ndarray:
+    """A large white page with `document()` at half size in one corner: its lines are about 10 px high, and the
+    default detector resize (max 960) shrinks them to 3 px, too small to find; at full size they are read."""
+    img, _ = document()
+    small = cv2.resize(img, (img.shape[1] // 2, img.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    page = np.full((size[1], size[0], 3), 255, np.uint8)
+    page[100:100 + small.shape[0], 100:100 + small.shape[1]] = small
+    return page
+
+
 def photo_like(size: Tuple[int, int] = (960, 544)) -> np.ndarray:
     """A tilted page on a textured background: a detector input with more than flat regions."""
     img, _ = render_lines(DOC_LINES + [("Kuala Lumpur 50450", 28)], size=size)

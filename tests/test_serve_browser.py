@@ -126,3 +126,19 @@ def test_web_page_pages_through_a_pdf_with_word_boxes(server, browser, tmp_path)
     shot = artifacts / "serve_web_page_pdf.png"
     assert browser.save_screenshot(str(shot))
     print(f"screenshot: {shot}")
+
+
+def test_web_page_small_text_option_reads_small_print(server, browser, tmp_path):
+    import cv2
+
+    page = tmp_path / "small_print.png"
+    cv2.imwrite(str(page), fixtures.small_print_page())
+    browser.get(server.url + "/")
+    browser.find_element(By.ID, "file").send_keys(str(page))
+    wait = WebDriverWait(browser, WAIT_SECONDS)
+    wait.until(lambda d: "small_print.png: 1 page" in d.find_element(By.ID, "status").text)
+    assert "TOTAL27.30" not in shown_lines(browser)          # shrunk to 960 px, the 10 px lines are lost
+    browser.find_element(By.ID, "small-text").click()         # the same file again, at its own size
+    wait.until(lambda d: "TOTAL27.30" in shown_lines(d))
+    assert "Order2026-0142" in shown_lines(browser)
+    assert browser.find_element(By.ID, "page-image").get_attribute("naturalWidth") == "3200"

@@ -2,12 +2,14 @@
 // its image, list the text, page through a document. Plain JavaScript, served by the app itself (no CDN: it works
 // offline). The page images come from the server (include_image=true), so the boxes always match what was OCR'd
 // (EXIF rotation, PDF pages rendered at the server's pdf_dpi). "word boxes" asks for return_word_box and draws
-// each word's box thin inside its line's.
+// each word's box thin inside its line's. "small text" asks the detector to keep the image's size (docs/inference.md,
+// "Small text": the resize that reads small print and distant signs, at about twice the detector's time).
 "use strict";
 (function () {
   const $ = (id) => document.getElementById(id);
   const state = { result: null, page: 0, fileName: "result", file: null };
   const SVG = "http://www.w3.org/2000/svg";
+  const SMALL_TEXT = "det_limit_type=min&det_limit_side_len=736";   // never shrink; grow a short side under 736 px
 
   function setStatus(text, isError) {
     $("status").textContent = text;
@@ -23,7 +25,8 @@
     form.append("file", file, file.name);
     // the password goes in the body, never in the URL (URLs are logged)
     if ($("pdf-password").value) form.append("pdf_password", $("pdf-password").value);
-    const query = "include_image=true" + ($("words").checked ? "&return_word_box=true" : "");
+    const query = "include_image=true" + ($("words").checked ? "&return_word_box=true" : "") +
+                  ($("small-text").checked ? "&" + SMALL_TEXT : "");
     let response;
     try {
       // same origin: a browser that was asked for the API key (HTTP Basic) sends it again here
@@ -147,6 +150,7 @@
 
   $("file").addEventListener("change", (e) => upload(e.target.files[0]));
   $("words").addEventListener("change", () => upload(state.file));   // the same file again, with or without words
+  $("small-text").addEventListener("change", () => upload(state.file));
   const drop = $("drop");
   drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
