@@ -312,9 +312,9 @@ class PPOCR:
         return_word_box: each line also gives "words": [{"transcription", "points", "score"}], boxes from the
             CTC alignment within the line (default: configs/system.yml System.return_word_box, false).
         pdf_dpi: PDF pages are rendered at this resolution (default: configs/system.yml System.pdf_dpi).
-        **options: det_limit_side_len, det_limit_type, det_max_side_limit, det_db_thresh, det_db_box_thresh, det_db_unclip_ratio,
-            det_db_score_mode, use_dilation, max_candidates, det_db_nested_thresh, cls_batch_num, cls_thresh,
-            rec_batch_num, rec_char_dict_path, use_space_char.
+        **options: det_limit_side_len, det_limit_type, det_max_side_limit, det_db_thresh, det_db_box_thresh,
+            det_db_unclip_ratio, det_db_score_mode, use_dilation, max_candidates, det_db_nested_thresh, cls_batch_num,
+            cls_thresh, rec_batch_num, rec_char_dict_path, use_space_char.
         Valid ranges: paddle_pp/config_schema.py; a value outside one is a ValueError naming the option.
     """
 
