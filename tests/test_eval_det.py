@@ -91,6 +91,9 @@ def test_eval_det_command_scores_draws_and_saves_predictions(tmp_path, capsys):
     # A DB flag reaches the detector: a box threshold of 1 finds nothing
     assert eval_det.main(argv[:4] + ["--det_db_box_thresh", "1.0"]) == 0
     assert "precision 0.0000  recall 0.0000" in capsys.readouterr().out
+    # and so does the long-side cap: 32 px leave nothing to find
+    assert eval_det.main(argv[:4] + ["--det_max_side_limit", "32"]) == 0
+    assert "recall 0.0000" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("tool", ["eval_det", "eval_e2e", "eval_rec"])

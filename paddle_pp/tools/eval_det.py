@@ -199,8 +199,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--engine", default=None)
     parser.add_argument("--det_limit_side_len", type=int, default=736)
     parser.add_argument("--det_limit_type", default="min")
-    post = option_flags("det", "PostProcess")
-    for flag in post:
+    # the DB post-processing and the long-side cap; the resize itself defaults to the evaluation resize above
+    model_flags = option_flags("det", "PostProcess") + ("det_max_side_limit",)
+    for flag in model_flags:
         parser.add_argument(f"--{flag}", default=None, **schema_flag(option_field(flag), flag),
                             help="as predict_det.py's (default: the model's config)")
     parser.add_argument("--save_preds", default=None, help="write the predictions as a detection label file")
@@ -215,7 +216,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return 1
     detector = build_stage("det", args.det_model_dir, engine=args.engine, slim=args.slim or None,
-                           **{flag: getattr(args, flag) for flag in post},
+                           **{flag: getattr(args, flag) for flag in model_flags},
                            det_limit_side_len=args.det_limit_side_len, det_limit_type=args.det_limit_type)
     evaluator = DetectionIoUEvaluator()
     ours, totals, lines, failures = [], [0, 0, 0], [], 0
