@@ -285,6 +285,7 @@ READING_ORDERS = ("rows", "paddleocr")               # paddle_pp.utils.reading_o
 
 SYSTEM: Dict[str, Field] = {
     "use_angle_cls": Bool(),
+    "use_doc_orientation_classify": Bool(),           # turn sideways / upside-down pages upright first
     "drop_score": PROBABILITY,                        # recognition scores are probabilities
     "reading_order": OneOf(*READING_ORDERS),
     "lang": Str(),                                    # one of rec_models' keys (checked in check_config)

@@ -347,6 +347,8 @@ class PageResult:
     height: int = 0
     dpi: Optional[float] = None
     has_text: bool = False
+    # the counter-clockwise turn that made the page upright (use_doc_orientation_classify); None: not looked for
+    angle: Optional[int] = None
 
     @property
     def name(self) -> str:
@@ -354,14 +356,16 @@ class PageResult:
 
     @classmethod
     def of(cls, page: Page, lines: Optional[List[Dict[str, Any]]] = None,
-           error: Optional[ImageReadError] = None) -> "PageResult":
+           error: Optional[ImageReadError] = None, angle: Optional[int] = None) -> "PageResult":
         height, width = page.image.shape[:2] if page.image is not None else (0, 0)
         return cls(page.source, page.number, list(lines or []), error or page.error, width, height, page.dpi,
-                   page.has_text)
+                   page.has_text, angle)
 
     def to_dict(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {"name": self.name, "page": self.number, "width": self.width, "height": self.height,
                                "results": self.lines}
+        if self.angle is not None:
+            out["angle"] = self.angle
         if self.error is not None:
             out["error"] = str(self.error)
         return out

@@ -26,7 +26,8 @@ from paddle_pp.documents import DocumentInput, PageResult, document_kind, iter_p
 from paddle_pp.engine import ENGINES, DygraphEngine, Engine, OnnxEngine
 from paddle_pp.export import export_in_subprocess
 from paddle_pp.model_dir import ONNX_MODEL
-from paddle_pp.pipeline import OCRResult, TextClassifier, TextDetector, TextRecognizer, TextSystem, apply_options
+from paddle_pp.pipeline import (OCRResult, PageLines, TextClassifier, TextDetector, TextRecognizer, TextSystem,
+                                apply_options)
 from paddle_pp.resources import BUNDLED_MODELS_DIR
 from paddle_pp.utils.dicts import resolve_dict_path
 from paddle_pp.utils.errors import printable
@@ -295,6 +296,8 @@ class PPOCR:
             exported model); None uses the official models, imported (and exported) on first use into the
             model cache.
         use_angle_cls: run the 0/180 classifier on each crop (configs/system.yml default: true).
+        use_doc_orientation_classify: find whether the page is turned 90, 180 or 270 degrees and read it upright
+            (default false); the points stay in the image as given (utils/page_orientation.py).
         lang: 'ch' (the official recognizer, default) or 'en' (our printable-ASCII English recognizer).
         slim: the project's slim system (paddle_pp/models/slim: FPGM-pruned det, PACT-quantized cls and rec; with
             lang='en' the English recognizer quantized post-training), on configs/system.yml's slim_engine and
@@ -320,7 +323,7 @@ class PPOCR:
 
     def __init__(self, det_model_dir: Optional[os.PathLike] = None, cls_model_dir: Optional[os.PathLike] = None,
                  rec_model_dir: Optional[os.PathLike] = None, use_angle_cls: Optional[bool] = None,
-                 lang: Optional[str] = None,
+                 lang: Optional[str] = None, use_doc_orientation_classify: Optional[bool] = None,
                  drop_score: Optional[float] = None, reading_order: Optional[str] = None, engine: Optional[str] = None,
                  enable_mkldnn: Optional[bool] = None, cpu_threads: Optional[int] = None,
                  cache_dir: Optional[os.PathLike] = None, lite_model_dir: Optional[os.PathLike] = None,
@@ -334,7 +337,8 @@ class PPOCR:
         # show_log=False (PaddleOCR's): not even the one-time "preparing ... model" lines
         with contextlib.nullcontext() if show_log is not False else contextlib.redirect_stderr(io.StringIO()):
             # Every option is checked before any model is loaded: a value out of range is a ValueError naming it.
-            check_values({"use_angle_cls": use_angle_cls, "drop_score": drop_score, "reading_order": reading_order,
+            check_values({"use_angle_cls": use_angle_cls, "use_doc_orientation_classify": use_doc_orientation_classify,
+                          "drop_score": drop_score, "reading_order": reading_order,
                           "engine": engine, "enable_mkldnn": enable_mkldnn, "cpu_threads": cpu_threads, "slim": slim,
                           "precision": precision, "return_word_box": return_word_box}, SYSTEM)
             apply_options({"det": {}, "cls": {}, "rec": {}}, options)
@@ -343,6 +347,9 @@ class PPOCR:
             self.pdf_dpi = resolve_pdf_dpi(pdf_dpi)
             self.return_word_box = system["return_word_box"] if return_word_box is None else bool(return_word_box)
             self.use_angle_cls = system["use_angle_cls"] if use_angle_cls is None else bool(use_angle_cls)
+            self.use_doc_orientation_classify = (system["use_doc_orientation_classify"]
+                                                 if use_doc_orientation_classify is None
+                                                 else bool(use_doc_orientation_classify))
             self.drop_score = system["drop_score"] if drop_score is None else float(drop_score)
             self.reading_order = reading_order or system["reading_order"]
             self.slim, self.engine, self.precision = resolve_slim(slim, engine, precision)
@@ -362,9 +369,9 @@ class PPOCR:
                 return _make_stage(name, configs[name], bases[name], self.engine, cache_dir, enable_mkldnn, cpu_threads,
                                    lite_model_dir, sources[name], self.precision)
 
-            classifier = stage("cls") if self.use_angle_cls else None
+            classifier = stage("cls") if self.use_angle_cls or self.use_doc_orientation_classify else None
             self.system = TextSystem(stage("det"), stage("rec"), classifier, self.drop_score, self.return_word_box,
-                                     self.reading_order)
+                                     self.reading_order, self.use_angle_cls, self.use_doc_orientation_classify)
 
     def __call__(self, image: ImageInput, pages: Optional[str] = None,
                  pdf_password: Optional[str] = None) -> List[Any]:
@@ -402,7 +409,7 @@ class PPOCR:
         return [self._paddleocr_page(image, det, rec, cls) for image in images]
 
     def _paddleocr_page(self, image: np.ndarray, det: bool, rec: bool, cls: bool) -> List[Any]:
-        classify = cls and self.system.classifier is not None
+        classify = cls and self.system.use_angle_cls
         if not det:
             crops = [image]
             if classify:
@@ -416,6 +423,10 @@ class PPOCR:
         """OCR one decoded uint8 BGR image -> its lines (OCRResult) in reading order; with `keep_crops` each holds
         the crop its text was read from (`--save_crop_res`)."""
         return self.system(image, keep_crops=keep_crops)
+
+    def page_angle(self, read: PageLines) -> Optional[int]:
+        """The angle a page was read at (PageLines.angle) when the system looks for it, else None."""
+        return read.angle if self.system.use_doc_orientation_classify else None
 
     def ocr_image(self, image: np.ndarray) -> List[Dict[str, Any]]:
         """OCR one decoded uint8 BGR image -> its results (dicts) in reading order."""
@@ -432,8 +443,8 @@ class PPOCR:
                 yield PageResult.of(page)
                 continue
             try:
-                lines = self.ocr_image(page.image)
+                read = self.system(page.image)
             except ImageReadError as exc:
                 yield PageResult.of(page, error=exc)
                 continue
-            yield PageResult.of(page, lines)
+            yield PageResult.of(page, [r.to_dict() for r in read], angle=self.page_angle(read))

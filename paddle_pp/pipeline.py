@@ -16,7 +16,7 @@ import numpy as np
 
 from paddle_pp import config_schema, defaults
 from paddle_pp.config import load_config
-from paddle_pp.data.imaug.det_ops import det_preprocess
+from paddle_pp.data.imaug.det_ops import _det_target_size, det_preprocess
 from paddle_pp.data.imaug.rec_ops import resize_norm_cls, resize_norm_rec
 from paddle_pp.engine import Engine
 from paddle_pp.postprocess.cls_postprocess import ClsPostProcess
@@ -25,6 +25,7 @@ from paddle_pp.postprocess.db_postprocess import DBPostProcess, filter_tag_det_r
 from paddle_pp.postprocess.word_boxes import WordSpan, word_spans
 from paddle_pp.utils.crop import crop_to_image, get_rotate_crop_image
 from paddle_pp.utils.dicts import use_space_char
+from paddle_pp.utils import page_orientation
 from paddle_pp.utils.reading_order import order_boxes
 
 # PaddleOCR flag name -> (model, config section, key). The one map from user-facing options to YAML keys.
@@ -87,12 +88,29 @@ class TextDetector:
         self.mean, self.std, self.scale = inference["mean"], inference["std"], float(inference["scale"])
         self.postprocess = DBPostProcess(**_postprocess_kwargs(cfg))
 
-    def preprocess(self, img: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        return det_preprocess(img, self.limit_side_len, self.limit_type, self.mean, self.std, self.scale,
-                              self.max_side_limit)
+    def preprocess(self, img: np.ndarray, limit_side_len: Optional[int] = None,
+                   limit_type: Optional[str] = None) -> Tuple[np.ndarray, np.ndarray]:
+        """(chw, shape_info) at the detector's resize, or at the one given."""
+        return det_preprocess(img, limit_side_len or self.limit_side_len, limit_type or self.limit_type, self.mean,
+                              self.std, self.scale, self.max_side_limit)
 
     def __call__(self, img: np.ndarray) -> np.ndarray:
-        chw, shape_info = self.preprocess(img)
+        return self._detect(img, self.limit_side_len, self.limit_type)
+
+    def full_size_boxes(self, img: np.ndarray, shrunk_below: float = 1.0) -> Optional[np.ndarray]:
+        """The boxes found at the image's own size (its long side capped by max_side_limit), or None when the
+        detector's resize keeps at least `shrunk_below` of that size anyway."""
+        long_side = max(img.shape[:2])
+        if self.max_side_limit is not None:
+            long_side = min(long_side, int(self.max_side_limit))
+        configured = _det_target_size(img.shape[0], img.shape[1], self.limit_side_len, self.limit_type,
+                                      self.max_side_limit)
+        if max(configured) >= shrunk_below * long_side:
+            return None
+        return self._detect(img, long_side, "max")
+
+    def _detect(self, img: np.ndarray, limit_side_len: int, limit_type: str) -> np.ndarray:
+        chw, shape_info = self.preprocess(img, limit_side_len, limit_type)
         prob = self.engine(chw[None])
         boxes = self.postprocess(prob, shape_info[None])[0]
         return filter_tag_det_res(boxes, img.shape)
@@ -284,10 +302,23 @@ def word_boxes(box: np.ndarray, crop: np.ndarray, spans: Sequence[WordSpan], fli
     return words
 
 
+class PageLines(List[OCRResult]):
+    """A page's lines (OCRResult) in reading order, a list; `angle` is the counter-clockwise turn (0, 90, 180, 270)
+    that made the page upright when the system looked for it (use_doc_orientation_classify), else 0. The lines'
+    points are in the image as given in any case."""
+
+    def __init__(self, lines: Sequence[OCRResult] = (), angle: int = 0) -> None:
+        super().__init__(lines)
+        self.angle = angle
+
+
 class TextSystem:
     def __init__(self, detector: TextDetector, recognizer: TextRecognizer,
                  classifier: Optional[TextClassifier], drop_score: float, return_word_box: bool = False,
-                 reading_order: Optional[str] = None) -> None:
+                 reading_order: Optional[str] = None, use_angle_cls: Optional[bool] = None,
+                 use_doc_orientation_classify: bool = False) -> None:
+        """`classifier` is the direction model; `use_angle_cls` (default: whether there is one) turns each line
+        by it, `use_doc_orientation_classify` turns the page by its votes (utils/page_orientation.py)."""
         self.detector = detector
         self.recognizer = recognizer
         self.classifier = classifier
@@ -295,26 +326,32 @@ class TextSystem:
         self.return_word_box = bool(return_word_box)
         # utils/reading_order.py: rows | paddleocr; None: configs/system.yml's
         self.reading_order = reading_order or load_config("system")["System"]["reading_order"]
+        self.use_angle_cls = classifier is not None if use_angle_cls is None else bool(use_angle_cls)
+        self.use_doc_orientation_classify = bool(use_doc_orientation_classify)
+        if (self.use_angle_cls or self.use_doc_orientation_classify) and classifier is None:
+            raise ValueError("use_angle_cls and use_doc_orientation_classify need the direction classifier")
 
     def ordered_boxes(self, img: np.ndarray) -> List[np.ndarray]:
         """The detector's boxes of an image in the system's reading order."""
         return order_boxes(self.detector(img), self.reading_order)
 
-    def __call__(self, img: np.ndarray, classify: bool = True, keep_crops: bool = False) -> List[OCRResult]:
-        """The lines of an image in reading order. `classify=False` skips the classifier for this call (PaddleOCR's
-        `ocr(..., cls=False)`); `keep_crops` gives each result the crop its text was read from."""
-        boxes, crops = [], []
-        for box in self.ordered_boxes(img):
-            crop = _crop_or_none(img, box)
-            if crop is not None:  # a box with a zero side gives no crop: skip it, never fail the image
-                boxes.append(box)
-                crops.append(crop)
+    def __call__(self, img: np.ndarray, classify: bool = True, keep_crops: bool = False) -> PageLines:
+        """The lines of an image in reading order. `classify=False` skips the line classifier for this call
+        (PaddleOCR's `ocr(..., cls=False)`); `keep_crops` gives each result the crop its text was read from."""
+        boxes, crops = self._boxes_and_crops(img)
+        angle, classified = 0, None
+        if self.use_doc_orientation_classify and self.classifier is not None and crops:
+            classified = self.classifier(crops)
+            angle = self._page_angle(img, boxes, classified[1])
+            if angle:
+                boxes, crops = self._boxes_and_crops(page_orientation.turn_image(img, angle))
+                classified = None
         flipped = [False] * len(crops)
-        if self.classifier is not None and classify and crops:
-            crops, labels = self.classifier(crops)
+        if self.use_angle_cls and self.classifier is not None and classify and crops:
+            crops, labels = classified or self.classifier(crops)
             flipped = [self.classifier.turns(label, score) for label, score in labels]
         if not crops:
-            return []
+            return PageLines(angle=angle)
         if self.return_word_box:
             texts = self.recognizer.recognize_words(crops)
         else:
@@ -325,4 +362,46 @@ class TextSystem:
                 points = np.asarray(box).astype(np.int32).tolist()
                 words = word_boxes(box, crop, spans, turned) if self.return_word_box else None
                 results.append(OCRResult(points, text, float(score), words, crop if keep_crops else None))
-        return results
+        if angle:
+            results = [_before_turn(result, angle, img.shape) for result in results]
+        return PageLines(results, angle)
+
+    def _boxes_and_crops(self, img: np.ndarray) -> Tuple[List[np.ndarray], List[np.ndarray]]:
+        return _with_crops(img, self.ordered_boxes(img))
+
+    def _page_angle(self, img: np.ndarray, boxes: Sequence[np.ndarray], labels: Sequence[Tuple[str, float]]) -> int:
+        """The page's angle from the votes of its lines; when they say nothing clearly and the detector shrank
+        the image, from the lines found at the image's own size (small print a shrunk page loses)."""
+        votes = page_orientation.count_votes(boxes, labels)
+        angle = page_orientation.page_angle(votes)
+        if angle or page_orientation.is_clearly_upright(votes):
+            return angle
+        full_size = self.detector.full_size_boxes(img, page_orientation.RECOUNT_SHRUNK_BELOW)
+        if full_size is None:
+            return 0
+        full_boxes, full_crops = _with_crops(img, full_size)
+        if not full_crops:
+            return 0
+        _, full_labels = self.classifier(full_crops)
+        return page_orientation.page_angle(page_orientation.count_votes(full_boxes, full_labels))
+
+
+def _with_crops(img: np.ndarray, boxes: Sequence[np.ndarray]) -> Tuple[List[np.ndarray], List[np.ndarray]]:
+    """The boxes that give a crop, and their crops: a box with a zero side is skipped, never fails the image."""
+    kept, crops = [], []
+    for box in boxes:
+        crop = _crop_or_none(img, box)
+        if crop is not None:
+            kept.append(box)
+            crops.append(crop)
+    return kept, crops
+
+
+def _before_turn(result: OCRResult, angle: int, shape: Tuple[int, ...]) -> OCRResult:
+    """A result read on the page turned by `angle`, with its points (and its words') in the image as given."""
+    def back(points: List[List[int]]) -> List[List[int]]:
+        return np.rint(page_orientation.points_before_turn(points, angle, shape)).astype(np.int32).tolist()
+
+    words = None if result.words is None else [OCRWord(back(w.points), w.transcription, w.score)
+                                               for w in result.words]
+    return OCRResult(back(result.points), result.transcription, result.score, words, result.crop)

@@ -133,6 +133,18 @@ def test_per_request_options_change_the_result_and_are_not_kept(client, doc):
     assert texts(client.post("/ocr", files={"file": ("a.jpg", data)}).json()) == base  # the worker was restored
 
 
+def test_a_sideways_page_is_turned_upright_on_request(client, doc):
+    data, _ = doc
+    upright = client.post("/ocr", files={"file": ("a.jpg", data)}).json()
+    img, _ = document()
+    sideways = jpeg(np.ascontiguousarray(np.rot90(img, -1)))
+    turned = client.post("/ocr?use_doc_orientation_classify=true", files={"file": ("s.jpg", sideways)}).json()
+    assert turned["pages"][0]["angle"] == 90
+    assert squeezed(texts(turned)) == squeezed(texts(upright))
+    as_given = client.post("/ocr", files={"file": ("s.jpg", sideways)}).json()["pages"][0]
+    assert "angle" not in as_given        # the option was the request's only
+
+
 def test_include_image_gives_the_page_as_jpeg(client, doc):
     data, _ = doc
     page = client.post("/ocr?include_image=true", files={"file": ("a.jpg", data)}).json()["pages"][0]

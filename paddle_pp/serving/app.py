@@ -377,11 +377,11 @@ def _ocr_page(ocr: Any, page: Any, builder: ResponseBuilder) -> None:
         builder.add(page)
         return
     try:
-        lines = [r.to_dict() for r in ocr.system(page.image)]
+        read = ocr.system(page.image)
     except ImageReadError as exc:   # an image the pipeline cannot take (e.g. too small): that page fails
         builder.add(page, error=exc)
         return
-    builder.add(page, lines)
+    builder.add(page, [r.to_dict() for r in read], angle=ocr.page_angle(read))
 
 
 def _ms(seconds: float) -> float:

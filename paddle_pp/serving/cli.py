@@ -35,9 +35,10 @@ EPILOG = """\
 endpoints:
   POST /ocr                  an image, PDF or TIFF: multipart (-F file=@x.pdf [-F pdf_password=...]), JSON
                              {"image": base64[, "pdf_password"]} or the file's bytes; query options: det_*,
-                             cls_thresh, drop_score, reading_order, use_angle_cls, return_word_box, pages=1-3,7,
-                             pdf_dpi, format=json|txt|hocr|pdf (or Accept), include_image, timeout
-                             -> {"pages": [{"page", "id", "width", "height", "lines"}], "timing_ms"}
+                             cls_thresh, drop_score, reading_order, use_angle_cls, use_doc_orientation_classify,
+                             return_word_box, pages=1-3,7, pdf_dpi, format=json|txt|hocr|pdf (or Accept),
+                             include_image, timeout
+                             -> {"pages": [{"page", "id", "width", "height", "lines"[, "angle"]}], "timing_ms"}
   POST /predict/ocr_system   PaddleOCR hubserving: {"images": [base64, ...]} -> {"msg", "results", "status"}
   GET  /                     the web page;  GET /healthz, /readyz, /metrics (Prometheus)
 
@@ -142,7 +143,8 @@ def build_predictors(args: argparse.Namespace, workers: int, threads: int) -> Li
     engine = utility.engine_options(args)
     engine["cpu_threads"] = threads
     return [PPOCR(det_model_dir=args.det_model_dir, cls_model_dir=args.cls_model_dir,
-                  rec_model_dir=args.rec_model_dir, use_angle_cls=args.use_angle_cls, drop_score=args.drop_score,
+                  rec_model_dir=args.rec_model_dir, use_angle_cls=args.use_angle_cls,
+                  use_doc_orientation_classify=args.use_doc_orientation_classify, drop_score=args.drop_score,
                   reading_order=args.reading_order,
                   lang=args.lang, slim=args.slim, max_pixels=args.max_pixels, pdf_dpi=args.pdf_dpi,
                   return_word_box=args.return_word_box, **engine, **utility.model_options(args, "det", "cls", "rec"))

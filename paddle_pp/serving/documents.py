@@ -129,8 +129,9 @@ class ResponseBuilder:
         self.succeeded = 0
 
     def add(self, page: Page, lines: Optional[List[Dict[str, Any]]] = None,
-            error: Optional[ImageReadError] = None) -> None:
-        """One page: its PPOCR result dicts, or its error (or the page's own)."""
+            error: Optional[ImageReadError] = None, angle: Optional[int] = None) -> None:
+        """One page: its PPOCR result dicts (and the angle it was read at, when looked for), or its error (or the
+        page's own)."""
         error = error or page.error
         height, width = page.image.shape[:2] if page.image is not None and error is None else (0, 0)
         out: Dict[str, Any] = {"page": page.number or 1, "id": page.name, "width": int(width), "height": int(height)}
@@ -141,10 +142,12 @@ class ResponseBuilder:
         else:
             self.succeeded += 1
             out["lines"] = [line_json(line) for line in lines or []]
+            if angle is not None:
+                out["angle"] = angle
             if self.include_image and self.fmt == "json":
                 out["image"] = image_url(page.image)
         if self.writer is not None:
-            self.writer.add(PageResult.of(page, lines, error), page.image if error is None else None)
+            self.writer.add(PageResult.of(page, lines, error, angle), page.image if error is None else None)
         self.pages.append(out)
 
     def name(self, source: str) -> None:

@@ -1,10 +1,11 @@
 """Per-request options: query parameters of POST /ocr, checked with the command line's ranges.
 
 The options a request may change are those a loaded predictor can apply without loading another model: the
-detector's resizing and DB post-processing, the classifier's threshold, whether it runs, drop_score,
-reading_order and return_word_box; and how the upload is read (pages, pdf_dpi) and answered (format,
-include_image). Each is parsed by its schema field (paddle_pp/config_schema.py, the one source of ranges), set on
-the worker's own stages for the length of one job (`applied`) and restored after it.
+detector's resizing and DB post-processing, the classifier's threshold, whether it runs on lines and on the page
+(use_angle_cls, use_doc_orientation_classify), drop_score, reading_order and return_word_box; and how the upload
+is read (pages, pdf_dpi) and answered (format, include_image). Each is parsed by its schema field
+(paddle_pp/config_schema.py, the one source of ranges), set on the worker's own stages for the length of one job
+(`applied`) and restored after it.
 """
 from __future__ import annotations
 
@@ -36,11 +37,13 @@ OCR_OPTIONS: Dict[str, Tuple[Field, _Target, str]] = {
                              "nested_thresh"),
     "cls_thresh": (option_field("cls_thresh"), lambda ocr: ocr.system.classifier, "thresh"),
     "return_word_box": (SYSTEM["return_word_box"], lambda ocr: ocr.system, "return_word_box"),
+    "use_angle_cls": (SYSTEM["use_angle_cls"], lambda ocr: ocr.system, "use_angle_cls"),
+    "use_doc_orientation_classify": (SYSTEM["use_doc_orientation_classify"], lambda ocr: ocr.system,
+                                     "use_doc_orientation_classify"),
 }
 FORMATS = OUTPUT_FORMATS    # json (the server's own shape), txt, hocr, pdf (paddle_pp/output's writers)
 # options about the request itself, not the OCR
 REQUEST_OPTIONS: Dict[str, Field] = {
-    "use_angle_cls": SYSTEM["use_angle_cls"],
     "format": OneOf(*FORMATS),
     "include_image": Bool(),          # each page's image (a JPEG data URL) in the JSON: what the web page draws on
     "timeout": Float(0, low_open=True),  # seconds; only lowers the server's --timeout
@@ -83,13 +86,11 @@ def parse_options(query: Mapping[str, Any], repeated: Callable[[str], int] = lam
 def applied(ocr: Any, options: Mapping[str, Any]) -> Iterator[None]:
     """Set the OCR options of one request on a worker's PPOCR, and restore the server's values after it."""
     saved = []
-    classifier = ocr.system.classifier
     try:
-        if options.get("use_angle_cls") is False:
-            ocr.system.classifier = None
-        elif options.get("use_angle_cls") and classifier is None:
-            raise OptionError("use_angle_cls=true: the server was started without the classifier "
-                              "(--use_angle_cls false)")
+        for name in ("use_angle_cls", "use_doc_orientation_classify"):
+            if options.get(name) and ocr.system.classifier is None:
+                raise OptionError(f"{name}=true: the server was started without the direction classifier "
+                                  "(--use_angle_cls false)")
         for name, value in options.items():
             if name not in OCR_OPTIONS:
                 continue
@@ -103,4 +104,3 @@ def applied(ocr: Any, options: Mapping[str, Any]) -> Iterator[None]:
     finally:
         for obj, attribute, value in reversed(saved):
             setattr(obj, attribute, value)
-        ocr.system.classifier = classifier

@@ -87,7 +87,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         from paddle_pp import PPOCR
 
         return PPOCR(det_model_dir=args.det_model_dir, cls_model_dir=args.cls_model_dir,
-                     rec_model_dir=args.rec_model_dir, use_angle_cls=args.use_angle_cls, drop_score=args.drop_score,
+                     rec_model_dir=args.rec_model_dir, use_angle_cls=args.use_angle_cls,
+                     use_doc_orientation_classify=args.use_doc_orientation_classify, drop_score=args.drop_score,
                      reading_order=args.reading_order,
                      max_pixels=args.max_pixels, return_word_box=word_boxes, pdf_dpi=args.pdf_dpi,
                      **utility.model_choice(args), **utility.engine_options(args),

@@ -194,6 +194,11 @@ def build_parser(tool: str, description: Optional[str] = None) -> argparse.Argum
     if tool == "system":
         options.add_argument("--use_angle_cls", default=None, **schema_flag(SYSTEM["use_angle_cls"], "use_angle_cls"),
                              help=f"classify 0/180 degrees and flip crops (YAML: {system['use_angle_cls']})")
+        options.add_argument("--use_doc_orientation_classify", default=None,
+                             **schema_flag(SYSTEM["use_doc_orientation_classify"], "use_doc_orientation_classify"),
+                             help="turn pages read sideways or upside down upright first, by the votes of their "
+                                  "lines (no extra model; points stay in the image as given) (YAML: "
+                                  f"{system['use_doc_orientation_classify']})")
         options.add_argument("--drop_score", default=None, **schema_flag(SYSTEM["drop_score"], "drop_score"),
                              help=f"drop results scoring below this, {SYSTEM['drop_score'].describe()} "
                                   f"(YAML: {system['drop_score']})")
