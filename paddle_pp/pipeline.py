@@ -369,16 +369,24 @@ class TextSystem:
     def _boxes_and_crops(self, img: np.ndarray) -> Tuple[List[np.ndarray], List[np.ndarray]]:
         return _with_crops(img, self.ordered_boxes(img))
 
+    def page_angle(self, img: np.ndarray) -> int:
+        """The counter-clockwise turn that makes a page upright (0 when its lines do not say clearly), as
+        use_doc_orientation_classify decides it; detection and classification only."""
+        if self.classifier is None:
+            raise ValueError("page_angle needs the direction classifier")
+        boxes, crops = self._boxes_and_crops(img)
+        return self._page_angle(img, boxes, self.classifier(crops)[1]) if crops else 0
+
     def _page_angle(self, img: np.ndarray, boxes: Sequence[np.ndarray], labels: Sequence[Tuple[str, float]]) -> int:
-        """The page's angle from the votes of its lines; when they say nothing clearly and the detector shrank
-        the image, from the lines found at the image's own size (small print a shrunk page loses)."""
+        """The page's angle from the votes of its lines. Unless they say "upright" clearly, a page the detector's
+        resize shrank far is decided by the lines found at its own size instead: a shrunk page loses small print,
+        or merges it into blobs that vote at random."""
         votes = page_orientation.count_votes(boxes, labels)
-        angle = page_orientation.page_angle(votes)
-        if angle or page_orientation.is_clearly_upright(votes):
-            return angle
+        if page_orientation.is_clearly_upright(votes):
+            return 0
         full_size = self.detector.full_size_boxes(img, page_orientation.RECOUNT_SHRUNK_BELOW)
         if full_size is None:
-            return 0
+            return page_orientation.page_angle(votes)
         full_boxes, full_crops = _with_crops(img, full_size)
         if not full_crops:
             return 0

@@ -70,6 +70,32 @@ def test_end_to_end_on_a_rendered_receipt(tmp_path, models_dir, capsys):
     assert "lines: 3 labelled, 0 read, 0 hits" in capsys.readouterr().out
 
 
+def test_turn_carries_the_labels_with_the_image():
+    image = np.zeros((30, 50, 3), np.uint8)
+    image[5:10, 10:40] = 255                                   # a bright line where the label says
+    gts = [(box(10, 5, 39, 9), "line")]
+    for angle in (90, 180, 270):
+        given, turned_gts, dont_care = E.turned(image, gts, [box(0, 0, 1, 1)], angle)
+        (points, text), = turned_gts
+        x0, y0 = points.min(axis=0).astype(int)
+        x1, y1 = points.max(axis=0).astype(int)
+        assert text == "line" and given[y0:y1 + 1, x0:x1 + 1].min() == 255 and given.sum() == image.sum()
+        assert dont_care[0].shape == (4, 2)
+
+
+def test_a_page_read_sideways_is_scored_against_its_turned_labels(tmp_path, models_dir, capsys):
+    lines = [("Order 2026-0142", 34), ("Fresh Milk 13.80", 30), ("TOTAL 27.30", 30)]
+    image, boxes = render_lines(lines, size=(640, 300))
+    cv2.imwrite(str(tmp_path / "receipt.png"), image)
+    labels = [{"transcription": text, "points": [list(p) for p in corners]} for (text, _), corners in zip(lines, boxes)]
+    (tmp_path / "labels.txt").write_text(f"receipt.png\t{json.dumps(labels)}\n", encoding="utf-8")
+    args = ["--label_file", str(tmp_path / "labels.txt"), "--data_dir", str(tmp_path), "--lang", "en"]
+    assert E.main(args) == 0
+    upright = capsys.readouterr().out.splitlines()[-1]
+    assert E.main(args + ["--turn", "90", "--use_doc_orientation_classify", "true"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == upright        # turned back, read as the upright page
+
+
 def test_rapidocr_is_scored_on_the_same_images(tmp_path, models_dir, capsys):
     pytest.importorskip("rapidocr_onnxruntime", reason="requirements-bench.txt")  # .ci/run installs it
     lines = [("Invoice 0142", 34), ("TOTAL 27.30", 34)]

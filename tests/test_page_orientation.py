@@ -32,9 +32,9 @@ def test_turn_image_is_counter_clockwise():
         turn_image(img, 45)
 
 
-def test_boxes_vote_with_their_aspect_ratio_and_squarish_ones_abstain():
-    boxes = [box(300, 30), box(30, 200), box(40, 35)]
-    votes = count_votes(boxes, [("0", 0.9), ("180", 1.0), ("0", 1.0)])
+def test_boxes_vote_with_their_aspect_ratio_and_squarish_or_unsure_ones_abstain():
+    boxes = [box(300, 30), box(30, 200), box(40, 35), box(500, 20)]
+    votes = count_votes(boxes, [("0", 0.9), ("180", 1.0), ("0", 1.0), ("180", 0.6)])
     assert votes.wide == pytest.approx(10.0) and votes.tall == pytest.approx(200 / 30)
     assert votes.wide_upright == pytest.approx(9.0) and votes.wide_flipped == 0
     assert votes.tall_flipped == pytest.approx(200 / 30) and votes.tall_upright == 0
@@ -138,3 +138,21 @@ def test_pages_report_their_angle_and_the_option_needs_the_classifier(ocr, plain
     assert without_lines_cls.system(np.rot90(upright, 2)).angle == 180
     with pytest.raises(ValueError, match="use_doc_orientation_classify"):
         PPOCR(use_doc_orientation_classify="maybe")
+
+
+def test_eval_orientation_turns_each_image_four_ways(models_dir, tmp_path, capsys):
+    import cv2
+
+    from paddle_pp.tools import eval_orientation
+
+    cv2.imwrite(str(tmp_path / "doc.png"), fixtures.document()[0])
+    cv2.imwrite(str(tmp_path / "blank.png"), np.full((200, 300, 3), 255, np.uint8))
+    assert eval_orientation.main(["--image_dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "upright images turned: 0 of 2" in out
+    assert "turned images: right 3, left as they are 3, wrong 0, of 6" in out   # the blank page says nothing
+    assert "blank.png: turned 90, decided 0" in out
+    labels = tmp_path / "labels.txt"
+    labels.write_text("nowhere.jpg\t[]\n")
+    assert eval_orientation.main(["--label_file", str(labels), "--data_dir", str(tmp_path)]) == 1
+    assert "nowhere.jpg" in capsys.readouterr().err

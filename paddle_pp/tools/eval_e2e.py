@@ -3,6 +3,8 @@
     python deploy/eval_e2e.py --label_file train_data/det_sroie_val.txt --lang en              # full English system
     python deploy/eval_e2e.py --label_file train_data/det_sroie_val.txt --lang en --slim       # the slim one
     python deploy/eval_e2e.py --label_file train_data/det_sroie_val.txt --lang en --compare rapidocr   # + RapidOCR
+    python deploy/eval_e2e.py --label_file train_data/det_sroie_val.txt --lang en --turn 90 \
+        --use_doc_orientation_classify true                      # pages scanned sideways, turned upright first
 
 Each ground-truth line (not "###") is matched one-to-one with the system's line of highest IoU above 0.5 (pairs taken
 in order of decreasing IoU); a matched pair is a hit when the texts are equal after removing spaces (SPEC.md's
@@ -10,7 +12,8 @@ recognition rule; --ignore_case as well). Precision is hits over the system's li
 region), recall hits over the ground-truth lines, hmean their harmonic mean, as PaddleOCR's end-to-end evaluation
 (tools/end2end) counts them. `1-NED` is one minus the edit distance over all ground-truth characters, a missed line
 costing its whole length and a line the system made up its own length. The system runs with its own defaults
-(configs/system.yml: the inference resize, drop_score), as users run it.
+(configs/system.yml: the inference resize, drop_score), as users run it. `--turn` turns each image and its labels
+clockwise before they are read.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from paddle_pp.config_schema import SYSTEM
 from paddle_pp.metrics.rec_metric import levenshtein
 from paddle_pp.pipeline import option_field, option_flags
 from paddle_pp.tools.eval_det import _area, _intersection, hmean_from_counts
@@ -28,6 +32,7 @@ from paddle_pp.tools.peers import PEERS, rapidocr, rapidocr_lines
 from paddle_pp.tools.utility import schema_flag
 from paddle_pp.utils.label_files import (is_dont_care, no_image_found, parse_det_label, read_label_lines,
                                          skip_malformed)
+from paddle_pp.utils.page_orientation import ANGLES, points_before_turn
 
 # The detector's flags (resize and DB post-processing), PaddleOCR's names; PPOCR takes them as options.
 DET_FLAGS = option_flags("det")
@@ -116,15 +121,34 @@ def build_parser() -> argparse.ArgumentParser:
     for flag in DET_FLAGS:  # typed and range-checked by the YAML key each sets
         parser.add_argument(f"--{flag}", default=None, **schema_flag(option_field(flag), flag),
                             help="as predict_system.py's (default: the detector's config)")
+    parser.add_argument("--use_doc_orientation_classify", default=None,
+                        **schema_flag(SYSTEM["use_doc_orientation_classify"], "use_doc_orientation_classify"),
+                        help="turn pages upright first (default: configs/system.yml's)")
+    parser.add_argument("--turn", type=int, default=0, choices=ANGLES,
+                        help="turn each image and its labels clockwise by this many degrees first")
     parser.add_argument("--ignore_case", action="store_true", help="a hit ignores case as well as spaces")
     parser.add_argument("--compare", nargs="*", default=[], choices=PEERS,
                         help="also evaluate these systems on the same images (requirements-bench.txt)")
     return parser
 
 
+def turned(image: np.ndarray, gts: List[Line], dont_care: List[np.ndarray],
+           angle: int) -> Tuple[np.ndarray, List[Line], List[np.ndarray]]:
+    """The image turned clockwise by `angle`, and its labels' points with it."""
+    if angle == 0:
+        return image, gts, dont_care
+    given = np.ascontiguousarray(np.rot90(image, -ANGLES.index(angle)))
+
+    def carry(points: np.ndarray) -> np.ndarray:   # the page needs `angle` counter-clockwise to be upright again
+        return points_before_turn(points, angle, given.shape)
+
+    return given, [(carry(points), text) for points, text in gts], [carry(points) for points in dont_care]
+
+
 def evaluate(read_lines: Callable[[np.ndarray], List[Line]], items, ignore_case: bool,
-             desc: str) -> Tuple[Dict[str, int], int]:
-    """Counts summed over the images (``score_image``) and how many images could not be read."""
+             desc: str, turn: int = 0) -> Tuple[Dict[str, int], int]:
+    """Counts summed over the images (``score_image``; each turned clockwise by `turn` first) and how many images
+    could not be read."""
     from tqdm import tqdm
 
     from paddle_pp.utils.image_io import ImageReadError, read_image
@@ -138,6 +162,7 @@ def evaluate(read_lines: Callable[[np.ndarray], List[Line]], items, ignore_case:
             failures += 1
             tqdm.write(f"skipped: {exc}")
             continue
+        image, gts, dont_care = turned(image, gts, dont_care, turn)
         for key, value in score_image(gts, read_lines(image), dont_care, ignore_case).items():
             totals[key] += value
     return totals, failures
@@ -158,14 +183,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     det_options = {flag: getattr(args, flag) for flag in DET_FLAGS if getattr(args, flag) is not None}
     ocr = PPOCR(lang=args.lang, slim=args.slim or None, engine=args.engine, precision=args.precision,
                 det_model_dir=args.det_model_dir, cls_model_dir=args.cls_model_dir, rec_model_dir=args.rec_model_dir,
-                **det_options)
+                use_doc_orientation_classify=args.use_doc_orientation_classify, **det_options)
     systems: Dict[str, Callable[[np.ndarray], List[Line]]] = {
         "ours": lambda image: [(np.asarray(r["points"], dtype=np.float64), r["transcription"]) for r in ocr(image)]}
     if "rapidocr" in args.compare:
         peer = rapidocr()
         systems["rapidocr"] = lambda image: rapidocr_lines(peer, image)
     for name, read_lines in systems.items():
-        totals, failures = evaluate(read_lines, items, args.ignore_case, f"eval e2e ({name})")
+        totals, failures = evaluate(read_lines, items, args.ignore_case, f"eval e2e ({name})", args.turn)
         result = summarise(totals)
         print(f"{name}: images: {len(items) - failures} ({failures} unreadable); lines: {totals['gt']} labelled, "
               f"{totals['pred']} read, {totals['hits']} hits")

@@ -3,8 +3,9 @@
 A page scanned or photographed sideways has its text lines vertical, and the detector's boxes of them tall; a page
 upside down has wide boxes whose crops the 0/180 direction classifier calls "180". So one vote decides all four:
 
-- the boxes at least 1.5x longer than high vote "wide" or "tall" with their aspect ratio (about their number of
-  characters; squarer boxes, single characters and marks, do not vote);
+- the boxes at least 1.5x longer than high whose crop the classifier is sure of (either way) vote "wide" or "tall"
+  with their aspect ratio (about their number of characters). Squarer boxes (single characters, marks) do not
+  vote, nor do crops the classifier hesitates on: on a page shrunk too far they are blobs of several lines;
 - the crops of the winning side vote "0" or "180" with aspect ratio x the classifier's score. A tall box's crop is
   turned 90 degrees counter-clockwise before it is classified (utils.crop, as PaddleOCR reads vertical lines), so
   "0" there means the page reads upright once turned counter-clockwise, and "180" once turned clockwise.
@@ -25,13 +26,15 @@ from paddle_pp.utils.crop import crop_size
 
 # A box votes when its long side is at least this many times its short side (PaddleOCR's turn-sideways ratio).
 MIN_ASPECT = 1.5
+# ... and when the classifier's score for its crop is at least this (PaddleOCR's cls_thresh default).
+MIN_SCORE = 0.9
 # The winner of each vote needs this many times the loser's weight ...
 MARGIN = 2.0
 # ... and at least this weight (the sum of aspect ratios: about this many characters of text lines).
 MIN_VOTES = 10.0
 
-# When the votes say nothing clearly and the detector's resize shrank the image below this fraction of its size,
-# they are counted again on the lines found at full size: small print that the shrunk page loses.
+# Unless the votes say "upright" clearly, a page the detector's resize shrank below this fraction of its size is
+# decided by the lines found at full size (pipeline.TextSystem): small print a shrunk page loses or blurs together.
 RECOUNT_SHRUNK_BELOW = 0.75
 
 ANGLES = (0, 90, 180, 270)
@@ -65,7 +68,7 @@ def count_votes(boxes: Iterable[np.ndarray], labels: Sequence[Tuple[str, float]]
     votes = OrientationVotes()
     for box, (label, score) in zip(boxes, labels):
         side, weight = line_votes(box)
-        if not side:
+        if not side or score < MIN_SCORE:
             continue
         setattr(votes, side, getattr(votes, side) + weight)
         direction = "flipped" if "180" in label else "upright"
