@@ -26,8 +26,7 @@ from paddle_pp.documents import DocumentInput, PageResult, document_kind, iter_p
 from paddle_pp.engine import ENGINES, DygraphEngine, Engine, OnnxEngine
 from paddle_pp.export import export_in_subprocess
 from paddle_pp.model_dir import ONNX_MODEL
-from paddle_pp.pipeline import (OCRResult, PageLines, TextClassifier, TextDetector, TextRecognizer, TextSystem,
-                                apply_options)
+from paddle_pp.pipeline import PageLines, TextClassifier, TextDetector, TextRecognizer, TextSystem, apply_options
 from paddle_pp.resources import BUNDLED_MODELS_DIR
 from paddle_pp.utils.dicts import resolve_dict_path
 from paddle_pp.utils.errors import printable
@@ -419,9 +418,10 @@ class PPOCR:
             return [np.asarray(box).tolist() for box in self.system.ordered_boxes(image)]
         return [[r.points, (r.transcription, r.score)] for r in self.system(image, classify=classify)]
 
-    def ocr_results(self, image: np.ndarray, keep_crops: bool = False) -> List[OCRResult]:
-        """OCR one decoded uint8 BGR image -> its lines (OCRResult) in reading order; with `keep_crops` each holds
-        the crop its text was read from (`--save_crop_res`)."""
+    def ocr_results(self, image: np.ndarray, keep_crops: bool = False) -> PageLines:
+        """OCR one decoded uint8 BGR image -> its lines (OCRResult) in reading order, with the angle the page was
+        read at (PageLines.angle); with `keep_crops` each holds the crop its text was read from
+        (`--save_crop_res`)."""
         return self.system(image, keep_crops=keep_crops)
 
     def page_angle(self, read: PageLines) -> Optional[int]:

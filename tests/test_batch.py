@@ -217,11 +217,11 @@ class _FakeOcr:
     """What the worker needs of PPOCR, without models: one line with two words a page."""
     pdf_dpi, return_word_box = 72.0, True
 
-    def ocr_image(self, image):
-        words = [{"transcription": w, "score": 0.9, "points": [[x, 0], [x + 5, 0], [x + 5, 4], [x, 4]]}
-                 for w, x in (("AB", 0), ("CD", 6))]
-        return [{"transcription": "AB CD", "score": 0.95, "points": [[0, 0], [11, 0], [11, 4], [0, 4]],
-                 "words": words}]
+    def ocr_results(self, image):
+        from paddle_pp.pipeline import OCRResult, OCRWord, PageLines
+
+        words = [OCRWord([[x, 0], [x + 5, 0], [x + 5, 4], [x, 4]], w, 0.9) for w, x in (("AB", 0), ("CD", 6))]
+        return PageLines([OCRResult([[0, 0], [11, 0], [11, 4], [0, 4]], "AB CD", 0.95, words)])
 
 
 def _worker(out: Path, fmt: str):

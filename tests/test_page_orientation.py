@@ -156,3 +156,19 @@ def test_eval_orientation_turns_each_image_four_ways(models_dir, tmp_path, capsy
     labels.write_text("nowhere.jpg\t[]\n")
     assert eval_orientation.main(["--label_file", str(labels), "--data_dir", str(tmp_path)]) == 1
     assert "nowhere.jpg" in capsys.readouterr().err
+
+
+def test_the_text_of_a_turned_page_has_the_rows_of_the_upright_page(ocr, tmp_path):
+    """txt output (and batch's `text`) groups lines into rows: on a page turned upright, the upright page's rows,
+    though the points are in the page as given."""
+    import cv2
+
+    from paddle_pp.output.txt import page_text
+
+    cv2.imwrite(str(tmp_path / "upright.png"), fixtures.form())
+    cv2.imwrite(str(tmp_path / "sideways.png"), np.rot90(fixtures.form(), 1))
+    (upright,) = ocr.pages(str(tmp_path / "upright.png"))
+    (sideways,) = ocr.pages(str(tmp_path / "sideways.png"))
+    assert sideways.angle == 270
+    assert page_text(sideways) == page_text(upright)
+    assert len(page_text(upright).splitlines()) == len(fixtures.FORM_ROWS)

@@ -221,20 +221,22 @@ class OcrShardWorker:
         if page.error is not None:
             return self._row(base, page, start, error=page.error)
         try:
-            results = self.ocr.ocr_image(page.image)
+            read = self.ocr.ocr_results(page.image)
         except Exception as exc:  # noqa: BLE001 - one page's failure is its row, the job goes on
             return self._row(base, page, start, error=exc)
-        return self._row(base, page, start, results=results)
+        return self._row(base, page, start, results=[line.to_dict() for line in read], angle=read.angle)
 
     def _row(self, base: Dict[str, Any], page: PageImage, start: float,
-             results: Optional[List[Dict[str, Any]]] = None, error: Optional[BaseException] = None) -> Dict[str, Any]:
+             results: Optional[List[Dict[str, Any]]] = None, error: Optional[BaseException] = None,
+             angle: int = 0) -> Dict[str, Any]:
         height, width = (page.image.shape[:2] if page.image is not None else (None, None))
         page.image = None   # the pixels are done with: only the row stays until the part is committed
         lines = _lines(results or [])
         words = _words(results or []) if self.ocr.return_word_box else None
         row = dict(base, page=page.number, page_id=page.page_id, width=width, height=height,
                    lines=lines, text="\n".join(row_texts([line["text"] for line in lines],
-                                                          [line["points"] for line in lines])), words=words,
+                                                          [line["points"] for line in lines], angle, (height, width))),
+                   words=words,
                    error=None, error_type=None, elapsed_ms=(time.perf_counter() - start) * 1000.0)
         if error is not None:
             row.update(_error_row(error))

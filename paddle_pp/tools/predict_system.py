@@ -108,7 +108,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             if crop_dir is not None:
                 outcome.lines[crop_labels] = save_crops(outcome, crop_dir, item.name, lines_read)
             if item.page is not None:
-                outcome.page = PageResult.of(item.page, results)
+                outcome.page = PageResult.of(item.page, results, angle=ocr.page_angle(lines_read))
             if args.visualize:
                 from paddle_pp.utils.visualize import draw_ocr_box_txt
 

@@ -122,6 +122,14 @@ def points_before_turn(points: np.ndarray, angle: int, shape: Tuple[int, ...]) -
     return np.stack([x, y], axis=-1)
 
 
+def points_after_turn(points: np.ndarray, angle: int, shape: Tuple[int, ...]) -> np.ndarray:
+    """Points (..., 2) of an image whose (height, width, ...) is `shape` -> the same points in that image turned
+    counter-clockwise by `angle` (turn_image): where a page's lines lie once it is upright."""
+    height, width = shape[0], shape[1]
+    turned_shape = (width, height) if angle in (90, 270) else (height, width)
+    return points_before_turn(points, (360 - angle) % 360, turned_shape)
+
+
 def _quarter_turns(angle: int) -> int:
     if angle not in ANGLES:
         raise ValueError(f"a page angle is one of {ANGLES}, got {angle}")
