@@ -94,26 +94,23 @@ class TextDetector:
         return det_preprocess(img, limit_side_len or self.limit_side_len, limit_type or self.limit_type, self.mean,
                               self.std, self.scale, self.max_side_limit)
 
-    def __call__(self, img: np.ndarray) -> np.ndarray:
-        return self._detect(img, self.limit_side_len, self.limit_type)
+    def __call__(self, img: np.ndarray, limit_side_len: Optional[int] = None,
+                 limit_type: Optional[str] = None) -> np.ndarray:
+        """The boxes of an image at the detector's resize, or at the one given."""
+        chw, shape_info = self.preprocess(img, limit_side_len, limit_type)
+        prob = self.engine(chw[None])
+        boxes = self.postprocess(prob, shape_info[None])[0]
+        return filter_tag_det_res(boxes, img.shape)
 
-    def full_size_boxes(self, img: np.ndarray, shrunk_below: float = 1.0) -> Optional[np.ndarray]:
-        """The boxes found at the image's own size (its long side capped by max_side_limit), or None when the
-        detector's resize keeps at least `shrunk_below` of that size anyway."""
+    def full_size(self, img: np.ndarray, shrunk_below: float = 1.0) -> Optional[int]:
+        """The long side at which the image is detected at its own size (capped by max_side_limit), or None when
+        the detector's resize keeps at least `shrunk_below` of that size anyway."""
         long_side = max(img.shape[:2])
         if self.max_side_limit is not None:
             long_side = min(long_side, int(self.max_side_limit))
         configured = _det_target_size(img.shape[0], img.shape[1], self.limit_side_len, self.limit_type,
                                       self.max_side_limit)
-        if max(configured) >= shrunk_below * long_side:
-            return None
-        return self._detect(img, long_side, "max")
-
-    def _detect(self, img: np.ndarray, limit_side_len: int, limit_type: str) -> np.ndarray:
-        chw, shape_info = self.preprocess(img, limit_side_len, limit_type)
-        prob = self.engine(chw[None])
-        boxes = self.postprocess(prob, shape_info[None])[0]
-        return filter_tag_det_res(boxes, img.shape)
+        return None if max(configured) >= shrunk_below * long_side else long_side
 
 
 def _order_by_aspect_ratio(crops: Sequence[np.ndarray]) -> np.ndarray:
@@ -384,10 +381,10 @@ class TextSystem:
         votes = page_orientation.count_votes(boxes, labels)
         if page_orientation.is_clearly_upright(votes):
             return 0
-        full_size = self.detector.full_size_boxes(img, page_orientation.RECOUNT_SHRUNK_BELOW)
+        full_size = self.detector.full_size(img, page_orientation.RECOUNT_SHRUNK_BELOW)
         if full_size is None:
             return page_orientation.page_angle(votes)
-        full_boxes, full_crops = _with_crops(img, full_size)
+        full_boxes, full_crops = _with_crops(img, self.detector(img, full_size, "max"))
         if not full_crops:
             return 0
         _, full_labels = self.classifier(full_crops)

@@ -103,6 +103,17 @@ def test_serial_system_runs_the_cls_and_rec_batches_one_at_a_time(models_dir, tm
     assert [r["transcription"] for r in together.ocr(img)] == [r["transcription"] for r in serial.ocr(img)]
 
 
+def test_orient_system_turns_pages_upright_first(models_dir, tmp_path):
+    args = bench.build_parser().parse_args(["--image_dir", str(tmp_path), "--engine", "onnx", "onnx_orient"])
+    plain, oriented = (bench.build_system(name, args) for name in args.engine)
+    assert oriented.name == "onnx_orient" and oriented.ocr.system.use_doc_orientation_classify
+    assert not plain.ocr.system.use_doc_orientation_classify
+    img, _ = fixtures.document()
+    sideways = np.ascontiguousarray(np.rot90(img, -1))
+    assert [r["transcription"] for r in oriented.ocr(sideways)] == [r["transcription"] for r in plain.ocr(img)]
+    assert oriented.stages(1.0)["det_post"] >= 0      # the second detection is timed as a detection too
+
+
 def test_det_resize_runs_each_system_at_each_resize_and_reaches_the_detector(models_dir, tmp_path, capsys):
     img, _ = fixtures.document()
     cv2.imwrite(str(tmp_path / "a.png"), img)

@@ -120,7 +120,7 @@ def test_small_print_the_shrunk_page_loses_is_counted_at_full_size(ocr):
     shrunk = ocr.system.detector(page)
     crops = [get_rotate_crop_image(page, b) for b in shrunk]
     assert page_angle(count_votes(shrunk, ocr.system.classifier(crops)[1] if crops else [])) == 0
-    assert len(ocr.system.detector.full_size_boxes(page)) >= len(fixtures.DOC_LINES)
+    assert len(ocr.system.detector(page, ocr.system.detector.full_size(page), "max")) >= len(fixtures.DOC_LINES)
     assert ocr.system(page).angle == 90
 
 

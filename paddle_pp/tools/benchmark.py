@@ -59,6 +59,9 @@ SLIM_SYSTEMS = {
 # before OnnxEngine.run_many (docs/inference.md, "Threads"), to measure what running them at once gains
 SERIAL = "_serial"
 SERIAL_SYSTEMS = tuple(f"{name}{SERIAL}" for name in ("onnx", SLIM, "slim_onnx", "slim_int8"))
+# "<system>_orient": that system with use_doc_orientation_classify (pages turned upright first), to measure its cost
+ORIENT = "_orient"
+ORIENT_SYSTEMS = tuple(f"{name}{ORIENT}" for name in ("onnx", SLIM, "slim_int8"))
 COMPARE = PEERS
 # "<system>@<type>:<side>": that system with the detector's input resize set (--det_resize), e.g. onnx@min:960
 AT = "@"
@@ -171,6 +174,8 @@ class OurSystem:
         self.name = engine
         engine, _, resize = engine.partition(AT)
         options = parse_det_resize(resize) if resize else {}
+        if engine.endswith(ORIENT):
+            engine, options["use_doc_orientation_classify"] = engine[:-len(ORIENT)], True
         serial = engine.endswith(SERIAL)
         engine = engine[:-len(SERIAL)] if serial else engine
         if engine in SLIM_SYSTEMS:
@@ -449,11 +454,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--image_dir", required=True, help="image file, directory (recursive) or glob")
     parser.add_argument("--engine", nargs="+", default=list(OUR_ENGINES),
-                        choices=OUR_ENGINES + tuple(SLIM_SYSTEMS) + SERIAL_SYSTEMS,
+                        choices=OUR_ENGINES + tuple(SLIM_SYSTEMS) + SERIAL_SYSTEMS + ORIENT_SYSTEMS,
                         help="our engines to run (default: all three); 'slim' = PPOCR(slim=True) with system.yml's "
                              "slim engine and precision; slim_paddle / slim_onnx / slim_int8: the slim system with "
                              "the PACT programs on Paddle Inference / their fake-quant ONNX / their int8 ONNX; "
-                             "NAME_serial: NAME with its cls/rec batches run one at a time")
+                             "NAME_serial: NAME with its cls/rec batches run one at a time; NAME_orient: NAME turning "
+                             "pages upright first (use_doc_orientation_classify)")
     parser.add_argument("--compare", nargs="*", default=[], choices=COMPARE, help="other systems, same run")
     parser.add_argument("--det_resize", nargs="+", default=[], metavar="TYPE:SIDE",
                         type=det_resize_arg,
