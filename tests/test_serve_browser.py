@@ -20,6 +20,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 import fixtures  # noqa: E402
+import numpy as np  # noqa: E402
 from paddle_pp.resources import DEMO_IMAGES_DIR  # noqa: E402
 from serve_server import Server  # noqa: E402
 
@@ -126,6 +127,23 @@ def test_web_page_pages_through_a_pdf_with_word_boxes(server, browser, tmp_path)
     shot = artifacts / "serve_web_page_pdf.png"
     assert browser.save_screenshot(str(shot))
     print(f"screenshot: {shot}")
+
+
+def test_web_page_turn_pages_option_reads_a_sideways_page_upright(server, browser, tmp_path):
+    import cv2
+
+    img, lines = fixtures.document()
+    page = tmp_path / "sideways.png"
+    cv2.imwrite(str(page), np.rot90(img, -1))
+    browser.get(server.url + "/")
+    browser.find_element(By.ID, "file").send_keys(str(page))
+    wait = WebDriverWait(browser, WAIT_SECONDS)
+    wait.until(lambda d: "sideways.png: 1 page" in d.find_element(By.ID, "status").text)
+    expected = [line.replace(" ", "") for line in lines]
+    assert shown_lines(browser) != expected                    # read as sent: the last line first
+    browser.find_element(By.ID, "turn-pages").click()           # the same file again, turned upright first
+    wait.until(lambda d: shown_lines(d) == expected)
+    assert browser.find_element(By.ID, "page-image").get_attribute("naturalWidth") == str(img.shape[0])
 
 
 def test_web_page_small_text_option_reads_small_print(server, browser, tmp_path):

@@ -3,7 +3,9 @@
 // offline). The page images come from the server (include_image=true), so the boxes always match what was OCR'd
 // (EXIF rotation, PDF pages rendered at the server's pdf_dpi). "word boxes" asks for return_word_box and draws
 // each word's box thin inside its line's. "small text" asks the detector to keep the image's size (docs/inference.md,
-// "Small text": the resize that reads small print and distant signs, at about twice the detector's time).
+// "Small text": the resize that reads small print and distant signs, at about twice the detector's time). "turn
+// pages" asks for use_doc_orientation_classify: a page scanned sideways or upside down is read upright, its boxes
+// still drawn on the page as it was sent.
 "use strict";
 (function () {
   const $ = (id) => document.getElementById(id);
@@ -26,7 +28,8 @@
     // the password goes in the body, never in the URL (URLs are logged)
     if ($("pdf-password").value) form.append("pdf_password", $("pdf-password").value);
     const query = "include_image=true" + ($("words").checked ? "&return_word_box=true" : "") +
-                  ($("small-text").checked ? "&" + SMALL_TEXT : "");
+                  ($("small-text").checked ? "&" + SMALL_TEXT : "") +
+                  ($("turn-pages").checked ? "&use_doc_orientation_classify=true" : "");
     let response;
     try {
       // same origin: a browser that was asked for the API key (HTTP Basic) sends it again here
@@ -151,6 +154,7 @@
   $("file").addEventListener("change", (e) => upload(e.target.files[0]));
   $("words").addEventListener("change", () => upload(state.file));   // the same file again, with or without words
   $("small-text").addEventListener("change", () => upload(state.file));
+  $("turn-pages").addEventListener("change", () => upload(state.file));
   const drop = $("drop");
   drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
