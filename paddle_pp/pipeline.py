@@ -16,16 +16,16 @@ import numpy as np
 
 from paddle_pp import config_schema, defaults
 from paddle_pp.config import load_config
-from paddle_pp.data.imaug.det_ops import _det_target_size, det_preprocess
+from paddle_pp.data.imaug.det_ops import det_target_size, det_preprocess
 from paddle_pp.data.imaug.rec_ops import resize_norm_cls, resize_norm_rec
 from paddle_pp.engine import Engine
 from paddle_pp.postprocess.cls_postprocess import ClsPostProcess
 from paddle_pp.postprocess.ctc_decode import CTCLabelDecode, mixed_case_prior
 from paddle_pp.postprocess.db_postprocess import DBPostProcess, filter_tag_det_res
 from paddle_pp.postprocess.word_boxes import WordSpan, word_spans
+from paddle_pp.utils import page_orientation
 from paddle_pp.utils.crop import crop_to_image, get_rotate_crop_image
 from paddle_pp.utils.dicts import use_space_char
-from paddle_pp.utils import page_orientation
 from paddle_pp.utils.reading_order import order_boxes
 
 # PaddleOCR flag name -> (model, config section, key). The one map from user-facing options to YAML keys.
@@ -108,7 +108,7 @@ class TextDetector:
         long_side = max(img.shape[:2])
         if self.max_side_limit is not None:
             long_side = min(long_side, int(self.max_side_limit))
-        configured = _det_target_size(img.shape[0], img.shape[1], self.limit_side_len, self.limit_type,
+        configured = det_target_size(img.shape[0], img.shape[1], self.limit_side_len, self.limit_type,
                                       self.max_side_limit)
         return None if max(configured) >= shrunk_below * long_side else long_side
 

@@ -23,6 +23,18 @@ def test_points_before_turn_undoes_turn_image_pixel_for_pixel(angle):
     assert np.array_equal(turned[points[:, 1], points[:, 0]], img[before[:, 1], before[:, 0]])
 
 
+@pytest.mark.parametrize("angle", [0, 90, 180, 270])
+def test_points_after_turn_is_the_inverse(angle):
+    shape = (37, 53, 3)
+    points = np.random.default_rng(angle).uniform(0, 36, (10, 4, 2))
+    turned_shape = turn_image(np.zeros(shape, np.uint8), angle).shape
+    after = page_orientation.points_after_turn(points, angle, shape)
+    assert np.allclose(points_before_turn(after, angle, shape), points)
+    assert np.allclose(page_orientation.points_after_turn(points_before_turn(points, angle, shape), angle, shape),
+                       points)
+    assert after.max() <= max(turned_shape[:2])
+
+
 def test_turn_image_is_counter_clockwise():
     img = np.zeros((2, 3), np.uint8)
     img[0, 2] = 1                                   # the top-right corner ...

@@ -53,11 +53,11 @@ def test_det_resize_sizes(hw, limit, limit_type, expected):
     ((3000, 4000), 960, "max", 4000, (704, 960)),        # max 960 is never capped by 4000
 ])
 def test_det_resize_caps_the_long_side(hw, limit, limit_type, cap, expected):
-    from paddle_pp.data.imaug.det_ops import _det_target_size
+    from paddle_pp.data.imaug.det_ops import det_target_size
 
-    assert _det_target_size(*hw, limit, limit_type, cap) == expected
-    uncapped = _det_target_size(*hw, limit, limit_type)              # None: PaddleOCR 2.x, no cap
-    assert uncapped == _det_target_size(*hw, limit, limit_type, 10 ** 6) and max(uncapped) >= max(expected)
+    assert det_target_size(*hw, limit, limit_type, cap) == expected
+    uncapped = det_target_size(*hw, limit, limit_type)              # None: PaddleOCR 2.x, no cap
+    assert uncapped == det_target_size(*hw, limit, limit_type, 10 ** 6) and max(uncapped) >= max(expected)
     out, shape = det_resize(_img(360, 640), 736, "min", 1000)
     assert out.shape[:2] == (576, 992) and shape[2] == 576 / 360
 

@@ -14,7 +14,7 @@ import numpy as np
 from paddle_pp.defaults import IMAGENET_MEAN, IMAGENET_STD, PIXEL_SCALE
 
 
-def _det_target_size(h: int, w: int, limit_side_len: int, limit_type: str,
+def det_target_size(h: int, w: int, limit_side_len: int, limit_type: str,
                      max_side_limit: Optional[int] = None) -> Tuple[int, int]:
     """Target (h, w): scale by the limit rule, then snap each side to a multiple of 32 (>= 32).
 
@@ -58,7 +58,7 @@ def det_resize(img: np.ndarray, limit_side_len: int = 960, limit_type: str = "ma
     if img.ndim < 2 or img.shape[0] <= 0 or img.shape[1] <= 0:
         raise ValueError(f"det_resize needs a non-empty HxW(xC) image, got shape {img.shape}")
     src_h, src_w = int(img.shape[0]), int(img.shape[1])
-    resize_h, resize_w = _det_target_size(src_h, src_w, limit_side_len, limit_type, max_side_limit)
+    resize_h, resize_w = det_target_size(src_h, src_w, limit_side_len, limit_type, max_side_limit)
     resized = cv2.resize(img, (int(resize_w), int(resize_h)))
     ratio_h = resize_h / float(src_h)
     ratio_w = resize_w / float(src_w)
