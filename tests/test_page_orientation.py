@@ -159,8 +159,10 @@ def test_eval_orientation_turns_each_image_four_ways(models_dir, tmp_path, capsy
 
     cv2.imwrite(str(tmp_path / "doc.png"), fixtures.document()[0])
     cv2.imwrite(str(tmp_path / "blank.png"), np.full((200, 300, 3), 255, np.uint8))
+    (tmp_path / "broken.png").write_bytes(b"not a png")
     assert eval_orientation.main(["--image_dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
+    assert "images: 2 (1 unreadable)" in out
     assert "upright images turned: 0 of 2" in out
     assert "turned images: right 3, left as they are 3, wrong 0, of 6" in out   # the blank page says nothing
     assert "blank.png: turned 90, decided 0" in out

@@ -29,7 +29,7 @@ from paddle_pp.metrics.rec_metric import levenshtein
 from paddle_pp.pipeline import option_field, option_flags
 from paddle_pp.tools.eval_det import _area, _intersection, hmean_from_counts
 from paddle_pp.tools.peers import PEERS, rapidocr, rapidocr_lines
-from paddle_pp.tools.utility import schema_flag
+from paddle_pp.tools.utility import LabelledImages, schema_flag
 from paddle_pp.utils.label_files import (is_dont_care, no_image_found, parse_det_label, read_label_lines,
                                          skip_malformed)
 from paddle_pp.utils.page_orientation import ANGLES, points_before_turn
@@ -149,23 +149,13 @@ def evaluate(read_lines: Callable[[np.ndarray], List[Line]], items, ignore_case:
              desc: str, turn: int = 0) -> Tuple[Dict[str, int], int]:
     """Counts summed over the images (``score_image``; each turned clockwise by `turn` first) and how many images
     could not be read."""
-    from tqdm import tqdm
-
-    from paddle_pp.utils.image_io import ImageReadError, read_image
-
     totals = {"hits": 0, "gt": 0, "pred": 0, "distance": 0, "chars": 0}
-    failures = 0
-    for path, gts, dont_care in tqdm(items, desc=desc, unit="img"):
-        try:
-            image = read_image(path)
-        except ImageReadError as exc:
-            failures += 1
-            tqdm.write(f"skipped: {exc}")
-            continue
+    images = LabelledImages(items, lambda item: item[0], desc)
+    for (_, gts, dont_care), image in images:
         image, gts, dont_care = turned(image, gts, dont_care, turn)
         for key, value in score_image(gts, read_lines(image), dont_care, ignore_case).items():
             totals[key] += value
-    return totals, failures
+    return totals, images.failures
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

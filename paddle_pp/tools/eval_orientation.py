@@ -44,12 +44,9 @@ def summary(confusion: np.ndarray) -> Dict[str, int]:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from tqdm import tqdm
-
     from paddle_pp import PPOCR
     from paddle_pp.pipeline import option_field, option_flags
-    from paddle_pp.tools.utility import schema_flag
-    from paddle_pp.utils.image_io import ImageReadError, read_image
+    from paddle_pp.tools.utility import LabelledImages, schema_flag
     from paddle_pp.utils.label_files import no_image_found
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -76,14 +73,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 cpu_threads=args.cpu_threads, **{flag: getattr(args, flag) for flag in model_flags})
     confusion = np.zeros((len(ANGLES), len(ANGLES)), dtype=np.int64)
     seconds: Dict[bool, List[float]] = {False: [], True: []}
-    misjudged, failures = [], 0
-    for path in tqdm(paths, desc="eval orientation", unit="img"):
-        try:
-            upright = read_image(path)
-        except ImageReadError as exc:
-            failures += 1
-            tqdm.write(f"skipped: {exc}")
-            continue
+    misjudged: List[str] = []
+    images = LabelledImages(paths, lambda path: path, "eval orientation")
+    for path, upright in images:
         for true_index, angle in enumerate(ANGLES):
             given = np.ascontiguousarray(np.rot90(upright, -true_index))   # clockwise by `angle`
             start = time.perf_counter()
@@ -93,7 +85,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             if decided != angle:
                 misjudged.append(f"{path.name}: turned {angle}, decided {decided}")
     counts = summary(confusion)
-    print(f"images: {confusion[0].sum()} ({failures} unreadable), each turned 0/90/180/270 clockwise")
+    print(f"images: {confusion[0].sum()} ({images.failures} unreadable), each turned 0/90/180/270 clockwise")
     print("confusion (rows: the turn the page needs, columns: the turn decided):")
     print("        " + "".join(f"{a:>7}" for a in ANGLES))
     for angle, row in zip(ANGLES, confusion):

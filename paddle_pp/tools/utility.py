@@ -348,6 +348,29 @@ class ResultsFile:
         self.pending = 0
 
 
+class LabelledImages:
+    """Iterate (item, image) over the items of an evaluation with a progress bar: an image that cannot be read is
+    reported on its own line and counted in `failures`, and the evaluation goes on."""
+
+    def __init__(self, items: Sequence[Any], path_of: Callable[[Any], Path], desc: str) -> None:
+        self.items, self.path_of, self.desc = items, path_of, desc
+        self.failures = 0
+
+    def __iter__(self) -> Iterator[Tuple[Any, np.ndarray]]:
+        from tqdm import tqdm
+
+        from paddle_pp.utils.image_io import read_image
+
+        for item in tqdm(self.items, desc=self.desc, unit="img"):
+            try:
+                image = read_image(self.path_of(item))
+            except ImageReadError as exc:
+                self.failures += 1
+                tqdm.write(f"skipped: {exc}")
+                continue
+            yield item, image
+
+
 def save_image(path: Path, image: np.ndarray) -> Path:
     """Encode by the file's extension (PNG when OpenCV cannot write that one) and write atomically."""
     import cv2
