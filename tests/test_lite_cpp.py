@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -379,18 +380,19 @@ def test_ctc_decode_with_the_case_prior(driver, dict_path, tmp_path):
         assert [tuple(r) for r in out] == expected
 
 
-def _python_system(onnx_models, dict_path):
+def _python_system(onnx_models, dict_path, use_doc_orientation_classify=False):
     from paddle_pp.pipeline import TextClassifier, TextDetector, TextRecognizer, TextSystem
 
     system = dict(load_config("system")["System"])
     return TextSystem(TextDetector(load_config("det"), onnx_models["det"]),
                       TextRecognizer(load_config("rec"), onnx_models["rec"], dict_path),
                       TextClassifier(load_config("cls"), onnx_models["cls"]) if system["use_angle_cls"] else None,
-                      system["drop_score"])
+                      system["drop_score"], use_doc_orientation_classify=use_doc_orientation_classify)
 
 
-def _run_piped_system(driver, config, dict_path, image_file, onnx_models):
-    """Run `ocr_test_driver system`, answering each model call with onnxruntime."""
+def _run_piped_system(driver, config, dict_path, image_file, onnx_models, angle=None):
+    """Run `ocr_test_driver system`, answering each model call with onnxruntime; `angle` (a list) receives the
+    page angle the system reports."""
     proc = subprocess.Popen(driver.prefix + ["system", str(config), str(dict_path), str(image_file)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -400,6 +402,10 @@ def _run_piped_system(driver, config, dict_path, image_file, onnx_models):
                 raise AssertionError(proc.stderr.read().decode("utf-8", "replace")[-3000:])
             if header.startswith("RESULT "):
                 return json.loads(header[len("RESULT "):])
+            if header.startswith("ANGLE "):
+                if angle is not None:
+                    angle.append(int(header.split()[1]))
+                continue
             _, model, ndim, *dims = header.split()
             shape = tuple(int(d) for d in dims[:int(ndim)])
             data = proc.stdout.read(4 * int(np.prod(shape)))
@@ -425,6 +431,38 @@ def test_whole_cpp_system_matches_python(driver, cpp_config, onnx_models, dict_p
     assert np.allclose([r["score"] for r in got], [r["score"] for r in ref], atol=tol, rtol=0)
 
 
+@pytest.mark.parametrize("turn", [90, 180, 270])
+def test_cpp_system_turns_pages_upright_as_python(driver, onnx_models, dict_path, tmp_path, turn):
+    """use_doc_orientation_classify: a form turned clockwise by `turn` is turned back by the same votes, read
+    upright, and its points carried back into the image as given, as pipeline.py does. The small-print page turned
+    by 90 degrees takes the full-size pass."""
+    config = write_cpp_config(tmp_path / "ocr_config.txt")
+    text = config.read_text().replace("use_doc_orientation_classify 0", "use_doc_orientation_classify 1")
+    assert text != config.read_text()
+    config.write_text(text)
+    pages = [fixtures.form()] + ([fixtures.small_print_page((1600, 1200))] if turn == 90 else [])
+    for upright in pages:
+        img = np.ascontiguousarray(np.rot90(upright, -turn // 90))
+        read = _python_system(onnx_models, dict_path, use_doc_orientation_classify=True)(img)
+        angle = []
+        got = _run_piped_system(driver, config, dict_path, _save(tmp_path / "img.npy", img), onnx_models, angle)
+        assert read.angle == turn and angle == [turn]
+        assert [r["points"] for r in got] == [r.points for r in read]
+        assert [r["transcription"] for r in got] == [r.transcription for r in read]
+        tol = 0 if driver.arch == "host" else ARM64_SCORE_TOL  # see CROP_ON_ARM64
+        assert np.allclose([r["score"] for r in got], [r.score for r in read], atol=tol, rtol=0)
+
+
+def test_cpp_page_orientation_constants_are_pythons():
+    from paddle_pp.utils import page_orientation as P
+
+    header = (Path(__file__).parents[1] / "deploy/lite/cpp/src/page_orientation.h").read_text()
+    constants = dict(re.findall(r"constexpr double (kOrientation\w+) = ([\d.]+);", header))
+    assert {name: float(value) for name, value in constants.items()} == {
+        "kOrientationMinAspect": P.MIN_ASPECT, "kOrientationMinScore": P.MIN_SCORE, "kOrientationMargin": P.MARGIN,
+        "kOrientationMinVotes": P.MIN_VOTES, "kOrientationRecountShrunkBelow": P.RECOUNT_SHRUNK_BELOW}
+
+
 def test_config_comes_from_the_yaml(cpp_config):
     values = dict(line.split(" ", 1) for line in cpp_config.read_text().splitlines() if not line.startswith("#"))
     det, cls, rec = (load_config(n) for n in ("det", "cls", "rec"))
@@ -437,6 +475,7 @@ def test_config_comes_from_the_yaml(cpp_config):
     assert float(values["rec_mixed_case_prior"]) == 0.0   # rec.yml: none (PaddleOCR's greedy decoding)
     assert float(values["drop_score"]) == load_config("system")["System"]["drop_score"]
     assert values["reading_order"] == load_config("system")["System"]["reading_order"] == "rows"
+    assert values["use_doc_orientation_classify"] == "0"   # system.yml's default: pages read as they are
 
 
 def test_english_models_carry_their_case_prior_to_the_demo():

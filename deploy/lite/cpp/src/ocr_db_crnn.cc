@@ -46,7 +46,9 @@ int main(int argc, char** argv) {
     ppocr::LitePredictor det(Resolve(base, config.Str("det_model_path")), threads, power);
     ppocr::LitePredictor rec(Resolve(base, config.Str("rec_model_path")), threads, power);
     std::unique_ptr<ppocr::LitePredictor> cls;
-    if (config.Bool("use_angle_cls"))
+    // the direction classifier turns lines (use_angle_cls) and votes on the page (use_doc_orientation_classify)
+    if (config.Bool("use_angle_cls") ||
+        (config.Has("use_doc_orientation_classify") && config.Bool("use_doc_orientation_classify")))
       cls.reset(new ppocr::LitePredictor(Resolve(base, config.Str("cls_model_path")), threads, power));
     ppocr::OcrSystem system(config, &det, cls.get(), &rec, Resolve(base, config.Str("rec_char_dict_path")));
 

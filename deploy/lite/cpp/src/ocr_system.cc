@@ -9,6 +9,7 @@
 
 #include "crop.h"
 #include "decode.h"
+#include "page_orientation.h"
 #include "preprocess.h"
 #include "reading_order.h"
 
@@ -37,14 +38,19 @@ OcrSystem::OcrSystem(const Config& c, Predictor* det, Predictor* cls, Predictor*
   rec_mixed_case_prior_ = c.Has("rec_mixed_case_prior") ? c.Double("rec_mixed_case_prior") : 0.0;
   characters_ = LoadCharacters(dict_path, c.Bool("use_space_char"));
   use_angle_cls_ = c.Bool("use_angle_cls") && cls_ != nullptr;
+  // configs written before the key read pages as they are
+  use_doc_orientation_classify_ =
+      c.Has("use_doc_orientation_classify") && c.Bool("use_doc_orientation_classify") && cls_ != nullptr;
   drop_score_ = c.Double("drop_score");
   reading_order_ = ReadReadingOrder(c);
   OrderBoxes({}, reading_order_);  // an unknown order fails at load, not at the first image
 }
 
-std::vector<Quad> OcrSystem::Detect(const cv::Mat& img) {
+std::vector<Quad> OcrSystem::Detect(const cv::Mat& img) { return Detect(img, det_limit_side_len_, det_limit_type_); }
+
+std::vector<Quad> OcrSystem::Detect(const cv::Mat& img, int limit_side_len, const std::string& limit_type) {
   ShapeInfo info;
-  cv::Mat resized = DetResize(img, det_limit_side_len_, det_limit_type_, &info, det_max_side_limit_);
+  cv::Mat resized = DetResize(img, limit_side_len, limit_type, &info, det_max_side_limit_);
   Tensor input;
   input.shape = {1, 3, resized.rows, resized.cols};
   input.data.resize(input.numel());
@@ -126,18 +132,69 @@ std::vector<std::pair<std::string, float>> OcrSystem::Recognize(const std::vecto
   return results;
 }
 
-std::vector<OcrResult> OcrSystem::Run(const cv::Mat& img) {
-  std::vector<Quad> boxes = OrderBoxes(Detect(img), reading_order_);
+std::vector<cv::Mat> OcrSystem::CropsOf(const cv::Mat& img, const std::vector<Quad>& boxes) const {
   std::vector<cv::Mat> crops;
   for (const Quad& box : boxes) crops.push_back(GetRotateCropImage(img, box));
-  if (use_angle_cls_ && !crops.empty()) Classify(&crops);
+  return crops;
+}
+
+std::vector<std::pair<bool, float>> OcrSystem::Flipped(const std::vector<std::pair<int, float>>& labels) const {
+  std::vector<std::pair<bool, float>> out;
+  for (const auto& label : labels)
+    out.push_back({cls_labels_.at(label.first).find("180") != std::string::npos, label.second});
+  return out;
+}
+
+int OcrSystem::FullSize(const cv::Mat& img) const {
+  int long_side = std::max(img.rows, img.cols);
+  if (det_max_side_limit_ > 0) long_side = std::min(long_side, det_max_side_limit_);
+  int h = 0, w = 0;
+  DetTargetSize(img.rows, img.cols, det_limit_side_len_, det_limit_type_, &h, &w, det_max_side_limit_);
+  return std::max(h, w) >= kOrientationRecountShrunkBelow * long_side ? 0 : long_side;
+}
+
+// pipeline.py's TextSystem._page_angle: unless the votes say "upright" clearly, a page the resize shrank far is
+// decided by the lines found at its own size.
+int OcrSystem::PageAngleOf(const cv::Mat& img, const std::vector<Quad>& boxes,
+                           const std::vector<std::pair<int, float>>& labels) {
+  OrientationVotes votes = CountVotes(boxes, Flipped(labels));
+  if (IsClearlyUpright(votes)) return 0;
+  int full_size = FullSize(img);
+  if (full_size == 0) return PageAngle(votes);
+  std::vector<Quad> full_boxes = Detect(img, full_size, "max");
+  if (full_boxes.empty()) return 0;
+  std::vector<cv::Mat> full_crops = CropsOf(img, full_boxes);
+  return PageAngle(CountVotes(full_boxes, Flipped(Classify(&full_crops))));
+}
+
+std::vector<OcrResult> OcrSystem::Run(const cv::Mat& img, int* angle_out) {
+  std::vector<Quad> boxes = OrderBoxes(Detect(img), reading_order_);
+  std::vector<cv::Mat> crops = CropsOf(img, boxes);
+  int angle = 0;
+  bool classified = false;
+  if (use_doc_orientation_classify_ && !crops.empty()) {
+    std::vector<cv::Mat> turned = crops;  // Classify replaces the crops it turns: `crops` keeps them as cut
+    std::vector<std::pair<int, float>> labels = Classify(&turned);
+    angle = PageAngleOf(img, boxes, labels);
+    if (angle) {
+      cv::Mat upright = TurnImage(img, angle);
+      boxes = OrderBoxes(Detect(upright), reading_order_);
+      crops = CropsOf(upright, boxes);
+    } else if (use_angle_cls_) {
+      crops = turned;  // the page's classifier answers are its lines'
+      classified = true;
+    }
+  }
+  if (angle_out) *angle_out = angle;
+  if (use_angle_cls_ && !classified && !crops.empty()) Classify(&crops);
   std::vector<std::pair<std::string, float>> texts;
   if (!crops.empty()) texts = Recognize(crops);
   std::vector<OcrResult> results;
   for (size_t i = 0; i < boxes.size(); ++i) {
     if (texts[i].second < drop_score_) continue;
     OcrResult r;
-    for (int k = 0; k < 4; ++k) r.points[k] = cv::Point(int(boxes[i][k].x), int(boxes[i][k].y));
+    for (int k = 0; k < 4; ++k)
+      r.points[k] = PointBeforeTurn(cv::Point(int(boxes[i][k].x), int(boxes[i][k].y)), angle, img.rows, img.cols);
     r.text = texts[i].first;
     r.score = texts[i].second;
     results.push_back(r);

@@ -25,10 +25,14 @@ class OcrSystem {
   OcrSystem(const Config& config, Predictor* det, Predictor* cls, Predictor* rec, const std::string& dict_path);
 
   std::vector<Quad> Detect(const cv::Mat& img);
+  // At the resize given instead of the config's (the page orientation's full-size pass).
+  std::vector<Quad> Detect(const cv::Mat& img, int limit_side_len, const std::string& limit_type);
   // Rotates crops classified '180' with a score above cls_thresh, in place; returns (label index, score).
   std::vector<std::pair<int, float>> Classify(std::vector<cv::Mat>* crops);
   std::vector<std::pair<std::string, float>> Recognize(const std::vector<cv::Mat>& crops);
-  std::vector<OcrResult> Run(const cv::Mat& img);
+  // The page's lines in reading order; with use_doc_orientation_classify the page is read upright, the points in
+  // `img` as given, and `angle` (when not null) is the counter-clockwise turn that made it upright.
+  std::vector<OcrResult> Run(const cv::Mat& img, int* angle = nullptr);
 
  private:
   Predictor *det_, *cls_, *rec_;
@@ -46,6 +50,13 @@ class OcrSystem {
   double rec_mixed_case_prior_;  // 0: greedy decoding only (PostProcess.mixed_case_prior empty)
   std::vector<std::string> characters_;
   bool use_angle_cls_;
+  bool use_doc_orientation_classify_;  // page_orientation.h
+
+  std::vector<cv::Mat> CropsOf(const cv::Mat& img, const std::vector<Quad>& boxes) const;
+  std::vector<std::pair<bool, float>> Flipped(const std::vector<std::pair<int, float>>& labels) const;
+  // The long side to detect the page at its own size, or 0 when the config's resize keeps enough of it.
+  int FullSize(const cv::Mat& img) const;
+  int PageAngleOf(const cv::Mat& img, const std::vector<Quad>& boxes, const std::vector<std::pair<int, float>>& labels);
   double drop_score_;
   std::string reading_order_;  // rows | paddleocr (reading_order.h)
 };

@@ -15,7 +15,7 @@
 //   cls_post PREDS.npy                                -> [[label index, score], ...]
 //   system CONFIG DICT IMAGE.npy                         -> the whole OcrSystem; each model call is sent to the
 //       caller on stdout ("RUN name ndim dims...\n" + float32 data) and its output read from stdin
-//       ("ndim dims...\n" + float32 data); the last line is "RESULT <json>".
+//       ("ndim dims...\n" + float32 data); the last lines are "ANGLE <page angle>" and "RESULT <json>".
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -230,8 +230,9 @@ int main(int argc, char** argv) {
       cv::Mat img = CropFromNpy(args[2]);
       PipePredictor det("det"), cls("cls"), rec("rec");
       OcrSystem system(c, &det, &cls, &rec, args[1]);
-      std::string json = ResultsToJson(system.Run(img));
-      std::string line = "RESULT " + json + "\n";
+      int angle = 0;
+      std::string json = ResultsToJson(system.Run(img, &angle));
+      std::string line = "ANGLE " + std::to_string(angle) + "\nRESULT " + json + "\n";
       std::fwrite(line.data(), 1, line.size(), stdout);
       std::fflush(stdout);
       return 0;
