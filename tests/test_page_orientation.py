@@ -144,6 +144,7 @@ def test_pages_report_their_angle_and_the_option_needs_the_classifier(ocr, plain
     cv2.imwrite(str(path), np.rot90(upright, -1))
     (page,) = list(ocr.pages(str(path)))
     assert page.angle == 90 and page.to_dict()["angle"] == 90
+    assert ocr.ocr_results(np.rot90(upright, -1)).angle == 90
     assert "angle" not in list(plain.pages(str(path)))[0].to_dict()
     without_lines_cls = PPOCR(use_angle_cls=False, use_doc_orientation_classify=True)
     assert without_lines_cls.system.classifier is not None and not without_lines_cls.system.use_angle_cls
