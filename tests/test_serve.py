@@ -588,3 +588,22 @@ def test_server_flags_leave_out_paddleocrs_file_and_page_flags(capsys):
         with pytest.raises(SystemExit):
             build_parser().parse_args(per_request_or_local)
         assert "unrecognized arguments" in capsys.readouterr().err
+
+
+def test_classifier_options_need_the_classifier_and_are_restored():
+    """use_angle_cls / use_doc_orientation_classify per request: set on the worker's system for one job and
+    restored; asking for either on a server started without the direction classifier is a bad request."""
+    from types import SimpleNamespace
+
+    from paddle_pp.serving.options import OptionError, applied
+
+    system = SimpleNamespace(classifier=object(), use_angle_cls=True, use_doc_orientation_classify=False)
+    ocr = SimpleNamespace(system=system)
+    with applied(ocr, {"use_angle_cls": False, "use_doc_orientation_classify": True}):
+        assert (system.use_angle_cls, system.use_doc_orientation_classify) == (False, True)
+    assert (system.use_angle_cls, system.use_doc_orientation_classify) == (True, False)
+    system.classifier = None
+    for name in ("use_angle_cls", "use_doc_orientation_classify"):
+        with pytest.raises(OptionError, match=f"{name}=true: the server was started without the direction"):
+            with applied(ocr, {name: True}):
+                pass
