@@ -14,6 +14,7 @@ A side or a direction wins only by `MARGIN` times the other's weight and with `M
 direction) behind it; otherwise the page stays as it is. Scene photos with a few short words mostly end there,
 which is the intent: the option must not turn an upright image. The numbers were chosen on the train parts
 (ICDAR 2015 img_1-300, MSRA-TD500 train, SROIE train, each turned four ways; docs/results.md, "Page orientation").
+The C++ demo's deploy/lite/cpp/src/page_orientation.* is the same rule with the same numbers (a test compares them).
 """
 from __future__ import annotations
 
