@@ -451,3 +451,25 @@ def test_driver_killed_then_rerun_does_only_the_rest(tmp_path, cluster):
     assert summary["skipped_committed"] + summary["processed_inputs"] == 9
     assert (summary["missing"], summary["duplicates"]) == (0, 0)
     assert_exactly_once(out, ["a.pdf"] + [f"img{i:02d}.png" for i in range(8)], {"a.pdf": [1, 2, 3]})
+
+
+class _TurnedPageOcr(_FakeOcr):
+    """A page read turned upright by 90 degrees: two lines of one upright row, whose points in the page as given
+    are one above the other (the row runs bottom to top)."""
+
+    def ocr_results(self, image):
+        from paddle_pp.pipeline import OCRResult, PageLines
+
+        label = OCRResult([[0, 99], [0, 60], [9, 60], [9, 99]], "TOTAL", 0.9)    # upright: left of the row
+        value = OCRResult([[0, 39], [0, 0], [9, 0], [9, 39]], "27.30", 0.9)      # upright: right of it
+        return PageLines([label, value], angle=90)
+
+
+def test_a_page_turned_upright_gives_the_text_rows_of_the_upright_page(tmp_path):
+    from paddle_pp.batch.inputs import PageImage
+
+    worker = _worker(tmp_path / "out", "jsonl")
+    worker.ocr = _TurnedPageOcr()
+    row = worker._ocr_page({}, PageImage(1, "a.png", np.zeros((100, 10, 3), np.uint8)), 0.0)
+    assert row["text"] == "TOTAL\t27.30"                 # one row, as upright; not a line each
+    assert row["lines"][0]["points"] == [[0, 99], [0, 60], [9, 60], [9, 99]]    # in the page as given
