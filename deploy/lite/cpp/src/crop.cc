@@ -13,9 +13,14 @@ static float Norm(const cv::Point2f& a, const cv::Point2f& b) {
   return std::sqrt(dx * dx + dy * dy);
 }
 
+void CropSize(const Quad& box, int* width, int* height) {
+  *width = static_cast<int>(std::max(Norm(box[0], box[1]), Norm(box[2], box[3])));
+  *height = static_cast<int>(std::max(Norm(box[0], box[3]), Norm(box[1], box[2])));
+}
+
 cv::Mat GetRotateCropImage(const cv::Mat& img, const Quad& box) {
-  int crop_w = static_cast<int>(std::max(Norm(box[0], box[1]), Norm(box[2], box[3])));
-  int crop_h = static_cast<int>(std::max(Norm(box[0], box[3]), Norm(box[1], box[2])));
+  int crop_w = 0, crop_h = 0;
+  CropSize(box, &crop_w, &crop_h);
   if (crop_w <= 0 || crop_h <= 0) throw std::invalid_argument("degenerate box gives an empty crop");
   cv::Point2f src[4] = {box[0], box[1], box[2], box[3]};
   cv::Point2f dst_pts[4] = {{0.f, 0.f}, {float(crop_w), 0.f}, {float(crop_w), float(crop_h)}, {0.f, float(crop_h)}};

@@ -1,19 +1,15 @@
 #include "page_orientation.h"
 
 #include <algorithm>
-#include <cmath>
 #include <stdexcept>
 
 #include <opencv2/core.hpp>
 
+#include "crop.h"
+
 namespace ppocr {
 
 namespace {
-
-float Norm(const cv::Point2f& a, const cv::Point2f& b) {
-  float dx = a.x - b.x, dy = a.y - b.y;
-  return std::sqrt(dx * dx + dy * dy);
-}
 
 bool Wins(double weight, double other, double minimum) {
   return weight >= minimum && weight >= kOrientationMargin * other;
@@ -25,9 +21,8 @@ OrientationVotes CountVotes(const std::vector<Quad>& boxes, const std::vector<st
   OrientationVotes votes;
   for (size_t i = 0; i < boxes.size() && i < flipped_scores.size(); ++i) {
     const Quad& box = boxes[i];
-    // crop_size: int() of the longer opposite edges, as the crop is cut
-    int width = static_cast<int>(std::max(Norm(box[0], box[1]), Norm(box[2], box[3])));
-    int height = static_cast<int>(std::max(Norm(box[0], box[3]), Norm(box[1], box[2])));
+    int width = 0, height = 0;
+    CropSize(box, &width, &height);
     if (width <= 0 || height <= 0) continue;
     double aspect = double(std::max(width, height)) / std::min(width, height);
     double score = flipped_scores[i].second;
