@@ -311,6 +311,8 @@ PADDLEOCR_ARGS: Dict[str, Field] = {
     "show_log": Bool(nullable=True),
     "page_num": Int(0, nullable=True),                # the first N pages of each document; 0 = all
     "save_crop_res": Bool(nullable=True),
+    "det": Bool(),                                    # false: each input is one text line (no detection)
+    "rec": Bool(),                                    # false: detection (or, without det, classification) only
 }
 
 OUTPUT_FORMATS = ("json", "txt", "hocr", "pdf")     # paddle_pp.output.FORMATS (a test keeps them equal)

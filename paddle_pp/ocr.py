@@ -399,24 +399,42 @@ class PPOCR:
             pages: Optional[str] = None, pdf_password: Optional[str] = None) -> List[List[Any]]:
         """PaddleOCR's `PaddleOCR.ocr`, with its result shape: one list per page (an image is one page), holding
         `[points, (text, score)]` per line in reading order; `[points, ...]` with `rec=False` (detection only);
-        `[(text, score)]` with `det=False` (the whole image read as one line). `cls=False` skips the classifier
-        for this call. An image without text gives `[]` where PaddleOCR gives None. Errors as `__call__`."""
+        `[(text, score)]` with `det=False` (the whole image read as one line); `[[label, score]]` with
+        `det=False, rec=False` (the whole image classified as one line, '0' or '180'). `cls=False` skips the
+        classifier for this call. An image without text gives `[]` where PaddleOCR gives None. Errors as
+        `__call__`; a ValueError when the call asks for nothing (no det, no rec, and no classifier to run)."""
         check_values({"pages": pages, "pdf_password": pdf_password}, DOCUMENT)
-        if not (det or rec):
-            raise ValueError("ocr(det=False, rec=False) asks for nothing; keep det, rec or both")
+        if not (det or rec or (cls and self.use_angle_cls)):
+            raise ValueError("ocr(det=False, rec=False) asks for nothing but the classifier, and "
+                             f"{'cls is False' if not cls else 'use_angle_cls is off'}; keep det, rec or both")
         images = self._page_images(img, pages, pdf_password) if _is_document(img) else [to_bgr(img, self.max_pixels)]
         return [self._paddleocr_page(image, det, rec, cls) for image in images]
 
     def _paddleocr_page(self, image: np.ndarray, det: bool, rec: bool, cls: bool) -> List[Any]:
-        classify = cls and self.system.use_angle_cls
+        if not det and not rec:
+            return self.classify_lines([image])
         if not det:
-            crops = [image]
-            if classify:
-                crops, _ = self.system.classifier(crops)
-            return [(text, float(score)) for text, score in self.system.recognizer(crops)]
+            return self.read_lines([image], cls)
         if not rec:
             return [np.asarray(box).tolist() for box in self.system.ordered_boxes(image)]
-        return [[r.points, (r.transcription, r.score)] for r in self.system(image, classify=classify)]
+        return [[r.points, (r.transcription, r.score)] for r in self.system(image, classify=cls and self.use_angle_cls)]
+
+    def read_lines(self, crops: List[np.ndarray], cls: bool = True) -> List[Tuple[str, float]]:
+        """Text-line crops (uint8 BGR) -> (text, score) each, in order: turned by the direction classifier first
+        when use_angle_cls is on (and `cls`), batched as the system batches its lines. PaddleOCR's `det=False`."""
+        if cls and self.use_angle_cls and crops:
+            crops, _ = self.system.classifier(crops)
+        return [(text, float(score)) for text, score in self.system.recognizer(crops)] if crops else []
+
+    def classify_lines(self, crops: List[np.ndarray]) -> List[List[Any]]:
+        """Text-line crops (uint8 BGR) -> [label, score] each ('0' or '180' and its probability), as PaddleOCR's
+        `ocr(det=False, rec=False)`. A ValueError when use_angle_cls is off (no classifier runs)."""
+        if not self.use_angle_cls:
+            raise ValueError("classifying lines needs the direction classifier: use_angle_cls is off")
+        if not crops:
+            return []
+        _, results = self.system.classifier(crops)
+        return [[label, float(score)] for label, score in results]
 
     def ocr_results(self, image: np.ndarray, keep_crops: bool = False) -> PageLines:
         """OCR one decoded uint8 BGR image -> its lines (OCRResult) in reading order, with the angle the page was

@@ -9,6 +9,7 @@ is, and what each one becomes here.
 | `--page_num N` | `--pages 1-N` (0: every page) |
 | `--save_crop_res true --crop_res_save_dir DIR` | every kept line's crop, and their texts as a rec label file |
 | `show_log=False` | nothing printed while the models are prepared |
+| `--det false` / `--rec false` (the `paddleocr` command) | `paddle-pp ocr` runs one stage: rec (cls first), cls, or det |
 
 A PaddleOCR flag that would change nothing here is still an error when it asks for what cannot be done, and an
 argument that contradicts its paddle-pp twin (`--use_onnx true --engine paddle`) is a usage error naming both.

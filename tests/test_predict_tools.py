@@ -213,6 +213,62 @@ def test_cls_tool(crops, models_dir, tmp_path, capsys):
         assert 0.5 <= float(rows[f"line{i}_flipped.png"][1]) <= 1.0
 
 
+def test_system_det_false_reads_each_crop_whole_classified_first(crops, models_dir, tmp_path, capsys):
+    """PaddleOCR's `--det false`: each input is one line, turned by the classifier, then read; rec_results.txt."""
+    root, _ = crops
+    code = predict_system.main(["--image_dir", str(root), "--output", str(tmp_path), "--det", "false"])
+    captured = capsys.readouterr()
+    assert code == 1 and "Traceback" not in captured.err  # broken.jpg and wide.png fail alone, as in the rec tool
+    assert len(problem_lines(captured.err)) == 2 and "rec_results.txt" in captured.out
+    rows = {r[0]: r[1:] for r in read_rows(tmp_path / "rec_results.txt")}
+    assert len(rows) == 7
+    for i, word in enumerate(fixtures.REC_WORDS[:3]):  # the flipped crops read as the upright ones
+        assert squash(rows[f"line{i}.png"][0]) == squash(rows[f"line{i}_flipped.png"][0]) == squash(word)
+    assert not (tmp_path / "system_results.txt").exists()
+    plain = tmp_path / "plain"
+    assert predict_system.main(["--image_dir", str(root / "line*.png"), "--output", str(plain), "--det", "false",
+                                "--use_angle_cls", "false"]) == 0
+    rows = {r[0]: r[1:] for r in read_rows(plain / "rec_results.txt")}
+    assert squash(rows["line0_flipped.png"][0]) != squash(fixtures.REC_WORDS[0])  # not turned: misread
+
+
+def test_system_det_false_rec_false_classifies_each_crop(crops, models_dir, tmp_path, capsys):
+    root, _ = crops
+    assert predict_system.main(["--image_dir", str(root / "line*.png"), "--output", str(tmp_path),
+                                "--det", "false", "--rec", "false"]) == 0
+    ours = read_rows(tmp_path / "cls_results.txt")
+    assert predict_cls.main(["--image_dir", str(root / "line*.png"), "--output", str(tmp_path / "cls")]) == 0
+    assert ours == read_rows(tmp_path / "cls" / "cls_results.txt")  # the cls tool's labels and scores
+    assert {name: label for name, label, _ in ours}["line1_flipped.png"] == "180"
+
+
+def test_system_rec_false_writes_the_boxes_in_reading_order(batch, models_dir, tmp_path, capsys):
+    from paddle_pp import PPOCR
+
+    root, _ = batch
+    doc = root / "a_doc.jpg"
+    assert predict_system.main(["--image_dir", str(doc), "--output", str(tmp_path), "--rec", "false",
+                                "--visualize"]) == 0
+    (name, payload), = read_rows(tmp_path / "det_results.txt")
+    expected = PPOCR().ocr(str(doc), rec=False)[0]
+    assert name == "a_doc.jpg" and json.loads(payload) == np.asarray(expected).astype(np.int32).tolist()
+    assert (tmp_path / "det_vis" / "a_doc.jpg").is_file() and not (tmp_path / "system_results.txt").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--det", "false", "--output_format", "txt"], "--output_format cannot apply"),
+    (["--rec", "false", "--save_crop_res", "true"], "--save_crop_res cannot apply"),
+    (["--det", "false", "--visualize"], "--visualize cannot apply"),
+    (["--rec", "false", "--use_doc_orientation_classify", "true"], "--use_doc_orientation_classify cannot apply"),
+    (["--det", "false", "--rec", "false", "--use_angle_cls", "false"], "asks for nothing"),
+])
+def test_system_single_stage_refuses_flags_it_cannot_apply(argv, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        predict_system.main(["--image_dir", str(tmp_path), "--output", str(tmp_path / "out")] + argv)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 # ------------------------------------------------------------------ no images, bad arguments, exit status
 
 def test_directory_without_images(tmp_path, capsys):

@@ -112,8 +112,10 @@ def test_paddleocr_result_shape(ocr):
     (text, score), = ocr.ocr(line, det=False)[0]
     assert squash(text) == "TOTAL27.30" and 0.5 < score <= 1
     assert ocr.ocr(np.full((200, 300, 3), 255, np.uint8)) == [[]]  # PaddleOCR gives [None]
+    (label, score), = ocr.ocr(line, det=False, rec=False)[0]  # classification only: [[label, score]]
+    assert label == "0" and 0.5 <= score <= 1
     with pytest.raises(ValueError, match="asks for nothing"):
-        ocr.ocr(img, det=False, rec=False)
+        ocr.ocr(img, det=False, rec=False, cls=False)
 
 
 def test_paddleocr_cls_false_skips_the_classifier_for_one_call(ocr):
@@ -124,6 +126,7 @@ def test_paddleocr_cls_false_skips_the_classifier_for_one_call(ocr):
     assert squash(lines[0]) not in read(cls=False)
     upside_line = np.ascontiguousarray(np.rot90(fixtures.text_lines()[1], 2))
     assert squash(ocr.ocr(upside_line, det=False, cls=True)[0][0][0]) == "TOTAL27.30"
+    assert ocr.ocr(upside_line, det=False, rec=False)[0][0][0] == "180"
 
 
 def test_paddleocr_ocr_reads_a_pdf_page_by_page(ocr, tmp_path):

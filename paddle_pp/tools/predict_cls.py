@@ -10,11 +10,20 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from paddle_pp.tools import utility
 
 RESULTS = "cls_results.txt"
+
+
+def outcomes(classify: Callable[[List[Any]], Sequence[Tuple[str, float]]],
+             items: List[utility.Item]) -> List[utility.Outcome]:
+    """One Outcome per image: its (label, score) from `classify(images)` as a cls_results.txt line.
+    `paddle-pp ocr --det false --rec false` shares it."""
+    results = classify([item.image for item in items])
+    return [utility.Outcome({RESULTS: utility.result_line(item.name, label, str(float(score)))}, 1)
+            for item, (label, score) in zip(items, results)]
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -27,9 +36,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                            **utility.engine_options(args), **utility.model_options(args, "cls"))
 
     def process(classifier, items: List[utility.Item]) -> List[utility.Outcome]:
-        _, results = classifier([item.image for item in items])
-        return [utility.Outcome({RESULTS: utility.result_line(item.name, label, str(float(score)))}, 1)
-                for item, (label, score) in zip(items, results)]
+        return outcomes(lambda images: classifier(images)[1], items)
 
     # Read a few batches at a time: the classifier sorts them by aspect ratio into batches of batch_num.
     batch = 8 * (args.cls_batch_num or int(utility.yaml_default("cls_batch_num")))

@@ -10,14 +10,33 @@ shows the boxes.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Any, Callable, List, Optional, Sequence
 
 from paddle_pp.tools import utility
 
 RESULTS = "det_results.txt"
+
+
+def outcomes(boxes_of: Callable[[Any], List[Any]], items: List[utility.Item],
+             args: argparse.Namespace) -> List[utility.Outcome]:
+    """One Outcome per image: its boxes (`boxes_of(image)`) as a det_results.txt line, and with --visualize its
+    det_vis picture. `paddle-pp ocr --rec false` shares it."""
+    results = []
+    for item in items:
+        boxes = boxes_of(item.image)
+        outcome = utility.Outcome({RESULTS: utility.result_line(item.name, json.dumps(utility.points_json(boxes)))},
+                                  len(boxes))
+        if args.visualize:
+            from paddle_pp.utils.visualize import draw_det_boxes
+
+            utility.visualize(outcome, utility.visual_path(args, item.name, "det_vis"),
+                              lambda: draw_det_boxes(item.image, boxes))
+        results.append(outcome)
+    return results
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -30,18 +49,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                            **utility.engine_options(args), **utility.model_options(args, "det"))
 
     def process(detector, items: List[utility.Item]) -> List[utility.Outcome]:
-        outcomes = []
-        for item in items:
-            boxes = detector(item.image)
-            line = utility.result_line(item.name, json.dumps(utility.points_json(boxes)))
-            outcome = utility.Outcome({RESULTS: line}, len(boxes))
-            if args.visualize:
-                from paddle_pp.utils.visualize import draw_det_boxes
-
-                utility.visualize(outcome, utility.visual_path(args, item.name, "det_vis"),
-                                  lambda: draw_det_boxes(item.image, boxes))
-            outcomes.append(outcome)
-        return outcomes
+        return outcomes(detector, items, args)
 
     return utility.run(args, build, process, [RESULTS], count_label="boxes", desc="det")
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from paddle_pp.tools import utility
 
@@ -32,6 +32,17 @@ def too_wide(image) -> Optional[str]:
     return None
 
 
+def outcomes(read: Callable[[List[Any]], Sequence[Tuple[str, float]]],
+             items: List[utility.Item]) -> List[utility.Outcome]:
+    """One Outcome per image: its (text, score) from `read(images)` as a rec_results.txt line; an image too wide
+    for a text line fails alone. `paddle-pp ocr --det false` shares it."""
+    results = [utility.Outcome(error=too_wide(item.image)) for item in items]
+    ok = [i for i, outcome in enumerate(results) if outcome.error is None]
+    for i, (text, score) in zip(ok, read([items[i].image for i in ok]) if ok else []):
+        results[i] = utility.Outcome({RESULTS: utility.result_line(items[i].name, text, str(float(score)))}, 1)
+    return results
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = utility.build_parser("rec", __doc__).parse_args(argv)
 
@@ -41,16 +52,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return build_stage("rec", model_dir=args.rec_model_dir, **utility.model_choice(args),
                            **utility.engine_options(args), **utility.model_options(args, "rec"))
 
-    def process(recognizer, items: List[utility.Item]) -> List[utility.Outcome]:
-        outcomes = [utility.Outcome(error=too_wide(item.image)) for item in items]
-        ok = [i for i, outcome in enumerate(outcomes) if outcome.error is None]
-        results = recognizer([items[i].image for i in ok]) if ok else []
-        for i, (text, score) in zip(ok, results):
-            outcomes[i] = utility.Outcome({RESULTS: utility.result_line(items[i].name, text, str(float(score)))}, 1)
-        return outcomes
-
     batch = 8 * (args.rec_batch_num or int(utility.yaml_default("rec_batch_num")))
-    return utility.run(args, build, process, [RESULTS], batch_size=batch, count_label="texts", desc="rec")
+    return utility.run(args, build, outcomes, [RESULTS], batch_size=batch, count_label="texts", desc="rec")
 
 
 if __name__ == "__main__":

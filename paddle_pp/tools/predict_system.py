@@ -22,13 +22,18 @@ PaddleOCR's command lines run as they are (paddle_pp/paddleocr_args.py): --draw_
 each kept line was read from (after the classifier's turn) to --crop_res_save_dir (./output) as
 <image name>_crop_<k>.jpg (k: the line's place in the results; a page: scan.pdf_page3_crop_0.jpg), and rec_gt.txt
 there, `crop<TAB>text` per crop: a recognition label file to correct and train on (docs/training.md).
+The `paddleocr` command's --det false reads each input whole as one line (classified first with --use_angle_cls):
+OUTPUT/rec_results.txt as predict_rec writes it; with --rec false too, OUTPUT/cls_results.txt as predict_cls;
+--rec false alone writes the boxes in reading order to OUTPUT/det_results.txt as predict_det (docs/inference.md).
 """
 from __future__ import annotations
 
+import argparse
+import functools
 import json
 import sys
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
 from paddle_pp import paddleocr_args
 from paddle_pp.documents import PageResult
@@ -76,23 +81,69 @@ def save_crops(outcome: utility.Outcome, crop_dir: Path, name: str, lines_read: 
     return labels
 
 
+def build_ocr(args: argparse.Namespace, **kwargs: Any):
+    """The PPOCR that the command line asks for."""
+    from paddle_pp import PPOCR
+
+    return PPOCR(det_model_dir=args.det_model_dir, cls_model_dir=args.cls_model_dir,
+                 rec_model_dir=args.rec_model_dir, use_angle_cls=args.use_angle_cls,
+                 use_doc_orientation_classify=args.use_doc_orientation_classify, drop_score=args.drop_score,
+                 reading_order=args.reading_order, max_pixels=args.max_pixels, pdf_dpi=args.pdf_dpi,
+                 **utility.model_choice(args), **utility.engine_options(args),
+                 **utility.model_options(args, "det", "cls", "rec"), **kwargs)
+
+
+def one_stage_problem(args: argparse.Namespace) -> Optional[str]:
+    """Why --det false / --rec false cannot run with the other flags given, or None. The flags that shape the
+    system's results have nothing to act on there, and are refused rather than ignored."""
+    given = {"--output_format": args.output_format != ["json"], "--return_word_box": args.return_word_box,
+             "--save_crop_res": args.save_crop_res, "--use_doc_orientation_classify": args.use_doc_orientation_classify,
+             "--drop_score": args.drop_score is not None, "--visualize": args.visualize and not args.det}
+    refused = [flag for flag, value in given.items() if value]
+    stages = "--det false --rec false" if not (args.det or args.rec) else ("--det false" if not args.det
+                                                                          else "--rec false")
+    if refused:
+        return f"{stages} writes one stage's results: {', '.join(refused)} cannot apply; leave it out"
+    use_angle_cls = args.use_angle_cls
+    if use_angle_cls is None:
+        use_angle_cls = utility.load_config("system")["System"]["use_angle_cls"]
+    if not (args.det or args.rec or use_angle_cls):
+        return "--det false --rec false with --use_angle_cls false asks for nothing; keep --det, --rec or the classifier"
+    return None
+
+
+def one_stage(args: argparse.Namespace) -> int:
+    """PaddleOCR's `--det false` / `--rec false`, with the system's models and options: detection only (boxes in
+    reading order), each input read as one line (classified first when use_angle_cls is on), or each input
+    classified; written as predict_det, predict_rec and predict_cls write them."""
+    from paddle_pp.tools import predict_cls, predict_det, predict_rec
+
+    build = functools.partial(build_ocr, args)
+    if not args.rec and args.det:
+        return utility.run(args, build, lambda ocr, items: predict_det.outcomes(ocr.system.ordered_boxes, items, args),
+                           [predict_det.RESULTS], count_label="boxes", desc="det")
+    if args.rec:
+        batch = 8 * (args.rec_batch_num or int(utility.yaml_default("rec_batch_num")))
+        return utility.run(args, build, lambda ocr, items: predict_rec.outcomes(ocr.read_lines, items),
+                           [predict_rec.RESULTS], batch_size=batch, count_label="texts", desc="rec")
+    batch = 8 * (args.cls_batch_num or int(utility.yaml_default("cls_batch_num")))
+    return utility.run(args, build, lambda ocr, items: predict_cls.outcomes(ocr.classify_lines, items),
+                       [predict_cls.RESULTS], batch_size=batch, count_label="labels", desc="cls")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = utility.build_parser("system", __doc__).parse_args(argv)
+    parser = utility.build_parser("system", __doc__)
+    args = parser.parse_args(argv)
+    if not (args.det and args.rec):
+        problem = one_stage_problem(args)
+        if problem:
+            parser.error(problem)
+        return one_stage(args)
     formats = args.output_format
     word_boxes = args.return_word_box
     if word_boxes is None and any(fmt in WORD_BOX_FORMATS for fmt in formats):
         word_boxes = True  # hOCR words and the PDF's text layer sit on word boxes
-
-    def build():
-        from paddle_pp import PPOCR
-
-        return PPOCR(det_model_dir=args.det_model_dir, cls_model_dir=args.cls_model_dir,
-                     rec_model_dir=args.rec_model_dir, use_angle_cls=args.use_angle_cls,
-                     use_doc_orientation_classify=args.use_doc_orientation_classify, drop_score=args.drop_score,
-                     reading_order=args.reading_order,
-                     max_pixels=args.max_pixels, return_word_box=word_boxes, pdf_dpi=args.pdf_dpi,
-                     **utility.model_choice(args), **utility.engine_options(args),
-                     **utility.model_options(args, "det", "cls", "rec"))
+    build = functools.partial(build_ocr, args, return_word_box=word_boxes)
 
     crop_dir = Path(args.crop_res_save_dir) if args.save_crop_res else None
     # an absolute name: the results files live in --output, this one in --crop_res_save_dir

@@ -199,6 +199,13 @@ def build_parser(tool: str, description: Optional[str] = None) -> argparse.Argum
                              help="turn pages read sideways or upside down upright first, by the votes of their "
                                   "lines (no extra model; points stay in the image as given) (YAML: "
                                   f"{system['use_doc_orientation_classify']})")
+        options.add_argument("--det", default=True, **schema_flag(PADDLEOCR_ARGS["det"], "det"),
+                             help="PaddleOCR's: false = no detection, each input is one text line: read "
+                                  "(OUTPUT/rec_results.txt), or with --rec false classified (cls_results.txt) "
+                                  "(default: true)")
+        options.add_argument("--rec", default=True, **schema_flag(PADDLEOCR_ARGS["rec"], "rec"),
+                             help="PaddleOCR's: false = detection only, the boxes in reading order "
+                                  "(OUTPUT/det_results.txt, --visualize: det_vis/) (default: true)")
         options.add_argument("--drop_score", default=None, **schema_flag(SYSTEM["drop_score"], "drop_score"),
                              help=f"drop results scoring below this, {SYSTEM['drop_score'].describe()} "
                                   f"(YAML: {system['drop_score']})")
