@@ -313,6 +313,8 @@ PADDLEOCR_ARGS: Dict[str, Field] = {
     "save_crop_res": Bool(nullable=True),
     "det": Bool(),                                    # false: each input is one text line (no detection)
     "rec": Bool(),                                    # false: detection (or, without det, classification) only
+    "use_mp": Bool(nullable=True),                    # true is refused: `paddle-pp batch` runs workers on every core
+    "total_process_num": Int(1, nullable=True),
 }
 
 OUTPUT_FORMATS = ("json", "txt", "hocr", "pdf")     # paddle_pp.output.FORMATS (a test keeps them equal)

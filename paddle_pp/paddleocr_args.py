@@ -9,6 +9,7 @@ is, and what each one becomes here.
 | `--page_num N` | `--pages 1-N` (0: every page) |
 | `--save_crop_res true --crop_res_save_dir DIR` | every kept line's crop, and their texts as a rec label file |
 | `show_log=False` | nothing printed while the models are prepared |
+| `--use_mp true --total_process_num N` | an error that names `paddle-pp batch` (worker processes on every core) |
 | `--det false` / `--rec false` (the `paddleocr` command) | `paddle-pp ocr` runs one stage: rec (cls first), cls, or det |
 
 A PaddleOCR flag that would change nothing here is still an error when it asks for what cannot be done, and an
@@ -30,6 +31,16 @@ def check_use_gpu(use_gpu: Optional[bool]) -> None:
     if use_gpu:
         raise ValueError("use_gpu is true, but paddle-pp runs on the CPU only (it uses no GPU build of Paddle); "
                          "leave use_gpu out or set it to false")
+
+
+def check_use_mp(use_mp: Optional[bool], total_process_num: Optional[int]) -> None:
+    """PaddleOCR's predict_system `--use_mp true --total_process_num N` (N processes, each on every N-th image): a
+    ValueError naming `paddle-pp batch`, which runs a worker per core with resumable, exactly-once results. Run here,
+    the N processes would each rewrite the one results file; false, or one process, is what `ocr` does anyway."""
+    if use_mp and (total_process_num or 1) > 1:
+        raise ValueError(f"use_mp with {total_process_num} processes: paddle-pp ocr runs one process on every core; "
+                         "for worker processes on every core use `paddle-pp batch --input DIR --output OUT` "
+                         "(docs/batch.md), or leave use_mp out")
 
 
 def engine_for(use_onnx: Optional[bool], engine: Optional[str]) -> Optional[str]:

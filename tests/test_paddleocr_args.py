@@ -45,3 +45,11 @@ def test_crop_files_keep_the_whole_name_and_never_leave_the_directory():
             pa.crop_file(bad, 0)
     with pytest.raises(ValueError, match="index"):
         pa.crop_file("a.jpg", -1)
+
+
+def test_use_mp_with_several_processes_is_refused_naming_batch():
+    pa.check_use_mp(None, None)
+    pa.check_use_mp(False, 8)
+    pa.check_use_mp(True, 1)  # one process: what paddle-pp ocr does
+    with pytest.raises(ValueError, match="use_mp with 4 processes.*paddle-pp batch"):
+        pa.check_use_mp(True, 4)
