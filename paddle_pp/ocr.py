@@ -416,7 +416,7 @@ class PPOCR:
         if not det:
             return self.read_lines([image], cls)
         if not rec:
-            return [np.asarray(box).tolist() for box in self.system.ordered_boxes(image)]
+            return [np.asarray(box).tolist() for box in self.system.page_boxes(image)[0]]
         return [[r.points, (r.transcription, r.score)] for r in self.system(image, classify=cls and self.use_angle_cls)]
 
     def read_lines(self, crops: List[np.ndarray], cls: bool = True) -> List[Tuple[str, float]]:

@@ -332,6 +332,21 @@ class TextSystem:
         """The detector's boxes of an image in the system's reading order."""
         return order_boxes(self.detector(img), self.reading_order)
 
+    def page_boxes(self, img: np.ndarray) -> Tuple[List[np.ndarray], int]:
+        """Detection only: the boxes of a page in reading order, and the angle it was read at. With
+        use_doc_orientation_classify a page turned sideways or upside down is detected upright and its boxes are
+        ordered there, then carried back into the image as given (each box's first point stays the text's
+        top-left corner); otherwise these are ordered_boxes(img) and angle 0."""
+        boxes = self.ordered_boxes(img)
+        if not (self.use_doc_orientation_classify and self.classifier is not None):
+            return boxes, 0
+        kept, crops = _with_crops(img, boxes)
+        angle = self._page_angle(img, kept, self.classifier(crops)[1]) if crops else 0
+        if not angle:
+            return boxes, 0
+        upright = self.ordered_boxes(page_orientation.turn_image(img, angle))
+        return [page_orientation.points_before_turn(box, angle, img.shape).astype(np.float32) for box in upright], angle
+
     def __call__(self, img: np.ndarray, classify: bool = True, keep_crops: bool = False) -> PageLines:
         """The lines of an image in reading order. `classify=False` skips the line classifier for this call
         (PaddleOCR's `ocr(..., cls=False)`); `keep_crops` gives each result the crop its text was read from."""

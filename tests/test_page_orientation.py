@@ -101,6 +101,22 @@ def test_a_turned_page_reads_as_the_upright_one_with_points_in_the_image_as_give
         assert got.points == points_before_turn(want.points, angle, given.shape).astype(int).tolist()
 
 
+@pytest.mark.parametrize("angle", [90, 270])
+def test_detection_only_gives_the_upright_pages_boxes_carried_back(ocr, plain, angle):
+    """ocr(rec=False) with the option: the upright page's boxes in its reading order, in the image as given."""
+    upright, _ = fixtures.document()
+    expected = plain.ocr(upright, rec=False)[0]
+    given = np.ascontiguousarray(np.rot90(upright, -angle // 90))
+    boxes, turned = ocr.system.page_boxes(given)
+    assert turned == angle and len(boxes) == len(expected)
+    assert ocr.ocr(given, rec=False)[0] == [box.tolist() for box in boxes]
+    for got, want in zip(boxes, expected):
+        np.testing.assert_allclose(got, points_before_turn(want, angle, given.shape), atol=1e-3)
+    assert plain.system.page_boxes(given)[1] == 0  # without the option: the page as given
+    boxes, turned = ocr.system.page_boxes(upright)  # an upright page: the boxes as without the option
+    assert turned == 0 and np.array_equal(np.asarray(boxes), np.asarray(plain.system.ordered_boxes(upright)))
+
+
 def test_an_upright_page_reads_as_without_the_option(ocr, plain):
     for img in (fixtures.document()[0], fixtures.form()):
         read = ocr.system(img)

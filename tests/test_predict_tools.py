@@ -253,13 +253,20 @@ def test_system_rec_false_writes_the_boxes_in_reading_order(batch, models_dir, t
     expected = PPOCR().ocr(str(doc), rec=False)[0]
     assert name == "a_doc.jpg" and json.loads(payload) == np.asarray(expected).astype(np.int32).tolist()
     assert (tmp_path / "det_vis" / "a_doc.jpg").is_file() and not (tmp_path / "system_results.txt").exists()
+    turned = tmp_path / "turned.png"  # with the option, a sideways page: the upright page's boxes, carried back
+    cv2.imwrite(str(turned), np.ascontiguousarray(np.rot90(cv2.imread(str(doc)), -1)))
+    assert predict_system.main(["--image_dir", str(turned), "--output", str(tmp_path / "o"), "--rec", "false",
+                                "--use_doc_orientation_classify", "true"]) == 0
+    (_, payload), = read_rows(tmp_path / "o" / "det_results.txt")
+    expected = PPOCR(use_doc_orientation_classify=True).ocr(str(turned), rec=False)[0]
+    assert json.loads(payload) == np.asarray(expected).astype(np.int32).tolist() and len(expected) >= 4
 
 
 @pytest.mark.parametrize("argv, message", [
     (["--det", "false", "--output_format", "txt"], "--output_format cannot apply"),
     (["--rec", "false", "--save_crop_res", "true"], "--save_crop_res cannot apply"),
     (["--det", "false", "--visualize"], "--visualize cannot apply"),
-    (["--rec", "false", "--use_doc_orientation_classify", "true"], "--use_doc_orientation_classify cannot apply"),
+    (["--det", "false", "--use_doc_orientation_classify", "true"], "--use_doc_orientation_classify cannot apply"),
     (["--det", "false", "--rec", "false", "--use_angle_cls", "false"], "asks for nothing"),
 ])
 def test_system_single_stage_refuses_flags_it_cannot_apply(argv, message, tmp_path, capsys):

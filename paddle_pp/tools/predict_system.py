@@ -97,7 +97,8 @@ def one_stage_problem(args: argparse.Namespace) -> Optional[str]:
     """Why --det false / --rec false cannot run with the other flags given, or None. The flags that shape the
     system's results have nothing to act on there, and are refused rather than ignored."""
     given = {"--output_format": args.output_format != ["json"], "--return_word_box": args.return_word_box,
-             "--save_crop_res": args.save_crop_res, "--use_doc_orientation_classify": args.use_doc_orientation_classify,
+             "--save_crop_res": args.save_crop_res,
+             "--use_doc_orientation_classify": args.use_doc_orientation_classify and not args.det,
              "--drop_score": args.drop_score is not None, "--visualize": args.visualize and not args.det}
     refused = [flag for flag, value in given.items() if value]
     stages = "--det false --rec false" if not (args.det or args.rec) else ("--det false" if not args.det
@@ -120,7 +121,7 @@ def one_stage(args: argparse.Namespace) -> int:
 
     build = functools.partial(build_ocr, args)
     if not args.rec and args.det:
-        return utility.run(args, build, lambda ocr, items: predict_det.outcomes(ocr.system.ordered_boxes, items, args),
+        return utility.run(args, build, lambda ocr, items: predict_det.outcomes(lambda image: ocr.system.page_boxes(image)[0], items, args),
                            [predict_det.RESULTS], count_label="boxes", desc="det")
     if args.rec:
         batch = 8 * (args.rec_batch_num or int(utility.yaml_default("rec_batch_num")))
