@@ -211,6 +211,10 @@ def test_parts_commit_and_resume_without_a_manifest(tmp_path, fmt):
     assert rows[0]["lines"][0]["points"] == [[0, 0], [1, 0], [1, 1], [0, 1]]
     other = "jsonl" if fmt == "parquet" else "parquet"
     assert "--format " + fmt in batch_shards.check_format(fs, out, other)
+    settings = tmp_path / "out" / batch_shards.SETTINGS_FILE   # an older version's output: no angle column
+    older = [name for name in batch_shards.SCHEMA.names if name != "angle"]
+    settings.write_text(json.dumps({"format": fmt, "schema": older}))
+    assert "other columns (differing: angle)" in batch_shards.check_format(fs, out, fmt)
 
 
 class _FakeOcr:
@@ -222,6 +226,9 @@ class _FakeOcr:
 
         words = [OCRWord([[x, 0], [x + 5, 0], [x + 5, 4], [x, 4]], w, 0.9) for w, x in (("AB", 0), ("CD", 6))]
         return PageLines([OCRResult([[0, 0], [11, 0], [11, 4], [0, 4]], "AB CD", 0.95, words)])
+
+    def page_angle(self, read):
+        return None  # use_doc_orientation_classify off
 
 
 def _worker(out: Path, fmt: str):
@@ -345,6 +352,7 @@ def test_local_ray_documents_bad_inputs_and_words_are_rows_and_a_rerun_does_noth
     assert page1["error"] is None and (page1["width"], page1["height"]) == (584, 417)   # 420x300 pt at 100 dpi
     assert "TOTAL" in page1["text"].upper()
     assert by_id["three.pdf#page=3"]["lines"] == [] and by_id["three.pdf#page=3"]["error"] is None   # blank
+    assert all(row["angle"] is None for row in rows)   # not asked for (--use_doc_orientation_classify)
     # words: every line's words, each pointing at its line, in order
     assert page1["words"] and {w["line"] for w in page1["words"]} == set(range(len(page1["lines"])))
     for index, line in enumerate(page1["lines"]):
@@ -386,9 +394,10 @@ def test_cluster_job_runs_on_both_nodes(tmp_path, cluster):
     folder = make_inputs(tmp_path / "in", 6)
     out = tmp_path / "out"
     run = batch(["--input", str(folder), "--output", str(out), "--address", address, "--shard_size", "1",
-                 "--lang", "en"], env)
+                 "--lang", "en", "--use_doc_orientation_classify", "true"], env)
     assert run.returncode == 0, run.stderr[-2000:]
     rows = assert_exactly_once(out, [f"img{i:02d}.png" for i in range(6)])
+    assert [row["angle"] for row in rows] == [0] * 6     # upright pages, asked: 0 (null when not asked)
     assert len({row["node_id"] for row in rows}) == 2     # both nodes did some of it
     assert len(summary_of(out)["pages_by_node"]) == 2
 
@@ -464,6 +473,9 @@ class _TurnedPageOcr(_FakeOcr):
         value = OCRResult([[0, 39], [0, 0], [9, 0], [9, 39]], "27.30", 0.9)      # upright: right of it
         return PageLines([label, value], angle=90)
 
+    def page_angle(self, read):
+        return read.angle
+
 
 def test_a_page_turned_upright_gives_the_text_rows_of_the_upright_page(tmp_path):
     from paddle_pp.batch.inputs import PageImage
@@ -472,4 +484,5 @@ def test_a_page_turned_upright_gives_the_text_rows_of_the_upright_page(tmp_path)
     worker.ocr = _TurnedPageOcr()
     row = worker._ocr_page({}, PageImage(1, "a.png", np.zeros((100, 10, 3), np.uint8)), 0.0)
     assert row["text"] == "TOTAL\t27.30"                 # one row, as upright; not a line each
+    assert row["angle"] == 90
     assert row["lines"][0]["points"] == [[0, 99], [0, 60], [9, 60], [9, 99]]    # in the page as given

@@ -46,6 +46,7 @@ SCHEMA = pa.schema([
     ("page", pa.int32()),             # 1-based page of a document, 1 for an image, 0: the whole input failed
     ("page_id", pa.string()),         # "a.png", or "doc.pdf#page=3" for a document's page
     ("width", pa.int32()), ("height", pa.int32()),   # null when the page could not be read
+    ("angle", pa.int32()),            # --use_doc_orientation_classify: the turn that made the page upright; else null
     ("lines", pa.list_(LINE_TYPE)),   # reading order
     ("text", pa.string()),            # the lines' text in reading order, one row a line (tabs within a row)
     ("words", pa.list_(WORD_TYPE)),   # --return_word_box: every line's words, `line` its index in lines; else null
@@ -255,9 +256,15 @@ def check_format(fs: Any, output: str, fmt: str) -> Optional[str]:
     path = f"{output}/{SETTINGS_FILE}"
     if fs.get_file_info(path).type == pafs.FileType.File:
         with fs.open_input_stream(path) as f:
-            recorded = json.loads(f.read()).get("format")
+            settings = json.loads(f.read())
+        recorded = settings.get("format")
         if recorded != fmt:
             return f"{output} holds a {recorded} dataset; resume it with --format {recorded} (or use another --output)"
+        columns = settings.get("schema", SCHEMA.names)
+        if columns != SCHEMA.names:  # parts with other columns in one dataset: readers keep one file's columns
+            changed = sorted(set(columns) ^ set(SCHEMA.names)) or ["their order"]
+            return (f"{output} was written by a paddle-pp version with other columns (differing: "
+                    f"{', '.join(changed)}); finish it with that version, or use another --output")
         return None
     fs.create_dir(output, recursive=True)
     commit_file(fs, path, json.dumps({"format": fmt, "schema": SCHEMA.names}).encode())

@@ -224,18 +224,20 @@ class OcrShardWorker:
             read = self.ocr.ocr_results(page.image)
         except Exception as exc:  # noqa: BLE001 - one page's failure is its row, the job goes on
             return self._row(base, page, start, error=exc)
-        return self._row(base, page, start, results=[line.to_dict() for line in read], angle=read.angle)
+        return self._row(base, page, start, results=[line.to_dict() for line in read],
+                         angle=self.ocr.page_angle(read))
 
     def _row(self, base: Dict[str, Any], page: PageImage, start: float,
              results: Optional[List[Dict[str, Any]]] = None, error: Optional[BaseException] = None,
-             angle: int = 0) -> Dict[str, Any]:
+             angle: Optional[int] = None) -> Dict[str, Any]:
         height, width = (page.image.shape[:2] if page.image is not None else (None, None))
         page.image = None   # the pixels are done with: only the row stays until the part is committed
         lines = _lines(results or [])
         words = _words(results or []) if self.ocr.return_word_box else None
-        row = dict(base, page=page.number, page_id=page.page_id, width=width, height=height,
+        row = dict(base, page=page.number, page_id=page.page_id, width=width, height=height, angle=angle,
                    lines=lines, text="\n".join(row_texts([line["text"] for line in lines],
-                                                          [line["points"] for line in lines], angle, (height, width))),
+                                                          [line["points"] for line in lines], angle or 0,
+                                                          (height, width))),
                    words=words,
                    error=None, error_type=None, elapsed_ms=(time.perf_counter() - start) * 1000.0)
         if error is not None:
