@@ -32,7 +32,7 @@ import numpy as np
 
 from paddle_pp.config_schema import DOCUMENT, SYSTEM, page_ranges
 from paddle_pp.utils.image_io import (ImageReadError, ImageTooLargeError, check_pixels, decode_image, pil_to_bgr, read_header,
-                                      resolve_max_pixels, sniff_format, stored_dpi)
+                                      resolve_max_pixels, sniff_format, stored_dpi, url_problem)
 
 DocumentInput = Union[str, os.PathLike, bytes, bytearray, memoryview]
 POINTS_PER_INCH = 72.0
@@ -172,7 +172,8 @@ def _image_page(path: Optional[Path], data: Optional[bytes], name: str, max_pixe
             try:
                 data = path.read_bytes()
             except OSError as exc:
-                raise ImageReadError(f"{name}: cannot read file ({exc.strerror or exc})") from None
+                problem = url_problem(name) or f"cannot read file ({exc.strerror or exc})"
+                raise ImageReadError(f"{name}: {problem}") from None
         return Page(name, image=decode_image(data, name, max_pixels), dpi=stored_dpi(data))
     except ImageReadError as exc:
         return Page(name, error=exc)

@@ -138,6 +138,21 @@ def test_missing_file_and_directory_raise_image_read_error(tmp_path):
         read_image(tmp_path)
 
 
+
+def test_a_url_is_named_as_one_not_as_a_missing_file(models_dir):
+    """PaddleOCR fetches URLs; paddle-pp downloads nothing at run time and says so, by the URL as given."""
+    from paddle_pp import PPOCR
+    from paddle_pp.utils.files import list_images
+
+    url = "https://example.com/receipt.jpg"
+    with pytest.raises(ImageReadError, match=r"^https://example.com/receipt.jpg: a URL: .*downloads nothing"):
+        read_image(url)
+    with pytest.raises(FileNotFoundError, match=r"\?size=2: a URL"):
+        list_images(url + "?size=2")                              # not taken for a glob
+    page, = PPOCR().pages(url)
+    assert "a URL" in str(page.error)
+
+
 def test_sniff_format():
     assert sniff_format(jpeg_bytes(asymmetric())) == "jpeg"
     assert sniff_format(png_bytes(asymmetric())) == "png"

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
-from paddle_pp.utils.image_io import INPUT_EXTENSIONS, input_log
+from paddle_pp.utils.image_io import INPUT_EXTENSIONS, input_log, url_problem
 
 _GLOB_CHARS = "*?["
 
@@ -94,6 +94,8 @@ def list_images(image_dir: Union[str, os.PathLike], report: Optional[Report] = N
     report = report or _log_skip
     text = str(image_dir)
     path = Path(text)
+    if url_problem(text):
+        raise FileNotFoundError(f"{image_dir}: {url_problem(text)}")
     if path.is_file():
         return [path], path.parent
     if path.is_dir():
