@@ -313,6 +313,7 @@ PADDLEOCR_ARGS: Dict[str, Field] = {
     "save_crop_res": Bool(nullable=True),
     "det": Bool(),                                    # false: each input is one text line (no detection)
     "rec": Bool(),                                    # false: detection (or, without det, classification) only
+    "ocr_version": Str(nullable=True),                # only PP-OCR (paddleocr_args.check_ocr_version)
     "use_mp": Bool(nullable=True),                    # true is refused: `paddle-pp batch` runs workers on every core
     "total_process_num": Int(1, nullable=True),
 }

@@ -314,6 +314,8 @@ class PPOCR:
         return_word_box: each line also gives "words": [{"transcription", "points", "score"}], boxes from the
             CTC alignment within the line (default: configs/system.yml System.return_word_box, false).
         pdf_dpi: PDF pages are rendered at this resolution (default: configs/system.yml System.pdf_dpi).
+        use_gpu, use_onnx, show_log, ocr_version: PaddleOCR's, taken so that its calls run as they are
+            (paddle_pp/paddleocr_args.py): use_gpu=True and an ocr_version other than "PP-OCR" are ValueErrors.
         **options: det_limit_side_len, det_limit_type, det_max_side_limit, det_db_thresh, det_db_box_thresh,
             det_db_unclip_ratio, det_db_score_mode, use_dilation, max_candidates, det_db_nested_thresh, cls_batch_num,
             cls_thresh, rec_batch_num, rec_char_dict_path, use_space_char.
@@ -329,9 +331,11 @@ class PPOCR:
                  slim: Optional[bool] = None, max_pixels: Optional[int] = None, precision: Optional[str] = None,
                  return_word_box: Optional[bool] = None, pdf_dpi: Optional[float] = None,
                  use_gpu: Optional[bool] = None, use_onnx: Optional[bool] = None, show_log: Optional[bool] = None,
-                 **options: Any) -> None:
-        check_values({"use_gpu": use_gpu, "use_onnx": use_onnx, "show_log": show_log}, PADDLEOCR_ARGS)
+                 ocr_version: Optional[str] = None, **options: Any) -> None:
+        check_values({"use_gpu": use_gpu, "use_onnx": use_onnx, "show_log": show_log, "ocr_version": ocr_version},
+                     PADDLEOCR_ARGS)
         paddleocr_args.check_use_gpu(use_gpu)
+        paddleocr_args.check_ocr_version(ocr_version)
         engine = paddleocr_args.engine_for(use_onnx, engine)
         # show_log=False (PaddleOCR's): not even the one-time "preparing ... model" lines
         with contextlib.nullcontext() if show_log is not False else contextlib.redirect_stderr(io.StringIO()):

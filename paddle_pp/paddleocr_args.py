@@ -9,6 +9,7 @@ is, and what each one becomes here.
 | `--page_num N` | `--pages 1-N` (0: every page) |
 | `--save_crop_res true --crop_res_save_dir DIR` | every kept line's crop, and their texts as a rec label file |
 | `show_log=False` | nothing printed while the models are prepared |
+| `ocr_version="PP-OCR"` / `--ocr_version PP-OCR` | nothing to do: these are PP-OCR's models (another version is an error) |
 | `--use_mp true --total_process_num N` | an error that names `paddle-pp batch` (worker processes on every core) |
 | `--det false` / `--rec false` (the `paddleocr` command) | `paddle-pp ocr` runs one stage: rec (cls first), cls, or det |
 
@@ -31,6 +32,17 @@ def check_use_gpu(use_gpu: Optional[bool]) -> None:
     if use_gpu:
         raise ValueError("use_gpu is true, but paddle-pp runs on the CPU only (it uses no GPU build of Paddle); "
                          "leave use_gpu out or set it to false")
+
+
+OCR_VERSION = "PP-OCR"   # PaddleOCR's name for the 2020 models this project reproduces
+
+
+def check_ocr_version(ocr_version: Optional[str]) -> None:
+    """PaddleOCR's `ocr_version`: "PP-OCR" (or not given) is what paddle-pp runs; another version (PP-OCRv2 to v4,
+    PaddleOCR's later defaults) is a ValueError, not a silent run of other models."""
+    if ocr_version is not None and ocr_version != OCR_VERSION:
+        raise ValueError(f"ocr_version {ocr_version}: paddle-pp runs {OCR_VERSION}'s models (Du et al. 2020), the "
+                         f"official weights and its own; leave ocr_version out or set it to {OCR_VERSION}")
 
 
 def check_use_mp(use_mp: Optional[bool], total_process_num: Optional[int]) -> None:

@@ -326,13 +326,15 @@ def test_paddleocr_flags_parse_into_ours(capsys):
     assert args.output == "out_dir" and args.engine == "paddle" and args.pages == "1-2"
     assert system.parse_args(["--page_num", "0"]).pages is None and system.parse_args([]).engine is None
     assert system.parse_args(["--use_mp", "false", "--total_process_num", "4"]).use_mp is False  # one process
+    assert system.parse_args(["--ocr_version", "PP-OCR"]).ocr_version == "PP-OCR"
     rec = utility.build_parser("rec").parse_args(["--image_dir", "x", "--use_onnx", "true", "--use_gpu", "0"])
     assert rec.engine == "onnx" and not hasattr(rec, "page_num")
     for argv, problem in ((["--use_gpu", "true"], "use_gpu is true, but paddle-pp runs on the CPU only"),
                           (["--use_onnx", "true", "--engine", "paddle"], "use_onnx true asks for engine onnx"),
                           (["--page_num", "2", "--pages", "1"], "page_num 2 and pages 1 both choose pages"),
                           (["--page_num", "-1"], "argument --page_num: must be an integer >= 0"),
-                          (["--use_mp", "true", "--total_process_num", "4"], "paddle-pp batch --input DIR")):
+                          (["--use_mp", "true", "--total_process_num", "4"], "paddle-pp batch --input DIR"),
+                          (["--ocr_version", "PP-OCRv3"], "ocr_version PP-OCRv3: paddle-pp runs PP-OCR's")):
         with pytest.raises(SystemExit) as exit_info:
             system.parse_args(argv)
         assert exit_info.value.code == 2

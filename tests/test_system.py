@@ -148,6 +148,9 @@ def test_paddleocr_constructor_arguments(models_dir):
         PPOCR(use_onnx=True, engine="paddle")
     with pytest.raises(ValueError, match="use_gpu must be true or false"):
         PPOCR(use_gpu="no")
+    assert PPOCR(ocr_version="PP-OCR", use_angle_cls=False).engine == "onnx"   # what paddle-pp runs
+    with pytest.raises(ValueError, match="ocr_version PP-OCRv4"):
+        PPOCR(ocr_version="PP-OCRv4")
 
 
 def test_show_log_false_silences_model_preparation(models_dir, monkeypatch, capsys):

@@ -111,6 +111,7 @@ class _Parser(argparse.ArgumentParser):
         parsed, rest = super().parse_known_args(args, namespace)
         try:
             paddleocr_args.check_use_gpu(getattr(parsed, "use_gpu", None))
+            paddleocr_args.check_ocr_version(getattr(parsed, "ocr_version", None))
             paddleocr_args.check_use_mp(getattr(parsed, "use_mp", None), getattr(parsed, "total_process_num", None))
             parsed.engine = paddleocr_args.engine_for(getattr(parsed, "use_onnx", None), parsed.engine)
             if hasattr(parsed, "page_num") and hasattr(parsed, "pages"):  # a server takes pages per request
@@ -190,6 +191,9 @@ def build_parser(tool: str, description: Optional[str] = None) -> argparse.Argum
                         help="PaddleOCR's; paddle-pp runs on the CPU, so only false is accepted")
     engine.add_argument("--use_onnx", default=None, **schema_flag(PADDLEOCR_ARGS["use_onnx"], "use_onnx"),
                         help="PaddleOCR's: true = --engine onnx, false = --engine paddle")
+    engine.add_argument("--ocr_version", default=None,
+                        help=f"PaddleOCR's model version; paddle-pp runs {paddleocr_args.OCR_VERSION}'s models, so only "
+                             f"{paddleocr_args.OCR_VERSION} is accepted")
     if tool == "system":
         engine.add_argument("--use_mp", default=None, **schema_flag(PADDLEOCR_ARGS["use_mp"], "use_mp"),
                             help="PaddleOCR's multi-process run; here `paddle-pp batch` runs a worker per core, "
