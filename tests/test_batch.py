@@ -301,7 +301,8 @@ def test_batch_takes_the_ocr_flags():
     paddleocr = build_parser().parse_args(["--input", "i", "--output", "o", "--page_num", "2", "--use_onnx", "false"])
     assert paddleocr.pages == "1-2" and ocr_options(paddleocr)["engine"] == "paddle"  # PaddleOCR's flags
     for wrong in (["--image_dir", "x"], ["--output_format", "txt"], ["--pages", "3-1"],
-                  ["--save_crop_res", "true"], ["--crop_res_save_dir", "c"], ["--draw_img_save_dir", "d"]):
+                  ["--save_crop_res", "true"], ["--crop_res_save_dir", "c"], ["--draw_img_save_dir", "d"],
+                  ["--det", "false"], ["--rec", "false"], ["--use_mp", "true"]):   # one ocr run's shape
         with pytest.raises(SystemExit):
             build_parser().parse_args(["--input", "i", "--output", "o", *wrong])
 

@@ -561,6 +561,7 @@ def test_serve_help_has_the_ocr_options_and_not_file_flags():
                  "--queue_size", "--workers", "--cors_origin"):
         assert flag in out
     assert "--image_dir" not in out and "--visualize" not in out
+    assert "--det BOOL" not in out and "--rec BOOL" not in out and "--use_mp" not in out  # one ocr run's shape
 
 
 def test_serve_without_the_extra_says_how_to_install_it():

@@ -17,7 +17,7 @@ import sys
 from typing import Any, Dict, Optional, Sequence
 
 from paddle_pp.batch import DEFAULT_SHARD_SIZE, FORMATS, ray_available
-from paddle_pp.serving.cli import FILE_FLAGS, _drop_arguments, _positive
+from paddle_pp.serving.cli import FILE_FLAGS, RUN_FLAGS, _drop_arguments, _positive
 from paddle_pp.tools import utility
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = utility.EXIT_OK, utility.EXIT_FAILED, utility.EXIT_USAGE, \
@@ -43,7 +43,7 @@ Ray (pip install 'paddle-pp[batch]'); 130 interrupted (committed shards are kept
 def build_parser() -> argparse.ArgumentParser:
     parser = utility.build_parser("system", __doc__)
     # paddle-pp ocr's file flags: here --input / --output, nothing drawn, one dataset instead of per-file formats
-    _drop_arguments(parser, FILE_FLAGS + ("output_format",))
+    _drop_arguments(parser, FILE_FLAGS + RUN_FLAGS + ("output_format",))
     parser.epilog = EPILOG
     job = parser.add_argument_group("batch job")
     job.add_argument("--input", required=True,
