@@ -42,6 +42,8 @@ GROUPS: Dict[str, Dict[str, Tuple[str, str]]] = {
         "export": ("paddle_pp.lite.export_lite", "convert the models to .nb files with opt"),
         "config": ("paddle_pp.lite.make_cpp_config", "write the C++ demo's ocr_config.txt"),
         "compare": ("paddle_pp.lite.compare_lite", "Lite (x86 .nb) against Paddle on the same images"),
+        "simulate": ("paddle_pp.lite.quant_weights", "a model.onnx with the weights --quant stores as integers rounded "
+                     "as the .nb holds them (accuracy on x86)"),
     },
     "data": {
         "synth_rec": ("paddle_pp.dataset_tools.synth_rec", "synthesize text-line crops (text_renderer style)"),

@@ -395,6 +395,9 @@ SLIM: Dict[str, Field] = {
     "calibration_batches": Int(1, nullable=True),     # training batches the post-training scales come from
     "round_float_weights": Bool(nullable=True),       # float convs' weights on Paddle-Lite's int8 grid, bias-corrected
     "min_int8_macs": Int(0, nullable=True),           # x86 int8 export: smaller layers stay float kernels
+    # paddle-pp lite export --quant: the depthwise convolutions' weights stored as integers too (lite/quant_weights.py);
+    # set where it was measured to hold
+    "lite_int8_depthwise": Bool(nullable=True),
 }
 # A model made by weight interpolation, not training (paddle-pp interpolate, tools/interpolate.py).
 INTERPOLATE: Dict[str, Field] = {

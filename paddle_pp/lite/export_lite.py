@@ -34,6 +34,8 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
+from paddle_pp.lite import quant_weights
+
 MODELS = ("det", "cls", "rec")
 MANIFEST = "lite_manifest.json"
 LEGACY_MODEL, PARAMS = "inference.pdmodel", "inference.pdiparams"
@@ -173,6 +175,9 @@ def run_opt(legacy_dir: Path, out_stem: Path, valid_targets: str, quant: Optiona
            "--optimize_out_type=naive_buffer", f"--optimize_out={out_stem}", f"--valid_targets={valid_targets}"]
     if quant:
         cmd += ["--quant_model=true", f"--quant_type={QUANT_TYPES[quant]}"]
+    if valid_targets == "x86" and quant:
+        raise ExportError(f"--quant {quant} with --valid_targets x86: Paddle-Lite's x86 runtime does not run "
+                          "weight-quantized models (they give NaN or garbage there); --quant is for arm")
     if valid_targets == "x86" and is_quantized(legacy_dir):
         raise ExportError(f"{legacy_dir}: a quantized (PACT) model, which Paddle-Lite converts for "
                           f"arm only (its x86 target has no kernels for the quantize ops); use --valid_targets arm, "
@@ -217,7 +222,13 @@ def export_lite(out: Path, valid_targets: str = "arm", quant: Optional[str] = No
         for name in MODELS:
             start = time.perf_counter()
             src = sources[name]
-            legacy = src if has_legacy_export(src) else export_legacy_batch1(src, tmp / name)
+            exported = src if has_legacy_export(src) else export_legacy_batch1(src, tmp / name)
+            legacy, stored = exported, {}
+            if quant:   # the BiLSTM's matrices (and allowed depthwise convs) stored as integers too
+                depthwise = quant_weights.int8_depthwise(exported / "config.yml")
+                stored = quant_weights.prepare_program(exported, tmp / f"{name}_weights", depthwise)
+                if any(stored.values()):
+                    legacy = tmp / f"{name}_weights"
             nb = run_opt(legacy, out / name, valid_targets, quant)
             configs[name] = str(legacy / "config.yml") if (legacy / "config.yml").is_file() else None
             if name == "rec":
@@ -230,7 +241,8 @@ def export_lite(out: Path, valid_targets: str = "arm", quant: Optional[str] = No
                     shutil.copyfile(official_file(OFFICIAL_DICT), out / "ppocr_keys_v1.txt")
             size = nb.stat().st_size
             manifest["models"][name] = {"file": nb.name, "bytes": size, "sha256": sha256(nb), "source": str(src),
-                                        "legacy_export": "as given" if legacy == src else "batch-1 export"}
+                                        "legacy_export": "as given" if exported == src else "batch-1 export",
+                                        "rerouted_for_quant": stored}
             log(f"{name}: {src} -> {nb} ({size / 1e6:.2f} MB, {time.perf_counter() - start:.1f} s)")
         write_cpp_config(out / CONFIG_NAME, configs["det"], configs["cls"], configs["rec"])
     finally:

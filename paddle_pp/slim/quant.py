@@ -181,7 +181,8 @@ def int8_grid(weight) -> "np.ndarray":
 
 def round_float_conv_weights(model, patterns: Sequence[str], batches: Iterable[Any]) -> List[str]:
     """Put the weights of the convolutions kept float (`patterns`, as Slim.skip_quant; depthwise ones excluded:
-    opt leaves depthwise_conv2d float) on the int8 grid Paddle-Lite's `--quant int8` stores them on, so the
+    opt leaves depthwise_conv2d float unless the model's Slim.lite_int8_depthwise reroutes them, lite/quant_weights.py)
+    on the int8 grid Paddle-Lite's `--quant int8` stores them on, so the
     program, the ONNX files and the ARM .nb compute the same thing, and correct what the rounding shifts (bias
     correction, Nagel et al. 2019): each layer's mean output change over `batches`, E[conv(x; W_int8 - W)] per
     channel with the float model's inputs, goes into the running mean of the batch norm after it (or its bias).
