@@ -73,9 +73,8 @@ def test_the_rerouted_program_computes_what_it_did_on_the_lite_runtime(model, in
         rerouted.close()
 
 
-def _rnn_matrices(legacy: Path) -> dict:
-    """The rnn op's weight matrices of a legacy program (in a child process: the legacy IR)."""
-    out = legacy / "matrices.npz"
+def _rnn_matrices(legacy: Path, out: Path) -> dict:
+    """The rnn op's weight matrices of a legacy program (in a child process: the legacy IR), saved to `out`."""
     code = ("import sys, numpy as np, paddle; paddle.enable_static(); exe = paddle.static.Executor(paddle.CPUPlace());"
             "p, _, _ = paddle.static.load_inference_model(sys.argv[1] + '/inference', exe);"
             "s = paddle.static.global_scope(); op = [o for o in p.global_block().ops if o.type == 'rnn'][0];"
@@ -102,7 +101,7 @@ def test_int8_nb_stores_the_lstm_and_depthwise_weights_as_integers(models_dir, l
                         "rec": {"rnn_matrices": 8, "depthwise_convs": 0}}
     assert manifest["models"]["rec"]["bytes"] < 0.9e6 and manifest["total_bytes"] < 2.0e6  # docs/deploy.md, Sizes
     nb = (out / "rec.nb").read_bytes()
-    matrices = _rnn_matrices(SLIM / "rec_en")
+    matrices = _rnn_matrices(SLIM / "rec_en", tmp_path / "matrices.npz")
     assert len(matrices) == 8
     for name, weight in matrices.items():
         table = np.ascontiguousarray(weight.T, dtype=np.float32)           # [inputs, 4 x hidden]
