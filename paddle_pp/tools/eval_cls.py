@@ -15,8 +15,7 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
-from paddle_pp.tools.eval_rec import read_crops
-from paddle_pp.utils.errors import InputError
+from paddle_pp.tools.eval_rec import crop_set_or_none
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -33,12 +32,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--precision", default=None, help="fp32 | int8 (a PACT model's model_int8.onnx, engine onnx)")
     args = parser.parse_args(argv)
 
-    try:
-        crops, truths = read_crops(args.label_file, args.data_dir)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    crop_set = crop_set_or_none(args)
+    if crop_set is None:
         return 1
-    unknown = sorted({t for t in truths} - {"0", "180"})
+    crops, truths = crop_set
+    unknown = sorted(set(truths) - {"0", "180"})
     if unknown:
         print(f"error: {args.label_file}: labels must be 0 or 180, found {', '.join(unknown[:5])}", file=sys.stderr)
         return 1

@@ -55,6 +55,15 @@ def read_crops(label_file: str, data_dir: str) -> Tuple[List, List[str]]:
     return crops, truths
 
 
+def crop_set_or_none(args: argparse.Namespace) -> Optional[Tuple[List, List[str]]]:
+    """read_crops of the command line's --label_file and --data_dir, or None after saying on stderr why not."""
+    try:
+        return read_crops(args.label_file, args.data_dir)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
 def recognize_all(recognizer: Callable, crops: Sequence, desc: str) -> List[str]:
     from tqdm import tqdm
 
@@ -93,11 +102,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="also score these systems' recognizers on the same crops (requirements-bench.txt)")
     args = parser.parse_args(argv)
 
-    try:
-        crops, truths = read_crops(args.label_file, args.data_dir)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    crop_set = crop_set_or_none(args)
+    if crop_set is None:
         return 1
+    crops, truths = crop_set
     recognizers = {"ours": build_stage("rec", args.rec_model_dir, engine=args.engine, precision=args.precision,
                                        lang=args.lang, slim=args.slim or None, rec_batch_num=args.rec_batch_num)}
     if "rapidocr" in args.compare:
