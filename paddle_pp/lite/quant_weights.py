@@ -18,7 +18,8 @@ abs-max / (2^(bits-1) - 1), rounded half away from zero), so the `.nb`'s accurac
 evaluation tools: Paddle-Lite's x86 runtime does not run weight-quantized models.
 
     paddle-pp lite simulate --model_dir paddle_pp/models/slim/rec_en --out output/rec_en_nb
-    python deploy/eval_rec.py --label_file train_data/rec_sroie_val.txt --rec_model_dir output/rec_en_nb --engine onnx --precision fp32
+    python deploy/eval_rec.py --label_file train_data/rec_sroie_val.txt --rec_model_dir output/rec_en_nb \\
+        --engine onnx --precision fp32
 """
 from __future__ import annotations
 
@@ -36,8 +37,8 @@ TABLE, ROWS, LOOKED_UP, RUNTIME, XSHAPE = ".int_table", ".table_rows", ".looked_
 
 
 def int8_depthwise(config_path: Path) -> bool:
-    """Whether a model's config lets opt store its depthwise convolutions' weights as integers (Slim.lite_int8_depthwise;
-    default no: measured per model, docs/results.md)."""
+    """Whether a model's config lets opt store its depthwise convolutions' weights as integers
+    (Slim.lite_int8_depthwise; default no: measured per model, docs/results.md)."""
     from paddle_pp.config import load_config
 
     if not config_path.is_file():

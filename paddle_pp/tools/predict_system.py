@@ -121,8 +121,10 @@ def one_stage(args: argparse.Namespace) -> int:
 
     build = functools.partial(build_ocr, args)
     if not args.rec and args.det:
-        return utility.run(args, build, lambda ocr, items: predict_det.outcomes(lambda image: ocr.system.page_boxes(image)[0], items, args),
-                           [predict_det.RESULTS], count_label="boxes", desc="det")
+        def boxes(ocr, items):
+            return predict_det.outcomes(lambda image: ocr.system.page_boxes(image)[0], items, args)
+
+        return utility.run(args, build, boxes, [predict_det.RESULTS], count_label="boxes", desc="det")
     if args.rec:
         batch = 8 * (args.rec_batch_num or int(utility.yaml_default("rec_batch_num")))
         return utility.run(args, build, lambda ocr, items: predict_rec.outcomes(ocr.read_lines, items),
