@@ -175,9 +175,6 @@ def run_opt(legacy_dir: Path, out_stem: Path, valid_targets: str, quant: Optiona
            "--optimize_out_type=naive_buffer", f"--optimize_out={out_stem}", f"--valid_targets={valid_targets}"]
     if quant:
         cmd += ["--quant_model=true", f"--quant_type={QUANT_TYPES[quant]}"]
-    if valid_targets == "x86" and quant:
-        raise ExportError(f"--quant {quant} with --valid_targets x86: Paddle-Lite's x86 runtime does not run "
-                          "weight-quantized models (they give NaN or garbage there); --quant is for arm")
     if valid_targets == "x86" and is_quantized(legacy_dir):
         raise ExportError(f"{legacy_dir}: a quantized (PACT) model, which Paddle-Lite converts for "
                           f"arm only (its x86 target has no kernels for the quantize ops); use --valid_targets arm, "
@@ -205,6 +202,9 @@ def export_lite(out: Path, valid_targets: str = "arm", quant: Optional[str] = No
     from paddle_pp.lite.make_cpp_config import CONFIG_NAME, write_cpp_config
     from paddle_pp.engine.lite import LITE_RELEASE, LITE_VERSION
 
+    if valid_targets == "x86" and quant:
+        raise ExportError(f"--quant {quant} with --valid_targets x86: Paddle-Lite's x86 runtime does not run "
+                          "weight-quantized models (they give NaN or garbage there); --quant is for arm")
     model_dirs = model_dirs or {}
     sources = {name: source_dir(name, model_dirs.get(name), slim, lang) for name in MODELS}  # fail early, all three
     out.mkdir(parents=True, exist_ok=True)

@@ -323,10 +323,11 @@ def _decode_gif(data: bytes, name: Union[str, os.PathLike], max_pixels: Optional
 def url_problem(name: Union[str, os.PathLike]) -> Optional[str]:
     """What to say when a path that does not exist is a URL (PaddleOCR fetches `--image_dir https://...`; paddle-pp
     downloads nothing at run time), else None."""
-    text = os.fspath(name)
+    text = os.fsdecode(name)
     scheme = text.split("://", 1)[0].lower() if "://" in text else ""
     if scheme in ("http", "https", "ftp", "s3", "gs") and not os.path.exists(text):
-        return "a URL: paddle-pp reads local files and downloads nothing; download it first (curl -O URL), then pass the file"
+        return ("a URL: paddle-pp reads local files and downloads nothing; download it first (curl -O URL), then "
+                "pass the file")
     return None
 
 
@@ -335,7 +336,7 @@ def read_image(path: Union[str, os.PathLike], max_pixels: Optional[int] = None) 
     `max_pixels`: None = configs/system.yml System.max_pixels, 0 = no limit."""
     problem = url_problem(path)  # before Path(), which folds the URL's "//"
     if problem:
-        raise ImageReadError(f"{os.fspath(path)}: {problem}")
+        raise ImageReadError(f"{os.fsdecode(path)}: {problem}")
     path = Path(path)
     try:
         data = path.read_bytes()  # bytes + imdecode: non-ASCII paths work
