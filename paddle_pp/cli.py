@@ -96,6 +96,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return _run(COMMANDS[name][0], f"paddle-pp {name}", rest)
     if name in GROUPS:
         tools = GROUPS[name]
+        if rest[:1] in (["-h"], ["--help"]):   # the group's tools, as the top-level usage lists them
+            print(f"usage: paddle-pp {name} <tool> [options]   (paddle-pp {name} <tool> -h for its options)\n\ntools:")
+            print("\n".join(f"  {tool:<12} {help_}" for tool, (_, help_) in tools.items()))
+            return 0
         if not rest or rest[0] not in tools:
             choices = ", ".join(tools)
             print(f"paddle-pp {name}: choose one of {choices}" + (f" (got '{rest[0]}')" if rest else ""),

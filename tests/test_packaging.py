@@ -78,6 +78,9 @@ def test_cli_version_and_usage():
     unknown = run_cli("ocrr")
     assert unknown.returncode == 2 and "unknown command 'ocrr'" in unknown.stderr
     assert run_cli("lite", "nope").returncode == 2
+    group = run_cli("lite", "-h")   # a group's tools with what each does
+    assert group.returncode == 0 and group.stdout.startswith("usage: paddle-pp lite <tool>")
+    assert "  simulate" in group.stdout and "  export" in group.stdout
 
 
 def test_every_subcommand_has_a_main():
