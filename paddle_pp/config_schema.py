@@ -94,6 +94,8 @@ class Field:
                 value = int(text)
             elif self.kind == "float":
                 value = float(text)
+            elif self.kind == "list" and self.item is not None:   # comma-separated: 0,0,0
+                value = [self.item.parse(part.strip()) for part in text.split(",")] if text.strip() else []
         except ValueError:
             shown = repr(text) if self.kind == "bool" else text
             raise argparse.ArgumentTypeError(f"must be {self.describe()}, got {shown}") from None
@@ -314,6 +316,9 @@ PADDLEOCR_ARGS: Dict[str, Field] = {
     "det": Bool(),                                    # false: each input is one text line (no detection)
     "rec": Bool(),                                    # false: detection (or, without det, classification) only
     "ocr_version": Str(nullable=True),                # only PP-OCR (paddleocr_args.check_ocr_version)
+    "invert": Bool(),                                 # ocr(inv=True): light text on a dark ground
+    "binarize": Bool(),                               # ocr(bin=True): Otsu black and white
+    "alphacolor": ListOf(Int(0, 255), length=3),      # ocr(alpha_color=(R, G, B)): what transparency goes over
     "use_mp": Bool(nullable=True),                    # true is refused: `paddle-pp batch` runs workers on every core
     "total_process_num": Int(1, nullable=True),
 }

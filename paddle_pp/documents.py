@@ -31,8 +31,9 @@ from typing import AbstractSet, Any, Dict, Iterator, List, Optional, Tuple, Unio
 import numpy as np
 
 from paddle_pp.config_schema import DOCUMENT, SYSTEM, page_ranges
-from paddle_pp.utils.image_io import (ImageReadError, ImageTooLargeError, check_pixels, decode_image, pil_to_bgr, read_header,
-                                      resolve_max_pixels, sniff_format, stored_dpi, url_problem)
+from paddle_pp.utils.image_io import (WHITE, Background, ImageReadError, ImageTooLargeError, check_pixels, decode_image,
+                                      pil_to_bgr, read_header, resolve_max_pixels, sniff_format, stored_dpi,
+                                      url_problem)
 
 DocumentInput = Union[str, os.PathLike, bytes, bytearray, memoryview]
 POINTS_PER_INCH = 72.0
@@ -149,12 +150,13 @@ def _read_all(path: Path) -> bytes:
 def iter_pages(source: DocumentInput, name: Optional[str] = None, pdf_dpi: Optional[float] = None,
                pages: Optional[str] = None, pdf_password: Optional[str] = None,
                max_pixels: Optional[int] = None, embedded_text: bool = False,
-               skip: AbstractSet[int] = frozenset()) -> Iterator[Page]:
+               skip: AbstractSet[int] = frozenset(), background: Background = WHITE) -> Iterator[Page]:
     """The pages of a file path or the bytes of a file, lazily, each with its image or its error (see the
     module docstring). `name` is what results call the input (default: the path as given, or '<bytes>');
     `pdf_dpi` None = configs/system.yml System.pdf_dpi; `pages` a selection such as '1-3,7' (documents only; a
     plain image is its one page); `max_pixels` None = System.max_pixels, 0 = no limit; `skip`: page numbers of
-    a document not to read at all (a resumed batch job's pages already done)."""
+    a document not to read at all (a resumed batch job's pages already done); `background`: what a plain image's
+    transparency is composited over (PDF pages are rendered on white)."""
     path, data, name = _load(source, name)
     kind = document_kind(data if data is not None else path)
     if kind == "pdf":
@@ -163,10 +165,11 @@ def iter_pages(source: DocumentInput, name: Optional[str] = None, pdf_dpi: Optio
     elif kind == "tiff":
         yield from _tiff_pages(path, data, name, pages, resolve_max_pixels(max_pixels), skip)
     else:
-        yield _image_page(path, data, name, max_pixels)
+        yield _image_page(path, data, name, max_pixels, background)
 
 
-def _image_page(path: Optional[Path], data: Optional[bytes], name: str, max_pixels: Optional[int]) -> Page:
+def _image_page(path: Optional[Path], data: Optional[bytes], name: str, max_pixels: Optional[int],
+                background: Background = WHITE) -> Page:
     try:
         if data is None:
             try:
@@ -174,7 +177,7 @@ def _image_page(path: Optional[Path], data: Optional[bytes], name: str, max_pixe
             except OSError as exc:
                 problem = url_problem(name) or f"cannot read file ({exc.strerror or exc})"
                 raise ImageReadError(f"{name}: {problem}") from None
-        return Page(name, image=decode_image(data, name, max_pixels), dpi=stored_dpi(data))
+        return Page(name, image=decode_image(data, name, max_pixels, background), dpi=stored_dpi(data))
     except ImageReadError as exc:
         return Page(name, error=exc)
 

@@ -30,7 +30,8 @@ from paddle_pp.pipeline import PageLines, TextClassifier, TextDetector, TextReco
 from paddle_pp.resources import BUNDLED_MODELS_DIR
 from paddle_pp.utils.dicts import resolve_dict_path
 from paddle_pp.utils.errors import printable
-from paddle_pp.utils.image_io import ImageInput, ImageReadError, resolve_max_pixels, to_bgr
+from paddle_pp.utils.image_io import (ImageInput, ImageReadError, adjust_for_ocr, bgr_of_rgb, resolve_max_pixels,
+                                      to_bgr)
 
 Stage = Union[TextDetector, TextClassifier, TextRecognizer]
 
@@ -394,25 +395,30 @@ class PPOCR:
     def _page_images(self, source: DocumentInput, pages: Optional[str],
                      pdf_password: Optional[str]) -> Iterator[np.ndarray]:
         """A document's pages as BGR images, one read at a time; a page that cannot be read raises its error."""
-        for page in iter_pages(source, None, self.pdf_dpi, pages, pdf_password, self.max_pixels):
+        for page in iter_pages(source, None, self.pdf_dpi, pages, pdf_password, self.max_pixels):  # white ground
             if page.error is not None:
                 raise page.error
             yield page.image
 
-    def ocr(self, img: ImageInput, det: bool = True, rec: bool = True, cls: bool = True,
-            pages: Optional[str] = None, pdf_password: Optional[str] = None) -> List[List[Any]]:
+    def ocr(self, img: ImageInput, det: bool = True, rec: bool = True, cls: bool = True, bin: bool = False,
+            inv: bool = False, alpha_color: Tuple[int, int, int] = (255, 255, 255), pages: Optional[str] = None,
+            pdf_password: Optional[str] = None) -> List[List[Any]]:
         """PaddleOCR's `PaddleOCR.ocr`, with its result shape: one list per page (an image is one page), holding
         `[points, (text, score)]` per line in reading order; `[points, ...]` with `rec=False` (detection only);
         `[(text, score)]` with `det=False` (the whole image read as one line); `[[label, score]]` with
         `det=False, rec=False` (the whole image classified as one line, '0' or '180'). `cls=False` skips the
-        classifier for this call. An image without text gives `[]` where PaddleOCR gives None. Errors as
-        `__call__`; a ValueError when the call asks for nothing (no det, no rec, and no classifier to run)."""
+        classifier for this call. PaddleOCR 2.7's image options: `inv` inverts the image (light text on a dark
+        ground), `bin` binarizes it (Otsu), `alpha_color` (R, G, B) is what an image's transparency is composited
+        over. An image without text gives `[]` where PaddleOCR gives None. Errors as `__call__`; a ValueError
+        when the call asks for nothing (no det, no rec, and no classifier to run)."""
         check_values({"pages": pages, "pdf_password": pdf_password}, DOCUMENT)
+        background = bgr_of_rgb(alpha_color)
         if not (det or rec or (cls and self.use_angle_cls)):
             raise ValueError("ocr(det=False, rec=False) asks for nothing but the classifier, and "
                              f"{'cls is False' if not cls else 'use_angle_cls is off'}; keep det, rec or both")
-        images = self._page_images(img, pages, pdf_password) if _is_document(img) else [to_bgr(img, self.max_pixels)]
-        return [self._paddleocr_page(image, det, rec, cls) for image in images]
+        images = (self._page_images(img, pages, pdf_password) if _is_document(img)
+                  else [to_bgr(img, self.max_pixels, background)])
+        return [self._paddleocr_page(adjust_for_ocr(image, inv, bin), det, rec, cls) for image in images]
 
     def _paddleocr_page(self, image: np.ndarray, det: bool, rec: bool, cls: bool) -> List[Any]:
         if not det and not rec:

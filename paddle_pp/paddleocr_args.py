@@ -12,6 +12,7 @@ is, and what each one becomes here.
 | `ocr_version="PP-OCR"` / `--ocr_version PP-OCR` | nothing to do: these are PP-OCR's models (another version is an error) |
 | `--use_mp true --total_process_num N` | an error that names `paddle-pp batch` (worker processes on every core) |
 | `--det false` / `--rec false` (the `paddleocr` command) | `paddle-pp ocr` runs one stage: rec (cls first), cls, or det |
+| `ocr(inv=, bin=, alpha_color=)`, `--invert`, `--binarize`, `--alphacolor` | the same image options (utils/image_io.py) |
 
 A PaddleOCR flag that would change nothing here is still an error when it asks for what cannot be done, and an
 argument that contradicts its paddle-pp twin (`--use_onnx true --engine paddle`) is a usage error naming both.

@@ -276,6 +276,32 @@ def test_system_single_stage_refuses_flags_it_cannot_apply(argv, message, tmp_pa
     assert not (tmp_path / "out").exists()
 
 
+def test_system_image_options_invert_binarize_and_alphacolor(models_dir, tmp_path, capsys):
+    """PaddleOCR's --invert, --binarize and --alphacolor: white text on a transparent ground is read over black;
+    the pictures show the image as given."""
+    doc, lines = fixtures.document()
+    white_text = np.zeros(doc.shape[:2] + (4,), np.uint8)
+    white_text[:, :, :3] = 255
+    white_text[:, :, 3] = 255 - cv2.cvtColor(doc, cv2.COLOR_BGR2GRAY)
+    cv2.imwrite(str(tmp_path / "white_text.png"), white_text)
+    cv2.imwrite(str(tmp_path / "negative.png"), 255 - doc)
+
+    def read(out, *flags):
+        assert predict_system.main(["--image_dir", str(tmp_path / "*.png"), "--output", str(tmp_path / out),
+                                    *flags]) == 0, capsys.readouterr().err
+        return {name: {squash(r["transcription"]) for r in json.loads(payload)}
+                for name, payload in read_rows(tmp_path / out / "system_results.txt")}
+
+    assert read("plain")["white_text.png"] == set()
+    over_black = read("black", "--alphacolor", "0,0,0", "--invert", "true", "--binarize", "true", "--visualize")
+    assert squash(lines[0]) in over_black["white_text.png"] and squash(lines[0]) in over_black["negative.png"]
+    picture = cv2.imread(str(tmp_path / "black" / "vis" / "negative.png"))
+    assert picture[5, 5].max() < 50                     # drawn on the image as given (black ground), not inverted
+    with pytest.raises(SystemExit):
+        predict_system.main(["--image_dir", str(tmp_path), "--alphacolor", "0,0"])
+    assert "argument --alphacolor: must be a list of 3 integers" in capsys.readouterr().err
+
+
 # ------------------------------------------------------------------ no images, bad arguments, exit status
 
 def test_directory_without_images(tmp_path, capsys):

@@ -237,3 +237,35 @@ def test_wide_text_line_is_read(ocr):
     img = cv2.copyMakeBorder(line, 20, 20, 20, 20, cv2.BORDER_CONSTANT, value=(255, 255, 255))
     got = " ".join(r["transcription"] for r in ocr(img)).replace(" ", "")
     assert "quickbrownfox" in got
+
+
+def test_transparency_goes_over_the_background_asked_for():
+    """PaddleOCR's alpha_color: a PNG's (and an array's, a PIL image's) transparent pixels over any colour."""
+    from PIL import Image
+
+    from paddle_pp.utils.image_io import bgr_of_rgb, to_bgr
+
+    rgba = np.zeros((2, 2, 4), np.uint8)
+    rgba[0, 0] = (10, 20, 30, 255)                        # opaque BGR pixel; the others fully transparent
+    png = cv2.imencode(".png", rgba)[1].tobytes()
+    red = bgr_of_rgb((255, 0, 0))
+    assert red == (0, 0, 255)
+    for source in (png, rgba, Image.fromarray(rgba[:, :, [2, 1, 0, 3]], "RGBA")):
+        assert to_bgr(source)[1, 1].tolist() == [255, 255, 255]           # white by default
+        out = to_bgr(source, background=red)
+        assert out[1, 1].tolist() == [0, 0, 255] and out[0, 0].tolist() == [10, 20, 30]
+    for bad in ((0, 0), (0, 0, 256), (0.5, 0, 0)):
+        with pytest.raises(ValueError, match="alpha_color must be three integers"):
+            bgr_of_rgb(bad)
+
+
+def test_adjust_for_ocr_inverts_then_binarizes():
+    from paddle_pp.utils.image_io import adjust_for_ocr
+
+    img = np.full((4, 4, 3), 200, np.uint8)
+    img[1:3, 1:3] = 40
+    assert adjust_for_ocr(img) is img
+    assert adjust_for_ocr(img, invert=True)[0, 0].tolist() == [55, 55, 55]
+    binary = adjust_for_ocr(img, binarize=True)
+    assert set(np.unique(binary).tolist()) == {0, 255} and binary[1, 1].tolist() == [0, 0, 0]
+    assert adjust_for_ocr(img, invert=True, binarize=True)[1, 1].tolist() == [255, 255, 255]   # inverted first

@@ -27,9 +27,9 @@ DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8866   # PaddleOCR hubserving's port
 # document (pages, its password, the output format: a request's own, as query options or in its body)
 # the ocr flags about local files, which a server and a batch job take their own way
 FILE_FLAGS = ("image_dir", "output", "visualize", "vis_font_path", "save_crop_res", "crop_res_save_dir")
-# the ocr flags that shape one command-line run (one stage alone, PaddleOCR's processes), which a server and a batch
-# job do not take
-RUN_FLAGS = ("det", "rec", "use_mp", "total_process_num")
+# the ocr flags of one command-line run (one stage alone, PaddleOCR's processes, its image options), which a server
+# and a batch job do not take
+RUN_FLAGS = ("det", "rec", "use_mp", "total_process_num", "invert", "binarize", "alphacolor")
 # and the ones a server takes per request instead (query or form fields)
 PER_REQUEST_FLAGS = ("pages", "page_num", "pdf_password", "output_format")
 EXTRA_HINT = "paddle-pp serve needs the serving packages: pip install 'paddle-pp[serve]'"

@@ -39,6 +39,7 @@ from paddle_pp import paddleocr_args
 from paddle_pp.documents import PageResult
 from paddle_pp.pipeline import OCRResult
 from paddle_pp.tools import utility
+from paddle_pp.utils.image_io import adjust_for_ocr
 
 RESULTS = "system_results.txt"
 DOCUMENT_FORMATS = ("txt", "hocr", "pdf")   # one file per input, from paddle_pp.output
@@ -120,18 +121,25 @@ def one_stage(args: argparse.Namespace) -> int:
     from paddle_pp.tools import predict_cls, predict_det, predict_rec
 
     build = functools.partial(build_ocr, args)
+    adjusted = functools.partial(adjust_for_ocr, invert=args.invert, binarize=args.binarize)
     if not args.rec and args.det:
         def boxes(ocr, items):
-            return predict_det.outcomes(lambda image: ocr.system.page_boxes(image)[0], items, args)
+            return predict_det.outcomes(lambda image: ocr.system.page_boxes(adjusted(image))[0], items, args)
 
         return utility.run(args, build, boxes, [predict_det.RESULTS], count_label="boxes", desc="det")
     if args.rec:
+        def texts(ocr, items):
+            return predict_rec.outcomes(lambda images: ocr.read_lines([adjusted(i) for i in images]), items)
+
         batch = 8 * (args.rec_batch_num or int(utility.yaml_default("rec_batch_num")))
-        return utility.run(args, build, lambda ocr, items: predict_rec.outcomes(ocr.read_lines, items),
-                           [predict_rec.RESULTS], batch_size=batch, count_label="texts", desc="rec")
+        return utility.run(args, build, texts, [predict_rec.RESULTS], batch_size=batch, count_label="texts",
+                           desc="rec")
+
+    def labels(ocr, items):
+        return predict_cls.outcomes(lambda images: ocr.classify_lines([adjusted(i) for i in images]), items)
+
     batch = 8 * (args.cls_batch_num or int(utility.yaml_default("cls_batch_num")))
-    return utility.run(args, build, lambda ocr, items: predict_cls.outcomes(ocr.classify_lines, items),
-                       [predict_cls.RESULTS], batch_size=batch, count_label="labels", desc="cls")
+    return utility.run(args, build, labels, [predict_cls.RESULTS], batch_size=batch, count_label="labels", desc="cls")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -147,6 +155,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if word_boxes is None and any(fmt in WORD_BOX_FORMATS for fmt in formats):
         word_boxes = True  # hOCR words and the PDF's text layer sit on word boxes
     build = functools.partial(build_ocr, args, return_word_box=word_boxes)
+    adjusted = functools.partial(adjust_for_ocr, invert=args.invert, binarize=args.binarize)  # drawn: as given
 
     crop_dir = Path(args.crop_res_save_dir) if args.save_crop_res else None
     # an absolute name: the results files live in --output, this one in --crop_res_save_dir
@@ -155,7 +164,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     def process(ocr, items: List[utility.Item]) -> List[utility.Outcome]:
         outcomes = []
         for item in items:
-            lines_read = ocr.ocr_results(item.image, keep_crops=crop_dir is not None)
+            lines_read = ocr.ocr_results(adjusted(item.image), keep_crops=crop_dir is not None)
             results = [line.to_dict() for line in lines_read]
             lines = {RESULTS: utility.result_line(item.name, json.dumps(results, ensure_ascii=False))}
             outcome = utility.Outcome(lines if "json" in formats else {}, len(results))

@@ -35,6 +35,7 @@ from paddle_pp.pipeline import OPTION_KEYS, option_field
 from paddle_pp.utils.files import display_name, list_images, write_bytes_atomic, write_text_atomic
 from paddle_pp.utils.errors import printable
 from paddle_pp.utils.image_io import INPUT_EXTENSIONS as IMAGE_EXTENSIONS, ImageReadError, default_max_pixels, input_log
+from paddle_pp.utils.image_io import WHITE, bgr_of_rgb
 
 # Importing paddle warns about a C++ compiler cache, which means nothing to a user of these tools.
 warnings.filterwarnings("ignore", message="No ccache found")
@@ -168,6 +169,12 @@ def build_parser(tool: str, description: Optional[str] = None) -> argparse.Argum
                              f"and CROP_DIR/{CROP_LABELS} (`crop<TAB>text`, a recognition label file)")
         io.add_argument("--crop_res_save_dir", default=DEFAULT_CROP_DIR,
                         help=f"CROP_DIR of --save_crop_res (default: {DEFAULT_CROP_DIR}, PaddleOCR's)")
+        io.add_argument("--invert", default=False, **schema_flag(PADDLEOCR_ARGS["invert"], "invert"),
+                        help="PaddleOCR's: invert each image before reading it (light text on a dark ground)")
+        io.add_argument("--binarize", default=False, **schema_flag(PADDLEOCR_ARGS["binarize"], "binarize"),
+                        help="PaddleOCR's: make each image black and white (Otsu) before reading it")
+        io.add_argument("--alphacolor", default=None, **schema_flag(PADDLEOCR_ARGS["alphacolor"], "alphacolor"),
+                        help="PaddleOCR's: R,G,B that transparent pixels are composited over (default: 255,255,255)")
 
     engine = parser.add_argument_group("models and engine (None = the YAML default)")
     for stage in stages:
@@ -583,11 +590,15 @@ def _build_predictor(build: Callable[[], Any]) -> Tuple[Any, int]:
 
 
 def _pages(path: Path, name: str, args: argparse.Namespace) -> Iterator[Page]:
-    """The pages of one input (documents.iter_pages with the run's --pdf_dpi, --pages, --pdf_password and
-    --max_pixels); an unexpected failure of the reader becomes an error page, never the end of the run."""
+    """The pages of one input (documents.iter_pages with the run's --pdf_dpi, --pages, --pdf_password,
+    --max_pixels and --alphacolor); an unexpected failure of the reader becomes an error page, never the end of
+    the run."""
+    alphacolor = getattr(args, "alphacolor", None)
+    background = bgr_of_rgb(alphacolor) if alphacolor else WHITE
     try:
         yield from iter_pages(path, name, getattr(args, "pdf_dpi", None), getattr(args, "pages", None),
-                              getattr(args, "pdf_password", None), getattr(args, "max_pixels", None))
+                              getattr(args, "pdf_password", None), getattr(args, "max_pixels", None),
+                              background=background)
     except Exception as exc:  # noqa: BLE001 - one bad file fails alone
         yield Page(name, error=ImageReadError(f"{path}: cannot read ({_one_line(exc)})"))
 

@@ -31,7 +31,7 @@ import os
 import struct
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Optional, Tuple, Union
+from typing import Any, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -239,8 +239,13 @@ def stored_dpi(data: bytes) -> Optional[float]:
     return value if value and 1 <= value <= 10000 else None
 
 
-def flatten_alpha(img: np.ndarray, background: int = 255) -> np.ndarray:
-    """HxWx4 BGRA (uint8 or uint16) -> HxWx3 uint8 BGR composited over a flat background (white).
+Background = Union[int, Tuple[int, int, int]]   # a gray level or a BGR colour that transparency is composited over
+WHITE = 255
+
+
+def flatten_alpha(img: np.ndarray, background: Background = WHITE) -> np.ndarray:
+    """HxWx4 BGRA (uint8 or uint16) -> HxWx3 uint8 BGR composited over a flat background (white, or a gray level or
+    BGR colour).
 
     Done in bands of rows: the float temporaries (~50 bytes a pixel) stay small for a large image."""
     top = 65535.0 if img.dtype == np.uint16 else 255.0
@@ -250,15 +255,16 @@ def flatten_alpha(img: np.ndarray, background: int = 255) -> np.ndarray:
         band = img[start:start + rows]
         alpha = band[:, :, 3:4].astype(np.float32) / top
         bgr = band[:, :, :3].astype(np.float32) * (255.0 / top)
-        flat = bgr * alpha + float(background) * (1.0 - alpha)
+        flat = bgr * alpha + np.asarray(background, np.float32) * (1.0 - alpha)
         out[start:start + rows] = np.clip(np.rint(flat), 0, 255)
     return out
 
 
 def decode_image(data: bytes, name: Union[str, os.PathLike] = "<bytes>",
-                 max_pixels: Optional[int] = None) -> np.ndarray:
+                 max_pixels: Optional[int] = None, background: Background = WHITE) -> np.ndarray:
     """Encoded image bytes -> uint8 BGR (see the module docstring); ImageReadError naming `name` otherwise.
-    `max_pixels`: None = configs/system.yml System.max_pixels, 0 = no limit."""
+    `max_pixels`: None = configs/system.yml System.max_pixels, 0 = no limit; a PNG's transparency is composited
+    over `background`."""
     if len(data) == 0:
         raise ImageReadError(f"{name}: empty file")
     fmt = sniff_format(data)
@@ -284,7 +290,7 @@ def decode_image(data: bytes, name: Union[str, os.PathLike] = "<bytes>",
         if fmt == "png" and _png_may_have_alpha(data):
             raw = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
             if raw is not None and raw.ndim == 3 and raw.shape[2] == 4:
-                img = flatten_alpha(raw)
+                img = flatten_alpha(raw, background)
         if img is None:
             img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
     except cv2.error as exc:
@@ -331,9 +337,10 @@ def url_problem(name: Union[str, os.PathLike]) -> Optional[str]:
     return None
 
 
-def read_image(path: Union[str, os.PathLike], max_pixels: Optional[int] = None) -> np.ndarray:
+def read_image(path: Union[str, os.PathLike], max_pixels: Optional[int] = None,
+               background: Background = WHITE) -> np.ndarray:
     """Decode a file to a 3-channel uint8 BGR array, applying the EXIF orientation (OpenCV does).
-    `max_pixels`: None = configs/system.yml System.max_pixels, 0 = no limit."""
+    `max_pixels`: None = configs/system.yml System.max_pixels, 0 = no limit; transparency goes over `background`."""
     problem = url_problem(path)  # before Path(), which folds the URL's "//"
     if problem:
         raise ImageReadError(f"{os.fsdecode(path)}: {problem}")
@@ -342,7 +349,7 @@ def read_image(path: Union[str, os.PathLike], max_pixels: Optional[int] = None) 
         data = path.read_bytes()  # bytes + imdecode: non-ASCII paths work
     except OSError as exc:
         raise ImageReadError(f"{path}: cannot read file ({exc.strerror or exc})") from None
-    return decode_image(data, path, max_pixels)
+    return decode_image(data, path, max_pixels, background)
 
 
 def _is_pil_image(image: Any) -> bool:
@@ -353,10 +360,11 @@ def _is_pil_image(image: Any) -> bool:
     return isinstance(image, Image.Image)
 
 
-def pil_to_bgr(image: Any, max_pixels: Optional[int] = None) -> np.ndarray:
+def pil_to_bgr(image: Any, max_pixels: Optional[int] = None, background: Background = WHITE) -> np.ndarray:
     """A PIL image -> uint8 BGR, as the same picture read from a file would be: the size is checked before
     the pixels are loaded (PIL opens lazily), the EXIF orientation is applied, transparency is composited
-    over white, 16-bit gray is scaled to 8 bits; other modes (CMYK, YCbCr, 1, I, F, ...) go through RGB."""
+    over `background` (white), 16-bit gray is scaled to 8 bits; other modes (CMYK, YCbCr, 1, I, F, ...) go
+    through RGB."""
     from PIL import ImageOps
 
     name = f"PIL image{' ' + str(image.filename) if getattr(image, 'filename', '') else ''}"
@@ -368,7 +376,7 @@ def pil_to_bgr(image: Any, max_pixels: Optional[int] = None) -> np.ndarray:
         has_alpha = image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
         if has_alpha:
             rgba = np.asarray(image.convert("RGBA"))
-            return flatten_alpha(rgba[:, :, [2, 1, 0, 3]])
+            return flatten_alpha(rgba[:, :, [2, 1, 0, 3]], background)
         if image.mode == "L":
             return to_bgr(np.asarray(image), max_pixels)
         rgb = np.asarray(image.convert("RGB"))
@@ -377,20 +385,20 @@ def pil_to_bgr(image: Any, max_pixels: Optional[int] = None) -> np.ndarray:
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
-def to_bgr(image: ImageInput, max_pixels: Optional[int] = None) -> np.ndarray:
+def to_bgr(image: ImageInput, max_pixels: Optional[int] = None, background: Background = WHITE) -> np.ndarray:
     """Accept a path, an array (HxW gray, HxWx1, HxWx3 BGR, HxWx4 BGRA; uint8 or uint16), a PIL image or the
     bytes of an encoded image file, and give uint8 BGR.
 
-    A BGRA array is composited over white, as a PNG file with alpha is. Every kind is checked against
+    A BGRA array is composited over `background` (white), as a PNG file with alpha is. Every kind is checked against
     `max_pixels` (None = configs/system.yml System.max_pixels, 0 = no limit) before it is converted;
     any other type is an ImageTypeError.
     """
     if isinstance(image, (str, os.PathLike)):
-        return read_image(image, max_pixels)
+        return read_image(image, max_pixels, background)
     if isinstance(image, (bytes, bytearray, memoryview)):
-        return decode_image(bytes(image), "<bytes>", max_pixels)
+        return decode_image(bytes(image), "<bytes>", max_pixels, background)
     if _is_pil_image(image):
-        return pil_to_bgr(image, max_pixels)
+        return pil_to_bgr(image, max_pixels, background)
     if not isinstance(image, np.ndarray):
         raise ImageTypeError(f"{type(image).__name__} input: not an image (expected a file path, a numpy array, "
                              "a PIL image or the bytes of an image file)")
@@ -400,7 +408,7 @@ def to_bgr(image: ImageInput, max_pixels: Optional[int] = None) -> np.ndarray:
     if img.ndim == 3 and img.shape[2] == 4:
         if img.dtype not in (np.uint8, np.uint16):
             raise ImageReadError(f"array input: expected uint8 or uint16 pixels, got {img.dtype}")
-        img = flatten_alpha(img)
+        img = flatten_alpha(img, background)
     if img.dtype == np.uint16:
         img = (img >> 8).astype(np.uint8)
     elif img.dtype != np.uint8:
@@ -414,3 +422,22 @@ def to_bgr(image: ImageInput, max_pixels: Optional[int] = None) -> np.ndarray:
     elif not (img.ndim == 3 and img.shape[2] == 3):
         raise ImageReadError(f"array input: expected HxW, HxWx3 or HxWx4, got shape {img.shape}")
     return img
+
+
+def adjust_for_ocr(img: np.ndarray, invert: bool = False, binarize: bool = False) -> np.ndarray:
+    """PaddleOCR's `ocr(inv=..., bin=...)` on a uint8 BGR image: `invert` for light text on a dark ground (the
+    models read dark on light), then `binarize`, black and white by Otsu's threshold of the gray image."""
+    if invert:
+        img = cv2.bitwise_not(img)
+    if binarize:
+        gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+        img = cv2.cvtColor(cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[1], cv2.COLOR_GRAY2BGR)
+    return img
+
+
+def bgr_of_rgb(color: Sequence[int]) -> Tuple[int, int, int]:
+    """PaddleOCR's `alpha_color` (R, G, B, each 0-255) as the BGR triple flatten_alpha takes; a ValueError otherwise."""
+    values = tuple(color)
+    if len(values) != 3 or not all(isinstance(v, (int, np.integer)) and 0 <= v <= 255 for v in values):
+        raise ValueError(f"alpha_color must be three integers 0-255 (R, G, B), got {color!r}")
+    return int(values[2]), int(values[1]), int(values[0])
