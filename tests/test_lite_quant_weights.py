@@ -112,6 +112,14 @@ def test_int8_nb_stores_the_lstm_and_depthwise_weights_as_integers(models_dir, l
         assert nb.find(scale.tobytes()) >= 0, name
 
 
+def test_a_program_that_cannot_be_read_is_one_line_naming_it(tmp_path):
+    (tmp_path / "inference.pdmodel").write_bytes(b"not a program")
+    (tmp_path / "inference.pdiparams").write_bytes(b"")
+    with pytest.raises(RuntimeError, match=r"cannot prepare the program for weight quantization \(ValueError: ") as err:
+        quant_weights.prepare_program(tmp_path, tmp_path / "out", depthwise=False)
+    assert str(tmp_path) in str(err.value) and "Traceback" not in str(err.value) and "\n" not in str(err.value)
+
+
 def test_quant_is_refused_for_x86_where_the_runtime_cannot_run_it(models_dir, lite_venv, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "paddle_pp.lite.export_lite", "--out", str(tmp_path / "out"),
                            "--valid_targets", "x86", "--quant", "int8"], capture_output=True, text=True)

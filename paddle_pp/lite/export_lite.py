@@ -226,7 +226,10 @@ def export_lite(out: Path, valid_targets: str = "arm", quant: Optional[str] = No
             legacy, stored = exported, {}
             if quant:   # the BiLSTM's matrices (and allowed depthwise convs) stored as integers too
                 depthwise = quant_weights.int8_depthwise(exported / "config.yml")
-                stored = quant_weights.prepare_program(exported, tmp / f"{name}_weights", depthwise)
+                try:
+                    stored = quant_weights.prepare_program(exported, tmp / f"{name}_weights", depthwise)
+                except RuntimeError as exc:   # a program the rewrite cannot read: one message, no traceback
+                    raise ExportError(str(exc)) from None
                 if any(stored.values()):
                     legacy = tmp / f"{name}_weights"
             nb = run_opt(legacy, out / name, valid_targets, quant)

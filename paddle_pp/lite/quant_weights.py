@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -55,8 +56,11 @@ def prepare_program(legacy_dir: Path, out_dir: Path, depthwise: bool) -> Dict[st
     cmd = [sys.executable, "-m", "paddle_pp.lite.quant_weights", "--_prepare", str(legacy_dir), str(out_dir),
            "1" if depthwise else "0"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"preparing {legacy_dir} for weight quantization failed:\n{proc.stderr.strip()[-2000:]}")
+    if proc.returncode != 0:   # the child's exception line: what went wrong, without the traceback
+        lines = [line.strip() for line in proc.stderr.splitlines() if line.strip()] or ["no message"]
+        errors = [line for line in lines if re.match(r"^[\w.]+(Error|Exception)\b", line)]
+        raise RuntimeError(f"{legacy_dir}: cannot prepare the program for weight quantization "
+                           f"({(errors or lines)[-1]})")
     counts = proc.stdout.strip().splitlines()[-1].split()
     return {"rnn_matrices": int(counts[0]), "depthwise_convs": int(counts[1])}
 
