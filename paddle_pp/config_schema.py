@@ -319,7 +319,7 @@ PADDLEOCR_ARGS: Dict[str, Field] = {
     "invert": Bool(),                                 # ocr(inv=True): light text on a dark ground
     "binarize": Bool(),                               # ocr(bin=True): Otsu black and white
     "alphacolor": ListOf(Int(0, 255), length=3),      # ocr(alpha_color=(R, G, B)): what transparency goes over
-    "use_mp": Bool(nullable=True),                    # true is refused: `paddle-pp batch` runs workers on every core
+    "use_mp": Bool(nullable=True),                    # worker processes share the images (paddle-pp ocr)
     "total_process_num": Int(1, nullable=True),
 }
 

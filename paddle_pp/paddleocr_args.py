@@ -10,7 +10,7 @@ is, and what each one becomes here.
 | `--save_crop_res true --crop_res_save_dir DIR` | every kept line's crop, and their texts as a rec label file |
 | `show_log=False` | nothing printed while the models are prepared |
 | `ocr_version="PP-OCR"` / `--ocr_version PP-OCR` | nothing to do: these are PP-OCR's models (another version is an error) |
-| `--use_mp true --total_process_num N` | an error that names `paddle-pp batch` (worker processes on every core) |
+| `--use_mp true --total_process_num N` | N worker processes share the images (tools/utility.py: results in input order) |
 | `--det false` / `--rec false` (the `paddleocr` command) | `paddle-pp ocr` runs one stage: rec (cls first), cls, or det |
 | `ocr(inv=, bin=, alpha_color=)`, `--invert`, `--binarize`, `--alphacolor` | the same image options (utils/image_io.py) |
 
@@ -44,16 +44,6 @@ def check_ocr_version(ocr_version: Optional[str]) -> None:
     if ocr_version is not None and ocr_version != OCR_VERSION:
         raise ValueError(f"ocr_version {ocr_version}: paddle-pp runs {OCR_VERSION}'s models (Du et al. 2020), the "
                          f"official weights and its own; leave ocr_version out or set it to {OCR_VERSION}")
-
-
-def check_use_mp(use_mp: Optional[bool], total_process_num: Optional[int]) -> None:
-    """PaddleOCR's predict_system `--use_mp true --total_process_num N` (N processes, each on every N-th image): a
-    ValueError naming `paddle-pp batch`, which runs a worker per core with resumable, exactly-once results. Run here,
-    the N processes would each rewrite the one results file; false, or one process, is what `ocr` does anyway."""
-    if use_mp and (total_process_num or 1) > 1:
-        raise ValueError(f"use_mp with {total_process_num} processes: paddle-pp ocr runs one process on every core; "
-                         "for worker processes on every core use `paddle-pp batch --input DIR --output OUT` "
-                         "(docs/batch.md), or leave use_mp out")
 
 
 def engine_for(use_onnx: Optional[bool], engine: Optional[str]) -> Optional[str]:

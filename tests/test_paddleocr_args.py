@@ -47,14 +47,6 @@ def test_crop_files_keep_the_whole_name_and_never_leave_the_directory():
         pa.crop_file("a.jpg", -1)
 
 
-def test_use_mp_with_several_processes_is_refused_naming_batch():
-    pa.check_use_mp(None, None)
-    pa.check_use_mp(False, 8)
-    pa.check_use_mp(True, 1)  # one process: what paddle-pp ocr does
-    with pytest.raises(ValueError, match="use_mp with 4 processes.*paddle-pp batch"):
-        pa.check_use_mp(True, 4)
-
-
 def test_ocr_version_pp_ocr_is_accepted_and_another_is_refused_by_name():
     pa.check_ocr_version(None)
     pa.check_ocr_version("PP-OCR")

@@ -127,6 +127,26 @@ def test_system_results_cover_every_good_image_in_order(system_run):
         assert max(xs) - min(xs) > max(ys) - min(ys)
 
 
+def test_use_mp_worker_processes_give_the_serial_runs_results(system_run, batch, tmp_path):
+    """PaddleOCR's --use_mp true --total_process_num 2: the same results file, line for line and in input order, the
+    same failures, one line each, and the pictures; a model directory that cannot be loaded is one line, status 2."""
+    root, _ = batch
+    code, out, stderr, _, _ = system_run
+    parallel = tmp_path / "parallel"
+    proc = subprocess.run([sys.executable, "-m", "paddle_pp.cli", "ocr", "--image_dir", str(root), "--output",
+                           str(parallel), "--visualize", "--use_mp", "true", "--total_process_num", "2"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == code == 1 and "Traceback" not in proc.stderr
+    assert (parallel / "system_results.txt").read_text() == (out / "system_results.txt").read_text()
+    assert sorted(problem_lines(proc.stderr)) == sorted(problem_lines(stderr))
+    assert sorted(p.relative_to(parallel) for p in (parallel / "vis").rglob("*.*")) == \
+        sorted(p.relative_to(out) for p in (out / "vis").rglob("*.*"))
+    failed = subprocess.run([sys.executable, "-m", "paddle_pp.cli", "ocr", "--image_dir", str(root), "--output",
+                             str(tmp_path / "none"), "--use_mp", "true", "--total_process_num", "2",
+                             "--det_model_dir", str(tmp_path / "nowhere")], capture_output=True, text=True, timeout=300)
+    assert failed.returncode == 2 and "cannot load the models" in failed.stderr and "Traceback" not in failed.stderr
+
+
 def test_system_visualize_writes_side_by_side_images(system_run, batch):
     _, out, _, _, _ = system_run
     vis = out / "vis"
@@ -359,7 +379,7 @@ def test_paddleocr_flags_parse_into_ours(capsys):
                           (["--use_onnx", "true", "--engine", "paddle"], "use_onnx true asks for engine onnx"),
                           (["--page_num", "2", "--pages", "1"], "page_num 2 and pages 1 both choose pages"),
                           (["--page_num", "-1"], "argument --page_num: must be an integer >= 0"),
-                          (["--use_mp", "true", "--total_process_num", "4"], "paddle-pp batch --input DIR"),
+                          (["--use_mp", "true", "--total_process_num", "0"], "argument --total_process_num"),
                           (["--ocr_version", "PP-OCRv3"], "ocr_version PP-OCRv3: paddle-pp runs PP-OCR's")):
         with pytest.raises(SystemExit) as exit_info:
             system.parse_args(argv)
@@ -407,13 +427,46 @@ def test_help_documents_exit_status(capsys):
 
 # ------------------------------------------------------------------ the loop: isolation, incremental writes
 
-def fake_run(tmp_path, n, process, batch_size=1, every=None):
+def fake_run(tmp_path, n, process, batch_size=1, every=None, workers=1):
     images = tmp_path / "imgs"
     images.mkdir()
     for i in range(n):
         cv2.imwrite(str(images / f"{i:02d}.png"), np.full((4, 4, 3), i, np.uint8))
     args = utility.build_parser("det").parse_args(["--image_dir", str(images), "--output", str(tmp_path / "out")])
+    args.use_mp, args.total_process_num = workers > 1, workers   # ocr's --use_mp (the det parser has no such flag)
     return utility.run(args, lambda: "model", process, ["r.txt"], batch_size=batch_size)
+
+
+def test_worker_processes_keep_input_order_and_fail_bad_images_alone(tmp_path, capsys):
+    def process(model, items):
+        if any(item.name == "03.png" for item in items):
+            raise RuntimeError("boom")
+        return [utility.Outcome({"r.txt": f"{item.name} {os.getpid()}"}, 1) for item in items]
+
+    assert fake_run(tmp_path, 9, process, batch_size=2, workers=2) == 1
+    rows = [line.split() for line in (tmp_path / "out" / "r.txt").read_text().splitlines()]
+    assert [name for name, _ in rows] == [f"{i:02d}.png" for i in range(9) if i != 3]
+    assert len({pid for _, pid in rows}) == 2 and str(os.getpid()) not in {pid for _, pid in rows}
+    captured = capsys.readouterr()
+    assert problem_lines(captured.err) == [f"{tmp_path / 'imgs' / '03.png'}: RuntimeError: boom"]
+    assert "done: 9 images, 8 boxes, 1 failed" in captured.out
+
+
+def test_ctrl_c_stops_the_worker_processes_and_keeps_what_was_done(tmp_path, capsys):
+    import multiprocessing
+    import signal
+    import threading
+    import time
+
+    def process(model, items):
+        time.sleep(0.05)
+        return [utility.Outcome({"r.txt": item.name}, 1) for item in items]
+
+    threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT)).start()
+    assert fake_run(tmp_path, 90, process, workers=2) == 130
+    names = (tmp_path / "out" / "r.txt").read_text().split()
+    assert 0 < len(names) < 90 and names == [f"{i:02d}.png" for i in range(len(names))]   # done, in order
+    assert multiprocessing.active_children() == [] and "interrupted after" in capsys.readouterr().out
 
 
 def test_a_failing_image_in_a_batch_fails_alone(tmp_path, capsys):

@@ -113,7 +113,6 @@ class _Parser(argparse.ArgumentParser):
         try:
             paddleocr_args.check_use_gpu(getattr(parsed, "use_gpu", None))
             paddleocr_args.check_ocr_version(getattr(parsed, "ocr_version", None))
-            paddleocr_args.check_use_mp(getattr(parsed, "use_mp", None), getattr(parsed, "total_process_num", None))
             parsed.engine = paddleocr_args.engine_for(getattr(parsed, "use_onnx", None), parsed.engine)
             if hasattr(parsed, "page_num") and hasattr(parsed, "pages"):  # a server takes pages per request
                 parsed.pages = paddleocr_args.pages_for(parsed.page_num, parsed.pages)
@@ -203,11 +202,11 @@ def build_parser(tool: str, description: Optional[str] = None) -> argparse.Argum
                              f"{paddleocr_args.OCR_VERSION} is accepted")
     if tool == "system":
         engine.add_argument("--use_mp", default=None, **schema_flag(PADDLEOCR_ARGS["use_mp"], "use_mp"),
-                            help="PaddleOCR's multi-process run; here `paddle-pp batch` runs a worker per core, "
-                                 "so only false (or one process) is accepted")
+                            help="PaddleOCR's: share the images among --total_process_num worker processes, each "
+                                 "with its own models and cores/N threads (results in input order)")
         engine.add_argument("--total_process_num", default=None,
                             **schema_flag(PADDLEOCR_ARGS["total_process_num"], "total_process_num"),
-                            help="PaddleOCR's: the processes of --use_mp")
+                            help="PaddleOCR's: the processes of --use_mp (default 1)")
 
     options = parser.add_argument_group("model options (None = the YAML default)")
     if tool == "system":
@@ -664,6 +663,118 @@ def _run_inputs(images: Sequence[Path], root: Path, args: argparse.Namespace, pr
     _run_items(pending, predictor, process, writers, tally, None)
 
 
+# ---------------------------------------------------------------- worker processes (PaddleOCR's --use_mp)
+
+def worker_count(args: argparse.Namespace) -> int:
+    """PaddleOCR's `--use_mp true --total_process_num N`: N worker processes; 1 = this process does the work."""
+    if not getattr(args, "use_mp", None):
+        return 1
+    return max(1, int(getattr(args, "total_process_num", None) or 1))
+
+
+class _RecordedFile(ResultsFile):
+    """A worker's results file: its lines are checked and kept as a ResultsFile keeps them, and the parent writes
+    them, in the order of the inputs."""
+
+    def tick(self, images: int = 1) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+
+class _Recorder:
+    """A worker's _Tally: what it would say and count, for the parent to report in the order of the inputs."""
+
+    def __init__(self) -> None:
+        self.failed: List[str] = []
+        self.warned: List[str] = []
+        self.count = self.done = self.pages = 0
+        self.bar = self   # _run_inputs advances bar.update(1)
+
+    def update(self, images: int) -> None:
+        pass
+
+    def fail(self, message: str) -> None:
+        self.failed.append(message)
+
+    def warn(self, message: str) -> None:
+        self.warned.append(message)
+
+
+_WORKER: Dict[str, Any] = {}   # one worker process's predictor and run settings (set by _start_worker)
+
+
+class _NoticeCollector(logging.Handler):
+    """A worker's input notices (multi-page TIFFs, ...), kept for the parent to print above its progress bar."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.notices: List[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.notices.append(record.getMessage())
+
+
+def _start_worker(build: Callable[[], Any], settings: Dict[str, Any]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the parent's: it stops the pool
+    _WORKER.update(settings, notices=_NoticeCollector())
+    input_log.handlers = [_WORKER["notices"]]
+    try:
+        _WORKER["predictor"] = build()
+    except Exception as exc:  # noqa: BLE001 - reported once by the parent, as a serial run reports it
+        _WORKER["build_error"] = _one_line(exc)
+
+
+def _work_on(paths: List[Path]) -> Dict[str, Any]:
+    """A worker: the inputs `paths` read, OCRed and written (pictures, per-input files) as a serial run does them;
+    the results lines and messages returned to the parent."""
+    if "build_error" in _WORKER:
+        return {"build_error": _WORKER["build_error"]}
+    recorder = _Recorder()
+    files = {name: _RecordedFile(Path(name)) for name in _WORKER["result_files"]}
+    _WORKER["notices"].notices = []
+    _run_inputs(paths, _WORKER["root"], _WORKER["args"], _WORKER["predictor"], _WORKER["process"], files,
+                recorder, _WORKER["step"], _WORKER["documents"])
+    return {"lines": {name: f.lines for name, f in files.items()}, "failed": recorder.failed,
+            "warned": recorder.warned, "count": recorder.count, "done": recorder.done, "pages": recorder.pages,
+            "notices": _WORKER["notices"].notices}
+
+
+def _run_workers(pool: Any, chunks: List[List[Path]], writers: Dict[str, ResultsFile], tally: _Tally) -> Optional[str]:
+    """Hand the chunks of inputs to the pool and keep their results in input order, as _run_inputs keeps them;
+    the workers' model-loading error, if they could not load the models."""
+    for result in pool.imap(_work_on, chunks):
+        if "build_error" in result:
+            return result["build_error"]
+        for name, lines in result["lines"].items():
+            writers[name].lines.extend(lines)
+        for notice in result["notices"]:
+            tally.bar.write(printable(notice), file=sys.stderr)
+        for message in result["failed"]:
+            tally.fail(message)
+        for message in result["warned"]:
+            tally.warn(message)
+        tally.count += result["count"]
+        tally.pages += result["pages"]
+        tally.done += result["done"]
+        tally.bar.update(result["done"])
+        for writer in writers.values():
+            try:
+                writer.tick(result["done"])
+            except Exception as exc:  # noqa: BLE001 - kept in memory; retried at the next write and the end
+                tally.warn(f"{writer.path}: cannot write results yet ({_os_problem(exc)}); will retry")
+    return None
+
+
+def _start_pool(workers: int, build: Callable[[], Any], settings: Dict[str, Any]) -> Any:
+    """`workers` processes forked from this one before it loads any model or starts a thread (the progress bar's),
+    each loading its own models."""
+    import multiprocessing
+
+    return multiprocessing.get_context("fork").Pool(workers, _start_worker, (build, settings))
+
+
 def run(args: argparse.Namespace, build: Callable[[], Any], process: Callable[[Any, List[Item]], List[Outcome]],
         result_files: Sequence[str], batch_size: int = 1, count_label: str = "boxes",
         desc: str = "images", documents: Optional[Callable[[Path, str], DocumentSink]] = None) -> int:
@@ -688,26 +799,44 @@ def run(args: argparse.Namespace, build: Callable[[], Any], process: Callable[[A
         print(escape_name(f"{args.image_dir}: no images found (extensions: {' '.join(IMAGE_EXTENSIONS)})"),
               file=sys.stderr)
         return EXIT_FAILED
-    predictor, status = _build_predictor(build)
-    if status != EXIT_OK:
-        return status
+    step = max(1, batch_size)
+    chunks = [list(images[i:i + step]) for i in range(0, len(images), step)]
+    workers = min(worker_count(args), len(chunks))
+    pool, predictor = None, None
+    if workers > 1:
+        if getattr(args, "cpu_threads", None) is None:   # the cores shared out, rather than each worker all of them
+            args.cpu_threads = max(1, (os.cpu_count() or 1) // workers)
+        pool = _start_pool(workers, build, {"root": root, "args": args, "process": process, "step": step,
+                                            "result_files": list(writers), "documents": documents})
+    else:
+        predictor, status = _build_predictor(build)
+        if status != EXIT_OK:
+            return status
 
     old_handler = None
     if threading.current_thread() is threading.main_thread():
         old_handler = signal.signal(signal.SIGTERM, _on_sigterm)
-    interrupted = False
+    interrupted, build_error = False, None
     start = time.perf_counter()
     tally = _Tally(tqdm(total=len(images), desc=desc, unit="img", file=sys.stderr, dynamic_ncols=True))
-    step = max(1, batch_size)
     try:
-        _run_inputs(images, root, args, predictor, process, writers, tally, step, documents)
+        if pool is not None:
+            build_error = _run_workers(pool, chunks, writers, tally)
+        else:
+            _run_inputs(images, root, args, predictor, process, writers, tally, step, documents)
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
         tally.bar.close()
         _flush_all(writers, tally.fail)
         if old_handler is not None:
             signal.signal(signal.SIGTERM, old_handler)
+    if build_error is not None:
+        print(f"error: cannot load the models: {build_error}", file=sys.stderr)
+        return EXIT_USAGE
 
     seconds = time.perf_counter() - start
     files = ", ".join(str(output / name) for name in result_files)
