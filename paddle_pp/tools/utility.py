@@ -718,6 +718,7 @@ class _NoticeCollector(logging.Handler):
 
 def _start_worker(build: Callable[[], Any], settings: Dict[str, Any]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the parent's: it stops the pool
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # stopped by the parent: end quietly
     _WORKER.update(settings, notices=_NoticeCollector())
     input_log.handlers = [_WORKER["notices"]]
     try:
@@ -734,8 +735,12 @@ def _work_on(paths: List[Path]) -> Dict[str, Any]:
     recorder = _Recorder()
     files = {name: _RecordedFile(Path(name)) for name in _WORKER["result_files"]}
     _WORKER["notices"].notices = []
-    _run_inputs(paths, _WORKER["root"], _WORKER["args"], _WORKER["predictor"], _WORKER["process"], files,
-                recorder, _WORKER["step"], _WORKER["documents"])
+    try:
+        _run_inputs(paths, _WORKER["root"], _WORKER["args"], _WORKER["predictor"], _WORKER["process"], files,
+                    recorder, _WORKER["step"], _WORKER["documents"])
+    except Exception as exc:  # noqa: BLE001 - what the loop did not isolate fails the rest of this chunk, not the run
+        recorder.fail(f"{paths[min(recorder.done, len(paths) - 1)]}: {_one_line(exc)}")
+        recorder.done = len(paths)
     return {"lines": {name: f.lines for name, f in files.items()}, "failed": recorder.failed,
             "warned": recorder.warned, "count": recorder.count, "done": recorder.done, "pages": recorder.pages,
             "notices": _WORKER["notices"].notices}
@@ -743,8 +748,20 @@ def _work_on(paths: List[Path]) -> Dict[str, Any]:
 
 def _run_workers(pool: Any, chunks: List[List[Path]], writers: Dict[str, ResultsFile], tally: _Tally) -> Optional[str]:
     """Hand the chunks of inputs to the pool and keep their results in input order, as _run_inputs keeps them;
-    the workers' model-loading error, if they could not load the models."""
-    for result in pool.imap(_work_on, chunks):
+    the workers' model-loading error, if they could not load the models. A worker that dies (killed, out of memory,
+    a crash in native code) fails the run's remaining inputs, and what was done is kept."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    results = pool.map(_work_on, chunks)
+    while True:
+        try:
+            result = next(results)
+        except StopIteration:
+            return None
+        except BrokenProcessPool as exc:
+            unread = sum(len(chunk) for chunk in chunks) - tally.done
+            tally.fail(f"a worker process died ({_one_line(exc)}); {unread} inputs were not read")
+            return None
         if "build_error" in result:
             return result["build_error"]
         for name, lines in result["lines"].items():
@@ -764,15 +781,26 @@ def _run_workers(pool: Any, chunks: List[List[Path]], writers: Dict[str, Results
                 writer.tick(result["done"])
             except Exception as exc:  # noqa: BLE001 - kept in memory; retried at the next write and the end
                 tally.warn(f"{writer.path}: cannot write results yet ({_os_problem(exc)}); will retry")
-    return None
 
 
 def _start_pool(workers: int, build: Callable[[], Any], settings: Dict[str, Any]) -> Any:
     """`workers` processes forked from this one before it loads any model or starts a thread (the progress bar's),
-    each loading its own models."""
+    each loading its own models. A process pool executor, not multiprocessing.Pool: a worker that dies breaks it
+    (BrokenProcessPool) instead of leaving its task waiting forever."""
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
-    return multiprocessing.get_context("fork").Pool(workers, _start_worker, (build, settings))
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_start_worker,
+                               initargs=(build, settings))
+    pool.submit(int).result()   # forks every worker now (a fork-context executor starts them all at its first task)
+    return pool
+
+
+def _stop_pool(pool: Any) -> None:
+    """Stop the workers now (Ctrl-C, SIGTERM, or the end): the executor would let running chunks finish."""
+    for process in list(getattr(pool, "_processes", {}).values()):
+        process.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def run(args: argparse.Namespace, build: Callable[[], Any], process: Callable[[Any, List[Item]], List[Outcome]],
@@ -828,8 +856,7 @@ def run(args: argparse.Namespace, build: Callable[[], Any], process: Callable[[A
         interrupted = True
     finally:
         if pool is not None:
-            pool.terminate()
-            pool.join()
+            _stop_pool(pool)
         tally.bar.close()
         _flush_all(writers, tally.fail)
         if old_handler is not None:
