@@ -452,6 +452,20 @@ def test_worker_processes_keep_input_order_and_fail_bad_images_alone(tmp_path, c
     assert "done: 9 images, 8 boxes, 1 failed" in captured.out
 
 
+def test_a_worker_that_dies_fails_the_rest_and_keeps_what_was_done(tmp_path, capsys):
+    """A crash in native code (here: the process exits) breaks the pool: the run ends with what was done, never
+    waits forever for the lost image."""
+    def process(model, items):
+        if items[0].name == "06.png":
+            os._exit(3)
+        return [utility.Outcome({"r.txt": item.name}, 1) for item in items]
+
+    assert fake_run(tmp_path, 12, process, workers=2) == 1
+    names = (tmp_path / "out" / "r.txt").read_text().split()
+    assert names == [f"{i:02d}.png" for i in range(len(names))] and len(names) <= 6
+    assert any("a worker process died" in line for line in problem_lines(capsys.readouterr().err))
+
+
 def test_ctrl_c_stops_the_worker_processes_and_keeps_what_was_done(tmp_path, capsys):
     import multiprocessing
     import signal
