@@ -479,13 +479,15 @@ def test_ctrl_c_stops_the_worker_processes_and_keeps_what_was_done(tmp_path, cap
 
     # A shell starts background jobs (CI) with SIGINT ignored: give this process a terminal program's Ctrl-C.
     old_handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+    before = {child.pid for child in multiprocessing.active_children()}   # other tests' daemons may still run
     try:
         assert fake_run(tmp_path, 90, process, workers=2) == 130
     finally:
         signal.signal(signal.SIGINT, old_handler)
     names = (tmp_path / "out" / "r.txt").read_text().split()
     assert 0 < len(names) < 90 and names == [f"{i:02d}.png" for i in range(len(names))]   # done, in order
-    assert multiprocessing.active_children() == [] and "interrupted after" in capsys.readouterr().out
+    assert {child.pid for child in multiprocessing.active_children()} <= before   # the workers are gone
+    assert "interrupted after" in capsys.readouterr().out
 
 
 def test_a_failing_image_in_a_batch_fails_alone(tmp_path, capsys):
