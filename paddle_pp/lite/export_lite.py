@@ -223,9 +223,9 @@ def export_lite(out: Path, valid_targets: str = "arm", quant: Optional[str] = No
             start = time.perf_counter()
             src = sources[name]
             exported = src if has_legacy_export(src) else export_legacy_batch1(src, tmp / name)
-            legacy, stored = exported, {}
-            if quant:   # the BiLSTM's matrices (and allowed depthwise convs) stored as integers too
-                depthwise = quant_weights.int8_depthwise(exported / "config.yml")
+            legacy, stored = exported, (dict(quant_weights.NONE_REROUTED) if quant else {})
+            depthwise = bool(quant) and quant_weights.int8_depthwise(exported / "config.yml")
+            if quant and quant_weights.may_reroute(exported, depthwise):   # the BiLSTM (and allowed depthwise convs)
                 try:
                     stored = quant_weights.prepare_program(exported, tmp / f"{name}_weights", depthwise)
                 except RuntimeError as exc:   # a program the rewrite cannot read: one message, no traceback

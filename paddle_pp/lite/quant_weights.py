@@ -34,6 +34,7 @@ from typing import Any, Dict, Optional, Sequence
 
 LEGACY_PREFIX = "inference"          # inference.pdmodel + inference.pdiparams
 ONNX_MODEL = "model.onnx"
+NONE_REROUTED = {"rnn_matrices": 0, "depthwise_convs": 0}   # what prepare_program counts, for a program left as it is
 TABLE, ROWS, LOOKED_UP, RUNTIME, XSHAPE = ".int_table", ".table_rows", ".looked_up", ".runtime", ".xshape"
 
 
@@ -45,6 +46,13 @@ def int8_depthwise(config_path: Path) -> bool:
     if not config_path.is_file():
         return False
     return bool((load_config(str(config_path)).get("Slim") or {}).get("lite_int8_depthwise"))
+
+
+def may_reroute(legacy_dir: Path, depthwise: bool) -> bool:
+    """Whether prepare_program may find something to reroute: every op's type is in the program's bytes, so a program
+    without "rnn" (nor, with `depthwise`, "depthwise_conv2d") has nothing, and needs no child process."""
+    program = (legacy_dir / f"{LEGACY_PREFIX}.pdmodel").read_bytes()
+    return b"rnn" in program or (depthwise and b"depthwise_conv2d" in program)
 
 
 def prepare_program(legacy_dir: Path, out_dir: Path, depthwise: bool) -> Dict[str, int]:

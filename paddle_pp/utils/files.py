@@ -94,8 +94,9 @@ def list_images(image_dir: Union[str, os.PathLike], report: Optional[Report] = N
     report = report or _log_skip
     text = str(image_dir)
     path = Path(text)
-    if url_problem(text):
-        raise FileNotFoundError(f"{image_dir}: {url_problem(text)}")
+    problem = url_problem(text)
+    if problem:
+        raise FileNotFoundError(f"{image_dir}: {problem}")
     if path.is_file():
         return [path], path.parent
     if path.is_dir():
