@@ -30,7 +30,7 @@ from paddle_pp.pipeline import PageLines, TextClassifier, TextDetector, TextReco
 from paddle_pp.resources import BUNDLED_MODELS_DIR
 from paddle_pp.utils.dicts import resolve_dict_path
 from paddle_pp.utils.errors import printable
-from paddle_pp.utils.image_io import (ImageInput, ImageReadError, adjust_for_ocr, bgr_of_rgb, resolve_max_pixels,
+from paddle_pp.utils.image_io import (ImageInput, ImageOptions, ImageReadError, resolve_max_pixels,
                                       to_bgr)
 
 Stage = Union[TextDetector, TextClassifier, TextRecognizer]
@@ -412,13 +412,13 @@ class PPOCR:
         over. An image without text gives `[]` where PaddleOCR gives None. Errors as `__call__`; a ValueError
         when the call asks for nothing (no det, no rec, and no classifier to run)."""
         check_values({"pages": pages, "pdf_password": pdf_password}, DOCUMENT)
-        background = bgr_of_rgb(alpha_color)
+        options = ImageOptions(inv, bin, tuple(alpha_color))
         if not (det or rec or (cls and self.use_angle_cls)):
             raise ValueError("ocr(det=False, rec=False) asks for nothing but the classifier, and "
                              f"{'cls is False' if not cls else 'use_angle_cls is off'}; keep det, rec or both")
         images = (self._page_images(img, pages, pdf_password) if _is_document(img)
-                  else [to_bgr(img, self.max_pixels, background)])
-        return [self._paddleocr_page(adjust_for_ocr(image, inv, bin), det, rec, cls) for image in images]
+                  else [to_bgr(img, self.max_pixels, options.background)])
+        return [self._paddleocr_page(options.adjust(image), det, rec, cls) for image in images]
 
     def _paddleocr_page(self, image: np.ndarray, det: bool, rec: bool, cls: bool) -> List[Any]:
         if not det and not rec:

@@ -18,6 +18,14 @@ def document(size: Tuple[int, int] = (640, 420)) -> Tuple[np.ndarray, List[str]]
     return img, [t for t, _ in DOC_LINES]
 
 
+def white_text_on_transparency(img: np.ndarray) -> np.ndarray:
+    """BGRA: white ink whose opacity is the darkness of `img` (a logo's text on a transparent PNG). Over white, as
+    decoders show it by default, nothing is left to read; over black it reads as a negative of `img`."""
+    out = np.full(img.shape[:2] + (4,), 255, np.uint8)
+    out[:, :, 3] = 255 - cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    return out
+
+
 FORM_ROWS = [["Full-time", "Part-time", "Contract", "Internship"],      # checkboxes in front of each label
              ["Employer", "Role", "From", "To"],                         # a table: header cells in bold
              ["Acme Corp.", "Data Analyst", "03/2015", "08/2019"]]

@@ -20,6 +20,7 @@ import pytest
 import fixtures
 from paddle_pp.batch import inputs as batch_inputs
 from paddle_pp.batch import shards as batch_shards
+from paddle_pp.utils.image_io import ImageOptions
 
 JOB_TIMEOUT = 300   # seconds any one job may take on a busy 2-core machine
 
@@ -238,6 +239,7 @@ def _worker(out: Path, fmt: str):
 
     worker = OcrShardWorker.__new__(OcrShardWorker)   # no PPOCR: the fake gives every page one line
     worker.ocr, worker.max_pixels, worker.pages, worker.pdf_password, worker.fmt = _FakeOcr(), 0, None, None, fmt
+    worker.image = ImageOptions()
     worker.out_fs, worker.output, worker.in_fs = pafs.LocalFileSystem(), str(out), pafs.LocalFileSystem()
     worker.models, worker.version, worker.node_id = "fake", "0", "local"
     return worker
@@ -298,6 +300,8 @@ def test_batch_takes_the_ocr_flags():
     assert options["lang"] == "en" and options["det_db_thresh"] == 0.4 and "cpu_threads" not in options
     assert options["pdf_dpi"] == 150 and options["return_word_box"] is True
     assert (args.pages, args.pdf_password) == ("1-3,7", "pw")
+    image = build_parser().parse_args(["--input", "i", "--output", "o", "--invert", "true", "--alphacolor", "0,0,0"])
+    assert (image.invert, image.binarize, image.alphacolor) == (True, False, [0, 0, 0])   # PaddleOCR's image options
     paddleocr = build_parser().parse_args(["--input", "i", "--output", "o", "--page_num", "2", "--use_onnx", "false"])
     assert paddleocr.pages == "1-2" and ocr_options(paddleocr)["engine"] == "paddle"  # PaddleOCR's flags
     for wrong in (["--image_dir", "x"], ["--output_format", "txt"], ["--pages", "3-1"],
@@ -476,6 +480,48 @@ class _TurnedPageOcr(_FakeOcr):
 
     def page_angle(self, read):
         return read.angle
+
+
+class _SeeingOcr(_FakeOcr):
+    """The fake that keeps the images it was given."""
+
+    def __init__(self):
+        self.seen = []
+
+    def ocr_results(self, image):
+        self.seen.append(image.copy())
+        return super().ocr_results(image)
+
+
+def test_image_options_decode_over_their_colour_and_adjust_what_is_read(tmp_path):
+    """--alphacolor is the ground a transparent PNG is decoded over; --invert and --binarize change what the
+    models read, and the row's size is the page's."""
+    img, _ = fixtures.document()
+    folder = tmp_path / "in"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "logo.png"), fixtures.white_text_on_transparency(img))
+    worker = _worker(tmp_path / "out", "jsonl")
+    worker.ocr = _SeeingOcr()
+    worker.image = ImageOptions(invert=True, binarize=True, alphacolor=(0, 0, 0))
+    _, [item], _ = batch_inputs.list_inputs(str(folder))
+    [row] = list(worker.rows_of(item, set()))
+    assert row["error"] is None and (row["height"], row["width"]) == img.shape[:2]
+    [seen] = worker.ocr.seen
+    assert set(np.unique(seen).tolist()) == {0, 255}                      # binarized
+    assert seen[5, 5].tolist() == [255, 255, 255]                         # the black ground, inverted
+    expected = cv2.threshold(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[1]
+    assert np.mean(seen[:, :, 0] == expected) > 0.99                      # the page as dark text on white
+    worker.ocr.seen.clear()
+    worker.image = ImageOptions()
+    list(worker.rows_of(item, set()))
+    assert worker.ocr.seen[0].min() == 255                                # over white: nothing left to read
+
+
+def test_run_batch_refuses_a_bad_alphacolor(tmp_path):
+    from paddle_pp.batch.run import BatchError, run_batch
+
+    with pytest.raises(BatchError, match="alpha_color must be three integers"):
+        run_batch(str(tmp_path), str(tmp_path / "out"), alphacolor=[0, 0])
 
 
 def test_a_page_turned_upright_gives_the_text_rows_of_the_upright_page(tmp_path):

@@ -300,10 +300,7 @@ def test_system_image_options_invert_binarize_and_alphacolor(models_dir, tmp_pat
     """PaddleOCR's --invert, --binarize and --alphacolor: white text on a transparent ground is read over black;
     the pictures show the image as given."""
     doc, lines = fixtures.document()
-    white_text = np.zeros(doc.shape[:2] + (4,), np.uint8)
-    white_text[:, :, :3] = 255
-    white_text[:, :, 3] = 255 - cv2.cvtColor(doc, cv2.COLOR_BGR2GRAY)
-    cv2.imwrite(str(tmp_path / "white_text.png"), white_text)
+    cv2.imwrite(str(tmp_path / "white_text.png"), fixtures.white_text_on_transparency(doc))
     cv2.imwrite(str(tmp_path / "negative.png"), 255 - doc)
 
     def read(out, *flags):

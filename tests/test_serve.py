@@ -154,6 +154,25 @@ def test_include_image_gives_the_page_as_jpeg(client, doc):
     assert img.shape[:2] == (page["height"], page["width"])
 
 
+def test_image_options_read_light_text_and_answer_the_page_as_sent(client):
+    """PaddleOCR's image options as query options: white text on a transparent PNG is read over black
+    (alphacolor), a negative is read inverted (invert, then binarize); the page image answered is the upload as
+    decoded, not the adjusted one; a bad value is a 422 naming the option."""
+    img, lines = document()
+    png = cv2.imencode(".png", fixtures.white_text_on_transparency(img))[1].tobytes()
+    send = lambda query: client.post("/ocr" + query, files={"file": ("logo.png", png)})  # noqa: E731
+    assert texts(send("").json()) == []                                      # white on white: nothing
+    read = send("?alphacolor=0,0,0&invert=true&binarize=true&include_image=true")
+    assert read.status_code == 200, read.text
+    assert squeezed(lines)[0] in squeezed(texts(read.json()))
+    page = read.json()["pages"][0]["image"]
+    shown = cv2.imdecode(np.frombuffer(base64.b64decode(page.split(",", 1)[1]), np.uint8), cv2.IMREAD_COLOR)
+    assert shown[5, 5].max() < 50                                             # the black ground, not inverted
+    assert texts(send("").json()) == []                                      # the options were the request's
+    message = assert_error(send("?alphacolor=0,0"), 422, "bad_option")
+    assert "alphacolor" in message
+
+
 def test_hubserving_request_as_paddleocr_documents_it(server, doc):
     """PaddleOCR's tools/test_hubserving.py: requests.post(url, headers={"Content-type": "application/json"},
     data=json.dumps({"images": [cv2_to_base64(img)]})), then r.json()["results"][0]."""
@@ -562,6 +581,7 @@ def test_serve_help_has_the_ocr_options_and_not_file_flags():
         assert flag in out
     assert "--image_dir" not in out and "--visualize" not in out
     assert "--det BOOL" not in out and "--rec BOOL" not in out and "--use_mp" not in out  # one ocr run's shape
+    assert "--invert" not in out and "--alphacolor" not in out     # a request's own (query options)
 
 
 def test_serve_without_the_extra_says_how_to_install_it():

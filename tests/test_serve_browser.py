@@ -146,6 +146,20 @@ def test_web_page_turn_pages_option_reads_a_sideways_page_upright(server, browse
     assert browser.find_element(By.ID, "page-image").get_attribute("naturalWidth") == str(img.shape[0])
 
 
+def test_web_page_light_text_option_reads_white_text_on_a_transparent_png(server, browser, tmp_path):
+    import cv2
+
+    img, lines = fixtures.document()
+    page = tmp_path / "logo.png"
+    cv2.imwrite(str(page), fixtures.white_text_on_transparency(img))
+    browser.get(server.url + "/")
+    browser.find_element(By.ID, "file").send_keys(str(page))
+    wait = WebDriverWait(browser, WAIT_SECONDS)
+    wait.until(lambda d: "logo.png: 1 page, 0 lines" in d.find_element(By.ID, "status").text)  # white on white
+    browser.find_element(By.ID, "light-text").click()           # the same file again, over black and inverted
+    wait.until(lambda d: shown_lines(d) == [line.replace(" ", "") for line in lines])
+
+
 def test_web_page_small_text_option_reads_small_print(server, browser, tmp_path):
     import cv2
 

@@ -121,9 +121,7 @@ def test_paddleocr_result_shape(ocr):
 def test_paddleocr_image_options_inv_bin_and_alpha_color(ocr):
     """PaddleOCR 2.7's ocr(inv=, bin=, alpha_color=): white text on a transparent ground is read over black."""
     img, lines = fixtures.document()
-    white_text = np.zeros(img.shape[:2] + (4,), np.uint8)
-    white_text[:, :, :3] = 255
-    white_text[:, :, 3] = 255 - cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    white_text = fixtures.white_text_on_transparency(img)
     read = lambda page: {squash(t) for _, (t, _) in page}  # noqa: E731
     assert read(ocr.ocr(white_text)[0]) == set()                       # white on white: nothing to read
     assert squash(lines[0]) in read(ocr.ocr(white_text, alpha_color=(0, 0, 0))[0])

@@ -94,6 +94,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                             content_hash=args.hash, actors=args.actors, shard_size=args.shard_size,
                             num_cpus=args.num_cpus, cpu_threads=args.cpu_threads, max_pixels=args.max_pixels,
                             progress=not args.no_progress, pages=args.pages, pdf_password=args.pdf_password,
+                            invert=args.invert, binarize=args.binarize, alphacolor=args.alphacolor,
                             **ocr_options(args))
     except BatchError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -16,7 +16,7 @@ from typing import AbstractSet, Any, Dict, Iterator, List, Optional, Tuple, Unio
 
 import numpy as np
 
-from paddle_pp.utils.image_io import IMAGE_EXTENSIONS
+from paddle_pp.utils.image_io import IMAGE_EXTENSIONS, WHITE, Background
 
 # What a directory or a glob keeps: images, and the documents the documents issue turns into pages.
 DOCUMENT_EXTENSIONS = (".pdf",)
@@ -151,20 +151,21 @@ class PageImage:
 
 def pages_of(source: Union[bytes, str], name: str, max_pixels: int, pdf_dpi: Optional[float] = None,
              pages: Optional[str] = None, pdf_password: Optional[str] = None,
-             skip: AbstractSet[int] = frozenset()) -> Iterator[PageImage]:
+             skip: AbstractSet[int] = frozenset(), background: Background = WHITE) -> Iterator[PageImage]:
     """An input (its bytes, or a local path: PDFs and TIFFs are then read lazily from the file) -> its pages,
     lazily, one rendered page at a time, each with its image or its error: paddle_pp.documents.iter_pages, the
     reader `paddle-pp ocr` uses, with the same --pdf_dpi, --pages and --pdf_password.
 
     A plain image is page 1; a document's pages have the reader's numbers; a document that cannot be opened at
     all (PDFPasswordError, DocumentReadError, EmptyDocumentError) is one page 0 with the error. `skip`: page
-    numbers already committed by an earlier attempt, not read again.
+    numbers already committed by an earlier attempt, not read again; `background`: what an image's transparency is
+    composited over.
     """
     from paddle_pp.documents import iter_pages
 
     document = source if isinstance(source, bytes) else Path(source)
     for page in iter_pages(document, name=name, pdf_dpi=pdf_dpi, pages=pages, pdf_password=pdf_password,
-                           max_pixels=max_pixels, skip=skip):
+                           max_pixels=max_pixels, skip=skip, background=background):
         if page.number is not None:
             number = page.number
         else:

@@ -10,12 +10,13 @@ Without an address a local Ray instance is started on this machine's cores (and 
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
 import logging
 import os
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from paddle_pp.batch import DEFAULT_SHARD_SIZE, FORMATS, ray_available
 from paddle_pp.batch.inputs import list_inputs, resolve_filesystem
@@ -67,19 +68,22 @@ def run_batch(input: str, output: str, *, address: Optional[str] = None, fmt: st
               content_hash: bool = False, actors: Optional[int] = None, shard_size: int = DEFAULT_SHARD_SIZE,
               num_cpus: Optional[int] = None, cpu_threads: Optional[int] = None, max_pixels: Optional[int] = None,
               progress: bool = True, report: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
-              pages: Optional[str] = None, pdf_password: Optional[str] = None,
+              pages: Optional[str] = None, pdf_password: Optional[str] = None, invert: bool = False,
+              binarize: bool = False, alphacolor: Optional[Sequence[int]] = None,
               **ocr_options: Any) -> Dict[str, Any]:
     """OCR every image, PDF and multi-page TIFF under `input` (a folder, a glob or a manifest; a local path or a
     URI) into `output` (a Parquet or JSONL dataset, one row per page), resuming what a previous run into
     `output` committed.
 
     `ocr_options` are PPOCR's (lang, engine, det_db_thresh, pdf_dpi, return_word_box, ...; paddle-pp ocr's
-    flags); `pages` ('1-3,7') and `pdf_password` apply to every document, as in paddle-pp ocr; `cpu_threads` is
-    per actor (default 1: more actors scale better than more threads); `num_cpus` caps a local Ray instance.
+    flags); `pages` ('1-3,7') and `pdf_password` apply to every document, and PaddleOCR's image options
+    (`invert`, `binarize`, `alphacolor`: utils/image_io.ImageOptions) to every page, as in paddle-pp ocr;
+    `cpu_threads` is per actor (default 1: more actors scale better than more threads); `num_cpus` caps a local
+    Ray instance.
     Returns the summary (also written to OUTPUT/_summary.json). BatchError for a job that cannot run.
     """
     from paddle_pp.config_schema import DOCUMENT, check_values
-    from paddle_pp.utils.image_io import resolve_max_pixels
+    from paddle_pp.utils.image_io import ImageOptions, resolve_max_pixels
 
     if fmt not in FORMATS:
         raise BatchError(f"unknown format '{fmt}'; choose one of {', '.join(FORMATS)}")
@@ -87,6 +91,7 @@ def run_batch(input: str, output: str, *, address: Optional[str] = None, fmt: st
         raise BatchError(f"shard_size must be >= 1, got {shard_size}")
     try:
         check_values({"pages": pages, "pdf_password": pdf_password}, DOCUMENT)
+        image = ImageOptions.of({"invert": invert, "binarize": binarize, "alphacolor": alphacolor})
     except ValueError as exc:
         raise BatchError(str(exc)) from None
     hint = ray_available()
@@ -115,7 +120,8 @@ def run_batch(input: str, output: str, *, address: Optional[str] = None, fmt: st
                                                       f"pages)" if partial else ""))
     tasks = [_task(shard, committed.pages, shard_size) for shard in shards]
     job = {"input_spec": input, "output": output, "fmt": fmt, "max_pixels": max_pixels, "pages": pages,
-           "pdf_password": pdf_password, "ocr_options": dict(ocr_options, cpu_threads=threads)}
+           "pdf_password": pdf_password, "image_options": dataclasses.asdict(image),
+           "ocr_options": dict(ocr_options, cpu_threads=threads)}
     done = _execute(tasks, todo, job, address, num_cpus, actors, threads, progress) if shards else _empty_tally()
     summary = _summarize(inputs, todo, done, committed, out_fs, out_path, fmt, time.perf_counter() - started,
                          problems)

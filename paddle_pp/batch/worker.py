@@ -24,6 +24,7 @@ from paddle_pp.batch.inputs import DOCUMENT_PAGE, InputFile, PageImage, pages_of
 from paddle_pp.batch.shards import manifest_entry, part_id, shard_parts, write_part
 from paddle_pp.output.txt import row_texts
 from paddle_pp.utils.errors import printable
+from paddle_pp.utils.image_io import ImageOptions
 
 # Test hook: a folder where each actor announces "<pid>" when it starts a shard, so a test can kill it mid-job.
 ANNOUNCE_ENV = "PADDLE_PP_BATCH_ANNOUNCE"
@@ -115,12 +116,14 @@ class OcrShardWorker:
     it yields one summary row per committed part (a generator: Ray Data streams them to the driver)."""
 
     def __init__(self, ocr_options: Dict[str, Any], input_spec: str, output: str, fmt: str, max_pixels: int,
-                 pages: Optional[str] = None, pdf_password: Optional[str] = None) -> None:
+                 pages: Optional[str] = None, pdf_password: Optional[str] = None,
+                 image_options: Optional[Dict[str, Any]] = None) -> None:
         from paddle_pp import PPOCR, __version__
 
         self.ocr = PPOCR(**ocr_options)
         self.max_pixels = max_pixels
         self.pages, self.pdf_password = pages, pdf_password
+        self.image = ImageOptions.of(image_options or {})
         self.fmt = fmt
         self.out_fs, self.output = resolve_filesystem(output)
         self.models = model_names(ocr_options)
@@ -204,7 +207,7 @@ class OcrShardWorker:
                     yield self._row(base, PageImage(DOCUMENT_PAGE, item.source), start, error=error)
                 return
             pages = pages_of(source, item.source, self.max_pixels, self.ocr.pdf_dpi, self.pages, self.pdf_password,
-                             skip=frozenset(skip))
+                             skip=frozenset(skip), background=self.image.background)
             while True:
                 try:
                     page = next(pages)
@@ -221,7 +224,7 @@ class OcrShardWorker:
         if page.error is not None:
             return self._row(base, page, start, error=page.error)
         try:
-            read = self.ocr.ocr_results(page.image)
+            read = self.ocr.ocr_results(self.image.adjust(page.image))
         except Exception as exc:  # noqa: BLE001 - one page's failure is its row, the job goes on
             return self._row(base, page, start, error=exc)
         return self._row(base, page, start, results=[line.to_dict() for line in read],

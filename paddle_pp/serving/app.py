@@ -36,7 +36,7 @@ from paddle_pp.serving.metrics import Metrics
 from paddle_pp.serving.options import OptionError, applied, parse_options
 from paddle_pp.serving.workers import OcrPool, QueueFull
 from paddle_pp.utils.errors import printable
-from paddle_pp.utils.image_io import ImageReadError
+from paddle_pp.utils.image_io import ImageOptions, ImageReadError
 
 log = logging.getLogger("paddle_pp.serve")
 STATIC_DIR = package_path("serving", "static")
@@ -341,11 +341,12 @@ def ocr_job(uploads: List[Upload], options: Dict[str, Any], settings: Settings, 
         started = time.perf_counter()
         deadline = submitted + timeout
         spent = {"decode": 0.0, "ocr": 0.0}
+        image = ImageOptions.of(options)
         with applied(ocr, options):
             for upload in uploads:
                 pages = decode_upload(upload.data, upload.name, settings.max_pixels, settings.max_pages,
                                       options.get("pages"), options.get("pdf_dpi", getattr(ocr, "pdf_dpi", None)),
-                                      upload.pdf_password, documents)
+                                      upload.pdf_password, documents, image.background)
                 while True:
                     mark = time.perf_counter()
                     try:
@@ -358,7 +359,7 @@ def ocr_job(uploads: List[Upload], options: Dict[str, Any], settings: Settings, 
                     if time.perf_counter() > deadline:
                         raise ApiError(504, "timeout", f"the OCR did not finish within {timeout:g} s")
                     mark = time.perf_counter()
-                    _ocr_page(ocr, page, builder)
+                    _ocr_page(ocr, page, builder, image)
                     page.image = None   # the builder kept what it needs
                     spent["ocr"] += time.perf_counter() - mark
         mark = time.perf_counter()
@@ -372,12 +373,12 @@ def ocr_job(uploads: List[Upload], options: Dict[str, Any], settings: Settings, 
     return run
 
 
-def _ocr_page(ocr: Any, page: Any, builder: ResponseBuilder) -> None:
+def _ocr_page(ocr: Any, page: Any, builder: ResponseBuilder, image: ImageOptions) -> None:
     if page.error is not None:
         builder.add(page)
         return
     try:
-        read = ocr.system(page.image)
+        read = ocr.system(image.adjust(page.image))   # the page image answered (include_image) is the one sent
     except ImageReadError as exc:   # an image the pipeline cannot take (e.g. too small): that page fails
         builder.add(page, error=exc)
         return

@@ -27,11 +27,11 @@ DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8866   # PaddleOCR hubserving's port
 # document (pages, its password, the output format: a request's own, as query options or in its body)
 # the ocr flags about local files, which a server and a batch job take their own way
 FILE_FLAGS = ("image_dir", "output", "visualize", "vis_font_path", "save_crop_res", "crop_res_save_dir")
-# the ocr flags of one command-line run (one stage alone, PaddleOCR's processes, its image options), which a server
-# and a batch job do not take
-RUN_FLAGS = ("det", "rec", "use_mp", "total_process_num", "invert", "binarize", "alphacolor")
-# and the ones a server takes per request instead (query or form fields)
-PER_REQUEST_FLAGS = ("pages", "page_num", "pdf_password", "output_format")
+# the ocr flags of one command-line run (one stage alone, PaddleOCR's processes), which a server and a batch job do
+# not take
+RUN_FLAGS = ("det", "rec", "use_mp", "total_process_num")
+# and the ones a server takes per request instead (query or form fields); a batch job takes the image options
+PER_REQUEST_FLAGS = ("pages", "page_num", "pdf_password", "output_format", "invert", "binarize", "alphacolor")
 EXTRA_HINT = "paddle-pp serve needs the serving packages: pip install 'paddle-pp[serve]'"
 EXIT_USAGE = 2
 EPILOG = """\
@@ -39,8 +39,8 @@ endpoints:
   POST /ocr                  an image, PDF or TIFF: multipart (-F file=@x.pdf [-F pdf_password=...]), JSON
                              {"image": base64[, "pdf_password"]} or the file's bytes; query options: det_*,
                              cls_thresh, drop_score, reading_order, use_angle_cls, use_doc_orientation_classify,
-                             return_word_box, pages=1-3,7, pdf_dpi, format=json|txt|hocr|pdf (or Accept),
-                             include_image, timeout
+                             return_word_box, pages=1-3,7, pdf_dpi, invert, binarize, alphacolor=R,G,B,
+                             format=json|txt|hocr|pdf (or Accept), include_image, timeout
                              -> {"pages": [{"page", "id", "width", "height", "lines"[, "angle"]}], "timing_ms"}
   POST /predict/ocr_system   PaddleOCR hubserving: {"images": [base64, ...]} -> {"msg", "results", "status"}
   GET  /                     the web page;  GET /healthz, /readyz, /metrics (Prometheus)

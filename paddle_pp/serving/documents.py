@@ -22,7 +22,7 @@ import numpy as np
 
 from paddle_pp.documents import (DocumentReadError, EmptyDocumentError, Page, PageNotFoundError, PageResult,
                                  PDFPasswordError, iter_pages, select_pages)
-from paddle_pp.utils.image_io import ImageReadError, ImageTooLargeError, decode_image, sniff_format
+from paddle_pp.utils.image_io import WHITE, Background, ImageReadError, ImageTooLargeError, decode_image, sniff_format
 
 # Formats no reader takes: 415 (unsupported media type), not 422 (a broken file).
 UNSUPPORTED_FORMATS = ("heif",)
@@ -43,24 +43,25 @@ class TooManyPages(ImageReadError):
 
 def decode_upload(data: bytes, name: str, max_pixels: int, max_pages: int, pages: Optional[str] = None,
                   pdf_dpi: Optional[float] = None, pdf_password: Optional[str] = None,
-                  documents: bool = True) -> Iterator[Page]:
+                  documents: bool = True, background: Background = WHITE) -> Iterator[Page]:
     """An uploaded file -> its pages, lazily (one page image in memory at a time).
 
     Raises ImageReadError for the whole upload: UnsupportedFormat (415), ImageTooLargeError for an image over
     `max_pixels` (413), TooManyPages when `pages` selects more than `max_pages` of a document (413, before the
     second page is rendered), PDFPasswordError / DocumentReadError / EmptyDocumentError for a document that
     cannot be opened, ImageReadError for an image that cannot be decoded (422). A document page that fails
-    comes as a Page with its error. `documents=False` (hubserving): one image per upload, no PDFs.
+    comes as a Page with its error. `documents=False` (hubserving): one image per upload, no PDFs. `background`: what
+    an image's transparency is composited over.
     """
     kind = sniff_format(data)
     if kind in UNSUPPORTED_FORMATS or (kind in DOCUMENT_FORMATS and not documents):
         hint = "; send documents to POST /ocr" if kind in DOCUMENT_FORMATS else ""
         raise UnsupportedFormat(f"{name}: {kind.upper()} is not supported here{hint}")
     if not documents:
-        yield Page(name, image=decode_image(data, name, max_pixels))
+        yield Page(name, image=decode_image(data, name, max_pixels, background))
         return
     checked = False
-    for page in iter_pages(data, name, pdf_dpi, pages, pdf_password, max_pixels):
+    for page in iter_pages(data, name, pdf_dpi, pages, pdf_password, max_pixels, background=background):
         if page.number is None and page.error is not None:
             raise page.error               # the whole upload: an image, or a document that cannot be opened
         if not checked and page.count is not None:

@@ -3,7 +3,8 @@
 The options a request may change are those a loaded predictor can apply without loading another model: the
 detector's resizing and DB post-processing, the classifier's threshold, whether it runs on lines and on the page
 (use_angle_cls, use_doc_orientation_classify), drop_score, reading_order and return_word_box; and how the upload
-is read (pages, pdf_dpi) and answered (format, include_image). Each is parsed by its schema field
+is read (pages, pdf_dpi, and PaddleOCR's image options invert, binarize, alphacolor) and answered (format,
+include_image). Each is parsed by its schema field
 (paddle_pp/config_schema.py, the one source of ranges), set on the worker's own stages for the length of one job
 (`applied`) and restored after it.
 """
@@ -13,7 +14,7 @@ import argparse
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, Mapping, Tuple
 
-from paddle_pp.config_schema import DOCUMENT, OUTPUT_FORMATS, SYSTEM, Bool, Field, Float, OneOf
+from paddle_pp.config_schema import DOCUMENT, OUTPUT_FORMATS, PADDLEOCR_ARGS, SYSTEM, Bool, Field, Float, OneOf
 from paddle_pp.pipeline import option_field
 
 # option -> (its field, where it lives on a PPOCR, the attribute there)
@@ -49,6 +50,10 @@ REQUEST_OPTIONS: Dict[str, Field] = {
     "timeout": Float(0, low_open=True),  # seconds; only lowers the server's --timeout
     "pages": DOCUMENT["pages"],       # of a PDF or multi-page TIFF: '1-3,7', '5-'
     "pdf_dpi": SYSTEM["pdf_dpi"],     # PDF pages are rendered at this (default: the server's --pdf_dpi)
+    # PaddleOCR's image options (utils/image_io.ImageOptions): invert=true, binarize=true, alphacolor=0,0,0
+    "invert": PADDLEOCR_ARGS["invert"],
+    "binarize": PADDLEOCR_ARGS["binarize"],
+    "alphacolor": PADDLEOCR_ARGS["alphacolor"],
 }
 # Options that never go in a URL (URLs are logged by the server, proxies and browsers' histories): the body only.
 BODY_ONLY = ("pdf_password",)

@@ -39,7 +39,7 @@ from paddle_pp import paddleocr_args
 from paddle_pp.documents import PageResult
 from paddle_pp.pipeline import OCRResult
 from paddle_pp.tools import utility
-from paddle_pp.utils.image_io import adjust_for_ocr
+from paddle_pp.utils.image_io import ImageOptions
 
 RESULTS = "system_results.txt"
 DOCUMENT_FORMATS = ("txt", "hocr", "pdf")   # one file per input, from paddle_pp.output
@@ -94,11 +94,6 @@ def build_ocr(args: argparse.Namespace, **kwargs: Any):
                  **utility.model_options(args, "det", "cls", "rec"), **kwargs)
 
 
-def image_options(args: argparse.Namespace):
-    """PaddleOCR's --invert and --binarize, as a function of one image (utils/image_io.adjust_for_ocr)."""
-    return functools.partial(adjust_for_ocr, invert=args.invert, binarize=args.binarize)
-
-
 def one_stage_problem(args: argparse.Namespace) -> Optional[str]:
     """Why --det false / --rec false cannot run with the other flags given, or None. The flags that shape the
     system's results have nothing to act on there, and are refused rather than ignored."""
@@ -126,7 +121,7 @@ def one_stage(args: argparse.Namespace) -> int:
     from paddle_pp.tools import predict_cls, predict_det, predict_rec
 
     build = functools.partial(build_ocr, args)
-    adjusted = image_options(args)
+    adjusted = ImageOptions.of(args).adjust
     if not args.rec and args.det:
         def boxes(ocr, items):
             return predict_det.outcomes(lambda image: ocr.system.page_boxes(adjusted(image))[0], items, args)
@@ -160,7 +155,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if word_boxes is None and any(fmt in WORD_BOX_FORMATS for fmt in formats):
         word_boxes = True  # hOCR words and the PDF's text layer sit on word boxes
     build = functools.partial(build_ocr, args, return_word_box=word_boxes)
-    adjusted = image_options(args)   # what is read; pictures show the image as given
+    adjusted = ImageOptions.of(args).adjust   # what is read; pictures show the image as given
 
     crop_dir = Path(args.crop_res_save_dir) if args.save_crop_res else None
     # an absolute name: the results files live in --output, this one in --crop_res_save_dir

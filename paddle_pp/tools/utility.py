@@ -35,7 +35,7 @@ from paddle_pp.pipeline import OPTION_KEYS, option_field
 from paddle_pp.utils.files import display_name, list_images, write_bytes_atomic, write_text_atomic
 from paddle_pp.utils.errors import printable
 from paddle_pp.utils.image_io import INPUT_EXTENSIONS as IMAGE_EXTENSIONS, ImageReadError, default_max_pixels, input_log
-from paddle_pp.utils.image_io import WHITE, bgr_of_rgb
+from paddle_pp.utils.image_io import ImageOptions
 
 # Importing paddle warns about a C++ compiler cache, which means nothing to a user of these tools.
 warnings.filterwarnings("ignore", message="No ccache found")
@@ -592,12 +592,10 @@ def _pages(path: Path, name: str, args: argparse.Namespace) -> Iterator[Page]:
     """The pages of one input (documents.iter_pages with the run's --pdf_dpi, --pages, --pdf_password,
     --max_pixels and --alphacolor); an unexpected failure of the reader becomes an error page, never the end of
     the run."""
-    alphacolor = getattr(args, "alphacolor", None)
-    background = bgr_of_rgb(alphacolor) if alphacolor else WHITE
     try:
         yield from iter_pages(path, name, getattr(args, "pdf_dpi", None), getattr(args, "pages", None),
                               getattr(args, "pdf_password", None), getattr(args, "max_pixels", None),
-                              background=background)
+                              background=ImageOptions.of(args).background)
     except Exception as exc:  # noqa: BLE001 - one bad file fails alone
         yield Page(name, error=ImageReadError(f"{path}: cannot read ({_one_line(exc)})"))
 

@@ -29,9 +29,10 @@ import io
 import logging
 import os
 import struct
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Optional, Sequence, Tuple, Union
+from typing import Any, Mapping, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -441,3 +442,36 @@ def bgr_of_rgb(color: Sequence[int]) -> Tuple[int, int, int]:
     if len(values) != 3 or not all(isinstance(v, (int, np.integer)) and 0 <= v <= 255 for v in values):
         raise ValueError(f"alpha_color must be three integers 0-255 (R, G, B), got {color!r}")
     return int(values[2]), int(values[1]), int(values[0])
+
+
+
+@dataclass(frozen=True)
+class ImageOptions:
+    """PaddleOCR 2.7's image options, as every front end takes them (ocr(inv=, bin=, alpha_color=), `paddle-pp
+    ocr --invert --binarize --alphacolor`, the server's query options and `paddle-pp batch`'s flags): how an input
+    is decoded (`alphacolor`, the (R, G, B) transparency is composited over) and what is done to each page before
+    it is read (`invert`, then `binarize`). Pictures and page images handed back show the page as decoded."""
+    invert: bool = False
+    binarize: bool = False
+    alphacolor: Optional[Tuple[int, int, int]] = None    # None: white
+
+    def __post_init__(self) -> None:
+        if self.alphacolor is not None:
+            bgr_of_rgb(self.alphacolor)    # a ValueError now, not at the first transparent image
+
+    @classmethod
+    def of(cls, values: Any) -> "ImageOptions":
+        """From an argparse namespace or a mapping with any of the keys invert, binarize and alphacolor."""
+        get = values.get if isinstance(values, Mapping) else lambda name, default=None: getattr(values, name, default)
+        color = get("alphacolor", None)
+        return cls(bool(get("invert", False)), bool(get("binarize", False)),
+                   tuple(color) if color is not None else None)
+
+    @property
+    def background(self) -> Background:
+        """What decoding composites transparency over (flatten_alpha's BGR)."""
+        return bgr_of_rgb(self.alphacolor) if self.alphacolor is not None else WHITE
+
+    def adjust(self, img: np.ndarray) -> np.ndarray:
+        """A decoded page as the models are to read it (adjust_for_ocr)."""
+        return adjust_for_ocr(img, self.invert, self.binarize)

@@ -5,13 +5,16 @@
 // each word's box thin inside its line's. "small text" asks the detector to keep the image's size (docs/inference.md,
 // "Small text": the resize that reads small print and distant signs, at about twice the detector's time). "turn
 // pages" asks for use_doc_orientation_classify: a page scanned sideways or upside down is read upright, its boxes
-// still drawn on the page as it was sent.
+// still drawn on the page as it was sent. "light text" asks for PaddleOCR's image options alphacolor=0,0,0 and
+// invert=true: transparency goes over black and the page is inverted before it is read, so white text on a dark
+// or transparent ground reads as dark on white; the page is still drawn as it was sent.
 "use strict";
 (function () {
   const $ = (id) => document.getElementById(id);
   const state = { result: null, page: 0, fileName: "result", file: null };
   const SVG = "http://www.w3.org/2000/svg";
   const SMALL_TEXT = "det_limit_type=min&det_limit_side_len=736";   // never shrink; grow a short side under 736 px
+  const LIGHT_TEXT = "alphacolor=0,0,0&invert=true";
 
   function setStatus(text, isError) {
     $("status").textContent = text;
@@ -29,7 +32,8 @@
     if ($("pdf-password").value) form.append("pdf_password", $("pdf-password").value);
     const query = "include_image=true" + ($("words").checked ? "&return_word_box=true" : "") +
                   ($("small-text").checked ? "&" + SMALL_TEXT : "") +
-                  ($("turn-pages").checked ? "&use_doc_orientation_classify=true" : "");
+                  ($("turn-pages").checked ? "&use_doc_orientation_classify=true" : "") +
+                  ($("light-text").checked ? "&" + LIGHT_TEXT : "");
     let response;
     try {
       // same origin: a browser that was asked for the API key (HTTP Basic) sends it again here
@@ -155,6 +159,7 @@
   $("words").addEventListener("change", () => upload(state.file));   // the same file again, with or without words
   $("small-text").addEventListener("change", () => upload(state.file));
   $("turn-pages").addEventListener("change", () => upload(state.file));
+  $("light-text").addEventListener("change", () => upload(state.file));
   const drop = $("drop");
   drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
