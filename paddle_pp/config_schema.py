@@ -283,7 +283,7 @@ POSTPROCESS: Dict[str, Dict[str, Field]] = {
 
 ENGINE_CHOICES = ("onnx", "paddle", "dygraph", "lite")   # paddle_pp.engine.ENGINES (a test keeps them equal)
 STAGE_NAMES = ("det", "cls", "rec")
-READING_ORDERS = ("rows", "paddleocr")               # paddle_pp.utils.reading_order (a test keeps them equal)
+READING_ORDERS = ("rows", "paddleocr", "columns")   # paddle_pp.utils.reading_order (a test keeps them equal)
 
 SYSTEM: Dict[str, Field] = {
     "use_angle_cls": Bool(),

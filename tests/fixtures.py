@@ -55,6 +55,32 @@ def form(size: Tuple[int, int] = (1240, 420)) -> np.ndarray:
     return cv2.cvtColor(np.asarray(page), cv2.COLOR_RGB2BGR)
 
 
+COLUMN_TITLE = "Annual Report of the Harbour Board"
+COLUMN_TEXT = [["The harbour handled more cargo", "this year than in any year", "before, and the new quay",
+                "opened in the spring."],
+               ["Work on the second berth", "begins next month and will", "take about two years to",
+                "complete in full."]]
+COLUMN_FOOTER = "Printed by the Harbour Board Press"
+
+
+def two_column_page(size: Tuple[int, int] = (1240, 560)) -> Tuple[np.ndarray, List[str]]:
+    """A title across the page, two columns of running text whose lines share baselines, a footer across: the
+    lines in reading order are the title, the left column, the right column, the footer. Read in rows, each pair
+    of lines at one height is read across the gutter."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    page = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(page)
+    draw.text((60, 30), COLUMN_TITLE, font=ImageFont.truetype(latin_font_path(), 40), fill="black")
+    font = ImageFont.truetype(latin_font_path(), 28)
+    for c, column in enumerate(COLUMN_TEXT):
+        for r, line in enumerate(column):
+            draw.text((60 + c * 600, 130 + r * 56), line, font=font, fill="black")
+    draw.text((60, 400), COLUMN_FOOTER, font=font, fill="black")
+    lines = [COLUMN_TITLE] + [line for column in COLUMN_TEXT for line in column] + [COLUMN_FOOTER]
+    return cv2.cvtColor(np.asarray(page), cv2.COLOR_RGB2BGR), lines
+
+
 def small_print_page(size: Tuple[int, int] = (3200, 2400)) -> np.ndarray:
     """A large white page with `document()` at half size in one corner: its lines are about 10 px high, and the
     default detector resize (max 960) shrinks them to 3 px, too small to find; at full size they are read."""

@@ -36,7 +36,7 @@ from paddle_pp.postprocess.cls_postprocess import ClsPostProcess  # noqa: E402
 from paddle_pp.postprocess.ctc_decode import CTCLabelDecode  # noqa: E402
 from paddle_pp.postprocess.db_postprocess import DBPostProcess, filter_tag_det_res  # noqa: E402
 from paddle_pp.utils.crop import get_rotate_crop_image  # noqa: E402
-from paddle_pp.utils.reading_order import order_boxes, row_order, sorted_boxes  # noqa: E402
+from paddle_pp.utils.reading_order import column_order, order_boxes, row_order, sorted_boxes  # noqa: E402
 
 QEMU = "qemu-aarch64-static"
 ARM64_LIBS = ("/usr/lib/aarch64-linux-gnu/libopencv_imgproc.so", "/usr/lib/aarch64-linux-gnu/libpolyclipping.so")
@@ -202,7 +202,7 @@ def test_db_postprocess_gives_the_same_boxes(driver, cpp_config, onnx_models, tm
     _, shape_info, prob = _det_pipeline(img, onnx_models)
     post = load_config("det")["PostProcess"]
     reading_order = load_config("system")["System"]["reading_order"]
-    variants = [({}, {}), ({"reading_order": "paddleocr"}, {}),
+    variants = [({}, {}), ({"reading_order": "paddleocr"}, {}), ({"reading_order": "columns"}, {}),
                 ({"det_db_score_mode": "slow"}, {"score_mode": "slow"}),
                 ({"det_use_dilation": 1, "det_db_box_thresh": 0.5}, {"use_dilation": True, "box_thresh": 0.5}),
                 ({"det_db_nested_thresh": 0.5, "det_db_box_thresh": 0.3}, {"nested_thresh": 0.5, "box_thresh": 0.3})]
@@ -238,16 +238,42 @@ def _random_page(rng, count):
     return np.round(np.array(boxes, np.float32).reshape(-1, 4, 2))
 
 
+def _column_page(rng, columns):
+    """Boxes of a page set in `columns` columns: a title across them, lines of running text (some short, some split
+    in two, a little skew and jitter), a footer across; shuffled, float32 [K, 4, 2]."""
+    skew = float(rng.normal(0, 0.02))
+    width = 900 / columns
+    rects = [(50, 20, 900, 40)]
+    for c in range(columns):
+        for r in range(int(rng.integers(3, 12))):
+            x, w = 50 + c * width, (width - 40) * (1 if rng.random() < 0.8 else rng.uniform(0.2, 1))
+            y = 100 + r * 34 + rng.normal(0, 2)
+            if rng.random() < 0.1:
+                rects += [(x, y, w * 0.4, 26), (x + w * 0.5, y, w * 0.5, 26)]
+            else:
+                rects.append((x, y, w, 26))
+    rects.append((50, 520, 900, 26))
+    boxes = [[[x, y + skew * x], [x + w, y + skew * (x + w)], [x + w, y + h + skew * (x + w)], [x, y + h + skew * x]]
+             for x, y, w, h in rects]
+    return np.round(np.array(boxes, np.float32)[rng.permutation(len(boxes))])
+
+
 def test_reading_order_is_the_python_order(driver, tmp_path):
-    """The C++ row order is reading_order.py's, index for index, on pages of tilted, sideways and flat boxes."""
+    """The C++ row and column orders are reading_order.py's, index for index, on pages of tilted, sideways and
+    flat boxes, and on pages set in columns."""
     rng = np.random.default_rng(3)
-    for trial, count in enumerate([0, 1, 2, 7, 40, 40, 150, 400]):
-        boxes = _random_page(rng, count)
+    pages = [_random_page(rng, count) for count in [0, 1, 2, 7, 40, 40, 150, 400]]
+    pages += [_column_page(rng, columns) for columns in (1, 2, 2, 3, 3)]
+    cut = 0
+    for trial, boxes in enumerate(pages):
         path = _save(tmp_path / "boxes.npy", boxes)
         assert driver("order", "rows", path)["order"] == row_order(boxes), trial
+        assert driver("order", "columns", path)["order"] == column_order(boxes), trial
+        cut += column_order(boxes) != row_order(boxes)
         expected = [next(i for i, b in enumerate(boxes) if np.array_equal(b, s)) for s in sorted_boxes(list(boxes))]
         if len({b.tobytes() for b in boxes}) == len(boxes):   # the driver finds boxes by value
             assert driver("order", "paddleocr", path)["order"] == expected, trial
+    assert cut == 4                         # the pages of several columns were read column by column
 
 
 def test_db_postprocess_on_synthetic_maps(driver, cpp_config, tmp_path):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from paddle_pp import config_schema
-from paddle_pp.utils.reading_order import READING_ORDERS, order_boxes, row_order, sorted_boxes
+from paddle_pp.utils.reading_order import READING_ORDERS, column_order, order_boxes, row_order, sorted_boxes
 
 
 def rect(x, y, w, h):
@@ -27,7 +27,7 @@ def names(boxes, order, labels):
 def test_the_orders_are_the_schema_choices():
     assert set(READING_ORDERS) == set(config_schema.READING_ORDERS)
     with pytest.raises(ValueError, match="reading_order"):
-        order_boxes([rect(0, 0, 10, 10)], "columns")
+        order_boxes([rect(0, 0, 10, 10)], "diagonal")
 
 
 def test_rows_read_a_form_row_left_to_right_where_paddleocr_does_not():
@@ -101,9 +101,10 @@ def test_rows_do_not_depend_on_how_many_boxes_are_compared_at_once(monkeypatch):
     pages = [[tilted(float(rng.uniform(0, 900)), float(rng.choice(np.arange(20, 900, 30)) + rng.normal(0, 4)),
                      float(rng.uniform(10, 200)), float(rng.uniform(10, 30)), float(rng.normal(0, 5)))
               for _ in range(count)] for count in (3, 40, 300)]
-    whole = [row_order(page) for page in pages]
+    pages.append(column_page(columns=3, rows=40))
+    whole = [(row_order(page), column_order(page)) for page in pages]
     monkeypatch.setattr(reading_order, "_BLOCK", 7)
-    assert [row_order(page) for page in pages] == whole
+    assert [(row_order(page), column_order(page)) for page in pages] == whole
 
 
 def test_a_page_photographed_at_an_angle_is_read_in_its_rows(monkeypatch):
@@ -123,3 +124,95 @@ def test_a_page_photographed_at_an_angle_is_read_in_its_rows(monkeypatch):
     assert row_order(page) == list(range(12))
     monkeypatch.setattr(reading_order, "page_slope", lambda quads: 0.0)
     assert row_order(page) != list(range(12))
+
+
+# ---------------------------------------------------------------- columns
+
+def column_page(columns=2, rows=5, pitch=34, height=26, width=900, gutter=40, title=True, footer=True, skew=0.0):
+    """Boxes of a page set in columns, in reading order: a title across, each column's lines top to bottom (every
+    fourth one short: a paragraph's last line), a footer across; tilted by `skew` (dy/dx) about the origin."""
+    step = width / columns
+    boxes = [rect(50, 20, width, 40)] if title else []
+    for c in range(columns):
+        for r in range(rows):
+            boxes.append(rect(50 + c * step, 100 + r * pitch, (step - gutter) * (0.4 if r % 4 == 3 else 1), height))
+    if footer:
+        boxes.append(rect(50, 120 + rows * pitch, width, height))
+    for box in boxes:
+        box[:, 1] += skew * box[:, 0]
+    return boxes
+
+
+def shuffled(boxes, seed=0):
+    order = np.random.default_rng(seed).permutation(len(boxes))
+    return [boxes[i] for i in order], order
+
+
+def read(boxes, order):
+    """The reading order of shuffled boxes as indices of the unshuffled page."""
+    page, shuffle = shuffled(boxes)
+    return [int(shuffle[i]) for i in (column_order(page) if order == "columns" else row_order(page))]
+
+
+@pytest.mark.parametrize("columns", [2, 3])
+def test_columns_read_each_column_whole_between_a_title_and_a_footer(columns):
+    page = column_page(columns=columns)
+    assert read(page, "columns") == list(range(len(page)))
+    across = read(page, "rows")
+    assert across[:3] == [0, 1, 6]                        # rows: the first line of each column, side by side
+
+
+def test_columns_keep_their_order_on_a_skewed_page_and_at_any_scale():
+    page = column_page(skew=0.05)                          # a photo of the page, 3 degrees off level
+    assert read(page, "columns") == list(range(len(page)))
+    for scale in (0.3, 3.0):
+        assert read([b * scale for b in page], "columns") == list(range(len(page)))
+
+
+def test_a_double_spaced_column_and_a_title_near_one_column_stay_apart():
+    # lines 1.3 heights apart (double spacing) are still one column; a title 32 px above the left column and 35 px
+    # above the right one is the next line up of both, so it is chained to neither
+    page = column_page(pitch=60, height=26)
+    page[0] = rect(50, 28, 700, 40)
+    page[1 + 5:1 + 10] = [b + np.float32([0, 3]) for b in page[1 + 5:1 + 10]]
+    assert read(page, "columns") == list(range(len(page)))
+
+
+def test_a_line_split_in_two_inside_a_column_is_read_left_to_right():
+    page = column_page()
+    left, right = page[3].copy(), page[3].copy()            # the third line of the left column, in two boxes
+    left[1:3, 0] = left[0, 0] + 150
+    right[[0, 3], 0] = right[0, 0] + 200
+    page = page[:3] + [left, right] + page[4:]
+    assert read(page, "columns") == list(range(len(page)))
+
+
+def test_receipts_tables_and_scattered_words_are_read_in_rows():
+    """A column is cut off only where every column holds running text (COLUMN_ASPECT): a receipt's item names and
+    prices, a table's cells and a photo's words keep the rows order."""
+    receipt = []
+    for r in range(8):
+        receipt += [rect(40, 100 + r * 34, 300, 26), rect(520, 100 + r * 34, 80, 26)]    # item, price
+    assert read(receipt, "columns") == read(receipt, "rows") == list(range(len(receipt)))
+    table = [rect(40 + c * 200, 60 + r * 40, 120, 28) for r in range(5) for c in range(4)]
+    assert read(table, "columns") == read(table, "rows")
+    rng = np.random.default_rng(4)
+    words = [rect(float(rng.uniform(0, 900)), float(rng.uniform(0, 900)), float(rng.uniform(30, 150)), 30)
+             for _ in range(40)]
+    assert read(words, "columns") == read(words, "rows")
+
+
+def test_columns_of_running_text_beside_a_receipt_like_block_are_cut_only_where_it_is_text():
+    """Two columns of text above a price list: the text is read column by column, the list row by row."""
+    page = column_page(footer=False)
+    prices = []
+    for r in range(3):
+        prices += [rect(50, 320 + r * 34, 300, 26), rect(800, 320 + r * 34, 80, 26)]
+    page = page + prices
+    assert read(page, "columns") == list(range(len(page)))
+
+
+def test_columns_of_nothing_and_of_one_box():
+    assert column_order([]) == []
+    assert column_order([rect(0, 0, 100, 20)]) == [0]
+    assert order_boxes([], "columns") == []

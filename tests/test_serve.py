@@ -290,9 +290,13 @@ def test_reading_order_is_a_request_option(client):
     assert texts(rows.json()) != texts(paddleocr.json())
     lefts = [line["points"][0][0] for line in rows.json()["pages"][0]["lines"][:4]]    # the checkbox row
     assert lefts == sorted(lefts)
-    message = assert_error(client.post("/ocr?reading_order=columns", content=form,
+    message = assert_error(client.post("/ocr?reading_order=diagonal", content=form,
                                        headers={"Content-Type": "image/jpeg"}), 422, "bad_option")
     assert "reading_order" in message
+    page = jpeg(fixtures.two_column_page()[0])
+    columns = client.post("/ocr?reading_order=columns", content=page, headers={"Content-Type": "image/jpeg"})
+    starts = [t.replace(" ", "")[:5] for t in texts(columns.json())]
+    assert starts[:6] == ["Annua", "Theha", "thisy", "befor", "opene", "Worko"]   # the left column whole, then the right
 
 
 def test_txt_hocr_and_searchable_pdf_formats(client, pdfs):

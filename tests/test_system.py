@@ -71,7 +71,18 @@ def test_a_form_is_read_row_by_row(ocr):
     assert theirs != boxes and sorted(map(str, theirs)) == sorted(map(str, boxes))
     assert sorted(r["transcription"] for r in paddleocr(img)) == sorted(r["transcription"] for r in ocr(img))
     with pytest.raises(ValueError, match="reading_order"):
-        PPOCR(reading_order="columns")
+        PPOCR(reading_order="diagonal")
+
+
+def test_columns_read_a_two_column_page_column_by_column(ocr):
+    """A title, two columns of running text whose lines share baselines, a footer: `columns` reads the left column
+    whole, then the right one; `rows` reads across the gutter."""
+    img, lines = fixtures.two_column_page()
+    starts = lambda results: [r["transcription"].replace(" ", "")[:5] for r in results]  # noqa: E731
+    expected = [line.replace(" ", "")[:5] for line in lines]
+    assert starts(PPOCR(reading_order="columns")(img)) == expected
+    across = starts(ocr(img))
+    assert sorted(across) == sorted(expected) and across[:3] == ["Annua", "Theha", "Worko"]
 
 
 def test_blank_image_gives_no_results(ocr):

@@ -176,6 +176,8 @@ int main(int argc, char** argv) {
       std::vector<size_t> order;
       if (args[0] == "rows") {
         order = RowOrder(quads);
+      } else if (args[0] == "columns") {
+        order = ColumnOrder(quads);
       } else {  // which box each of OrderBoxes' outputs is (boxes given are distinct)
         for (const Quad& q : OrderBoxes(quads, args[0]))
           for (size_t i = 0; i < quads.size(); ++i)
