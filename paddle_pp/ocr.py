@@ -304,7 +304,8 @@ class PPOCR:
             slim_precision by default.
         drop_score: drop results whose recognition score is below this (default 0.5; in [0, 1]).
         reading_order: the order of the lines: 'rows' (default; grouped into rows by vertical overlap, each read
-            left to right) or 'paddleocr' (PaddleOCR's sorted_boxes); paddle_pp/utils/reading_order.py.
+            left to right), 'paddleocr' (PaddleOCR's sorted_boxes) or 'columns' (text set in columns: each column
+            whole, left to right); paddle_pp/utils/reading_order.py.
         engine: 'onnx' (default, fastest here), 'paddle' (Paddle Inference), 'dygraph', or 'lite' (Paddle-Lite
             x86 .nb files from `lite_model_dir` / $PADDLE_PP_LITE_MODEL_DIR, run in the Paddle-Lite venv).
         enable_mkldnn, cpu_threads: engine settings (configs/system.yml).
