@@ -160,6 +160,23 @@ def test_web_page_light_text_option_reads_white_text_on_a_transparent_png(server
     wait.until(lambda d: shown_lines(d) == [line.replace(" ", "") for line in lines])
 
 
+def test_web_page_columns_option_lists_a_two_column_page_column_by_column(server, browser, tmp_path):
+    import cv2
+
+    img, lines = fixtures.two_column_page()
+    page = tmp_path / "article.png"
+    cv2.imwrite(str(page), img)
+    browser.get(server.url + "/")
+    browser.find_element(By.ID, "file").send_keys(str(page))
+    wait = WebDriverWait(browser, WAIT_SECONDS)
+    wait.until(lambda d: "article.png: 1 page" in d.find_element(By.ID, "status").text)
+    starts = lambda d: [line[:5] for line in shown_lines(d)]  # noqa: E731
+    expected = [line.replace(" ", "")[:5] for line in lines]
+    assert starts(browser)[:3] == [expected[0], expected[1], expected[5]]     # rows: across the gutter
+    browser.find_element(By.ID, "columns").click()              # the same file again, read column by column
+    wait.until(lambda d: starts(d) == expected)
+
+
 def test_web_page_small_text_option_reads_small_print(server, browser, tmp_path):
     import cv2
 

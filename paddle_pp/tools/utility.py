@@ -229,8 +229,8 @@ def build_parser(tool: str, description: Optional[str] = None) -> argparse.Argum
                                   f"(YAML: {system['drop_score']})")
         options.add_argument("--reading_order", default=None, **schema_flag(SYSTEM["reading_order"], "reading_order"),
                              help="order of the lines: rows = grouped into rows by vertical overlap, each read left "
-                                  "to right; paddleocr = PaddleOCR's sorted_boxes (YAML: "
-                                  f"{system['reading_order']})")
+                                  "to right; paddleocr = PaddleOCR's sorted_boxes; columns = text set in columns, "
+                                  f"each column whole, left to right (YAML: {system['reading_order']})")
     if "rec" in stages:
         options.add_argument("--lang", choices=sorted(system["rec_models"]), default=None,
                              help=f"recognizer: ch = official, en = our ASCII English model (YAML: {system['lang']})")

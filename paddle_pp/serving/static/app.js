@@ -5,7 +5,8 @@
 // each word's box thin inside its line's. "small text" asks the detector to keep the image's size (docs/inference.md,
 // "Small text": the resize that reads small print and distant signs, at about twice the detector's time). "turn
 // pages" asks for use_doc_orientation_classify: a page scanned sideways or upside down is read upright, its boxes
-// still drawn on the page as it was sent. "light text" asks for PaddleOCR's image options alphacolor=0,0,0 and
+// still drawn on the page as it was sent. "columns" asks for reading_order=columns: text set in columns is listed
+// column by column. "light text" asks for PaddleOCR's image options alphacolor=0,0,0 and
 // invert=true: transparency goes over black and the page is inverted before it is read, so white text on a dark
 // or transparent ground reads as dark on white; the page is still drawn as it was sent.
 "use strict";
@@ -33,6 +34,7 @@
     const query = "include_image=true" + ($("words").checked ? "&return_word_box=true" : "") +
                   ($("small-text").checked ? "&" + SMALL_TEXT : "") +
                   ($("turn-pages").checked ? "&use_doc_orientation_classify=true" : "") +
+                  ($("columns").checked ? "&reading_order=columns" : "") +
                   ($("light-text").checked ? "&" + LIGHT_TEXT : "");
     let response;
     try {
@@ -159,6 +161,7 @@
   $("words").addEventListener("change", () => upload(state.file));   // the same file again, with or without words
   $("small-text").addEventListener("change", () => upload(state.file));
   $("turn-pages").addEventListener("change", () => upload(state.file));
+  $("columns").addEventListener("change", () => upload(state.file));
   $("light-text").addEventListener("change", () => upload(state.file));
   const drop = $("drop");
   drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
