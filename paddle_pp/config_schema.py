@@ -321,6 +321,28 @@ PADDLEOCR_ARGS: Dict[str, Field] = {
     "alphacolor": ListOf(Int(0, 255), length=3),      # ocr(alpha_color=(R, G, B)): what transparency goes over
     "use_mp": Bool(nullable=True),                    # worker processes share the images (paddle-pp ocr)
     "total_process_num": Int(1, nullable=True),
+    # PaddleOCR's flags that change nothing here (paddleocr_args.NO_EFFECT says which values are taken)
+    "use_tensorrt": Bool(nullable=True),
+    "use_xpu": Bool(nullable=True),
+    "use_npu": Bool(nullable=True),
+    "use_mlu": Bool(nullable=True),
+    "gpu_mem": Int(0, nullable=True),
+    "gpu_id": Int(0, nullable=True),
+    "min_subgraph_size": Int(0, nullable=True),
+    "ir_optim": Bool(nullable=True),
+    "warmup": Bool(nullable=True),
+    "benchmark": Bool(nullable=True),
+    "use_pdserving": Bool(nullable=True),
+    "max_text_length": Int(1, nullable=True),
+    "rec_image_inverse": Bool(nullable=True),
+    "det_algorithm": Str(nullable=True),
+    "rec_algorithm": Str(nullable=True),
+    "det_box_type": Str(nullable=True),
+    "type": Str(nullable=True),
+    # PaddleOCR's flags that describe the model: checked against its config.yml (pipeline.MODEL_FACTS)
+    "rec_image_shape": Str(nullable=True),            # "3, 32, 320"
+    "cls_image_shape": Str(nullable=True),            # "3, 48, 192"
+    "label_list": ListOf(Str(), nullable=True),       # ['0', '180']
 }
 
 OUTPUT_FORMATS = ("json", "txt", "hocr", "pdf")     # paddle_pp.output.FORMATS (a test keeps them equal)

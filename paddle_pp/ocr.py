@@ -318,9 +318,13 @@ class PPOCR:
         pdf_dpi: PDF pages are rendered at this resolution (default: configs/system.yml System.pdf_dpi).
         use_gpu, use_onnx, show_log, ocr_version: PaddleOCR's, taken so that its calls run as they are
             (paddle_pp/paddleocr_args.py): use_gpu=True and an ocr_version other than "PP-OCR" are ValueErrors.
+        page_num: PaddleOCR's: read the first N pages of each document (0: all); a call's `pages=` wins.
         **options: det_limit_side_len, det_limit_type, det_max_side_limit, det_db_thresh, det_db_box_thresh,
             det_db_unclip_ratio, det_db_score_mode, use_dilation, max_candidates, det_db_nested_thresh, cls_batch_num,
-            cls_thresh, rec_batch_num, rec_char_dict_path, use_space_char.
+            cls_thresh, rec_batch_num, rec_char_dict_path, use_space_char; PaddleOCR's rec_image_shape,
+            cls_image_shape and label_list, checked against the models' config.yml; and PaddleOCR's arguments that
+            change nothing here (paddleocr_args.NO_EFFECT: ir_optim, gpu_mem, max_text_length, det_algorithm, ...),
+            a ValueError when their value asks for what paddle-pp does not do (use_tensorrt=True).
         Valid ranges: paddle_pp/config_schema.py; a value outside one is a ValueError naming the option.
     """
 
@@ -333,11 +337,14 @@ class PPOCR:
                  slim: Optional[bool] = None, max_pixels: Optional[int] = None, precision: Optional[str] = None,
                  return_word_box: Optional[bool] = None, pdf_dpi: Optional[float] = None,
                  use_gpu: Optional[bool] = None, use_onnx: Optional[bool] = None, show_log: Optional[bool] = None,
-                 ocr_version: Optional[str] = None, **options: Any) -> None:
-        check_values({"use_gpu": use_gpu, "use_onnx": use_onnx, "show_log": show_log, "ocr_version": ocr_version},
-                     PADDLEOCR_ARGS)
+                 ocr_version: Optional[str] = None, page_num: Optional[int] = None, **options: Any) -> None:
+        inert = {name: options.pop(name) for name in list(options) if name in paddleocr_args.NO_EFFECT}
+        check_values({"use_gpu": use_gpu, "use_onnx": use_onnx, "show_log": show_log, "ocr_version": ocr_version,
+                      "page_num": page_num, **inert}, PADDLEOCR_ARGS)
         paddleocr_args.check_use_gpu(use_gpu)
         paddleocr_args.check_ocr_version(ocr_version)
+        paddleocr_args.check_no_effect(inert)
+        self.page_selection = paddleocr_args.pages_for(page_num, None)
         engine = paddleocr_args.engine_for(use_onnx, engine)
         # show_log=False (PaddleOCR's): not even the one-time "preparing ... model" lines
         with contextlib.nullcontext() if show_log is not False else contextlib.redirect_stderr(io.StringIO()):
@@ -390,8 +397,12 @@ class PPOCR:
         """
         check_values({"pages": pages, "pdf_password": pdf_password}, DOCUMENT)
         if _is_document(image):
-            return [self.ocr_image(page) for page in self._page_images(image, pages, pdf_password)]
+            return [self.ocr_image(page) for page in self._page_images(image, self._pages(pages), pdf_password)]
         return self.ocr_image(to_bgr(image, self.max_pixels))
+
+    def _pages(self, pages: Optional[str]) -> Optional[str]:
+        """The pages a call reads: its own `pages`, else the constructor's `page_num` (PaddleOCR's)."""
+        return pages if pages is not None else self.page_selection
 
     def _page_images(self, source: DocumentInput, pages: Optional[str],
                      pdf_password: Optional[str]) -> Iterator[np.ndarray]:
@@ -417,7 +428,7 @@ class PPOCR:
         if not (det or rec or (cls and self.use_angle_cls)):
             raise ValueError("ocr(det=False, rec=False) asks for nothing but the classifier, and "
                              f"{'cls is False' if not cls else 'use_angle_cls is off'}; keep det, rec or both")
-        images = (self._page_images(img, pages, pdf_password) if _is_document(img)
+        images = (self._page_images(img, self._pages(pages), pdf_password) if _is_document(img)
                   else [to_bgr(img, self.max_pixels, options.background)])
         return [self._paddleocr_page(options.adjust(image), det, rec, cls) for image in images]
 
@@ -467,7 +478,8 @@ class PPOCR:
         time: `.lines` holds the page's results, or `.error` what went wrong with it (a named error); the next
         pages still come. A plain image is one page with `number` None."""
         check_values({"pages": pages, "pdf_password": pdf_password}, DOCUMENT)
-        for page in iter_pages(source, name, self.pdf_dpi, pages, pdf_password, self.max_pixels, embedded_text):
+        for page in iter_pages(source, name, self.pdf_dpi, self._pages(pages), pdf_password, self.max_pixels,
+                               embedded_text):
             if page.error is not None:
                 yield PageResult.of(page)
                 continue

@@ -13,6 +13,8 @@ is, and what each one becomes here.
 | `--use_mp true --total_process_num N` | N worker processes share the images (tools/utility.py: results in input order) |
 | `--det false` / `--rec false` (the `paddleocr` command) | `paddle-pp ocr` runs one stage: rec (cls first), cls, or det |
 | `ocr(inv=, bin=, alpha_color=)`, `--invert`, `--binarize`, `--alphacolor` | the same image options (utils/image_io.py) |
+| `rec_image_shape`, `cls_image_shape`, `label_list` | checked against the model's config.yml (pipeline.MODEL_FACTS) |
+| the flags of NO_EFFECT (`ir_optim`, `gpu_mem`, `use_tensorrt`, `max_text_length`, `det_algorithm`, ...) | nothing: taken when their value asks for what paddle-pp does anyway |
 
 A PaddleOCR flag that would change nothing here is still an error when it asks for what cannot be done, and an
 argument that contradicts its paddle-pp twin (`--use_onnx true --engine paddle`) is a usage error naming both.
@@ -21,7 +23,7 @@ This module imports nothing from the package, so the tools and the API share it.
 from __future__ import annotations
 
 from pathlib import PurePosixPath
-from typing import Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 CROP_LABELS = "rec_gt.txt"        # PPOCRLabel's name for the recognition labels of its crops
 CROP_SUFFIX = ".jpg"              # PaddleOCR writes its crops as JPEG
@@ -36,6 +38,41 @@ def check_use_gpu(use_gpu: Optional[bool]) -> None:
 
 
 OCR_VERSION = "PP-OCR"   # PaddleOCR's name for the 2020 models this project reproduces
+
+
+_CPU = "paddle-pp runs on the CPU"
+# PaddleOCR's arguments that change nothing here: name -> (the values that ask for what paddle-pp does anyway, None
+# for any value; why). Another value is a ValueError rather than a run that quietly does something else.
+NO_EFFECT: Dict[str, Tuple[Optional[Tuple[Any, ...]], str]] = {
+    "use_tensorrt": ((False,), f"{_CPU}, without TensorRT"),
+    "use_xpu": ((False,), f"{_CPU}, not on a Kunlun XPU"),
+    "use_npu": ((False,), f"{_CPU}, not on an Ascend NPU"),
+    "use_mlu": ((False,), f"{_CPU}, not on an MLU"),
+    "gpu_mem": (None, "a GPU setting"),
+    "gpu_id": (None, "a GPU setting"),
+    "min_subgraph_size": (None, "a TensorRT setting"),
+    "ir_optim": (None, "Paddle Inference's graph optimisations are always on here"),
+    "warmup": (None, "the models are ready when PPOCR is built"),
+    "benchmark": ((False,), "the benchmarks are `paddle-pp bench` and deploy/benchmark.py"),
+    "use_pdserving": ((False,), "the server is `paddle-pp serve`"),
+    "max_text_length": (None, "CTC decoding reads lines of any length"),
+    "rec_image_inverse": (None, "CRNN reads the crop as it is"),
+    "det_algorithm": (("DB",), "PP-OCR's detector is DB"),
+    "rec_algorithm": (("CRNN",), "PP-OCR's recognizer is CRNN"),
+    "det_box_type": (("quad",), "DB gives quadrilaterals"),
+    "type": (("ocr",), "paddle-pp is PP-OCR's text system, not PP-Structure"),
+}
+
+
+def check_no_effect(values: Mapping[str, Any]) -> None:
+    """PaddleOCR's arguments of NO_EFFECT, as given (None: not given): a ValueError naming the first whose value
+    asks for something paddle-pp does not do."""
+    for name, value in values.items():
+        accepted, why = NO_EFFECT[name]
+        if value is not None and accepted is not None and value not in accepted:
+            shown = str(value).lower() if isinstance(value, bool) else value
+            wanted = str(accepted[0]).lower() if isinstance(accepted[0], bool) else accepted[0]
+            raise ValueError(f"{name} {shown}: {why}; leave {name} out or set it to {wanted}")
 
 
 def check_ocr_version(ocr_version: Optional[str]) -> None:

@@ -46,6 +46,14 @@ OPTION_KEYS: Dict[str, Tuple[str, str, str]] = {
     "rec_char_dict_path": ("rec", "Global", "character_dict_path"),
     "use_space_char": ("rec", "Global", "use_space_char"),
 }
+# PaddleOCR flags that describe the model rather than set an option: (model, section, key) whose value they must
+# equal. A model's input shape and labels are facts of its config.yml; a different value is a ValueError, not a
+# resize the weights were never trained for.
+MODEL_FACTS: Dict[str, Tuple[str, str, str]] = {
+    "rec_image_shape": ("rec", "Inference", "image_shape"),
+    "cls_image_shape": ("cls", "Inference", "image_shape"),
+    "label_list": ("cls", "Global", "label_list"),
+}
 SYSTEM_KEYS = ("use_angle_cls", "drop_score")
 
 
@@ -60,16 +68,40 @@ def option_field(flag: str) -> config_schema.Field:
 
 
 def apply_options(configs: Dict[str, Dict[str, Any]], options: Dict[str, Any]) -> None:
-    """Write non-None options into the model configs. An unknown option is a TypeError, a value out of its range
-    a ValueError naming the option; either way no config is changed."""
+    """Write non-None options into the model configs, and check the MODEL_FACTS given against them. An unknown
+    option is a TypeError, a value out of its range or unlike the model's a ValueError naming the option; either
+    way no config is changed."""
     given = {flag: value for flag, value in options.items() if value is not None}
     for flag, value in given.items():
-        if flag not in OPTION_KEYS:
-            raise TypeError(f"unknown option '{flag}'; known: {', '.join(sorted(OPTION_KEYS))}")
-        option_field(flag).check(value, flag)
+        if flag in MODEL_FACTS:
+            _check_model_fact(configs, flag, value)
+        elif flag in OPTION_KEYS:
+            option_field(flag).check(value, flag)
+        else:
+            known = sorted(set(OPTION_KEYS) | set(MODEL_FACTS))
+            raise TypeError(f"unknown option '{flag}'; known: {', '.join(known)}")
     for flag, value in given.items():
-        model, section, key = OPTION_KEYS[flag]
-        configs[model].setdefault(section, {})[key] = value
+        if flag in OPTION_KEYS:
+            model, section, key = OPTION_KEYS[flag]
+            configs[model].setdefault(section, {})[key] = value
+
+
+def _check_model_fact(configs: Dict[str, Dict[str, Any]], flag: str, value: Any) -> None:
+    """A MODEL_FACTS flag's value (a shape may be PaddleOCR's string "3, 32, 320") against the model's config; a
+    config without the key (options checked before the models are chosen) is not compared."""
+    model, section, key = MODEL_FACTS[flag]
+    if isinstance(value, str) and key == "image_shape":
+        try:
+            value = [int(part) for part in value.replace("[", "").replace("]", "").split(",")]
+        except ValueError:
+            raise ValueError(f"{flag} must be C, H, W (e.g. '3, 32, 320'), got {value!r}") from None
+    elif not isinstance(value, (list, tuple)):
+        raise ValueError(f"{flag} must be a list, got {value!r}")
+    expected = (configs.get(model) or {}).get(section, {}).get(key)
+    if expected is not None and [str(v) for v in value] != [str(v) for v in expected]:
+        made_for = "that input shape" if key == "image_shape" else "those labels"
+        raise ValueError(f"{flag} {list(value)}: this {model} model takes {list(expected)} ({section}.{key} of its "
+                         f"config.yml); leave {flag} out, or use a model made for {made_for}")
 
 
 def _postprocess_kwargs(cfg: Dict[str, Any]) -> Dict[str, Any]:

@@ -52,3 +52,36 @@ def test_ocr_version_pp_ocr_is_accepted_and_another_is_refused_by_name():
     pa.check_ocr_version("PP-OCR")
     with pytest.raises(ValueError, match="ocr_version PP-OCRv4: paddle-pp runs PP-OCR's models"):
         pa.check_ocr_version("PP-OCRv4")
+
+
+def test_no_effect_arguments_take_what_paddle_pp_does_and_refuse_the_rest():
+    from paddle_pp.config_schema import PADDLEOCR_ARGS
+
+    assert set(pa.NO_EFFECT) <= set(PADDLEOCR_ARGS)            # each has its type and range in the schema
+    pa.check_no_effect({name: None for name in pa.NO_EFFECT})   # not given
+    pa.check_no_effect({"use_tensorrt": False, "gpu_mem": 8000, "ir_optim": False, "det_algorithm": "DB",
+                        "max_text_length": 100, "type": "ocr"})
+    for name, value, problem in (("use_xpu", True, "use_xpu true: paddle-pp runs on the CPU"),
+                                 ("benchmark", True, "paddle-pp bench"),
+                                 ("det_box_type", "poly", "det_box_type poly: DB gives quadrilaterals; leave "
+                                                          "det_box_type out or set it to quad")):
+        with pytest.raises(ValueError, match=problem):
+            pa.check_no_effect({name: value})
+
+
+def test_model_facts_must_match_the_models_config():
+    from paddle_pp.pipeline import apply_options
+
+    configs = {"det": {}, "cls": {"Inference": {"image_shape": [3, 48, 192]}, "Global": {"label_list": ["0", "180"]}},
+               "rec": {"Inference": {"image_shape": [3, 32, 320]}}}
+    apply_options(configs, {"rec_image_shape": "3, 32, 320", "cls_image_shape": [3, 48, 192],
+                            "label_list": ("0", "180")})
+    assert configs["rec"]["Inference"]["image_shape"] == [3, 32, 320]        # checked, never written
+    apply_options({"det": {}, "cls": {}, "rec": {}}, {"rec_image_shape": "3, 48, 320"})  # no model yet: not compared
+    for options, problem in (({"rec_image_shape": "3,48,320"}, "rec_image_shape \\[3, 48, 320\\]: this rec model "
+                                                               "takes \\[3, 32, 320\\]"),
+                             ({"rec_image_shape": "three"}, "must be C, H, W"),
+                             ({"label_list": "0"}, "label_list must be a list"),
+                             ({"label_list": ["180", "0"]}, "made for those labels")):
+        with pytest.raises(ValueError, match=problem):
+            apply_options(configs, options)

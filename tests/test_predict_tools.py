@@ -377,11 +377,33 @@ def test_paddleocr_flags_parse_into_ours(capsys):
                           (["--page_num", "2", "--pages", "1"], "page_num 2 and pages 1 both choose pages"),
                           (["--page_num", "-1"], "argument --page_num: must be an integer >= 0"),
                           (["--use_mp", "true", "--total_process_num", "0"], "argument --total_process_num"),
-                          (["--ocr_version", "PP-OCRv3"], "ocr_version PP-OCRv3: paddle-pp runs PP-OCR's")):
+                          (["--ocr_version", "PP-OCRv3"], "ocr_version PP-OCRv3: paddle-pp runs PP-OCR's"),
+                          (["--use_tensorrt", "true"], "use_tensorrt true: paddle-pp runs on the CPU"),
+                          (["--rec_algorithm", "SVTR_LCNet"], "rec_algorithm SVTR_LCNet: PP-OCR's recognizer is CRNN"),
+                          (["--gpu_mem", "-5"], "argument --gpu_mem: must be an integer >= 0")):
         with pytest.raises(SystemExit) as exit_info:
             system.parse_args(argv)
         assert exit_info.value.code == 2
         assert problem in capsys.readouterr().err
+    # PaddleOCR's flags that restate what paddle-pp does anyway are taken
+    taken = system.parse_args(["--ir_optim", "false", "--gpu_mem", "500", "--use_tensorrt", "false", "--warmup", "true",
+                               "--max_text_length", "25", "--det_algorithm", "DB", "--rec_algorithm", "CRNN",
+                               "--rec_image_shape", "3, 32, 320", "--cls_image_shape", "3, 48, 192"])
+    assert utility.model_options(taken, "rec")["rec_image_shape"] == "3, 32, 320"
+    assert "rec_image_shape" not in utility.model_options(system.parse_args([]), "rec")
+
+
+def test_a_model_shape_flag_unlike_the_models_is_an_error_naming_it(models_dir, tmp_path, capsys):
+    from paddle_pp.tools import predict_rec
+
+    cv2.imwrite(str(tmp_path / "line.png"), fixtures.text_lines()[0])
+    assert predict_rec.main(["--image_dir", str(tmp_path / "line.png"), "--output", str(tmp_path / "same"),
+                             "--rec_image_shape", "3, 32, 320"]) == 0
+    code = predict_rec.main(["--image_dir", str(tmp_path / "line.png"), "--output", str(tmp_path / "other"),
+                             "--rec_image_shape", "3, 48, 320"])
+    err = capsys.readouterr().err
+    assert code == 2 and "rec_image_shape [3, 48, 320]: this rec model takes [3, 32, 320]" in err
+    assert "Traceback" not in err
 
 
 def test_save_crop_res_writes_each_kept_lines_crop_and_a_rec_label_file(models_dir, tmp_path, capsys):

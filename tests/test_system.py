@@ -177,6 +177,37 @@ def test_paddleocr_constructor_arguments(models_dir):
         PPOCR(ocr_version="PP-OCRv4")
 
 
+def test_paddleocr_arguments_that_restate_the_models_are_taken(models_dir, tmp_path):
+    """A PaddleOCR(...) call as scripts write it runs as it is; a value asking for another model, device or
+    algorithm is a ValueError naming it, and a typo stays a TypeError."""
+    img, lines = fixtures.document()
+    ocr = PPOCR(use_angle_cls=True, use_gpu=False, ir_optim=True, use_tensorrt=False, gpu_mem=500, warmup=False,
+                min_subgraph_size=15, max_text_length=25, det_algorithm="DB", rec_algorithm="CRNN",
+                det_box_type="quad", rec_image_shape="3, 32, 320", cls_image_shape="3, 48, 192",
+                label_list=["0", "180"], benchmark=False, use_pdserving=False, type="ocr", show_log=False)
+    assert squash(lines[2]) in {squash(t) for _, (t, _) in ocr.ocr(img)[0]}
+    for kwargs, problem in (({"use_tensorrt": True}, "use_tensorrt true: paddle-pp runs on the CPU"),
+                            ({"det_algorithm": "EAST"}, "det_algorithm EAST: PP-OCR's detector is DB"),
+                            ({"type": "structure"}, "not PP-Structure"),
+                            ({"rec_image_shape": "3, 48, 320"}, "this rec model takes \\[3, 32, 320\\]"),
+                            ({"cls_image_shape": [3, 48, 192, 1]}, "cls_image_shape"),
+                            ({"label_list": ["0", "90"]}, "label_list \\['0', '90'\\]: this cls model takes"),
+                            ({"gpu_mem": -1}, "gpu_mem must be an integer >= 0")):
+        with pytest.raises(ValueError, match=problem):
+            PPOCR(**kwargs)
+    with pytest.raises(TypeError, match="unknown option 'det_db_tresh'"):
+        PPOCR(det_db_tresh=0.3)
+
+
+def test_page_num_reads_the_first_pages_of_each_document(models_dir, tmp_path):
+    pdf = fixtures.text_pdf(tmp_path / "three.pdf", rotate=(0, 0, 0), turned=(False, False, False), blank_after=False)
+    ocr = PPOCR(page_num=2, use_angle_cls=False)
+    assert len(ocr.ocr(str(pdf))) == 2 and len(ocr(str(pdf))) == 2
+    assert [page.number for page in ocr.pages(str(pdf))] == [1, 2]
+    assert len(ocr(str(pdf), pages="3")) == 1                       # a call's own pages win
+    assert len(PPOCR(page_num=0, use_angle_cls=False)(str(pdf))) == 3
+
+
 def test_show_log_false_silences_model_preparation(models_dir, monkeypatch, capsys):
     import paddle_pp.ocr as ocr_module
 

@@ -31,7 +31,7 @@ from paddle_pp.config import load_config
 from paddle_pp import paddleocr_args
 from paddle_pp.config_schema import DOCUMENT, PADDLEOCR_ARGS, SYSTEM, Field
 from paddle_pp.documents import DocumentReadError, Page, PageResult, iter_pages, page_name
-from paddle_pp.pipeline import OPTION_KEYS, option_field
+from paddle_pp.pipeline import MODEL_FACTS, OPTION_KEYS, option_field
 from paddle_pp.utils.files import display_name, list_images, write_bytes_atomic, write_text_atomic
 from paddle_pp.utils.errors import printable
 from paddle_pp.utils.image_io import INPUT_EXTENSIONS as IMAGE_EXTENSIONS, ImageReadError, default_max_pixels, input_log
@@ -113,6 +113,7 @@ class _Parser(argparse.ArgumentParser):
         try:
             paddleocr_args.check_use_gpu(getattr(parsed, "use_gpu", None))
             paddleocr_args.check_ocr_version(getattr(parsed, "ocr_version", None))
+            paddleocr_args.check_no_effect({name: getattr(parsed, name, None) for name in paddleocr_args.NO_EFFECT})
             parsed.engine = paddleocr_args.engine_for(getattr(parsed, "use_onnx", None), parsed.engine)
             if hasattr(parsed, "page_num") and hasattr(parsed, "pages"):  # a server takes pages per request
                 parsed.pages = paddleocr_args.pages_for(parsed.page_num, parsed.pages)
@@ -244,6 +245,7 @@ def build_parser(tool: str, description: Optional[str] = None) -> argparse.Argum
         field = option_field(flag)
         options.add_argument(f"--{flag}", default=None, **schema_flag(field, flag),
                              help=f"{model}.yml {section}.{key}: {field.describe()} (YAML: {yaml_default(flag)})")
+    _add_paddleocr_model_facts(parser, stages)
     return parser
 
 
@@ -254,6 +256,22 @@ def _formats(text: str) -> List[str]:
         known = ", ".join(DOCUMENT["output_format"].item.choices)
         raise argparse.ArgumentTypeError(f"must be a comma-separated list of {known}; got {text!r}")
     return formats
+
+
+def _add_paddleocr_model_facts(parser: argparse.ArgumentParser, stages: Sequence[str]) -> None:
+    """PaddleOCR's flags that describe the models (checked against their config.yml) or change nothing here
+    (paddleocr_args.NO_EFFECT: taken when they ask for what paddle-pp does anyway), so its command lines run."""
+    group = parser.add_argument_group("PaddleOCR's flags that only restate what the models are or do")
+    for flag, (model, section, key) in MODEL_FACTS.items():
+        if model in stages and flag != "label_list":   # PaddleOCR's --label_list is not usable from a shell
+            official = ", ".join(str(v) for v in load_config(model)[section][key])
+            group.add_argument(f"--{flag}", default=None, **schema_flag(PADDLEOCR_ARGS[flag], flag),
+                               help=f"must be the model's {section}.{key} (official: '{official}')")
+    for flag, (accepted, why) in paddleocr_args.NO_EFFECT.items():
+        taken = "any value" if accepted is None else "only " + ", ".join(str(v).lower() if isinstance(v, bool)
+                                                                         else str(v) for v in accepted)
+        group.add_argument(f"--{flag}", default=None, **schema_flag(PADDLEOCR_ARGS[flag], flag),
+                           help=f"{taken}: {why}")
 
 
 def engine_options(args: argparse.Namespace) -> Dict[str, Any]:
@@ -268,8 +286,10 @@ def model_choice(args: argparse.Namespace) -> Dict[str, Any]:
 
 
 def model_options(args: argparse.Namespace, *stages: str) -> Dict[str, Any]:
-    """The OPTION_KEYS flags of these stages, as given (None = YAML default)."""
-    return {flag: getattr(args, flag) for flag, (model, _, _) in OPTION_KEYS.items() if model in stages}
+    """The OPTION_KEYS flags of these stages, as given (None = YAML default), and their MODEL_FACTS flags given."""
+    options = {flag: getattr(args, flag) for flag, (model, _, _) in OPTION_KEYS.items() if model in stages}
+    facts = {flag: getattr(args, flag, None) for flag, (model, _, _) in MODEL_FACTS.items() if model in stages}
+    return {**options, **{flag: value for flag, value in facts.items() if value is not None}}
 
 
 # ---------------------------------------------------------------- names in results files
