@@ -81,6 +81,19 @@ def two_column_page(size: Tuple[int, int] = (1240, 560)) -> Tuple[np.ndarray, Li
     return cv2.cvtColor(np.asarray(page), cv2.COLOR_RGB2BGR), lines
 
 
+def nested_cut_boxes(levels: int) -> List[np.ndarray]:
+    """Boxes ([4, 2] float32, in reading order) whose column order nests `levels` cuts deep, each inside the last: a
+    line across the part's top (a band), a column of lines down its left side (a column), then the same in what is
+    left, to the right and below."""
+    bottom, width = 20.0 * levels + 200, 210.0 * levels + 1000
+    rects = []
+    for k in range(levels):
+        x0, y0 = 210.0 * k, 20.0 * k
+        rects.append((x0, y0, width - x0, 10))
+        rects += [(x0, y, 200, 20) for y in np.arange(y0 + 20, bottom, 24)]
+    return [np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], np.float32) for x, y, w, h in rects]
+
+
 def small_print_page(size: Tuple[int, int] = (3200, 2400)) -> np.ndarray:
     """A large white page with `document()` at half size in one corner: its lines are about 10 px high, and the
     default detector resize (max 960) shrinks them to 3 px, too small to find; at full size they are read."""

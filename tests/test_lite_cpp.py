@@ -264,6 +264,7 @@ def test_reading_order_is_the_python_order(driver, tmp_path):
     rng = np.random.default_rng(3)
     pages = [_random_page(rng, count) for count in [0, 1, 2, 7, 40, 40, 150, 400]]
     pages += [_column_page(rng, columns) for columns in (1, 2, 2, 3, 3)]
+    pages.append(np.array(fixtures.nested_cut_boxes(12)))        # cuts 24 deep
     cut = 0
     for trial, boxes in enumerate(pages):
         path = _save(tmp_path / "boxes.npy", boxes)
@@ -273,7 +274,7 @@ def test_reading_order_is_the_python_order(driver, tmp_path):
         expected = [next(i for i, b in enumerate(boxes) if np.array_equal(b, s)) for s in sorted_boxes(list(boxes))]
         if len({b.tobytes() for b in boxes}) == len(boxes):   # the driver finds boxes by value
             assert driver("order", "paddleocr", path)["order"] == expected, trial
-    assert cut == 4                         # the pages of several columns were read column by column
+    assert cut == 5                         # the pages of several columns were read column by column
 
 
 def test_db_postprocess_on_synthetic_maps(driver, cpp_config, tmp_path):

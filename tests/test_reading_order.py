@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
+import fixtures
 from paddle_pp import config_schema
 from paddle_pp.utils.reading_order import READING_ORDERS, column_order, order_boxes, row_order, sorted_boxes
 
@@ -216,3 +217,20 @@ def test_columns_of_nothing_and_of_one_box():
     assert column_order([]) == []
     assert column_order([rect(0, 0, 100, 20)]) == [0]
     assert order_boxes([], "columns") == []
+
+
+def test_columns_nested_deeper_than_the_recursion_limit():
+    """Cuts nested level after level (fixtures.nested_cut_boxes). The cut keeps a stack of its own, so a nesting
+    deeper than Python's recursion limit (lowered here) is read, in order."""
+    import inspect
+    import sys
+
+    levels = 60
+    boxes = fixtures.nested_cut_boxes(levels)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(len(inspect.stack()) + levels)   # room for the call, not for one frame a level
+    try:
+        order = column_order(boxes)
+    finally:
+        sys.setrecursionlimit(limit)
+    assert order == list(range(len(boxes)))

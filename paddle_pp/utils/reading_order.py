@@ -247,14 +247,20 @@ def _column_blocks(extent: np.ndarray) -> List[List[int]]:
 def _xy_cut(extent: np.ndarray, ids: List[int], is_column: Callable[[List[int]], bool]) -> List[List[int]]:
     """The blocks `ids` (extent [B, 4]: left, top, right, bottom) in reading order, as parts that cannot be cut
     further: split where a vertical strip crosses none of them (left to right) if each part `is_column`, else where
-    a horizontal one does (top to bottom), recursively."""
-    columns = _split(extent[:, 0], extent[:, 2], ids)
-    if len(columns) > 1 and all(is_column(part) for part in columns):
-        return [cut for part in columns for cut in _xy_cut(extent, part, is_column)]
-    bands = _split(extent[:, 1], extent[:, 3], ids)
-    if len(bands) > 1:
-        return [cut for part in bands for cut in _xy_cut(extent, part, is_column)]
-    return [ids]
+    a horizontal one does (top to bottom), and again inside each part: depth first, with a stack of its own, so
+    no arrangement of boxes runs into Python's recursion limit."""
+    done: List[List[int]] = []
+    todo = [ids]
+    while todo:
+        part = todo.pop()
+        pieces = _split(extent[:, 0], extent[:, 2], part)
+        if not (len(pieces) > 1 and all(is_column(piece) for piece in pieces)):
+            pieces = _split(extent[:, 1], extent[:, 3], part)
+        if len(pieces) > 1:
+            todo.extend(reversed(pieces))     # the first piece is taken next
+        else:
+            done.append(part)
+    return done
 
 
 def _split(lo: np.ndarray, hi: np.ndarray, ids: List[int]) -> List[List[int]]:

@@ -237,16 +237,22 @@ struct ColumnCut {
     return Median(values) >= kColumnAspect;
   }
 
+  // depth first with a stack of its own, as _xy_cut: no arrangement of boxes can exhaust the call stack
   void Cut(const std::vector<size_t>& ids, std::vector<std::vector<size_t>>* out) const {
-    const std::vector<std::vector<size_t>> columns = Split(left, right, ids);
-    bool all_text = columns.size() > 1;
-    for (const std::vector<size_t>& part : columns) all_text = all_text && RunningText(part);
-    const std::vector<std::vector<size_t>> parts = all_text ? columns : Split(top, bottom, ids);
-    if (parts.size() < 2) {
-      out->push_back(ids);
-      return;
+    std::vector<std::vector<size_t>> todo{ids};
+    while (!todo.empty()) {
+      const std::vector<size_t> part = std::move(todo.back());
+      todo.pop_back();
+      std::vector<std::vector<size_t>> pieces = Split(left, right, part);
+      bool all_text = pieces.size() > 1;
+      for (const std::vector<size_t>& piece : pieces) all_text = all_text && RunningText(piece);
+      if (!all_text) pieces = Split(top, bottom, part);
+      if (pieces.size() > 1) {
+        todo.insert(todo.end(), pieces.rbegin(), pieces.rend());  // the first piece is taken next
+      } else {
+        out->push_back(part);
+      }
     }
-    for (const std::vector<size_t>& part : parts) Cut(part, out);
   }
 };
 
