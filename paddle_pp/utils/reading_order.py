@@ -9,9 +9,9 @@
   label next to a taller one, a header cell next to a lower-case one) are read out of order.
 
 - `columns`: for text set in columns (articles, papers, newsletters, brochures). Each line is chained to the next
-  line of its column; the chains (blocks) are cut apart recursively where a vertical, else a horizontal, strip of
-  the page crosses none of them (an XY-cut: columns left to right, bands top to bottom); what cannot be cut is read
-  in `rows`. A title across the columns is read first, each column whole, then what runs across below them. The
+  line of its column; the chains (blocks) are cut apart where a vertical, else a horizontal, strip of the page
+  crosses none of them, and again inside each part (an XY-cut: columns left to right, bands top to bottom); what
+  cannot be cut is read in `rows`. A title across the columns is read first, each column whole, then what runs across below them. The
   cells of a table and the prices of a receipt are columns too: read column by column, so keep `rows` for those.
 
 `rows` and `paddleocr` do not detect columns: two columns whose lines share a baseline are read across, line by line.
@@ -199,35 +199,35 @@ def _column_blocks(extent: np.ndarray) -> List[List[int]]:
     height = np.maximum(extent[:, 3] - extent[:, 1], 1e-6)
     middle = (extent[:, 1] + extent[:, 3]) / 2
 
-    def gaps(rows: np.ndarray) -> np.ndarray:
-        """[len(rows), K]: the gap from each box of `rows` down to each box below it; inf where not below."""
-        overlap_x = (np.minimum(extent[rows, None, 2], extent[None, :, 2])
-                     - np.maximum(extent[rows, None, 0], extent[None, :, 0]))
-        smaller = np.minimum(height[rows, None], height[None, :])
-        gap = extent[None, :, 1] - extent[rows, None, 3]
-        below = (overlap_x > 0) & (middle[None, :] > middle[rows, None]) & (gap > -smaller / 2)
+    def gaps(upper: np.ndarray) -> np.ndarray:
+        """[len(upper), K]: the gap from each box of `upper` down to each box below it; inf where not below."""
+        overlap_x = (np.minimum(extent[upper, None, 2], extent[None, :, 2])
+                     - np.maximum(extent[upper, None, 0], extent[None, :, 0]))
+        smaller = np.minimum(height[upper, None], height[None, :])
+        gap = extent[None, :, 1] - extent[upper, None, 3]
+        below = (overlap_x > 0) & (middle[None, :] > middle[upper, None]) & (gap > -smaller / 2)
         return np.where(below, gap, np.inf)
 
     chunks = [np.arange(start, min(start + _BLOCK, count)) for start in range(0, count, _BLOCK)]  # memory ~ K
     nearest_below = np.full(count, np.inf)
     nearest_above = np.full(count, np.inf)
-    for rows in chunks:
-        gap = gaps(rows)
-        nearest_below[rows] = gap.min(axis=1)
+    for upper in chunks:
+        gap = gaps(upper)
+        nearest_below[upper] = gap.min(axis=1)
         nearest_above = np.minimum(nearest_above, gap.min(axis=0))
     below_count = np.zeros(count, dtype=np.int64)
     below_of = np.zeros(count, dtype=np.int64)     # the nearest box below (the first of equals)
     above_count = np.zeros(count, dtype=np.int64)
     above_of = np.full(count, -1, dtype=np.int64)  # the nearest box above (the first of equals)
-    for rows in chunks:
-        gap = gaps(rows)
+    for upper in chunks:
+        gap = gaps(upper)
         finite = np.isfinite(gap)
-        below_count[rows] = (finite & (gap <= nearest_below[rows, None] + LAYER * height[rows, None])).sum(axis=1)
-        below_of[rows] = np.argmin(gap, axis=1)
+        below_count[upper] = (finite & (gap <= nearest_below[upper, None] + LAYER * height[upper, None])).sum(axis=1)
+        below_of[upper] = np.argmin(gap, axis=1)
         above_count += (finite & (gap <= nearest_above[None, :] + LAYER * height[None, :])).sum(axis=0)
         nearest = finite & (gap == nearest_above[None, :])
         first = (above_of < 0) & nearest.any(axis=0)
-        above_of[first] = rows[np.argmax(nearest[:, first], axis=0)]
+        above_of[first] = upper[np.argmax(nearest[:, first], axis=0)]
     boxes = np.arange(count)
     chained = ((below_count == 1) & (above_count[below_of] == 1) & (above_of[below_of] == boxes)
                & (nearest_below <= LINE_GAP * np.minimum(height, height[below_of])))
