@@ -424,7 +424,7 @@ class PPOCR:
         over. An image without text gives `[]` where PaddleOCR gives None. Errors as `__call__`; a ValueError
         when the call asks for nothing (no det, no rec, and no classifier to run)."""
         check_values({"pages": pages, "pdf_password": pdf_password}, DOCUMENT)
-        options = ImageOptions(inv, bin, tuple(alpha_color))
+        options = ImageOptions(inv, bin, alpha_color)
         if not (det or rec or (cls and self.use_angle_cls)):
             raise ValueError("ocr(det=False, rec=False) asks for nothing but the classifier, and "
                              f"{'cls is False' if not cls else 'use_angle_cls is off'}; keep det, rec or both")

@@ -138,8 +138,9 @@ def test_paddleocr_image_options_inv_bin_and_alpha_color(ocr):
     assert squash(lines[0]) in read(ocr.ocr(white_text, alpha_color=(0, 0, 0))[0])
     assert squash(lines[0]) in read(ocr.ocr(255 - img, inv=True)[0])
     assert squash(lines[0]) in read(ocr.ocr(img, bin=True)[0])
-    with pytest.raises(ValueError, match="alpha_color"):
-        ocr.ocr(img, alpha_color=(0, 0))
+    for bad in ((0, 0), 5, "red", (0, 0, 256), (0.5, 0, 0)):
+        with pytest.raises(ValueError, match="alpha_color must be three integers 0-255"):
+            ocr.ocr(img, alpha_color=bad)
 
 
 def test_paddleocr_cls_false_skips_the_classifier_for_one_call(ocr):

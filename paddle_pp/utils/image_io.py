@@ -438,7 +438,7 @@ def adjust_for_ocr(img: np.ndarray, invert: bool = False, binarize: bool = False
 
 def bgr_of_rgb(color: Sequence[int]) -> Tuple[int, int, int]:
     """PaddleOCR's `alpha_color` (R, G, B, each 0-255) as the BGR triple flatten_alpha takes; a ValueError otherwise."""
-    values = tuple(color)
+    values = tuple(color) if isinstance(color, (list, tuple, np.ndarray)) else ()
     if len(values) != 3 or not all(isinstance(v, (int, np.integer)) and 0 <= v <= 255 for v in values):
         raise ValueError(f"alpha_color must be three integers 0-255 (R, G, B), got {color!r}")
     return int(values[2]), int(values[1]), int(values[0])
@@ -465,7 +465,7 @@ class ImageOptions:
         get = values.get if isinstance(values, Mapping) else lambda name, default=None: getattr(values, name, default)
         color = get("alphacolor", None)
         return cls(bool(get("invert", False)), bool(get("binarize", False)),
-                   tuple(color) if color is not None else None)
+                   tuple(color) if isinstance(color, (list, tuple)) else color)
 
     @property
     def background(self) -> Background:
