@@ -136,14 +136,14 @@ def test_lite_engine_matches_the_paddle_models(lite_x86):
 
 
 def test_whole_system_on_lite_equals_paddle(lite_x86):
-    from paddle_pp.lite.compare_lite import build_lite_system, compare
-
     from paddle_pp import PPOCR
+    from paddle_pp.lite.compare_lite import build_lite_system
+    from paddle_pp.utils.agreement import match_results
 
     img = fixtures.photo_like()
     ref = PPOCR(engine="dygraph")(img)
     ours = [r.to_dict() for r in build_lite_system(lite_x86)(img)]
-    stats = compare(ref, ours, tol=0)
+    stats = match_results(ref, ours, tol=0)
     assert len(ref) >= 4 and stats["exact"] == stats["texts"] == len(ref) == len(ours)
     assert np.allclose([r["score"] for r in ours], [r["score"] for r in ref], atol=1e-4)
 

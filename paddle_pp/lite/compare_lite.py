@@ -13,10 +13,9 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
-import numpy as np
-
+from paddle_pp.utils.agreement import Agreement
 from paddle_pp.utils.files import display_name, list_images
 from paddle_pp.utils.image_io import read_image
 
@@ -38,24 +37,6 @@ def build_lite_system(lite_model_dir: Path, threads: int = 0, use_angle_cls: Opt
                       if use_cls else None, system["drop_score"])
 
 
-def compare(ref: List[dict], ours: List[dict], tol: int = 1) -> dict:
-    """Greedy one-to-one box matching (all corners within tol px); texts compared on matched boxes."""
-    used, exact, matched, texts = set(), 0, 0, 0
-    for r in ref:
-        rp = np.array(r["points"])
-        for j, o in enumerate(ours):
-            if j in used:
-                continue
-            diff = np.abs(np.array(o["points"]) - rp).max()
-            if diff <= tol:
-                used.add(j)
-                matched += 1
-                exact += int(diff == 0)
-                texts += int(o["transcription"] == r["transcription"])
-                break
-    return {"ref": len(ref), "ours": len(ours), "exact": exact, "matched": matched, "texts": texts}
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--image_dir", required=True, help="image file, directory or glob")
@@ -71,8 +52,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     images = sorted(images)[:args.limit or None]
     ref_system = PPOCR(engine=args.engine)
     lite_system = build_lite_system(Path(args.lite_model_dir))
-    totals = {"images": 0, "identical": 0, "ref": 0, "ours": 0, "exact": 0, "matched": 0, "texts": 0,
-              "max_score_diff": 0.0}
+    agreement = Agreement()
     times = {"ref": 0.0, "lite": 0.0}
     out = open(args.output, "w", encoding="utf-8") if args.output else None
     for path in images:
@@ -84,26 +64,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         t2 = time.perf_counter()
         times["ref"] += t1 - t0
         times["lite"] += t2 - t1
-        stats = compare(ref, ours)
-        identical = len(ref) == len(ours) == stats["exact"] == stats["texts"]
-        totals["images"] += 1
-        totals["identical"] += int(identical)
-        for key in ("ref", "ours", "exact", "matched", "texts"):
-            totals[key] += stats[key]
-        if identical:
-            diffs = [abs(a["score"] - b["score"]) for a, b in zip(ref, ours)]
-            totals["max_score_diff"] = max([totals["max_score_diff"]] + diffs)
-        else:
-            print(f"{display_name(path, root)}: {stats}", file=sys.stderr)
+        name = display_name(path, root)
+        if not agreement.add(name, ref, ours):
+            print(f"{name}: {agreement.differing[name]}", file=sys.stderr)
         if out:
-            out.write(json.dumps({"image": display_name(path, root), "ref": ref, "lite": ours}, ensure_ascii=False) + "\n")
+            out.write(json.dumps({"image": name, "ref": ref, "lite": ours}, ensure_ascii=False) + "\n")
     if out:
         out.close()
-    n = max(totals["images"], 1)
-    print(f"{totals['images']} images, {totals['identical']} identical; boxes {args.engine} {totals['ref']} / lite "
-          f"{totals['ours']} / exact {totals['exact']} / within 1 px {totals['matched']}; texts equal "
-          f"{totals['texts']}; max score diff on identical images {totals['max_score_diff']:.2e}; "
-          f"{times['ref'] / n * 1000:.0f} ms/image ({args.engine}) vs {times['lite'] / n * 1000:.0f} ms/image (lite)")
+    n = max(agreement.totals["images"], 1)
+    print(f"{agreement.summary(args.engine, 'lite')}; {times['ref'] / n * 1000:.0f} ms/image ({args.engine}) vs "
+          f"{times['lite'] / n * 1000:.0f} ms/image (lite)")
     return 0
 
 
