@@ -33,7 +33,11 @@ mkdir -p "$(dirname "$dir")"
 work="$(mktemp -d "${dir%/}.new.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/debs" "$work/sysroot" "$work/site"
-(cd "$work/debs" && apt-get download -qq "${debs[@]/%/:arm64}" 2>/dev/null)
+# apt's sandbox user cannot write to a root-owned temp folder: apt warns and downloads as root; that warning is dropped
+if ! (cd "$work/debs" && apt-get download -qq "${debs[@]/%/:arm64}" 2> >(grep -v "unsandboxed" >&2)); then
+  echo "error: apt-get download of Debian's arm64 python3.11 failed (is the arm64 package list there? apt-get update)" >&2
+  exit 1
+fi
 for deb in "$work"/debs/*.deb; do dpkg -x "$deb" "$work/sysroot"; done
 rm -rf "$work/debs"
 
