@@ -75,11 +75,7 @@ def test_aarch64_reads_what_x86_reads(aarch64, pages, options, score_tol):
 
 
 def test_compare_results_names_the_images_and_lines_that_differ(tmp_path, capsys):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("compare_results", REPO / "deploy" / "arm" / "compare_results.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    from paddle_pp.tools import compare_results as tool
 
     def line(text, score, x=0):
         return {"transcription": text, "score": score, "points": [[x, 0], [x + 9, 0], [x + 9, 5], [x, 5]]}
