@@ -2,8 +2,7 @@
 images identical, boxes matched exactly and within 1 px, texts equal, and each differing image's lines.
 
     paddle-pp ocr --image_dir "../shared/data/sroie_dev/images/0[89]?.jpg" --lang en --slim --output out/x86
-    PYTHONPATH=$PWD ~/.paddle_pp/aarch64/python -m paddle_pp ocr --image_dir "../shared/data/sroie_dev/images/0[89]?.jpg" \\
-        --lang en --slim --output out/arm
+    (the same command with the aarch64 Python, as docs/deploy.md runs it, --output out/arm)
     python deploy/arm/compare_results.py out/x86/system_results.txt out/arm/system_results.txt
 """
 from __future__ import annotations
