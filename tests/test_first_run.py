@@ -100,6 +100,18 @@ def test_preparation_output_goes_to_the_log_and_a_failure_names_model_and_log(tm
     assert "ValueError: conversion broke" in log  # the traceback is kept for the reader of the log
 
 
+def test_preparing_without_paddle_says_to_install_it_or_copy_a_cache(tmp_path, capfd):
+    """An inference-only install (onnxruntime, no Paddle: an ARM board) cannot prepare the official models."""
+    with pytest.raises(ModelPreparationError) as error:
+        with preparing("official cls model", tmp_path / "prepare.log"):
+            raise ModuleNotFoundError("No module named 'paddle'", name="paddle")
+    assert "needs paddlepaddle: install it, or copy a model cache prepared elsewhere" in str(error.value)
+    with pytest.raises(ModelPreparationError) as error:
+        with preparing("official cls model", tmp_path / "prepare.log"):
+            raise ModuleNotFoundError("No module named 'paddle2onnx'", name="paddle2onnx")
+    assert "needs paddlepaddle" not in str(error.value)
+
+
 def test_output_to_restores_the_descriptors(tmp_path, capfd):
     with output_to(tmp_path / "log.txt"):
         os.write(1, b"inside\n")

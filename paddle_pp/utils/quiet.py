@@ -124,7 +124,13 @@ def preparing(what: str, log_file: Union[str, os.PathLike], stream: Optional[IO[
                 raise
     except Exception as error:
         print("failed", file=stream, flush=True)
-        raise ModelPreparationError(f"preparing {what} failed: {_one_line(error)} (details in {log_file})") from error
+        hint = ""
+        if isinstance(error, ModuleNotFoundError) and (error.name or "").split(".")[0] == "paddle":
+            # an inference-only install (an ARM board: docs/deploy.md) runs prepared models but cannot prepare them
+            hint = ("; preparing the official models needs paddlepaddle: install it, or copy a model cache prepared "
+                    "elsewhere and point PADDLE_PP_MODELS at it")
+        raise ModelPreparationError(f"preparing {what} failed: {_one_line(error)}{hint} "
+                                    f"(details in {log_file})") from error
     except BaseException:  # KeyboardInterrupt, SystemExit: end the line, let them through unchanged
         print("interrupted", file=stream, flush=True)
         raise
