@@ -64,15 +64,19 @@ NO_EFFECT: Dict[str, Tuple[Optional[Tuple[Any, ...]], str]] = {
 }
 
 
+def flag_text(value: Any) -> str:
+    """A value as a command line spells it: booleans in lower case (true, false), the rest as they print."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def check_no_effect(values: Mapping[str, Any]) -> None:
     """PaddleOCR's arguments of NO_EFFECT, as given (None: not given): a ValueError naming the first whose value
     asks for something paddle-pp does not do."""
     for name, value in values.items():
         accepted, why = NO_EFFECT[name]
         if value is not None and accepted is not None and value not in accepted:
-            shown = str(value).lower() if isinstance(value, bool) else value
-            wanted = str(accepted[0]).lower() if isinstance(accepted[0], bool) else accepted[0]
-            raise ValueError(f"{name} {shown}: {why}; leave {name} out or set it to {wanted}")
+            raise ValueError(f"{name} {flag_text(value)}: {why}; leave {name} out or set it to "
+                             f"{flag_text(accepted[0])}")
 
 
 def check_ocr_version(ocr_version: Optional[str]) -> None:
@@ -90,7 +94,7 @@ def engine_for(use_onnx: Optional[bool], engine: Optional[str]) -> Optional[str]
         return engine
     wanted = "onnx" if use_onnx else "paddle"
     if engine is not None and engine != wanted:
-        raise ValueError(f"use_onnx {str(bool(use_onnx)).lower()} asks for engine {wanted}, "
+        raise ValueError(f"use_onnx {flag_text(bool(use_onnx))} asks for engine {wanted}, "
                          f"but engine {engine} is given; pass one of them")
     return wanted
 

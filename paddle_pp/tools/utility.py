@@ -268,8 +268,7 @@ def _add_paddleocr_model_facts(parser: argparse.ArgumentParser, stages: Sequence
             group.add_argument(f"--{flag}", default=None, **schema_flag(PADDLEOCR_ARGS[flag], flag),
                                help=f"must be the model's {section}.{key} (official: '{official}')")
     for flag, (accepted, why) in paddleocr_args.NO_EFFECT.items():
-        taken = "any value" if accepted is None else "only " + ", ".join(str(v).lower() if isinstance(v, bool)
-                                                                         else str(v) for v in accepted)
+        taken = "any value" if accepted is None else "only " + ", ".join(map(paddleocr_args.flag_text, accepted))
         group.add_argument(f"--{flag}", default=None, **schema_flag(PADDLEOCR_ARGS[flag], flag),
                            help=f"{taken}: {why}")
 
