@@ -117,3 +117,45 @@ def test_a_weights_only_directory_exports_from_its_own_config(models_dir, tmp_pa
     x = fixtures.to_rec_batch(fixtures.text_lines()[:2], 320)
     ref = build_engine("rec", weights_dir, "dygraph")(x)
     assert np.abs(PaddleInferenceEngine(out)(x) - ref).max() <= 1e-4
+
+
+def _texts_and_boxes(results):
+    return [(r["transcription"], np.round(r["points"]).astype(int).tolist()) for r in results]
+
+
+@pytest.mark.parametrize("engine", ["paddle", "onnx"])
+def test_one_system_serves_many_threads(models_dir, engine):
+    """A web app's thread pool calls one PPOCR from threads that come and go, and several at once. Paddle Inference
+    predictors run from changing threads failed now and then inside Paddle ('RuntimeError: std::exception');
+    every call must give what a call from the main thread gives."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from paddle_pp import PPOCR
+
+    ocr = PPOCR(engine=engine)
+    images = [fixtures.document()[0], fixtures.form(), fixtures.two_column_page()[0], fixtures.photo_like()] * 2
+    expected = [_texts_and_boxes(ocr(img)) for img in images]
+    on_new_threads = []
+    for img in images:  # one call per new thread, one after the other
+        thread = threading.Thread(target=lambda: on_new_threads.append(_texts_and_boxes(ocr(img))))
+        thread.start()
+        thread.join()
+    with ThreadPoolExecutor(4) as pool:  # several at once
+        at_once = list(pool.map(lambda img: _texts_and_boxes(ocr(img)), images))
+    assert on_new_threads == expected and at_once == expected
+    assert all(expected)
+
+
+def test_paddle_inference_prints_nothing_on_stdout(models_dir, capfd):
+    """A PIR predictor's first run with oneDNN prints a line per reduce_mean op from C++; the engine keeps it off
+    the user's terminal and output."""
+    from paddle_pp.ocr import prepare_model
+
+    engine = PaddleInferenceEngine(prepare_model("rec", "paddle"))
+    capfd.readouterr()
+    engine(fixtures.to_rec_batch(fixtures.text_lines()[:2], 320))
+    engine = PaddleInferenceEngine(prepare_model("rec", "paddle"))
+    engine(fixtures.to_rec_batch(fixtures.text_lines()[:1], 100))
+    out, err = capfd.readouterr()
+    assert "ReduceMean" not in out + err

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
-from typing import Optional
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Optional, TypeVar
 
 import numpy as np
 
@@ -20,6 +22,9 @@ ONEDNN_OPS = (
     "squeeze2", "unsqueeze2", "flatten_contiguous_range", "concat", "slice", "scale", "pad3d", "shape",
     "fill_constant",
 )
+
+
+T = TypeVar("T")
 
 
 def find_inference_files(model_dir: os.PathLike, prefer_legacy: bool = False) -> tuple:
@@ -63,13 +68,46 @@ class PaddleInferenceEngine:
             config.disable_mkldnn()
         config.switch_ir_optim(True)
         config.disable_glog_info()
-        self.predictor = inference.create_predictor(config)
+        self._runner: Optional[ThreadPoolExecutor] = None
+        self._runner_pid = 0
+        self._lock = threading.Lock()
+        self.predictor = self._on_own_thread(lambda: inference.create_predictor(config))
         self.input = self.predictor.get_input_handle(self.predictor.get_input_names()[0])
         self.output = self.predictor.get_output_handle(self.predictor.get_output_names()[0])
+        if enable_mkldnn and not self.legacy:
+            self._on_own_thread(self._first_run_quietly)
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         batch = np.ascontiguousarray(batch, dtype=np.float32)
+        return self._on_own_thread(lambda: self._run(batch))
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
         self.input.reshape(list(batch.shape))
         self.input.copy_from_cpu(batch)
         self.predictor.run()
         return self.output.copy_to_cpu()
+
+    def _first_run_quietly(self) -> None:
+        """A PIR predictor's first run with oneDNN prints one `ReduceMeanCheckIfOneDNNSupport` per reduce_mean op
+        to stdout from C++ (18 lines for the recognizer); make that run here, on a 1x3x32x32 input (which every
+        det, cls and rec network of PP-OCR takes), with the output thrown away. Later runs print nothing. A model
+        that needs another input shape just prints on its first real run."""
+        from paddle_pp.utils.quiet import output_to
+
+        with output_to(os.devnull):
+            try:
+                self._run(np.zeros((1, 3, 32, 32), dtype=np.float32))
+            except Exception:  # noqa: BLE001 - only a warm-up: the real input's errors are reported by __call__
+                pass
+
+    def _on_own_thread(self, work: Callable[[], T]) -> T:
+        """Run `work` on this engine's own thread, one call at a time. A predictor run from more than one thread
+        fails now and then inside Paddle ("RuntimeError: std::exception", seen with oneDNN when the threads that
+        call a system change, as in a web server's thread pool), and two runs at once share its input and
+        output; one thread of its own makes every call from any thread safe."""
+        with self._lock:
+            if self._runner is None or self._runner_pid != os.getpid():  # a forked child has no threads: new one
+                self._runner = ThreadPoolExecutor(1, thread_name_prefix="paddle-inference")
+                self._runner_pid = os.getpid()
+            runner = self._runner
+        return runner.submit(work).result()
