@@ -105,3 +105,25 @@ def test_lite_engine_never_creates_its_venv(tmp_path, monkeypatch):
     with pytest.raises(LiteNotSetUp, match="paddle-pp lite setup"):
         ensure_lite_venv()
     assert not (tmp_path / "venv").exists()
+
+
+def _heading_anchors(markdown: Path) -> set:
+    """GitHub's anchors of a page's headings: lower case, punctuation dropped, spaces as hyphens."""
+    headings = re.findall(r"^#+ (.+)$", markdown.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+def test_documentation_links_resolve():
+    """Every relative link of the README and docs/ names a file that exists, and a #section that it has."""
+    broken = []
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for link in re.findall(r"\]\(([^)\s]+)\)", page.read_text(encoding="utf-8")):
+            if re.match(r"[a-z]+:", link):
+                continue
+            path, _, anchor = link.partition("#")
+            target = (page.parent / path) if path else page
+            if not target.exists():
+                broken.append(f"{page.name}: {link} (no such file)")
+            elif anchor and target.suffix == ".md" and anchor not in _heading_anchors(target):
+                broken.append(f"{page.name}: {link} (no such section)")
+    assert not broken, "\n".join(broken)
