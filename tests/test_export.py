@@ -147,6 +147,31 @@ def test_one_system_serves_many_threads(models_dir, engine):
     assert all(expected)
 
 
+def _read_in_child(image):
+    return _texts_and_boxes(_FORKED_OCR(image))
+
+
+@pytest.mark.parametrize("engine", ["paddle", "onnx"])
+def test_a_system_made_before_a_fork_works_in_the_children(models_dir, engine):
+    """`ocr = PPOCR()` at module level, then a multiprocessing pool (fork, Linux's default): each child reads with
+    the system it inherited, as the parent does. On the paddle engine a new thread in such a child fails, so the
+    child's calls run on its own thread."""
+    import multiprocessing
+
+    from paddle_pp import PPOCR
+
+    global _FORKED_OCR
+    _FORKED_OCR = PPOCR(engine=engine)
+    images = [fixtures.document()[0], fixtures.form()]
+    expected = [_texts_and_boxes(_FORKED_OCR(img)) for img in images]
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        in_children = pool.map_async(_read_in_child, images * 2).get(timeout=300)
+    assert in_children == expected * 2 and all(expected)
+
+
+_FORKED_OCR = None
+
+
 def test_paddle_inference_prints_nothing_on_stdout(models_dir, capfd):
     """A PIR predictor's first run with oneDNN prints a line per reduce_mean op from C++; the engine keeps it off
     the user's terminal and output."""

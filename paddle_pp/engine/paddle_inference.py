@@ -69,7 +69,7 @@ class PaddleInferenceEngine:
         config.switch_ir_optim(True)
         config.disable_glog_info()
         self._runner: Optional[ThreadPoolExecutor] = None
-        self._runner_pid = 0
+        self._runner_pid = 0  # the process whose thread runs the predictor
         self._lock = threading.Lock()
         self.predictor = self._on_own_thread(lambda: inference.create_predictor(config))
         self.input = self.predictor.get_input_handle(self.predictor.get_input_names()[0])
@@ -101,13 +101,18 @@ class PaddleInferenceEngine:
                 pass
 
     def _on_own_thread(self, work: Callable[[], T]) -> T:
-        """Run `work` on this engine's own thread, one call at a time. A predictor run from more than one thread
-        fails now and then inside Paddle ("RuntimeError: std::exception", seen with oneDNN when the threads that
-        call a system change, as in a web server's thread pool), and two runs at once share its input and
-        output; one thread of its own makes every call from any thread safe."""
+        """Run `work` on this engine's own thread, one call at a time, from whichever thread calls.
+
+        A predictor run from threads that come and go fails now and then inside Paddle with oneDNN ("RuntimeError:
+        std::exception", as in a web server's thread pool), and two runs at once would share its input and output.
+        In a child forked after the engine was made (multiprocessing's default on Linux) a new thread fails the same
+        way every time, but the thread that forked (the child's only one) runs the predictor well; a child's calls
+        therefore run on the calling thread, one at a time."""
         with self._lock:
-            if self._runner is None or self._runner_pid != os.getpid():  # a forked child has no threads: new one
+            if self._runner_pid == 0:
                 self._runner = ThreadPoolExecutor(1, thread_name_prefix="paddle-inference")
                 self._runner_pid = os.getpid()
+            if self._runner_pid != os.getpid():
+                return work()
             runner = self._runner
         return runner.submit(work).result()
