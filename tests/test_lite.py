@@ -148,6 +148,34 @@ def test_whole_system_on_lite_equals_paddle(lite_x86):
     assert np.allclose([r["score"] for r in ours], [r["score"] for r in ref], atol=1e-4)
 
 
+def _rec_in_child(x):
+    return _FORKED_LITE(x), _FORKED_LITE._proc.pid
+
+
+_FORKED_LITE = None
+
+
+def test_lite_engine_made_before_a_fork_serves_the_children(lite_x86):
+    """The worker's pipes carry one conversation: each forked child starts its own worker, and the parent keeps
+    its own (a shared pipe would mix the children's inputs and outputs)."""
+    import multiprocessing
+
+    from paddle_pp.engine.lite import LiteEngine
+
+    global _FORKED_LITE
+    _FORKED_LITE = LiteEngine(lite_x86 / "rec.nb")
+    lines = fixtures.text_lines()
+    inputs = [fixtures.to_rec_batch(lines[i:i + 1], 320) for i in range(3)] * 2
+    expected = [_FORKED_LITE(x) for x in inputs]
+    parent_worker = _FORKED_LITE._proc.pid
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        in_children = pool.map_async(_rec_in_child, inputs).get(timeout=300)
+    assert all(np.array_equal(out, ref) for (out, _), ref in zip(in_children, expected))
+    assert parent_worker not in {worker for _, worker in in_children}
+    assert _FORKED_LITE._proc.pid == parent_worker and np.array_equal(_FORKED_LITE(inputs[0]), expected[0])
+    _FORKED_LITE.close()
+
+
 def test_missing_model_dir_is_a_clear_error(monkeypatch):
     from paddle_pp.engine.lite import MODEL_DIR_ENV, LiteEngine
 

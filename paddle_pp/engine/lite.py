@@ -99,17 +99,24 @@ class LiteEngine:
             raise FileNotFoundError(f"{model_file}: no Paddle-Lite model; make one with "
                                     f"deploy/lite/export_lite.py --valid_targets x86 --out {model_file.parent}")
         self.model_file = model_file
-        cmd = [str(lite_python()), str(Path(__file__).resolve()), "--worker", str(model_file),
-               "--threads", str(int(threads or os.cpu_count() or 1))]
+        self.threads = int(threads or os.cpu_count() or 1)
+        self._lock = threading.Lock()
+        self._start_worker()
+
+    def _start_worker(self) -> None:
+        """This process's worker. A child forked from the process that made the engine starts its own: the
+        worker's pipes carry one conversation, and the parent's worker is the parent's."""
+        cmd = [str(lite_python()), str(Path(__file__).resolve()), "--worker", str(self.model_file),
+               "--threads", str(self.threads)]
         # The worker's log goes to a file: a pipe nobody reads would fill up and block it.
         self._log = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log)
-        self._lock = threading.Lock()
+        self._pid = os.getpid()
         status = self._proc.stdout.read(1)
         if status != b"\x00":
             err = self._log_tail()
             self.close()
-            raise RuntimeError(f"Paddle-Lite worker could not load {model_file}:\n{err}")
+            raise RuntimeError(f"Paddle-Lite worker could not load {self.model_file}:\n{err}")
 
     def _log_tail(self, chars: int = 2000) -> str:
         self._log.seek(0)
@@ -143,11 +150,25 @@ class LiteEngine:
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         batch = np.ascontiguousarray(batch, dtype=np.float32)
         with self._lock:
+            if self._pid != os.getpid():
+                self._leave_parents_worker()
+                self._start_worker()
             outs = [self._run_one(batch[i:i + 1]) for i in range(batch.shape[0])]
         return np.concatenate(outs, axis=0)
 
+    def _leave_parents_worker(self) -> None:
+        """In a forked child: close this process's copies of the parent worker's pipes and log, and nothing more
+        (the worker keeps serving the parent)."""
+        for stream in (self._proc.stdin, self._proc.stdout, self._log):
+            try:
+                stream.close()
+            except Exception:  # noqa: BLE001 - a copy that is already closed
+                pass
+
     def close(self) -> None:
         proc = getattr(self, "_proc", None)
+        if getattr(self, "_pid", None) != os.getpid():  # a forked child's copy: the worker is the parent's
+            return
         if proc is not None and proc.poll() is None:
             try:
                 proc.stdin.close()
