@@ -123,7 +123,7 @@ def _texts_and_boxes(results):
     return [(r["transcription"], np.round(r["points"]).astype(int).tolist()) for r in results]
 
 
-@pytest.mark.parametrize("engine", ["paddle", "onnx"])
+@pytest.mark.parametrize("engine", ["paddle", "onnx", "dygraph"])
 def test_one_system_serves_many_threads(models_dir, engine):
     """A web app's thread pool calls one PPOCR from threads that come and go, and several at once. Paddle Inference
     predictors run from changing threads failed now and then inside Paddle ('RuntimeError: std::exception');
@@ -151,7 +151,7 @@ def _read_in_child(image):
     return _texts_and_boxes(_FORKED_OCR(image))
 
 
-@pytest.mark.parametrize("engine", ["paddle", "onnx"])
+@pytest.mark.parametrize("engine", ["paddle", "onnx", "dygraph"])
 def test_a_system_made_before_a_fork_works_in_the_children(models_dir, engine):
     """`ocr = PPOCR()` at module level, then a multiprocessing pool (fork, Linux's default): each child reads with
     the system it inherited, as the parent does. On the paddle engine a new thread in such a child fails, so the
