@@ -2,9 +2,10 @@
 
 Each running job holds one predictor (a PPOCR) of its own: the per-request options are set on its stages for the
 length of the job, and on the paddle engine a predictor runs one call at a time, so requests in parallel need
-predictors of their own. No predictor is ever shared by two jobs. A request first reserves a place (`reserve`): when the workers are busy and the queue
-holds `queue_size` waiting jobs, that fails at once (the server answers 503 with Retry-After) before the upload
-is even read, so memory is bounded by (workers + queue_size) uploads and the wait by the queue's length.
+predictors of their own. No predictor is ever shared by two jobs. A request first reserves a place (`reserve`):
+when the workers are busy and the queue holds `queue_size` waiting jobs, that fails at once (the server answers
+503 with Retry-After) before the upload is even read, so memory is bounded by (workers + queue_size) uploads and
+the wait by the queue's length.
 """
 from __future__ import annotations
 
