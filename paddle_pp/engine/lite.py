@@ -20,7 +20,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import BinaryIO, Optional, Union
+from typing import BinaryIO, Callable, Optional, Union
 
 import numpy as np
 
@@ -165,9 +165,10 @@ class LiteEngine:
             except Exception:  # noqa: BLE001 - a copy that is already closed
                 pass
 
-    def close(self) -> None:
+    def close(self, _getpid: Callable[[], int] = os.getpid) -> None:
+        # (_getpid is bound here: at interpreter exit __del__ may run after the module's globals are gone)
         proc = getattr(self, "_proc", None)
-        if getattr(self, "_pid", None) != os.getpid():  # a forked child's copy: the worker is the parent's
+        if getattr(self, "_pid", None) != _getpid():  # a forked child's copy: the worker is the parent's
             return
         if proc is not None and proc.poll() is None:
             try:

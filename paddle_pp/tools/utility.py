@@ -813,10 +813,14 @@ def _start_pool(workers: int, build: Callable[[], Any], settings: Dict[str, Any]
     return pool
 
 
-def _stop_pool(pool: Any) -> None:
-    """Stop the workers now (Ctrl-C, SIGTERM, or the end): the executor would let running chunks finish."""
-    for process in list(getattr(pool, "_processes", {}).values()):
-        process.terminate()
+def _stop_pool(pool: Any, now: bool) -> None:
+    """Stop the workers: `now` (Ctrl-C, SIGTERM, an error) ends the chunks they are reading, which the executor
+    would let finish. At the end of a run, and when the workers could not load the models (each chunk left ends at
+    once), they are only shut down: terminating them while the executor's manager thread waits on them may make
+    that thread print a traceback (a race in concurrent.futures)."""
+    if now:
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
     pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -861,7 +865,7 @@ def run(args: argparse.Namespace, build: Callable[[], Any], process: Callable[[A
     old_handler = None
     if threading.current_thread() is threading.main_thread():
         old_handler = signal.signal(signal.SIGTERM, _on_sigterm)
-    interrupted, build_error = False, None
+    interrupted, finished, build_error = False, False, None
     start = time.perf_counter()
     tally = _Tally(tqdm(total=len(images), desc=desc, unit="img", file=sys.stderr, dynamic_ncols=True))
     try:
@@ -869,11 +873,12 @@ def run(args: argparse.Namespace, build: Callable[[], Any], process: Callable[[A
             build_error = _run_workers(pool, chunks, writers, tally)
         else:
             _run_inputs(images, root, args, predictor, process, writers, tally, step, documents)
+        finished = True
     except KeyboardInterrupt:
         interrupted = True
     finally:
         if pool is not None:
-            _stop_pool(pool)
+            _stop_pool(pool, now=not finished)
         tally.bar.close()
         _flush_all(writers, tally.fail)
         if old_handler is not None:
