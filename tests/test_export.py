@@ -63,6 +63,22 @@ def test_legacy_export_with_lstm_runs(models_dir, tmp_path):
     assert np.abs(PaddleInferenceEngine(save_dir)(x) - ref).max() <= 1e-4
 
 
+def test_legacy_export_from_the_command_and_from_python(models_dir, tmp_path):
+    """`paddle-pp export --legacy` (as docs/deploy.md shows it) and `export_model.main([...])` in a process that has
+    imported paddle with PIR both write the legacy format (in a fresh interpreter)."""
+    from paddle_pp.tools.export_model import main
+
+    proc = subprocess.run([sys.executable, "-m", "paddle_pp.cli", "export", "-c", "cls", "--save_dir",
+                           str(tmp_path / "cli"), "--legacy"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert main(["-c", "cls", "--save_dir", str(tmp_path / "python"), "--legacy"]) == 0
+    x = fixtures.to_cls_batch(fixtures.text_lines()[:2])
+    ref = DygraphEngine(load_pretrained("cls"))(x)
+    for name in ("cli", "python"):
+        assert (tmp_path / name / "inference.pdmodel").is_file()
+        assert np.abs(PaddleInferenceEngine(tmp_path / name)(x) - ref).max() <= 1e-5
+
+
 def test_export_names_missing_weights(tmp_path):
     proc = subprocess.run([sys.executable, f"{ROOT}/deploy/export_model.py", "-c", f"{ROOT}/configs/cls.yml", "-o",
                            "Global.pretrained_model=/nonexistent/best", "--save_dir", str(tmp_path / "x")],

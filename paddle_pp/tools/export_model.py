@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Optional, Sequence, Tuple
@@ -33,10 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def reexec_with_legacy_ir() -> None:
-    """The IR is fixed when paddle is imported, so the legacy format needs a fresh interpreter."""
+def run_with_legacy_ir(argv: Sequence[str]) -> int:
+    """The IR is fixed when paddle is imported, so the legacy format is written by a fresh interpreter running
+    this tool with the same arguments (`paddle-pp export`, the script and a call from Python alike)."""
     env = dict(os.environ, FLAGS_enable_pir_api="0")
-    os.execve(sys.executable, [sys.executable] + sys.argv, env)
+    return subprocess.run([sys.executable, "-m", __name__, *argv], env=env).returncode
 
 
 def model_dir_file(cfg, name: str) -> Optional[Path]:
@@ -78,13 +80,12 @@ def load_weights(model, cfg) -> Tuple[str, Optional[dict]]:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     from paddle_pp.export import legacy_ir_active
 
     if args.legacy and not legacy_ir_active():
-        if argv is not None:
-            raise RuntimeError("--legacy from Python needs FLAGS_enable_pir_api=0 set before paddle is imported")
-        reexec_with_legacy_ir()
+        return run_with_legacy_ir(argv)
 
     from paddle_pp.config import load_tool_config
     from paddle_pp.export import export_inference
