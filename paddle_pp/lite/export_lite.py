@@ -56,6 +56,16 @@ def has_legacy_export(directory: Path) -> bool:
     return (directory / LEGACY_MODEL).is_file() and (directory / PARAMS).is_file()
 
 
+def converts_as_given(directory: Path) -> bool:
+    """Whether `directory`'s legacy export is converted as it is: one given as a source (a slim model, your own
+    export). The official models' cache directories are model directories: the legacy program the paddle engine
+    keeps there has a free batch size, which opt cannot convert, so they are exported again with batch 1."""
+    from paddle_pp.weights import OFFICIAL_NAMES, model_dir
+
+    cached = directory.name in OFFICIAL_NAMES and directory.resolve() == model_dir(directory.name).resolve()
+    return has_legacy_export(directory) and not cached
+
+
 def model_source(name: str, lang: Optional[str]) -> str:
     """The project's model behind a stage, as PPOCR(lang=...) picks it: `det`, `cls`, `rec` or `rec_en`
     (lang None: configs/system.yml's lang)."""
@@ -222,7 +232,7 @@ def export_lite(out: Path, valid_targets: str = "arm", quant: Optional[str] = No
         for name in MODELS:
             start = time.perf_counter()
             src = sources[name]
-            exported = src if has_legacy_export(src) else export_legacy_batch1(src, tmp / name)
+            exported = src if converts_as_given(src) else export_legacy_batch1(src, tmp / name)
             legacy, stored = exported, (dict(quant_weights.NONE_REROUTED) if quant else {})
             depthwise = bool(quant) and quant_weights.int8_depthwise(exported / "config.yml")
             if quant and quant_weights.may_reroute(exported, depthwise):   # the BiLSTM (and allowed depthwise convs)
