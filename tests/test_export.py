@@ -188,15 +188,13 @@ def test_a_system_made_before_a_fork_works_in_the_children(models_dir, engine):
 _FORKED_OCR = None
 
 
-def test_paddle_inference_prints_nothing_on_stdout(models_dir, capfd):
+def test_paddle_inference_prints_nothing_on_stdout(exported, capfd):
     """A PIR predictor's first run with oneDNN prints a line per reduce_mean op from C++; the engine keeps it off
     the user's terminal and output."""
-    from paddle_pp.ocr import prepare_model
-
-    engine = PaddleInferenceEngine(prepare_model("rec", "paddle"))
+    assert (exported["rec"] / "inference.json").is_file()
     capfd.readouterr()
-    engine(fixtures.to_rec_batch(fixtures.text_lines()[:2], 320))
-    engine = PaddleInferenceEngine(prepare_model("rec", "paddle"))
-    engine(fixtures.to_rec_batch(fixtures.text_lines()[:1], 100))
+    for width, batch in ((320, 2), (100, 1)):
+        engine = PaddleInferenceEngine(exported["rec"])
+        engine(fixtures.to_rec_batch(fixtures.text_lines()[:batch], width))
     out, err = capfd.readouterr()
     assert "ReduceMean" not in out + err
