@@ -135,6 +135,9 @@ def ensure_exported(directory: Path, engine: str, log_file: Optional[os.PathLike
         export_in_subprocess(directory, staging, legacy=legacy, onnx=need_onnx, log_file=log_file)
         if need_inference:
             if legacy:
+                from paddle_pp.weights import forget_cached_files
+
+                forget_cached_files(directory, f"{mdir.INFERENCE_PREFIX}.")
                 (directory / mdir.PIR_MODEL).unlink(missing_ok=True)
             mdir.install_inference_files(staging, directory)
         if need_onnx:

@@ -443,6 +443,20 @@ def record_cached_files(directory: os.PathLike) -> None:
         mdir.write_json(directory, mdir.MANIFEST, dict(manifest, **{FILE_DIGESTS: {**digests, **new}}))
 
 
+def forget_cached_files(directory: os.PathLike, prefix: str) -> None:
+    """Drop the recorded digests of the cached files whose names start with `prefix`: files an export is about to
+    replace or remove (the paddle engine's legacy program replaces a PIR one). `record_cached_files` records what
+    replaces them; without this, the old digests would call the new files damaged."""
+    directory = Path(directory)
+    manifest = mdir.read_manifest(directory)
+    if manifest is None:
+        return
+    digests = dict(manifest.get(FILE_DIGESTS) or {})
+    kept = {name: digest for name, digest in digests.items() if not name.startswith(prefix)}
+    if kept != digests:
+        mdir.write_json(directory, mdir.MANIFEST, dict(manifest, **{FILE_DIGESTS: kept}))
+
+
 def cache_problems(directory: os.PathLike) -> List[str]:
     """The cached files that are missing or differ from their recorded digest, one phrase each."""
     directory = Path(directory)

@@ -45,6 +45,33 @@ def test_first_run_prints_one_line_per_model_and_logs_the_rest(tmp_path):
     assert prepare_log(cache).read_text(encoding="utf-8") == log
 
 
+def test_the_paddle_engine_gets_the_legacy_program_in_a_cache_the_onnx_engine_prepared(tmp_path, capfd):
+    """The cache keeps the program the paddle engine runs fastest (legacy). A cache prepared for onnx (with a PIR
+    program) is exported again once: the legacy program replaces the PIR one, model.onnx stays, and later runs of
+    either engine prepare nothing."""
+    import numpy as np
+
+    from paddle_pp.engine import DygraphEngine
+    from paddle_pp.model_dir import LEGACY_MODEL, ONNX_MODEL, PIR_MODEL
+    from paddle_pp.ocr import build_engine, prepare_model
+    from paddle_pp.weights import load_pretrained
+
+    cache = tmp_path / "cache"
+    directory = prepare_model("cls", "onnx", cache)
+    assert (directory / PIR_MODEL).is_file() and (directory / ONNX_MODEL).is_file()
+    assert prepare_model("cls", "paddle", cache) == directory
+    assert (directory / LEGACY_MODEL).is_file() and not (directory / PIR_MODEL).is_file()
+    assert (directory / ONNX_MODEL).is_file()
+    capfd.readouterr()
+    for engine in ("onnx", "paddle"):
+        prepare_model("cls", engine, cache)
+    assert "preparing" not in capfd.readouterr().err
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 3, 48, 192)).astype(np.float32)
+    ref = DygraphEngine(load_pretrained("cls", cache_dir=cache))(x)
+    for engine in ("paddle", "onnx"):
+        assert np.abs(build_engine("cls", None, engine, cache_dir=cache)(x) - ref).max() <= 1e-5
+
+
 def test_a_model_is_imported_and_exported_under_its_lock(tmp_path, monkeypatch):
     """Concurrent first runs take turns: the import (which replaces the model directory) and the export (which
     stages inside it) run while <cache>/.det.lock is held, so another process's import cannot pull the
