@@ -122,6 +122,11 @@ def has_inference_model(directory: os.PathLike) -> bool:
     return inference_files(directory) is not None
 
 
+def has_legacy_program(directory: os.PathLike) -> bool:
+    """A legacy export (what Paddle-Lite's opt reads, and what the paddle engine runs fastest) with its parameters."""
+    return (Path(directory) / LEGACY_MODEL).is_file() and (Path(directory) / PARAMS).is_file()
+
+
 def formats(directory: os.PathLike, cfg: Optional[Dict[str, Any]] = None) -> List[str]:
     """The forms the model is stored in, of FORMATS: dygraph weights, PIR / legacy programs, ONNX."""
     directory = Path(directory)

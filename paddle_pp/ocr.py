@@ -111,8 +111,7 @@ def _exports_missing(directory: Path, engine: str) -> Tuple[bool, bool]:
     engine reads the legacy program: on this CPU it runs 1.5 times as fast as the PIR one and reads as the dygraph
     model does (docs/results.md, "Speed and memory")."""
     if engine == "paddle":
-        legacy = (directory / mdir.LEGACY_MODEL).is_file() and (directory / mdir.PARAMS).is_file()
-        return not legacy, False
+        return not mdir.has_legacy_program(directory), False
     inference = engine == "onnx" and not mdir.has_inference_model(directory)
     onnx = engine == "onnx" and not (directory / ONNX_MODEL).is_file()
     return inference, onnx

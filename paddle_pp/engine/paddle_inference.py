@@ -68,8 +68,8 @@ class PaddleInferenceEngine:
             config.disable_mkldnn()
         config.switch_ir_optim(True)
         config.disable_glog_info()
-        self._runner: Optional[ThreadPoolExecutor] = None
-        self._runner_pid = 0  # the process whose thread runs the predictor
+        self._runner = ThreadPoolExecutor(1, thread_name_prefix="paddle-inference")
+        self._runner_pid = os.getpid()  # the process whose thread runs the predictor
         self._lock = threading.Lock()
         self.predictor = self._on_own_thread(lambda: inference.create_predictor(config))
         self.input = self.predictor.get_input_handle(self.predictor.get_input_names()[0])
@@ -108,11 +108,7 @@ class PaddleInferenceEngine:
         In a child forked after the engine was made (multiprocessing's default on Linux) a new thread fails the same
         way every time, but the thread that forked (the child's only one) runs the predictor well; a child's calls
         therefore run on the calling thread, one at a time."""
-        with self._lock:
-            if self._runner_pid == 0:
-                self._runner = ThreadPoolExecutor(1, thread_name_prefix="paddle-inference")
-                self._runner_pid = os.getpid()
-            if self._runner_pid != os.getpid():
+        if self._runner_pid != os.getpid():
+            with self._lock:
                 return work()
-            runner = self._runner
-        return runner.submit(work).result()
+        return self._runner.submit(work).result()

@@ -35,10 +35,10 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from paddle_pp.lite import quant_weights
+from paddle_pp.model_dir import LEGACY_MODEL, PARAMS, has_legacy_program
 
 MODELS = ("det", "cls", "rec")
 MANIFEST = "lite_manifest.json"
-LEGACY_MODEL, PARAMS = "inference.pdmodel", "inference.pdiparams"
 QUANT_TYPES = {"int8": "QUANT_INT8", "int16": "QUANT_INT16"}
 RUNTIME_LIBRARIES = {
     "arm": "Paddle-Lite v2.13-rc ARM inference library (GitHub release v2.13-rc: "
@@ -52,10 +52,6 @@ class ExportError(RuntimeError):
     pass
 
 
-def has_legacy_export(directory: Path) -> bool:
-    return (directory / LEGACY_MODEL).is_file() and (directory / PARAMS).is_file()
-
-
 def converts_as_given(directory: Path) -> bool:
     """Whether `directory`'s legacy export is converted as it is: one given as a source (a slim model, your own
     export). The official models' cache directories are model directories: the legacy program the paddle engine
@@ -63,7 +59,7 @@ def converts_as_given(directory: Path) -> bool:
     from paddle_pp.weights import OFFICIAL_NAMES, model_dir
 
     cached = directory.name in OFFICIAL_NAMES and directory.resolve() == model_dir(directory.name).resolve()
-    return has_legacy_export(directory) and not cached
+    return has_legacy_program(directory) and not cached
 
 
 def model_source(name: str, lang: Optional[str]) -> str:
@@ -100,7 +96,7 @@ def source_dir(name: str, given: Optional[str], slim: bool, lang: Optional[str] 
         path = slim_root() / source
         if slim_falls_back(name, source):
             return float_source_dir(source)
-        if not path.is_dir() or not (has_legacy_export(path) or (path / "model.pdparams").is_file()):
+        if not path.is_dir() or not (has_legacy_program(path) or (path / "model.pdparams").is_file()):
             raise ExportError(
                 f"--slim: no slim {source} model in {path}. Put the slim model there as a legacy export "
                 f"(inference.pdmodel + inference.pdiparams + config.yml, e.g. from paddleslim's save_quantized_model "
