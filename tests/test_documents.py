@@ -1,5 +1,6 @@
 """Documents (issue 23): PDF and multi-page TIFF pages in, word boxes, txt / hOCR / JSON / searchable PDF out."""
 import json
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -348,6 +349,10 @@ def test_cli_reads_documents_and_writes_every_format(models_dir, pdf_path, tmp_p
     ET.fromstring((out / "hocr" / "fax.tif.hocr").read_bytes())
     assert len(pypdfium2.PdfDocument(str(out / "pdf" / "three.pdf.pdf"))) == 2
     assert not (out / "pdf" / "locked.pdf.pdf").exists()
+    # the summary names every place results went, the per-input folders too
+    summary = proc.stdout.strip().splitlines()[-1]
+    assert summary.endswith(", ".join([str(out / "system_results.txt")] + [str(out / f) + os.sep
+                                                                          for f in ("txt", "hocr", "pdf")])), summary
 
 
 def test_a_scan_inside_a_pdf_at_its_own_resolution_is_the_same_image(tmp_path):

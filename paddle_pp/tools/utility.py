@@ -826,13 +826,15 @@ def _stop_pool(pool: Any, now: bool) -> None:
 
 def run(args: argparse.Namespace, build: Callable[[], Any], process: Callable[[Any, List[Item]], List[Outcome]],
         result_files: Sequence[str], batch_size: int = 1, count_label: str = "boxes",
-        desc: str = "images", documents: Optional[Callable[[Path, str], DocumentSink]] = None) -> int:
+        desc: str = "images", documents: Optional[Callable[[Path, str], DocumentSink]] = None,
+        document_dirs: Sequence[str] = ()) -> int:
     """List the images, build the predictor, process them in batches of `batch_size`, write the results.
 
     `process(predictor, items)` returns one Outcome per item; an exception fails the batch, which is then
     retried image by image. A document (PDF, multi-page TIFF) is read page by page, each page an Item named
     `name#page=N`; `documents(path, name)`, when given, opens a DocumentSink per input that receives every page's
-    result. Returns the exit status (see EPILOG).
+    result; `document_dirs` (under --output) are where those sinks write, named in the summary line. Returns the
+    exit status (see EPILOG).
     """
     from tqdm import tqdm
 
@@ -888,7 +890,9 @@ def run(args: argparse.Namespace, build: Callable[[], Any], process: Callable[[A
         return EXIT_USAGE
 
     seconds = time.perf_counter() - start
-    files = ", ".join(str(output / name) for name in result_files)
+    # the summary names every place results went: a run with only per-input formats has no results file
+    files = ", ".join([str(output / name) for name in result_files]
+                      + [str(output / name) + os.sep for name in document_dirs])
     warned = f", {tally.warnings} warnings" if tally.warnings else ""
     pages = f" ({tally.pages} document pages)" if tally.pages else ""
     print(escape_name(f"{'interrupted after' if interrupted else 'done:'} {tally.done} images{pages}, {tally.count} "
