@@ -255,6 +255,8 @@ INFERENCE: Dict[str, Dict[str, Field]] = {
         "limit_side_len": Int(1),
         "limit_type": OneOf("max", "min", "resize_long"),
         "max_side_limit": Int(32, nullable=True),    # then at most this long side; empty: no cap (PaddleOCR 2.x)
+        "border_below": Int(0),                      # a short side under this gets a border first; 0: never
+        "border_ratio": Float(0),                    # that border, a fraction of the short side
         "mean": ListOf(Float(), length=3),
         "std": ListOf(Float(0, low_open=True), length=3),
         "scale": Float(0, low_open=True),

@@ -16,7 +16,7 @@ import numpy as np
 
 from paddle_pp import config_schema, defaults
 from paddle_pp.config import load_config
-from paddle_pp.data.imaug.det_ops import det_target_size, det_preprocess
+from paddle_pp.data.imaug.det_ops import add_border, det_preprocess, det_target_size, detection_border
 from paddle_pp.data.imaug.rec_ops import resize_norm_cls, resize_norm_rec
 from paddle_pp.engine import Engine
 from paddle_pp.postprocess.cls_postprocess import ClsPostProcess
@@ -33,6 +33,8 @@ OPTION_KEYS: Dict[str, Tuple[str, str, str]] = {
     "det_limit_side_len": ("det", "Inference", "limit_side_len"),
     "det_limit_type": ("det", "Inference", "limit_type"),
     "det_max_side_limit": ("det", "Inference", "max_side_limit"),
+    "det_border_below": ("det", "Inference", "border_below"),
+    "det_border_ratio": ("det", "Inference", "border_ratio"),
     "det_db_thresh": ("det", "PostProcess", "thresh"),
     "det_db_box_thresh": ("det", "PostProcess", "box_thresh"),
     "det_db_unclip_ratio": ("det", "PostProcess", "unclip_ratio"),
@@ -117,6 +119,9 @@ class TextDetector:
         self.limit_side_len = int(inference["limit_side_len"])
         self.limit_type = inference["limit_type"]
         self.max_side_limit: Optional[int] = inference.get("max_side_limit")  # absent: no cap (PaddleOCR 2.x)
+        # a small image is detected inside a border (det_ops.detection_border); absent: never (PaddleOCR)
+        self.border_below = int(inference.get("border_below") or 0)
+        self.border_ratio = float(inference.get("border_ratio") or 0.0)
         self.mean, self.std, self.scale = inference["mean"], inference["std"], float(inference["scale"])
         self.postprocess = DBPostProcess(**_postprocess_kwargs(cfg))
 
@@ -129,9 +134,12 @@ class TextDetector:
     def __call__(self, img: np.ndarray, limit_side_len: Optional[int] = None,
                  limit_type: Optional[str] = None) -> np.ndarray:
         """The boxes of an image at the detector's resize, or at the one given."""
-        chw, shape_info = self.preprocess(img, limit_side_len, limit_type)
+        border = detection_border(img.shape[0], img.shape[1], self.border_below, self.border_ratio)
+        chw, shape_info = self.preprocess(add_border(img, border) if border else img, limit_side_len, limit_type)
         prob = self.engine(chw[None])
         boxes = self.postprocess(prob, shape_info[None])[0]
+        if border:
+            boxes = [np.asarray(box, dtype=np.float32) - np.float32(border) for box in boxes]  # clipped below
         return filter_tag_det_res(boxes, img.shape)
 
     def full_size(self, img: np.ndarray, shrunk_below: float = 1.0) -> Optional[int]:

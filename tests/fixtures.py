@@ -121,6 +121,21 @@ def text_lines() -> List[np.ndarray]:
     return lines
 
 
+TIGHT_WORDS = ["Hello", "TOTAL 27.30", "EXIT", "315 KM", "CASH", "0123",
+               "The quick brown fox jumps over the lazy dog 1234567890"]
+
+
+def tight_crops(words: List[str] = TIGHT_WORDS) -> List[np.ndarray]:
+    """Rendered words and lines cut to their ink and a pixel more, as word-recognition sets crop them."""
+    crops = []
+    for word in words:
+        img = render_line(word)
+        ink = np.argwhere(img.min(axis=2) < 128)
+        (y0, x0), (y1, x1) = ink.min(axis=0), ink.max(axis=0)
+        crops.append(img[max(y0 - 1, 0):y1 + 2, max(x0 - 1, 0):x1 + 2])
+    return crops
+
+
 def to_rec_batch(lines: List[np.ndarray], width: int) -> np.ndarray:
     """Lines resized to height 32 (keeping ratio up to `width`), normalised and right-padded to `width`."""
     batch = np.zeros((len(lines), 3, 32, width), dtype=np.float32)

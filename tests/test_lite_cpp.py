@@ -30,7 +30,7 @@ CPP_DIR = ROOT / "deploy" / "lite" / "cpp"
 
 from paddle_pp.lite.make_cpp_config import write_cpp_config
 from paddle_pp.config import load_config  # noqa: E402
-from paddle_pp.data.imaug.det_ops import det_preprocess  # noqa: E402
+from paddle_pp.data.imaug.det_ops import add_border, det_preprocess, detection_border  # noqa: E402
 from paddle_pp.data.imaug.rec_ops import resize_norm_cls, resize_norm_rec  # noqa: E402
 from paddle_pp.postprocess.cls_postprocess import ClsPostProcess  # noqa: E402
 from paddle_pp.postprocess.ctc_decode import CTCLabelDecode  # noqa: E402
@@ -125,9 +125,11 @@ def dict_path():
 def _images():
     """Rendered images, plus a few real ones from ../shared/data when present."""
     doc, _ = fixtures.document()
+    word, line = fixtures.tight_crops(["CASH", "TOTAL 27.30"])   # small: detected inside a border
     images = {"photo_like": fixtures.photo_like(), "document": doc,
-              "odd_size": cv2.resize(fixtures.photo_like(), (1111, 637))}
-    for rel in ("sroie_dev/images/080.jpg", "msra_td500_test/orig/MSRA-TD500/test/IMG_0059.JPG"):
+              "odd_size": cv2.resize(fixtures.photo_like(), (1111, 637)), "tight_word": word, "tight_line": line}
+    for rel in ("sroie_dev/images/080.jpg", "msra_td500_test/orig/MSRA-TD500/test/IMG_0059.JPG",
+                "scene_words/iiit5k_train/IMG/10.jpg"):
         path = SHARED / rel
         if path.is_file():
             images[path.stem] = cv2.imread(str(path), cv2.IMREAD_COLOR)
@@ -142,11 +144,17 @@ def _save(path: Path, array: np.ndarray) -> Path:
     return path
 
 
+def _bordered(img, inf):
+    """The image the detector sees before its resize (pipeline.TextDetector): a small one inside its border."""
+    border = detection_border(img.shape[0], img.shape[1], inf["border_below"], inf["border_ratio"])
+    return (add_border(img, border) if border else img), border
+
+
 def _det_pipeline(img, onnx_models):
     det_cfg = load_config("det")
     inf = det_cfg["Inference"]
-    chw, shape_info = det_preprocess(img, inf["limit_side_len"], inf["limit_type"], inf["mean"], inf["std"],
-                                     inf["scale"])
+    chw, shape_info = det_preprocess(_bordered(img, inf)[0], inf["limit_side_len"], inf["limit_type"], inf["mean"],
+                                     inf["std"], inf["scale"])
     return chw, shape_info, onnx_models["det"](chw[None])
 
 
@@ -154,9 +162,12 @@ def _det_pipeline(img, onnx_models):
 def test_det_preprocess_is_bit_exact(driver, cpp_config, tmp_path, name):
     img = IMAGES[name]
     inf = load_config("det")["Inference"]
-    chw, shape_info = det_preprocess(img, inf["limit_side_len"], inf["limit_type"], inf["mean"], inf["std"], inf["scale"])
+    bordered, border = _bordered(img, inf)
+    assert (border > 0) == name.startswith("tight_") or name == "10"   # 10: an IIIT5K word crop
+    chw, shape_info = det_preprocess(bordered, inf["limit_side_len"], inf["limit_type"], inf["mean"], inf["std"],
+                                     inf["scale"])
     out = driver("det_pre", cpp_config, _save(tmp_path / "img.npy", img), tmp_path / "chw.npy")
-    assert out["shape_info"] == shape_info.tolist()
+    assert out["shape_info"] == shape_info.tolist() and out["border"] == border
     cpp = np.load(tmp_path / "chw.npy")
     assert cpp.shape == chw.shape and np.array_equal(cpp, chw)
 
@@ -168,7 +179,8 @@ def test_det_preprocess_with_a_capped_long_side_is_bit_exact(driver, cpp_config,
     inf = load_config("det")["Inference"]
     config = _variant_config(cpp_config, tmp_path, det_limit_type="min", det_limit_side_len=736,
                              det_max_side_limit=1000)
-    chw, shape_info = det_preprocess(img, 736, "min", inf["mean"], inf["std"], inf["scale"], max_side_limit=1000)
+    chw, shape_info = det_preprocess(_bordered(img, inf)[0], 736, "min", inf["mean"], inf["std"], inf["scale"],
+                                     max_side_limit=1000)
     assert max(chw.shape[1:]) <= 1000
     out = driver("det_pre", config, _save(tmp_path / "img.npy", img), tmp_path / "chw.npy")
     assert out["shape_info"] == shape_info.tolist()
@@ -211,7 +223,7 @@ def test_db_postprocess_gives_the_same_boxes(driver, cpp_config, onnx_models, tm
         kwargs = {k: v for k, v in post.items() if k != "name"}
         kwargs.update(py_changes)
         raw = DBPostProcess(**kwargs)(prob, shape_info[None])[0]
-        filtered = filter_tag_det_res(raw, img.shape)
+        filtered = filter_tag_det_res(raw, (int(shape_info[0]), int(shape_info[1])))  # a small image's: bordered
         out = _db_post(driver, config, tmp_path, prob, shape_info)
         assert len(raw) > 0 or name == "document"
         assert np.array_equal(np.array(out["raw"]).reshape(-1, 4, 2), raw.astype(np.float64)), cpp_changes
@@ -452,6 +464,7 @@ def test_whole_cpp_system_matches_python(driver, cpp_config, onnx_models, dict_p
     img = IMAGES[name]
     ref = [r.to_dict() for r in _python_system(onnx_models, dict_path)(img)]
     got = _run_piped_system(driver, cpp_config, dict_path, _save(tmp_path / "img.npy", img), onnx_models)
+    assert ref or name not in ("tight_word", "tight_line", "10")   # found inside their border
     assert [r["points"] for r in got] == [r["points"] for r in ref]
     assert [r["transcription"] for r in got] == [r["transcription"] for r in ref]
     tol = 0 if driver.arch == "host" else ARM64_SCORE_TOL  # see CROP_ON_ARM64
@@ -496,6 +509,8 @@ def test_config_comes_from_the_yaml(cpp_config):
     assert float(values["det_db_box_thresh"]) == det["PostProcess"]["box_thresh"]
     assert int(values["det_limit_side_len"]) == det["Inference"]["limit_side_len"]
     assert int(values["det_max_side_limit"]) == det["Inference"]["max_side_limit"] == 4000
+    assert int(values["det_border_below"]) == det["Inference"]["border_below"] == 192
+    assert float(values["det_border_ratio"]) == det["Inference"]["border_ratio"] == 0.5
     assert float(values["det_scale"]) == det["Inference"]["scale"]
     assert values["cls_image_shape"].split() == [str(v) for v in cls["Inference"]["image_shape"]]
     assert int(values["rec_batch_num"]) == rec["Inference"]["batch_num"]

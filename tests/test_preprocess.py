@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from paddle_pp.data.imaug.det_ops import det_preprocess, det_resize, normalize_det
+from paddle_pp.data.imaug.det_ops import add_border, det_preprocess, det_resize, detection_border, normalize_det
 from paddle_pp.data.imaug.rec_ops import resize_norm_cls, resize_norm_rec
 
 
@@ -67,6 +67,34 @@ def test_det_resize_errors():
         det_resize(_img(10, 10), 960, "median")
     with pytest.raises(ValueError):
         det_resize(np.zeros((0, 5, 3), np.uint8))
+
+
+@pytest.mark.parametrize("hw,below,ratio,expected", [
+    ((30, 80), 192, 0.5, 15),       # a word crop: half its height on each side
+    ((42, 1300), 192, 0.5, 21),     # a scanned line: its short side decides
+    ((191, 191), 192, 0.5, 96),     # just under: round(95.5) = 96 (Python's round)
+    ((192, 1000), 192, 0.5, 0),     # at the threshold and above: as PaddleOCR, no border
+    ((720, 1280), 192, 0.5, 0),
+    ((30, 80), 0, 0.5, 0),          # 0: never
+    ((1, 5), 192, 0.5, 1),          # at least one pixel
+])
+def test_detection_border(hw, below, ratio, expected):
+    assert detection_border(hw[0], hw[1], below, ratio) == expected
+
+
+def test_add_border_takes_the_median_colour_of_the_edges():
+    img = np.full((20, 40, 3), (200, 190, 180), np.uint8)
+    img[8:12, 5:35] = 0                     # "text" inside
+    img[0, :3] = 0                          # a few dark pixels on the edge do not move the median
+    out = add_border(img, 7)
+    assert out.shape == (34, 54, 3)
+    assert np.array_equal(out[7:-7, 7:-7], img)
+    assert (out[:7] == (200, 190, 180)).all() and (out[:, -7:] == (200, 190, 180)).all()
+    # an even count of edge pixels takes the mean of the two middle values, truncated as int(np.median(...))
+    two = np.zeros((2, 2), np.uint8)
+    two[0] = 255
+    assert add_border(two, 1)[0, 0] == 127      # edges 255, 255, 0, 0, 255, 0, 255, 0: median 127.5
+    assert add_border(two, 1).shape == (4, 4)
 
 
 def test_normalize_det_values_and_layout():

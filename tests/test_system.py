@@ -110,6 +110,27 @@ def test_det_max_side_limit_caps_what_the_detector_sees(models_dir):
         PPOCR(det_max_side_limit=31)
 
 
+def test_a_word_cropped_tight_is_found_inside_a_border(ocr, models_dir):
+    """det.yml's border_below: an image with a short side under 192 px is detected inside a border of its edges'
+    colour. Without it (PaddleOCR) DB misses words cropped to their ink; with it each is found and read whole,
+    its box inside the image. A larger image is detected exactly as before."""
+    plain = PPOCR(det_border_below=0)
+    crops = fixtures.tight_crops()
+    found_plain = [[squash(r.transcription) for r in plain.ocr_results(crop)] for crop in crops]
+    assert sum(not found for found in found_plain) >= len(crops) // 2, found_plain
+    for crop, word in zip(crops, fixtures.TIGHT_WORDS):
+        assert crop.shape[0] < 40
+        lines = ocr.ocr_results(crop)
+        assert [squash(r.transcription) for r in lines] == [squash(word)], word
+        points = np.array(lines[0].points)
+        assert points.min() >= 0 and (points.max(axis=0) < crop.shape[1::-1]).all()
+        assert ocr.ocr(crop, rec=False)[0]            # detection alone sees it too
+    page, _ = fixtures.document()                     # 640 x 420: no border
+    assert ocr(page) == plain(page)
+    with pytest.raises(ValueError, match="det_border_ratio"):
+        PPOCR(det_border_ratio=-1)
+
+
 def test_paddleocr_result_shape(ocr):
     img, lines = fixtures.document()
     ours = ocr(img)

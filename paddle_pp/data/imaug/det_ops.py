@@ -48,6 +48,30 @@ def det_target_size(h: int, w: int, limit_side_len: int, limit_type: str,
     return resize_h, resize_w
 
 
+def detection_border(h: int, w: int, border_below: int, border_ratio: float) -> int:
+    """The border, in pixels on each side, an h x w image gets before detection: `border_ratio` of its short side
+    when that side is under `border_below` (0: never, as PaddleOCR), else 0.
+
+    DB learned text with background around it: a word or line cropped tight to its text (a word crop, a line
+    scan, a small screenshot) touches the image's edges and is found in part or not at all. Inside a border it is
+    found as in a photo. Large images never get one, so photos, receipts and pages are detected as PaddleOCR does.
+    """
+    short_side = min(h, w)
+    if not border_below or short_side >= border_below:
+        return 0
+    return max(1, int(round(border_ratio * short_side)))
+
+
+def add_border(img: np.ndarray, border: int) -> np.ndarray:
+    """The image inside `border` pixels of its edges' colour (the per-channel median of its outermost rows and
+    columns), so the border reads as more of the background."""
+    channels = 1 if img.ndim == 2 else img.shape[2]
+    edges = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]]).reshape(-1, channels)
+    colour = [int(v) for v in np.median(edges, axis=0)]
+    return cv2.copyMakeBorder(img, border, border, border, border, cv2.BORDER_CONSTANT,
+                              value=colour[0] if img.ndim == 2 else colour)
+
+
 def det_resize(img: np.ndarray, limit_side_len: int = 960, limit_type: str = "max",
                max_side_limit: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
     """Resize an HWC image for the DB detector like PaddleOCR's DetResizeForTest (type 0).

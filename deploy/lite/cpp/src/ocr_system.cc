@@ -20,6 +20,7 @@ OcrSystem::OcrSystem(const Config& c, Predictor* det, Predictor* cls, Predictor*
   det_limit_side_len_ = c.Int("det_limit_side_len");
   det_limit_type_ = c.Str("det_limit_type");
   det_max_side_limit_ = ReadDetMaxSideLimit(c);
+  det_border_ = ReadDetBorder(c);
   det_mean_ = c.Doubles("det_mean");
   det_std_ = c.Doubles("det_std");
   det_scale_ = c.Double("det_scale");
@@ -50,7 +51,10 @@ std::vector<Quad> OcrSystem::Detect(const cv::Mat& img) { return Detect(img, det
 
 std::vector<Quad> OcrSystem::Detect(const cv::Mat& img, int limit_side_len, const std::string& limit_type) {
   ShapeInfo info;
-  cv::Mat resized = DetResize(img, limit_side_len, limit_type, &info, det_max_side_limit_);
+  // a small image is detected inside a border (pipeline.py's TextDetector), its boxes moved back into the image
+  int border = DetectionBorder(img.rows, img.cols, det_border_);
+  cv::Mat resized = DetResize(border ? AddBorder(img, border) : img, limit_side_len, limit_type, &info,
+                              det_max_side_limit_);
   Tensor input;
   input.shape = {1, 3, resized.rows, resized.cols};
   input.data.resize(input.numel());
@@ -60,6 +64,8 @@ std::vector<Quad> OcrSystem::Detect(const cv::Mat& img, int limit_side_len, cons
     throw std::runtime_error("det output must be [1, 1, H, W]");
   int h = int(prob.shape[2]), w = int(prob.shape[3]);
   std::vector<Quad> boxes = DBPostProcess(prob.data.data(), h, w, info, db_);
+  for (Quad& box : boxes)
+    for (cv::Point2f& p : box) p -= cv::Point2f(float(border), float(border));
   return FilterTagDetRes(boxes, img.rows, img.cols);
 }
 

@@ -38,6 +38,7 @@ class OcrSystem {
   Predictor *det_, *cls_, *rec_;
   int det_limit_side_len_;
   int det_max_side_limit_;
+  DetBorder det_border_;  // preprocess.h; none for configs written before the keys
   std::string det_limit_type_;
   std::vector<double> det_mean_, det_std_;
   double det_scale_;

@@ -40,6 +40,46 @@ void DetTargetSize(int h, int w, int limit_side_len, const std::string& limit_ty
 
 int ReadDetMaxSideLimit(const Config& c) { return c.Has("det_max_side_limit") ? c.Int("det_max_side_limit") : 0; }
 
+int DetectionBorder(int h, int w, const DetBorder& border) {
+  int short_side = std::min(h, w);
+  if (border.below <= 0 || short_side >= border.below) return 0;
+  // Python's round(): ties to even, as nearbyint in the default rounding mode
+  return std::max(1, static_cast<int>(std::nearbyint(border.ratio * short_side)));
+}
+
+cv::Mat AddBorder(const cv::Mat& img, int border) {
+  if (img.empty() || img.depth() != CV_8U) throw std::invalid_argument("AddBorder needs a non-empty 8-bit image");
+  const int channels = img.channels();
+  std::vector<std::vector<int>> edges(channels);
+  auto take = [&](int y, int x) {
+    const uchar* px = img.ptr<uchar>(y) + x * channels;
+    for (int c = 0; c < channels; ++c) edges[c].push_back(px[c]);
+  };
+  // the same pixels as Python's concatenate([img[0], img[-1], img[:, 0], img[:, -1]]): corners twice
+  for (int x = 0; x < img.cols; ++x) take(0, x);
+  for (int x = 0; x < img.cols; ++x) take(img.rows - 1, x);
+  for (int y = 0; y < img.rows; ++y) take(y, 0);
+  for (int y = 0; y < img.rows; ++y) take(y, img.cols - 1);
+  cv::Scalar colour;
+  for (int c = 0; c < channels; ++c) {
+    std::vector<int>& v = edges[c];
+    std::sort(v.begin(), v.end());
+    size_t n = v.size();
+    // np.median: the middle value, or the mean of the two middle ones; int() truncates (values are >= 0)
+    colour[c] = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  }
+  cv::Mat out;
+  cv::copyMakeBorder(img, out, border, border, border, border, cv::BORDER_CONSTANT, colour);
+  return out;
+}
+
+DetBorder ReadDetBorder(const Config& c) {
+  DetBorder border;
+  if (c.Has("det_border_below")) border.below = c.Int("det_border_below");
+  if (c.Has("det_border_ratio")) border.ratio = c.Double("det_border_ratio");
+  return border;
+}
+
 cv::Mat DetResize(const cv::Mat& img, int limit_side_len, const std::string& limit_type, ShapeInfo* info,
                   int max_side_limit) {
   if (img.empty()) throw std::invalid_argument("DetResize: empty image");

@@ -30,6 +30,18 @@ cv::Mat DetResize(const cv::Mat& img, int limit_side_len, const std::string& lim
                   int max_side_limit = 0);
 // det_max_side_limit of an ocr_config.txt; configs written before the key have no cap (0).
 int ReadDetMaxSideLimit(const Config& c);
+// det_ops.detection_border: the border (pixels per side) an h x w image is detected inside: border_ratio of its
+// short side when that side is under border_below (0: never, as PaddleOCR), else 0.
+struct DetBorder {
+  int below = 0;
+  double ratio = 0.0;
+};
+int DetectionBorder(int h, int w, const DetBorder& border);
+// det_ops.add_border: the image inside `border` pixels of its edges' colour (per-channel median of the outermost
+// rows and columns, truncated to an integer as int(np.median(...))).
+cv::Mat AddBorder(const cv::Mat& img, int border);
+// det_border_below / det_border_ratio of an ocr_config.txt; configs written before the keys add no border.
+DetBorder ReadDetBorder(const Config& c);
 // (x * scale - mean) / std per channel in the order given (BGR as decoded), HWC uint8 -> CHW float32,
 // written at `out` (3 * H * W floats).
 void NormalizeToCHW(const cv::Mat& img, const std::vector<double>& mean, const std::vector<double>& std,

@@ -4,7 +4,8 @@
 // Images are given as .npy too (uint8 HxWx3, BGR as cv2.imread decodes them), so the driver needs no imgcodecs,
 // whose Debian -dev packages cannot be installed for amd64 and arm64 side by side.
 //
-//   det_pre CONFIG IMAGE.npy OUT.npy                     -> {"shape_info": [...]}; OUT = CHW float32 input
+//   det_pre CONFIG IMAGE.npy OUT.npy                     -> {"shape_info": [...], "border": B}; OUT = CHW float32
+//       input (of the image inside its border when the config gives a small image one)
 //   db_post CONFIG PROB.npy SRC_H SRC_W RATIO_H RATIO_W -> {"raw": boxes, "filtered": boxes, "sorted": boxes}
 //       ("sorted": in the config's reading_order)
 //   order READING_ORDER BOXES.npy                        -> {"order": [...]}: indices of the float32 [K, 4, 2] boxes
@@ -140,16 +141,17 @@ int main(int argc, char** argv) {
     if (cmd == "det_pre" && args.size() == 3) {
       Config c = Config::Load(args[0]);
       cv::Mat img = CropFromNpy(args[1]);
+      int border = DetectionBorder(img.rows, img.cols, ReadDetBorder(c));
       ShapeInfo info;
-      cv::Mat resized = DetResize(img, c.Int("det_limit_side_len"), c.Str("det_limit_type"), &info,
-                                  ReadDetMaxSideLimit(c));
+      cv::Mat resized = DetResize(border ? AddBorder(img, border) : img, c.Int("det_limit_side_len"),
+                                  c.Str("det_limit_type"), &info, ReadDetMaxSideLimit(c));
       Tensor t;
       t.shape = {3, resized.rows, resized.cols};
       t.data.resize(t.numel());
       NormalizeToCHW(resized, c.Doubles("det_mean"), c.Doubles("det_std"), c.Double("det_scale"), t.data.data());
       SaveTensor(args[2], t);
       std::cout << "{\"shape_info\": [" << info.src_h << ", " << info.src_w << ", " << FormatFloat(info.ratio_h)
-                << ", " << FormatFloat(info.ratio_w) << "]}" << std::endl;
+                << ", " << FormatFloat(info.ratio_w) << "], \"border\": " << border << "}" << std::endl;
       return 0;
     }
     if (cmd == "db_post" && args.size() == 6) {
