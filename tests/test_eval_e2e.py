@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
+import fixtures
 from paddle_pp.tools import eval_e2e as E
 from paddle_pp.utils.text_render import render_lines
 
@@ -68,6 +69,34 @@ def test_end_to_end_on_a_rendered_receipt(tmp_path, models_dir, capsys):
     assert E.main(["--label_file", str(tmp_path / "labels.txt"), "--data_dir", str(tmp_path), "--lang", "en",
                    "--det_db_box_thresh", "1.0"]) == 0
     assert "lines: 3 labelled, 0 read, 0 hits" in capsys.readouterr().out
+
+
+def test_crops_are_read_by_the_whole_system_and_scored_joined(tmp_path, models_dir, capsys):
+    """--crops: a recognition label file, each crop read by the whole system; the lines found, joined, against its
+    text. Tight crops are found inside the detector's border (det.yml's border_below); without it most are not."""
+    import re
+
+    rows = []
+    for i, (crop, word) in enumerate(zip(fixtures.tight_crops(), fixtures.TIGHT_WORDS)):
+        cv2.imwrite(str(tmp_path / f"w{i}.png"), crop)
+        rows.append(f"w{i}.png\t{word.lower() if i == 2 else word}")   # one label differs in case only
+    (tmp_path / "words.txt").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    n = len(rows)
+    argv = ["--label_file", str(tmp_path / "words.txt"), "--data_dir", str(tmp_path), "--crops"]
+    assert E.main(argv + ["--ignore_case"]) == 0
+    out = capsys.readouterr().out
+    assert f"ours: crops: {n} (0 unreadable); text found in {n}, read exactly {n}\n" in out, out
+    assert "accuracy 1.0000  1-NED 1.0000  (ignoring case)" in out
+    assert E.main(argv) == 0
+    assert f"text found in {n}, read exactly {n - 1}\n" in capsys.readouterr().out
+    assert E.main(argv + ["--ignore_case", "--det_border_below", "0"]) == 0
+    found = int(re.search(r"text found in (\d+)", capsys.readouterr().out).group(1))
+    assert found <= n // 2
+    (tmp_path / "det.txt").write_text('w0.png\t[{"transcription": "Hello", "points": [[0, 0], [1, 0], [1, 1], [0, 1]]}]\n')
+    assert E.main(["--label_file", str(tmp_path / "det.txt"), "--data_dir", str(tmp_path), "--crops"]) == 1
+    assert "a detection label file" in capsys.readouterr().err
+    assert E.score_crop("TOTAL 27.30", [(box(0, 0, 1, 1), "TOTAL"), (box(0, 0, 1, 1), "27.3O")], False) == {
+        "hits": 0, "gt": 1, "pred": 1, "distance": 1, "chars": 10}
 
 
 def test_turn_carries_the_labels_with_the_image():

@@ -255,6 +255,12 @@ def test_agrees_with_reference_pipeline(ocr):
         ours, ref = ocr(img), reference_results(reference, img)
         stats = match_results(ours, ref, tol=1.0)
         assert ref and stats["matched"] == stats["ours"] == stats["ref"] == stats["same_text"], stats
+    # small images: without the border (compare_reference.py's setting) ours detect what PaddleOCR detects
+    plain = PPOCR(det_border_below=0)
+    for img in fixtures.tight_crops() + [cv2.resize(fixtures.photo_like(), (300, 170))]:
+        ours, ref = plain(img), reference_results(reference, img)
+        stats = match_results(ours, ref, tol=1.0)
+        assert stats["matched"] == stats["ours"] == stats["ref"] == stats["same_text"], stats
 
 
 def test_predict_system_cli(models_dir, tmp_path):

@@ -5,6 +5,8 @@
     python deploy/eval_e2e.py --label_file train_data/det_sroie_val.txt --lang en --compare rapidocr   # + RapidOCR
     python deploy/eval_e2e.py --label_file train_data/det_sroie_val.txt --lang en --turn 90 \
         --use_doc_orientation_classify true                      # pages scanned sideways, turned upright first
+    python deploy/eval_e2e.py --label_file train_data/rec_scene_words_val.txt --crops --ignore_case --lang en
+                                                                 # word crops given to the whole system
 
 Each ground-truth line (not "###") is matched one-to-one with the system's line of highest IoU above 0.5 (pairs taken
 in order of decreasing IoU); a matched pair is a hit when the texts are equal after removing spaces (SPEC.md's
@@ -14,6 +16,11 @@ region), recall hits over the ground-truth lines, hmean their harmonic mean, as 
 costing its whole length and a line the system made up its own length. The system runs with its own defaults
 (configs/system.yml: the inference resize, drop_score), as users run it. `--turn` turns each image and its labels
 clockwise before they are read.
+
+`--crops` takes a recognition label file instead (`path<TAB>text`, a word or line crop per image): each crop is read
+by the whole system, as a user who does not know it holds one line would run it, and is a hit when the lines found,
+joined in reading order, equal its text (spaces removed; --ignore_case as well). Reported: the crops in which any
+text was found, the hits (accuracy: hits over crops) and 1-NED of the joined text.
 """
 from __future__ import annotations
 
@@ -101,6 +108,19 @@ def score_image(gts: List[Line], preds: List[Line], dont_care: List[np.ndarray],
             "chars": sum(len(normalise(t, ignore_case)) for _, t in gts)}
 
 
+def read_crop_labels(label_file: Path, data_dir: Path) -> List[Tuple[Path, str]]:
+    """[(crop path, its text)] of a recognition label file."""
+    return [(data_dir / path, text)
+            for _, path, text in read_label_lines(label_file, on_malformed=skip_malformed)]
+
+
+def score_crop(text: str, lines: List[Line], ignore_case: bool) -> Dict[str, int]:
+    """Counts for one crop read by the whole system: its lines joined in reading order against its text."""
+    want, got = normalise(text, ignore_case), normalise("".join(t for _, t in lines), ignore_case)
+    return {"hits": int(want == got), "gt": 1, "pred": int(bool(lines)), "distance": levenshtein(got, want),
+            "chars": len(want)}
+
+
 def summarise(counts: Dict[str, int]) -> Dict[str, float]:
     """Precision, recall and hmean of the hits (eval_det's formula) and 1-NED over the ground-truth characters."""
     result = hmean_from_counts(counts["hits"], counts["gt"], counts["pred"])
@@ -110,7 +130,10 @@ def summarise(counts: Dict[str, int]) -> Dict[str, float]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--label_file", required=True, help="a detection label file with transcriptions")
+    parser.add_argument("--label_file", required=True,
+                        help="a detection label file with transcriptions (with --crops: a recognition label file)")
+    parser.add_argument("--crops", action="store_true",
+                        help="each image is one word or line crop: its lines found, joined, are scored against its text")
     parser.add_argument("--data_dir", default="./", help="label paths are relative to this")
     parser.add_argument("--lang", default=None, help="ch | en (configs/system.yml's rec_models)")
     parser.add_argument("--slim", action="store_true", help="the slim system (PPOCR(slim=True))")
@@ -158,15 +181,43 @@ def evaluate(read_lines: Callable[[np.ndarray], List[Line]], items, ignore_case:
     return totals, images.failures
 
 
+def evaluate_crops(read_lines: Callable[[np.ndarray], List[Line]], items: List[Tuple[Path, str]], ignore_case: bool,
+                   desc: str) -> Tuple[Dict[str, int], int]:
+    """``evaluate`` for --crops: counts summed over the crops (``score_crop``)."""
+    totals = {"hits": 0, "gt": 0, "pred": 0, "distance": 0, "chars": 0}
+    images = LabelledImages(items, lambda item: item[0], desc)
+    for (_, text), image in images:
+        for key, value in score_crop(text, read_lines(image), ignore_case).items():
+            totals[key] += value
+    return totals, images.failures
+
+
+def _report_crops(name: str, totals: Dict[str, int], failures: int, ignore_case: bool) -> None:
+    one_minus_ned = 1 - totals["distance"] / totals["chars"] if totals["chars"] else 0.0
+    accuracy = totals["hits"] / totals["gt"] if totals["gt"] else 0.0
+    print(f"{name}: crops: {totals['gt']} ({failures} unreadable); text found in {totals['pred']}, "
+          f"read exactly {totals['hits']}")
+    print(f"{name}: crops through the whole system: accuracy {accuracy:.4f}  1-NED {one_minus_ned:.4f}"
+          + ("  (ignoring case)" if ignore_case else ""))
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     from paddle_pp.ocr import PPOCR
 
-    args = build_parser().parse_args(argv)
-    items = read_e2e_labels(Path(args.label_file), Path(args.data_dir))
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.crops and args.turn:
+        parser.error("--turn applies to detection label files, not to --crops")
+    read = read_crop_labels if args.crops else read_e2e_labels
+    items = read(Path(args.label_file), Path(args.data_dir))
     if not items:
         print(f"error: {args.label_file}: no labelled images", file=sys.stderr)
         return 1
-    problem = no_image_found(args.label_file, [path for path, _, _ in items], args.data_dir)
+    if args.crops and any(text.lstrip().startswith("[{") for _, text in items):
+        print(f"error: {args.label_file}: a detection label file; --crops reads recognition labels (path<TAB>text)",
+              file=sys.stderr)
+        return 1
+    problem = no_image_found(args.label_file, [item[0] for item in items], args.data_dir)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 1
@@ -180,6 +231,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         peer = rapidocr()
         systems["rapidocr"] = lambda image: rapidocr_lines(peer, image)
     for name, read_lines in systems.items():
+        if args.crops:
+            totals, failures = evaluate_crops(read_lines, items, args.ignore_case, f"eval crops ({name})")
+            _report_crops(name, totals, failures, args.ignore_case)
+            continue
         totals, failures = evaluate(read_lines, items, args.ignore_case, f"eval e2e ({name})", args.turn)
         result = summarise(totals)
         print(f"{name}: images: {len(items) - failures} ({failures} unreadable); lines: {totals['gt']} labelled, "
