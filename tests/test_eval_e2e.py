@@ -92,7 +92,8 @@ def test_crops_are_read_by_the_whole_system_and_scored_joined(tmp_path, models_d
     assert E.main(argv + ["--ignore_case", "--det_border_below", "0"]) == 0
     found = int(re.search(r"text found in (\d+)", capsys.readouterr().out).group(1))
     assert found <= n // 2
-    (tmp_path / "det.txt").write_text('w0.png\t[{"transcription": "Hello", "points": [[0, 0], [1, 0], [1, 1], [0, 1]]}]\n')
+    points = [[0, 0], [1, 0], [1, 1], [0, 1]]
+    (tmp_path / "det.txt").write_text(f'w0.png\t[{{"transcription": "Hello", "points": {points}}}]\n')
     assert E.main(["--label_file", str(tmp_path / "det.txt"), "--data_dir", str(tmp_path), "--crops"]) == 1
     assert "a detection label file" in capsys.readouterr().err
     assert E.score_crop("TOTAL 27.30", [(box(0, 0, 1, 1), "TOTAL"), (box(0, 0, 1, 1), "27.3O")], False) == {

@@ -4,8 +4,8 @@ The reference is the PaddleOCR 2.x inference pipeline as ported in the `ppocr-on
 the official ONNX files), configured to SPEC.md's defaults: det limit 960 'max', thresh 0.3, box_thresh 0.6,
 unclip 1.5, no dilation, fast score, cls threshold 0.9, rec batches of 6, drop_score 0.5. Ours is `PPOCR`
 (our dygraph models and our own pre/post-processing), with PaddleOCR's detection input: no border around small
-images (`det_border_below=0`; det.yml's border is ours, docs/inference.md). A box matches when all four corners are within
-`--tol` pixels; texts are compared on matched boxes.
+images (`det_border_below=0`; det.yml's border is ours, docs/inference.md). A box matches when all four corners
+are within `--tol` pixels; texts are compared on matched boxes.
 
     python deploy/compare_reference.py --image_dir ../shared/data/sroie_dev/images
 """

@@ -133,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--label_file", required=True,
                         help="a detection label file with transcriptions (with --crops: a recognition label file)")
     parser.add_argument("--crops", action="store_true",
-                        help="each image is one word or line crop: its lines found, joined, are scored against its text")
+                        help="each image is one word or line crop: its lines found, joined, are scored against "
+                             "its text")
     parser.add_argument("--data_dir", default="./", help="label paths are relative to this")
     parser.add_argument("--lang", default=None, help="ch | en (configs/system.yml's rec_models)")
     parser.add_argument("--slim", action="store_true", help="the slim system (PPOCR(slim=True))")

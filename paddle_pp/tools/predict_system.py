@@ -190,7 +190,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     documents = (lambda path, name: DocumentOutputs(Path(args.output), name, per_input)) if per_input else None
     result_files = ([RESULTS] if "json" in formats else []) + ([crop_labels] if crop_labels else [])
     return utility.run(args, build, process, result_files, count_label="text lines", desc="ocr", documents=documents,
-                         document_dirs=per_input)
+                       document_dirs=per_input)
 
 
 if __name__ == "__main__":
