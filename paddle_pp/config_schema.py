@@ -257,6 +257,7 @@ INFERENCE: Dict[str, Dict[str, Field]] = {
         "max_side_limit": Int(32, nullable=True),    # then at most this long side; empty: no cap (PaddleOCR 2.x)
         "border_below": Int(0),                      # a short side under this gets a border first; 0: never
         "border_ratio": Float(0),                    # that border, a fraction of the short side
+        "border_unclip_ratio": Float(0, low_open=True, nullable=True),   # DB's unclip there; empty: PostProcess's
         "mean": ListOf(Float(), length=3),
         "std": ListOf(Float(0, low_open=True), length=3),
         "scale": Float(0, low_open=True),

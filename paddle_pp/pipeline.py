@@ -35,6 +35,7 @@ OPTION_KEYS: Dict[str, Tuple[str, str, str]] = {
     "det_max_side_limit": ("det", "Inference", "max_side_limit"),
     "det_border_below": ("det", "Inference", "border_below"),
     "det_border_ratio": ("det", "Inference", "border_ratio"),
+    "det_border_unclip_ratio": ("det", "Inference", "border_unclip_ratio"),
     "det_db_thresh": ("det", "PostProcess", "thresh"),
     "det_db_box_thresh": ("det", "PostProcess", "box_thresh"),
     "det_db_unclip_ratio": ("det", "PostProcess", "unclip_ratio"),
@@ -122,6 +123,8 @@ class TextDetector:
         # a small image is detected inside a border (det_ops.detection_border); absent: never (PaddleOCR)
         self.border_below = int(inference.get("border_below") or 0)
         self.border_ratio = float(inference.get("border_ratio") or 0.0)
+        # DB's unclip ratio for such an image (absent or empty: PostProcess.unclip_ratio, as any other image)
+        self.border_unclip_ratio: Optional[float] = inference.get("border_unclip_ratio")
         self.mean, self.std, self.scale = inference["mean"], inference["std"], float(inference["scale"])
         self.postprocess = DBPostProcess(**_postprocess_kwargs(cfg))
 
@@ -137,7 +140,7 @@ class TextDetector:
         border = detection_border(img.shape[0], img.shape[1], self.border_below, self.border_ratio)
         chw, shape_info = self.preprocess(add_border(img, border) if border else img, limit_side_len, limit_type)
         prob = self.engine(chw[None])
-        boxes = self.postprocess(prob, shape_info[None])[0]
+        boxes = self.postprocess(prob, shape_info[None], self.border_unclip_ratio if border else None)[0]
         if border:
             boxes = [np.asarray(box, dtype=np.float32) - np.float32(border) for box in boxes]  # clipped below
         return filter_tag_det_res(boxes, img.shape)

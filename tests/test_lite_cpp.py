@@ -511,6 +511,7 @@ def test_config_comes_from_the_yaml(cpp_config):
     assert int(values["det_max_side_limit"]) == det["Inference"]["max_side_limit"] == 4000
     assert int(values["det_border_below"]) == det["Inference"]["border_below"] == 192
     assert float(values["det_border_ratio"]) == det["Inference"]["border_ratio"] == 0.5
+    assert float(values["det_border_unclip_ratio"]) == det["Inference"]["border_unclip_ratio"] == 2.0
     assert float(values["det_scale"]) == det["Inference"]["scale"]
     assert values["cls_image_shape"].split() == [str(v) for v in cls["Inference"]["image_shape"]]
     assert int(values["rec_batch_num"]) == rec["Inference"]["batch_num"]

@@ -86,6 +86,18 @@ def test_db_box_around_rectangle_in_source_coordinates():
     assert box[0, 0] < box[1, 0] and box[0, 1] < box[3, 1] and box[2, 0] > box[3, 0]
 
 
+def test_db_unclip_ratio_of_one_call():
+    """A call's unclip_ratio (the detector's border_unclip_ratio for a small image) is used for that call only."""
+    pred = np.zeros((1, 1, 160, 320), np.float32)
+    pred[0, 0, 40:61, 80:201] = 0.9
+    shape_list = np.array([[200, 400, 0.8, 0.8]])
+    post = DBPostProcess()
+    wide = post(pred, shape_list, unclip_ratio=2.0)[0]
+    assert np.array_equal(wide, DBPostProcess(unclip_ratio=2.0)(pred, shape_list)[0])
+    assert np.array_equal(post(pred, shape_list)[0], DBPostProcess(unclip_ratio=1.5)(pred, shape_list)[0])
+    assert np.ptp(wide[0][:, 1]) > np.ptp(post(pred, shape_list)[0][0][:, 1])
+
+
 def test_db_batch_and_3d_input_and_clipping():
     pred = np.zeros((2, 64, 64), np.float32)
     pred[0, 10:20, 10:40] = 0.95

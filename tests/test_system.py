@@ -126,7 +126,13 @@ def test_a_word_cropped_tight_is_found_inside_a_border(ocr, models_dir):
         assert points.min() >= 0 and (points.max(axis=0) < crop.shape[1::-1]).all()
         assert ocr.ocr(crop, rec=False)[0]            # detection alone sees it too
     page, _ = fixtures.document()                     # 640 x 420: no border
-    assert ocr(page) == plain(page)
+    assert ocr(page) == plain(page) == PPOCR(det_border_unclip_ratio=3.0)(page)
+    # a line with margins, small enough for the border: DB's boxes there grow by border_unclip_ratio (2.0)
+    line = cv2.copyMakeBorder(fixtures.text_lines()[3], 20, 20, 20, 20, cv2.BORDER_CONSTANT, value=(255, 255, 255))
+    assert ocr.configs["det"]["Inference"]["border_unclip_ratio"] == 2.0
+    [box] = ocr.ocr(line, rec=False)[0]
+    [narrow] = PPOCR(det_border_unclip_ratio=1.5).ocr(line, rec=False)[0]
+    assert np.ptp(np.array(box)[:, 1]) > np.ptp(np.array(narrow)[:, 1])
     with pytest.raises(ValueError, match="det_border_ratio"):
         PPOCR(det_border_ratio=-1)
 

@@ -107,11 +107,13 @@ class DBPostProcess:
             np.array([[1, 1], [1, 1]], dtype=np.uint8) if use_dilation else None)
 
     def boxes_from_bitmap(self, pred: np.ndarray, bitmap: np.ndarray, dest_width: float,
-                          dest_height: float) -> Tuple[np.ndarray, List[float]]:
+                          dest_height: float, unclip_ratio: Optional[float] = None) -> Tuple[np.ndarray, List[float]]:
         """Boxes (int32 [K, 4, 2], source coordinates) and their scores from one map.
 
-        ``pred`` is the HxW float32 probability map, ``bitmap`` its binarization.
+        ``pred`` is the HxW float32 probability map, ``bitmap`` its binarization; ``unclip_ratio`` replaces the
+        configured one for this map.
         """
+        unclip_ratio = self.unclip_ratio if unclip_ratio is None else unclip_ratio
         height, width = bitmap.shape
         # A 0/1 uint8 copy: findContours only tests pixels for non-zero, so this finds the same contours as
         # the reference's (bitmap * 255) without its int64 temporary (0.4 ms per 960x736 map).
@@ -134,7 +136,7 @@ class DBPostProcess:
                 score = box_score_slow(pred, contour)
             if self.box_thresh > score:
                 continue
-            paths = unclip(points, self.unclip_ratio)
+            paths = unclip(points, unclip_ratio)
             if len(paths) != 1:
                 # A convex quad always offsets to one path; anything else is degenerate.
                 continue
@@ -151,8 +153,10 @@ class DBPostProcess:
             return np.zeros((0, 4, 2), dtype=np.int32), scores
         return np.stack(boxes).astype(np.int32), scores
 
-    def __call__(self, pred: Union[np.ndarray, dict], shape_list: np.ndarray) -> List[np.ndarray]:
-        """Boxes per image. ``pred``: [N, 1, H, W] or [N, H, W] (or {'maps': ...}); ``shape_list``: [N, 4]."""
+    def __call__(self, pred: Union[np.ndarray, dict], shape_list: np.ndarray,
+                 unclip_ratio: Optional[float] = None) -> List[np.ndarray]:
+        """Boxes per image. ``pred``: [N, 1, H, W] or [N, H, W] (or {'maps': ...}); ``shape_list``: [N, 4];
+        ``unclip_ratio``: this call's instead of the configured one."""
         if isinstance(pred, dict):
             pred = pred["maps"]
         pred = np.asarray(pred)
@@ -171,7 +175,7 @@ class DBPostProcess:
                 mask = cv2.dilate(segmentation[i].astype(np.uint8), self.dilation_kernel)
             else:
                 mask = segmentation[i]
-            boxes, _ = self.boxes_from_bitmap(pred[i], mask, src_w, src_h)
+            boxes, _ = self.boxes_from_bitmap(pred[i], mask, src_w, src_h, unclip_ratio)
             if self.nested_thresh is not None:
                 boxes = boxes[drop_nested(boxes, self.nested_thresh)]
             result.append(boxes)

@@ -27,6 +27,8 @@ OCR_OPTIONS: Dict[str, Tuple[Field, _Target, str]] = {
     "det_max_side_limit": (option_field("det_max_side_limit"), lambda ocr: ocr.system.detector, "max_side_limit"),
     "det_border_below": (option_field("det_border_below"), lambda ocr: ocr.system.detector, "border_below"),
     "det_border_ratio": (option_field("det_border_ratio"), lambda ocr: ocr.system.detector, "border_ratio"),
+    "det_border_unclip_ratio": (option_field("det_border_unclip_ratio"), lambda ocr: ocr.system.detector,
+                                "border_unclip_ratio"),
     "det_db_thresh": (option_field("det_db_thresh"), lambda ocr: ocr.system.detector.postprocess, "thresh"),
     "det_db_box_thresh": (option_field("det_db_box_thresh"), lambda ocr: ocr.system.detector.postprocess,
                           "box_thresh"),

@@ -201,7 +201,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--det_limit_type", default="min")
     # the DB post-processing, the long-side cap and the small images' border; the resize itself defaults to the
     # evaluation resize above
-    model_flags = option_flags("det", "PostProcess") + ("det_max_side_limit", "det_border_below", "det_border_ratio")
+    model_flags = option_flags("det", "PostProcess") + ("det_max_side_limit", "det_border_below", "det_border_ratio",
+                                                        "det_border_unclip_ratio")
     for flag in model_flags:
         parser.add_argument(f"--{flag}", default=None, **schema_flag(option_field(flag), flag),
                             help="as predict_det.py's (default: the model's config)")

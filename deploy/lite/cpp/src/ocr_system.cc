@@ -63,7 +63,9 @@ std::vector<Quad> OcrSystem::Detect(const cv::Mat& img, int limit_side_len, cons
   if (prob.shape.size() != 4 || prob.shape[0] != 1)
     throw std::runtime_error("det output must be [1, 1, H, W]");
   int h = int(prob.shape[2]), w = int(prob.shape[3]);
-  std::vector<Quad> boxes = DBPostProcess(prob.data.data(), h, w, info, db_);
+  DBParams db = db_;
+  if (border && det_border_.unclip_ratio > 0) db.unclip_ratio = det_border_.unclip_ratio;
+  std::vector<Quad> boxes = DBPostProcess(prob.data.data(), h, w, info, db);
   for (Quad& box : boxes)
     for (cv::Point2f& p : box) p -= cv::Point2f(float(border), float(border));
   return FilterTagDetRes(boxes, img.rows, img.cols);

@@ -77,6 +77,7 @@ DetBorder ReadDetBorder(const Config& c) {
   DetBorder border;
   if (c.Has("det_border_below")) border.below = c.Int("det_border_below");
   if (c.Has("det_border_ratio")) border.ratio = c.Double("det_border_ratio");
+  if (c.Has("det_border_unclip_ratio")) border.unclip_ratio = c.Double("det_border_unclip_ratio");
   return border;
 }
 

@@ -35,12 +35,14 @@ int ReadDetMaxSideLimit(const Config& c);
 struct DetBorder {
   int below = 0;
   double ratio = 0.0;
+  double unclip_ratio = 0.0;  // DB's unclip ratio for such an image; 0: det_db_unclip_ratio, as any other
 };
 int DetectionBorder(int h, int w, const DetBorder& border);
 // det_ops.add_border: the image inside `border` pixels of its edges' colour (per-channel median of the outermost
 // rows and columns, truncated to an integer as int(np.median(...))).
 cv::Mat AddBorder(const cv::Mat& img, int border);
-// det_border_below / det_border_ratio of an ocr_config.txt; configs written before the keys add no border.
+// det_border_below / det_border_ratio / det_border_unclip_ratio of an ocr_config.txt; configs written before the
+// keys add no border.
 DetBorder ReadDetBorder(const Config& c);
 // (x * scale - mean) / std per channel in the order given (BGR as decoded), HWC uint8 -> CHW float32,
 // written at `out` (3 * H * W floats).
