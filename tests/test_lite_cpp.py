@@ -163,7 +163,7 @@ def test_det_preprocess_is_bit_exact(driver, cpp_config, tmp_path, name):
     img = IMAGES[name]
     inf = load_config("det")["Inference"]
     bordered, border = _bordered(img, inf)
-    assert (border > 0) == name.startswith("tight_") or name == "10"   # 10: an IIIT5K word crop
+    assert (border > 0) == (name.startswith("tight_") or name == "10")   # 10: an IIIT5K word crop
     chw, shape_info = det_preprocess(bordered, inf["limit_side_len"], inf["limit_type"], inf["mean"], inf["std"],
                                      inf["scale"])
     out = driver("det_pre", cpp_config, _save(tmp_path / "img.npy", img), tmp_path / "chw.npy")
