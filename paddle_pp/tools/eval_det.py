@@ -199,10 +199,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--engine", default=None)
     parser.add_argument("--det_limit_side_len", type=int, default=736)
     parser.add_argument("--det_limit_type", default="min")
-    # the DB post-processing, the long-side cap and the small images' border; the resize itself defaults to the
-    # evaluation resize above
-    model_flags = option_flags("det", "PostProcess") + ("det_max_side_limit", "det_border_below", "det_border_ratio",
-                                                        "det_border_unclip_ratio")
+    # the DB post-processing and the rest of the detector's Inference options (long-side cap, small images'
+    # border); the resize itself defaults to the evaluation resize above
+    resize_flags = ("det_limit_side_len", "det_limit_type")
+    model_flags = option_flags("det", "PostProcess") + tuple(
+        flag for flag in option_flags("det", "Inference") if flag not in resize_flags)
     for flag in model_flags:
         parser.add_argument(f"--{flag}", default=None, **schema_flag(option_field(flag), flag),
                             help="as predict_det.py's (default: the model's config)")
