@@ -16,7 +16,8 @@ import numpy as np
 
 from paddle_pp import config_schema, defaults
 from paddle_pp.config import load_config
-from paddle_pp.data.imaug.det_ops import add_border, det_preprocess, det_target_size, detection_border
+from paddle_pp.data.imaug.det_ops import (add_border, det_preprocess, det_target_size, detection_border,
+                                          small_text_long_side)
 from paddle_pp.data.imaug.rec_ops import resize_norm_cls, resize_norm_rec
 from paddle_pp.engine import Engine
 from paddle_pp.postprocess.cls_postprocess import ClsPostProcess
@@ -36,6 +37,8 @@ OPTION_KEYS: Dict[str, Tuple[str, str, str]] = {
     "det_border_below": ("det", "Inference", "border_below"),
     "det_border_ratio": ("det", "Inference", "border_ratio"),
     "det_border_unclip_ratio": ("det", "Inference", "border_unclip_ratio"),
+    "det_small_text_below": ("det", "Inference", "small_text_below"),
+    "det_small_text_zoom": ("det", "Inference", "small_text_zoom"),
     "det_db_thresh": ("det", "PostProcess", "thresh"),
     "det_db_box_thresh": ("det", "PostProcess", "box_thresh"),
     "det_db_unclip_ratio": ("det", "PostProcess", "unclip_ratio"),
@@ -125,6 +128,9 @@ class TextDetector:
         self.border_ratio = float(inference.get("border_ratio") or 0.0)
         # DB's unclip ratio for such an image (absent or empty: PostProcess.unclip_ratio, as any other image)
         self.border_unclip_ratio: Optional[float] = inference.get("border_unclip_ratio")
+        # an image whose text was found small is detected again, zoomed (det_ops.small_text_long_side); absent: never
+        self.small_text_below = float(inference.get("small_text_below") or 0.0)
+        self.small_text_zoom = float(inference.get("small_text_zoom") or 1.0)
         self.mean, self.std, self.scale = inference["mean"], inference["std"], float(inference["scale"])
         self.postprocess = DBPostProcess(**_postprocess_kwargs(cfg))
 
@@ -136,14 +142,28 @@ class TextDetector:
 
     def __call__(self, img: np.ndarray, limit_side_len: Optional[int] = None,
                  limit_type: Optional[str] = None) -> np.ndarray:
-        """The boxes of an image at the detector's resize, or at the one given."""
-        border = detection_border(img.shape[0], img.shape[1], self.border_below, self.border_ratio)
+        """The boxes of an image at the detector's resize, or at the one given (then never zoomed)."""
+        boxes, input_long_side = self.detect_once(img, limit_side_len, limit_type)
+        if limit_side_len is None and limit_type is None:
+            zoomed = small_text_long_side(boxes, max(img.shape[:2]) + 2 * self.border_of(img), input_long_side,
+                                          self.small_text_below, self.small_text_zoom)
+            if zoomed:
+                boxes, _ = self.detect_once(img, zoomed, "resize_long")
+        return boxes
+
+    def border_of(self, img: np.ndarray) -> int:
+        return detection_border(img.shape[0], img.shape[1], self.border_below, self.border_ratio)
+
+    def detect_once(self, img: np.ndarray, limit_side_len: Optional[int] = None,
+                    limit_type: Optional[str] = None) -> Tuple[np.ndarray, int]:
+        """One pass of the network: the boxes, and the long side of the network's input."""
+        border = self.border_of(img)
         chw, shape_info = self.preprocess(add_border(img, border) if border else img, limit_side_len, limit_type)
         prob = self.engine(chw[None])
         boxes = self.postprocess(prob, shape_info[None], self.border_unclip_ratio if border else None)[0]
         if border:
             boxes = [np.asarray(box, dtype=np.float32) - np.float32(border) for box in boxes]  # clipped below
-        return filter_tag_det_res(boxes, img.shape)
+        return filter_tag_det_res(boxes, img.shape), max(chw.shape[1:])
 
     def full_size(self, img: np.ndarray, shrunk_below: float = 1.0) -> Optional[int]:
         """The long side at which the image is detected at its own size (capped by max_side_limit), or None when

@@ -9,7 +9,8 @@ polygon intersections from pyclipper instead of shapely. The two must agree; bot
 It also prints how well each reading order (System.reading_order) keeps the label file's order of the lines, for
 the matched detections and for the label boxes themselves (shuffled, then ordered): a measure for label files that
 list a page's lines in reading order, as SROIE's mostly do.
-Detection runs at the evaluation resize of PaddleOCR's det configs (limit_type min, 736) unless told otherwise.
+Detection runs at the evaluation resize of PaddleOCR's det configs (limit_type min, 736), in one pass (no second,
+zoomed pass for small text: --det_small_text_below 0), unless told otherwise.
 """
 from __future__ import annotations
 
@@ -199,9 +200,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--engine", default=None)
     parser.add_argument("--det_limit_side_len", type=int, default=736)
     parser.add_argument("--det_limit_type", default="min")
+    parser.add_argument("--det_small_text_below", type=float, default=0.0,
+                        help="detect again, zoomed, an image whose text is found smaller than this (0: one pass, "
+                             "as PaddleOCR evaluates; the system's default: det.yml's small_text_below)")
     # the DB post-processing and the rest of the detector's Inference options (long-side cap, small images'
-    # border); the resize itself defaults to the evaluation resize above
-    resize_flags = ("det_limit_side_len", "det_limit_type")
+    # border); the resize itself defaults to the evaluation resize above, in one pass
+    resize_flags = ("det_limit_side_len", "det_limit_type", "det_small_text_below")
     model_flags = option_flags("det", "PostProcess") + tuple(
         flag for flag in option_flags("det", "Inference") if flag not in resize_flags)
     for flag in model_flags:
@@ -220,7 +224,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
     detector = build_stage("det", args.det_model_dir, engine=args.engine, slim=args.slim or None,
                            **{flag: getattr(args, flag) for flag in model_flags},
-                           det_limit_side_len=args.det_limit_side_len, det_limit_type=args.det_limit_type)
+                           det_limit_side_len=args.det_limit_side_len, det_limit_type=args.det_limit_type,
+                           det_small_text_below=args.det_small_text_below)
     evaluator = DetectionIoUEvaluator()
     ours, totals, lines, failures = [], [0, 0, 0], [], 0
     order_scores: Dict[Tuple[str, str], OrderScore] = defaultdict(OrderScore)

@@ -7,6 +7,8 @@
 #include <opencv2/imgproc.hpp>
 #include <polyclipping/clipper.hpp>
 
+#include "crop.h"
+
 namespace ppocr {
 
 DBParams ReadDBParams(const Config& c) {
@@ -205,6 +207,24 @@ std::vector<Quad> FilterTagDetRes(const std::vector<Quad>& boxes, int img_height
     kept.push_back(box);
   }
   return kept;
+}
+
+int SmallTextLongSide(const std::vector<Quad>& boxes, int source_long_side, int input_long_side,
+                      const SmallText& small) {
+  if (small.below <= 0 || small.zoom <= 1.0 || boxes.empty()) return 0;
+  std::vector<int> heights;
+  for (const Quad& box : boxes) {
+    int w = 0, h = 0;
+    CropSize(box, &w, &h);
+    heights.push_back(std::min(w, h));
+  }
+  std::sort(heights.begin(), heights.end());
+  size_t n = heights.size();
+  // np.median: the middle value, or the mean of the two middle ones
+  double median = n % 2 ? heights[n / 2] : (heights[n / 2 - 1] + heights[n / 2]) / 2.0;
+  if (median * input_long_side / source_long_side >= small.below) return 0;
+  // Python's round(): ties to even, as nearbyint in the default rounding mode
+  return static_cast<int>(std::nearbyint(input_long_side * small.zoom));
 }
 
 }  // namespace ppocr

@@ -21,6 +21,7 @@ OcrSystem::OcrSystem(const Config& c, Predictor* det, Predictor* cls, Predictor*
   det_limit_type_ = c.Str("det_limit_type");
   det_max_side_limit_ = ReadDetMaxSideLimit(c);
   det_border_ = ReadDetBorder(c);
+  det_small_text_ = ReadSmallText(c);
   det_mean_ = c.Doubles("det_mean");
   det_std_ = c.Doubles("det_std");
   det_scale_ = c.Double("det_scale");
@@ -47,9 +48,17 @@ OcrSystem::OcrSystem(const Config& c, Predictor* det, Predictor* cls, Predictor*
   OrderBoxes({}, reading_order_);  // an unknown order fails at load, not at the first image
 }
 
-std::vector<Quad> OcrSystem::Detect(const cv::Mat& img) { return Detect(img, det_limit_side_len_, det_limit_type_); }
+// pipeline.py's TextDetector.__call__: a second pass, zoomed, when the first finds small text
+std::vector<Quad> OcrSystem::Detect(const cv::Mat& img) {
+  int input_long_side = 0;
+  std::vector<Quad> boxes = Detect(img, det_limit_side_len_, det_limit_type_, &input_long_side);
+  int border = DetectionBorder(img.rows, img.cols, det_border_);
+  int zoomed = SmallTextLongSide(boxes, std::max(img.rows, img.cols) + 2 * border, input_long_side, det_small_text_);
+  return zoomed ? Detect(img, zoomed, "resize_long") : boxes;
+}
 
-std::vector<Quad> OcrSystem::Detect(const cv::Mat& img, int limit_side_len, const std::string& limit_type) {
+std::vector<Quad> OcrSystem::Detect(const cv::Mat& img, int limit_side_len, const std::string& limit_type,
+                                    int* input_long_side) {
   ShapeInfo info;
   // a small image is detected inside a border (pipeline.py's TextDetector), its boxes moved back into the image
   int border = DetectionBorder(img.rows, img.cols, det_border_);
@@ -59,6 +68,7 @@ std::vector<Quad> OcrSystem::Detect(const cv::Mat& img, int limit_side_len, cons
   input.shape = {1, 3, resized.rows, resized.cols};
   input.data.resize(input.numel());
   NormalizeToCHW(resized, det_mean_, det_std_, det_scale_, input.data.data());
+  if (input_long_side) *input_long_side = std::max(resized.rows, resized.cols);
   Tensor prob = det_->Run(input);
   if (prob.shape.size() != 4 || prob.shape[0] != 1)
     throw std::runtime_error("det output must be [1, 1, H, W]");

@@ -24,9 +24,11 @@ class OcrSystem {
   // cls may be null (no direction classifier); dict_path is the recognizer's character dictionary.
   OcrSystem(const Config& config, Predictor* det, Predictor* cls, Predictor* rec, const std::string& dict_path);
 
+  // At the config's resize; an image whose text is found small is detected again, zoomed (det_small_text_*).
   std::vector<Quad> Detect(const cv::Mat& img);
-  // At the resize given instead of the config's (the page orientation's full-size pass).
-  std::vector<Quad> Detect(const cv::Mat& img, int limit_side_len, const std::string& limit_type);
+  // At the resize given instead of the config's, never zoomed (the page orientation's full-size pass).
+  std::vector<Quad> Detect(const cv::Mat& img, int limit_side_len, const std::string& limit_type,
+                           int* input_long_side = nullptr);
   // Rotates crops classified '180' with a score above cls_thresh, in place; returns (label index, score).
   std::vector<std::pair<int, float>> Classify(std::vector<cv::Mat>* crops);
   std::vector<std::pair<std::string, float>> Recognize(const std::vector<cv::Mat>& crops);
@@ -39,6 +41,7 @@ class OcrSystem {
   int det_limit_side_len_;
   int det_max_side_limit_;
   DetBorder det_border_;  // preprocess.h; none for configs written before the keys
+  SmallText det_small_text_;  // preprocess.h; never for configs written before the keys
   std::string det_limit_type_;
   std::vector<double> det_mean_, det_std_;
   double det_scale_;

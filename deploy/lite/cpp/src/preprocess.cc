@@ -73,6 +73,13 @@ cv::Mat AddBorder(const cv::Mat& img, int border) {
   return out;
 }
 
+SmallText ReadSmallText(const Config& c) {
+  SmallText small;
+  if (c.Has("det_small_text_below")) small.below = c.Double("det_small_text_below");
+  if (c.Has("det_small_text_zoom")) small.zoom = c.Double("det_small_text_zoom");
+  return small;
+}
+
 DetBorder ReadDetBorder(const Config& c) {
   DetBorder border;
   if (c.Has("det_border_below")) border.below = c.Int("det_border_below");
