@@ -104,6 +104,16 @@ def small_print_page(size: Tuple[int, int] = (3200, 2400)) -> np.ndarray:
     return page
 
 
+def half_size_document(size: Tuple[int, int] = (1600, 1200)) -> np.ndarray:
+    """`document()` at half size on a larger white page: its lines, about 20 px high, are shrunk to about 12 px by
+    the default detector resize (max 960), small enough for the detector's second, zoomed pass."""
+    img, _ = document()
+    small = cv2.resize(img, (img.shape[1] // 2, img.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    page = np.full((size[1], size[0], 3), 255, np.uint8)
+    page[80:80 + small.shape[0], 80:80 + small.shape[1]] = small
+    return page
+
+
 def photo_like(size: Tuple[int, int] = (960, 544)) -> np.ndarray:
     """A tilted page on a textured background: a detector input with more than flat regions."""
     img, _ = render_lines(DOC_LINES + [("Kuala Lumpur 50450", 28)], size=size)

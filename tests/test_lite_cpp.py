@@ -127,7 +127,8 @@ def _images():
     doc, _ = fixtures.document()
     word, line = fixtures.tight_crops(["CASH", "TOTAL 27.30"])   # small: detected inside a border
     images = {"photo_like": fixtures.photo_like(), "document": doc,
-              "odd_size": cv2.resize(fixtures.photo_like(), (1111, 637)), "tight_word": word, "tight_line": line}
+              "odd_size": cv2.resize(fixtures.photo_like(), (1111, 637)), "tight_word": word, "tight_line": line,
+              "small_print": fixtures.half_size_document()}                 # detected twice, the second zoomed
     for rel in ("sroie_dev/images/080.jpg", "msra_td500_test/orig/MSRA-TD500/test/IMG_0059.JPG",
                 "scene_words/iiit5k_train/IMG/10.jpg"):
         path = SHARED / rel
@@ -429,9 +430,9 @@ def _python_system(onnx_models, dict_path, use_doc_orientation_classify=False):
                       system["drop_score"], use_doc_orientation_classify=use_doc_orientation_classify)
 
 
-def _run_piped_system(driver, config, dict_path, image_file, onnx_models, angle=None):
+def _run_piped_system(driver, config, dict_path, image_file, onnx_models, angle=None, det_sides=None):
     """Run `ocr_test_driver system`, answering each model call with onnxruntime; `angle` (a list) receives the
-    page angle the system reports."""
+    page angle the system reports, `det_sides` (a list) the long side of each detector input."""
     proc = subprocess.Popen(driver.prefix + ["system", str(config), str(dict_path), str(image_file)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -447,6 +448,8 @@ def _run_piped_system(driver, config, dict_path, image_file, onnx_models, angle=
                 continue
             _, model, ndim, *dims = header.split()
             shape = tuple(int(d) for d in dims[:int(ndim)])
+            if model == "det" and det_sides is not None:
+                det_sides.append(max(shape[2:]))
             data = proc.stdout.read(4 * int(np.prod(shape)))
             out = np.ascontiguousarray(onnx_models[model](np.frombuffer(data, np.float32).reshape(shape)), np.float32)
             proc.stdin.write((" ".join([str(out.ndim)] + [str(d) for d in out.shape]) + "\n").encode())
@@ -463,8 +466,12 @@ def _run_piped_system(driver, config, dict_path, image_file, onnx_models, angle=
 def test_whole_cpp_system_matches_python(driver, cpp_config, onnx_models, dict_path, tmp_path, name):
     img = IMAGES[name]
     ref = [r.to_dict() for r in _python_system(onnx_models, dict_path)(img)]
-    got = _run_piped_system(driver, cpp_config, dict_path, _save(tmp_path / "img.npy", img), onnx_models)
+    det_sides = []
+    got = _run_piped_system(driver, cpp_config, dict_path, _save(tmp_path / "img.npy", img), onnx_models,
+                            det_sides=det_sides)
     assert ref or name not in ("tight_word", "tight_line", "10")   # found inside their border
+    if name == "small_print":                                      # its 12 px lines: a second pass, zoomed 1.5x
+        assert det_sides == [960, 1440]
     assert [r["points"] for r in got] == [r["points"] for r in ref]
     assert [r["transcription"] for r in got] == [r["transcription"] for r in ref]
     tol = 0 if driver.arch == "host" else ARM64_SCORE_TOL  # see CROP_ON_ARM64
@@ -512,6 +519,8 @@ def test_config_comes_from_the_yaml(cpp_config):
     assert int(values["det_border_below"]) == det["Inference"]["border_below"] == 192
     assert float(values["det_border_ratio"]) == det["Inference"]["border_ratio"] == 0.5
     assert float(values["det_border_unclip_ratio"]) == det["Inference"]["border_unclip_ratio"] == 2.0
+    assert float(values["det_small_text_below"]) == det["Inference"]["small_text_below"] == 28
+    assert float(values["det_small_text_zoom"]) == det["Inference"]["small_text_zoom"] == 1.5
     assert float(values["det_scale"]) == det["Inference"]["scale"]
     assert values["cls_image_shape"].split() == [str(v) for v in cls["Inference"]["image_shape"]]
     assert int(values["rec_batch_num"]) == rec["Inference"]["batch_num"]

@@ -4,7 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from paddle_pp.data.imaug.det_ops import add_border, det_preprocess, det_resize, detection_border, normalize_det
+from paddle_pp.data.imaug.det_ops import (add_border, det_preprocess, det_resize, detection_border, normalize_det,
+                                          small_text_long_side)
 from paddle_pp.data.imaug.rec_ops import resize_norm_cls, resize_norm_rec
 
 
@@ -190,3 +191,29 @@ def test_rec_cls_parity(ref):
             np.testing.assert_array_equal(resize_norm_rec(crop, mwr), rec.resize_norm_img(crop, mwr))
     for crop in crops:
         np.testing.assert_array_equal(resize_norm_cls(crop), cls.resize_norm_img(crop))
+
+
+def _boxes(*heights, width=100):
+    """Axis-aligned quads (clockwise from top-left) of these heights, in source pixels."""
+    return [np.array([[0, 0], [width, 0], [width, h], [0, h]], np.float32) for h in heights]
+
+
+def test_small_text_long_side_zooms_when_the_median_box_is_small():
+    # source 2000 px long, seen at 1000: boxes of 40/50/60 px are 20/25/30 at the input, median 25 < 28
+    assert small_text_long_side(_boxes(40, 50, 60), 2000, 1000, 28, 1.5) == 1500
+    # median of an even count is the mean of the middle two: (50 + 60) / 2 / 2 = 27.5 < 28, 28 is not
+    assert small_text_long_side(_boxes(40, 50, 60, 70), 2000, 1000, 28, 1.5) == 1500
+    assert small_text_long_side(_boxes(40, 56, 60, 70), 2000, 1000, 28, 1.5) == 0
+    # the same boxes seen at full size are 50 px: one pass
+    assert small_text_long_side(_boxes(40, 50, 60), 1000, 1000, 28, 1.5) == 0
+    # a box's height is its crop's short side: a vertical line counts by its width
+    tall = [np.array([[0, 0], [20, 0], [20, 400], [0, 400]], np.float32)]
+    assert small_text_long_side(tall, 1000, 1000, 28, 1.5) == 1500
+
+
+@pytest.mark.parametrize("boxes, below, zoom", [([], 28, 1.5),               # nothing found: nothing to measure
+                                                (_boxes(10), 0, 1.5),        # 0: never (PaddleOCR)
+                                                (_boxes(10), 28, 1.0)])      # no zoom: no second pass
+def test_small_text_long_side_keeps_the_first_pass(boxes, below, zoom):
+    assert small_text_long_side(boxes, 1000, 1000, below, zoom) == 0
+

@@ -110,6 +110,38 @@ def test_det_max_side_limit_caps_what_the_detector_sees(models_dir):
         PPOCR(det_max_side_limit=31)
 
 
+def _detector_input_sides(ocr, monkeypatch):
+    """The long side of every input the detector's network gets from now on."""
+    sides, engine = [], ocr.system.detector.engine
+
+    def recording(x):
+        sides.append(max(x.shape[2:]))
+        return engine(x)
+    monkeypatch.setattr(ocr.system.detector, "engine", recording)
+    return sides
+
+
+def test_small_text_is_detected_again_zoomed(ocr, monkeypatch):
+    """det.yml's small_text_below / small_text_zoom: when the boxes of the first pass are under 28 px high at the
+    network's input (median), the image is detected again at 1.5 times that input's long side, and the boxes of
+    that pass are the result. Text found large enough, and det_small_text_below 0 (PaddleOCR), take one pass."""
+    inference = ocr.configs["det"]["Inference"]
+    assert (inference["small_text_below"], inference["small_text_zoom"]) == (28, 1.5)
+    page = fixtures.half_size_document()
+    sides = _detector_input_sides(ocr, monkeypatch)
+    lines = ocr.ocr_results(page)
+    assert sides == [960, 1440]
+    assert [squash(r.transcription) for r in lines] == [squash(text) for text, _ in fixtures.DOC_LINES]
+    sides.clear()
+    large = cv2.resize(fixtures.document()[0], (1280, 840), interpolation=cv2.INTER_CUBIC)
+    ocr.ocr_results(large)                             # lines ~30 px at the input: found large enough
+    assert sides == [960]
+    one_pass = PPOCR(det_small_text_below=0)
+    one_sides = _detector_input_sides(one_pass, monkeypatch)
+    one_pass.ocr_results(page)
+    assert one_sides == [960]
+
+
 def test_a_word_cropped_tight_is_found_inside_a_border(ocr, models_dir):
     """det.yml's border_below: an image with a short side under 192 px is detected inside a border of its edges'
     colour. Without it (PaddleOCR) DB misses words cropped to their ink; with it each is found and read whole,
