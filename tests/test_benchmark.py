@@ -130,7 +130,9 @@ def test_det_resize_runs_each_system_at_each_resize_and_reaches_the_detector(mod
     assert report["systems"]["onnx@max:960"]["lines_total"] > report["systems"]["onnx@max:32"]["lines_total"]
     assert set(report["ratios"]) == {"onnx@max:32/onnx@max:960"}      # the first system is the baseline
     assert "onnx@max:960 " in capsys.readouterr().out                   # a column wide enough for the name
-    for bad in ("min:0", "middle:960", "960"):
+    once = bench.build_system("onnx@max:960:0", args).ocr.system.detector
+    assert (once.limit_type, once.limit_side_len, once.small_text_below) == ("max", 960, 0)
+    for bad in ("min:0", "middle:960", "960", "max:960:-1"):
         with pytest.raises(SystemExit):
             bench.build_parser().parse_args(["--image_dir", str(tmp_path), "--det_resize", bad])
 

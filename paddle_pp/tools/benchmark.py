@@ -258,16 +258,21 @@ def timed_run(system, img: np.ndarray):
 
 
 def parse_det_resize(text: str) -> Dict[str, Any]:
-    """'min:960' -> the PPOCR options det_limit_type='min', det_limit_side_len=960, checked against their
-    schema ranges (argparse.ArgumentTypeError names the problem)."""
+    """'min:960' -> the PPOCR options det_limit_type='min', det_limit_side_len=960; 'max:960:0' also sets
+    det_small_text_below=0 (one pass). Checked against their schema ranges (argparse.ArgumentTypeError names the
+    problem)."""
     from paddle_pp.pipeline import option_field
 
-    kind, _, side = text.partition(":")
+    kind, _, rest = text.partition(":")
+    side, _, small = rest.partition(":")
     options = {"det_limit_type": kind, "det_limit_side_len": side}
+    if small:
+        options["det_small_text_below"] = small
     try:
         return {flag: option_field(flag).parse(value) for flag, value in options.items()}
     except argparse.ArgumentTypeError as exc:
-        raise argparse.ArgumentTypeError(f"expects TYPE:SIDE such as min:960, got '{text}' ({exc})") from None
+        raise argparse.ArgumentTypeError(f"expects TYPE:SIDE[:SMALL_TEXT_BELOW] such as min:960 or max:960:0, got "
+                                         f"'{text}' ({exc})") from None
 
 
 def det_resize_arg(text: str) -> str:
@@ -461,10 +466,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "NAME_serial: NAME with its cls/rec batches run one at a time; NAME_orient: NAME turning "
                              "pages upright first (use_doc_orientation_classify)")
     parser.add_argument("--compare", nargs="*", default=[], choices=COMPARE, help="other systems, same run")
-    parser.add_argument("--det_resize", nargs="+", default=[], metavar="TYPE:SIDE",
+    parser.add_argument("--det_resize", nargs="+", default=[], metavar="TYPE:SIDE[:SMALL]",
                         type=det_resize_arg,
                         help="run each of our systems at each of these detector resizes, named NAME@TYPE:SIDE (e.g. "
-                             "max:960 min:960: --det_limit_type and --det_limit_side_len); default: the model's")
+                             "max:960 min:960: --det_limit_type and --det_limit_side_len; max:960:0 also "
+                             "--det_small_text_below 0, one pass); default: the model's")
     parser.add_argument("--max_images", type=int, default=0, help="use only the first N images (0: all)")
     parser.add_argument("--limit", action="append", default=[], metavar="NAME=N",
                         help="run system NAME on the first N images only (e.g. dygraph=50)")
