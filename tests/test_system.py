@@ -12,6 +12,7 @@ import fixtures
 pytest.importorskip("paddle")
 
 from paddle_pp import PPOCR  # noqa: E402
+from paddle_pp.pipeline import PADDLEOCR_DETECTION  # noqa: E402
 
 ROOT = fixtures.__file__.rsplit("/tests/", 1)[0]
 
@@ -289,16 +290,18 @@ def test_agrees_with_reference_pipeline(ocr):
     from paddle_pp.tools.compare_reference import build_reference, match_results, reference_results
 
     reference = build_reference()
-    for img in (fixtures.document()[0], fixtures.photo_like(), fixtures.photo_like((700, 900))):
-        ours, ref = ocr(img), reference_results(reference, img)
-        stats = match_results(ours, ref, tol=1.0)
-        assert ref and stats["matched"] == stats["ours"] == stats["ref"] == stats["same_text"], stats
-    # small images: without the border (compare_reference.py's setting) ours detect what PaddleOCR detects
-    plain = PPOCR(det_border_below=0)
-    for img in fixtures.tight_crops() + [cv2.resize(fixtures.photo_like(), (300, 170))]:
+    # with PaddleOCR's detection (compare_reference.py's setting: no border, one pass) ours detect what it detects
+    plain = PPOCR(**PADDLEOCR_DETECTION)
+    pages = [fixtures.document()[0], fixtures.photo_like(), fixtures.photo_like((700, 900)),
+             fixtures.half_size_document()]
+    for img in pages + fixtures.tight_crops() + [cv2.resize(fixtures.photo_like(), (300, 170))]:
         ours, ref = plain(img), reference_results(reference, img)
         stats = match_results(ours, ref, tol=1.0)
         assert stats["matched"] == stats["ours"] == stats["ref"] == stats["same_text"], stats
+        assert ref or img.shape[0] < 200
+    # text found large enough: the system's own defaults take the same single pass
+    for img in (fixtures.photo_like(), cv2.resize(fixtures.document()[0], (1280, 840), interpolation=cv2.INTER_CUBIC)):
+        assert ocr(img) == plain(img)
 
 
 def test_predict_system_cli(models_dir, tmp_path):

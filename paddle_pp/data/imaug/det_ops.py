@@ -82,7 +82,9 @@ def small_text_long_side(boxes: Sequence[np.ndarray], source_long_side: int, inp
     are found in pieces; a larger resize for every image instead splits the long lines of scenes with large text.
     So the first pass measures the text: when the median height of its boxes at the network's input (a box's
     height is its crop's short side) is under `small_text_below`, the image is detected again with its input's
-    long side `zoom` times as long (still capped by max_side_limit). 0 or no boxes: the first pass stands.
+    long side `zoom` times as long, but never longer than the image's own (nor than max_side_limit): text small in
+    the image itself is not enlarged (DB's boxes on enlarged clean print cut descenders). 0: the first pass stands
+    (below 0, no boxes, or an image the first pass already saw at its own size).
     `source_long_side` is that of the image the network saw the boxes in (with its border, if any).
     """
     if not small_text_below or zoom <= 1.0 or len(boxes) == 0:
@@ -90,7 +92,8 @@ def small_text_long_side(boxes: Sequence[np.ndarray], source_long_side: int, inp
     heights = [min(crop_size(box)) for box in boxes]
     if float(np.median(heights)) * input_long_side / source_long_side >= small_text_below:
         return 0
-    return int(round(input_long_side * zoom))
+    zoomed = min(int(round(input_long_side * zoom)), source_long_side)
+    return zoomed if zoomed > input_long_side else 0
 
 
 def det_resize(img: np.ndarray, limit_side_len: int = 960, limit_type: str = "max",

@@ -223,8 +223,9 @@ int SmallTextLongSide(const std::vector<Quad>& boxes, int source_long_side, int 
   // np.median: the middle value, or the mean of the two middle ones
   double median = n % 2 ? heights[n / 2] : (heights[n / 2 - 1] + heights[n / 2]) / 2.0;
   if (median * input_long_side / source_long_side >= small.below) return 0;
-  // Python's round(): ties to even, as nearbyint in the default rounding mode
-  return static_cast<int>(std::nearbyint(input_long_side * small.zoom));
+  // Python's round(): ties to even, as nearbyint in the default rounding mode; never past the image's own size
+  int zoomed = std::min(static_cast<int>(std::nearbyint(input_long_side * small.zoom)), source_long_side);
+  return zoomed > input_long_side ? zoomed : 0;
 }
 
 }  // namespace ppocr
