@@ -67,6 +67,7 @@ SYSTEM_KEYS = ("use_angle_cls", "drop_score")
 # zoomed second pass for small text, docs/inference.md): with them the system detects as PaddleOCR does.
 PADDLEOCR_DETECTION: Dict[str, Any] = {"det_border_below": 0, "det_small_text_below": 0}
 
+
 def option_flags(model: str, section: Optional[str] = None) -> Tuple[str, ...]:
     """The OPTION_KEYS flags that set one model's config (only those of one section, e.g. PostProcess)."""
     return tuple(flag for flag, (m, s, _) in OPTION_KEYS.items() if m == model and section in (None, s))

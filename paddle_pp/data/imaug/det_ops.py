@@ -84,7 +84,7 @@ def small_text_long_side(boxes: Sequence[np.ndarray], source_long_side: int, inp
     height is its crop's short side) is under `small_text_below`, the image is detected again with its input's
     long side `zoom` times as long, but never longer than the image's own (nor than max_side_limit): text small in
     the image itself is not enlarged (DB's boxes on enlarged clean print cut descenders). 0: the first pass stands
-    (below 0, no boxes, or an image the first pass already saw at its own size).
+    (small_text_below 0, no boxes, or an image the first pass already saw at its own size).
     `source_long_side` is that of the image the network saw the boxes in (with its border, if any).
     """
     if not small_text_below or zoom <= 1.0 or len(boxes) == 0:
