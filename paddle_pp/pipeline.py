@@ -39,6 +39,7 @@ OPTION_KEYS: Dict[str, Tuple[str, str, str]] = {
     "det_border_unclip_ratio": ("det", "Inference", "border_unclip_ratio"),
     "det_small_text_below": ("det", "Inference", "small_text_below"),
     "det_small_text_zoom": ("det", "Inference", "small_text_zoom"),
+    "det_small_text_unclip_ratio": ("det", "Inference", "small_text_unclip_ratio"),
     "det_db_thresh": ("det", "PostProcess", "thresh"),
     "det_db_box_thresh": ("det", "PostProcess", "box_thresh"),
     "det_db_unclip_ratio": ("det", "PostProcess", "unclip_ratio"),
@@ -136,6 +137,8 @@ class TextDetector:
         # an image whose text was found small is detected again, zoomed (det_ops.small_text_long_side); absent: never
         self.small_text_below = float(inference.get("small_text_below") or 0.0)
         self.small_text_zoom = float(inference.get("small_text_zoom") or 1.0)
+        # DB's unclip ratio in that second pass (absent or empty: as in the first)
+        self.small_text_unclip_ratio: Optional[float] = inference.get("small_text_unclip_ratio")
         self.mean, self.std, self.scale = inference["mean"], inference["std"], float(inference["scale"])
         self.postprocess = DBPostProcess(**_postprocess_kwargs(cfg))
 
@@ -153,19 +156,22 @@ class TextDetector:
             zoomed = small_text_long_side(boxes, max(img.shape[:2]) + 2 * self.border_of(img), input_long_side,
                                           self.small_text_below, self.small_text_zoom)
             if zoomed:
-                boxes, _ = self.detect_once(img, zoomed, "resize_long")
+                boxes, _ = self.detect_once(img, zoomed, "resize_long", self.small_text_unclip_ratio)
         return boxes
 
     def border_of(self, img: np.ndarray) -> int:
         return detection_border(img.shape[0], img.shape[1], self.border_below, self.border_ratio)
 
-    def detect_once(self, img: np.ndarray, limit_side_len: Optional[int] = None,
-                    limit_type: Optional[str] = None) -> Tuple[np.ndarray, int]:
-        """One pass of the network: the boxes, and the long side of the network's input."""
+    def detect_once(self, img: np.ndarray, limit_side_len: Optional[int] = None, limit_type: Optional[str] = None,
+                    unclip_ratio: Optional[float] = None) -> Tuple[np.ndarray, int]:
+        """One pass of the network: the boxes (grown by `unclip_ratio` when given, else by the border's or
+        PostProcess's), and the long side of the network's input."""
         border = self.border_of(img)
         chw, shape_info = self.preprocess(add_border(img, border) if border else img, limit_side_len, limit_type)
         prob = self.engine(chw[None])
-        boxes = self.postprocess(prob, shape_info[None], self.border_unclip_ratio if border else None)[0]
+        if unclip_ratio is None and border:
+            unclip_ratio = self.border_unclip_ratio
+        boxes = self.postprocess(prob, shape_info[None], unclip_ratio)[0]
         if border:
             boxes = [np.asarray(box, dtype=np.float32) - np.float32(border) for box in boxes]  # clipped below
         return filter_tag_det_res(boxes, img.shape), max(chw.shape[1:])

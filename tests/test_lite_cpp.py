@@ -521,6 +521,7 @@ def test_config_comes_from_the_yaml(cpp_config):
     assert float(values["det_border_unclip_ratio"]) == det["Inference"]["border_unclip_ratio"] == 2.0
     assert float(values["det_small_text_below"]) == det["Inference"]["small_text_below"] == 28
     assert float(values["det_small_text_zoom"]) == det["Inference"]["small_text_zoom"] == 1.5
+    assert float(values["det_small_text_unclip_ratio"]) == det["Inference"]["small_text_unclip_ratio"] == 1.8
     assert float(values["det_scale"]) == det["Inference"]["scale"]
     assert values["cls_image_shape"].split() == [str(v) for v in cls["Inference"]["image_shape"]]
     assert int(values["rec_batch_num"]) == rec["Inference"]["batch_num"]

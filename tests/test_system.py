@@ -128,6 +128,7 @@ def test_small_text_is_detected_again_zoomed(ocr, monkeypatch):
     that pass are the result. Text found large enough, and det_small_text_below 0 (PaddleOCR), take one pass."""
     inference = ocr.configs["det"]["Inference"]
     assert (inference["small_text_below"], inference["small_text_zoom"]) == (28, 1.5)
+    assert inference["small_text_unclip_ratio"] == 1.8
     page = fixtures.half_size_document()
     sides = _detector_input_sides(ocr, monkeypatch)
     lines = ocr.ocr_results(page)
@@ -141,6 +142,11 @@ def test_small_text_is_detected_again_zoomed(ocr, monkeypatch):
     one_sides = _detector_input_sides(one_pass, monkeypatch)
     one_pass.ocr_results(page)
     assert one_sides == [960]
+    # the second pass's boxes grow by small_text_unclip_ratio (1.5 cut descenders), not by PostProcess's 1.5
+    heights = [np.ptp(np.array(r.points)[:, 1]) for r in lines]
+    narrow = [np.ptp(np.array(r.points)[:, 1]) for r in PPOCR(det_small_text_unclip_ratio=1.5).ocr_results(page)]
+    assert len(narrow) == len(heights) and all(h >= n for h, n in zip(heights, narrow)), (heights, narrow)
+    assert sum(heights) > sum(narrow)
 
 
 def test_a_word_cropped_tight_is_found_inside_a_border(ocr, models_dir):

@@ -54,11 +54,11 @@ std::vector<Quad> OcrSystem::Detect(const cv::Mat& img) {
   std::vector<Quad> boxes = Detect(img, det_limit_side_len_, det_limit_type_, &input_long_side);
   int border = DetectionBorder(img.rows, img.cols, det_border_);
   int zoomed = SmallTextLongSide(boxes, std::max(img.rows, img.cols) + 2 * border, input_long_side, det_small_text_);
-  return zoomed ? Detect(img, zoomed, "resize_long") : boxes;
+  return zoomed ? Detect(img, zoomed, "resize_long", nullptr, det_small_text_.unclip_ratio) : boxes;
 }
 
 std::vector<Quad> OcrSystem::Detect(const cv::Mat& img, int limit_side_len, const std::string& limit_type,
-                                    int* input_long_side) {
+                                    int* input_long_side, double unclip_ratio) {
   ShapeInfo info;
   // a small image is detected inside a border (pipeline.py's TextDetector), its boxes moved back into the image
   int border = DetectionBorder(img.rows, img.cols, det_border_);
@@ -74,7 +74,10 @@ std::vector<Quad> OcrSystem::Detect(const cv::Mat& img, int limit_side_len, cons
     throw std::runtime_error("det output must be [1, 1, H, W]");
   int h = int(prob.shape[2]), w = int(prob.shape[3]);
   DBParams db = db_;
-  if (border && det_border_.unclip_ratio > 0) db.unclip_ratio = det_border_.unclip_ratio;
+  if (unclip_ratio > 0)
+    db.unclip_ratio = unclip_ratio;
+  else if (border && det_border_.unclip_ratio > 0)
+    db.unclip_ratio = det_border_.unclip_ratio;
   std::vector<Quad> boxes = DBPostProcess(prob.data.data(), h, w, info, db);
   for (Quad& box : boxes)
     for (cv::Point2f& p : box) p -= cv::Point2f(float(border), float(border));

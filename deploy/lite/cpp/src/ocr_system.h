@@ -26,9 +26,10 @@ class OcrSystem {
 
   // At the config's resize; an image whose text is found small is detected again, zoomed (det_small_text_*).
   std::vector<Quad> Detect(const cv::Mat& img);
-  // At the resize given instead of the config's, never zoomed (the page orientation's full-size pass).
+  // At the resize given instead of the config's, never zoomed (the page orientation's full-size pass); DB's boxes
+  // grown by unclip_ratio when it is > 0, else by the border's or det_db_unclip_ratio.
   std::vector<Quad> Detect(const cv::Mat& img, int limit_side_len, const std::string& limit_type,
-                           int* input_long_side = nullptr);
+                           int* input_long_side = nullptr, double unclip_ratio = 0.0);
   // Rotates crops classified '180' with a score above cls_thresh, in place; returns (label index, score).
   std::vector<std::pair<int, float>> Classify(std::vector<cv::Mat>* crops);
   std::vector<std::pair<std::string, float>> Recognize(const std::vector<cv::Mat>& crops);

@@ -49,8 +49,10 @@ DetBorder ReadDetBorder(const Config& c);
 struct SmallText {
   double below = 0.0;  // 0: never (PaddleOCR)
   double zoom = 1.0;
+  double unclip_ratio = 0.0;  // DB's unclip ratio in the second pass; 0: as in the first
 };
-// det_small_text_below / det_small_text_zoom of an ocr_config.txt; configs written before the keys never zoom.
+// det_small_text_below / det_small_text_zoom / det_small_text_unclip_ratio of an ocr_config.txt; configs written
+// before the keys never zoom.
 SmallText ReadSmallText(const Config& c);
 // (x * scale - mean) / std per channel in the order given (BGR as decoded), HWC uint8 -> CHW float32,
 // written at `out` (3 * H * W floats).
