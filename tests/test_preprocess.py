@@ -221,4 +221,3 @@ def test_small_text_long_side_zooms_when_the_median_box_is_small():
                                                 (_boxes(10), 28, 1.0)])      # no zoom: no second pass
 def test_small_text_long_side_keeps_the_first_pass(boxes, below, zoom):
     assert small_text_long_side(boxes, 1000, 1000, below, zoom) == 0
-
