@@ -200,8 +200,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--engine", default=None)
     parser.add_argument("--det_limit_side_len", type=int, default=736)
     parser.add_argument("--det_limit_type", default="min")
-    parser.add_argument("--det_small_text_below", type=float, default=0.0,
-                        help="detect again, zoomed, an image whose text is found smaller than this (0: one pass, "
+    parser.add_argument("--det_small_text_below", default=0.0,
+                        **schema_flag(option_field("det_small_text_below"), "det_small_text_below"), help="detect again, zoomed, an image whose text is found smaller than this (0: one pass, "
                              "as PaddleOCR evaluates; the system's default: det.yml's small_text_below)")
     # the DB post-processing and the rest of the detector's Inference options (long-side cap, small images'
     # border); the resize itself defaults to the evaluation resize above, in one pass

@@ -27,7 +27,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -169,36 +169,38 @@ def turned(image: np.ndarray, gts: List[Line], dont_care: List[np.ndarray],
     return given, [(carry(points), text) for points, text in gts], [carry(points) for points in dont_care]
 
 
+def _summed(items, desc: str, score: Callable[[Any, np.ndarray], Dict[str, int]]) -> Tuple[Dict[str, int], int]:
+    """`score(item, image)` summed over the readable images, and how many could not be read."""
+    totals = {"hits": 0, "gt": 0, "pred": 0, "distance": 0, "chars": 0}
+    images = LabelledImages(items, lambda item: item[0], desc)
+    for item, image in images:
+        for key, value in score(item, image).items():
+            totals[key] += value
+    return totals, images.failures
+
+
 def evaluate(read_lines: Callable[[np.ndarray], List[Line]], items, ignore_case: bool,
              desc: str, turn: int = 0) -> Tuple[Dict[str, int], int]:
     """Counts summed over the images (``score_image``; each turned clockwise by `turn` first) and how many images
     could not be read."""
-    totals = {"hits": 0, "gt": 0, "pred": 0, "distance": 0, "chars": 0}
-    images = LabelledImages(items, lambda item: item[0], desc)
-    for (_, gts, dont_care), image in images:
-        image, gts, dont_care = turned(image, gts, dont_care, turn)
-        for key, value in score_image(gts, read_lines(image), dont_care, ignore_case).items():
-            totals[key] += value
-    return totals, images.failures
+    def score(item, image: np.ndarray) -> Dict[str, int]:
+        image, gts, dont_care = turned(image, item[1], item[2], turn)
+        return score_image(gts, read_lines(image), dont_care, ignore_case)
+
+    return _summed(items, desc, score)
 
 
 def evaluate_crops(read_lines: Callable[[np.ndarray], List[Line]], items: List[Tuple[Path, str]], ignore_case: bool,
                    desc: str) -> Tuple[Dict[str, int], int]:
     """``evaluate`` for --crops: counts summed over the crops (``score_crop``)."""
-    totals = {"hits": 0, "gt": 0, "pred": 0, "distance": 0, "chars": 0}
-    images = LabelledImages(items, lambda item: item[0], desc)
-    for (_, text), image in images:
-        for key, value in score_crop(text, read_lines(image), ignore_case).items():
-            totals[key] += value
-    return totals, images.failures
+    return _summed(items, desc, lambda item, image: score_crop(item[1], read_lines(image), ignore_case))
 
 
 def _report_crops(name: str, totals: Dict[str, int], failures: int, ignore_case: bool) -> None:
-    one_minus_ned = 1 - totals["distance"] / totals["chars"] if totals["chars"] else 0.0
-    accuracy = totals["hits"] / totals["gt"] if totals["gt"] else 0.0
+    result = summarise(totals)          # a crop is one ground-truth line: its recall is the crops' accuracy
     print(f"{name}: crops: {totals['gt']} ({failures} unreadable); text found in {totals['pred']}, "
           f"read exactly {totals['hits']}")
-    print(f"{name}: crops through the whole system: accuracy {accuracy:.4f}  1-NED {one_minus_ned:.4f}"
+    print(f"{name}: crops through the whole system: accuracy {result['recall']:.4f}  1-NED {result['1-NED']:.4f}"
           + ("  (ignoring case)" if ignore_case else ""))
 
 
