@@ -39,6 +39,7 @@ OPTION_KEYS: Dict[str, Tuple[str, str, str]] = {
     "det_border_unclip_ratio": ("det", "Inference", "border_unclip_ratio"),
     "det_small_text_below": ("det", "Inference", "small_text_below"),
     "det_small_text_zoom": ("det", "Inference", "small_text_zoom"),
+    "det_small_text_height": ("det", "Inference", "small_text_height"),
     "det_small_text_unclip_ratio": ("det", "Inference", "small_text_unclip_ratio"),
     "det_db_thresh": ("det", "PostProcess", "thresh"),
     "det_db_box_thresh": ("det", "PostProcess", "box_thresh"),
@@ -137,6 +138,7 @@ class TextDetector:
         # an image whose text was found small is detected again, zoomed (det_ops.small_text_long_side); absent: never
         self.small_text_below = float(inference.get("small_text_below") or 0.0)
         self.small_text_zoom = float(inference.get("small_text_zoom") or 1.0)
+        self.small_text_height = float(inference.get("small_text_height") or 0.0)  # absent: always small_text_zoom
         # DB's unclip ratio in that second pass (absent or empty: as in the first)
         self.small_text_unclip_ratio: Optional[float] = inference.get("small_text_unclip_ratio")
         self.mean, self.std, self.scale = inference["mean"], inference["std"], float(inference["scale"])
@@ -154,7 +156,7 @@ class TextDetector:
         boxes, input_long_side = self.detect_once(img, limit_side_len, limit_type)
         if limit_side_len is None and limit_type is None:
             zoomed = small_text_long_side(boxes, max(img.shape[:2]) + 2 * self.border_of(img), input_long_side,
-                                          self.small_text_below, self.small_text_zoom)
+                                          self.small_text_below, self.small_text_zoom, self.small_text_height)
             if zoomed:
                 boxes, _ = self.detect_once(img, zoomed, "resize_long", self.small_text_unclip_ratio)
         return boxes

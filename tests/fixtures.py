@@ -104,14 +104,28 @@ def small_print_page(size: Tuple[int, int] = (3200, 2400)) -> np.ndarray:
     return page
 
 
+def document_on_page(scale: float, size: Tuple[int, int] = (1600, 1200)) -> np.ndarray:
+    """`document()` scaled by `scale` at the top left of a larger white page."""
+    img, _ = document()
+    if scale < 1:
+        scaled = cv2.resize(img, (int(img.shape[1] * scale), int(img.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+    else:
+        scaled = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    page = np.full((size[1], size[0], 3), 255, np.uint8)
+    page[80:80 + scaled.shape[0], 80:80 + scaled.shape[1]] = scaled
+    return page
+
+
 def half_size_document(size: Tuple[int, int] = (1600, 1200)) -> np.ndarray:
     """`document()` at half size on a larger white page: its lines, about 20 px high, are shrunk to about 12 px by
-    the default detector resize (max 960), small enough for the detector's second, zoomed pass."""
-    img, _ = document()
-    small = cv2.resize(img, (img.shape[1] // 2, img.shape[0] // 2), interpolation=cv2.INTER_AREA)
-    page = np.full((size[1], size[0], 3), 255, np.uint8)
-    page[80:80 + small.shape[0], 80:80 + small.shape[1]] = small
-    return page
+    the default detector resize (max 960), small enough for the detector's second, zoomed pass (the most zoom)."""
+    return document_on_page(0.5, size)
+
+
+def nearly_large_document() -> np.ndarray:
+    """`document()` at 1.55 times on a 1600 px page: the default resize (max 960) finds its lines 24 px high
+    (median), under small_text_below (28) but near small_text_height (32): zoomed 32 / 24 times, not the most."""
+    return document_on_page(1.55)
 
 
 def photo_like(size: Tuple[int, int] = (960, 544)) -> np.ndarray:

@@ -128,7 +128,8 @@ def _images():
     word, line = fixtures.tight_crops(["CASH", "TOTAL 27.30"])   # small: detected inside a border
     images = {"photo_like": fixtures.photo_like(), "document": doc,
               "odd_size": cv2.resize(fixtures.photo_like(), (1111, 637)), "tight_word": word, "tight_line": line,
-              "small_print": fixtures.half_size_document()}                 # detected twice, the second zoomed
+              "small_print": fixtures.half_size_document(),                 # detected twice, the second zoomed
+              "nearly_large": fixtures.nearly_large_document()}             # the same, zoomed less
     for rel in ("sroie_dev/images/080.jpg", "msra_td500_test/orig/MSRA-TD500/test/IMG_0059.JPG",
                 "scene_words/iiit5k_train/IMG/10.jpg"):
         path = SHARED / rel
@@ -472,6 +473,8 @@ def test_whole_cpp_system_matches_python(driver, cpp_config, onnx_models, dict_p
     assert ref or name not in ("tight_word", "tight_line", "10")   # found inside their border
     if name == "small_print":                                      # its 12 px lines: a second pass, zoomed 1.5x
         assert det_sides == [960, 1440]
+    if name == "nearly_large":                                     # 24 px lines: zoomed to 32 px, 4/3
+        assert det_sides == [960, 1280]
     assert [r["points"] for r in got] == [r["points"] for r in ref]
     assert [r["transcription"] for r in got] == [r["transcription"] for r in ref]
     tol = 0 if driver.arch == "host" else ARM64_SCORE_TOL  # see CROP_ON_ARM64
@@ -521,6 +524,7 @@ def test_config_comes_from_the_yaml(cpp_config):
     assert float(values["det_border_unclip_ratio"]) == det["Inference"]["border_unclip_ratio"] == 2.0
     assert float(values["det_small_text_below"]) == det["Inference"]["small_text_below"] == 28
     assert float(values["det_small_text_zoom"]) == det["Inference"]["small_text_zoom"] == 1.5
+    assert float(values["det_small_text_height"]) == det["Inference"]["small_text_height"] == 32
     assert float(values["det_small_text_unclip_ratio"]) == det["Inference"]["small_text_unclip_ratio"] == 1.8
     assert float(values["det_scale"]) == det["Inference"]["scale"]
     assert values["cls_image_shape"].split() == [str(v) for v in cls["Inference"]["image_shape"]]

@@ -216,6 +216,18 @@ def test_small_text_long_side_zooms_when_the_median_box_is_small():
     assert small_text_long_side(_boxes(10), 1000, 1024, 28, 1.5) == 0
 
 
+def test_small_text_long_side_zooms_text_nearly_large_enough_less():
+    # with a height to aim for, the zoom brings the median to it, at most `zoom` times: a median of 24 px at the
+    # input is zoomed 32 / 24 = 1.33 times (1333), one of 10 px the most, 1.5 (1500)
+    assert small_text_long_side(_boxes(48), 2000, 1000, 28, 1.5, height=32) == 1333
+    assert small_text_long_side(_boxes(20), 2000, 1000, 28, 1.5, height=32) == 1500
+    assert small_text_long_side(_boxes(48), 2000, 1000, 28, 1.5, height=0) == 1500   # 0: always the most
+    # the trigger stays `small_text_below`: a median of 28 px is not detected again, whatever the height
+    assert small_text_long_side(_boxes(56), 2000, 1000, 28, 1.5, height=40) == 0
+    # and the image's own size still bounds it
+    assert small_text_long_side(_boxes(22), 1100, 1000, 28, 1.5, height=32) == 1100
+
+
 @pytest.mark.parametrize("boxes, below, zoom", [([], 28, 1.5),               # nothing found: nothing to measure
                                                 (_boxes(10), 0, 1.5),        # 0: never (PaddleOCR)
                                                 (_boxes(10), 28, 1.0)])      # no zoom: no second pass

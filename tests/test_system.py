@@ -123,9 +123,10 @@ def _detector_input_sides(ocr, monkeypatch):
 
 
 def test_small_text_is_detected_again_zoomed(ocr, monkeypatch):
-    """det.yml's small_text_below / small_text_zoom: when the boxes of the first pass are under 28 px high at the
-    network's input (median), the image is detected again at 1.5 times that input's long side, and the boxes of
-    that pass are the result. Text found large enough, and det_small_text_below 0 (PaddleOCR), take one pass."""
+    """det.yml's small_text_below / small_text_height / small_text_zoom: when the boxes of the first pass are
+    under 28 px high at the network's input (median), the image is detected again with that input's long side
+    zoomed to bring them to 32 px, at most 1.5 times, and the boxes of that pass are the result. Text found large
+    enough, and det_small_text_below 0 (PaddleOCR), take one pass."""
     inference = ocr.configs["det"]["Inference"]
     assert (inference["small_text_below"], inference["small_text_zoom"]) == (28, 1.5)
     assert inference["small_text_unclip_ratio"] == 1.8
@@ -142,6 +143,18 @@ def test_small_text_is_detected_again_zoomed(ocr, monkeypatch):
     one_sides = _detector_input_sides(one_pass, monkeypatch)
     one_pass.ocr_results(page)
     assert one_sides == [960]
+    # text found nearly large enough (24 px) is zoomed to bring it to small_text_height (32 px), 960 -> 1280, not
+    # by the most (1.5 -> 1440), which cuts the descender of "shopping" here and splits lines of close photos
+    assert inference["small_text_height"] == 32
+    nearly_large = fixtures.nearly_large_document()
+    sides.clear()
+    lines_nearly_large = ocr.ocr_results(nearly_large)
+    assert sides == [960, 1280]
+    assert [squash(r.transcription) for r in lines_nearly_large] == [squash(text) for text, _ in fixtures.DOC_LINES]
+    most_zoom = PPOCR(det_small_text_height=0)
+    most_sides = _detector_input_sides(most_zoom, monkeypatch)
+    assert squash(most_zoom.ocr_results(nearly_large)[-1].transcription) != squash(fixtures.DOC_LINES[-1][0])
+    assert most_sides == [960, 1440]
     # the second pass's boxes grow by small_text_unclip_ratio (1.5 cut descenders), not by PostProcess's 1.5
     heights = [np.ptp(np.array(r.points)[:, 1]) for r in lines]
     narrow = [np.ptp(np.array(r.points)[:, 1]) for r in PPOCR(det_small_text_unclip_ratio=1.5).ocr_results(page)]

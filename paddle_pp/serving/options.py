@@ -32,6 +32,8 @@ OCR_OPTIONS: Dict[str, Tuple[Field, _Target, str]] = {
     "det_small_text_below": (option_field("det_small_text_below"), lambda ocr: ocr.system.detector,
                              "small_text_below"),
     "det_small_text_zoom": (option_field("det_small_text_zoom"), lambda ocr: ocr.system.detector, "small_text_zoom"),
+    "det_small_text_height": (option_field("det_small_text_height"), lambda ocr: ocr.system.detector,
+                              "small_text_height"),
     "det_small_text_unclip_ratio": (option_field("det_small_text_unclip_ratio"), lambda ocr: ocr.system.detector,
                                     "small_text_unclip_ratio"),
     "det_db_thresh": (option_field("det_db_thresh"), lambda ocr: ocr.system.detector.postprocess, "thresh"),

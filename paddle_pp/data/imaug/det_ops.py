@@ -74,7 +74,7 @@ def add_border(img: np.ndarray, border: int) -> np.ndarray:
 
 
 def small_text_long_side(boxes: Sequence[np.ndarray], source_long_side: int, input_long_side: int,
-                         small_text_below: float, zoom: float) -> int:
+                         small_text_below: float, zoom: float, height: float = 0.0) -> int:
     """The long side at which an image is detected again, or 0 when the first pass is kept.
 
     DB finds text best when it is 20-40 px high at the network's input. The default resize (PaddleOCR's `max 960`)
@@ -82,16 +82,20 @@ def small_text_long_side(boxes: Sequence[np.ndarray], source_long_side: int, inp
     are found in pieces; a larger resize for every image instead splits the long lines of scenes with large text.
     So the first pass measures the text: when the median height of its boxes at the network's input (a box's
     height is its crop's short side) is under `small_text_below`, the image is detected again with its input's
-    long side `zoom` times as long, but never longer than the image's own (nor than max_side_limit): text small in
+    long side zoomed by `height` / that median (so the median comes to about `height` px), at most `zoom` times
+    (`height` 0: always `zoom` times). Zooming text that is nearly large enough by the most splits the lines of
+    a close photo of a page. The long side never grows past the image's own (nor max_side_limit): text small in
     the image itself is not enlarged (DB's boxes on enlarged clean print cut descenders). 0: the first pass stands
     (small_text_below 0, no boxes, or an image the first pass already saw at its own size).
     `source_long_side` is that of the image the network saw the boxes in (with its border, if any).
     """
     if not small_text_below or zoom <= 1.0 or len(boxes) == 0:
         return 0
-    heights = [min(crop_size(box)) for box in boxes]
-    if float(np.median(heights)) * input_long_side / source_long_side >= small_text_below:
+    median = float(np.median([min(crop_size(box)) for box in boxes])) * input_long_side / source_long_side
+    if median >= small_text_below:
         return 0
+    if height and median > 0:
+        zoom = min(zoom, height / median)
     zoomed = min(int(round(input_long_side * zoom)), source_long_side)
     return zoomed if zoomed > input_long_side else 0
 

@@ -222,9 +222,11 @@ int SmallTextLongSide(const std::vector<Quad>& boxes, int source_long_side, int 
   size_t n = heights.size();
   // np.median: the middle value, or the mean of the two middle ones
   double median = n % 2 ? heights[n / 2] : (heights[n / 2 - 1] + heights[n / 2]) / 2.0;
-  if (median * input_long_side / source_long_side >= small.below) return 0;
+  median = median * input_long_side / source_long_side;  // at the network's input
+  if (median >= small.below) return 0;
+  double zoom = small.height > 0 && median > 0 ? std::min(small.zoom, small.height / median) : small.zoom;
   // Python's round(): ties to even, as nearbyint in the default rounding mode; never past the image's own size
-  int zoomed = std::min(static_cast<int>(std::nearbyint(input_long_side * small.zoom)), source_long_side);
+  int zoomed = std::min(static_cast<int>(std::nearbyint(input_long_side * zoom)), source_long_side);
   return zoomed > input_long_side ? zoomed : 0;
 }
 

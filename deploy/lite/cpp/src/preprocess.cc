@@ -77,6 +77,7 @@ SmallText ReadSmallText(const Config& c) {
   SmallText small;
   if (c.Has("det_small_text_below")) small.below = c.Double("det_small_text_below");
   if (c.Has("det_small_text_zoom")) small.zoom = c.Double("det_small_text_zoom");
+  if (c.Has("det_small_text_height")) small.height = c.Double("det_small_text_height");
   if (c.Has("det_small_text_unclip_ratio")) small.unclip_ratio = c.Double("det_small_text_unclip_ratio");
   return small;
 }
