@@ -266,7 +266,9 @@ INFERENCE: Dict[str, Dict[str, Field]] = {
         "std": ListOf(Float(0, low_open=True), length=3),
         "scale": Float(0, low_open=True),
     },
-    "cls": {"image_shape": IMAGE_SHAPE, "batch_num": Int(1), "thresh": PROBABILITY},
+    "cls": {"image_shape": IMAGE_SHAPE, "batch_num": Int(1), "thresh": PROBABILITY,
+            "pieces_above": Float(0),                # a crop wider than this many heights is also classified in
+            "max_pieces": Int(0)},                   # at most this many pieces (rec_ops.cls_piece_spans); 0: never
     "rec": {"image_shape": IMAGE_SHAPE, "batch_num": Int(1),
             "max_pad_ratio": Float(1, nullable=True)},   # pad a crop at most this times its own width; empty: no bound
 }

@@ -18,9 +18,9 @@ from paddle_pp import config_schema, defaults
 from paddle_pp.config import load_config
 from paddle_pp.data.imaug.det_ops import (add_border, det_preprocess, det_target_size, detection_border,
                                           small_text_long_side)
-from paddle_pp.data.imaug.rec_ops import resize_norm_cls, resize_norm_rec
+from paddle_pp.data.imaug.rec_ops import cls_piece_spans, resize_norm_cls, resize_norm_rec
 from paddle_pp.engine import Engine
-from paddle_pp.postprocess.cls_postprocess import ClsPostProcess
+from paddle_pp.postprocess.cls_postprocess import ClsPostProcess, combine_votes
 from paddle_pp.postprocess.ctc_decode import CTCLabelDecode, mixed_case_prior
 from paddle_pp.postprocess.db_postprocess import DBPostProcess, filter_tag_det_res
 from paddle_pp.postprocess.word_boxes import WordSpan, word_spans
@@ -50,6 +50,8 @@ OPTION_KEYS: Dict[str, Tuple[str, str, str]] = {
     "det_db_nested_thresh": ("det", "PostProcess", "nested_thresh"),
     "cls_batch_num": ("cls", "Inference", "batch_num"),
     "cls_thresh": ("cls", "Inference", "thresh"),
+    "cls_pieces_above": ("cls", "Inference", "pieces_above"),
+    "cls_max_pieces": ("cls", "Inference", "max_pieces"),
     "rec_batch_num": ("rec", "Inference", "batch_num"),
     "rec_char_dict_path": ("rec", "Global", "character_dict_path"),
     "use_space_char": ("rec", "Global", "use_space_char"),
@@ -65,9 +67,10 @@ MODEL_FACTS: Dict[str, Tuple[str, str, str]] = {
 SYSTEM_KEYS = ("use_angle_cls", "drop_score")
 
 
-# The options that turn off what paddle-pp adds to PaddleOCR's detection (the border around small images, the
-# zoomed second pass for small text, docs/inference.md): with them the system detects as PaddleOCR does.
-PADDLEOCR_DETECTION: Dict[str, Any] = {"det_border_below": 0, "det_small_text_below": 0}
+# The options that turn off what paddle-pp adds to PaddleOCR's detection and classification (the border around
+# small images, the zoomed second pass for small text, long crops classified in pieces; docs/inference.md): with
+# them the system detects and turns crops as PaddleOCR does.
+PADDLEOCR_SETTINGS: Dict[str, Any] = {"det_border_below": 0, "det_small_text_below": 0, "cls_pieces_above": 0}
 
 
 def option_flags(model: str, section: Optional[str] = None) -> Tuple[str, ...]:
@@ -240,7 +243,8 @@ def run_in_groups(engine: Engine, batches: Sequence[np.ndarray],
 
 
 class TextClassifier:
-    """Crops -> (crops with 180-degree ones rotated, [(label, score)])."""
+    """Crops -> (crops with 180-degree ones rotated, [(label, score)]). A long crop is also classified in pieces
+    (Inference.pieces_above, max_pieces; rec_ops.cls_piece_spans), its views' votes combined."""
 
     def __init__(self, cfg: Dict[str, Any], engine: Engine) -> None:
         inference = cfg["Inference"]
@@ -248,23 +252,46 @@ class TextClassifier:
         self.image_shape = tuple(inference["image_shape"])
         self.batch_num = int(inference["batch_num"])
         self.thresh = float(inference["thresh"])
+        self.pieces_above = float(inference.get("pieces_above") or 0.0)   # absent: whole crops only (PaddleOCR)
+        self.max_pieces = int(inference.get("max_pieces") or 0)
         kwargs = _postprocess_kwargs(cfg)
         kwargs.setdefault("label_list", cfg["Global"].get("label_list", defaults.CLS_LABEL_LIST))
         self.postprocess = ClsPostProcess(**kwargs)
 
     def __call__(self, crops: List[np.ndarray]) -> Tuple[List[np.ndarray], List[Tuple[str, float]]]:
         crops = list(crops)
-        results: List[Tuple[str, float]] = [("", 0.0)] * len(crops)
-        # Every crop is resized into the same image_shape, so batch-mates never pad one: no split needed.
+        probs = self._probabilities(crops, batches_by_aspect_ratio(crops, self.batch_num))
+        pieces = [(i, crop[:, left:right]) for i, crop in enumerate(crops)
+                  for left, right in cls_piece_spans(crop.shape[1], crop.shape[0], self.image_shape,
+                                                     self.pieces_above, self.max_pieces)]
+        if pieces:
+            # the pieces all have the input's shape: batched in order, as the C++ demo does
+            order = np.arange(len(pieces))
+            batches = [order[start:start + self.batch_num] for start in range(0, len(pieces), self.batch_num)]
+            piece_probs = self._probabilities([piece for _, piece in pieces], batches)
+            votes: Dict[int, List[np.ndarray]] = {}
+            for (i, _), p in zip(pieces, piece_probs):
+                votes.setdefault(i, [probs[i]]).append(p)
+            for i, views in votes.items():
+                probs[i] = np.array(combine_votes(views), dtype=np.float32)
+        results = self.postprocess(np.stack(probs)) if crops else []
+        for i, (label, score) in enumerate(results):
+            if self.turns(label, score):
+                crops[i] = np.ascontiguousarray(np.rot90(crops[i], 2))
+        return crops, results
+
+    def _probabilities(self, crops: Sequence[np.ndarray], batches: Sequence[np.ndarray]) -> List[np.ndarray]:
+        """Each crop's label probabilities, run in these batches of crop indices. Every crop is resized into the
+        same image_shape, so batch-mates never pad one: no split needed."""
+        probs: List[np.ndarray] = [np.zeros(0, np.float32)] * len(crops)
+
         def inputs(batch_ids: np.ndarray) -> np.ndarray:
             return np.stack([resize_norm_cls(crops[i], self.image_shape) for i in batch_ids])
 
-        for batch_ids, _, preds in run_in_groups(self.engine, batches_by_aspect_ratio(crops, self.batch_num), inputs):
-            for i, (label, score) in zip(batch_ids, self.postprocess(preds)):
-                results[i] = (label, score)
-                if self.turns(label, score):
-                    crops[i] = np.ascontiguousarray(np.rot90(crops[i], 2))
-        return crops, results
+        for batch_ids, _, preds in run_in_groups(self.engine, batches, inputs):
+            for i, row in zip(batch_ids, np.asarray(preds)):
+                probs[i] = row
+        return probs
 
     def turns(self, label: str, score: float) -> bool:
         """Whether a crop with this result is turned 180 degrees (before recognition)."""

@@ -128,6 +128,15 @@ def nearly_large_document() -> np.ndarray:
     return document_on_page(1.55)
 
 
+LONG_LINE = "Printed by the Harbour Board Press and sold at the office of the board in the old town hall"
+
+
+def long_line_page(size: Tuple[int, int] = (1500, 110)) -> np.ndarray:
+    """One line about 40 times as wide as high: the direction classifier sees its crop squeezed, unless in pieces."""
+    img, _ = render_lines([(LONG_LINE, 28)], size=size)
+    return img
+
+
 def photo_like(size: Tuple[int, int] = (960, 544)) -> np.ndarray:
     """A tilted page on a textured background: a detector input with more than flat regions."""
     img, _ = render_lines(DOC_LINES + [("Kuala Lumpur 50450", 28)], size=size)

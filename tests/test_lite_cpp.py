@@ -31,8 +31,8 @@ CPP_DIR = ROOT / "deploy" / "lite" / "cpp"
 from paddle_pp.lite.make_cpp_config import write_cpp_config
 from paddle_pp.config import load_config  # noqa: E402
 from paddle_pp.data.imaug.det_ops import add_border, det_preprocess, detection_border  # noqa: E402
-from paddle_pp.data.imaug.rec_ops import resize_norm_cls, resize_norm_rec  # noqa: E402
-from paddle_pp.postprocess.cls_postprocess import ClsPostProcess  # noqa: E402
+from paddle_pp.data.imaug.rec_ops import cls_piece_spans, resize_norm_cls, resize_norm_rec  # noqa: E402
+from paddle_pp.postprocess.cls_postprocess import ClsPostProcess, combine_votes  # noqa: E402
 from paddle_pp.postprocess.ctc_decode import CTCLabelDecode  # noqa: E402
 from paddle_pp.postprocess.db_postprocess import DBPostProcess, filter_tag_det_res  # noqa: E402
 from paddle_pp.utils.crop import get_rotate_crop_image  # noqa: E402
@@ -129,7 +129,8 @@ def _images():
     images = {"photo_like": fixtures.photo_like(), "document": doc,
               "odd_size": cv2.resize(fixtures.photo_like(), (1111, 637)), "tight_word": word, "tight_line": line,
               "small_print": fixtures.half_size_document(),                 # detected twice, the second zoomed
-              "nearly_large": fixtures.nearly_large_document()}             # the same, zoomed less
+              "nearly_large": fixtures.nearly_large_document(),             # the same, zoomed less
+              "long_line_turned": np.ascontiguousarray(np.rot90(fixtures.long_line_page(), 2))}  # cls in pieces
     for rel in ("sroie_dev/images/080.jpg", "msra_td500_test/orig/MSRA-TD500/test/IMG_0059.JPG",
                 "scene_words/iiit5k_train/IMG/10.jpg"):
         path = SHARED / rel
@@ -165,7 +166,8 @@ def test_det_preprocess_is_bit_exact(driver, cpp_config, tmp_path, name):
     img = IMAGES[name]
     inf = load_config("det")["Inference"]
     bordered, border = _bordered(img, inf)
-    assert (border > 0) == (name.startswith("tight_") or name == "10")   # 10: an IIIT5K word crop
+    # 10: an IIIT5K word crop; the long line's page is 110 px high
+    assert (border > 0) == (name.startswith("tight_") or name in ("10", "long_line_turned"))
     chw, shape_info = det_preprocess(bordered, inf["limit_side_len"], inf["limit_type"], inf["mean"], inf["std"],
                                      inf["scale"])
     out = driver("det_pre", cpp_config, _save(tmp_path / "img.npy", img), tmp_path / "chw.npy")
@@ -384,6 +386,17 @@ def test_ctc_and_cls_decode(driver, onnx_models, dict_path, tmp_path):
     out = driver("cls_post", _save(tmp_path / "cls.npy", cls))
     labels = ClsPostProcess(("0", "180"))(cls)
     assert [(("0", "180")[i], s) for i, s in out] == labels
+    # the votes of a crop's views (whole and pieces) combine to the same float32 probabilities
+    for votes in (cls[:1], cls, np.array([[1.0, 0.0], [0.3, 0.7], [0.5, 0.5]], np.float32)):
+        out = driver("cls_votes", _save(tmp_path / "votes.npy", np.ascontiguousarray(votes)))
+        assert out == [float(v) for v in np.array(combine_votes(votes), np.float32)]
+
+
+def test_cls_pieces_are_cut_as_python_cuts_them(driver):
+    for width, height, above, most in [(600, 30, 6, 4), (210, 30, 6, 4), (180, 30, 6, 4), (600, 30, 0, 4),
+                                       (1551, 46, 6, 4), (997, 31, 6, 3), (4000, 12, 6, 8), (601, 100, 6, 4)]:
+        spans = cls_piece_spans(width, height, (3, 48, 192), above, most)
+        assert driver("cls_pieces", width, height, 48, 192, above, most) == [list(s) for s in spans]
 
 
 def _mixed_case_preds(decode: CTCLabelDecode, n: int = 24, t: int = 60, seed: int = 5) -> np.ndarray:
@@ -431,9 +444,11 @@ def _python_system(onnx_models, dict_path, use_doc_orientation_classify=False):
                       system["drop_score"], use_doc_orientation_classify=use_doc_orientation_classify)
 
 
-def _run_piped_system(driver, config, dict_path, image_file, onnx_models, angle=None, det_sides=None):
+def _run_piped_system(driver, config, dict_path, image_file, onnx_models, angle=None, det_sides=None,
+                      cls_inputs=None):
     """Run `ocr_test_driver system`, answering each model call with onnxruntime; `angle` (a list) receives the
-    page angle the system reports, `det_sides` (a list) the long side of each detector input."""
+    page angle the system reports, `det_sides` (a list) the long side of each detector input, `cls_inputs` (a
+    list) the number of crops in each classifier batch."""
     proc = subprocess.Popen(driver.prefix + ["system", str(config), str(dict_path), str(image_file)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -451,6 +466,8 @@ def _run_piped_system(driver, config, dict_path, image_file, onnx_models, angle=
             shape = tuple(int(d) for d in dims[:int(ndim)])
             if model == "det" and det_sides is not None:
                 det_sides.append(max(shape[2:]))
+            if model == "cls" and cls_inputs is not None:
+                cls_inputs.append(shape[0])
             data = proc.stdout.read(4 * int(np.prod(shape)))
             out = np.ascontiguousarray(onnx_models[model](np.frombuffer(data, np.float32).reshape(shape)), np.float32)
             proc.stdin.write((" ".join([str(out.ndim)] + [str(d) for d in out.shape]) + "\n").encode())
@@ -467,14 +484,17 @@ def _run_piped_system(driver, config, dict_path, image_file, onnx_models, angle=
 def test_whole_cpp_system_matches_python(driver, cpp_config, onnx_models, dict_path, tmp_path, name):
     img = IMAGES[name]
     ref = [r.to_dict() for r in _python_system(onnx_models, dict_path)(img)]
-    det_sides = []
+    det_sides, cls_inputs = [], []
     got = _run_piped_system(driver, cpp_config, dict_path, _save(tmp_path / "img.npy", img), onnx_models,
-                            det_sides=det_sides)
+                            det_sides=det_sides, cls_inputs=cls_inputs)
     assert ref or name not in ("tight_word", "tight_line", "10")   # found inside their border
     if name == "small_print":                                      # its 12 px lines: a second pass, zoomed 1.5x
         assert det_sides == [960, 1440]
     if name == "nearly_large":                                     # 24 px lines: zoomed to 32 px, 4/3
         assert det_sides == [960, 1280]
+    if name == "long_line_turned":                                 # the line whole, then in 4 pieces; turned back
+        assert cls_inputs == [1, 4]
+        assert [r["transcription"].replace(" ", "") for r in got] == [fixtures.LONG_LINE.replace(" ", "")]
     assert [r["points"] for r in got] == [r["points"] for r in ref]
     assert [r["transcription"] for r in got] == [r["transcription"] for r in ref]
     tol = 0 if driver.arch == "host" else ARM64_SCORE_TOL  # see CROP_ON_ARM64
@@ -525,6 +545,8 @@ def test_config_comes_from_the_yaml(cpp_config):
     assert float(values["det_small_text_below"]) == det["Inference"]["small_text_below"] == 28
     assert float(values["det_small_text_zoom"]) == det["Inference"]["small_text_zoom"] == 1.5
     assert float(values["det_small_text_height"]) == det["Inference"]["small_text_height"] == 32
+    assert float(values["cls_pieces_above"]) == cls["Inference"]["pieces_above"] == 6
+    assert int(values["cls_max_pieces"]) == cls["Inference"]["max_pieces"] == 4
     assert float(values["det_small_text_unclip_ratio"]) == det["Inference"]["small_text_unclip_ratio"] == 1.8
     assert float(values["det_scale"]) == det["Inference"]["scale"]
     assert values["cls_image_shape"].split() == [str(v) for v in cls["Inference"]["image_shape"]]

@@ -451,6 +451,22 @@ def test_cls_postprocess(ref):
         ClsPostProcess()(np.zeros((2, 3), np.float32))
 
 
+def test_combine_votes_is_the_renormalised_geometric_mean():
+    from paddle_pp.postprocess.cls_postprocess import combine_votes
+
+    # two labels: the logistic of the mean log-odds
+    votes = [[0.02, 0.98], [0.55, 0.45], [0.6, 0.4]]
+    logit = np.mean([np.log(b / a) for a, b in votes])
+    assert combine_votes(votes) == pytest.approx([1 / (1 + np.exp(logit)), 1 / (1 + np.exp(-logit))], abs=1e-12)
+    # pieces of blank margin (0.5 each) do not pull a confident view under cls_thresh (0.9), as a plain mean would
+    votes = [[0.001, 0.999], [0.5, 0.5], [0.5, 0.5]]
+    assert combine_votes(votes)[1] > 0.9 > np.mean([b for _, b in votes])
+    # one view is itself; the result sums to 1; a view certain of a label (0 for the other) does not veto the rest
+    assert combine_votes([[0.25, 0.75]]) == pytest.approx([0.25, 0.75])
+    assert sum(combine_votes([[0.1, 0.3, 0.6], [0.2, 0.2, 0.6]])) == pytest.approx(1.0)
+    assert combine_votes([[1.0, 0.0], [0.001, 0.999], [0.001, 0.999], [0.001, 0.999]])[1] > 0.5
+
+
 # ---------------------------------------------------------------- system helpers
 
 def test_sorted_boxes_reading_order():

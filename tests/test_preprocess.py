@@ -193,6 +193,25 @@ def test_rec_cls_parity(ref):
         np.testing.assert_array_equal(resize_norm_cls(crop), cls.resize_norm_img(crop))
 
 
+def test_cls_piece_spans_cut_long_crops_into_pieces_of_the_input_shape():
+    from paddle_pp.data.imaug.rec_ops import cls_piece_spans
+
+    shape = (3, 48, 192)                              # pieces 4 heights wide
+    # 30 px high, 600 wide (20 heights): 5 pieces of 120 would fit, at most 4, first at 0 and last at the right edge
+    assert cls_piece_spans(600, 30, shape, 6, 4) == [(0, 120), (160, 280), (320, 440), (480, 600)]
+    # 7 heights: two pieces, overlapping
+    assert cls_piece_spans(210, 30, shape, 6, 4) == [(0, 120), (90, 210)]
+    # a crop not wider than pieces_above heights, pieces_above 0 (PaddleOCR) or one piece at most: whole only
+    assert cls_piece_spans(180, 30, shape, 6, 4) == []
+    assert cls_piece_spans(600, 30, shape, 0, 4) == []
+    assert cls_piece_spans(600, 30, shape, 6, 1) == []
+    # every piece lies inside the crop and has the input's aspect ratio
+    for width, height in [(1551, 46), (997, 31), (4000, 12)]:
+        spans = cls_piece_spans(width, height, shape, 6, 4)
+        assert len(spans) == 4 and spans[0][0] == 0 and spans[-1][1] == width
+        assert all(right - left == height * 4 for left, right in spans)
+
+
 def _boxes(*heights, width=100):
     """Axis-aligned quads (clockwise from top-left) of these heights, in source pixels."""
     return [np.array([[0, 0], [width, 0], [width, h], [0, h]], np.float32) for h in heights]

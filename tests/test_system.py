@@ -12,7 +12,7 @@ import fixtures
 pytest.importorskip("paddle")
 
 from paddle_pp import PPOCR  # noqa: E402
-from paddle_pp.pipeline import PADDLEOCR_DETECTION  # noqa: E402
+from paddle_pp.pipeline import PADDLEOCR_SETTINGS  # noqa: E402
 
 ROOT = fixtures.__file__.rsplit("/tests/", 1)[0]
 
@@ -54,6 +54,18 @@ def test_upside_down_document_is_flipped_by_the_classifier(ocr):
     flipped = np.ascontiguousarray(np.rot90(img, 2))
     got = {squash(r["transcription"]) for r in ocr(flipped)}
     assert squash(lines[0]) in got
+
+
+def test_a_long_line_upside_down_is_turned_back(ocr):
+    """cls.yml's pieces_above: a crop 40 times as wide as high, squeezed whole into the classifier's 192 px, is left
+    upside down (PaddleOCR, cls_pieces_above 0) and read as garbage; classified also in pieces, it is turned and
+    read. Upright, it stays upright either way."""
+    page = fixtures.long_line_page()
+    turned = np.ascontiguousarray(np.rot90(page, 2))
+    assert [squash(r.transcription) for r in ocr.ocr_results(turned)] == [squash(fixtures.LONG_LINE)]
+    assert [squash(r.transcription) for r in ocr.ocr_results(page)] == [squash(fixtures.LONG_LINE)]
+    whole = PPOCR(cls_pieces_above=0)
+    assert [squash(r.transcription) for r in whole.ocr_results(turned)] != [squash(fixtures.LONG_LINE)]
 
 
 def test_a_form_is_read_row_by_row(ocr):
@@ -310,7 +322,7 @@ def test_agrees_with_reference_pipeline(ocr):
 
     reference = build_reference()
     # with PaddleOCR's detection (compare_reference.py's setting: no border, one pass) ours detect what it detects
-    plain = PPOCR(**PADDLEOCR_DETECTION)
+    plain = PPOCR(**PADDLEOCR_SETTINGS)
     pages = [fixtures.document()[0], fixtures.photo_like(), fixtures.photo_like((700, 900)),
              fixtures.half_size_document()]
     for img in pages + fixtures.tight_crops() + [cv2.resize(fixtures.photo_like(), (300, 170))]:

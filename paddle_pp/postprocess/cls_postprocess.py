@@ -1,9 +1,32 @@
 """Direction-classifier post-processing, as PaddleOCR 2.x ``ClsPostProcess``."""
+import math
 from typing import List, Sequence, Tuple
 
 import numpy as np
 
 from paddle_pp import defaults
+
+VOTE_FLOOR = 1e-6  # a view's probability is counted as at least this: one certain view cannot veto the rest
+
+
+def combine_votes(votes: Sequence[Sequence[float]]) -> List[float]:
+    """The label probabilities of one crop from those of several views of it (the whole crop and its pieces): the
+    geometric mean of each label's probability, renormalised, so that a confident view outweighs an unsure one
+    (a piece of blank margin scores near 0.5 and says little). With two labels this is the logistic of the mean
+    log-odds. Sequential float64 sums, so the C++ demo (ocr_system.cc, CombineVotes) gets the same numbers."""
+    num_labels = len(votes[0])
+    means = []
+    for label in range(num_labels):
+        total = 0.0
+        for vote in votes:
+            total += math.log(min(max(float(vote[label]), VOTE_FLOOR), 1.0))
+        means.append(total / len(votes))
+    top = max(means)
+    weights = [math.exp(m - top) for m in means]
+    norm = 0.0
+    for w in weights:
+        norm += w
+    return [w / norm for w in weights]
 
 
 class ClsPostProcess:

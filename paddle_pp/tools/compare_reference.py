@@ -4,7 +4,8 @@ The reference is the PaddleOCR 2.x inference pipeline as ported in the `ppocr-on
 the official ONNX files), configured to SPEC.md's defaults: det limit 960 'max', thresh 0.3, box_thresh 0.6,
 unclip 1.5, no dilation, fast score, cls threshold 0.9, rec batches of 6, drop_score 0.5. Ours is `PPOCR`
 (our dygraph models and our own pre/post-processing), with PaddleOCR's detection: no border around small images and
-one pass for small text (`pipeline.PADDLEOCR_DETECTION`; det.yml's border and zoom are ours, docs/inference.md).
+one pass for small text, long crops classified whole (`pipeline.PADDLEOCR_SETTINGS`; det.yml's border and zoom and
+cls.yml's pieces are ours, docs/inference.md).
 A box matches when all four corners are within `--tol` pixels; texts are compared on matched boxes.
 
     python deploy/compare_reference.py --image_dir ../shared/data/sroie_dev/images
@@ -83,7 +84,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from tqdm import tqdm
 
     from paddle_pp import PPOCR
-    from paddle_pp.pipeline import PADDLEOCR_DETECTION
+    from paddle_pp.pipeline import PADDLEOCR_SETTINGS
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--image_dir", required=True, help="image file, directory or glob")
@@ -101,7 +102,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.max_images:
         images = images[:args.max_images]
     ours_system = PPOCR(use_angle_cls=bool(args.use_angle_cls), engine=args.engine,
-                        lite_model_dir=args.lite_model_dir, **PADDLEOCR_DETECTION)
+                        lite_model_dir=args.lite_model_dir, **PADDLEOCR_SETTINGS)
     ref_system = build_reference(bool(args.use_angle_cls), args.ref_rec_batch_num)
 
     totals = {"ours": 0, "ref": 0, "matched": 0, "same_text": 0}

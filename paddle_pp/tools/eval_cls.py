@@ -8,6 +8,8 @@
 degrees or not at random (seed 0). A crop counts as right when the classifier's most probable label is its label,
 as PaddleOCR's ClsMetric counts (the system turns a crop only above --cls_thresh as well). Reports the accuracy, the
 mistakes each way, and the accuracy the system gets from the turns it makes (label 180 above cls_thresh).
+Each crop is classified whole, as PaddleOCR evaluates, unless given --cls_pieces_above (the system's default:
+cls.yml's pieces_above, long crops also classified in pieces).
 """
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from tqdm import tqdm
 
     from paddle_pp.ocr import build_stage
+    from paddle_pp.pipeline import option_field
+    from paddle_pp.tools.utility import schema_flag
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--label_file", required=True)
@@ -30,6 +34,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--slim", action="store_true", help="the slim (PACT) classifier, as PPOCR(slim=True) runs it")
     parser.add_argument("--engine", default=None)
     parser.add_argument("--precision", default=None, help="fp32 | int8 (a PACT model's model_int8.onnx, engine onnx)")
+    parser.add_argument("--cls_pieces_above", default=0.0, **schema_flag(option_field("cls_pieces_above"),
+                                                                          "cls_pieces_above"),
+                        help="also classify a crop wider than this many heights in pieces (0: whole crops, as "
+                             "PaddleOCR evaluates; the system's default: cls.yml's pieces_above)")
     args = parser.parse_args(argv)
 
     crop_set = crop_set_or_none(args)
@@ -41,7 +49,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"error: {args.label_file}: labels must be 0 or 180, found {', '.join(unknown[:5])}", file=sys.stderr)
         return 1
     classifier = build_stage("cls", args.cls_model_dir, engine=args.engine, precision=args.precision,
-                             slim=args.slim or None)
+                             slim=args.slim or None, cls_pieces_above=args.cls_pieces_above)
     results = []
     step = 256  # bounded memory; the classifier batches by aspect ratio inside each chunk
     for start in tqdm(range(0, len(crops), step), desc="eval cls", unit="chunk"):

@@ -5,7 +5,7 @@ of ``tools/infer/predict_cls.py``: keep the aspect ratio, resize to a fixed
 height, scale to [-1, 1] and zero-pad on the right.
 """
 import math
-from typing import Sequence
+from typing import List, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -53,3 +53,25 @@ def resize_norm_cls(img: np.ndarray, img_shape: Sequence[int] = (3, 48, 192)) ->
     """Prepare one crop for the direction classifier: float32 [3, 48, 192], right zero pad."""
     img_c, img_h, img_w = (int(v) for v in img_shape)
     return _resize_norm_pad(img, img_c, img_h, img_w)
+
+
+def cls_piece_spans(width: int, height: int, img_shape: Sequence[int], pieces_above: float,
+                    max_pieces: int) -> List[Tuple[int, int]]:
+    """The [left, right) columns of the pieces a long crop is also classified in, or [] for a crop classified
+    whole only.
+
+    The classifier sees a crop squeezed into its input (48x192): a line 30 times as wide as high becomes a smear, and
+    the official classifier turns some upright book lines and keeps some turned ones. A crop wider than
+    `pieces_above` times its height is also cut into pieces of the input's shape (192/48: 4 heights wide), at most
+    `max_pieces`, from its left edge to its right edge, evenly spaced (overlapping when fewer fit). Integers only,
+    so the C++ demo cuts the same pixels (deploy/lite/cpp/src/preprocess.cc, ClsPieceSpans).
+    """
+    _, img_h, img_w = (int(v) for v in img_shape)
+    piece = height * img_w // img_h
+    if not pieces_above or max_pieces < 2 or height <= 0 or piece <= 0 or width <= pieces_above * height:
+        return []
+    count = min(max_pieces, (width + piece - 1) // piece)
+    if count < 2:
+        return []
+    starts = [i * (width - piece) // (count - 1) for i in range(count)]
+    return [(start, start + piece) for start in starts]

@@ -169,6 +169,28 @@ std::vector<std::pair<std::string, float>> CTCDecode(const float* preds, int n, 
   return out;
 }
 
+std::vector<float> CombineVotes(const std::vector<std::vector<float>>& votes) {
+  const double kVoteFloor = 1e-6;  // cls_postprocess.VOTE_FLOOR
+  size_t num_labels = votes.at(0).size();
+  std::vector<double> means(num_labels);
+  for (size_t label = 0; label < num_labels; ++label) {
+    double total = 0.0;
+    for (const std::vector<float>& vote : votes)
+      total += std::log(std::min(std::max(double(vote[label]), kVoteFloor), 1.0));
+    means[label] = total / double(votes.size());
+  }
+  double top = *std::max_element(means.begin(), means.end());
+  std::vector<double> weights(num_labels);
+  double norm = 0.0;
+  for (size_t label = 0; label < num_labels; ++label) {
+    weights[label] = std::exp(means[label] - top);
+    norm += weights[label];
+  }
+  std::vector<float> out(num_labels);
+  for (size_t label = 0; label < num_labels; ++label) out[label] = static_cast<float>(weights[label] / norm);
+  return out;
+}
+
 std::vector<std::pair<int, float>> ClsDecode(const float* preds, int n, int num_labels) {
   std::vector<std::pair<int, float>> out;
   for (int b = 0; b < n; ++b) {

@@ -17,6 +17,9 @@ std::vector<std::pair<std::string, float>> CTCDecode(const float* preds, int n, 
                                                      double mixed_case_prior = 0.0);
 // [N, num_labels] -> (label index, probability).
 std::vector<std::pair<int, float>> ClsDecode(const float* preds, int n, int num_labels);
+// cls_postprocess.combine_votes: one crop's label probabilities from those of its views (the whole crop and its
+// pieces), the geometric mean of each label's (each at least 1e-6) renormalised; float64 sums in order.
+std::vector<float> CombineVotes(const std::vector<std::vector<float>>& votes);
 // numpy's pairwise float32 summation (np.add.reduce on a contiguous float32 array).
 float PairwiseSum(const float* a, long n);
 

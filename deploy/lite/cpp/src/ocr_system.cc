@@ -31,6 +31,8 @@ OcrSystem::OcrSystem(const Config& c, Predictor* det, Predictor* cls, Predictor*
   cls_w_ = int(cls_shape[2]);
   cls_batch_num_ = c.Int("cls_batch_num");
   cls_thresh_ = c.Double("cls_thresh");
+  cls_pieces_above_ = c.Has("cls_pieces_above") ? c.Double("cls_pieces_above") : 0.0;
+  cls_max_pieces_ = c.Has("cls_max_pieces") ? c.Int("cls_max_pieces") : 0;
   cls_labels_ = c.Strings("cls_label_list");
   std::vector<double> rec_shape = c.Doubles("rec_image_shape");
   rec_h_ = int(rec_shape[1]);
@@ -95,28 +97,58 @@ std::vector<size_t> OrderByAspectRatio(const std::vector<cv::Mat>& crops) {
   return order;
 }
 
-std::vector<std::pair<int, float>> OcrSystem::Classify(std::vector<cv::Mat>* crops) {
-  std::vector<std::pair<int, float>> results(crops->size(), {0, 0.f});
-  std::vector<size_t> order = OrderByAspectRatio(*crops);
+std::vector<std::vector<float>> OcrSystem::ClsProbabilities(const std::vector<cv::Mat>& crops,
+                                                             const std::vector<size_t>& order) {
+  std::vector<std::vector<float>> probs(crops.size());
   for (size_t start = 0; start < order.size(); start += cls_batch_num_) {
     size_t end = std::min(order.size(), start + cls_batch_num_);
     Tensor batch;
     batch.shape = {int64_t(end - start), 3, cls_h_, cls_w_};
     batch.data.resize(batch.numel());
     const size_t item = size_t(3) * cls_h_ * cls_w_;
-    for (size_t k = start; k < end; ++k) ResizeNormPad((*crops)[order[k]], cls_h_, cls_w_, batch.data.data() + (k - start) * item);
+    for (size_t k = start; k < end; ++k)
+      ResizeNormPad(crops[order[k]], cls_h_, cls_w_, batch.data.data() + (k - start) * item);
     Tensor out = cls_->Run(batch);
-    int num_labels = int(out.shape.back());
-    std::vector<std::pair<int, float>> decoded = ClsDecode(out.data.data(), int(end - start), num_labels);
+    size_t num_labels = size_t(out.shape.back());
     for (size_t k = start; k < end; ++k) {
-      size_t i = order[k];
-      results[i] = decoded[k - start];
-      const std::string& label = cls_labels_.at(results[i].first);
-      if (label.find("180") != std::string::npos && results[i].second > cls_thresh_) {
-        cv::Mat rotated;
-        cv::rotate((*crops)[i], rotated, cv::ROTATE_180);
-        (*crops)[i] = rotated;
-      }
+      const float* row = out.data.data() + (k - start) * num_labels;
+      probs[order[k]].assign(row, row + num_labels);
+    }
+  }
+  return probs;
+}
+
+std::vector<std::pair<int, float>> OcrSystem::Classify(std::vector<cv::Mat>* crops) {
+  std::vector<std::vector<float>> probs = ClsProbabilities(*crops, OrderByAspectRatio(*crops));
+  std::vector<size_t> owners;
+  std::vector<cv::Mat> pieces;
+  for (size_t i = 0; i < crops->size(); ++i) {
+    const cv::Mat& crop = (*crops)[i];
+    for (const auto& span : ClsPieceSpans(crop.cols, crop.rows, cls_h_, cls_w_, cls_pieces_above_, cls_max_pieces_)) {
+      owners.push_back(i);
+      pieces.push_back(crop(cv::Range::all(), cv::Range(span.first, span.second)));
+    }
+  }
+  if (!pieces.empty()) {
+    std::vector<size_t> in_order(pieces.size());  // the pieces all have the input's shape: batched in order
+    for (size_t k = 0; k < in_order.size(); ++k) in_order[k] = k;
+    std::vector<std::vector<float>> piece_probs = ClsProbabilities(pieces, in_order);
+    std::vector<std::vector<std::vector<float>>> votes(crops->size());
+    for (size_t k = 0; k < pieces.size(); ++k) {
+      if (votes[owners[k]].empty()) votes[owners[k]].push_back(probs[owners[k]]);
+      votes[owners[k]].push_back(piece_probs[k]);
+    }
+    for (size_t i = 0; i < crops->size(); ++i)
+      if (!votes[i].empty()) probs[i] = CombineVotes(votes[i]);
+  }
+  std::vector<std::pair<int, float>> results(crops->size(), {0, 0.f});
+  for (size_t i = 0; i < crops->size(); ++i) {
+    results[i] = ClsDecode(probs[i].data(), 1, int(probs[i].size()))[0];
+    const std::string& label = cls_labels_.at(results[i].first);
+    if (label.find("180") != std::string::npos && results[i].second > cls_thresh_) {
+      cv::Mat rotated;
+      cv::rotate((*crops)[i], rotated, cv::ROTATE_180);
+      (*crops)[i] = rotated;
     }
   }
   return results;

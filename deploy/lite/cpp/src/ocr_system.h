@@ -30,7 +30,8 @@ class OcrSystem {
   // grown by unclip_ratio when it is > 0, else by the border's or det_db_unclip_ratio.
   std::vector<Quad> Detect(const cv::Mat& img, int limit_side_len, const std::string& limit_type,
                            int* input_long_side = nullptr, double unclip_ratio = 0.0);
-  // Rotates crops classified '180' with a score above cls_thresh, in place; returns (label index, score).
+  // Rotates crops classified '180' with a score above cls_thresh, in place; returns (label index, score). A crop
+  // wider than cls_pieces_above heights is also classified in pieces (ClsPieceSpans), the votes combined.
   std::vector<std::pair<int, float>> Classify(std::vector<cv::Mat>* crops);
   std::vector<std::pair<std::string, float>> Recognize(const std::vector<cv::Mat>& crops);
   // The page's lines in reading order; with use_doc_orientation_classify the page is read upright, the points in
@@ -38,6 +39,9 @@ class OcrSystem {
   std::vector<OcrResult> Run(const cv::Mat& img, int* angle = nullptr);
 
  private:
+  // Each crop's label probabilities, run in batches of cls_batch_num taken in this order of crop indices.
+  std::vector<std::vector<float>> ClsProbabilities(const std::vector<cv::Mat>& crops, const std::vector<size_t>& order);
+
   Predictor *det_, *cls_, *rec_;
   int det_limit_side_len_;
   int det_max_side_limit_;
@@ -49,6 +53,8 @@ class OcrSystem {
   DBParams db_;
   int cls_h_, cls_w_, cls_batch_num_;
   double cls_thresh_;
+  double cls_pieces_above_;  // 0: whole crops only (PaddleOCR, and configs written before the keys)
+  int cls_max_pieces_;
   std::vector<std::string> cls_labels_;
   int rec_h_, rec_w_, rec_batch_num_;
   double rec_max_pad_ratio_;  // 0: no limit (PaddleOCR's batches)

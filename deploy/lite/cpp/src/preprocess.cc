@@ -124,6 +124,20 @@ void NormalizeToCHW(const cv::Mat& img, const std::vector<double>& mean, const s
   }
 }
 
+std::vector<std::pair<int, int>> ClsPieceSpans(int width, int height, int cls_h, int cls_w, double pieces_above,
+                                               int max_pieces) {
+  std::vector<std::pair<int, int>> spans;
+  int piece = height > 0 ? height * cls_w / cls_h : 0;  // non-negative ints: / floors as Python's //
+  if (pieces_above <= 0 || max_pieces < 2 || height <= 0 || piece <= 0 || width <= pieces_above * height) return spans;
+  int count = std::min(max_pieces, (width + piece - 1) / piece);
+  if (count < 2) return spans;
+  for (int i = 0; i < count; ++i) {
+    int start = i * (width - piece) / (count - 1);
+    spans.emplace_back(start, start + piece);
+  }
+  return spans;
+}
+
 void ResizeNormPad(const cv::Mat& img, int img_h, int img_w, float* out) {
   if (img.type() != CV_8UC3 || img.rows <= 0 || img.cols <= 0)
     throw std::invalid_argument("ResizeNormPad needs a non-empty 8-bit 3-channel crop");

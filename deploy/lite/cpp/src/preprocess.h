@@ -1,6 +1,7 @@
 // Image preprocessing of the three models, numerically the same as paddle_pp/data/imaug/{det,rec}_ops.py.
 #pragma once
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -63,6 +64,11 @@ void NormalizeToCHW(const cv::Mat& img, const std::vector<double>& mean, const s
 // Keep the aspect ratio, resize to img_h, width min(ceil(img_h * w / h), img_w), (x / 255 - 0.5) / 0.5,
 // zero-pad on the right to img_w; writes 3 * img_h * img_w floats at `out`.
 void ResizeNormPad(const cv::Mat& img, int img_h, int img_w, float* out);
+// rec_ops.cls_piece_spans: the [left, right) columns of the pieces a crop `width` x `height` is also classified in
+// (pieces of the classifier's input shape, at most max_pieces, evenly spread, when width > pieces_above x height),
+// or none.
+std::vector<std::pair<int, int>> ClsPieceSpans(int width, int height, int cls_h, int cls_w, double pieces_above,
+                                               int max_pieces);
 // The recognizer's batch width for a batch whose largest width/height ratio is max_wh_ratio.
 int RecBatchWidth(int img_h, double max_wh_ratio);
 

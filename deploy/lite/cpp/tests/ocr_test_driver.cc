@@ -14,6 +14,8 @@
 //   rec_batches CONFIG OUT_PREFIX CROP.npy...         -> {"order": [...]}; OUT_PREFIX<b>.npy per batch
 //   ctc DICT USE_SPACE PREDS.npy [MIXED_CASE_PRIOR]   -> [[text, score], ...]
 //   cls_post PREDS.npy                                -> [[label index, score], ...]
+//   cls_votes VOTES.npy                               -> [p, ...]: CombineVotes of the float32 [V, C] rows
+//   cls_pieces W H CLS_H CLS_W PIECES_ABOVE MAX_PIECES -> [[left, right], ...]: ClsPieceSpans
 //   system CONFIG DICT IMAGE.npy                         -> the whole OcrSystem; each model call is sent to the
 //       caller on stdout ("RUN name ndim dims...\n" + float32 data) and its output read from stdin
 //       ("ndim dims...\n" + float32 data); the last lines are "ANGLE <page angle>" and "RESULT <json>".
@@ -226,6 +228,26 @@ int main(int argc, char** argv) {
       std::string out = "[";
       for (size_t i = 0; i < decoded.size(); ++i)
         out += (i ? ", [" : "[") + std::to_string(decoded[i].first) + ", " + FormatFloat(decoded[i].second) + "]";
+      std::cout << out << "]" << std::endl;
+      return 0;
+    }
+    if (cmd == "cls_votes" && args.size() == 1) {
+      NpyArray votes = LoadNpy(args[0]);
+      int v = int(votes.shape[0]), k = int(votes.shape[1]);
+      std::vector<std::vector<float>> rows;
+      for (int i = 0; i < v; ++i) rows.emplace_back(votes.f32() + size_t(i) * k, votes.f32() + size_t(i + 1) * k);
+      std::vector<float> combined = CombineVotes(rows);
+      std::string out = "[";
+      for (size_t i = 0; i < combined.size(); ++i) out += (i ? ", " : "") + FormatFloat(combined[i]);
+      std::cout << out << "]" << std::endl;
+      return 0;
+    }
+    if (cmd == "cls_pieces" && args.size() == 6) {
+      auto spans = ClsPieceSpans(std::stoi(args[0]), std::stoi(args[1]), std::stoi(args[2]), std::stoi(args[3]),
+                                 std::stod(args[4]), std::stoi(args[5]));
+      std::string out = "[";
+      for (size_t i = 0; i < spans.size(); ++i)
+        out += (i ? ", [" : "[") + std::to_string(spans[i].first) + ", " + std::to_string(spans[i].second) + "]";
       std::cout << out << "]" << std::endl;
       return 0;
     }
