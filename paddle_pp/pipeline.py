@@ -52,6 +52,7 @@ OPTION_KEYS: Dict[str, Tuple[str, str, str]] = {
     "cls_thresh": ("cls", "Inference", "thresh"),
     "cls_pieces_above": ("cls", "Inference", "pieces_above"),
     "cls_max_pieces": ("cls", "Inference", "max_pieces"),
+    "cls_upright_sure": ("cls", "Inference", "upright_sure"),
     "rec_batch_num": ("rec", "Inference", "batch_num"),
     "rec_char_dict_path": ("rec", "Global", "character_dict_path"),
     "use_space_char": ("rec", "Global", "use_space_char"),
@@ -243,8 +244,9 @@ def run_in_groups(engine: Engine, batches: Sequence[np.ndarray],
 
 
 class TextClassifier:
-    """Crops -> (crops with 180-degree ones rotated, [(label, score)]). A long crop is also classified in pieces
-    (Inference.pieces_above, max_pieces; rec_ops.cls_piece_spans), its views' votes combined."""
+    """Crops -> (crops with 180-degree ones rotated, [(label, score)]). A long crop not found upright for sure is
+    also classified in pieces (Inference.pieces_above, max_pieces, upright_sure; rec_ops.cls_piece_spans), its
+    views' votes combined."""
 
     def __init__(self, cfg: Dict[str, Any], engine: Engine) -> None:
         inference = cfg["Inference"]
@@ -254,6 +256,9 @@ class TextClassifier:
         self.thresh = float(inference["thresh"])
         self.pieces_above = float(inference.get("pieces_above") or 0.0)   # absent: whole crops only (PaddleOCR)
         self.max_pieces = int(inference.get("max_pieces") or 0)
+        # a long crop found upright whole with a score above this is not cut (most upright lines); absent: 1, every
+        # long crop is cut
+        self.upright_sure = float(inference.get("upright_sure", 1.0))
         kwargs = _postprocess_kwargs(cfg)
         kwargs.setdefault("label_list", cfg["Global"].get("label_list", defaults.CLS_LABEL_LIST))
         self.postprocess = ClsPostProcess(**kwargs)
@@ -261,7 +266,7 @@ class TextClassifier:
     def __call__(self, crops: List[np.ndarray]) -> Tuple[List[np.ndarray], List[Tuple[str, float]]]:
         crops = list(crops)
         probs = self._probabilities(crops, batches_by_aspect_ratio(crops, self.batch_num))
-        pieces = [(i, crop[:, left:right]) for i, crop in enumerate(crops)
+        pieces = [(i, crop[:, left:right]) for i, crop in enumerate(crops) if not self._sure_upright(probs[i])
                   for left, right in cls_piece_spans(crop.shape[1], crop.shape[0], self.image_shape,
                                                      self.pieces_above, self.max_pieces)]
         if pieces:
@@ -279,6 +284,12 @@ class TextClassifier:
             if self.turns(label, score):
                 crops[i] = np.ascontiguousarray(np.rot90(crops[i], 2))
         return crops, results
+
+    def _sure_upright(self, probs: np.ndarray) -> bool:
+        """Whether the whole crop's probabilities call it upright (not a '180' label) with a score above
+        upright_sure."""
+        (label, score), = self.postprocess(probs[None])
+        return "180" not in label and score > self.upright_sure
 
     def _probabilities(self, crops: Sequence[np.ndarray], batches: Sequence[np.ndarray]) -> List[np.ndarray]:
         """Each crop's label probabilities, run in these batches of crop indices. Every crop is resized into the

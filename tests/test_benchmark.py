@@ -114,6 +114,16 @@ def test_orient_system_turns_pages_upright_first(models_dir, tmp_path):
     assert oriented.stages(1.0)["det_post"] >= 0      # the second detection is timed as a detection too
 
 
+def test_whole_system_classifies_long_crops_whole(models_dir, tmp_path):
+    args = bench.build_parser().parse_args(["--image_dir", str(tmp_path), "--engine", "onnx", "onnx_whole"])
+    pieces, whole = (bench.build_system(name, args) for name in args.engine)
+    assert whole.name == "onnx_whole" and whole.ocr.system.classifier.pieces_above == 0
+    assert pieces.ocr.system.classifier.pieces_above == 6
+    turned = np.ascontiguousarray(np.rot90(fixtures.long_line_page(), 2))
+    read = [r["transcription"].replace(" ", "") for r in pieces.ocr(turned)]
+    assert read == [fixtures.LONG_LINE.replace(" ", "")] != [r["transcription"].replace(" ", "") for r in whole.ocr(turned)]
+
+
 def test_det_resize_runs_each_system_at_each_resize_and_reaches_the_detector(models_dir, tmp_path, capsys):
     img, _ = fixtures.document()
     cv2.imwrite(str(tmp_path / "a.png"), img)

@@ -547,6 +547,7 @@ def test_config_comes_from_the_yaml(cpp_config):
     assert float(values["det_small_text_height"]) == det["Inference"]["small_text_height"] == 32
     assert float(values["cls_pieces_above"]) == cls["Inference"]["pieces_above"] == 6
     assert int(values["cls_max_pieces"]) == cls["Inference"]["max_pieces"] == 4
+    assert float(values["cls_upright_sure"]) == cls["Inference"]["upright_sure"] == 0.99
     assert float(values["det_small_text_unclip_ratio"]) == det["Inference"]["small_text_unclip_ratio"] == 1.8
     assert float(values["det_scale"]) == det["Inference"]["scale"]
     assert values["cls_image_shape"].split() == [str(v) for v in cls["Inference"]["image_shape"]]

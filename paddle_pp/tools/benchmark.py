@@ -62,6 +62,10 @@ SERIAL_SYSTEMS = tuple(f"{name}{SERIAL}" for name in ("onnx", SLIM, "slim_onnx",
 # "<system>_orient": that system with use_doc_orientation_classify (pages turned upright first), to measure its cost
 ORIENT = "_orient"
 ORIENT_SYSTEMS = tuple(f"{name}{ORIENT}" for name in ("onnx", SLIM, "slim_int8"))
+# "<system>_whole": that system classifying every crop whole (cls_pieces_above 0, PaddleOCR), to measure what the
+# classifier's pieces for long crops cost
+WHOLE = "_whole"
+WHOLE_SYSTEMS = tuple(f"{name}{WHOLE}" for name in ("onnx", SLIM, "slim_int8"))
 COMPARE = PEERS
 # "<system>@<type>:<side>": that system with the detector's input resize set (--det_resize), e.g. onnx@min:960
 AT = "@"
@@ -176,6 +180,8 @@ class OurSystem:
         options = parse_det_resize(resize) if resize else {}
         if engine.endswith(ORIENT):
             engine, options["use_doc_orientation_classify"] = engine[:-len(ORIENT)], True
+        if engine.endswith(WHOLE):
+            engine, options["cls_pieces_above"] = engine[:-len(WHOLE)], 0
         serial = engine.endswith(SERIAL)
         engine = engine[:-len(SERIAL)] if serial else engine
         if engine in SLIM_SYSTEMS:
@@ -459,12 +465,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--image_dir", required=True, help="image file, directory (recursive) or glob")
     parser.add_argument("--engine", nargs="+", default=list(OUR_ENGINES),
-                        choices=OUR_ENGINES + tuple(SLIM_SYSTEMS) + SERIAL_SYSTEMS + ORIENT_SYSTEMS,
+                        choices=OUR_ENGINES + tuple(SLIM_SYSTEMS) + SERIAL_SYSTEMS + ORIENT_SYSTEMS + WHOLE_SYSTEMS,
                         help="our engines to run (default: all three); 'slim' = PPOCR(slim=True) with system.yml's "
                              "slim engine and precision; slim_paddle / slim_onnx / slim_int8: the slim system with "
                              "the PACT programs on Paddle Inference / their fake-quant ONNX / their int8 ONNX; "
                              "NAME_serial: NAME with its cls/rec batches run one at a time; NAME_orient: NAME turning "
-                             "pages upright first (use_doc_orientation_classify)")
+                             "pages upright first (use_doc_orientation_classify); NAME_whole: NAME classifying "
+                             "every crop whole (cls_pieces_above 0)")
     parser.add_argument("--compare", nargs="*", default=[], choices=COMPARE, help="other systems, same run")
     parser.add_argument("--det_resize", nargs="+", default=[], metavar="TYPE:SIDE[:SMALL]",
                         type=det_resize_arg,

@@ -33,6 +33,7 @@ OcrSystem::OcrSystem(const Config& c, Predictor* det, Predictor* cls, Predictor*
   cls_thresh_ = c.Double("cls_thresh");
   cls_pieces_above_ = c.Has("cls_pieces_above") ? c.Double("cls_pieces_above") : 0.0;
   cls_max_pieces_ = c.Has("cls_max_pieces") ? c.Int("cls_max_pieces") : 0;
+  cls_upright_sure_ = c.Has("cls_upright_sure") ? c.Double("cls_upright_sure") : 1.0;
   cls_labels_ = c.Strings("cls_label_list");
   std::vector<double> rec_shape = c.Doubles("rec_image_shape");
   rec_h_ = int(rec_shape[1]);
@@ -124,6 +125,8 @@ std::vector<std::pair<int, float>> OcrSystem::Classify(std::vector<cv::Mat>* cro
   std::vector<cv::Mat> pieces;
   for (size_t i = 0; i < crops->size(); ++i) {
     const cv::Mat& crop = (*crops)[i];
+    std::pair<int, float> whole = ClsDecode(probs[i].data(), 1, int(probs[i].size()))[0];
+    if (cls_labels_.at(whole.first).find("180") == std::string::npos && whole.second > cls_upright_sure_) continue;
     for (const auto& span : ClsPieceSpans(crop.cols, crop.rows, cls_h_, cls_w_, cls_pieces_above_, cls_max_pieces_)) {
       owners.push_back(i);
       pieces.push_back(crop(cv::Range::all(), cv::Range(span.first, span.second)));
