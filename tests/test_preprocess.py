@@ -233,6 +233,10 @@ def test_small_text_long_side_zooms_when_the_median_box_is_small():
     # ... and text small in an image already seen whole (or larger: sides snap to 32) is not enlarged
     assert small_text_long_side(_boxes(10), 640, 640, 28, 1.5) == 0
     assert small_text_long_side(_boxes(10), 1000, 1024, 28, 1.5) == 0
+    # nor one a little larger than its input, whose zoom snaps back to it (a word crop inside its border: 260 px
+    # long, seen at 256, would be seen at 256 again); 1000 px seen at 960 is seen at 992
+    assert small_text_long_side(_boxes(10), 260, 256, 28, 1.5) == 0
+    assert small_text_long_side(_boxes(10), 1000, 960, 28, 1.5) == 1000
 
 
 def test_small_text_long_side_zooms_text_nearly_large_enough_less():

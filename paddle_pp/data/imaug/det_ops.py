@@ -86,7 +86,8 @@ def small_text_long_side(boxes: Sequence[np.ndarray], source_long_side: int, inp
     (`height` 0: always `zoom` times). Zooming text that is nearly large enough by the most splits the lines of
     a close photo of a page. The long side never grows past the image's own (nor max_side_limit): text small in
     the image itself is not enlarged (DB's boxes on enlarged clean print cut descenders). 0: the first pass stands
-    (small_text_below 0, no boxes, or an image the first pass already saw at its own size).
+    (small_text_below 0, no boxes, or an image the first pass already saw at its own size, give or take the
+    snap of its sides to multiples of 32).
     `source_long_side` is that of the image the network saw the boxes in (with its border, if any).
     """
     if not small_text_below or zoom <= 1.0 or len(boxes) == 0:
@@ -97,7 +98,10 @@ def small_text_long_side(boxes: Sequence[np.ndarray], source_long_side: int, inp
     if height and median > 0:
         zoom = min(zoom, height / median)
     zoomed = min(int(round(input_long_side * zoom)), source_long_side)
-    return zoomed if zoomed > input_long_side else 0
+    # the network's input at that long side, as det_target_size snaps it (resize_long): a zoom that snaps back to
+    # the first pass's input is none (a 260 px image was seen at 256 and would be again)
+    snapped = max(int(round(int(source_long_side * (float(zoomed) / source_long_side)) / 32) * 32), 32)
+    return zoomed if snapped > input_long_side else 0
 
 
 def det_resize(img: np.ndarray, limit_side_len: int = 960, limit_type: str = "max",
