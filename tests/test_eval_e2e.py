@@ -71,6 +71,19 @@ def test_end_to_end_on_a_rendered_receipt(tmp_path, models_dir, capsys):
     assert "lines: 3 labelled, 0 read, 0 hits" in capsys.readouterr().out
 
 
+def test_classifier_options_reach_the_system(tmp_path, models_dir, capsys):
+    """The classifier's flags reach the system: a long line turned upside down is read with the pieces (the
+    default) and not with every crop classified whole (--cls_pieces_above 0, PaddleOCR)."""
+    turned = np.ascontiguousarray(np.rot90(fixtures.long_line_page(), 2))
+    cv2.imwrite(str(tmp_path / "line.png"), turned)
+    (tmp_path / "labels.txt").write_text(f"line.png\t{fixtures.LONG_LINE}\n", encoding="utf-8")
+    common = ["--crops", "--label_file", str(tmp_path / "labels.txt"), "--data_dir", str(tmp_path)]
+    assert E.main(common) == 0
+    assert "read exactly 1" in capsys.readouterr().out
+    assert E.main(common + ["--cls_pieces_above", "0"]) == 0
+    assert "read exactly 0" in capsys.readouterr().out
+
+
 def test_crops_are_read_by_the_whole_system_and_scored_joined(tmp_path, models_dir, capsys):
     """--crops: a recognition label file, each crop read by the whole system; the lines found, joined, against its
     text. Tight crops are found inside the detector's border (det.yml's border_below); without it most are not."""

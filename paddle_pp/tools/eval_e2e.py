@@ -41,8 +41,9 @@ from paddle_pp.utils.label_files import (is_dont_care, no_image_found, parse_det
                                          skip_malformed)
 from paddle_pp.utils.page_orientation import ANGLES, points_before_turn
 
-# The detector's flags (resize and DB post-processing), PaddleOCR's names; PPOCR takes them as options.
-DET_FLAGS = option_flags("det")
+# The detector's flags (resize and DB post-processing) and the classifier's, PaddleOCR's names; PPOCR takes them
+# as options.
+MODEL_FLAGS = option_flags("det") + option_flags("cls")
 
 Line = Tuple[np.ndarray, str]
 
@@ -142,9 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--precision", default=None, help="fp32 | int8 (the slim models' model_int8.onnx)")
     for name in ("det", "cls", "rec"):
         parser.add_argument(f"--{name}_model_dir", default=None)
-    for flag in DET_FLAGS:  # typed and range-checked by the YAML key each sets
+    for flag in MODEL_FLAGS:  # typed and range-checked by the YAML key each sets
         parser.add_argument(f"--{flag}", default=None, **schema_flag(option_field(flag), flag),
-                            help="as predict_system.py's (default: the detector's config)")
+                            help="as predict_system.py's (default: the model's config)")
     parser.add_argument("--use_doc_orientation_classify", default=None,
                         **schema_flag(SYSTEM["use_doc_orientation_classify"], "use_doc_orientation_classify"),
                         help="turn pages upright first (default: configs/system.yml's)")
@@ -224,10 +225,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 1
-    det_options = {flag: getattr(args, flag) for flag in DET_FLAGS if getattr(args, flag) is not None}
+    options = {flag: getattr(args, flag) for flag in MODEL_FLAGS if getattr(args, flag) is not None}
     ocr = PPOCR(lang=args.lang, slim=args.slim or None, engine=args.engine, precision=args.precision,
                 det_model_dir=args.det_model_dir, cls_model_dir=args.cls_model_dir, rec_model_dir=args.rec_model_dir,
-                use_doc_orientation_classify=args.use_doc_orientation_classify, **det_options)
+                use_doc_orientation_classify=args.use_doc_orientation_classify, **options)
     systems: Dict[str, Callable[[np.ndarray], List[Line]]] = {
         "ours": lambda image: [(np.asarray(r["points"], dtype=np.float64), r["transcription"]) for r in ocr(image)]}
     if "rapidocr" in args.compare:
