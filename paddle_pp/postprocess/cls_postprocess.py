@@ -13,7 +13,7 @@ def combine_votes(votes: Sequence[Sequence[float]]) -> List[float]:
     """The label probabilities of one crop from those of several views of it (the whole crop and its pieces): the
     geometric mean of each label's probability, renormalised, so that a confident view outweighs an unsure one
     (a piece of blank margin scores near 0.5 and says little). With two labels this is the logistic of the mean
-    log-odds. Sequential float64 sums, so the C++ demo (ocr_system.cc, CombineVotes) gets the same numbers."""
+    log-odds. Sequential float64 sums, so the C++ demo (decode.cc, CombineVotes) gets the same numbers."""
     num_labels = len(votes[0])
     means = []
     for label in range(num_labels):

@@ -41,7 +41,8 @@ class OcrSystem {
 
  private:
   // Each crop's label probabilities, run in batches of cls_batch_num taken in this order of crop indices.
-  std::vector<std::vector<float>> ClsProbabilities(const std::vector<cv::Mat>& crops, const std::vector<size_t>& order);
+  std::vector<std::vector<float>> ClsProbabilities(const std::vector<cv::Mat>& crops,
+                                                   const std::vector<size_t>& order);
 
   Predictor *det_, *cls_, *rec_;
   int det_limit_side_len_;
