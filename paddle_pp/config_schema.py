@@ -282,8 +282,8 @@ POSTPROCESS: Dict[str, Dict[str, Field]] = {
         "unclip_ratio": Float(0, low_open=True),
         "use_dilation": Bool(),
         "score_mode": OneOf("fast", "slow"),
-        # drop a box with more than this fraction of its area inside a larger box; empty: keep it (PaddleOCR)
-        "nested_thresh": Float(0, 1, low_open=True, nullable=True),
+        # drop a box with more than this fraction of its area inside a larger box; empty or 0: keep it (PaddleOCR)
+        "nested_thresh": Float(0, 1, nullable=True),
     },
     "ClsPostProcess": {"label_list": ListOf(nullable=True)},
     "CTCLabelDecode": {"character_dict_path": PATH, "use_space_char": Bool(nullable=True),

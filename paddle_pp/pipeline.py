@@ -69,9 +69,10 @@ SYSTEM_KEYS = ("use_angle_cls", "drop_score")
 
 
 # The options that turn off what paddle-pp adds to PaddleOCR's detection and classification (the border around
-# small images, the zoomed second pass for small text, long crops classified in pieces; docs/inference.md): with
-# them the system detects and turns crops as PaddleOCR does.
-PADDLEOCR_SETTINGS: Dict[str, Any] = {"det_border_below": 0, "det_small_text_below": 0, "cls_pieces_above": 0}
+# small images, the zoomed second pass for small text, nested boxes dropped, long crops classified in pieces;
+# docs/inference.md): with them the system detects and turns crops as PaddleOCR does.
+PADDLEOCR_SETTINGS: Dict[str, Any] = {"det_border_below": 0, "det_small_text_below": 0, "det_db_nested_thresh": 0,
+                                      "cls_pieces_above": 0}
 
 
 def option_flags(model: str, section: Optional[str] = None) -> Tuple[str, ...]:

@@ -315,7 +315,7 @@ def test_db_postprocess_on_synthetic_maps(driver, cpp_config, tmp_path):
         shape_info = np.array([h * 1.7, w * 1.3, 1 / 1.7, 1 / 1.3])
         shape_info[:2] = np.floor(shape_info[:2])
         for nested in counts:
-            config = _variant_config(cpp_config, tmp_path, det_db_nested_thresh=nested) if nested else cpp_config
+            config = _variant_config(cpp_config, tmp_path, det_db_nested_thresh=nested or 0)
             raw = DBPostProcess(nested_thresh=nested)(prob, shape_info[None])[0]
             out = _db_post(driver, config, tmp_path, prob, shape_info)
             assert_same_boxes(driver, out["raw"], raw, (trial, nested))
@@ -575,6 +575,9 @@ def test_the_pruned_detector_carries_its_nested_box_setting_to_the_demo():
     pruned = load_config(str(ROOT / "paddle_pp" / "models" / "slim" / "det" / "config.yml"))
     assert pruned["PostProcess"]["nested_thresh"] == 0.5
     assert "det_db_nested_thresh 0.5" in cpp_config_lines(pruned, load_config("cls"), load_config("rec"), system)
-    # the official detector keeps every box, as PaddleOCR
-    assert "det_db_nested_thresh 0.0" in cpp_config_lines(load_config("det"), load_config("cls"), load_config("rec"),
+    # so does the official detector's det.yml; a config without the key (or 0) keeps every box, as PaddleOCR
+    assert "det_db_nested_thresh 0.5" in cpp_config_lines(load_config("det"), load_config("cls"), load_config("rec"),
                                                           system)
+    every_box = load_config("det")
+    del every_box["PostProcess"]["nested_thresh"]
+    assert "det_db_nested_thresh 0.0" in cpp_config_lines(every_box, load_config("cls"), load_config("rec"), system)

@@ -6,8 +6,8 @@ final integer coordinates (float32 arithmetic, ``np.round``, floor/ceil of the
 score window, pyclipper round joins, truncating ``int()`` casts) is kept as in
 the reference so that the same probability map gives the same boxes.
 
-One step is ours and off by default (PaddleOCR has none): ``nested_thresh`` drops a box when more than that
-fraction of its area lies inside a larger box of the same image (``drop_nested``). A detector that splits a line
+One step is ours (PaddleOCR has none; off unless given, 0 = off): ``nested_thresh`` drops a box when more than
+that fraction of its area lies inside a larger box of the same image (``drop_nested``). A detector that splits a line
 also leaves small blobs inside the lines it finds; each is a false detection.
 """
 from typing import List, Optional, Sequence, Tuple, Union
@@ -102,7 +102,7 @@ class DBPostProcess:
         self.unclip_ratio = unclip_ratio
         self.min_size = 3
         self.score_mode = score_mode
-        self.nested_thresh = nested_thresh   # None: keep nested boxes (PaddleOCR)
+        self.nested_thresh = nested_thresh   # None or 0: keep nested boxes (PaddleOCR)
         self.dilation_kernel: Optional[np.ndarray] = (
             np.array([[1, 1], [1, 1]], dtype=np.uint8) if use_dilation else None)
 
@@ -176,7 +176,7 @@ class DBPostProcess:
             else:
                 mask = segmentation[i]
             boxes, _ = self.boxes_from_bitmap(pred[i], mask, src_w, src_h, unclip_ratio)
-            if self.nested_thresh is not None:
+            if self.nested_thresh:
                 boxes = boxes[drop_nested(boxes, self.nested_thresh)]
             result.append(boxes)
         return result
