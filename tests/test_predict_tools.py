@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -458,6 +459,7 @@ def fake_run(tmp_path, n, process, batch_size=1, every=None, workers=1):
 
 def test_worker_processes_keep_input_order_and_fail_bad_images_alone(tmp_path, capsys):
     def process(model, items):
+        time.sleep(0.3)   # a batch takes a while, as a real one does: one worker cannot take them all alone
         if any(item.name == "03.png" for item in items):
             raise RuntimeError("boom")
         return [utility.Outcome({"r.txt": f"{item.name} {os.getpid()}"}, 1) for item in items]
