@@ -267,9 +267,11 @@ class TextClassifier:
     def __call__(self, crops: List[np.ndarray]) -> Tuple[List[np.ndarray], List[Tuple[str, float]]]:
         crops = list(crops)
         probs = self._probabilities(crops, batches_by_aspect_ratio(crops, self.batch_num))
-        pieces = [(i, crop[:, left:right]) for i, crop in enumerate(crops) if not self._sure_upright(probs[i])
+        results = self.postprocess(np.stack(probs)) if crops else []
+        pieces = [(i, crop[:, left:right]) for i, crop in enumerate(crops)
                   for left, right in cls_piece_spans(crop.shape[1], crop.shape[0], self.image_shape,
-                                                     self.pieces_above, self.max_pieces)]
+                                                     self.pieces_above, self.max_pieces)
+                  if not self._sure_upright(*results[i])]
         if pieces:
             # the pieces all have the input's shape: batched in order, as the C++ demo does
             order = np.arange(len(pieces))
@@ -279,17 +281,14 @@ class TextClassifier:
             for (i, _), p in zip(pieces, piece_probs):
                 votes.setdefault(i, [probs[i]]).append(p)
             for i, views in votes.items():
-                probs[i] = np.array(combine_votes(views), dtype=np.float32)
-        results = self.postprocess(np.stack(probs)) if crops else []
+                results[i] = self.postprocess(np.array([combine_votes(views)], dtype=np.float32))[0]
         for i, (label, score) in enumerate(results):
             if self.turns(label, score):
                 crops[i] = np.ascontiguousarray(np.rot90(crops[i], 2))
         return crops, results
 
-    def _sure_upright(self, probs: np.ndarray) -> bool:
-        """Whether the whole crop's probabilities call it upright (not a '180' label) with a score above
-        upright_sure."""
-        (label, score), = self.postprocess(probs[None])
+    def _sure_upright(self, label: str, score: float) -> bool:
+        """Whether the whole crop's result calls it upright (not a '180' label) with a score above upright_sure."""
         return "180" not in label and score > self.upright_sure
 
     def _probabilities(self, crops: Sequence[np.ndarray], batches: Sequence[np.ndarray]) -> List[np.ndarray]:

@@ -98,9 +98,9 @@ def small_text_long_side(boxes: Sequence[np.ndarray], source_long_side: int, inp
     if height and median > 0:
         zoom = min(zoom, height / median)
     zoomed = min(int(round(input_long_side * zoom)), source_long_side)
-    # the network's input at that long side, as det_target_size snaps it (resize_long): a zoom that snaps back to
-    # the first pass's input is none (a 260 px image was seen at 256 and would be again)
-    snapped = max(int(round(int(source_long_side * (float(zoomed) / source_long_side)) / 32) * 32), 32)
+    # the network's input at that long side (det_target_size snaps sides to multiples of 32): a zoom that snaps
+    # back to the first pass's input is none (a 260 px image was seen at 256 and would be again)
+    snapped = max(det_target_size(source_long_side, source_long_side, zoomed, "resize_long"))
     return zoomed if snapped > input_long_side else 0
 
 

@@ -227,9 +227,9 @@ int SmallTextLongSide(const std::vector<Quad>& boxes, int source_long_side, int 
   double zoom = small.height > 0 && median > 0 ? std::min(small.zoom, small.height / median) : small.zoom;
   // Python's round(): ties to even, as nearbyint in the default rounding mode; never past the image's own size
   int zoomed = std::min(static_cast<int>(std::nearbyint(input_long_side * zoom)), source_long_side);
-  // the network's input at that long side, as DetTargetSize snaps it (resize_long): no zoom if it snaps back
-  int long_side = static_cast<int>(source_long_side * (double(zoomed) / source_long_side));
-  int snapped = std::max(static_cast<int>(std::nearbyint(long_side / 32.0) * 32), 32);
+  // the network's input at that long side (DetTargetSize snaps sides to multiples of 32): no zoom if it snaps back
+  int snapped = 0, unused = 0;
+  DetTargetSize(source_long_side, source_long_side, zoomed, "resize_long", &snapped, &unused, 0);
   return snapped > input_long_side ? zoomed : 0;
 }
 

@@ -121,12 +121,14 @@ std::vector<std::vector<float>> OcrSystem::ClsProbabilities(const std::vector<cv
 
 std::vector<std::pair<int, float>> OcrSystem::Classify(std::vector<cv::Mat>* crops) {
   std::vector<std::vector<float>> probs = ClsProbabilities(*crops, OrderByAspectRatio(*crops));
+  std::vector<std::pair<int, float>> results(crops->size(), {0, 0.f});
+  for (size_t i = 0; i < crops->size(); ++i) results[i] = ClsDecode(probs[i].data(), 1, int(probs[i].size()))[0];
   std::vector<size_t> owners;
   std::vector<cv::Mat> pieces;
   for (size_t i = 0; i < crops->size(); ++i) {
     const cv::Mat& crop = (*crops)[i];
-    std::pair<int, float> whole = ClsDecode(probs[i].data(), 1, int(probs[i].size()))[0];
-    if (cls_labels_.at(whole.first).find("180") == std::string::npos && whole.second > cls_upright_sure_) continue;
+    if (cls_labels_.at(results[i].first).find("180") == std::string::npos && results[i].second > cls_upright_sure_)
+      continue;
     for (const auto& span : ClsPieceSpans(crop.cols, crop.rows, cls_h_, cls_w_, cls_pieces_above_, cls_max_pieces_)) {
       owners.push_back(i);
       pieces.push_back(crop(cv::Range::all(), cv::Range(span.first, span.second)));
@@ -141,12 +143,13 @@ std::vector<std::pair<int, float>> OcrSystem::Classify(std::vector<cv::Mat>* cro
       if (votes[owners[k]].empty()) votes[owners[k]].push_back(probs[owners[k]]);
       votes[owners[k]].push_back(piece_probs[k]);
     }
-    for (size_t i = 0; i < crops->size(); ++i)
-      if (!votes[i].empty()) probs[i] = CombineVotes(votes[i]);
+    for (size_t i = 0; i < crops->size(); ++i) {
+      if (votes[i].empty()) continue;
+      std::vector<float> combined = CombineVotes(votes[i]);
+      results[i] = ClsDecode(combined.data(), 1, int(combined.size()))[0];
+    }
   }
-  std::vector<std::pair<int, float>> results(crops->size(), {0, 0.f});
   for (size_t i = 0; i < crops->size(); ++i) {
-    results[i] = ClsDecode(probs[i].data(), 1, int(probs[i].size()))[0];
     const std::string& label = cls_labels_.at(results[i].first);
     if (label.find("180") != std::string::npos && results[i].second > cls_thresh_) {
       cv::Mat rotated;
