@@ -269,7 +269,8 @@ INFERENCE: Dict[str, Dict[str, Field]] = {
     "cls": {"image_shape": IMAGE_SHAPE, "batch_num": Int(1), "thresh": PROBABILITY,
             "pieces_above": Float(0),                # a crop wider than this many heights is also classified in
             "max_pieces": Int(0),                    # at most this many pieces (rec_ops.cls_piece_spans); 0: never
-            "upright_sure": PROBABILITY},            # unless found upright whole scoring above this; 1: always
+            "upright_sure": PROBABILITY,             # unless found upright whole scoring above this; 1: always
+            "turned_view": Bool()},                  # such a crop is also classified turned by 180 degrees
     "rec": {"image_shape": IMAGE_SHAPE, "batch_num": Int(1),
             "max_pad_ratio": Float(1, nullable=True)},   # pad a crop at most this times its own width; empty: no bound
 }

@@ -53,6 +53,7 @@ OPTION_KEYS: Dict[str, Tuple[str, str, str]] = {
     "cls_pieces_above": ("cls", "Inference", "pieces_above"),
     "cls_max_pieces": ("cls", "Inference", "max_pieces"),
     "cls_upright_sure": ("cls", "Inference", "upright_sure"),
+    "cls_turned_view": ("cls", "Inference", "turned_view"),
     "rec_batch_num": ("rec", "Inference", "batch_num"),
     "rec_char_dict_path": ("rec", "Global", "character_dict_path"),
     "use_space_char": ("rec", "Global", "use_space_char"),
@@ -69,10 +70,10 @@ SYSTEM_KEYS = ("use_angle_cls", "drop_score")
 
 
 # The options that turn off what paddle-pp adds to PaddleOCR's detection and classification (the border around
-# small images, the zoomed second pass for small text, nested boxes dropped, long crops classified in pieces;
-# docs/inference.md): with them the system detects and turns crops as PaddleOCR does.
+# small images, the zoomed second pass for small text, nested boxes dropped, crops also classified turned and long
+# ones in pieces; docs/inference.md): with them the system detects and turns crops as PaddleOCR does.
 PADDLEOCR_SETTINGS: Dict[str, Any] = {"det_border_below": 0, "det_small_text_below": 0, "det_db_nested_thresh": 0,
-                                      "cls_pieces_above": 0}
+                                      "cls_pieces_above": 0, "cls_turned_view": False}
 
 
 def option_flags(model: str, section: Optional[str] = None) -> Tuple[str, ...]:
@@ -245,9 +246,9 @@ def run_in_groups(engine: Engine, batches: Sequence[np.ndarray],
 
 
 class TextClassifier:
-    """Crops -> (crops with 180-degree ones rotated, [(label, score)]). A long crop not found upright for sure is
-    also classified in pieces (Inference.pieces_above, max_pieces, upright_sure; rec_ops.cls_piece_spans), its
-    views' votes combined."""
+    """Crops -> (crops with 180-degree ones rotated, [(label, score)]). A crop not found upright for sure
+    (Inference.upright_sure) is also classified turned by 180 degrees (turned_view) and, when long, in pieces
+    (pieces_above, max_pieces; rec_ops.cls_piece_spans), the views' votes combined (combine_votes)."""
 
     def __init__(self, cfg: Dict[str, Any], engine: Engine) -> None:
         inference = cfg["Inference"]
@@ -260,32 +261,42 @@ class TextClassifier:
         # a long crop found upright whole with a score above this is not cut (most upright lines); absent: 1, every
         # long crop is cut
         self.upright_sure = float(inference.get("upright_sure", 1.0))
+        self.turned_view = bool(inference.get("turned_view", False))   # absent: no turned view (PaddleOCR)
         kwargs = _postprocess_kwargs(cfg)
         kwargs.setdefault("label_list", cfg["Global"].get("label_list", defaults.CLS_LABEL_LIST))
         self.postprocess = ClsPostProcess(**kwargs)
+        if self.turned_view and len(self.postprocess.label_list) != 2:
+            raise ValueError(f"Inference.turned_view needs the two labels of a 0/180 classifier, not "
+                             f"{self.postprocess.label_list}")
 
     def __call__(self, crops: List[np.ndarray]) -> Tuple[List[np.ndarray], List[Tuple[str, float]]]:
         crops = list(crops)
         probs = self._probabilities(crops, batches_by_aspect_ratio(crops, self.batch_num))
         results = self.postprocess(np.stack(probs)) if crops else []
-        pieces = [(i, crop[:, left:right]) for i, crop in enumerate(crops)
-                  for left, right in cls_piece_spans(crop.shape[1], crop.shape[0], self.image_shape,
-                                                     self.pieces_above, self.max_pieces)
-                  if not self._sure_upright(*results[i])]
-        if pieces:
-            # the pieces all have the input's shape: batched in order, as the C++ demo does
-            order = np.arange(len(pieces))
-            batches = [order[start:start + self.batch_num] for start in range(0, len(pieces), self.batch_num)]
-            piece_probs = self._probabilities([piece for _, piece in pieces], batches)
+        views = [view for i, crop in enumerate(crops) if not self._sure_upright(*results[i])
+                 for view in self._more_views(i, crop)]
+        if views:
+            # every view is resized into the input's shape on its own: batched in order, as the C++ demo does
+            order = np.arange(len(views))
+            batches = [order[start:start + self.batch_num] for start in range(0, len(views), self.batch_num)]
+            view_probs = self._probabilities([image for _, image, _ in views], batches)
             votes: Dict[int, List[np.ndarray]] = {}
-            for (i, _), p in zip(pieces, piece_probs):
-                votes.setdefault(i, [probs[i]]).append(p)
-            for i, views in votes.items():
-                results[i] = self.postprocess(np.array([combine_votes(views)], dtype=np.float32))[0]
+            for (i, _, turned), p in zip(views, view_probs):
+                # the turned crop's "upright" is a vote for "180": its two labels swapped
+                votes.setdefault(i, [probs[i]]).append(p[::-1] if turned else p)
+            for i, crop_votes in votes.items():
+                results[i] = self.postprocess(np.array([combine_votes(crop_votes)], dtype=np.float32))[0]
         for i, (label, score) in enumerate(results):
             if self.turns(label, score):
                 crops[i] = np.ascontiguousarray(np.rot90(crops[i], 2))
         return crops, results
+
+    def _more_views(self, i: int, crop: np.ndarray) -> List[Tuple[int, np.ndarray, bool]]:
+        """(crop index, image, whether it is the crop turned) of the views a crop not found upright for sure is
+        classified in besides itself: the crop turned by 180 degrees (turned_view), then its pieces (a long one)."""
+        views = [(i, np.ascontiguousarray(np.rot90(crop, 2)), True)] if self.turned_view else []
+        spans = cls_piece_spans(crop.shape[1], crop.shape[0], self.image_shape, self.pieces_above, self.max_pieces)
+        return views + [(i, crop[:, left:right], False) for left, right in spans]
 
     def _sure_upright(self, label: str, score: float) -> bool:
         """Whether the whole crop's result calls it upright (not a '180' label) with a score above upright_sure."""

@@ -137,6 +137,16 @@ def long_line_page(size: Tuple[int, int] = (1500, 110)) -> np.ndarray:
     return img
 
 
+SHORT_WORD = "drop:"
+
+
+def short_word_page(size: Tuple[int, int] = (320, 120)) -> np.ndarray:
+    """One upright short word the official direction classifier calls turned (above cls_thresh) when it sees it
+    alone; seen turned by 180 degrees too, it is kept upright (cls.yml's turned_view)."""
+    img, _ = render_lines([(SHORT_WORD, 28)], size=size)
+    return img
+
+
 def photo_like(size: Tuple[int, int] = (960, 544)) -> np.ndarray:
     """A tilted page on a textured background: a detector input with more than flat regions."""
     img, _ = render_lines(DOC_LINES + [("Kuala Lumpur 50450", 28)], size=size)

@@ -72,15 +72,16 @@ def test_end_to_end_on_a_rendered_receipt(tmp_path, models_dir, capsys):
 
 
 def test_classifier_options_reach_the_system(tmp_path, models_dir, capsys):
-    """The classifier's flags reach the system: a long line turned upside down is read with the pieces (the
-    default) and not with every crop classified whole (--cls_pieces_above 0, PaddleOCR)."""
+    """The classifier's flags reach the system: a long line turned upside down is read with the pieces and the
+    turned view (the default) and not with every crop classified whole (--cls_pieces_above 0
+    --cls_turned_view false, PaddleOCR)."""
     turned = np.ascontiguousarray(np.rot90(fixtures.long_line_page(), 2))
     cv2.imwrite(str(tmp_path / "line.png"), turned)
     (tmp_path / "labels.txt").write_text(f"line.png\t{fixtures.LONG_LINE}\n", encoding="utf-8")
     common = ["--crops", "--label_file", str(tmp_path / "labels.txt"), "--data_dir", str(tmp_path)]
     assert E.main(common) == 0
     assert "read exactly 1" in capsys.readouterr().out
-    assert E.main(common + ["--cls_pieces_above", "0"]) == 0
+    assert E.main(common + ["--cls_pieces_above", "0", "--cls_turned_view", "false"]) == 0
     assert "read exactly 0" in capsys.readouterr().out
 
 

@@ -130,7 +130,8 @@ def _images():
               "odd_size": cv2.resize(fixtures.photo_like(), (1111, 637)), "tight_word": word, "tight_line": line,
               "small_print": fixtures.half_size_document(),                 # detected twice, the second zoomed
               "nearly_large": fixtures.nearly_large_document(),             # the same, zoomed less
-              "long_line_turned": np.ascontiguousarray(np.rot90(fixtures.long_line_page(), 2))}  # cls in pieces
+              "long_line_turned": np.ascontiguousarray(np.rot90(fixtures.long_line_page(), 2)),  # cls in pieces
+              "short_word": fixtures.short_word_page()}                    # cls turned too
     for rel in ("sroie_dev/images/080.jpg", "msra_td500_test/orig/MSRA-TD500/test/IMG_0059.JPG",
                 "scene_words/iiit5k_train/IMG/10.jpg"):
         path = SHARED / rel
@@ -167,7 +168,7 @@ def test_det_preprocess_is_bit_exact(driver, cpp_config, tmp_path, name):
     inf = load_config("det")["Inference"]
     bordered, border = _bordered(img, inf)
     # 10: an IIIT5K word crop; the long line's page is 110 px high
-    assert (border > 0) == (name.startswith("tight_") or name in ("10", "long_line_turned"))
+    assert (border > 0) == (name.startswith("tight_") or name in ("10", "long_line_turned", "short_word"))
     chw, shape_info = det_preprocess(bordered, inf["limit_side_len"], inf["limit_type"], inf["mean"], inf["std"],
                                      inf["scale"])
     out = driver("det_pre", cpp_config, _save(tmp_path / "img.npy", img), tmp_path / "chw.npy")
@@ -492,9 +493,11 @@ def test_whole_cpp_system_matches_python(driver, cpp_config, onnx_models, dict_p
         assert det_sides == [960, 1440]
     if name == "nearly_large":                                     # 24 px lines: zoomed to 32 px, 4/3
         assert det_sides == [960, 1280]
-    if name == "long_line_turned":                                 # the line whole, then in 4 pieces; turned back
-        assert cls_inputs == [1, 4]
+    if name == "long_line_turned":                         # the line whole, then turned and in 4 pieces; turned back
+        assert cls_inputs == [1, 5]
         assert [r["transcription"].replace(" ", "") for r in got] == [fixtures.LONG_LINE.replace(" ", "")]
+    if name == "short_word":                               # called turned whole: classified turned as well
+        assert cls_inputs == [1, 1]
     assert [r["points"] for r in got] == [r["points"] for r in ref]
     assert [r["transcription"] for r in got] == [r["transcription"] for r in ref]
     tol = 0 if driver.arch == "host" else ARM64_SCORE_TOL  # see CROP_ON_ARM64
@@ -548,6 +551,7 @@ def test_config_comes_from_the_yaml(cpp_config):
     assert float(values["cls_pieces_above"]) == cls["Inference"]["pieces_above"] == 6
     assert int(values["cls_max_pieces"]) == cls["Inference"]["max_pieces"] == 4
     assert float(values["cls_upright_sure"]) == cls["Inference"]["upright_sure"] == 0.99
+    assert values["cls_turned_view"] == "1" and cls["Inference"]["turned_view"] is True
     assert float(values["det_small_text_unclip_ratio"]) == det["Inference"]["small_text_unclip_ratio"] == 1.8
     assert float(values["det_scale"]) == det["Inference"]["scale"]
     assert values["cls_image_shape"].split() == [str(v) for v in cls["Inference"]["image_shape"]]

@@ -467,6 +467,61 @@ def test_combine_votes_is_the_renormalised_geometric_mean():
     assert combine_votes([[1.0, 0.0], [0.001, 0.999], [0.001, 0.999], [0.001, 0.999]])[1] > 0.5
 
 
+def _classifier(turned_view, upright_sure=0.99, label_list=("0", "180")):
+    """A TextClassifier whose fake model reads P(180) from the top-left input pixel, and the crops' sides
+    [48, 96]: the crop whole and turned by 180 degrees show it different pixels there."""
+    from paddle_pp.pipeline import TextClassifier
+
+    class Model:
+        calls = []
+
+        def __call__(self, x):
+            self.calls.append(len(x))
+            p180 = (x[:, 0, 0, 0] + 1) / 2          # resize_norm_cls maps 0..255 to -1..1
+            return np.stack([1 - p180, p180], axis=1).astype(np.float32)
+
+    cfg = {"Global": {"label_list": list(label_list)}, "PostProcess": {"name": "ClsPostProcess"},
+           "Inference": {"image_shape": [3, 48, 192], "batch_num": 6, "thresh": 0.9, "upright_sure": upright_sure,
+                         "turned_view": turned_view, "pieces_above": 6, "max_pieces": 4}}
+    return TextClassifier(cfg, Model())
+
+
+def _crop(left_p180, right_p180):
+    """A 48x96 crop whose left half makes the fake model say left_p180 and, turned, right_p180 (its right half
+    comes to the top-left)."""
+    crop = np.zeros((48, 96, 3), np.uint8)
+    crop[:, :48], crop[:, 48:] = round(left_p180 * 255), round(right_p180 * 255)
+    return crop
+
+
+def test_a_crop_not_sure_upright_is_also_classified_turned_its_labels_swapped():
+    from paddle_pp.postprocess.cls_postprocess import combine_votes
+
+    sure, unsure, turned = _crop(0.0, 0.6), _crop(0.96, 0.96), _crop(0.96, 0.02)
+    cls = _classifier(turned_view=True)
+    out, results = cls([sure, unsure, turned])
+    # three crops whole, then the two not found upright above 0.99 turned (the sure one is taken as it is)
+    assert cls.engine.calls == [3, 2]
+    p = [round(0.96 * 255) / 255, round(0.02 * 255) / 255]   # what the fake model says of each half
+    assert results[0][0] == "0"
+    # "unsure": 180 whole, and turned it looks turned as well: the swapped vote says upright, the two cancel out
+    assert results[1] == ("0", pytest.approx(combine_votes([[1 - p[0], p[0]], [p[0], 1 - p[0]]])[0], abs=1e-6))
+    assert np.array_equal(out[1], unsure)
+    # "turned": 180 whole, and turned it looks upright: both votes say 180, and the crop is turned
+    assert results[2] == ("180", pytest.approx(combine_votes([[1 - p[0], p[0]], [p[1], 1 - p[1]]])[1], abs=1e-6))
+    assert np.array_equal(out[2], np.rot90(turned, 2))
+    # without the turned view (PaddleOCR) "unsure" is turned, on its whole crop's vote alone
+    cls = _classifier(turned_view=False)
+    out, results = cls([sure, unsure, turned])
+    assert cls.engine.calls == [3] and results[1][0] == "180" and np.array_equal(out[1], np.rot90(unsure, 2))
+    # upright_sure 1: every crop gets its turned view
+    cls = _classifier(turned_view=True, upright_sure=1.0)
+    cls([sure, unsure, turned])
+    assert cls.engine.calls == [3, 3]
+    with pytest.raises(ValueError, match="turned_view"):
+        _classifier(turned_view=True, label_list=("0", "90", "180"))
+
+
 # ---------------------------------------------------------------- system helpers
 
 def test_sorted_boxes_reading_order():

@@ -58,14 +58,25 @@ def test_upside_down_document_is_flipped_by_the_classifier(ocr):
 
 def test_a_long_line_upside_down_is_turned_back(ocr):
     """cls.yml's pieces_above: a crop 40 times as wide as high, squeezed whole into the classifier's 192 px, is left
-    upside down (PaddleOCR, cls_pieces_above 0) and read as garbage; classified also in pieces, it is turned and
-    read. Upright, it stays upright either way."""
+    upside down (PaddleOCR: cls_pieces_above 0, cls_turned_view false) and read as garbage; classified also in
+    pieces, it is turned and read (also without the turned view). Upright, it stays upright either way."""
     page = fixtures.long_line_page()
     turned = np.ascontiguousarray(np.rot90(page, 2))
-    assert [squash(r.transcription) for r in ocr.ocr_results(turned)] == [squash(fixtures.LONG_LINE)]
-    assert [squash(r.transcription) for r in ocr.ocr_results(page)] == [squash(fixtures.LONG_LINE)]
-    whole = PPOCR(cls_pieces_above=0)
-    assert [squash(r.transcription) for r in whole.ocr_results(turned)] != [squash(fixtures.LONG_LINE)]
+    line = [squash(fixtures.LONG_LINE)]
+    assert [squash(r.transcription) for r in ocr.ocr_results(turned)] == line
+    assert [squash(r.transcription) for r in ocr.ocr_results(page)] == line
+    assert [squash(r.transcription) for r in PPOCR(cls_turned_view=False).ocr_results(turned)] == line
+    whole = PPOCR(cls_pieces_above=0, cls_turned_view=False)
+    assert [squash(r.transcription) for r in whole.ocr_results(turned)] != line
+
+
+def test_a_short_word_the_classifier_calls_turned_is_kept_upright_by_its_turned_view(ocr):
+    """cls.yml's turned_view: the official classifier calls the upright word "drop:" turned (above cls_thresh), and
+    PaddleOCR reads it upside down; the crop turned by 180 degrees is called upright far less surely, and the two
+    votes keep it upright."""
+    img = fixtures.short_word_page()
+    assert [r.transcription for r in ocr.ocr_results(img)] == [fixtures.SHORT_WORD]
+    assert [r.transcription for r in PPOCR(cls_turned_view=False).ocr_results(img)] != [fixtures.SHORT_WORD]
 
 
 def test_a_form_is_read_row_by_row(ocr):

@@ -62,7 +62,8 @@ def cpp_config_lines(det_cfg: Dict, cls_cfg: Dict, rec_cfg: Dict, system: Dict, 
         ("cls_batch_num", int(cls_inf["batch_num"])), ("cls_thresh", float(cls_inf["thresh"])),
         ("cls_pieces_above", float(cls_inf.get("pieces_above") or 0.0)),  # 0: whole crops only (PaddleOCR)
         ("cls_max_pieces", int(cls_inf.get("max_pieces") or 0)),
-        ("cls_upright_sure", float(cls_inf.get("upright_sure", 1.0))),   # 1: every long crop is cut
+        ("cls_upright_sure", float(cls_inf.get("upright_sure", 1.0))),   # 1: no crop is taken as it is
+        ("cls_turned_view", bool(cls_inf.get("turned_view", False))),    # no turned view (PaddleOCR)
         ("cls_label_list", [str(v) for v in cls_cfg["Global"].get("label_list", CLS_LABEL_LIST)]),
         ("rec_image_shape", [int(v) for v in rec_inf["image_shape"]]),
         ("rec_batch_num", int(rec_inf["batch_num"])),

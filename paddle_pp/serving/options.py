@@ -51,6 +51,7 @@ OCR_OPTIONS: Dict[str, Tuple[Field, _Target, str]] = {
     "cls_pieces_above": (option_field("cls_pieces_above"), lambda ocr: ocr.system.classifier, "pieces_above"),
     "cls_max_pieces": (option_field("cls_max_pieces"), lambda ocr: ocr.system.classifier, "max_pieces"),
     "cls_upright_sure": (option_field("cls_upright_sure"), lambda ocr: ocr.system.classifier, "upright_sure"),
+    "cls_turned_view": (option_field("cls_turned_view"), lambda ocr: ocr.system.classifier, "turned_view"),
     "return_word_box": (SYSTEM["return_word_box"], lambda ocr: ocr.system, "return_word_box"),
     "use_angle_cls": (SYSTEM["use_angle_cls"], lambda ocr: ocr.system, "use_angle_cls"),
     "use_doc_orientation_classify": (SYSTEM["use_doc_orientation_classify"], lambda ocr: ocr.system,

@@ -62,8 +62,8 @@ SERIAL_SYSTEMS = tuple(f"{name}{SERIAL}" for name in ("onnx", SLIM, "slim_onnx",
 # "<system>_orient": that system with use_doc_orientation_classify (pages turned upright first), to measure its cost
 ORIENT = "_orient"
 ORIENT_SYSTEMS = tuple(f"{name}{ORIENT}" for name in ("onnx", SLIM, "slim_int8"))
-# "<system>_whole": that system classifying every crop whole (cls_pieces_above 0, PaddleOCR), to measure what the
-# classifier's pieces for long crops cost
+# "<system>_whole": that system classifying every crop whole (cls_pieces_above 0, cls_turned_view false: PaddleOCR),
+# to measure what the classifier's further views (turned crops, long crops' pieces) cost
 WHOLE = "_whole"
 WHOLE_SYSTEMS = tuple(f"{name}{WHOLE}" for name in ("onnx", SLIM, "slim_int8"))
 COMPARE = PEERS
@@ -181,7 +181,7 @@ class OurSystem:
         if engine.endswith(ORIENT):
             engine, options["use_doc_orientation_classify"] = engine[:-len(ORIENT)], True
         if engine.endswith(WHOLE):
-            engine, options["cls_pieces_above"] = engine[:-len(WHOLE)], 0
+            engine, options["cls_pieces_above"], options["cls_turned_view"] = engine[:-len(WHOLE)], 0, False
         serial = engine.endswith(SERIAL)
         engine = engine[:-len(SERIAL)] if serial else engine
         if engine in SLIM_SYSTEMS:
@@ -471,7 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "the PACT programs on Paddle Inference / their fake-quant ONNX / their int8 ONNX; "
                              "NAME_serial: NAME with its cls/rec batches run one at a time; NAME_orient: NAME turning "
                              "pages upright first (use_doc_orientation_classify); NAME_whole: NAME classifying "
-                             "every crop whole (cls_pieces_above 0)")
+                             "every crop whole (cls_pieces_above 0, cls_turned_view false)")
     parser.add_argument("--compare", nargs="*", default=[], choices=COMPARE, help="other systems, same run")
     parser.add_argument("--det_resize", nargs="+", default=[], metavar="TYPE:SIDE[:SMALL]",
                         type=det_resize_arg,

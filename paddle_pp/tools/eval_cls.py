@@ -8,8 +8,9 @@
 degrees or not at random (seed 0). A crop counts as right when the classifier's most probable label is its label,
 as PaddleOCR's ClsMetric counts (the system turns a crop only above --cls_thresh as well). Reports the accuracy, the
 mistakes each way, and the accuracy the system gets from the turns it makes (label 180 above cls_thresh).
-Each crop is classified whole, as PaddleOCR evaluates, unless given --cls_pieces_above (the system's default:
-cls.yml's pieces_above, long crops also classified in pieces).
+Each crop is classified whole, as PaddleOCR evaluates, unless given --cls_turned_view true and --cls_pieces_above
+6 (the system's defaults, cls.yml: a crop not found upright for sure also classified turned, and a long one in
+pieces).
 """
 from __future__ import annotations
 
@@ -38,6 +39,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                                                           "cls_pieces_above"),
                         help="also classify a crop wider than this many heights in pieces (0: whole crops, as "
                              "PaddleOCR evaluates; the system's default: cls.yml's pieces_above)")
+    parser.add_argument("--cls_turned_view", default=False, **schema_flag(option_field("cls_turned_view"),
+                                                                         "cls_turned_view"),
+                        help="also classify a crop not found upright for sure turned by 180 degrees (false, as "
+                             "PaddleOCR evaluates; the system's default: cls.yml's turned_view)")
     args = parser.parse_args(argv)
 
     crop_set = crop_set_or_none(args)
@@ -49,7 +54,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"error: {args.label_file}: labels must be 0 or 180, found {', '.join(unknown[:5])}", file=sys.stderr)
         return 1
     classifier = build_stage("cls", args.cls_model_dir, engine=args.engine, precision=args.precision,
-                             slim=args.slim or None, cls_pieces_above=args.cls_pieces_above)
+                             slim=args.slim or None, cls_pieces_above=args.cls_pieces_above,
+                             cls_turned_view=args.cls_turned_view)
     results = []
     step = 256  # bounded memory; the classifier batches by aspect ratio inside each chunk
     for start in tqdm(range(0, len(crops), step), desc="eval cls", unit="chunk"):

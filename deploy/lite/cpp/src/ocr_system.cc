@@ -34,6 +34,7 @@ OcrSystem::OcrSystem(const Config& c, Predictor* det, Predictor* cls, Predictor*
   cls_pieces_above_ = c.Has("cls_pieces_above") ? c.Double("cls_pieces_above") : 0.0;
   cls_max_pieces_ = c.Has("cls_max_pieces") ? c.Int("cls_max_pieces") : 0;
   cls_upright_sure_ = c.Has("cls_upright_sure") ? c.Double("cls_upright_sure") : 1.0;
+  cls_turned_view_ = c.Has("cls_turned_view") && c.Bool("cls_turned_view");
   cls_labels_ = c.Strings("cls_label_list");
   std::vector<double> rec_shape = c.Doubles("rec_image_shape");
   rec_h_ = int(rec_shape[1]);
@@ -123,25 +124,38 @@ std::vector<std::pair<int, float>> OcrSystem::Classify(std::vector<cv::Mat>* cro
   std::vector<std::vector<float>> probs = ClsProbabilities(*crops, OrderByAspectRatio(*crops));
   std::vector<std::pair<int, float>> results(crops->size(), {0, 0.f});
   for (size_t i = 0; i < crops->size(); ++i) results[i] = ClsDecode(probs[i].data(), 1, int(probs[i].size()))[0];
+  // A crop not found upright for sure: also the crop turned by 180 degrees (cls_turned_view), then its pieces
+  // (a long one), as pipeline.TextClassifier._more_views.
   std::vector<size_t> owners;
-  std::vector<cv::Mat> pieces;
+  std::vector<cv::Mat> views;
+  std::vector<bool> turned;
   for (size_t i = 0; i < crops->size(); ++i) {
     const cv::Mat& crop = (*crops)[i];
     if (cls_labels_.at(results[i].first).find("180") == std::string::npos && results[i].second > cls_upright_sure_)
       continue;
+    if (cls_turned_view_) {
+      cv::Mat rotated;
+      cv::rotate(crop, rotated, cv::ROTATE_180);
+      owners.push_back(i);
+      views.push_back(rotated);
+      turned.push_back(true);
+    }
     for (const auto& span : ClsPieceSpans(crop.cols, crop.rows, cls_h_, cls_w_, cls_pieces_above_, cls_max_pieces_)) {
       owners.push_back(i);
-      pieces.push_back(crop(cv::Range::all(), cv::Range(span.first, span.second)));
+      views.push_back(crop(cv::Range::all(), cv::Range(span.first, span.second)));
+      turned.push_back(false);
     }
   }
-  if (!pieces.empty()) {
-    std::vector<size_t> in_order(pieces.size());  // the pieces all have the input's shape: batched in order
+  if (!views.empty()) {
+    std::vector<size_t> in_order(views.size());  // each view is resized into the input's shape: batched in order
     for (size_t k = 0; k < in_order.size(); ++k) in_order[k] = k;
-    std::vector<std::vector<float>> piece_probs = ClsProbabilities(pieces, in_order);
+    std::vector<std::vector<float>> view_probs = ClsProbabilities(views, in_order);
     std::vector<std::vector<std::vector<float>>> votes(crops->size());
-    for (size_t k = 0; k < pieces.size(); ++k) {
+    for (size_t k = 0; k < views.size(); ++k) {
       if (votes[owners[k]].empty()) votes[owners[k]].push_back(probs[owners[k]]);
-      votes[owners[k]].push_back(piece_probs[k]);
+      // the turned crop's "upright" is a vote for "180": its two labels swapped
+      if (turned[k]) std::reverse(view_probs[k].begin(), view_probs[k].end());
+      votes[owners[k]].push_back(view_probs[k]);
     }
     for (size_t i = 0; i < crops->size(); ++i) {
       if (votes[i].empty()) continue;

@@ -31,8 +31,8 @@ class OcrSystem {
   std::vector<Quad> Detect(const cv::Mat& img, int limit_side_len, const std::string& limit_type,
                            int* input_long_side = nullptr, double unclip_ratio = 0.0);
   // Rotates crops classified '180' with a score above cls_thresh, in place; returns (label index, score). A crop
-  // wider than cls_pieces_above heights, unless found upright whole scoring above cls_upright_sure, is also
-  // classified in pieces (ClsPieceSpans), the votes combined.
+  // not found upright whole scoring above cls_upright_sure is also classified turned by 180 degrees
+  // (cls_turned_view) and, when wider than cls_pieces_above heights, in pieces (ClsPieceSpans), the votes combined.
   std::vector<std::pair<int, float>> Classify(std::vector<cv::Mat>* crops);
   std::vector<std::pair<std::string, float>> Recognize(const std::vector<cv::Mat>& crops);
   // The page's lines in reading order; with use_doc_orientation_classify the page is read upright, the points in
@@ -57,7 +57,8 @@ class OcrSystem {
   double cls_thresh_;
   double cls_pieces_above_;  // 0: whole crops only (PaddleOCR, and configs written before the keys)
   int cls_max_pieces_;
-  double cls_upright_sure_;  // a long crop found upright whole with a score above this is not cut
+  double cls_upright_sure_;  // a crop found upright whole with a score above this is taken as it is
+  bool cls_turned_view_;     // false: no turned view (PaddleOCR, and configs written before the key)
   std::vector<std::string> cls_labels_;
   int rec_h_, rec_w_, rec_batch_num_;
   double rec_max_pad_ratio_;  // 0: no limit (PaddleOCR's batches)
