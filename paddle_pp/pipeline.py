@@ -258,8 +258,8 @@ class TextClassifier:
         self.thresh = float(inference["thresh"])
         self.pieces_above = float(inference.get("pieces_above") or 0.0)   # absent: whole crops only (PaddleOCR)
         self.max_pieces = int(inference.get("max_pieces") or 0)
-        # a long crop found upright whole with a score above this is not cut (most upright lines); absent: 1, every
-        # long crop is cut
+        # a crop found upright whole with a score above this is taken as it is (most upright crops are), without
+        # further views; absent: 1, every crop gets them
         self.upright_sure = float(inference.get("upright_sure", 1.0))
         self.turned_view = bool(inference.get("turned_view", False))   # absent: no turned view (PaddleOCR)
         kwargs = _postprocess_kwargs(cfg)

@@ -118,11 +118,12 @@ def test_orient_system_turns_pages_upright_first(models_dir, tmp_path):
     assert oriented.stages(1.0)["det_post"] >= 0      # the second detection is timed as a detection too
 
 
-def test_whole_system_classifies_long_crops_whole(models_dir, tmp_path):
+def test_whole_system_classifies_every_crop_whole(models_dir, tmp_path):
     args = bench.build_parser().parse_args(["--image_dir", str(tmp_path), "--engine", "onnx", "onnx_whole"])
     pieces, whole = (bench.build_system(name, args) for name in args.engine)
     assert whole.name == "onnx_whole" and whole.ocr.system.classifier.pieces_above == 0
-    assert pieces.ocr.system.classifier.pieces_above == 6
+    assert not whole.ocr.system.classifier.turned_view
+    assert pieces.ocr.system.classifier.pieces_above == 6 and pieces.ocr.system.classifier.turned_view
     turned = np.ascontiguousarray(np.rot90(fixtures.long_line_page(), 2))
     def read(system):
         return [r["transcription"].replace(" ", "") for r in system.ocr(turned)]
