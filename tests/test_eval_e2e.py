@@ -155,3 +155,34 @@ def test_rapidocr_is_scored_on_the_same_images(tmp_path, models_dir, capsys):
 
     hits = re.search(r"rapidocr: images: .* (\d) hits", out)
     assert hits and int(hits.group(1)) >= 1, out
+
+
+def test_misses_name_what_was_read_over_each_line_or_that_nothing_matched():
+    gts = [(box(0, 0, 100, 20), "TOTAL 27.30"), (box(0, 40, 100, 60), "Thank you"), (box(0, 80, 100, 100), "Milk")]
+    preds = [(box(2, 1, 101, 21), "TOTAL27.30"), (box(0, 41, 99, 61), "Thank yoU"), (box(300, 80, 400, 100), "Milk")]
+    misses = []
+    E.score_image(gts, preds, [], ignore_case=False, misses=misses)
+    assert misses == [("Thank you", "Thank yoU"), ("Milk", None)]     # the hit is no miss; Milk's box matched nothing
+    misses = []
+    E.score_image(gts, preds, [], ignore_case=True, misses=misses)
+    assert misses == [("Milk", None)]
+    crop_misses = []
+    E.score_crop("315 KM", [(box(0, 0, 10, 10), "315"), (box(20, 0, 30, 10), "KN")], False, crop_misses)
+    E.score_crop("EXIT", [], False, crop_misses)
+    E.score_crop("CASH", [(box(0, 0, 10, 10), "CA SH")], False, crop_misses)
+    assert crop_misses == [("315 KM", "315 KN"), ("EXIT", None)]
+
+
+def test_show_errors_prints_the_misses_with_their_image(tmp_path, models_dir, capsys):
+    img, boxes = render_lines([("TOTAL 27.30", 30), ("Thank you", 26)], size=(480, 200))
+    cv2.imwrite(str(tmp_path / "receipt.png"), img)
+    label = [{"transcription": "TOTAL 27.30", "points": boxes[0]},
+             {"transcription": "Goodbye", "points": boxes[1]},                        # read as Thank you
+             {"transcription": "Nothing here", "points": [[300, 150], [460, 150], [460, 190], [300, 190]]}]
+    (tmp_path / "label.txt").write_text(f"receipt.png\t{json.dumps(label)}\n", encoding="utf-8")
+    assert E.main(["--label_file", str(tmp_path / "label.txt"), "--data_dir", str(tmp_path), "--lang", "en",
+                   "--show_errors", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "receipt.png: want 'Goodbye'  got 'Thank you'" in out
+    assert "receipt.png: want 'Nothing here'  got no line over its box" in out
+    assert "want 'TOTAL 27.30'" not in out

@@ -15,7 +15,8 @@ region), recall hits over the ground-truth lines, hmean their harmonic mean, as 
 (tools/end2end) counts them. `1-NED` is one minus the edit distance over all ground-truth characters, a missed line
 costing its whole length and a line the system made up its own length. The system runs with its own defaults
 (configs/system.yml: the inference resize, drop_score), as users run it. `--turn` turns each image and its labels
-clockwise before they are read.
+clockwise before they are read. `--show_errors N` prints the first N labelled lines not read exactly, each with the
+text of the system's line matched to it, or none.
 
 `--crops` takes a recognition label file instead (`path<TAB>text`, a word or line crop per image): each crop is read
 by the whole system, as a user who does not know it holds one line would run it, and is a hit when the lines found,
@@ -89,8 +90,15 @@ def match_lines(gts: List[Line], preds: List[Line]) -> List[Tuple[int, int]]:
     return pairs
 
 
-def score_image(gts: List[Line], preds: List[Line], dont_care: List[np.ndarray], ignore_case: bool) -> Dict[str, int]:
-    """Counts for one image: hits, gt lines, predicted lines, edit distance and gt characters."""
+# A labelled line the system did not read exactly: (its text, the text of the system's line matched to it, None when
+# no line matched)
+Miss = Tuple[str, Optional[str]]
+
+
+def score_image(gts: List[Line], preds: List[Line], dont_care: List[np.ndarray], ignore_case: bool,
+                misses: Optional[List[Miss]] = None) -> Dict[str, int]:
+    """Counts for one image: hits, gt lines, predicted lines, edit distance and gt characters. The labelled lines
+    missed are appended to `misses` when given."""
     def over_dont_care(points: np.ndarray) -> bool:
         area = _area(points)
         return area > 0 and any(_intersection(points, region) / area > 0.5 for region in dont_care)
@@ -98,10 +106,14 @@ def score_image(gts: List[Line], preds: List[Line], dont_care: List[np.ndarray],
     preds = [p for p in preds if not over_dont_care(p[0])]
     pairs = match_lines(gts, preds)
     hits, distance = 0, 0
+    read_at = {i: preds[j][1] for i, j in pairs}
     for i, j in pairs:
         want, got = normalise(gts[i][1], ignore_case), normalise(preds[j][1], ignore_case)
         hits += want == got
         distance += levenshtein(got, want)
+    if misses is not None:
+        misses += [(text, read_at.get(i)) for i, (_, text) in enumerate(gts)
+                   if i not in read_at or normalise(read_at[i], ignore_case) != normalise(text, ignore_case)]
     matched_gt, matched_pred = {i for i, _ in pairs}, {j for _, j in pairs}
     distance += sum(len(normalise(t, ignore_case)) for k, (_, t) in enumerate(gts) if k not in matched_gt)
     distance += sum(len(normalise(t, ignore_case)) for k, (_, t) in enumerate(preds) if k not in matched_pred)
@@ -115,9 +127,12 @@ def read_crop_labels(label_file: Path, data_dir: Path) -> List[Tuple[Path, str]]
             for _, path, text in read_label_lines(label_file, on_malformed=skip_malformed)]
 
 
-def score_crop(text: str, lines: List[Line], ignore_case: bool) -> Dict[str, int]:
-    """Counts for one crop read by the whole system: its lines joined in reading order against its text."""
+def score_crop(text: str, lines: List[Line], ignore_case: bool, misses: Optional[List[Miss]] = None) -> Dict[str, int]:
+    """Counts for one crop read by the whole system: its lines joined in reading order against its text (appended
+    to `misses`, when given, if not read exactly)."""
     want, got = normalise(text, ignore_case), normalise("".join(t for _, t in lines), ignore_case)
+    if misses is not None and want != got:
+        misses.append((text, " ".join(t for _, t in lines) if lines else None))
     return {"hits": int(want == got), "gt": 1, "pred": int(bool(lines)), "distance": levenshtein(got, want),
             "chars": len(want)}
 
@@ -154,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ignore_case", action="store_true", help="a hit ignores case as well as spaces")
     parser.add_argument("--compare", nargs="*", default=[], choices=PEERS,
                         help="also evaluate these systems on the same images (requirements-bench.txt)")
+    parser.add_argument("--show_errors", type=int, default=0,
+                        help="print the first N labelled lines (crops) each system did not read exactly: what it "
+                             "read over each (its line whose box matches the label's), or that no line matched")
     return parser
 
 
@@ -170,31 +188,45 @@ def turned(image: np.ndarray, gts: List[Line], dont_care: List[np.ndarray],
     return given, [(carry(points), text) for points, text in gts], [carry(points) for points in dont_care]
 
 
-def _summed(items, desc: str, score: Callable[[Any, np.ndarray], Dict[str, int]]) -> Tuple[Dict[str, int], int]:
-    """`score(item, image)` summed over the readable images, and how many could not be read."""
+def _summed(items, desc: str, score: Callable[[Any, np.ndarray, List[Miss]], Dict[str, int]],
+            misses: Optional[List[Tuple[str, str, Optional[str]]]] = None) -> Tuple[Dict[str, int], int]:
+    """`score(item, image, its misses)` summed over the readable images, and how many could not be read; each
+    image's misses are appended to `misses` (when given) with the image's name."""
     totals = {"hits": 0, "gt": 0, "pred": 0, "distance": 0, "chars": 0}
     images = LabelledImages(items, lambda item: item[0], desc)
     for item, image in images:
-        for key, value in score(item, image).items():
+        image_misses: List[Miss] = []
+        for key, value in score(item, image, image_misses).items():
             totals[key] += value
+        if misses is not None:
+            misses += [(Path(item[0]).name, want, got) for want, got in image_misses]
     return totals, images.failures
 
 
 def evaluate(read_lines: Callable[[np.ndarray], List[Line]], items, ignore_case: bool,
-             desc: str, turn: int = 0) -> Tuple[Dict[str, int], int]:
+             desc: str, turn: int = 0,
+             misses: Optional[List[Tuple[str, str, Optional[str]]]] = None) -> Tuple[Dict[str, int], int]:
     """Counts summed over the images (``score_image``; each turned clockwise by `turn` first) and how many images
-    could not be read."""
-    def score(item, image: np.ndarray) -> Dict[str, int]:
+    could not be read; the lines missed, with their image's name, appended to `misses` when given."""
+    def score(item, image: np.ndarray, image_misses: List[Miss]) -> Dict[str, int]:
         image, gts, dont_care = turned(image, item[1], item[2], turn)
-        return score_image(gts, read_lines(image), dont_care, ignore_case)
+        return score_image(gts, read_lines(image), dont_care, ignore_case, image_misses)
 
-    return _summed(items, desc, score)
+    return _summed(items, desc, score, misses)
 
 
 def evaluate_crops(read_lines: Callable[[np.ndarray], List[Line]], items: List[Tuple[Path, str]], ignore_case: bool,
-                   desc: str) -> Tuple[Dict[str, int], int]:
+                   desc: str, misses: Optional[List[Tuple[str, str, Optional[str]]]] = None
+                   ) -> Tuple[Dict[str, int], int]:
     """``evaluate`` for --crops: counts summed over the crops (``score_crop``)."""
-    return _summed(items, desc, lambda item, image: score_crop(item[1], read_lines(image), ignore_case))
+    return _summed(items, desc, lambda item, image, image_misses: score_crop(item[1], read_lines(image), ignore_case,
+                                                                              image_misses), misses)
+
+
+def _report_misses(misses: Sequence[Tuple[str, str, Optional[str]]], show: int, crops: bool) -> None:
+    none = "no text" if crops else "no line over its box (IoU > 0.5)"
+    for name, want, got in misses[:show]:
+        print(f"  {name}: want {want!r}  got " + (repr(got) if got is not None else none))
 
 
 def _report_crops(name: str, totals: Dict[str, int], failures: int, ignore_case: bool) -> None:
@@ -235,17 +267,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         peer = rapidocr()
         systems["rapidocr"] = lambda image: rapidocr_lines(peer, image)
     for name, read_lines in systems.items():
+        misses: List[Tuple[str, str, Optional[str]]] = []
         if args.crops:
-            totals, failures = evaluate_crops(read_lines, items, args.ignore_case, f"eval crops ({name})")
+            totals, failures = evaluate_crops(read_lines, items, args.ignore_case, f"eval crops ({name})", misses)
             _report_crops(name, totals, failures, args.ignore_case)
+            _report_misses(misses, args.show_errors, crops=True)
             continue
-        totals, failures = evaluate(read_lines, items, args.ignore_case, f"eval e2e ({name})", args.turn)
+        totals, failures = evaluate(read_lines, items, args.ignore_case, f"eval e2e ({name})", args.turn, misses)
         result = summarise(totals)
         print(f"{name}: images: {len(items) - failures} ({failures} unreadable); lines: {totals['gt']} labelled, "
               f"{totals['pred']} read, {totals['hits']} hits")
         print(f"{name}: end-to-end: precision {result['precision']:.4f}  recall {result['recall']:.4f}  "
               f"hmean {result['hmean']:.4f}  1-NED {result['1-NED']:.4f}"
               + ("  (ignoring case)" if args.ignore_case else ""))
+        _report_misses(misses, args.show_errors, crops=False)
     return 0
 
 
