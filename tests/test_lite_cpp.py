@@ -167,7 +167,7 @@ def test_det_preprocess_is_bit_exact(driver, cpp_config, tmp_path, name):
     img = IMAGES[name]
     inf = load_config("det")["Inference"]
     bordered, border = _bordered(img, inf)
-    # 10: an IIIT5K word crop; the long line's page is 110 px high
+    # 10: an IIIT5K word crop; the long line's page is 110 px high, the short word's 120
     assert (border > 0) == (name.startswith("tight_") or name in ("10", "long_line_turned", "short_word"))
     chw, shape_info = det_preprocess(bordered, inf["limit_side_len"], inf["limit_type"], inf["mean"], inf["std"],
                                      inf["scale"])
