@@ -137,7 +137,7 @@ def small_det_config(mode: str, **changes) -> synth_det.DetSynthConfig:
     return synth_det.DetSynthConfig(mode=mode, width=(256, 384), height=(256, 384), **changes)
 
 
-@pytest.mark.parametrize("mode", ["scene", "doc"])
+@pytest.mark.parametrize("mode", ["scene", "doc", "form"])
 def test_det_polygons_contain_their_text(mode, det_text_maker):
     synthesizer = synth_det.DetSynthesizer(small_det_config(mode), det_text_maker, seed=0)
     checked = 0
@@ -165,6 +165,35 @@ def test_det_scene_instances_do_not_overlap(det_text_maker):
             cv2.fillPoly(region, [np.array(item["points"], np.int32)], 1)
             coverage += region
         assert coverage.max() <= 1
+
+
+def test_form_has_unlabelled_rules_boxes_and_grid_clear_of_every_text(det_text_maker):
+    """--mode form: labels, values and cells are texts of their own that never overlap; the rules, boxes and the
+    table's grid are drawn as ink outside every text's polygon (a detector must learn to leave them out)."""
+    config = synth_det.DetSynthConfig(mode="form", width=(560, 640), height=(760, 840), blur_prob=0.0,
+                                      noise_prob=0.0, jpeg_prob=0.0, brightness_prob=0.0, page_rotation_degrees=(0, 0),
+                                      page_jitter=0.0)
+    synthesizer = synth_det.DetSynthesizer(config, det_text_maker, seed=3)
+    for index in range(3):
+        image, items, instances = synthesizer.sample(index, keep_masks=True)
+        assert len(items) >= 15 and all(item["transcription"] for item in items)
+        coverage = np.zeros(image.shape[:2], np.int32)
+        for item in items:
+            region = np.zeros(image.shape[:2], np.uint8)
+            cv2.fillPoly(region, [np.array(item["points"], np.int32)], 1)
+            coverage += region
+        assert coverage.max() <= 1                                           # texts never overlap
+        ink = np.zeros(image.shape[:2], bool)
+        for instance in instances:
+            ink |= instance.mask > 0
+        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.int16)
+        page = int(np.median(gray))
+        drawn = np.abs(gray - page) > 40                                     # whatever stands out of the paper
+        lines = drawn & (cv2.dilate(coverage.astype(np.uint8), np.ones((3, 3), np.uint8)) == 0)
+        rows, cols = np.nonzero(lines)
+        # ink outside every polygon, in long straight runs: rules and the grid (a row or column of many pixels)
+        assert len(rows) > 500 and (np.bincount(rows).max() > 100 or np.bincount(cols).max() > 100)
+        assert not (ink & (coverage == 0)).any()                             # no text's ink outside its polygon
 
 
 def test_det_dont_care_marks_exactly_the_thin_instances(det_text_maker):

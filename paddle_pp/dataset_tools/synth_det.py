@@ -2,6 +2,7 @@
 
     python dataset_tools/synth_det.py --num 1000 --out train_data/synth_det --mode scene --seed 0 --workers 4
     python dataset_tools/synth_det.py --num 500 --out synth_docs --mode doc --lang ch
+    python dataset_tools/synth_det.py --num 200 --out synth_forms --mode form
 
 scene: words or lines in several fonts and sizes, each with its own rotation and perspective, placed
 without overlaps on flat / gradient / texture / user-image backgrounds. doc: horizontal lines on a page,
@@ -20,7 +21,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -38,9 +39,14 @@ from paddle_pp.utils.label_files import format_det_label
 DONT_CARE = "###"
 
 
+MODES = ("scene", "doc", "form")
+# form pages are drawn at the size of a page scanned at 100-150 dpi (A4 or letter), unless a config says otherwise
+FORM_PAGE = {"width": (800, 1240), "height": (1100, 1754)}
+
+
 @dataclass
 class DetSynthConfig:
-    mode: str = "scene"                               # scene | doc
+    mode: str = "scene"                               # scene | doc | form
     width: Tuple[int, int] = (512, 960)
     height: Tuple[int, int] = (512, 960)
     instances: Tuple[int, int] = (4, 14)              # attempted instances per scene image
@@ -50,8 +56,8 @@ class DetSynthConfig:
     rotation_degrees: Tuple[float, float] = (-30.0, 30.0)
     perspective_prob: float = 0.5
     perspective_jitter: float = 0.15
-    page_rotation_degrees: Tuple[float, float] = (-4.0, 4.0)   # doc mode
-    page_jitter: float = 0.02                          # doc mode, fraction of the page height
+    page_rotation_degrees: Tuple[float, float] = (-4.0, 4.0)   # doc and form modes
+    page_jitter: float = 0.02                          # doc and form modes, fraction of the page height
     min_readable: float = 10.0                        # polygon thickness (px) below which text is "###"
     ink_margin: int = 2                               # pixels between ink and polygon
     gap: int = 4                                      # minimum pixels between instances
@@ -94,8 +100,8 @@ def polygon_thickness(polygon: np.ndarray) -> float:
 
 class DetSynthesizer:
     def __init__(self, config: DetSynthConfig, text_maker: RecSynthesizer, seed: int):
-        if config.mode not in ("scene", "doc"):
-            raise DataToolError(f"unknown --mode {config.mode!r}: use scene or doc")
+        if config.mode not in MODES:
+            raise DataToolError(f"unknown --mode {config.mode!r}: use {', '.join(MODES)}")
         self.config, self.text_maker, self.seed = config, text_maker, seed
 
     # --- one instance
@@ -202,6 +208,20 @@ class DetSynthesizer:
             y += mh + int(size * rng.uniform(0.2, 1.2)) + c.gap
         return instances
 
+    # --- form
+    def form(self, rng: np.random.Generator, canvas: np.ndarray, keep_masks: bool) -> List[Instance]:
+        """A form down a page: a title, then blocks until the page is full: fields, each a label and its value
+        written on a rule or inside a drawn box; a question with checkboxes; a ruled table with one text per cell.
+        Every label, value and cell is an instance of its own; the rules, boxes and grid are ink with no label, as
+        on a real form, and never inside a polygon. The caller warps page and polygons together afterwards (as for
+        `document`)."""
+        form = _FormPage(self, rng, canvas, keep_masks)
+        y = form.title(int(canvas.shape[0] * rng.uniform(0.03, 0.07)))
+        blocks = {"fields": form.fields, "checkboxes": form.checkboxes, "table": form.table}
+        while y is not None and y < form.bottom - 3 * form.size:
+            y = blocks[str(rng.choice(list(blocks), p=[0.45, 0.2, 0.35]))](y)
+        return form.instances
+
     def warp_page(self, rng: np.random.Generator, canvas: np.ndarray, instances: List[Instance]) -> np.ndarray:
         c = self.config
         height, width = canvas.shape[:2]
@@ -241,12 +261,13 @@ class DetSynthesizer:
         c = self.config
         rng = np.random.default_rng([self.seed, index])
         width, height = int(rng.integers(c.width[0], c.width[1] + 1)), int(rng.integers(c.height[0], c.height[1] + 1))
-        light = True if c.mode == "doc" else None
-        weights = (3, 0, 1, 6, 0) if c.mode == "doc" else c.background_weights
+        page = c.mode in ("doc", "form")
+        light = True if page else None
+        weights = (3, 0, 1, 6, 0) if page else c.background_weights
         canvas = effects.make_background(rng, height, width, weights, self.text_maker.backgrounds, light)
         canvas = np.ascontiguousarray(canvas, dtype=np.float32)
-        if c.mode == "doc":
-            instances = self.document(rng, canvas, keep_masks)
+        if page:
+            instances = (self.document if c.mode == "doc" else self.form)(rng, canvas, keep_masks)
             canvas = self.warp_page(rng, canvas, instances)
         else:
             instances = self.scene(rng, canvas, keep_masks)
@@ -257,6 +278,130 @@ class DetSynthesizer:
             points = [[int(round(px)), int(round(py))] for px, py in instance.polygon]
             items.append({"transcription": instance.text if readable else DONT_CARE, "points": points})
         return image, items, instances
+
+
+class _FormPage:
+    """The drawing state of one form page (DetSynthesizer.form): its canvas, the instances drawn so far, one rule
+    colour and thickness, the text size. Each block draws from a top `y` and returns the `y` below it, or None when
+    nothing more fits."""
+
+    def __init__(self, synthesizer: "DetSynthesizer", rng: np.random.Generator, canvas: np.ndarray,
+                 keep_masks: bool) -> None:
+        c = synthesizer.config
+        self.synthesizer, self.rng, self.canvas, self.keep_masks = synthesizer, rng, canvas, keep_masks
+        self.height, self.width = canvas.shape[:2]
+        self.occupancy = np.zeros((self.height, self.width), np.uint8)
+        self.instances: List[Instance] = []
+        self.margin = int(self.width * rng.uniform(0.05, 0.1))
+        self.bottom = self.height - self.margin
+        self.size = synthesizer.font_size(rng, max(c.font_size[0], 12), min(c.font_size[1], 28))
+        self.rule = tuple(float(v) for v in effects.contrasting_colour(
+            rng, effects.luminance(cv2.mean(canvas)[:3]), c.min_contrast))
+        self.thick = max(1, self.size // 14)
+
+    def put(self, text: str, font: Any, x: int, y: int, size: Optional[int] = None,
+            mask: Optional[np.ndarray] = None) -> Optional[Tuple[int, int, int, int]]:
+        """Draw `text` with its mask's top-left at (x, y): its polygon's (x0, y0, x1, y1), or None where it does
+        not fit (then nothing is drawn)."""
+        if mask is None:
+            mask = self.synthesizer.render(self.rng, text, font, size or self.size)
+        if mask is None:
+            return None
+        mh, mw = mask.shape
+        if x + mw > self.width - self.margin // 2 or y + mh > self.bottom:
+            return None
+        polygon = np.array([[x, y], [x + mw, y], [x + mw, y + mh], [x, y + mh]], np.float64)
+        # pasted into the mask's own rectangle of the page (the polygon's): the same pixels, without a page-sized
+        # blend per text
+        self.synthesizer.paste(self.canvas[y:y + mh, x:x + mw], self.occupancy[y:y + mh, x:x + mw], mask,
+                               polygon - [x, y], self.rng, self.synthesizer.config.min_contrast, 0)
+        full_mask = None
+        if self.keep_masks:
+            full_mask = np.zeros((self.height, self.width), np.uint8)
+            full_mask[y:y + mh, x:x + mw] = mask
+        self.instances.append(Instance(text, polygon, full_mask))
+        return x, y, x + mw, y + mh
+
+    def text(self, line: bool) -> Tuple[str, Any]:
+        return self.synthesizer.instance_text(self.rng, line)
+
+    def label(self) -> Tuple[str, Any]:
+        text, font = self.text(line=True)
+        return " ".join(text.split(" ")[:int(self.rng.integers(1, 3))]).rstrip(":") + ":", font
+
+    def gap(self, low: float, high: float) -> int:
+        return int(self.size * self.rng.uniform(low, high))
+
+    def title(self, y: int) -> Optional[int]:
+        box = self.put(*self.text(line=True), self.margin, y, int(self.size * self.rng.uniform(1.3, 1.8)))
+        return (box[3] if box else y) + self.gap(1.0, 2.0)
+
+    def fields(self, y: int) -> Optional[int]:
+        rng, size = self.rng, self.size
+        for _ in range(int(rng.integers(2, 6))):
+            label = self.put(*self.label(), self.margin, y)
+            if label is None:
+                return None
+            pad = int(rng.integers(4, max(5, size // 2) + 1))
+            value = self.put(*self.text(line=True), label[2] + self.gap(0.8, 2.5) + pad, y)
+            bottom = label[3]
+            if value is not None and rng.random() < 0.4:            # in a box, clear of its polygon
+                cv2.rectangle(self.canvas, (value[0] - pad, value[1] - pad), (value[2] + pad, value[3] + pad),
+                              self.rule, self.thick)
+                bottom = max(bottom, value[3] + pad)
+            elif value is not None:                                   # on a rule under it, clear of its polygon
+                under = value[3] + int(rng.integers(2, max(3, size // 5) + 1))
+                end = min(self.width - self.margin, value[2] + int(rng.integers(0, 4 * size + 1)))
+                cv2.line(self.canvas, (value[0] - size // 3, under), (end, under), self.rule, self.thick)
+                bottom = max(bottom, under + self.thick)
+            y = bottom + self.gap(0.7, 1.5)
+        return y
+
+    def checkboxes(self, y: int) -> Optional[int]:
+        question = self.put(*self.label(), self.margin, y)
+        if question is None:
+            return None
+        x, side = question[2] + self.size, max(6, int(self.size * 0.8))
+        for _ in range(int(self.rng.integers(2, 5))):
+            top = (question[1] + question[3] - side) // 2
+            if x + side + self.size >= self.width - self.margin:
+                break
+            cv2.rectangle(self.canvas, (x, top), (x + side, top + side), self.rule, self.thick)
+            if self.rng.random() < 0.5:                               # ticked
+                cv2.line(self.canvas, (x + 2, top + 2), (x + side - 2, top + side - 2), self.rule, self.thick)
+                cv2.line(self.canvas, (x + side - 2, top + 2), (x + 2, top + side - 2), self.rule, self.thick)
+            option = self.put(*self.text(line=False), x + side + max(4, self.size // 3), question[1])
+            if option is None:
+                break
+            x = option[2] + self.size
+        return question[3] + self.gap(1.0, 2.0)
+
+    def table(self, y: int) -> Optional[int]:
+        rng, size, thick = self.rng, self.size, self.thick
+        columns = int(rng.integers(2, 6))
+        shares = rng.uniform(0.6, 1.6, columns)
+        edges = (self.margin + np.concatenate([[0], np.cumsum(shares / shares.sum())])
+                 * (self.width - 2 * self.margin)).astype(int)
+        row_height = self.gap(1.6, 2.2)
+        rows = min(int(rng.integers(2, 9)), (self.bottom - y) // row_height)
+        if rows < 2:
+            return None
+        for row in range(rows + 1):
+            cv2.line(self.canvas, (edges[0], y + row * row_height), (edges[-1], y + row * row_height), self.rule,
+                     thick)
+        for edge in edges:
+            cv2.line(self.canvas, (edge, y), (edge, y + rows * row_height), self.rule, thick)
+        cell_pad = max(4, size // 3)
+        for row in range(rows):
+            for left, right in zip(edges[:-1], edges[1:]):
+                text, font = self.text(line=rng.random() < 0.3)
+                mask = self.synthesizer.render(rng, text, font, size)
+                if mask is None or mask.shape[1] > right - left - 2 * cell_pad - thick or \
+                        mask.shape[0] > row_height - 2 * thick - 2:
+                    continue                                          # left empty: the text does not fit
+                self.put(text, font, left + cell_pad, y + row * row_height + (row_height - mask.shape[0]) // 2,
+                         mask=mask)
+        return y + rows * row_height + self.gap(1.0, 2.0)
 
 
 # ----------------------------------------------------------------------------- batch driver
@@ -325,7 +470,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--num", type=int, required=True)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--mode", choices=["scene", "doc"], default="scene")
+    parser.add_argument("--mode", choices=MODES, default="scene",
+                        help="scene: words and lines anywhere; doc: lines down a page; form: fields on rules and in "
+                             "boxes, checkboxes and a ruled table on a page")
     parser.add_argument("--lang", choices=["en", "ch"], default="en")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1)
@@ -346,7 +493,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         raise DataToolError("--num must be positive")
     text_maker = make_synthesizer(args.lang, args.seed, args.font_dir, args.corpus_file, args.word_list,
                                   args.dict_path, bg_dir=args.bg_dir)
-    config = DetSynthConfig(mode=args.mode, min_readable=args.min_readable)
+    config = DetSynthConfig(mode=args.mode, min_readable=args.min_readable, **(FORM_PAGE if args.mode == "form" else {}))
     if args.bg_share is not None:
         if not args.bg_dir:
             raise DataToolError("--bg_share needs --bg_dir")
