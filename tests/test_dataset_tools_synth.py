@@ -171,8 +171,8 @@ def test_form_has_unlabelled_rules_boxes_and_grid_clear_of_every_text(det_text_m
     """--mode form: labels, values and cells are texts of their own that never overlap; the rules, boxes and the
     table's grid are drawn as ink outside every text's polygon (a detector must learn to leave them out)."""
     config = synth_det.DetSynthConfig(mode="form", width=(560, 640), height=(760, 840), blur_prob=0.0,
-                                      noise_prob=0.0, jpeg_prob=0.0, brightness_prob=0.0, page_rotation_degrees=(0, 0),
-                                      page_jitter=0.0)
+                                      noise_prob=0.0, jpeg_prob=0.0, brightness_prob=0.0,
+                                      page_rotation_degrees=(0, 0), page_jitter=0.0)
     synthesizer = synth_det.DetSynthesizer(config, det_text_maker, seed=3)
     for index in range(3):
         image, items, instances = synthesizer.sample(index, keep_masks=True)

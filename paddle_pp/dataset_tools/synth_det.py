@@ -493,7 +493,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         raise DataToolError("--num must be positive")
     text_maker = make_synthesizer(args.lang, args.seed, args.font_dir, args.corpus_file, args.word_list,
                                   args.dict_path, bg_dir=args.bg_dir)
-    config = DetSynthConfig(mode=args.mode, min_readable=args.min_readable, **(FORM_PAGE if args.mode == "form" else {}))
+    page_size = FORM_PAGE if args.mode == "form" else {}
+    config = DetSynthConfig(mode=args.mode, min_readable=args.min_readable, **page_size)
     if args.bg_share is not None:
         if not args.bg_dir:
             raise DataToolError("--bg_share needs --bg_dir")

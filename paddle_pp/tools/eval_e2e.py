@@ -93,6 +93,7 @@ def match_lines(gts: List[Line], preds: List[Line]) -> List[Tuple[int, int]]:
 # A labelled line the system did not read exactly: (its text, the text of the system's line matched to it, None when
 # no line matched)
 Miss = Tuple[str, Optional[str]]
+NamedMiss = Tuple[str, str, Optional[str]]   # the same, after its image's name
 
 
 def score_image(gts: List[Line], preds: List[Line], dont_care: List[np.ndarray], ignore_case: bool,
@@ -189,7 +190,7 @@ def turned(image: np.ndarray, gts: List[Line], dont_care: List[np.ndarray],
 
 
 def _summed(items, desc: str, score: Callable[[Any, np.ndarray, List[Miss]], Dict[str, int]],
-            misses: Optional[List[Tuple[str, str, Optional[str]]]] = None) -> Tuple[Dict[str, int], int]:
+            misses: Optional[List[NamedMiss]] = None) -> Tuple[Dict[str, int], int]:
     """`score(item, image, its misses)` summed over the readable images, and how many could not be read; each
     image's misses are appended to `misses` (when given) with the image's name."""
     totals = {"hits": 0, "gt": 0, "pred": 0, "distance": 0, "chars": 0}
@@ -205,7 +206,7 @@ def _summed(items, desc: str, score: Callable[[Any, np.ndarray, List[Miss]], Dic
 
 def evaluate(read_lines: Callable[[np.ndarray], List[Line]], items, ignore_case: bool,
              desc: str, turn: int = 0,
-             misses: Optional[List[Tuple[str, str, Optional[str]]]] = None) -> Tuple[Dict[str, int], int]:
+             misses: Optional[List[NamedMiss]] = None) -> Tuple[Dict[str, int], int]:
     """Counts summed over the images (``score_image``; each turned clockwise by `turn` first) and how many images
     could not be read; the lines missed, with their image's name, appended to `misses` when given."""
     def score(item, image: np.ndarray, image_misses: List[Miss]) -> Dict[str, int]:
@@ -216,14 +217,14 @@ def evaluate(read_lines: Callable[[np.ndarray], List[Line]], items, ignore_case:
 
 
 def evaluate_crops(read_lines: Callable[[np.ndarray], List[Line]], items: List[Tuple[Path, str]], ignore_case: bool,
-                   desc: str, misses: Optional[List[Tuple[str, str, Optional[str]]]] = None
+                   desc: str, misses: Optional[List[NamedMiss]] = None
                    ) -> Tuple[Dict[str, int], int]:
     """``evaluate`` for --crops: counts summed over the crops (``score_crop``)."""
     return _summed(items, desc, lambda item, image, image_misses: score_crop(item[1], read_lines(image), ignore_case,
                                                                               image_misses), misses)
 
 
-def _report_misses(misses: Sequence[Tuple[str, str, Optional[str]]], show: int, crops: bool) -> None:
+def _report_misses(misses: Sequence[NamedMiss], show: int, crops: bool) -> None:
     none = "no text" if crops else "no line over its box (IoU > 0.5)"
     for name, want, got in misses[:show]:
         print(f"  {name}: want {want!r}  got " + (repr(got) if got is not None else none))
@@ -267,7 +268,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         peer = rapidocr()
         systems["rapidocr"] = lambda image: rapidocr_lines(peer, image)
     for name, read_lines in systems.items():
-        misses: List[Tuple[str, str, Optional[str]]] = []
+        misses: List[NamedMiss] = []
         if args.crops:
             totals, failures = evaluate_crops(read_lines, items, args.ignore_case, f"eval crops ({name})", misses)
             _report_crops(name, totals, failures, args.ignore_case)
