@@ -181,7 +181,10 @@ class OurSystem:
         if engine.endswith(ORIENT):
             engine, options["use_doc_orientation_classify"] = engine[:-len(ORIENT)], True
         if engine.endswith(WHOLE):
-            engine, options["cls_pieces_above"], options["cls_turned_view"] = engine[:-len(WHOLE)], 0, False
+            from paddle_pp.pipeline import PADDLEOCR_SETTINGS
+
+            engine = engine[:-len(WHOLE)]
+            options.update({flag: value for flag, value in PADDLEOCR_SETTINGS.items() if flag.startswith("cls_")})
         serial = engine.endswith(SERIAL)
         engine = engine[:-len(SERIAL)] if serial else engine
         if engine in SLIM_SYSTEMS:

@@ -25,7 +25,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from tqdm import tqdm
 
     from paddle_pp.ocr import build_stage
-    from paddle_pp.pipeline import option_field
+    from paddle_pp.pipeline import PADDLEOCR_SETTINGS, option_field
     from paddle_pp.tools.utility import schema_flag
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -35,14 +35,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--slim", action="store_true", help="the slim (PACT) classifier, as PPOCR(slim=True) runs it")
     parser.add_argument("--engine", default=None)
     parser.add_argument("--precision", default=None, help="fp32 | int8 (a PACT model's model_int8.onnx, engine onnx)")
-    parser.add_argument("--cls_pieces_above", default=0.0, **schema_flag(option_field("cls_pieces_above"),
-                                                                          "cls_pieces_above"),
-                        help="also classify a crop wider than this many heights in pieces (0: whole crops, as "
-                             "PaddleOCR evaluates; the system's default: cls.yml's pieces_above)")
-    parser.add_argument("--cls_turned_view", default=False, **schema_flag(option_field("cls_turned_view"),
-                                                                         "cls_turned_view"),
-                        help="also classify a crop not found upright for sure turned by 180 degrees (false, as "
-                             "PaddleOCR evaluates; the system's default: cls.yml's turned_view)")
+    helps = {"cls_pieces_above": "also classify a crop wider than this many heights in pieces (0: whole crops, as "
+                                 "PaddleOCR evaluates; the system's default: cls.yml's pieces_above)",
+             "cls_turned_view": "also classify a crop not found upright for sure turned by 180 degrees (false, as "
+                                "PaddleOCR evaluates; the system's default: cls.yml's turned_view)"}
+    for flag, help_text in helps.items():   # PaddleOCR's protocol by default: every crop classified whole
+        parser.add_argument(f"--{flag}", default=PADDLEOCR_SETTINGS[flag], help=help_text,
+                            **schema_flag(option_field(flag), flag))
     args = parser.parse_args(argv)
 
     crop_set = crop_set_or_none(args)

@@ -36,6 +36,8 @@ OcrSystem::OcrSystem(const Config& c, Predictor* det, Predictor* cls, Predictor*
   cls_upright_sure_ = c.Has("cls_upright_sure") ? c.Double("cls_upright_sure") : 1.0;
   cls_turned_view_ = c.Has("cls_turned_view") && c.Bool("cls_turned_view");
   cls_labels_ = c.Strings("cls_label_list");
+  if (cls_turned_view_ && cls_labels_.size() != 2)  // the turned view swaps the two labels of a 0/180 classifier
+    throw std::runtime_error("cls_turned_view needs the two labels of a 0/180 classifier (cls_label_list)");
   std::vector<double> rec_shape = c.Doubles("rec_image_shape");
   rec_h_ = int(rec_shape[1]);
   rec_w_ = int(rec_shape[2]);
