@@ -272,7 +272,10 @@ INFERENCE: Dict[str, Dict[str, Field]] = {
             "upright_sure": PROBABILITY,             # unless found upright whole scoring above this; 1: always
             "turned_view": Bool()},                  # such a crop is also classified turned by 180 degrees
     "rec": {"image_shape": IMAGE_SHAPE, "batch_num": Int(1),
-            "max_pad_ratio": Float(1, nullable=True)},   # pad a crop at most this times its own width; empty: no bound
+            "max_pad_ratio": Float(1, nullable=True),    # pad a crop at most this times its own width; empty: no bound
+            "widen_inked_ends": Float(0),            # a box ending on ink is read this many heights wider; 0: never
+            "ink_strip": Float(0, 1, low_open=True),  # an end: its outermost columns, this many box heights wide,
+            "ink_share": Float(0, 1, low_open=True)},  # are on ink when at least this share of them is ink
 }
 
 POSTPROCESS: Dict[str, Dict[str, Field]] = {

@@ -25,7 +25,8 @@ from paddle_pp.postprocess.ctc_decode import CTCLabelDecode, mixed_case_prior
 from paddle_pp.postprocess.db_postprocess import DBPostProcess, filter_tag_det_res
 from paddle_pp.postprocess.word_boxes import WordSpan, word_spans
 from paddle_pp.utils import page_orientation
-from paddle_pp.utils.crop import crop_to_image, get_rotate_crop_image
+from paddle_pp.utils.crop import (crop_size, crop_to_image, get_rotate_crop_image, inked_ends, is_turned_sideways,
+                                  widened_box)
 from paddle_pp.utils.dicts import use_space_char
 from paddle_pp.utils.reading_order import order_boxes
 
@@ -55,6 +56,9 @@ OPTION_KEYS: Dict[str, Tuple[str, str, str]] = {
     "cls_upright_sure": ("cls", "Inference", "upright_sure"),
     "cls_turned_view": ("cls", "Inference", "turned_view"),
     "rec_batch_num": ("rec", "Inference", "batch_num"),
+    "rec_widen_inked_ends": ("rec", "Inference", "widen_inked_ends"),
+    "rec_ink_strip": ("rec", "Inference", "ink_strip"),
+    "rec_ink_share": ("rec", "Inference", "ink_share"),
     "rec_char_dict_path": ("rec", "Global", "character_dict_path"),
     "use_space_char": ("rec", "Global", "use_space_char"),
 }
@@ -69,11 +73,12 @@ MODEL_FACTS: Dict[str, Tuple[str, str, str]] = {
 SYSTEM_KEYS = ("use_angle_cls", "drop_score")
 
 
-# The options that turn off what paddle-pp adds to PaddleOCR's detection and classification (the border around
-# small images, the zoomed second pass for small text, nested boxes dropped, crops also classified turned and long
-# ones in pieces; docs/inference.md): with them the system detects and turns crops as PaddleOCR does.
+# The options that turn off what paddle-pp adds to PaddleOCR's detection, classification and cropping (the border
+# around small images, the zoomed second pass for small text, nested boxes dropped, crops also classified turned and
+# long ones in pieces, crops widened where a box ends on ink; docs/inference.md): with them the system detects,
+# turns and crops lines as PaddleOCR does.
 PADDLEOCR_SETTINGS: Dict[str, Any] = {"det_border_below": 0, "det_small_text_below": 0, "det_db_nested_thresh": 0,
-                                      "cls_pieces_above": 0, "cls_turned_view": False}
+                                      "cls_pieces_above": 0, "cls_turned_view": False, "rec_widen_inked_ends": 0}
 
 
 def option_flags(model: str, section: Optional[str] = None) -> Tuple[str, ...]:
@@ -330,6 +335,8 @@ class TextRecognizer:
         _, self.img_h, self.img_w = inference["image_shape"]
         self.batch_num = int(inference["batch_num"])
         self.max_pad_ratio = max_pad_ratio(inference)
+        # the system widens a crop whose box ends on ink (TextSystem._reading_crops): by this many box heights
+        self.widen_inked_ends, self.ink_strip, self.ink_share = inked_end_widening(inference)
         self.decode = CTCLabelDecode(str(dict_path), use_space_char(cfg["Global"]), mixed_case_prior(cfg))
 
     def ratio(self, crop: np.ndarray) -> float:
@@ -374,6 +381,18 @@ def max_pad_ratio(inference: Dict[str, Any]) -> Optional[float]:
     value = config_schema.field_of("rec", "Inference", "max_pad_ratio").check(inference.get("max_pad_ratio"),
                                                                              "Inference.max_pad_ratio")
     return None if value is None else float(value)
+
+
+def inked_end_widening(inference: Dict[str, Any]) -> Tuple[float, float, float]:
+    """(widen_inked_ends, ink_strip, ink_share) of a rec config's Inference; a model directory whose config.yml
+    predates the keys gets configs/rec.yml's values (the one default)."""
+    keys = ("widen_inked_ends", "ink_strip", "ink_share")
+    if any(key not in inference for key in keys):
+        inference = {**load_config("rec")["Inference"], **inference}
+    widen, strip, share = (float(config_schema.field_of("rec", "Inference", key).check(inference[key],
+                                                                                        f"Inference.{key}"))
+                           for key in keys)
+    return widen, strip, share
 
 
 def _crop_or_none(img: np.ndarray, box: np.ndarray) -> Optional[np.ndarray]:
@@ -475,29 +494,32 @@ class TextSystem:
     def __call__(self, img: np.ndarray, classify: bool = True, keep_crops: bool = False) -> PageLines:
         """The lines of an image in reading order. `classify=False` skips the line classifier for this call
         (PaddleOCR's `ocr(..., cls=False)`); `keep_crops` gives each result the crop its text was read from."""
-        boxes, crops = self._boxes_and_crops(img)
+        page = img
+        boxes, crops = self._boxes_and_crops(page)
         angle, classified = 0, None
         if self.use_doc_orientation_classify and self.classifier is not None and crops:
             classified = self.classifier(crops)
             angle = self._page_angle(img, boxes, classified[1])
             if angle:
-                boxes, crops = self._boxes_and_crops(page_orientation.turn_image(img, angle))
+                page = page_orientation.turn_image(img, angle)
+                boxes, crops = self._boxes_and_crops(page)
                 classified = None
         flipped = [False] * len(crops)
         if self.use_angle_cls and self.classifier is not None and classify and crops:
-            crops, labels = classified or self.classifier(crops)
+            _, labels = classified or self.classifier(crops)
             flipped = [self.classifier.turns(label, score) for label, score in labels]
         if not crops:
             return PageLines(angle=angle)
+        read_boxes, read_crops = self._reading_crops(page, boxes, crops, flipped)
         if self.return_word_box:
-            texts = self.recognizer.recognize_words(crops)
+            texts = self.recognizer.recognize_words(read_crops)
         else:
-            texts = [(text, score, []) for text, score in self.recognizer(crops)]
+            texts = [(text, score, []) for text, score in self.recognizer(read_crops)]
         results = []
-        for box, crop, turned, (text, score, spans) in zip(boxes, crops, flipped, texts):
+        for box, read_box, crop, turned, (text, score, spans) in zip(boxes, read_boxes, read_crops, flipped, texts):
             if score >= self.drop_score:
                 points = np.asarray(box).astype(np.int32).tolist()
-                words = word_boxes(box, crop, spans, turned) if self.return_word_box else None
+                words = word_boxes(read_box, crop, spans, turned) if self.return_word_box else None
                 results.append(OCRResult(points, text, float(score), words, crop if keep_crops else None))
         if angle:
             results = [_before_turn(result, angle, img.shape) for result in results]
@@ -505,6 +527,27 @@ class TextSystem:
 
     def _boxes_and_crops(self, img: np.ndarray) -> Tuple[List[np.ndarray], List[np.ndarray]]:
         return _with_crops(img, self.ordered_boxes(img))
+
+    def _reading_crops(self, page: np.ndarray, boxes: Sequence[np.ndarray], crops: Sequence[np.ndarray],
+                       flipped: Sequence[bool]) -> Tuple[List[np.ndarray], List[np.ndarray]]:
+        """The box and crop the recognizer reads for each line, turned when the classifier turns it: the line's own
+        crop, or, where its box ends on ink (the detector cut through a trailing ':' or ','), the crop of the box
+        widened along the line at that end by rec Inference.widen_inked_ends box heights (utils/crop.py,
+        inked_ends and widened_box). The line keeps the detector's box; its words are placed in the crop's."""
+        rec = self.recognizer
+        read_boxes, read_crops = [], []
+        for box, crop, turned in zip(boxes, crops, flipped):
+            box = np.asarray(box, dtype=np.float32).reshape(4, 2)
+            if rec.widen_inked_ends > 0 and not is_turned_sideways(*crop_size(box)):
+                left, right = inked_ends(crop, rec.ink_strip, rec.ink_share)
+                if left or right:
+                    wider = widened_box(box, left, right, rec.widen_inked_ends, page.shape[:2])
+                    wider_crop = _crop_or_none(page, wider)
+                    if wider_crop is not None:
+                        box, crop = wider, wider_crop
+            read_boxes.append(box)
+            read_crops.append(np.ascontiguousarray(np.rot90(crop, 2)) if turned else crop)
+        return read_boxes, read_crops
 
     def page_angle(self, img: np.ndarray) -> int:
         """The counter-clockwise turn that makes a page upright (0 when its lines do not say clearly), as

@@ -9,7 +9,7 @@ from paddle_pp.postprocess.cls_postprocess import ClsPostProcess
 from paddle_pp.postprocess.ctc_decode import CTCLabelDecode
 from paddle_pp.postprocess.db_postprocess import (DBPostProcess, clip_det_res, drop_nested,
                                                   filter_tag_det_res, order_points_clockwise)
-from paddle_pp.utils.crop import get_rotate_crop_image
+from paddle_pp.utils.crop import get_rotate_crop_image, inked_ends, widened_box
 from paddle_pp.utils.reading_order import sorted_boxes
 
 
@@ -556,6 +556,40 @@ def test_crop_size_rotation_and_degenerate():
     assert get_rotate_crop_image(img, tall).shape == (20, 80, 3)  # rotated
     with pytest.raises(ValueError):
         get_rotate_crop_image(img, np.array([[5, 5], [5, 5], [5, 5], [5, 5]], np.float32))
+
+
+def test_an_end_is_on_ink_when_its_outer_columns_hold_ink():
+    """utils.crop.inked_ends: a mark in the last columns (a cut ':') puts that end on ink, a mark a few columns
+    in (the gap before it left outside) does not; light text on a dark ground alike; a crop shorter than three
+    strips has no end of its own."""
+    def crop(*columns, light=False):
+        img = np.full((20, 100, 3), 240, np.uint8)
+        img[4:16, 10:60] = 20                                  # the word
+        for left, right in columns:
+            img[12:16, left:right] = 20                        # a mark
+        return 255 - img if light else img
+
+    assert inked_ends(crop((97, 100)), 0.1, 0.1) == (False, True)
+    assert inked_ends(crop((90, 94)), 0.1, 0.1) == (False, False)
+    assert inked_ends(crop((0, 3), (97, 100), light=True), 0.1, 0.1) == (True, True)
+    assert inked_ends(crop((97, 100)), 0.1, 0.5) == (False, False)      # 4 of 20 rows: below half
+    assert inked_ends(crop((97, 100))[:, 95:], 0.1, 0.1) == (False, False)
+
+
+def test_a_widened_box_moves_its_ends_along_the_line_and_stays_in_the_image():
+    box = np.array([[10, 10], [50, 10], [50, 20], [10, 20]], np.float32)
+    np.testing.assert_array_equal(widened_box(box, False, True, 0.5, (100, 100)),
+                                  [[10, 10], [55, 10], [55, 20], [10, 20]])
+    np.testing.assert_array_equal(widened_box(box, True, True, 0.5, (100, 100)),
+                                  [[5, 10], [55, 10], [55, 20], [5, 20]])
+    np.testing.assert_array_equal(widened_box(box, False, True, 0.5, (100, 53)),   # x at most 52
+                                  [[10, 10], [52, 10], [52, 20], [10, 20]])
+    tilted = np.array([[10, 10], [50, 40], [44, 48], [4, 18]], np.float32)      # along (0.8, 0.6), height 10
+    np.testing.assert_allclose(widened_box(tilted, False, True, 1.0, (100, 100)),
+                               [[10, 10], [58, 46], [52, 54], [4, 18]], atol=1e-5)
+    # the left end would leave the image at x = 4 - 8: it moves only as far as x = 0 (by 5 along the line)
+    np.testing.assert_allclose(widened_box(tilted, True, False, 1.0, (100, 100)),
+                               [[6, 7], [50, 40], [44, 48], [0, 15]], atol=1e-5)
 
 
 def test_crop_parity(ref):

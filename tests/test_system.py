@@ -79,6 +79,41 @@ def test_a_short_word_the_classifier_calls_turned_is_kept_upright_by_its_turned_
     assert [r.transcription for r in PPOCR(cls_turned_view=False).ocr_results(img)] != [fixtures.SHORT_WORD]
 
 
+class _GivenBoxes:
+    """A detector that finds the boxes it was given."""
+
+    def __init__(self, *boxes):
+        self.boxes = [np.asarray(box, np.float32) for box in boxes]
+
+    def __call__(self, img):
+        return [box.copy() for box in self.boxes]
+
+
+def test_a_box_that_cuts_through_a_trailing_colon_is_read_widened_there(ocr, monkeypatch):
+    """rec.yml's widen_inked_ends: a box ending on the colon of "TOTAL:" (the detector's boxes often cut trailing
+    punctuation) is read widened there, colon and all, the line keeping its box and its last word placed in the
+    widened crop; PaddleOCR's crop (0) loses the colon. A box ending in the gap before the colon ends on no ink: read
+    as it is."""
+    from paddle_pp.pipeline import TextSystem
+
+    img, (box,) = fixtures.render_lines([("TOTAL:", 28)], size=(320, 120))
+    (left, top), _, (_, bottom), _ = box
+    inked = np.flatnonzero((img[top:bottom + 1].min(axis=2) < 128).any(axis=0))
+    colon = inked[inked > inked[np.flatnonzero(np.diff(inked) > 1)[-1]]]    # the last run of inked columns
+    def quad(right):  # noqa: E306
+        return [[left - 4, top - 4], [right, top - 4], [right, bottom + 4], [left - 4, bottom + 4]]
+    through, gap = quad((colon[0] + colon[-1]) / 2), quad(colon[0] - 2)
+    rec = ocr.system.recognizer
+    assert rec.widen_inked_ends > 0
+    lines = TextSystem(_GivenBoxes(through, gap), rec, None, 0.0, return_word_box=True)(img)
+    assert [r.transcription for r in lines] == ["TOTAL:", "TOTAL"]
+    assert lines[0].points == np.asarray(through).astype(np.int32).tolist()
+    assert lines[0].words[-1].points[1][0] > through[1][0] + 2
+    monkeypatch.setattr(rec, "widen_inked_ends", 0.0)
+    lines = TextSystem(_GivenBoxes(through, gap), rec, None, 0.0)(img)
+    assert [r.transcription for r in lines] == ["TOTAL", "TOTAL"]
+
+
 def test_a_form_is_read_row_by_row(ocr):
     """The checkbox labels of fixtures.form() start up to 14 px apart in y: rows (the default) reads them left to
     right, PaddleOCR's order does not. Both orders give the same lines."""

@@ -2,7 +2,8 @@
 
 The options a request may change are those a loaded predictor can apply without loading another model: the
 detector's resizing and DB post-processing, the classifier's threshold, whether it runs on lines and on the page
-(use_angle_cls, use_doc_orientation_classify), drop_score, reading_order and return_word_box; and how the upload
+(use_angle_cls, use_doc_orientation_classify), how far a line's crop is widened where its box ends on ink
+(rec_widen_inked_ends), drop_score, reading_order and return_word_box; and how the upload
 is read (pages, pdf_dpi, and PaddleOCR's image options invert, binarize, alphacolor) and answered (format,
 include_image). Each is parsed by its schema field
 (paddle_pp/config_schema.py, the one source of ranges), set on the worker's own stages for the length of one job
@@ -52,6 +53,8 @@ OCR_OPTIONS: Dict[str, Tuple[Field, _Target, str]] = {
     "cls_max_pieces": (option_field("cls_max_pieces"), lambda ocr: ocr.system.classifier, "max_pieces"),
     "cls_upright_sure": (option_field("cls_upright_sure"), lambda ocr: ocr.system.classifier, "upright_sure"),
     "cls_turned_view": (option_field("cls_turned_view"), lambda ocr: ocr.system.classifier, "turned_view"),
+    "rec_widen_inked_ends": (option_field("rec_widen_inked_ends"), lambda ocr: ocr.system.recognizer,
+                             "widen_inked_ends"),
     "return_word_box": (SYSTEM["return_word_box"], lambda ocr: ocr.system, "return_word_box"),
     "use_angle_cls": (SYSTEM["use_angle_cls"], lambda ocr: ocr.system, "use_angle_cls"),
     "use_doc_orientation_classify": (SYSTEM["use_doc_orientation_classify"], lambda ocr: ocr.system,

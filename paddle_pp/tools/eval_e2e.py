@@ -42,9 +42,9 @@ from paddle_pp.utils.label_files import (is_dont_care, no_image_found, parse_det
                                          skip_malformed)
 from paddle_pp.utils.page_orientation import ANGLES, points_before_turn
 
-# The detector's flags (resize and DB post-processing) and the classifier's, PaddleOCR's names; PPOCR takes them
-# as options.
-MODEL_FLAGS = option_flags("det") + option_flags("cls")
+# The detector's flags (resize and DB post-processing), the classifier's (PaddleOCR's names) and how lines are cut for
+# the recognizer; PPOCR takes them as options.
+MODEL_FLAGS = option_flags("det") + option_flags("cls") + ("rec_widen_inked_ends", "rec_ink_strip", "rec_ink_share")
 
 Line = Tuple[np.ndarray, str]
 

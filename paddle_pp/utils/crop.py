@@ -1,5 +1,6 @@
 """Text-line cropping of the PP-OCR system (PaddleOCR 2.x predict_system); the order of the boxes is
 utils/reading_order.py's."""
+import math
 from typing import Tuple
 
 import cv2
@@ -55,3 +56,56 @@ def crop_to_image(points: np.ndarray, xy: np.ndarray, flipped: bool = False) -> 
     pts_std = np.float32([[0, 0], [crop_w, 0], [crop_w, crop_h], [0, crop_h]])
     back = cv2.getPerspectiveTransform(pts_std, points)
     return cv2.perspectiveTransform(xy.reshape(-1, 1, 2), back).reshape(-1, 2)
+
+
+def inked_ends(crop: np.ndarray, strip: float, share: float) -> Tuple[bool, bool]:
+    """Whether a crop's (left, right) end lies on ink: in its outermost `strip` x height columns, at least `share`
+    of the pixels are ink, Otsu's minority class of the crop (dark or light text alike). A crop shorter than three
+    such strips has no end of its own. Integer counts and one division, so the C++ demo decides alike (crop.cc)."""
+    gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    _, bright = cv2.threshold(gray, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    height, width = bright.shape
+    ink = bright if 2 * int(np.count_nonzero(bright)) < bright.size else 1 - bright
+    columns = max(2, int(math.floor(strip * height + 0.5)))
+    if width < 3 * columns:
+        return False, False
+    cells = float(height * columns)
+    return (int(np.count_nonzero(ink[:, :columns])) / cells >= share,
+            int(np.count_nonzero(ink[:, width - columns:])) / cells >= share)
+
+
+def widened_box(points: np.ndarray, left: bool, right: bool, by: float, image_hw: Tuple[int, int]) -> np.ndarray:
+    """The box (tl, tr, br, bl) moved outward along its line by `by` x its height at the chosen ends, each end no
+    further than keeps its corners inside the image (so the warp never smears a replicated border into the crop).
+    Computed in double precision as crop.cc's WidenedBox, then float32 like every box."""
+    p = np.asarray(points, dtype=np.float32).reshape(4, 2).astype(np.float64)
+    along = ((p[1] - p[0]) + (p[2] - p[3])) / 2.0
+    length = math.sqrt(along[0] * along[0] + along[1] * along[1])
+    height = (_distance(p[3], p[0]) + _distance(p[2], p[1])) / 2.0
+    out = p.copy()
+    if length > 0.0:
+        unit = along / length
+        limits = (float(image_hw[1] - 1), float(image_hw[0] - 1))
+        for chosen, corners, sign in ((left, (0, 3), -1.0), (right, (1, 2), 1.0)):
+            if chosen:
+                step = _room(p[list(corners)], unit * sign, by * height, limits)
+                for c in corners:
+                    out[c] = p[c] + unit * sign * step
+    return out.astype(np.float32)
+
+
+def _distance(a: np.ndarray, b: np.ndarray) -> float:
+    dx, dy = float(a[0] - b[0]), float(a[1] - b[1])
+    return math.sqrt(dx * dx + dy * dy)
+
+
+def _room(corners: np.ndarray, direction: np.ndarray, wanted: float, limits: Tuple[float, float]) -> float:
+    """How far (at most `wanted`, at least 0) the corners can move along `direction` and stay in [0, limit]."""
+    step = wanted
+    for corner in corners:
+        for axis in (0, 1):
+            if direction[axis] > 0.0:
+                step = min(step, (limits[axis] - corner[axis]) / direction[axis])
+            elif direction[axis] < 0.0:
+                step = min(step, (0.0 - corner[axis]) / direction[axis])
+    return max(step, 0.0)

@@ -35,4 +35,63 @@ cv::Mat GetRotateCropImage(const cv::Mat& img, const Quad& box) {
   return dst;
 }
 
+void InkedEnds(const cv::Mat& crop, double strip, double share, bool* left, bool* right) {
+  *left = *right = false;
+  cv::Mat gray, bright;
+  if (crop.channels() == 3) cv::cvtColor(crop, gray, cv::COLOR_BGR2GRAY); else gray = crop;
+  cv::threshold(gray, bright, 0, 1, cv::THRESH_BINARY | cv::THRESH_OTSU);
+  const int height = bright.rows, width = bright.cols;
+  // ink is the minority class: bright text on a dark ground, or dark on light
+  const bool ink_is_bright = 2 * static_cast<long>(cv::countNonZero(bright)) < static_cast<long>(bright.total());
+  const int columns = std::max(2, static_cast<int>(std::floor(strip * height + 0.5)));
+  if (width < 3 * columns) return;
+  const double cells = static_cast<double>(height) * columns;
+  auto ink_in = [&](int first) {
+    int lit = cv::countNonZero(bright(cv::Range::all(), cv::Range(first, first + columns)));
+    return static_cast<double>(ink_is_bright ? lit : height * columns - lit);
+  };
+  *left = ink_in(0) / cells >= share;
+  *right = ink_in(width - columns) / cells >= share;
+}
+
+static double Distance(double ax, double ay, double bx, double by) {
+  double dx = ax - bx, dy = ay - by;
+  return std::sqrt(dx * dx + dy * dy);
+}
+
+// How far (at most `wanted`, at least 0) the corners can move along (dx, dy) and stay in [0, limit] on each axis.
+static double Room(const double (*corners)[2], double dx, double dy, double wanted, double limit_x, double limit_y) {
+  double step = wanted;
+  const double direction[2] = {dx, dy}, limits[2] = {limit_x, limit_y};
+  for (int c = 0; c < 2; ++c) {
+    for (int axis = 0; axis < 2; ++axis) {
+      if (direction[axis] > 0.0) step = std::min(step, (limits[axis] - corners[c][axis]) / direction[axis]);
+      else if (direction[axis] < 0.0) step = std::min(step, (0.0 - corners[c][axis]) / direction[axis]);
+    }
+  }
+  return std::max(step, 0.0);
+}
+
+Quad WidenedBox(const Quad& box, bool left, bool right, double by, int rows, int cols) {
+  double p[4][2];
+  for (int k = 0; k < 4; ++k) { p[k][0] = box[k].x; p[k][1] = box[k].y; }
+  const double along_x = ((p[1][0] - p[0][0]) + (p[2][0] - p[3][0])) / 2.0;
+  const double along_y = ((p[1][1] - p[0][1]) + (p[2][1] - p[3][1])) / 2.0;
+  const double length = std::sqrt(along_x * along_x + along_y * along_y);
+  const double height = (Distance(p[3][0], p[3][1], p[0][0], p[0][1]) + Distance(p[2][0], p[2][1], p[1][0], p[1][1])) / 2.0;
+  Quad out = box;
+  if (length <= 0.0) return out;
+  const double unit_x = along_x / length, unit_y = along_y / length;
+  const struct { bool chosen; int a, b; double sign; } ends[2] = {{left, 0, 3, -1.0}, {right, 1, 2, 1.0}};
+  for (const auto& end : ends) {
+    if (!end.chosen) continue;
+    const double dx = unit_x * end.sign, dy = unit_y * end.sign;
+    const double corners[2][2] = {{p[end.a][0], p[end.a][1]}, {p[end.b][0], p[end.b][1]}};
+    const double step = Room(corners, dx, dy, by * height, cols - 1.0, rows - 1.0);
+    for (int k : {end.a, end.b})
+      out[k] = cv::Point2f(static_cast<float>(p[k][0] + dx * step), static_cast<float>(p[k][1] + dy * step));
+  }
+  return out;
+}
+
 }  // namespace ppocr

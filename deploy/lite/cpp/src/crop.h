@@ -15,4 +15,12 @@ void CropSize(const Quad& box, int* width, int* height);
 // counter-clockwise when the crop is at least 1.5x taller than wide.
 cv::Mat GetRotateCropImage(const cv::Mat& img, const Quad& box);
 
+// Whether a crop's left and right ends lie on ink: at least `share` of its outermost strip x height columns is ink,
+// Otsu's minority class of the crop (crop.py's inked_ends). A crop shorter than three strips has no end of its own.
+void InkedEnds(const cv::Mat& crop, double strip, double share, bool* left, bool* right);
+
+// The box moved outward along its line by `by` x its height at the chosen ends, each end no further than keeps its
+// corners inside a rows x cols image (crop.py's widened_box: the same double-precision steps).
+Quad WidenedBox(const Quad& box, bool left, bool right, double by, int rows, int cols);
+
 }  // namespace ppocr

@@ -44,6 +44,9 @@ OcrSystem::OcrSystem(const Config& c, Predictor* det, Predictor* cls, Predictor*
   rec_batch_num_ = c.Int("rec_batch_num");
   rec_max_pad_ratio_ = c.Has("rec_max_pad_ratio") ? c.Double("rec_max_pad_ratio") : 0.0;
   rec_mixed_case_prior_ = c.Has("rec_mixed_case_prior") ? c.Double("rec_mixed_case_prior") : 0.0;
+  rec_widen_inked_ends_ = c.Has("rec_widen_inked_ends") ? c.Double("rec_widen_inked_ends") : 0.0;
+  rec_ink_strip_ = rec_widen_inked_ends_ > 0.0 ? c.Double("rec_ink_strip") : 0.0;  // needed when widening
+  rec_ink_share_ = rec_widen_inked_ends_ > 0.0 ? c.Double("rec_ink_share") : 0.0;
   characters_ = LoadCharacters(dict_path, c.Bool("use_space_char"));
   use_angle_cls_ = c.Bool("use_angle_cls") && cls_ != nullptr;
   // configs written before the key read pages as they are
@@ -242,28 +245,57 @@ int OcrSystem::PageAngleOf(const cv::Mat& img, const std::vector<Quad>& boxes,
   return PageAngle(CountVotes(full_boxes, Flipped(Classify(&full_crops))));
 }
 
+// pipeline.py's TextSystem._reading_crops: each line's crop as the recognizer reads it, widened along the line where
+// its box ends on ink (rec_widen_inked_ends), turned where the classifier's label (when classified) says "180".
+std::vector<cv::Mat> OcrSystem::ReadingCrops(const cv::Mat& page, const std::vector<Quad>& boxes,
+                                             const std::vector<cv::Mat>& crops,
+                                             const std::vector<std::pair<int, float>>& labels) const {
+  std::vector<cv::Mat> out;
+  for (size_t i = 0; i < crops.size(); ++i) {
+    cv::Mat crop = crops[i];
+    int crop_w = 0, crop_h = 0;
+    CropSize(boxes[i], &crop_w, &crop_h);
+    if (rec_widen_inked_ends_ > 0.0 && crop_h * 1.0 / crop_w < 1.5) {  // not a line read sideways
+      bool left = false, right = false;
+      InkedEnds(crop, rec_ink_strip_, rec_ink_share_, &left, &right);
+      if (left || right)
+        crop = GetRotateCropImage(page, WidenedBox(boxes[i], left, right, rec_widen_inked_ends_, page.rows, page.cols));
+    }
+    if (!labels.empty() && cls_labels_.at(labels[i].first).find("180") != std::string::npos &&
+        labels[i].second > cls_thresh_) {
+      cv::Mat rotated;
+      cv::rotate(crop, rotated, cv::ROTATE_180);
+      crop = rotated;
+    }
+    out.push_back(crop);
+  }
+  return out;
+}
+
 std::vector<OcrResult> OcrSystem::Run(const cv::Mat& img, int* angle_out) {
-  std::vector<Quad> boxes = OrderBoxes(Detect(img), reading_order_);
-  std::vector<cv::Mat> crops = CropsOf(img, boxes);
+  cv::Mat page = img;
+  std::vector<Quad> boxes = OrderBoxes(Detect(page), reading_order_);
+  std::vector<cv::Mat> crops = CropsOf(page, boxes);
   int angle = 0;
-  bool classified = false;
+  std::vector<std::pair<int, float>> labels;  // the lines' classifier results, when they are classified
   if (use_doc_orientation_classify_ && !crops.empty()) {
     std::vector<cv::Mat> turned = crops;  // Classify replaces the crops it turns: `crops` keeps them as cut
-    std::vector<std::pair<int, float>> labels = Classify(&turned);
+    labels = Classify(&turned);
     angle = PageAngleOf(img, boxes, labels);
     if (angle) {
-      cv::Mat upright = TurnImage(img, angle);
-      boxes = OrderBoxes(Detect(upright), reading_order_);
-      crops = CropsOf(upright, boxes);
-    } else if (use_angle_cls_) {
-      crops = turned;  // the page's classifier answers are its lines'
-      classified = true;
+      page = TurnImage(img, angle);
+      boxes = OrderBoxes(Detect(page), reading_order_);
+      crops = CropsOf(page, boxes);
     }
+    if (angle || !use_angle_cls_) labels.clear();  // the page's classifier answers are its lines' only when kept
   }
   if (angle_out) *angle_out = angle;
-  if (use_angle_cls_ && !classified && !crops.empty()) Classify(&crops);
+  if (use_angle_cls_ && labels.empty() && !crops.empty()) {
+    std::vector<cv::Mat> turned = crops;
+    labels = Classify(&turned);
+  }
   std::vector<std::pair<std::string, float>> texts;
-  if (!crops.empty()) texts = Recognize(crops);
+  if (!crops.empty()) texts = Recognize(ReadingCrops(page, boxes, crops, labels));
   std::vector<OcrResult> results;
   for (size_t i = 0; i < boxes.size(); ++i) {
     if (texts[i].second < drop_score_) continue;

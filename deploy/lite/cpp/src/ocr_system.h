@@ -63,11 +63,16 @@ class OcrSystem {
   int rec_h_, rec_w_, rec_batch_num_;
   double rec_max_pad_ratio_;  // 0: no limit (PaddleOCR's batches)
   double rec_mixed_case_prior_;  // 0: greedy decoding only (PostProcess.mixed_case_prior empty)
+  // a box ending on ink is read this many box heights wider there; 0: never (PaddleOCR, configs before the keys)
+  double rec_widen_inked_ends_, rec_ink_strip_, rec_ink_share_;
   std::vector<std::string> characters_;
   bool use_angle_cls_;
   bool use_doc_orientation_classify_;  // page_orientation.h
 
   std::vector<cv::Mat> CropsOf(const cv::Mat& img, const std::vector<Quad>& boxes) const;
+  std::vector<cv::Mat> ReadingCrops(const cv::Mat& page, const std::vector<Quad>& boxes,
+                                    const std::vector<cv::Mat>& crops,
+                                    const std::vector<std::pair<int, float>>& labels) const;
   std::vector<std::pair<bool, float>> Flipped(const std::vector<std::pair<int, float>>& labels) const;
   // The long side to detect the page at its own size, or 0 when the config's resize keeps enough of it.
   int FullSize(const cv::Mat& img) const;
