@@ -557,6 +557,8 @@ def test_config_comes_from_the_yaml(cpp_config):
     assert values["cls_image_shape"].split() == [str(v) for v in cls["Inference"]["image_shape"]]
     assert int(values["rec_batch_num"]) == rec["Inference"]["batch_num"]
     assert float(values["rec_mixed_case_prior"]) == 0.0   # rec.yml: none (PaddleOCR's greedy decoding)
+    for key, value in (("widen_inked_ends", 0.2), ("ink_strip", 0.06), ("ink_share", 0.1)):
+        assert float(values[f"rec_{key}"]) == rec["Inference"][key] == value
     assert float(values["drop_score"]) == load_config("system")["System"]["drop_score"]
     assert values["reading_order"] == load_config("system")["System"]["reading_order"] == "rows"
     assert values["use_doc_orientation_classify"] == "0"   # system.yml's default: pages read as they are

@@ -456,6 +456,18 @@ def test_batches_never_pad_a_crop_beyond_the_bound():
         _recognizer(max_pad_ratio=0.5)
 
 
+def test_a_model_directory_without_the_widening_keys_widens_as_rec_yml():
+    from paddle_pp.config import load_config
+
+    inference = load_config("rec")["Inference"]
+    rec = _recognizer()[0]
+    assert (rec.widen_inked_ends, rec.ink_strip, rec.ink_share) == (
+        inference["widen_inked_ends"], inference["ink_strip"], inference["ink_share"])
+    assert _recognizer(widen_inked_ends=0)[0].widen_inked_ends == 0.0
+    with pytest.raises(ValueError, match="ink_share"):
+        _recognizer(widen_inked_ends=0.2, ink_strip=0.06, ink_share=0)
+
+
 # ------------------------------------------------------------------ concurrent batches (onnx engine)
 
 class _ConcurrentEngine(_RecordingEngine):
