@@ -147,6 +147,17 @@ def short_word_page(size: Tuple[int, int] = (320, 120)) -> np.ndarray:
     return img
 
 
+# Labels ending in punctuation, one per line at 28 px: the official detector's boxes of "ROUNDING:" and "STREET,"
+# end on the mark, which the official recognizer drops from the crop as cut (rec.yml's widen_inked_ends reads it).
+PUNCTUATED_LABELS = ["TOTAL:", "ROUNDING:", "STREET,", "GLASGOW.", "REF:", "TEL:", "Change:", "NO.", "drive,",
+                     "SERVICE:", "H/P:", "unit:"]
+
+
+def punctuated_labels_page() -> np.ndarray:
+    img, _ = render_lines([(label, 28) for label in PUNCTUATED_LABELS], size=(400, 60 + 56 * len(PUNCTUATED_LABELS)))
+    return img
+
+
 def photo_like(size: Tuple[int, int] = (960, 544)) -> np.ndarray:
     """A tilted page on a textured background: a detector input with more than flat regions."""
     img, _ = render_lines(DOC_LINES + [("Kuala Lumpur 50450", 28)], size=size)
