@@ -26,7 +26,7 @@ from paddle_pp.postprocess.db_postprocess import DBPostProcess, filter_tag_det_r
 from paddle_pp.postprocess.word_boxes import WordSpan, word_spans
 from paddle_pp.utils import page_orientation
 from paddle_pp.utils.crop import (crop_size, crop_to_image, get_rotate_crop_image, inked_ends, is_turned_sideways,
-                                  widened_box)
+                                  line_span, widened_box)
 from paddle_pp.utils.dicts import use_space_char
 from paddle_pp.utils.reading_order import order_boxes
 
@@ -431,13 +431,17 @@ class OCRResult:
         return out
 
 
-def word_boxes(box: np.ndarray, crop: np.ndarray, spans: Sequence[WordSpan], flipped: bool) -> List[OCRWord]:
+def word_boxes(box: np.ndarray, crop: np.ndarray, spans: Sequence[WordSpan], flipped: bool,
+               line_box: Optional[np.ndarray] = None) -> List[OCRWord]:
     """Each word's span across the full height of the crop as recognized, mapped back into the image through
-    the crop's turns and perspective warp (utils.crop.crop_to_image)."""
-    height = crop.shape[0]
+    the crop's turns and perspective warp (utils.crop.crop_to_image). `line_box`: the line's own box when `box` is
+    a widened one it lies in (TextSystem._reading_crops); the spans are clipped to it, so words lie in their line."""
+    height, width = crop.shape[:2]
+    low, high = (0.0, float(width)) if line_box is None else line_span(line_box, box, flipped)
     words = []
     for span in spans:
-        corners = np.array([[span.left, 0], [span.right, 0], [span.right, height], [span.left, height]])
+        left, right = min(max(span.left, low), high), min(max(span.right, low), high)
+        corners = np.array([[left, 0], [right, 0], [right, height], [left, height]])
         points = np.rint(crop_to_image(box, corners, flipped)).astype(np.int32).tolist()
         words.append(OCRWord(points, span.text, span.score))
     return words
@@ -519,7 +523,10 @@ class TextSystem:
         for box, read_box, crop, turned, (text, score, spans) in zip(boxes, read_boxes, read_crops, flipped, texts):
             if score >= self.drop_score:
                 points = np.asarray(box).astype(np.int32).tolist()
-                words = word_boxes(read_box, crop, spans, turned) if self.return_word_box else None
+                words = None
+                if self.return_word_box:
+                    widened = not np.array_equal(read_box, np.asarray(box, dtype=np.float32).reshape(4, 2))
+                    words = word_boxes(read_box, crop, spans, turned, box if widened else None)
                 results.append(OCRResult(points, text, float(score), words, crop if keep_crops else None))
         if angle:
             results = [_before_turn(result, angle, img.shape) for result in results]

@@ -9,7 +9,7 @@ from paddle_pp.postprocess.cls_postprocess import ClsPostProcess
 from paddle_pp.postprocess.ctc_decode import CTCLabelDecode
 from paddle_pp.postprocess.db_postprocess import (DBPostProcess, clip_det_res, drop_nested,
                                                   filter_tag_det_res, order_points_clockwise)
-from paddle_pp.utils.crop import get_rotate_crop_image, inked_ends, widened_box
+from paddle_pp.utils.crop import get_rotate_crop_image, inked_ends, line_span, widened_box
 from paddle_pp.utils.reading_order import sorted_boxes
 
 
@@ -590,6 +590,10 @@ def test_a_widened_box_moves_its_ends_along_the_line_and_stays_in_the_image():
     # the left end would leave the image at x = 4 - 8: it moves only as far as x = 0 (by 5 along the line)
     np.testing.assert_allclose(widened_box(tilted, True, False, 1.0, (100, 100)),
                                [[6, 7], [50, 40], [44, 48], [0, 15]], atol=1e-5)
+    # the line's own box within the widened crop (45 px wide): its first 40 px, or its last 40 once turned by 180
+    wide = widened_box(box, False, True, 0.5, (100, 100))
+    np.testing.assert_allclose(line_span(box, wide, False), (0, 40), atol=1e-4)
+    np.testing.assert_allclose(line_span(box, wide, True), (5, 45), atol=1e-4)
 
 
 def test_crop_parity(ref):

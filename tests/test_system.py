@@ -91,9 +91,9 @@ class _GivenBoxes:
 
 def test_a_box_that_cuts_through_a_trailing_colon_is_read_widened_there(ocr, monkeypatch):
     """rec.yml's widen_inked_ends: a box ending on the colon of "TOTAL:" (the detector's boxes often cut trailing
-    punctuation) is read widened there, colon and all, the line keeping its box and its last word placed in the
-    widened crop; PaddleOCR's crop (0) loses the colon. A box ending in the gap before the colon ends on no ink: read
-    as it is."""
+    punctuation) is read widened there, colon and all, the line keeping its box and its word clipped to it (the
+    widened crop reaches 5 px further); PaddleOCR's crop (0) loses the colon. A box ending in the gap before the colon
+    ends on no ink: read as it is."""
     from paddle_pp.pipeline import TextSystem
 
     img, (box,) = fixtures.render_lines([("TOTAL:", 28)], size=(320, 120))
@@ -108,7 +108,7 @@ def test_a_box_that_cuts_through_a_trailing_colon_is_read_widened_there(ocr, mon
     lines = TextSystem(_GivenBoxes(through, gap), rec, None, 0.0, return_word_box=True)(img)
     assert [r.transcription for r in lines] == ["TOTAL:", "TOTAL"]
     assert lines[0].points == np.asarray(through).astype(np.int32).tolist()
-    assert lines[0].words[-1].points[1][0] > through[1][0] + 2
+    assert [word.points[1][0] for word in lines[0].words] == [int(through[1][0])]
     monkeypatch.setattr(rec, "widen_inked_ends", 0.0)
     lines = TextSystem(_GivenBoxes(through, gap), rec, None, 0.0)(img)
     assert [r.transcription for r in lines] == ["TOTAL", "TOTAL"]
@@ -209,7 +209,7 @@ def test_small_text_is_detected_again_zoomed(ocr, monkeypatch):
     lines_nearly_large = ocr.ocr_results(nearly_large)
     assert sides == [960, 1280]
     assert [squash(r.transcription) for r in lines_nearly_large] == [squash(text) for text, _ in fixtures.DOC_LINES]
-    most_zoom = PPOCR(det_small_text_height=0)
+    most_zoom = PPOCR(det_small_text_height=0, rec_widen_inked_ends=0)    # the crop as the box cuts it
     most_sides = _detector_input_sides(most_zoom, monkeypatch)
     assert squash(most_zoom.ocr_results(nearly_large)[-1].transcription) != squash(fixtures.DOC_LINES[-1][0])
     assert most_sides == [960, 1440]
@@ -376,9 +376,12 @@ def test_agrees_with_reference_pipeline(ocr):
         stats = match_results(ours, ref, tol=1.0)
         assert stats["matched"] == stats["ours"] == stats["ref"] == stats["same_text"], stats
         assert ref or img.shape[0] < 200
-    # text found large enough: the system's own defaults take the same single pass
+    # text found large enough: the system's own defaults take the same single pass, the same boxes, and read them as
+    # PaddleOCR does when crops are cut as the boxes (rec_widen_inked_ends 0)
+    as_cut = PPOCR(rec_widen_inked_ends=0)
     for img in (fixtures.photo_like(), cv2.resize(fixtures.document()[0], (1280, 840), interpolation=cv2.INTER_CUBIC)):
-        assert ocr(img) == plain(img)
+        assert as_cut(img) == plain(img)
+        assert [r["points"] for r in ocr(img)] == [r["points"] for r in plain(img)]
 
 
 def test_predict_system_cli(models_dir, tmp_path):

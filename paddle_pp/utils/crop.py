@@ -58,6 +58,18 @@ def crop_to_image(points: np.ndarray, xy: np.ndarray, flipped: bool = False) -> 
     return cv2.perspectiveTransform(xy.reshape(-1, 1, 2), back).reshape(-1, 2)
 
 
+def line_span(line_box: np.ndarray, box: np.ndarray, flipped: bool) -> Tuple[float, float]:
+    """The x range a line's own box covers in the crop of a (widened) box that holds it, as recognized: its
+    corners carried into the crop by the crop's perspective warp, mirrored when the crop was turned by 180 degrees.
+    Only crops read as they lie have widened boxes (never one turned sideways)."""
+    box = np.asarray(box, dtype=np.float32).reshape(4, 2)
+    crop_w, crop_h = crop_size(box)
+    to_crop = cv2.getPerspectiveTransform(box, np.float32([[0, 0], [crop_w, 0], [crop_w, crop_h], [0, crop_h]]))
+    xs = cv2.perspectiveTransform(np.asarray(line_box, np.float64).reshape(-1, 1, 2), to_crop).reshape(-1, 2)[:, 0]
+    low, high = float(min(xs[0], xs[3])), float(max(xs[1], xs[2]))
+    return (crop_w - high, crop_w - low) if flipped else (low, high)
+
+
 def inked_ends(crop: np.ndarray, strip: float, share: float) -> Tuple[bool, bool]:
     """Whether a crop's (left, right) end lies on ink: in its outermost `strip` x height columns, at least `share`
     of the pixels are ink, Otsu's minority class of the crop (dark or light text alike). A crop shorter than three
