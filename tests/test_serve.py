@@ -285,7 +285,10 @@ def test_widening_crops_that_end_on_ink_is_a_request_option(client):
     """rec_widen_inked_ends: the labels whose boxes end on their trailing mark are read with it by default, without
     it at 0 (PaddleOCR's crops); a negative width is a 422 naming the option; the worker is restored after."""
     page = cv2.imencode(".png", fixtures.punctuated_labels_page())[1].tobytes()
-    post = lambda query="": client.post(f"/ocr{query}", content=page, headers={"Content-Type": "image/png"})  # noqa: E731
+
+    def post(query=""):
+        return client.post(f"/ocr{query}", content=page, headers={"Content-Type": "image/png"})
+
     default, as_cut = texts(post().json()), texts(post("?rec_widen_inked_ends=0").json())
     assert {"ROUNDING:", "Change:"} <= set(default) and {"ROUNDING", "Change"} <= set(as_cut)
     assert len(default) == len(as_cut) == len(fixtures.PUNCTUATED_LABELS)

@@ -78,7 +78,8 @@ Quad WidenedBox(const Quad& box, bool left, bool right, double by, int rows, int
   const double along_x = ((p[1][0] - p[0][0]) + (p[2][0] - p[3][0])) / 2.0;
   const double along_y = ((p[1][1] - p[0][1]) + (p[2][1] - p[3][1])) / 2.0;
   const double length = std::sqrt(along_x * along_x + along_y * along_y);
-  const double height = (Distance(p[3][0], p[3][1], p[0][0], p[0][1]) + Distance(p[2][0], p[2][1], p[1][0], p[1][1])) / 2.0;
+  const double height =
+      (Distance(p[3][0], p[3][1], p[0][0], p[0][1]) + Distance(p[2][0], p[2][1], p[1][0], p[1][1])) / 2.0;
   Quad out = box;
   if (length <= 0.0) return out;
   const double unit_x = along_x / length, unit_y = along_y / length;
