@@ -540,7 +540,7 @@ class TextSystem:
         """The box and crop the recognizer reads for each line, turned when the classifier turns it: the line's own
         crop, or, where its box ends on ink (the detector cut through a trailing ':' or ','), the crop of the box
         widened along the line at that end by rec Inference.widen_inked_ends box heights (utils/crop.py,
-        inked_ends and widened_box). The line keeps the detector's box; its words are placed in the crop's."""
+        inked_ends and widened_box). The line keeps the detector's box, and word_boxes clips its words to it."""
         rec = self.recognizer
         read_boxes, read_crops = [], []
         for box, crop, turned in zip(boxes, crops, flipped):
