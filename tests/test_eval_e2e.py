@@ -186,3 +186,10 @@ def test_show_errors_prints_the_misses_with_their_image(tmp_path, models_dir, ca
     assert "receipt.png: want 'Goodbye'  got 'Thank you'" in out
     assert "receipt.png: want 'Nothing here'  got no line over its box" in out
     assert "want 'TOTAL 27.30'" not in out
+    assert ("not read exactly: 2; nothing read 1, a character lost at an end 0, case only 0, misread 1" in out)
+
+
+def test_misses_are_counted_by_kind():
+    assert [E.miss_kind("TOTAL:", got) for got in (None, "TOTAL", "OTAL:", "total:", "T0TAL:", "TOTA")] == [
+        "nothing read", "a character lost at an end", "a character lost at an end", "case only", "misread", "misread"]
+    assert E.miss_kind("HILL WAY,", "HILLWAY") == "a character lost at an end"       # spaces aside

@@ -16,7 +16,8 @@ region), recall hits over the ground-truth lines, hmean their harmonic mean, as 
 costing its whole length and a line the system made up its own length. The system runs with its own defaults
 (configs/system.yml: the inference resize, drop_score), as users run it. `--turn` turns each image and its labels
 clockwise before they are read. `--show_errors N` prints the first N labelled lines not read exactly, each with the
-text of the system's line matched to it, or none.
+text of the system's line matched to it, or none, after a count of all of them by kind (`miss_kind`: nothing read
+over it, a character lost at an end, case only, misread otherwise).
 
 `--crops` takes a recognition label file instead (`path<TAB>text`, a word or line crop per image): each crop is read
 by the whole system, as a user who does not know it holds one line would run it, and is a hit when the lines found,
@@ -172,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also evaluate these systems on the same images (requirements-bench.txt)")
     parser.add_argument("--show_errors", type=int, default=0,
                         help="print the first N labelled lines (crops) each system did not read exactly: what it "
-                             "read over each (its line whose box matches the label's), or that no line matched")
+                             "read over each (its line whose box matches the label's), or that no line matched; "
+                             "after a count of all of them by kind")
     return parser
 
 
@@ -224,7 +226,25 @@ def evaluate_crops(read_lines: Callable[[np.ndarray], List[Line]], items: List[T
                                                                               image_misses), misses)
 
 
+MISS_KINDS = ("nothing read", "a character lost at an end", "case only", "misread")
+
+
+def miss_kind(want: str, got: Optional[str]) -> str:
+    """What kind of miss a labelled line (or crop) is, spaces aside (MISS_KINDS): nothing read over it; read but for
+    its first or last character (a trailing ':' or '.' a box cut, say); read but for case; otherwise misread."""
+    if got is None:
+        return MISS_KINDS[0]
+    want, got = normalise(want, False), normalise(got, False)
+    if got in (want[:-1], want[1:]):
+        return MISS_KINDS[1]
+    return MISS_KINDS[2] if got.lower() == want.lower() else MISS_KINDS[3]
+
+
 def _report_misses(misses: Sequence[NamedMiss], show: int, crops: bool) -> None:
+    if show <= 0:
+        return
+    kinds = [miss_kind(want, got) for _, want, got in misses]
+    print(f"  not read exactly: {len(misses)}; " + ", ".join(f"{kind} {kinds.count(kind)}" for kind in MISS_KINDS))
     none = "no text" if crops else "no line over its box (IoU > 0.5)"
     for name, want, got in misses[:show]:
         print(f"  {name}: want {want!r}  got " + (repr(got) if got is not None else none))
