@@ -31,6 +31,10 @@ from paddle_pp.utils.dicts import use_space_char
 from paddle_pp.utils.reading_order import order_boxes
 
 # PaddleOCR flag name -> (model, config section, key). The one map from user-facing options to YAML keys.
+# rec Inference keys of the widening of crops that end on ink (TextSystem._reading_crops); flags rec_<key>
+INKED_END_KEYS = ("widen_inked_ends", "ink_strip", "ink_share")
+
+
 OPTION_KEYS: Dict[str, Tuple[str, str, str]] = {
     "det_limit_side_len": ("det", "Inference", "limit_side_len"),
     "det_limit_type": ("det", "Inference", "limit_type"),
@@ -56,9 +60,7 @@ OPTION_KEYS: Dict[str, Tuple[str, str, str]] = {
     "cls_upright_sure": ("cls", "Inference", "upright_sure"),
     "cls_turned_view": ("cls", "Inference", "turned_view"),
     "rec_batch_num": ("rec", "Inference", "batch_num"),
-    "rec_widen_inked_ends": ("rec", "Inference", "widen_inked_ends"),
-    "rec_ink_strip": ("rec", "Inference", "ink_strip"),
-    "rec_ink_share": ("rec", "Inference", "ink_share"),
+    **{f"rec_{key}": ("rec", "Inference", key) for key in INKED_END_KEYS},
     "rec_char_dict_path": ("rec", "Global", "character_dict_path"),
     "use_space_char": ("rec", "Global", "use_space_char"),
 }
@@ -386,12 +388,11 @@ def max_pad_ratio(inference: Dict[str, Any]) -> Optional[float]:
 def inked_end_widening(inference: Dict[str, Any]) -> Tuple[float, float, float]:
     """(widen_inked_ends, ink_strip, ink_share) of a rec config's Inference; a model directory whose config.yml
     predates the keys gets configs/rec.yml's values (the one default)."""
-    keys = ("widen_inked_ends", "ink_strip", "ink_share")
-    if any(key not in inference for key in keys):
+    if any(key not in inference for key in INKED_END_KEYS):
         inference = {**load_config("rec")["Inference"], **inference}
     widen, strip, share = (float(config_schema.field_of("rec", "Inference", key).check(inference[key],
                                                                                         f"Inference.{key}"))
-                           for key in keys)
+                           for key in INKED_END_KEYS)
     return widen, strip, share
 
 

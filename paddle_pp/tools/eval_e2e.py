@@ -35,7 +35,7 @@ import numpy as np
 
 from paddle_pp.config_schema import SYSTEM
 from paddle_pp.metrics.rec_metric import levenshtein
-from paddle_pp.pipeline import option_field, option_flags
+from paddle_pp.pipeline import INKED_END_KEYS, option_field, option_flags
 from paddle_pp.tools.eval_det import _area, _intersection, hmean_from_counts
 from paddle_pp.tools.peers import PEERS, rapidocr, rapidocr_lines
 from paddle_pp.tools.utility import LabelledImages, schema_flag
@@ -45,7 +45,7 @@ from paddle_pp.utils.page_orientation import ANGLES, points_before_turn
 
 # The detector's flags (resize and DB post-processing), the classifier's (PaddleOCR's names) and how lines are cut for
 # the recognizer; PPOCR takes them as options.
-MODEL_FLAGS = option_flags("det") + option_flags("cls") + ("rec_widen_inked_ends", "rec_ink_strip", "rec_ink_share")
+MODEL_FLAGS = option_flags("det") + option_flags("cls") + tuple(f"rec_{key}" for key in INKED_END_KEYS)
 
 Line = Tuple[np.ndarray, str]
 
@@ -107,15 +107,16 @@ def score_image(gts: List[Line], preds: List[Line], dont_care: List[np.ndarray],
 
     preds = [p for p in preds if not over_dont_care(p[0])]
     pairs = match_lines(gts, preds)
-    hits, distance = 0, 0
-    read_at = {i: preds[j][1] for i, j in pairs}
+    distance, read_exactly = 0, set()
     for i, j in pairs:
         want, got = normalise(gts[i][1], ignore_case), normalise(preds[j][1], ignore_case)
-        hits += want == got
+        if want == got:
+            read_exactly.add(i)
         distance += levenshtein(got, want)
+    hits = len(read_exactly)
     if misses is not None:
-        misses += [(text, read_at.get(i)) for i, (_, text) in enumerate(gts)
-                   if i not in read_at or normalise(read_at[i], ignore_case) != normalise(text, ignore_case)]
+        read_at = {i: preds[j][1] for i, j in pairs}
+        misses += [(text, read_at.get(i)) for i, (_, text) in enumerate(gts) if i not in read_exactly]
     matched_gt, matched_pred = {i for i, _ in pairs}, {j for _, j in pairs}
     distance += sum(len(normalise(t, ignore_case)) for k, (_, t) in enumerate(gts) if k not in matched_gt)
     distance += sum(len(normalise(t, ignore_case)) for k, (_, t) in enumerate(preds) if k not in matched_pred)

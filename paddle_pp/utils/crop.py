@@ -77,13 +77,17 @@ def inked_ends(crop: np.ndarray, strip: float, share: float) -> Tuple[bool, bool
     gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
     _, bright = cv2.threshold(gray, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     height, width = bright.shape
-    ink = bright if 2 * int(np.count_nonzero(bright)) < bright.size else 1 - bright
+    ink_is_bright = 2 * int(np.count_nonzero(bright)) < bright.size
     columns = max(2, int(math.floor(strip * height + 0.5)))
     if width < 3 * columns:
         return False, False
-    cells = float(height * columns)
-    return (int(np.count_nonzero(ink[:, :columns])) / cells >= share,
-            int(np.count_nonzero(ink[:, width - columns:])) / cells >= share)
+    cells = height * columns
+
+    def ink_share(strip_pixels: np.ndarray) -> float:
+        lit = int(np.count_nonzero(strip_pixels))
+        return (lit if ink_is_bright else cells - lit) / float(cells)
+
+    return ink_share(bright[:, :columns]) >= share, ink_share(bright[:, width - columns:]) >= share
 
 
 def widened_box(points: np.ndarray, left: bool, right: bool, by: float, image_hw: Tuple[int, int]) -> np.ndarray:
