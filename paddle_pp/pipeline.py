@@ -39,6 +39,7 @@ OPTION_KEYS: Dict[str, Tuple[str, str, str]] = {
     "det_limit_side_len": ("det", "Inference", "limit_side_len"),
     "det_limit_type": ("det", "Inference", "limit_type"),
     "det_max_side_limit": ("det", "Inference", "max_side_limit"),
+    "det_long_image_aspect": ("det", "Inference", "long_image_aspect"),
     "det_border_below": ("det", "Inference", "border_below"),
     "det_border_ratio": ("det", "Inference", "border_ratio"),
     "det_border_unclip_ratio": ("det", "Inference", "border_unclip_ratio"),
@@ -76,11 +77,12 @@ SYSTEM_KEYS = ("use_angle_cls", "drop_score")
 
 
 # The options that turn off what paddle-pp adds to PaddleOCR's detection, classification and cropping (the border
-# around small images, the zoomed second pass for small text, nested boxes dropped, crops also classified turned and
-# long ones in pieces, crops widened where a box ends on ink; docs/inference.md): with them the system detects,
-# turns and crops lines as PaddleOCR does.
-PADDLEOCR_SETTINGS: Dict[str, Any] = {"det_border_below": 0, "det_small_text_below": 0, "det_db_nested_thresh": 0,
-                                      "cls_pieces_above": 0, "cls_turned_view": False, "rec_widen_inked_ends": 0}
+# around small images, the zoomed second pass for small text, long images shrunk by their short side, nested boxes
+# dropped, crops also classified turned and long ones in pieces, crops widened where a box ends on ink;
+# docs/inference.md): with them the system detects, turns and crops lines as PaddleOCR does.
+PADDLEOCR_SETTINGS: Dict[str, Any] = {"det_border_below": 0, "det_small_text_below": 0, "det_long_image_aspect": 0,
+                                      "det_db_nested_thresh": 0, "cls_pieces_above": 0, "cls_turned_view": False,
+                                      "rec_widen_inked_ends": 0}
 
 
 def option_flags(model: str, section: Optional[str] = None) -> Tuple[str, ...]:
@@ -143,6 +145,8 @@ class TextDetector:
         self.limit_side_len = int(inference["limit_side_len"])
         self.limit_type = inference["limit_type"]
         self.max_side_limit: Optional[int] = inference.get("max_side_limit")  # absent: no cap (PaddleOCR 2.x)
+        # with `max`, a long image is shrunk by its short side (det_ops.det_target_size); absent: never (PaddleOCR)
+        self.long_image_aspect = float(inference.get("long_image_aspect") or 0.0)
         # a small image is detected inside a border (det_ops.detection_border); absent: never (PaddleOCR)
         self.border_below = int(inference.get("border_below") or 0)
         self.border_ratio = float(inference.get("border_ratio") or 0.0)
@@ -161,7 +165,7 @@ class TextDetector:
                    limit_type: Optional[str] = None) -> Tuple[np.ndarray, np.ndarray]:
         """(chw, shape_info) at the detector's resize, or at the one given."""
         return det_preprocess(img, limit_side_len or self.limit_side_len, limit_type or self.limit_type, self.mean,
-                              self.std, self.scale, self.max_side_limit)
+                              self.std, self.scale, self.max_side_limit, self.long_image_aspect)
 
     def __call__(self, img: np.ndarray, limit_side_len: Optional[int] = None,
                  limit_type: Optional[str] = None) -> np.ndarray:
@@ -198,7 +202,7 @@ class TextDetector:
         if self.max_side_limit is not None:
             long_side = min(long_side, int(self.max_side_limit))
         configured = det_target_size(img.shape[0], img.shape[1], self.limit_side_len, self.limit_type,
-                                      self.max_side_limit)
+                                      self.max_side_limit, self.long_image_aspect)
         return None if max(configured) >= shrunk_below * long_side else long_side
 
 

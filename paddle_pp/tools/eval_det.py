@@ -203,9 +203,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--det_small_text_below", default=0.0,
                         **schema_flag(option_field("det_small_text_below"), "det_small_text_below"), help="detect again, zoomed, an image whose text is found smaller than this (0: one pass, "
                              "as PaddleOCR evaluates; the system's default: det.yml's small_text_below)")
+    parser.add_argument("--det_long_image_aspect", default=0.0,
+                        **schema_flag(option_field("det_long_image_aspect"), "det_long_image_aspect"),
+                        help="with --det_limit_type max, shrink an image longer than this many times its width "
+                             "by its short side (0: never, as PaddleOCR evaluates; the system's default: det.yml's "
+                             "long_image_aspect)")
     # the DB post-processing and the rest of the detector's Inference options (long-side cap, small images'
     # border); the resize itself defaults to the evaluation resize above, in one pass
-    resize_flags = ("det_limit_side_len", "det_limit_type", "det_small_text_below")
+    resize_flags = ("det_limit_side_len", "det_limit_type", "det_small_text_below", "det_long_image_aspect")
     model_flags = option_flags("det", "PostProcess") + tuple(
         flag for flag in option_flags("det", "Inference") if flag not in resize_flags)
     for flag in model_flags:
@@ -225,7 +230,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     detector = build_stage("det", args.det_model_dir, engine=args.engine, slim=args.slim or None,
                            **{flag: getattr(args, flag) for flag in model_flags},
                            det_limit_side_len=args.det_limit_side_len, det_limit_type=args.det_limit_type,
-                           det_small_text_below=args.det_small_text_below)
+                           det_small_text_below=args.det_small_text_below,
+                           det_long_image_aspect=args.det_long_image_aspect)
     evaluator = DetectionIoUEvaluator()
     ours, totals, lines, failures = [], [0, 0, 0], [], 0
     order_scores: Dict[Tuple[str, str], OrderScore] = defaultdict(OrderScore)

@@ -16,16 +16,22 @@ from paddle_pp.utils.crop import crop_size
 
 
 def det_target_size(h: int, w: int, limit_side_len: int, limit_type: str,
-                     max_side_limit: Optional[int] = None) -> Tuple[int, int]:
+                     max_side_limit: Optional[int] = None, long_image_aspect: float = 0.0) -> Tuple[int, int]:
     """Target (h, w): scale by the limit rule, then snap each side to a multiple of 32 (>= 32).
 
     The network downsamples by 32, so both sides must be multiples of 32; the
     ``max(..., 32)`` keeps tiny or extreme-aspect images from collapsing to 0.
     ``max_side_limit`` (PaddleOCR 3.x's; None: none, as PaddleOCR 2.x) then caps the long side: ``min`` never
     shrinks, so without it a 50 MP photo would reach the network whole.
+    ``long_image_aspect`` (ours; 0: never, as PaddleOCR): with ``max``, an image whose long side is over this many
+    times its short side is shrunk only until its short side is ``limit_side_len / long_image_aspect``, as a page
+    of that shape would be. ``max`` alone takes a 1:6 receipt's print down to a sixth of a 1:1 page's, where DB
+    finds no lines at all; this way it is seen as the pages it is made of, at most ``max_side_limit`` long.
     """
     if limit_type == "max":
-        if max(h, w) > limit_side_len:
+        if long_image_aspect > 0 and max(h, w) > long_image_aspect * min(h, w):
+            ratio = min(1.0, float(limit_side_len) / (long_image_aspect * min(h, w)))
+        elif max(h, w) > limit_side_len:
             ratio = float(limit_side_len) / h if h > w else float(limit_side_len) / w
         else:
             ratio = 1.0
@@ -105,7 +111,7 @@ def small_text_long_side(boxes: Sequence[np.ndarray], source_long_side: int, inp
 
 
 def det_resize(img: np.ndarray, limit_side_len: int = 960, limit_type: str = "max",
-               max_side_limit: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
+               max_side_limit: Optional[int] = None, long_image_aspect: float = 0.0) -> Tuple[np.ndarray, np.ndarray]:
     """Resize an HWC image for the DB detector like PaddleOCR's DetResizeForTest (type 0).
 
     Returns the resized image and ``shape_info = [src_h, src_w, ratio_h, ratio_w]``
@@ -114,7 +120,8 @@ def det_resize(img: np.ndarray, limit_side_len: int = 960, limit_type: str = "ma
     if img.ndim < 2 or img.shape[0] <= 0 or img.shape[1] <= 0:
         raise ValueError(f"det_resize needs a non-empty HxW(xC) image, got shape {img.shape}")
     src_h, src_w = int(img.shape[0]), int(img.shape[1])
-    resize_h, resize_w = det_target_size(src_h, src_w, limit_side_len, limit_type, max_side_limit)
+    resize_h, resize_w = det_target_size(src_h, src_w, limit_side_len, limit_type, max_side_limit,
+                                         long_image_aspect)
     resized = cv2.resize(img, (int(resize_w), int(resize_h)))
     ratio_h = resize_h / float(src_h)
     ratio_w = resize_w / float(src_w)
@@ -141,7 +148,8 @@ def normalize_det(img: np.ndarray, mean: Sequence[float] = IMAGENET_MEAN,
 
 def det_preprocess(img: np.ndarray, limit_side_len: int = 960, limit_type: str = "max",
                    mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
-                   scale: float = PIXEL_SCALE, max_side_limit: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
+                   scale: float = PIXEL_SCALE, max_side_limit: Optional[int] = None,
+                   long_image_aspect: float = 0.0) -> Tuple[np.ndarray, np.ndarray]:
     """Full detector preprocess: resize, normalize, HWC->CHW. Returns (chw float32, shape_info)."""
-    resized, shape_info = det_resize(img, limit_side_len, limit_type, max_side_limit)
+    resized, shape_info = det_resize(img, limit_side_len, limit_type, max_side_limit, long_image_aspect)
     return normalize_det(resized, mean, std, scale), shape_info
