@@ -131,7 +131,8 @@ def _images():
               "small_print": fixtures.half_size_document(),                 # detected twice, the second zoomed
               "nearly_large": fixtures.nearly_large_document(),             # the same, zoomed less
               "long_line_turned": np.ascontiguousarray(np.rot90(fixtures.long_line_page(), 2)),  # cls in pieces
-              "short_word": fixtures.short_word_page()}                    # cls turned too
+              "short_word": fixtures.short_word_page(),                    # cls turned too
+              "long_page": cv2.resize(np.vstack([doc] * 4), (1280, 3360))}  # shrunk by its short side
     for rel in ("sroie_dev/images/080.jpg", "msra_td500_test/orig/MSRA-TD500/test/IMG_0059.JPG",
                 "scene_words/iiit5k_train/IMG/10.jpg"):
         path = SHARED / rel
@@ -158,7 +159,7 @@ def _det_pipeline(img, onnx_models):
     det_cfg = load_config("det")
     inf = det_cfg["Inference"]
     chw, shape_info = det_preprocess(_bordered(img, inf)[0], inf["limit_side_len"], inf["limit_type"], inf["mean"],
-                                     inf["std"], inf["scale"])
+                                     inf["std"], inf["scale"], inf["max_side_limit"], inf["long_image_aspect"])
     return chw, shape_info, onnx_models["det"](chw[None])
 
 
@@ -170,7 +171,9 @@ def test_det_preprocess_is_bit_exact(driver, cpp_config, tmp_path, name):
     # 10: an IIIT5K word crop; the long line's page is 110 px high, the short word's 120
     assert (border > 0) == (name.startswith("tight_") or name in ("10", "long_line_turned", "short_word"))
     chw, shape_info = det_preprocess(bordered, inf["limit_side_len"], inf["limit_type"], inf["mean"], inf["std"],
-                                     inf["scale"])
+                                     inf["scale"], inf["max_side_limit"], inf["long_image_aspect"])
+    if name == "long_page":  # 4 pages high: shrunk until its short side is 960 / 1.5, not its long side to 960
+        assert min(chw.shape[1:]) == round(960 / 1.5 / 32) * 32 and max(chw.shape[1:]) > 960
     out = driver("det_pre", cpp_config, _save(tmp_path / "img.npy", img), tmp_path / "chw.npy")
     assert out["shape_info"] == shape_info.tolist() and out["border"] == border
     cpp = np.load(tmp_path / "chw.npy")
@@ -542,6 +545,7 @@ def test_config_comes_from_the_yaml(cpp_config):
     assert float(values["det_db_box_thresh"]) == det["PostProcess"]["box_thresh"]
     assert int(values["det_limit_side_len"]) == det["Inference"]["limit_side_len"]
     assert int(values["det_max_side_limit"]) == det["Inference"]["max_side_limit"] == 4000
+    assert float(values["det_long_image_aspect"]) == det["Inference"]["long_image_aspect"] == 1.5
     assert int(values["det_border_below"]) == det["Inference"]["border_below"] == 192
     assert float(values["det_border_ratio"]) == det["Inference"]["border_ratio"] == 0.5
     assert float(values["det_border_unclip_ratio"]) == det["Inference"]["border_unclip_ratio"] == 2.0

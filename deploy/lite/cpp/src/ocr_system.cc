@@ -20,6 +20,7 @@ OcrSystem::OcrSystem(const Config& c, Predictor* det, Predictor* cls, Predictor*
   det_limit_side_len_ = c.Int("det_limit_side_len");
   det_limit_type_ = c.Str("det_limit_type");
   det_max_side_limit_ = ReadDetMaxSideLimit(c);
+  det_long_image_aspect_ = ReadDetLongImageAspect(c);
   det_border_ = ReadDetBorder(c);
   det_small_text_ = ReadSmallText(c);
   det_mean_ = c.Doubles("det_mean");
@@ -72,7 +73,7 @@ std::vector<Quad> OcrSystem::Detect(const cv::Mat& img, int limit_side_len, cons
   // a small image is detected inside a border (pipeline.py's TextDetector), its boxes moved back into the image
   int border = DetectionBorder(img.rows, img.cols, det_border_);
   cv::Mat resized = DetResize(border ? AddBorder(img, border) : img, limit_side_len, limit_type, &info,
-                              det_max_side_limit_);
+                              det_max_side_limit_, det_long_image_aspect_);
   Tensor input;
   input.shape = {1, 3, resized.rows, resized.cols};
   input.data.resize(input.numel());
@@ -227,7 +228,8 @@ int OcrSystem::FullSize(const cv::Mat& img) const {
   int long_side = std::max(img.rows, img.cols);
   if (det_max_side_limit_ > 0) long_side = std::min(long_side, det_max_side_limit_);
   int h = 0, w = 0;
-  DetTargetSize(img.rows, img.cols, det_limit_side_len_, det_limit_type_, &h, &w, det_max_side_limit_);
+  DetTargetSize(img.rows, img.cols, det_limit_side_len_, det_limit_type_, &h, &w, det_max_side_limit_,
+                det_long_image_aspect_);
   return std::max(h, w) >= kOrientationRecountShrunkBelow * long_side ? 0 : long_side;
 }
 

@@ -47,6 +47,7 @@ class OcrSystem {
   Predictor *det_, *cls_, *rec_;
   int det_limit_side_len_;
   int det_max_side_limit_;
+  double det_long_image_aspect_;  // 0: PaddleOCR's resize (configs written before the key)
   DetBorder det_border_;  // preprocess.h; none for configs written before the keys
   SmallText det_small_text_;  // preprocess.h; never for configs written before the keys
   std::string det_limit_type_;

@@ -15,10 +15,12 @@ int64_t Tensor::numel() const {
 }
 
 void DetTargetSize(int h, int w, int limit_side_len, const std::string& limit_type, int* resize_h, int* resize_w,
-                   int max_side_limit) {
+                   int max_side_limit, double long_image_aspect) {
   double ratio = 1.0;
   if (limit_type == "max") {
-    if (std::max(h, w) > limit_side_len) ratio = h > w ? double(limit_side_len) / h : double(limit_side_len) / w;
+    if (long_image_aspect > 0.0 && std::max(h, w) > long_image_aspect * std::min(h, w))
+      ratio = std::min(1.0, double(limit_side_len) / (long_image_aspect * std::min(h, w)));
+    else if (std::max(h, w) > limit_side_len) ratio = h > w ? double(limit_side_len) / h : double(limit_side_len) / w;
   } else if (limit_type == "min") {
     if (std::min(h, w) < limit_side_len) ratio = h < w ? double(limit_side_len) / h : double(limit_side_len) / w;
   } else if (limit_type == "resize_long") {
@@ -39,6 +41,10 @@ void DetTargetSize(int h, int w, int limit_side_len, const std::string& limit_ty
 }
 
 int ReadDetMaxSideLimit(const Config& c) { return c.Has("det_max_side_limit") ? c.Int("det_max_side_limit") : 0; }
+
+double ReadDetLongImageAspect(const Config& c) {
+  return c.Has("det_long_image_aspect") ? c.Double("det_long_image_aspect") : 0.0;
+}
 
 int DetectionBorder(int h, int w, const DetBorder& border) {
   int short_side = std::min(h, w);
@@ -91,10 +97,10 @@ DetBorder ReadDetBorder(const Config& c) {
 }
 
 cv::Mat DetResize(const cv::Mat& img, int limit_side_len, const std::string& limit_type, ShapeInfo* info,
-                  int max_side_limit) {
+                  int max_side_limit, double long_image_aspect) {
   if (img.empty()) throw std::invalid_argument("DetResize: empty image");
   int rh = 0, rw = 0;
-  DetTargetSize(img.rows, img.cols, limit_side_len, limit_type, &rh, &rw, max_side_limit);
+  DetTargetSize(img.rows, img.cols, limit_side_len, limit_type, &rh, &rw, max_side_limit, long_image_aspect);
   cv::Mat resized;
   cv::resize(img, resized, cv::Size(rw, rh));
   info->src_h = img.rows;

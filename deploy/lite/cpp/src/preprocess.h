@@ -24,13 +24,17 @@ struct Tensor {
 };
 
 // DetResizeForTest type 0: limit_type 'max', 'min' or 'resize_long'; then the long side capped at max_side_limit
-// (0: no cap, as PaddleOCR 2.x); each side snapped to a multiple of 32.
+// (0: no cap, as PaddleOCR 2.x); each side snapped to a multiple of 32. With 'max', an image whose long side is
+// over long_image_aspect times its short side is shrunk only until that short side is limit_side_len /
+// long_image_aspect (det_ops.det_target_size; 0: never, as PaddleOCR).
 void DetTargetSize(int h, int w, int limit_side_len, const std::string& limit_type, int* resize_h, int* resize_w,
-                   int max_side_limit = 0);
+                   int max_side_limit = 0, double long_image_aspect = 0.0);
 cv::Mat DetResize(const cv::Mat& img, int limit_side_len, const std::string& limit_type, ShapeInfo* info,
-                  int max_side_limit = 0);
+                  int max_side_limit = 0, double long_image_aspect = 0.0);
 // det_max_side_limit of an ocr_config.txt; configs written before the key have no cap (0).
 int ReadDetMaxSideLimit(const Config& c);
+// det_long_image_aspect of an ocr_config.txt; configs written before the key resize as PaddleOCR (0).
+double ReadDetLongImageAspect(const Config& c);
 // det_ops.detection_border: the border (pixels per side) an h x w image is detected inside: border_ratio of its
 // short side when that side is under border_below (0: never, as PaddleOCR), else 0.
 struct DetBorder {
