@@ -173,7 +173,8 @@ class TextDetector:
         boxes, input_long_side = self.detect_once(img, limit_side_len, limit_type)
         if limit_side_len is None and limit_type is None:
             zoomed = small_text_long_side(boxes, max(img.shape[:2]) + 2 * self.border_of(img), input_long_side,
-                                          self.small_text_below, self.small_text_zoom, self.small_text_height)
+                                          self.small_text_below, self.small_text_zoom, self.small_text_height,
+                                          self.max_side_limit)
             if zoomed:
                 boxes, _ = self.detect_once(img, zoomed, "resize_long", self.small_text_unclip_ratio)
         return boxes

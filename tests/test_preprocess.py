@@ -63,6 +63,21 @@ def test_det_resize_caps_the_long_side(hw, limit, limit_type, cap, expected):
     assert out.shape[:2] == (576, 992) and shape[2] == 576 / 360
 
 
+@pytest.mark.parametrize("hw, expected", [
+    ((5500, 880), (4000, 640)),     # a 1:6 receipt: its short side shrunk to 960 / 1.5 = 640 (PaddleOCR: 160)
+    ((880, 5500), (640, 4000)),     # lying down alike
+    ((1400, 1000), (960, 672)),     # 1.4 : 1, a page: shrunk by its long side, exactly PaddleOCR's
+    ((2000, 1300), (992, 640)),     # just over 1.5 : 1: 984 x 640, about what its long side gives (960 x 640)
+    ((3000, 600), (3008, 608)),     # a short side already under 640 is never grown
+    ((30000, 1000), (4000, 128)),   # the long side still capped by max_side_limit
+])
+def test_det_resize_long_images_by_their_short_side(hw, expected):
+    from paddle_pp.data.imaug.det_ops import det_target_size
+
+    assert det_target_size(*hw, 960, "max", 4000, 1.5) == expected
+    assert max(det_target_size(*hw, 960, "max", 4000)) == 960    # 0 (the default): PaddleOCR's resize
+    assert det_target_size(*hw, 736, "min", 4000, 1.5) == det_target_size(*hw, 736, "min", 4000)  # only max
+
 def test_det_resize_errors():
     with pytest.raises(ValueError):
         det_resize(_img(10, 10), 960, "median")
@@ -237,6 +252,9 @@ def test_small_text_long_side_zooms_when_the_median_box_is_small():
     # long, seen at 256, would be seen at 256 again); 1000 px seen at 960 is seen at 992
     assert small_text_long_side(_boxes(10), 260, 256, 28, 1.5) == 0
     assert small_text_long_side(_boxes(10), 1000, 960, 28, 1.5) == 1000
+    # a long image already seen at the detector's cap (max_side_limit) is not seen at the cap again
+    assert small_text_long_side(_boxes(10), 4200, 4000, 28, 1.5, max_side_limit=4000) == 0
+    assert small_text_long_side(_boxes(10), 6000, 3000, 28, 1.5, max_side_limit=4000) == 4000
 
 
 def test_small_text_long_side_zooms_text_nearly_large_enough_less():

@@ -220,6 +220,23 @@ def test_small_text_is_detected_again_zoomed(ocr, monkeypatch):
     assert sum(heights) > sum(narrow)
 
 
+def test_a_long_image_is_shrunk_by_its_short_side(ocr, monkeypatch):
+    """det.yml's long_image_aspect: a receipt sixteen documents long (6720 x 640) shrunk until its long side is
+    960 (PaddleOCR) has its print 4-5 px high, too small to find even zoomed; shrunk by its short side instead (to
+    at most 960 / 1.5 = 640, here not at all, then the long side capped at max_side_limit, 4000) every line is
+    found, in order, and read. A long image seen at the cap is not detected at the cap a second time."""
+    inference = ocr.configs["det"]["Inference"]
+    assert (inference["long_image_aspect"], inference["max_side_limit"]) == (1.5, 4000)
+    receipt = np.vstack([fixtures.document()[0]] * 16)
+    expected = [squash(text) for text, _ in fixtures.DOC_LINES] * 16
+    sides = _detector_input_sides(ocr, monkeypatch)
+    found = [squash(r.transcription) for r in ocr.ocr_results(receipt)]
+    assert len(found) == len(expected) and sum(a == b for a, b in zip(found, expected)) >= len(expected) - 2, found
+    assert sides == [4000]                                   # capped, once
+    paddleocr_resize = PPOCR(det_long_image_aspect=0)
+    assert sum(squash(r.transcription) in expected for r in paddleocr_resize.ocr_results(receipt)) < 10
+
+
 def test_a_word_cropped_tight_is_found_inside_a_border(ocr, models_dir):
     """det.yml's border_below: an image with a short side under 192 px is detected inside a border of its edges'
     colour. Without it (PaddleOCR) DB misses words cropped to their ink; with it each is found and read whole,

@@ -80,7 +80,8 @@ def add_border(img: np.ndarray, border: int) -> np.ndarray:
 
 
 def small_text_long_side(boxes: Sequence[np.ndarray], source_long_side: int, input_long_side: int,
-                         small_text_below: float, zoom: float, height: float = 0.0) -> int:
+                         small_text_below: float, zoom: float, height: float = 0.0,
+                         max_side_limit: Optional[int] = None) -> int:
     """The long side at which an image is detected again, or 0 when the first pass is kept.
 
     DB finds text best when it is 20-40 px high at the network's input. The default resize (PaddleOCR's `max 960`)
@@ -94,7 +95,8 @@ def small_text_long_side(boxes: Sequence[np.ndarray], source_long_side: int, inp
     the image itself is not enlarged (DB's boxes on enlarged clean print cut descenders). 0: the first pass stands
     (small_text_below 0, no boxes, or an image the first pass already saw at its own size, give or take the
     snap of its sides to multiples of 32).
-    `source_long_side` is that of the image the network saw the boxes in (with its border, if any).
+    `source_long_side` is that of the image the network saw the boxes in (with its border, if any);
+    `max_side_limit` the detector's cap (a long image seen at the cap gets no second pass at the cap again).
     """
     if not small_text_below or zoom <= 1.0 or len(boxes) == 0:
         return 0
@@ -104,6 +106,8 @@ def small_text_long_side(boxes: Sequence[np.ndarray], source_long_side: int, inp
     if height and median > 0:
         zoom = min(zoom, height / median)
     zoomed = min(int(round(input_long_side * zoom)), source_long_side)
+    if max_side_limit is not None:
+        zoomed = min(zoomed, int(max_side_limit))
     # the network's input at that long side (det_target_size snaps sides to multiples of 32): a zoom that snaps
     # back to the first pass's input is none (a 260 px image was seen at 256 and would be again)
     snapped = max(det_target_size(source_long_side, source_long_side, zoomed, "resize_long"))

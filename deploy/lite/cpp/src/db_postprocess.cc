@@ -210,7 +210,7 @@ std::vector<Quad> FilterTagDetRes(const std::vector<Quad>& boxes, int img_height
 }
 
 int SmallTextLongSide(const std::vector<Quad>& boxes, int source_long_side, int input_long_side,
-                      const SmallText& small) {
+                      const SmallText& small, int max_side_limit) {
   if (small.below <= 0 || small.zoom <= 1.0 || boxes.empty()) return 0;
   std::vector<int> heights;
   for (const Quad& box : boxes) {
@@ -227,6 +227,7 @@ int SmallTextLongSide(const std::vector<Quad>& boxes, int source_long_side, int 
   double zoom = small.height > 0 && median > 0 ? std::min(small.zoom, small.height / median) : small.zoom;
   // Python's round(): ties to even, as nearbyint in the default rounding mode; never past the image's own size
   int zoomed = std::min(static_cast<int>(std::nearbyint(input_long_side * zoom)), source_long_side);
+  if (max_side_limit > 0) zoomed = std::min(zoomed, max_side_limit);
   // the network's input at that long side (DetTargetSize snaps sides to multiples of 32): no zoom if it snaps back
   int snapped = 0, unused = 0;
   DetTargetSize(source_long_side, source_long_side, zoomed, "resize_long", &snapped, &unused, 0);

@@ -63,7 +63,8 @@ std::vector<Quad> OcrSystem::Detect(const cv::Mat& img) {
   int input_long_side = 0;
   std::vector<Quad> boxes = Detect(img, det_limit_side_len_, det_limit_type_, &input_long_side);
   int border = DetectionBorder(img.rows, img.cols, det_border_);
-  int zoomed = SmallTextLongSide(boxes, std::max(img.rows, img.cols) + 2 * border, input_long_side, det_small_text_);
+  int zoomed = SmallTextLongSide(boxes, std::max(img.rows, img.cols) + 2 * border, input_long_side, det_small_text_,
+                                 det_max_side_limit_);
   return zoomed ? Detect(img, zoomed, "resize_long", nullptr, det_small_text_.unclip_ratio) : boxes;
 }
 
