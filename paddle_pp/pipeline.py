@@ -161,11 +161,12 @@ class TextDetector:
         self.mean, self.std, self.scale = inference["mean"], inference["std"], float(inference["scale"])
         self.postprocess = DBPostProcess(**_postprocess_kwargs(cfg))
 
-    def preprocess(self, img: np.ndarray, limit_side_len: Optional[int] = None,
-                   limit_type: Optional[str] = None) -> Tuple[np.ndarray, np.ndarray]:
-        """(chw, shape_info) at the detector's resize, or at the one given."""
+    def preprocess(self, img: np.ndarray, limit_side_len: Optional[int] = None, limit_type: Optional[str] = None,
+                   bordered: bool = False) -> Tuple[np.ndarray, np.ndarray]:
+        """(chw, shape_info) at the detector's resize, or at the one given. An image inside its border (a word
+        crop, a scanned line) is a line, not a long page: it is shrunk by its long side, as PaddleOCR does."""
         return det_preprocess(img, limit_side_len or self.limit_side_len, limit_type or self.limit_type, self.mean,
-                              self.std, self.scale, self.max_side_limit, self.long_image_aspect)
+                              self.std, self.scale, self.max_side_limit, 0.0 if bordered else self.long_image_aspect)
 
     def __call__(self, img: np.ndarray, limit_side_len: Optional[int] = None,
                  limit_type: Optional[str] = None) -> np.ndarray:
@@ -187,7 +188,8 @@ class TextDetector:
         """One pass of the network: the boxes (grown by `unclip_ratio` when given, else by the border's or
         PostProcess's), and the long side of the network's input."""
         border = self.border_of(img)
-        chw, shape_info = self.preprocess(add_border(img, border) if border else img, limit_side_len, limit_type)
+        chw, shape_info = self.preprocess(add_border(img, border) if border else img, limit_side_len, limit_type,
+                                          bordered=bool(border))
         prob = self.engine(chw[None])
         if unclip_ratio is None and border:
             unclip_ratio = self.border_unclip_ratio
@@ -203,7 +205,7 @@ class TextDetector:
         if self.max_side_limit is not None:
             long_side = min(long_side, int(self.max_side_limit))
         configured = det_target_size(img.shape[0], img.shape[1], self.limit_side_len, self.limit_type,
-                                      self.max_side_limit, self.long_image_aspect)
+                                      self.max_side_limit, 0.0 if self.border_of(img) else self.long_image_aspect)
         return None if max(configured) >= shrunk_below * long_side else long_side
 
 

@@ -78,10 +78,7 @@ def test_classifier_options_reach_the_system(tmp_path, models_dir, capsys):
     turned = np.ascontiguousarray(np.rot90(fixtures.long_line_page(), 2))
     cv2.imwrite(str(tmp_path / "line.png"), turned)
     (tmp_path / "labels.txt").write_text(f"line.png\t{fixtures.LONG_LINE}\n", encoding="utf-8")
-    # detected at PaddleOCR's resize, whose box the whole-crop classifier turns (seen at its own size, as a long
-    # image, the line's box happens to be one it keeps upright)
-    common = ["--crops", "--label_file", str(tmp_path / "labels.txt"), "--data_dir", str(tmp_path),
-              "--det_long_image_aspect", "0"]
+    common = ["--crops", "--label_file", str(tmp_path / "labels.txt"), "--data_dir", str(tmp_path)]
     assert E.main(common) == 0
     assert "read exactly 1" in capsys.readouterr().out
     assert E.main(common + ["--cls_pieces_above", "0", "--cls_turned_view", "false"]) == 0

@@ -158,8 +158,9 @@ def _bordered(img, inf):
 def _det_pipeline(img, onnx_models):
     det_cfg = load_config("det")
     inf = det_cfg["Inference"]
-    chw, shape_info = det_preprocess(_bordered(img, inf)[0], inf["limit_side_len"], inf["limit_type"], inf["mean"],
-                                     inf["std"], inf["scale"], inf["max_side_limit"], inf["long_image_aspect"])
+    bordered, border = _bordered(img, inf)
+    chw, shape_info = det_preprocess(bordered, inf["limit_side_len"], inf["limit_type"], inf["mean"], inf["std"],
+                                     inf["scale"], inf["max_side_limit"], 0.0 if border else inf["long_image_aspect"])
     return chw, shape_info, onnx_models["det"](chw[None])
 
 
@@ -171,7 +172,7 @@ def test_det_preprocess_is_bit_exact(driver, cpp_config, tmp_path, name):
     # 10: an IIIT5K word crop; the long line's page is 110 px high, the short word's 120
     assert (border > 0) == (name.startswith("tight_") or name in ("10", "long_line_turned", "short_word"))
     chw, shape_info = det_preprocess(bordered, inf["limit_side_len"], inf["limit_type"], inf["mean"], inf["std"],
-                                     inf["scale"], inf["max_side_limit"], inf["long_image_aspect"])
+                                     inf["scale"], inf["max_side_limit"], 0.0 if border else inf["long_image_aspect"])
     if name == "long_page":  # 4 pages high: shrunk until its short side is 960 / 1.5, not its long side to 960
         assert min(chw.shape[1:]) == round(960 / 1.5 / 32) * 32 and max(chw.shape[1:]) > 960
     out = driver("det_pre", cpp_config, _save(tmp_path / "img.npy", img), tmp_path / "chw.npy")

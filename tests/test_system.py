@@ -66,8 +66,7 @@ def test_a_long_line_upside_down_is_turned_back(ocr):
     assert [squash(r.transcription) for r in ocr.ocr_results(turned)] == line
     assert [squash(r.transcription) for r in ocr.ocr_results(page)] == line
     assert [squash(r.transcription) for r in PPOCR(cls_turned_view=False).ocr_results(turned)] == line
-    # detected at PaddleOCR's resize too: the box the long-image resize finds happens to be one it keeps upright
-    whole = PPOCR(cls_pieces_above=0, cls_turned_view=False, det_long_image_aspect=0)
+    whole = PPOCR(cls_pieces_above=0, cls_turned_view=False)
     assert [squash(r.transcription) for r in whole.ocr_results(turned)] != line
 
 
@@ -225,7 +224,9 @@ def test_a_long_image_is_shrunk_by_its_short_side(ocr, monkeypatch):
     """det.yml's long_image_aspect: a receipt sixteen documents long (6720 x 640) shrunk until its long side is
     960 (PaddleOCR) has its print 4-5 px high, too small to find even zoomed; shrunk by its short side instead (to
     at most 960 / 1.5 = 640, here not at all, then the long side capped at max_side_limit, 4000) every line is
-    found, in order, and read. A long image seen at the cap is not detected at the cap a second time."""
+    found, in order, and read. A long image seen at the cap is not detected at the cap a second time. An image
+    detected inside a border (short side under 192 px: a word crop, a scanned line) is a line, not a page, and is
+    shrunk by its long side."""
     inference = ocr.configs["det"]["Inference"]
     assert (inference["long_image_aspect"], inference["max_side_limit"]) == (1.5, 4000)
     receipt = np.vstack([fixtures.document()[0]] * 16)
@@ -234,6 +235,9 @@ def test_a_long_image_is_shrunk_by_its_short_side(ocr, monkeypatch):
     found = [squash(r.transcription) for r in ocr.ocr_results(receipt)]
     assert len(found) == len(expected) and sum(a == b for a, b in zip(found, expected)) >= len(expected) - 2, found
     assert sides == [4000]                                   # capped, once
+    sides.clear()
+    ocr.ocr_results(fixtures.long_line_page())   # 1500 x 110, a scanned line: inside its border, a line, not a page
+    assert sides[0] == 960                       # shrunk by its long side, as PaddleOCR does
     paddleocr_resize = PPOCR(det_long_image_aspect=0)
     assert sum(squash(r.transcription) in expected for r in paddleocr_resize.ocr_results(receipt)) < 10
 

@@ -71,10 +71,11 @@ std::vector<Quad> OcrSystem::Detect(const cv::Mat& img) {
 std::vector<Quad> OcrSystem::Detect(const cv::Mat& img, int limit_side_len, const std::string& limit_type,
                                     int* input_long_side, double unclip_ratio) {
   ShapeInfo info;
-  // a small image is detected inside a border (pipeline.py's TextDetector), its boxes moved back into the image
+  // a small image is detected inside a border (pipeline.py's TextDetector), its boxes moved back into the image;
+  // such an image is a line, not a long page: shrunk by its long side
   int border = DetectionBorder(img.rows, img.cols, det_border_);
   cv::Mat resized = DetResize(border ? AddBorder(img, border) : img, limit_side_len, limit_type, &info,
-                              det_max_side_limit_, det_long_image_aspect_);
+                              det_max_side_limit_, border ? 0.0 : det_long_image_aspect_);
   Tensor input;
   input.shape = {1, 3, resized.rows, resized.cols};
   input.data.resize(input.numel());
@@ -230,7 +231,7 @@ int OcrSystem::FullSize(const cv::Mat& img) const {
   if (det_max_side_limit_ > 0) long_side = std::min(long_side, det_max_side_limit_);
   int h = 0, w = 0;
   DetTargetSize(img.rows, img.cols, det_limit_side_len_, det_limit_type_, &h, &w, det_max_side_limit_,
-                det_long_image_aspect_);
+                DetectionBorder(img.rows, img.cols, det_border_) ? 0.0 : det_long_image_aspect_);
   return std::max(h, w) >= kOrientationRecountShrunkBelow * long_side ? 0 : long_side;
 }
 

@@ -146,7 +146,8 @@ int main(int argc, char** argv) {
       int border = DetectionBorder(img.rows, img.cols, ReadDetBorder(c));
       ShapeInfo info;
       cv::Mat resized = DetResize(border ? AddBorder(img, border) : img, c.Int("det_limit_side_len"),
-                                  c.Str("det_limit_type"), &info, ReadDetMaxSideLimit(c), ReadDetLongImageAspect(c));
+                                  c.Str("det_limit_type"), &info, ReadDetMaxSideLimit(c),
+                                  border ? 0.0 : ReadDetLongImageAspect(c));
       Tensor t;
       t.shape = {3, resized.rows, resized.cols};
       t.data.resize(t.numel());
