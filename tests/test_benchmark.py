@@ -149,7 +149,9 @@ def test_det_resize_runs_each_system_at_each_resize_and_reaches_the_detector(mod
     assert "onnx@max:960 " in capsys.readouterr().out                   # a column wide enough for the name
     once = bench.build_system("onnx@max:960:0", args).ocr.system.detector
     assert (once.limit_type, once.limit_side_len, once.small_text_below) == ("max", 960, 0)
-    for bad in ("min:0", "middle:960", "960", "max:960:-1"):
+    plain = bench.build_system("onnx@max:960::0", args).ocr.system.detector
+    assert (plain.small_text_below, plain.long_image_aspect) == (28, 0)     # the empty field keeps the model's
+    for bad in ("min:0", "middle:960", "960", "max:960:-1", "max:960::-1", "max:960:0:0:0"):
         with pytest.raises(SystemExit):
             bench.build_parser().parse_args(["--image_dir", str(tmp_path), "--det_resize", bad])
 

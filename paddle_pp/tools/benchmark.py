@@ -268,20 +268,21 @@ def timed_run(system, img: np.ndarray):
 
 def parse_det_resize(text: str) -> Dict[str, Any]:
     """'min:960' -> the PPOCR options det_limit_type='min', det_limit_side_len=960; 'max:960:0' also sets
-    det_small_text_below=0 (one pass). Checked against their schema ranges (argparse.ArgumentTypeError names the
-    problem)."""
+    det_small_text_below=0 (one pass), 'max:960::0' det_long_image_aspect=0 (long images shrunk by their long
+    side, as PaddleOCR); an empty field keeps the model's. Checked against their schema ranges
+    (argparse.ArgumentTypeError names the problem)."""
     from paddle_pp.pipeline import option_field
 
-    kind, _, rest = text.partition(":")
-    side, _, small = rest.partition(":")
-    options = {"det_limit_type": kind, "det_limit_side_len": side}
-    if small:
-        options["det_small_text_below"] = small
+    fields = text.split(":")
+    names = ("det_limit_type", "det_limit_side_len", "det_small_text_below", "det_long_image_aspect")
+    options = {name: value for name, value in zip(names, fields) if value or name in names[:2]}
     try:
+        if len(fields) < 2 or len(fields) > len(names):
+            raise argparse.ArgumentTypeError(f"{len(fields)} fields")
         return {flag: option_field(flag).parse(value) for flag, value in options.items()}
     except argparse.ArgumentTypeError as exc:
-        raise argparse.ArgumentTypeError(f"expects TYPE:SIDE[:SMALL_TEXT_BELOW] such as min:960 or max:960:0, got "
-                                         f"'{text}' ({exc})") from None
+        raise argparse.ArgumentTypeError(f"expects TYPE:SIDE[:SMALL_TEXT_BELOW[:LONG_IMAGE_ASPECT]] such as min:960, "
+                                         f"max:960:0 or max:960::0, got '{text}' ({exc})") from None
 
 
 def det_resize_arg(text: str) -> str:
@@ -476,11 +477,12 @@ def build_parser() -> argparse.ArgumentParser:
                              "pages upright first (use_doc_orientation_classify); NAME_whole: NAME classifying "
                              "every crop whole (cls_pieces_above 0, cls_turned_view false)")
     parser.add_argument("--compare", nargs="*", default=[], choices=COMPARE, help="other systems, same run")
-    parser.add_argument("--det_resize", nargs="+", default=[], metavar="TYPE:SIDE[:SMALL]",
+    parser.add_argument("--det_resize", nargs="+", default=[], metavar="TYPE:SIDE[:SMALL[:LONG]]",
                         type=det_resize_arg,
                         help="run each of our systems at each of these detector resizes, named NAME@TYPE:SIDE (e.g. "
                              "max:960 min:960: --det_limit_type and --det_limit_side_len; max:960:0 also "
-                             "--det_small_text_below 0, one pass); default: the model's")
+                             "--det_small_text_below 0, one pass; max:960::0 --det_long_image_aspect 0, long images "
+                             "shrunk as PaddleOCR does); default: the model's")
     parser.add_argument("--max_images", type=int, default=0, help="use only the first N images (0: all)")
     parser.add_argument("--limit", action="append", default=[], metavar="NAME=N",
                         help="run system NAME on the first N images only (e.g. dygraph=50)")
