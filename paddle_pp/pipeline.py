@@ -170,14 +170,19 @@ class TextDetector:
 
     def __call__(self, img: np.ndarray, limit_side_len: Optional[int] = None,
                  limit_type: Optional[str] = None) -> np.ndarray:
-        """The boxes of an image at the detector's resize, or at the one given (then never zoomed)."""
-        boxes, input_long_side = self.detect_once(img, limit_side_len, limit_type)
+        """The boxes of an image at the detector's resize, or at the one given (then never zoomed). Text found small
+        is detected again, zoomed; where max_side_limit leaves no room to zoom (a long image already seen at the
+        cap), the first pass's map is traced again instead, its boxes grown as the zoomed pass's would be."""
+        prob, shape_info, input_long_side = self.run_network(img, limit_side_len, limit_type)
+        boxes = self.trace(img, prob, shape_info)
         if limit_side_len is None and limit_type is None:
-            zoomed = small_text_long_side(boxes, max(img.shape[:2]) + 2 * self.border_of(img), input_long_side,
-                                          self.small_text_below, self.small_text_zoom, self.small_text_height,
-                                          self.max_side_limit)
+            source_long_side = max(img.shape[:2]) + 2 * self.border_of(img)
+            wanted = [self.small_text_below, self.small_text_zoom, self.small_text_height]
+            zoomed = small_text_long_side(boxes, source_long_side, input_long_side, *wanted, self.max_side_limit)
             if zoomed:
                 boxes, _ = self.detect_once(img, zoomed, "resize_long", self.small_text_unclip_ratio)
+            elif small_text_long_side(boxes, source_long_side, input_long_side, *wanted):  # only the cap stops it
+                boxes = self.trace(img, prob, shape_info, self.small_text_unclip_ratio)
         return boxes
 
     def border_of(self, img: np.ndarray) -> int:
@@ -187,16 +192,29 @@ class TextDetector:
                     unclip_ratio: Optional[float] = None) -> Tuple[np.ndarray, int]:
         """One pass of the network: the boxes (grown by `unclip_ratio` when given, else by the border's or
         PostProcess's), and the long side of the network's input."""
+        prob, shape_info, input_long_side = self.run_network(img, limit_side_len, limit_type)
+        return self.trace(img, prob, shape_info, unclip_ratio), input_long_side
+
+    def run_network(self, img: np.ndarray, limit_side_len: Optional[int] = None,
+                    limit_type: Optional[str] = None) -> Tuple[np.ndarray, np.ndarray, int]:
+        """(probability map, shape_info, the long side of the network's input) of the image, inside its border
+        when it gets one."""
         border = self.border_of(img)
         chw, shape_info = self.preprocess(add_border(img, border) if border else img, limit_side_len, limit_type,
                                           bordered=bool(border))
-        prob = self.engine(chw[None])
+        return self.engine(chw[None]), shape_info, max(chw.shape[1:])
+
+    def trace(self, img: np.ndarray, prob: np.ndarray, shape_info: np.ndarray,
+              unclip_ratio: Optional[float] = None) -> np.ndarray:
+        """The boxes of a probability map of `img` (run_network's), grown by `unclip_ratio` when given, else by
+        the border's or PostProcess's, in the image's pixels."""
+        border = self.border_of(img)
         if unclip_ratio is None and border:
             unclip_ratio = self.border_unclip_ratio
         boxes = self.postprocess(prob, shape_info[None], unclip_ratio)[0]
         if border:
             boxes = [np.asarray(box, dtype=np.float32) - np.float32(border) for box in boxes]  # clipped below
-        return filter_tag_det_res(boxes, img.shape), max(chw.shape[1:])
+        return filter_tag_det_res(boxes, img.shape)
 
     def full_size(self, img: np.ndarray, shrunk_below: float = 1.0) -> Optional[int]:
         """The long side at which the image is detected at its own size (capped by max_side_limit), or None when

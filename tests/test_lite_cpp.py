@@ -132,7 +132,8 @@ def _images():
               "nearly_large": fixtures.nearly_large_document(),             # the same, zoomed less
               "long_line_turned": np.ascontiguousarray(np.rot90(fixtures.long_line_page(), 2)),  # cls in pieces
               "short_word": fixtures.short_word_page(),                    # cls turned too
-              "long_page": cv2.resize(np.vstack([doc] * 4), (1280, 3360))}  # shrunk by its short side
+              "long_page": cv2.resize(np.vstack([doc] * 4), (1280, 3360)),  # shrunk by its short side
+              "long_receipt": np.vstack([doc] * 16)}  # capped at det_max_side_limit: its small text traced again
     for rel in ("sroie_dev/images/080.jpg", "msra_td500_test/orig/MSRA-TD500/test/IMG_0059.JPG",
                 "scene_words/iiit5k_train/IMG/10.jpg"):
         path = SHARED / rel

@@ -224,7 +224,8 @@ def test_a_long_image_is_shrunk_by_its_short_side(ocr, monkeypatch):
     """det.yml's long_image_aspect: a receipt sixteen documents long (6720 x 640) shrunk until its long side is
     960 (PaddleOCR) has its print 4-5 px high, too small to find even zoomed; shrunk by its short side instead (to
     at most 960 / 1.5 = 640, here not at all, then the long side capped at max_side_limit, 4000) every line is
-    found, in order, and read. A long image seen at the cap is not detected at the cap a second time. An image
+    found, in order, and read. A long image seen at the cap is not detected at the cap a second time; its map is
+    traced again with the zoomed pass's growth. An image
     detected inside a border (short side under 192 px: a word crop, a scanned line) is a line, not a page, and is
     shrunk by its long side."""
     inference = ocr.configs["det"]["Inference"]
@@ -232,9 +233,16 @@ def test_a_long_image_is_shrunk_by_its_short_side(ocr, monkeypatch):
     receipt = np.vstack([fixtures.document()[0]] * 16)
     expected = [squash(text) for text, _ in fixtures.DOC_LINES] * 16
     sides = _detector_input_sides(ocr, monkeypatch)
-    found = [squash(r.transcription) for r in ocr.ocr_results(receipt)]
+    lines = ocr.ocr_results(receipt)
+    found = [squash(r.transcription) for r in lines]
     assert len(found) == len(expected) and sum(a == b for a, b in zip(found, expected)) >= len(expected) - 2, found
     assert sides == [4000]                                   # capped, once
+    # its print found small (18 px at the input) and no room to zoom: the map traced again, the boxes grown by
+    # small_text_unclip_ratio (1.8) as a zoomed pass's, not by PostProcess's 1.5 (one pass)
+    one_pass = PPOCR(det_small_text_below=0).ocr_results(receipt)
+    assert len(one_pass) == len(lines)
+    heights = [(np.ptp(np.array(a.points)[:, 1]), np.ptp(np.array(b.points)[:, 1])) for a, b in zip(lines, one_pass)]
+    assert all(grown >= cut for grown, cut in heights) and sum(g - c for g, c in heights) > 2 * len(heights), heights
     sides.clear()
     ocr.ocr_results(fixtures.long_line_page())   # 1500 x 110, a scanned line: inside its border, a line, not a page
     assert sides[0] == 960                       # shrunk by its long side, as PaddleOCR does

@@ -4,6 +4,7 @@ r"""Label conversions and statistics.
         --image_dir ch4_training_images --out train_icdar2015_label.txt
     python dataset_tools/convert.py det2rec --label_file det_label.txt --image_root R --out rec_crops/
     python dataset_tools/convert.py det2cls --label_file det_label.txt --image_root R --out cls_crops/
+    python dataset_tools/convert.py stack --label_file det_label.txt --image_root R --out long/ [--group 3]
     python dataset_tools/convert.py stats --label_file rec_label.txt [--dict keys.txt] [--det]
 
 icdar2015: each `gt_img_N.txt` (lines `x1,y1,...,x4,y4,transcription`, UTF-8 with or without BOM; the
@@ -11,6 +12,9 @@ transcription may contain commas) becomes one detection label line `<prefix>/img
 the prefix defaults to the image folder's name (PaddleOCR's layout: paths relative to the folder above).
 det2rec: each quad is cut out by a perspective warp (as the PP-OCR system crops), "###" / "*" skipped.
 det2cls: the same crops, each stored upright (label 0) and turned 180 degrees (label 180).
+stack: long images (long receipts, as a test of the detector's resize): every `--group` labelled images in turn,
+scaled to the narrowest one's width and stacked top to bottom, their labels moved with them (`images/long_N.jpg` and
+`label.txt`, a detection label file).
 """
 from __future__ import annotations
 
@@ -175,6 +179,45 @@ def det_to_crops(label_file: Path, image_root: Path, out_dir: Path, with_180: bo
             "skipped": dict(skipped)}
 
 
+# ----------------------------------------------------------------------------- long images
+def stack_images(label_file: Path, image_root: Path, out_dir: Path, group: int) -> dict:
+    """Every `group` images of a detection label file stacked top to bottom into one long image (each scaled to
+    the narrowest one's width), with their labels; the last stack may hold fewer. An unreadable image or label is
+    skipped and named in "problems"."""
+    if group < 1:
+        raise DataToolError(f"--group must be at least 1, got {group}")
+    pages, problems = [], []
+    for line_number, path, label in read_label_lines(label_file):
+        try:
+            pages.append((read_image(image_root / path), parse_det_label(label, f"{label_file}:{line_number}")))
+        except DataToolError as error:
+            problems.append(str(error))
+    lines = []
+    for number, start in enumerate(tqdm(range(0, len(pages), group), desc="stack", unit="img")):
+        image, items = stacked(pages[start:start + group])
+        name = f"images/long_{number:03d}.jpg"
+        write_image(out_dir / name, image)
+        lines.append(f"{name}\t{format_det_label(items)}")
+    write_text_atomic(out_dir / "label.txt", "\n".join(lines) + ("\n" if lines else ""))
+    return {"images": len(lines), "pages": len(pages), "problems": problems}
+
+
+def stacked(pages: Sequence[tuple]) -> tuple:
+    """(image, items) of labelled pages stacked top to bottom at the narrowest one's width."""
+    width = min(image.shape[1] for image, _ in pages)
+    parts, items, top = [], [], 0
+    for image, page_items in pages:
+        scale = width / image.shape[1]
+        if scale != 1:
+            image = cv2.resize(image, (width, max(1, int(round(image.shape[0] * scale)))), interpolation=cv2.INTER_AREA)
+        for item in page_items:
+            points = np.asarray(item["points"], dtype=np.float64) * scale + [0, top]
+            items.append({"transcription": item["transcription"], "points": np.rint(points).astype(int).tolist()})
+        parts.append(image)
+        top += image.shape[0]
+    return np.vstack(parts), items
+
+
 # ----------------------------------------------------------------------------- statistics
 def label_statistics(label_files: Sequence[Path], dictionary: Optional[Sequence[str]], det: bool) -> dict:
     """Length histogram, character counts and characters missing from the dictionary."""
@@ -224,6 +267,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         sub.add_argument("--image_root", type=Path, required=True)
         sub.add_argument("--out", type=Path, required=True, help="output folder")
         sub.add_argument("--ext", choices=["jpg", "png"], default="jpg")
+    stack = commands.add_parser("stack", help="detection labels -> long images, several stacked top to bottom")
+    stack.add_argument("--label_file", type=Path, required=True)
+    stack.add_argument("--image_root", type=Path, required=True)
+    stack.add_argument("--out", type=Path, required=True, help="output folder")
+    stack.add_argument("--group", type=int, default=3, help="images per long image")
     stats = commands.add_parser("stats", help="label statistics against a dictionary")
     stats.add_argument("--label_file", type=Path, nargs="+", required=True)
     stats.add_argument("--dict", dest="dict_path", type=Path, default=None,
@@ -243,6 +291,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"skipped: {problem}", file=sys.stderr)
         written = "label.txt" + (" and cls_label.txt" if args.command == "det2cls" else "")
         print(f"{args.out}: {result['crops']} crops, {written}")
+    elif args.command == "stack":
+        result = stack_images(args.label_file, args.image_root, args.out, args.group)
+        for problem in result["problems"]:
+            print(f"skipped: {problem}", file=sys.stderr)
+        print(f"{args.out}: {result['images']} long images of {result['pages']} labelled ones, label.txt")
     else:
         print_statistics(label_statistics(args.label_file, load_dictionary(args.dict_path), args.det))
     return 0

@@ -58,23 +58,34 @@ OcrSystem::OcrSystem(const Config& c, Predictor* det, Predictor* cls, Predictor*
   OrderBoxes({}, reading_order_);  // an unknown order fails at load, not at the first image
 }
 
-// pipeline.py's TextDetector.__call__: a second pass, zoomed, when the first finds small text
+// pipeline.py's TextDetector.__call__: a second pass, zoomed, when the first finds small text; where
+// det_max_side_limit leaves no room to zoom (a long image already seen at the cap), the first map traced again
 std::vector<Quad> OcrSystem::Detect(const cv::Mat& img) {
   int input_long_side = 0;
-  std::vector<Quad> boxes = Detect(img, det_limit_side_len_, det_limit_type_, &input_long_side);
-  int border = DetectionBorder(img.rows, img.cols, det_border_);
-  int zoomed = SmallTextLongSide(boxes, std::max(img.rows, img.cols) + 2 * border, input_long_side, det_small_text_,
-                                 det_max_side_limit_);
-  return zoomed ? Detect(img, zoomed, "resize_long", nullptr, det_small_text_.unclip_ratio) : boxes;
+  ShapeInfo info;
+  Tensor prob = RunDetector(img, det_limit_side_len_, det_limit_type_, &info, &input_long_side);
+  std::vector<Quad> boxes = Trace(img, prob, info, 0.0);
+  int source_long_side = std::max(img.rows, img.cols) + 2 * DetectionBorder(img.rows, img.cols, det_border_);
+  int zoomed = SmallTextLongSide(boxes, source_long_side, input_long_side, det_small_text_, det_max_side_limit_);
+  if (zoomed) return Detect(img, zoomed, "resize_long", nullptr, det_small_text_.unclip_ratio);
+  if (SmallTextLongSide(boxes, source_long_side, input_long_side, det_small_text_))  // only the cap stops it
+    return Trace(img, prob, info, det_small_text_.unclip_ratio);
+  return boxes;
 }
 
 std::vector<Quad> OcrSystem::Detect(const cv::Mat& img, int limit_side_len, const std::string& limit_type,
                                     int* input_long_side, double unclip_ratio) {
   ShapeInfo info;
+  Tensor prob = RunDetector(img, limit_side_len, limit_type, &info, input_long_side);
+  return Trace(img, prob, info, unclip_ratio);
+}
+
+Tensor OcrSystem::RunDetector(const cv::Mat& img, int limit_side_len, const std::string& limit_type, ShapeInfo* info,
+                              int* input_long_side) {
   // a small image is detected inside a border (pipeline.py's TextDetector), its boxes moved back into the image;
   // such an image is a line, not a long page: shrunk by its long side
   int border = DetectionBorder(img.rows, img.cols, det_border_);
-  cv::Mat resized = DetResize(border ? AddBorder(img, border) : img, limit_side_len, limit_type, &info,
+  cv::Mat resized = DetResize(border ? AddBorder(img, border) : img, limit_side_len, limit_type, info,
                               det_max_side_limit_, border ? 0.0 : det_long_image_aspect_);
   Tensor input;
   input.shape = {1, 3, resized.rows, resized.cols};
@@ -84,6 +95,12 @@ std::vector<Quad> OcrSystem::Detect(const cv::Mat& img, int limit_side_len, cons
   Tensor prob = det_->Run(input);
   if (prob.shape.size() != 4 || prob.shape[0] != 1)
     throw std::runtime_error("det output must be [1, 1, H, W]");
+  return prob;
+}
+
+std::vector<Quad> OcrSystem::Trace(const cv::Mat& img, const Tensor& prob, const ShapeInfo& info,
+                                   double unclip_ratio) const {
+  int border = DetectionBorder(img.rows, img.cols, det_border_);
   int h = int(prob.shape[2]), w = int(prob.shape[3]);
   DBParams db = db_;
   if (unclip_ratio > 0)

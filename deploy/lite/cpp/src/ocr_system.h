@@ -40,6 +40,12 @@ class OcrSystem {
   std::vector<OcrResult> Run(const cv::Mat& img, int* angle = nullptr);
 
  private:
+  // The detector's probability map [1, 1, H, W] of the image (inside its border when it gets one) at that resize.
+  Tensor RunDetector(const cv::Mat& img, int limit_side_len, const std::string& limit_type, ShapeInfo* info,
+                     int* input_long_side);
+  // DB's boxes of that map in the image's pixels, grown by unclip_ratio when > 0, else by the border's or
+  // det_db_unclip_ratio.
+  std::vector<Quad> Trace(const cv::Mat& img, const Tensor& prob, const ShapeInfo& info, double unclip_ratio) const;
   // Each crop's label probabilities, run in batches of cls_batch_num taken in this order of crop indices.
   std::vector<std::vector<float>> ClsProbabilities(const std::vector<cv::Mat>& crops,
                                                    const std::vector<size_t>& order);
