@@ -7,7 +7,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from paddle_pp.dataset_tools.convert import convert_icdar2015, crop_quad, det_to_crops, label_statistics, parse_icdar2015_gt
+from paddle_pp.dataset_tools.convert import (convert_icdar2015, crop_quad, det_to_crops, label_statistics,
+                                             parse_icdar2015_gt, stack_images)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,6 +86,40 @@ def test_det_to_rec_and_cls_crops(tmp_path):
     assert len(rec_lines) == 1 and rec_lines[0].endswith("\tHELLO")
     cls_lines = (tmp_path / "out" / "cls_label.txt").read_text().splitlines()
     assert [line.split("\t")[1] for line in cls_lines] == ["0", "180"]
+
+
+def test_stack_makes_long_images_with_their_labels_moved(tmp_path):
+    """Every --group images stacked top to bottom at the narrowest width, each label scaled and moved down with its
+    image; a missing image is named and skipped, and the last stack holds what is left."""
+    widths = {"a.png": 200, "b.png": 400, "c.png": 200, "d.png": 200}
+    lines = []
+    for index, (name, width) in enumerate(widths.items()):
+        image = np.full((100, width, 3), 255, np.uint8)
+        cv2.rectangle(image, (20, 40), (60, 60), (0, 0, 0), -1)
+        cv2.imwrite(str(tmp_path / name), image)
+        item = {"transcription": f"T{index}", "points": [[20, 40], [60, 40], [60, 60], [20, 60]]}
+        lines.append(f"{name}\t{json.dumps([item])}")
+    lines.insert(1, "missing.png\t[]")
+    (tmp_path / "det.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = stack_images(tmp_path / "det.txt", tmp_path, tmp_path / "long", group=3)
+    assert (result["images"], result["pages"]) == (2, 4) and "missing.png" in result["problems"][0]
+    labels = [line.split("\t") for line in (tmp_path / "long" / "label.txt").read_text().splitlines()]
+    assert [name for name, _ in labels] == ["images/long_000.jpg", "images/long_001.jpg"]
+    first = cv2.imread(str(tmp_path / "long" / labels[0][0]))
+    assert first.shape[:2] == (100 + 50 + 100, 200)              # b.png scaled to 200 px wide: 50 px high
+    items = json.loads(labels[0][1])
+    assert [item["transcription"] for item in items] == ["T0", "T1", "T2"]   # the missing one is skipped
+    assert [item["points"][0] for item in items] == [[20, 40], [10, 120], [20, 190]]
+    for item in items:                                            # each box still lies on its black bar
+        (x0, y0), (x1, y1) = item["points"][0], item["points"][2]
+        assert first[y0 + 2:y1 - 2, x0 + 2:x1 - 2].max() < 60
+    assert [item["transcription"] for item in json.loads(labels[1][1])] == ["T3"]      # what is left
+    assert cv2.imread(str(tmp_path / "long" / labels[1][0])).shape[:2] == (100, 200)
+    result = subprocess.run([sys.executable, str(ROOT / "dataset_tools" / "convert.py"), "stack", "--label_file",
+                             str(tmp_path / "det.txt"), "--image_root", str(tmp_path), "--out", str(tmp_path / "two"),
+                             "--group", "2"], capture_output=True, text=True)
+    assert result.returncode == 0 and "2 long images of 4 labelled ones" in result.stdout, result.stderr
+    assert "missing.png" in result.stderr
 
 
 def test_label_statistics_against_dictionary(tmp_path):
