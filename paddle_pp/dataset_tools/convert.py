@@ -23,7 +23,7 @@ import re
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -186,23 +186,25 @@ def stack_images(label_file: Path, image_root: Path, out_dir: Path, group: int) 
     skipped and named in "problems"."""
     if group < 1:
         raise DataToolError(f"--group must be at least 1, got {group}")
-    pages, problems = [], []
-    for line_number, path, label in read_label_lines(label_file):
-        try:
-            pages.append((read_image(image_root / path), parse_det_label(label, f"{label_file}:{line_number}")))
+    entries, problems, lines, pages = list(read_label_lines(label_file)), [], [], 0
+    group_pages: List[Tuple[np.ndarray, List[dict]]] = []
+    for index, (line_number, path, label) in enumerate(tqdm(entries, desc="stack", unit="img")):
+        try:  # one stack's images in memory at a time
+            group_pages.append((read_image(image_root / path), parse_det_label(label, f"{label_file}:{line_number}")))
         except DataToolError as error:
             problems.append(str(error))
-    lines = []
-    for number, start in enumerate(tqdm(range(0, len(pages), group), desc="stack", unit="img")):
-        image, items = stacked(pages[start:start + group])
-        name = f"images/long_{number:03d}.jpg"
-        write_image(out_dir / name, image)
-        lines.append(f"{name}\t{format_det_label(items)}")
+        if group_pages and (len(group_pages) == group or index == len(entries) - 1):
+            image, items = stacked(group_pages)
+            name = f"images/long_{len(lines):03d}.jpg"
+            write_image(out_dir / name, image)
+            lines.append(f"{name}\t{format_det_label(items)}")
+            pages += len(group_pages)
+            group_pages = []
     write_text_atomic(out_dir / "label.txt", "\n".join(lines) + ("\n" if lines else ""))
-    return {"images": len(lines), "pages": len(pages), "problems": problems}
+    return {"images": len(lines), "pages": pages, "problems": problems}
 
 
-def stacked(pages: Sequence[tuple]) -> tuple:
+def stacked(pages: Sequence[Tuple[np.ndarray, List[dict]]]) -> Tuple[np.ndarray, List[dict]]:
     """(image, items) of labelled pages stacked top to bottom at the narrowest one's width."""
     width = min(image.shape[1] for image, _ in pages)
     parts, items, top = [], [], 0

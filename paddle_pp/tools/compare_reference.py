@@ -4,9 +4,9 @@ The reference is the PaddleOCR 2.x inference pipeline as ported in the `ppocr-on
 the official ONNX files), configured to SPEC.md's defaults: det limit 960 'max', thresh 0.3, box_thresh 0.6,
 unclip 1.5, no dilation, fast score, cls threshold 0.9, rec batches of 6, drop_score 0.5. Ours is `PPOCR`
 (our dygraph models and our own pre/post-processing), with PaddleOCR's detection: no border around small images,
-one pass for small text, every box kept, every crop classified whole and read as cut (`pipeline.PADDLEOCR_SETTINGS`;
-det.yml's border, zoom and nested_thresh, cls.yml's turned view and pieces and rec.yml's widening of crops that end
-on ink are ours, docs/inference.md).
+one pass for small text, long images shrunk by their long side, every box kept, every crop classified whole and read
+as cut (`pipeline.PADDLEOCR_SETTINGS`; det.yml's border, zoom, long_image_aspect and nested_thresh, cls.yml's turned
+view and pieces and rec.yml's widening of crops that end on ink are ours, docs/inference.md).
 A box matches when all four corners are within `--tol` pixels; texts are compared on matched boxes.
 
     python deploy/compare_reference.py --image_dir ../shared/data/sroie_dev/images
