@@ -120,6 +120,10 @@ def test_stack_makes_long_images_with_their_labels_moved(tmp_path):
                              "--group", "2"], capture_output=True, text=True)
     assert result.returncode == 0 and "2 long images of 4 labelled ones" in result.stdout, result.stderr
     assert "missing.png" in result.stderr
+    across = stack_images(tmp_path / "det.txt", tmp_path, tmp_path / "wide", group=2, across=True)
+    name, label = (tmp_path / "wide" / "label.txt").read_text().splitlines()[0].split("\t")
+    assert across["images"] == 2 and cv2.imread(str(tmp_path / "wide" / name)).shape[:2] == (100, 200 + 400)
+    assert [item["points"][0] for item in json.loads(label)] == [[20, 40], [220, 40]]   # b to the right of a
 
 
 def test_label_statistics_against_dictionary(tmp_path):

@@ -4,7 +4,7 @@ r"""Label conversions and statistics.
         --image_dir ch4_training_images --out train_icdar2015_label.txt
     python dataset_tools/convert.py det2rec --label_file det_label.txt --image_root R --out rec_crops/
     python dataset_tools/convert.py det2cls --label_file det_label.txt --image_root R --out cls_crops/
-    python dataset_tools/convert.py stack --label_file det_label.txt --image_root R --out long/ [--group 3]
+    python dataset_tools/convert.py stack --label_file det_label.txt --image_root R --out long/ [--group 3] [--across]
     python dataset_tools/convert.py stats --label_file rec_label.txt [--dict keys.txt] [--det]
 
 icdar2015: each `gt_img_N.txt` (lines `x1,y1,...,x4,y4,transcription`, UTF-8 with or without BOM; the
@@ -13,8 +13,8 @@ the prefix defaults to the image folder's name (PaddleOCR's layout: paths relati
 det2rec: each quad is cut out by a perspective warp (as the PP-OCR system crops), "###" / "*" skipped.
 det2cls: the same crops, each stored upright (label 0) and turned 180 degrees (label 180).
 stack: long images (long receipts, as a test of the detector's resize): every `--group` labelled images in turn,
-scaled to the narrowest one's width and stacked top to bottom, their labels moved with them (`images/long_N.jpg` and
-`label.txt`, a detection label file).
+scaled to the narrowest one's width and stacked top to bottom (`--across`: to the lowest one's height, side by side,
+left to right), their labels moved with them (`images/long_N.jpg` and `label.txt`, a detection label file).
 """
 from __future__ import annotations
 
@@ -180,10 +180,10 @@ def det_to_crops(label_file: Path, image_root: Path, out_dir: Path, with_180: bo
 
 
 # ----------------------------------------------------------------------------- long images
-def stack_images(label_file: Path, image_root: Path, out_dir: Path, group: int) -> dict:
+def stack_images(label_file: Path, image_root: Path, out_dir: Path, group: int, across: bool = False) -> dict:
     """Every `group` images of a detection label file stacked top to bottom into one long image (each scaled to
-    the narrowest one's width), with their labels; the last stack may hold fewer. An unreadable image or label is
-    skipped and named in "problems"."""
+    the narrowest one's width; `across`: side by side at the lowest one's height), with their labels; the last
+    stack may hold fewer. An unreadable image or label is skipped and named in "problems"."""
     if group < 1:
         raise DataToolError(f"--group must be at least 1, got {group}")
     entries, problems, lines, pages = list(read_label_lines(label_file)), [], [], 0
@@ -194,7 +194,7 @@ def stack_images(label_file: Path, image_root: Path, out_dir: Path, group: int) 
         except DataToolError as error:
             problems.append(str(error))
         if group_pages and (len(group_pages) == group or index == len(entries) - 1):
-            image, items = stacked(group_pages)
+            image, items = stacked_across(group_pages) if across else stacked(group_pages)
             name = f"images/long_{len(lines):03d}.jpg"
             write_image(out_dir / name, image)
             lines.append(f"{name}\t{format_det_label(items)}")
@@ -218,6 +218,16 @@ def stacked(pages: Sequence[Tuple[np.ndarray, List[dict]]]) -> Tuple[np.ndarray,
         parts.append(image)
         top += image.shape[0]
     return np.vstack(parts), items
+
+
+def stacked_across(pages: Sequence[Tuple[np.ndarray, List[dict]]]) -> Tuple[np.ndarray, List[dict]]:
+    """(image, items) of labelled pages side by side, left to right, at the lowest one's height: stacked() of the
+    pages transposed, transposed back."""
+    def transposed(image: np.ndarray, items: List[dict]) -> Tuple[np.ndarray, List[dict]]:
+        flipped = [{**item, "points": [[y, x] for x, y in item["points"]]} for item in items]
+        return np.ascontiguousarray(image.swapaxes(0, 1)), flipped
+
+    return transposed(*stacked([transposed(image, items) for image, items in pages]))
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -274,6 +284,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     stack.add_argument("--image_root", type=Path, required=True)
     stack.add_argument("--out", type=Path, required=True, help="output folder")
     stack.add_argument("--group", type=int, default=3, help="images per long image")
+    stack.add_argument("--across", action="store_true", help="side by side (wide images), not top to bottom")
     stats = commands.add_parser("stats", help="label statistics against a dictionary")
     stats.add_argument("--label_file", type=Path, nargs="+", required=True)
     stats.add_argument("--dict", dest="dict_path", type=Path, default=None,
@@ -294,7 +305,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         written = "label.txt" + (" and cls_label.txt" if args.command == "det2cls" else "")
         print(f"{args.out}: {result['crops']} crops, {written}")
     elif args.command == "stack":
-        result = stack_images(args.label_file, args.image_root, args.out, args.group)
+        result = stack_images(args.label_file, args.image_root, args.out, args.group, args.across)
         for problem in result["problems"]:
             print(f"skipped: {problem}", file=sys.stderr)
         print(f"{args.out}: {result['images']} long images of {result['pages']} labelled ones, label.txt")
