@@ -78,6 +78,7 @@ def test_det_resize_long_images_by_their_short_side(hw, expected):
     assert max(det_target_size(*hw, 960, "max", 4000)) == 960    # 0 (the default): PaddleOCR's resize
     assert det_target_size(*hw, 736, "min", 4000, 1.5) == det_target_size(*hw, 736, "min", 4000)  # only max
 
+
 def test_det_resize_errors():
     with pytest.raises(ValueError):
         det_resize(_img(10, 10), 960, "median")

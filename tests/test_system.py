@@ -225,9 +225,8 @@ def test_a_long_image_is_shrunk_by_its_short_side(ocr, monkeypatch):
     960 (PaddleOCR) has its print 4-5 px high, too small to find even zoomed; shrunk by its short side instead (to
     at most 960 / 1.5 = 640, here not at all, then the long side capped at max_side_limit, 4000) every line is
     found, in order, and read. A long image seen at the cap is not detected at the cap a second time; its map is
-    traced again with the zoomed pass's growth. An image
-    detected inside a border (short side under 192 px: a word crop, a scanned line) is a line, not a page, and is
-    shrunk by its long side."""
+    traced again with the zoomed pass's growth. An image detected inside a border (short side under 192 px: a word
+    crop, a scanned line) is a line, not a page, and is shrunk by its long side."""
     inference = ocr.configs["det"]["Inference"]
     assert (inference["long_image_aspect"], inference["max_side_limit"]) == (1.5, 4000)
     receipt = np.vstack([fixtures.document()[0]] * 16)
