@@ -16,13 +16,14 @@ import numpy as np
 
 from paddle_pp import config_schema, defaults
 from paddle_pp.config import load_config
-from paddle_pp.data.imaug.det_ops import (add_border, det_preprocess, det_target_size, detection_border,
-                                          small_text_long_side)
+from paddle_pp.data.imaug.det_ops import (add_border, det_preprocess, det_scale, det_target_size,
+                                          det_window_length, detection_border, small_text_long_side)
 from paddle_pp.data.imaug.rec_ops import cls_piece_spans, resize_norm_cls, resize_norm_rec
 from paddle_pp.engine import Engine
 from paddle_pp.postprocess.cls_postprocess import ClsPostProcess, combine_votes
 from paddle_pp.postprocess.ctc_decode import CTCLabelDecode, mixed_case_prior
 from paddle_pp.postprocess.db_postprocess import DBPostProcess, filter_tag_det_res
+from paddle_pp.postprocess.det_windows import merge_window_boxes, window_spans
 from paddle_pp.postprocess.word_boxes import WordSpan, word_spans
 from paddle_pp.utils import page_orientation
 from paddle_pp.utils.crop import (crop_size, crop_to_image, get_rotate_crop_image, inked_ends, is_turned_sideways,
@@ -40,6 +41,7 @@ OPTION_KEYS: Dict[str, Tuple[str, str, str]] = {
     "det_limit_type": ("det", "Inference", "limit_type"),
     "det_max_side_limit": ("det", "Inference", "max_side_limit"),
     "det_long_image_aspect": ("det", "Inference", "long_image_aspect"),
+    "det_window_overlap": ("det", "Inference", "window_overlap"),
     "det_border_below": ("det", "Inference", "border_below"),
     "det_border_ratio": ("det", "Inference", "border_ratio"),
     "det_border_unclip_ratio": ("det", "Inference", "border_unclip_ratio"),
@@ -77,12 +79,12 @@ SYSTEM_KEYS = ("use_angle_cls", "drop_score")
 
 
 # The options that turn off what paddle-pp adds to PaddleOCR's detection, classification and cropping (the border
-# around small images, the zoomed second pass for small text, long images shrunk by their short side, nested boxes
-# dropped, crops also classified turned and long ones in pieces, crops widened where a box ends on ink;
-# docs/inference.md): with them the system detects, turns and crops lines as PaddleOCR does.
+# around small images, the zoomed second pass for small text, long images shrunk by their short side and detected
+# in windows past the cap, nested boxes dropped, crops also classified turned and long ones in pieces, crops widened
+# where a box ends on ink; docs/inference.md): with them the system detects, turns and crops lines as PaddleOCR does.
 PADDLEOCR_SETTINGS: Dict[str, Any] = {"det_border_below": 0, "det_small_text_below": 0, "det_long_image_aspect": 0,
-                                      "det_db_nested_thresh": 0, "cls_pieces_above": 0, "cls_turned_view": False,
-                                      "rec_widen_inked_ends": 0}
+                                      "det_window_overlap": 0, "det_db_nested_thresh": 0, "cls_pieces_above": 0,
+                                      "cls_turned_view": False, "rec_widen_inked_ends": 0}
 
 
 def option_flags(model: str, section: Optional[str] = None) -> Tuple[str, ...]:
@@ -147,6 +149,9 @@ class TextDetector:
         self.max_side_limit: Optional[int] = inference.get("max_side_limit")  # absent: no cap (PaddleOCR 2.x)
         # with `max`, a long image is shrunk by its short side (det_ops.det_target_size); absent: never (PaddleOCR)
         self.long_image_aspect = float(inference.get("long_image_aspect") or 0.0)
+        # an image still longer than max_side_limit at its resize is detected in windows overlapping by this many
+        # of its short sides (postprocess/det_windows.py); absent or 0: shrunk to the cap (PaddleOCR 3.x)
+        self.window_overlap = float(inference.get("window_overlap") or 0.0)
         # a small image is detected inside a border (det_ops.detection_border); absent: never (PaddleOCR)
         self.border_below = int(inference.get("border_below") or 0)
         self.border_ratio = float(inference.get("border_ratio") or 0.0)
@@ -172,21 +177,66 @@ class TextDetector:
                  limit_type: Optional[str] = None) -> np.ndarray:
         """The boxes of an image at the detector's resize, or at the one given (then never zoomed). Text found small
         is detected again, zoomed; where max_side_limit leaves no room to zoom (a long image already seen at the
-        cap), the first pass's map is traced again instead, its boxes grown as the zoomed pass's would be."""
-        prob, shape_info, input_long_side = self.run_network(img, limit_side_len, limit_type)
-        boxes = self.trace(img, prob, shape_info)
-        if limit_side_len is None and limit_type is None:
+        cap), the first pass's map is traced again instead, its boxes grown as the zoomed pass's would be. An image
+        longer than the cap at the detector's resize is detected in windows (window_length), both passes."""
+        configured = limit_side_len is None and limit_type is None
+        window = self.window_length(img) if configured else 0
+        if window:
+            boxes = self.detect_in_windows(img, window)
+            input_long_side = int(max(img.shape[:2]) * self.scale_of(img))   # of the image, were it seen whole
+        else:
+            prob, shape_info, input_long_side = self.run_network(img, limit_side_len, limit_type)
+            boxes = self.trace(img, prob, shape_info)
+        if configured:
             source_long_side = max(img.shape[:2]) + 2 * self.border_of(img)
             wanted = [self.small_text_below, self.small_text_zoom, self.small_text_height]
-            zoomed = small_text_long_side(boxes, source_long_side, input_long_side, *wanted, self.max_side_limit)
-            if zoomed:
+            # windows bound the input at any scale: the zoom is capped only where the image is seen whole
+            zoomed = small_text_long_side(boxes, source_long_side, input_long_side, *wanted,
+                                          None if window else self.max_side_limit)
+            if zoomed and window:
+                boxes = self.detect_in_windows(img, window, zoomed / source_long_side)
+            elif zoomed:
                 boxes, _ = self.detect_once(img, zoomed, "resize_long", self.small_text_unclip_ratio)
-            elif small_text_long_side(boxes, source_long_side, input_long_side, *wanted):  # only the cap stops it
-                boxes = self.trace(img, prob, shape_info, self.small_text_unclip_ratio)
+            elif not window and small_text_long_side(boxes, source_long_side, input_long_side, *wanted):
+                boxes = self.trace(img, prob, shape_info, self.small_text_unclip_ratio)   # only the cap stops it
         return boxes
 
     def border_of(self, img: np.ndarray) -> int:
         return detection_border(img.shape[0], img.shape[1], self.border_below, self.border_ratio)
+
+    def window_length(self, img: np.ndarray) -> int:
+        """The long side (image pixels) of the windows the image is detected in at the detector's resize, or 0
+        when it is detected whole (window_overlap 0, an image within the cap, or one inside its border)."""
+        if self.window_overlap <= 0 or self.border_of(img):
+            return 0
+        return det_window_length(img.shape[0], img.shape[1], self.limit_side_len, self.limit_type,
+                                 self.max_side_limit, self.long_image_aspect)
+
+    def scale_of(self, img: np.ndarray) -> float:
+        """The scale of the detector's resize for this image, before the cap (det_ops.det_scale)."""
+        return det_scale(img.shape[0], img.shape[1], self.limit_side_len, self.limit_type, self.long_image_aspect)
+
+    def detect_in_windows(self, img: np.ndarray, window: int, zoom_scale: Optional[float] = None) -> np.ndarray:
+        """The boxes of a long image detected window by window along its long side, then joined
+        (det_windows.merge_window_boxes). The first pass: windows `window` long at the detector's resize (the
+        image's own scale). The zoomed pass (`zoom_scale`, the image's scale there): windows that come to
+        max_side_limit at that scale, their boxes grown by small_text_unclip_ratio. Windows overlap by
+        window_overlap of the short side; one window's input is in memory at a time."""
+        h, w = img.shape[:2]
+        axis = 0 if h >= w else 1
+        if zoom_scale is not None:
+            window = max(int(int(self.max_side_limit) / zoom_scale), min(h, w))
+        spans = window_spans(max(h, w), window, int(round(self.window_overlap * min(h, w))))
+        found = []
+        for start, end in spans:
+            part = np.ascontiguousarray(img[start:end] if axis == 0 else img[:, start:end])
+            if zoom_scale is None:
+                boxes, _ = self.detect_once(part)
+            else:
+                boxes, _ = self.detect_once(part, int(max(part.shape[:2]) * zoom_scale), "resize_long",
+                                            self.small_text_unclip_ratio)
+            found.append(boxes + np.float32([0, start] if axis == 0 else [start, 0]))
+        return merge_window_boxes(found, spans, axis, img.shape[:2])
 
     def detect_once(self, img: np.ndarray, limit_side_len: Optional[int] = None, limit_type: Optional[str] = None,
                     unclip_ratio: Optional[float] = None) -> Tuple[np.ndarray, int]:

@@ -223,30 +223,61 @@ def test_small_text_is_detected_again_zoomed(ocr, monkeypatch):
 def test_a_long_image_is_shrunk_by_its_short_side(ocr, monkeypatch):
     """det.yml's long_image_aspect: a receipt sixteen documents long (6720 x 640) shrunk until its long side is
     960 (PaddleOCR) has its print 4-5 px high, too small to find even zoomed; shrunk by its short side instead (to
-    at most 960 / 1.5 = 640, here not at all, then the long side capped at max_side_limit, 4000) every line is
-    found, in order, and read. A long image seen at the cap is not detected at the cap a second time; its map is
-    traced again with the zoomed pass's growth. An image detected inside a border (short side under 192 px: a word
-    crop, a scanned line) is a line, not a page, and is shrunk by its long side."""
+    at most 960 / 1.5 = 640, here not at all, then, with window_overlap 0, the long side capped at max_side_limit,
+    4000) every line is found, in order, and read. A long image seen at the cap is not detected at the cap a second
+    time; its map is traced again with the zoomed pass's growth. An image detected inside a border (short side
+    under 192 px: a word crop, a scanned line) is a line, not a page, and is shrunk by its long side."""
     inference = ocr.configs["det"]["Inference"]
     assert (inference["long_image_aspect"], inference["max_side_limit"]) == (1.5, 4000)
     receipt = np.vstack([fixtures.document()[0]] * 16)
     expected = [squash(text) for text, _ in fixtures.DOC_LINES] * 16
-    sides = _detector_input_sides(ocr, monkeypatch)
-    lines = ocr.ocr_results(receipt)
+    capped = PPOCR(det_window_overlap=0)
+    sides = _detector_input_sides(capped, monkeypatch)
+    lines = capped.ocr_results(receipt)
     found = [squash(r.transcription) for r in lines]
     assert len(found) == len(expected) and sum(a == b for a, b in zip(found, expected)) >= len(expected) - 2, found
     assert sides == [4000]                                   # capped, once
     # its print found small (18 px at the input) and no room to zoom: the map traced again, the boxes grown by
     # small_text_unclip_ratio (1.8) as a zoomed pass's, not by PostProcess's 1.5 (one pass)
-    one_pass = PPOCR(det_small_text_below=0).ocr_results(receipt)
+    one_pass = PPOCR(det_window_overlap=0, det_small_text_below=0).ocr_results(receipt)
     assert len(one_pass) == len(lines)
     heights = [(np.ptp(np.array(a.points)[:, 1]), np.ptp(np.array(b.points)[:, 1])) for a, b in zip(lines, one_pass)]
     assert all(grown >= cut for grown, cut in heights) and sum(g - c for g, c in heights) > 2 * len(heights), heights
-    sides.clear()
+    sides = _detector_input_sides(ocr, monkeypatch)
     ocr.ocr_results(fixtures.long_line_page())   # 1500 x 110, a scanned line: inside its border, a line, not a page
     assert sides[0] == 960                       # shrunk by its long side, as PaddleOCR does
     paddleocr_resize = PPOCR(det_long_image_aspect=0)
     assert sum(squash(r.transcription) in expected for r in paddleocr_resize.ocr_results(receipt)) < 10
+
+
+def test_an_image_longer_than_the_cap_is_detected_in_windows(ocr, monkeypatch):
+    """det.yml's window_overlap: a receipt sixty-four half-size documents long (13440 x 320, print 13-17 px high)
+    shrunk to the cap (4000) has its print 4-5 px high and loses every line; it is detected in four windows of 4000
+    at its own size instead, each overlapping the next by half its width, and every line is found once, in order,
+    and read, about as well as when the whole image is seen at once (a cap past its size, with the memory of that;
+    each window sees its text at another offset from the network's 32 px grid, which moves a box by a pixel or
+    two). A banner whose lines run across the windows (7200 x 240) gets each line's pieces joined into one box,
+    the box of the whole image."""
+    assert ocr.configs["det"]["Inference"]["window_overlap"] == 0.5
+    document = cv2.resize(fixtures.document()[0], None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    receipt = np.vstack([document] * 64)
+    expected = [squash(text) for text, _ in fixtures.DOC_LINES] * 64
+    at_once = [squash(r.transcription) for r in PPOCR(det_max_side_limit=16000).ocr_results(receipt)]
+    sides = _detector_input_sides(ocr, monkeypatch)
+    found = [squash(r.transcription) for r in ocr.ocr_results(receipt)]
+    assert sides == [4000] * 4                              # no input past the cap
+    assert len(found) == len(at_once) == len(expected)     # each line once, none lost between windows
+    assert sum(a == b for a, b in zip(found, expected)) >= sum(a == b for a, b in zip(at_once, expected)) - 10
+    assert sum(a == b for a, b in zip(found, expected)) >= 0.95 * len(expected)
+    shrunk = PPOCR(det_window_overlap=0).ocr_results(receipt)
+    assert sum(squash(r.transcription) in expected for r in shrunk) < 10
+    banner, _ = fixtures.render_lines([(" ".join([fixtures.LONG_LINE] * 5), 28)] * 2, size=(7200, 240))
+    whole = PPOCR(det_max_side_limit=8000).ocr(banner, rec=False)[0]
+    sides.clear()
+    joined = ocr.ocr(banner, rec=False)[0]
+    assert sides == [4000, 4000] and len(joined) == len(whole) == 2
+    assert np.abs(np.array(joined) - np.array(whole)).max() <= 4, (joined, whole)
+    assert np.ptp(np.array(joined[0])[:, 0]) > 6000          # one box across both windows
 
 
 def test_a_word_cropped_tight_is_found_inside_a_border(ocr, models_dir):

@@ -15,9 +15,26 @@ from paddle_pp.defaults import IMAGENET_MEAN, IMAGENET_STD, PIXEL_SCALE
 from paddle_pp.utils.crop import crop_size
 
 
+def det_scale(h: int, w: int, limit_side_len: int, limit_type: str, long_image_aspect: float = 0.0) -> float:
+    """The scale of an h x w image by the limit rule, before det_target_size's cap and snap."""
+    if limit_type == "max":
+        if long_image_aspect > 0 and max(h, w) > long_image_aspect * min(h, w):
+            return min(1.0, float(limit_side_len) / (long_image_aspect * min(h, w)))
+        if max(h, w) > limit_side_len:
+            return float(limit_side_len) / h if h > w else float(limit_side_len) / w
+        return 1.0
+    if limit_type == "min":
+        if min(h, w) < limit_side_len:
+            return float(limit_side_len) / h if h < w else float(limit_side_len) / w
+        return 1.0
+    if limit_type == "resize_long":
+        return float(limit_side_len) / max(h, w)
+    raise ValueError(f"unsupported limit_type {limit_type!r} (use 'max', 'min' or 'resize_long')")
+
+
 def det_target_size(h: int, w: int, limit_side_len: int, limit_type: str,
                      max_side_limit: Optional[int] = None, long_image_aspect: float = 0.0) -> Tuple[int, int]:
-    """Target (h, w): scale by the limit rule, then snap each side to a multiple of 32 (>= 32).
+    """Target (h, w): scale by the limit rule (det_scale), then snap each side to a multiple of 32 (>= 32).
 
     The network downsamples by 32, so both sides must be multiples of 32; the
     ``max(..., 32)`` keeps tiny or extreme-aspect images from collapsing to 0.
@@ -28,22 +45,7 @@ def det_target_size(h: int, w: int, limit_side_len: int, limit_type: str,
     of that shape would be. ``max`` alone takes a 1:6 receipt's print down to a sixth of a 1:1 page's, where DB
     finds no lines at all; this way it is seen as the pages it is made of, at most ``max_side_limit`` long.
     """
-    if limit_type == "max":
-        if long_image_aspect > 0 and max(h, w) > long_image_aspect * min(h, w):
-            ratio = min(1.0, float(limit_side_len) / (long_image_aspect * min(h, w)))
-        elif max(h, w) > limit_side_len:
-            ratio = float(limit_side_len) / h if h > w else float(limit_side_len) / w
-        else:
-            ratio = 1.0
-    elif limit_type == "min":
-        if min(h, w) < limit_side_len:
-            ratio = float(limit_side_len) / h if h < w else float(limit_side_len) / w
-        else:
-            ratio = 1.0
-    elif limit_type == "resize_long":
-        ratio = float(limit_side_len) / max(h, w)
-    else:
-        raise ValueError(f"unsupported limit_type {limit_type!r} (use 'max', 'min' or 'resize_long')")
+    ratio = det_scale(h, w, limit_side_len, limit_type, long_image_aspect)
     resize_h = int(h * ratio)
     resize_w = int(w * ratio)
     if max_side_limit is not None and max(resize_h, resize_w) > max_side_limit:
@@ -53,6 +55,28 @@ def det_target_size(h: int, w: int, limit_side_len: int, limit_type: str,
     resize_h = max(int(round(resize_h / 32) * 32), 32)
     resize_w = max(int(round(resize_w / 32) * 32), 32)
     return resize_h, resize_w
+
+
+def det_window_length(h: int, w: int, limit_side_len: int, limit_type: str, max_side_limit: Optional[int] = None,
+                      long_image_aspect: float = 0.0) -> int:
+    """The long side, in the image's pixels, of the windows an h x w image is detected in (det.yml's
+    window_overlap; postprocess/det_windows.py), or 0 when it is detected whole.
+
+    An image whose long side would pass ``max_side_limit`` at its resize is cut into windows that come to that cap
+    at the same scale (det_scale), instead of being shrunk to it. Only a resize that scales by the short side
+    (``min``, or ``max`` past ``long_image_aspect``) gives each window, of the same short side, the image's own
+    scale; an image resized by its long side, or whose short side alone passes the cap, is shrunk to it as before.
+    """
+    if max_side_limit is None:
+        return 0
+    short, long = min(h, w), max(h, w)
+    by_short_side = limit_type == "min" or (limit_type == "max" and long_image_aspect > 0 and
+                                             long > long_image_aspect * short)
+    ratio = det_scale(h, w, limit_side_len, limit_type, long_image_aspect)
+    if not by_short_side or int(long * ratio) <= max_side_limit:
+        return 0
+    window = int(max_side_limit / ratio)
+    return window if window > short else 0
 
 
 def detection_border(h: int, w: int, border_below: int, border_ratio: float) -> int:

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <stdexcept>
 
@@ -9,6 +10,7 @@
 
 #include "crop.h"
 #include "decode.h"
+#include "det_windows.h"
 #include "page_orientation.h"
 #include "preprocess.h"
 #include "reading_order.h"
@@ -21,6 +23,7 @@ OcrSystem::OcrSystem(const Config& c, Predictor* det, Predictor* cls, Predictor*
   det_limit_type_ = c.Str("det_limit_type");
   det_max_side_limit_ = ReadDetMaxSideLimit(c);
   det_long_image_aspect_ = ReadDetLongImageAspect(c);
+  det_window_overlap_ = ReadDetWindowOverlap(c);
   det_border_ = ReadDetBorder(c);
   det_small_text_ = ReadSmallText(c);
   det_mean_ = c.Doubles("det_mean");
@@ -59,18 +62,63 @@ OcrSystem::OcrSystem(const Config& c, Predictor* det, Predictor* cls, Predictor*
 }
 
 // pipeline.py's TextDetector.__call__: a second pass, zoomed, when the first finds small text; where
-// det_max_side_limit leaves no room to zoom (a long image already seen at the cap), the first map traced again
+// det_max_side_limit leaves no room to zoom (a long image already seen at the cap), the first map traced again.
+// An image longer than the cap at the config's resize is detected in windows, both passes.
 std::vector<Quad> OcrSystem::Detect(const cv::Mat& img) {
+  const int window = WindowLength(img);
   int input_long_side = 0;
   ShapeInfo info;
-  Tensor prob = RunDetector(img, det_limit_side_len_, det_limit_type_, &info, &input_long_side);
-  std::vector<Quad> boxes = Trace(img, prob, info, 0.0);
+  Tensor prob;
+  std::vector<Quad> boxes;
+  if (window) {
+    boxes = DetectInWindows(img, window, 0.0);
+    // the input's long side of the image, were it seen whole
+    input_long_side = static_cast<int>(std::max(img.rows, img.cols) *
+                                       DetScale(img.rows, img.cols, det_limit_side_len_, det_limit_type_,
+                                                det_long_image_aspect_));
+  } else {
+    prob = RunDetector(img, det_limit_side_len_, det_limit_type_, &info, &input_long_side);
+    boxes = Trace(img, prob, info, 0.0);
+  }
   int source_long_side = std::max(img.rows, img.cols) + 2 * DetectionBorder(img.rows, img.cols, det_border_);
-  int zoomed = SmallTextLongSide(boxes, source_long_side, input_long_side, det_small_text_, det_max_side_limit_);
+  // windows bound the input at any scale: the zoom is capped only where the image is seen whole
+  int zoomed = SmallTextLongSide(boxes, source_long_side, input_long_side, det_small_text_,
+                                 window ? 0 : det_max_side_limit_);
+  if (zoomed && window) return DetectInWindows(img, window, double(zoomed) / source_long_side);
   if (zoomed) return Detect(img, zoomed, "resize_long", nullptr, det_small_text_.unclip_ratio);
-  if (SmallTextLongSide(boxes, source_long_side, input_long_side, det_small_text_))  // only the cap stops it
+  if (!window && SmallTextLongSide(boxes, source_long_side, input_long_side, det_small_text_))  // only the cap
     return Trace(img, prob, info, det_small_text_.unclip_ratio);
   return boxes;
+}
+
+int OcrSystem::WindowLength(const cv::Mat& img) const {
+  if (det_window_overlap_ <= 0.0 || DetectionBorder(img.rows, img.cols, det_border_)) return 0;
+  return DetWindowLength(img.rows, img.cols, det_limit_side_len_, det_limit_type_, det_max_side_limit_,
+                         det_long_image_aspect_);
+}
+
+std::vector<Quad> OcrSystem::DetectInWindows(const cv::Mat& img, int window, double zoom_scale) {
+  const int axis = img.rows >= img.cols ? 0 : 1;
+  const int short_side = std::min(img.rows, img.cols);
+  if (zoom_scale > 0.0) window = std::max(static_cast<int>(det_max_side_limit_ / zoom_scale), short_side);
+  // Python's round(): ties to even, as nearbyint in the default rounding mode
+  const int overlap = static_cast<int>(std::nearbyint(det_window_overlap_ * short_side));
+  std::vector<std::pair<int, int>> spans = WindowSpans(std::max(img.rows, img.cols), window, overlap);
+  std::vector<std::vector<Quad>> found;
+  for (const auto& span : spans) {
+    const int length = span.second - span.first;
+    cv::Mat part = (axis == 0 ? img(cv::Rect(0, span.first, img.cols, length))
+                              : img(cv::Rect(span.first, 0, length, img.rows))).clone();
+    std::vector<Quad> boxes =
+        zoom_scale > 0.0 ? Detect(part, static_cast<int>(std::max(part.rows, part.cols) * zoom_scale), "resize_long",
+                                  nullptr, det_small_text_.unclip_ratio)
+                         : Detect(part, det_limit_side_len_, det_limit_type_, nullptr, 0.0);
+    const cv::Point2f shift = axis == 0 ? cv::Point2f(0.f, float(span.first)) : cv::Point2f(float(span.first), 0.f);
+    for (Quad& box : boxes)
+      for (cv::Point2f& p : box) p += shift;
+    found.push_back(boxes);
+  }
+  return MergeWindowBoxes(found, spans, axis, img.rows, img.cols);
 }
 
 std::vector<Quad> OcrSystem::Detect(const cv::Mat& img, int limit_side_len, const std::string& limit_type,

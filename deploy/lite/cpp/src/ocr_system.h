@@ -24,7 +24,8 @@ class OcrSystem {
   // cls may be null (no direction classifier); dict_path is the recognizer's character dictionary.
   OcrSystem(const Config& config, Predictor* det, Predictor* cls, Predictor* rec, const std::string& dict_path);
 
-  // At the config's resize; an image whose text is found small is detected again, zoomed (det_small_text_*).
+  // At the config's resize; an image whose text is found small is detected again, zoomed (det_small_text_*); an
+  // image longer than det_max_side_limit there is detected in overlapping windows (det_window_overlap).
   std::vector<Quad> Detect(const cv::Mat& img);
   // At the resize given instead of the config's, never zoomed (the page orientation's full-size pass); DB's boxes
   // grown by unclip_ratio when it is > 0, else by the border's or det_db_unclip_ratio.
@@ -46,6 +47,10 @@ class OcrSystem {
   // DB's boxes of that map in the image's pixels, grown by unclip_ratio when > 0, else by the border's or
   // det_db_unclip_ratio.
   std::vector<Quad> Trace(const cv::Mat& img, const Tensor& prob, const ShapeInfo& info, double unclip_ratio) const;
+  // pipeline.py's TextDetector.window_length / detect_in_windows: the windows' long side at the config's resize
+  // (0: whole), and the boxes found window by window, joined (det_windows.h); zoom_scale > 0: the zoomed pass.
+  int WindowLength(const cv::Mat& img) const;
+  std::vector<Quad> DetectInWindows(const cv::Mat& img, int window, double zoom_scale);
   // Each crop's label probabilities, run in batches of cls_batch_num taken in this order of crop indices.
   std::vector<std::vector<float>> ClsProbabilities(const std::vector<cv::Mat>& crops,
                                                    const std::vector<size_t>& order);
@@ -54,6 +59,7 @@ class OcrSystem {
   int det_limit_side_len_;
   int det_max_side_limit_;
   double det_long_image_aspect_;  // 0: PaddleOCR's resize (configs written before the key)
+  double det_window_overlap_;  // 0: long images shrunk to the cap (configs written before the key)
   DetBorder det_border_;  // preprocess.h; none for configs written before the keys
   SmallText det_small_text_;  // preprocess.h; never for configs written before the keys
   std::string det_limit_type_;

@@ -14,20 +14,24 @@ int64_t Tensor::numel() const {
   return n;
 }
 
-void DetTargetSize(int h, int w, int limit_side_len, const std::string& limit_type, int* resize_h, int* resize_w,
-                   int max_side_limit, double long_image_aspect) {
-  double ratio = 1.0;
+double DetScale(int h, int w, int limit_side_len, const std::string& limit_type, double long_image_aspect) {
   if (limit_type == "max") {
     if (long_image_aspect > 0.0 && std::max(h, w) > long_image_aspect * std::min(h, w))
-      ratio = std::min(1.0, double(limit_side_len) / (long_image_aspect * std::min(h, w)));
-    else if (std::max(h, w) > limit_side_len) ratio = h > w ? double(limit_side_len) / h : double(limit_side_len) / w;
-  } else if (limit_type == "min") {
-    if (std::min(h, w) < limit_side_len) ratio = h < w ? double(limit_side_len) / h : double(limit_side_len) / w;
-  } else if (limit_type == "resize_long") {
-    ratio = double(limit_side_len) / std::max(h, w);
-  } else {
-    throw std::invalid_argument("unsupported limit_type " + limit_type);
+      return std::min(1.0, double(limit_side_len) / (long_image_aspect * std::min(h, w)));
+    if (std::max(h, w) > limit_side_len) return h > w ? double(limit_side_len) / h : double(limit_side_len) / w;
+    return 1.0;
   }
+  if (limit_type == "min") {
+    if (std::min(h, w) < limit_side_len) return h < w ? double(limit_side_len) / h : double(limit_side_len) / w;
+    return 1.0;
+  }
+  if (limit_type == "resize_long") return double(limit_side_len) / std::max(h, w);
+  throw std::invalid_argument("unsupported limit_type " + limit_type);
+}
+
+void DetTargetSize(int h, int w, int limit_side_len, const std::string& limit_type, int* resize_h, int* resize_w,
+                   int max_side_limit, double long_image_aspect) {
+  const double ratio = DetScale(h, w, limit_side_len, limit_type, long_image_aspect);
   int rh = static_cast<int>(h * ratio);
   int rw = static_cast<int>(w * ratio);
   if (max_side_limit > 0 && std::max(rh, rw) > max_side_limit) {
@@ -38,6 +42,18 @@ void DetTargetSize(int h, int w, int limit_side_len, const std::string& limit_ty
   // Python's round(): ties to even, which is what nearbyint does in the default rounding mode.
   *resize_h = std::max(static_cast<int>(std::nearbyint(rh / 32.0) * 32), 32);
   *resize_w = std::max(static_cast<int>(std::nearbyint(rw / 32.0) * 32), 32);
+}
+
+int DetWindowLength(int h, int w, int limit_side_len, const std::string& limit_type, int max_side_limit,
+                    double long_image_aspect) {
+  if (max_side_limit <= 0) return 0;
+  const int short_side = std::min(h, w), long_side = std::max(h, w);
+  const bool by_short_side = limit_type == "min" || (limit_type == "max" && long_image_aspect > 0.0 &&
+                                                      long_side > long_image_aspect * short_side);
+  const double ratio = DetScale(h, w, limit_side_len, limit_type, long_image_aspect);
+  if (!by_short_side || static_cast<int>(long_side * ratio) <= max_side_limit) return 0;
+  const int window = static_cast<int>(max_side_limit / ratio);
+  return window > short_side ? window : 0;
 }
 
 int ReadDetMaxSideLimit(const Config& c) { return c.Has("det_max_side_limit") ? c.Int("det_max_side_limit") : 0; }

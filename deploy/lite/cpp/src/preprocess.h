@@ -27,8 +27,14 @@ struct Tensor {
 // (0: no cap, as PaddleOCR 2.x); each side snapped to a multiple of 32. With 'max', an image whose long side is
 // over long_image_aspect times its short side is shrunk only until that short side is limit_side_len /
 // long_image_aspect (det_ops.det_target_size; 0: never, as PaddleOCR).
+// det_ops.det_scale: the scale of the limit rule, before the cap and the snap.
+double DetScale(int h, int w, int limit_side_len, const std::string& limit_type, double long_image_aspect = 0.0);
 void DetTargetSize(int h, int w, int limit_side_len, const std::string& limit_type, int* resize_h, int* resize_w,
                    int max_side_limit = 0, double long_image_aspect = 0.0);
+// det_ops.det_window_length: the long side (image pixels) of the windows an image longer than max_side_limit at
+// a resize by its short side is detected in (det_windows.h), or 0 when it is detected whole.
+int DetWindowLength(int h, int w, int limit_side_len, const std::string& limit_type, int max_side_limit,
+                    double long_image_aspect);
 cv::Mat DetResize(const cv::Mat& img, int limit_side_len, const std::string& limit_type, ShapeInfo* info,
                   int max_side_limit = 0, double long_image_aspect = 0.0);
 // det_max_side_limit of an ocr_config.txt; configs written before the key have no cap (0).

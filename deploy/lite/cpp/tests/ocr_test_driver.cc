@@ -16,6 +16,10 @@
 //   cls_post PREDS.npy                                -> [[label index, score], ...]
 //   cls_votes VOTES.npy                               -> [p, ...]: CombineVotes of the float32 [V, C] rows
 //   cls_pieces W H CLS_H CLS_W PIECES_ABOVE MAX_PIECES -> [[left, right], ...]: ClsPieceSpans
+//   window_length H W LIMIT_SIDE_LEN LIMIT_TYPE MAX_SIDE_LIMIT LONG_IMAGE_ASPECT -> N: DetWindowLength
+//   window_spans LENGTH WINDOW OVERLAP                -> [[start, end], ...]: WindowSpans
+//   merge_windows AXIS ROWS COLS SPANS.npy BOXES.npy COUNTS.npy -> boxes: MergeWindowBoxes of the float32 [K, 4, 2]
+//       boxes, COUNTS[k] of them window k's, the windows at the float32 [W, 2] spans
 //   system CONFIG DICT IMAGE.npy                         -> the whole OcrSystem; each model call is sent to the
 //       caller on stdout ("RUN name ndim dims...\n" + float32 data) and its output read from stdin
 //       ("ndim dims...\n" + float32 data); the last lines are "ANGLE <page angle>" and "RESULT <json>".
@@ -35,6 +39,7 @@
 #include "crop.h"
 #include "db_postprocess.h"
 #include "decode.h"
+#include "det_windows.h"
 #include "npy.h"
 #include "ocr_system.h"
 #include "preprocess.h"
@@ -250,6 +255,38 @@ int main(int argc, char** argv) {
       for (size_t i = 0; i < spans.size(); ++i)
         out += (i ? ", [" : "[") + std::to_string(spans[i].first) + ", " + std::to_string(spans[i].second) + "]";
       std::cout << out << "]" << std::endl;
+      return 0;
+    }
+    if (cmd == "window_length" && args.size() == 6) {
+      std::cout << DetWindowLength(std::stoi(args[0]), std::stoi(args[1]), std::stoi(args[2]), args[3],
+                                   std::stoi(args[4]), std::stod(args[5]))
+                << std::endl;
+      return 0;
+    }
+    if (cmd == "window_spans" && args.size() == 3) {
+      auto spans = WindowSpans(std::stoi(args[0]), std::stoi(args[1]), std::stoi(args[2]));
+      std::string out = "[";
+      for (size_t i = 0; i < spans.size(); ++i)
+        out += (i ? ", [" : "[") + std::to_string(spans[i].first) + ", " + std::to_string(spans[i].second) + "]";
+      std::cout << out << "]" << std::endl;
+      return 0;
+    }
+    if (cmd == "merge_windows" && args.size() == 6) {
+      NpyArray spans_npy = LoadNpy(args[3]), boxes = LoadNpy(args[4]), counts = LoadNpy(args[5]);
+      std::vector<std::pair<int, int>> spans;
+      for (int64_t k = 0; k < spans_npy.shape[0]; ++k)
+        spans.emplace_back(int(spans_npy.f32()[2 * k]), int(spans_npy.f32()[2 * k + 1]));
+      std::vector<std::vector<Quad>> window_boxes(spans.size());
+      size_t i = 0;
+      for (size_t k = 0; k < spans.size(); ++k)
+        for (int n = 0; n < int(counts.f32()[k]); ++n, ++i) {
+          Quad q;
+          for (int j = 0; j < 4; ++j) q[j] = cv::Point2f(boxes.f32()[i * 8 + j * 2], boxes.f32()[i * 8 + j * 2 + 1]);
+          window_boxes[k].push_back(q);
+        }
+      std::cout << BoxesJson(MergeWindowBoxes(window_boxes, spans, std::stoi(args[0]), std::stoi(args[1]),
+                                              std::stoi(args[2])))
+                << std::endl;
       return 0;
     }
     if (cmd == "system" && args.size() == 3) {
