@@ -151,7 +151,11 @@ def test_det_resize_runs_each_system_at_each_resize_and_reaches_the_detector(mod
     assert (once.limit_type, once.limit_side_len, once.small_text_below) == ("max", 960, 0)
     plain = bench.build_system("onnx@max:960::0", args).ocr.system.detector
     assert (plain.small_text_below, plain.long_image_aspect) == (28, 0)     # the empty field keeps the model's
-    for bad in ("min:0", "middle:960", "960", "max:960:-1", "max:960::-1", "max:960:0:0:0"):
+    windows = bench.build_system("onnx@max:960:det_window_overlap=0:det_max_side_limit=16000", args)
+    assert (windows.ocr.system.detector.window_overlap, windows.ocr.system.detector.max_side_limit) == (0, 16000)
+    for bad in ("min:0", "middle:960", "960", "max:960:-1", "max:960::-1", "max:960:0:0:0", "max:960:cls_thresh=0.5",
+                "max:960:det_window_overlap=-1", "max:det_window_overlap=0", "max:960:det_window_overlap=0:1",
+                "max:960:det_limit_type=min"):
         with pytest.raises(SystemExit):
             bench.build_parser().parse_args(["--image_dir", str(tmp_path), "--det_resize", bad])
 

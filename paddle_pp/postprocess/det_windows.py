@@ -3,8 +3,9 @@
 An image still longer than the detector's max_side_limit at its resize (a receipt ten documents long, a long chat
 screenshot) would be shrunk until its long side is that cap, its print to a few pixels, where DB finds nothing.
 Instead it is cut along its long side into windows that each come to max_side_limit at the image's own scale, each
-overlapping the next; every window is detected as any image is (its second, zoomed pass included), and the boxes
-of all the windows are joined here into the boxes of the image. Memory is that of one window.
+overlapping the next. Both passes run window by window (the second, zoomed, when the text of the whole image is
+found small: pipeline.TextDetector.detect_in_windows), and the boxes of all the windows are joined here into the
+boxes of the image. The network never sees an input longer than the cap, however long the image.
 
 How the boxes of neighbouring windows are joined, along the long axis ("the band" is where windows k and k+1
 overlap, a "cut" is an end of a window inside the image):

@@ -28,6 +28,7 @@ direction classifier, cls_infer of it in the engine), rec (all of the recognizer
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -269,20 +270,29 @@ def timed_run(system, img: np.ndarray):
 def parse_det_resize(text: str) -> Dict[str, Any]:
     """'min:960' -> the PPOCR options det_limit_type='min', det_limit_side_len=960; 'max:960:0' also sets
     det_small_text_below=0 (one pass), 'max:960::0' det_long_image_aspect=0 (long images shrunk by their long
-    side, as PaddleOCR); an empty field keeps the model's. Checked against their schema ranges
+    side, as PaddleOCR); an empty field keeps the model's. Fields after those may name any detector option:
+    'max:960:det_window_overlap=0:det_max_side_limit=16000'. Checked against their schema ranges
     (argparse.ArgumentTypeError names the problem)."""
-    from paddle_pp.pipeline import option_field
+    from paddle_pp.pipeline import option_field, option_flags
 
     fields = text.split(":")
+    positional = list(itertools.takewhile(lambda field: "=" not in field, fields))
+    named = [field.split("=", 1) for field in fields[len(positional):]]
     names = ("det_limit_type", "det_limit_side_len", "det_small_text_below", "det_long_image_aspect")
-    options = {name: value for name, value in zip(names, fields) if value or name in names[:2]}
+    options = {name: value for name, value in zip(names, positional) if value or name in names[:2]}
     try:
-        if len(fields) < 2 or len(fields) > len(names):
-            raise argparse.ArgumentTypeError(f"{len(fields)} fields")
+        if len(positional) < 2 or len(positional) > len(names):
+            raise argparse.ArgumentTypeError(f"{len(positional)} positional fields")
+        for field in named:
+            if len(field) != 2 or field[0] not in option_flags("det") or field[0] in options:
+                raise argparse.ArgumentTypeError(f"'{'='.join(field)}' is not a detector option given once "
+                                                 f"(det_max_side_limit=16000, det_window_overlap=0, ...)")
+            options[field[0]] = field[1]
         return {flag: option_field(flag).parse(value) for flag, value in options.items()}
     except argparse.ArgumentTypeError as exc:
-        raise argparse.ArgumentTypeError(f"expects TYPE:SIDE[:SMALL_TEXT_BELOW[:LONG_IMAGE_ASPECT]] such as min:960, "
-                                         f"max:960:0 or max:960::0, got '{text}' ({exc})") from None
+        raise argparse.ArgumentTypeError(f"expects TYPE:SIDE[:SMALL_TEXT_BELOW[:LONG_IMAGE_ASPECT]][:FLAG=VALUE...] "
+                                         f"such as min:960, max:960:0, max:960::0 or max:960:det_window_overlap=0, "
+                                         f"got '{text}' ({exc})") from None
 
 
 def det_resize_arg(text: str) -> str:
@@ -477,12 +487,13 @@ def build_parser() -> argparse.ArgumentParser:
                              "pages upright first (use_doc_orientation_classify); NAME_whole: NAME classifying "
                              "every crop whole (cls_pieces_above 0, cls_turned_view false)")
     parser.add_argument("--compare", nargs="*", default=[], choices=COMPARE, help="other systems, same run")
-    parser.add_argument("--det_resize", nargs="+", default=[], metavar="TYPE:SIDE[:SMALL[:LONG]]",
+    parser.add_argument("--det_resize", nargs="+", default=[], metavar="TYPE:SIDE[:SMALL[:LONG]][:FLAG=VALUE...]",
                         type=det_resize_arg,
                         help="run each of our systems at each of these detector resizes, named NAME@TYPE:SIDE (e.g. "
                              "max:960 min:960: --det_limit_type and --det_limit_side_len; max:960:0 also "
                              "--det_small_text_below 0, one pass; max:960::0 --det_long_image_aspect 0, long images "
-                             "shrunk as PaddleOCR does); default: the model's")
+                             "shrunk as PaddleOCR does; max:960:det_window_overlap=0 any other detector option, "
+                             "here long images shrunk to the cap, not detected in windows); default: the model's")
     parser.add_argument("--max_images", type=int, default=0, help="use only the first N images (0: all)")
     parser.add_argument("--limit", action="append", default=[], metavar="NAME=N",
                         help="run system NAME on the first N images only (e.g. dygraph=50)")
