@@ -257,6 +257,7 @@ INFERENCE: Dict[str, Dict[str, Field]] = {
         "max_side_limit": Int(32, nullable=True),    # then at most this long side; empty: no cap (PaddleOCR 2.x)
         "long_image_aspect": Float(0),               # max: a longer image is shrunk by its short side; 0: never
         "window_overlap": Float(0, high=1),          # one longer than the cap there: windows overlapping by this
+        "window_below": Float(0, high=1),            # when the cap would shrink it below this of that scale
         "border_below": Int(0),                      # a short side under this gets a border first; 0: never
         "border_ratio": Float(0),                    # that border, a fraction of the short side
         "border_unclip_ratio": Float(0, low_open=True, nullable=True),   # DB's unclip there; empty: PostProcess's

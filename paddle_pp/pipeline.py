@@ -42,6 +42,7 @@ OPTION_KEYS: Dict[str, Tuple[str, str, str]] = {
     "det_max_side_limit": ("det", "Inference", "max_side_limit"),
     "det_long_image_aspect": ("det", "Inference", "long_image_aspect"),
     "det_window_overlap": ("det", "Inference", "window_overlap"),
+    "det_window_below": ("det", "Inference", "window_below"),
     "det_border_below": ("det", "Inference", "border_below"),
     "det_border_ratio": ("det", "Inference", "border_ratio"),
     "det_border_unclip_ratio": ("det", "Inference", "border_unclip_ratio"),
@@ -152,6 +153,8 @@ class TextDetector:
         # an image still longer than max_side_limit at its resize is detected in windows overlapping by this many
         # of its short sides (postprocess/det_windows.py); absent or 0: shrunk to the cap (PaddleOCR 3.x)
         self.window_overlap = float(inference.get("window_overlap") or 0.0)
+        # only an image the cap would shrink below this fraction of its resize's scale; absent: any it shrinks
+        self.window_below = float(1.0 if inference.get("window_below") is None else inference["window_below"])
         # a small image is detected inside a border (det_ops.detection_border); absent: never (PaddleOCR)
         self.border_below = int(inference.get("border_below") or 0)
         self.border_ratio = float(inference.get("border_ratio") or 0.0)
@@ -206,11 +209,12 @@ class TextDetector:
 
     def window_length(self, img: np.ndarray) -> int:
         """The long side (image pixels) of the windows the image is detected in at the detector's resize, or 0
-        when it is detected whole (window_overlap 0, an image within the cap, or one inside its border)."""
+        when it is detected whole (window_overlap 0, an image within the cap or that the cap shrinks less than
+        window_below, or one inside its border)."""
         if self.window_overlap <= 0 or self.border_of(img):
             return 0
         return det_window_length(img.shape[0], img.shape[1], self.limit_side_len, self.limit_type,
-                                 self.max_side_limit, self.long_image_aspect)
+                                 self.max_side_limit, self.long_image_aspect, self.window_below)
 
     def scale_of(self, img: np.ndarray) -> float:
         """The scale of the detector's resize for this image, before the cap (det_ops.det_scale)."""

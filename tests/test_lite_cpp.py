@@ -457,9 +457,11 @@ def test_windows_are_cut_and_joined_as_python_does(driver, tmp_path):
     for h, w, limit, kind, cap, aspect in [(16000, 700, 960, "max", 4000, 1.5), (700, 16000, 960, "max", 4000, 1.5),
                                            (6720, 640, 960, "max", 4000, 1.5), (4000, 640, 960, "max", 4000, 1.5),
                                            (16000, 700, 736, "min", 4000, 0), (16000, 700, 960, "max", 4000, 0),
-                                           (30000, 5000, 736, "min", 4000, 0), (15277, 1080, 960, "max", 4000, 1.5)]:
-        assert driver("window_length", h, w, limit, kind, cap, aspect) == det_window_length(h, w, limit, kind, cap,
-                                                                                            aspect)
+                                           (30000, 5000, 736, "min", 4000, 0), (15277, 1080, 960, "max", 4000, 1.5),
+                                           (5798, 710, 960, "max", 4000, 1.5), (6000, 640, 960, "max", 4000, 1.5)]:
+        for below in (1.0, 0.67):
+            assert driver("window_length", h, w, limit, kind, cap, aspect, below) == \
+                det_window_length(h, w, limit, kind, cap, aspect, below)
     for length, window, overlap in [(9055, 4000, 220), (16000, 4375, 350), (4001, 4000, 100), (3000, 4000, 500),
                                     (20000, 3000, 2900), (15277, 6750, 540)]:
         assert driver("window_spans", length, window, overlap) == [list(s) for s in
@@ -596,8 +598,8 @@ def _window_images():
     three_quarter = cv2.resize(doc, None, fx=0.75, fy=0.75, interpolation=cv2.INTER_AREA)
     banner, _ = fixtures.render_lines([(" ".join([fixtures.LONG_LINE] * 5), 28)] * 2, size=(7200, 240))
     return {"receipt": (np.vstack([half] * 64), [4000] * 4),            # 13440 x 320, at its own size
-            # 6300 x 960 seen at 2/3 (two windows), its print small: zoomed to its own size (two windows again)
-            "wide_receipt": (np.vstack([np.hstack([three_quarter] * 2)] * 20), [4000] * 4),
+            # 9450 x 960 seen at 2/3 (two windows), its print small: zoomed to its own size (three windows)
+            "wide_receipt": (np.vstack([np.hstack([three_quarter] * 2)] * 30), [4000] * 5),
             "banner": (banner, [4000] * 2)}                               # lines across both windows, joined
 
 
@@ -612,7 +614,7 @@ def test_cpp_system_detects_long_images_in_windows_as_python(driver, cpp_config,
     got = _run_piped_system(driver, cpp_config, dict_path, _save(tmp_path / "img.npy", img), onnx_models,
                             det_sides=det_sides)
     assert det_sides == python_sides == sides
-    assert len(ref) == {"receipt": 256, "wide_receipt": 160, "banner": 2}[name]
+    assert len(ref) == {"receipt": 256, "wide_receipt": 240, "banner": 2}[name]
     if driver.arch == "host":
         assert [r["points"] for r in got] == [r["points"] for r in ref]
     else:   # see DB_ON_ARM64
@@ -684,6 +686,7 @@ def test_config_comes_from_the_yaml(cpp_config):
     assert int(values["det_max_side_limit"]) == det["Inference"]["max_side_limit"] == 4000
     assert float(values["det_long_image_aspect"]) == det["Inference"]["long_image_aspect"] == 1.5
     assert float(values["det_window_overlap"]) == det["Inference"]["window_overlap"] == 0.5
+    assert float(values["det_window_below"]) == det["Inference"]["window_below"] == 0.67
     assert int(values["det_border_below"]) == det["Inference"]["border_below"] == 192
     assert float(values["det_border_ratio"]) == det["Inference"]["border_ratio"] == 0.5
     assert float(values["det_border_unclip_ratio"]) == det["Inference"]["border_unclip_ratio"] == 2.0

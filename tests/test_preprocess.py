@@ -79,21 +79,24 @@ def test_det_resize_long_images_by_their_short_side(hw, expected):
     assert det_target_size(*hw, 736, "min", 4000, 1.5) == det_target_size(*hw, 736, "min", 4000)  # only max
 
 
-@pytest.mark.parametrize("hw, limit, limit_type, cap, aspect, expected", [
-    ((16000, 700), 960, "max", 4000, 1.5, 4375),   # seen at 640 / 700: windows of 4000 at that scale
-    ((700, 16000), 960, "max", 4000, 1.5, 4375),   # lying down alike
-    ((6720, 640), 960, "max", 4000, 1.5, 4000),    # seen at its own size
-    ((4000, 640), 960, "max", 4000, 1.5, 0),       # within the cap: whole
-    ((16000, 700), 736, "min", 4000, 0.0, 3804),   # min scales by the short side too (736 / 700)
-    ((16000, 700), 960, "max", 4000, 0.0, 0),      # PaddleOCR's max: scaled by its long side, never past the cap
-    ((16000, 700), 960, "resize_long", 4000, 1.5, 0),
-    ((30000, 5000), 736, "min", 4000, 0.0, 0),     # a short side past the cap itself: shrunk to the cap
-    ((16000, 700), 960, "max", None, 1.5, 0),      # no cap (PaddleOCR 2.x): whole
+@pytest.mark.parametrize("hw, limit, limit_type, cap, aspect, below, expected", [
+    ((16000, 700), 960, "max", 4000, 1.5, 1.0, 4375),   # seen at 640 / 700: windows of 4000 at that scale
+    ((700, 16000), 960, "max", 4000, 1.5, 1.0, 4375),   # lying down alike
+    ((16000, 700), 960, "max", 4000, 1.5, 0.67, 4375),  # the cap would keep 0.28 of that scale
+    ((6720, 640), 960, "max", 4000, 1.5, 0.67, 4000),   # seen at its own size; the cap would keep 0.6
+    ((5798, 710), 960, "max", 4000, 1.5, 1.0, 4437),
+    ((5798, 710), 960, "max", 4000, 1.5, 0.67, 0),      # the cap keeps 0.77: shrunk to it
+    ((4000, 640), 960, "max", 4000, 1.5, 1.0, 0),       # within the cap: whole
+    ((16000, 700), 736, "min", 4000, 0.0, 1.0, 3804),   # min scales by the short side too (736 / 700)
+    ((16000, 700), 960, "max", 4000, 0.0, 1.0, 0),      # PaddleOCR's max: scaled by its long side, never past the cap
+    ((16000, 700), 960, "resize_long", 4000, 1.5, 1.0, 0),
+    ((30000, 5000), 736, "min", 4000, 0.0, 1.0, 0),     # a short side past the cap itself: shrunk to the cap
+    ((16000, 700), 960, "max", None, 1.5, 1.0, 0),      # no cap (PaddleOCR 2.x): whole
 ])
-def test_det_window_length_of_images_longer_than_the_cap(hw, limit, limit_type, cap, aspect, expected):
+def test_det_window_length_of_images_longer_than_the_cap(hw, limit, limit_type, cap, aspect, below, expected):
     from paddle_pp.data.imaug.det_ops import det_scale, det_target_size, det_window_length
 
-    window = det_window_length(*hw, limit, limit_type, cap, aspect)
+    window = det_window_length(*hw, limit, limit_type, cap, aspect, below)
     assert window == expected
     if window:
         # a window of the image (same short side) is resized at the image's own scale, to at most the cap

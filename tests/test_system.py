@@ -257,7 +257,7 @@ def test_an_image_longer_than_the_cap_is_detected_in_windows(ocr, monkeypatch):
     and read, about as well as when the whole image is seen at once (a cap past its size, with the memory of that;
     each window sees its text at another offset from the network's 32 px grid, which moves a box by a pixel or
     two). A banner whose lines run across the windows (7200 x 240) gets each line's pieces joined into one box,
-    the box of the whole image."""
+    the box of the whole image. An image the cap shrinks by less than a third is seen once, at the cap."""
     assert ocr.configs["det"]["Inference"]["window_overlap"] == 0.5
     document = cv2.resize(fixtures.document()[0], None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
     receipt = np.vstack([document] * 64)
@@ -271,6 +271,10 @@ def test_an_image_longer_than_the_cap_is_detected_in_windows(ocr, monkeypatch):
     assert sum(a == b for a, b in zip(found, expected)) >= 0.95 * len(expected)
     shrunk = PPOCR(det_window_overlap=0).ocr_results(receipt)
     assert sum(squash(r.transcription) in expected for r in shrunk) < 10
+    # window_below: a receipt the cap shrinks only a little (4410 x 320 seen at 4000) is seen once, at the cap
+    assert ocr.configs["det"]["Inference"]["window_below"] == 0.67
+    sides.clear()
+    assert len(ocr.ocr_results(np.vstack([document] * 21))) == 84 and sides == [4000]
     banner, _ = fixtures.render_lines([(" ".join([fixtures.LONG_LINE] * 5), 28)] * 2, size=(7200, 240))
     whole = PPOCR(det_max_side_limit=8000).ocr(banner, rec=False)[0]
     sides.clear()

@@ -44,6 +44,7 @@ def cpp_config_lines(det_cfg: Dict, cls_cfg: Dict, rec_cfg: Dict, system: Dict, 
         ("det_max_side_limit", int(det_inf.get("max_side_limit") or 0)),  # 0: no cap (PaddleOCR 2.x)
         ("det_long_image_aspect", float(det_inf.get("long_image_aspect") or 0.0)),  # 0: PaddleOCR's resize
         ("det_window_overlap", float(det_inf.get("window_overlap") or 0.0)),  # 0: long images shrunk to the cap
+        ("det_window_below", float(1.0 if det_inf.get("window_below") is None else det_inf["window_below"])),
         ("det_border_below", int(det_inf.get("border_below") or 0)),      # 0: no border (PaddleOCR)
         ("det_border_ratio", float(det_inf.get("border_ratio") or 0.0)),
         ("det_border_unclip_ratio", float(det_inf.get("border_unclip_ratio") or 0.0)),  # 0: det_db_unclip_ratio

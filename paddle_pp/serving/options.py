@@ -29,6 +29,7 @@ OCR_OPTIONS: Dict[str, Tuple[Field, _Target, str]] = {
     "det_long_image_aspect": (option_field("det_long_image_aspect"), lambda ocr: ocr.system.detector,
                               "long_image_aspect"),
     "det_window_overlap": (option_field("det_window_overlap"), lambda ocr: ocr.system.detector, "window_overlap"),
+    "det_window_below": (option_field("det_window_below"), lambda ocr: ocr.system.detector, "window_below"),
     "det_border_below": (option_field("det_border_below"), lambda ocr: ocr.system.detector, "border_below"),
     "det_border_ratio": (option_field("det_border_ratio"), lambda ocr: ocr.system.detector, "border_ratio"),
     "det_border_unclip_ratio": (option_field("det_border_unclip_ratio"), lambda ocr: ocr.system.detector,

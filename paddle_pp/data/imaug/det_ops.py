@@ -58,14 +58,15 @@ def det_target_size(h: int, w: int, limit_side_len: int, limit_type: str,
 
 
 def det_window_length(h: int, w: int, limit_side_len: int, limit_type: str, max_side_limit: Optional[int] = None,
-                      long_image_aspect: float = 0.0) -> int:
+                      long_image_aspect: float = 0.0, window_below: float = 1.0) -> int:
     """The long side, in the image's pixels, of the windows an h x w image is detected in (det.yml's
     window_overlap; postprocess/det_windows.py), or 0 when it is detected whole.
 
-    An image whose long side would pass ``max_side_limit`` at its resize is cut into windows that come to that cap
-    at the same scale (det_scale), instead of being shrunk to it. Only a resize that scales by the short side
-    (``min``, or ``max`` past ``long_image_aspect``) gives each window, of the same short side, the image's own
-    scale; an image resized by its long side, or whose short side alone passes the cap, is shrunk to it as before.
+    An image whose long side would pass ``max_side_limit`` at its resize, so far that the cap would shrink it below
+    ``window_below`` of that resize's scale, is cut into windows that come to the cap at that scale (det_scale)
+    instead. Only a resize that scales by the short side (``min``, or ``max`` past ``long_image_aspect``) gives each
+    window, of the same short side, the image's own scale; an image resized by its long side, or whose short side
+    alone passes the cap, is shrunk to it as before.
     """
     if max_side_limit is None:
         return 0
@@ -73,7 +74,7 @@ def det_window_length(h: int, w: int, limit_side_len: int, limit_type: str, max_
     by_short_side = limit_type == "min" or (limit_type == "max" and long_image_aspect > 0 and
                                              long > long_image_aspect * short)
     ratio = det_scale(h, w, limit_side_len, limit_type, long_image_aspect)
-    if not by_short_side or int(long * ratio) <= max_side_limit:
+    if not by_short_side or int(long * ratio) <= max_side_limit or max_side_limit >= window_below * long * ratio:
         return 0
     window = int(max_side_limit / ratio)
     return window if window > short else 0

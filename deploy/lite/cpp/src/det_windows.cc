@@ -27,6 +27,8 @@ double ReadDetWindowOverlap(const Config& c) {
   return c.Has("det_window_overlap") ? c.Double("det_window_overlap") : 0.0;
 }
 
+double ReadDetWindowBelow(const Config& c) { return c.Has("det_window_below") ? c.Double("det_window_below") : 1.0; }
+
 namespace {
 
 std::vector<cv::Point2f> Points(const Quad& q) { return std::vector<cv::Point2f>(q.begin(), q.end()); }

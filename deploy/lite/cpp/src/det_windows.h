@@ -18,6 +18,8 @@ std::vector<Quad> MergeWindowBoxes(const std::vector<std::vector<Quad>>& window_
                                    const std::vector<std::pair<int, int>>& spans, int axis, int rows, int cols);
 // det_window_overlap of an ocr_config.txt; configs written before the key shrink long images to the cap (0).
 double ReadDetWindowOverlap(const Config& c);
+// det_window_below of an ocr_config.txt; configs written before the key: wherever the cap shrinks the image (1).
+double ReadDetWindowBelow(const Config& c);
 
 // det_windows.py's constants (tests/test_lite_cpp.py checks they are Python's)
 constexpr double kWindowDuplicate = 0.5;

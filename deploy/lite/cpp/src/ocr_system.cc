@@ -24,6 +24,7 @@ OcrSystem::OcrSystem(const Config& c, Predictor* det, Predictor* cls, Predictor*
   det_max_side_limit_ = ReadDetMaxSideLimit(c);
   det_long_image_aspect_ = ReadDetLongImageAspect(c);
   det_window_overlap_ = ReadDetWindowOverlap(c);
+  det_window_below_ = ReadDetWindowBelow(c);
   det_border_ = ReadDetBorder(c);
   det_small_text_ = ReadSmallText(c);
   det_mean_ = c.Doubles("det_mean");
@@ -94,7 +95,7 @@ std::vector<Quad> OcrSystem::Detect(const cv::Mat& img) {
 int OcrSystem::WindowLength(const cv::Mat& img) const {
   if (det_window_overlap_ <= 0.0 || DetectionBorder(img.rows, img.cols, det_border_)) return 0;
   return DetWindowLength(img.rows, img.cols, det_limit_side_len_, det_limit_type_, det_max_side_limit_,
-                         det_long_image_aspect_);
+                         det_long_image_aspect_, det_window_below_);
 }
 
 std::vector<Quad> OcrSystem::DetectInWindows(const cv::Mat& img, int window, double zoom_scale) {

@@ -60,6 +60,7 @@ class OcrSystem {
   int det_max_side_limit_;
   double det_long_image_aspect_;  // 0: PaddleOCR's resize (configs written before the key)
   double det_window_overlap_;  // 0: long images shrunk to the cap (configs written before the key)
+  double det_window_below_;  // 1: wherever the cap shrinks the image (configs written before the key)
   DetBorder det_border_;  // preprocess.h; none for configs written before the keys
   SmallText det_small_text_;  // preprocess.h; never for configs written before the keys
   std::string det_limit_type_;

@@ -45,13 +45,15 @@ void DetTargetSize(int h, int w, int limit_side_len, const std::string& limit_ty
 }
 
 int DetWindowLength(int h, int w, int limit_side_len, const std::string& limit_type, int max_side_limit,
-                    double long_image_aspect) {
+                    double long_image_aspect, double window_below) {
   if (max_side_limit <= 0) return 0;
   const int short_side = std::min(h, w), long_side = std::max(h, w);
   const bool by_short_side = limit_type == "min" || (limit_type == "max" && long_image_aspect > 0.0 &&
                                                       long_side > long_image_aspect * short_side);
   const double ratio = DetScale(h, w, limit_side_len, limit_type, long_image_aspect);
-  if (!by_short_side || static_cast<int>(long_side * ratio) <= max_side_limit) return 0;
+  if (!by_short_side || static_cast<int>(long_side * ratio) <= max_side_limit ||
+      max_side_limit >= window_below * long_side * ratio)
+    return 0;
   const int window = static_cast<int>(max_side_limit / ratio);
   return window > short_side ? window : 0;
 }

@@ -32,9 +32,10 @@ double DetScale(int h, int w, int limit_side_len, const std::string& limit_type,
 void DetTargetSize(int h, int w, int limit_side_len, const std::string& limit_type, int* resize_h, int* resize_w,
                    int max_side_limit = 0, double long_image_aspect = 0.0);
 // det_ops.det_window_length: the long side (image pixels) of the windows an image longer than max_side_limit at
-// a resize by its short side is detected in (det_windows.h), or 0 when it is detected whole.
+// a resize by its short side, so far that the cap would shrink it below window_below of that scale, is detected in
+// (det_windows.h), or 0 when it is detected whole.
 int DetWindowLength(int h, int w, int limit_side_len, const std::string& limit_type, int max_side_limit,
-                    double long_image_aspect);
+                    double long_image_aspect, double window_below = 1.0);
 cv::Mat DetResize(const cv::Mat& img, int limit_side_len, const std::string& limit_type, ShapeInfo* info,
                   int max_side_limit = 0, double long_image_aspect = 0.0);
 // det_max_side_limit of an ocr_config.txt; configs written before the key have no cap (0).

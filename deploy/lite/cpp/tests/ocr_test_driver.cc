@@ -16,7 +16,7 @@
 //   cls_post PREDS.npy                                -> [[label index, score], ...]
 //   cls_votes VOTES.npy                               -> [p, ...]: CombineVotes of the float32 [V, C] rows
 //   cls_pieces W H CLS_H CLS_W PIECES_ABOVE MAX_PIECES -> [[left, right], ...]: ClsPieceSpans
-//   window_length H W LIMIT_SIDE_LEN LIMIT_TYPE MAX_SIDE_LIMIT LONG_IMAGE_ASPECT -> N: DetWindowLength
+//   window_length H W LIMIT_SIDE_LEN LIMIT_TYPE MAX_SIDE_LIMIT LONG_IMAGE_ASPECT WINDOW_BELOW -> N: DetWindowLength
 //   window_spans LENGTH WINDOW OVERLAP                -> [[start, end], ...]: WindowSpans
 //   merge_windows AXIS ROWS COLS SPANS.npy BOXES.npy COUNTS.npy -> boxes: MergeWindowBoxes of the float32 [K, 4, 2]
 //       boxes, COUNTS[k] of them window k's, the windows at the float32 [W, 2] spans
@@ -257,9 +257,9 @@ int main(int argc, char** argv) {
       std::cout << out << "]" << std::endl;
       return 0;
     }
-    if (cmd == "window_length" && args.size() == 6) {
+    if (cmd == "window_length" && args.size() == 7) {
       std::cout << DetWindowLength(std::stoi(args[0]), std::stoi(args[1]), std::stoi(args[2]), args[3],
-                                   std::stoi(args[4]), std::stod(args[5]))
+                                   std::stoi(args[4]), std::stod(args[5]), std::stod(args[6]))
                 << std::endl;
       return 0;
     }
