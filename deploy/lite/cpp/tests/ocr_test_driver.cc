@@ -71,6 +71,14 @@ static void SaveTensor(const std::string& path, const Tensor& t) {
   SaveNpy(path, "<f4", t.shape, t.data.data(), t.data.size() * sizeof(float));
 }
 
+// [[first, second], ...] of integer pairs: ClsPieceSpans, WindowSpans.
+static std::string SpansJson(const std::vector<std::pair<int, int>>& spans) {
+  std::string out = "[";
+  for (size_t i = 0; i < spans.size(); ++i)
+    out += (i ? ", [" : "[") + std::to_string(spans[i].first) + ", " + std::to_string(spans[i].second) + "]";
+  return out + "]";
+}
+
 static std::string OrderJson(const std::vector<size_t>& order) {
   std::string out = "[";
   for (size_t i = 0; i < order.size(); ++i) out += (i ? ", " : "") + std::to_string(order[i]);
@@ -251,10 +259,7 @@ int main(int argc, char** argv) {
     if (cmd == "cls_pieces" && args.size() == 6) {
       auto spans = ClsPieceSpans(std::stoi(args[0]), std::stoi(args[1]), std::stoi(args[2]), std::stoi(args[3]),
                                  std::stod(args[4]), std::stoi(args[5]));
-      std::string out = "[";
-      for (size_t i = 0; i < spans.size(); ++i)
-        out += (i ? ", [" : "[") + std::to_string(spans[i].first) + ", " + std::to_string(spans[i].second) + "]";
-      std::cout << out << "]" << std::endl;
+      std::cout << SpansJson(spans) << std::endl;
       return 0;
     }
     if (cmd == "window_length" && args.size() == 7) {
@@ -265,10 +270,7 @@ int main(int argc, char** argv) {
     }
     if (cmd == "window_spans" && args.size() == 3) {
       auto spans = WindowSpans(std::stoi(args[0]), std::stoi(args[1]), std::stoi(args[2]));
-      std::string out = "[";
-      for (size_t i = 0; i < spans.size(); ++i)
-        out += (i ? ", [" : "[") + std::to_string(spans[i].first) + ", " + std::to_string(spans[i].second) + "]";
-      std::cout << out << "]" << std::endl;
+      std::cout << SpansJson(spans) << std::endl;
       return 0;
     }
     if (cmd == "merge_windows" && args.size() == 6) {
