@@ -67,6 +67,19 @@ def test_a_line_cut_by_a_window_is_taken_from_the_window_that_saw_it_whole():
     assert _extents(merged) == [(20, 2990, 500, 3025), (20, 3935, 500, 3975), (20, 3985, 500, 4015)]
 
 
+def test_a_line_seen_in_part_yields_to_the_window_that_saw_all_of_it():
+    # text running along the cut (a vertical line): the first window found it in two pieces that end 40 px short of
+    # its cut (4000), where DB's map faded: not within a height (28 px) of the cut, so seen "whole"; the later window
+    # has all of it, a little past the first window's end. The later window's box stands, the pieces go.
+    first = np.stack([_quad(100, 3718, 128, 3907), _quad(104, 3893, 126, 3960), _quad(40, 3500, 70, 3700)])
+    second = np.stack([_quad(100, 3719, 128, 4003), _quad(40, 3500, 70, 3700)])
+    merged = merge_window_boxes([first, second, np.zeros((0, 4, 2), np.float32)], SPANS, 0, SHAPE)
+    assert _extents(merged) == [(40, 3500, 70, 3700), (100, 3719, 128, 4003)]
+    # the same boxes given in another order: the same result
+    merged = merge_window_boxes([first[::-1], second[::-1], np.zeros((0, 4, 2), np.float32)], SPANS, 0, SHAPE)
+    assert _extents(merged) == [(40, 3500, 70, 3700), (100, 3719, 128, 4003)]
+
+
 def test_a_line_longer_than_the_band_is_joined_across_windows():
     # a wide image (windows side by side, axis 1): one line from x 40 to 9500 crosses both bands; each window
     # has a piece of it, ending short of its cuts. A second line ends inside the first window.

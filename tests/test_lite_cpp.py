@@ -600,7 +600,8 @@ def _window_images():
     return {"receipt": (np.vstack([half] * 64), [4000] * 4),            # 13440 x 320, at its own size
             # 9450 x 960 seen at 2/3 (two windows), its print small: zoomed to its own size (three windows)
             "wide_receipt": (np.vstack([np.hstack([three_quarter] * 2)] * 30), [4000] * 5),
-            "banner": (banner, [4000] * 2)}                               # lines across both windows, joined
+            "banner": (banner, [4000] * 2),                               # lines across both windows, joined
+            "tall_banner": (np.ascontiguousarray(np.rot90(banner)), [4000] * 2)}   # pieces faded at a cut yield
 
 
 @pytest.mark.parametrize("name", sorted(_window_images()))
@@ -614,7 +615,8 @@ def test_cpp_system_detects_long_images_in_windows_as_python(driver, cpp_config,
     got = _run_piped_system(driver, cpp_config, dict_path, _save(tmp_path / "img.npy", img), onnx_models,
                             det_sides=det_sides)
     assert det_sides == python_sides == sides
-    assert len(ref) == {"receipt": 256, "wide_receipt": 240, "banner": 2}[name]
+    assert len(ref) == {"receipt": 256, "wide_receipt": 240, "banner": 2}[name] if name != "tall_banner" else \
+        len(ref) > 10
     if driver.arch == "host":
         assert [r["points"] for r in got] == [r["points"] for r in ref]
     else:   # see DB_ON_ARM64

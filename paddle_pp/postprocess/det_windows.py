@@ -9,8 +9,10 @@ boxes of the image. The network never sees an input longer than the cap, however
 
 How the boxes of neighbouring windows are joined, along the long axis ("the band" is where windows k and k+1
 overlap, a "cut" is an end of a window inside the image):
-- A box touching neither cut of its window was seen whole. Inside the band both windows see it whole; the earlier
-  window's box stands and the later one's is dropped when the two cover the same text (DUPLICATE of the smaller).
+- A box touching neither cut of its window was seen whole. Two such boxes of neighbouring windows that cover the
+  same text (DUPLICATE of the smaller) are one: the larger stands, the earlier window's on a tie. Inside the band
+  both windows see a line whole; a line the earlier window saw only in part, its end faded away near the window's
+  edge (text running along the cut), yields to the later window's box of all of it.
 - A box touching a cut (its end within its height of it) was cut by it. If it lies inside the band (it starts
   after the band's start, or ends before its end), the other window of that band saw all of it: it is dropped.
   Text running along the long axis further than the band (a line across a wide screenshot) reaches past the band
@@ -70,16 +72,35 @@ def merge_window_boxes(window_boxes: Sequence[np.ndarray], spans: Sequence[Tuple
                 continue   # cut, but inside the band: the neighbouring window saw all of it
             if cut_before or cut_after:
                 pieces.append((k, box))
-            elif earlier_end is not None and high < earlier_end and _covers_same_text(box, whole[k - 1]):
-                continue   # whole inside the band, and the earlier window has it
             else:
                 mine.append(box)
         whole.append(mine)
+    dropped = _duplicates(whole, spans, along)
     joined = filter_tag_det_res(_joined_pieces(pieces, spans, along, image_shape), image_shape)
-    boxes = [box for mine in whole for box in mine] + list(joined)
+    boxes = [box for k, mine in enumerate(whole) for i, box in enumerate(mine) if (k, i) not in dropped]
+    boxes += list(joined)
     if not boxes:
         return np.zeros((0, 4, 2), dtype=np.float32)
     return np.stack(boxes).astype(np.float32)
+
+
+def _duplicates(whole: Sequence[Sequence[np.ndarray]], spans: Sequence[Tuple[int, int]], along: int) -> set:
+    """(window, index) of the whole boxes that another window's box of the same text outweighs: of two boxes of
+    neighbouring windows whose intersection is at least DUPLICATE of the smaller's area, the smaller goes (the later
+    on a tie). Every pair is judged before any box goes, so the order of the boxes does not matter."""
+    dropped = set()
+    for k in range(len(whole) - 1):
+        band_start, band_end = spans[k + 1][0], spans[k][1]
+        for i, a in enumerate(whole[k]):
+            if float(a[:, along].max()) <= band_start:
+                continue
+            for j, b in enumerate(whole[k + 1]):
+                if float(b[:, along].min()) >= band_end:
+                    continue
+                area_a, area_b = _area(a), _area(b)
+                if _intersection(a, b) >= DUPLICATE * min(area_a, area_b):
+                    dropped.add((k + 1, j) if area_a >= area_b else (k, i))
+    return dropped
 
 
 def _area(quad: np.ndarray) -> float:
@@ -88,11 +109,6 @@ def _area(quad: np.ndarray) -> float:
 
 def _intersection(a: np.ndarray, b: np.ndarray) -> float:
     return float(cv2.intersectConvexConvex(a, b)[0])
-
-
-def _covers_same_text(box: np.ndarray, others: Sequence[np.ndarray]) -> bool:
-    area = _area(box)
-    return any(_intersection(box, other) >= DUPLICATE * min(area, _area(other)) for other in others)
 
 
 def _band(start: int, end: int, along: int, image_shape: Sequence[int]) -> np.ndarray:

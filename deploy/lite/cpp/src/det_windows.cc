@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 
 #include <opencv2/imgproc.hpp>
 
@@ -31,6 +32,8 @@ double ReadDetWindowBelow(const Config& c) { return c.Has("det_window_below") ? 
 
 namespace {
 
+float Coordinate(const cv::Point2f& p, int along) { return along == 1 ? p.y : p.x; }
+
 std::vector<cv::Point2f> Points(const Quad& q) { return std::vector<cv::Point2f>(q.begin(), q.end()); }
 
 double Area(const Quad& q) { return std::abs(cv::contourArea(Points(q))); }
@@ -40,11 +43,30 @@ double Intersection(const Quad& a, const Quad& b) {
   return double(cv::intersectConvexConvex(Points(a), Points(b), inside));
 }
 
-bool CoversSameText(const Quad& box, const std::vector<Quad>& others) {
-  double area = Area(box);
-  for (const Quad& other : others)
-    if (Intersection(box, other) >= kWindowDuplicate * std::min(area, Area(other))) return true;
-  return false;
+// det_windows._duplicates: (window, index) of the whole boxes a larger box of the same text in a neighbouring
+// window outweighs (the later on a tie), every pair judged before any box goes.
+std::set<std::pair<size_t, size_t>> Duplicates(const std::vector<std::vector<Quad>>& whole,
+                                               const std::vector<std::pair<int, int>>& spans, int along) {
+  std::set<std::pair<size_t, size_t>> dropped;
+  for (size_t k = 0; k + 1 < whole.size(); ++k) {
+    const double band_start = spans[k + 1].first, band_end = spans[k].second;
+    for (size_t i = 0; i < whole[k].size(); ++i) {
+      const Quad& a = whole[k][i];
+      double high = Coordinate(a[0], along);
+      for (const cv::Point2f& p : a) high = std::max(high, double(Coordinate(p, along)));
+      if (high <= band_start) continue;
+      for (size_t j = 0; j < whole[k + 1].size(); ++j) {
+        const Quad& b = whole[k + 1][j];
+        double low = Coordinate(b[0], along);
+        for (const cv::Point2f& p : b) low = std::min(low, double(Coordinate(p, along)));
+        if (low >= band_end) continue;
+        const double area_a = Area(a), area_b = Area(b);
+        if (Intersection(a, b) >= kWindowDuplicate * std::min(area_a, area_b))
+          dropped.insert(area_a >= area_b ? std::make_pair(k + 1, j) : std::make_pair(k, i));
+      }
+    }
+  }
+  return dropped;
 }
 
 // The quad of the image between `start` and `end` along the windows' axis (`along`: the point coordinate).
@@ -56,8 +78,6 @@ Quad Band(int start, int end, int along, int rows, int cols) {
     for (cv::Point2f& p : q) std::swap(p.x, p.y);
   return q;
 }
-
-float Coordinate(const cv::Point2f& p, int along) { return along == 1 ? p.y : p.x; }
 
 // det_windows._spanning: the start edge of the piece that starts first along the windows' axis and the end edge
 // of the one that ends last, corners as they are.
@@ -149,15 +169,16 @@ std::vector<Quad> MergeWindowBoxes(const std::vector<std::vector<Quad>>& window_
         continue;  // cut, but inside the band: the neighbouring window saw all of it
       if (cut_before || cut_after)
         pieces.push_back({k, box});
-      else if (has_earlier && high < earlier_end && CoversSameText(box, whole[k - 1]))
-        continue;  // whole inside the band, and the earlier window has it
       else
         mine.push_back(box);
     }
     whole.push_back(mine);
   }
+  const std::set<std::pair<size_t, size_t>> dropped = Duplicates(whole, spans, along);
   std::vector<Quad> boxes;
-  for (const std::vector<Quad>& mine : whole) boxes.insert(boxes.end(), mine.begin(), mine.end());
+  for (size_t k = 0; k < whole.size(); ++k)
+    for (size_t i = 0; i < whole[k].size(); ++i)
+      if (!dropped.count({k, i})) boxes.push_back(whole[k][i]);
   std::vector<Quad> joined = FilterTagDetRes(JoinedPieces(pieces, spans, along, rows, cols), rows, cols);
   boxes.insert(boxes.end(), joined.begin(), joined.end());
   return boxes;
