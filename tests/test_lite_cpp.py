@@ -521,11 +521,14 @@ def test_ctc_decode_with_the_case_prior(driver, dict_path, tmp_path):
         assert [tuple(r) for r in out] == expected
 
 
-def _python_system(onnx_models, dict_path, use_doc_orientation_classify=False):
+def _python_system(onnx_models, dict_path, use_doc_orientation_classify=False, **det_inference):
+    """paddle_pp's TextSystem on the served models; `det_inference` overrides keys of det.yml's Inference."""
     from paddle_pp.pipeline import TextClassifier, TextDetector, TextRecognizer, TextSystem
 
     system = dict(load_config("system")["System"])
-    return TextSystem(TextDetector(load_config("det"), onnx_models["det"]),
+    det = load_config("det")
+    det["Inference"].update(det_inference)
+    return TextSystem(TextDetector(det, onnx_models["det"]),
                       TextRecognizer(load_config("rec"), onnx_models["rec"], dict_path),
                       TextClassifier(load_config("cls"), onnx_models["cls"]) if system["use_angle_cls"] else None,
                       system["drop_score"], use_doc_orientation_classify=use_doc_orientation_classify)
@@ -629,16 +632,8 @@ def test_cpp_system_detects_long_images_in_windows_as_python(driver, cpp_config,
 def test_cpp_system_shrinks_long_images_to_the_cap_without_windows(driver, cpp_config, onnx_models, dict_path,
                                                                    tmp_path):
     """det_window_overlap 0: the long receipt is seen once at the cap, its small text traced again, as Python."""
-    from paddle_pp.pipeline import TextClassifier, TextDetector, TextRecognizer, TextSystem
-
     img = IMAGES["long_receipt"]
-    det = load_config("det")
-    det["Inference"]["window_overlap"] = 0
-    system = TextSystem(TextDetector(det, onnx_models["det"]),
-                        TextRecognizer(load_config("rec"), onnx_models["rec"], dict_path),
-                        TextClassifier(load_config("cls"), onnx_models["cls"]),
-                        load_config("system")["System"]["drop_score"])
-    ref = [r.to_dict() for r in system(img)]
+    ref = [r.to_dict() for r in _python_system(onnx_models, dict_path, window_overlap=0)(img)]
     det_sides = []
     config = _variant_config(cpp_config, tmp_path, det_window_overlap=0)
     got = _run_piped_system(driver, config, dict_path, _save(tmp_path / "img.npy", img), onnx_models,

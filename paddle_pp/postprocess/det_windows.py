@@ -89,6 +89,7 @@ def _duplicates(whole: Sequence[Sequence[np.ndarray]], spans: Sequence[Tuple[int
     neighbouring windows whose intersection is at least DUPLICATE of the smaller's area, the smaller goes (the later
     on a tie). Every pair is judged before any box goes, so the order of the boxes does not matter."""
     dropped = set()
+    areas = [[_area(box) for box in boxes] for boxes in whole]
     for k in range(len(whole) - 1):
         band_start, band_end = spans[k + 1][0], spans[k][1]
         for i, a in enumerate(whole[k]):
@@ -97,7 +98,7 @@ def _duplicates(whole: Sequence[Sequence[np.ndarray]], spans: Sequence[Tuple[int
             for j, b in enumerate(whole[k + 1]):
                 if float(b[:, along].min()) >= band_end:
                     continue
-                area_a, area_b = _area(a), _area(b)
+                area_a, area_b = areas[k][i], areas[k + 1][j]
                 if _intersection(a, b) >= DUPLICATE * min(area_a, area_b):
                     dropped.add((k + 1, j) if area_a >= area_b else (k, i))
     return dropped

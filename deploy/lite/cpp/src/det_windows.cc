@@ -48,6 +48,9 @@ double Intersection(const Quad& a, const Quad& b) {
 std::set<std::pair<size_t, size_t>> Duplicates(const std::vector<std::vector<Quad>>& whole,
                                                const std::vector<std::pair<int, int>>& spans, int along) {
   std::set<std::pair<size_t, size_t>> dropped;
+  std::vector<std::vector<double>> areas(whole.size());
+  for (size_t k = 0; k < whole.size(); ++k)
+    for (const Quad& box : whole[k]) areas[k].push_back(Area(box));
   for (size_t k = 0; k + 1 < whole.size(); ++k) {
     const double band_start = spans[k + 1].first, band_end = spans[k].second;
     for (size_t i = 0; i < whole[k].size(); ++i) {
@@ -60,7 +63,7 @@ std::set<std::pair<size_t, size_t>> Duplicates(const std::vector<std::vector<Qua
         double low = Coordinate(b[0], along);
         for (const cv::Point2f& p : b) low = std::min(low, double(Coordinate(p, along)));
         if (low >= band_end) continue;
-        const double area_a = Area(a), area_b = Area(b);
+        const double area_a = areas[k][i], area_b = areas[k + 1][j];
         if (Intersection(a, b) >= kWindowDuplicate * std::min(area_a, area_b))
           dropped.insert(area_a >= area_b ? std::make_pair(k + 1, j) : std::make_pair(k, i));
       }
