@@ -307,6 +307,7 @@ SYSTEM: Dict[str, Field] = {
     "use_doc_orientation_classify": Bool(),           # turn sideways / upside-down pages upright first
     "drop_score": PROBABILITY,                        # recognition scores are probabilities
     "reading_order": OneOf(*READING_ORDERS),
+    "as_paddleocr": Bool(),                           # detect, turn, crop, batch and order lines as PaddleOCR does
     "lang": Str(),                                    # one of rec_models' keys (checked in check_config)
     "rec_models": Field("map"),
     "engine": OneOf(*ENGINE_CHOICES),

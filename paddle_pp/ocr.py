@@ -26,7 +26,9 @@ from paddle_pp.documents import DocumentInput, PageResult, document_kind, iter_p
 from paddle_pp.engine import ENGINES, DygraphEngine, Engine, OnnxEngine
 from paddle_pp.export import export_in_subprocess
 from paddle_pp.model_dir import ONNX_MODEL
-from paddle_pp.pipeline import PageLines, TextClassifier, TextDetector, TextRecognizer, TextSystem, apply_options
+from paddle_pp.pipeline import (PADDLEOCR_READING_ORDER, PageLines, TextClassifier, TextDetector, TextRecognizer,
+                                TextSystem, apply_options)
+from paddle_pp.pipeline import as_paddleocr as as_paddleocr_configs
 from paddle_pp.resources import BUNDLED_MODELS_DIR
 from paddle_pp.utils.dicts import resolve_dict_path
 from paddle_pp.utils.errors import printable
@@ -318,6 +320,11 @@ class PPOCR:
         reading_order: the order of the lines: 'rows' (default; grouped into rows by vertical overlap, each read
             left to right), 'paddleocr' (PaddleOCR's sorted_boxes) or 'columns' (text set in columns: each column
             whole, left to right); paddle_pp/utils/reading_order.py.
+        as_paddleocr: PaddleOCR's results with these models, box for box and text for text (default false): no
+            border around small images, one detection pass, long images shrunk by their long side and to the cap,
+            nested boxes kept, crops classified whole and read as cut, in PaddleOCR's recognition batches and
+            reading order (pipeline.as_paddleocr). Options given besides it (reading_order, det_limit_side_len,
+            ...) still apply.
         engine: 'onnx' (default, fastest here), 'paddle' (Paddle Inference), 'dygraph', or 'lite' (Paddle-Lite
             x86 .nb files from `lite_model_dir` / $PADDLE_PP_LITE_MODEL_DIR, run in the Paddle-Lite venv).
         enable_mkldnn, cpu_threads: engine settings (configs/system.yml).
@@ -331,11 +338,13 @@ class PPOCR:
         use_gpu, use_onnx, show_log, ocr_version: PaddleOCR's, taken so that its calls run as they are
             (paddle_pp/paddleocr_args.py): use_gpu=True and an ocr_version other than "PP-OCR" are ValueErrors.
         page_num: PaddleOCR's: read the first N pages of each document (0: all); a call's `pages=` wins.
-        **options: det_limit_side_len, det_limit_type, det_max_side_limit, det_border_below, det_border_ratio,
+        **options: det_limit_side_len, det_limit_type, det_max_side_limit, det_long_image_aspect,
+            det_window_overlap, det_window_below, det_border_below, det_border_ratio,
             det_border_unclip_ratio, det_small_text_below, det_small_text_zoom, det_small_text_height,
             det_small_text_unclip_ratio, det_db_thresh, det_db_box_thresh, det_db_unclip_ratio, det_db_score_mode,
             use_dilation, max_candidates, det_db_nested_thresh, cls_batch_num, cls_thresh, cls_pieces_above,
-            cls_max_pieces, cls_upright_sure, cls_turned_view, rec_batch_num, rec_char_dict_path, use_space_char;
+            cls_max_pieces, cls_upright_sure, cls_turned_view, rec_batch_num, rec_widen_inked_ends, rec_ink_strip,
+            rec_ink_share, rec_char_dict_path, use_space_char;
             PaddleOCR's rec_image_shape, cls_image_shape and label_list, checked against the models' config.yml;
             and PaddleOCR's arguments that change nothing here (paddleocr_args.NO_EFFECT: ir_optim, gpu_mem,
             max_text_length, det_algorithm, ...), a ValueError when their value asks for what paddle-pp does not do
@@ -346,7 +355,8 @@ class PPOCR:
     def __init__(self, det_model_dir: Optional[os.PathLike] = None, cls_model_dir: Optional[os.PathLike] = None,
                  rec_model_dir: Optional[os.PathLike] = None, use_angle_cls: Optional[bool] = None,
                  lang: Optional[str] = None, use_doc_orientation_classify: Optional[bool] = None,
-                 drop_score: Optional[float] = None, reading_order: Optional[str] = None, engine: Optional[str] = None,
+                 drop_score: Optional[float] = None, reading_order: Optional[str] = None,
+                 as_paddleocr: Optional[bool] = None, engine: Optional[str] = None,
                  enable_mkldnn: Optional[bool] = None, cpu_threads: Optional[int] = None,
                  cache_dir: Optional[os.PathLike] = None, lite_model_dir: Optional[os.PathLike] = None,
                  slim: Optional[bool] = None, max_pixels: Optional[int] = None, precision: Optional[str] = None,
@@ -365,7 +375,7 @@ class PPOCR:
         with contextlib.nullcontext() if show_log is not False else contextlib.redirect_stderr(io.StringIO()):
             # Every option is checked before any model is loaded: a value out of range is a ValueError naming it.
             check_values({"use_angle_cls": use_angle_cls, "use_doc_orientation_classify": use_doc_orientation_classify,
-                          "drop_score": drop_score, "reading_order": reading_order,
+                          "drop_score": drop_score, "reading_order": reading_order, "as_paddleocr": as_paddleocr,
                           "engine": engine, "enable_mkldnn": enable_mkldnn, "cpu_threads": cpu_threads, "slim": slim,
                           "precision": precision, "return_word_box": return_word_box}, SYSTEM)
             apply_options({"det": {}, "cls": {}, "rec": {}}, options)
@@ -378,7 +388,9 @@ class PPOCR:
                                                  if use_doc_orientation_classify is None
                                                  else bool(use_doc_orientation_classify))
             self.drop_score = system["drop_score"] if drop_score is None else float(drop_score)
-            self.reading_order = reading_order or system["reading_order"]
+            self.as_paddleocr = system["as_paddleocr"] if as_paddleocr is None else bool(as_paddleocr)
+            self.reading_order = reading_order or (PADDLEOCR_READING_ORDER if self.as_paddleocr
+                                                   else system["reading_order"])
             self.slim, self.engine, self.precision = resolve_slim(slim, engine, precision)
             self.lang = lang or system["lang"]
             sources = stage_sources(self.lang)
@@ -389,6 +401,8 @@ class PPOCR:
             configs, bases = {}, {}
             for name, directory in dirs.items():
                 configs[name], bases[name] = load_stage_config(name, directory, sources[name])
+            if self.as_paddleocr:
+                as_paddleocr_configs(configs)     # the options given below still apply
             apply_options(configs, options)
             self.configs = configs
 

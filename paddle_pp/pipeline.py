@@ -86,6 +86,17 @@ SYSTEM_KEYS = ("use_angle_cls", "drop_score")
 PADDLEOCR_SETTINGS: Dict[str, Any] = {"det_border_below": 0, "det_small_text_below": 0, "det_long_image_aspect": 0,
                                       "det_window_overlap": 0, "det_db_nested_thresh": 0, "cls_pieces_above": 0,
                                       "cls_turned_view": False, "rec_widen_inked_ends": 0}
+# ... and the order PaddleOCR gives the lines (utils/reading_order.py)
+PADDLEOCR_READING_ORDER = "paddleocr"
+
+
+def as_paddleocr(configs: Dict[str, Dict[str, Any]]) -> None:
+    """Set the det, cls and rec configs to detect, turn, crop and batch lines as PaddleOCR does (System.as_paddleocr):
+    PADDLEOCR_SETTINGS, and PaddleOCR's recognition batches, where a crop is padded to its batch's widest
+    (Inference.max_pad_ratio empty). With PADDLEOCR_READING_ORDER the system gives PaddleOCR's results, box for
+    box and text for text (tools/compare_reference.py)."""
+    apply_options(configs, PADDLEOCR_SETTINGS)
+    configs["rec"].setdefault("Inference", {})["max_pad_ratio"] = None
 
 
 def option_flags(model: str, section: Optional[str] = None) -> Tuple[str, ...]:

@@ -295,9 +295,10 @@ def test_batch_takes_the_ocr_flags():
 
     args = build_parser().parse_args(["--input", "i", "--output", "o", "--lang", "en", "--det_db_thresh", "0.4",
                                       "--cpu_threads", "2", "--pdf_dpi", "150", "--pages", "1-3,7",
-                                      "--pdf_password", "pw", "--return_word_box", "true"])
+                                      "--pdf_password", "pw", "--return_word_box", "true", "--as_paddleocr", "true"])
     options = ocr_options(args)
     assert options["lang"] == "en" and options["det_db_thresh"] == 0.4 and "cpu_threads" not in options
+    assert options["as_paddleocr"] is True and options["reading_order"] is None
     assert options["pdf_dpi"] == 150 and options["return_word_box"] is True
     assert (args.pages, args.pdf_password) == ("1-3,7", "pw")
     image = build_parser().parse_args(["--input", "i", "--output", "o", "--invert", "true", "--alphacolor", "0,0,0"])

@@ -85,6 +85,27 @@ def test_classifier_options_reach_the_system(tmp_path, models_dir, capsys):
     assert "read exactly 0" in capsys.readouterr().out
 
 
+def test_as_paddleocr_reaches_the_system(tmp_path, models_dir, capsys):
+    """--as_paddleocr: the system as PaddleOCR runs it. Words cropped tight to their ink, which the default system
+    finds inside a border, are mostly missed without one."""
+    import re
+
+    rows = []
+    for i, (crop, word) in enumerate(zip(fixtures.tight_crops(), fixtures.TIGHT_WORDS)):
+        cv2.imwrite(str(tmp_path / f"w{i}.png"), crop)
+        h, w = crop.shape[:2]
+        rows.append(f"w{i}.png\t" + json.dumps([{"transcription": word,
+                                                  "points": [[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]]}]))
+    (tmp_path / "labels.txt").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    common = ["--label_file", str(tmp_path / "labels.txt"), "--data_dir", str(tmp_path)]
+    read = []
+    for extra in ([], ["--as_paddleocr", "true"]):
+        assert E.main(common + extra) == 0
+        found = re.search(r"lines: (\d+) labelled, (\d+) read", capsys.readouterr().out)
+        read.append(int(found.group(2)))
+    assert read[0] == len(rows) and read[1] <= len(rows) // 2, read
+
+
 def test_crops_are_read_by_the_whole_system_and_scored_joined(tmp_path, models_dir, capsys):
     """--crops: a recognition label file, each crop read by the whole system; the lines found, joined, against its
     text. Tight crops are found inside the detector's border (det.yml's border_below); without it most are not."""

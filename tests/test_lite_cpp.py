@@ -521,17 +521,22 @@ def test_ctc_decode_with_the_case_prior(driver, dict_path, tmp_path):
         assert [tuple(r) for r in out] == expected
 
 
-def _python_system(onnx_models, dict_path, use_doc_orientation_classify=False, **det_inference):
-    """paddle_pp's TextSystem on the served models; `det_inference` overrides keys of det.yml's Inference."""
-    from paddle_pp.pipeline import TextClassifier, TextDetector, TextRecognizer, TextSystem
+def _python_system(onnx_models, dict_path, use_doc_orientation_classify=False, as_paddleocr=False, **det_inference):
+    """paddle_pp's TextSystem on the served models; `det_inference` overrides keys of det.yml's Inference;
+    `as_paddleocr`: set as PPOCR(as_paddleocr=True) sets it."""
+    from paddle_pp.pipeline import (PADDLEOCR_READING_ORDER, TextClassifier, TextDetector, TextRecognizer, TextSystem,
+                                    as_paddleocr as as_paddleocr_configs)
 
     system = dict(load_config("system")["System"])
-    det = load_config("det")
-    det["Inference"].update(det_inference)
-    return TextSystem(TextDetector(det, onnx_models["det"]),
-                      TextRecognizer(load_config("rec"), onnx_models["rec"], dict_path),
-                      TextClassifier(load_config("cls"), onnx_models["cls"]) if system["use_angle_cls"] else None,
-                      system["drop_score"], use_doc_orientation_classify=use_doc_orientation_classify)
+    configs = {name: load_config(name) for name in ("det", "cls", "rec")}
+    configs["det"]["Inference"].update(det_inference)
+    if as_paddleocr:
+        as_paddleocr_configs(configs)
+    classifier = TextClassifier(configs["cls"], onnx_models["cls"]) if system["use_angle_cls"] else None
+    return TextSystem(TextDetector(configs["det"], onnx_models["det"]),
+                      TextRecognizer(configs["rec"], onnx_models["rec"], dict_path), classifier, system["drop_score"],
+                      reading_order=PADDLEOCR_READING_ORDER if as_paddleocr else system["reading_order"],
+                      use_doc_orientation_classify=use_doc_orientation_classify)
 
 
 def _run_piped_system(driver, config, dict_path, image_file, onnx_models, angle=None, det_sides=None,
@@ -641,6 +646,32 @@ def test_cpp_system_shrinks_long_images_to_the_cap_without_windows(driver, cpp_c
     assert det_sides == [4000] and len(ref) == 64
     assert [r["points"] for r in got] == [r["points"] for r in ref]
     assert [r["transcription"] for r in got] == [r["transcription"] for r in ref]
+
+
+@pytest.mark.parametrize("name", [n for n in ("080", "long_receipt", "tight_line", "long_line_turned") if n in IMAGES])
+def test_cpp_system_as_paddleocr_matches_python(driver, onnx_models, dict_path, tmp_path, name):
+    """`make_cpp_config --as_paddleocr`: the demo detects, turns, crops, batches and orders lines as PaddleOCR does,
+    as PPOCR(as_paddleocr=True): one detection pass, no border, every crop classified whole, PaddleOCR's padded
+    recognition batches (a SROIE receipt's texts depend on them) and its reading order."""
+    config = write_cpp_config(tmp_path / "ocr_config.txt", as_paddleocr=True)
+    values = dict(line.split(" ", 1) for line in config.read_text().splitlines() if not line.startswith("#"))
+    assert values["reading_order"] == "paddleocr" and float(values["rec_max_pad_ratio"]) == 0
+    img = IMAGES[name]
+    ref = [r.to_dict() for r in _python_system(onnx_models, dict_path, as_paddleocr=True)(img)]
+    det_sides, cls_inputs = [], []
+    got = _run_piped_system(driver, config, dict_path, _save(tmp_path / "img.npy", img), onnx_models,
+                            det_sides=det_sides, cls_inputs=cls_inputs)
+    assert len(det_sides) == 1                                  # one pass, no windows
+    if name == "long_line_turned":                              # the line classified whole once, no pieces
+        assert cls_inputs == [1]
+    if name == "long_receipt":                                  # shrunk by its long side, as PaddleOCR does
+        assert det_sides == [960]
+    if name == "tight_line":                                    # no border: PaddleOCR's detector misses it
+        assert not ref
+    assert [r["points"] for r in got] == [r["points"] for r in ref]
+    assert [r["transcription"] for r in got] == [r["transcription"] for r in ref]
+    tol = 0 if driver.arch == "host" else ARM64_SCORE_TOL  # see CROP_ON_ARM64
+    assert np.allclose([r["score"] for r in got], [r["score"] for r in ref], atol=tol, rtol=0)
 
 
 @pytest.mark.parametrize("turn", [90, 180, 270])

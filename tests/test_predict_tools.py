@@ -281,6 +281,14 @@ def test_system_rec_false_writes_the_boxes_in_reading_order(batch, models_dir, t
     (_, payload), = read_rows(tmp_path / "o" / "det_results.txt")
     expected = PPOCR(use_doc_orientation_classify=True).ocr(str(turned), rec=False)[0]
     assert json.loads(payload) == np.asarray(expected).astype(np.int32).tolist() and len(expected) >= 4
+    form = tmp_path / "form.png"      # --as_paddleocr: PaddleOCR's detection and order (its rows mixed up here)
+    cv2.imwrite(str(form), fixtures.form())
+    assert predict_system.main(["--image_dir", str(form), "--output", str(tmp_path / "p"), "--rec", "false",
+                                "--as_paddleocr", "true"]) == 0
+    (_, payload), = read_rows(tmp_path / "p" / "det_results.txt")
+    expected = PPOCR(as_paddleocr=True).ocr(str(form), rec=False)[0]
+    assert json.loads(payload) == np.asarray(expected).astype(np.int32).tolist()
+    assert expected != PPOCR().ocr(str(form), rec=False)[0]
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -630,6 +630,14 @@ def test_server_flags_leave_out_paddleocrs_file_and_page_flags(capsys):
         assert "unrecognized arguments" in capsys.readouterr().err
 
 
+def test_a_server_started_as_paddleocr_gives_paddleocrs_results(models_dir):
+    from paddle_pp.serving.cli import build_parser, build_predictors
+
+    predictor, = build_predictors(build_parser().parse_args(["--as_paddleocr", "true"]), workers=1, threads=1)
+    assert predictor.as_paddleocr and predictor.system.reading_order == "paddleocr"
+    assert predictor.system.recognizer.max_pad_ratio is None and predictor.system.detector.border_below == 0
+
+
 def test_classifier_options_need_the_classifier_and_are_restored():
     """use_angle_cls / use_doc_orientation_classify per request: set on the worker's system for one job and
     restored; asking for either on a server started without the direction classifier is a bad request."""

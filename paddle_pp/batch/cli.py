@@ -73,12 +73,8 @@ def ocr_options(args: argparse.Namespace) -> Dict[str, Any]:
     """PPOCR's keyword arguments from paddle-pp ocr's flags (cpu_threads is the job's: per actor)."""
     engine = utility.engine_options(args)
     engine.pop("cpu_threads")
-    return dict(det_model_dir=args.det_model_dir, cls_model_dir=args.cls_model_dir,
-                rec_model_dir=args.rec_model_dir, use_angle_cls=args.use_angle_cls,
-                use_doc_orientation_classify=args.use_doc_orientation_classify, drop_score=args.drop_score,
-                reading_order=args.reading_order,
-                lang=args.lang, slim=args.slim, pdf_dpi=args.pdf_dpi, return_word_box=args.return_word_box,
-                **engine, **utility.model_options(args, "det", "cls", "rec"))
+    return dict(**utility.system_options(args), lang=args.lang, slim=args.slim, pdf_dpi=args.pdf_dpi,
+                return_word_box=args.return_word_box, **engine, **utility.model_options(args, "det", "cls", "rec"))
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

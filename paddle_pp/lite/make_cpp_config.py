@@ -1,6 +1,6 @@
 """Write the C++ demo's key-value config from configs/*.yml, so its defaults have one source.
 
-    python deploy/lite/make_cpp_config.py --out DIR/ocr_config.txt [--det_config configs/det.yml ...]
+    python deploy/lite/make_cpp_config.py --out DIR/ocr_config.txt [--det_config configs/det.yml ...] [--as_paddleocr]
 
 Keys are PaddleOCR's flag names where one exists; float values are written with repr(), which reads back as
 the same double in C++ (strtod). Model and dictionary paths are relative to the config file's directory.
@@ -83,11 +83,18 @@ def cpp_config_lines(det_cfg: Dict, cls_cfg: Dict, rec_cfg: Dict, system: Dict, 
 
 
 def write_cpp_config(out: Path, det: Optional[str] = None, cls: Optional[str] = None, rec: Optional[str] = None,
-                     system: Optional[str] = None, **kwargs) -> Path:
+                     system: Optional[str] = None, as_paddleocr: Optional[bool] = None, **kwargs) -> Path:
+    """The config from these YAML files (default: the packaged ones); `as_paddleocr` (default: System.as_paddleocr)
+    sets them to give PaddleOCR's results (pipeline.as_paddleocr), as PPOCR(as_paddleocr=True) does."""
     from paddle_pp.config import load_config
+    from paddle_pp.pipeline import PADDLEOCR_READING_ORDER
+    from paddle_pp.pipeline import as_paddleocr as as_paddleocr_configs
 
     cfgs = {name: load_config(path or name) for name, path in (("det", det), ("cls", cls), ("rec", rec))}
     system_cfg = dict(load_config(system or "system")["System"])
+    if system_cfg.get("as_paddleocr") if as_paddleocr is None else as_paddleocr:
+        as_paddleocr_configs(cfgs)
+        system_cfg["reading_order"] = PADDLEOCR_READING_ORDER
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(cpp_config_lines(cfgs["det"], cfgs["cls"], cfgs["rec"], system_cfg, **kwargs)) + "\n",
@@ -102,9 +109,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.add_argument(f"--{name}_config", default=None, help=f"default: configs/{name}.yml")
     parser.add_argument("--cpu_threads", type=int, default=2)
     parser.add_argument("--power_mode", default="LITE_POWER_HIGH")
+    parser.add_argument("--as_paddleocr", action="store_true",
+                        help="PaddleOCR's results with these models: what paddle-pp adds to its detection, "
+                             "classification, cropping and batching turned off, and its reading order")
     args = parser.parse_args(argv)
     path = write_cpp_config(Path(args.out), args.det_config, args.cls_config, args.rec_config, args.system_config,
-                            cpu_threads=args.cpu_threads, power_mode=args.power_mode)
+                            as_paddleocr=args.as_paddleocr or None, cpu_threads=args.cpu_threads,
+                            power_mode=args.power_mode)
     print(f"wrote {path}")
     return 0
 

@@ -145,12 +145,9 @@ def build_predictors(args: argparse.Namespace, workers: int, threads: int) -> Li
 
     engine = utility.engine_options(args)
     engine["cpu_threads"] = threads
-    return [PPOCR(det_model_dir=args.det_model_dir, cls_model_dir=args.cls_model_dir,
-                  rec_model_dir=args.rec_model_dir, use_angle_cls=args.use_angle_cls,
-                  use_doc_orientation_classify=args.use_doc_orientation_classify, drop_score=args.drop_score,
-                  reading_order=args.reading_order,
-                  lang=args.lang, slim=args.slim, max_pixels=args.max_pixels, pdf_dpi=args.pdf_dpi,
-                  return_word_box=args.return_word_box, **engine, **utility.model_options(args, "det", "cls", "rec"))
+    return [PPOCR(**utility.system_options(args), lang=args.lang, slim=args.slim, max_pixels=args.max_pixels,
+                  pdf_dpi=args.pdf_dpi, return_word_box=args.return_word_box, **engine,
+                  **utility.model_options(args, "det", "cls", "rec"))
             for _ in range(workers)]
 
 

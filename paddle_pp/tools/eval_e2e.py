@@ -167,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--use_doc_orientation_classify", default=None,
                         **schema_flag(SYSTEM["use_doc_orientation_classify"], "use_doc_orientation_classify"),
                         help="turn pages upright first (default: configs/system.yml's)")
+    parser.add_argument("--as_paddleocr", default=None, **schema_flag(SYSTEM["as_paddleocr"], "as_paddleocr"),
+                        help="true = the system as PaddleOCR runs it with these models (what paddle-pp adds turned "
+                             "off; docs/inference.md), to measure what that adds (default: configs/system.yml's)")
     parser.add_argument("--turn", type=int, default=0, choices=ANGLES,
                         help="turn each image and its labels clockwise by this many degrees first")
     parser.add_argument("--ignore_case", action="store_true", help="a hit ignores case as well as spaces")
@@ -282,7 +285,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     options = {flag: getattr(args, flag) for flag in MODEL_FLAGS if getattr(args, flag) is not None}
     ocr = PPOCR(lang=args.lang, slim=args.slim or None, engine=args.engine, precision=args.precision,
                 det_model_dir=args.det_model_dir, cls_model_dir=args.cls_model_dir, rec_model_dir=args.rec_model_dir,
-                use_doc_orientation_classify=args.use_doc_orientation_classify, **options)
+                use_doc_orientation_classify=args.use_doc_orientation_classify, as_paddleocr=args.as_paddleocr,
+                **options)
     systems: Dict[str, Callable[[np.ndarray], List[Line]]] = {
         "ours": lambda image: [(np.asarray(r["points"], dtype=np.float64), r["transcription"]) for r in ocr(image)]}
     if "rapidocr" in args.compare:

@@ -86,10 +86,7 @@ def build_ocr(args: argparse.Namespace, **kwargs: Any):
     """The PPOCR that the command line asks for."""
     from paddle_pp import PPOCR
 
-    return PPOCR(det_model_dir=args.det_model_dir, cls_model_dir=args.cls_model_dir,
-                 rec_model_dir=args.rec_model_dir, use_angle_cls=args.use_angle_cls,
-                 use_doc_orientation_classify=args.use_doc_orientation_classify, drop_score=args.drop_score,
-                 reading_order=args.reading_order, max_pixels=args.max_pixels, pdf_dpi=args.pdf_dpi,
+    return PPOCR(**utility.system_options(args), max_pixels=args.max_pixels, pdf_dpi=args.pdf_dpi,
                  **utility.model_choice(args), **utility.engine_options(args),
                  **utility.model_options(args, "det", "cls", "rec"), **kwargs)
 

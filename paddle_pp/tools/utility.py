@@ -232,6 +232,11 @@ def build_parser(tool: str, description: Optional[str] = None) -> argparse.Argum
                              help="order of the lines: rows = grouped into rows by vertical overlap, each read left "
                                   "to right; paddleocr = PaddleOCR's sorted_boxes; columns = text set in columns, "
                                   f"each column whole, left to right (YAML: {system['reading_order']})")
+        options.add_argument("--as_paddleocr", default=None, **schema_flag(SYSTEM["as_paddleocr"], "as_paddleocr"),
+                             help="true = PaddleOCR's results with these models, box for box and text for text: "
+                                  "what paddle-pp adds to its detection, classification, cropping and batching "
+                                  "turned off, and its reading order; flags given besides it still apply "
+                                  f"(YAML: {system['as_paddleocr']})")
     if "rec" in stages:
         options.add_argument("--lang", choices=sorted(system["rec_models"]), default=None,
                              help=f"recognizer: ch = official, en = our ASCII English model (YAML: {system['lang']})")
@@ -282,6 +287,15 @@ def engine_options(args: argparse.Namespace) -> Dict[str, Any]:
 def model_choice(args: argparse.Namespace) -> Dict[str, Any]:
     """The build_stage / PPOCR keyword arguments that choose the models: --slim, and --lang where the tool has it."""
     return {"slim": args.slim, **({"lang": args.lang} if hasattr(args, "lang") else {})}
+
+
+def system_options(args: argparse.Namespace) -> Dict[str, Any]:
+    """The PPOCR keyword arguments of the system tool's own flags: its model directories and how the system runs
+    (paddle-pp ocr, serve and batch alike)."""
+    return {"det_model_dir": args.det_model_dir, "cls_model_dir": args.cls_model_dir,
+            "rec_model_dir": args.rec_model_dir, "use_angle_cls": args.use_angle_cls,
+            "use_doc_orientation_classify": args.use_doc_orientation_classify, "drop_score": args.drop_score,
+            "reading_order": args.reading_order, "as_paddleocr": args.as_paddleocr}
 
 
 def model_options(args: argparse.Namespace, *stages: str) -> Dict[str, Any]:
