@@ -261,12 +261,14 @@ def build_stage(name: str, model_dir: Optional[os.PathLike] = None, engine: Opti
                 cache_dir: Optional[os.PathLike] = None, enable_mkldnn: Optional[bool] = None,
                 cpu_threads: Optional[int] = None, lite_model_dir: Optional[os.PathLike] = None,
                 precision: Optional[str] = None, lang: Optional[str] = None, slim: Optional[bool] = None,
-                **options: Any) -> Stage:
+                as_paddleocr: Optional[bool] = None, **options: Any) -> Stage:
     """One stage (det, cls or rec) with its engine; options are the PaddleOCR flags of `OPTION_KEYS`.
     Without `model_dir`, `lang` picks the recognizer and `slim` the project's slim model of the stage, as in
-    PPOCR. A value out of its range (paddle_pp.config_schema) is a ValueError naming the option."""
+    PPOCR; `as_paddleocr` sets the stage as PPOCR(as_paddleocr=True) does (default: System.as_paddleocr), the
+    options given still applying. A value out of its range (paddle_pp.config_schema) is a ValueError naming the
+    option."""
     check_values({"engine": engine, "enable_mkldnn": enable_mkldnn, "cpu_threads": cpu_threads,
-                  "precision": precision, "slim": slim}, SYSTEM)
+                  "precision": precision, "slim": slim, "as_paddleocr": as_paddleocr}, SYSTEM)
     source = stage_sources(lang)[name]
     slim, engine, precision = resolve_slim(slim, engine, precision)
     if slim:
@@ -275,7 +277,9 @@ def build_stage(name: str, model_dir: Optional[os.PathLike] = None, engine: Opti
     configs[name], base = load_stage_config(name, model_dir, source)
     for other in ("det", "cls", "rec"):
         configs.setdefault(other, {})
-    apply_options(configs, {k: v for k, v in options.items()})
+    if system_defaults()["as_paddleocr"] if as_paddleocr is None else as_paddleocr:
+        as_paddleocr_configs(configs)
+    apply_options(configs, options)
     return _make_stage(name, configs[name], base, engine, cache_dir, enable_mkldnn, cpu_threads, lite_model_dir,
                        source, precision)
 

@@ -186,6 +186,25 @@ def test_det_flags_override_yaml_defaults(batch, models_dir, tmp_path, capsys):
     assert len(strict) < len(default)
 
 
+def test_stage_tools_take_as_paddleocr(models_dir, tmp_path):
+    """--as_paddleocr on one stage: the det tool detects as PaddleOCR does (no border, so most words cropped tight
+    to their ink are not found); the rec and cls tools get PaddleOCR's batches and whole crops."""
+    from paddle_pp.ocr import build_stage
+
+    for i, crop in enumerate(fixtures.tight_crops()):
+        cv2.imwrite(str(tmp_path / f"w{i}.png"), crop)
+    found = []
+    for extra in ([], ["--as_paddleocr", "true"]):
+        out = tmp_path / f"out{len(found)}"
+        assert predict_det.main(["--image_dir", str(tmp_path / "w*.png"), "--output", str(out)] + extra) == 0
+        found.append(sum(bool(json.loads(row[1])) for row in read_rows(out / "det_results.txt")))
+    assert found[0] == len(fixtures.tight_crops()) and found[1] <= found[0] // 2, found
+    assert build_stage("rec", as_paddleocr=True).max_pad_ratio is None
+    assert build_stage("cls", as_paddleocr=True, cls_thresh=0.8).pieces_above == 0
+    with pytest.raises(SystemExit):
+        predict_det.main(["--image_dir", str(tmp_path), "--as_paddleocr", "maybe"])
+
+
 # ------------------------------------------------------------------ rec and cls on text-line crops
 
 @pytest.fixture(scope="module")

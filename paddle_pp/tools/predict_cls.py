@@ -32,8 +32,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     def build():
         from paddle_pp.ocr import build_stage
 
-        return build_stage("cls", model_dir=args.cls_model_dir, **utility.model_choice(args),
-                           **utility.engine_options(args), **utility.model_options(args, "cls"))
+        return build_stage("cls", model_dir=args.cls_model_dir, as_paddleocr=args.as_paddleocr,
+                           **utility.model_choice(args), **utility.engine_options(args),
+                           **utility.model_options(args, "cls"))
 
     def process(classifier, items: List[utility.Item]) -> List[utility.Outcome]:
         return outcomes(lambda images: classifier(images)[1], items)

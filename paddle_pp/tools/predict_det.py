@@ -45,8 +45,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     def build():
         from paddle_pp.ocr import build_stage
 
-        return build_stage("det", model_dir=args.det_model_dir, **utility.model_choice(args),
-                           **utility.engine_options(args), **utility.model_options(args, "det"))
+        return build_stage("det", model_dir=args.det_model_dir, as_paddleocr=args.as_paddleocr,
+                           **utility.model_choice(args), **utility.engine_options(args),
+                           **utility.model_options(args, "det"))
 
     def process(detector, items: List[utility.Item]) -> List[utility.Outcome]:
         return outcomes(detector, items, args)

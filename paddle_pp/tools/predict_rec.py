@@ -49,8 +49,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     def build():
         from paddle_pp.ocr import build_stage
 
-        return build_stage("rec", model_dir=args.rec_model_dir, **utility.model_choice(args),
-                           **utility.engine_options(args), **utility.model_options(args, "rec"))
+        return build_stage("rec", model_dir=args.rec_model_dir, as_paddleocr=args.as_paddleocr,
+                           **utility.model_choice(args), **utility.engine_options(args),
+                           **utility.model_options(args, "rec"))
 
     batch = 8 * (args.rec_batch_num or int(utility.yaml_default("rec_batch_num")))
     return utility.run(args, build, outcomes, [RESULTS], batch_size=batch, count_label="texts", desc="rec")

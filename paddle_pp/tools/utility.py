@@ -232,11 +232,11 @@ def build_parser(tool: str, description: Optional[str] = None) -> argparse.Argum
                              help="order of the lines: rows = grouped into rows by vertical overlap, each read left "
                                   "to right; paddleocr = PaddleOCR's sorted_boxes; columns = text set in columns, "
                                   f"each column whole, left to right (YAML: {system['reading_order']})")
-        options.add_argument("--as_paddleocr", default=None, **schema_flag(SYSTEM["as_paddleocr"], "as_paddleocr"),
-                             help="true = PaddleOCR's results with these models, box for box and text for text: "
-                                  "what paddle-pp adds to its detection, classification, cropping and batching "
-                                  "turned off, and its reading order; flags given besides it still apply "
-                                  f"(YAML: {system['as_paddleocr']})")
+    options.add_argument("--as_paddleocr", default=None, **schema_flag(SYSTEM["as_paddleocr"], "as_paddleocr"),
+                         help="true = PaddleOCR's results with these models, box for box and text for text: "
+                              "what paddle-pp adds to its detection, classification, cropping and batching "
+                              "turned off" + (", and its reading order" if tool == "system" else "")
+                              + f"; flags given besides it still apply (YAML: {system['as_paddleocr']})")
     if "rec" in stages:
         options.add_argument("--lang", choices=sorted(system["rec_models"]), default=None,
                              help=f"recognizer: ch = official, en = our ASCII English model (YAML: {system['lang']})")
