@@ -167,6 +167,15 @@ def photo_like(size: Tuple[int, int] = (960, 544)) -> np.ndarray:
     return np.clip(rot + noise, 0, 255).astype(np.uint8)
 
 
+def poor_scan(img: np.ndarray, scale: float = 0.5, quality: int = 30) -> np.ndarray:
+    """A page as a poor scan gives it: shrunk and enlarged again, with noise, saved as a JPEG of this quality (the
+    recognizer's texts of such crops depend on how its batches pad them)."""
+    h, w = img.shape[:2]
+    blurred = cv2.resize(cv2.resize(img, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA), (w, h))
+    noisy = np.clip(blurred + np.random.default_rng(0).normal(0, 12, blurred.shape), 0, 255).astype(np.uint8)
+    return cv2.imdecode(cv2.imencode(".jpg", noisy, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_COLOR)
+
+
 def text_lines() -> List[np.ndarray]:
     lines = [render_line(t) for t in REC_WORDS]
     font = cjk_font_path()

@@ -314,6 +314,30 @@ def test_reading_order_is_a_request_option(client):
     assert starts[:6] == ["Annua", "Theha", "thisy", "befor", "opene", "Worko"]   # the left column whole, then the right
 
 
+def test_as_paddleocr_is_a_request_option(client):
+    """as_paddleocr=true: that request answers as PaddleOCR does with these models, as PPOCR(as_paddleocr=True)
+    does: its boxes and order, and the texts of its padded recognition batches (a poor scan's crops read otherwise
+    alone); the request's other options still apply, and the next request gets the server's defaults again."""
+    from paddle_pp import PPOCR
+    from paddle_pp.serving.options import AS_PADDLEOCR_OPTIONS, OCR_OPTIONS
+
+    assert set(AS_PADDLEOCR_OPTIONS) <= set(OCR_OPTIONS)
+    scan = jpeg(fixtures.poor_scan(fixtures.two_column_page()[0]))
+    img = cv2.imdecode(np.frombuffer(scan, np.uint8), cv2.IMREAD_COLOR)
+    post = lambda query: client.post("/ocr" + query, content=scan, headers={"Content-Type": "image/jpeg"})  # noqa
+    lines = lambda body: [(line["text"], line["points"]) for line in body["pages"][0]["lines"]]  # noqa: E731
+    expected = lambda ocr: [(r["transcription"], r["points"]) for r in ocr(img)]  # noqa: E731
+    defaults = post("")
+    preset = post("?as_paddleocr=true")
+    assert defaults.status_code == preset.status_code == 200, (defaults.text, preset.text)
+    assert lines(preset.json()) == expected(PPOCR(as_paddleocr=True)) != lines(defaults.json())
+    assert lines(post("?as_paddleocr=true&reading_order=rows").json()) == expected(
+        PPOCR(as_paddleocr=True, reading_order="rows"))
+    assert lines(post("?as_paddleocr=false").json()) == lines(post("").json()) == lines(defaults.json())
+    message = assert_error(post("?as_paddleocr=maybe"), 422, "bad_option")
+    assert "as_paddleocr" in message
+
+
 def test_txt_hocr_and_searchable_pdf_formats(client, pdfs):
     files = {"file": ("two.pdf", pdfs["two"])}
     txt = client.post(f"/ocr?pdf_dpi={PDF_DPI}&format=txt", files=files)
@@ -636,6 +660,14 @@ def test_a_server_started_as_paddleocr_gives_paddleocrs_results(models_dir):
     predictor, = build_predictors(build_parser().parse_args(["--as_paddleocr", "true"]), workers=1, threads=1)
     assert predictor.as_paddleocr and predictor.system.reading_order == "paddleocr"
     assert predictor.system.recognizer.max_pad_ratio is None and predictor.system.detector.border_below == 0
+    from paddle_pp.serving.options import OptionError, applied
+
+    with pytest.raises(OptionError, match="runs as PaddleOCR"):      # its defaults are not known per request
+        with applied(predictor, {"as_paddleocr": False}):
+            pass
+    with applied(predictor, {"as_paddleocr": True, "reading_order": "rows"}):
+        assert predictor.system.reading_order == "rows"
+    assert predictor.system.reading_order == "paddleocr"
 
 
 def test_classifier_options_need_the_classifier_and_are_restored():

@@ -177,6 +177,20 @@ def test_web_page_columns_option_lists_a_two_column_page_column_by_column(server
     wait.until(lambda d: starts(d) == expected)
 
 
+def test_web_page_as_paddleocr_option_shows_paddleocrs_results(server, browser, tmp_path):
+    """A word cropped tight to its ink: the defaults read it (inside a border); as PaddleOCR, nothing is found."""
+    import cv2
+
+    page = tmp_path / "word.png"
+    cv2.imwrite(str(page), fixtures.tight_crops()[1])           # TOTAL 27.30
+    browser.get(server.url + "/")
+    browser.find_element(By.ID, "file").send_keys(str(page))
+    wait = WebDriverWait(browser, WAIT_SECONDS)
+    wait.until(lambda d: shown_lines(d) == ["TOTAL27.30"])
+    browser.find_element(By.ID, "as-paddleocr").click()         # the same file again, as PaddleOCR reads it
+    wait.until(lambda d: "word.png: 1 page, 0 lines" in d.find_element(By.ID, "status").text)
+
+
 def test_web_page_small_text_option_reads_small_print(server, browser, tmp_path):
     import cv2
 

@@ -455,14 +455,6 @@ def test_agrees_with_reference_pipeline(ocr):
         assert [r["points"] for r in ocr(img)] == [r["points"] for r in plain(img)]
 
 
-def _degraded(img, scale=0.5, quality=30):
-    """A page as a poor scan gives it: shrunk and enlarged again, with noise, saved as a JPEG of this quality."""
-    h, w = img.shape[:2]
-    blurred = cv2.resize(cv2.resize(img, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA), (w, h))
-    noisy = np.clip(blurred + np.random.default_rng(0).normal(0, 12, blurred.shape), 0, 255).astype(np.uint8)
-    return cv2.imdecode(cv2.imencode(".jpg", noisy, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_COLOR)
-
-
 def test_as_paddleocr_gives_the_reference_pipelines_results():
     """System.as_paddleocr: PaddleOCR's results with these models, box for box, text for text and in its order,
     against PaddleOCR 2.x's pipeline (compare_reference.py's reference, recognition batches of 6). On a poor scan
@@ -477,7 +469,7 @@ def test_as_paddleocr_gives_the_reference_pipelines_results():
     assert paddleocr.reading_order == paddleocr.system.reading_order == "paddleocr"
     assert paddleocr.configs["rec"]["Inference"]["max_pad_ratio"] is None
     own_batches = PPOCR(reading_order="paddleocr", **PADDLEOCR_SETTINGS)
-    scan = _degraded(fixtures.two_column_page()[0])
+    scan = fixtures.poor_scan(fixtures.two_column_page()[0])
     for img in (fixtures.form(), fixtures.half_size_document(), fixtures.tight_crops()[0], scan,
                 np.vstack([fixtures.document()[0]] * 16)):       # 6720 x 640: shrunk to 960 by its long side
         stats = match_results(paddleocr(img), reference_results(reference, img), tol=1.0)

@@ -3,11 +3,11 @@
 The options a request may change are those a loaded predictor can apply without loading another model: the
 detector's resizing and DB post-processing, the classifier's threshold, whether it runs on lines and on the page
 (use_angle_cls, use_doc_orientation_classify), how far a line's crop is widened where its box ends on ink
-(rec_widen_inked_ends), drop_score, reading_order and return_word_box; and how the upload
-is read (pages, pdf_dpi, and PaddleOCR's image options invert, binarize, alphacolor) and answered (format,
-include_image). Each is parsed by its schema field
-(paddle_pp/config_schema.py, the one source of ranges), set on the worker's own stages for the length of one job
-(`applied`) and restored after it.
+(rec_widen_inked_ends), drop_score, reading_order and return_word_box, or all that paddle-pp adds at once
+(as_paddleocr=true: PaddleOCR's results with these models, the request's other options still applying); and how
+the upload is read (pages, pdf_dpi, and PaddleOCR's image options invert, binarize, alphacolor) and answered
+(format, include_image). Each is parsed by its schema field (paddle_pp/config_schema.py, the one source of ranges),
+set on the worker's own stages for the length of one job (`applied`) and restored after it.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, Mapping, Tuple
 
 from paddle_pp.config_schema import DOCUMENT, OUTPUT_FORMATS, PADDLEOCR_ARGS, SYSTEM, Bool, Field, Float, OneOf
-from paddle_pp.pipeline import option_field
+from paddle_pp.pipeline import PADDLEOCR_READING_ORDER, PADDLEOCR_SETTINGS, option_field
 
 # option -> (its field, where it lives on a PPOCR, the attribute there)
 _Target = Callable[[Any], Any]
@@ -64,6 +64,9 @@ OCR_OPTIONS: Dict[str, Tuple[Field, _Target, str]] = {
     "use_doc_orientation_classify": (SYSTEM["use_doc_orientation_classify"], lambda ocr: ocr.system,
                                      "use_doc_orientation_classify"),
 }
+# as_paddleocr=true sets these OCR_OPTIONS where the request does not (and PaddleOCR's recognition batches)
+AS_PADDLEOCR = "as_paddleocr"
+AS_PADDLEOCR_OPTIONS: Dict[str, Any] = {**PADDLEOCR_SETTINGS, "reading_order": PADDLEOCR_READING_ORDER}
 FORMATS = OUTPUT_FORMATS    # json (the server's own shape), txt, hocr, pdf (paddle_pp/output's writers)
 # options about the request itself, not the OCR
 REQUEST_OPTIONS: Dict[str, Field] = {
@@ -79,7 +82,7 @@ REQUEST_OPTIONS: Dict[str, Field] = {
 }
 # Options that never go in a URL (URLs are logged by the server, proxies and browsers' histories): the body only.
 BODY_ONLY = ("pdf_password",)
-KNOWN = tuple(OCR_OPTIONS) + tuple(REQUEST_OPTIONS)
+KNOWN = tuple(OCR_OPTIONS) + (AS_PADDLEOCR,) + tuple(REQUEST_OPTIONS)
 
 
 class OptionError(ValueError):
@@ -97,7 +100,8 @@ def parse_options(query: Mapping[str, Any], repeated: Callable[[str], int] = lam
         if name in BODY_ONLY:
             raise OptionError(f"{name} is not taken in the query string (URLs are logged): send it in the body, "
                               "as a multipart form field or a JSON key", unknown=True)
-        field = OCR_OPTIONS[name][0] if name in OCR_OPTIONS else REQUEST_OPTIONS.get(name)
+        field = OCR_OPTIONS[name][0] if name in OCR_OPTIONS else (
+            SYSTEM[AS_PADDLEOCR] if name == AS_PADDLEOCR else REQUEST_OPTIONS.get(name))
         if field is None:
             raise OptionError(f"unknown option '{name}'; known: {', '.join(sorted(KNOWN))}", unknown=True)
         if repeated(name) > 1:
@@ -111,9 +115,20 @@ def parse_options(query: Mapping[str, Any], repeated: Callable[[str], int] = lam
 
 @contextmanager
 def applied(ocr: Any, options: Mapping[str, Any]) -> Iterator[None]:
-    """Set the OCR options of one request on a worker's PPOCR, and restore the server's values after it."""
+    """Set the OCR options of one request on a worker's PPOCR, and restore the server's values after it.
+    as_paddleocr=true sets AS_PADDLEOCR_OPTIONS that the request does not give, and PaddleOCR's padded recognition
+    batches; as_paddleocr=false only on a server that runs the defaults (the defaults of a server started with
+    --as_paddleocr true are not known per request: give those options one by one)."""
     saved = []
+    if options.get(AS_PADDLEOCR) is False and ocr.as_paddleocr:
+        raise OptionError("as_paddleocr=false: this server runs as PaddleOCR (--as_paddleocr true); give the options "
+                          "to change one by one")
+    if options.get(AS_PADDLEOCR):
+        options = {**AS_PADDLEOCR_OPTIONS, **options}
     try:
+        if options.get(AS_PADDLEOCR):
+            saved.append((ocr.system.recognizer, "max_pad_ratio", ocr.system.recognizer.max_pad_ratio))
+            ocr.system.recognizer.max_pad_ratio = None
         for name in ("use_angle_cls", "use_doc_orientation_classify"):
             if options.get(name) and ocr.system.classifier is None:
                 raise OptionError(f"{name}=true: the server was started without the direction classifier "

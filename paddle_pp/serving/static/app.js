@@ -8,7 +8,9 @@
 // still drawn on the page as it was sent. "columns" asks for reading_order=columns: text set in columns is listed
 // column by column. "light text" asks for PaddleOCR's image options alphacolor=0,0,0 and
 // invert=true: transparency goes over black and the page is inverted before it is read, so white text on a dark
-// or transparent ground reads as dark on white; the page is still drawn as it was sent.
+// or transparent ground reads as dark on white; the page is still drawn as it was sent. "as PaddleOCR" asks for
+// as_paddleocr=true: PaddleOCR's own results with these models (docs/inference.md, "Coming from PaddleOCR"), to see
+// what the defaults add; the other options still apply.
 "use strict";
 (function () {
   const $ = (id) => document.getElementById(id);
@@ -35,7 +37,8 @@
                   ($("small-text").checked ? "&" + SMALL_TEXT : "") +
                   ($("turn-pages").checked ? "&use_doc_orientation_classify=true" : "") +
                   ($("columns").checked ? "&reading_order=columns" : "") +
-                  ($("light-text").checked ? "&" + LIGHT_TEXT : "");
+                  ($("light-text").checked ? "&" + LIGHT_TEXT : "") +
+                  ($("as-paddleocr").checked ? "&as_paddleocr=true" : "");
     let response;
     try {
       // same origin: a browser that was asked for the API key (HTTP Basic) sends it again here
@@ -163,6 +166,7 @@
   $("turn-pages").addEventListener("change", () => upload(state.file));
   $("columns").addEventListener("change", () => upload(state.file));
   $("light-text").addEventListener("change", () => upload(state.file));
+  $("as-paddleocr").addEventListener("change", () => upload(state.file));
   const drop = $("drop");
   drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
