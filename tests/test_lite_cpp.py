@@ -583,8 +583,8 @@ def test_whole_cpp_system_matches_python(driver, cpp_config, onnx_models, dict_p
     got = _run_piped_system(driver, cpp_config, dict_path, _save(tmp_path / "img.npy", img), onnx_models,
                             det_sides=det_sides, cls_inputs=cls_inputs)
     assert ref or name not in ("tight_word", "tight_line", "10")   # found inside their border
-    if name == "small_print":                                      # its 12 px lines: a second pass, zoomed 1.5x
-        assert det_sides == [960, 1440]
+    if name == "small_print":                            # its 12 px lines: a second pass, at the page's own size
+        assert det_sides == [960, 1600]
     if name == "nearly_large":                                     # 24 px lines: zoomed to 32 px, 4/3
         assert det_sides == [960, 1280]
     if name == "long_line_turned":                         # the line whole, then turned and in 4 pieces; turned back
@@ -719,7 +719,7 @@ def test_config_comes_from_the_yaml(cpp_config):
     assert float(values["det_border_ratio"]) == det["Inference"]["border_ratio"] == 0.5
     assert float(values["det_border_unclip_ratio"]) == det["Inference"]["border_unclip_ratio"] == 2.0
     assert float(values["det_small_text_below"]) == det["Inference"]["small_text_below"] == 28
-    assert float(values["det_small_text_zoom"]) == det["Inference"]["small_text_zoom"] == 1.5
+    assert float(values["det_small_text_zoom"]) == det["Inference"]["small_text_zoom"] == 3
     assert float(values["det_small_text_height"]) == det["Inference"]["small_text_height"] == 32
     assert float(values["cls_pieces_above"]) == cls["Inference"]["pieces_above"] == 6
     assert int(values["cls_max_pieces"]) == cls["Inference"]["max_pieces"] == 4

@@ -183,15 +183,15 @@ def _detector_input_sides(ocr, monkeypatch):
 def test_small_text_is_detected_again_zoomed(ocr, monkeypatch):
     """det.yml's small_text_below / small_text_height / small_text_zoom: when the boxes of the first pass are
     under 28 px high at the network's input (median), the image is detected again with that input's long side
-    zoomed to bring them to 32 px, at most 1.5 times, and the boxes of that pass are the result. Text found large
-    enough, and det_small_text_below 0 (PaddleOCR), take one pass."""
+    zoomed to bring them to 32 px, at most 3 times and never past the image's own size, and the boxes of that pass
+    are the result. Text found large enough, and det_small_text_below 0 (PaddleOCR), take one pass."""
     inference = ocr.configs["det"]["Inference"]
-    assert (inference["small_text_below"], inference["small_text_zoom"]) == (28, 1.5)
+    assert (inference["small_text_below"], inference["small_text_zoom"]) == (28, 3)
     assert inference["small_text_unclip_ratio"] == 1.8
     page = fixtures.half_size_document()
     sides = _detector_input_sides(ocr, monkeypatch)
     lines = ocr.ocr_results(page)
-    assert sides == [960, 1440]
+    assert sides == [960, 1600]                        # 12 px lines: zoomed to the page's own size
     assert [squash(r.transcription) for r in lines] == [squash(text) for text, _ in fixtures.DOC_LINES]
     sides.clear()
     large = cv2.resize(fixtures.document()[0], (1280, 840), interpolation=cv2.INTER_CUBIC)
@@ -202,14 +202,14 @@ def test_small_text_is_detected_again_zoomed(ocr, monkeypatch):
     one_pass.ocr_results(page)
     assert one_sides == [960]
     # text found nearly large enough (24 px) is zoomed to bring it to small_text_height (32 px), 960 -> 1280, not
-    # by the most (1.5 -> 1440), which cuts the descender of "shopping" here and splits lines of close photos
+    # by 1.5 (-> 1440), which cuts the descender of "shopping" here and splits lines of close photos
     assert inference["small_text_height"] == 32
     nearly_large = fixtures.nearly_large_document()
     sides.clear()
     lines_nearly_large = ocr.ocr_results(nearly_large)
     assert sides == [960, 1280]
     assert [squash(r.transcription) for r in lines_nearly_large] == [squash(text) for text, _ in fixtures.DOC_LINES]
-    most_zoom = PPOCR(det_small_text_height=0, rec_widen_inked_ends=0)    # the crop as the box cuts it
+    most_zoom = PPOCR(det_small_text_height=0, det_small_text_zoom=1.5, rec_widen_inked_ends=0)  # crops as cut
     most_sides = _detector_input_sides(most_zoom, monkeypatch)
     assert squash(most_zoom.ocr_results(nearly_large)[-1].transcription) != squash(fixtures.DOC_LINES[-1][0])
     assert most_sides == [960, 1440]
