@@ -7,8 +7,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from paddle_pp.dataset_tools.convert import (convert_icdar2015, crop_quad, det_to_crops, label_statistics,
-                                             parse_icdar2015_gt, stack_images)
+from paddle_pp.dataset_tools.convert import (PHONE_FRAME, convert_icdar2015, crop_quad, det_to_crops,
+                                             label_statistics, parse_icdar2015_gt, photograph_pages, stack_images)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -124,6 +124,41 @@ def test_stack_makes_long_images_with_their_labels_moved(tmp_path):
     name, label = (tmp_path / "wide" / "label.txt").read_text().splitlines()[0].split("\t")
     assert across["images"] == 2 and cv2.imread(str(tmp_path / "wide" / name)).shape[:2] == (100, 200 + 400)
     assert [item["points"][0] for item in json.loads(label)] == [[20, 40], [220, 40]]   # b to the right of a
+
+
+def test_photograph_puts_each_page_in_a_phone_frame_with_its_labels_moved(tmp_path):
+    """Each page in a 3024x4032 frame, `fill` of its height, turned a little: every label's box still lies on its
+    black bar, the page's white on the table's colour around it; a missing image is named and skipped; the same
+    seed gives the same photos."""
+    lines = []
+    for name, (h, w) in {"tall.png": (1000, 400), "short.png": (300, 600)}.items():
+        image = np.full((h, w, 3), 255, np.uint8)
+        cv2.rectangle(image, (50, 100), (250, 140), (0, 0, 0), -1)
+        cv2.imwrite(str(tmp_path / name), image)
+        lines.append(f"{name}\t" + json.dumps([{"transcription": "BAR", "points": [[50, 100], [250, 100], [250, 140],
+                                                                                  [50, 140]]}]))
+    lines.append("missing.png\t[]")
+    (tmp_path / "det.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = photograph_pages(tmp_path / "det.txt", tmp_path, tmp_path / "photos", fill=0.5)
+    assert result["images"] == 2 and "missing.png" in result["problems"][0]
+    labels = [line.split("\t") for line in (tmp_path / "photos" / "label.txt").read_text().splitlines()]
+    assert [name for name, _ in labels] == ["images/tall.jpg", "images/short.jpg"]
+    for (name, label), page_height in zip(labels, (1000, 300)):
+        photo = cv2.imread(str(tmp_path / "photos" / name))
+        assert photo.shape[:2] == PHONE_FRAME[::-1]
+        points = np.array(json.loads(label)[0]["points"])
+        centre = points.mean(axis=0).astype(int)
+        assert photo[centre[1] - 3:centre[1] + 4, centre[0] - 3:centre[0] + 4].mean() < 40     # on the bar
+        scale = np.linalg.norm(points[1] - points[0]) / 200
+        assert abs(scale - min(0.5 * 4032 / page_height, 0.9 * 3024 / (400 if page_height == 1000 else 600))) < 0.02
+        assert photo[5:50, 5:50].std(axis=(0, 1)).max() < 10 and 40 < photo[5:50, 5:50].mean() < 160   # the table
+    again = photograph_pages(tmp_path / "det.txt", tmp_path, tmp_path / "again", fill=0.5)
+    assert again["images"] == 2 and (tmp_path / "again" / "label.txt").read_text() == \
+        (tmp_path / "photos" / "label.txt").read_text()
+    run = subprocess.run([sys.executable, str(ROOT / "dataset_tools" / "convert.py"), "photograph", "--label_file",
+                          str(tmp_path / "det.txt"), "--image_root", str(tmp_path), "--out", str(tmp_path / "cli"),
+                          "--fill", "1.5"], capture_output=True, text=True)
+    assert run.returncode != 0 and "--fill" in run.stderr and "Traceback" not in run.stderr
 
 
 def test_label_statistics_against_dictionary(tmp_path):

@@ -5,6 +5,7 @@ r"""Label conversions and statistics.
     python dataset_tools/convert.py det2rec --label_file det_label.txt --image_root R --out rec_crops/
     python dataset_tools/convert.py det2cls --label_file det_label.txt --image_root R --out cls_crops/
     python dataset_tools/convert.py stack --label_file det_label.txt --image_root R --out long/ [--group 3] [--across]
+    python dataset_tools/convert.py photograph --label_file det_label.txt --image_root R --out photos/ [--fill 0.5]
     python dataset_tools/convert.py stats --label_file rec_label.txt [--dict keys.txt] [--det]
 
 icdar2015: each `gt_img_N.txt` (lines `x1,y1,...,x4,y4,transcription`, UTF-8 with or without BOM; the
@@ -15,6 +16,9 @@ det2cls: the same crops, each stored upright (label 0) and turned 180 degrees (l
 stack: long images (long receipts, as a test of the detector's resize): every `--group` labelled images in turn,
 scaled to the narrowest one's width and stacked top to bottom (`--across`: to the lowest one's height, side by side,
 left to right), their labels moved with them (`images/long_N.jpg` and `label.txt`, a detection label file).
+photograph: each labelled page as a phone photographs it (a scanned receipt photographed on a table, as a test of
+the detector's second pass): in a 3024x4032 frame, `--fill` of its height, slightly turned, blurred, with noise, its
+labels moved with it (`images/NAME.jpg` and `label.txt`).
 """
 from __future__ import annotations
 
@@ -230,6 +234,53 @@ def stacked_across(pages: Sequence[Tuple[np.ndarray, List[dict]]]) -> Tuple[np.n
     return transposed(*stacked([transposed(image, items) for image, items in pages]))
 
 
+# ----------------------------------------------------------------------------- pages as a phone photographs them
+PHONE_FRAME = (3024, 4032)     # a 12 MP phone photo held upright (width, height)
+
+
+def photograph_pages(label_file: Path, image_root: Path, out_dir: Path, fill: float, seed: int = 0) -> dict:
+    """Each page of a detection label file as a phone photographs it (photographed()), with its labels carried
+    along: a scanned receipt held at arm's length (`fill` 0.5) or close (0.85). An unreadable image or label is
+    skipped and named in "problems"."""
+    if not 0 < fill <= 1:
+        raise DataToolError(f"--fill must be in (0, 1], got {fill}")
+    rng = np.random.default_rng(seed)
+    lines, problems = [], []
+    for line_number, path, label in tqdm(list(read_label_lines(label_file)), desc="photograph", unit="img"):
+        try:
+            page, items = read_image(image_root / path), parse_det_label(label, f"{label_file}:{line_number}")
+        except DataToolError as error:
+            problems.append(str(error))
+            continue
+        image, moved = photographed(page, items, fill, rng)
+        name = f"images/{Path(path).stem}.jpg"
+        write_image(out_dir / name, image)
+        lines.append(f"{name}\t{format_det_label(moved)}")
+    write_text_atomic(out_dir / "label.txt", "\n".join(lines) + ("\n" if lines else ""))
+    return {"images": len(lines), "problems": problems}
+
+
+def photographed(page: np.ndarray, items: List[dict], fill: float,
+                 rng: np.random.Generator) -> Tuple[np.ndarray, List[dict]]:
+    """(photo, items): the page on a table of one colour in a PHONE_FRAME photo, its height `fill` of the frame's
+    (at most 0.9 of its width), turned by up to 3 degrees about its centre, then the camera's blur (sigma 1.2 px) and
+    sensor noise (sigma 4); each item's points carried by the same transform."""
+    width, height = PHONE_FRAME
+    h, w = page.shape[:2]
+    transform = cv2.getRotationMatrix2D((w / 2, h / 2), rng.uniform(-3, 3), min(fill * height / h, 0.9 * width / w))
+    transform[:, 2] += (width / 2 - w / 2, height / 2 - h / 2)
+    table = np.empty((height, width, 3), np.uint8)
+    table[:] = rng.integers(60, 140, size=3)
+    on_table = cv2.warpAffine(page, transform, (width, height), flags=cv2.INTER_CUBIC)
+    inside = cv2.warpAffine(np.full((h, w), 255, np.uint8), transform, (width, height), flags=cv2.INTER_NEAREST)
+    photo = cv2.GaussianBlur(np.where(inside[..., None] > 0, on_table, table), (0, 0), 1.2)
+    photo = np.clip(photo + rng.normal(0, 4, photo.shape), 0, 255).astype(np.uint8)
+    moved = [{"transcription": item["transcription"],
+              "points": np.rint(np.asarray(item["points"], np.float64) @ transform[:, :2].T + transform[:, 2])
+              .astype(int).tolist()} for item in items]
+    return photo, moved
+
+
 # ----------------------------------------------------------------------------- statistics
 def label_statistics(label_files: Sequence[Path], dictionary: Optional[Sequence[str]], det: bool) -> dict:
     """Length histogram, character counts and characters missing from the dictionary."""
@@ -285,6 +336,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     stack.add_argument("--out", type=Path, required=True, help="output folder")
     stack.add_argument("--group", type=int, default=3, help="images per long image")
     stack.add_argument("--across", action="store_true", help="side by side (wide images), not top to bottom")
+    photo = commands.add_parser("photograph", help="detection labels -> each page as a phone photographs it")
+    photo.add_argument("--label_file", type=Path, required=True)
+    photo.add_argument("--image_root", type=Path, required=True)
+    photo.add_argument("--out", type=Path, required=True, help="output folder")
+    photo.add_argument("--fill", type=float, default=0.5,
+                       help="the page's height as a share of the 3024x4032 frame's (0.5: held at arm's length)")
+    photo.add_argument("--seed", type=int, default=0)
     stats = commands.add_parser("stats", help="label statistics against a dictionary")
     stats.add_argument("--label_file", type=Path, nargs="+", required=True)
     stats.add_argument("--dict", dest="dict_path", type=Path, default=None,
@@ -309,6 +367,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for problem in result["problems"]:
             print(f"skipped: {problem}", file=sys.stderr)
         print(f"{args.out}: {result['images']} long images of {result['pages']} labelled ones, label.txt")
+    elif args.command == "photograph":
+        result = photograph_pages(args.label_file, args.image_root, args.out, args.fill, args.seed)
+        for problem in result["problems"]:
+            print(f"skipped: {problem}", file=sys.stderr)
+        print(f"{args.out}: {result['images']} photographed pages, label.txt")
     else:
         print_statistics(label_statistics(args.label_file, load_dictionary(args.dict_path), args.det))
     return 0
