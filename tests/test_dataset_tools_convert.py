@@ -142,7 +142,7 @@ def test_photograph_puts_each_page_in_a_phone_frame_with_its_labels_moved(tmp_pa
     result = photograph_pages(tmp_path / "det.txt", tmp_path, tmp_path / "photos", fill=0.5)
     assert result["images"] == 2 and "missing.png" in result["problems"][0]
     labels = [line.split("\t") for line in (tmp_path / "photos" / "label.txt").read_text().splitlines()]
-    assert [name for name, _ in labels] == ["images/tall.jpg", "images/short.jpg"]
+    assert [name for name, _ in labels] == ["images/0000_tall.jpg", "images/0001_short.jpg"]
     for (name, label), page_height in zip(labels, (1000, 300)):
         photo = cv2.imread(str(tmp_path / "photos" / name))
         assert photo.shape[:2] == PHONE_FRAME[::-1]

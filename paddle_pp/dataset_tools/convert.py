@@ -18,7 +18,7 @@ scaled to the narrowest one's width and stacked top to bottom (`--across`: to th
 left to right), their labels moved with them (`images/long_N.jpg` and `label.txt`, a detection label file).
 photograph: each labelled page as a phone photographs it (a scanned receipt photographed on a table, as a test of
 the detector's second pass): in a 3024x4032 frame, `--fill` of its height, slightly turned, blurred, with noise, its
-labels moved with it (`images/NAME.jpg` and `label.txt`).
+labels moved with it (`images/N_NAME.jpg` and `label.txt`).
 """
 from __future__ import annotations
 
@@ -253,7 +253,7 @@ def photograph_pages(label_file: Path, image_root: Path, out_dir: Path, fill: fl
             problems.append(str(error))
             continue
         image, moved = photographed(page, items, fill, rng)
-        name = f"images/{Path(path).stem}.jpg"
+        name = f"images/{len(lines):04d}_{Path(path).stem}.jpg"     # numbered: pages of one name in two folders
         write_image(out_dir / name, image)
         lines.append(f"{name}\t{format_det_label(moved)}")
     write_text_atomic(out_dir / "label.txt", "\n".join(lines) + ("\n" if lines else ""))
