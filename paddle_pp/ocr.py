@@ -26,8 +26,7 @@ from paddle_pp.documents import DocumentInput, PageResult, document_kind, iter_p
 from paddle_pp.engine import ENGINES, DygraphEngine, Engine, OnnxEngine
 from paddle_pp.export import export_in_subprocess
 from paddle_pp.model_dir import ONNX_MODEL
-from paddle_pp.pipeline import (PADDLEOCR_READING_ORDER, PageLines, TextClassifier, TextDetector, TextRecognizer,
-                                TextSystem, apply_options)
+from paddle_pp.pipeline import PageLines, TextClassifier, TextDetector, TextRecognizer, TextSystem, apply_options
 from paddle_pp.pipeline import as_paddleocr as as_paddleocr_configs
 from paddle_pp.resources import BUNDLED_MODELS_DIR
 from paddle_pp.utils.dicts import resolve_dict_path
@@ -393,8 +392,6 @@ class PPOCR:
                                                  else bool(use_doc_orientation_classify))
             self.drop_score = system["drop_score"] if drop_score is None else float(drop_score)
             self.as_paddleocr = system["as_paddleocr"] if as_paddleocr is None else bool(as_paddleocr)
-            self.reading_order = reading_order or (PADDLEOCR_READING_ORDER if self.as_paddleocr
-                                                   else system["reading_order"])
             self.slim, self.engine, self.precision = resolve_slim(slim, engine, precision)
             self.lang = lang or system["lang"]
             sources = stage_sources(self.lang)
@@ -406,8 +403,9 @@ class PPOCR:
             for name, directory in dirs.items():
                 configs[name], bases[name] = load_stage_config(name, directory, sources[name])
             if self.as_paddleocr:
-                as_paddleocr_configs(configs)     # the options given below still apply
+                as_paddleocr_configs(configs, system)     # the options given below still apply
             apply_options(configs, options)
+            self.reading_order = reading_order or system["reading_order"]
             self.configs = configs
 
             def stage(name: str) -> Stage:

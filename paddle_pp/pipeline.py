@@ -90,13 +90,15 @@ PADDLEOCR_SETTINGS: Dict[str, Any] = {"det_border_below": 0, "det_small_text_bel
 PADDLEOCR_READING_ORDER = "paddleocr"
 
 
-def as_paddleocr(configs: Dict[str, Dict[str, Any]]) -> None:
+def as_paddleocr(configs: Dict[str, Dict[str, Any]], system: Optional[Dict[str, Any]] = None) -> None:
     """Set the det, cls and rec configs to detect, turn, crop and batch lines as PaddleOCR does (System.as_paddleocr):
     PADDLEOCR_SETTINGS, and PaddleOCR's recognition batches, where a crop is padded to its batch's widest
-    (Inference.max_pad_ratio empty). With PADDLEOCR_READING_ORDER the system gives PaddleOCR's results, box for
-    box and text for text (tools/compare_reference.py)."""
+    (Inference.max_pad_ratio empty); and a System section given, to PADDLEOCR_READING_ORDER. The system then gives
+    PaddleOCR's results, box for box and text for text (tools/compare_reference.py)."""
     apply_options(configs, PADDLEOCR_SETTINGS)
     configs["rec"].setdefault("Inference", {})["max_pad_ratio"] = None
+    if system is not None:
+        system["reading_order"] = PADDLEOCR_READING_ORDER
 
 
 def option_flags(model: str, section: Optional[str] = None) -> Tuple[str, ...]:

@@ -524,18 +524,18 @@ def test_ctc_decode_with_the_case_prior(driver, dict_path, tmp_path):
 def _python_system(onnx_models, dict_path, use_doc_orientation_classify=False, as_paddleocr=False, **det_inference):
     """paddle_pp's TextSystem on the served models; `det_inference` overrides keys of det.yml's Inference;
     `as_paddleocr`: set as PPOCR(as_paddleocr=True) sets it."""
-    from paddle_pp.pipeline import (PADDLEOCR_READING_ORDER, TextClassifier, TextDetector, TextRecognizer, TextSystem,
-                                    as_paddleocr as as_paddleocr_configs)
+    from paddle_pp.pipeline import TextClassifier, TextDetector, TextRecognizer, TextSystem
+    from paddle_pp.pipeline import as_paddleocr as as_paddleocr_configs
 
     system = dict(load_config("system")["System"])
     configs = {name: load_config(name) for name in ("det", "cls", "rec")}
     configs["det"]["Inference"].update(det_inference)
     if as_paddleocr:
-        as_paddleocr_configs(configs)
+        as_paddleocr_configs(configs, system)
     classifier = TextClassifier(configs["cls"], onnx_models["cls"]) if system["use_angle_cls"] else None
     return TextSystem(TextDetector(configs["det"], onnx_models["det"]),
                       TextRecognizer(configs["rec"], onnx_models["rec"], dict_path), classifier, system["drop_score"],
-                      reading_order=PADDLEOCR_READING_ORDER if as_paddleocr else system["reading_order"],
+                      reading_order=system["reading_order"],
                       use_doc_orientation_classify=use_doc_orientation_classify)
 
 

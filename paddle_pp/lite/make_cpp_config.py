@@ -87,14 +87,12 @@ def write_cpp_config(out: Path, det: Optional[str] = None, cls: Optional[str] = 
     """The config from these YAML files (default: the packaged ones); `as_paddleocr` (default: System.as_paddleocr)
     sets them to give PaddleOCR's results (pipeline.as_paddleocr), as PPOCR(as_paddleocr=True) does."""
     from paddle_pp.config import load_config
-    from paddle_pp.pipeline import PADDLEOCR_READING_ORDER
     from paddle_pp.pipeline import as_paddleocr as as_paddleocr_configs
 
     cfgs = {name: load_config(path or name) for name, path in (("det", det), ("cls", cls), ("rec", rec))}
     system_cfg = dict(load_config(system or "system")["System"])
     if system_cfg.get("as_paddleocr") if as_paddleocr is None else as_paddleocr:
-        as_paddleocr_configs(cfgs)
-        system_cfg["reading_order"] = PADDLEOCR_READING_ORDER
+        as_paddleocr_configs(cfgs, system_cfg)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(cpp_config_lines(cfgs["det"], cfgs["cls"], cfgs["rec"], system_cfg, **kwargs)) + "\n",
