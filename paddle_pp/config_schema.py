@@ -278,7 +278,10 @@ INFERENCE: Dict[str, Dict[str, Field]] = {
             "max_pad_ratio": Float(1, nullable=True),    # pad a crop at most this times its own width; empty: no bound
             "widen_inked_ends": Float(0),            # a box ending on ink is read this many heights wider; 0: never
             "ink_strip": Float(0, 1, low_open=True),  # an end: its outermost columns, this many box heights wide,
-            "ink_share": Float(0, 1, low_open=True)},  # are on ink when at least this share of them is ink
+            "ink_share": Float(0, 1, low_open=True),  # are on ink when at least this share of them is ink
+            "dense_pitch": Float(0),                 # a line with fewer output steps a character is read again,
+            "dense_stretch": Float(1, low_open=True),  # this many times as wide,
+            "dense_sure": PROBABILITY},              # unless its first read scored at least this; pitch 0: never
 }
 
 POSTPROCESS: Dict[str, Dict[str, Field]] = {

@@ -18,7 +18,8 @@ from paddle_pp import config_schema, defaults
 from paddle_pp.config import load_config
 from paddle_pp.data.imaug.det_ops import (add_border, det_preprocess, det_scale, det_target_size,
                                           det_window_length, detection_border, small_text_long_side)
-from paddle_pp.data.imaug.rec_ops import cls_piece_spans, resize_norm_cls, resize_norm_rec
+from paddle_pp.data.imaug.rec_ops import (cls_piece_spans, resize_norm_cls, resize_norm_rec, resized_rec_width,
+                                          stretched)
 from paddle_pp.engine import Engine
 from paddle_pp.postprocess.cls_postprocess import ClsPostProcess, combine_votes
 from paddle_pp.postprocess.ctc_decode import CTCLabelDecode, mixed_case_prior
@@ -34,6 +35,8 @@ from paddle_pp.utils.reading_order import order_boxes
 # PaddleOCR flag name -> (model, config section, key). The one map from user-facing options to YAML keys.
 # rec Inference keys of the widening of crops that end on ink (TextSystem._reading_crops); flags rec_<key>
 INKED_END_KEYS = ("widen_inked_ends", "ink_strip", "ink_share")
+# rec Inference keys of the second read of dense lines (TextRecognizer._recognize); flags rec_<key>
+DENSE_KEYS = ("dense_pitch", "dense_stretch", "dense_sure")
 
 
 OPTION_KEYS: Dict[str, Tuple[str, str, str]] = {
@@ -64,7 +67,7 @@ OPTION_KEYS: Dict[str, Tuple[str, str, str]] = {
     "cls_upright_sure": ("cls", "Inference", "upright_sure"),
     "cls_turned_view": ("cls", "Inference", "turned_view"),
     "rec_batch_num": ("rec", "Inference", "batch_num"),
-    **{f"rec_{key}": ("rec", "Inference", key) for key in INKED_END_KEYS},
+    **{f"rec_{key}": ("rec", "Inference", key) for key in INKED_END_KEYS + DENSE_KEYS},
     "rec_char_dict_path": ("rec", "Global", "character_dict_path"),
     "use_space_char": ("rec", "Global", "use_space_char"),
 }
@@ -79,13 +82,14 @@ MODEL_FACTS: Dict[str, Tuple[str, str, str]] = {
 SYSTEM_KEYS = ("use_angle_cls", "drop_score")
 
 
-# The options that turn off what paddle-pp adds to PaddleOCR's detection, classification and cropping (the border
-# around small images, the zoomed second pass for small text, long images shrunk by their short side and detected
-# in windows past the cap, nested boxes dropped, crops also classified turned and long ones in pieces, crops widened
-# where a box ends on ink; docs/inference.md): with them the system detects, turns and crops lines as PaddleOCR does.
+# The options that turn off what paddle-pp adds to PaddleOCR's detection, classification, cropping and recognition
+# (the border around small images, the zoomed second pass for small text, long images shrunk by their short side and
+# detected in windows past the cap, nested boxes dropped, crops also classified turned and long ones in pieces, crops
+# widened where a box ends on ink, dense lines read a second time wider; docs/inference.md): with them the system
+# detects, turns, crops and reads lines as PaddleOCR does.
 PADDLEOCR_SETTINGS: Dict[str, Any] = {"det_border_below": 0, "det_small_text_below": 0, "det_long_image_aspect": 0,
                                       "det_window_overlap": 0, "det_db_nested_thresh": 0, "cls_pieces_above": 0,
-                                      "cls_turned_view": False, "rec_widen_inked_ends": 0}
+                                      "cls_turned_view": False, "rec_widen_inked_ends": 0, "rec_dense_pitch": 0}
 # ... and the order PaddleOCR gives the lines (utils/reading_order.py)
 PADDLEOCR_READING_ORDER = "paddleocr"
 
@@ -431,6 +435,7 @@ class TextRecognizer:
         self.max_pad_ratio = max_pad_ratio(inference)
         # the system widens a crop whose box ends on ink (TextSystem._reading_crops): by this many box heights
         self.widen_inked_ends, self.ink_strip, self.ink_share = inked_end_widening(inference)
+        self.dense_pitch, self.dense_stretch, self.dense_sure = rec_inference_values(inference, DENSE_KEYS)
         self.decode = CTCLabelDecode(str(dict_path), use_space_char(cfg["Global"]), mixed_case_prior(cfg))
 
     def ratio(self, crop: np.ndarray) -> float:
@@ -446,7 +451,34 @@ class TextRecognizer:
         return self._recognize(crops, aligned=True)
 
     def _recognize(self, crops: Sequence[np.ndarray], aligned: bool) -> List[Tuple[str, float, List[WordSpan]]]:
+        """Each crop read once; a dense line not read surely (`_is_dense`) is read again `dense_stretch` times as
+        wide, and the surer of its two reads kept (its word spans in the crop's own pixels)."""
+        results, steps = self._read(crops, aligned)
+        dense = [i for i, (text, score, _) in enumerate(results) if self._is_dense(text, score, steps[i])]
+        if not dense:
+            return results
+        again, _ = self._read([stretched(crops[i], self.dense_stretch) for i in dense], aligned)
+        for i, (text, score, spans) in zip(dense, again):
+            if score > results[i][1]:
+                width = float(crops[i].shape[1])
+                results[i] = (text, score, [span._replace(left=min(span.left / self.dense_stretch, width),
+                                                          right=min(span.right / self.dense_stretch, width))
+                                            for span in spans])
+        return results
+
+    def _is_dense(self, text: str, score: float, steps: float) -> bool:
+        """Whether a read line's characters had fewer than dense_pitch of the model's output steps each and the read
+        is less sure than dense_sure. CTC needs a blank step between two equal characters, so a dense line loses
+        one of a double letter ('ll', 'ff', 'ee' of small proportional print) or a narrow letter; read wider, each
+        character gets more steps."""
+        return self.dense_pitch > 0 and bool(text) and score < self.dense_sure and steps / len(text) < self.dense_pitch
+
+    def _read(self, crops: Sequence[np.ndarray],
+              aligned: bool) -> Tuple[List[Tuple[str, float, List[WordSpan]]], List[float]]:
+        """Each crop's (text, score, word spans when `aligned`), and how many of the model's output time steps its
+        own width gave it (the rest of its batch's are padding)."""
         results: List[Tuple[str, float, List[WordSpan]]] = [("", 0.0, [])] * len(crops)
+        steps = [0.0] * len(crops)
         widths = [int(self.img_h * self.ratio(crop)) for crop in crops]  # as resize_norm_rec sizes them
 
         def inputs(batch_ids: np.ndarray) -> np.ndarray:
@@ -455,16 +487,20 @@ class TextRecognizer:
 
         batches = batches_by_aspect_ratio(crops, self.batch_num, widths, self.max_pad_ratio)
         for batch_ids, batch, preds in run_in_groups(self.engine, batches, inputs):
+            step = batch.shape[3] / float(np.asarray(preds).shape[1])  # input pixels per output time step
+            for i in batch_ids:
+                steps[i] = resized_rec_width(crops[i], self.img_h, batch.shape[3]) / step
             if not aligned:
                 for i, (text, score) in zip(batch_ids, self.decode(preds)):
                     results[i] = (text, score, [])
                 continue
-            step = batch.shape[3] / float(np.asarray(preds).shape[1])  # input pixels per output time step
             for i, (text, score, chars) in zip(batch_ids, self.decode.decode_aligned(preds)):
-                crop_h, crop_w = crops[i].shape[:2]
-                resized_w = min(math.ceil(self.img_h * crop_w / float(crop_h)), batch.shape[3])  # resize_norm_rec's
+                crop_w = crops[i].shape[1]
+                resized_w = resized_rec_width(crops[i], self.img_h, batch.shape[3])
                 results[i] = (text, score, word_spans(chars, step * crop_w / resized_w, crop_w))
-        return results
+        return results, steps
+
+
 
 
 def max_pad_ratio(inference: Dict[str, Any]) -> Optional[float]:
@@ -478,14 +514,18 @@ def max_pad_ratio(inference: Dict[str, Any]) -> Optional[float]:
 
 
 def inked_end_widening(inference: Dict[str, Any]) -> Tuple[float, float, float]:
-    """(widen_inked_ends, ink_strip, ink_share) of a rec config's Inference; a model directory whose config.yml
-    predates the keys gets configs/rec.yml's values (the one default)."""
-    if any(key not in inference for key in INKED_END_KEYS):
-        inference = {**load_config("rec")["Inference"], **inference}
-    widen, strip, share = (float(config_schema.field_of("rec", "Inference", key).check(inference[key],
-                                                                                        f"Inference.{key}"))
-                           for key in INKED_END_KEYS)
+    """(widen_inked_ends, ink_strip, ink_share) of a rec config's Inference (rec_inference_values)."""
+    widen, strip, share = rec_inference_values(inference, INKED_END_KEYS)
     return widen, strip, share
+
+
+def rec_inference_values(inference: Dict[str, Any], keys: Sequence[str]) -> Tuple[float, ...]:
+    """These numeric keys of a rec config's Inference, checked against their ranges; a model directory whose
+    config.yml predates them gets configs/rec.yml's values (the one default)."""
+    if any(key not in inference for key in keys):
+        inference = {**load_config("rec")["Inference"], **inference}
+    return tuple(float(config_schema.field_of("rec", "Inference", key).check(inference[key], f"Inference.{key}"))
+                 for key in keys)
 
 
 def _crop_or_none(img: np.ndarray, box: np.ndarray) -> Optional[np.ndarray]:

@@ -49,6 +49,18 @@ def resize_norm_rec(img: np.ndarray, max_wh_ratio: float, img_h: int = 32,
     return _resize_norm_pad(img, 3, img_h, target_w)
 
 
+def resized_rec_width(crop: np.ndarray, img_h: int, batch_w: int) -> int:
+    """The width resize_norm_rec gives a crop in a batch `batch_w` wide (the rest is padding)."""
+    crop_h, crop_w = crop.shape[:2]
+    return min(math.ceil(img_h * crop_w / float(crop_h)), batch_w)
+
+
+def stretched(crop: np.ndarray, factor: float) -> np.ndarray:
+    """The crop `factor` times as wide, as tall (bilinear; the width rounded half up, as the C++ demo does)."""
+    width = max(1, int(math.floor(crop.shape[1] * factor + 0.5)))
+    return cv2.resize(crop, (width, crop.shape[0]), interpolation=cv2.INTER_LINEAR)
+
+
 def resize_norm_cls(img: np.ndarray, img_shape: Sequence[int] = (3, 48, 192)) -> np.ndarray:
     """Prepare one crop for the direction classifier: float32 [3, 48, 192], right zero pad."""
     img_c, img_h, img_w = (int(v) for v in img_shape)

@@ -169,6 +169,12 @@ std::vector<std::pair<std::string, float>> CTCDecode(const float* preds, int n, 
   return out;
 }
 
+size_t Utf8Length(const std::string& text) {
+  size_t count = 0;
+  for (unsigned char byte : text) count += (byte & 0xC0) != 0x80;  // every byte but a continuation byte
+  return count;
+}
+
 std::vector<float> CombineVotes(const std::vector<std::vector<float>>& votes) {
   const double kVoteFloor = 1e-6;  // cls_postprocess.VOTE_FLOOR
   size_t num_labels = votes.at(0).size();

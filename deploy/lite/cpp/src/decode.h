@@ -20,6 +20,8 @@ std::vector<std::pair<int, float>> ClsDecode(const float* preds, int n, int num_
 // cls_postprocess.combine_votes: one crop's label probabilities from those of its views (the whole crop and its
 // pieces), the geometric mean of each label's (each at least 1e-6) renormalised; float64 sums in order.
 std::vector<float> CombineVotes(const std::vector<std::vector<float>>& votes);
+// The characters (code points) of a UTF-8 text, as Python's len() counts them.
+size_t Utf8Length(const std::string& text);
 // numpy's pairwise float32 summation (np.add.reduce on a contiguous float32 array).
 float PairwiseSum(const float* a, long n);
 

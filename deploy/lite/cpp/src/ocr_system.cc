@@ -52,6 +52,9 @@ OcrSystem::OcrSystem(const Config& c, Predictor* det, Predictor* cls, Predictor*
   rec_widen_inked_ends_ = c.Has("rec_widen_inked_ends") ? c.Double("rec_widen_inked_ends") : 0.0;
   rec_ink_strip_ = rec_widen_inked_ends_ > 0.0 ? c.Double("rec_ink_strip") : 0.0;  // needed when widening
   rec_ink_share_ = rec_widen_inked_ends_ > 0.0 ? c.Double("rec_ink_share") : 0.0;
+  rec_dense_pitch_ = c.Has("rec_dense_pitch") ? c.Double("rec_dense_pitch") : 0.0;
+  rec_dense_stretch_ = rec_dense_pitch_ > 0.0 ? c.Double("rec_dense_stretch") : 1.0;  // needed when reading again
+  rec_dense_sure_ = rec_dense_pitch_ > 0.0 ? c.Double("rec_dense_sure") : 0.0;
   characters_ = LoadCharacters(dict_path, c.Bool("use_space_char"));
   use_angle_cls_ = c.Bool("use_angle_cls") && cls_ != nullptr;
   // configs written before the key read pages as they are
@@ -249,7 +252,31 @@ std::vector<std::pair<int, float>> OcrSystem::Classify(std::vector<cv::Mat>* cro
 }
 
 std::vector<std::pair<std::string, float>> OcrSystem::Recognize(const std::vector<cv::Mat>& crops) {
+  std::vector<double> steps;
+  std::vector<std::pair<std::string, float>> results = ReadOnce(crops, &steps);
+  if (rec_dense_pitch_ <= 0.0) return results;
+  // pipeline.py's TextRecognizer._recognize: CTC needs a blank step between two equal characters
+  std::vector<size_t> dense;
+  std::vector<cv::Mat> wider;
+  for (size_t i = 0; i < crops.size(); ++i) {
+    const size_t chars = Utf8Length(results[i].first);
+    if (chars > 0 && results[i].second < rec_dense_sure_ && steps[i] / double(chars) < rec_dense_pitch_) {
+      dense.push_back(i);
+      wider.push_back(Stretched(crops[i], rec_dense_stretch_));
+    }
+  }
+  if (dense.empty()) return results;
+  std::vector<double> wider_steps;
+  std::vector<std::pair<std::string, float>> again = ReadOnce(wider, &wider_steps);
+  for (size_t k = 0; k < dense.size(); ++k)
+    if (again[k].second > results[dense[k]].second) results[dense[k]] = again[k];
+  return results;
+}
+
+std::vector<std::pair<std::string, float>> OcrSystem::ReadOnce(const std::vector<cv::Mat>& crops,
+                                                                std::vector<double>* steps) {
   std::vector<std::pair<std::string, float>> results(crops.size(), {"", 0.f});
+  steps->assign(crops.size(), 0.0);
   std::vector<size_t> order = OrderByAspectRatio(crops);
   const double min_ratio = rec_w_ / double(rec_h_);
   auto ratio = [&](size_t i) { return std::max(min_ratio, crops[i].cols / double(crops[i].rows)); };
@@ -273,7 +300,10 @@ std::vector<std::pair<std::string, float>> OcrSystem::Recognize(const std::vecto
       if (out.shape.size() != 3) throw std::runtime_error("rec output must be [N, T, C]");
       auto decoded = CTCDecode(out.data.data(), int(out.shape[0]), int(out.shape[1]), int(out.shape[2]), characters_,
                                rec_mixed_case_prior_);
-      for (size_t k = start; k < end; ++k) results[order[k]] = decoded[k - start];
+      for (size_t k = start; k < end; ++k) {
+        results[order[k]] = decoded[k - start];
+        (*steps)[order[k]] = RecResizedWidth(crops[order[k]], rec_h_, width) * double(out.shape[1]) / width;
+      }
     }
   }
   return results;

@@ -35,6 +35,7 @@ class OcrSystem {
   // not found upright whole scoring above cls_upright_sure is also classified turned by 180 degrees
   // (cls_turned_view) and, when wider than cls_pieces_above heights, in pieces (ClsPieceSpans), the votes combined.
   std::vector<std::pair<int, float>> Classify(std::vector<cv::Mat>* crops);
+  // Each crop's (text, score); a dense line (rec_dense_pitch) is read again wider, the higher score kept.
   std::vector<std::pair<std::string, float>> Recognize(const std::vector<cv::Mat>& crops);
   // The page's lines in reading order; with use_doc_orientation_classify the page is read upright, the points in
   // `img` as given, and `angle` (when not null) is the counter-clockwise turn that made it upright.
@@ -79,10 +80,15 @@ class OcrSystem {
   double rec_mixed_case_prior_;  // 0: greedy decoding only (PostProcess.mixed_case_prior empty)
   // a box ending on ink is read this many box heights wider there; 0: never (PaddleOCR, configs before the keys)
   double rec_widen_inked_ends_, rec_ink_strip_, rec_ink_share_;
+  // a line with fewer than this many output steps a character, read less surely than rec_dense_sure, is read again
+  // rec_dense_stretch times as wide, the higher score kept; 0: every crop read once (PaddleOCR, configs before the keys)
+  double rec_dense_pitch_, rec_dense_stretch_, rec_dense_sure_;
   std::vector<std::string> characters_;
   bool use_angle_cls_;
   bool use_doc_orientation_classify_;  // page_orientation.h
 
+  // Each crop read once, in batches by aspect ratio; `steps`: the model's output steps its own width gave it.
+  std::vector<std::pair<std::string, float>> ReadOnce(const std::vector<cv::Mat>& crops, std::vector<double>* steps);
   std::vector<cv::Mat> CropsOf(const cv::Mat& img, const std::vector<Quad>& boxes) const;
   std::vector<cv::Mat> ReadingCrops(const cv::Mat& page, const std::vector<Quad>& boxes,
                                     const std::vector<cv::Mat>& crops,

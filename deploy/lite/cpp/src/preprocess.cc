@@ -162,13 +162,23 @@ std::vector<std::pair<int, int>> ClsPieceSpans(int width, int height, int cls_h,
   return spans;
 }
 
+int RecResizedWidth(const cv::Mat& img, int img_h, int img_w) {
+  double want = std::ceil(img_h * (img.cols / double(img.rows)));
+  return want > img_w ? img_w : static_cast<int>(want);
+}
+
+cv::Mat Stretched(const cv::Mat& crop, double factor) {
+  const int width = std::max(1, static_cast<int>(std::floor(crop.cols * factor + 0.5)));
+  cv::Mat out;
+  cv::resize(crop, out, cv::Size(width, crop.rows), 0, 0, cv::INTER_LINEAR);
+  return out;
+}
+
 void ResizeNormPad(const cv::Mat& img, int img_h, int img_w, float* out) {
   if (img.type() != CV_8UC3 || img.rows <= 0 || img.cols <= 0)
     throw std::invalid_argument("ResizeNormPad needs a non-empty 8-bit 3-channel crop");
   if (img_w <= 0) throw std::invalid_argument("ResizeNormPad: target width is not positive");
-  double ratio = img.cols / double(img.rows);
-  double want = std::ceil(img_h * ratio);
-  int resized_w = want > img_w ? img_w : static_cast<int>(want);
+  int resized_w = RecResizedWidth(img, img_h, img_w);
   cv::Mat resized;
   cv::resize(img, resized, cv::Size(resized_w, img_h));
   std::fill(out, out + size_t(3) * img_h * img_w, 0.0f);
