@@ -149,6 +149,18 @@ def short_word_page(size: Tuple[int, int] = (320, 120)) -> np.ndarray:
 
 # Labels ending in punctuation, one per line at 28 px: the official detector's boxes of "ROUNDING:" and "STREET,"
 # end on the mark, which the official recognizer drops from the crop as cut (rec.yml's widen_inked_ends reads it).
+DENSE_PHRASES = ["Office supplies will be billed", "Fill all cells in the small tiff file", "Allow little balloons",
+                 "Coffee and toffee still sell well", "Follow all the illustrated tips", "Skill bill mill till"]
+
+
+def dense_print_page(font_size: int = 11) -> np.ndarray:
+    """Small proportional print full of double letters ('ll', 'ff'): lines the recognizer reads again wider
+    (rec.yml's dense_pitch)."""
+    img, _ = render_lines([(p, font_size) for p in DENSE_PHRASES], size=(420, 60 + len(DENSE_PHRASES) * 26),
+                          margin=20, line_gap=12)
+    return img
+
+
 PUNCTUATED_LABELS = ["TOTAL:", "ROUNDING:", "STREET,", "GLASGOW.", "REF:", "TEL:", "Change:", "NO.", "drive,",
                      "SERVICE:", "H/P:", "unit:"]
 

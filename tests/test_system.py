@@ -575,6 +575,79 @@ def test_a_model_directory_without_the_widening_keys_widens_as_rec_yml():
         _recognizer(widen_inked_ends=0.2, ink_strip=0.06, ink_share=0)
 
 
+class _WidthScriptedEngine(_RecordingEngine):
+    """A recognizer engine whose read depends on the input's width: a crop given at least `wide` pixels is read
+    `wide_read`, a narrower one `narrow_read`; a read is (text, probability of each character)."""
+
+    def __init__(self, characters, narrow_read, wide_read, wide):
+        super().__init__()
+        self.characters, self.reads, self.wide = list(characters), (narrow_read, wide_read), wide
+
+    def __call__(self, batch):
+        self.batches.append(batch.shape)
+        steps = batch.shape[3] // 4
+        out = np.zeros((batch.shape[0], steps, len(self.characters)), np.float32)
+        for n in range(batch.shape[0]):
+            used = int((batch[n, :, :, :].std(axis=(0, 1)) > 0).sum())  # the crop's own columns; padding is flat
+            text, prob = self.reads[used >= self.wide]
+            out[n, :, 0] = 1.0                       # blank everywhere but where each character lies, spread
+            for k, char in enumerate(text):          # evenly over the crop's own steps (never two in a row)
+                step = k * used // (4 * len(text))
+                out[n, step, 0], out[n, step, self.characters.index(char)] = 1.0 - prob, prob
+        return out
+
+
+def _dense_recognizer(narrow_read, wide_read, wide, **inference):
+    rec, _ = _recognizer(**inference)
+    rec.engine = engine = _WidthScriptedEngine(rec.decode.characters, narrow_read, wide_read, wide)
+    return rec, engine
+
+
+def _textured(height, width):
+    """A crop whose every column differs from padding (the scripted engine counts them)."""
+    return np.random.default_rng(0).integers(0, 255, (height, width, 3)).astype(np.uint8)
+
+
+def test_a_dense_line_is_read_again_wider_and_the_surer_read_kept():
+    # 400 px at 32 px high: 100 output steps for 40 characters, 2.5 a character (< dense_pitch 3.5)
+    crop = _textured(32, 400)
+    dense_text = "bil " * 10
+    rec, engine = _dense_recognizer((dense_text, 0.7), ("bill" * 10, 0.9), wide=450,
+                                    dense_pitch=3.5, dense_stretch=1.25, dense_sure=0.98)
+    assert rec([crop]) == [("bill" * 10, pytest.approx(0.9))]
+    assert [shape[3] for shape in engine.batches] == [400, 500]     # read once, then 1.25 times as wide
+    # the wider read is kept only when surer
+    rec, engine = _dense_recognizer((dense_text, 0.9), ("bill" * 10, 0.7), wide=450)
+    assert rec([crop]) == [(dense_text, pytest.approx(0.9))]
+    # a read at least dense_sure, a line with room for its characters, dense_pitch 0: one read
+    for narrow, inference in (((dense_text, 0.99), {}), (("bil", 0.7), {}), ((dense_text, 0.7), {"dense_pitch": 0})):
+        rec, engine = _dense_recognizer(narrow, ("bill", 0.9), wide=450, **inference)
+        assert rec([crop]) == [(narrow[0], pytest.approx(narrow[1]))] and len(engine.batches) == 1, inference
+
+
+def test_the_words_of_a_line_read_again_wider_are_in_the_crops_own_pixels():
+    crop = _textured(32, 400)
+    rec, _ = _dense_recognizer(("ab " * 13 + "a", 0.7), ("ab " * 13 + "a", 0.9), wide=450)
+    (text, score, spans), = rec.recognize_words([crop])
+    assert score == pytest.approx(0.9) and len(spans) == 14
+    assert 0 <= spans[0].left < spans[0].right <= spans[-1].left < spans[-1].right <= 400
+    # the same line read once at the crop's width places its words where the wider read does
+    once, _ = _dense_recognizer(("ab " * 13 + "a", 0.9), ("", 0.0), wide=10 ** 6)
+    (_, _, once_spans), = once.recognize_words([crop])
+    assert [s.left for s in spans] == pytest.approx([s.left for s in once_spans], abs=4)
+
+
+def test_a_model_directory_without_the_dense_keys_reads_as_rec_yml():
+    from paddle_pp.config import load_config
+
+    inference = load_config("rec")["Inference"]
+    rec = _recognizer()[0]
+    assert (rec.dense_pitch, rec.dense_stretch, rec.dense_sure) == (
+        inference["dense_pitch"], inference["dense_stretch"], inference["dense_sure"]) == (3.5, 1.25, 0.98)
+    with pytest.raises(ValueError, match="dense_stretch"):
+        _recognizer(dense_pitch=3.5, dense_stretch=1.0, dense_sure=0.98)
+
+
 # ------------------------------------------------------------------ concurrent batches (onnx engine)
 
 class _ConcurrentEngine(_RecordingEngine):
