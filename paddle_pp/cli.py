@@ -48,6 +48,8 @@ GROUPS: Dict[str, Dict[str, Tuple[str, str]]] = {
     "data": {
         "synth_rec": ("paddle_pp.dataset_tools.synth_rec", "synthesize text-line crops (text_renderer style)"),
         "synth_det": ("paddle_pp.dataset_tools.synth_det", "synthesize detection images"),
+        "synth_screen": ("paddle_pp.dataset_tools.synth_screen", "screenshots of application pages rendered by "
+                         "Chromium, light and dark, with their texts' boxes"),
         "synth_cls": ("paddle_pp.dataset_tools.synth_cls", "make 0/180 classifier sets"),
         "build_lmdb": ("paddle_pp.dataset_tools.build_lmdb", "label files <-> LMDB, --check"),
         "convert": ("paddle_pp.dataset_tools.convert",

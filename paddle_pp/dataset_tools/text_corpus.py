@@ -17,7 +17,8 @@ from paddle_pp.dataset_tools.tool_io import DataToolError, load_dictionary
 CORPUS_DIR = Path(__file__).resolve().parent / "corpus"
 
 
-def _read_lines(path: os.PathLike) -> List[str]:
+def read_corpus_lines(path: os.PathLike) -> List[str]:
+    """The non-empty lines of a UTF-8 corpus file, stripped; DataToolError when it cannot be read or is empty."""
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8-sig").splitlines()
@@ -46,7 +47,7 @@ class FileCorpus(TextSource):
     """Lines of a text file; a line longer than max_len gives a random span (cut at spaces when it has any)."""
 
     def __init__(self, path: os.PathLike, min_len: int = 1, max_len: int = 25):
-        self.lines = _read_lines(path)
+        self.lines = read_corpus_lines(path)
         self.min_len, self.max_len = min_len, max_len
 
     def sample(self, rng: np.random.Generator) -> str:
@@ -72,7 +73,7 @@ class WordListCorpus(TextSource):
 
     @classmethod
     def from_file(cls, path: os.PathLike, min_words: int = 1, max_words: int = 5) -> "WordListCorpus":
-        return cls(_read_lines(path), min_words, max_words)
+        return cls(read_corpus_lines(path), min_words, max_words)
 
     def sample(self, rng: np.random.Generator) -> str:
         count = int(rng.integers(self.min_words, self.max_words + 1))
@@ -118,11 +119,11 @@ class ReceiptCorpus(TextSource):
     CURRENCIES = ["RM", "RM ", "$", "USD ", "S$", "", "", ""]
 
     def __init__(self, corpus_dir: Path = CORPUS_DIR):
-        self.words = _read_lines(corpus_dir / "en_words.txt")
-        self.items = _read_lines(corpus_dir / "receipt_items.txt")
-        self.shop_words = _read_lines(corpus_dir / "shop_words.txt")
-        self.phrases = _read_lines(corpus_dir / "receipt_phrases.txt")
-        places = _read_lines(corpus_dir / "places.txt")
+        self.words = read_corpus_lines(corpus_dir / "en_words.txt")
+        self.items = read_corpus_lines(corpus_dir / "receipt_items.txt")
+        self.shop_words = read_corpus_lines(corpus_dir / "shop_words.txt")
+        self.phrases = read_corpus_lines(corpus_dir / "receipt_phrases.txt")
+        places = read_corpus_lines(corpus_dir / "places.txt")
         self.streets = [p.split(":", 1)[1] for p in places if p.startswith("street:")]
         self.street_types = [p.split(":", 1)[1] for p in places if p.startswith("type:")]
         self.cities = [p.split(":", 1)[1] for p in places if p.startswith("city:")]
