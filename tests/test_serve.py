@@ -296,6 +296,24 @@ def test_widening_crops_that_end_on_ink_is_a_request_option(client):
     assert texts(post().json()) == default
 
 
+def test_reading_dense_lines_again_is_a_request_option(client):
+    """rec_dense_pitch: by default a dense line read unsurely is read again wider and the surer read kept, so no
+    line scores lower than read once (rec_dense_pitch=0, PaddleOCR's single read) and one of the small print's
+    scores higher; a negative pitch is a 422 naming the option; the worker is restored after."""
+    page = cv2.imencode(".png", fixtures.dense_print_page())[1].tobytes()
+
+    def scores(query=""):
+        body = client.post(f"/ocr{query}", content=page, headers={"Content-Type": "image/png"}).json()
+        return [line["score"] for page in body["pages"] for line in page["lines"]]
+
+    default, once = scores(), scores("?rec_dense_pitch=0")
+    assert len(default) == len(once) == len(fixtures.DENSE_PHRASES)
+    assert all(d >= o for d, o in zip(default, once)) and any(d > o for d, o in zip(default, once))
+    assert "rec_dense_pitch" in assert_error(client.post("/ocr?rec_dense_pitch=-1", content=page,
+                                                         headers={"Content-Type": "image/png"}), 422, "bad_option")
+    assert scores() == default
+
+
 def test_reading_order_is_a_request_option(client):
     form = jpeg(fixtures.form())
     rows = client.post("/ocr", content=form, headers={"Content-Type": "image/jpeg"})
