@@ -131,6 +131,18 @@ def test_whole_system_classifies_every_crop_whole(models_dir, tmp_path):
     assert read(pieces) == [fixtures.LONG_LINE.replace(" ", "")] != read(whole)
 
 
+def test_once_system_reads_every_crop_once(models_dir, tmp_path):
+    """NAME_once: the system without the second reads of dense lines, to time what they cost."""
+    args = bench.build_parser().parse_args(["--image_dir", str(tmp_path), "--engine", "onnx", "onnx_once"])
+    twice, once = (bench.build_system(name, args) for name in args.engine)
+    assert once.name == "onnx_once" and once.ocr.system.recognizer.dense_pitch == 0
+    assert twice.ocr.system.recognizer.dense_pitch == 3.5
+    page = fixtures.dense_print_page()
+    scores = [[r["score"] for r in system.ocr(page)] for system in (twice, once)]
+    assert len(scores[0]) == len(scores[1]) and max(a - b for a, b in zip(*scores)) > 0   # some line read again
+    assert twice.stages(1.0)["rec"] > 0
+
+
 def test_paddleocr_system_runs_as_paddleocr(models_dir, tmp_path):
     """NAME_paddleocr: the system as PaddleOCR runs these models, to time what the defaults add."""
     args = bench.build_parser().parse_args(["--image_dir", str(tmp_path), "--engine", "onnx_paddleocr",

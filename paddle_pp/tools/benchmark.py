@@ -71,6 +71,10 @@ WHOLE_SYSTEMS = tuple(f"{name}{WHOLE}" for name in ("onnx", SLIM, "slim_int8"))
 # measure what the defaults' further passes and views cost
 AS_PADDLEOCR = "_paddleocr"
 AS_PADDLEOCR_SYSTEMS = tuple(f"{name}{AS_PADDLEOCR}" for name in ("onnx", SLIM, "slim_int8"))
+# "<system>_once": that system reading every crop once (rec_dense_pitch 0: PaddleOCR), to measure what the second,
+# wider reads of dense lines cost
+ONCE = "_once"
+ONCE_SYSTEMS = tuple(f"{name}{ONCE}" for name in ("onnx", SLIM, "slim_int8"))
 COMPARE = PEERS
 # "<system>@<type>:<side>": that system with the detector's input resize set (--det_resize), e.g. onnx@min:960
 AT = "@"
@@ -187,6 +191,8 @@ class OurSystem:
             engine, options["use_doc_orientation_classify"] = engine[:-len(ORIENT)], True
         if engine.endswith(AS_PADDLEOCR):
             engine, options["as_paddleocr"] = engine[:-len(AS_PADDLEOCR)], True
+        if engine.endswith(ONCE):
+            engine, options["rec_dense_pitch"] = engine[:-len(ONCE)], 0
         if engine.endswith(WHOLE):
             from paddle_pp.pipeline import PADDLEOCR_SETTINGS
 
@@ -486,14 +492,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--image_dir", required=True, help="image file, directory (recursive) or glob")
     parser.add_argument("--engine", nargs="+", default=list(OUR_ENGINES),
                         choices=OUR_ENGINES + tuple(SLIM_SYSTEMS) + SERIAL_SYSTEMS + ORIENT_SYSTEMS + WHOLE_SYSTEMS
-                        + AS_PADDLEOCR_SYSTEMS,
+                        + AS_PADDLEOCR_SYSTEMS + ONCE_SYSTEMS,
                         help="our engines to run (default: all three); 'slim' = PPOCR(slim=True) with system.yml's "
                              "slim engine and precision; slim_paddle / slim_onnx / slim_int8: the slim system with "
                              "the PACT programs on Paddle Inference / their fake-quant ONNX / their int8 ONNX; "
                              "NAME_serial: NAME with its cls/rec batches run one at a time; NAME_orient: NAME turning "
                              "pages upright first (use_doc_orientation_classify); NAME_whole: NAME classifying "
                              "every crop whole (cls_pieces_above 0, cls_turned_view false); NAME_paddleocr: NAME as "
-                             "PaddleOCR runs these models (as_paddleocr)")
+                             "PaddleOCR runs these models (as_paddleocr); NAME_once: NAME reading every crop once "
+                             "(rec_dense_pitch 0)")
     parser.add_argument("--compare", nargs="*", default=[], choices=COMPARE, help="other systems, same run")
     parser.add_argument("--det_resize", nargs="+", default=[], metavar="TYPE:SIDE[:SMALL[:LONG]][:FLAG=VALUE...]",
                         type=det_resize_arg,
