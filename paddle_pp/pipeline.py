@@ -7,7 +7,6 @@ command-line tools; each option's valid range is its YAML key's (`paddle_pp.conf
 """
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
@@ -499,8 +498,6 @@ class TextRecognizer:
                 resized_w = resized_rec_width(crops[i], self.img_h, batch.shape[3])
                 results[i] = (text, score, word_spans(chars, step * crop_w / resized_w, crop_w))
         return results, steps
-
-
 
 
 def max_pad_ratio(inference: Dict[str, Any]) -> Optional[float]:

@@ -76,8 +76,10 @@ class PageWriter:
         elif case < 0.65:
             text = text.title()
         if rng.random() < 0.25:
-            text += rng.choice([":", ".", "?", f" ({rng.randint(1, 99)})", f" {rng.randint(1, 999)}.{rng.randint(0, 99):02d}",
-                                f" {rng.randint(1, 28)}/{rng.randint(1, 12)}/20{rng.randint(10, 29)}"])
+            count = f" ({rng.randint(1, 99)})"
+            amount = f" {rng.randint(1, 999)}.{rng.randint(0, 99):02d}"
+            date = f" {rng.randint(1, 28)}/{rng.randint(1, 12)}/20{rng.randint(10, 29)}"
+            text += rng.choice([":", ".", "?", count, amount, date])
         return text
 
     def text(self, low: int, high: int, style: str = "") -> str:
@@ -98,6 +100,7 @@ class PageWriter:
         links = "".join(f'<div class="link">{self.text(1, 3, "color:" + accent)}</div>'
                         for _ in range(rng.randint(1, 4)))
         status = self.text(2, 6, f"font-size:{max(10, size - 2)}px;color:{secondary}")
+        sidebar_width, list_width = rng.randint(180, 260), rng.randint(480, 680)
         return f"""<!doctype html><html><head><meta charset="utf-8"><style>
 body {{ margin:0; background:{background}; color:{ink}; font-family:'{font}', sans-serif; font-size:{size}px; }}
 .t {{ white-space:nowrap; }}
@@ -110,15 +113,19 @@ button {{ margin:8px 8px 8px 0; padding:6px 14px; font:inherit; color:{ink}; bac
 .status {{ position:fixed; bottom:0; left:0; right:0; padding:4px 12px; background:{panel};
   border-top:1px solid {rule}; }}
 </style></head><body>
-<div style="display:flex"><div style="width:{rng.randint(180, 260)}px;background:{panel};min-height:100vh;padding-top:10px">{nav}</div>
+<div style="display:flex">
+<div style="width:{sidebar_width}px;background:{panel};min-height:100vh;padding-top:10px">{nav}</div>
 <div style="padding:20px 30px;flex:1">{title}<div style="margin:12px 0;max-width:900px">{paragraphs}</div>
-<div style="display:flex;gap:40px"><div style="width:{rng.randint(480, 680)}px">{rows}</div><div>{fields}</div></div>
+<div style="display:flex;gap:40px"><div style="width:{list_width}px">{rows}</div><div>{fields}</div></div>
 <div>{buttons}</div>{links}</div></div><div class="status">{status}</div></body></html>"""
 
 
-# The boxes of the page's texts, as the browser laid them out
+# The boxes of the page's texts, as the browser laid them out, and whether each is seen: not under another element
+# (the status bar stays at the bottom of the window, over whatever the page has there)
 BOXES_SCRIPT = """return Array.from(document.querySelectorAll('span.t')).map(e => {
-  const r = e.getBoundingClientRect(); return [e.textContent, r.left, r.top, r.right, r.bottom]; })"""
+  const r = e.getBoundingClientRect();
+  const top = document.elementFromPoint((r.left + r.right) / 2, (r.top + r.bottom) / 2);
+  return [e.textContent, r.left, r.top, r.right, r.bottom, top !== null && (top === e || e.contains(top))]; })"""
 
 
 def machine_fonts() -> List[str]:
@@ -157,7 +164,7 @@ def start_browser(chromium: str, chromedriver: str, profile: Path) -> Any:
 
 def screenshot(driver: Any, page: str, html_file: Path, size: Tuple[int, int]) -> Tuple[np.ndarray, List[ScreenText]]:
     """The page rendered at exactly `size` (width, height) CSS pixels at device scale 1: the BGR screenshot and
-    its texts that lie wholly inside it."""
+    its texts that lie wholly inside it and are not covered by another element."""
     width, height = size
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
@@ -168,7 +175,7 @@ def screenshot(driver: Any, page: str, html_file: Path, size: Tuple[int, int]) -
     if image is None or image.shape[:2] != (height, width):
         got = None if image is None else f"{image.shape[1]}x{image.shape[0]}"
         raise DataToolError(f"the browser gave a {got} screenshot for a {width}x{height} page")
-    texts = [ScreenText(text, *box) for text, *box in driver.execute_script(BOXES_SCRIPT)]
+    texts = [ScreenText(text, *box) for text, *box, seen in driver.execute_script(BOXES_SCRIPT) if seen]
     inside = [t for t in texts if t.text.strip() and t.left >= 0 and t.top >= 0 and t.right <= width
               and t.bottom <= height and t.right > t.left and t.bottom > t.top]
     return image, inside
