@@ -69,6 +69,20 @@ def test_the_same_seed_gives_the_same_pages_and_an_existing_set_is_kept(screens,
 
 
 @needs_browser
+def test_a_hidpi_screen_gives_the_same_page_at_twice_the_pixels(screens, tmp_path):
+    hidpi = tmp_path / "hidpi"
+    assert synth_screen.main(["--num", "1", "--out", str(hidpi), "--seed", "3", "--size", "800x600", "--scale", "2",
+                              "--no_progress", "--montage", "0"]) == 0
+    assert cv2.imread(str(hidpi / "images" / "0000_light.png")).shape == (1200, 1600, 3)
+    (name, labels), = _labels(hidpi).items()
+    plain = _labels(screens)[name]
+    assert [label["transcription"] for label in labels] == [label["transcription"] for label in plain]
+    # the same layout, every box twice as large (each grown to whole pixels: within 2 of twice the plain one)
+    doubled = np.array([label["points"] for label in plain]) * 2
+    assert np.abs(np.array([label["points"] for label in labels]) - doubled).max() <= 2
+
+
+@needs_browser
 def test_the_system_reads_the_screenshots(screens, models_dir):
     from paddle_pp import PPOCR
 

@@ -2,11 +2,12 @@
 
     python dataset_tools/synth_screen.py --num 20 --out screens --seed 0
     paddle-pp data synth_screen --num 20 --out screens --seed 0 --size 1366x768 --theme dark
+    paddle-pp data synth_screen --num 20 --out screens_hidpi --seed 0 --size 1440x900 --scale 2   # a Retina screen
 
 Each page is an application window as people screenshot it: a sidebar of menu entries, a title, paragraphs, a
 list of rows with a right-aligned value in a secondary colour, a form of labels and filled fields, buttons, links
-and a status bar, in one of the machine's fonts at 11-16 px, on a light or a dark theme (`--theme both`: every
-other page). Chromium renders them as it renders any web page (hinting, anti-aliasing, ligatures), and each text's
+and a status bar, in one of the machine's fonts at 11-16 CSS px, on a light or a dark theme (`--theme both`: every
+other page), on a screen of `--scale` device pixels per CSS pixel (2: HiDPI, text twice as many pixels high). Chromium renders them as it renders any web page (hinting, anti-aliasing, ligatures), and each text's
 box is the one the browser laid it out in (every text is one line), so the labels are exact. Texts are words of
 the English corpus (corpus/en_words.txt) in sentence, title or lower case, some with a number or a mark.
 
@@ -162,12 +163,15 @@ def start_browser(chromium: str, chromedriver: str, profile: Path) -> Any:
     return webdriver.Chrome(service=webdriver.ChromeService(executable_path=chromedriver), options=options)
 
 
-def screenshot(driver: Any, page: str, html_file: Path, size: Tuple[int, int]) -> Tuple[np.ndarray, List[ScreenText]]:
-    """The page rendered at exactly `size` (width, height) CSS pixels at device scale 1: the BGR screenshot and
-    its texts that lie wholly inside it and are not covered by another element."""
-    width, height = size
+def screenshot(driver: Any, page: str, html_file: Path, size: Tuple[int, int],
+               scale: float = 1.0) -> Tuple[np.ndarray, List[ScreenText]]:
+    """The page laid out in a window of exactly `size` (width, height) CSS pixels and rendered at device scale
+    `scale` (2: a HiDPI screen): the BGR screenshot, `scale` times as large, and its texts (in its pixels) that lie
+    wholly inside it and are not covered by another element."""
+    css_width, css_height = size
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+                           {"width": css_width, "height": css_height, "deviceScaleFactor": scale, "mobile": False})
+    width, height = int(round(css_width * scale)), int(round(css_height * scale))
     html_file.write_text(page, encoding="utf-8")
     driver.get(html_file.resolve().as_uri())
     png = np.frombuffer(driver.get_screenshot_as_png(), np.uint8)
@@ -175,7 +179,8 @@ def screenshot(driver: Any, page: str, html_file: Path, size: Tuple[int, int]) -
     if image is None or image.shape[:2] != (height, width):
         got = None if image is None else f"{image.shape[1]}x{image.shape[0]}"
         raise DataToolError(f"the browser gave a {got} screenshot for a {width}x{height} page")
-    texts = [ScreenText(text, *box) for text, *box, seen in driver.execute_script(BOXES_SCRIPT) if seen]
+    texts = [ScreenText(text, *(v * scale for v in box)) for text, *box, seen in driver.execute_script(BOXES_SCRIPT)
+             if seen]
     inside = [t for t in texts if t.text.strip() and t.left >= 0 and t.top >= 0 and t.right <= width
               and t.bottom <= height and t.right > t.left and t.bottom > t.top]
     return image, inside
@@ -195,8 +200,18 @@ def parse_size(text: str) -> Tuple[int, int]:
     return width, height
 
 
+def parse_scale(text: str) -> float:
+    try:
+        scale = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 1.0 <= scale <= 4.0:
+        raise argparse.ArgumentTypeError(f"{text}: a device scale from 1 to 4")
+    return scale
+
+
 def generate(out: Path, num: int, seed: int, size: Tuple[int, int], theme: str, chromium: str, chromedriver: str,
-             overwrite: bool = False, progress: bool = True, montage: int = 4) -> Dict[str, Any]:
+             overwrite: bool = False, progress: bool = True, montage: int = 4, scale: float = 1.0) -> Dict[str, Any]:
     """Render `num` pages into out/images and write out/label.txt (atomically, after the last image)."""
     label_file = out / "label.txt"
     if label_file.exists() and not overwrite:
@@ -211,7 +226,8 @@ def generate(out: Path, num: int, seed: int, size: Tuple[int, int], theme: str, 
         try:
             for index, page_theme in enumerate(tqdm(page_themes(theme, num), desc="screens", unit="page",
                                                     disable=not progress)):
-                image, boxes = screenshot(driver, writer.page(page_theme, fonts), Path(tmp) / "page.html", size)
+                image, boxes = screenshot(driver, writer.page(page_theme, fonts), Path(tmp) / "page.html", size,
+                                          scale)
                 name = f"images/{index:04d}_{page_theme}.png"
                 write_bytes_atomic(out / name, cv2.imencode(".png", image)[1].tobytes())
                 labels = [{"transcription": box.text, "points": box.points()} for box in boxes]
@@ -241,7 +257,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--num", type=int, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--size", type=parse_size, default=(1920, 1080), help="WIDTHxHEIGHT in pixels (1920x1080)")
+    parser.add_argument("--size", type=parse_size, default=(1920, 1080),
+                        help="the window, WIDTHxHEIGHT in CSS pixels (1920x1080)")
+    parser.add_argument("--scale", type=parse_scale, default=1.0,
+                        help="device pixels per CSS pixel: 2 for a HiDPI (Retina) screen, whose screenshots are twice "
+                             "as large (default 1)")
     parser.add_argument("--theme", choices=THEMES, default="both", help="both: light and dark pages in turn")
     parser.add_argument("--chromium", help="the browser (default: chromium, chromium-browser or google-chrome)")
     parser.add_argument("--chromedriver", help="its WebDriver (default: chromedriver)")
@@ -254,7 +274,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     chromium = find_executable(args.chromium, ("chromium", "chromium-browser", "google-chrome"), "chromium browser")
     chromedriver = find_executable(args.chromedriver, ("chromedriver",), "chromedriver")
     stats = generate(args.out, args.num, args.seed, args.size, args.theme, chromium, chromedriver, args.overwrite,
-                     not args.no_progress, args.montage)
+                     not args.no_progress, args.montage, args.scale)
     print(f"{stats['pages']} screenshots, {stats['texts']} texts ({', '.join(stats['fonts'])}) -> "
           f"{args.out}/label.txt")
     return 0
