@@ -310,6 +310,8 @@ SYSTEM: Dict[str, Field] = {
     "use_doc_orientation_classify": Bool(),           # turn sideways / upside-down pages upright first
     "drop_score": PROBABILITY,                        # recognition scores are probabilities
     "reading_order": OneOf(*READING_ORDERS),
+    # a page on which more than this share of the lines found are light on dark is read inverted; 1: never
+    "light_text_share": Float(0, 1),
     "as_paddleocr": Bool(),                           # detect, turn, crop, batch and order lines as PaddleOCR does
     "lang": Str(),                                    # one of rec_models' keys (checked in check_config)
     "rec_models": Field("map"),

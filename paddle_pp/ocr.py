@@ -323,10 +323,12 @@ class PPOCR:
         reading_order: the order of the lines: 'rows' (default; grouped into rows by vertical overlap, each read
             left to right), 'paddleocr' (PaddleOCR's sorted_boxes) or 'columns' (text set in columns: each column
             whole, left to right); paddle_pp/utils/reading_order.py.
+        light_text_share: a page on which more than this share of the lines found are light text on a dark ground
+            (dark-mode screenshots, slides) is detected again and read inverted (default 0.5; 1: never).
         as_paddleocr: PaddleOCR's results with these models, box for box and text for text (default false): no
             border around small images, one detection pass, long images shrunk by their long side and to the cap,
-            nested boxes kept, crops classified whole and read as cut, in PaddleOCR's recognition batches and
-            reading order (pipeline.as_paddleocr). Options given besides it (reading_order, det_limit_side_len,
+            nested boxes kept, crops classified whole and read as cut and once, pages never inverted, in
+            PaddleOCR's recognition batches and reading order (pipeline.as_paddleocr). Options given besides it (reading_order, det_limit_side_len,
             ...) still apply.
         engine: 'onnx' (default, fastest here), 'paddle' (Paddle Inference), 'dygraph', or 'lite' (Paddle-Lite
             x86 .nb files from `lite_model_dir` / $PADDLE_PP_LITE_MODEL_DIR, run in the Paddle-Lite venv).
@@ -359,6 +361,7 @@ class PPOCR:
                  rec_model_dir: Optional[os.PathLike] = None, use_angle_cls: Optional[bool] = None,
                  lang: Optional[str] = None, use_doc_orientation_classify: Optional[bool] = None,
                  drop_score: Optional[float] = None, reading_order: Optional[str] = None,
+                 light_text_share: Optional[float] = None,
                  as_paddleocr: Optional[bool] = None, engine: Optional[str] = None,
                  enable_mkldnn: Optional[bool] = None, cpu_threads: Optional[int] = None,
                  cache_dir: Optional[os.PathLike] = None, lite_model_dir: Optional[os.PathLike] = None,
@@ -379,6 +382,7 @@ class PPOCR:
             # Every option is checked before any model is loaded: a value out of range is a ValueError naming it.
             check_values({"use_angle_cls": use_angle_cls, "use_doc_orientation_classify": use_doc_orientation_classify,
                           "drop_score": drop_score, "reading_order": reading_order, "as_paddleocr": as_paddleocr,
+                          "light_text_share": light_text_share,
                           "engine": engine, "enable_mkldnn": enable_mkldnn, "cpu_threads": cpu_threads, "slim": slim,
                           "precision": precision, "return_word_box": return_word_box}, SYSTEM)
             apply_options({"det": {}, "cls": {}, "rec": {}}, options)
@@ -406,6 +410,8 @@ class PPOCR:
                 as_paddleocr_configs(configs, system)     # the options given below still apply
             apply_options(configs, options)
             self.reading_order = reading_order or system["reading_order"]
+            self.light_text_share = (system["light_text_share"] if light_text_share is None
+                                     else float(light_text_share))
             self.configs = configs
 
             def stage(name: str) -> Stage:
@@ -414,7 +420,8 @@ class PPOCR:
 
             classifier = stage("cls") if self.use_angle_cls or self.use_doc_orientation_classify else None
             self.system = TextSystem(stage("det"), stage("rec"), classifier, self.drop_score, self.return_word_box,
-                                     self.reading_order, self.use_angle_cls, self.use_doc_orientation_classify)
+                                     self.reading_order, self.use_angle_cls, self.use_doc_orientation_classify,
+                                     self.light_text_share)
 
     def __call__(self, image: ImageInput, pages: Optional[str] = None,
                  pdf_password: Optional[str] = None) -> List[Any]:

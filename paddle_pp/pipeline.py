@@ -27,7 +27,7 @@ from paddle_pp.postprocess.det_windows import merge_window_boxes, window_spans
 from paddle_pp.postprocess.word_boxes import WordSpan, word_spans
 from paddle_pp.utils import page_orientation
 from paddle_pp.utils.crop import (crop_size, crop_to_image, get_rotate_crop_image, inked_ends, is_turned_sideways,
-                                  line_span, widened_box)
+                                  light_text_share, line_span, widened_box)
 from paddle_pp.utils.dicts import use_space_char
 from paddle_pp.utils.reading_order import order_boxes
 
@@ -89,19 +89,22 @@ SYSTEM_KEYS = ("use_angle_cls", "drop_score")
 PADDLEOCR_SETTINGS: Dict[str, Any] = {"det_border_below": 0, "det_small_text_below": 0, "det_long_image_aspect": 0,
                                       "det_window_overlap": 0, "det_db_nested_thresh": 0, "cls_pieces_above": 0,
                                       "cls_turned_view": False, "rec_widen_inked_ends": 0, "rec_dense_pitch": 0}
-# ... and the order PaddleOCR gives the lines (utils/reading_order.py)
+# ... and the order PaddleOCR gives the lines (utils/reading_order.py), and pages read as they are (never inverted)
 PADDLEOCR_READING_ORDER = "paddleocr"
+PADDLEOCR_LIGHT_TEXT_SHARE = 1.0
 
 
 def as_paddleocr(configs: Dict[str, Dict[str, Any]], system: Optional[Dict[str, Any]] = None) -> None:
     """Set the det, cls and rec configs to detect, turn, crop and batch lines as PaddleOCR does (System.as_paddleocr):
     PADDLEOCR_SETTINGS, and PaddleOCR's recognition batches, where a crop is padded to its batch's widest
-    (Inference.max_pad_ratio empty); and a System section given, to PADDLEOCR_READING_ORDER. The system then gives
-    PaddleOCR's results, box for box and text for text (tools/compare_reference.py)."""
+    (Inference.max_pad_ratio empty); and a System section given, to PADDLEOCR_READING_ORDER and pages never
+    inverted (PADDLEOCR_LIGHT_TEXT_SHARE). The system then gives PaddleOCR's results, box for box and text for text
+    (tools/compare_reference.py)."""
     apply_options(configs, PADDLEOCR_SETTINGS)
     configs["rec"].setdefault("Inference", {})["max_pad_ratio"] = None
     if system is not None:
         system["reading_order"] = PADDLEOCR_READING_ORDER
+        system["light_text_share"] = PADDLEOCR_LIGHT_TEXT_SHARE
 
 
 def option_flags(model: str, section: Optional[str] = None) -> Tuple[str, ...]:
@@ -591,9 +594,11 @@ class TextSystem:
     def __init__(self, detector: TextDetector, recognizer: TextRecognizer,
                  classifier: Optional[TextClassifier], drop_score: float, return_word_box: bool = False,
                  reading_order: Optional[str] = None, use_angle_cls: Optional[bool] = None,
-                 use_doc_orientation_classify: bool = False) -> None:
+                 use_doc_orientation_classify: bool = False, light_text_share: Optional[float] = None) -> None:
         """`classifier` is the direction model; `use_angle_cls` (default: whether there is one) turns each line
-        by it, `use_doc_orientation_classify` turns the page by its votes (utils/page_orientation.py)."""
+        by it, `use_doc_orientation_classify` turns the page by its votes (utils/page_orientation.py); a page on
+        which more than `light_text_share` of the lines found are light on dark is read inverted (None:
+        configs/system.yml's; 1: never)."""
         self.detector = detector
         self.recognizer = recognizer
         self.classifier = classifier
@@ -601,6 +606,8 @@ class TextSystem:
         self.return_word_box = bool(return_word_box)
         # utils/reading_order.py: rows | paddleocr; None: configs/system.yml's
         self.reading_order = reading_order or load_config("system")["System"]["reading_order"]
+        self.light_text_share = float(load_config("system")["System"]["light_text_share"]
+                                      if light_text_share is None else light_text_share)
         self.use_angle_cls = classifier is not None if use_angle_cls is None else bool(use_angle_cls)
         self.use_doc_orientation_classify = bool(use_doc_orientation_classify)
         if (self.use_angle_cls or self.use_doc_orientation_classify) and classifier is None:
@@ -614,8 +621,12 @@ class TextSystem:
         """Detection only: the boxes of a page in reading order, and the angle it was read at. With
         use_doc_orientation_classify a page turned sideways or upside down is detected upright and its boxes are
         ordered there, then carried back into the image as given (each box's first point stays the text's
-        top-left corner); otherwise these are ordered_boxes(img) and angle 0."""
+        top-left corner); otherwise these are ordered_boxes(img) and angle 0. A page of light text on a dark
+        ground is detected inverted, as the system reads it (light_text_share)."""
         boxes = self.ordered_boxes(img)
+        if self.light_text_share < 1.0:
+            page, kept, _ = self._dark_text_on_light(img, *_with_crops(img, boxes))
+            img, boxes = (page, kept) if page is not img else (img, boxes)
         if not (self.use_doc_orientation_classify and self.classifier is not None):
             return boxes, 0
         kept, crops = _with_crops(img, boxes)
@@ -628,8 +639,8 @@ class TextSystem:
     def __call__(self, img: np.ndarray, classify: bool = True, keep_crops: bool = False) -> PageLines:
         """The lines of an image in reading order. `classify=False` skips the line classifier for this call
         (PaddleOCR's `ocr(..., cls=False)`); `keep_crops` gives each result the crop its text was read from."""
+        img, boxes, crops = self._dark_text_on_light(img, *self._boxes_and_crops(img))
         page = img
-        boxes, crops = self._boxes_and_crops(page)
         angle, classified = 0, None
         if self.use_doc_orientation_classify and self.classifier is not None and crops:
             classified = self.classifier(crops)
@@ -664,6 +675,17 @@ class TextSystem:
 
     def _boxes_and_crops(self, img: np.ndarray) -> Tuple[List[np.ndarray], List[np.ndarray]]:
         return _with_crops(img, self.ordered_boxes(img))
+
+    def _dark_text_on_light(self, img: np.ndarray, boxes: List[np.ndarray],
+                            crops: List[np.ndarray]) -> Tuple[np.ndarray, List[np.ndarray], List[np.ndarray]]:
+        """The page, its boxes and their crops; a page on which more than light_text_share of the lines found are
+        light on a dark ground (utils/crop.is_light_on_dark) inverted and detected again: the detector splits
+        large light lines that it finds whole as dark ones, and the recognizers read dark text better. Inverting
+        moves no pixel, so the points are the page's either way."""
+        if self.light_text_share >= 1.0 or not crops or light_text_share(crops) <= self.light_text_share:
+            return img, boxes, crops
+        inverted = np.ascontiguousarray(255 - img)
+        return (inverted, *self._boxes_and_crops(inverted))
 
     def _reading_crops(self, page: np.ndarray, boxes: Sequence[np.ndarray], crops: Sequence[np.ndarray],
                        flipped: Sequence[bool]) -> Tuple[List[np.ndarray], List[np.ndarray]]:

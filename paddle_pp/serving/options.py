@@ -3,8 +3,8 @@
 The options a request may change are those a loaded predictor can apply without loading another model: the
 detector's resizing and DB post-processing, the classifier's threshold, whether it runs on lines and on the page
 (use_angle_cls, use_doc_orientation_classify), how far a line's crop is widened where its box ends on ink
-(rec_widen_inked_ends), which dense lines are read again wider (rec_dense_pitch), drop_score, reading_order and
-return_word_box, or all that paddle-pp adds at once (as_paddleocr=true: PaddleOCR's results with these models, the
+(rec_widen_inked_ends), which dense lines are read again wider (rec_dense_pitch), drop_score, reading_order,
+light_text_share and return_word_box, or all that paddle-pp adds at once (as_paddleocr=true: PaddleOCR's results with these models, the
 request's other options still applying); and how
 the upload is read (pages, pdf_dpi, and PaddleOCR's image options invert, binarize, alphacolor) and answered
 (format, include_image). Each is parsed by its schema field (paddle_pp/config_schema.py, the one source of ranges),
@@ -17,13 +17,14 @@ from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, Mapping, Tuple
 
 from paddle_pp.config_schema import DOCUMENT, OUTPUT_FORMATS, PADDLEOCR_ARGS, SYSTEM, Bool, Field, Float, OneOf
-from paddle_pp.pipeline import PADDLEOCR_READING_ORDER, PADDLEOCR_SETTINGS, option_field
+from paddle_pp.pipeline import PADDLEOCR_LIGHT_TEXT_SHARE, PADDLEOCR_READING_ORDER, PADDLEOCR_SETTINGS, option_field
 
 # option -> (its field, where it lives on a PPOCR, the attribute there)
 _Target = Callable[[Any], Any]
 OCR_OPTIONS: Dict[str, Tuple[Field, _Target, str]] = {
     "drop_score": (SYSTEM["drop_score"], lambda ocr: ocr.system, "drop_score"),
     "reading_order": (SYSTEM["reading_order"], lambda ocr: ocr.system, "reading_order"),
+    "light_text_share": (SYSTEM["light_text_share"], lambda ocr: ocr.system, "light_text_share"),
     "det_limit_side_len": (option_field("det_limit_side_len"), lambda ocr: ocr.system.detector, "limit_side_len"),
     "det_limit_type": (option_field("det_limit_type"), lambda ocr: ocr.system.detector, "limit_type"),
     "det_max_side_limit": (option_field("det_max_side_limit"), lambda ocr: ocr.system.detector, "max_side_limit"),
@@ -68,7 +69,8 @@ OCR_OPTIONS: Dict[str, Tuple[Field, _Target, str]] = {
 }
 # as_paddleocr=true sets these OCR_OPTIONS where the request does not (and PaddleOCR's recognition batches)
 AS_PADDLEOCR = "as_paddleocr"
-AS_PADDLEOCR_OPTIONS: Dict[str, Any] = {**PADDLEOCR_SETTINGS, "reading_order": PADDLEOCR_READING_ORDER}
+AS_PADDLEOCR_OPTIONS: Dict[str, Any] = {**PADDLEOCR_SETTINGS, "reading_order": PADDLEOCR_READING_ORDER,
+                                        "light_text_share": PADDLEOCR_LIGHT_TEXT_SHARE}
 FORMATS = OUTPUT_FORMATS    # json (the server's own shape), txt, hocr, pdf (paddle_pp/output's writers)
 # options about the request itself, not the OCR
 REQUEST_OPTIONS: Dict[str, Field] = {

@@ -167,6 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--use_doc_orientation_classify", default=None,
                         **schema_flag(SYSTEM["use_doc_orientation_classify"], "use_doc_orientation_classify"),
                         help="turn pages upright first (default: configs/system.yml's)")
+    parser.add_argument("--light_text_share", default=None, **schema_flag(SYSTEM["light_text_share"],
+                                                                          "light_text_share"),
+                        help="read a page inverted when more than this share of its lines are light on dark; "
+                             "1 = never (default: configs/system.yml's)")
     parser.add_argument("--as_paddleocr", default=None, **schema_flag(SYSTEM["as_paddleocr"], "as_paddleocr"),
                         help="true = the system as PaddleOCR runs it with these models (what paddle-pp adds turned "
                              "off; docs/inference.md), to measure what that adds (default: configs/system.yml's)")
@@ -286,7 +290,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ocr = PPOCR(lang=args.lang, slim=args.slim or None, engine=args.engine, precision=args.precision,
                 det_model_dir=args.det_model_dir, cls_model_dir=args.cls_model_dir, rec_model_dir=args.rec_model_dir,
                 use_doc_orientation_classify=args.use_doc_orientation_classify, as_paddleocr=args.as_paddleocr,
-                **options)
+                light_text_share=args.light_text_share, **options)
     systems: Dict[str, Callable[[np.ndarray], List[Line]]] = {
         "ours": lambda image: [(np.asarray(r["points"], dtype=np.float64), r["transcription"]) for r in ocr(image)]}
     if "rapidocr" in args.compare:

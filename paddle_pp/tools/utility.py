@@ -232,6 +232,11 @@ def build_parser(tool: str, description: Optional[str] = None) -> argparse.Argum
                              help="order of the lines: rows = grouped into rows by vertical overlap, each read left "
                                   "to right; paddleocr = PaddleOCR's sorted_boxes; columns = text set in columns, "
                                   f"each column whole, left to right (YAML: {system['reading_order']})")
+        options.add_argument("--light_text_share", default=None,
+                             **schema_flag(SYSTEM["light_text_share"], "light_text_share"),
+                             help="a page on which more than this share of the lines found are light text on a "
+                                  "dark ground (dark-mode screenshots) is read inverted; 1 = never "
+                                  f"(YAML: {system['light_text_share']})")
     options.add_argument("--as_paddleocr", default=None, **schema_flag(SYSTEM["as_paddleocr"], "as_paddleocr"),
                          help="true = PaddleOCR's results with these models, box for box and text for text: "
                               "what paddle-pp adds to its detection, classification, cropping and batching "
@@ -295,7 +300,8 @@ def system_options(args: argparse.Namespace) -> Dict[str, Any]:
     return {"det_model_dir": args.det_model_dir, "cls_model_dir": args.cls_model_dir,
             "rec_model_dir": args.rec_model_dir, "use_angle_cls": args.use_angle_cls,
             "use_doc_orientation_classify": args.use_doc_orientation_classify, "drop_score": args.drop_score,
-            "reading_order": args.reading_order, "as_paddleocr": args.as_paddleocr}
+            "reading_order": args.reading_order, "light_text_share": args.light_text_share,
+            "as_paddleocr": args.as_paddleocr}
 
 
 def model_options(args: argparse.Namespace, *stages: str) -> Dict[str, Any]:

@@ -1,7 +1,7 @@
 """Text-line cropping of the PP-OCR system (PaddleOCR 2.x predict_system); the order of the boxes is
 utils/reading_order.py's."""
 import math
-from typing import Tuple
+from typing import Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -70,14 +70,34 @@ def line_span(line_box: np.ndarray, box: np.ndarray, flipped: bool) -> Tuple[flo
     return (crop_w - high, crop_w - low) if flipped else (low, high)
 
 
+def _bright_pixels(crop: np.ndarray) -> np.ndarray:
+    """1 where a crop is brighter than Otsu's threshold of its grey levels, else 0."""
+    gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    return cv2.threshold(gray, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[1]
+
+
+def _minority_is_bright(bright: np.ndarray) -> bool:
+    return 2 * int(np.count_nonzero(bright)) < bright.size
+
+
+def is_light_on_dark(crop: np.ndarray) -> bool:
+    """Whether a line's ink is lighter than its ground: Otsu's minority class of the crop is the bright one (the
+    integer comparison crop.cc's IsLightOnDark makes)."""
+    return _minority_is_bright(_bright_pixels(crop))
+
+
+def light_text_share(crops: Sequence[np.ndarray]) -> float:
+    """The share of the crops whose text is light on a dark ground (0 for none)."""
+    return sum(is_light_on_dark(crop) for crop in crops) / float(len(crops)) if crops else 0.0
+
+
 def inked_ends(crop: np.ndarray, strip: float, share: float) -> Tuple[bool, bool]:
     """Whether a crop's (left, right) end lies on ink: in its outermost `strip` x height columns, at least `share`
     of the pixels are ink, Otsu's minority class of the crop (dark or light text alike). A crop shorter than three
     such strips has no end of its own. Integer counts and one division, so the C++ demo decides alike (crop.cc)."""
-    gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
-    _, bright = cv2.threshold(gray, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    bright = _bright_pixels(crop)
     height, width = bright.shape
-    ink_is_bright = 2 * int(np.count_nonzero(bright)) < bright.size
+    ink_is_bright = _minority_is_bright(bright)
     columns = max(2, int(math.floor(strip * height + 0.5)))
     if width < 3 * columns:
         return False, False
