@@ -137,6 +137,7 @@ def _images():
               "long_line_turned": np.ascontiguousarray(np.rot90(fixtures.long_line_page(), 2)),  # cls in pieces
               "short_word": fixtures.short_word_page(),                    # cls turned too
               "dense_print": fixtures.dense_print_page(),                  # lines read again wider
+              "dark_page": np.ascontiguousarray(255 - doc),                # read inverted
               "long_page": cv2.resize(np.vstack([doc] * 4), (1280, 3360)),  # shrunk by its short side
               "long_receipt": np.vstack([doc] * 16)}  # past det_max_side_limit at its own size: two windows
     for rel in ("sroie_dev/images/080.jpg", "msra_td500_test/orig/MSRA-TD500/test/IMG_0059.JPG",
@@ -592,6 +593,8 @@ def test_whole_cpp_system_matches_python(driver, cpp_config, onnx_models, dict_p
     assert rec_inputs == python_rec_inputs or driver.arch != "host"
     if name == "dense_print":                  # read once in batches, then the dense lines again, wider
         assert sum(shape[0] for shape in rec_inputs) > len(ref)
+    if name == "dark_page":                    # light lines on dark: detected again, inverted (no zoom: text large)
+        assert len(det_sides) == 2 and ref
     assert ref or name not in ("tight_word", "tight_line", "10")   # found inside their border
     if name == "small_print":                            # its 12 px lines: a second pass, at the page's own size
         assert det_sides == [960, 1600]
@@ -744,6 +747,7 @@ def test_config_comes_from_the_yaml(cpp_config):
                        ("dense_stretch", 1.25), ("dense_sure", 0.98)):
         assert float(values[f"rec_{key}"]) == rec["Inference"][key] == value
     assert float(values["drop_score"]) == load_config("system")["System"]["drop_score"]
+    assert float(values["light_text_share"]) == load_config("system")["System"]["light_text_share"] == 0.5
     assert values["reading_order"] == load_config("system")["System"]["reading_order"] == "rows"
     assert values["use_doc_orientation_classify"] == "0"   # system.yml's default: pages read as they are
 

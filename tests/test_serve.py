@@ -314,6 +314,23 @@ def test_reading_dense_lines_again_is_a_request_option(client):
     assert scores() == default
 
 
+def test_reading_light_text_inverted_is_a_request_option(client):
+    """light_text_share: a dark page is read as its light twin by default, as it is with light_text_share=1; a
+    share above 1 is a 422 naming the option."""
+    doc, _ = document()
+
+    def lines(img, query=""):
+        png = cv2.imencode(".png", img)[1].tobytes()       # lossless: the inverted page is exactly the light one
+        body = client.post(f"/ocr{query}", content=png, headers={"Content-Type": "image/png"}).json()
+        return [(line["text"], line["score"]) for page in body["pages"] for line in page["lines"]]
+
+    dark = np.ascontiguousarray(255 - doc)
+    assert lines(dark) == lines(doc)
+    assert lines(dark, "?light_text_share=1") != lines(doc)
+    assert "light_text_share" in assert_error(client.post("/ocr?light_text_share=2", content=jpeg(doc),
+                                                          headers={"Content-Type": "image/jpeg"}), 422, "bad_option")
+
+
 def test_reading_order_is_a_request_option(client):
     form = jpeg(fixtures.form())
     rows = client.post("/ocr", content=form, headers={"Content-Type": "image/jpeg"})

@@ -509,6 +509,22 @@ def test_predict_system_cli(models_dir, tmp_path):
     assert squash(lines[0]) in {squash(r["transcription"]) for r in results}
 
 
+def test_a_page_of_light_text_on_dark_is_read_inverted(ocr):
+    """System.light_text_share: a page whose lines are light on a dark ground is detected again and read inverted,
+    which gives exactly the dark-on-light page's results (inverting moves no pixel); 1 reads it as it is."""
+    doc, _ = fixtures.document()
+    dark = np.ascontiguousarray(255 - doc)
+    light = ocr(doc)
+    assert light and ocr(dark) == light
+    assert np.array_equal(ocr.system.page_boxes(dark)[0], ocr.system.page_boxes(doc)[0])   # detection only too
+    assert PPOCR(light_text_share=1)(dark) != light       # read as light text: other scores at least
+    # a page of dark text is never inverted, however low the share
+    assert PPOCR(light_text_share=0)(doc) == light
+    assert PPOCR(as_paddleocr=True).system.light_text_share == 1.0
+    with pytest.raises(ValueError, match="light_text_share"):
+        PPOCR(light_text_share=1.5)
+
+
 # ------------------------------------------------------------------ batching (issue 21, defect 10)
 
 class _RecordingEngine:

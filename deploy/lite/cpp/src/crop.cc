@@ -35,14 +35,36 @@ cv::Mat GetRotateCropImage(const cv::Mat& img, const Quad& box) {
   return dst;
 }
 
-void InkedEnds(const cv::Mat& crop, double strip, double share, bool* left, bool* right) {
-  *left = *right = false;
+// 1 where a crop is brighter than Otsu's threshold of its grey levels, else 0.
+static cv::Mat BrightPixels(const cv::Mat& crop) {
   cv::Mat gray, bright;
   if (crop.channels() == 3) cv::cvtColor(crop, gray, cv::COLOR_BGR2GRAY); else gray = crop;
   cv::threshold(gray, bright, 0, 1, cv::THRESH_BINARY | cv::THRESH_OTSU);
+  return bright;
+}
+
+// ink is the minority class: bright text on a dark ground, or dark on light
+static bool MinorityIsBright(const cv::Mat& bright) {
+  return 2 * static_cast<long>(cv::countNonZero(bright)) < static_cast<long>(bright.total());
+}
+
+bool IsLightOnDark(const cv::Mat& crop) { return MinorityIsBright(BrightPixels(crop)); }
+
+double LightTextShare(const std::vector<cv::Mat>& crops) {
+  long light = 0, counted = 0;
+  for (const cv::Mat& crop : crops) {
+    if (crop.empty()) continue;
+    ++counted;
+    light += IsLightOnDark(crop);
+  }
+  return counted ? light / double(counted) : 0.0;
+}
+
+void InkedEnds(const cv::Mat& crop, double strip, double share, bool* left, bool* right) {
+  *left = *right = false;
+  const cv::Mat bright = BrightPixels(crop);
   const int height = bright.rows, width = bright.cols;
-  // ink is the minority class: bright text on a dark ground, or dark on light
-  const bool ink_is_bright = 2 * static_cast<long>(cv::countNonZero(bright)) < static_cast<long>(bright.total());
+  const bool ink_is_bright = MinorityIsBright(bright);
   const int columns = std::max(2, static_cast<int>(std::floor(strip * height + 0.5)));
   if (width < 3 * columns) return;
   const double cells = static_cast<double>(height) * columns;

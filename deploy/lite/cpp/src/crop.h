@@ -18,6 +18,10 @@ cv::Mat GetRotateCropImage(const cv::Mat& img, const Quad& box);
 // Whether a crop's left and right ends lie on ink: at least `share` of its outermost strip x height columns is ink,
 // Otsu's minority class of the crop (crop.py's inked_ends). A crop shorter than three strips has no end of its own.
 void InkedEnds(const cv::Mat& crop, double strip, double share, bool* left, bool* right);
+// Whether a line's ink is lighter than its ground: Otsu's minority class of the crop is the bright one
+// (crop.py's is_light_on_dark); and the share of the (non-empty) crops that are (light_text_share; 0 for none).
+bool IsLightOnDark(const cv::Mat& crop);
+double LightTextShare(const std::vector<cv::Mat>& crops);
 
 // The box moved outward along its line by `by` x its height at the chosen ends, each end no further than keeps its
 // corners inside a rows x cols image (crop.py's widened_box: the same double-precision steps).

@@ -61,6 +61,7 @@ OcrSystem::OcrSystem(const Config& c, Predictor* det, Predictor* cls, Predictor*
   use_doc_orientation_classify_ =
       c.Has("use_doc_orientation_classify") && c.Bool("use_doc_orientation_classify") && cls_ != nullptr;
   drop_score_ = c.Double("drop_score");
+  light_text_share_ = c.Has("light_text_share") ? c.Double("light_text_share") : 1.0;  // 1: pages as they are
   reading_order_ = ReadReadingOrder(c);
   OrderBoxes({}, reading_order_);  // an unknown order fails at load, not at the first image
 }
@@ -372,10 +373,17 @@ std::vector<cv::Mat> OcrSystem::ReadingCrops(const cv::Mat& page, const std::vec
   return out;
 }
 
-std::vector<OcrResult> OcrSystem::Run(const cv::Mat& img, int* angle_out) {
+std::vector<OcrResult> OcrSystem::Run(const cv::Mat& given, int* angle_out) {
+  cv::Mat img = given;
+  std::vector<Quad> boxes = OrderBoxes(Detect(img), reading_order_);
+  std::vector<cv::Mat> crops = CropsOf(img, boxes);
+  // pipeline.py's TextSystem._dark_text_on_light: a page of mostly light lines on a dark ground, read inverted
+  if (light_text_share_ < 1.0 && !crops.empty() && LightTextShare(crops) > light_text_share_) {
+    cv::bitwise_not(given, img);
+    boxes = OrderBoxes(Detect(img), reading_order_);
+    crops = CropsOf(img, boxes);
+  }
   cv::Mat page = img;
-  std::vector<Quad> boxes = OrderBoxes(Detect(page), reading_order_);
-  std::vector<cv::Mat> crops = CropsOf(page, boxes);
   int angle = 0;
   std::vector<std::pair<int, float>> labels;  // the lines' classifier results, when they are classified
   if (use_doc_orientation_classify_ && !crops.empty()) {

@@ -86,6 +86,9 @@ class OcrSystem {
   std::vector<std::string> characters_;
   bool use_angle_cls_;
   bool use_doc_orientation_classify_;  // page_orientation.h
+  // a page on which more than this share of the lines found are light on dark is read inverted; 1: never
+  // (PaddleOCR, configs before the key)
+  double light_text_share_;
 
   // Each crop read once, in batches by aspect ratio; `steps`: the model's output steps its own width gave it.
   std::vector<std::pair<std::string, float>> ReadOnce(const std::vector<cv::Mat>& crops, std::vector<double>* steps);
