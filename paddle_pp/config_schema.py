@@ -312,6 +312,7 @@ SYSTEM: Dict[str, Field] = {
     "reading_order": OneOf(*READING_ORDERS),
     # a page on which more than this share of the lines found are light on dark is read inverted; 1: never
     "light_text_share": Float(0, 1),
+    "light_text_height": Float(0),                    # ... and their median height is at least this many pixels
     "as_paddleocr": Bool(),                           # detect, turn, crop, batch and order lines as PaddleOCR does
     "lang": Str(),                                    # one of rec_models' keys (checked in check_config)
     "rec_models": Field("map"),

@@ -421,7 +421,7 @@ class PPOCR:
             classifier = stage("cls") if self.use_angle_cls or self.use_doc_orientation_classify else None
             self.system = TextSystem(stage("det"), stage("rec"), classifier, self.drop_score, self.return_word_box,
                                      self.reading_order, self.use_angle_cls, self.use_doc_orientation_classify,
-                                     self.light_text_share)
+                                     self.light_text_share, system["light_text_height"])
 
     def __call__(self, image: ImageInput, pages: Optional[str] = None,
                  pdf_password: Optional[str] = None) -> List[Any]:

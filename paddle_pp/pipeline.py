@@ -594,11 +594,12 @@ class TextSystem:
     def __init__(self, detector: TextDetector, recognizer: TextRecognizer,
                  classifier: Optional[TextClassifier], drop_score: float, return_word_box: bool = False,
                  reading_order: Optional[str] = None, use_angle_cls: Optional[bool] = None,
-                 use_doc_orientation_classify: bool = False, light_text_share: Optional[float] = None) -> None:
+                 use_doc_orientation_classify: bool = False, light_text_share: Optional[float] = None,
+                 light_text_height: Optional[float] = None) -> None:
         """`classifier` is the direction model; `use_angle_cls` (default: whether there is one) turns each line
         by it, `use_doc_orientation_classify` turns the page by its votes (utils/page_orientation.py); a page on
-        which more than `light_text_share` of the lines found are light on dark is read inverted (None:
-        configs/system.yml's; 1: never)."""
+        which more than `light_text_share` of the lines found are light on dark, their median height at least
+        `light_text_height` pixels, is read inverted (None: configs/system.yml's; share 1: never)."""
         self.detector = detector
         self.recognizer = recognizer
         self.classifier = classifier
@@ -606,8 +607,10 @@ class TextSystem:
         self.return_word_box = bool(return_word_box)
         # utils/reading_order.py: rows | paddleocr; None: configs/system.yml's
         self.reading_order = reading_order or load_config("system")["System"]["reading_order"]
-        self.light_text_share = float(load_config("system")["System"]["light_text_share"]
-                                      if light_text_share is None else light_text_share)
+        system = load_config("system")["System"]
+        self.light_text_share = float(system["light_text_share"] if light_text_share is None else light_text_share)
+        self.light_text_height = float(system["light_text_height"] if light_text_height is None
+                                       else light_text_height)
         self.use_angle_cls = classifier is not None if use_angle_cls is None else bool(use_angle_cls)
         self.use_doc_orientation_classify = bool(use_doc_orientation_classify)
         if (self.use_angle_cls or self.use_doc_orientation_classify) and classifier is None:
@@ -679,10 +682,12 @@ class TextSystem:
     def _dark_text_on_light(self, img: np.ndarray, boxes: List[np.ndarray],
                             crops: List[np.ndarray]) -> Tuple[np.ndarray, List[np.ndarray], List[np.ndarray]]:
         """The page, its boxes and their crops; a page on which more than light_text_share of the lines found are
-        light on a dark ground (utils/crop.is_light_on_dark) inverted and detected again: the detector splits
-        large light lines that it finds whole as dark ones, and the recognizers read dark text better. Inverting
-        moves no pixel, so the points are the page's either way."""
+        light on a dark ground (utils/crop.is_light_on_dark), their median height at least light_text_height,
+        inverted and detected again: the detector splits such large light lines at word gaps (it finds them whole
+        as dark ones). Inverting moves no pixel, so the points are the page's either way."""
         if self.light_text_share >= 1.0 or not crops or light_text_share(crops) <= self.light_text_share:
+            return img, boxes, crops
+        if float(np.median([crop.shape[0] for crop in crops])) < self.light_text_height:
             return img, boxes, crops
         inverted = np.ascontiguousarray(255 - img)
         return (inverted, *self._boxes_and_crops(inverted))

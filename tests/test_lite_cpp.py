@@ -748,6 +748,7 @@ def test_config_comes_from_the_yaml(cpp_config):
         assert float(values[f"rec_{key}"]) == rec["Inference"][key] == value
     assert float(values["drop_score"]) == load_config("system")["System"]["drop_score"]
     assert float(values["light_text_share"]) == load_config("system")["System"]["light_text_share"] == 0.5
+    assert float(values["light_text_height"]) == load_config("system")["System"]["light_text_height"] == 24
     assert values["reading_order"] == load_config("system")["System"]["reading_order"] == "rows"
     assert values["use_doc_orientation_classify"] == "0"   # system.yml's default: pages read as they are
 

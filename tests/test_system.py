@@ -518,8 +518,10 @@ def test_a_page_of_light_text_on_dark_is_read_inverted(ocr):
     assert light and ocr(dark) == light
     assert np.array_equal(ocr.system.page_boxes(dark)[0], ocr.system.page_boxes(doc)[0])   # detection only too
     assert PPOCR(light_text_share=1)(dark) != light       # read as light text: other scores at least
-    # a page of dark text is never inverted, however low the share
+    # a page of dark text is never inverted, however low the share; nor one of light lines under light_text_height
     assert PPOCR(light_text_share=0)(doc) == light
+    small = cv2.resize(dark, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)    # lines 12-17 px high
+    assert ocr.system.light_text_height == 24 and ocr(small) == PPOCR(light_text_share=1)(small)
     assert PPOCR(as_paddleocr=True).system.light_text_share == 1.0
     with pytest.raises(ValueError, match="light_text_share"):
         PPOCR(light_text_share=1.5)

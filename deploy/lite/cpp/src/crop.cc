@@ -60,6 +60,16 @@ double LightTextShare(const std::vector<cv::Mat>& crops) {
   return counted ? light / double(counted) : 0.0;
 }
 
+double MedianHeight(const std::vector<cv::Mat>& crops) {
+  std::vector<int> heights;
+  for (const cv::Mat& crop : crops)
+    if (!crop.empty()) heights.push_back(crop.rows);
+  if (heights.empty()) return 0.0;
+  std::sort(heights.begin(), heights.end());
+  const size_t n = heights.size();
+  return n % 2 ? heights[n / 2] : (heights[n / 2 - 1] + heights[n / 2]) / 2.0;
+}
+
 void InkedEnds(const cv::Mat& crop, double strip, double share, bool* left, bool* right) {
   *left = *right = false;
   const cv::Mat bright = BrightPixels(crop);

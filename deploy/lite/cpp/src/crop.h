@@ -22,6 +22,8 @@ void InkedEnds(const cv::Mat& crop, double strip, double share, bool* left, bool
 // (crop.py's is_light_on_dark); and the share of the (non-empty) crops that are (light_text_share; 0 for none).
 bool IsLightOnDark(const cv::Mat& crop);
 double LightTextShare(const std::vector<cv::Mat>& crops);
+// The median of the (non-empty) crops' heights (numpy's: the mean of the middle two of an even count); 0 for none.
+double MedianHeight(const std::vector<cv::Mat>& crops);
 
 // The box moved outward along its line by `by` x its height at the chosen ends, each end no further than keeps its
 // corners inside a rows x cols image (crop.py's widened_box: the same double-precision steps).

@@ -62,6 +62,7 @@ OcrSystem::OcrSystem(const Config& c, Predictor* det, Predictor* cls, Predictor*
       c.Has("use_doc_orientation_classify") && c.Bool("use_doc_orientation_classify") && cls_ != nullptr;
   drop_score_ = c.Double("drop_score");
   light_text_share_ = c.Has("light_text_share") ? c.Double("light_text_share") : 1.0;  // 1: pages as they are
+  light_text_height_ = light_text_share_ < 1.0 ? c.Double("light_text_height") : 0.0;
   reading_order_ = ReadReadingOrder(c);
   OrderBoxes({}, reading_order_);  // an unknown order fails at load, not at the first image
 }
@@ -378,7 +379,8 @@ std::vector<OcrResult> OcrSystem::Run(const cv::Mat& given, int* angle_out) {
   std::vector<Quad> boxes = OrderBoxes(Detect(img), reading_order_);
   std::vector<cv::Mat> crops = CropsOf(img, boxes);
   // pipeline.py's TextSystem._dark_text_on_light: a page of mostly light lines on a dark ground, read inverted
-  if (light_text_share_ < 1.0 && !crops.empty() && LightTextShare(crops) > light_text_share_) {
+  if (light_text_share_ < 1.0 && !crops.empty() && LightTextShare(crops) > light_text_share_ &&
+      MedianHeight(crops) >= light_text_height_) {
     cv::bitwise_not(given, img);
     boxes = OrderBoxes(Detect(img), reading_order_);
     crops = CropsOf(img, boxes);

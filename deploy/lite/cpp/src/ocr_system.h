@@ -89,6 +89,7 @@ class OcrSystem {
   // a page on which more than this share of the lines found are light on dark is read inverted; 1: never
   // (PaddleOCR, configs before the key)
   double light_text_share_;
+  double light_text_height_;  // ... when the median height of their crops is at least this (pixels)
 
   // Each crop read once, in batches by aspect ratio; `steps`: the model's output steps its own width gave it.
   std::vector<std::pair<std::string, float>> ReadOnce(const std::vector<cv::Mat>& crops, std::vector<double>* steps);
