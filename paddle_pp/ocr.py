@@ -328,8 +328,8 @@ class PPOCR:
         as_paddleocr: PaddleOCR's results with these models, box for box and text for text (default false): no
             border around small images, one detection pass, long images shrunk by their long side and to the cap,
             nested boxes kept, crops classified whole and read as cut and once, pages never inverted, in
-            PaddleOCR's recognition batches and reading order (pipeline.as_paddleocr). Options given besides it (reading_order, det_limit_side_len,
-            ...) still apply.
+            PaddleOCR's recognition batches and reading order (pipeline.as_paddleocr). Options given besides it
+            (reading_order, det_limit_side_len, ...) still apply.
         engine: 'onnx' (default, fastest here), 'paddle' (Paddle Inference), 'dygraph', or 'lite' (Paddle-Lite
             x86 .nb files from `lite_model_dir` / $PADDLE_PP_LITE_MODEL_DIR, run in the Paddle-Lite venv).
         enable_mkldnn, cpu_threads: engine settings (configs/system.yml).

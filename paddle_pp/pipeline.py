@@ -605,9 +605,9 @@ class TextSystem:
         self.classifier = classifier
         self.drop_score = float(drop_score)
         self.return_word_box = bool(return_word_box)
-        # utils/reading_order.py: rows | paddleocr; None: configs/system.yml's
-        self.reading_order = reading_order or load_config("system")["System"]["reading_order"]
         system = load_config("system")["System"]
+        # utils/reading_order.py: rows | paddleocr; None: configs/system.yml's
+        self.reading_order = reading_order or system["reading_order"]
         self.light_text_share = float(system["light_text_share"] if light_text_share is None else light_text_share)
         self.light_text_height = float(system["light_text_height"] if light_text_height is None
                                        else light_text_height)

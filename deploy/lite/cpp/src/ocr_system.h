@@ -81,7 +81,8 @@ class OcrSystem {
   // a box ending on ink is read this many box heights wider there; 0: never (PaddleOCR, configs before the keys)
   double rec_widen_inked_ends_, rec_ink_strip_, rec_ink_share_;
   // a line with fewer than this many output steps a character, read less surely than rec_dense_sure, is read again
-  // rec_dense_stretch times as wide, the higher score kept; 0: every crop read once (PaddleOCR, configs before the keys)
+  // rec_dense_stretch times as wide, the higher score kept; 0: every crop read once (PaddleOCR, configs before the
+  // keys)
   double rec_dense_pitch_, rec_dense_stretch_, rec_dense_sure_;
   std::vector<std::string> characters_;
   bool use_angle_cls_;
