@@ -17,7 +17,7 @@ from paddle_pp import config_schema, defaults
 from paddle_pp.config import load_config
 from paddle_pp.data.imaug.det_ops import (add_border, det_preprocess, det_scale, det_target_size,
                                           det_window_length, detection_border, small_text_long_side)
-from paddle_pp.data.imaug.rec_ops import (cls_piece_spans, resize_norm_cls, resize_norm_rec, resized_rec_width,
+from paddle_pp.data.imaug.rec_ops import (cls_piece_spans, resize_norm_cls, resize_norm_rec, resized_width,
                                           stretched)
 from paddle_pp.engine import Engine
 from paddle_pp.postprocess.cls_postprocess import ClsPostProcess, combine_votes
@@ -27,7 +27,7 @@ from paddle_pp.postprocess.det_windows import merge_window_boxes, window_spans
 from paddle_pp.postprocess.word_boxes import WordSpan, word_spans
 from paddle_pp.utils import page_orientation
 from paddle_pp.utils.crop import (crop_size, crop_to_image, get_rotate_crop_image, inked_ends, is_turned_sideways,
-                                  light_text_share, line_span, widened_box)
+                                  light_on_dark_share, line_span, widened_box)
 from paddle_pp.utils.dicts import use_space_char
 from paddle_pp.utils.reading_order import order_boxes
 
@@ -436,7 +436,7 @@ class TextRecognizer:
         self.batch_num = int(inference["batch_num"])
         self.max_pad_ratio = max_pad_ratio(inference)
         # the system widens a crop whose box ends on ink (TextSystem._reading_crops): by this many box heights
-        self.widen_inked_ends, self.ink_strip, self.ink_share = inked_end_widening(inference)
+        self.widen_inked_ends, self.ink_strip, self.ink_share = rec_inference_values(inference, INKED_END_KEYS)
         self.dense_pitch, self.dense_stretch, self.dense_sure = rec_inference_values(inference, DENSE_KEYS)
         self.decode = CTCLabelDecode(str(dict_path), use_space_char(cfg["Global"]), mixed_case_prior(cfg))
 
@@ -490,16 +490,16 @@ class TextRecognizer:
         batches = batches_by_aspect_ratio(crops, self.batch_num, widths, self.max_pad_ratio)
         for batch_ids, batch, preds in run_in_groups(self.engine, batches, inputs):
             step = batch.shape[3] / float(np.asarray(preds).shape[1])  # input pixels per output time step
+            resized = {i: resized_width(crops[i], self.img_h, batch.shape[3]) for i in batch_ids}
             for i in batch_ids:
-                steps[i] = resized_rec_width(crops[i], self.img_h, batch.shape[3]) / step
+                steps[i] = resized[i] / step
             if not aligned:
                 for i, (text, score) in zip(batch_ids, self.decode(preds)):
                     results[i] = (text, score, [])
                 continue
             for i, (text, score, chars) in zip(batch_ids, self.decode.decode_aligned(preds)):
                 crop_w = crops[i].shape[1]
-                resized_w = resized_rec_width(crops[i], self.img_h, batch.shape[3])
-                results[i] = (text, score, word_spans(chars, step * crop_w / resized_w, crop_w))
+                results[i] = (text, score, word_spans(chars, step * crop_w / resized[i], crop_w))
         return results, steps
 
 
@@ -511,12 +511,6 @@ def max_pad_ratio(inference: Dict[str, Any]) -> Optional[float]:
     value = config_schema.field_of("rec", "Inference", "max_pad_ratio").check(inference.get("max_pad_ratio"),
                                                                              "Inference.max_pad_ratio")
     return None if value is None else float(value)
-
-
-def inked_end_widening(inference: Dict[str, Any]) -> Tuple[float, float, float]:
-    """(widen_inked_ends, ink_strip, ink_share) of a rec config's Inference (rec_inference_values)."""
-    widen, strip, share = rec_inference_values(inference, INKED_END_KEYS)
-    return widen, strip, share
 
 
 def rec_inference_values(inference: Dict[str, Any], keys: Sequence[str]) -> Tuple[float, ...]:
@@ -685,7 +679,7 @@ class TextSystem:
         light on a dark ground (utils/crop.is_light_on_dark), their median height at least light_text_height,
         inverted and detected again: the detector splits such large light lines at word gaps (it finds them whole
         as dark ones). Inverting moves no pixel, so the points are the page's either way."""
-        if self.light_text_share >= 1.0 or not crops or light_text_share(crops) <= self.light_text_share:
+        if self.light_text_share >= 1.0 or not crops or light_on_dark_share(crops) <= self.light_text_share:
             return img, boxes, crops
         if float(np.median([crop.shape[0] for crop in crops])) < self.light_text_height:
             return img, boxes, crops

@@ -31,7 +31,7 @@ def _fmt(value) -> str:
 
 def cpp_config_lines(det_cfg: Dict, cls_cfg: Dict, rec_cfg: Dict, system: Dict, dict_name: str = DICT_NAME,
                      cpu_threads: int = 2, power_mode: str = "LITE_POWER_HIGH") -> List[str]:
-    from paddle_pp.pipeline import DENSE_KEYS, INKED_END_KEYS, inked_end_widening, max_pad_ratio, rec_inference_values
+    from paddle_pp.pipeline import DENSE_KEYS, INKED_END_KEYS, max_pad_ratio, rec_inference_values
     from paddle_pp.postprocess.ctc_decode import mixed_case_prior
 
     det_inf, det_post = det_cfg["Inference"], det_cfg.get("PostProcess") or {}
@@ -73,7 +73,7 @@ def cpp_config_lines(det_cfg: Dict, cls_cfg: Dict, rec_cfg: Dict, system: Dict, 
         ("rec_max_pad_ratio", max_pad_ratio(rec_inf) or 0.0),  # 0: no limit (PaddleOCR's batches)
         ("use_space_char", use_space_char(rec_cfg["Global"])),
         ("rec_mixed_case_prior", mixed_case_prior(rec_cfg) or 0.0),  # 0: greedy decoding only
-        *zip((f"rec_{key}" for key in INKED_END_KEYS), inked_end_widening(rec_inf)),
+        *zip((f"rec_{key}" for key in INKED_END_KEYS), rec_inference_values(rec_inf, INKED_END_KEYS)),
         *zip((f"rec_{key}" for key in DENSE_KEYS), rec_inference_values(rec_inf, DENSE_KEYS)),  # pitch 0: once
         ("use_angle_cls", bool(system["use_angle_cls"])), ("drop_score", float(system["drop_score"])),
         ("reading_order", system["reading_order"]),

@@ -86,7 +86,7 @@ def is_light_on_dark(crop: np.ndarray) -> bool:
     return _minority_is_bright(_bright_pixels(crop))
 
 
-def light_text_share(crops: Sequence[np.ndarray]) -> float:
+def light_on_dark_share(crops: Sequence[np.ndarray]) -> float:
     """The share of the crops whose text is light on a dark ground (0 for none)."""
     return sum(is_light_on_dark(crop) for crop in crops) / float(len(crops)) if crops else 0.0
 

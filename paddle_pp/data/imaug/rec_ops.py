@@ -20,11 +20,7 @@ def _resize_norm_pad(img: np.ndarray, img_c: int, img_h: int, img_w: int) -> np.
         raise ValueError(f"empty crop (height {h}, width {w}): filter it before recognition")
     if img_w <= 0:
         raise ValueError(f"target width {img_w} is not positive (max_wh_ratio too small)")
-    ratio = w / float(h)
-    if math.ceil(img_h * ratio) > img_w:
-        resized_w = img_w
-    else:
-        resized_w = int(math.ceil(img_h * ratio))
+    resized_w = resized_width(img, img_h, img_w)
     resized = cv2.resize(img, (resized_w, img_h))
     resized = resized.astype("float32")
     resized = resized.transpose((2, 0, 1)) / 255
@@ -49,10 +45,10 @@ def resize_norm_rec(img: np.ndarray, max_wh_ratio: float, img_h: int = 32,
     return _resize_norm_pad(img, 3, img_h, target_w)
 
 
-def resized_rec_width(crop: np.ndarray, img_h: int, batch_w: int) -> int:
-    """The width resize_norm_rec gives a crop in a batch `batch_w` wide (the rest is padding)."""
-    crop_h, crop_w = crop.shape[:2]
-    return min(math.ceil(img_h * crop_w / float(crop_h)), batch_w)
+def resized_width(crop: np.ndarray, img_h: int, img_w: int) -> int:
+    """The width a crop is resized to, `img_h` high, in an input `img_w` wide (the rest is padding): its own aspect
+    ratio's, at most img_w (as preprocess.cc's RecResizedWidth)."""
+    return min(int(math.ceil(img_h * (crop.shape[1] / float(crop.shape[0])))), img_w)
 
 
 def stretched(crop: np.ndarray, factor: float) -> np.ndarray:

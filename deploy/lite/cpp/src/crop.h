@@ -19,7 +19,7 @@ cv::Mat GetRotateCropImage(const cv::Mat& img, const Quad& box);
 // Otsu's minority class of the crop (crop.py's inked_ends). A crop shorter than three strips has no end of its own.
 void InkedEnds(const cv::Mat& crop, double strip, double share, bool* left, bool* right);
 // Whether a line's ink is lighter than its ground: Otsu's minority class of the crop is the bright one
-// (crop.py's is_light_on_dark); and the share of the (non-empty) crops that are (light_text_share; 0 for none).
+// (crop.py's is_light_on_dark); and the share of the (non-empty) crops that are (light_on_dark_share; 0 for none).
 bool IsLightOnDark(const cv::Mat& crop);
 double LightTextShare(const std::vector<cv::Mat>& crops);
 // The median of the (non-empty) crops' heights (numpy's: the mean of the middle two of an even count); 0 for none.

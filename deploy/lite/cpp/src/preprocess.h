@@ -75,7 +75,7 @@ void NormalizeToCHW(const cv::Mat& img, const std::vector<double>& mean, const s
 // Keep the aspect ratio, resize to img_h, width min(ceil(img_h * w / h), img_w), (x / 255 - 0.5) / 0.5,
 // zero-pad on the right to img_w; writes 3 * img_h * img_w floats at `out`.
 void ResizeNormPad(const cv::Mat& img, int img_h, int img_w, float* out);
-// The width ResizeNormPad gives a crop in a batch img_w wide (the rest is padding).
+// The width ResizeNormPad gives a crop in an input img_w wide (the rest is padding; rec_ops.resized_width).
 int RecResizedWidth(const cv::Mat& img, int img_h, int img_w);
 // The crop `factor` times as wide, as tall (bilinear, the width rounded half up; rec_ops.stretched).
 cv::Mat Stretched(const cv::Mat& crop, double factor);
