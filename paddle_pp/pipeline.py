@@ -51,6 +51,7 @@ OPTION_KEYS: Dict[str, Tuple[str, str, str]] = {
     "det_small_text_below": ("det", "Inference", "small_text_below"),
     "det_small_text_zoom": ("det", "Inference", "small_text_zoom"),
     "det_small_text_height": ("det", "Inference", "small_text_height"),
+    "det_small_text_empty_zoom": ("det", "Inference", "small_text_empty_zoom"),
     "det_small_text_unclip_ratio": ("det", "Inference", "small_text_unclip_ratio"),
     "det_db_thresh": ("det", "PostProcess", "thresh"),
     "det_db_box_thresh": ("det", "PostProcess", "box_thresh"),
@@ -183,6 +184,8 @@ class TextDetector:
         self.small_text_below = float(inference.get("small_text_below") or 0.0)
         self.small_text_zoom = float(inference.get("small_text_zoom") or 1.0)
         self.small_text_height = float(inference.get("small_text_height") or 0.0)  # absent: always small_text_zoom
+        # an image in which the first pass finds nothing, zoomed this many times past its own size; absent: never
+        self.small_text_empty_zoom = float(inference.get("small_text_empty_zoom") or 0.0)
         # DB's unclip ratio in that second pass (absent or empty: as in the first)
         self.small_text_unclip_ratio: Optional[float] = inference.get("small_text_unclip_ratio")
         self.mean, self.std, self.scale = inference["mean"], inference["std"], float(inference["scale"])
@@ -197,10 +200,11 @@ class TextDetector:
 
     def __call__(self, img: np.ndarray, limit_side_len: Optional[int] = None,
                  limit_type: Optional[str] = None) -> np.ndarray:
-        """The boxes of an image at the detector's resize, or at the one given (then never zoomed). Text found small
-        is detected again, zoomed; where max_side_limit leaves no room to zoom (a long image already seen at the
-        cap), the first pass's map is traced again instead, its boxes grown as the zoomed pass's would be. An image
-        longer than the cap at the detector's resize is detected in windows (window_length), both passes."""
+        """The boxes of an image at the detector's resize, or at the one given (then never zoomed). Text found small,
+        or none found, is detected again, zoomed; where max_side_limit leaves no room to zoom (a long image already
+        seen at the cap), the first pass's map is traced again instead, its boxes grown as the zoomed pass's would
+        be. An image longer than the cap at the detector's resize is detected in windows (window_length), both
+        passes."""
         configured = limit_side_len is None and limit_type is None
         window = self.window_length(img) if configured else 0
         if window:
@@ -211,7 +215,7 @@ class TextDetector:
             boxes = self.trace(img, prob, shape_info)
         if configured:
             source_long_side = max(img.shape[:2]) + 2 * self.border_of(img)
-            wanted = [self.small_text_below, self.small_text_zoom, self.small_text_height]
+            wanted = [self.small_text_below, self.small_text_zoom, self.small_text_height, self.small_text_empty_zoom]
             # windows bound the input at any scale: the zoom is capped only where the image is seen whole
             zoomed = small_text_long_side(boxes, source_long_side, input_long_side, *wanted,
                                           None if window else self.max_side_limit)
@@ -219,7 +223,8 @@ class TextDetector:
                 boxes = self.detect_in_windows(img, window, zoomed / source_long_side)
             elif zoomed:
                 boxes, _ = self.detect_once(img, zoomed, "resize_long", self.small_text_unclip_ratio)
-            elif not window and small_text_long_side(boxes, source_long_side, input_long_side, *wanted):
+            elif not window and len(boxes) and small_text_long_side(boxes, source_long_side, input_long_side,
+                                                                      *wanted):
                 boxes = self.trace(img, prob, shape_info, self.small_text_unclip_ratio)   # only the cap stops it
         return boxes
 

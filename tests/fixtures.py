@@ -122,6 +122,13 @@ def half_size_document(size: Tuple[int, int] = (1600, 1200)) -> np.ndarray:
     return document_on_page(0.5, size)
 
 
+def tiny_print_page() -> np.ndarray:
+    """`document()` at 0.3 times on a 1600 px page: its lines, about 8 px high, are shrunk to 5 px by the default
+    detector resize (max 960), where nothing at all is found; twice that input (1920, past the page's own size)
+    finds and reads them."""
+    return document_on_page(0.3)
+
+
 def nearly_large_document() -> np.ndarray:
     """`document()` at 1.55 times on a 1600 px page: the default resize (max 960) finds its lines 24 px high
     (median), under small_text_below (28) but near small_text_height (32): zoomed 32 / 24 times, not the most."""

@@ -134,6 +134,7 @@ def _images():
               "odd_size": cv2.resize(fixtures.photo_like(), (1111, 637)), "tight_word": word, "tight_line": line,
               "small_print": fixtures.half_size_document(),                 # detected twice, the second zoomed
               "nearly_large": fixtures.nearly_large_document(),             # the same, zoomed less
+              "tiny_print": fixtures.tiny_print_page(),                     # nothing found: zoomed past its size
               "long_line_turned": np.ascontiguousarray(np.rot90(fixtures.long_line_page(), 2)),  # cls in pieces
               "short_word": fixtures.short_word_page(),                    # cls turned too
               "dense_print": fixtures.dense_print_page(),                  # lines read again wider
@@ -241,7 +242,7 @@ def test_db_postprocess_gives_the_same_boxes(driver, cpp_config, onnx_models, tm
         raw = DBPostProcess(**kwargs)(prob, shape_info[None])[0]
         filtered = filter_tag_det_res(raw, (int(shape_info[0]), int(shape_info[1])))  # a small image's: bordered
         out = _db_post(driver, config, tmp_path, prob, shape_info)
-        assert len(raw) > 0 or name == "document"
+        assert len(raw) > 0 or name in ("document", "tiny_print")   # tiny_print: nothing at 960
         assert np.array_equal(np.array(out["raw"]).reshape(-1, 4, 2), raw.astype(np.float64)), cpp_changes
         assert np.array_equal(np.array(out["filtered"]).reshape(-1, 4, 2), filtered), cpp_changes
         ordered = order_boxes(filtered, cpp_changes.get("reading_order", reading_order))
@@ -598,6 +599,8 @@ def test_whole_cpp_system_matches_python(driver, cpp_config, onnx_models, dict_p
     assert ref or name not in ("tight_word", "tight_line", "10")   # found inside their border
     if name == "small_print":                            # its 12 px lines: a second pass, at the page's own size
         assert det_sides == [960, 1600]
+    if name == "tiny_print":                             # nothing found at 960: twice that, past the page's size
+        assert det_sides == [960, 1920] and len(ref) == len(fixtures.DOC_LINES)
     if name == "nearly_large":                                     # 24 px lines: zoomed to 32 px, 4/3
         assert det_sides == [960, 1280]
     if name == "long_line_turned":                         # the line whole, then turned and in 4 pieces; turned back
@@ -739,6 +742,7 @@ def test_config_comes_from_the_yaml(cpp_config):
     assert float(values["cls_upright_sure"]) == cls["Inference"]["upright_sure"] == 0.99
     assert values["cls_turned_view"] == "1" and cls["Inference"]["turned_view"] is True
     assert float(values["det_small_text_unclip_ratio"]) == det["Inference"]["small_text_unclip_ratio"] == 1.8
+    assert float(values["det_small_text_empty_zoom"]) == det["Inference"]["small_text_empty_zoom"] == 2
     assert float(values["det_scale"]) == det["Inference"]["scale"]
     assert values["cls_image_shape"].split() == [str(v) for v in cls["Inference"]["image_shape"]]
     assert int(values["rec_batch_num"]) == rec["Inference"]["batch_num"]

@@ -314,6 +314,21 @@ def test_reading_dense_lines_again_is_a_request_option(client):
     assert scores() == default
 
 
+def test_looking_again_where_nothing_is_found_is_a_request_option(client):
+    """det_small_text_empty_zoom: a page whose tiny print the first pass misses is read after a second, closer
+    pass by default, and gives no lines at 0; a negative zoom is a 422 naming the option; the worker is restored
+    after."""
+    page = cv2.imencode(".png", fixtures.tiny_print_page())[1].tobytes()
+
+    def post(query=""):
+        return client.post(f"/ocr{query}", content=page, headers={"Content-Type": "image/png"})
+
+    default = texts(post().json())
+    assert len(default) == len(fixtures.DOC_LINES) and texts(post("?det_small_text_empty_zoom=0").json()) == []
+    assert "det_small_text_empty_zoom" in assert_error(post("?det_small_text_empty_zoom=-1"), 422, "bad_option")
+    assert texts(post().json()) == default
+
+
 def test_reading_light_text_inverted_is_a_request_option(client):
     """light_text_share: a dark page is read as its light twin by default, as it is with light_text_share=1; a
     share above 1 is a 422 naming the option."""

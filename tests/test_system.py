@@ -220,6 +220,25 @@ def test_small_text_is_detected_again_zoomed(ocr, monkeypatch):
     assert sum(heights) > sum(narrow)
 
 
+def test_a_page_where_nothing_is_found_is_detected_again_past_its_size(ocr, monkeypatch):
+    """det.yml's small_text_empty_zoom: a 1600 px page whose print (about 8 px high) the first pass (960) does not
+    find at all has no boxes to measure; it is detected again at twice that input, 1920, past the page's own size,
+    and every line is read. With det_small_text_empty_zoom 0, or det_small_text_below 0 (PaddleOCR), nothing is
+    read. A blank page is detected twice and gives nothing."""
+    assert ocr.configs["det"]["Inference"]["small_text_empty_zoom"] == 2
+    page = fixtures.tiny_print_page()
+    sides = _detector_input_sides(ocr, monkeypatch)
+    lines = ocr.ocr_results(page)
+    assert sides == [960, 1920]
+    assert [squash(r.transcription) for r in lines] == [squash(text) for text, _ in fixtures.DOC_LINES]
+    for options in ({"det_small_text_empty_zoom": 0}, {"det_small_text_below": 0}):
+        kept = PPOCR(**options)
+        kept_sides = _detector_input_sides(kept, monkeypatch)
+        assert kept.ocr_results(page) == [] and kept_sides == [960], options
+    sides.clear()
+    assert ocr.ocr_results(np.full(page.shape, 255, np.uint8)) == [] and sides == [960, 1920]
+
+
 def test_a_long_image_is_shrunk_by_its_short_side(ocr, monkeypatch):
     """det.yml's long_image_aspect: a receipt sixteen documents long (6720 x 640) shrunk until its long side is
     960 (PaddleOCR) has its print 4-5 px high, too small to find even zoomed; shrunk by its short side instead (to

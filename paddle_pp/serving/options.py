@@ -43,6 +43,8 @@ OCR_OPTIONS: Dict[str, Tuple[Field, _Target, str]] = {
                               "small_text_height"),
     "det_small_text_unclip_ratio": (option_field("det_small_text_unclip_ratio"), lambda ocr: ocr.system.detector,
                                     "small_text_unclip_ratio"),
+    "det_small_text_empty_zoom": (option_field("det_small_text_empty_zoom"), lambda ocr: ocr.system.detector,
+                                  "small_text_empty_zoom"),
     "det_db_thresh": (option_field("det_db_thresh"), lambda ocr: ocr.system.detector.postprocess, "thresh"),
     "det_db_box_thresh": (option_field("det_db_box_thresh"), lambda ocr: ocr.system.detector.postprocess,
                           "box_thresh"),

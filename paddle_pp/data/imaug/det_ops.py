@@ -105,7 +105,7 @@ def add_border(img: np.ndarray, border: int) -> np.ndarray:
 
 
 def small_text_long_side(boxes: Sequence[np.ndarray], source_long_side: int, input_long_side: int,
-                         small_text_below: float, zoom: float, height: float = 0.0,
+                         small_text_below: float, zoom: float, height: float = 0.0, empty_zoom: float = 0.0,
                          max_side_limit: Optional[int] = None) -> int:
     """The long side at which an image is detected again, or 0 when the first pass is kept.
 
@@ -118,23 +118,38 @@ def small_text_long_side(boxes: Sequence[np.ndarray], source_long_side: int, inp
     (`height` 0: always `zoom` times). Zooming text that is nearly large enough by the most splits the lines of
     a close photo of a page. The long side never grows past the image's own (nor max_side_limit): text small in
     the image itself is not enlarged (DB's boxes on enlarged clean print cut descenders). 0: the first pass stands
-    (small_text_below 0, no boxes, or an image the first pass already saw at its own size, give or take the
-    snap of its sides to multiples of 32).
+    (small_text_below 0, or an image the first pass already saw at its own size, give or take the snap of its
+    sides to multiples of 32).
+    A first pass that finds nothing has nothing to measure: the image is detected again at `empty_zoom` times
+    its input's long side, past the image's own size (there are no lines whose descenders a closer look could
+    cut; the words of a street photo or a word crop that DB missed at their size are often found enlarged).
+    `empty_zoom` 1 or less: an image with nothing found keeps its first pass.
     `source_long_side` is that of the image the network saw the boxes in (with its border, if any);
     `max_side_limit` the detector's cap (a long image seen at the cap gets no second pass at the cap again).
     """
-    if not small_text_below or zoom <= 1.0 or len(boxes) == 0:
+    if not small_text_below:
+        return 0
+    if len(boxes) == 0:
+        return _zoomed_long_side(source_long_side, input_long_side, input_long_side * empty_zoom, max_side_limit)
+    if zoom <= 1.0:
         return 0
     median = float(np.median([min(crop_size(box)) for box in boxes])) * input_long_side / source_long_side
     if median >= small_text_below:
         return 0
     if height and median > 0:
         zoom = min(zoom, height / median)
-    zoomed = min(int(round(input_long_side * zoom)), source_long_side)
+    return _zoomed_long_side(source_long_side, input_long_side, min(input_long_side * zoom, source_long_side),
+                             max_side_limit)
+
+
+def _zoomed_long_side(source_long_side: int, input_long_side: int, wanted: float,
+                      max_side_limit: Optional[int]) -> int:
+    """`wanted` rounded and capped by max_side_limit; 0 when the network's input at that long side would be no
+    larger than the first pass's (det_target_size snaps sides to multiples of 32: a 260 px image was seen at 256
+    and would be again)."""
+    zoomed = int(round(wanted))
     if max_side_limit is not None:
         zoomed = min(zoomed, int(max_side_limit))
-    # the network's input at that long side (det_target_size snaps sides to multiples of 32): a zoom that snaps
-    # back to the first pass's input is none (a 260 px image was seen at 256 and would be again)
     snapped = max(det_target_size(source_long_side, source_long_side, zoomed, "resize_long"))
     return zoomed if snapped > input_long_side else 0
 

@@ -209,9 +209,28 @@ std::vector<Quad> FilterTagDetRes(const std::vector<Quad>& boxes, int img_height
   return kept;
 }
 
+namespace {
+
+// `wanted` rounded and capped by max_side_limit; 0 when the network's input there would be no larger than the
+// first pass's (DetTargetSize snaps sides to multiples of 32)
+int ZoomedLongSide(int source_long_side, int input_long_side, double wanted, int max_side_limit) {
+  // Python's round(): ties to even, as nearbyint in the default rounding mode
+  int zoomed = static_cast<int>(std::nearbyint(wanted));
+  if (max_side_limit > 0) zoomed = std::min(zoomed, max_side_limit);
+  int snapped = 0, unused = 0;
+  DetTargetSize(source_long_side, source_long_side, zoomed, "resize_long", &snapped, &unused, 0);
+  return snapped > input_long_side ? zoomed : 0;
+}
+
+}  // namespace
+
 int SmallTextLongSide(const std::vector<Quad>& boxes, int source_long_side, int input_long_side,
                       const SmallText& small, int max_side_limit) {
-  if (small.below <= 0 || small.zoom <= 1.0 || boxes.empty()) return 0;
+  if (small.below <= 0) return 0;
+  // nothing found, nothing to measure: zoomed past the image's own size
+  if (boxes.empty()) return ZoomedLongSide(source_long_side, input_long_side, input_long_side * small.empty_zoom,
+                                           max_side_limit);
+  if (small.zoom <= 1.0) return 0;
   std::vector<int> heights;
   for (const Quad& box : boxes) {
     int w = 0, h = 0;
@@ -225,13 +244,9 @@ int SmallTextLongSide(const std::vector<Quad>& boxes, int source_long_side, int 
   median = median * input_long_side / source_long_side;  // at the network's input
   if (median >= small.below) return 0;
   double zoom = small.height > 0 && median > 0 ? std::min(small.zoom, small.height / median) : small.zoom;
-  // Python's round(): ties to even, as nearbyint in the default rounding mode; never past the image's own size
-  int zoomed = std::min(static_cast<int>(std::nearbyint(input_long_side * zoom)), source_long_side);
-  if (max_side_limit > 0) zoomed = std::min(zoomed, max_side_limit);
-  // the network's input at that long side (DetTargetSize snaps sides to multiples of 32): no zoom if it snaps back
-  int snapped = 0, unused = 0;
-  DetTargetSize(source_long_side, source_long_side, zoomed, "resize_long", &snapped, &unused, 0);
-  return snapped > input_long_side ? zoomed : 0;
+  // never past the image's own size
+  return ZoomedLongSide(source_long_side, input_long_side,
+                        std::min(input_long_side * zoom, double(source_long_side)), max_side_limit);
 }
 
 }  // namespace ppocr

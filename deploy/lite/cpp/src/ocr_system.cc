@@ -92,7 +92,8 @@ std::vector<Quad> OcrSystem::Detect(const cv::Mat& img) {
                                  window ? 0 : det_max_side_limit_);
   if (zoomed && window) return DetectInWindows(img, window, double(zoomed) / source_long_side);
   if (zoomed) return Detect(img, zoomed, "resize_long", nullptr, det_small_text_.unclip_ratio);
-  if (!window && SmallTextLongSide(boxes, source_long_side, input_long_side, det_small_text_))  // only the cap
+  if (!window && !boxes.empty() &&
+      SmallTextLongSide(boxes, source_long_side, input_long_side, det_small_text_))  // only the cap
     return Trace(img, prob, info, det_small_text_.unclip_ratio);
   return boxes;
 }

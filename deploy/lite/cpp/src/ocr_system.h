@@ -24,8 +24,9 @@ class OcrSystem {
   // cls may be null (no direction classifier); dict_path is the recognizer's character dictionary.
   OcrSystem(const Config& config, Predictor* det, Predictor* cls, Predictor* rec, const std::string& dict_path);
 
-  // At the config's resize; an image whose text is found small is detected again, zoomed (det_small_text_*); an
-  // image longer than det_max_side_limit there is detected in overlapping windows (det_window_overlap).
+  // At the config's resize; an image whose text is found small, or none, is detected again, zoomed
+  // (det_small_text_*); an image longer than det_max_side_limit there is detected in overlapping windows
+  // (det_window_overlap).
   std::vector<Quad> Detect(const cv::Mat& img);
   // At the resize given instead of the config's, never zoomed (the page orientation's full-size pass); DB's boxes
   // grown by unclip_ratio when it is > 0, else by the border's or det_db_unclip_ratio.
