@@ -298,13 +298,16 @@ def test_small_text_long_side_zooms_text_nearly_large_enough_less():
 
 
 def test_small_text_long_side_zooms_an_image_where_nothing_is_found_past_its_size():
-    """Nothing found, nothing to measure: empty_zoom times the input's long side, past the image's own size (1000
-    here), within max_side_limit; a zoom that snaps back to the first pass's input, or empty_zoom 0, is none."""
+    """Nothing found, nothing to measure: zoomed by the most within the image's own size, and at least empty_zoom
+    times the input's long side past it (1000 here), within max_side_limit; a zoom that snaps back to the first
+    pass's input, or empty_zoom 0, is none."""
     assert small_text_long_side([], 1000, 960, 28, 3, empty_zoom=2) == 1920
+    assert small_text_long_side([], 4032, 960, 28, 3, empty_zoom=2) == 2880    # a 12 MP photo: the most zoom
+    assert small_text_long_side([], 2400, 960, 28, 3, empty_zoom=2) == 2400    # ... within its own size
     assert small_text_long_side([], 1000, 960, 28, 3, empty_zoom=2, max_side_limit=1500) == 1500
-    assert small_text_long_side([], 1000, 960, 28, 1, empty_zoom=2) == 1920    # whatever the most zoom of text found
+    assert small_text_long_side([], 1000, 960, 28, 1, empty_zoom=2) == 1920    # no zoom for text found: empty_zoom
     assert small_text_long_side([], 1000, 960, 28, 3, empty_zoom=0) == 0
-    assert small_text_long_side([], 1000, 960, 28, 3, empty_zoom=1.01) == 0    # 970 snaps back to 960
+    assert small_text_long_side([], 1000, 960, 28, 1, empty_zoom=1.01) == 0    # 970 snaps back to 960
     assert small_text_long_side([], 1000, 960, 0, 3, empty_zoom=2) == 0        # small_text_below 0: one pass
     assert small_text_long_side([], 4200, 4000, 28, 3, empty_zoom=2, max_side_limit=4000) == 0   # seen at the cap
 

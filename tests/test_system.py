@@ -223,14 +223,18 @@ def test_small_text_is_detected_again_zoomed(ocr, monkeypatch):
 def test_a_page_where_nothing_is_found_is_detected_again_past_its_size(ocr, monkeypatch):
     """det.yml's small_text_empty_zoom: a 1600 px page whose print (about 8 px high) the first pass (960) does not
     find at all has no boxes to measure; it is detected again at twice that input, 1920, past the page's own size,
-    and every line is read. With det_small_text_empty_zoom 0, or det_small_text_below 0 (PaddleOCR), nothing is
-    read. A blank page is detected twice and gives nothing."""
+    and every line is read. A 3200 px page is zoomed by the most (small_text_zoom, 3), within its size. With
+    det_small_text_empty_zoom 0, or det_small_text_below 0 (PaddleOCR), nothing is read. A blank page is detected
+    twice and gives nothing."""
     assert ocr.configs["det"]["Inference"]["small_text_empty_zoom"] == 2
     page = fixtures.tiny_print_page()
     sides = _detector_input_sides(ocr, monkeypatch)
     lines = ocr.ocr_results(page)
     assert sides == [960, 1920]
     assert [squash(r.transcription) for r in lines] == [squash(text) for text, _ in fixtures.DOC_LINES]
+    sides.clear()
+    lines = ocr.ocr_results(fixtures.small_print_page())
+    assert sides == [960, 2880] and len(lines) == len(fixtures.DOC_LINES)
     for options in ({"det_small_text_empty_zoom": 0}, {"det_small_text_below": 0}):
         kept = PPOCR(**options)
         kept_sides = _detector_input_sides(kept, monkeypatch)
@@ -241,7 +245,8 @@ def test_a_page_where_nothing_is_found_is_detected_again_past_its_size(ocr, monk
 
 def test_a_long_image_is_shrunk_by_its_short_side(ocr, monkeypatch):
     """det.yml's long_image_aspect: a receipt sixteen documents long (6720 x 640) shrunk until its long side is
-    960 (PaddleOCR) has its print 4-5 px high, too small to find even zoomed; shrunk by its short side instead (to
+    960 (PaddleOCR) has its print 4-5 px high, too small to find (only the closer look of small_text_empty_zoom
+    finds it, at 2880); shrunk by its short side instead (to
     at most 960 / 1.5 = 640, here not at all, then, with window_overlap 0, the long side capped at max_side_limit,
     4000) every line is found, in order, and read. A long image seen at the cap is not detected at the cap a second
     time; its map is traced again with the zoomed pass's growth. An image detected inside a border (short side
@@ -265,7 +270,9 @@ def test_a_long_image_is_shrunk_by_its_short_side(ocr, monkeypatch):
     sides = _detector_input_sides(ocr, monkeypatch)
     ocr.ocr_results(fixtures.long_line_page())   # 1500 x 110, a scanned line: inside its border, a line, not a page
     assert sides[0] == 960                       # shrunk by its long side, as PaddleOCR does
-    paddleocr_resize = PPOCR(det_long_image_aspect=0)
+    # shrunk by its long side (PaddleOCR's resize) nothing is found at 960 (small_text_empty_zoom then finds it at
+    # 2880)
+    paddleocr_resize = PPOCR(det_long_image_aspect=0, det_small_text_empty_zoom=0)
     assert sum(squash(r.transcription) in expected for r in paddleocr_resize.ocr_results(receipt)) < 10
 
 

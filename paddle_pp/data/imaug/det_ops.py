@@ -120,9 +120,11 @@ def small_text_long_side(boxes: Sequence[np.ndarray], source_long_side: int, inp
     the image itself is not enlarged (DB's boxes on enlarged clean print cut descenders). 0: the first pass stands
     (small_text_below 0, or an image the first pass already saw at its own size, give or take the snap of its
     sides to multiples of 32).
-    A first pass that finds nothing has nothing to measure: the image is detected again at `empty_zoom` times
-    its input's long side, past the image's own size (there are no lines whose descenders a closer look could
-    cut; the words of a street photo or a word crop that DB missed at their size are often found enlarged).
+    A first pass that finds nothing has nothing to measure; its text, if any, is smaller than the smallest found:
+    the image is detected again zoomed by the most (`zoom`, within the image's own size) and at least
+    `empty_zoom` times, past the image's own size (there are no lines whose descenders a closer look could cut;
+    the words of a street photo or a word crop that DB missed at their size are often found enlarged). A 12 MP
+    photo of a receipt seen at 960 is detected again at 2880, a 1600 px page or a word crop at twice its input.
     `empty_zoom` 1 or less: an image with nothing found keeps its first pass.
     `source_long_side` is that of the image the network saw the boxes in (with its border, if any);
     `max_side_limit` the detector's cap (a long image seen at the cap gets no second pass at the cap again).
@@ -130,7 +132,10 @@ def small_text_long_side(boxes: Sequence[np.ndarray], source_long_side: int, inp
     if not small_text_below:
         return 0
     if len(boxes) == 0:
-        return _zoomed_long_side(source_long_side, input_long_side, input_long_side * empty_zoom, max_side_limit)
+        if empty_zoom <= 1.0:
+            return 0
+        wanted = max(min(input_long_side * zoom, source_long_side), input_long_side * empty_zoom)
+        return _zoomed_long_side(source_long_side, input_long_side, wanted, max_side_limit)
     if zoom <= 1.0:
         return 0
     median = float(np.median([min(crop_size(box)) for box in boxes])) * input_long_side / source_long_side

@@ -227,9 +227,14 @@ int ZoomedLongSide(int source_long_side, int input_long_side, double wanted, int
 int SmallTextLongSide(const std::vector<Quad>& boxes, int source_long_side, int input_long_side,
                       const SmallText& small, int max_side_limit) {
   if (small.below <= 0) return 0;
-  // nothing found, nothing to measure: zoomed past the image's own size
-  if (boxes.empty()) return ZoomedLongSide(source_long_side, input_long_side, input_long_side * small.empty_zoom,
-                                           max_side_limit);
+  // nothing found, nothing to measure: zoomed by the most within the image's own size, and at least empty_zoom
+  // times past it
+  if (boxes.empty()) {
+    if (small.empty_zoom <= 1.0) return 0;
+    double wanted = std::max(std::min(input_long_side * small.zoom, double(source_long_side)),
+                             input_long_side * small.empty_zoom);
+    return ZoomedLongSide(source_long_side, input_long_side, wanted, max_side_limit);
+  }
   if (small.zoom <= 1.0) return 0;
   std::vector<int> heights;
   for (const Quad& box : boxes) {

@@ -37,8 +37,9 @@ std::vector<Quad> DropNested(const std::vector<Quad>& boxes, double nested_thres
 std::vector<Quad> FilterTagDetRes(const std::vector<Quad>& boxes, int img_height, int img_width);
 // det_ops.small_text_long_side: the long side to detect an image at again because its boxes are small (median
 // crop short side x input_long_side / source_long_side under small.below; input_long_side x min(zoom, height /
-// median), at most source_long_side and max_side_limit (0: none)); no boxes at all: input_long_side x empty_zoom,
-// at most max_side_limit; or 0 to keep the first pass.
+// median), at most source_long_side and max_side_limit (0: none)); no boxes at all: the larger of input_long_side x
+// zoom (at most source_long_side) and input_long_side x empty_zoom, at most max_side_limit; or 0 to keep the first
+// pass.
 int SmallTextLongSide(const std::vector<Quad>& boxes, int source_long_side, int input_long_side,
                       const SmallText& small, int max_side_limit = 0);
 
