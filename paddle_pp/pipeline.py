@@ -184,7 +184,7 @@ class TextDetector:
         self.small_text_below = float(inference.get("small_text_below") or 0.0)
         self.small_text_zoom = float(inference.get("small_text_zoom") or 1.0)
         self.small_text_height = float(inference.get("small_text_height") or 0.0)  # absent: always small_text_zoom
-        # an image in which the first pass finds nothing, zoomed this many times past its own size; absent: never
+        # an image in which the first pass finds nothing: zoomed at least this many times, past its size; absent: never
         self.small_text_empty_zoom = float(inference.get("small_text_empty_zoom") or 0.0)
         # DB's unclip ratio in that second pass (absent or empty: as in the first)
         self.small_text_unclip_ratio: Optional[float] = inference.get("small_text_unclip_ratio")

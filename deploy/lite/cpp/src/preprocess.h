@@ -58,13 +58,14 @@ cv::Mat AddBorder(const cv::Mat& img, int border);
 DetBorder ReadDetBorder(const Config& c);
 // det.yml's small_text_below / small_text_height / small_text_zoom (det_ops.small_text_long_side): an image whose
 // boxes are under `below` px high (median, at the network's input) is detected again with that input's long side
-// zoomed by height / median, at most `zoom` times; one in which it finds nothing, at `empty_zoom` times.
+// zoomed by height / median, at most `zoom` times; one in which it finds nothing, by `zoom` within its own size
+// and at least `empty_zoom` times past it.
 struct SmallText {
   double below = 0.0;  // 0: never (PaddleOCR)
   double zoom = 1.0;
   double height = 0.0;  // 0: always `zoom` times
   double unclip_ratio = 0.0;  // DB's unclip ratio in the second pass; 0: as in the first
-  double empty_zoom = 0.0;  // nothing found: this many times, past the image's own size; 0: never
+  double empty_zoom = 0.0;  // nothing found: at least this many times, past the image's own size; 0: never
 };
 // det_small_text_below / det_small_text_zoom / det_small_text_height / det_small_text_unclip_ratio /
 // det_small_text_empty_zoom of an ocr_config.txt; configs written before the keys never zoom.
