@@ -61,9 +61,10 @@ def test_end_to_end_on_a_rendered_receipt(tmp_path, models_dir, capsys):
     assert float(found.group(5)) > 0.95
     assert E.main(["--label_file", str(tmp_path / "bad.txt"), "--data_dir", str(tmp_path)]) == 1
     assert "none of its 1 images exists (the first: " in capsys.readouterr().err   # not scores of 0
-    # the detection resize reaches the system: shrunk to 64 px the receipt's lines are no longer found
+    # the detection resize reaches the system: shrunk to 64 px the receipt's lines are no longer found (nor looked
+    # at again, closer, with det_small_text_empty_zoom 0)
     assert E.main(["--label_file", str(tmp_path / "labels.txt"), "--data_dir", str(tmp_path), "--lang", "en",
-                   "--det_limit_side_len", "64", "--det_limit_type", "max"]) == 0
+                   "--det_limit_side_len", "64", "--det_limit_type", "max", "--det_small_text_empty_zoom", "0"]) == 0
     assert re.search(r"lines: 3 labelled, \d read, 0 hits", capsys.readouterr().out)
     # and so does the DB post-processing: a box threshold of 1 keeps no box
     assert E.main(["--label_file", str(tmp_path / "labels.txt"), "--data_dir", str(tmp_path), "--lang", "en",
