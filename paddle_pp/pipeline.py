@@ -16,7 +16,7 @@ import numpy as np
 from paddle_pp import config_schema, defaults
 from paddle_pp.config import load_config
 from paddle_pp.data.imaug.det_ops import (add_border, det_preprocess, det_scale, det_target_size,
-                                          det_window_length, detection_border, small_text_long_side)
+                                          det_window_length, detection_border, flat_share, small_text_long_side)
 from paddle_pp.data.imaug.rec_ops import (cls_piece_spans, resize_norm_cls, resize_norm_rec, resized_width,
                                           stretched)
 from paddle_pp.engine import Engine
@@ -52,6 +52,7 @@ OPTION_KEYS: Dict[str, Tuple[str, str, str]] = {
     "det_small_text_zoom": ("det", "Inference", "small_text_zoom"),
     "det_small_text_height": ("det", "Inference", "small_text_height"),
     "det_small_text_empty_zoom": ("det", "Inference", "small_text_empty_zoom"),
+    "det_small_text_rendered_share": ("det", "Inference", "small_text_rendered_share"),
     "det_small_text_unclip_ratio": ("det", "Inference", "small_text_unclip_ratio"),
     "det_db_thresh": ("det", "PostProcess", "thresh"),
     "det_db_box_thresh": ("det", "PostProcess", "box_thresh"),
@@ -186,6 +187,9 @@ class TextDetector:
         self.small_text_height = float(inference.get("small_text_height") or 0.0)  # absent: always small_text_zoom
         # an image in which the first pass finds nothing: zoomed at least this many times, past its size; absent: never
         self.small_text_empty_zoom = float(inference.get("small_text_empty_zoom") or 0.0)
+        # text found small may be zoomed past the image's own size where under this share of its pixels are flat
+        # (det_ops.flat_share: a photo or a scan, not rendered print); absent or 0: never past it
+        self.small_text_rendered_share = float(inference.get("small_text_rendered_share") or 0.0)
         # DB's unclip ratio in that second pass (absent or empty: as in the first)
         self.small_text_unclip_ratio: Optional[float] = inference.get("small_text_unclip_ratio")
         self.mean, self.std, self.scale = inference["mean"], inference["std"], float(inference["scale"])
@@ -216,17 +220,28 @@ class TextDetector:
         if configured:
             source_long_side = max(img.shape[:2]) + 2 * self.border_of(img)
             wanted = [self.small_text_below, self.small_text_zoom, self.small_text_height, self.small_text_empty_zoom]
+
+            def long_side(cap: Optional[int], past_own_size: bool) -> int:
+                return small_text_long_side(boxes, source_long_side, input_long_side, *wanted, cap, past_own_size)
+
             # windows bound the input at any scale: the zoom is capped only where the image is seen whole
-            zoomed = small_text_long_side(boxes, source_long_side, input_long_side, *wanted,
-                                          None if window else self.max_side_limit)
+            cap = None if window else self.max_side_limit
+            # the image's pixels are looked at only where going past its own size would change the zoom
+            past = long_side(cap, True) != long_side(cap, False) and self.zooms_past_own_size(img)
+            zoomed = long_side(cap, past)
             if zoomed and window:
                 boxes = self.detect_in_windows(img, window, zoomed / source_long_side)
             elif zoomed:
                 boxes, _ = self.detect_once(img, zoomed, "resize_long", self.small_text_unclip_ratio)
-            elif not window and len(boxes) and small_text_long_side(boxes, source_long_side, input_long_side,
-                                                                      *wanted):
+            elif not window and len(boxes) and long_side(None, past):
                 boxes = self.trace(img, prob, shape_info, self.small_text_unclip_ratio)   # only the cap stops it
         return boxes
+
+    def zooms_past_own_size(self, img: np.ndarray) -> bool:
+        """Whether text found small in this image may be zoomed past the image's own size: a photo or a scan, whose
+        small words DB finds enlarged, not rendered print (a screenshot, a PDF page), whose lines it splits at the
+        spaces and whose descenders it cuts seen enlarged (det_ops.flat_share under small_text_rendered_share)."""
+        return flat_share(img) < self.small_text_rendered_share
 
     def border_of(self, img: np.ndarray) -> int:
         return detection_border(img.shape[0], img.shape[1], self.border_below, self.border_ratio)

@@ -106,7 +106,7 @@ def add_border(img: np.ndarray, border: int) -> np.ndarray:
 
 def small_text_long_side(boxes: Sequence[np.ndarray], source_long_side: int, input_long_side: int,
                          small_text_below: float, zoom: float, height: float = 0.0, empty_zoom: float = 0.0,
-                         max_side_limit: Optional[int] = None) -> int:
+                         max_side_limit: Optional[int] = None, past_own_size: bool = False) -> int:
     """The long side at which an image is detected again, or 0 when the first pass is kept.
 
     DB finds text best when it is 20-40 px high at the network's input. The default resize (PaddleOCR's `max 960`)
@@ -116,10 +116,11 @@ def small_text_long_side(boxes: Sequence[np.ndarray], source_long_side: int, inp
     height is its crop's short side) is under `small_text_below`, the image is detected again with its input's
     long side zoomed by `height` / that median (so the median comes to about `height` px), at most `zoom` times
     (`height` 0: always `zoom` times). Zooming text that is nearly large enough by the most splits the lines of
-    a close photo of a page. The long side never grows past the image's own (nor max_side_limit): text small in
-    the image itself is not enlarged (DB's boxes on enlarged clean print cut descenders). 0: the first pass stands
-    (small_text_below 0, or an image the first pass already saw at its own size, give or take the snap of its
-    sides to multiples of 32).
+    a close photo of a page. The long side grows past the image's own only with `past_own_size` (a photo or a
+    scan, whose small words DB finds enlarged), never past max_side_limit: rendered print small in the image
+    itself is not enlarged (seen enlarged, DB cuts its descenders and splits its lines at the spaces; the
+    caller tells it apart, `flat_share`). 0: the first pass stands (small_text_below 0, or an image the first
+    pass already saw at the most it may be seen, give or take the snap of its sides to multiples of 32).
     A first pass that finds nothing has nothing to measure; its text, if any, is smaller than the smallest found:
     the image is detected again zoomed by the most (`zoom`, within the image's own size) and at least
     `empty_zoom` times, past the image's own size (there are no lines whose descenders a closer look could cut;
@@ -143,8 +144,23 @@ def small_text_long_side(boxes: Sequence[np.ndarray], source_long_side: int, inp
         return 0
     if height and median > 0:
         zoom = min(zoom, height / median)
-    return _zoomed_long_side(source_long_side, input_long_side, min(input_long_side * zoom, source_long_side),
-                             max_side_limit)
+    wanted = input_long_side * zoom if past_own_size else min(input_long_side * zoom, source_long_side)
+    return _zoomed_long_side(source_long_side, input_long_side, wanted, max_side_limit)
+
+
+def flat_share(img: np.ndarray) -> float:
+    """The share of an image's pixels equal, in every channel, to their right and lower neighbours (the last row
+    and column have none and are not counted). Rendered print (a screenshot, a PDF page rendered to an image, even
+    saved as JPEG) is nearly all flat colour, 0.92-0.98; sensor noise leaves photos and scans of paper well under
+    0.9 (ICDAR 2015 photos at most 0.82, textured form scans at most 0.32), except scans whose paper the scanner
+    clipped to white (SROIE's, up to 0.98). Read by the detector to tell whether text found small may be zoomed
+    past the image's own size (small_text_long_side)."""
+    pixels = img if img.ndim == 3 else img[:, :, None]
+    if pixels.shape[0] < 2 or pixels.shape[1] < 2:
+        return 1.0
+    here = pixels[:-1, :-1]
+    same = np.all(here == pixels[:-1, 1:], axis=2) & np.all(here == pixels[1:, :-1], axis=2)
+    return float(same.mean())
 
 
 def _zoomed_long_side(source_long_side: int, input_long_side: int, wanted: float,
