@@ -16,7 +16,8 @@ import numpy as np
 from paddle_pp import config_schema, defaults
 from paddle_pp.config import load_config
 from paddle_pp.data.imaug.det_ops import (add_border, det_preprocess, det_scale, det_target_size,
-                                          det_window_length, detection_border, flat_share, small_text_long_side)
+                                          det_window_length, detection_border, flat_share, median_aspect,
+                                          small_text_long_side)
 from paddle_pp.data.imaug.rec_ops import (cls_piece_spans, resize_norm_cls, resize_norm_rec, resized_width,
                                           stretched)
 from paddle_pp.engine import Engine
@@ -53,6 +54,7 @@ OPTION_KEYS: Dict[str, Tuple[str, str, str]] = {
     "det_small_text_height": ("det", "Inference", "small_text_height"),
     "det_small_text_empty_zoom": ("det", "Inference", "small_text_empty_zoom"),
     "det_small_text_rendered_share": ("det", "Inference", "small_text_rendered_share"),
+    "det_small_text_past_aspect": ("det", "Inference", "small_text_past_aspect"),
     "det_small_text_unclip_ratio": ("det", "Inference", "small_text_unclip_ratio"),
     "det_db_thresh": ("det", "PostProcess", "thresh"),
     "det_db_box_thresh": ("det", "PostProcess", "box_thresh"),
@@ -190,6 +192,9 @@ class TextDetector:
         # text found small may be zoomed past the image's own size where under this share of its pixels are flat
         # (det_ops.flat_share: a photo or a scan, not rendered print); absent or 0: never past it
         self.small_text_rendered_share = float(inference.get("small_text_rendered_share") or 0.0)
+        # ... and only where its boxes are at least this many times as long as high (det_ops.median_aspect: words
+        # and lines, not pieces of large letters); absent or 0: whatever their shape
+        self.small_text_past_aspect = float(inference.get("small_text_past_aspect") or 0.0)
         # DB's unclip ratio in that second pass (absent or empty: as in the first)
         self.small_text_unclip_ratio: Optional[float] = inference.get("small_text_unclip_ratio")
         self.mean, self.std, self.scale = inference["mean"], inference["std"], float(inference["scale"])
@@ -218,7 +223,8 @@ class TextDetector:
             prob, shape_info, input_long_side = self.run_network(img, limit_side_len, limit_type)
             boxes = self.trace(img, prob, shape_info)
         if configured:
-            source_long_side = max(img.shape[:2]) + 2 * self.border_of(img)
+            border = self.border_of(img)
+            source_long_side = max(img.shape[:2]) + 2 * border
             wanted = [self.small_text_below, self.small_text_zoom, self.small_text_height, self.small_text_empty_zoom]
 
             def long_side(cap: Optional[int], past_own_size: bool) -> int:
@@ -226,8 +232,10 @@ class TextDetector:
 
             # windows bound the input at any scale: the zoom is capped only where the image is seen whole
             cap = None if window else self.max_side_limit
-            # the image's pixels are looked at only where going past its own size would change the zoom
-            past = long_side(cap, True) != long_side(cap, False) and self.zooms_past_own_size(img)
+            # a word or line crop (inside its border) shows its text at its size: nothing more to find past it; the
+            # image's pixels are looked at only where going past its own size would change the zoom (zooms_past_own_size)
+            past = (not border and long_side(cap, True) != long_side(cap, False)
+                    and self.zooms_past_own_size(img, boxes))
             zoomed = long_side(cap, past)
             if zoomed and window:
                 boxes = self.detect_in_windows(img, window, zoomed / source_long_side)
@@ -237,11 +245,14 @@ class TextDetector:
                 boxes = self.trace(img, prob, shape_info, self.small_text_unclip_ratio)   # only the cap stops it
         return boxes
 
-    def zooms_past_own_size(self, img: np.ndarray) -> bool:
-        """Whether text found small in this image may be zoomed past the image's own size: a photo or a scan, whose
-        small words DB finds enlarged, not rendered print (a screenshot, a PDF page), whose lines it splits at the
-        spaces and whose descenders it cuts seen enlarged (det_ops.flat_share under small_text_rendered_share)."""
-        return flat_share(img) < self.small_text_rendered_share
+    def zooms_past_own_size(self, img: np.ndarray, boxes: np.ndarray) -> bool:
+        """Whether the text the first pass found small in this image may be zoomed past the image's own size: words
+        or lines (det_ops.median_aspect at least small_text_past_aspect; the few squarish pieces found of a sign's
+        large letters come apart in more pieces enlarged) in a photo or a scan, whose small words DB finds
+        enlarged, not in rendered print (a screenshot, a PDF page), whose lines it splits at the spaces and whose
+        descenders it cuts seen enlarged (det_ops.flat_share under small_text_rendered_share)."""
+        return (median_aspect(boxes) >= self.small_text_past_aspect
+                and flat_share(img) < self.small_text_rendered_share)
 
     def border_of(self, img: np.ndarray) -> int:
         return detection_border(img.shape[0], img.shape[1], self.border_below, self.border_ratio)

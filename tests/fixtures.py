@@ -133,6 +133,18 @@ def half_size_document(size: Tuple[int, int] = (1600, 1200)) -> np.ndarray:
     return document_on_page(0.5, size)
 
 
+def with_sensor_noise(img: np.ndarray, sigma: float = 6.0) -> np.ndarray:
+    """The image as a camera gives it: Gaussian noise (seeded) leaves almost no two neighbouring pixels equal."""
+    noise = np.random.default_rng(0).normal(0, sigma, img.shape)
+    return np.clip(img + noise, 0, 255).astype(np.uint8)
+
+
+def photographed_small_print() -> np.ndarray:
+    """`half_size_document()` with a camera's noise: its 12 px lines (at 960) are zoomed past the page's own size,
+    as a photo's are (det.yml's small_text_rendered_share), where the rendered page stops at its size."""
+    return with_sensor_noise(half_size_document())
+
+
 def tiny_print_page() -> np.ndarray:
     """`document()` at 0.3 times on a 1600 px page: its lines, about 8 px high, are shrunk to 5 px by the default
     detector resize (max 960), where nothing at all is found; twice that input (1920, past the page's own size)
@@ -193,8 +205,7 @@ def photo_like(size: Tuple[int, int] = (960, 544)) -> np.ndarray:
     img, _ = render_lines(DOC_LINES + [("Kuala Lumpur 50450", 28)], size=size)
     h, w = img.shape[:2]
     rot = cv2.warpAffine(img, cv2.getRotationMatrix2D((w / 2, h / 2), 5, 1.0), (w, h), borderValue=(90, 120, 150))
-    noise = np.random.default_rng(0).normal(0, 6, rot.shape)
-    return np.clip(rot + noise, 0, 255).astype(np.uint8)
+    return with_sensor_noise(rot)
 
 
 def poor_scan(img: np.ndarray, scale: float = 0.5, quality: int = 30) -> np.ndarray:

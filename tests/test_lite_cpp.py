@@ -133,6 +133,7 @@ def _images():
     images = {"photo_like": fixtures.photo_like(), "document": doc,
               "odd_size": cv2.resize(fixtures.photo_like(), (1111, 637)), "tight_word": word, "tight_line": line,
               "small_print": fixtures.half_size_document(),                 # detected twice, the second zoomed
+              "photographed_small_print": fixtures.photographed_small_print(),  # ... past its size (a photo)
               "nearly_large": fixtures.nearly_large_document(),             # the same, zoomed less
               "tiny_print": fixtures.tiny_print_page(),                     # nothing found: zoomed past its size
               "large_tiny_print": fixtures.small_print_page(),              # ... by the most, within its size
@@ -600,6 +601,8 @@ def test_whole_cpp_system_matches_python(driver, cpp_config, onnx_models, dict_p
     assert ref or name not in ("tight_word", "tight_line", "10")   # found inside their border
     if name == "small_print":                            # its 12 px lines: a second pass, at the page's own size
         assert det_sides == [960, 1600]
+    if name == "photographed_small_print":               # the same page with a camera's noise: past its size
+        assert det_sides == [960, 2336] and len(ref) == len(fixtures.DOC_LINES)
     if name == "tiny_print":                             # nothing found at 960: twice that, past the page's size
         assert det_sides == [960, 1920] and len(ref) == len(fixtures.DOC_LINES)
     if name == "large_tiny_print":                       # nothing found at 960: 3 times, within its 3200 px
@@ -746,6 +749,7 @@ def test_config_comes_from_the_yaml(cpp_config):
     assert values["cls_turned_view"] == "1" and cls["Inference"]["turned_view"] is True
     assert float(values["det_small_text_unclip_ratio"]) == det["Inference"]["small_text_unclip_ratio"] == 1.8
     assert float(values["det_small_text_empty_zoom"]) == det["Inference"]["small_text_empty_zoom"] == 2
+    assert float(values["det_small_text_rendered_share"]) == det["Inference"]["small_text_rendered_share"] == 0.9
     assert float(values["det_scale"]) == det["Inference"]["scale"]
     assert values["cls_image_shape"].split() == [str(v) for v in cls["Inference"]["image_shape"]]
     assert int(values["rec_batch_num"]) == rec["Inference"]["batch_num"]

@@ -4,8 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from paddle_pp.data.imaug.det_ops import (add_border, det_preprocess, det_resize, detection_border, normalize_det,
-                                          small_text_long_side)
+from paddle_pp.data.imaug.det_ops import (add_border, det_preprocess, det_resize, detection_border, flat_share,
+                                          normalize_det, small_text_long_side)
 from paddle_pp.data.imaug.rec_ops import resize_norm_cls, resize_norm_rec
 
 
@@ -310,6 +310,32 @@ def test_small_text_long_side_zooms_an_image_where_nothing_is_found_past_its_siz
     assert small_text_long_side([], 1000, 960, 28, 1, empty_zoom=1.01) == 0    # 970 snaps back to 960
     assert small_text_long_side([], 1000, 960, 0, 3, empty_zoom=2) == 0        # small_text_below 0: one pass
     assert small_text_long_side([], 4200, 4000, 28, 3, empty_zoom=2, max_side_limit=4000) == 0   # seen at the cap
+
+
+def test_small_text_long_side_zooms_past_the_images_size_when_allowed():
+    """past_own_size (a photo or a scan): text found small is zoomed by height / median, at most `zoom` times, past
+    the image's own size, within max_side_limit; text found large enough still takes one pass."""
+    assert small_text_long_side(_boxes(20), 1280, 960, 28, 1.5) == 1280                         # rendered print
+    assert small_text_long_side(_boxes(20), 1280, 960, 28, 1.5, past_own_size=True) == 1440     # a photo
+    assert small_text_long_side(_boxes(16), 1280, 1280, 28, 3, height=32, past_own_size=True) == 2560
+    assert small_text_long_side(_boxes(10), 640, 640, 28, 3, height=32, past_own_size=True) == 1920   # the most
+    assert small_text_long_side(_boxes(10), 1280, 960, 28, 3, max_side_limit=2000, past_own_size=True) == 2000
+    assert small_text_long_side(_boxes(40), 1280, 1280, 28, 3, height=32, past_own_size=True) == 0
+    assert small_text_long_side(_boxes(10), 1280, 960, 0, 3, past_own_size=True) == 0          # never (PaddleOCR)
+    # nothing found: empty_zoom's rule, whatever past_own_size
+    assert small_text_long_side([], 1000, 960, 28, 3, empty_zoom=2, past_own_size=True) == 1920
+
+
+def test_flat_share_tells_rendered_print_from_a_photo():
+    """The share of pixels equal in every channel to their right and lower neighbours: a flat page 1, noise ~0;
+    one pixel differing in one channel makes itself and its left and upper neighbours not flat."""
+    page = np.full((11, 21, 3), 255, np.uint8)
+    assert flat_share(page) == 1.0
+    page[5, 10, 2] = 254
+    assert flat_share(page) == (10 * 20 - 3) / (10 * 20)
+    noisy = np.random.default_rng(0).integers(0, 256, (50, 60, 3), dtype=np.uint8)
+    assert flat_share(noisy) < 0.01
+    assert flat_share(page[:, :, 0]) == 1.0 and flat_share(page[:1]) == 1.0    # grey; one row has no neighbours
 
 
 @pytest.mark.parametrize("boxes, below, zoom", [([], 28, 1.5),               # nothing found, empty_zoom 0

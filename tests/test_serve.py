@@ -329,6 +329,26 @@ def test_looking_again_where_nothing_is_found_is_a_request_option(client):
     assert texts(post().json()) == default
 
 
+def test_zooming_a_photo_past_its_size_is_a_request_option(client):
+    """det_small_text_rendered_share: the small print of a photographed page is detected again past the page's size
+    by default and at its size with 0 (other boxes, read alike); a share above 1 is a 422 naming the option; the
+    worker is restored after."""
+    page = cv2.imencode(".jpg", fixtures.photographed_small_print(), [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+
+    def post(query=""):
+        return client.post(f"/ocr{query}", content=page, headers={"Content-Type": "image/jpeg"})
+
+    def boxes(response):
+        return [line["points"] for page in response.json()["pages"] for line in page["lines"]]
+
+    default = post()
+    assert squeezed(texts(default.json())) == squeezed(text for text, _ in fixtures.DOC_LINES)
+    assert boxes(post("?det_small_text_rendered_share=0")) != boxes(default)
+    assert "det_small_text_rendered_share" in assert_error(post("?det_small_text_rendered_share=1.5"), 422,
+                                                           "bad_option")
+    assert boxes(post()) == boxes(default)
+
+
 def test_reading_light_text_inverted_is_a_request_option(client):
     """light_text_share: a dark page is read as its light twin by default, as it is with light_text_share=1; a
     share above 1 is a 422 naming the option."""

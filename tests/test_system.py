@@ -183,8 +183,9 @@ def _detector_input_sides(ocr, monkeypatch):
 def test_small_text_is_detected_again_zoomed(ocr, monkeypatch):
     """det.yml's small_text_below / small_text_height / small_text_zoom: when the boxes of the first pass are
     under 28 px high at the network's input (median), the image is detected again with that input's long side
-    zoomed to bring them to 32 px, at most 3 times and never past the image's own size, and the boxes of that pass
-    are the result. Text found large enough, and det_small_text_below 0 (PaddleOCR), take one pass."""
+    zoomed to bring them to 32 px, at most 3 times and, in rendered print, never past the image's own size, and the
+    boxes of that pass are the result. Text found large enough, and det_small_text_below 0 (PaddleOCR), take one
+    pass."""
     inference = ocr.configs["det"]["Inference"]
     assert (inference["small_text_below"], inference["small_text_zoom"]) == (28, 3)
     assert inference["small_text_unclip_ratio"] == 1.8
@@ -218,6 +219,31 @@ def test_small_text_is_detected_again_zoomed(ocr, monkeypatch):
     narrow = [np.ptp(np.array(r.points)[:, 1]) for r in PPOCR(det_small_text_unclip_ratio=1.5).ocr_results(page)]
     assert len(narrow) == len(heights) and all(h >= n for h, n in zip(heights, narrow)), (heights, narrow)
     assert sum(heights) > sum(narrow)
+
+
+def test_small_text_in_a_photo_is_zoomed_past_its_size(ocr, monkeypatch):
+    """det.yml's small_text_rendered_share: the rendered half-size page is nearly all flat colour and its second
+    pass stops at its own size (1600); the same page with a camera's noise is a photo, and its 12 px lines are
+    zoomed to 32 px, past its size (960 x 32 / 13.2: 2327, the input 2336), and read. With
+    det_small_text_rendered_share 0 every image stops at its size."""
+    from paddle_pp.data.imaug.det_ops import flat_share
+
+    assert ocr.configs["det"]["Inference"]["small_text_rendered_share"] == 0.9
+    rendered, photo = fixtures.half_size_document(), fixtures.photographed_small_print()
+    assert flat_share(rendered) > 0.99 and flat_share(photo) < 0.01
+    sides = _detector_input_sides(ocr, monkeypatch)
+    lines = ocr.ocr_results(photo)
+    assert sides == [960, 2336]
+    assert [squash(r.transcription) for r in lines] == [squash(text) for text, _ in fixtures.DOC_LINES]
+    sides.clear()
+    ocr.ocr_results(rendered)
+    assert sides == [960, 1600]
+    own_size = PPOCR(det_small_text_rendered_share=0)
+    own_sides = _detector_input_sides(own_size, monkeypatch)
+    own_size.ocr_results(photo)
+    assert own_sides == [960, 1600]
+    with pytest.raises(ValueError, match="det_small_text_rendered_share"):
+        PPOCR(det_small_text_rendered_share=1.5)
 
 
 def test_a_page_where_nothing_is_found_is_detected_again_past_its_size(ocr, monkeypatch):

@@ -47,6 +47,8 @@ OCR_OPTIONS: Dict[str, Tuple[Field, _Target, str]] = {
                                   "small_text_empty_zoom"),
     "det_small_text_rendered_share": (option_field("det_small_text_rendered_share"),
                                       lambda ocr: ocr.system.detector, "small_text_rendered_share"),
+    "det_small_text_past_aspect": (option_field("det_small_text_past_aspect"), lambda ocr: ocr.system.detector,
+                                   "small_text_past_aspect"),
     "det_db_thresh": (option_field("det_db_thresh"), lambda ocr: ocr.system.detector.postprocess, "thresh"),
     "det_db_box_thresh": (option_field("det_db_box_thresh"), lambda ocr: ocr.system.detector.postprocess,
                           "box_thresh"),

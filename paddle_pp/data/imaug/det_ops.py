@@ -119,7 +119,7 @@ def small_text_long_side(boxes: Sequence[np.ndarray], source_long_side: int, inp
     a close photo of a page. The long side grows past the image's own only with `past_own_size` (a photo or a
     scan, whose small words DB finds enlarged), never past max_side_limit: rendered print small in the image
     itself is not enlarged (seen enlarged, DB cuts its descenders and splits its lines at the spaces; the
-    caller tells it apart, `flat_share`). 0: the first pass stands (small_text_below 0, or an image the first
+    caller tells it apart, `flat_share` and `median_aspect`). 0: the first pass stands (small_text_below 0, or an image the first
     pass already saw at the most it may be seen, give or take the snap of its sides to multiples of 32).
     A first pass that finds nothing has nothing to measure; its text, if any, is smaller than the smallest found:
     the image is detected again zoomed by the most (`zoom`, within the image's own size) and at least
@@ -146,6 +146,14 @@ def small_text_long_side(boxes: Sequence[np.ndarray], source_long_side: int, inp
         zoom = min(zoom, height / median)
     wanted = input_long_side * zoom if past_own_size else min(input_long_side * zoom, source_long_side)
     return _zoomed_long_side(source_long_side, input_long_side, wanted, max_side_limit)
+
+
+def median_aspect(boxes: Sequence[np.ndarray]) -> float:
+    """The median of the boxes' crops' long side over short side (0 without boxes). Small words and lines are at
+    least twice as long as high; the few squarish pieces a first pass finds of a sign's large letters are not."""
+    if len(boxes) == 0:
+        return 0.0
+    return float(np.median([max(crop_size(box)) / max(1, min(crop_size(box))) for box in boxes]))
 
 
 def flat_share(img: np.ndarray) -> float:

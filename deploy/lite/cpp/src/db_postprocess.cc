@@ -224,8 +224,21 @@ int ZoomedLongSide(int source_long_side, int input_long_side, double wanted, int
 
 }  // namespace
 
+double MedianAspect(const std::vector<Quad>& boxes) {
+  if (boxes.empty()) return 0.0;
+  std::vector<double> aspects;
+  for (const Quad& box : boxes) {
+    int w = 0, h = 0;
+    CropSize(box, &w, &h);
+    aspects.push_back(double(std::max(w, h)) / std::max(1, std::min(w, h)));
+  }
+  std::sort(aspects.begin(), aspects.end());
+  size_t n = aspects.size();
+  return n % 2 ? aspects[n / 2] : (aspects[n / 2 - 1] + aspects[n / 2]) / 2.0;
+}
+
 int SmallTextLongSide(const std::vector<Quad>& boxes, int source_long_side, int input_long_side,
-                      const SmallText& small, int max_side_limit) {
+                      const SmallText& small, int max_side_limit, bool past_own_size) {
   if (small.below <= 0) return 0;
   // nothing found, nothing to measure: zoomed by the most within the image's own size, and at least empty_zoom
   // times past it
@@ -249,9 +262,10 @@ int SmallTextLongSide(const std::vector<Quad>& boxes, int source_long_side, int 
   median = median * input_long_side / source_long_side;  // at the network's input
   if (median >= small.below) return 0;
   double zoom = small.height > 0 && median > 0 ? std::min(small.zoom, small.height / median) : small.zoom;
-  // never past the image's own size
-  return ZoomedLongSide(source_long_side, input_long_side,
-                        std::min(input_long_side * zoom, double(source_long_side)), max_side_limit);
+  // past the image's own size only when the caller allows it (a photo or a scan, not rendered print)
+  double wanted = input_long_side * zoom;
+  if (!past_own_size) wanted = std::min(wanted, double(source_long_side));
+  return ZoomedLongSide(source_long_side, input_long_side, wanted, max_side_limit);
 }
 
 }  // namespace ppocr

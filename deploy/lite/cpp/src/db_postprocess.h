@@ -37,11 +37,13 @@ std::vector<Quad> DropNested(const std::vector<Quad>& boxes, double nested_thres
 std::vector<Quad> FilterTagDetRes(const std::vector<Quad>& boxes, int img_height, int img_width);
 // det_ops.small_text_long_side: the long side to detect an image at again because its boxes are small (median
 // crop short side x input_long_side / source_long_side under small.below; input_long_side x min(zoom, height /
-// median), at most source_long_side and max_side_limit (0: none)); no boxes at all: the larger of input_long_side x
-// zoom (at most source_long_side) and input_long_side x empty_zoom, at most max_side_limit; or 0 to keep the first
-// pass.
+// median), at most source_long_side unless past_own_size, and at most max_side_limit (0: none)); no boxes at all:
+// the larger of input_long_side x zoom (at most source_long_side) and input_long_side x empty_zoom, at most
+// max_side_limit; or 0 to keep the first pass.
 int SmallTextLongSide(const std::vector<Quad>& boxes, int source_long_side, int input_long_side,
-                      const SmallText& small, int max_side_limit = 0);
+                      const SmallText& small, int max_side_limit = 0, bool past_own_size = false);
+// det_ops.median_aspect: the median of the boxes' crops' long side over short side (at least 1 px); 0 without boxes.
+double MedianAspect(const std::vector<Quad>& boxes);
 
 // Pieces, exposed for tests.
 Quad GetMiniBoxes(const std::vector<cv::Point>& contour, float* short_side);

@@ -86,14 +86,23 @@ std::vector<Quad> OcrSystem::Detect(const cv::Mat& img) {
     prob = RunDetector(img, det_limit_side_len_, det_limit_type_, &info, &input_long_side);
     boxes = Trace(img, prob, info, 0.0);
   }
-  int source_long_side = std::max(img.rows, img.cols) + 2 * DetectionBorder(img.rows, img.cols, det_border_);
+  int border = DetectionBorder(img.rows, img.cols, det_border_);
+  int source_long_side = std::max(img.rows, img.cols) + 2 * border;
   // windows bound the input at any scale: the zoom is capped only where the image is seen whole
-  int zoomed = SmallTextLongSide(boxes, source_long_side, input_long_side, det_small_text_,
-                                 window ? 0 : det_max_side_limit_);
+  auto long_side = [&](int cap, bool past_own_size) {
+    return SmallTextLongSide(boxes, source_long_side, input_long_side, det_small_text_, cap, past_own_size);
+  };
+  int cap = window ? 0 : det_max_side_limit_;
+  // words and lines found small in a photo or a scan may be zoomed past its own size; not the squarish pieces found
+  // of large letters, nor rendered print (nearly all flat), nor a word or line crop (inside its border: its text is
+  // shown at its size, nothing more to find past it); the image's pixels are looked at only where going past its
+  // own size would change the zoom
+  bool past = !border && long_side(cap, true) != long_side(cap, false) &&
+              MedianAspect(boxes) >= det_small_text_.past_aspect && FlatShare(img) < det_small_text_.rendered_share;
+  int zoomed = long_side(cap, past);
   if (zoomed && window) return DetectInWindows(img, window, double(zoomed) / source_long_side);
   if (zoomed) return Detect(img, zoomed, "resize_long", nullptr, det_small_text_.unclip_ratio);
-  if (!window && !boxes.empty() &&
-      SmallTextLongSide(boxes, source_long_side, input_long_side, det_small_text_))  // only the cap
+  if (!window && !boxes.empty() && long_side(0, past))  // only the cap stops it
     return Trace(img, prob, info, det_small_text_.unclip_ratio);
   return boxes;
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 
 #include <opencv2/imgproc.hpp>
@@ -104,7 +105,25 @@ SmallText ReadSmallText(const Config& c) {
   if (c.Has("det_small_text_height")) small.height = c.Double("det_small_text_height");
   if (c.Has("det_small_text_unclip_ratio")) small.unclip_ratio = c.Double("det_small_text_unclip_ratio");
   if (c.Has("det_small_text_empty_zoom")) small.empty_zoom = c.Double("det_small_text_empty_zoom");
+  if (c.Has("det_small_text_rendered_share")) small.rendered_share = c.Double("det_small_text_rendered_share");
+  if (c.Has("det_small_text_past_aspect")) small.past_aspect = c.Double("det_small_text_past_aspect");
   return small;
+}
+
+double FlatShare(const cv::Mat& img) {
+  if (img.rows < 2 || img.cols < 2) return 1.0;
+  const int channels = img.channels();
+  long long same = 0;
+  for (int y = 0; y + 1 < img.rows; ++y) {
+    const uchar* here = img.ptr<uchar>(y);
+    const uchar* below = img.ptr<uchar>(y + 1);
+    for (int x = 0; x + 1 < img.cols; ++x) {
+      const size_t at = static_cast<size_t>(x) * channels;
+      same += std::memcmp(here + at, here + at + channels, channels) == 0 &&
+              std::memcmp(here + at, below + at, channels) == 0;
+    }
+  }
+  return double(same) / (double(img.rows - 1) * (img.cols - 1));
 }
 
 DetBorder ReadDetBorder(const Config& c) {

@@ -58,18 +58,25 @@ cv::Mat AddBorder(const cv::Mat& img, int border);
 DetBorder ReadDetBorder(const Config& c);
 // det.yml's small_text_below / small_text_height / small_text_zoom (det_ops.small_text_long_side): an image whose
 // boxes are under `below` px high (median, at the network's input) is detected again with that input's long side
-// zoomed by height / median, at most `zoom` times; one in which it finds nothing, by `zoom` within its own size
-// and at least `empty_zoom` times past it.
+// zoomed by height / median, at most `zoom` times (past the image's own size only where FlatShare is under
+// `rendered_share`, a photo or a scan, not rendered print, and MedianAspect is at least `past_aspect`, words and
+// lines); one in which it finds nothing, by `zoom` within its own size and at least `empty_zoom` times past it.
 struct SmallText {
   double below = 0.0;  // 0: never (PaddleOCR)
   double zoom = 1.0;
   double height = 0.0;  // 0: always `zoom` times
   double unclip_ratio = 0.0;  // DB's unclip ratio in the second pass; 0: as in the first
   double empty_zoom = 0.0;  // nothing found: at least this many times, past the image's own size; 0: never
+  double rendered_share = 0.0;  // found small: past the image's own size under this FlatShare; 0: never
+  double past_aspect = 0.0;     // ... and where MedianAspect is at least this; 0: whatever the boxes' shape
 };
 // det_small_text_below / det_small_text_zoom / det_small_text_height / det_small_text_unclip_ratio /
-// det_small_text_empty_zoom of an ocr_config.txt; configs written before the keys never zoom.
+// det_small_text_empty_zoom / det_small_text_rendered_share / det_small_text_past_aspect of an ocr_config.txt;
+// configs written before the keys never zoom.
 SmallText ReadSmallText(const Config& c);
+// det_ops.flat_share: the share of an image's pixels equal, in every channel, to their right and lower neighbours
+// (the last row and column not counted; 1 for an image under 2 px either way). Rendered print is nearly all flat.
+double FlatShare(const cv::Mat& img);
 // (x * scale - mean) / std per channel in the order given (BGR as decoded), HWC uint8 -> CHW float32,
 // written at `out` (3 * H * W floats).
 void NormalizeToCHW(const cv::Mat& img, const std::vector<double>& mean, const std::vector<double>& std,
