@@ -232,8 +232,8 @@ class TextDetector:
 
             # windows bound the input at any scale: the zoom is capped only where the image is seen whole
             cap = None if window else self.max_side_limit
-            # a word or line crop (inside its border) shows its text at its size: nothing more to find past it; the
-            # image's pixels are looked at only where going past its own size would change the zoom (zooms_past_own_size)
+            # a word or line crop (inside its border) shows its text at its size: nothing more to find past it;
+            # zooms_past_own_size looks at the pixels only where going past the image's size would change the zoom
             past = (not border and long_side(cap, True) != long_side(cap, False)
                     and self.zooms_past_own_size(img, boxes))
             zoomed = long_side(cap, past)
