@@ -30,7 +30,8 @@ CPP_DIR = ROOT / "deploy" / "lite" / "cpp"
 
 from paddle_pp.lite.make_cpp_config import write_cpp_config
 from paddle_pp.config import load_config  # noqa: E402
-from paddle_pp.data.imaug.det_ops import add_border, det_preprocess, detection_border  # noqa: E402
+from paddle_pp.data.imaug.det_ops import (add_border, det_preprocess, detection_border, flat_share,  # noqa: E402
+                                          median_aspect)
 from paddle_pp.data.imaug.rec_ops import cls_piece_spans, resize_norm_cls, resize_norm_rec  # noqa: E402
 from paddle_pp.postprocess.cls_postprocess import ClsPostProcess, combine_votes  # noqa: E402
 from paddle_pp.postprocess.ctc_decode import CTCLabelDecode  # noqa: E402
@@ -187,6 +188,7 @@ def test_det_preprocess_is_bit_exact(driver, cpp_config, tmp_path, name):
         assert min(chw.shape[1:]) == round(960 / 1.5 / 32) * 32 and max(chw.shape[1:]) > 960
     out = driver("det_pre", cpp_config, _save(tmp_path / "img.npy", img), tmp_path / "chw.npy")
     assert out["shape_info"] == shape_info.tolist() and out["border"] == border
+    assert out["flat_share"] == flat_share(img)       # rendered print or a photo: the zoom past the image's size
     cpp = np.load(tmp_path / "chw.npy")
     assert cpp.shape == chw.shape and np.array_equal(cpp, chw)
 
@@ -247,6 +249,7 @@ def test_db_postprocess_gives_the_same_boxes(driver, cpp_config, onnx_models, tm
         assert len(raw) > 0 or name in ("document", "tiny_print", "large_tiny_print")   # tiny: nothing at 960
         assert np.array_equal(np.array(out["raw"]).reshape(-1, 4, 2), raw.astype(np.float64)), cpp_changes
         assert np.array_equal(np.array(out["filtered"]).reshape(-1, 4, 2), filtered), cpp_changes
+        assert out["median_aspect"] == median_aspect(filtered), cpp_changes   # words and lines, or pieces
         ordered = order_boxes(filtered, cpp_changes.get("reading_order", reading_order))
         assert np.array_equal(np.array(out["sorted"]).reshape(-1, 4, 2), np.array(ordered).reshape(-1, 4, 2))
 
@@ -750,6 +753,7 @@ def test_config_comes_from_the_yaml(cpp_config):
     assert float(values["det_small_text_unclip_ratio"]) == det["Inference"]["small_text_unclip_ratio"] == 1.8
     assert float(values["det_small_text_empty_zoom"]) == det["Inference"]["small_text_empty_zoom"] == 2
     assert float(values["det_small_text_rendered_share"]) == det["Inference"]["small_text_rendered_share"] == 0.9
+    assert float(values["det_small_text_past_aspect"]) == det["Inference"]["small_text_past_aspect"] == 2
     assert float(values["det_scale"]) == det["Inference"]["scale"]
     assert values["cls_image_shape"].split() == [str(v) for v in cls["Inference"]["image_shape"]]
     assert int(values["rec_batch_num"]) == rec["Inference"]["batch_num"]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from paddle_pp.data.imaug.det_ops import (add_border, det_preprocess, det_resize, detection_border, flat_share,
-                                          normalize_det, small_text_long_side)
+                                          median_aspect, normalize_det, small_text_long_side)
 from paddle_pp.data.imaug.rec_ops import resize_norm_cls, resize_norm_rec
 
 
@@ -324,6 +324,17 @@ def test_small_text_long_side_zooms_past_the_images_size_when_allowed():
     assert small_text_long_side(_boxes(10), 1280, 960, 0, 3, past_own_size=True) == 0          # never (PaddleOCR)
     # nothing found: empty_zoom's rule, whatever past_own_size
     assert small_text_long_side([], 1000, 960, 28, 3, empty_zoom=2, past_own_size=True) == 1920
+
+
+def test_median_aspect_tells_words_from_pieces_of_letters():
+    """The median of long side over short side of the boxes' crops, a vertical box counted as a horizontal one; the
+    mean of the two middle ones for an even count; 0 without boxes."""
+    assert median_aspect(_boxes(10, 20, 50, width=100)) == 5.0                   # 10, 5, 2
+    assert median_aspect(_boxes(10, 20, 50, 100, width=100)) == 3.5              # 10, 5, 2, 1
+    tall = [np.array([[0, 0], [20, 0], [20, 400], [0, 400]], np.float32)]
+    assert median_aspect(tall) == 20.0
+    assert median_aspect(_boxes(30, 40, width=36)) == (1.2 + 1.0 / 0.9) / 2     # squarish pieces
+    assert median_aspect([]) == 0.0
 
 
 def test_flat_share_tells_rendered_print_from_a_photo():

@@ -330,9 +330,10 @@ def test_looking_again_where_nothing_is_found_is_a_request_option(client):
 
 
 def test_zooming_a_photo_past_its_size_is_a_request_option(client):
-    """det_small_text_rendered_share: the small print of a photographed page is detected again past the page's size
-    by default and at its size with 0 (other boxes, read alike); a share above 1 is a 422 naming the option; the
-    worker is restored after."""
+    """det_small_text_rendered_share, det_small_text_past_aspect: the small print of a photographed page is detected
+    again past the page's size by default, and at its size with a share of 0 or an aspect its lines do not reach
+    (other boxes, read alike); a share above 1 or a negative aspect is a 422 naming the option; the worker is
+    restored after."""
     page = cv2.imencode(".jpg", fixtures.photographed_small_print(), [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
 
     def post(query=""):
@@ -343,9 +344,10 @@ def test_zooming_a_photo_past_its_size_is_a_request_option(client):
 
     default = post()
     assert squeezed(texts(default.json())) == squeezed(text for text, _ in fixtures.DOC_LINES)
-    assert boxes(post("?det_small_text_rendered_share=0")) != boxes(default)
-    assert "det_small_text_rendered_share" in assert_error(post("?det_small_text_rendered_share=1.5"), 422,
-                                                           "bad_option")
+    own_size = boxes(post("?det_small_text_rendered_share=0"))
+    assert own_size != boxes(default) and boxes(post("?det_small_text_past_aspect=100")) == own_size
+    for option, value in (("det_small_text_rendered_share", 1.5), ("det_small_text_past_aspect", -1)):
+        assert option in assert_error(post(f"?{option}={value}"), 422, "bad_option")
     assert boxes(post()) == boxes(default)
 
 

@@ -225,7 +225,8 @@ def test_small_text_in_a_photo_is_zoomed_past_its_size(ocr, monkeypatch):
     """det.yml's small_text_rendered_share: the rendered half-size page is nearly all flat colour and its second
     pass stops at its own size (1600); the same page with a camera's noise is a photo, and its 12 px lines are
     zoomed to 32 px, past its size (960 x 32 / 13.2: 2327, the input 2336), and read. With
-    det_small_text_rendered_share 0 every image stops at its size."""
+    det_small_text_rendered_share 0 every image stops at its size; so does one whose boxes are not at least
+    small_text_past_aspect (2) times as long as high (median; here 100, more than the lines')."""
     from paddle_pp.data.imaug.det_ops import flat_share
 
     assert ocr.configs["det"]["Inference"]["small_text_rendered_share"] == 0.9
@@ -238,10 +239,12 @@ def test_small_text_in_a_photo_is_zoomed_past_its_size(ocr, monkeypatch):
     sides.clear()
     ocr.ocr_results(rendered)
     assert sides == [960, 1600]
-    own_size = PPOCR(det_small_text_rendered_share=0)
-    own_sides = _detector_input_sides(own_size, monkeypatch)
-    own_size.ocr_results(photo)
-    assert own_sides == [960, 1600]
+    assert ocr.configs["det"]["Inference"]["small_text_past_aspect"] == 2
+    for options in ({"det_small_text_rendered_share": 0}, {"det_small_text_past_aspect": 100}):
+        own_size = PPOCR(**options)
+        own_sides = _detector_input_sides(own_size, monkeypatch)
+        own_size.ocr_results(photo)
+        assert own_sides == [960, 1600], options
     with pytest.raises(ValueError, match="det_small_text_rendered_share"):
         PPOCR(det_small_text_rendered_share=1.5)
 

@@ -167,7 +167,8 @@ int main(int argc, char** argv) {
       NormalizeToCHW(resized, c.Doubles("det_mean"), c.Doubles("det_std"), c.Double("det_scale"), t.data.data());
       SaveTensor(args[2], t);
       std::cout << "{\"shape_info\": [" << info.src_h << ", " << info.src_w << ", " << FormatFloat(info.ratio_h)
-                << ", " << FormatFloat(info.ratio_w) << "], \"border\": " << border << "}" << std::endl;
+                << ", " << FormatFloat(info.ratio_w) << "], \"border\": " << border
+                << ", \"flat_share\": " << FormatFloat(FlatShare(img)) << "}" << std::endl;
       return 0;
     }
     if (cmd == "db_post" && args.size() == 6) {
@@ -182,7 +183,8 @@ int main(int argc, char** argv) {
       std::vector<Quad> raw = DBPostProcess(prob.f32(), h, w, info, ReadDBParams(c));
       std::vector<Quad> filtered = FilterTagDetRes(raw, info.src_h, info.src_w);
       std::cout << "{\"raw\": " << BoxesJson(raw) << ", \"filtered\": " << BoxesJson(filtered)
-                << ", \"sorted\": " << BoxesJson(OrderBoxes(filtered, ReadReadingOrder(c))) << "}" << std::endl;
+                << ", \"sorted\": " << BoxesJson(OrderBoxes(filtered, ReadReadingOrder(c)))
+                << ", \"median_aspect\": " << FormatFloat(MedianAspect(filtered)) << "}" << std::endl;
       return 0;
     }
     if (cmd == "order" && args.size() == 2) {
