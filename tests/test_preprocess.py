@@ -271,7 +271,7 @@ def test_small_text_long_side_zooms_when_the_median_box_is_small():
     # a box's height is its crop's short side: a vertical line counts by its width
     tall = [np.array([[0, 0], [20, 0], [20, 400], [0, 400]], np.float32)]
     assert small_text_long_side(tall, 2000, 1000, 28, 1.5) == 1500
-    # never past the image's own size: a 1280 px photo seen at 960 is zoomed to 1280, not 1440 ...
+    # never past the image's own size (rendered print): a 1280 px page seen at 960 is zoomed to 1280, not 1440 ...
     assert small_text_long_side(_boxes(20), 1280, 960, 28, 1.5) == 1280
     # ... and text small in an image already seen whole (or larger: sides snap to 32) is not enlarged
     assert small_text_long_side(_boxes(10), 640, 640, 28, 1.5) == 0
