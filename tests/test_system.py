@@ -226,7 +226,8 @@ def test_small_text_in_a_photo_is_zoomed_past_its_size(ocr, monkeypatch):
     pass stops at its own size (1600); the same page with a camera's noise is a photo, and its 12 px lines are
     zoomed to 32 px, past its size (960 x 32 / 13.2: 2327, the input 2336), and read. With
     det_small_text_rendered_share 0 every image stops at its size; so does one whose boxes are not at least
-    small_text_past_aspect (2) times as long as high (median; here 100, more than the lines')."""
+    small_text_past_aspect (2) times as long as high (median; here 100, more than the lines'), and a word crop
+    detected inside its border, whose word is found 21 px high at its own size (96 px with the border)."""
     from paddle_pp.data.imaug.det_ops import flat_share
 
     assert ocr.configs["det"]["Inference"]["small_text_rendered_share"] == 0.9
@@ -245,6 +246,9 @@ def test_small_text_in_a_photo_is_zoomed_past_its_size(ocr, monkeypatch):
         own_sides = _detector_input_sides(own_size, monkeypatch)
         own_size.ocr_results(photo)
         assert own_sides == [960, 1600], options
+    word = fixtures.with_sensor_noise(fixtures.tight_crops(["CASH"])[0])
+    sides.clear()
+    assert [r.transcription for r in ocr.ocr_results(word)] == ["CASH"] and max(sides) == 96
     with pytest.raises(ValueError, match="det_small_text_rendered_share"):
         PPOCR(det_small_text_rendered_share=1.5)
 

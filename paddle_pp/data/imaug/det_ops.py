@@ -118,9 +118,9 @@ def small_text_long_side(boxes: Sequence[np.ndarray], source_long_side: int, inp
     (`height` 0: always `zoom` times). Zooming text that is nearly large enough by the most splits the lines of
     a close photo of a page. The long side grows past the image's own only with `past_own_size` (a photo or a
     scan, whose small words DB finds enlarged), never past max_side_limit: rendered print small in the image
-    itself is not enlarged (seen enlarged, DB cuts its descenders and splits its lines at the spaces; the
-    caller tells it apart, `flat_share` and `median_aspect`). 0: the first pass stands (small_text_below 0, or an image the first
-    pass already saw at the most it may be seen, give or take the snap of its sides to multiples of 32).
+    itself is not enlarged (seen enlarged, DB cuts its descenders and splits its lines at the spaces; the caller
+    tells it apart, `flat_share` and `median_aspect`). 0: the first pass stands (small_text_below 0, or an image
+    the first pass already saw at the most it may be seen, give or take the snap of its sides to multiples of 32).
     A first pass that finds nothing has nothing to measure; its text, if any, is smaller than the smallest found:
     the image is detected again zoomed by the most (`zoom`, within the image's own size) and at least
     `empty_zoom` times, past the image's own size (there are no lines whose descenders a closer look could cut;
@@ -160,7 +160,7 @@ def flat_share(img: np.ndarray) -> float:
     """The share of an image's pixels equal, in every channel, to their right and lower neighbours (the last row
     and column have none and are not counted). Rendered print (a screenshot, a PDF page rendered to an image, even
     saved as JPEG) is nearly all flat colour, 0.92-0.98; sensor noise leaves photos and scans of paper well under
-    0.9 (ICDAR 2015 photos at most 0.82, textured form scans at most 0.32), except scans whose paper the scanner
+    0.9 (ICDAR 2015 photos at most 0.82, generated form scans 0.80), except scans whose paper the scanner
     clipped to white (SROIE's, up to 0.98). Read by the detector to tell whether text found small may be zoomed
     past the image's own size (small_text_long_side)."""
     pixels = img if img.ndim == 3 else img[:, :, None]
