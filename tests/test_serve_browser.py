@@ -56,10 +56,10 @@ def test_web_page_uploads_the_receipt_and_shows_boxes_and_text(server, browser, 
     browser.find_element(By.ID, "file").send_keys(str(DEMO_IMAGES_DIR / "receipt_en.jpg"))
     wait = WebDriverWait(browser, WAIT_SECONDS)
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#boxes polygon"))
-    lines = [li.text.rsplit(None, 1)[0] for li in browser.find_elements(By.CSS_SELECTOR, "#lines li.line")]
+    lines = shown_lines(browser)          # the texts without their scores (the score is not after a space)
     boxes = browser.find_elements(By.CSS_SELECTOR, "#boxes polygon")
     assert len(lines) == len(boxes) >= 8
-    joined = " ".join(lines).replace(" ", "")
+    joined = "".join(lines)
     for word in ("GROCERYMART", "Invoice", "FreshMilk", "TOTAL"):
         assert word in joined
     assert "receipt_en.jpg" in browser.find_element(By.ID, "status").text
