@@ -17,7 +17,7 @@ from paddle_pp import config_schema, defaults
 from paddle_pp.config import load_config
 from paddle_pp.data.imaug.det_ops import (add_border, det_preprocess, det_scale, det_target_size,
                                           det_window_length, detection_border, flat_share, median_aspect,
-                                          small_text_long_side)
+                                          single_colour, small_text_long_side)
 from paddle_pp.data.imaug.rec_ops import (cls_piece_spans, resize_norm_cls, resize_norm_rec, resized_width,
                                           stretched)
 from paddle_pp.engine import Engine
@@ -237,6 +237,8 @@ class TextDetector:
             past = (not border and long_side(cap, True) != long_side(cap, False)
                     and self.zooms_past_own_size(img, boxes))
             zoomed = long_side(cap, past)
+            if zoomed and not len(boxes) and single_colour(img):
+                zoomed = 0          # a blank page: nothing to look at closer
             if zoomed and window:
                 boxes = self.detect_in_windows(img, window, zoomed / source_long_side)
             elif zoomed:

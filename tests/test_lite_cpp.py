@@ -138,6 +138,7 @@ def _images():
               "nearly_large": fixtures.nearly_large_document(),             # the same, zoomed less
               "tiny_print": fixtures.tiny_print_page(),                     # nothing found: zoomed past its size
               "large_tiny_print": fixtures.small_print_page(),              # ... by the most, within its size
+              "blank_page": np.full((1200, 1600, 3), 255, np.uint8),        # nothing found, nothing to look at
               "long_line_turned": np.ascontiguousarray(np.rot90(fixtures.long_line_page(), 2)),  # cls in pieces
               "short_word": fixtures.short_word_page(),                    # cls turned too
               "dense_print": fixtures.dense_print_page(),                  # lines read again wider
@@ -246,7 +247,7 @@ def test_db_postprocess_gives_the_same_boxes(driver, cpp_config, onnx_models, tm
         raw = DBPostProcess(**kwargs)(prob, shape_info[None])[0]
         filtered = filter_tag_det_res(raw, (int(shape_info[0]), int(shape_info[1])))  # a small image's: bordered
         out = _db_post(driver, config, tmp_path, prob, shape_info)
-        assert len(raw) > 0 or name in ("document", "tiny_print", "large_tiny_print")   # tiny: nothing at 960
+        assert len(raw) > 0 or name in ("document", "tiny_print", "large_tiny_print", "blank_page")  # none at 960
         assert np.array_equal(np.array(out["raw"]).reshape(-1, 4, 2), raw.astype(np.float64)), cpp_changes
         assert np.array_equal(np.array(out["filtered"]).reshape(-1, 4, 2), filtered), cpp_changes
         assert out["median_aspect"] == median_aspect(filtered), cpp_changes   # words and lines, or pieces
@@ -610,6 +611,8 @@ def test_whole_cpp_system_matches_python(driver, cpp_config, onnx_models, dict_p
         assert det_sides == [960, 1920] and len(ref) == len(fixtures.DOC_LINES)
     if name == "large_tiny_print":                       # nothing found at 960: 3 times, within its 3200 px
         assert det_sides == [960, 2880] and len(ref) == len(fixtures.DOC_LINES)
+    if name == "blank_page":                             # a single colour: no closer look
+        assert det_sides == [960] and ref == []
     if name == "nearly_large":                                     # 24 px lines: zoomed to 32 px, 4/3
         assert det_sides == [960, 1280]
     if name == "long_line_turned":                         # the line whole, then turned and in 4 pieces; turned back

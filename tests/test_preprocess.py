@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from paddle_pp.data.imaug.det_ops import (add_border, det_preprocess, det_resize, detection_border, flat_share,
-                                          median_aspect, normalize_det, small_text_long_side)
+                                          median_aspect, normalize_det, single_colour, small_text_long_side)
 from paddle_pp.data.imaug.rec_ops import resize_norm_cls, resize_norm_rec
 
 
@@ -347,6 +347,13 @@ def test_flat_share_tells_rendered_print_from_a_photo():
     noisy = np.random.default_rng(0).integers(0, 256, (50, 60, 3), dtype=np.uint8)
     assert flat_share(noisy) < 0.01
     assert flat_share(page[:, :, 0]) == 1.0 and flat_share(page[:1]) == 1.0    # grey; one row has no neighbours
+
+
+def test_single_colour_is_a_blank_page_only():
+    page = np.full((40, 30, 3), (250, 240, 230), np.uint8)
+    assert single_colour(page) and single_colour(page[:, :, 0])
+    page[39, 29, 1] = 241                           # one channel of the last pixel
+    assert not single_colour(page) and single_colour(page[:, :, 0])
 
 
 @pytest.mark.parametrize("boxes, below, zoom", [([], 28, 1.5),               # nothing found, empty_zoom 0

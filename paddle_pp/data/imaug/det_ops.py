@@ -156,6 +156,13 @@ def median_aspect(boxes: Sequence[np.ndarray]) -> float:
     return float(np.median([max(crop_size(box)) / max(1, min(crop_size(box))) for box in boxes]))
 
 
+def single_colour(img: np.ndarray) -> bool:
+    """Whether every pixel of the image equals the first in every channel: a blank page as rendered from a PDF or
+    drawn, with nothing to find however closely it is looked at (a scanned blank page has noise and is not)."""
+    pixels = img.reshape(-1, img.shape[2] if img.ndim == 3 else 1)
+    return bool((pixels == pixels[0]).all())
+
+
 def flat_share(img: np.ndarray) -> float:
     """The share of an image's pixels equal, in every channel, to their right and lower neighbours (the last row
     and column have none and are not counted). Rendered print (a screenshot, a PDF page rendered to an image, even

@@ -100,6 +100,7 @@ std::vector<Quad> OcrSystem::Detect(const cv::Mat& img) {
   bool past = !border && long_side(cap, true) != long_side(cap, false) &&
               MedianAspect(boxes) >= det_small_text_.past_aspect && FlatShare(img) < det_small_text_.rendered_share;
   int zoomed = long_side(cap, past);
+  if (zoomed && boxes.empty() && SingleColour(img)) zoomed = 0;  // a blank page: nothing to look at closer
   if (zoomed && window) return DetectInWindows(img, window, double(zoomed) / source_long_side);
   if (zoomed) return Detect(img, zoomed, "resize_long", nullptr, det_small_text_.unclip_ratio);
   if (!window && !boxes.empty() && long_side(0, past))  // only the cap stops it

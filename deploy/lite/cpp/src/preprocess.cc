@@ -126,6 +126,17 @@ double FlatShare(const cv::Mat& img) {
   return double(same) / (double(img.rows - 1) * (img.cols - 1));
 }
 
+bool SingleColour(const cv::Mat& img) {
+  const size_t pixel = img.elemSize();
+  const uchar* first = img.ptr<uchar>(0);
+  for (int y = 0; y < img.rows; ++y) {
+    const uchar* row = img.ptr<uchar>(y);
+    for (int x = 0; x < img.cols; ++x)
+      if (std::memcmp(row + x * pixel, first, pixel) != 0) return false;
+  }
+  return true;
+}
+
 DetBorder ReadDetBorder(const Config& c) {
   DetBorder border;
   if (c.Has("det_border_below")) border.below = c.Int("det_border_below");

@@ -77,6 +77,8 @@ SmallText ReadSmallText(const Config& c);
 // det_ops.flat_share: the share of an image's pixels equal, in every channel, to their right and lower neighbours
 // (the last row and column not counted; 1 for an image under 2 px either way). Rendered print is nearly all flat.
 double FlatShare(const cv::Mat& img);
+// det_ops.single_colour: every pixel equals the first in every channel (a blank page as rendered or drawn).
+bool SingleColour(const cv::Mat& img);
 // (x * scale - mean) / std per channel in the order given (BGR as decoded), HWC uint8 -> CHW float32,
 // written at `out` (3 * H * W floats).
 void NormalizeToCHW(const cv::Mat& img, const std::vector<double>& mean, const std::vector<double>& std,
