@@ -234,9 +234,9 @@ class TextDetector:
             cap = None if window else self.max_side_limit
             # a word or line crop (inside its border) shows its text at its size: nothing more to find past it;
             # zooms_past_own_size looks at the pixels only where going past the image's size would change the zoom
-            past = (not border and long_side(cap, True) != long_side(cap, False)
-                    and self.zooms_past_own_size(img, boxes))
-            zoomed = long_side(cap, past)
+            own_size, past_it = long_side(cap, False), long_side(cap, True)
+            past = not border and past_it != own_size and self.zooms_past_own_size(img, boxes)
+            zoomed = past_it if past else own_size
             if zoomed and not len(boxes) and single_colour(img):
                 zoomed = 0          # a blank page: nothing to look at closer
             if zoomed and window:

@@ -153,7 +153,8 @@ def median_aspect(boxes: Sequence[np.ndarray]) -> float:
     least twice as long as high; the few squarish pieces a first pass finds of a sign's large letters are not."""
     if len(boxes) == 0:
         return 0.0
-    return float(np.median([max(crop_size(box)) / max(1, min(crop_size(box))) for box in boxes]))
+    sizes = [crop_size(box) for box in boxes]
+    return float(np.median([max(size) / max(1, min(size)) for size in sizes]))
 
 
 def single_colour(img: np.ndarray) -> bool:

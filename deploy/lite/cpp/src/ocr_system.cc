@@ -97,9 +97,10 @@ std::vector<Quad> OcrSystem::Detect(const cv::Mat& img) {
   // of large letters, nor rendered print (nearly all flat), nor a word or line crop (inside its border: its text is
   // shown at its size, nothing more to find past it); the image's pixels are looked at only where going past its
   // own size would change the zoom
-  bool past = !border && long_side(cap, true) != long_side(cap, false) &&
-              MedianAspect(boxes) >= det_small_text_.past_aspect && FlatShare(img) < det_small_text_.rendered_share;
-  int zoomed = long_side(cap, past);
+  int own_size = long_side(cap, false), past_it = long_side(cap, true);
+  bool past = !border && past_it != own_size && MedianAspect(boxes) >= det_small_text_.past_aspect &&
+              FlatShare(img) < det_small_text_.rendered_share;
+  int zoomed = past ? past_it : own_size;
   if (zoomed && boxes.empty() && SingleColour(img)) zoomed = 0;  // a blank page: nothing to look at closer
   if (zoomed && window) return DetectInWindows(img, window, double(zoomed) / source_long_side);
   if (zoomed) return Detect(img, zoomed, "resize_long", nullptr, det_small_text_.unclip_ratio);
