@@ -781,13 +781,18 @@ def test_english_models_carry_their_case_prior_to_the_demo():
         assert rec["PostProcess"]["mixed_case_prior"] == 0.01
 
 
-def test_the_pruned_detector_carries_its_nested_box_setting_to_the_demo():
+def test_the_pruned_detector_carries_its_post_processing_to_the_demo():
+    """Its own nested-box setting and box threshold (0.5: its map is less sure inside lines), not det.yml's."""
     from paddle_pp.lite.make_cpp_config import cpp_config_lines
 
     system = dict(load_config("system")["System"])
     pruned = load_config(str(ROOT / "paddle_pp" / "models" / "slim" / "det" / "config.yml"))
     assert pruned["PostProcess"]["nested_thresh"] == 0.5
-    assert "det_db_nested_thresh 0.5" in cpp_config_lines(pruned, load_config("cls"), load_config("rec"), system)
+    assert (pruned["PostProcess"]["box_thresh"], load_config("det")["PostProcess"]["box_thresh"]) == (0.5, 0.6)
+    lines = cpp_config_lines(pruned, load_config("cls"), load_config("rec"), system)
+    assert "det_db_nested_thresh 0.5" in lines and "det_db_box_thresh 0.5" in lines
+    assert "det_db_box_thresh 0.6" in cpp_config_lines(load_config("det"), load_config("cls"), load_config("rec"),
+                                                       system)
     # so does the official detector's det.yml; a config without the key (or 0) keeps every box, as PaddleOCR
     assert "det_db_nested_thresh 0.5" in cpp_config_lines(load_config("det"), load_config("cls"), load_config("rec"),
                                                           system)
