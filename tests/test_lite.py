@@ -113,6 +113,8 @@ def test_slim_system_converts_for_arm(models_dir, lite_venv, tmp_path):
     assert manifest["source"] == "slim" and manifest["valid_targets"] == "arm"
     sizes = {name: (tmp_path / "out" / f"{name}.nb").stat().st_size for name in ("det", "cls", "rec")}
     assert sum(sizes.values()) < 4.5e6  # docs/deploy.md, Sizes: 4.12 MB (the paper's slim system: 3.5 MB)
+    config = (tmp_path / "out" / "ocr_config.txt").read_text()
+    assert "det_db_box_thresh 0.5" in config and "det_db_nested_thresh 0.5" in config  # the pruned det's config.yml
 
 
 def test_lite_engine_matches_the_paddle_models(lite_x86):
