@@ -87,12 +87,14 @@ SYSTEM_KEYS = ("use_angle_cls", "drop_score")
 
 # The options that turn off what paddle-pp adds to PaddleOCR's detection, classification, cropping and recognition
 # (the border around small images, the zoomed second pass for small text, long images shrunk by their short side and
-# detected in windows past the cap, nested boxes dropped, crops also classified turned and long ones in pieces, crops
-# widened where a box ends on ink, dense lines read a second time wider; docs/inference.md): with them the system
-# detects, turns, crops and reads lines as PaddleOCR does.
+# detected in windows past the cap, nested boxes dropped, the pruned detector's own box threshold, crops also
+# classified turned and long ones in pieces, crops widened where a box ends on ink, dense lines read a second time
+# wider; docs/inference.md): with them the system detects, turns, crops and reads lines as PaddleOCR does, whose
+# box threshold is its flag's default for any model.
 PADDLEOCR_SETTINGS: Dict[str, Any] = {"det_border_below": 0, "det_small_text_below": 0, "det_long_image_aspect": 0,
-                                      "det_window_overlap": 0, "det_db_nested_thresh": 0, "cls_pieces_above": 0,
-                                      "cls_turned_view": False, "rec_widen_inked_ends": 0, "rec_dense_pitch": 0}
+                                      "det_window_overlap": 0, "det_db_nested_thresh": 0, "det_db_box_thresh": 0.6,
+                                      "cls_pieces_above": 0, "cls_turned_view": False, "rec_widen_inked_ends": 0,
+                                      "rec_dense_pitch": 0}
 # ... and the order PaddleOCR gives the lines (utils/reading_order.py), and pages read as they are (never inverted)
 PADDLEOCR_READING_ORDER = "paddleocr"
 PADDLEOCR_LIGHT_TEXT_SHARE = 1.0

@@ -69,10 +69,12 @@ def test_slim_system_reads_a_rendered_document(slim_ocr):
 
 def test_slim_detector_scores_boxes_by_its_own_threshold(slim_ocr):
     """The pruned detector's config.yml sets box_thresh 0.5 (its map is less sure inside lines: docs/results.md);
-    the official detector keeps det.yml's 0.6, and a flag given by hand wins over either."""
+    the official detector keeps det.yml's 0.6, and a flag given by hand wins over either. As PaddleOCR runs the
+    pruned model, it gets PaddleOCR's 0.6."""
     assert slim_ocr.system.detector.postprocess.box_thresh == 0.5
     assert build_stage("det").postprocess.box_thresh == 0.6
     assert build_stage("det", slim=True, det_db_box_thresh=0.7).postprocess.box_thresh == 0.7
+    assert build_stage("det", slim=True, as_paddleocr=True).postprocess.box_thresh == 0.6
 
 
 def test_slim_models_are_what_they_claim():
