@@ -286,8 +286,8 @@ def test_a_long_image_is_shrunk_by_its_short_side(ocr, monkeypatch):
     finds it, at 2880); shrunk by its short side instead (to at most 960 / 1.5 = 640, here not at all, then, with
     window_overlap 0, the long side capped at max_side_limit, 4000) every line is found, in order, and read. A long
     image seen at the cap is not detected at the cap a second time; its map is traced again with the zoomed pass's
-    growth. An image detected inside a border (short side
-    under 192 px: a word crop, a scanned line) is a line, not a page, and is shrunk by its long side."""
+    growth. An image detected inside a border (short side under 192 px: a word crop, a scanned line) is a line, not
+    a page, and is shrunk by its long side."""
     inference = ocr.configs["det"]["Inference"]
     assert (inference["long_image_aspect"], inference["max_side_limit"]) == (1.5, 4000)
     receipt = np.vstack([fixtures.document()[0]] * 16)
