@@ -216,14 +216,26 @@ class TextDetector:
         seen at the cap), the first pass's map is traced again instead, its boxes grown as the zoomed pass's would
         be. An image longer than the cap at the detector's resize is detected in windows (window_length), both
         passes."""
+        return self.detect(img, limit_side_len, limit_type)[0]
+
+    def detect(self, img: np.ndarray, limit_side_len: Optional[int] = None, limit_type: Optional[str] = None,
+               found_nothing: bool = False) -> Tuple[np.ndarray, bool]:
+        """__call__'s boxes, and whether a closer look could still be taken: the first pass found boxes, and an
+        image in which it finds nothing gets one (small_text_empty_zoom). `found_nothing`: the first pass's boxes
+        are set aside and the image is looked at as one in which it found nothing (TextSystem reads an image again
+        so when none of the lines found was read)."""
         configured = limit_side_len is None and limit_type is None
         window = self.window_length(img) if configured else 0
-        if window:
+        if found_nothing and configured:    # the first pass is not run again: only the size of its input counts
+            boxes = np.zeros((0, 4, 2), np.float32)
+            input_long_side = self.input_long_side(img)
+        elif window:
             boxes = self.detect_in_windows(img, window)
             input_long_side = int(max(img.shape[:2]) * self.scale_of(img))   # of the image, were it seen whole
         else:
             prob, shape_info, input_long_side = self.run_network(img, limit_side_len, limit_type)
             boxes = self.trace(img, prob, shape_info)
+        may_look_closer = configured and len(boxes) > 0 and self.looks_closer_at_nothing
         if configured:
             border = self.border_of(img)
             source_long_side = max(img.shape[:2]) + 2 * border
@@ -247,7 +259,21 @@ class TextDetector:
                 boxes, _ = self.detect_once(img, zoomed, "resize_long", self.small_text_unclip_ratio)
             elif not window and len(boxes) and long_side(None, past):
                 boxes = self.trace(img, prob, shape_info, self.small_text_unclip_ratio)   # only the cap stops it
-        return boxes
+        return boxes, may_look_closer
+
+    def input_long_side(self, img: np.ndarray) -> int:
+        """The long side of the network's input for the image at the detector's resize (run_network's third value),
+        or of the image's, were it seen whole, for one detected in windows."""
+        if self.window_length(img):
+            return int(max(img.shape[:2]) * self.scale_of(img))
+        border = self.border_of(img)
+        return max(det_target_size(img.shape[0] + 2 * border, img.shape[1] + 2 * border, self.limit_side_len,
+                                   self.limit_type, self.max_side_limit, 0.0 if border else self.long_image_aspect))
+
+    @property
+    def looks_closer_at_nothing(self) -> bool:
+        """Whether an image in which the first pass finds nothing is detected again, zoomed (small_text_long_side)."""
+        return bool(self.small_text_below) and self.small_text_empty_zoom > 1.0
 
     def zooms_past_own_size(self, img: np.ndarray, boxes: np.ndarray) -> bool:
         """Whether the text the first pass found small in this image may be zoomed past the image's own size: words
@@ -656,9 +682,9 @@ class TextSystem:
         top-left corner); otherwise these are ordered_boxes(img) and angle 0. A page of light text on a dark
         ground is detected inverted, as the system reads it (light_text_share)."""
         boxes = self.ordered_boxes(img)
-        if self.light_text_share < 1.0:
-            page, kept, _ = self._dark_text_on_light(img, *_with_crops(img, boxes))
-            img, boxes = (page, kept) if page is not img else (img, boxes)
+        if self.light_text_share < 1.0 and self._reads_inverted(_with_crops(img, boxes)[1]):
+            img = np.ascontiguousarray(255 - img)
+            boxes, _, _ = self._boxes_and_crops(img)
         if not (self.use_doc_orientation_classify and self.classifier is not None):
             return boxes, 0
         kept, crops = _with_crops(img, boxes)
@@ -670,8 +696,23 @@ class TextSystem:
 
     def __call__(self, img: np.ndarray, classify: bool = True, keep_crops: bool = False) -> PageLines:
         """The lines of an image in reading order. `classify=False` skips the line classifier for this call
-        (PaddleOCR's `ocr(..., cls=False)`); `keep_crops` gives each result the crop its text was read from."""
-        img, boxes, crops = self._dark_text_on_light(img, *self._boxes_and_crops(img))
+        (PaddleOCR's `ocr(..., cls=False)`); `keep_crops` gives each result the crop its text was read from.
+        An image of which no line found is read (every one under drop_score) is read again as one in which the
+        detector's first pass found nothing, zoomed (TextDetector.detect): what it found there was not legible
+        text, and the words it missed at that size are found enlarged, as in an image in which it finds nothing."""
+        lines, may_look_closer = self._read(img, classify, keep_crops)
+        if not lines and may_look_closer:
+            lines, _ = self._read(img, classify, keep_crops, found_nothing=True)
+        return lines
+
+    def _read(self, img: np.ndarray, classify: bool, keep_crops: bool,
+              found_nothing: bool = False) -> Tuple[PageLines, bool]:
+        """__call__'s lines of one reading, and whether the detector could still look closer at the image as it was
+        read (TextDetector.detect). `found_nothing`: each detection of this reading sets its first pass aside."""
+        boxes, crops, may_look_closer = self._boxes_and_crops(img, found_nothing)
+        if self._reads_inverted(crops):
+            img = np.ascontiguousarray(255 - img)
+            boxes, crops, may_look_closer = self._boxes_and_crops(img, found_nothing)
         page = img
         angle, classified = 0, None
         if self.use_doc_orientation_classify and self.classifier is not None and crops:
@@ -679,14 +720,14 @@ class TextSystem:
             angle = self._page_angle(img, boxes, classified[1])
             if angle:
                 page = page_orientation.turn_image(img, angle)
-                boxes, crops = self._boxes_and_crops(page)
+                boxes, crops, may_look_closer = self._boxes_and_crops(page, found_nothing)
                 classified = None
         flipped = [False] * len(crops)
         if self.use_angle_cls and self.classifier is not None and classify and crops:
             _, labels = classified or self.classifier(crops)
             flipped = [self.classifier.turns(label, score) for label, score in labels]
         if not crops:
-            return PageLines(angle=angle)
+            return PageLines(angle=angle), may_look_closer
         read_boxes, read_crops = self._reading_crops(page, boxes, crops, flipped)
         if self.return_word_box:
             texts = self.recognizer.recognize_words(read_crops)
@@ -703,23 +744,23 @@ class TextSystem:
                 results.append(OCRResult(points, text, float(score), words, crop if keep_crops else None))
         if angle:
             results = [_before_turn(result, angle, img.shape) for result in results]
-        return PageLines(results, angle)
+        return PageLines(results, angle), may_look_closer
 
-    def _boxes_and_crops(self, img: np.ndarray) -> Tuple[List[np.ndarray], List[np.ndarray]]:
-        return _with_crops(img, self.ordered_boxes(img))
+    def _boxes_and_crops(self, img: np.ndarray,
+                         found_nothing: bool = False) -> Tuple[List[np.ndarray], List[np.ndarray], bool]:
+        """The boxes that give a crop, in reading order, their crops, and whether the detector could still look
+        closer (TextDetector.detect)."""
+        boxes, may_look_closer = self.detector.detect(img, found_nothing=found_nothing)
+        return (*_with_crops(img, order_boxes(boxes, self.reading_order)), may_look_closer)
 
-    def _dark_text_on_light(self, img: np.ndarray, boxes: List[np.ndarray],
-                            crops: List[np.ndarray]) -> Tuple[np.ndarray, List[np.ndarray], List[np.ndarray]]:
-        """The page, its boxes and their crops; a page on which more than light_text_share of the lines found are
-        light on a dark ground (utils/crop.is_light_on_dark), their median height at least light_text_height,
-        inverted and detected again: the detector splits such large light lines at word gaps (it finds them whole
-        as dark ones). Inverting moves no pixel, so the points are the page's either way."""
+    def _reads_inverted(self, crops: Sequence[np.ndarray]) -> bool:
+        """Whether a page whose lines found have these crops is detected again inverted and read so: more than
+        light_text_share of them are light on a dark ground (utils/crop.is_light_on_dark), their median height at
+        least light_text_height. The detector splits such large light lines at word gaps (it finds them whole as
+        dark ones). Inverting moves no pixel, so the points are the page's either way."""
         if self.light_text_share >= 1.0 or not crops or light_on_dark_share(crops) <= self.light_text_share:
-            return img, boxes, crops
-        if float(np.median([crop.shape[0] for crop in crops])) < self.light_text_height:
-            return img, boxes, crops
-        inverted = np.ascontiguousarray(255 - img)
-        return (inverted, *self._boxes_and_crops(inverted))
+            return False
+        return float(np.median([crop.shape[0] for crop in crops])) >= self.light_text_height
 
     def _reading_crops(self, page: np.ndarray, boxes: Sequence[np.ndarray], crops: Sequence[np.ndarray],
                        flipped: Sequence[bool]) -> Tuple[List[np.ndarray], List[np.ndarray]]:
@@ -747,7 +788,7 @@ class TextSystem:
         use_doc_orientation_classify decides it; detection and classification only."""
         if self.classifier is None:
             raise ValueError("page_angle needs the direction classifier")
-        boxes, crops = self._boxes_and_crops(img)
+        boxes, crops, _ = self._boxes_and_crops(img)
         return self._page_angle(img, boxes, self.classifier(crops)[1]) if crops else 0
 
     def _page_angle(self, img: np.ndarray, boxes: Sequence[np.ndarray], labels: Sequence[Tuple[str, float]]) -> int:

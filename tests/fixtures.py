@@ -13,6 +13,19 @@ DOC_LINES = [("Order 2026-0142", 34), ("Fresh Milk 1L   13.80", 28), ("TOTAL 27.
 REC_WORDS = ["Hello", "TOTAL 27.30", "Invoice No: INV-2026-0142", "The quick brown fox jumps over the lazy dog 1234567890"]
 
 
+class GivenBoxes:
+    """A detector (pipeline.TextDetector's calls) that finds the boxes it was given, in one pass."""
+
+    def __init__(self, *boxes):
+        self.boxes = [np.asarray(box, np.float32) for box in boxes]
+
+    def __call__(self, img: np.ndarray) -> List[np.ndarray]:
+        return [box.copy() for box in self.boxes]
+
+    def detect(self, img: np.ndarray, found_nothing: bool = False) -> Tuple[List[np.ndarray], bool]:
+        return ([] if found_nothing else self(img)), False
+
+
 def document(size: Tuple[int, int] = (640, 420)) -> Tuple[np.ndarray, List[str]]:
     img, _ = render_lines(DOC_LINES, size=size)
     return img, [t for t, _ in DOC_LINES]
@@ -150,6 +163,17 @@ def tiny_print_page() -> np.ndarray:
     detector resize (max 960), where nothing at all is found; twice that input (1920, past the page's own size)
     finds and reads them."""
     return document_on_page(0.3)
+
+
+def scribbled_tiny_print_page() -> np.ndarray:
+    """`tiny_print_page()` with a scribble (a signature's wave, about 90 px high) under its print: the default
+    resize (max 960) finds the scribble as a line, large enough not to zoom, and the recognizer reads it as nothing
+    (a score under drop_score); the print is found only enlarged, as on the page without it."""
+    page = tiny_print_page()
+    xs = np.arange(900, 1500)
+    ys = (900 + 40 * np.sin(xs / 12.0)).astype(np.int32)
+    cv2.polylines(page, [np.stack([xs, ys], 1).reshape(-1, 1, 2)], False, (0, 0, 0), 8)
+    return page
 
 
 def nearly_large_document() -> np.ndarray:

@@ -138,6 +138,7 @@ def _images():
               "nearly_large": fixtures.nearly_large_document(),             # the same, zoomed less
               "tiny_print": fixtures.tiny_print_page(),                     # nothing found: zoomed past its size
               "large_tiny_print": fixtures.small_print_page(),              # ... by the most, within its size
+              "scribbled_tiny_print": fixtures.scribbled_tiny_print_page(),  # found, none read: looked at closer
               "blank_page": np.full((1200, 1600, 3), 255, np.uint8),        # nothing found, nothing to look at
               "long_line_turned": np.ascontiguousarray(np.rot90(fixtures.long_line_page(), 2)),  # cls in pieces
               "short_word": fixtures.short_word_page(),                    # cls turned too
@@ -611,6 +612,8 @@ def test_whole_cpp_system_matches_python(driver, cpp_config, onnx_models, dict_p
         assert det_sides == [960, 1920] and len(ref) == len(fixtures.DOC_LINES)
     if name == "large_tiny_print":                       # nothing found at 960: 3 times, within its 3200 px
         assert det_sides == [960, 2880] and len(ref) == len(fixtures.DOC_LINES)
+    if name == "scribbled_tiny_print":                   # the scribble found at 960 and dropped: read at 1920
+        assert det_sides == [960, 1920] and len(ref) == len(fixtures.DOC_LINES)
     if name == "blank_page":                             # a single colour: no closer look
         assert det_sides == [960] and ref == []
     if name == "nearly_large":                                     # 24 px lines: zoomed to 32 px, 4/3

@@ -226,7 +226,7 @@ def test_degenerate_boxes_are_skipped_not_fatal(ocr):
     img, lines = fixtures.document()
     real = ocr.system.detector(img)
     flat = np.array([[[5, 5], [5, 5], [5, 5], [5, 5]]], np.float32)  # a zero-area box: no crop
-    system = TextSystem(lambda _: np.concatenate([flat, real]), ocr.system.recognizer, ocr.system.classifier,
+    system = TextSystem(fixtures.GivenBoxes(*flat, *real), ocr.system.recognizer, ocr.system.classifier,
                         ocr.drop_score)
     results = system(img)
     assert len(results) == len(ocr(img)) and results[0].points != flat[0].astype(int).tolist()

@@ -13,6 +13,7 @@ pytest.importorskip("paddle")
 
 from paddle_pp import PPOCR  # noqa: E402
 from paddle_pp.pipeline import OPTION_KEYS, PADDLEOCR_SETTINGS  # noqa: E402
+from paddle_pp.utils.crop import get_rotate_crop_image  # noqa: E402
 
 ROOT = fixtures.__file__.rsplit("/tests/", 1)[0]
 
@@ -79,15 +80,6 @@ def test_a_short_word_the_classifier_calls_turned_is_kept_upright_by_its_turned_
     assert [r.transcription for r in PPOCR(cls_turned_view=False).ocr_results(img)] != [fixtures.SHORT_WORD]
 
 
-class _GivenBoxes:
-    """A detector that finds the boxes it was given."""
-
-    def __init__(self, *boxes):
-        self.boxes = [np.asarray(box, np.float32) for box in boxes]
-
-    def __call__(self, img):
-        return [box.copy() for box in self.boxes]
-
 
 def test_a_box_that_cuts_through_a_trailing_colon_is_read_widened_there(ocr, monkeypatch):
     """rec.yml's widen_inked_ends: a box ending on the colon of "TOTAL:" (the detector's boxes often cut trailing
@@ -105,12 +97,12 @@ def test_a_box_that_cuts_through_a_trailing_colon_is_read_widened_there(ocr, mon
     through, gap = quad((colon[0] + colon[-1]) / 2), quad(colon[0] - 2)
     rec = ocr.system.recognizer
     assert rec.widen_inked_ends > 0
-    lines = TextSystem(_GivenBoxes(through, gap), rec, None, 0.0, return_word_box=True)(img)
+    lines = TextSystem(fixtures.GivenBoxes(through, gap), rec, None, 0.0, return_word_box=True)(img)
     assert [r.transcription for r in lines] == ["TOTAL:", "TOTAL"]
     assert lines[0].points == np.asarray(through).astype(np.int32).tolist()
     assert [word.points[1][0] for word in lines[0].words] == [int(through[1][0])]
     monkeypatch.setattr(rec, "widen_inked_ends", 0.0)
-    lines = TextSystem(_GivenBoxes(through, gap), rec, None, 0.0)(img)
+    lines = TextSystem(fixtures.GivenBoxes(through, gap), rec, None, 0.0)(img)
     assert [r.transcription for r in lines] == ["TOTAL", "TOTAL"]
 
 
@@ -278,6 +270,38 @@ def test_a_page_where_nothing_is_found_is_detected_again_past_its_size(ocr, monk
     assert ocr.ocr_results(fixtures.with_sensor_noise(blank)) == [] and sides == [960, 1920]
     sides.clear()
     assert ocr.ocr_results(blank) == [] and sides == [960]
+
+
+def test_a_page_of_which_nothing_found_is_read_is_looked_at_closer(ocr, monkeypatch):
+    """A page whose first pass finds only lines the recognizer drops (a scribble read at a score under drop_score)
+    is read again as one in which the first pass found nothing: zoomed twice (1920) without running the first pass
+    again, and its print is read. With det_small_text_empty_zoom 0 (or PaddleOCR's pipeline) it gives nothing, and
+    the scribble alone is all the first pass found."""
+    page = fixtures.scribbled_tiny_print_page()
+    prob, shape_info, side = ocr.system.detector.run_network(page)
+    scribble = ocr.system.detector.trace(page, prob, shape_info)
+    assert side == 960 and len(scribble) == 1
+    text, score = ocr.system.recognizer([get_rotate_crop_image(page, scribble[0])])[0]
+    assert score < ocr.drop_score, (text, score)
+    sides = _detector_input_sides(ocr, monkeypatch)
+    lines = ocr.ocr_results(page)
+    assert sides == [960, 1920]
+    assert [squash(r.transcription) for r in lines] == [squash(text) for text, _ in fixtures.DOC_LINES]
+    for options in ({"det_small_text_empty_zoom": 0}, {"as_paddleocr": True}):
+        kept = PPOCR(**options)
+        kept_sides = _detector_input_sides(kept, monkeypatch)
+        assert kept.ocr_results(page) == [] and kept_sides == [960], options
+
+
+def test_the_first_pass_input_is_known_without_running_it(ocr):
+    """TextDetector.input_long_side, which the closer look at a page of which nothing was read takes instead of a
+    second first pass, is the long side of the input run_network gives the network: pages, a long receipt shrunk
+    by its short side, word crops inside their border."""
+    detector = ocr.system.detector
+    rng = np.random.default_rng(0)
+    for h, w in [(1200, 1600), (720, 1280), (2339, 1654), (3000, 400), (32, 100), (191, 50), (12, 900)]:
+        img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        assert detector.input_long_side(img) == detector.run_network(img)[2], (h, w)
 
 
 def test_a_long_image_is_shrunk_by_its_short_side(ocr, monkeypatch):

@@ -67,25 +67,25 @@ OcrSystem::OcrSystem(const Config& c, Predictor* det, Predictor* cls, Predictor*
   OrderBoxes({}, reading_order_);  // an unknown order fails at load, not at the first image
 }
 
-// pipeline.py's TextDetector.__call__: a second pass, zoomed, when the first finds small text; where
+// pipeline.py's TextDetector.detect: a second pass, zoomed, when the first finds small text; where
 // det_max_side_limit leaves no room to zoom (a long image already seen at the cap), the first map traced again.
 // An image longer than the cap at the config's resize is detected in windows, both passes.
-std::vector<Quad> OcrSystem::Detect(const cv::Mat& img) {
+std::vector<Quad> OcrSystem::Detect(const cv::Mat& img, bool found_nothing, bool* may_look_closer) {
   const int window = WindowLength(img);
   int input_long_side = 0;
   ShapeInfo info;
   Tensor prob;
   std::vector<Quad> boxes;
-  if (window) {
+  if (found_nothing) {  // the first pass is not run again: only the size of its input counts
+    input_long_side = InputLongSide(img);
+  } else if (window) {
     boxes = DetectInWindows(img, window, 0.0);
-    // the input's long side of the image, were it seen whole
-    input_long_side = static_cast<int>(std::max(img.rows, img.cols) *
-                                       DetScale(img.rows, img.cols, det_limit_side_len_, det_limit_type_,
-                                                det_long_image_aspect_));
+    input_long_side = InputLongSide(img);
   } else {
     prob = RunDetector(img, det_limit_side_len_, det_limit_type_, &info, &input_long_side);
     boxes = Trace(img, prob, info, 0.0);
   }
+  if (may_look_closer) *may_look_closer = !boxes.empty() && LooksCloserAtNothing();
   int border = DetectionBorder(img.rows, img.cols, det_border_);
   int source_long_side = std::max(img.rows, img.cols) + 2 * border;
   // windows bound the input at any scale: the zoom is capped only where the image is seen whole
@@ -107,6 +107,21 @@ std::vector<Quad> OcrSystem::Detect(const cv::Mat& img) {
   if (!window && !boxes.empty() && long_side(0, past))  // only the cap stops it
     return Trace(img, prob, info, det_small_text_.unclip_ratio);
   return boxes;
+}
+
+int OcrSystem::InputLongSide(const cv::Mat& img) const {
+  if (WindowLength(img))  // the input's long side of the image, were it seen whole
+    return static_cast<int>(std::max(img.rows, img.cols) *
+                            DetScale(img.rows, img.cols, det_limit_side_len_, det_limit_type_, det_long_image_aspect_));
+  const int border = DetectionBorder(img.rows, img.cols, det_border_);
+  int h = 0, w = 0;
+  DetTargetSize(img.rows + 2 * border, img.cols + 2 * border, det_limit_side_len_, det_limit_type_, &h, &w,
+                det_max_side_limit_, border ? 0.0 : det_long_image_aspect_);
+  return std::max(h, w);
+}
+
+bool OcrSystem::LooksCloserAtNothing() const {
+  return det_small_text_.below > 0.0 && det_small_text_.empty_zoom > 1.0;
 }
 
 int OcrSystem::WindowLength(const cv::Mat& img) const {
@@ -386,15 +401,26 @@ std::vector<cv::Mat> OcrSystem::ReadingCrops(const cv::Mat& page, const std::vec
   return out;
 }
 
+// pipeline.py's TextSystem.__call__: an image of which no line found is read is read again as one in which the
+// detector's first pass found nothing.
 std::vector<OcrResult> OcrSystem::Run(const cv::Mat& given, int* angle_out) {
+  bool may_look_closer = false;
+  std::vector<OcrResult> results = Read(given, false, &may_look_closer, angle_out);
+  if (results.empty() && may_look_closer) results = Read(given, true, &may_look_closer, angle_out);
+  return results;
+}
+
+// pipeline.py's TextSystem._read; found_nothing: each detection of this reading sets its first pass aside.
+std::vector<OcrResult> OcrSystem::Read(const cv::Mat& given, bool found_nothing, bool* may_look_closer,
+                                       int* angle_out) {
   cv::Mat img = given;
-  std::vector<Quad> boxes = OrderBoxes(Detect(img), reading_order_);
+  std::vector<Quad> boxes = OrderBoxes(Detect(img, found_nothing, may_look_closer), reading_order_);
   std::vector<cv::Mat> crops = CropsOf(img, boxes);
-  // pipeline.py's TextSystem._dark_text_on_light: a page of mostly light lines on a dark ground, read inverted
+  // pipeline.py's TextSystem._reads_inverted: a page of mostly light lines on a dark ground, read inverted
   if (light_text_share_ < 1.0 && !crops.empty() && LightTextShare(crops) > light_text_share_ &&
       MedianHeight(crops) >= light_text_height_) {
     cv::bitwise_not(given, img);
-    boxes = OrderBoxes(Detect(img), reading_order_);
+    boxes = OrderBoxes(Detect(img, found_nothing, may_look_closer), reading_order_);
     crops = CropsOf(img, boxes);
   }
   cv::Mat page = img;
@@ -406,7 +432,7 @@ std::vector<OcrResult> OcrSystem::Run(const cv::Mat& given, int* angle_out) {
     angle = PageAngleOf(img, boxes, labels);
     if (angle) {
       page = TurnImage(img, angle);
-      boxes = OrderBoxes(Detect(page), reading_order_);
+      boxes = OrderBoxes(Detect(page, found_nothing, may_look_closer), reading_order_);
       crops = CropsOf(page, boxes);
     }
     if (angle || !use_angle_cls_) labels.clear();  // the page's classifier answers are its lines' only when kept

@@ -26,8 +26,9 @@ class OcrSystem {
 
   // At the config's resize; an image whose text is found small, or none, is detected again, zoomed
   // (det_small_text_*); an image longer than det_max_side_limit there is detected in overlapping windows
-  // (det_window_overlap).
-  std::vector<Quad> Detect(const cv::Mat& img);
+  // (det_window_overlap). found_nothing: the first pass is set aside, the image looked at as one in which it found
+  // nothing; may_look_closer (when not null): whether that could still be done (the first pass found boxes).
+  std::vector<Quad> Detect(const cv::Mat& img, bool found_nothing = false, bool* may_look_closer = nullptr);
   // At the resize given instead of the config's, never zoomed (the page orientation's full-size pass); DB's boxes
   // grown by unclip_ratio when it is > 0, else by the border's or det_db_unclip_ratio.
   std::vector<Quad> Detect(const cv::Mat& img, int limit_side_len, const std::string& limit_type,
@@ -39,10 +40,18 @@ class OcrSystem {
   // Each crop's (text, score); a dense line (rec_dense_pitch) is read again wider, the higher score kept.
   std::vector<std::pair<std::string, float>> Recognize(const std::vector<cv::Mat>& crops);
   // The page's lines in reading order; with use_doc_orientation_classify the page is read upright, the points in
-  // `img` as given, and `angle` (when not null) is the counter-clockwise turn that made it upright.
+  // `img` as given, and `angle` (when not null) is the counter-clockwise turn that made it upright. An image of
+  // which no line found is read is read again as one in which the first pass found nothing.
   std::vector<OcrResult> Run(const cv::Mat& img, int* angle = nullptr);
 
  private:
+  // One reading of Run's; found_nothing: each detection of it sets its first pass aside (Detect).
+  std::vector<OcrResult> Read(const cv::Mat& img, bool found_nothing, bool* may_look_closer, int* angle);
+  // pipeline.py's TextDetector.input_long_side: the long side of the network's input at the config's resize (of
+  // the image's, were it seen whole, for one detected in windows).
+  int InputLongSide(const cv::Mat& img) const;
+  // An image in which the first pass finds nothing is detected again, zoomed (det_small_text_empty_zoom).
+  bool LooksCloserAtNothing() const;
   // The detector's probability map [1, 1, H, W] of the image (inside its border when it gets one) at that resize.
   Tensor RunDetector(const cv::Mat& img, int limit_side_len, const std::string& limit_type, ShapeInfo* info,
                      int* input_long_side);
