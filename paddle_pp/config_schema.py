@@ -265,6 +265,7 @@ INFERENCE: Dict[str, Dict[str, Field]] = {
         "small_text_zoom": Float(1),                 # then at most this many times the input's long side
         "small_text_height": Float(0),               # zoomed so the median comes to this; 0: always small_text_zoom
         "small_text_empty_zoom": Float(0),           # nothing found: at least this many times, past its size
+        "small_text_empty_unread": Bool(),           # ... and nothing read of what was found: the same
         "small_text_rendered_share": Float(0, high=1),   # found small, past its size where fewer pixels are flat
         "small_text_past_aspect": Float(0),          # ... and its boxes are at least this many times as long
         "small_text_unclip_ratio": Float(0, low_open=True, nullable=True),  # DB's unclip there; empty: as before

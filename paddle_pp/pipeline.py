@@ -53,6 +53,7 @@ OPTION_KEYS: Dict[str, Tuple[str, str, str]] = {
     "det_small_text_zoom": ("det", "Inference", "small_text_zoom"),
     "det_small_text_height": ("det", "Inference", "small_text_height"),
     "det_small_text_empty_zoom": ("det", "Inference", "small_text_empty_zoom"),
+    "det_small_text_empty_unread": ("det", "Inference", "small_text_empty_unread"),
     "det_small_text_rendered_share": ("det", "Inference", "small_text_rendered_share"),
     "det_small_text_past_aspect": ("det", "Inference", "small_text_past_aspect"),
     "det_small_text_unclip_ratio": ("det", "Inference", "small_text_unclip_ratio"),
@@ -191,6 +192,8 @@ class TextDetector:
         self.small_text_height = float(inference.get("small_text_height") or 0.0)  # absent: always small_text_zoom
         # an image in which the first pass finds nothing: zoomed at least this many times, past its size; absent: never
         self.small_text_empty_zoom = float(inference.get("small_text_empty_zoom") or 0.0)
+        # ... and so is one of which no line found is read (TextSystem); absent: the lines found stand
+        self.small_text_empty_unread = bool(inference.get("small_text_empty_unread", False))
         # text found small may be zoomed past the image's own size where under this share of its pixels are flat
         # (det_ops.flat_share: a photo or a scan, not rendered print); absent or 0: never past it
         self.small_text_rendered_share = float(inference.get("small_text_rendered_share") or 0.0)
@@ -220,10 +223,9 @@ class TextDetector:
 
     def detect(self, img: np.ndarray, limit_side_len: Optional[int] = None, limit_type: Optional[str] = None,
                found_nothing: bool = False) -> Tuple[np.ndarray, bool]:
-        """__call__'s boxes, and whether a closer look could still be taken: the first pass found boxes, and an
-        image in which it finds nothing gets one (small_text_empty_zoom). `found_nothing`: the first pass's boxes
-        are set aside and the image is looked at as one in which it found nothing (TextSystem reads an image again
-        so when none of the lines found was read)."""
+        """__call__'s boxes, and whether the image may be looked at again as one in which the first pass found
+        nothing when none of its lines is read (small_text_empty_unread): the first pass found boxes. `found_nothing`:
+        the first pass's boxes are set aside and the image is looked at so (TextSystem's second reading)."""
         configured = limit_side_len is None and limit_type is None
         window = self.window_length(img) if configured else 0
         if found_nothing and configured:    # the first pass is not run again: only the size of its input counts
@@ -235,7 +237,7 @@ class TextDetector:
         else:
             prob, shape_info, input_long_side = self.run_network(img, limit_side_len, limit_type)
             boxes = self.trace(img, prob, shape_info)
-        may_look_closer = configured and len(boxes) > 0 and self.looks_closer_at_nothing
+        may_look_closer = configured and len(boxes) > 0 and self.looks_closer_at_unread
         if configured:
             border = self.border_of(img)
             source_long_side = max(img.shape[:2]) + 2 * border
@@ -271,9 +273,10 @@ class TextDetector:
                                    self.limit_type, self.max_side_limit, 0.0 if border else self.long_image_aspect))
 
     @property
-    def looks_closer_at_nothing(self) -> bool:
-        """Whether an image in which the first pass finds nothing is detected again, zoomed (small_text_long_side)."""
-        return bool(self.small_text_below) and self.small_text_empty_zoom > 1.0
+    def looks_closer_at_unread(self) -> bool:
+        """Whether an image of which no line found is read is detected again as one in which the first pass finds
+        nothing, zoomed (small_text_long_side)."""
+        return self.small_text_empty_unread and bool(self.small_text_below) and self.small_text_empty_zoom > 1.0
 
     def zooms_past_own_size(self, img: np.ndarray, boxes: np.ndarray) -> bool:
         """Whether the text the first pass found small in this image may be zoomed past the image's own size: words
@@ -698,8 +701,9 @@ class TextSystem:
         """The lines of an image in reading order. `classify=False` skips the line classifier for this call
         (PaddleOCR's `ocr(..., cls=False)`); `keep_crops` gives each result the crop its text was read from.
         An image of which no line found is read (every one under drop_score) is read again as one in which the
-        detector's first pass found nothing, zoomed (TextDetector.detect): what it found there was not legible
-        text, and the words it missed at that size are found enlarged, as in an image in which it finds nothing."""
+        detector's first pass found nothing, zoomed (det Inference.small_text_empty_unread; TextDetector.detect):
+        what it found there was not legible text, and the words it missed at that size are found enlarged, as in
+        an image in which it finds nothing."""
         lines, may_look_closer = self._read(img, classify, keep_crops)
         if not lines and may_look_closer:
             lines, _ = self._read(img, classify, keep_crops, found_nothing=True)

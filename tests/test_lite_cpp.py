@@ -102,6 +102,13 @@ def cpp_config(tmp_path_factory):
     return write_cpp_config(tmp_path_factory.mktemp("cfg") / "ocr_config.txt")
 
 
+def _config_without(base: Path, tmp_path: Path, key: str) -> Path:
+    """The config as written before `key` existed."""
+    out = tmp_path / "without.txt"
+    out.write_text("".join(line + "\n" for line in base.read_text().splitlines() if line.split(" ", 1)[0] != key))
+    return out
+
+
 def _variant_config(base: Path, tmp_path: Path, **changes) -> Path:
     lines = []
     for line in base.read_text().splitlines():
@@ -679,6 +686,20 @@ def test_cpp_system_shrinks_long_images_to_the_cap_without_windows(driver, cpp_c
     assert [r["transcription"] for r in got] == [r["transcription"] for r in ref]
 
 
+def test_cpp_system_keeps_what_it_found_unread_when_told_as_python(driver, cpp_config, onnx_models, dict_path,
+                                                                    tmp_path):
+    """det_small_text_empty_unread 0: the scribbled page's scribble, found and dropped, stands; nothing is read, and
+    the detector runs once, as in Python. A config written before the key reads so too."""
+    img = IMAGES["scribbled_tiny_print"]
+    assert _python_system(onnx_models, dict_path, small_text_empty_unread=False)(img) == []
+    for config in (_variant_config(cpp_config, tmp_path, det_small_text_empty_unread=0),
+                   _config_without(cpp_config, tmp_path, "det_small_text_empty_unread")):
+        det_sides = []
+        got = _run_piped_system(driver, config, dict_path, _save(tmp_path / "img.npy", img), onnx_models,
+                                det_sides=det_sides)
+        assert got == [] and det_sides == [960]
+
+
 @pytest.mark.parametrize("name", [n for n in ("080", "long_receipt", "tight_line", "long_line_turned") if n in IMAGES])
 def test_cpp_system_as_paddleocr_matches_python(driver, onnx_models, dict_path, tmp_path, name):
     """`make_cpp_config --as_paddleocr`: the demo detects, turns, crops, batches and orders lines as PaddleOCR does,
@@ -758,6 +779,7 @@ def test_config_comes_from_the_yaml(cpp_config):
     assert values["cls_turned_view"] == "1" and cls["Inference"]["turned_view"] is True
     assert float(values["det_small_text_unclip_ratio"]) == det["Inference"]["small_text_unclip_ratio"] == 1.8
     assert float(values["det_small_text_empty_zoom"]) == det["Inference"]["small_text_empty_zoom"] == 2
+    assert values["det_small_text_empty_unread"] == "1" and det["Inference"]["small_text_empty_unread"] is True
     assert float(values["det_small_text_rendered_share"]) == det["Inference"]["small_text_rendered_share"] == 0.9
     assert float(values["det_small_text_past_aspect"]) == det["Inference"]["small_text_past_aspect"] == 2
     assert float(values["det_scale"]) == det["Inference"]["scale"]

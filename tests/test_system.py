@@ -275,8 +275,10 @@ def test_a_page_where_nothing_is_found_is_detected_again_past_its_size(ocr, monk
 def test_a_page_of_which_nothing_found_is_read_is_looked_at_closer(ocr, monkeypatch):
     """A page whose first pass finds only lines the recognizer drops (a scribble read at a score under drop_score)
     is read again as one in which the first pass found nothing: zoomed twice (1920) without running the first pass
-    again, and its print is read. With det_small_text_empty_zoom 0 (or PaddleOCR's pipeline) it gives nothing, and
-    the scribble alone is all the first pass found."""
+    again, and its print is read (det.yml's small_text_empty_unread). With det_small_text_empty_unread false,
+    det_small_text_empty_zoom 0 or PaddleOCR's pipeline it gives nothing: the scribble alone is all the first pass
+    found."""
+    assert ocr.configs["det"]["Inference"]["small_text_empty_unread"] is True
     page = fixtures.scribbled_tiny_print_page()
     prob, shape_info, side = ocr.system.detector.run_network(page)
     scribble = ocr.system.detector.trace(page, prob, shape_info)
@@ -287,7 +289,7 @@ def test_a_page_of_which_nothing_found_is_read_is_looked_at_closer(ocr, monkeypa
     lines = ocr.ocr_results(page)
     assert sides == [960, 1920]
     assert [squash(r.transcription) for r in lines] == [squash(text) for text, _ in fixtures.DOC_LINES]
-    for options in ({"det_small_text_empty_zoom": 0}, {"as_paddleocr": True}):
+    for options in ({"det_small_text_empty_unread": False}, {"det_small_text_empty_zoom": 0}, {"as_paddleocr": True}):
         kept = PPOCR(**options)
         kept_sides = _detector_input_sides(kept, monkeypatch)
         assert kept.ocr_results(page) == [] and kept_sides == [960], options

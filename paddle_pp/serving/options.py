@@ -45,6 +45,8 @@ OCR_OPTIONS: Dict[str, Tuple[Field, _Target, str]] = {
                                     "small_text_unclip_ratio"),
     "det_small_text_empty_zoom": (option_field("det_small_text_empty_zoom"), lambda ocr: ocr.system.detector,
                                   "small_text_empty_zoom"),
+    "det_small_text_empty_unread": (option_field("det_small_text_empty_unread"), lambda ocr: ocr.system.detector,
+                                    "small_text_empty_unread"),
     "det_small_text_rendered_share": (option_field("det_small_text_rendered_share"),
                                       lambda ocr: ocr.system.detector, "small_text_rendered_share"),
     "det_small_text_past_aspect": (option_field("det_small_text_past_aspect"), lambda ocr: ocr.system.detector,

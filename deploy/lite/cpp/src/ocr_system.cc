@@ -85,7 +85,7 @@ std::vector<Quad> OcrSystem::Detect(const cv::Mat& img, bool found_nothing, bool
     prob = RunDetector(img, det_limit_side_len_, det_limit_type_, &info, &input_long_side);
     boxes = Trace(img, prob, info, 0.0);
   }
-  if (may_look_closer) *may_look_closer = !boxes.empty() && LooksCloserAtNothing();
+  if (may_look_closer) *may_look_closer = !boxes.empty() && LooksCloserAtUnread();
   int border = DetectionBorder(img.rows, img.cols, det_border_);
   int source_long_side = std::max(img.rows, img.cols) + 2 * border;
   // windows bound the input at any scale: the zoom is capped only where the image is seen whole
@@ -120,8 +120,8 @@ int OcrSystem::InputLongSide(const cv::Mat& img) const {
   return std::max(h, w);
 }
 
-bool OcrSystem::LooksCloserAtNothing() const {
-  return det_small_text_.below > 0.0 && det_small_text_.empty_zoom > 1.0;
+bool OcrSystem::LooksCloserAtUnread() const {
+  return det_small_text_.empty_unread && det_small_text_.below > 0.0 && det_small_text_.empty_zoom > 1.0;
 }
 
 int OcrSystem::WindowLength(const cv::Mat& img) const {

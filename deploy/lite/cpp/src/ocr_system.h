@@ -50,8 +50,9 @@ class OcrSystem {
   // pipeline.py's TextDetector.input_long_side: the long side of the network's input at the config's resize (of
   // the image's, were it seen whole, for one detected in windows).
   int InputLongSide(const cv::Mat& img) const;
-  // An image in which the first pass finds nothing is detected again, zoomed (det_small_text_empty_zoom).
-  bool LooksCloserAtNothing() const;
+  // An image of which no line found is read is detected again as one in which the first pass finds nothing, zoomed
+  // (det_small_text_empty_unread, det_small_text_empty_zoom).
+  bool LooksCloserAtUnread() const;
   // The detector's probability map [1, 1, H, W] of the image (inside its border when it gets one) at that resize.
   Tensor RunDetector(const cv::Mat& img, int limit_side_len, const std::string& limit_type, ShapeInfo* info,
                      int* input_long_side);

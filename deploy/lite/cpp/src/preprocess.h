@@ -67,6 +67,7 @@ struct SmallText {
   double height = 0.0;  // 0: always `zoom` times
   double unclip_ratio = 0.0;  // DB's unclip ratio in the second pass; 0: as in the first
   double empty_zoom = 0.0;  // nothing found: at least this many times, past the image's own size; 0: never
+  bool empty_unread = false;  // ... and so, nothing read of what was found (OcrSystem::Run); false: never
   double rendered_share = 0.0;  // found small: past the image's own size under this FlatShare; 0: never
   double past_aspect = 0.0;     // ... and where MedianAspect is at least this; 0: whatever the boxes' shape
 };
