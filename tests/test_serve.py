@@ -329,6 +329,23 @@ def test_looking_again_where_nothing_is_found_is_a_request_option(client):
     assert texts(post().json()) == default
 
 
+def test_looking_again_where_nothing_is_read_is_a_request_option(client):
+    """det_small_text_empty_unread: a page whose first pass finds only a scribble, which is not read, is read as
+    one in which nothing was found by default, and gives no lines with false; a value that is not a boolean is a 422
+    naming the option; the worker is restored after."""
+    page = cv2.imencode(".png", fixtures.scribbled_tiny_print_page())[1].tobytes()
+
+    def post(query=""):
+        return client.post(f"/ocr{query}", content=page, headers={"Content-Type": "image/png"})
+
+    default = texts(post().json())
+    assert squeezed(default) == squeezed(text for text, _ in fixtures.DOC_LINES)
+    assert texts(post("?det_small_text_empty_unread=false").json()) == []
+    assert "det_small_text_empty_unread" in assert_error(post("?det_small_text_empty_unread=maybe"), 422,
+                                                         "bad_option")
+    assert texts(post().json()) == default
+
+
 def test_zooming_a_photo_past_its_size_is_a_request_option(client):
     """det_small_text_rendered_share, det_small_text_past_aspect: the small print of a photographed page is detected
     again past the page's size by default, and at its size with a share of 0 or an aspect its lines do not reach
