@@ -233,7 +233,7 @@ class TextDetector:
             input_long_side = self.input_long_side(img)
         elif window:
             boxes = self.detect_in_windows(img, window)
-            input_long_side = int(max(img.shape[:2]) * self.scale_of(img))   # of the image, were it seen whole
+            input_long_side = self.input_long_side(img)
         else:
             prob, shape_info, input_long_side = self.run_network(img, limit_side_len, limit_type)
             boxes = self.trace(img, prob, shape_info)
