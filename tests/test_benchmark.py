@@ -116,6 +116,8 @@ def test_orient_system_turns_pages_upright_first(models_dir, tmp_path):
     sideways = np.ascontiguousarray(np.rot90(img, -1))
     assert [r["transcription"] for r in oriented.ocr(sideways)] == [r["transcription"] for r in plain.ocr(img)]
     assert oriented.stages(1.0)["det_post"] >= 0      # the second detection is timed as a detection too
+    # the system's detections (TextDetector.detect) are timed: the detector's stage holds its pre and inference
+    assert plain.clock.get("det") >= plain.clock.get("det_pre") + plain.clock.get("det_infer") > 0
 
 
 def test_whole_system_classifies_every_crop_whole(models_dir, tmp_path):

@@ -162,6 +162,10 @@ class Timed:
         """An engine's batches run at once (pipeline.run_in_groups): timed as one call, wall time."""
         return self._timed(self._target.run_many, *args, **kwargs)
 
+    def detect(self, *args: Any, **kwargs: Any) -> Any:
+        """A detector's boxes as TextSystem asks for them (pipeline.TextDetector.detect): timed as its call."""
+        return self._timed(self._target.detect, *args, **kwargs)
+
     def _timed(self, function: Any, *args: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
         try:
