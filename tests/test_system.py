@@ -80,7 +80,6 @@ def test_a_short_word_the_classifier_calls_turned_is_kept_upright_by_its_turned_
     assert [r.transcription for r in PPOCR(cls_turned_view=False).ocr_results(img)] != [fixtures.SHORT_WORD]
 
 
-
 def test_a_box_that_cuts_through_a_trailing_colon_is_read_widened_there(ocr, monkeypatch):
     """rec.yml's widen_inked_ends: a box ending on the colon of "TOTAL:" (the detector's boxes often cut trailing
     punctuation) is read widened there, colon and all, the line keeping its box and its word clipped to it (the
