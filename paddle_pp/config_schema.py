@@ -269,6 +269,7 @@ INFERENCE: Dict[str, Dict[str, Field]] = {
         "small_text_rendered_share": Float(0, high=1),   # found small, past its size where fewer pixels are flat
         "small_text_past_aspect": Float(0),          # ... and its boxes are at least this many times as long
         "small_text_unclip_ratio": Float(0, low_open=True, nullable=True),  # DB's unclip there; empty: as before
+        "small_text_score_mode": OneOf("fast", "slow", nullable=True),      # DB's box score there; empty: as before
         "mean": ListOf(Float(), length=3),
         "std": ListOf(Float(0, low_open=True), length=3),
         "scale": Float(0, low_open=True),

@@ -57,6 +57,7 @@ OPTION_KEYS: Dict[str, Tuple[str, str, str]] = {
     "det_small_text_rendered_share": ("det", "Inference", "small_text_rendered_share"),
     "det_small_text_past_aspect": ("det", "Inference", "small_text_past_aspect"),
     "det_small_text_unclip_ratio": ("det", "Inference", "small_text_unclip_ratio"),
+    "det_small_text_score_mode": ("det", "Inference", "small_text_score_mode"),
     "det_db_thresh": ("det", "PostProcess", "thresh"),
     "det_db_box_thresh": ("det", "PostProcess", "box_thresh"),
     "det_db_unclip_ratio": ("det", "PostProcess", "unclip_ratio"),
@@ -200,8 +201,9 @@ class TextDetector:
         # ... and only where its boxes are at least this many times as long as high (det_ops.median_aspect: words
         # and lines, not pieces of large letters); absent or 0: whatever their shape
         self.small_text_past_aspect = float(inference.get("small_text_past_aspect") or 0.0)
-        # DB's unclip ratio in that second pass (absent or empty: as in the first)
+        # DB's unclip ratio and box score in that second pass (absent or empty: as in the first)
         self.small_text_unclip_ratio: Optional[float] = inference.get("small_text_unclip_ratio")
+        self.small_text_score_mode: Optional[str] = inference.get("small_text_score_mode")
         self.mean, self.std, self.scale = inference["mean"], inference["std"], float(inference["scale"])
         self.postprocess = DBPostProcess(**_postprocess_kwargs(cfg))
 
@@ -258,9 +260,9 @@ class TextDetector:
             if zoomed and window:
                 boxes = self.detect_in_windows(img, window, zoomed / source_long_side)
             elif zoomed:
-                boxes, _ = self.detect_once(img, zoomed, "resize_long", self.small_text_unclip_ratio)
+                boxes, _ = self.detect_once(img, zoomed, "resize_long", second_pass=True)
             elif not window and len(boxes) and long_side(None, past):
-                boxes = self.trace(img, prob, shape_info, self.small_text_unclip_ratio)   # only the cap stops it
+                boxes = self.trace(img, prob, shape_info, second_pass=True)   # only the cap stops it
         return boxes, may_look_closer
 
     def input_long_side(self, img: np.ndarray) -> int:
@@ -307,7 +309,7 @@ class TextDetector:
         """The boxes of a long image detected window by window along its long side, then joined
         (det_windows.merge_window_boxes). The first pass: windows `window` long at the detector's resize (the
         image's own scale). The zoomed pass (`zoom_scale`, the image's scale there): windows that come to
-        max_side_limit at that scale, their boxes grown by small_text_unclip_ratio. Windows overlap by
+        max_side_limit at that scale, traced as a second pass (`trace`). Windows overlap by
         window_overlap of the short side; one window's input is in memory at a time."""
         h, w = img.shape[:2]
         axis = 0 if h >= w else 1
@@ -321,16 +323,15 @@ class TextDetector:
                 boxes, _ = self.detect_once(part)
             else:
                 boxes, _ = self.detect_once(part, int(max(part.shape[:2]) * zoom_scale), "resize_long",
-                                            self.small_text_unclip_ratio)
+                                            second_pass=True)
             found.append(boxes + np.float32([0, start] if axis == 0 else [start, 0]))
         return merge_window_boxes(found, spans, axis, img.shape[:2])
 
     def detect_once(self, img: np.ndarray, limit_side_len: Optional[int] = None, limit_type: Optional[str] = None,
-                    unclip_ratio: Optional[float] = None) -> Tuple[np.ndarray, int]:
-        """One pass of the network: the boxes (grown by `unclip_ratio` when given, else by the border's or
-        PostProcess's), and the long side of the network's input."""
+                    second_pass: bool = False) -> Tuple[np.ndarray, int]:
+        """One pass of the network: the boxes (traced as `trace` does), and the long side of the network's input."""
         prob, shape_info, input_long_side = self.run_network(img, limit_side_len, limit_type)
-        return self.trace(img, prob, shape_info, unclip_ratio), input_long_side
+        return self.trace(img, prob, shape_info, second_pass), input_long_side
 
     def run_network(self, img: np.ndarray, limit_side_len: Optional[int] = None,
                     limit_type: Optional[str] = None) -> Tuple[np.ndarray, np.ndarray, int]:
@@ -341,14 +342,17 @@ class TextDetector:
                                           bordered=bool(border))
         return self.engine(chw[None]), shape_info, max(chw.shape[1:])
 
-    def trace(self, img: np.ndarray, prob: np.ndarray, shape_info: np.ndarray,
-              unclip_ratio: Optional[float] = None) -> np.ndarray:
-        """The boxes of a probability map of `img` (run_network's), grown by `unclip_ratio` when given, else by
-        the border's or PostProcess's, in the image's pixels."""
+    def trace(self, img: np.ndarray, prob: np.ndarray, shape_info: np.ndarray, second_pass: bool = False) -> np.ndarray:
+        """The boxes of a probability map of `img` (run_network's) in the image's pixels. A `second_pass` (for text
+        found small, or nothing found) grows them by small_text_unclip_ratio and scores them by small_text_score_mode
+        where given; otherwise, and where not given, they are grown by the border's unclip ratio (an image inside its
+        border) or PostProcess's, and scored by PostProcess's score_mode."""
         border = self.border_of(img)
+        unclip_ratio = self.small_text_unclip_ratio if second_pass else None
         if unclip_ratio is None and border:
             unclip_ratio = self.border_unclip_ratio
-        boxes = self.postprocess(prob, shape_info[None], unclip_ratio)[0]
+        score_mode = self.small_text_score_mode if second_pass else None
+        boxes = self.postprocess(prob, shape_info[None], unclip_ratio, score_mode)[0]
         if border:
             boxes = [np.asarray(box, dtype=np.float32) - np.float32(border) for box in boxes]  # clipped below
         return filter_tag_det_res(boxes, img.shape)

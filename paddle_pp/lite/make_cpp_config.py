@@ -52,6 +52,8 @@ def cpp_config_lines(det_cfg: Dict, cls_cfg: Dict, rec_cfg: Dict, system: Dict, 
         ("det_small_text_zoom", float(det_inf.get("small_text_zoom") or 1.0)),
         ("det_small_text_height", float(det_inf.get("small_text_height") or 0.0)),  # 0: always the zoom
         ("det_small_text_unclip_ratio", float(det_inf.get("small_text_unclip_ratio") or 0.0)),  # 0: as the first
+        # the second pass's box score; the first pass's where not given
+        ("det_small_text_score_mode", det_inf.get("small_text_score_mode") or det_post.get("score_mode", "fast")),
         ("det_small_text_empty_zoom", float(det_inf.get("small_text_empty_zoom") or 0.0)),  # 0: nothing found stands
         ("det_small_text_empty_unread", bool(det_inf.get("small_text_empty_unread", False))),  # nothing read stands
         ("det_small_text_rendered_share", float(det_inf.get("small_text_rendered_share") or 0.0)),  # 0: own size

@@ -88,32 +88,43 @@ def unclip(box: np.ndarray, unclip_ratio: float) -> List[np.ndarray]:
     return offset.Execute(distance)
 
 
+SCORE_MODES = ("fast", "slow")
+
+
+def check_score_mode(score_mode: str) -> str:
+    """`score_mode` when DB knows it (fast: the mean of the map in the box's rectangle; slow: in the traced region
+    itself), else a ValueError."""
+    if score_mode not in SCORE_MODES:
+        raise ValueError(f"score_mode must be 'slow' or 'fast', got {score_mode!r}")
+    return score_mode
+
+
 class DBPostProcess:
     """Turn DB probability maps into quadrilateral text boxes in source-image pixels."""
 
     def __init__(self, thresh: float = 0.3, box_thresh: float = 0.6, max_candidates: int = 1000,
                  unclip_ratio: float = 1.5, use_dilation: bool = False, score_mode: str = "fast",
                  nested_thresh: Optional[float] = None):
-        if score_mode not in ("slow", "fast"):
-            raise ValueError(f"score_mode must be 'slow' or 'fast', got {score_mode!r}")
         self.thresh = thresh
         self.box_thresh = box_thresh
         self.max_candidates = max_candidates
         self.unclip_ratio = unclip_ratio
         self.min_size = 3
-        self.score_mode = score_mode
+        self.score_mode = check_score_mode(score_mode)
         self.nested_thresh = nested_thresh   # None or 0: keep nested boxes (PaddleOCR)
         self.dilation_kernel: Optional[np.ndarray] = (
             np.array([[1, 1], [1, 1]], dtype=np.uint8) if use_dilation else None)
 
     def boxes_from_bitmap(self, pred: np.ndarray, bitmap: np.ndarray, dest_width: float,
-                          dest_height: float, unclip_ratio: Optional[float] = None) -> Tuple[np.ndarray, List[float]]:
+                          dest_height: float, unclip_ratio: Optional[float] = None,
+                          score_mode: Optional[str] = None) -> Tuple[np.ndarray, List[float]]:
         """Boxes (int32 [K, 4, 2], source coordinates) and their scores from one map.
 
-        ``pred`` is the HxW float32 probability map, ``bitmap`` its binarization; ``unclip_ratio`` replaces the
-        configured one for this map.
+        ``pred`` is the HxW float32 probability map, ``bitmap`` its binarization; ``unclip_ratio`` and
+        ``score_mode`` replace the configured ones for this map.
         """
         unclip_ratio = self.unclip_ratio if unclip_ratio is None else unclip_ratio
+        score_mode = self.score_mode if score_mode is None else check_score_mode(score_mode)
         height, width = bitmap.shape
         # A 0/1 uint8 copy: findContours only tests pixels for non-zero, so this finds the same contours as
         # the reference's (bitmap * 255) without its int64 temporary (0.4 ms per 960x736 map).
@@ -130,7 +141,7 @@ class DBPostProcess:
             points, sside = get_mini_boxes(contour)
             if sside < self.min_size:
                 continue
-            if self.score_mode == "fast":
+            if score_mode == "fast":
                 score = box_score_fast(pred, points)
             else:
                 score = box_score_slow(pred, contour)
@@ -153,10 +164,10 @@ class DBPostProcess:
             return np.zeros((0, 4, 2), dtype=np.int32), scores
         return np.stack(boxes).astype(np.int32), scores
 
-    def __call__(self, pred: Union[np.ndarray, dict], shape_list: np.ndarray,
-                 unclip_ratio: Optional[float] = None) -> List[np.ndarray]:
+    def __call__(self, pred: Union[np.ndarray, dict], shape_list: np.ndarray, unclip_ratio: Optional[float] = None,
+                 score_mode: Optional[str] = None) -> List[np.ndarray]:
         """Boxes per image. ``pred``: [N, 1, H, W] or [N, H, W] (or {'maps': ...}); ``shape_list``: [N, 4];
-        ``unclip_ratio``: this call's instead of the configured one."""
+        ``unclip_ratio``, ``score_mode``: this call's instead of the configured ones."""
         if isinstance(pred, dict):
             pred = pred["maps"]
         pred = np.asarray(pred)
@@ -175,7 +186,7 @@ class DBPostProcess:
                 mask = cv2.dilate(segmentation[i].astype(np.uint8), self.dilation_kernel)
             else:
                 mask = segmentation[i]
-            boxes, _ = self.boxes_from_bitmap(pred[i], mask, src_w, src_h, unclip_ratio)
+            boxes, _ = self.boxes_from_bitmap(pred[i], mask, src_w, src_h, unclip_ratio, score_mode)
             if self.nested_thresh:
                 boxes = boxes[drop_nested(boxes, self.nested_thresh)]
             result.append(boxes)

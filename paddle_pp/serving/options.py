@@ -43,6 +43,8 @@ OCR_OPTIONS: Dict[str, Tuple[Field, _Target, str]] = {
                               "small_text_height"),
     "det_small_text_unclip_ratio": (option_field("det_small_text_unclip_ratio"), lambda ocr: ocr.system.detector,
                                     "small_text_unclip_ratio"),
+    "det_small_text_score_mode": (option_field("det_small_text_score_mode"), lambda ocr: ocr.system.detector,
+                                  "small_text_score_mode"),
     "det_small_text_empty_zoom": (option_field("det_small_text_empty_zoom"), lambda ocr: ocr.system.detector,
                                   "small_text_empty_zoom"),
     "det_small_text_empty_unread": (option_field("det_small_text_empty_unread"), lambda ocr: ocr.system.detector,

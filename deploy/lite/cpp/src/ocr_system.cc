@@ -83,7 +83,7 @@ std::vector<Quad> OcrSystem::Detect(const cv::Mat& img, bool found_nothing, bool
     input_long_side = InputLongSide(img);
   } else {
     prob = RunDetector(img, det_limit_side_len_, det_limit_type_, &info, &input_long_side);
-    boxes = Trace(img, prob, info, 0.0);
+    boxes = Trace(img, prob, info, false);
   }
   if (may_look_closer) *may_look_closer = !boxes.empty() && LooksCloserAtUnread();
   int border = DetectionBorder(img.rows, img.cols, det_border_);
@@ -103,9 +103,9 @@ std::vector<Quad> OcrSystem::Detect(const cv::Mat& img, bool found_nothing, bool
   int zoomed = past ? past_it : own_size;
   if (zoomed && boxes.empty() && SingleColour(img)) zoomed = 0;  // a blank page: nothing to look at closer
   if (zoomed && window) return DetectInWindows(img, window, double(zoomed) / source_long_side);
-  if (zoomed) return Detect(img, zoomed, "resize_long", nullptr, det_small_text_.unclip_ratio);
+  if (zoomed) return Detect(img, zoomed, "resize_long", nullptr, true);
   if (!window && !boxes.empty() && long_side(0, past))  // only the cap stops it
-    return Trace(img, prob, info, det_small_text_.unclip_ratio);
+    return Trace(img, prob, info, true);
   return boxes;
 }
 
@@ -144,8 +144,8 @@ std::vector<Quad> OcrSystem::DetectInWindows(const cv::Mat& img, int window, dou
                               : img(cv::Rect(span.first, 0, length, img.rows))).clone();
     std::vector<Quad> boxes =
         zoom_scale > 0.0 ? Detect(part, static_cast<int>(std::max(part.rows, part.cols) * zoom_scale), "resize_long",
-                                  nullptr, det_small_text_.unclip_ratio)
-                         : Detect(part, det_limit_side_len_, det_limit_type_, nullptr, 0.0);
+                                  nullptr, true)
+                         : Detect(part, det_limit_side_len_, det_limit_type_, nullptr, false);
     const cv::Point2f shift = axis == 0 ? cv::Point2f(0.f, float(span.first)) : cv::Point2f(float(span.first), 0.f);
     for (Quad& box : boxes)
       for (cv::Point2f& p : box) p += shift;
@@ -155,10 +155,10 @@ std::vector<Quad> OcrSystem::DetectInWindows(const cv::Mat& img, int window, dou
 }
 
 std::vector<Quad> OcrSystem::Detect(const cv::Mat& img, int limit_side_len, const std::string& limit_type,
-                                    int* input_long_side, double unclip_ratio) {
+                                    int* input_long_side, bool second_pass) {
   ShapeInfo info;
   Tensor prob = RunDetector(img, limit_side_len, limit_type, &info, input_long_side);
-  return Trace(img, prob, info, unclip_ratio);
+  return Trace(img, prob, info, second_pass);
 }
 
 Tensor OcrSystem::RunDetector(const cv::Mat& img, int limit_side_len, const std::string& limit_type, ShapeInfo* info,
@@ -180,14 +180,15 @@ Tensor OcrSystem::RunDetector(const cv::Mat& img, int limit_side_len, const std:
 }
 
 std::vector<Quad> OcrSystem::Trace(const cv::Mat& img, const Tensor& prob, const ShapeInfo& info,
-                                   double unclip_ratio) const {
+                                   bool second_pass) const {
   int border = DetectionBorder(img.rows, img.cols, det_border_);
   int h = int(prob.shape[2]), w = int(prob.shape[3]);
   DBParams db = db_;
-  if (unclip_ratio > 0)
-    db.unclip_ratio = unclip_ratio;
+  if (second_pass && det_small_text_.unclip_ratio > 0)
+    db.unclip_ratio = det_small_text_.unclip_ratio;
   else if (border && det_border_.unclip_ratio > 0)
     db.unclip_ratio = det_border_.unclip_ratio;
+  if (second_pass && !det_small_text_.score_mode.empty()) db.score_mode = det_small_text_.score_mode;
   std::vector<Quad> boxes = DBPostProcess(prob.data.data(), h, w, info, db);
   for (Quad& box : boxes)
     for (cv::Point2f& p : box) p -= cv::Point2f(float(border), float(border));

@@ -29,10 +29,10 @@ class OcrSystem {
   // (det_window_overlap). found_nothing: the first pass is set aside, the image looked at as one in which it found
   // nothing; may_look_closer (when not null): whether that could still be done (the first pass found boxes).
   std::vector<Quad> Detect(const cv::Mat& img, bool found_nothing = false, bool* may_look_closer = nullptr);
-  // At the resize given instead of the config's, never zoomed (the page orientation's full-size pass); DB's boxes
-  // grown by unclip_ratio when it is > 0, else by the border's or det_db_unclip_ratio.
+  // At the resize given instead of the config's, never zoomed (the page orientation's full-size pass), traced as
+  // Trace does.
   std::vector<Quad> Detect(const cv::Mat& img, int limit_side_len, const std::string& limit_type,
-                           int* input_long_side = nullptr, double unclip_ratio = 0.0);
+                           int* input_long_side = nullptr, bool second_pass = false);
   // Rotates crops classified '180' with a score above cls_thresh, in place; returns (label index, score). A crop
   // not found upright whole scoring above cls_upright_sure is also classified turned by 180 degrees
   // (cls_turned_view) and, when wider than cls_pieces_above heights, in pieces (ClsPieceSpans), the votes combined.
@@ -56,9 +56,11 @@ class OcrSystem {
   // The detector's probability map [1, 1, H, W] of the image (inside its border when it gets one) at that resize.
   Tensor RunDetector(const cv::Mat& img, int limit_side_len, const std::string& limit_type, ShapeInfo* info,
                      int* input_long_side);
-  // DB's boxes of that map in the image's pixels, grown by unclip_ratio when > 0, else by the border's or
-  // det_db_unclip_ratio.
-  std::vector<Quad> Trace(const cv::Mat& img, const Tensor& prob, const ShapeInfo& info, double unclip_ratio) const;
+  // DB's boxes of that map in the image's pixels. A second pass (for text found small, or nothing found) grows them
+  // by det_small_text_unclip_ratio and scores them by det_small_text_score_mode where given; otherwise, and where
+  // not given, they are grown by the border's unclip ratio (an image inside its border) or det_db_unclip_ratio, and
+  // scored by det_db_score_mode.
+  std::vector<Quad> Trace(const cv::Mat& img, const Tensor& prob, const ShapeInfo& info, bool second_pass) const;
   // pipeline.py's TextDetector.window_length / detect_in_windows: the windows' long side at the config's resize
   // (0: whole), and the boxes found window by window, joined (det_windows.h); zoom_scale > 0: the zoomed pass.
   int WindowLength(const cv::Mat& img) const;

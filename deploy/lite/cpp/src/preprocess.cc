@@ -104,6 +104,7 @@ SmallText ReadSmallText(const Config& c) {
   if (c.Has("det_small_text_zoom")) small.zoom = c.Double("det_small_text_zoom");
   if (c.Has("det_small_text_height")) small.height = c.Double("det_small_text_height");
   if (c.Has("det_small_text_unclip_ratio")) small.unclip_ratio = c.Double("det_small_text_unclip_ratio");
+  if (c.Has("det_small_text_score_mode")) small.score_mode = c.Str("det_small_text_score_mode");
   if (c.Has("det_small_text_empty_zoom")) small.empty_zoom = c.Double("det_small_text_empty_zoom");
   if (c.Has("det_small_text_empty_unread")) small.empty_unread = c.Bool("det_small_text_empty_unread");
   if (c.Has("det_small_text_rendered_share")) small.rendered_share = c.Double("det_small_text_rendered_share");

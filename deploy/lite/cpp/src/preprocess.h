@@ -66,12 +66,14 @@ struct SmallText {
   double zoom = 1.0;
   double height = 0.0;  // 0: always `zoom` times
   double unclip_ratio = 0.0;  // DB's unclip ratio in the second pass; 0: as in the first
+  std::string score_mode;     // DB's box score in the second pass (fast or slow); empty: as in the first
   double empty_zoom = 0.0;  // nothing found: at least this many times, past the image's own size; 0: never
   bool empty_unread = false;  // ... and so, nothing read of what was found (OcrSystem::Run); false: never
   double rendered_share = 0.0;  // found small: past the image's own size under this FlatShare; 0: never
   double past_aspect = 0.0;     // ... and where MedianAspect is at least this; 0: whatever the boxes' shape
 };
 // det_small_text_below / det_small_text_zoom / det_small_text_height / det_small_text_unclip_ratio /
+// det_small_text_score_mode /
 // det_small_text_empty_zoom / det_small_text_rendered_share / det_small_text_past_aspect of an ocr_config.txt;
 // configs written before the keys never zoom.
 SmallText ReadSmallText(const Config& c);
