@@ -176,6 +176,35 @@ def scribbled_tiny_print_page() -> np.ndarray:
     return page
 
 
+MINUTES = ["The committee met on Tuesday to review the budget for the coming year",
+           "and the repairs to the hall. Members agreed that the roof should be mended",
+           "first and that the old windows can wait until spring. A letter from the",
+           "council was read and accepted. The next meeting will be held on the first",
+           "Monday of the month at seven in the evening, as before. Minutes were taken",
+           "by the secretary and signed by the chair; copies are kept in the library."]
+
+
+def photographed_page(size: Tuple[int, int] = (1600, 1200)) -> np.ndarray:
+    """A page of six long lines of small print, photographed: at 0.3 times its size, tilted back (perspective),
+    lit from one side, slightly blurred, with a camera's noise, on a grey table. Its lines, about 10 px high and
+    ragged along their top (ascenders), half fill their rectangles: the zoomed second pass traces all six, and
+    scored by its rectangle (DB's fast score mode, det.yml's small_text_score_mode) two of them fall under
+    box_thresh."""
+    font_size = 40
+    page, _ = render_lines([(line, font_size) for line in MINUTES], size=(42 * font_size, 524), line_gap=24,
+                           background=245)
+    h, w = page.shape[:2]
+    width, height = size
+    x0, y0, s, k = 0.08 * width, 0.2 * height, 0.3, 0.06
+    corners = np.float32([[x0 + w * s * k, y0], [x0 + w * s * (1 - k), y0 + 0.02 * height], [x0 + w * s, y0 + h * s],
+                          [x0, y0 + h * s]])
+    warp = cv2.getPerspectiveTransform(np.float32([[0, 0], [w, 0], [w, h], [0, h]]), corners)
+    photo = cv2.warpPerspective(page, warp, size, flags=cv2.INTER_AREA, borderValue=(110, 110, 110))
+    light = np.linspace(1.0, 0.7, width, dtype=np.float32)[None, :, None]
+    blurred = cv2.GaussianBlur(photo.astype(np.float32) * light, (0, 0), 0.6)
+    return with_sensor_noise(blurred, sigma=3.0)
+
+
 def nearly_large_document() -> np.ndarray:
     """`document()` at 1.55 times on a 1600 px page: the default resize (max 960) finds its lines 24 px high
     (median), under small_text_below (28) but near small_text_height (32): zoomed 32 / 24 times, not the most."""

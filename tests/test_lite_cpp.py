@@ -146,6 +146,7 @@ def _images():
               "tiny_print": fixtures.tiny_print_page(),                     # nothing found: zoomed past its size
               "large_tiny_print": fixtures.small_print_page(),              # ... by the most, within its size
               "scribbled_tiny_print": fixtures.scribbled_tiny_print_page(),  # found, none read: looked at closer
+              "photographed_page": fixtures.photographed_page(),  # thin lines scored by their region when closer
               "blank_page": np.full((1200, 1600, 3), 255, np.uint8),        # nothing found, nothing to look at
               "long_line_turned": np.ascontiguousarray(np.rot90(fixtures.long_line_page(), 2)),  # cls in pieces
               "short_word": fixtures.short_word_page(),                    # cls turned too
@@ -255,7 +256,8 @@ def test_db_postprocess_gives_the_same_boxes(driver, cpp_config, onnx_models, tm
         raw = DBPostProcess(**kwargs)(prob, shape_info[None])[0]
         filtered = filter_tag_det_res(raw, (int(shape_info[0]), int(shape_info[1])))  # a small image's: bordered
         out = _db_post(driver, config, tmp_path, prob, shape_info)
-        assert len(raw) > 0 or name in ("document", "tiny_print", "large_tiny_print", "blank_page")  # none at 960
+        assert len(raw) > 0 or name in ("document", "tiny_print", "large_tiny_print", "blank_page",
+                                        "photographed_page")  # none at 960
         assert np.array_equal(np.array(out["raw"]).reshape(-1, 4, 2), raw.astype(np.float64)), cpp_changes
         assert np.array_equal(np.array(out["filtered"]).reshape(-1, 4, 2), filtered), cpp_changes
         assert out["median_aspect"] == median_aspect(filtered), cpp_changes   # words and lines, or pieces
@@ -621,6 +623,8 @@ def test_whole_cpp_system_matches_python(driver, cpp_config, onnx_models, dict_p
         assert det_sides == [960, 2880] and len(ref) == len(fixtures.DOC_LINES)
     if name == "scribbled_tiny_print":                   # the scribble found at 960 and dropped: read at 1920
         assert det_sides == [960, 1920] and len(ref) == len(fixtures.DOC_LINES)
+    if name == "photographed_page":                      # nothing found at 960; at 1920 six lines, slow-scored
+        assert det_sides == [960, 1920] and len(ref) == len(fixtures.MINUTES)
     if name == "blank_page":                             # a single colour: no closer look
         assert det_sides == [960] and ref == []
     if name == "nearly_large":                                     # 24 px lines: zoomed to 32 px, 4/3
@@ -698,6 +702,19 @@ def test_cpp_system_keeps_what_it_found_unread_when_told_as_python(driver, cpp_c
         got = _run_piped_system(driver, config, dict_path, _save(tmp_path / "img.npy", img), onnx_models,
                                 det_sides=det_sides)
         assert got == [] and det_sides == [960]
+
+
+def test_cpp_second_pass_scores_as_told_as_python(driver, cpp_config, onnx_models, dict_path, tmp_path):
+    """det_small_text_score_mode fast: the photographed page's second pass scores its lines by their rectangles and
+    keeps four of six, in C++ as in Python; a config written before the key scores them as the first pass does."""
+    img = IMAGES["photographed_page"]
+    ref = [r.to_dict() for r in _python_system(onnx_models, dict_path, small_text_score_mode="fast")(img)]
+    assert len(ref) == 4
+    for config in (_variant_config(cpp_config, tmp_path, det_small_text_score_mode="fast"),
+                   _config_without(cpp_config, tmp_path, "det_small_text_score_mode")):
+        got = _run_piped_system(driver, config, dict_path, _save(tmp_path / "img.npy", img), onnx_models)
+        assert [r["points"] for r in got] == [r["points"] for r in ref]
+        assert [r["transcription"] for r in got] == [r["transcription"] for r in ref]
 
 
 @pytest.mark.parametrize("name", [n for n in ("080", "long_receipt", "tight_line", "long_line_turned") if n in IMAGES])
@@ -778,6 +795,7 @@ def test_config_comes_from_the_yaml(cpp_config):
     assert float(values["cls_upright_sure"]) == cls["Inference"]["upright_sure"] == 0.99
     assert values["cls_turned_view"] == "1" and cls["Inference"]["turned_view"] is True
     assert float(values["det_small_text_unclip_ratio"]) == det["Inference"]["small_text_unclip_ratio"] == 1.8
+    assert values["det_small_text_score_mode"] == det["Inference"]["small_text_score_mode"] == "slow"
     assert float(values["det_small_text_empty_zoom"]) == det["Inference"]["small_text_empty_zoom"] == 2
     assert values["det_small_text_empty_unread"] == "1" and det["Inference"]["small_text_empty_unread"] is True
     assert float(values["det_small_text_rendered_share"]) == det["Inference"]["small_text_rendered_share"] == 0.9

@@ -157,6 +157,12 @@ def test_db_slow_vs_fast_on_triangle():
     # the triangle fills ~half of its min-area rectangle: fast score ~0.5, slow ~1.0
     assert DBPostProcess(box_thresh=0.7, score_mode="fast")(pred, shape_list)[0].shape[0] == 0
     assert DBPostProcess(box_thresh=0.7, score_mode="slow")(pred, shape_list)[0].shape[0] == 1
+    # a call's score_mode (the detector's second pass) wins over the configured one, for that call only
+    post = DBPostProcess(box_thresh=0.7, score_mode="fast")
+    assert post(pred, shape_list, score_mode="slow")[0].shape[0] == 1
+    assert post(pred, shape_list)[0].shape[0] == 0
+    with pytest.raises(ValueError, match="score_mode"):
+        post(pred, shape_list, score_mode="medium")
 
 
 def test_db_dilation_merges_one_pixel_gap():

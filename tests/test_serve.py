@@ -346,6 +346,22 @@ def test_looking_again_where_nothing_is_read_is_a_request_option(client):
     assert texts(post().json()) == default
 
 
+def test_the_second_pass_score_is_a_request_option(client):
+    """det_small_text_score_mode: the photographed page's six lines, found by the closer look, are read by default;
+    scored by their rectangles (fast) two of them are not found; another value is a 422 naming the option; the
+    worker is restored after."""
+    page = cv2.imencode(".png", fixtures.photographed_page())[1].tobytes()
+
+    def post(query=""):
+        return client.post(f"/ocr{query}", content=page, headers={"Content-Type": "image/png"})
+
+    default = texts(post().json())
+    assert len(default) == len(fixtures.MINUTES)
+    assert len(texts(post("?det_small_text_score_mode=fast").json())) == len(fixtures.MINUTES) - 2
+    assert "det_small_text_score_mode" in assert_error(post("?det_small_text_score_mode=exact"), 422, "bad_option")
+    assert texts(post().json()) == default
+
+
 def test_zooming_a_photo_past_its_size_is_a_request_option(client):
     """det_small_text_rendered_share, det_small_text_past_aspect: the small print of a photographed page is detected
     again past the page's size by default, and at its size with a share of 0 or an aspect its lines do not reach

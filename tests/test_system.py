@@ -294,6 +294,32 @@ def test_a_page_of_which_nothing_found_is_read_is_looked_at_closer(ocr, monkeypa
         assert kept.ocr_results(page) == [] and kept_sides == [960], options
 
 
+def _lines_of(lines, texts):
+    """Which of `texts` each read line is: the nearest by edit distance (small print misreads a few letters)."""
+    from paddle_pp.metrics.rec_metric import normalized_edit_distance
+
+    return [min(range(len(texts)), key=lambda i: normalized_edit_distance(r.transcription, texts[i])) for r in lines]
+
+
+def test_the_second_pass_scores_a_line_by_the_region_traced(monkeypatch):
+    """A photographed page of small print, found only by the closer look (1920): its thin lines, ragged along their
+    top, half fill their rectangles. Scored by the region traced (det.yml's small_text_score_mode: slow) all six are
+    found and read, in order; scored by the rectangle (fast, PaddleOCR's and the first pass's) two fall under
+    box_thresh. The first pass keeps PostProcess's score_mode."""
+    ocr = PPOCR(lang="en")
+    assert ocr.configs["det"]["Inference"]["small_text_score_mode"] == "slow"
+    assert ocr.system.detector.postprocess.score_mode == "fast"
+    page = fixtures.photographed_page()
+    sides = _detector_input_sides(ocr, monkeypatch)
+    lines = ocr.ocr_results(page)
+    assert sides == [960, 1920]
+    assert _lines_of(lines, fixtures.MINUTES) == list(range(len(fixtures.MINUTES)))
+    rectangle = PPOCR(lang="en", det_small_text_score_mode="fast")
+    assert _lines_of(rectangle.ocr_results(page), fixtures.MINUTES) == [0, 1, 3, 4]
+    with pytest.raises(ValueError, match="det_small_text_score_mode"):
+        PPOCR(det_small_text_score_mode="exact")
+
+
 def test_the_first_pass_input_is_known_without_running_it(ocr):
     """TextDetector.input_long_side, which the closer look at a page of which nothing was read takes instead of a
     second first pass, is the long side of the input run_network gives the network: pages, a long receipt shrunk
