@@ -161,6 +161,43 @@ def test_photograph_puts_each_page_in_a_phone_frame_with_its_labels_moved(tmp_pa
     assert run.returncode != 0 and "--fill" in run.stderr and "Traceback" not in run.stderr
 
 
+def test_photograph_holds_a_page_at_an_angle_under_a_side_light(tmp_path):
+    """--tilt: the page's top edge comes out narrower than its bottom by about that share (a perspective), every
+    label's box still on its bar; --light: one side of the frame darker than the other; a value out of range is an
+    error naming the flag."""
+    image = np.full((1000, 700, 3), 255, np.uint8)
+    items = []
+    for y in (100, 850):
+        cv2.rectangle(image, (50, y), (650, y + 40), (0, 0, 0), -1)
+        items.append({"transcription": "BAR", "points": [[50, y], [650, y], [650, y + 40], [50, y + 40]]})
+    cv2.imwrite(str(tmp_path / "page.png"), image)
+    (tmp_path / "det.txt").write_text("page.png\t" + json.dumps(items) + "\n", encoding="utf-8")
+    flat = photograph_pages(tmp_path / "det.txt", tmp_path, tmp_path / "flat", fill=0.8)
+    tilted = photograph_pages(tmp_path / "det.txt", tmp_path, tmp_path / "tilted", fill=0.8, tilt=0.2, light=0.5)
+    assert flat["images"] == tilted["images"] == 1
+
+    def bars(folder):
+        name, label = (tmp_path / folder / "label.txt").read_text().split("\t")
+        return cv2.imread(str(tmp_path / folder / name)), [np.array(item["points"]) for item in json.loads(label)]
+
+    photo, (top, bottom) = bars("tilted")
+    width = [np.linalg.norm(box[1] - box[0]) for box in (top, bottom)]
+    assert 0.75 < width[0] / width[1] < 0.9                      # 0.2 of the page narrower at the top, less here
+    for box in (top, bottom):
+        centre = box.mean(axis=0).astype(int)
+        assert photo[centre[1] - 3:centre[1] + 4, centre[0] - 3:centre[0] + 4].mean() < 40
+    flat_photo, (flat_top, flat_bottom) = bars("flat")
+    assert abs(np.linalg.norm(flat_top[1] - flat_top[0]) / np.linalg.norm(flat_bottom[1] - flat_bottom[0]) - 1) < 0.01
+    corners = [photo[:40, :40], photo[:40, -40:], photo[-40:, :40], photo[-40:, -40:]]   # the table, lit unevenly
+    flat_corners = [flat_photo[:40, :40], flat_photo[:40, -40:], flat_photo[-40:, :40], flat_photo[-40:, -40:]]
+    assert np.ptp([c.mean() for c in corners]) > 15 > np.ptp([c.mean() for c in flat_corners])
+    for flag, value in (("--tilt", "0.6"), ("--light", "1")):
+        run = subprocess.run([sys.executable, str(ROOT / "dataset_tools" / "convert.py"), "photograph",
+                              "--label_file", str(tmp_path / "det.txt"), "--image_root", str(tmp_path), "--out",
+                              str(tmp_path / "cli"), flag, value], capture_output=True, text=True)
+        assert run.returncode != 0 and flag in run.stderr and "Traceback" not in run.stderr
+
+
 def test_label_statistics_against_dictionary(tmp_path):
     (tmp_path / "rec.txt").write_text("a.jpg\tAB1\nb.jpg\tA€\n", encoding="utf-8")
     stats = label_statistics([tmp_path / "rec.txt"], ["A", "B", "1"], det=False)

@@ -137,7 +137,7 @@ def small_det_config(mode: str, **changes) -> synth_det.DetSynthConfig:
     return synth_det.DetSynthConfig(mode=mode, width=(256, 384), height=(256, 384), **changes)
 
 
-@pytest.mark.parametrize("mode", ["scene", "doc", "form"])
+@pytest.mark.parametrize("mode", ["scene", "doc", "form", "page"])
 def test_det_polygons_contain_their_text(mode, det_text_maker):
     synthesizer = synth_det.DetSynthesizer(small_det_config(mode), det_text_maker, seed=0)
     checked = 0
@@ -194,6 +194,31 @@ def test_form_has_unlabelled_rules_boxes_and_grid_clear_of_every_text(det_text_m
         # ink outside every polygon, in long straight runs: rules and the grid (a row or column of many pixels)
         assert len(rows) > 500 and (np.bincount(rows).max() > 100 or np.bincount(cols).max() > 100)
         assert not (ink & (coverage == 0)).any()                             # no text's ink outside its polygon
+
+
+def test_page_is_a_title_over_paragraphs_of_lines_set_to_the_text_width(det_text_maker):
+    """--mode page: an A4 page (its height 11.69 / 8.27 of its width), a title in larger print, then lines of body
+    text in sentences, down the page without overlapping, most as wide as the text column (set to its width), the
+    last of a paragraph shorter; every line labelled with its text."""
+    config = synth_det.DetSynthConfig(mode="page", width=(600, 640), height=(0, 0), blur_prob=0.0, noise_prob=0.0,
+                                      jpeg_prob=0.0, brightness_prob=0.0, page_rotation_degrees=(0, 0),
+                                      page_jitter=0.0, min_readable=0.0)
+    synthesizer = synth_det.DetSynthesizer(config, det_text_maker, seed=4)
+    for index in range(2):
+        image, items, _ = synthesizer.sample(index)
+        assert abs(image.shape[0] / image.shape[1] - 11.69 / 8.27) < 0.01
+        boxes = [np.array(item["points"], np.float64) for item in items]
+        heights = [box[:, 1].max() - box[:, 1].min() for box in boxes]
+        widths = [box[:, 0].max() - box[:, 0].min() for box in boxes]
+        tops = [box[:, 1].min() for box in boxes]
+        assert len(items) > 15 and tops == sorted(tops)
+        assert all(box[:, 1].max() <= below[:, 1].min() + 1 for box, below in zip(boxes, boxes[1:]))  # no overlap
+        assert heights[0] > 1.3 * np.median(heights[1:])                                            # the title
+        body = np.array(widths[1:])
+        assert (body > 0.85 * body.max()).mean() > 0.5 and (body < 0.8 * body.max()).any()        # set, and short
+        texts = " ".join(item["transcription"] for item in items[1:])
+        assert "." in texts and any(word[0].isupper() for word in texts.split())                  # sentences
+        assert all(item["transcription"] and item["transcription"] != "###" for item in items)
 
 
 def test_det_dont_care_marks_exactly_the_thin_instances(det_text_maker):

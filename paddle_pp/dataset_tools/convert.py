@@ -17,8 +17,9 @@ stack: long images (long receipts, as a test of the detector's resize): every `-
 scaled to the narrowest one's width and stacked top to bottom (`--across`: to the lowest one's height, side by side,
 left to right), their labels moved with them (`images/long_N.jpg` and `label.txt`, a detection label file).
 photograph: each labelled page as a phone photographs it (a scanned receipt photographed on a table, as a test of
-the detector's second pass): in a 3024x4032 frame, `--fill` of its height, slightly turned, blurred, with noise, its
-labels moved with it (`images/N_NAME.jpg` and `label.txt`).
+the detector's second pass): in a 3024x4032 frame, `--fill` of its height, slightly turned, held at an angle
+(`--tilt`) and lit from one side (`--light`) when asked, blurred, with noise, its labels moved with it
+(`images/N_NAME.jpg` and `label.txt`).
 """
 from __future__ import annotations
 
@@ -238,12 +239,17 @@ def stacked_across(pages: Sequence[Tuple[np.ndarray, List[dict]]]) -> Tuple[np.n
 PHONE_FRAME = (3024, 4032)     # a 12 MP phone photo held upright (width, height)
 
 
-def photograph_pages(label_file: Path, image_root: Path, out_dir: Path, fill: float, seed: int = 0) -> dict:
+def photograph_pages(label_file: Path, image_root: Path, out_dir: Path, fill: float, seed: int = 0,
+                     tilt: float = 0.0, light: float = 0.0) -> dict:
     """Each page of a detection label file as a phone photographs it (photographed()), with its labels carried
-    along: a scanned receipt held at arm's length (`fill` 0.5) or close (0.85). An unreadable image or label is
-    skipped and named in "problems"."""
+    along: a scanned receipt held at arm's length (`fill` 0.5) or close (0.85), a page held at an angle (`tilt`)
+    under a lamp to one side (`light`). An unreadable image or label is skipped and named in "problems"."""
     if not 0 < fill <= 1:
         raise DataToolError(f"--fill must be in (0, 1], got {fill}")
+    if not 0 <= tilt < 0.5:
+        raise DataToolError(f"--tilt must be in [0, 0.5), got {tilt}")
+    if not 0 <= light < 1:
+        raise DataToolError(f"--light must be in [0, 1), got {light}")
     rng = np.random.default_rng(seed)
     lines, problems = [], []
     for line_number, path, label in tqdm(list(read_label_lines(label_file)), desc="photograph", unit="img"):
@@ -252,7 +258,7 @@ def photograph_pages(label_file: Path, image_root: Path, out_dir: Path, fill: fl
         except DataToolError as error:
             problems.append(str(error))
             continue
-        image, moved = photographed(page, items, fill, rng)
+        image, moved = photographed(page, items, fill, rng, tilt, light)
         name = f"images/{len(lines):04d}_{Path(path).stem}.jpg"     # numbered: pages of one name in two folders
         write_image(out_dir / name, image)
         lines.append(f"{name}\t{format_det_label(moved)}")
@@ -260,25 +266,53 @@ def photograph_pages(label_file: Path, image_root: Path, out_dir: Path, fill: fl
     return {"images": len(lines), "problems": problems}
 
 
-def photographed(page: np.ndarray, items: List[dict], fill: float,
-                 rng: np.random.Generator) -> Tuple[np.ndarray, List[dict]]:
+def photographed(page: np.ndarray, items: List[dict], fill: float, rng: np.random.Generator, tilt: float = 0.0,
+                 light: float = 0.0) -> Tuple[np.ndarray, List[dict]]:
     """(photo, items): the page on a table of one colour in a PHONE_FRAME photo, its height `fill` of the frame's
-    (at most 0.9 of its width), turned by up to 3 degrees about its centre, then the camera's blur (sigma 1.2 px) and
-    sensor noise (sigma 4); each item's points carried by the same transform."""
+    (at most 0.9 of its width), turned by up to 3 degrees about its centre; held at an angle when `tilt` > 0 (its
+    top edge that share of its width narrower, each top corner moved in by half of it: a perspective); lit from one
+    side when `light` > 0 (the light falls by that share across the frame, from a side drawn at random); then the
+    camera's blur (sigma 1.2 px) and sensor noise (sigma 4). Each item's points are carried by the same transform."""
     width, height = PHONE_FRAME
     h, w = page.shape[:2]
-    transform = cv2.getRotationMatrix2D((w / 2, h / 2), rng.uniform(-3, 3), min(fill * height / h, 0.9 * width / w))
-    transform[:, 2] += (width / 2 - w / 2, height / 2 - h / 2)
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), rng.uniform(-3, 3), min(fill * height / h, 0.9 * width / w))
+    turn[:, 2] += (width / 2 - w / 2, height / 2 - h / 2)
+    transform = np.vstack([turn, [0.0, 0.0, 1.0]])
+    if tilt > 0:
+        corners = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+        narrowed = corners + np.float32([[tilt * w / 2, 0], [-tilt * w / 2, 0], [0, 0], [0, 0]])
+        transform = transform @ cv2.getPerspectiveTransform(corners, narrowed).astype(np.float64)
     table = np.empty((height, width, 3), np.uint8)
     table[:] = rng.integers(60, 140, size=3)
-    on_table = cv2.warpAffine(page, transform, (width, height), flags=cv2.INTER_CUBIC)
-    inside = cv2.warpAffine(np.full((h, w), 255, np.uint8), transform, (width, height), flags=cv2.INTER_NEAREST)
-    photo = cv2.GaussianBlur(np.where(inside[..., None] > 0, on_table, table), (0, 0), 1.2)
+    on_table = _warp(page, transform, (width, height), cv2.INTER_CUBIC)
+    inside = _warp(np.full((h, w), 255, np.uint8), transform, (width, height), cv2.INTER_NEAREST)
+    photo = np.where(inside[..., None] > 0, on_table, table)
+    if light > 0:
+        photo = lit_from_one_side(photo, light, rng)
+    photo = cv2.GaussianBlur(photo, (0, 0), 1.2)
     photo = np.clip(photo + rng.normal(0, 4, photo.shape), 0, 255).astype(np.uint8)
     moved = [{"transcription": item["transcription"],
-              "points": np.rint(np.asarray(item["points"], np.float64) @ transform[:, :2].T + transform[:, 2])
+              "points": np.rint(cv2.perspectiveTransform(np.asarray(item["points"], np.float64)[None], transform)[0])
               .astype(int).tolist()} for item in items]
     return photo, moved
+
+
+def _warp(image: np.ndarray, transform: np.ndarray, size: Tuple[int, int], flags: int) -> np.ndarray:
+    """The image under a 3x3 transform; an affine one by warpAffine, which photographed sets made before the tilt
+    used (warpPerspective rounds a few pixels differently)."""
+    if np.array_equal(transform[2], [0.0, 0.0, 1.0]):
+        return cv2.warpAffine(image, transform[:2], size, flags=flags)
+    return cv2.warpPerspective(image, transform, size, flags=flags)
+
+
+def lit_from_one_side(photo: np.ndarray, falloff: float, rng: np.random.Generator) -> np.ndarray:
+    """The photo under a light from one side (drawn at random): full at that side, `falloff` darker at the other."""
+    height, width = photo.shape[:2]
+    angle = rng.uniform(0, 2 * np.pi)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    along = (xs / width - 0.5) * np.cos(angle) + (ys / height - 0.5) * np.sin(angle)   # -0.71 .. 0.71
+    gain = 1.0 - falloff * (along - along.min()) / max(float(np.ptp(along)), 1e-6)
+    return np.clip(photo * gain[..., None], 0, 255).astype(np.uint8)
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -342,6 +376,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     photo.add_argument("--out", type=Path, required=True, help="output folder")
     photo.add_argument("--fill", type=float, default=0.5,
                        help="the page's height as a share of the 3024x4032 frame's (0.5: held at arm's length)")
+    photo.add_argument("--tilt", type=float, default=0.0,
+                       help="held at an angle: the page's top edge this share of its width narrower (0: flat)")
+    photo.add_argument("--light", type=float, default=0.0,
+                       help="lit from one side: the light falls by this share across the frame (0: even)")
     photo.add_argument("--seed", type=int, default=0)
     stats = commands.add_parser("stats", help="label statistics against a dictionary")
     stats.add_argument("--label_file", type=Path, nargs="+", required=True)
@@ -368,7 +406,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"skipped: {problem}", file=sys.stderr)
         print(f"{args.out}: {result['images']} long images of {result['pages']} labelled ones, label.txt")
     elif args.command == "photograph":
-        result = photograph_pages(args.label_file, args.image_root, args.out, args.fill, args.seed)
+        result = photograph_pages(args.label_file, args.image_root, args.out, args.fill, args.seed, args.tilt,
+                                  args.light)
         for problem in result["problems"]:
             print(f"skipped: {problem}", file=sys.stderr)
         print(f"{args.out}: {result['images']} photographed pages, label.txt")

@@ -3,10 +3,12 @@
     python dataset_tools/synth_det.py --num 1000 --out train_data/synth_det --mode scene --seed 0 --workers 4
     python dataset_tools/synth_det.py --num 500 --out synth_docs --mode doc --lang ch
     python dataset_tools/synth_det.py --num 200 --out synth_forms --mode form
+    python dataset_tools/synth_det.py --num 20 --out pages --mode page
 
 scene: words or lines in several fonts and sizes, each with its own rotation and perspective, placed
 without overlaps on flat / gradient / texture / user-image backgrounds. doc: horizontal lines on a page,
-then the whole page is slightly rotated and warped. Every instance's polygon is the image of a rectangle
+then the whole page is slightly rotated and warped. form: a form's fields, checkboxes and table on a page. page:
+body text on an A4 page (a title, then paragraphs of lines set to the text width), warped as doc's. Every instance's polygon is the image of a rectangle
 around its ink under the same homography that warps the ink, so it contains all of the instance's pixels.
 Instances whose polygon is thinner than --min_readable pixels are labelled "###" (don't care).
 
@@ -21,7 +23,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -30,6 +32,8 @@ from tqdm import tqdm
 
 from paddle_pp.dataset_tools import effects
 from paddle_pp.dataset_tools.synth_rec import RecSynthesizer, make_synthesizer
+from paddle_pp.dataset_tools.text_corpus import CORPUS_DIR, read_corpus_lines
+from paddle_pp.dataset_tools.fonts import pil_font
 from paddle_pp.dataset_tools.text_render import TextStyle, render_text_mask
 from paddle_pp.dataset_tools.tool_io import (DataToolError, encode_image, make_montage, tool_main,
                                              write_montage_png)
@@ -39,14 +43,17 @@ from paddle_pp.utils.label_files import format_det_label
 DONT_CARE = "###"
 
 
-MODES = ("scene", "doc", "form")
+MODES = ("scene", "doc", "form", "page")
 # form pages are drawn at the size of a page scanned at 100-150 dpi (A4 or letter), unless a config says otherwise
 FORM_PAGE = {"width": (800, 1240), "height": (1100, 1754)}
+# body-text pages: A4 (8.27 x 11.69 in) at 150-300 dpi; the height follows the width
+A4_INCHES = (8.27, 11.69)
+BODY_PAGE = {"width": (1240, 2480), "height": (1754, 3508)}
 
 
 @dataclass
 class DetSynthConfig:
-    mode: str = "scene"                               # scene | doc | form
+    mode: str = "scene"                               # scene | doc | form | page
     width: Tuple[int, int] = (512, 960)
     height: Tuple[int, int] = (512, 960)
     instances: Tuple[int, int] = (4, 14)              # attempted instances per scene image
@@ -56,8 +63,9 @@ class DetSynthConfig:
     rotation_degrees: Tuple[float, float] = (-30.0, 30.0)
     perspective_prob: float = 0.5
     perspective_jitter: float = 0.15
-    page_rotation_degrees: Tuple[float, float] = (-4.0, 4.0)   # doc and form modes
-    page_jitter: float = 0.02                          # doc and form modes, fraction of the page height
+    page_rotation_degrees: Tuple[float, float] = (-4.0, 4.0)   # doc, form and page modes
+    page_jitter: float = 0.02                          # doc, form and page modes, fraction of the page height
+    body_points: Tuple[float, float] = (9.0, 12.0)    # page mode: the body text's size in points at the page's dpi
     min_readable: float = 10.0                        # polygon thickness (px) below which text is "###"
     ink_margin: int = 2                               # pixels between ink and polygon
     gap: int = 4                                      # minimum pixels between instances
@@ -103,6 +111,9 @@ class DetSynthesizer:
         if config.mode not in MODES:
             raise DataToolError(f"unknown --mode {config.mode!r}: use {', '.join(MODES)}")
         self.config, self.text_maker, self.seed = config, text_maker, seed
+        # page mode's body text: sentences of the English corpus's words
+        self.prose_words = ([w for w in read_corpus_lines(CORPUS_DIR / "en_words.txt") if w.isalpha()]
+                            if config.mode == "page" else [])
 
     # --- one instance
     def instance_text(self, rng: np.random.Generator, line: bool):
@@ -120,6 +131,10 @@ class DetSynthesizer:
         style = TextStyle(font_size=size)
         if rng.random() < self.config.bold_prob:
             style.stroke_width = max(1, size // 24)
+        return self.ink(text, font, style)
+
+    def ink(self, text: str, font: Any, style: TextStyle) -> Optional[np.ndarray]:
+        """`render`'s mask for a given style."""
         mask = render_text_mask(text, font, style)
         if mask is None:
             return None
@@ -222,6 +237,67 @@ class DetSynthesizer:
             y = blocks[str(rng.choice(list(blocks), p=[0.45, 0.2, 0.35]))](y)
         return form.instances
 
+    # --- page of body text
+    def page(self, rng: np.random.Generator, canvas: np.ndarray, keep_masks: bool) -> List[Instance]:
+        """Body text down an A4 page (a report, a letter, a book): a title, then paragraphs of 2-8 lines set to the
+        text width in one face at `body_points` (the page's dpi from its width), 1.2-1.5 lines apart (never closer
+        than their polygons allow), the last line of each paragraph shorter; one ink colour. Each line is an instance. The caller warps page and polygons
+        together afterwards (as for `document`)."""
+        c = self.config
+        height, width = canvas.shape[:2]
+        dpi = width / A4_INCHES[0]
+        margin = int(dpi * rng.uniform(0.6, 1.0))
+        _, font = self.text_maker.choose_text_and_font(rng)
+        size = int(round(effects.uniform(rng, c.body_points) * dpi / 72))
+        pitch = int(round(size * rng.uniform(1.2, 1.5)))
+        colour = effects.contrasting_colour(rng, effects.luminance(cv2.mean(canvas)[:3]), c.min_contrast)
+        words = _prose(rng, self.prose_words)
+        instances: List[Instance] = []
+
+        def put(text: str, mask: np.ndarray, y: int) -> None:
+            h, w = mask.shape
+            alpha = mask.astype(np.float32)[..., None] * (1.0 / 255.0)
+            region = canvas[y:y + h, margin:margin + w]
+            region[:] = region * (1 - alpha) + colour.astype(np.float32) * alpha
+            polygon = np.array([[margin, y], [margin + w, y], [margin + w, y + h], [margin, y + h]], np.float64)
+            full_mask = None
+            if keep_masks:
+                full_mask = np.zeros((height, width), np.uint8)
+                full_mask[y:y + h, margin:margin + w] = mask
+            instances.append(Instance(text, polygon, full_mask))
+
+        title_words = [next(words).strip(".,;").capitalize() for _ in range(int(rng.integers(2, 7)))]
+        title = self.ink(" ".join(title_words), font, TextStyle(font_size=int(size * rng.uniform(1.5, 2.0))))
+        y = margin
+        if title is not None and title.shape[1] <= width - 2 * margin:
+            put(" ".join(title_words), title, y)
+            y += title.shape[0] + 2 * pitch
+        while True:
+            lines = int(rng.integers(2, 9))
+            for k in range(lines):
+                share = rng.uniform(0.3, 0.9) if k == lines - 1 else 1.0
+                text, mask = self.set_line(words, font, size, int((width - 2 * margin) * share))
+                if mask is None or y + mask.shape[0] >= height - margin:
+                    return instances
+                put(text, mask, y)
+                y += max(pitch, mask.shape[0] + 1)      # tall ink (a face's large ascenders) never overlaps
+            y += int(pitch * rng.uniform(0.4, 1.0))
+
+    def set_line(self, words: Iterator[str], font: Any, size: int, room: int) -> Tuple[str, Optional[np.ndarray]]:
+        """(text, ink mask) of the next words that fit in `room` pixels (at least one word)."""
+        measure = pil_font(font.path, font.index, size)
+        line = [next(words)]
+        while True:
+            word = next(words)
+            if measure.getlength(" ".join(line + [word])) > room:
+                break
+            line.append(word)
+        mask = self.ink(" ".join(line), font, TextStyle(font_size=size))
+        while mask is not None and mask.shape[1] > room and len(line) > 1:
+            line.pop()
+            mask = self.ink(" ".join(line), font, TextStyle(font_size=size))
+        return " ".join(line), mask
+
     def warp_page(self, rng: np.random.Generator, canvas: np.ndarray, instances: List[Instance]) -> np.ndarray:
         c = self.config
         height, width = canvas.shape[:2]
@@ -261,13 +337,16 @@ class DetSynthesizer:
         c = self.config
         rng = np.random.default_rng([self.seed, index])
         width, height = int(rng.integers(c.width[0], c.width[1] + 1)), int(rng.integers(c.height[0], c.height[1] + 1))
-        page = c.mode in ("doc", "form")
+        if c.mode == "page":
+            height = int(round(width * A4_INCHES[1] / A4_INCHES[0]))
+        page = c.mode in ("doc", "form", "page")
         light = True if page else None
-        weights = (3, 0, 1, 6, 0) if page else c.background_weights
+        weights = {"doc": (3, 0, 1, 6, 0), "form": (3, 0, 1, 6, 0), "page": (6, 1, 2, 1, 0)}.get(c.mode,
+                                                                                              c.background_weights)
         canvas = effects.make_background(rng, height, width, weights, self.text_maker.backgrounds, light)
         canvas = np.ascontiguousarray(canvas, dtype=np.float32)
         if page:
-            instances = (self.document if c.mode == "doc" else self.form)(rng, canvas, keep_masks)
+            instances = {"doc": self.document, "form": self.form, "page": self.page}[c.mode](rng, canvas, keep_masks)
             canvas = self.warp_page(rng, canvas, instances)
         else:
             instances = self.scene(rng, canvas, keep_masks)
@@ -278,6 +357,22 @@ class DetSynthesizer:
             points = [[int(round(px)), int(round(py))] for px, py in instance.polygon]
             items.append({"transcription": instance.text if readable else DONT_CARE, "points": points})
         return image, items, instances
+
+
+def _prose(rng: np.random.Generator, words: Sequence[str]) -> Iterator[str]:
+    """Endless sentences of 5-16 of `words`, word by word: a capital to begin, a full stop to end, now and then a
+    comma or a number."""
+    while True:
+        sentence = [str(words[int(i)]) for i in rng.integers(0, len(words), size=int(rng.integers(5, 17)))]
+        sentence[0] = sentence[0].capitalize()
+        for i in range(len(sentence) - 1):
+            roll = rng.random()
+            if roll < 0.08:
+                sentence[i] += ","
+            elif roll < 0.11:
+                sentence[i] += f" {int(rng.integers(1, 2000))}"
+        sentence[-1] += "."
+        yield from " ".join(sentence).split(" ")
 
 
 class _FormPage:
@@ -472,7 +567,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--mode", choices=MODES, default="scene",
                         help="scene: words and lines anywhere; doc: lines down a page; form: fields on rules and in "
-                             "boxes, checkboxes and a ruled table on a page")
+                             "boxes, checkboxes and a ruled table on a page; page: a title and paragraphs of body "
+                             "text on an A4 page at 150-300 dpi (English)")
     parser.add_argument("--lang", choices=["en", "ch"], default="en")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1)
@@ -493,7 +589,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         raise DataToolError("--num must be positive")
     text_maker = make_synthesizer(args.lang, args.seed, args.font_dir, args.corpus_file, args.word_list,
                                   args.dict_path, bg_dir=args.bg_dir)
-    page_size = FORM_PAGE if args.mode == "form" else {}
+    page_size = {"form": FORM_PAGE, "page": BODY_PAGE}.get(args.mode, {})
     config = DetSynthConfig(mode=args.mode, min_readable=args.min_readable, **page_size)
     if args.bg_share is not None:
         if not args.bg_dir:
