@@ -208,12 +208,12 @@ def test_page_is_a_title_over_paragraphs_of_lines_set_to_the_text_width(det_text
         image, items, _ = synthesizer.sample(index)
         assert abs(image.shape[0] / image.shape[1] - 11.69 / 8.27) < 0.01
         boxes = [np.array(item["points"], np.float64) for item in items]
-        heights = [box[:, 1].max() - box[:, 1].min() for box in boxes]
         widths = [box[:, 0].max() - box[:, 0].min() for box in boxes]
         tops = [box[:, 1].min() for box in boxes]
         assert len(items) > 15 and tops == sorted(tops)
         assert all(box[:, 1].max() <= below[:, 1].min() + 1 for box, below in zip(boxes, boxes[1:]))  # no overlap
-        assert heights[0] > 1.3 * np.median(heights[1:])                                            # the title
+        pitch = [width / len(item["transcription"]) for width, item in zip(widths, items)]        # px a character
+        assert pitch[0] > 1.3 * np.median(pitch[1:])                                                # the title
         body = np.array(widths[1:])
         assert (body > 0.85 * body.max()).mean() > 0.5 and (body < 0.8 * body.max()).any()        # set, and short
         texts = " ".join(item["transcription"] for item in items[1:])

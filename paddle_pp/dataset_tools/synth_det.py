@@ -241,8 +241,9 @@ class DetSynthesizer:
     def page(self, rng: np.random.Generator, canvas: np.ndarray, keep_masks: bool) -> List[Instance]:
         """Body text down an A4 page (a report, a letter, a book): a title, then paragraphs of 2-8 lines set to the
         text width in one face at `body_points` (the page's dpi from its width), 1.2-1.5 lines apart (never closer
-        than their polygons allow), the last line of each paragraph shorter; one ink colour. Each line is an instance. The caller warps page and polygons
-        together afterwards (as for `document`)."""
+        than their polygons allow), the last line of each paragraph shorter, printed black to dark grey on the
+        page's light paper. Each line is an instance. The caller warps page and polygons together afterwards (as for
+        `document`)."""
         c = self.config
         height, width = canvas.shape[:2]
         dpi = width / A4_INCHES[0]
@@ -250,7 +251,7 @@ class DetSynthesizer:
         _, font = self.text_maker.choose_text_and_font(rng)
         size = int(round(effects.uniform(rng, c.body_points) * dpi / 72))
         pitch = int(round(size * rng.uniform(1.2, 1.5)))
-        colour = effects.contrasting_colour(rng, effects.luminance(cv2.mean(canvas)[:3]), c.min_contrast)
+        colour = np.full(3, rng.uniform(0, 70))           # printer's ink: black to dark grey, on light paper
         words = _prose(rng, self.prose_words)
         instances: List[Instance] = []
 
