@@ -146,7 +146,7 @@ def _images():
               "tiny_print": fixtures.tiny_print_page(),                     # nothing found: zoomed past its size
               "large_tiny_print": fixtures.small_print_page(),              # ... by the most, within its size
               "scribbled_tiny_print": fixtures.scribbled_tiny_print_page(),  # found, none read: looked at closer
-              "photographed_page": fixtures.photographed_page(),  # thin lines scored by their region when closer
+              "photographed_page": fixtures.photographed_page(),            # thin lines scored by their region
               "blank_page": np.full((1200, 1600, 3), 255, np.uint8),        # nothing found, nothing to look at
               "long_line_turned": np.ascontiguousarray(np.rot90(fixtures.long_line_page(), 2)),  # cls in pieces
               "short_word": fixtures.short_word_page(),                    # cls turned too

@@ -8,8 +8,9 @@
 scene: words or lines in several fonts and sizes, each with its own rotation and perspective, placed
 without overlaps on flat / gradient / texture / user-image backgrounds. doc: horizontal lines on a page,
 then the whole page is slightly rotated and warped. form: a form's fields, checkboxes and table on a page. page:
-body text on an A4 page (a title, then paragraphs of lines set to the text width), warped as doc's. Every instance's polygon is the image of a rectangle
-around its ink under the same homography that warps the ink, so it contains all of the instance's pixels.
+body text on an A4 page (a title, then paragraphs of lines set to the text width), warped as doc's. Every
+instance's polygon is the image of a rectangle around its ink under the same homography that warps the ink, so it
+contains all of the instance's pixels.
 Instances whose polygon is thinner than --min_readable pixels are labelled "###" (don't care).
 
 Output: DIR/label.txt in the detection format (`images/x.jpg<TAB>[{"transcription", "points"}]`), the
@@ -31,9 +32,9 @@ import cv2
 from tqdm import tqdm
 
 from paddle_pp.dataset_tools import effects
+from paddle_pp.dataset_tools.fonts import pil_font
 from paddle_pp.dataset_tools.synth_rec import RecSynthesizer, make_synthesizer
 from paddle_pp.dataset_tools.text_corpus import CORPUS_DIR, read_corpus_lines
-from paddle_pp.dataset_tools.fonts import pil_font
 from paddle_pp.dataset_tools.text_render import TextStyle, render_text_mask
 from paddle_pp.dataset_tools.tool_io import (DataToolError, encode_image, make_montage, tool_main,
                                              write_montage_png)
