@@ -25,6 +25,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
+from paddle_pp.defaults import DB_SCORE_MODES
+
 TRUE_WORDS = ("1", "true", "yes", "y", "on")
 FALSE_WORDS = ("0", "false", "no", "n", "off")
 
@@ -269,7 +271,7 @@ INFERENCE: Dict[str, Dict[str, Field]] = {
         "small_text_rendered_share": Float(0, high=1),   # found small, past its size where fewer pixels are flat
         "small_text_past_aspect": Float(0),          # ... and its boxes are at least this many times as long
         "small_text_unclip_ratio": Float(0, low_open=True, nullable=True),  # DB's unclip there; empty: as before
-        "small_text_score_mode": OneOf("fast", "slow", nullable=True),      # DB's box score there; empty: as before
+        "small_text_score_mode": OneOf(*DB_SCORE_MODES, nullable=True),      # DB's box score there; empty: as before
         "mean": ListOf(Float(), length=3),
         "std": ListOf(Float(0, low_open=True), length=3),
         "scale": Float(0, low_open=True),
@@ -296,7 +298,7 @@ POSTPROCESS: Dict[str, Dict[str, Field]] = {
         "max_candidates": Int(1),
         "unclip_ratio": Float(0, low_open=True),
         "use_dilation": Bool(),
-        "score_mode": OneOf("fast", "slow"),
+        "score_mode": OneOf(*DB_SCORE_MODES),
         # drop a box with more than this fraction of its area inside a larger box; empty or 0: keep it (PaddleOCR)
         "nested_thresh": Float(0, 1, nullable=True),
     },

@@ -15,6 +15,10 @@ USE_SPACE_CHAR = True
 # no space class).
 DEFAULT_REC_CHARACTERS = "0123456789abcdefghijklmnopqrstuvwxyz"
 
+# DB's box scores (PostProcess.score_mode, Inference.small_text_score_mode): the map's mean in a traced region's
+# rectangle (fast, PaddleOCR's default) or in the region itself (slow).
+DB_SCORE_MODES = ("fast", "slow")
+
 # Direction classifier: class index -> label.
 CLS_LABEL_LIST = ("0", "180")
 

@@ -50,6 +50,9 @@ FORM_PAGE = {"width": (800, 1240), "height": (1100, 1754)}
 # body-text pages: A4 (8.27 x 11.69 in) at 150-300 dpi; the height follows the width
 A4_INCHES = (8.27, 11.69)
 BODY_PAGE = {"width": (1240, 2480), "height": (1754, 3508)}
+# backgrounds (flat, gradient, noise, texture, image) of doc and form pages, and of page mode's mostly plain paper
+PAGE_BACKGROUNDS = (3, 0, 1, 6, 0)
+BODY_PAGE_BACKGROUNDS = (6, 1, 2, 1, 0)
 
 
 @dataclass
@@ -343,8 +346,7 @@ class DetSynthesizer:
             height = int(round(width * A4_INCHES[1] / A4_INCHES[0]))
         page = c.mode in ("doc", "form", "page")
         light = True if page else None
-        weights = {"doc": (3, 0, 1, 6, 0), "form": (3, 0, 1, 6, 0), "page": (6, 1, 2, 1, 0)}.get(c.mode,
-                                                                                              c.background_weights)
+        weights = (BODY_PAGE_BACKGROUNDS if c.mode == "page" else PAGE_BACKGROUNDS) if page else c.background_weights
         canvas = effects.make_background(rng, height, width, weights, self.text_maker.backgrounds, light)
         canvas = np.ascontiguousarray(canvas, dtype=np.float32)
         if page:

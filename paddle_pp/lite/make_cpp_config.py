@@ -35,6 +35,7 @@ def cpp_config_lines(det_cfg: Dict, cls_cfg: Dict, rec_cfg: Dict, system: Dict, 
     from paddle_pp.postprocess.ctc_decode import mixed_case_prior
 
     det_inf, det_post = det_cfg["Inference"], det_cfg.get("PostProcess") or {}
+    db_score_mode = det_post.get("score_mode", "fast")
     cls_inf, rec_inf = cls_cfg["Inference"], rec_cfg["Inference"]
     values = [
         ("det_model_path", "det.nb"), ("cls_model_path", "cls.nb"), ("rec_model_path", "rec.nb"),
@@ -52,8 +53,7 @@ def cpp_config_lines(det_cfg: Dict, cls_cfg: Dict, rec_cfg: Dict, system: Dict, 
         ("det_small_text_zoom", float(det_inf.get("small_text_zoom") or 1.0)),
         ("det_small_text_height", float(det_inf.get("small_text_height") or 0.0)),  # 0: always the zoom
         ("det_small_text_unclip_ratio", float(det_inf.get("small_text_unclip_ratio") or 0.0)),  # 0: as the first
-        # the second pass's box score; the first pass's where not given
-        ("det_small_text_score_mode", det_inf.get("small_text_score_mode") or det_post.get("score_mode", "fast")),
+        ("det_small_text_score_mode", det_inf.get("small_text_score_mode") or db_score_mode),  # empty: the first's
         ("det_small_text_empty_zoom", float(det_inf.get("small_text_empty_zoom") or 0.0)),  # 0: nothing found stands
         ("det_small_text_empty_unread", bool(det_inf.get("small_text_empty_unread", False))),  # nothing read stands
         ("det_small_text_rendered_share", float(det_inf.get("small_text_rendered_share") or 0.0)),  # 0: own size
@@ -65,7 +65,7 @@ def cpp_config_lines(det_cfg: Dict, cls_cfg: Dict, rec_cfg: Dict, system: Dict, 
         ("det_db_max_candidates", int(det_post.get("max_candidates", 1000))),
         ("det_db_unclip_ratio", float(det_post.get("unclip_ratio", 1.5))),
         ("det_use_dilation", bool(det_post.get("use_dilation", False))),
-        ("det_db_score_mode", det_post.get("score_mode", "fast")),
+        ("det_db_score_mode", db_score_mode),
         ("det_db_nested_thresh", float(det_post.get("nested_thresh") or 0.0)),  # 0: keep nested boxes
         ("cls_image_shape", [int(v) for v in cls_inf["image_shape"]]),
         ("cls_batch_num", int(cls_inf["batch_num"])), ("cls_thresh", float(cls_inf["thresh"])),

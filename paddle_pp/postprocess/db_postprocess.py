@@ -17,6 +17,8 @@ import numpy as np
 import pyclipper
 from shapely.geometry import Polygon
 
+from paddle_pp.defaults import DB_SCORE_MODES
+
 
 def get_mini_boxes(contour: np.ndarray) -> Tuple[np.ndarray, float]:
     """Minimum-area rectangle of a contour as 4 float32 points plus its short side.
@@ -88,13 +90,10 @@ def unclip(box: np.ndarray, unclip_ratio: float) -> List[np.ndarray]:
     return offset.Execute(distance)
 
 
-SCORE_MODES = ("fast", "slow")
-
-
 def check_score_mode(score_mode: str) -> str:
     """`score_mode` when DB knows it (fast: the mean of the map in the box's rectangle; slow: in the traced region
     itself), else a ValueError."""
-    if score_mode not in SCORE_MODES:
+    if score_mode not in DB_SCORE_MODES:
         raise ValueError(f"score_mode must be 'slow' or 'fast', got {score_mode!r}")
     return score_mode
 
