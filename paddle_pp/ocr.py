@@ -347,9 +347,9 @@ class PPOCR:
             det_window_overlap, det_window_below, det_border_below, det_border_ratio,
             det_border_unclip_ratio, det_small_text_below, det_small_text_zoom, det_small_text_height,
             det_small_text_unclip_ratio, det_small_text_score_mode, det_small_text_empty_zoom,
-            det_small_text_empty_unread, det_small_text_rendered_share, det_small_text_past_aspect, det_db_thresh,
-            det_db_box_thresh, det_db_unclip_ratio, det_db_score_mode, use_dilation, max_candidates,
-            det_db_nested_thresh,
+            det_small_text_empty_unread, det_small_text_rendered_share, det_small_text_past_aspect,
+            det_large_text_above, det_large_text_height, det_db_thresh, det_db_box_thresh, det_db_unclip_ratio,
+            det_db_score_mode, use_dilation, max_candidates, det_db_nested_thresh,
             cls_batch_num, cls_thresh, cls_pieces_above, cls_max_pieces, cls_upright_sure, cls_turned_view,
             rec_batch_num, rec_widen_inked_ends, rec_ink_strip, rec_ink_share, rec_dense_pitch, rec_dense_stretch,
             rec_dense_sure, rec_char_dict_path, use_space_char;

@@ -24,6 +24,7 @@ from paddle_pp.engine import Engine
 from paddle_pp.postprocess.cls_postprocess import ClsPostProcess, combine_votes
 from paddle_pp.postprocess.ctc_decode import CTCLabelDecode, mixed_case_prior
 from paddle_pp.postprocess.db_postprocess import DBPostProcess, filter_tag_det_res
+from paddle_pp.postprocess.det_join import far_long_side, input_heights, join_split_lines, split_line_boxes
 from paddle_pp.postprocess.det_windows import merge_window_boxes, window_spans
 from paddle_pp.postprocess.word_boxes import WordSpan, word_spans
 from paddle_pp.utils import page_orientation
@@ -58,6 +59,8 @@ OPTION_KEYS: Dict[str, Tuple[str, str, str]] = {
     "det_small_text_past_aspect": ("det", "Inference", "small_text_past_aspect"),
     "det_small_text_unclip_ratio": ("det", "Inference", "small_text_unclip_ratio"),
     "det_small_text_score_mode": ("det", "Inference", "small_text_score_mode"),
+    "det_large_text_above": ("det", "Inference", "large_text_above"),
+    "det_large_text_height": ("det", "Inference", "large_text_height"),
     "det_db_thresh": ("det", "PostProcess", "thresh"),
     "det_db_box_thresh": ("det", "PostProcess", "box_thresh"),
     "det_db_unclip_ratio": ("det", "PostProcess", "unclip_ratio"),
@@ -93,7 +96,8 @@ SYSTEM_KEYS = ("use_angle_cls", "drop_score")
 # classified turned and long ones in pieces, crops widened where a box ends on ink, dense lines read a second time
 # wider; docs/inference.md): with them the system detects, turns, crops and reads lines as PaddleOCR does, whose
 # box threshold is its flag's default for any model.
-PADDLEOCR_SETTINGS: Dict[str, Any] = {"det_border_below": 0, "det_small_text_below": 0, "det_long_image_aspect": 0,
+PADDLEOCR_SETTINGS: Dict[str, Any] = {"det_border_below": 0, "det_small_text_below": 0, "det_large_text_above": 0,
+                                      "det_long_image_aspect": 0,
                                       "det_window_overlap": 0, "det_db_nested_thresh": 0, "det_db_box_thresh": 0.6,
                                       "cls_pieces_above": 0, "cls_turned_view": False, "rec_widen_inked_ends": 0,
                                       "rec_dense_pitch": 0}
@@ -204,6 +208,11 @@ class TextDetector:
         # DB's unclip ratio and box score in that second pass (absent or empty: as in the first)
         self.small_text_unclip_ratio: Optional[float] = inference.get("small_text_unclip_ratio")
         self.small_text_score_mode: Optional[str] = inference.get("small_text_score_mode")
+        # lines of large text the first pass split at their spaces are joined where a far pass sees them whole
+        # (postprocess/det_join.py): pieces at least large_text_above px high at the input, the far pass shrunk to
+        # bring them to large_text_height; absent or 0: never
+        self.large_text_above = float(inference.get("large_text_above") or 0.0)
+        self.large_text_height = float(inference.get("large_text_height") or 0.0)
         self.mean, self.std, self.scale = inference["mean"], inference["std"], float(inference["scale"])
         self.postprocess = DBPostProcess(**_postprocess_kwargs(cfg))
 
@@ -220,7 +229,8 @@ class TextDetector:
         or none found, is detected again, zoomed; where max_side_limit leaves no room to zoom (a long image already
         seen at the cap), the first pass's map is traced again instead, its boxes grown as the zoomed pass's would
         be. An image longer than the cap at the detector's resize is detected in windows (window_length), both
-        passes."""
+        passes. Lines of large text split at their spaces are joined where a far pass sees them whole
+        (join_split_lines; not in windows)."""
         return self.detect(img, limit_side_len, limit_type)[0]
 
     def detect(self, img: np.ndarray, limit_side_len: Optional[int] = None, limit_type: Optional[str] = None,
@@ -263,7 +273,23 @@ class TextDetector:
                 boxes, _ = self.detect_once(img, zoomed, "resize_long", second_pass=True)
             elif not window and len(boxes) and long_side(None, past):
                 boxes = self.trace(img, prob, shape_info, second_pass=True)   # only the cap stops it
+            if not window:
+                boxes = self.join_split_lines(img, boxes, input_long_side / source_long_side, input_long_side)
         return boxes, may_look_closer
+
+    def join_split_lines(self, img: np.ndarray, boxes: np.ndarray, scale: float, input_long_side: int) -> np.ndarray:
+        """The boxes with the lines of large text the first pass split at their spaces joined where a far pass,
+        the image shrunk (large_text_height), sees them whole (postprocess/det_join.py); as they are without such
+        pieces or with large_text_above 0. `scale`: the first pass's input over the image (with its border)."""
+        if not self.large_text_above or len(boxes) < 2:
+            return boxes
+        heights = input_heights(boxes, scale)
+        pieces = split_line_boxes(boxes, heights, self.large_text_above)
+        far_side = far_long_side(heights, pieces, self.large_text_height, input_long_side) if pieces else 0
+        if not far_side:
+            return boxes
+        far, _ = self.detect_once(img, far_side, "resize_long")
+        return join_split_lines(boxes, far, heights, self.large_text_above)
 
     def input_long_side(self, img: np.ndarray) -> int:
         """The long side of the network's input for the image at the detector's resize (run_network's third value),
