@@ -1,6 +1,7 @@
 """Images the tests render themselves (no third-party data in the repo)."""
 from __future__ import annotations
 
+import os
 from typing import List, Tuple
 
 import cv2
@@ -203,6 +204,22 @@ def photographed_page(size: Tuple[int, int] = (1600, 1200)) -> np.ndarray:
     light = np.linspace(1.0, 0.7, width, dtype=np.float32)[None, :, None]
     blurred = cv2.GaussianBlur(photo.astype(np.float32) * light, (0, 0), 0.6)
     return with_sensor_noise(blurred, sigma=3.0)
+
+
+SLIDE_TITLE = "Quarterly Results Review"
+SLIDE_POINTS = ["Cargo handled rose by a third", "The new quay opens in May"]
+
+
+def slide(size: Tuple[int, int] = (1280, 720)) -> np.ndarray:
+    """A presentation slide: a bold title 64 px high over two points in regular type, 30 px. At the detector's
+    resize (max 960) the title's letters are about 40 px high and DB splits it into two overlapping pieces
+    (`Quarterly Results`, `s Review`); shrunk to 18 px high it sees the line whole (det.yml's large_text_above
+    and large_text_height)."""
+    bold = os.path.join(os.path.dirname(latin_font_path()), "DejaVuSans-Bold.ttf")
+    title, _ = render_lines([(SLIDE_TITLE, 64)], size=(size[0], 200), margin=80, font_path=bold)
+    points, _ = render_lines([(point, 30) for point in SLIDE_POINTS], size=(size[0], size[1] - 200), margin=80,
+                             line_gap=40)
+    return np.vstack([title, points])
 
 
 def nearly_large_document() -> np.ndarray:

@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Tuple
 
 import cv2
 import numpy as np
@@ -134,6 +135,13 @@ def dict_path():
     return official_file(OFFICIAL_DICT)
 
 
+def _turned(img: np.ndarray, degrees: float) -> np.ndarray:
+    """The image turned counter-clockwise about its centre, on its background."""
+    h, w = img.shape[:2]
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    return cv2.warpAffine(img, turn, (w, h), borderValue=tuple(int(v) for v in img[0, 0]))
+
+
 def _images():
     """Rendered images, plus a few real ones from ../shared/data when present."""
     doc, _ = fixtures.document()
@@ -147,6 +155,8 @@ def _images():
               "large_tiny_print": fixtures.small_print_page(),              # ... by the most, within its size
               "scribbled_tiny_print": fixtures.scribbled_tiny_print_page(),  # found, none read: looked at closer
               "photographed_page": fixtures.photographed_page(),            # thin lines scored by their region
+              "slide": fixtures.slide(),                                    # a title split, joined far off
+              "turned_slide": _turned(fixtures.slide(), 6),                 # ... at an angle
               "blank_page": np.full((1200, 1600, 3), 255, np.uint8),        # nothing found, nothing to look at
               "long_line_turned": np.ascontiguousarray(np.rot90(fixtures.long_line_page(), 2)),  # cls in pieces
               "short_word": fixtures.short_word_page(),                    # cls turned too
@@ -505,6 +515,67 @@ def test_windows_are_cut_and_joined_as_python_does(driver, tmp_path):
     assert joined > 20 and dropped > 200        # the trials did join pieces and drop duplicates and cut boxes
 
 
+def _split_lines(rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
+    """Boxes of a page of lines, some split into pieces (gaps from overlapping to a height apart, heights and turns
+    jittered), and far boxes: each line whole (at times as tall as two lines, or reaching past a neighbour), and
+    boxes of nothing in particular."""
+    boxes, far = [], []
+    for _ in range(int(rng.integers(2, 9))):
+        height, angle = float(rng.uniform(10, 80)), float(rng.choice([0.0, rng.uniform(-30, 30)]))
+        unit = np.array([np.cos(np.radians(angle)), np.sin(np.radians(angle))])
+        normal = np.array([-unit[1], unit[0]])
+        start = rng.uniform([0, 0], [1500, 1500])
+        at = 0.0
+        for _ in range(int(rng.integers(1, 5))):
+            length = float(rng.uniform(1, 6)) * height
+            h = height * float(rng.uniform(0.8, 1.25))
+            u = unit if rng.random() < 0.7 else np.array([np.cos(np.radians(angle + rng.uniform(-15, 15))),
+                                                          np.sin(np.radians(angle + rng.uniform(-15, 15)))])
+            n = np.array([-u[1], u[0]])
+            origin = start + unit * at + normal * float(rng.uniform(-0.4, 0.4)) * height
+            boxes.append([origin, origin + u * length, origin + u * length + n * h, origin + n * h])
+            at += length + float(rng.uniform(-0.7, 1.0)) * height
+        grow = float(rng.choice([1.1, 1.1, 1.1, 2.2]))
+        margin = float(rng.uniform(0.05, 0.2)) * height
+        reach = at + float(rng.choice([0.0, 0.0, 3.0])) * height
+        top = start - normal * (grow - 1) * height / 2 - unit * margin
+        far.append([top, top + unit * (reach + 2 * margin), top + unit * (reach + 2 * margin) + normal * grow * height,
+                    top + normal * grow * height])
+    for _ in range(int(rng.integers(0, 3))):
+        x, y, w, h = rng.uniform([0, 0, 20, 10], [1500, 1500, 600, 90])
+        far.append([[x, y], [x + w, y], [x + w, y + h], [x, y + h]])
+    order = rng.permutation(len(boxes))
+    return (np.array(boxes, np.float32)[order].reshape(-1, 4, 2),
+            np.array(far, np.float32)[rng.permutation(len(far))].reshape(-1, 4, 2))
+
+
+def test_split_lines_are_joined_as_python_joins_them(driver, tmp_path):
+    """det_join.cc against det_join.py: its constants, and on random pages of lines split into pieces with random
+    far boxes, the same pieces, far pass and boxes, box for box."""
+    from paddle_pp.postprocess import det_join
+
+    header = (CPP_DIR / "src/det_join.h").read_text()
+    constants = dict(re.findall(r"constexpr (?:double|int) (kJoin\w+) = ([\d.]+);", header))
+    assert {k: float(v) for k, v in constants.items()} == {
+        "kJoinHeightRatio": det_join.HEIGHT_RATIO, "kJoinMaxTurn": det_join.MAX_TURN, "kJoinAcross": det_join.ACROSS,
+        "kJoinGap": det_join.GAP, "kJoinFarTaller": det_join.FAR_TALLER, "kJoinMinFarSide": det_join.MIN_FAR_SIDE}
+    rng = np.random.default_rng(23)
+    joins = kept = 0
+    for trial in range(60):
+        boxes, far = _split_lines(rng)
+        scale, above, height, input_long_side = float(rng.uniform(0.4, 1.2)), 28.0, 18.0, int(rng.integers(640, 1400))
+        heights = det_join.input_heights(boxes, scale)
+        pieces = det_join.split_line_boxes(boxes, heights, above)
+        far_side = det_join.far_long_side(heights, pieces, height, input_long_side) if pieces else 0
+        expected = det_join.join_split_lines(boxes, far, heights, above)
+        got = driver("join_lines", scale, above, height, input_long_side, _save(tmp_path / "boxes.npy", boxes),
+                     _save(tmp_path / "far.npy", far))
+        assert got == {"pieces": pieces, "far_side": far_side, "boxes": expected.tolist()}, trial
+        joins += len(boxes) - len(expected) + sum(any(np.array_equal(f, b) for f in far) for b in expected)
+        kept += len(pieces) > 1 and len(expected) == len(boxes)
+    assert joins > 30 and kept > 5          # the trials joined pieces, and left some pieces as found
+
+
 def _mixed_case_preds(decode: CTCLabelDecode, n: int = 24, t: int = 60, seed: int = 5) -> np.ndarray:
     """Softmax rows spelling words of ASCII letters whose case twins come close: the case prior has work to do."""
     rng = np.random.default_rng(seed)
@@ -625,6 +696,8 @@ def test_whole_cpp_system_matches_python(driver, cpp_config, onnx_models, dict_p
         assert det_sides == [960, 1920] and len(ref) == len(fixtures.DOC_LINES)
     if name == "photographed_page":                      # nothing found at 960; at 1920 six lines, slow-scored
         assert det_sides == [960, 1920] and len(ref) == len(fixtures.MINUTES)
+    if name in ("slide", "turned_slide"):               # the title's pieces joined by a far pass, shrunk
+        assert det_sides == [1152, 416 if name == "slide" else 384] and ref[0]["transcription"] == fixtures.SLIDE_TITLE
     if name == "blank_page":                             # a single colour: no closer look
         assert det_sides == [960] and ref == []
     if name == "nearly_large":                                     # 24 px lines: zoomed to 32 px, 4/3
@@ -717,6 +790,22 @@ def test_cpp_second_pass_scores_as_told_as_python(driver, cpp_config, onnx_model
         assert [r["transcription"] for r in got] == [r["transcription"] for r in ref]
 
 
+def test_cpp_joins_split_lines_as_told_as_python(driver, cpp_config, onnx_models, dict_path, tmp_path):
+    """det_large_text_above 0, and a config written before the key: the slide's title stays in the two pieces
+    the first pass found, in C++ as in Python, with no far pass."""
+    img = IMAGES["slide"]
+    ref = [r.to_dict() for r in _python_system(onnx_models, dict_path, large_text_above=0)(img)]
+    assert len(ref) == 4
+    for config in (_variant_config(cpp_config, tmp_path, det_large_text_above=0),
+                   _config_without(cpp_config, tmp_path, "det_large_text_above")):
+        det_sides = []
+        got = _run_piped_system(driver, config, dict_path, _save(tmp_path / "img.npy", img), onnx_models,
+                                det_sides=det_sides)
+        assert det_sides == [1152]
+        assert [r["points"] for r in got] == [r["points"] for r in ref]
+        assert [r["transcription"] for r in got] == [r["transcription"] for r in ref]
+
+
 @pytest.mark.parametrize("name", [n for n in ("080", "long_receipt", "tight_line", "long_line_turned") if n in IMAGES])
 def test_cpp_system_as_paddleocr_matches_python(driver, onnx_models, dict_path, tmp_path, name):
     """`make_cpp_config --as_paddleocr`: the demo detects, turns, crops, batches and orders lines as PaddleOCR does,
@@ -800,6 +889,8 @@ def test_config_comes_from_the_yaml(cpp_config):
     assert values["det_small_text_empty_unread"] == "1" and det["Inference"]["small_text_empty_unread"] is True
     assert float(values["det_small_text_rendered_share"]) == det["Inference"]["small_text_rendered_share"] == 0.9
     assert float(values["det_small_text_past_aspect"]) == det["Inference"]["small_text_past_aspect"] == 2
+    assert float(values["det_large_text_above"]) == det["Inference"]["large_text_above"] == 28
+    assert float(values["det_large_text_height"]) == det["Inference"]["large_text_height"] == 18
     assert float(values["det_scale"]) == det["Inference"]["scale"]
     assert values["cls_image_shape"].split() == [str(v) for v in cls["Inference"]["image_shape"]]
     assert int(values["rec_batch_num"]) == rec["Inference"]["batch_num"]

@@ -362,6 +362,23 @@ def test_the_second_pass_score_is_a_request_option(client):
     assert texts(post().json()) == default
 
 
+def test_joining_split_lines_is_a_request_option(client):
+    """det_large_text_above, det_large_text_height: the slide's title, split at a space by the first pass, is read
+    whole by default and in two pieces with det_large_text_above=0; a negative value or a height of 0 is a 422
+    naming the option; the worker is restored after."""
+    slide = cv2.imencode(".png", fixtures.slide())[1].tobytes()
+
+    def post(query=""):
+        return client.post(f"/ocr{query}", content=slide, headers={"Content-Type": "image/png"})
+
+    default = texts(post().json())
+    assert default == [fixtures.SLIDE_TITLE] + fixtures.SLIDE_POINTS
+    assert len(texts(post("?det_large_text_above=0").json())) == len(default) + 1
+    assert "det_large_text_above" in assert_error(post("?det_large_text_above=-1"), 422, "bad_option")
+    assert "det_large_text_height" in assert_error(post("?det_large_text_height=0"), 422, "bad_option")
+    assert texts(post().json()) == default
+
+
 def test_zooming_a_photo_past_its_size_is_a_request_option(client):
     """det_small_text_rendered_share, det_small_text_past_aspect: the small print of a photographed page is detected
     again past the page's size by default, and at its size with a share of 0 or an aspect its lines do not reach

@@ -320,6 +320,27 @@ def test_the_second_pass_scores_a_line_by_the_region_traced(monkeypatch):
         PPOCR(det_small_text_score_mode="exact")
 
 
+def test_a_line_of_large_text_split_at_a_space_is_joined(monkeypatch):
+    """A slide's bold title, about 50 px high at the detector's input (1152 long: a 16:9 slide is shrunk by its
+    short side): DB splits it into two overlapping pieces, large neighbours on one line (det.yml's large_text_above
+    28), so the slide is detected again shrunk to bring them to large_text_height (18) px (408, snapped to 416),
+    where the title is one box; it replaces the pieces. The points, 24-28 px high, stand as the first pass found
+    them. With large_text_above 0 the pieces stay (PaddleOCR's detection)."""
+    ocr = PPOCR(lang="en")
+    inference = ocr.configs["det"]["Inference"]
+    assert (inference["large_text_above"], inference["large_text_height"]) == (28, 18)
+    sides = _detector_input_sides(ocr, monkeypatch)
+    lines = ocr.ocr_results(fixtures.slide())
+    assert [r.transcription for r in lines] == [fixtures.SLIDE_TITLE] + fixtures.SLIDE_POINTS
+    assert sides == [1152, 416]
+    split = PPOCR(lang="en", det_large_text_above=0).ocr_results(fixtures.slide())
+    assert [r.transcription for r in split][2:] == fixtures.SLIDE_POINTS
+    assert "".join(r.transcription for r in split[:2]).replace(" ", "") != fixtures.SLIDE_TITLE.replace(" ", "")
+    assert len(split) == 4
+    with pytest.raises(ValueError, match="det_large_text_height"):
+        PPOCR(det_large_text_height=0)
+
+
 def test_the_first_pass_input_is_known_without_running_it(ocr):
     """TextDetector.input_long_side, which the closer look at a page of which nothing was read takes instead of a
     second first pass, is the long side of the input run_network gives the network: pages, a long receipt shrunk

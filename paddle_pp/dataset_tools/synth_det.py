@@ -4,11 +4,13 @@
     python dataset_tools/synth_det.py --num 500 --out synth_docs --mode doc --lang ch
     python dataset_tools/synth_det.py --num 200 --out synth_forms --mode form
     python dataset_tools/synth_det.py --num 20 --out pages --mode page
+    python dataset_tools/synth_det.py --num 20 --out slides --mode slide
 
 scene: words or lines in several fonts and sizes, each with its own rotation and perspective, placed
 without overlaps on flat / gradient / texture / user-image backgrounds. doc: horizontal lines on a page,
 then the whole page is slightly rotated and warped. form: a form's fields, checkboxes and table on a page. page:
-body text on an A4 page (a title, then paragraphs of lines set to the text width), warped as doc's. Every
+body text on an A4 page (a title, then paragraphs of lines set to the text width), warped as doc's. slide: a 16:9
+slide as exported or captured (a bold title, points, its number), never warped. Every
 instance's polygon is the image of a rectangle around its ink under the same homography that warps the ink, so it
 contains all of the instance's pixels.
 Instances whose polygon is thinner than --min_readable pixels are labelled "###" (don't care).
@@ -44,20 +46,24 @@ from paddle_pp.utils.label_files import format_det_label
 DONT_CARE = "###"
 
 
-MODES = ("scene", "doc", "form", "page")
+MODES = ("scene", "doc", "form", "page", "slide")
 # form pages are drawn at the size of a page scanned at 100-150 dpi (A4 or letter), unless a config says otherwise
 FORM_PAGE = {"width": (800, 1240), "height": (1100, 1754)}
 # body-text pages: A4 (8.27 x 11.69 in) at 150-300 dpi; the height follows the width
 A4_INCHES = (8.27, 11.69)
 BODY_PAGE = {"width": (1240, 2480), "height": (1754, 3508)}
-# backgrounds (flat, gradient, noise, texture, image) of doc and form pages, and of page mode's mostly plain paper
+# slides: 16:9 screen captures or exports, 1280-1920 px wide; the height follows the width
+SLIDE_PAGE = {"width": (1280, 1920), "height": (720, 1080)}
+# backgrounds (flat, gradient, noise, texture, image) of doc and form pages, of page mode's mostly plain paper, and of
+# a slide's theme (a flat or graded colour, light or dark)
 PAGE_BACKGROUNDS = (3, 0, 1, 6, 0)
 BODY_PAGE_BACKGROUNDS = (6, 1, 2, 1, 0)
+SLIDE_BACKGROUNDS = (3, 1, 0, 0, 0)
 
 
 @dataclass
 class DetSynthConfig:
-    mode: str = "scene"                               # scene | doc | form | page
+    mode: str = "scene"                               # scene | doc | form | page | slide
     width: Tuple[int, int] = (512, 960)
     height: Tuple[int, int] = (512, 960)
     instances: Tuple[int, int] = (4, 14)              # attempted instances per scene image
@@ -117,7 +123,7 @@ class DetSynthesizer:
         self.config, self.text_maker, self.seed = config, text_maker, seed
         # page mode's body text: sentences of the English corpus's words
         self.prose_words = ([w for w in read_corpus_lines(CORPUS_DIR / "en_words.txt") if w.isalpha()]
-                            if config.mode == "page" else [])
+                            if config.mode in ("page", "slide") else [])
 
     # --- one instance
     def instance_text(self, rng: np.random.Generator, line: bool):
@@ -288,6 +294,65 @@ class DetSynthesizer:
                 y += max(pitch, mask.shape[0] + 1)      # tall ink (a face's large ascenders) never overlaps
             y += int(pitch * rng.uniform(0.4, 1.0))
 
+    def slide(self, rng: np.random.Generator, canvas: np.ndarray, keep_masks: bool) -> List[Instance]:
+        """A presentation slide as exported or captured from the screen: a title in bold, 5-10 % of the slide's
+        height, of 2-6 capitalised words; then 3-6 points in one face at 3.5-5 % of the height, each of 3-9 words
+        (half the slides mark them with a round bullet, which is not text); now and then the slide's number in a
+        corner. One ink colour that stands out from the theme's background (light or dark). Each line, the title
+        and the number are instances."""
+        height, width = canvas.shape[:2]
+        margin = int(width * rng.uniform(0.05, 0.08))
+        _, font = self.text_maker.choose_text_and_font(rng)
+        colour = effects.contrasting_colour(rng, effects.luminance(cv2.mean(canvas)[:3]), 120.0)
+        words = _prose(rng, self.prose_words)
+        instances: List[Instance] = []
+
+        def put(text: str, mask: Optional[np.ndarray], x: int, y: int) -> bool:
+            if mask is None or x + mask.shape[1] > width - margin // 2 or y + mask.shape[0] > height:
+                return False
+            h, w = mask.shape
+            alpha = mask.astype(np.float32)[..., None] * (1.0 / 255.0)
+            region = canvas[y:y + h, x:x + w]
+            region[:] = region * (1 - alpha) + colour.astype(np.float32) * alpha
+            full_mask = None
+            if keep_masks:
+                full_mask = np.zeros((height, width), np.uint8)
+                full_mask[y:y + h, x:x + w] = mask
+            instances.append(Instance(text, np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], np.float64),
+                                      full_mask))
+            return True
+
+        title_size = int(height * rng.uniform(0.05, 0.1))
+        title_words = [next(words).strip(".,;").capitalize() for _ in range(int(rng.integers(2, 7)))]
+        while title_words:
+            title = " ".join(title_words)
+            mask = self.ink(title, font, TextStyle(font_size=title_size, stroke_width=max(1, title_size // 24)))
+            if mask is not None and mask.shape[1] <= width - 2 * margin:
+                put(title, mask, margin, int(height * rng.uniform(0.06, 0.1)))
+                break
+            title_words.pop()
+        size = int(height * rng.uniform(0.035, 0.05))
+        bullet = rng.random() < 0.5
+        indent = margin + (int(size * 1.2) if bullet else 0)
+        y = int(height * rng.uniform(0.25, 0.3))
+        for _ in range(int(rng.integers(3, 7))):
+            words_in_line = [next(words).strip(".,;") for _ in range(int(rng.integers(3, 10)))]
+            text = " ".join([words_in_line[0].capitalize()] + words_in_line[1:])
+            mask = self.ink(text, font, TextStyle(font_size=size))
+            if mask is None or not put(text, mask, indent, y):
+                break
+            if bullet:
+                radius = max(2, size // 7)
+                cv2.circle(canvas, (margin + radius, y + mask.shape[0] // 2), radius,
+                           tuple(float(v) for v in colour), -1, cv2.LINE_AA)
+            y += int(mask.shape[0] + size * rng.uniform(0.8, 1.4))
+        if rng.random() < 0.7:
+            number = str(int(rng.integers(2, 40)))
+            mask = self.ink(number, font, TextStyle(font_size=max(12, int(height * 0.025))))
+            if mask is not None:
+                put(number, mask, width - margin - mask.shape[1], height - margin // 2 - mask.shape[0])
+        return instances
+
     def set_line(self, words: Iterator[str], font: Any, size: int, room: int) -> Tuple[str, Optional[np.ndarray]]:
         """(text, ink mask) of the next words that fit in `room` pixels (at least one word)."""
         measure = pil_font(font.path, font.index, size)
@@ -344,17 +409,27 @@ class DetSynthesizer:
         width, height = int(rng.integers(c.width[0], c.width[1] + 1)), int(rng.integers(c.height[0], c.height[1] + 1))
         if c.mode == "page":
             height = int(round(width * A4_INCHES[1] / A4_INCHES[0]))
+        if c.mode == "slide":
+            height = int(round(width * 9 / 16))
         page = c.mode in ("doc", "form", "page")
         light = True if page else None
-        weights = (BODY_PAGE_BACKGROUNDS if c.mode == "page" else PAGE_BACKGROUNDS) if page else c.background_weights
+        weights = {"page": BODY_PAGE_BACKGROUNDS, "slide": SLIDE_BACKGROUNDS}.get(
+            c.mode, PAGE_BACKGROUNDS if page else c.background_weights)
         canvas = effects.make_background(rng, height, width, weights, self.text_maker.backgrounds, light)
         canvas = np.ascontiguousarray(canvas, dtype=np.float32)
         if page:
             instances = {"doc": self.document, "form": self.form, "page": self.page}[c.mode](rng, canvas, keep_masks)
             canvas = self.warp_page(rng, canvas, instances)
+        elif c.mode == "slide":
+            instances = self.slide(rng, canvas, keep_masks)
         else:
             instances = self.scene(rng, canvas, keep_masks)
-        image = self.degrade(rng, canvas)
+        if c.mode == "slide":   # a screen capture or an export: saved as JPEG at times, never photographed
+            image = effects.to_uint8(canvas)
+            if rng.random() < c.jpeg_prob:
+                image = effects.jpeg_artefacts(image, int(rng.integers(70, 96)))
+        else:
+            image = self.degrade(rng, canvas)
         items = []
         for instance in instances:
             readable = polygon_thickness(instance.polygon) >= c.min_readable
@@ -572,7 +647,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--mode", choices=MODES, default="scene",
                         help="scene: words and lines anywhere; doc: lines down a page; form: fields on rules and in "
                              "boxes, checkboxes and a ruled table on a page; page: a title and paragraphs of body "
-                             "text on an A4 page at 150-300 dpi (English)")
+                             "text on an A4 page at 150-300 dpi (English); slide: a bold title and points on a 16:9 "
+                             "slide (English)")
     parser.add_argument("--lang", choices=["en", "ch"], default="en")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1)
@@ -593,7 +669,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         raise DataToolError("--num must be positive")
     text_maker = make_synthesizer(args.lang, args.seed, args.font_dir, args.corpus_file, args.word_list,
                                   args.dict_path, bg_dir=args.bg_dir)
-    page_size = {"form": FORM_PAGE, "page": BODY_PAGE}.get(args.mode, {})
+    page_size = {"form": FORM_PAGE, "page": BODY_PAGE, "slide": SLIDE_PAGE}.get(args.mode, {})
     config = DetSynthConfig(mode=args.mode, min_readable=args.min_readable, **page_size)
     if args.bg_share is not None:
         if not args.bg_dir:

@@ -27,6 +27,7 @@ OcrSystem::OcrSystem(const Config& c, Predictor* det, Predictor* cls, Predictor*
   det_window_below_ = ReadDetWindowBelow(c);
   det_border_ = ReadDetBorder(c);
   det_small_text_ = ReadSmallText(c);
+  det_large_text_ = ReadLargeText(c);
   det_mean_ = c.Doubles("det_mean");
   det_std_ = c.Doubles("det_std");
   det_scale_ = c.Double("det_scale");
@@ -69,7 +70,8 @@ OcrSystem::OcrSystem(const Config& c, Predictor* det, Predictor* cls, Predictor*
 
 // pipeline.py's TextDetector.detect: a second pass, zoomed, when the first finds small text; where
 // det_max_side_limit leaves no room to zoom (a long image already seen at the cap), the first map traced again.
-// An image longer than the cap at the config's resize is detected in windows, both passes.
+// An image longer than the cap at the config's resize is detected in windows, both passes. Lines of large text
+// split at their spaces are joined where a far pass sees them whole (JoinSplitLines; not in windows).
 std::vector<Quad> OcrSystem::Detect(const cv::Mat& img, bool found_nothing, bool* may_look_closer) {
   const int window = WindowLength(img);
   int input_long_side = 0;
@@ -103,10 +105,25 @@ std::vector<Quad> OcrSystem::Detect(const cv::Mat& img, bool found_nothing, bool
   int zoomed = past ? past_it : own_size;
   if (zoomed && boxes.empty() && SingleColour(img)) zoomed = 0;  // a blank page: nothing to look at closer
   if (zoomed && window) return DetectInWindows(img, window, double(zoomed) / source_long_side);
-  if (zoomed) return Detect(img, zoomed, "resize_long", nullptr, true);
-  if (!window && !boxes.empty() && long_side(0, past))  // only the cap stops it
-    return Trace(img, prob, info, true);
-  return boxes;
+  if (zoomed)
+    boxes = Detect(img, zoomed, "resize_long", nullptr, true);
+  else if (!window && !boxes.empty() && long_side(0, past))  // only the cap stops it
+    boxes = Trace(img, prob, info, true);
+  if (window) return boxes;
+  return JoinSplitLines(img, boxes, double(input_long_side) / source_long_side, input_long_side);
+}
+
+// pipeline.py's TextDetector.join_split_lines: lines of large text the first pass split at their spaces joined
+// where a far pass, the image shrunk, sees them whole (det_join.h).
+std::vector<Quad> OcrSystem::JoinSplitLines(const cv::Mat& img, const std::vector<Quad>& boxes, double scale,
+                                            int input_long_side) {
+  if (det_large_text_.above <= 0.0 || boxes.size() < 2) return boxes;
+  const std::vector<double> heights = InputHeights(boxes, scale);
+  const std::vector<int> pieces = SplitLineBoxes(boxes, heights, det_large_text_.above);
+  const int far_side = pieces.empty() ? 0 : FarLongSide(heights, pieces, det_large_text_.height, input_long_side);
+  if (!far_side) return boxes;
+  const std::vector<Quad> far = Detect(img, far_side, "resize_long", nullptr, false);
+  return ppocr::JoinSplitLines(boxes, far, heights, det_large_text_.above);
 }
 
 int OcrSystem::InputLongSide(const cv::Mat& img) const {

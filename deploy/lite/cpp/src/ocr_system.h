@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "db_postprocess.h"
+#include "det_join.h"
 #include "predictor.h"
 
 namespace ppocr {
@@ -64,6 +65,10 @@ class OcrSystem {
   // pipeline.py's TextDetector.window_length / detect_in_windows: the windows' long side at the config's resize
   // (0: whole), and the boxes found window by window, joined (det_windows.h); zoom_scale > 0: the zoomed pass.
   int WindowLength(const cv::Mat& img) const;
+  // pipeline.py's TextDetector.join_split_lines: the boxes with the lines of large text the first pass split at
+  // their spaces joined where a far pass sees them whole (det_join.h); `scale`: the first pass's input over the image.
+  std::vector<Quad> JoinSplitLines(const cv::Mat& img, const std::vector<Quad>& boxes, double scale,
+                                   int input_long_side);
   std::vector<Quad> DetectInWindows(const cv::Mat& img, int window, double zoom_scale);
   // Each crop's label probabilities, run in batches of cls_batch_num taken in this order of crop indices.
   std::vector<std::vector<float>> ClsProbabilities(const std::vector<cv::Mat>& crops,
@@ -77,6 +82,7 @@ class OcrSystem {
   double det_window_below_;  // 1: wherever the cap shrinks the image (configs written before the key)
   DetBorder det_border_;  // preprocess.h; none for configs written before the keys
   SmallText det_small_text_;  // preprocess.h; never for configs written before the keys
+  LargeText det_large_text_;  // det_join.h; never for configs written before the keys
   std::string det_limit_type_;
   std::vector<double> det_mean_, det_std_;
   double det_scale_;

@@ -20,6 +20,8 @@
 //   window_spans LENGTH WINDOW OVERLAP                -> [[start, end], ...]: WindowSpans
 //   merge_windows AXIS ROWS COLS SPANS.npy BOXES.npy COUNTS.npy -> boxes: MergeWindowBoxes of the float32 [K, 4, 2]
 //       boxes, COUNTS[k] of them window k's, the windows at the float32 [W, 2] spans
+//   join_lines SCALE ABOVE HEIGHT INPUT_LONG_SIDE BOXES.npy FAR.npy -> {"pieces": [...], "far_side": N, "boxes":
+//       boxes}: SplitLineBoxes, FarLongSide and JoinSplitLines of the float32 [K, 4, 2] boxes and far boxes
 //   system CONFIG DICT IMAGE.npy                         -> the whole OcrSystem; each model call is sent to the
 //       caller on stdout ("RUN name ndim dims...\n" + float32 data) and its output read from stdin
 //       ("ndim dims...\n" + float32 data); the last lines are "ANGLE <page angle>" and "RESULT <json>".
@@ -38,6 +40,7 @@
 #include "config.h"
 #include "crop.h"
 #include "db_postprocess.h"
+#include "det_join.h"
 #include "decode.h"
 #include "det_windows.h"
 #include "npy.h"
@@ -56,6 +59,15 @@ static std::string BoxesJson(const std::vector<Quad>& boxes) {
     out += "]";
   }
   return out + "]";
+}
+
+// float32 [K, 4, 2] boxes stored as .npy (an empty array: none).
+static std::vector<Quad> QuadsFromNpy(const std::string& path) {
+  NpyArray boxes = LoadNpy(path);
+  std::vector<Quad> quads(boxes.shape.empty() ? 0 : size_t(boxes.shape[0]));
+  for (size_t i = 0; i < quads.size(); ++i)
+    for (int j = 0; j < 4; ++j) quads[i][j] = cv::Point2f(boxes.f32()[i * 8 + j * 2], boxes.f32()[i * 8 + j * 2 + 1]);
+  return quads;
 }
 
 // An 8-bit HxWx3 image or crop stored as .npy.
@@ -188,11 +200,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (cmd == "order" && args.size() == 2) {
-      NpyArray boxes = LoadNpy(args[1]);
-      std::vector<Quad> quads(boxes.shape.empty() ? 0 : size_t(boxes.shape[0]));
-      for (size_t i = 0; i < quads.size(); ++i)
-        for (int j = 0; j < 4; ++j)
-          quads[i][j] = cv::Point2f(boxes.f32()[i * 8 + j * 2], boxes.f32()[i * 8 + j * 2 + 1]);
+      const std::vector<Quad> quads = QuadsFromNpy(args[1]);
       std::vector<size_t> order;
       if (args[0] == "rows") {
         order = RowOrder(quads);
@@ -291,6 +299,20 @@ int main(int argc, char** argv) {
       std::cout << BoxesJson(MergeWindowBoxes(window_boxes, spans, std::stoi(args[0]), std::stoi(args[1]),
                                               std::stoi(args[2])))
                 << std::endl;
+      return 0;
+    }
+    if (cmd == "join_lines" && args.size() == 6) {
+      const std::vector<Quad> boxes = QuadsFromNpy(args[4]), far = QuadsFromNpy(args[5]);
+      const double above = std::stod(args[1]);
+      const std::vector<double> heights = InputHeights(boxes, std::stod(args[0]));
+      const std::vector<int> pieces = SplitLineBoxes(boxes, heights, above);
+      const int far_side = pieces.empty() ? 0 : FarLongSide(heights, pieces, std::stod(args[2]), std::stoi(args[3]));
+      std::ostringstream out;
+      out << "{\"pieces\": [";
+      for (size_t i = 0; i < pieces.size(); ++i) out << (i ? ", " : "") << pieces[i];
+      out << "], \"far_side\": " << far_side << ", \"boxes\": " << BoxesJson(JoinSplitLines(boxes, far, heights, above))
+          << "}";
+      std::cout << out.str() << std::endl;
       return 0;
     }
     if (cmd == "system" && args.size() == 3) {
