@@ -137,7 +137,7 @@ def small_det_config(mode: str, **changes) -> synth_det.DetSynthConfig:
     return synth_det.DetSynthConfig(mode=mode, width=(256, 384), height=(256, 384), **changes)
 
 
-@pytest.mark.parametrize("mode", ["scene", "doc", "form", "page"])
+@pytest.mark.parametrize("mode", ["scene", "doc", "form", "page", "slide"])
 def test_det_polygons_contain_their_text(mode, det_text_maker):
     synthesizer = synth_det.DetSynthesizer(small_det_config(mode), det_text_maker, seed=0)
     checked = 0
@@ -219,6 +219,39 @@ def test_page_is_a_title_over_paragraphs_of_lines_set_to_the_text_width(det_text
         texts = " ".join(item["transcription"] for item in items[1:])
         assert "." in texts and any(word[0].isupper() for word in texts.split())                  # sentences
         assert all(item["transcription"] and item["transcription"] != "###" for item in items)
+
+
+def test_slide_is_a_bold_title_over_points_in_one_ink(det_text_maker):
+    """--mode slide: a 16:9 slide, never warped (every polygon an upright rectangle); a title in larger, bold print
+    over 3-6 points of 3-9 words down the slide, the slide's number (digits) in the lower right corner at times; one
+    ink colour that stands out of the theme, every text's ink inside its polygon, and the only ink outside them
+    round bullets left of the points."""
+    config = synth_det.DetSynthConfig(mode="slide", width=(640, 700), height=(0, 0), jpeg_prob=0.0, min_readable=0.0)
+    synthesizer = synth_det.DetSynthesizer(config, det_text_maker, seed=3)
+    numbered = bullets = 0
+    for index in range(10):
+        image, items, instances = synthesizer.sample(index, keep_masks=True)
+        assert abs(image.shape[0] / image.shape[1] - 9 / 16) < 0.01
+        boxes = [np.array(item["points"], np.float64) for item in items]
+        assert all(len(set(box[:, 0])) == 2 and len(set(box[:, 1])) == 2 for box in boxes)       # upright
+        number = items[-1]["transcription"].isdigit() and boxes[-1][:, 0].min() > image.shape[1] / 2
+        numbered += number
+        points = items[1:len(items) - number]
+        assert 3 <= len(points) <= 6 and all(3 <= len(p["transcription"].split()) <= 9 for p in points)
+        tops = [box[:, 1].min() for box in boxes[:len(items) - number]]
+        assert tops == sorted(tops)
+        heights = [box[:, 1].ptp() for box in boxes]
+        assert heights[0] > 1.15 * np.median(heights[1:len(items) - number])                       # the title
+        coverage = np.zeros(image.shape[:2], np.uint8)
+        for instance in instances:
+            coverage |= (instance.mask > 0).astype(np.uint8)
+        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.int32)
+        ground = int(np.median(gray))
+        outside = (np.abs(gray - ground) > 60) & (cv2.dilate(coverage, np.ones((5, 5), np.uint8)) == 0)
+        if outside.any():                                                                  # bullets: left of points
+            bullets += 1
+            assert np.nonzero(outside)[1].max() < min(box[:, 0].min() for box in boxes[1:len(items) - number])
+    assert numbered and bullets and bullets < 10
 
 
 def test_det_dont_care_marks_exactly_the_thin_instances(det_text_maker):

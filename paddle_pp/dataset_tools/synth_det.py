@@ -295,7 +295,7 @@ class DetSynthesizer:
             y += int(pitch * rng.uniform(0.4, 1.0))
 
     def slide(self, rng: np.random.Generator, canvas: np.ndarray, keep_masks: bool) -> List[Instance]:
-        """A presentation slide as exported or captured from the screen: a title in bold, 5-10 % of the slide's
+        """A presentation slide as exported or captured from the screen: a title in bold, 6.5-10 % of the slide's
         height, of 2-6 capitalised words; then 3-6 points in one face at 3.5-5 % of the height, each of 3-9 words
         (half the slides mark them with a round bullet, which is not text); now and then the slide's number in a
         corner. One ink colour that stands out from the theme's background (light or dark). Each line, the title
@@ -322,7 +322,7 @@ class DetSynthesizer:
                                       full_mask))
             return True
 
-        title_size = int(height * rng.uniform(0.05, 0.1))
+        title_size = int(height * rng.uniform(0.065, 0.1))
         title_words = [next(words).strip(".,;").capitalize() for _ in range(int(rng.integers(2, 7)))]
         while title_words:
             title = " ".join(title_words)
