@@ -290,7 +290,8 @@ INFERENCE: Dict[str, Dict[str, Field]] = {
             "ink_share": Float(0, 1, low_open=True),  # are on ink when at least this share of them is ink
             "dense_pitch": Float(0),                 # a line with fewer output steps a character is read again,
             "dense_stretch": Float(1, low_open=True),  # this many times as wide,
-            "dense_sure": PROBABILITY},              # unless its first read scored at least this; pitch 0: never
+            "dense_sure": PROBABILITY,                # unless its first read scored at least this; pitch 0: never
+            "drop_bullets": Bool()},                 # a round bullet starting a line is cut off before reading
 }
 
 POSTPROCESS: Dict[str, Dict[str, Field]] = {

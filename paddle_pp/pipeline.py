@@ -28,8 +28,8 @@ from paddle_pp.postprocess.det_join import far_long_side, input_heights, join_sp
 from paddle_pp.postprocess.det_windows import merge_window_boxes, window_spans
 from paddle_pp.postprocess.word_boxes import WordSpan, word_spans
 from paddle_pp.utils import page_orientation
-from paddle_pp.utils.crop import (crop_size, crop_to_image, get_rotate_crop_image, inked_ends, is_turned_sideways,
-                                  light_on_dark_share, line_span, widened_box)
+from paddle_pp.utils.crop import (box_from_column, crop_size, crop_to_image, get_rotate_crop_image, inked_ends,
+                                  is_turned_sideways, leading_bullet_end, light_on_dark_share, line_span, widened_box)
 from paddle_pp.utils.dicts import use_space_char
 from paddle_pp.utils.reading_order import order_boxes
 
@@ -76,6 +76,7 @@ OPTION_KEYS: Dict[str, Tuple[str, str, str]] = {
     "cls_turned_view": ("cls", "Inference", "turned_view"),
     "rec_batch_num": ("rec", "Inference", "batch_num"),
     **{f"rec_{key}": ("rec", "Inference", key) for key in INKED_END_KEYS + DENSE_KEYS},
+    "rec_drop_bullets": ("rec", "Inference", "drop_bullets"),
     "rec_char_dict_path": ("rec", "Global", "character_dict_path"),
     "use_space_char": ("rec", "Global", "use_space_char"),
 }
@@ -91,16 +92,15 @@ SYSTEM_KEYS = ("use_angle_cls", "drop_score")
 
 
 # The options that turn off what paddle-pp adds to PaddleOCR's detection, classification, cropping and recognition
-# (the border around small images, the zoomed second pass for small text, long images shrunk by their short side and
-# detected in windows past the cap, nested boxes dropped, the pruned detector's own box threshold, crops also
-# classified turned and long ones in pieces, crops widened where a box ends on ink, dense lines read a second time
-# wider; docs/inference.md): with them the system detects, turns, crops and reads lines as PaddleOCR does, whose
-# box threshold is its flag's default for any model.
+# (the border around small images, the zoomed second pass for small text, lines of large text joined by a far pass,
+# long images shrunk by their short side and detected in windows past the cap, nested boxes dropped, the pruned
+# detector's own box threshold, crops also classified turned and long ones in pieces, crops widened where a box ends
+# on ink, leading bullets cut off, dense lines read a second time wider; docs/inference.md): with them the system
+# detects, turns, crops and reads lines as PaddleOCR does, whose box threshold is its flag's default for any model.
 PADDLEOCR_SETTINGS: Dict[str, Any] = {"det_border_below": 0, "det_small_text_below": 0, "det_large_text_above": 0,
-                                      "det_long_image_aspect": 0,
-                                      "det_window_overlap": 0, "det_db_nested_thresh": 0, "det_db_box_thresh": 0.6,
-                                      "cls_pieces_above": 0, "cls_turned_view": False, "rec_widen_inked_ends": 0,
-                                      "rec_dense_pitch": 0}
+                                      "det_long_image_aspect": 0, "det_window_overlap": 0, "det_db_nested_thresh": 0,
+                                      "det_db_box_thresh": 0.6, "cls_pieces_above": 0, "cls_turned_view": False,
+                                      "rec_widen_inked_ends": 0, "rec_drop_bullets": False, "rec_dense_pitch": 0}
 # ... and the order PaddleOCR gives the lines (utils/reading_order.py), and pages read as they are (never inverted)
 PADDLEOCR_READING_ORDER = "paddleocr"
 PADDLEOCR_LIGHT_TEXT_SHARE = 1.0
@@ -532,6 +532,8 @@ class TextRecognizer:
         # the system widens a crop whose box ends on ink (TextSystem._reading_crops): by this many box heights
         self.widen_inked_ends, self.ink_strip, self.ink_share = rec_inference_values(inference, INKED_END_KEYS)
         self.dense_pitch, self.dense_stretch, self.dense_sure = rec_inference_values(inference, DENSE_KEYS)
+        # ... and cuts a round bullet off the start of a line's crop (utils/crop.py, leading_bullet_end)
+        self.drop_bullets = rec_inference_flag(inference, "drop_bullets")
         self.decode = CTCLabelDecode(str(dict_path), use_space_char(cfg["Global"]), mixed_case_prior(cfg))
 
     def ratio(self, crop: np.ndarray) -> float:
@@ -614,6 +616,24 @@ def rec_inference_values(inference: Dict[str, Any], keys: Sequence[str]) -> Tupl
         inference = {**load_config("rec")["Inference"], **inference}
     return tuple(float(config_schema.field_of("rec", "Inference", key).check(inference[key], f"Inference.{key}"))
                  for key in keys)
+
+
+def _without_leading_bullet(page: np.ndarray, box: np.ndarray, crop: np.ndarray,
+                             turned: bool) -> Tuple[np.ndarray, np.ndarray]:
+    """The box and crop of a line read from the text after the round bullet it starts with (as read: a line turned
+    by 180 degrees starts at its crop's right end), or both as they are."""
+    end = leading_bullet_end(np.rot90(crop, 2) if turned else crop)
+    if not end:
+        return box, crop
+    rest = box_from_column(box, crop.shape[1] - end if turned else end, from_right=turned)
+    rest_crop = _crop_or_none(page, rest)
+    return (box, crop) if rest_crop is None else (rest, rest_crop)
+
+
+def rec_inference_flag(inference: Dict[str, Any], key: str) -> bool:
+    """A boolean key of a rec config's Inference; configs/rec.yml's where a model's config.yml predates it."""
+    value = inference[key] if key in inference else load_config("rec")["Inference"].get(key, False)
+    return bool(config_schema.field_of("rec", "Inference", key).check(value, f"Inference.{key}"))
 
 
 def _crop_or_none(img: np.ndarray, box: np.ndarray) -> Optional[np.ndarray]:
@@ -801,21 +821,33 @@ class TextSystem:
         """The box and crop the recognizer reads for each line, turned when the classifier turns it: the line's own
         crop, or, where its box ends on ink (the detector cut through a trailing ':' or ','), the crop of the box
         widened along the line at that end by rec Inference.widen_inked_ends box heights (utils/crop.py,
-        inked_ends and widened_box). The line keeps the detector's box, and word_boxes clips its words to it."""
-        rec = self.recognizer
+        inked_ends and widened_box); where the line, as read, starts with a round bullet, the box from the text
+        after it (rec Inference.drop_bullets; leading_bullet_end and box_from_column). The line keeps the
+        detector's box, and word_boxes clips its words to it."""
         read_boxes, read_crops = [], []
         for box, crop, turned in zip(boxes, crops, flipped):
             box = np.asarray(box, dtype=np.float32).reshape(4, 2)
-            if rec.widen_inked_ends > 0 and not is_turned_sideways(*crop_size(box)):
-                left, right = inked_ends(crop, rec.ink_strip, rec.ink_share)
-                if left or right:
-                    wider = widened_box(box, left, right, rec.widen_inked_ends, page.shape[:2])
-                    wider_crop = _crop_or_none(page, wider)
-                    if wider_crop is not None:
-                        box, crop = wider, wider_crop
+            if not is_turned_sideways(*crop_size(box)):     # a line read as it lies
+                box, crop = self._line_as_read(page, box, crop, turned)
             read_boxes.append(box)
             read_crops.append(np.ascontiguousarray(np.rot90(crop, 2)) if turned else crop)
         return read_boxes, read_crops
+
+    def _line_as_read(self, page: np.ndarray, box: np.ndarray, crop: np.ndarray,
+                      turned: bool) -> Tuple[np.ndarray, np.ndarray]:
+        """_reading_crops' box and crop (before the turn) of a line read as it lies: widened where it ends on ink,
+        then from the text after a leading bullet."""
+        rec = self.recognizer
+        if rec.widen_inked_ends > 0:
+            left, right = inked_ends(crop, rec.ink_strip, rec.ink_share)
+            if left or right:
+                wider = widened_box(box, left, right, rec.widen_inked_ends, page.shape[:2])
+                wider_crop = _crop_or_none(page, wider)
+                if wider_crop is not None:
+                    box, crop = wider, wider_crop
+        if rec.drop_bullets:
+            box, crop = _without_leading_bullet(page, box, crop, turned)
+        return box, crop
 
     def page_angle(self, img: np.ndarray) -> int:
         """The counter-clockwise turn that makes a page upright (0 when its lines do not say clearly), as

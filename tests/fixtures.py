@@ -222,6 +222,21 @@ def slide(size: Tuple[int, int] = (1280, 720)) -> np.ndarray:
     return np.vstack([title, points])
 
 
+BULLETED_POINTS = ["The harbour handled more cargo", "The new quay opens in May", "Fees stay as they are"]
+
+
+def bulleted_points(size: Tuple[int, int] = (1600, 500)) -> np.ndarray:
+    """Three points of a list in a monospaced face, 34 px, each after a round bullet 10 px wide, 40 px before it.
+    The detector takes the first two bullets into their lines' boxes, and read as they are they come out as `o `
+    (the recognizers have no bullet)."""
+    mono = os.path.join(os.path.dirname(latin_font_path()), "DejaVuSansMono.ttf")
+    img, boxes = render_lines([(point, 34) for point in BULLETED_POINTS], size=size, margin=80, line_gap=30,
+                              font_path=mono)
+    for (_, top), _, _, (_, bottom) in boxes:
+        cv2.circle(img, (45, int((top + bottom) // 2)), 5, (20, 20, 20), -1, cv2.LINE_AA)
+    return img
+
+
 def nearly_large_document() -> np.ndarray:
     """`document()` at 1.55 times on a 1600 px page: the default resize (max 960) finds its lines 24 px high
     (median), under small_text_below (28) but near small_text_height (32): zoomed 32 / 24 times, not the most."""

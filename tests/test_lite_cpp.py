@@ -157,6 +157,8 @@ def _images():
               "photographed_page": fixtures.photographed_page(),            # thin lines scored by their region
               "slide": fixtures.slide(),                                    # a title split, joined far off
               "turned_slide": _turned(fixtures.slide(), 6),                 # ... at an angle
+              "bulleted": fixtures.bulleted_points(),                       # bullets cut off the lines
+              "bulleted_turned": np.ascontiguousarray(np.rot90(fixtures.bulleted_points(), 2)),  # ... at the right
               "blank_page": np.full((1200, 1600, 3), 255, np.uint8),        # nothing found, nothing to look at
               "long_line_turned": np.ascontiguousarray(np.rot90(fixtures.long_line_page(), 2)),  # cls in pieces
               "short_word": fixtures.short_word_page(),                    # cls turned too
@@ -515,6 +517,63 @@ def test_windows_are_cut_and_joined_as_python_does(driver, tmp_path):
     assert joined > 20 and dropped > 200        # the trials did join pieces and drop duplicates and cut boxes
 
 
+def _marked_crop(rng: np.random.Generator) -> np.ndarray:
+    """A line crop that may start with a mark: a dot, a ring, a square, a dash or a letter's blob, of random size,
+    height and distance from the words after it, dark on light or light on dark, with noise at times."""
+    height = int(rng.integers(16, 80))
+    ground, ink = (240, 20) if rng.random() < 0.7 else (20, 240)
+    img = np.full((height, int(rng.integers(4, 12)) * height, 3), ground, np.uint8)
+    size = max(1, int(height * rng.uniform(0.05, 0.6)))
+    x, y = int(rng.integers(0, height // 3 + 1)), int(height * rng.uniform(0.15, 0.85))
+    kind = rng.choice(["disc", "ring", "square", "dash", "none"])
+    colour = (ink, ink, ink)
+    if kind == "disc":
+        cv2.circle(img, (x + size // 2, y), size // 2, colour, -1, cv2.LINE_AA)
+    elif kind == "ring":
+        cv2.circle(img, (x + size // 2, y), size // 2, colour, max(1, size // 5), cv2.LINE_AA)
+    elif kind == "square":
+        img[max(0, y - size // 2):y + size // 2 + 1, x:x + size] = ink
+    elif kind == "dash":
+        img[y:y + max(1, size // 4), x:x + size] = ink
+    start = x + size + int(height * rng.uniform(0.0, 1.0))
+    for word in range(int(rng.integers(1, 4))):
+        left = start + word * 3 * height // 2
+        img[height // 5:4 * height // 5, left:left + height] = ink
+    if rng.random() < 0.3:
+        img = np.clip(img.astype(np.int16) + rng.normal(0, 12, img.shape), 0, 255).astype(np.uint8)
+    return img
+
+
+def test_leading_bullets_are_cut_as_python_cuts_them(driver, tmp_path):
+    """crop.cc's LeadingBulletEnd and BoxFromColumn against crop.py's leading_bullet_end and box_from_column: the
+    constants, the same column on random crops that start with dots, rings, squares, dashes or nothing, and the
+    same boxes from random columns of random boxes."""
+    from paddle_pp.utils import crop as crop_py
+
+    header = (CPP_DIR / "src/crop.h").read_text()
+    constants = dict(re.findall(r"(kBullet\w+) = (\d+)", header))
+    assert {k: int(v) for k, v in constants.items()} == {
+        "kBulletSizeLow": crop_py.BULLET_SIZE[0], "kBulletSizeHigh": crop_py.BULLET_SIZE[1],
+        "kBulletAspectLow": crop_py.BULLET_ASPECT[0], "kBulletAspectHigh": crop_py.BULLET_ASPECT[1],
+        "kBulletFill": crop_py.BULLET_FILL, "kBulletMiddleLow": crop_py.BULLET_MIDDLE[0],
+        "kBulletMiddleHigh": crop_py.BULLET_MIDDLE[1], "kBulletGap": crop_py.BULLET_GAP,
+        "kBulletMargin": crop_py.BULLET_MARGIN}
+    rng = np.random.default_rng(31)
+    cut = 0
+    for trial in range(120):
+        crop = _marked_crop(rng)
+        expected = crop_py.leading_bullet_end(crop)
+        assert driver("bullet", _save(tmp_path / "crop.npy", crop)) == {"end": expected}, trial
+        cut += expected > 0
+    assert 10 < cut < 100
+    boxes = np.array([cv2.boxPoints(((rng.uniform(50, 500), rng.uniform(50, 500)), (rng.uniform(20, 400),
+                                      rng.uniform(8, 60)), rng.uniform(-40, 40))) for _ in range(30)], np.float32)
+    boxes = np.array([np.roll(box, -int(np.argmin(box.sum(axis=1))), axis=0) for box in boxes], np.float32)
+    for column, from_right in ((7.0, 0), (13.5, 1)):
+        expected = [crop_py.box_from_column(box, column, bool(from_right)).tolist() for box in boxes]
+        assert driver("box_from_column", _save(tmp_path / "boxes.npy", boxes), column, from_right) == expected
+
+
 def _split_lines(rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
     """Boxes of a page of lines, some split into pieces (gaps from overlapping to a height apart, heights and turns
     jittered), and far boxes: each line whole (at times as tall as two lines, or reaching past a neighbour), and
@@ -611,15 +670,17 @@ def test_ctc_decode_with_the_case_prior(driver, dict_path, tmp_path):
         assert [tuple(r) for r in out] == expected
 
 
-def _python_system(onnx_models, dict_path, use_doc_orientation_classify=False, as_paddleocr=False, **det_inference):
-    """paddle_pp's TextSystem on the served models; `det_inference` overrides keys of det.yml's Inference;
-    `as_paddleocr`: set as PPOCR(as_paddleocr=True) sets it."""
+def _python_system(onnx_models, dict_path, use_doc_orientation_classify=False, as_paddleocr=False,
+                   rec_inference=None, **det_inference):
+    """paddle_pp's TextSystem on the served models; `det_inference` overrides keys of det.yml's Inference,
+    `rec_inference` of rec.yml's; `as_paddleocr`: set as PPOCR(as_paddleocr=True) sets it."""
     from paddle_pp.pipeline import TextClassifier, TextDetector, TextRecognizer, TextSystem
     from paddle_pp.pipeline import as_paddleocr as as_paddleocr_configs
 
     system = dict(load_config("system")["System"])
     configs = {name: load_config(name) for name in ("det", "cls", "rec")}
     configs["det"]["Inference"].update(det_inference)
+    configs["rec"]["Inference"].update(rec_inference or {})
     if as_paddleocr:
         as_paddleocr_configs(configs, system)
     classifier = TextClassifier(configs["cls"], onnx_models["cls"]) if system["use_angle_cls"] else None
@@ -698,6 +759,8 @@ def test_whole_cpp_system_matches_python(driver, cpp_config, onnx_models, dict_p
         assert det_sides == [960, 1920] and len(ref) == len(fixtures.MINUTES)
     if name in ("slide", "turned_slide"):               # the title's pieces joined by a far pass, shrunk
         assert det_sides == [1152, 416 if name == "slide" else 384] and ref[0]["transcription"] == fixtures.SLIDE_TITLE
+    if name in ("bulleted", "bulleted_turned"):          # no bullet read
+        assert sorted(r["transcription"] for r in ref) == sorted(fixtures.BULLETED_POINTS)
     if name == "blank_page":                             # a single colour: no closer look
         assert det_sides == [960] and ref == []
     if name == "nearly_large":                                     # 24 px lines: zoomed to 32 px, 4/3
@@ -787,6 +850,18 @@ def test_cpp_second_pass_scores_as_told_as_python(driver, cpp_config, onnx_model
                    _config_without(cpp_config, tmp_path, "det_small_text_score_mode")):
         got = _run_piped_system(driver, config, dict_path, _save(tmp_path / "img.npy", img), onnx_models)
         assert [r["points"] for r in got] == [r["points"] for r in ref]
+        assert [r["transcription"] for r in got] == [r["transcription"] for r in ref]
+
+
+def test_cpp_reads_bullets_as_told_as_python(driver, cpp_config, onnx_models, dict_path, tmp_path):
+    """rec_drop_bullets 0, and a config written before the key: the list's first two points are read with their
+    bullets (`o `), in C++ as in Python."""
+    img = IMAGES["bulleted"]
+    ref = [r.to_dict() for r in _python_system(onnx_models, dict_path, rec_inference={"drop_bullets": False})(img)]
+    assert [r["transcription"][:2] for r in ref[:2]] == ["o ", "o "]
+    for config in (_variant_config(cpp_config, tmp_path, rec_drop_bullets=0),
+                   _config_without(cpp_config, tmp_path, "rec_drop_bullets")):
+        got = _run_piped_system(driver, config, dict_path, _save(tmp_path / "img.npy", img), onnx_models)
         assert [r["transcription"] for r in got] == [r["transcription"] for r in ref]
 
 
@@ -895,6 +970,7 @@ def test_config_comes_from_the_yaml(cpp_config):
     assert values["cls_image_shape"].split() == [str(v) for v in cls["Inference"]["image_shape"]]
     assert int(values["rec_batch_num"]) == rec["Inference"]["batch_num"]
     assert float(values["rec_mixed_case_prior"]) == 0.0   # rec.yml: none (PaddleOCR's greedy decoding)
+    assert values["rec_drop_bullets"] == "1" and rec["Inference"]["drop_bullets"] is True
     for key, value in (("widen_inked_ends", 0.2), ("ink_strip", 0.06), ("ink_share", 0.1), ("dense_pitch", 3.5),
                        ("dense_stretch", 1.25), ("dense_sure", 0.98)):
         assert float(values[f"rec_{key}"]) == rec["Inference"][key] == value

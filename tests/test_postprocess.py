@@ -9,7 +9,8 @@ from paddle_pp.postprocess.cls_postprocess import ClsPostProcess
 from paddle_pp.postprocess.ctc_decode import CTCLabelDecode
 from paddle_pp.postprocess.db_postprocess import (DBPostProcess, clip_det_res, drop_nested,
                                                   filter_tag_det_res, order_points_clockwise)
-from paddle_pp.utils.crop import get_rotate_crop_image, inked_ends, line_span, widened_box
+from paddle_pp.utils.crop import (box_from_column, get_rotate_crop_image, inked_ends, leading_bullet_end, line_span,
+                                  widened_box)
 from paddle_pp.utils.reading_order import sorted_boxes
 
 
@@ -600,6 +601,45 @@ def test_a_widened_box_moves_its_ends_along_the_line_and_stays_in_the_image():
     wide = widened_box(box, False, True, 0.5, (100, 100))
     np.testing.assert_allclose(line_span(box, wide, False), (0, 40), atol=1e-4)
     np.testing.assert_allclose(line_span(box, wide, True), (5, 45), atol=1e-4)
+
+
+def _bullet_crop(shape="disc", middle=24, gap=30, light=False, size=10):
+    """A 48 px high line crop: a mark `size` px wide centred `middle` px down at x 10-20, then a word after `gap` px."""
+    img = np.full((48, 200, 3), 240, np.uint8)
+    centre = (15, middle)
+    if shape == "disc":
+        cv2.circle(img, centre, size // 2, (20, 20, 20), -1, cv2.LINE_AA)
+    elif shape == "ring":                                      # an `o`
+        cv2.circle(img, centre, size // 2, (20, 20, 20), 2, cv2.LINE_AA)
+    elif shape == "bar":                                       # an `l` or `I`
+        img[10:38, 13:17] = 20
+    start = 20 + gap
+    img[10:38, start:start + 60] = 20                          # the text after it
+    return 255 - img if light else img
+
+
+def test_a_round_bullet_starting_a_line_is_cut_off():
+    """utils.crop.leading_bullet_end: a filled dot in the line's middle, apart from the text, is cut at 12 px
+    (a quarter of the height) before the text; light on dark alike; not a ring (`o`), a bar (`l`), a dot on the
+    baseline (`.`), one too small or too large, nor one the text follows closely."""
+    assert leading_bullet_end(_bullet_crop()) == 50 - 12
+    assert leading_bullet_end(_bullet_crop(light=True)) == 50 - 12
+    assert leading_bullet_end(_bullet_crop(gap=16)) == 36 - 12                # 15 px apart: 0.3 of 48 is 14.4
+    assert leading_bullet_end(_bullet_crop(size=20)) == 50 - 12
+    for crop in (_bullet_crop("ring", size=14), _bullet_crop("bar"), _bullet_crop(middle=40),
+                 _bullet_crop(size=4), _bullet_crop(size=30), _bullet_crop(gap=12), _bullet_crop("none")):
+        assert leading_bullet_end(crop) == 0
+
+
+def test_a_box_from_a_column_of_its_crop():
+    """utils.crop.box_from_column: the part of a box from a column of its crop to the right end (or from the left
+    end to it), carried through the crop's warp: for an upright box a plain cut, for a tilted one along its line."""
+    box = np.array([[10, 10], [110, 10], [110, 30], [10, 30]], np.float32)
+    np.testing.assert_allclose(box_from_column(box, 25), [[35, 10], [110, 10], [110, 30], [35, 30]], atol=1e-4)
+    np.testing.assert_allclose(box_from_column(box, 75, from_right=True),
+                               [[10, 10], [85, 10], [85, 30], [10, 30]], atol=1e-4)
+    tilted = np.array([[10, 10], [90, 70], [84, 78], [4, 18]], np.float32)     # along (0.8, 0.6), 100 long
+    np.testing.assert_allclose(box_from_column(tilted, 50), [[50, 40], [90, 70], [84, 78], [44, 48]], atol=1e-3)
 
 
 def test_crop_parity(ref):

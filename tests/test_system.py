@@ -341,6 +341,24 @@ def test_a_line_of_large_text_split_at_a_space_is_joined(monkeypatch):
         PPOCR(det_large_text_height=0)
 
 
+def test_a_round_bullet_starting_a_line_is_not_read():
+    """rec.yml's drop_bullets: the detector takes two of the list's bullets into their lines, and read as they are
+    they come out as `o `; cut off the crops, every point reads as written, upright, turned by 180 degrees (the
+    line starts at its crop's right end) and light on dark. The line keeps the detector's box, its words lie in it."""
+    ocr = PPOCR(lang="en", rec_drop_bullets=True, return_word_box=True)
+    page = fixtures.bulleted_points()
+    for img in (page, np.ascontiguousarray(np.rot90(page, 2)), np.ascontiguousarray(255 - page)):
+        lines = ocr.ocr_results(img)
+        assert sorted(r.transcription for r in lines) == sorted(fixtures.BULLETED_POINTS)
+    lines = ocr.ocr_results(page)
+    first = np.array(lines[0].points)
+    assert first[:, 0].min() <= 46                                    # the box still reaches the bullet
+    assert min(p[0] for w in lines[0].words for p in w.points) > 55   # its words start after it
+    as_read = PPOCR(lang="en", rec_drop_bullets=False).ocr_results(page)
+    assert [r.transcription for r in as_read] == ["o " + p for p in fixtures.BULLETED_POINTS[:2]] + \
+        fixtures.BULLETED_POINTS[2:]
+
+
 def test_the_first_pass_input_is_known_without_running_it(ocr):
     """TextDetector.input_long_side, which the closer look at a page of which nothing was read takes instead of a
     second first pass, is the long side of the input run_network gives the network: pages, a long receipt shrunk

@@ -145,3 +145,62 @@ def _room(corners: np.ndarray, direction: np.ndarray, wanted: float, limits: Tup
             elif direction[axis] < 0.0:
                 step = min(step, (0.0 - corner[axis]) / direction[axis])
     return max(step, 0.0)
+
+
+# A round bullet that starts a line (a list's item, a slide's point), in percent of the crop's height
+# (leading_bullet_end): the leftmost blob of ink this wide and this high, ...
+BULLET_SIZE = (12, 50)
+BULLET_ASPECT = (75, 133)   # ... its width this share of its height, ...
+BULLET_FILL = 60            # ... this share of its rectangle inked, its centre too (a dot, not a ring such as `o`),
+BULLET_MIDDLE = (25, 75)    # ... its centre this high in the crop (not a full stop on the baseline),
+BULLET_GAP = 30             # ... and the next ink at least this far to its right; the crop is cut this far before
+BULLET_MARGIN = 25          # that ink (never left of the bullet's right edge)
+
+
+def leading_bullet_end(crop: np.ndarray) -> int:
+    """The column at which a crop is cut so that a round bullet starting its line is not read (the recognizer,
+    which has no such character, reads it as `o`, `.`, `,` or a letter), or 0 when it starts with no bullet.
+    Ink is Otsu's minority class (dark or light text alike); a bullet is the leftmost blob of it (8-connected, two
+    pixels or more) that is as BULLET_SIZE, BULLET_ASPECT, BULLET_FILL and BULLET_MIDDLE say and that no other
+    blob reaches beside, the next one at least BULLET_GAP away. Integer arithmetic and OpenCV's connected
+    components, so the C++ demo decides alike (crop.cc)."""
+    bright = _bright_pixels(crop)
+    ink = bright if _minority_is_bright(bright) else np.uint8(1) - bright
+    height = int(ink.shape[0])
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    blobs = sorted((i for i in range(1, count) if stats[i, cv2.CC_STAT_AREA] >= 2),
+                   key=lambda i: int(stats[i, cv2.CC_STAT_LEFT]))
+    if len(blobs) < 2:
+        return 0
+    first = blobs[0]
+    x, y, w, h, area = (int(v) for v in stats[first, :5])
+    text = int(stats[blobs[1], cv2.CC_STAT_LEFT])
+    low, high = BULLET_SIZE
+    if not all(low * height <= 100 * side <= high * height for side in (w, h)):
+        return 0
+    if not BULLET_ASPECT[0] * h <= 100 * w <= BULLET_ASPECT[1] * h or 100 * area < BULLET_FILL * w * h:
+        return 0
+    if labels[y + h // 2, x + w // 2] != first:
+        return 0
+    if not 2 * BULLET_MIDDLE[0] * height <= 100 * (2 * y + h) <= 2 * BULLET_MIDDLE[1] * height:
+        return 0
+    if 100 * (text - (x + w)) < BULLET_GAP * height:
+        return 0
+    return max(x + w, text - BULLET_MARGIN * height // 100)
+
+
+def box_from_column(points: np.ndarray, column: float, from_right: bool = False) -> np.ndarray:
+    """The part of a box (tl, tr, br, bl) from `column` of its crop (get_rotate_crop_image's, before any turn) to
+    the crop's right end, or with `from_right` from its left end to `column`: the crop's column carried into the
+    image by the crop's perspective warp, as crop_to_image does (crop.cc's BoxFromColumn). float32."""
+    points = np.asarray(points, dtype=np.float32).reshape(4, 2)
+    crop_w, crop_h = crop_size(points)
+    pts_std = np.float32([[0, 0], [crop_w, 0], [crop_w, crop_h], [0, crop_h]])
+    back = cv2.getPerspectiveTransform(pts_std, points)
+    top, bottom = cv2.perspectiveTransform(np.array([[[column, 0]], [[column, crop_h]]], np.float32), back)[:, 0]
+    out = points.copy()
+    if from_right:
+        out[1], out[2] = top, bottom
+    else:
+        out[0], out[3] = top, bottom
+    return out

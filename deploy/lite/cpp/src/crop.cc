@@ -127,4 +127,52 @@ Quad WidenedBox(const Quad& box, bool left, bool right, double by, int rows, int
   return out;
 }
 
+int LeadingBulletEnd(const cv::Mat& crop) {
+  const cv::Mat bright = BrightPixels(crop);
+  cv::Mat ink = bright;
+  if (!MinorityIsBright(bright)) ink = 1 - bright;
+  const long height = ink.rows;
+  cv::Mat labels, stats, centroids;
+  const int count = cv::connectedComponentsWithStats(ink, labels, stats, centroids, 8, CV_32S);
+  std::vector<int> blobs;
+  for (int i = 1; i < count; ++i)
+    if (stats.at<int>(i, cv::CC_STAT_AREA) >= 2) blobs.push_back(i);
+  std::stable_sort(blobs.begin(), blobs.end(), [&](int a, int b) {
+    return stats.at<int>(a, cv::CC_STAT_LEFT) < stats.at<int>(b, cv::CC_STAT_LEFT);
+  });
+  if (blobs.size() < 2) return 0;
+  const int first = blobs[0];
+  const long x = stats.at<int>(first, cv::CC_STAT_LEFT), y = stats.at<int>(first, cv::CC_STAT_TOP);
+  const long w = stats.at<int>(first, cv::CC_STAT_WIDTH), h = stats.at<int>(first, cv::CC_STAT_HEIGHT);
+  const long area = stats.at<int>(first, cv::CC_STAT_AREA);
+  const long text = stats.at<int>(blobs[1], cv::CC_STAT_LEFT);
+  for (long side : {w, h})
+    if (kBulletSizeLow * height > 100 * side || 100 * side > kBulletSizeHigh * height) return 0;
+  if (kBulletAspectLow * h > 100 * w || 100 * w > kBulletAspectHigh * h || 100 * area < kBulletFill * w * h) return 0;
+  if (labels.at<int>(int(y + h / 2), int(x + w / 2)) != first) return 0;
+  if (2 * kBulletMiddleLow * height > 100 * (2 * y + h) || 100 * (2 * y + h) > 2 * kBulletMiddleHigh * height)
+    return 0;
+  if (100 * (text - (x + w)) < kBulletGap * height) return 0;
+  return int(std::max(x + w, text - kBulletMargin * height / 100));
+}
+
+Quad BoxFromColumn(const Quad& box, float column, bool from_right) {
+  int crop_w = 0, crop_h = 0;
+  CropSize(box, &crop_w, &crop_h);
+  cv::Point2f src[4] = {{0.f, 0.f}, {float(crop_w), 0.f}, {float(crop_w), float(crop_h)}, {0.f, float(crop_h)}};
+  cv::Point2f dst[4] = {box[0], box[1], box[2], box[3]};
+  const cv::Mat back = cv::getPerspectiveTransform(src, dst);
+  std::vector<cv::Point2f> ends = {{column, 0.f}, {column, float(crop_h)}}, image;
+  cv::perspectiveTransform(ends, image, back);
+  Quad out = box;
+  if (from_right) {
+    out[1] = image[0];
+    out[2] = image[1];
+  } else {
+    out[0] = image[0];
+    out[3] = image[1];
+  }
+  return out;
+}
+
 }  // namespace ppocr

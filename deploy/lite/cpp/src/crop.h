@@ -29,4 +29,19 @@ double MedianHeight(const std::vector<cv::Mat>& crops);
 // corners inside a rows x cols image (crop.py's widened_box: the same double-precision steps).
 Quad WidenedBox(const Quad& box, bool left, bool right, double by, int rows, int cols);
 
+// The column at which a crop is cut so that a round bullet starting its line is not read, or 0 when it starts with
+// none (crop.py's leading_bullet_end: the same integer tests on OpenCV's connected components).
+int LeadingBulletEnd(const cv::Mat& crop);
+// The part of a box from `column` of its crop (before any turn) to the crop's right end, or with `from_right` from
+// its left end to `column` (crop.py's box_from_column: the crop's perspective warp carries the column back).
+Quad BoxFromColumn(const Quad& box, float column, bool from_right);
+
+// crop.py's BULLET_* constants (tests/test_lite_cpp.py checks they are Python's), percent of the crop's height
+constexpr int kBulletSizeLow = 12, kBulletSizeHigh = 50;
+constexpr int kBulletAspectLow = 75, kBulletAspectHigh = 133;
+constexpr int kBulletFill = 60;
+constexpr int kBulletMiddleLow = 25, kBulletMiddleHigh = 75;
+constexpr int kBulletGap = 30;
+constexpr int kBulletMargin = 25;
+
 }  // namespace ppocr

@@ -53,6 +53,7 @@ OcrSystem::OcrSystem(const Config& c, Predictor* det, Predictor* cls, Predictor*
   rec_widen_inked_ends_ = c.Has("rec_widen_inked_ends") ? c.Double("rec_widen_inked_ends") : 0.0;
   rec_ink_strip_ = rec_widen_inked_ends_ > 0.0 ? c.Double("rec_ink_strip") : 0.0;  // needed when widening
   rec_ink_share_ = rec_widen_inked_ends_ > 0.0 ? c.Double("rec_ink_share") : 0.0;
+  rec_drop_bullets_ = c.Has("rec_drop_bullets") && c.Bool("rec_drop_bullets");
   rec_dense_pitch_ = c.Has("rec_dense_pitch") ? c.Double("rec_dense_pitch") : 0.0;
   rec_dense_stretch_ = rec_dense_pitch_ > 0.0 ? c.Double("rec_dense_stretch") : 1.0;  // needed when reading again
   rec_dense_sure_ = rec_dense_pitch_ > 0.0 ? c.Double("rec_dense_sure") : 0.0;
@@ -402,14 +403,10 @@ std::vector<cv::Mat> OcrSystem::ReadingCrops(const cv::Mat& page, const std::vec
     cv::Mat crop = crops[i];
     int crop_w = 0, crop_h = 0;
     CropSize(boxes[i], &crop_w, &crop_h);
-    if (rec_widen_inked_ends_ > 0.0 && crop_h * 1.0 / crop_w < 1.5) {  // not a line read sideways
-      bool left = false, right = false;
-      InkedEnds(crop, rec_ink_strip_, rec_ink_share_, &left, &right);
-      if (left || right)
-        crop = GetRotateCropImage(page, WidenedBox(boxes[i], left, right, rec_widen_inked_ends_, page.rows, page.cols));
-    }
-    if (!labels.empty() && cls_labels_.at(labels[i].first).find("180") != std::string::npos &&
-        labels[i].second > cls_thresh_) {
+    const bool turned = !labels.empty() && cls_labels_.at(labels[i].first).find("180") != std::string::npos &&
+                        labels[i].second > cls_thresh_;
+    if (crop_h * 1.0 / crop_w < 1.5) crop = LineAsRead(page, boxes[i], crop, turned);  // not a line read sideways
+    if (turned) {
       cv::Mat rotated;
       cv::rotate(crop, rotated, cv::ROTATE_180);
       crop = rotated;
@@ -417,6 +414,31 @@ std::vector<cv::Mat> OcrSystem::ReadingCrops(const cv::Mat& page, const std::vec
     out.push_back(crop);
   }
   return out;
+}
+
+// pipeline.py's TextSystem._line_as_read: the crop (before the turn) of a line read as it lies, widened where its
+// box ends on ink, then from the text after a leading bullet (as read: a turned line starts at its crop's right end).
+cv::Mat OcrSystem::LineAsRead(const cv::Mat& page, Quad box, cv::Mat crop, bool turned) const {
+  if (rec_widen_inked_ends_ > 0.0) {
+    bool left = false, right = false;
+    InkedEnds(crop, rec_ink_strip_, rec_ink_share_, &left, &right);
+    if (left || right) {
+      box = WidenedBox(box, left, right, rec_widen_inked_ends_, page.rows, page.cols);
+      crop = GetRotateCropImage(page, box);
+    }
+  }
+  if (rec_drop_bullets_) {
+    cv::Mat as_read = crop;
+    if (turned) cv::rotate(crop, as_read, cv::ROTATE_180);
+    const int end = LeadingBulletEnd(as_read);
+    if (end) {
+      const Quad rest = BoxFromColumn(box, float(turned ? crop.cols - end : end), turned);
+      int rest_w = 0, rest_h = 0;
+      CropSize(rest, &rest_w, &rest_h);
+      if (rest_w > 0 && rest_h > 0) crop = GetRotateCropImage(page, rest);  // as Python's _crop_or_none
+    }
+  }
+  return crop;
 }
 
 // pipeline.py's TextSystem.__call__: an image of which no line found is read is read again as one in which the

@@ -99,6 +99,7 @@ class OcrSystem {
   double rec_mixed_case_prior_;  // 0: greedy decoding only (PostProcess.mixed_case_prior empty)
   // a box ending on ink is read this many box heights wider there; 0: never (PaddleOCR, configs before the keys)
   double rec_widen_inked_ends_, rec_ink_strip_, rec_ink_share_;
+  bool rec_drop_bullets_;  // a round bullet starting a line is cut off its crop; false: never (configs before the key)
   // a line with fewer than this many output steps a character, read less surely than rec_dense_sure, is read again
   // rec_dense_stretch times as wide, the higher score kept; 0: every crop read once (PaddleOCR, configs before the
   // keys)
@@ -117,6 +118,8 @@ class OcrSystem {
   std::vector<cv::Mat> ReadingCrops(const cv::Mat& page, const std::vector<Quad>& boxes,
                                     const std::vector<cv::Mat>& crops,
                                     const std::vector<std::pair<int, float>>& labels) const;
+  // pipeline.py's TextSystem._line_as_read: a line read as it lies, widened where it ends on ink, without a bullet.
+  cv::Mat LineAsRead(const cv::Mat& page, Quad box, cv::Mat crop, bool turned) const;
   std::vector<std::pair<bool, float>> Flipped(const std::vector<std::pair<int, float>>& labels) const;
   // The long side to detect the page at its own size, or 0 when the config's resize keeps enough of it.
   int FullSize(const cv::Mat& img) const;

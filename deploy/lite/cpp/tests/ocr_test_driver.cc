@@ -20,6 +20,8 @@
 //   window_spans LENGTH WINDOW OVERLAP                -> [[start, end], ...]: WindowSpans
 //   merge_windows AXIS ROWS COLS SPANS.npy BOXES.npy COUNTS.npy -> boxes: MergeWindowBoxes of the float32 [K, 4, 2]
 //       boxes, COUNTS[k] of them window k's, the windows at the float32 [W, 2] spans
+//   bullet CROP.npy                                   -> {"end": N}: LeadingBulletEnd of the uint8 HxWx3 crop
+//   box_from_column BOXES.npy COLUMN FROM_RIGHT       -> boxes: BoxFromColumn of each float32 [K, 4, 2] box
 //   join_lines SCALE ABOVE HEIGHT INPUT_LONG_SIDE BOXES.npy FAR.npy -> {"pieces": [...], "far_side": N, "boxes":
 //       boxes}: SplitLineBoxes, FarLongSide and JoinSplitLines of the float32 [K, 4, 2] boxes and far boxes
 //   system CONFIG DICT IMAGE.npy                         -> the whole OcrSystem; each model call is sent to the
@@ -299,6 +301,17 @@ int main(int argc, char** argv) {
       std::cout << BoxesJson(MergeWindowBoxes(window_boxes, spans, std::stoi(args[0]), std::stoi(args[1]),
                                               std::stoi(args[2])))
                 << std::endl;
+      return 0;
+    }
+    if (cmd == "bullet" && args.size() == 1) {
+      std::cout << "{\"end\": " << LeadingBulletEnd(CropFromNpy(args[0])) << "}" << std::endl;
+      return 0;
+    }
+    if (cmd == "box_from_column" && args.size() == 3) {
+      std::vector<Quad> parts;
+      for (const Quad& box : QuadsFromNpy(args[0]))
+        parts.push_back(BoxFromColumn(box, std::stof(args[1]), std::stoi(args[2]) != 0));
+      std::cout << BoxesJson(parts) << std::endl;
       return 0;
     }
     if (cmd == "join_lines" && args.size() == 6) {
