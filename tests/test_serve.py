@@ -379,6 +379,21 @@ def test_joining_split_lines_is_a_request_option(client):
     assert texts(post().json()) == default
 
 
+def test_cutting_bullets_off_is_a_request_option(client):
+    """rec_drop_bullets: the list's points are read without their bullets by default and with them (`o `) with
+    rec_drop_bullets=false; a value that is no boolean is a 422 naming the option; the worker is restored after."""
+    page = cv2.imencode(".png", fixtures.bulleted_points())[1].tobytes()
+
+    def post(query=""):
+        return client.post(f"/ocr{query}", content=page, headers={"Content-Type": "image/png"})
+
+    default = texts(post().json())
+    assert default == fixtures.BULLETED_POINTS
+    assert texts(post("?rec_drop_bullets=false").json())[0] == "o " + fixtures.BULLETED_POINTS[0]
+    assert "rec_drop_bullets" in assert_error(post("?rec_drop_bullets=sometimes"), 422, "bad_option")
+    assert texts(post().json()) == default
+
+
 def test_zooming_a_photo_past_its_size_is_a_request_option(client):
     """det_small_text_rendered_share, det_small_text_past_aspect: the small print of a photographed page is detected
     again past the page's size by default, and at its size with a share of 0 or an aspect its lines do not reach

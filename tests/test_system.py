@@ -744,6 +744,10 @@ def test_a_model_directory_without_the_widening_keys_widens_as_rec_yml():
     assert _recognizer(widen_inked_ends=0)[0].widen_inked_ends == 0.0
     with pytest.raises(ValueError, match="ink_share"):
         _recognizer(widen_inked_ends=0.2, ink_strip=0.06, ink_share=0)
+    assert _recognizer()[0].drop_bullets is inference["drop_bullets"] is True      # rec.yml's, as the widening
+    assert _recognizer(drop_bullets=False)[0].drop_bullets is False
+    with pytest.raises(ValueError, match="drop_bullets"):
+        _recognizer(drop_bullets="sometimes")
 
 
 class _WidthScriptedEngine(_RecordingEngine):

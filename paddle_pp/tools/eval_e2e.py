@@ -45,7 +45,8 @@ from paddle_pp.utils.page_orientation import ANGLES, points_before_turn
 
 # The detector's flags (resize and DB post-processing), the classifier's (PaddleOCR's names) and how lines are cut for
 # the recognizer and how dense lines are read again; PPOCR takes them as options.
-MODEL_FLAGS = option_flags("det") + option_flags("cls") + tuple(f"rec_{key}" for key in INKED_END_KEYS + DENSE_KEYS)
+MODEL_FLAGS = (option_flags("det") + option_flags("cls") + tuple(f"rec_{key}" for key in INKED_END_KEYS + DENSE_KEYS)
+               + ("rec_drop_bullets",))
 
 Line = Tuple[np.ndarray, str]
 

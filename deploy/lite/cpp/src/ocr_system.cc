@@ -428,8 +428,8 @@ cv::Mat OcrSystem::LineAsRead(const cv::Mat& page, Quad box, cv::Mat crop, bool 
     }
   }
   if (rec_drop_bullets_) {
-    cv::Mat as_read = crop;
-    if (turned) cv::rotate(crop, as_read, cv::ROTATE_180);
+    cv::Mat as_read;  // a new matrix: rotating into one that shares the crop's pixels would turn the crop itself
+    if (turned) cv::rotate(crop, as_read, cv::ROTATE_180); else as_read = crop;
     const int end = LeadingBulletEnd(as_read);
     if (end) {
       const Quad rest = BoxFromColumn(box, float(turned ? crop.cols - end : end), turned);
