@@ -555,7 +555,8 @@ def test_leading_bullets_are_cut_as_python_cuts_them(driver, tmp_path):
         "kBulletSizeLow": crop_py.BULLET_SIZE[0], "kBulletSizeHigh": crop_py.BULLET_SIZE[1],
         "kBulletAspectLow": crop_py.BULLET_ASPECT[0], "kBulletAspectHigh": crop_py.BULLET_ASPECT[1],
         "kBulletFill": crop_py.BULLET_FILL, "kBulletMiddleLow": crop_py.BULLET_MIDDLE[0],
-        "kBulletMiddleHigh": crop_py.BULLET_MIDDLE[1], "kBulletGap": crop_py.BULLET_GAP,
+        "kBulletMiddleHigh": crop_py.BULLET_MIDDLE[1], "kBulletOfText": crop_py.BULLET_OF_TEXT,
+        "kBulletGap": crop_py.BULLET_GAP,
         "kBulletMargin": crop_py.BULLET_MARGIN}
     rng = np.random.default_rng(31)
     cut = 0

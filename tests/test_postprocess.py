@@ -621,13 +621,16 @@ def _bullet_crop(shape="disc", middle=24, gap=30, light=False, size=10):
 def test_a_round_bullet_starting_a_line_is_cut_off():
     """utils.crop.leading_bullet_end: a filled dot in the line's middle, apart from the text, is cut at 12 px
     (a quarter of the height) before the text; light on dark alike; not a ring (`o`), a bar (`l`), a dot on the
-    baseline (`.`), one too small or too large, nor one the text follows closely."""
+    baseline (`.`), one too small or too large, one as tall as the ink after it, nor one the text follows closely."""
     assert leading_bullet_end(_bullet_crop()) == 50 - 12
     assert leading_bullet_end(_bullet_crop(light=True)) == 50 - 12
     assert leading_bullet_end(_bullet_crop(gap=16)) == 36 - 12                # 15 px apart: 0.3 of 48 is 14.4
-    assert leading_bullet_end(_bullet_crop(size=20)) == 50 - 12
+    assert leading_bullet_end(_bullet_crop(size=18)) == 50 - 12                  # 19 px: at most 0.7 of the 28 after
+    small_caps = _bullet_crop(size=20)
+    small_caps[10:38, 50:110] = 240
+    small_caps[14:34, 50:70] = 20                       # a filled letter (a small capital's `S`) as tall as the next
     for crop in (_bullet_crop("ring", size=14), _bullet_crop("bar"), _bullet_crop(middle=40),
-                 _bullet_crop(size=4), _bullet_crop(size=30), _bullet_crop(gap=12), _bullet_crop("none")):
+                 _bullet_crop(size=4), _bullet_crop(size=30), _bullet_crop(gap=12), _bullet_crop("none"), small_caps):
         assert leading_bullet_end(crop) == 0
 
 

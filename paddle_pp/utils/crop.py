@@ -153,6 +153,7 @@ BULLET_SIZE = (12, 50)
 BULLET_ASPECT = (75, 133)   # ... its width this share of its height, ...
 BULLET_FILL = 60            # ... this share of its rectangle inked, its centre too (a dot, not a ring such as `o`),
 BULLET_MIDDLE = (25, 75)    # ... its centre this high in the crop (not a full stop on the baseline),
+BULLET_OF_TEXT = 70         # ... at most this share of the tallest ink after it high (in percent; a letter is not),
 BULLET_GAP = 30             # ... and the next ink at least this far to its right; the crop is cut this far before
 BULLET_MARGIN = 25          # that ink (never left of the bullet's right edge)
 
@@ -161,8 +162,8 @@ def leading_bullet_end(crop: np.ndarray) -> int:
     """The column at which a crop is cut so that a round bullet starting its line is not read (the recognizer,
     which has no such character, reads it as `o`, `.`, `,` or a letter), or 0 when it starts with no bullet.
     Ink is Otsu's minority class (dark or light text alike); a bullet is the leftmost blob of it (8-connected, two
-    pixels or more) that is as BULLET_SIZE, BULLET_ASPECT, BULLET_FILL and BULLET_MIDDLE say and that no other
-    blob reaches beside, the next one at least BULLET_GAP away. Integer arithmetic and OpenCV's connected
+    pixels or more) that is as BULLET_SIZE, BULLET_ASPECT, BULLET_FILL, BULLET_MIDDLE and BULLET_OF_TEXT say and
+    that no other blob reaches beside, the next one at least BULLET_GAP away. Integer arithmetic and OpenCV's connected
     components, so the C++ demo decides alike (crop.cc)."""
     bright = _bright_pixels(crop)
     ink = bright if _minority_is_bright(bright) else np.uint8(1) - bright
@@ -175,6 +176,7 @@ def leading_bullet_end(crop: np.ndarray) -> int:
     first = blobs[0]
     x, y, w, h, area = (int(v) for v in stats[first, :5])
     text = int(stats[blobs[1], cv2.CC_STAT_LEFT])
+    tallest = max(int(stats[i, cv2.CC_STAT_HEIGHT]) for i in blobs[1:])
     low, high = BULLET_SIZE
     if not all(low * height <= 100 * side <= high * height for side in (w, h)):
         return 0
@@ -183,6 +185,8 @@ def leading_bullet_end(crop: np.ndarray) -> int:
     if labels[y + h // 2, x + w // 2] != first:
         return 0
     if not 2 * BULLET_MIDDLE[0] * height <= 100 * (2 * y + h) <= 2 * BULLET_MIDDLE[1] * height:
+        return 0
+    if 100 * h > BULLET_OF_TEXT * tallest:
         return 0
     if 100 * (text - (x + w)) < BULLET_GAP * height:
         return 0

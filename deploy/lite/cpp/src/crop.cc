@@ -146,12 +146,15 @@ int LeadingBulletEnd(const cv::Mat& crop) {
   const long w = stats.at<int>(first, cv::CC_STAT_WIDTH), h = stats.at<int>(first, cv::CC_STAT_HEIGHT);
   const long area = stats.at<int>(first, cv::CC_STAT_AREA);
   const long text = stats.at<int>(blobs[1], cv::CC_STAT_LEFT);
+  long tallest = 0;
+  for (size_t k = 1; k < blobs.size(); ++k) tallest = std::max<long>(tallest, stats.at<int>(blobs[k], cv::CC_STAT_HEIGHT));
   for (long side : {w, h})
     if (kBulletSizeLow * height > 100 * side || 100 * side > kBulletSizeHigh * height) return 0;
   if (kBulletAspectLow * h > 100 * w || 100 * w > kBulletAspectHigh * h || 100 * area < kBulletFill * w * h) return 0;
   if (labels.at<int>(int(y + h / 2), int(x + w / 2)) != first) return 0;
   if (2 * kBulletMiddleLow * height > 100 * (2 * y + h) || 100 * (2 * y + h) > 2 * kBulletMiddleHigh * height)
     return 0;
+  if (100 * h > kBulletOfText * tallest) return 0;
   if (100 * (text - (x + w)) < kBulletGap * height) return 0;
   return int(std::max(x + w, text - kBulletMargin * height / 100));
 }

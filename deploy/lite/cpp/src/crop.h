@@ -41,6 +41,7 @@ constexpr int kBulletSizeLow = 12, kBulletSizeHigh = 50;
 constexpr int kBulletAspectLow = 75, kBulletAspectHigh = 133;
 constexpr int kBulletFill = 60;
 constexpr int kBulletMiddleLow = 25, kBulletMiddleHigh = 75;
+constexpr int kBulletOfText = 70;
 constexpr int kBulletGap = 30;
 constexpr int kBulletMargin = 25;
 
