@@ -266,16 +266,7 @@ class DetSynthesizer:
         instances: List[Instance] = []
 
         def put(text: str, mask: np.ndarray, y: int) -> None:
-            h, w = mask.shape
-            alpha = mask.astype(np.float32)[..., None] * (1.0 / 255.0)
-            region = canvas[y:y + h, margin:margin + w]
-            region[:] = region * (1 - alpha) + colour.astype(np.float32) * alpha
-            polygon = np.array([[margin, y], [margin + w, y], [margin + w, y + h], [margin, y + h]], np.float64)
-            full_mask = None
-            if keep_masks:
-                full_mask = np.zeros((height, width), np.uint8)
-                full_mask[y:y + h, margin:margin + w] = mask
-            instances.append(Instance(text, polygon, full_mask))
+            instances.append(blend_line(canvas, text, mask, margin, y, colour, keep_masks))
 
         title_words = [next(words).strip(".,;").capitalize() for _ in range(int(rng.integers(2, 7)))]
         title = self.ink(" ".join(title_words), font, TextStyle(font_size=int(size * rng.uniform(1.5, 2.0))))
@@ -310,16 +301,7 @@ class DetSynthesizer:
         def put(text: str, mask: Optional[np.ndarray], x: int, y: int) -> bool:
             if mask is None or x + mask.shape[1] > width - margin // 2 or y + mask.shape[0] > height:
                 return False
-            h, w = mask.shape
-            alpha = mask.astype(np.float32)[..., None] * (1.0 / 255.0)
-            region = canvas[y:y + h, x:x + w]
-            region[:] = region * (1 - alpha) + colour.astype(np.float32) * alpha
-            full_mask = None
-            if keep_masks:
-                full_mask = np.zeros((height, width), np.uint8)
-                full_mask[y:y + h, x:x + w] = mask
-            instances.append(Instance(text, np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], np.float64),
-                                      full_mask))
+            instances.append(blend_line(canvas, text, mask, x, y, colour, keep_masks))
             return True
 
         title_size = int(height * rng.uniform(0.065, 0.1))
@@ -436,6 +418,21 @@ class DetSynthesizer:
             points = [[int(round(px)), int(round(py))] for px, py in instance.polygon]
             items.append({"transcription": instance.text if readable else DONT_CARE, "points": points})
         return image, items, instances
+
+
+def blend_line(canvas: np.ndarray, text: str, mask: np.ndarray, x: int, y: int, colour: np.ndarray,
+               keep_masks: bool) -> Instance:
+    """A line's ink mask blended into the canvas (float32, in place) in `colour` with its top left at (x, y), and
+    its instance: the mask's rectangle (and the mask over the whole canvas, on request)."""
+    h, w = mask.shape
+    alpha = mask.astype(np.float32)[..., None] * (1.0 / 255.0)
+    region = canvas[y:y + h, x:x + w]
+    region[:] = region * (1 - alpha) + colour.astype(np.float32) * alpha
+    full_mask = None
+    if keep_masks:
+        full_mask = np.zeros(canvas.shape[:2], np.uint8)
+        full_mask[y:y + h, x:x + w] = mask
+    return Instance(text, np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], np.float64), full_mask)
 
 
 def _prose(rng: np.random.Generator, words: Sequence[str]) -> Iterator[str]:
