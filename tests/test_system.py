@@ -343,8 +343,10 @@ def test_a_line_of_large_text_split_at_a_space_is_joined(monkeypatch):
 
 def test_a_round_bullet_starting_a_line_is_not_read():
     """rec.yml's drop_bullets: the detector takes two of the list's bullets into their lines, and read as they are
-    they come out as `o `; cut off the crops, every point reads as written, upright, turned by 180 degrees (the
-    line starts at its crop's right end) and light on dark. The line keeps the detector's box, its words lie in it."""
+    they come out as `o `; cut off the crops, every point reads as written, upright and light on dark (turned by 180
+    degrees the page reads as written too: there the detector leaves the bullets out; test_lite_cpp.py cuts those of
+    turned lines, found by a stand-in detector). The line keeps the detector's box; its words start after the
+    bullet."""
     ocr = PPOCR(lang="en", rec_drop_bullets=True, return_word_box=True)
     page = fixtures.bulleted_points()
     for img in (page, np.ascontiguousarray(np.rot90(page, 2)), np.ascontiguousarray(255 - page)):
