@@ -14,7 +14,7 @@ it only joins what the first pass found.
 The C++ demo (deploy/lite/cpp/src/det_join.cc) computes the same with the same OpenCV call.
 """
 import math
-from typing import List, Sequence, Tuple
+from typing import List, NamedTuple, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -34,30 +34,51 @@ FAR_TALLER = 1.5
 MIN_FAR_SIDE = 32
 
 
+class Geometry(NamedTuple):
+    """Boxes measured once, in double precision (box_geometries)."""
+    centre: np.ndarray   # [K, 2]: the mean of the corners
+    unit: np.ndarray     # [K, 2]: the unit vector along the line (the mean of the top and bottom edges as vectors)
+    length: np.ndarray   # [K]: the length of that mean edge
+    height: np.ndarray   # [K]: the mean length of the side edges
+
+
+# neighbours point the same way when the cosine of the angle between them is at least this
+_SAME_WAY = math.cos(MAX_TURN * (math.pi / 180.0))
+
+
+def box_geometries(boxes: Sequence[np.ndarray]) -> Geometry:
+    """The Geometry of boxes (tl, tr, br, bl), with the C++ demo's arithmetic (det_join.cc's GeometryOf)."""
+    p = np.asarray(boxes, dtype=np.float32).reshape(-1, 4, 2).astype(np.float64)
+    along = ((p[:, 1] - p[:, 0]) + (p[:, 2] - p[:, 3])) / 2.0
+    length = np.hypot(along[:, 0], along[:, 1])
+    unit = np.where((length > 0.0)[:, None], along / np.where(length > 0.0, length, 1.0)[:, None], [1.0, 0.0])
+    left, right = p[:, 3] - p[:, 0], p[:, 2] - p[:, 1]
+    height = (np.hypot(left[:, 0], left[:, 1]) + np.hypot(right[:, 0], right[:, 1])) / 2.0
+    centre = (p[:, 0] + p[:, 1] + p[:, 2] + p[:, 3]) / 4.0
+    return Geometry(centre, unit, length, height)
+
+
 def box_geometry(box: np.ndarray) -> Tuple[np.ndarray, np.ndarray, float, float]:
-    """(centre, unit vector along the line, length, height) of a box (tl, tr, br, bl), in double precision:
-    the length is the mean of its top and bottom edges as vectors, the height the mean of its side edges' lengths."""
-    p = np.asarray(box, dtype=np.float32).reshape(4, 2).astype(np.float64)
-    along = ((p[1] - p[0]) + (p[2] - p[3])) / 2.0
-    length = math.hypot(along[0], along[1])
-    unit = along / length if length > 0.0 else np.array([1.0, 0.0])
-    height = (math.hypot(*(p[3] - p[0])) + math.hypot(*(p[2] - p[1]))) / 2.0
-    return p.mean(axis=0), unit, length, height
+    """(centre, unit vector along the line, length, height) of one box (box_geometries)."""
+    g = box_geometries([box])
+    return g.centre[0], g.unit[0], float(g.length[0]), float(g.height[0])
+
+
+def neighbours_of(g: Geometry, i: int, others: np.ndarray) -> np.ndarray:
+    """Whether box i and each of the boxes `others` (indices into `g`) are neighbours on one line, measured along
+    box i's line (HEIGHT_RATIO, MAX_TURN, ACROSS, GAP)."""
+    low, high = np.minimum(g.height[i], g.height[others]), np.maximum(g.height[i], g.height[others])
+    ux, uy = g.unit[i]
+    same_way = np.abs(ux * g.unit[others, 0] + uy * g.unit[others, 1]) >= _SAME_WAY
+    dx, dy = g.centre[others, 0] - g.centre[i, 0], g.centre[others, 1] - g.centre[i, 1]
+    across = np.abs(dx * -uy + dy * ux)
+    gap = np.abs(dx * ux + dy * uy) - (g.length[i] + g.length[others]) / 2.0
+    return (low > 0.0) & (high <= HEIGHT_RATIO * low) & same_way & (across <= ACROSS * low) & (gap <= GAP * low)
 
 
 def are_neighbours(a: np.ndarray, b: np.ndarray) -> bool:
-    """Whether boxes a and b are neighbours on one line (HEIGHT_RATIO, MAX_TURN, ACROSS, GAP)."""
-    centre_a, unit_a, length_a, height_a = box_geometry(a)
-    centre_b, unit_b, length_b, height_b = box_geometry(b)
-    low = min(height_a, height_b)
-    if low <= 0.0 or max(height_a, height_b) > HEIGHT_RATIO * low:
-        return False
-    if abs(float(unit_a @ unit_b)) < math.cos(math.radians(MAX_TURN)):
-        return False
-    apart = centre_b - centre_a
-    across = abs(float(apart[0] * -unit_a[1] + apart[1] * unit_a[0]))
-    gap = abs(float(apart @ unit_a)) - (length_a + length_b) / 2.0
-    return across <= ACROSS * low and gap <= GAP * low
+    """Whether boxes a and b are neighbours on one line (neighbours_of)."""
+    return bool(neighbours_of(box_geometries([a, b]), 0, np.array([1]))[0])
 
 
 def input_heights(boxes: Sequence[np.ndarray], scale: float) -> np.ndarray:
@@ -68,13 +89,16 @@ def input_heights(boxes: Sequence[np.ndarray], scale: float) -> np.ndarray:
 def split_line_boxes(boxes: Sequence[np.ndarray], heights: np.ndarray, above: float) -> List[int]:
     """Indices (ascending) of the boxes at least `above` px high at the input (`heights`) that have such a
     neighbour: the pieces of lines of large text DB may have split at their spaces."""
-    large = [i for i in range(len(boxes)) if heights[i] >= above]
-    found = set()
-    for k, i in enumerate(large):
-        for j in large[k + 1:]:
-            if are_neighbours(boxes[i], boxes[j]):
-                found.update((i, j))
-    return sorted(found)
+    large = np.flatnonzero(np.asarray(heights) >= above)
+    g = box_geometries(boxes)
+    found = np.zeros(len(heights), dtype=bool)
+    for k, i in enumerate(large[:-1]):
+        later = large[k + 1:]
+        hits = neighbours_of(g, i, later)
+        if hits.any():
+            found[i] = True
+            found[later[hits]] = True
+    return np.flatnonzero(found).tolist()
 
 
 def far_long_side(heights: np.ndarray, pieces: Sequence[int], height: float, input_long_side: int) -> int:
@@ -90,25 +114,29 @@ def join_split_lines(boxes: np.ndarray, far: np.ndarray, heights: np.ndarray, ab
     """The first pass's `boxes` with the pieces each far box joins replaced by it (the module's rule), the far
     boxes after the boxes that stand, in the far pass's order. `heights`: the first pass's boxes at the input."""
     boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4, 2)
-    centres = [box_geometry(box)[0] for box in boxes]
-    joined, joins = set(), []
-    for far_box in np.asarray(far, dtype=np.float32).reshape(-1, 4, 2):
-        _, unit, _, far_height = box_geometry(far_box)
+    far = np.asarray(far, dtype=np.float32).reshape(-1, 4, 2)
+    g, far_g = box_geometries(boxes), box_geometries(far)
+    points = g.centre.astype(np.float32)           # as pointPolygonTest takes them
+    joined = np.zeros(len(boxes), dtype=bool)
+    joins = []
+    for f, far_box in enumerate(far):
+        # only centres within the far box's rectangle can be in it (or on it): the rest are not tested one by one
+        near = ~joined & np.all((points >= far_box.min(axis=0)) & (points <= far_box.max(axis=0)), axis=1)
         contour = far_box.reshape(-1, 1, 2)
-        held = [i for i in range(len(boxes)) if i not in joined and cv2.pointPolygonTest(
-            contour, (float(centres[i][0]), float(centres[i][1])), False) >= 0]
+        held = [int(i) for i in np.flatnonzero(near)
+                if cv2.pointPolygonTest(contour, (float(points[i, 0]), float(points[i, 1])), False) >= 0]
         if len(held) < 2:
             continue
-        held.sort(key=lambda i: float(centres[i] @ unit))
+        ux, uy = far_g.unit[f]
+        held.sort(key=lambda i: g.centre[i, 0] * ux + g.centre[i, 1] * uy)
         if not any(heights[i] >= above for i in held):
             continue
-        if not all(are_neighbours(boxes[a], boxes[b]) for a, b in zip(held, held[1:])):
+        if not all(neighbours_of(g, a, np.array([b]))[0] for a, b in zip(held, held[1:])):
             continue
-        if far_height > FAR_TALLER * max(box_geometry(boxes[i])[3] for i in held):
+        if far_g.height[f] > FAR_TALLER * g.height[held].max():
             continue
-        joined.update(held)
+        joined[held] = True
         joins.append(far_box)
     if not joins:
         return boxes
-    kept = [box for i, box in enumerate(boxes) if i not in joined]
-    return np.array(kept + joins, dtype=np.float32).reshape(-1, 4, 2)
+    return np.array(list(boxes[~joined]) + joins, dtype=np.float32).reshape(-1, 4, 2)

@@ -38,6 +38,17 @@ Geometry GeometryOf(const Quad& box) {
   return g;
 }
 
+// det_join.neighbours_of for one pair: b measured along a's line
+bool Neighbours(const Geometry& ga, const Geometry& gb) {
+  const double low = std::min(ga.height, gb.height), high = std::max(ga.height, gb.height);
+  const double same_way = std::cos(kJoinMaxTurn * (M_PI / 180.0));
+  const double dx = gb.cx - ga.cx, dy = gb.cy - ga.cy;
+  const double across = std::abs(dx * -ga.uy + dy * ga.ux);
+  const double gap = std::abs(dx * ga.ux + dy * ga.uy) - (ga.length + gb.length) / 2.0;
+  return low > 0.0 && high <= kJoinHeightRatio * low && std::abs(ga.ux * gb.ux + ga.uy * gb.uy) >= same_way &&
+         across <= kJoinAcross * low && gap <= kJoinGap * low;
+}
+
 double Median(std::vector<double> values) {  // numpy's: the mean of the middle two of an even count
   std::sort(values.begin(), values.end());
   const size_t n = values.size();
@@ -53,17 +64,6 @@ LargeText ReadLargeText(const Config& c) {
   return large;
 }
 
-bool AreNeighbours(const Quad& a, const Quad& b) {
-  const Geometry ga = GeometryOf(a), gb = GeometryOf(b);
-  const double low = std::min(ga.height, gb.height);
-  if (low <= 0.0 || std::max(ga.height, gb.height) > kJoinHeightRatio * low) return false;
-  if (std::abs(ga.ux * gb.ux + ga.uy * gb.uy) < std::cos(kJoinMaxTurn * M_PI / 180.0)) return false;
-  const double dx = gb.cx - ga.cx, dy = gb.cy - ga.cy;
-  const double across = std::abs(dx * -ga.uy + dy * ga.ux);
-  const double gap = std::abs(dx * ga.ux + dy * ga.uy) - (ga.length + gb.length) / 2.0;
-  return across <= kJoinAcross * low && gap <= kJoinGap * low;
-}
-
 std::vector<double> InputHeights(const std::vector<Quad>& boxes, double scale) {
   std::vector<double> heights;
   for (const Quad& box : boxes) {
@@ -76,12 +76,15 @@ std::vector<double> InputHeights(const std::vector<Quad>& boxes, double scale) {
 
 std::vector<int> SplitLineBoxes(const std::vector<Quad>& boxes, const std::vector<double>& heights, double above) {
   std::vector<int> large;
-  for (size_t i = 0; i < boxes.size(); ++i)
+  std::vector<Geometry> geometry;
+  for (size_t i = 0; i < boxes.size(); ++i) {
+    geometry.push_back(GeometryOf(boxes[i]));
     if (heights[i] >= above) large.push_back(int(i));
+  }
   std::set<int> found;
   for (size_t k = 0; k < large.size(); ++k)
     for (size_t m = k + 1; m < large.size(); ++m)
-      if (AreNeighbours(boxes[large[k]], boxes[large[m]])) {
+      if (Neighbours(geometry[large[k]], geometry[large[m]])) {
         found.insert(large[k]);
         found.insert(large[m]);
       }
@@ -121,7 +124,7 @@ std::vector<Quad> JoinSplitLines(const std::vector<Quad>& boxes, const std::vect
     for (size_t k = 0; k < held.size(); ++k) {
       large = large || heights[held[k]] >= above;
       tallest = std::max(tallest, geometry[held[k]].height);
-      if (k > 0 && !AreNeighbours(boxes[held[k - 1]], boxes[held[k]])) chained = false;
+      if (k > 0 && !Neighbours(geometry[held[k - 1]], geometry[held[k]])) chained = false;
     }
     if (!large || !chained || g.height > kJoinFarTaller * tallest) continue;
     for (int i : held) joined[i] = true;

@@ -16,8 +16,6 @@ struct LargeText {
 };
 LargeText ReadLargeText(const Config& c);
 
-// det_join.are_neighbours: boxes a and b are neighbours on one line.
-bool AreNeighbours(const Quad& a, const Quad& b);
 // det_join.input_heights: the boxes' heights at the network's input (crop short side x scale).
 std::vector<double> InputHeights(const std::vector<Quad>& boxes, double scale);
 // det_join.split_line_boxes: indices (ascending) of the boxes at least `above` high that have such a neighbour.
