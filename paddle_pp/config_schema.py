@@ -272,6 +272,7 @@ INFERENCE: Dict[str, Dict[str, Field]] = {
         "small_text_past_aspect": Float(0),          # ... and its boxes are at least this many times as long
         "small_text_unclip_ratio": Float(0, low_open=True, nullable=True),  # DB's unclip there; empty: as before
         "small_text_score_mode": OneOf(*DB_SCORE_MODES, nullable=True),      # DB's box score there; empty: as before
+        "small_text_grey": Bool(),                   # and the page seen in grey there
         "large_text_above": Float(0),                # neighbours this high (px) are pieces of a split line; 0: never
         "large_text_height": Float(1),               # then detected again shrunk so that they are this high
         "mean": ListOf(Float(), length=3),

@@ -346,7 +346,7 @@ class PPOCR:
         **options: det_limit_side_len, det_limit_type, det_max_side_limit, det_long_image_aspect,
             det_window_overlap, det_window_below, det_border_below, det_border_ratio,
             det_border_unclip_ratio, det_small_text_below, det_small_text_zoom, det_small_text_height,
-            det_small_text_unclip_ratio, det_small_text_score_mode, det_small_text_empty_zoom,
+            det_small_text_unclip_ratio, det_small_text_score_mode, det_small_text_grey, det_small_text_empty_zoom,
             det_small_text_empty_unread, det_small_text_rendered_share, det_small_text_past_aspect,
             det_large_text_above, det_large_text_height, det_db_thresh, det_db_box_thresh, det_db_unclip_ratio,
             det_db_score_mode, use_dilation, max_candidates, det_db_nested_thresh,

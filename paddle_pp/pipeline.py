@@ -15,7 +15,7 @@ import numpy as np
 
 from paddle_pp import config_schema, defaults
 from paddle_pp.config import load_config
-from paddle_pp.data.imaug.det_ops import (add_border, det_preprocess, det_scale, det_target_size,
+from paddle_pp.data.imaug.det_ops import (add_border, as_grey, det_preprocess, det_scale, det_target_size,
                                           det_window_length, detection_border, flat_share, median_aspect,
                                           single_colour, small_text_long_side)
 from paddle_pp.data.imaug.rec_ops import (cls_piece_spans, resize_norm_cls, resize_norm_rec, resized_width,
@@ -59,6 +59,7 @@ OPTION_KEYS: Dict[str, Tuple[str, str, str]] = {
     "det_small_text_past_aspect": ("det", "Inference", "small_text_past_aspect"),
     "det_small_text_unclip_ratio": ("det", "Inference", "small_text_unclip_ratio"),
     "det_small_text_score_mode": ("det", "Inference", "small_text_score_mode"),
+    "det_small_text_grey": ("det", "Inference", "small_text_grey"),
     "det_large_text_above": ("det", "Inference", "large_text_above"),
     "det_large_text_height": ("det", "Inference", "large_text_height"),
     "det_db_thresh": ("det", "PostProcess", "thresh"),
@@ -208,6 +209,8 @@ class TextDetector:
         # DB's unclip ratio and box score in that second pass (absent or empty: as in the first)
         self.small_text_unclip_ratio: Optional[float] = inference.get("small_text_unclip_ratio")
         self.small_text_score_mode: Optional[str] = inference.get("small_text_score_mode")
+        # ... and the network sees the page in grey there (det_ops.as_grey); absent: in colour, as the first pass
+        self.small_text_grey = bool(inference.get("small_text_grey", False))
         # lines of large text the first pass split at their spaces are joined where a far pass sees them whole
         # (postprocess/det_join.py): pieces at least large_text_above px high at the input, the far pass shrunk to
         # bring them to large_text_height; absent or 0: never
@@ -355,8 +358,11 @@ class TextDetector:
 
     def detect_once(self, img: np.ndarray, limit_side_len: Optional[int] = None, limit_type: Optional[str] = None,
                     second_pass: bool = False) -> Tuple[np.ndarray, int]:
-        """One pass of the network: the boxes (traced as `trace` does), and the long side of the network's input."""
-        prob, shape_info, input_long_side = self.run_network(img, limit_side_len, limit_type)
+        """One pass of the network: the boxes (traced as `trace` does), and the long side of the network's input. A
+        `second_pass` sees the page in grey where small_text_grey says so: in colour, the zoomed network splits lines
+        on coloured grounds (highlighted, in a coloured box) at their spaces and inside words."""
+        seen = as_grey(img) if second_pass and self.small_text_grey else img
+        prob, shape_info, input_long_side = self.run_network(seen, limit_side_len, limit_type)
         return self.trace(img, prob, shape_info, second_pass), input_long_side
 
     def run_network(self, img: np.ndarray, limit_side_len: Optional[int] = None,

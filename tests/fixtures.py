@@ -237,6 +237,28 @@ def bulleted_points(size: Tuple[int, int] = (1600, 500)) -> np.ndarray:
     return img
 
 
+HIGHLIGHTED_LINES = ["The harbour handled more cargo this year", "Fees stay as they are until the spring",
+                     "The new quay opens in May", "Members agreed that the roof should be mended first",
+                     "Copies are kept in the library", "The next meeting is on the first Monday"]
+# a highlighter's colours (BGR), multiplied into the page as ink on paper is
+HIGHLIGHTS = [(80, 240, 255), (120, 255, 170), (220, 180, 255), (255, 220, 130)]
+
+
+def highlighted_page(size: Tuple[int, int] = (1000, 640), quality: int = 92) -> np.ndarray:
+    """A rendered page of six 20 px lines, each marked with a highlighter, saved as JPEG: its text is found about
+    20 px high and, the page not flat enough to be rendered print, zoomed past its size to 32 px, where the
+    detector splits every line on its coloured ground at the spaces and inside words (`Lone`, `e over`) unless
+    it sees the page in grey (det.yml's small_text_grey)."""
+    img, boxes = render_lines([(line, 20) for line in HIGHLIGHTED_LINES], size=size, margin=60, line_gap=56,
+                              background=255)
+    page = img.astype(np.float32)
+    for k, ((left, top), _, (right, bottom), _) in enumerate(boxes):
+        band = page[top - 6:bottom + 5, left - 3:right + 3]
+        band *= np.float32(HIGHLIGHTS[k % len(HIGHLIGHTS)]) / 255.0
+    ok, data = cv2.imencode(".jpg", np.clip(page + 0.5, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return cv2.imdecode(data, cv2.IMREAD_COLOR)
+
+
 def nearly_large_document() -> np.ndarray:
     """`document()` at 1.55 times on a 1600 px page: the default resize (max 960) finds its lines 24 px high
     (median), under small_text_below (28) but near small_text_height (32): zoomed 32 / 24 times, not the most."""

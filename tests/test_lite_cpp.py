@@ -158,6 +158,7 @@ def _images():
               "slide": fixtures.slide(),                                    # a title split, joined far off
               "turned_slide": _turned(fixtures.slide(), 6),                 # ... at an angle
               "bulleted": fixtures.bulleted_points(),                       # bullets cut off the lines
+              "highlighted": fixtures.highlighted_page(),                   # zoomed past its size, seen in grey
               "blank_page": np.full((1200, 1600, 3), 255, np.uint8),        # nothing found, nothing to look at
               "long_line_turned": np.ascontiguousarray(np.rot90(fixtures.long_line_page(), 2)),  # cls in pieces
               "short_word": fixtures.short_word_page(),                    # cls turned too
@@ -757,6 +758,8 @@ def test_whole_cpp_system_matches_python(driver, cpp_config, onnx_models, dict_p
         assert det_sides == [960, 1920] and len(ref) == len(fixtures.DOC_LINES)
     if name == "photographed_page":                      # nothing found at 960; at 1920 six lines, slow-scored
         assert det_sides == [960, 1920] and len(ref) == len(fixtures.MINUTES)
+    if name == "highlighted":                            # zoomed past its size and seen in grey: every line whole
+        assert det_sides == [992, 1888] and [r["transcription"] for r in ref] == fixtures.HIGHLIGHTED_LINES
     if name in ("slide", "turned_slide"):               # the title's pieces joined by a far pass, shrunk
         assert det_sides == [1152, 416 if name == "slide" else 384] and ref[0]["transcription"] == fixtures.SLIDE_TITLE
     if name == "bulleted":                               # no bullet read
@@ -889,6 +892,22 @@ def test_cpp_cuts_the_bullets_of_turned_lines_as_python(driver, cpp_config, onnx
     assert [r["transcription"] for r in got] == [r["transcription"] for r in ref]
 
 
+def test_cpp_zoomed_pass_in_colour_as_told_as_python(driver, cpp_config, onnx_models, dict_path, tmp_path):
+    """det_small_text_grey 0, and a config written before the key: the highlighted page's zoomed pass sees it in
+    colour, in C++ as in Python, and its lines come apart alike."""
+    img = IMAGES["highlighted"]
+    ref = [r.to_dict() for r in _python_system(onnx_models, dict_path, small_text_grey=False)(img)]
+    assert len(ref) > len(fixtures.HIGHLIGHTED_LINES)
+    for config in (_variant_config(cpp_config, tmp_path, det_small_text_grey=0),
+                   _config_without(cpp_config, tmp_path, "det_small_text_grey")):
+        det_sides = []
+        got = _run_piped_system(driver, config, dict_path, _save(tmp_path / "img.npy", img), onnx_models,
+                                det_sides=det_sides)
+        assert det_sides == [992, 1888]
+        assert [r["points"] for r in got] == [r["points"] for r in ref]
+        assert [r["transcription"] for r in got] == [r["transcription"] for r in ref]
+
+
 def test_cpp_joins_split_lines_as_told_as_python(driver, cpp_config, onnx_models, dict_path, tmp_path):
     """det_large_text_above 0, and a config written before the key: the slide's title stays in the two pieces
     the first pass found, in C++ as in Python, with no far pass."""
@@ -988,6 +1007,7 @@ def test_config_comes_from_the_yaml(cpp_config):
     assert values["det_small_text_empty_unread"] == "1" and det["Inference"]["small_text_empty_unread"] is True
     assert float(values["det_small_text_rendered_share"]) == det["Inference"]["small_text_rendered_share"] == 0.9
     assert float(values["det_small_text_past_aspect"]) == det["Inference"]["small_text_past_aspect"] == 2
+    assert values["det_small_text_grey"] == "1" and det["Inference"]["small_text_grey"] is True
     assert float(values["det_large_text_above"]) == det["Inference"]["large_text_above"] == 28
     assert float(values["det_large_text_height"]) == det["Inference"]["large_text_height"] == 18
     assert float(values["det_scale"]) == det["Inference"]["scale"]

@@ -379,6 +379,22 @@ def test_joining_split_lines_is_a_request_option(client):
     assert texts(post().json()) == default
 
 
+def test_the_zoomed_pass_in_grey_is_a_request_option(client):
+    """det_small_text_grey: the highlighted page's lines are read whole by default (its zoomed pass sees it in
+    grey) and in pieces with det_small_text_grey=false; a value that is no boolean is a 422 naming the option; the
+    worker is restored after."""
+    page = cv2.imencode(".png", fixtures.highlighted_page())[1].tobytes()     # its JPEG pixels, as they are
+
+    def post(query=""):
+        return client.post(f"/ocr{query}", content=page, headers={"Content-Type": "image/png"})
+
+    default = texts(post().json())
+    assert default == fixtures.HIGHLIGHTED_LINES
+    assert len(texts(post("?det_small_text_grey=false").json())) > 2 * len(default)
+    assert "det_small_text_grey" in assert_error(post("?det_small_text_grey=sometimes"), 422, "bad_option")
+    assert texts(post().json()) == default
+
+
 def test_cutting_bullets_off_is_a_request_option(client):
     """rec_drop_bullets: the list's points are read without their bullets by default and with them (`o `) with
     rec_drop_bullets=false; a value that is no boolean is a 422 naming the option; the worker is restored after."""

@@ -320,6 +320,31 @@ def test_the_second_pass_scores_a_line_by_the_region_traced(monkeypatch):
         PPOCR(det_small_text_score_mode="exact")
 
 
+def test_the_zoomed_pass_sees_the_page_in_grey(monkeypatch):
+    """A rendered page of six highlighted lines, saved as JPEG (not flat enough to be rendered print): found 20 px
+    high by the first pass, in colour, it is detected again past its size, 1888 long, and there in grey (det.yml's
+    small_text_grey): every line is found whole and read as written. Seen in colour, the zoomed network splits the
+    lines on their coloured grounds at their spaces and inside words."""
+    ocr = PPOCR(lang="en")
+    assert ocr.configs["det"]["Inference"]["small_text_grey"] is True
+    page = fixtures.highlighted_page()
+    inputs, engine = [], ocr.system.detector.engine
+    monkeypatch.setattr(ocr.system.detector, "engine", lambda x: (inputs.append(x), engine(x))[1])
+    lines = ocr.ocr_results(page)
+    assert [r.transcription for r in lines] == fixtures.HIGHLIGHTED_LINES
+    assert [max(x.shape[2:]) for x in inputs] == [992, 1888]
+    inference = ocr.configs["det"]["Inference"]
+    pixels = [x[0] * np.float32(inference["std"])[:, None, None] + np.float32(inference["mean"])[:, None, None]
+              for x in inputs]                        # the network's inputs as pixels again, channel by channel
+    assert not np.allclose(pixels[0][0], pixels[0][2], atol=1e-3)             # the first pass: in colour
+    assert np.allclose(pixels[1][0], pixels[1][1], atol=1e-5) and np.allclose(pixels[1][0], pixels[1][2], atol=1e-5)
+    colour = PPOCR(lang="en", det_small_text_grey=False).ocr_results(page)
+    assert len(colour) > 2 * len(fixtures.HIGHLIGHTED_LINES)
+    assert not set(fixtures.HIGHLIGHTED_LINES[:3]) & {r.transcription for r in colour}
+    with pytest.raises(ValueError, match="det_small_text_grey"):
+        PPOCR(det_small_text_grey="sometimes")
+
+
 def test_a_line_of_large_text_split_at_a_space_is_joined(monkeypatch):
     """A slide's bold title, about 50 px high at the detector's input (1152 long: a 16:9 slide is shrunk by its
     short side): DB splits it into two overlapping pieces, large neighbours on one line (det.yml's large_text_above

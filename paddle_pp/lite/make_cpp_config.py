@@ -59,6 +59,7 @@ def cpp_config_lines(det_cfg: Dict, cls_cfg: Dict, rec_cfg: Dict, system: Dict, 
         ("det_small_text_empty_unread", bool(det_inf.get("small_text_empty_unread", False))),  # nothing read stands
         ("det_small_text_rendered_share", float(det_inf.get("small_text_rendered_share") or 0.0)),  # 0: own size
         ("det_small_text_past_aspect", float(det_inf.get("small_text_past_aspect") or 0.0)),  # 0: any shape
+        ("det_small_text_grey", bool(det_inf.get("small_text_grey", False))),  # false: in colour, as the first
         ("det_large_text_above", float(det_inf.get("large_text_above") or 0.0)),  # 0: split lines stand
         ("det_large_text_height", float(det_inf.get("large_text_height") or 0.0)),
         ("det_mean", [float(v) for v in det_inf["mean"]]), ("det_std", [float(v) for v in det_inf["std"]]),

@@ -54,6 +54,7 @@ OCR_OPTIONS: Dict[str, Tuple[Field, _Target, str]] = {
                                       lambda ocr: ocr.system.detector, "small_text_rendered_share"),
     "det_small_text_past_aspect": (option_field("det_small_text_past_aspect"), lambda ocr: ocr.system.detector,
                                    "small_text_past_aspect"),
+    "det_small_text_grey": (option_field("det_small_text_grey"), lambda ocr: ocr.system.detector, "small_text_grey"),
     "det_large_text_above": (option_field("det_large_text_above"), lambda ocr: ocr.system.detector,
                              "large_text_above"),
     "det_large_text_height": (option_field("det_large_text_height"), lambda ocr: ocr.system.detector,

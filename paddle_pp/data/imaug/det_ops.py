@@ -164,6 +164,14 @@ def single_colour(img: np.ndarray) -> bool:
     return bool((pixels == pixels[0]).all())
 
 
+def as_grey(img: np.ndarray) -> np.ndarray:
+    """The BGR image in grey (OpenCV's luminance), still three channels: what the zoomed second pass sees
+    (small_text_grey). An image of one channel is returned as it is."""
+    if img.ndim != 3 or img.shape[2] != 3:
+        return img
+    return cv2.cvtColor(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+
+
 def flat_share(img: np.ndarray) -> float:
     """The share of an image's pixels equal, in every channel, to their right and lower neighbours (the last row
     and column have none and are not counted). Rendered print (a screenshot, a PDF page rendered to an image, even

@@ -175,7 +175,9 @@ std::vector<Quad> OcrSystem::DetectInWindows(const cv::Mat& img, int window, dou
 std::vector<Quad> OcrSystem::Detect(const cv::Mat& img, int limit_side_len, const std::string& limit_type,
                                     int* input_long_side, bool second_pass) {
   ShapeInfo info;
-  Tensor prob = RunDetector(img, limit_side_len, limit_type, &info, input_long_side);
+  // pipeline.py's detect_once: a second pass sees the page in grey where det_small_text_grey says so
+  const cv::Mat seen = second_pass && det_small_text_.grey ? AsGrey(img) : img;
+  Tensor prob = RunDetector(seen, limit_side_len, limit_type, &info, input_long_side);
   return Trace(img, prob, info, second_pass);
 }
 

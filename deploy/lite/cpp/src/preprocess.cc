@@ -109,7 +109,16 @@ SmallText ReadSmallText(const Config& c) {
   if (c.Has("det_small_text_empty_unread")) small.empty_unread = c.Bool("det_small_text_empty_unread");
   if (c.Has("det_small_text_rendered_share")) small.rendered_share = c.Double("det_small_text_rendered_share");
   if (c.Has("det_small_text_past_aspect")) small.past_aspect = c.Double("det_small_text_past_aspect");
+  if (c.Has("det_small_text_grey")) small.grey = c.Bool("det_small_text_grey");
   return small;
+}
+
+cv::Mat AsGrey(const cv::Mat& img) {
+  if (img.channels() != 3) return img;
+  cv::Mat grey, out;
+  cv::cvtColor(img, grey, cv::COLOR_BGR2GRAY);
+  cv::cvtColor(grey, out, cv::COLOR_GRAY2BGR);
+  return out;
 }
 
 double FlatShare(const cv::Mat& img) {

@@ -71,12 +71,16 @@ struct SmallText {
   bool empty_unread = false;  // ... and so, nothing read of what was found (OcrSystem::Run); false: never
   double rendered_share = 0.0;  // found small: past the image's own size under this FlatShare; 0: never
   double past_aspect = 0.0;     // ... and where MedianAspect is at least this; 0: whatever the boxes' shape
+  bool grey = false;            // that pass sees the page in grey (AsGrey); false: in colour, as the first
 };
 // det_small_text_below / det_small_text_zoom / det_small_text_height / det_small_text_unclip_ratio /
 // det_small_text_score_mode /
-// det_small_text_empty_zoom / det_small_text_rendered_share / det_small_text_past_aspect of an ocr_config.txt;
+// det_small_text_empty_zoom / det_small_text_rendered_share / det_small_text_past_aspect / det_small_text_grey of
+// an ocr_config.txt;
 // configs written before the keys never zoom.
 SmallText ReadSmallText(const Config& c);
+// det_ops.as_grey: a BGR image in grey (OpenCV's luminance), still three channels; any other as it is.
+cv::Mat AsGrey(const cv::Mat& img);
 // det_ops.flat_share: the share of an image's pixels equal, in every channel, to their right and lower neighbours
 // (the last row and column not counted; 1 for an image under 2 px either way). Rendered print is nearly all flat.
 double FlatShare(const cv::Mat& img);
