@@ -304,8 +304,9 @@ def _lines_of(lines, texts):
 def test_the_second_pass_scores_a_line_by_the_region_traced(monkeypatch):
     """A photographed page of small print, found only by the closer look (1920): its thin lines, ragged along their
     top, half fill their rectangles. Scored by the region traced (det.yml's small_text_score_mode: slow) all six are
-    found and read, in order; scored by the rectangle (fast, PaddleOCR's and the first pass's) two fall under
-    box_thresh. The first pass keeps PostProcess's score_mode."""
+    found and read, in order; scored by the rectangle (fast, PaddleOCR's and the first pass's) one falls under
+    box_thresh, two with the page seen in colour (small_text_grey false, as session 34 measured it). The first pass
+    keeps PostProcess's score_mode."""
     ocr = PPOCR(lang="en")
     assert ocr.configs["det"]["Inference"]["small_text_score_mode"] == "slow"
     assert ocr.system.detector.postprocess.score_mode == "fast"
@@ -315,7 +316,9 @@ def test_the_second_pass_scores_a_line_by_the_region_traced(monkeypatch):
     assert sides == [960, 1920]
     assert _lines_of(lines, fixtures.MINUTES) == list(range(len(fixtures.MINUTES)))
     rectangle = PPOCR(lang="en", det_small_text_score_mode="fast")
-    assert _lines_of(rectangle.ocr_results(page), fixtures.MINUTES) == [0, 1, 3, 4]
+    assert _lines_of(rectangle.ocr_results(page), fixtures.MINUTES) == [0, 1, 3, 4, 5]
+    in_colour = PPOCR(lang="en", det_small_text_score_mode="fast", det_small_text_grey=False)   # as measured
+    assert _lines_of(in_colour.ocr_results(page), fixtures.MINUTES) == [0, 1, 3, 4]
     with pytest.raises(ValueError, match="det_small_text_score_mode"):
         PPOCR(det_small_text_score_mode="exact")
 

@@ -303,6 +303,12 @@ int main(int argc, char** argv) {
                 << std::endl;
       return 0;
     }
+    if (cmd == "grey" && args.size() == 2) {
+      const cv::Mat grey = AsGrey(CropFromNpy(args[0]));
+      SaveNpy(args[1], "|u1", {grey.rows, grey.cols, 3}, grey.data, grey.total() * 3);
+      std::cout << "{}" << std::endl;
+      return 0;
+    }
     if (cmd == "bullet" && args.size() == 1) {
       std::cout << "{\"end\": " << LeadingBulletEnd(CropFromNpy(args[0])) << "}" << std::endl;
       return 0;
