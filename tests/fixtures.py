@@ -247,15 +247,15 @@ HIGHLIGHTS = [(80, 240, 255), (120, 255, 170), (220, 180, 255), (255, 220, 130)]
 def highlighted_page(size: Tuple[int, int] = (1000, 640), quality: int = 92) -> np.ndarray:
     """A rendered page of six 20 px lines, each marked with a highlighter, saved as JPEG: its text is found about
     20 px high and, the page not flat enough to be rendered print, zoomed past its size to 32 px, where the
-    detector splits every line on its coloured ground at the spaces and inside words (`Lone`, `e over`) unless
-    it sees the page in grey (det.yml's small_text_grey)."""
+    detector splits the lines on their coloured grounds at the spaces and inside words (`The` | `e new quay opens
+    in May`) unless it sees the page in grey (det.yml's small_text_grey)."""
     img, boxes = render_lines([(line, 20) for line in HIGHLIGHTED_LINES], size=size, margin=60, line_gap=56,
                               background=255)
     page = img.astype(np.float32)
     for k, ((left, top), _, (right, bottom), _) in enumerate(boxes):
         band = page[top - 6:bottom + 5, left - 3:right + 3]
         band *= np.float32(HIGHLIGHTS[k % len(HIGHLIGHTS)]) / 255.0
-    ok, data = cv2.imencode(".jpg", np.clip(page + 0.5, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    _, data = cv2.imencode(".jpg", np.clip(page + 0.5, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, quality])
     return cv2.imdecode(data, cv2.IMREAD_COLOR)
 
 
