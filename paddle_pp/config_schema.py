@@ -292,6 +292,8 @@ INFERENCE: Dict[str, Dict[str, Field]] = {
             "dense_pitch": Float(0),                 # a line with fewer output steps a character is read again,
             "dense_stretch": Float(1, low_open=True),  # this many times as wide,
             "dense_sure": PROBABILITY,                # unless its first read scored at least this; pitch 0: never
+            "unsure_below": Float(0, 1, low_open=True),  # a read scoring below this is read again,
+            "unsure_blur": Float(0),                 # blurred by this many input pixels (sigma); 0: never
             "drop_bullets": Bool()},                 # a round bullet starting a line is cut off before reading
 }
 

@@ -352,7 +352,7 @@ class PPOCR:
             det_db_score_mode, use_dilation, max_candidates, det_db_nested_thresh,
             cls_batch_num, cls_thresh, cls_pieces_above, cls_max_pieces, cls_upright_sure, cls_turned_view,
             rec_batch_num, rec_widen_inked_ends, rec_ink_strip, rec_ink_share, rec_drop_bullets, rec_dense_pitch,
-            rec_dense_stretch, rec_dense_sure, rec_char_dict_path, use_space_char;
+            rec_dense_stretch, rec_dense_sure, rec_unsure_below, rec_unsure_blur, rec_char_dict_path, use_space_char;
             PaddleOCR's rec_image_shape, cls_image_shape and label_list, checked against the models' config.yml;
             and PaddleOCR's arguments that change nothing here (paddleocr_args.NO_EFFECT: ir_optim, gpu_mem,
             max_text_length, det_algorithm, ...), a ValueError when their value asks for what paddle-pp does not do

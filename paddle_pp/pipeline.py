@@ -18,8 +18,8 @@ from paddle_pp.config import load_config
 from paddle_pp.data.imaug.det_ops import (add_border, as_grey, det_preprocess, det_scale, det_target_size,
                                           det_window_length, detection_border, flat_share, median_aspect,
                                           single_colour, small_text_long_side)
-from paddle_pp.data.imaug.rec_ops import (cls_piece_spans, resize_norm_cls, resize_norm_rec, resized_width,
-                                          stretched)
+from paddle_pp.data.imaug.rec_ops import (blurred, cls_piece_spans, resize_norm_cls, resize_norm_rec,
+                                          resized_width, stretched)
 from paddle_pp.engine import Engine
 from paddle_pp.postprocess.cls_postprocess import ClsPostProcess, combine_votes
 from paddle_pp.postprocess.ctc_decode import CTCLabelDecode, mixed_case_prior
@@ -38,6 +38,8 @@ from paddle_pp.utils.reading_order import order_boxes
 INKED_END_KEYS = ("widen_inked_ends", "ink_strip", "ink_share")
 # rec Inference keys of the second read of dense lines (TextRecognizer._recognize); flags rec_<key>
 DENSE_KEYS = ("dense_pitch", "dense_stretch", "dense_sure")
+# rec Inference keys of the second, blurred read of unsure lines (TextRecognizer._recognize); flags rec_<key>
+UNSURE_KEYS = ("unsure_below", "unsure_blur")
 
 
 OPTION_KEYS: Dict[str, Tuple[str, str, str]] = {
@@ -76,7 +78,7 @@ OPTION_KEYS: Dict[str, Tuple[str, str, str]] = {
     "cls_upright_sure": ("cls", "Inference", "upright_sure"),
     "cls_turned_view": ("cls", "Inference", "turned_view"),
     "rec_batch_num": ("rec", "Inference", "batch_num"),
-    **{f"rec_{key}": ("rec", "Inference", key) for key in INKED_END_KEYS + DENSE_KEYS},
+    **{f"rec_{key}": ("rec", "Inference", key) for key in INKED_END_KEYS + DENSE_KEYS + UNSURE_KEYS},
     "rec_drop_bullets": ("rec", "Inference", "drop_bullets"),
     "rec_char_dict_path": ("rec", "Global", "character_dict_path"),
     "use_space_char": ("rec", "Global", "use_space_char"),
@@ -96,12 +98,14 @@ SYSTEM_KEYS = ("use_angle_cls", "drop_score")
 # (the border around small images, the zoomed second pass for small text, lines of large text joined by a far pass,
 # long images shrunk by their short side and detected in windows past the cap, nested boxes dropped, the pruned
 # detector's own box threshold, crops also classified turned and long ones in pieces, crops widened where a box ends
-# on ink, leading bullets cut off, dense lines read a second time wider; docs/inference.md): with them the system
+# on ink, leading bullets cut off, dense lines read a second time wider, unsure lines a second time blurred;
+# docs/inference.md): with them the system
 # detects, turns, crops and reads lines as PaddleOCR does, whose box threshold is its flag's default for any model.
 PADDLEOCR_SETTINGS: Dict[str, Any] = {"det_border_below": 0, "det_small_text_below": 0, "det_large_text_above": 0,
                                       "det_long_image_aspect": 0, "det_window_overlap": 0, "det_db_nested_thresh": 0,
                                       "det_db_box_thresh": 0.6, "cls_pieces_above": 0, "cls_turned_view": False,
-                                      "rec_widen_inked_ends": 0, "rec_drop_bullets": False, "rec_dense_pitch": 0}
+                                      "rec_widen_inked_ends": 0, "rec_drop_bullets": False, "rec_dense_pitch": 0,
+                                      "rec_unsure_blur": 0}
 # ... and the order PaddleOCR gives the lines (utils/reading_order.py), and pages read as they are (never inverted)
 PADDLEOCR_READING_ORDER = "paddleocr"
 PADDLEOCR_LIGHT_TEXT_SHARE = 1.0
@@ -538,6 +542,7 @@ class TextRecognizer:
         # the system widens a crop whose box ends on ink (TextSystem._reading_crops): by this many box heights
         self.widen_inked_ends, self.ink_strip, self.ink_share = rec_inference_values(inference, INKED_END_KEYS)
         self.dense_pitch, self.dense_stretch, self.dense_sure = rec_inference_values(inference, DENSE_KEYS)
+        self.unsure_below, self.unsure_blur = rec_inference_values(inference, UNSURE_KEYS)
         # ... and cuts a round bullet off the start of a line's crop (utils/crop.py, leading_bullet_end)
         self.drop_bullets = rec_inference_flag(inference, "drop_bullets")
         self.decode = CTCLabelDecode(str(dict_path), use_space_char(cfg["Global"]), mixed_case_prior(cfg))
@@ -555,6 +560,24 @@ class TextRecognizer:
         return self._recognize(crops, aligned=True)
 
     def _recognize(self, crops: Sequence[np.ndarray], aligned: bool) -> List[Tuple[str, float, List[WordSpan]]]:
+        """Each crop read (`_read_dense`); one read scoring below unsure_below is read again from the crop blurred
+        by unsure_blur pixels of the input (rec_ops.blurred), and that read kept where it is surer and has at least
+        as many characters (`_softened_is_better`). The model reads photographed and scanned text better softened:
+        JPEG blocks and sensor noise are finer than strokes (docs/inference.md, "Unsure lines: a second, blurred
+        read"). A blur moves nothing: the word spans stay the crop's own."""
+        results = self._read_dense(crops, aligned)
+        if self.unsure_blur <= 0:
+            return results
+        unsure = [i for i, (_, score, _) in enumerate(results) if score < self.unsure_below]
+        if not unsure:
+            return results
+        again = self._read_dense([blurred(crops[i], self.unsure_blur, self.img_h) for i in unsure], aligned)
+        for i, read in zip(unsure, again):
+            if _softened_is_better(results[i], read):
+                results[i] = read
+        return results
+
+    def _read_dense(self, crops: Sequence[np.ndarray], aligned: bool) -> List[Tuple[str, float, List[WordSpan]]]:
         """Each crop read once; a dense line not read surely (`_is_dense`) is read again `dense_stretch` times as
         wide, and the surer of its two reads kept (its word spans in the crop's own pixels)."""
         results, steps = self._read(crops, aligned)
@@ -603,6 +626,17 @@ class TextRecognizer:
                 crop_w = crops[i].shape[1]
                 results[i] = (text, score, word_spans(chars, step * crop_w / resized[i], crop_w))
         return results, steps
+
+
+def _softened_is_better(cut: Tuple[str, float, Any], softened: Tuple[str, float, Any]) -> bool:
+    """Whether a crop's blurred read replaces its read as cut: surer, and not fewer characters (spaces aside). A blur
+    also erases marks smaller than a stroke (a minus sign, a decimal point, the dot of an 'i'), and the model reads
+    what is left more surely: '-23.50' as cut, '23.50' blurred scoring 0.999."""
+    return softened[1] > cut[1] and _without_spaces(softened[0]) >= _without_spaces(cut[0])
+
+
+def _without_spaces(text: str) -> int:
+    return len(text) - text.count(" ")
 
 
 def max_pad_ratio(inference: Dict[str, Any]) -> Optional[float]:

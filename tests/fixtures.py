@@ -259,6 +259,18 @@ def highlighted_page(size: Tuple[int, int] = (1000, 640), quality: int = 92) -> 
     return cv2.imdecode(data, cv2.IMREAD_COLOR)
 
 
+POOR_SCAN_WORDS = ["TOTAL 27.30", "EXIT", "Parking", "Welcome", "Invoice 0142", "CASH", "315 KM", "MOBILE", "Station",
+                   "Restaurant", "Exchange", "Hello"]
+
+
+def poorly_scanned_words() -> np.ndarray:
+    """Twelve short 14 px lines, scanned poorly (`poor_scan` at 0.6, JPEG quality 20): some read unsurely as cut
+    (`Veicome`, `Irvoice 0142`) and right from the crop blurred (rec.yml's unsure_blur)."""
+    page, _ = render_lines([(word, 14) for word in POOR_SCAN_WORDS], size=(320, 60 + 28 * len(POOR_SCAN_WORDS)),
+                           line_gap=14)
+    return poor_scan(page, scale=0.6, quality=20)
+
+
 def nearly_large_document() -> np.ndarray:
     """`document()` at 1.55 times on a 1600 px page: the default resize (max 960) finds its lines 24 px high
     (median), under small_text_below (28) but near small_text_height (32): zoomed 32 / 24 times, not the most."""

@@ -134,11 +134,12 @@ def test_whole_system_classifies_every_crop_whole(models_dir, tmp_path):
 
 
 def test_once_system_reads_every_crop_once(models_dir, tmp_path):
-    """NAME_once: the system without the second reads of dense lines, to time what they cost."""
+    """NAME_once: the system without the second reads of dense and unsure lines, to time what they cost."""
     args = bench.build_parser().parse_args(["--image_dir", str(tmp_path), "--engine", "onnx", "onnx_once"])
     twice, once = (bench.build_system(name, args) for name in args.engine)
     assert once.name == "onnx_once" and once.ocr.system.recognizer.dense_pitch == 0
-    assert twice.ocr.system.recognizer.dense_pitch == 3.5
+    assert once.ocr.system.recognizer.unsure_blur == 0
+    assert twice.ocr.system.recognizer.dense_pitch == 3.5 and twice.ocr.system.recognizer.unsure_blur == 0.8
     page = fixtures.dense_print_page()
     scores = [[r["score"] for r in system.ocr(page)] for system in (twice, once)]
     assert len(scores[0]) == len(scores[1]) and max(a - b for a, b in zip(*scores)) > 0   # some line read again

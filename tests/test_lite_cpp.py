@@ -33,7 +33,7 @@ from paddle_pp.lite.make_cpp_config import write_cpp_config
 from paddle_pp.config import load_config  # noqa: E402
 from paddle_pp.data.imaug.det_ops import (add_border, as_grey, det_preprocess, detection_border,  # noqa: E402
                                           flat_share, median_aspect)
-from paddle_pp.data.imaug.rec_ops import cls_piece_spans, resize_norm_cls, resize_norm_rec  # noqa: E402
+from paddle_pp.data.imaug.rec_ops import blurred, cls_piece_spans, resize_norm_cls, resize_norm_rec  # noqa: E402
 from paddle_pp.postprocess.cls_postprocess import ClsPostProcess, combine_votes  # noqa: E402
 from paddle_pp.postprocess.ctc_decode import CTCLabelDecode  # noqa: E402
 from paddle_pp.postprocess.db_postprocess import DBPostProcess, filter_tag_det_res  # noqa: E402
@@ -181,6 +181,7 @@ def _images():
               "long_line_turned": np.ascontiguousarray(np.rot90(fixtures.long_line_page(), 2)),  # cls in pieces
               "short_word": fixtures.short_word_page(),                    # cls turned too
               "dense_print": fixtures.dense_print_page(),                  # lines read again wider
+              "poor_scan_words": fixtures.poorly_scanned_words(),          # unsure lines read again blurred
               "dark_page": np.ascontiguousarray(255 - doc),                # read inverted
               "long_page": cv2.resize(np.vstack([doc] * 4), (1280, 3360)),  # shrunk by its short side
               "long_receipt": np.vstack([doc] * 16)}  # past det_max_side_limit at its own size: two windows
@@ -759,7 +760,7 @@ def test_whole_cpp_system_matches_python(driver, cpp_config, onnx_models, dict_p
     # the same batches, the dense lines read again alike (on aarch64 a tilted crop's score moves by ~1e-3, which
     # may decide a second read the other way: CROP_ON_ARM64; its texts are compared below)
     assert rec_inputs == python_rec_inputs or driver.arch != "host"
-    if name == "dense_print":                  # read once in batches, then the dense lines again, wider
+    if name in ("dense_print", "poor_scan_words"):  # read once in batches, then some lines again, wider or blurred
         assert sum(shape[0] for shape in rec_inputs) > len(ref)
     if name == "dark_page":                    # light lines on dark: detected again, inverted (no zoom: text large)
         assert len(det_sides) == 2 and ref
@@ -910,6 +911,30 @@ def test_cpp_grey_is_pythons(driver, tmp_path, name):
     assert np.array_equal(grey[:, :, 0], grey[:, :, 2]) and not np.array_equal(img[:, :, 0], img[:, :, 2])
 
 
+@pytest.mark.parametrize("name", ["poor_scan_words", "photo_like", "odd_size", "tight_word"])
+def test_cpp_blur_is_pythons(driver, tmp_path, name):
+    """Blurred against rec_ops.blurred, pixel for pixel: what an unsure line is read again from (rec_unsure_blur),
+    its sigma grown with a crop taller than the recognizer's input."""
+    img = IMAGES[name]
+    for sigma in (0.8, 1.5):
+        driver("blur", _save(tmp_path / "img.npy", img), tmp_path / "soft.npy", sigma, 32)
+        soft = np.load(tmp_path / "soft.npy")
+        assert np.array_equal(soft, blurred(img, sigma, 32)) and not np.array_equal(soft, img)
+
+
+def test_cpp_reads_unsure_lines_once_as_told_as_python(driver, cpp_config, onnx_models, dict_path, tmp_path):
+    """rec_unsure_blur 0, and a config written before the key: the poorly scanned words are read as cut, in C++
+    as in Python, and some lines read otherwise than with the blurred second read."""
+    img = IMAGES["poor_scan_words"]
+    ref = [r.to_dict() for r in _python_system(onnx_models, dict_path, rec_inference={"unsure_blur": 0})(img)]
+    again = [r.to_dict() for r in _python_system(onnx_models, dict_path)(img)]
+    assert [r["transcription"] for r in ref] != [r["transcription"] for r in again]
+    for config in (_variant_config(cpp_config, tmp_path, rec_unsure_blur=0),
+                   _config_without(cpp_config, tmp_path, "rec_unsure_blur")):
+        got = _run_piped_system(driver, config, dict_path, _save(tmp_path / "img.npy", img), onnx_models)
+        _assert_same_lines(driver, got, ref)
+
+
 def test_cpp_zoomed_pass_in_colour_as_told_as_python(driver, cpp_config, onnx_models, dict_path, tmp_path):
     """det_small_text_grey 0, and a config written before the key: the highlighted page's zoomed pass sees it in
     colour, in C++ as in Python, and its lines come apart alike."""
@@ -1034,7 +1059,7 @@ def test_config_comes_from_the_yaml(cpp_config):
     assert float(values["rec_mixed_case_prior"]) == 0.0   # rec.yml: none (PaddleOCR's greedy decoding)
     assert values["rec_drop_bullets"] == "1" and rec["Inference"]["drop_bullets"] is True
     for key, value in (("widen_inked_ends", 0.2), ("ink_strip", 0.06), ("ink_share", 0.1), ("dense_pitch", 3.5),
-                       ("dense_stretch", 1.25), ("dense_sure", 0.98)):
+                       ("dense_stretch", 1.25), ("dense_sure", 0.98), ("unsure_below", 0.95), ("unsure_blur", 0.8)):
         assert float(values[f"rec_{key}"]) == rec["Inference"][key] == value
     assert float(values["drop_score"]) == load_config("system")["System"]["drop_score"]
     assert float(values["light_text_share"]) == load_config("system")["System"]["light_text_share"] == 0.5

@@ -314,6 +314,26 @@ def test_reading_dense_lines_again_is_a_request_option(client):
     assert scores() == default
 
 
+def test_reading_unsure_lines_again_is_a_request_option(client):
+    """rec_unsure_blur: by default a line read unsurely is read again from its crop blurred and the surer read kept
+    (where no shorter), so of the poorly scanned words some read otherwise and none less surely than read once
+    (rec_unsure_blur=0); a value out of range is a 422 naming the option; the worker is restored after."""
+    page = cv2.imencode(".png", fixtures.poorly_scanned_words())[1].tobytes()
+
+    def lines(query=""):
+        body = client.post(f"/ocr{query}", content=page, headers={"Content-Type": "image/png"}).json()
+        return [(line["text"], line["score"]) for page in body["pages"] for line in page["lines"]]
+
+    default, once = lines(), lines("?rec_unsure_blur=0")
+    assert len(default) == len(once) == len(fixtures.POOR_SCAN_WORDS)
+    assert all(d[1] >= o[1] for d, o in zip(default, once)) and any(d[0] != o[0] for d, o in zip(default, once))
+    assert lines("?rec_unsure_below=0.5") == once           # every line read surer than that
+    for query, option in (("rec_unsure_blur=-1", "rec_unsure_blur"), ("rec_unsure_below=0", "rec_unsure_below")):
+        assert option in assert_error(client.post(f"/ocr?{query}", content=page, headers={"Content-Type": "image/png"}),
+                                      422, "bad_option")
+    assert lines() == default
+
+
 def test_looking_again_where_nothing_is_found_is_a_request_option(client):
     """det_small_text_empty_zoom: a page whose tiny print the first pass misses is read after a second, closer
     pass by default, and gives no lines at 0; a negative zoom is a 422 naming the option; the worker is restored

@@ -348,6 +348,32 @@ def test_the_zoomed_pass_sees_the_page_in_grey(monkeypatch):
         PPOCR(det_small_text_grey="sometimes")
 
 
+def test_unsure_lines_are_read_again_blurred(monkeypatch):
+    """Twelve short lines scanned poorly: read as cut, `Welcome` comes out `Veicome` and `Invoice 0142` `Irvoice
+    0142`, both unsure (below rec.yml's unsure_below 0.95); read again from the crop blurred (unsure_blur 0.8 pixels
+    of the 32 px input), both read as written and surer, so those reads are kept. Sure lines are read once."""
+    ocr = PPOCR(lang="en")
+    inference = ocr.configs["rec"]["Inference"]
+    assert (inference["unsure_below"], inference["unsure_blur"]) == (0.95, 0.8)
+    page = fixtures.poorly_scanned_words()
+    crops, engine = [], ocr.system.recognizer.engine
+    monkeypatch.setattr(ocr.system.recognizer, "engine", lambda x: (crops.append(x.shape[0]), engine(x))[1])
+    read = ocr.ocr_results(page)
+    assert [r.transcription.replace(" ", "") for r in read] == [w.replace(" ", "") for w in fixtures.POOR_SCAN_WORDS]
+    once = PPOCR(lang="en", rec_unsure_blur=0)
+    cut_crops, cut_engine = [], once.system.recognizer.engine
+    monkeypatch.setattr(once.system.recognizer, "engine", lambda x: (cut_crops.append(x.shape[0]), cut_engine(x))[1])
+    cut = once.ocr_results(page)
+    assert [r.points for r in cut] == [r.points for r in read]
+    changed = [(c.transcription, r.transcription) for c, r in zip(cut, read) if c.transcription != r.transcription]
+    assert changed == [("Veicome", "Welcome"), ("Irvoice 0142", "Invoice 0142")]
+    assert all(r.score >= c.score for c, r in zip(cut, read))
+    unsure = sum(c.score < 0.95 for c in cut)          # the unsure ones read once more (and dense ones wider)
+    assert 0 < unsure < len(cut) and sum(crops) >= sum(cut_crops) + unsure
+    with pytest.raises(ValueError, match="rec_unsure_below"):
+        PPOCR(rec_unsure_below=0)
+
+
 def test_a_line_of_large_text_split_at_a_space_is_joined(monkeypatch):
     """A slide's bold title, about 50 px high at the detector's input (1152 long: a 16:9 slide is shrunk by its
     short side): DB splits it into two overlapping pieces, large neighbours on one line (det.yml's large_text_above
@@ -723,10 +749,14 @@ class _RecordingEngine:
         return np.zeros((batch.shape[0], batch.shape[3] // 4, 96), np.float32)
 
 
-def _recognizer(**inference):
+def _recognizer(read_unsure_again: bool = False, **inference):
+    """A TextRecognizer on a stand-in engine; unsure reads are read once unless `read_unsure_again` (the blurred
+    second read has tests of its own; the others count batches of first reads)."""
     from paddle_pp.pipeline import TextRecognizer
     from paddle_pp.resources import DICTS_DIR
 
+    if not read_unsure_again:
+        inference.setdefault("unsure_blur", 0)
     cfg = {"Global": {"use_space_char": True},
            "Inference": {"image_shape": [3, 32, 320], "batch_num": 6, **inference}}
     engine = _RecordingEngine()
@@ -846,11 +876,95 @@ def test_a_model_directory_without_the_dense_keys_reads_as_rec_yml():
     from paddle_pp.config import load_config
 
     inference = load_config("rec")["Inference"]
-    rec = _recognizer()[0]
+    rec = _recognizer(read_unsure_again=True)[0]
     assert (rec.dense_pitch, rec.dense_stretch, rec.dense_sure) == (
         inference["dense_pitch"], inference["dense_stretch"], inference["dense_sure"]) == (3.5, 1.25, 0.98)
     with pytest.raises(ValueError, match="dense_stretch"):
         _recognizer(dense_pitch=3.5, dense_stretch=1.0, dense_sure=0.98)
+
+
+class _SharpnessScriptedEngine(_WidthScriptedEngine):
+    """A recognizer engine whose read depends on how sharp its input is: a crop whose neighbouring pixels differ by
+    more than `edge` on average (the random texture of `_textured`) is read `sharp_read`, a softer one `soft_read`."""
+
+    def __init__(self, characters, sharp_read, soft_read, edge=40.0):
+        super().__init__(characters, sharp_read, soft_read, wide=0)
+        self.edge = edge
+
+    def __call__(self, batch):
+        self.batches.append(batch.shape)
+        out = np.zeros((batch.shape[0], batch.shape[3] // 4, len(self.characters)), np.float32)
+        out[:, :, 0] = 1.0
+        for n in range(batch.shape[0]):
+            used = int((batch[n].std(axis=(0, 1)) > 0).sum())
+            jumps = np.abs(np.diff(batch[n, :, :, :used], axis=2)).mean() * 127.5  # in 0-255 levels
+            text, prob = self.reads[int(jumps <= self.edge)]
+            for k, char in enumerate(text):
+                step = k * used // (4 * len(text))
+                out[n, step, 0], out[n, step, self.characters.index(char)] = 1.0 - prob, prob
+        return out
+
+
+def _unsure_recognizer(sharp_read, soft_read, **inference):
+    rec, _ = _recognizer(read_unsure_again=True, **inference)
+    rec.engine = engine = _SharpnessScriptedEngine(rec.decode.characters, sharp_read, soft_read)
+    return rec, engine
+
+
+def test_an_unsure_read_is_read_again_blurred_and_the_surer_read_kept():
+    crop = _textured(32, 200)
+    rec, engine = _unsure_recognizer(("c1ear", 0.7), ("clear", 0.9), unsure_below=0.95, unsure_blur=0.8)
+    assert rec([crop]) == [("clear", pytest.approx(0.9))]
+    assert len(engine.batches) == 2                       # read as cut, then blurred
+    # the blurred read is kept only when surer
+    rec, engine = _unsure_recognizer(("c1ear", 0.9), ("clear", 0.7))
+    assert rec([crop]) == [("c1ear", pytest.approx(0.9))] and len(engine.batches) == 2
+    # ... and only when it has as many characters, spaces aside: a blur also erases a minus sign or a decimal point
+    for softened, kept in ((("23.50", 0.99), ("-23.50", 0.7)), (("-23.50", 0.9), ("-23.50", 0.9)),
+                           (("- 23.5 0", 0.9), ("- 23.5 0", 0.9)), (("2 3 5 0", 0.9), ("-23.50", 0.7))):
+        rec, _ = _unsure_recognizer(("-23.50", 0.7), softened)
+        assert rec([crop]) == [(kept[0], pytest.approx(kept[1]))], softened
+    # a read at least unsure_below, or unsure_blur 0: one read
+    for inference in ({"unsure_below": 0.6}, {"unsure_blur": 0}):
+        rec, engine = _unsure_recognizer(("c1ear", 0.7), ("clear", 0.9), **inference)
+        assert rec([crop]) == [("c1ear", pytest.approx(0.7))] and len(engine.batches) == 1, inference
+    # only the unsure crops of a batch are read again: here the one the engine reads sharp (a gradient is soft)
+    smooth = np.repeat(np.linspace(0, 255, 32, dtype=np.uint8)[:, None, None], 200, axis=1).repeat(3, axis=2)
+    rec, engine = _unsure_recognizer(("c1ear", 0.7), ("clear", 0.97))
+    assert rec([smooth, crop]) == [("clear", pytest.approx(0.97)), ("clear", pytest.approx(0.97))]
+    assert [shape[0] for shape in engine.batches] == [2, 1]
+
+
+def test_the_words_of_a_line_read_again_blurred_are_where_the_crop_has_them():
+    crop = _textured(32, 400)
+    rec, _ = _unsure_recognizer(("ab " * 13 + "a", 0.7), ("ab " * 13 + "a", 0.9))
+    (_, score, spans), = rec.recognize_words([crop])
+    once, _ = _unsure_recognizer(("ab " * 13 + "a", 0.7), ("", 0.0), unsure_blur=0)
+    (_, once_score, once_spans), = once.recognize_words([crop])
+    assert (score, once_score) == (pytest.approx(0.9), pytest.approx(0.7))
+    assert [(s.left, s.right) for s in spans] == [(s.left, s.right) for s in once_spans]
+
+
+def test_the_blur_is_in_pixels_of_the_recognizers_input():
+    from paddle_pp.data.imaug.rec_ops import blurred
+
+    rng = np.random.default_rng(1)
+    tall, short = (rng.integers(0, 255, (h, 90, 3)).astype(np.uint8) for h in (64, 20))
+    # a crop twice the input's height is shrunk by half: twice the blur of its own pixels; a shorter one, as given
+    assert np.array_equal(blurred(tall, 0.8, 32), cv2.GaussianBlur(tall, (0, 0), 1.6))
+    assert np.array_equal(blurred(short, 0.8, 32), cv2.GaussianBlur(short, (0, 0), 0.8))
+    assert not np.array_equal(blurred(tall, 0.8, 32), cv2.GaussianBlur(tall, (0, 0), 0.8))
+
+
+def test_a_model_directory_without_the_unsure_keys_reads_as_rec_yml():
+    from paddle_pp.config import load_config
+
+    inference = load_config("rec")["Inference"]
+    rec = _recognizer(read_unsure_again=True)[0]
+    assert (rec.unsure_below, rec.unsure_blur) == (inference["unsure_below"], inference["unsure_blur"]) == (0.95, 0.8)
+    for bad in ({"unsure_below": 0}, {"unsure_below": 1.5}, {"unsure_blur": -1}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            _recognizer(read_unsure_again=True, **bad)
 
 
 # ------------------------------------------------------------------ concurrent batches (onnx engine)
@@ -872,7 +986,8 @@ def test_stages_hand_the_engine_as_many_batches_as_it_runs_at_once():
     from paddle_pp.pipeline import TextRecognizer
     from paddle_pp.resources import DICTS_DIR
 
-    cfg = {"Global": {"use_space_char": True}, "Inference": {"image_shape": [3, 32, 320], "batch_num": 2}}
+    cfg = {"Global": {"use_space_char": True},
+           "Inference": {"image_shape": [3, 32, 320], "batch_num": 2, "unsure_blur": 0}}  # each crop read once
     crops = [np.zeros((32, 64 + i, 3), np.uint8) for i in range(7)]  # 4 batches: 2, 2, 2, 1
     for concurrency, groups in ((1, []), (2, [2, 2]), (3, [3])):
         engine = _ConcurrentEngine(concurrency)
@@ -901,6 +1016,22 @@ def test_concurrent_batches_give_the_outputs_of_one_batch_at_a_time(ocr):
     one_thread = PPOCR(cpu_threads=1)
     assert one_thread.system.recognizer.engine.concurrency == 1
     assert [r["transcription"] for r in PPOCR(cpu_threads=2)(img)] == [r["transcription"] for r in one_thread(img)]
+
+
+def test_an_engine_runs_on_when_its_model_file_is_replaced(ocr, tmp_path):
+    """Another paddle-pp version preparing its models in the same cache replaces the files under a running
+    engine; the engine read its file once and makes its second (one-thread) session from those bytes."""
+    import shutil
+
+    from paddle_pp.engine import OnnxEngine
+
+    copy = tmp_path / "model.onnx"
+    shutil.copyfile(ocr.system.recognizer.engine.path, copy)
+    engine = OnnxEngine(copy, threads=2)
+    copy.unlink()                                     # gone before run_many makes its second session
+    batches = [np.random.RandomState(n).uniform(-1, 1, (2, 3, 32, 320)).astype(np.float32) for n in range(2)]
+    for alone, together in zip([engine(batch) for batch in batches], engine.run_many(batches)):
+        np.testing.assert_allclose(together, alone, atol=1e-5)
 
 
 def _relu_onnx(path):

@@ -58,10 +58,16 @@ class OnnxEngine:
     (`run_many`) run one per thread at once, each on one thread of a second, single-threaded session: the small
     recognition and classification batches use two threads poorly (a batch of 6 crops at 32x320 takes 0.75 times
     as long on two threads as on one; two batches at once, 0.54 times as long each; docs/inference.md). Each
-    batch is computed alone either way, so the outputs are those of one batch at a time."""
+    batch is computed alone either way, so the outputs are those of one batch at a time.
+
+    The file is read once, here: the second session is made from the same bytes when first needed, so a model
+    cache replaced meanwhile (another paddle-pp version preparing its models in the same directory) cannot take
+    the file from under a running engine."""
 
     def __init__(self, path: os.PathLike, threads: int = 0) -> None:
         self.path = str(path)
+        with open(self.path, "rb") as f:
+            self.model_bytes = f.read()
         self.threads = int(threads)
         self.session = self._session(self.threads)
         self.input_name = self.session.get_inputs()[0].name
@@ -82,7 +88,7 @@ class OnnxEngine:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if ALLOW_SPINNING else "0")
         options.log_severity_level = 3  # the official det graph declares a fixed output shape; silence that
-        return ort.InferenceSession(self.path, options, providers=["CPUExecutionProvider"],
+        return ort.InferenceSession(self.model_bytes, options, providers=["CPUExecutionProvider"],
                                     disabled_optimizers=list(DISABLED_OPTIMIZERS))
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:

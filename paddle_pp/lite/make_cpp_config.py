@@ -31,7 +31,7 @@ def _fmt(value) -> str:
 
 def cpp_config_lines(det_cfg: Dict, cls_cfg: Dict, rec_cfg: Dict, system: Dict, dict_name: str = DICT_NAME,
                      cpu_threads: int = 2, power_mode: str = "LITE_POWER_HIGH") -> List[str]:
-    from paddle_pp.pipeline import (DENSE_KEYS, INKED_END_KEYS, max_pad_ratio, rec_inference_flag,
+    from paddle_pp.pipeline import (DENSE_KEYS, INKED_END_KEYS, UNSURE_KEYS, max_pad_ratio, rec_inference_flag,
                                     rec_inference_values)
     from paddle_pp.postprocess.ctc_decode import mixed_case_prior
 
@@ -86,6 +86,7 @@ def cpp_config_lines(det_cfg: Dict, cls_cfg: Dict, rec_cfg: Dict, system: Dict, 
         *zip((f"rec_{key}" for key in INKED_END_KEYS), rec_inference_values(rec_inf, INKED_END_KEYS)),
         ("rec_drop_bullets", rec_inference_flag(rec_inf, "drop_bullets")),  # a leading bullet cut off
         *zip((f"rec_{key}" for key in DENSE_KEYS), rec_inference_values(rec_inf, DENSE_KEYS)),  # pitch 0: once
+        *zip((f"rec_{key}" for key in UNSURE_KEYS), rec_inference_values(rec_inf, UNSURE_KEYS)),  # blur 0: never
         ("use_angle_cls", bool(system["use_angle_cls"])), ("drop_score", float(system["drop_score"])),
         ("reading_order", system["reading_order"]),
         ("light_text_share", float(system.get("light_text_share", 1.0))),   # 1: pages read as they are

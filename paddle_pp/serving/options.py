@@ -3,8 +3,9 @@
 The options a request may change are those a loaded predictor can apply without loading another model: the
 detector's resizing and DB post-processing, the classifier's threshold, whether it runs on lines and on the page
 (use_angle_cls, use_doc_orientation_classify), how far a line's crop is widened where its box ends on ink
-(rec_widen_inked_ends), which dense lines are read again wider (rec_dense_pitch), whether a leading bullet is cut off
-a line (rec_drop_bullets), drop_score, reading_order,
+(rec_widen_inked_ends), which dense lines are read again wider (rec_dense_pitch), which unsure lines are read again
+blurred (rec_unsure_below, rec_unsure_blur), whether a leading bullet is cut off a line (rec_drop_bullets), drop_score,
+reading_order,
 light_text_share and return_word_box, or all that paddle-pp adds at once (as_paddleocr=true: PaddleOCR's results
 with these models, the request's other options still applying); and how the upload is read (pages, pdf_dpi, and
 PaddleOCR's image options invert, binarize, alphacolor) and answered (format, include_image). Each is parsed by its
@@ -78,6 +79,8 @@ OCR_OPTIONS: Dict[str, Tuple[Field, _Target, str]] = {
     "rec_widen_inked_ends": (option_field("rec_widen_inked_ends"), lambda ocr: ocr.system.recognizer,
                              "widen_inked_ends"),
     "rec_dense_pitch": (option_field("rec_dense_pitch"), lambda ocr: ocr.system.recognizer, "dense_pitch"),
+    "rec_unsure_below": (option_field("rec_unsure_below"), lambda ocr: ocr.system.recognizer, "unsure_below"),
+    "rec_unsure_blur": (option_field("rec_unsure_blur"), lambda ocr: ocr.system.recognizer, "unsure_blur"),
     "rec_drop_bullets": (option_field("rec_drop_bullets"), lambda ocr: ocr.system.recognizer, "drop_bullets"),
     "return_word_box": (SYSTEM["return_word_box"], lambda ocr: ocr.system, "return_word_box"),
     "use_angle_cls": (SYSTEM["use_angle_cls"], lambda ocr: ocr.system, "use_angle_cls"),

@@ -71,8 +71,8 @@ WHOLE_SYSTEMS = tuple(f"{name}{WHOLE}" for name in ("onnx", SLIM, "slim_int8"))
 # measure what the defaults' further passes and views cost
 AS_PADDLEOCR = "_paddleocr"
 AS_PADDLEOCR_SYSTEMS = tuple(f"{name}{AS_PADDLEOCR}" for name in ("onnx", SLIM, "slim_int8"))
-# "<system>_once": that system reading every crop once (rec_dense_pitch 0: PaddleOCR), to measure what the second,
-# wider reads of dense lines cost
+# "<system>_once": that system reading every crop once (rec_dense_pitch 0, rec_unsure_blur 0: PaddleOCR), to measure
+# what the second reads of dense lines (wider) and of unsure lines (blurred) cost
 ONCE = "_once"
 ONCE_SYSTEMS = tuple(f"{name}{ONCE}" for name in ("onnx", SLIM, "slim_int8"))
 COMPARE = PEERS
@@ -196,7 +196,7 @@ class OurSystem:
         if engine.endswith(AS_PADDLEOCR):
             engine, options["as_paddleocr"] = engine[:-len(AS_PADDLEOCR)], True
         if engine.endswith(ONCE):
-            engine, options["rec_dense_pitch"] = engine[:-len(ONCE)], 0
+            engine, options["rec_dense_pitch"], options["rec_unsure_blur"] = engine[:-len(ONCE)], 0, 0
         if engine.endswith(WHOLE):
             from paddle_pp.pipeline import PADDLEOCR_SETTINGS
 
@@ -504,7 +504,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "pages upright first (use_doc_orientation_classify); NAME_whole: NAME classifying "
                              "every crop whole (cls_pieces_above 0, cls_turned_view false); NAME_paddleocr: NAME as "
                              "PaddleOCR runs these models (as_paddleocr); NAME_once: NAME reading every crop once "
-                             "(rec_dense_pitch 0)")
+                             "(rec_dense_pitch 0, rec_unsure_blur 0)")
     parser.add_argument("--compare", nargs="*", default=[], choices=COMPARE, help="other systems, same run")
     parser.add_argument("--det_resize", nargs="+", default=[], metavar="TYPE:SIDE[:SMALL[:LONG]][:FLAG=VALUE...]",
                         type=det_resize_arg,

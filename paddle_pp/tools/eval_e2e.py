@@ -35,7 +35,7 @@ import numpy as np
 
 from paddle_pp.config_schema import SYSTEM
 from paddle_pp.metrics.rec_metric import levenshtein
-from paddle_pp.pipeline import DENSE_KEYS, INKED_END_KEYS, option_field, option_flags
+from paddle_pp.pipeline import DENSE_KEYS, INKED_END_KEYS, UNSURE_KEYS, option_field, option_flags
 from paddle_pp.tools.eval_det import _area, _intersection, hmean_from_counts
 from paddle_pp.tools.peers import PEERS, rapidocr, rapidocr_lines
 from paddle_pp.tools.utility import LabelledImages, schema_flag
@@ -44,9 +44,9 @@ from paddle_pp.utils.label_files import (is_dont_care, no_image_found, parse_det
 from paddle_pp.utils.page_orientation import ANGLES, points_before_turn
 
 # The detector's flags (resize and DB post-processing), the classifier's (PaddleOCR's names) and how lines are cut for
-# the recognizer and how dense lines are read again; PPOCR takes them as options.
-MODEL_FLAGS = (option_flags("det") + option_flags("cls") + tuple(f"rec_{key}" for key in INKED_END_KEYS + DENSE_KEYS)
-               + ("rec_drop_bullets",))
+# the recognizer and how dense and unsure lines are read again; PPOCR takes them as options.
+MODEL_FLAGS = (option_flags("det") + option_flags("cls")
+               + tuple(f"rec_{key}" for key in INKED_END_KEYS + DENSE_KEYS + UNSURE_KEYS) + ("rec_drop_bullets",))
 
 Line = Tuple[np.ndarray, str]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable, List, Optional, Sequence, Tuple
 
 from paddle_pp.metrics.rec_metric import normalized_edit_distance, word_accuracy
-from paddle_pp.pipeline import DENSE_KEYS, option_field
+from paddle_pp.pipeline import DENSE_KEYS, UNSURE_KEYS, option_field
 from paddle_pp.tools.peers import PEERS, rapidocr, rapidocr_recognizer
 from paddle_pp.tools.utility import schema_flag
 from paddle_pp.utils.errors import InputError
@@ -102,6 +102,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for flag in (f"rec_{key}" for key in DENSE_KEYS):
         parser.add_argument(f"--{flag}", default=None, **schema_flag(option_field(flag), flag),
                             help="how dense lines are read again (configs/rec.yml; --rec_dense_pitch 0: read once)")
+    for flag in (f"rec_{key}" for key in UNSURE_KEYS):
+        parser.add_argument(f"--{flag}", default=None, **schema_flag(option_field(flag), flag),
+                            help="how unsure lines are read again (configs/rec.yml; --rec_unsure_blur 0: never)")
     parser.add_argument("--show_errors", type=int, default=0, help="print the first N wrong lines")
     parser.add_argument("--compare", nargs="*", default=[], choices=PEERS,
                         help="also score these systems' recognizers on the same crops (requirements-bench.txt)")
@@ -111,10 +114,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if crop_set is None:
         return 1
     crops, truths = crop_set
-    dense = {f"rec_{key}": getattr(args, f"rec_{key}") for key in DENSE_KEYS if getattr(args, f"rec_{key}") is not None}
+    again = {f"rec_{key}": getattr(args, f"rec_{key}") for key in DENSE_KEYS + UNSURE_KEYS
+             if getattr(args, f"rec_{key}") is not None}
     recognizers = {"ours": build_stage("rec", args.rec_model_dir, engine=args.engine, precision=args.precision,
                                        lang=args.lang, slim=args.slim or None, rec_batch_num=args.rec_batch_num,
-                                       **dense)}
+                                       **again)}
     if "rapidocr" in args.compare:
         recognizers["rapidocr"] = rapidocr_recognizer(rapidocr())
     for name, recognizer in recognizers.items():

@@ -57,6 +57,12 @@ def stretched(crop: np.ndarray, factor: float) -> np.ndarray:
     return cv2.resize(crop, (width, crop.shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
+def blurred(crop: np.ndarray, sigma: float, img_h: int) -> np.ndarray:
+    """The crop blurred (Gaussian, OpenCV's kernel for `sigma`) by `sigma` pixels of the recognizer's img_h-pixel
+    input: more of the crop's own where it is taller and will be shrunk, `sigma` of them where it is not."""
+    return cv2.GaussianBlur(crop, (0, 0), sigma * max(1.0, crop.shape[0] / float(img_h)))
+
+
 def resize_norm_cls(img: np.ndarray, img_shape: Sequence[int] = (3, 48, 192)) -> np.ndarray:
     """Prepare one crop for the direction classifier: float32 [3, 48, 192], right zero pad."""
     img_c, img_h, img_w = (int(v) for v in img_shape)

@@ -57,6 +57,8 @@ OcrSystem::OcrSystem(const Config& c, Predictor* det, Predictor* cls, Predictor*
   rec_dense_pitch_ = c.Has("rec_dense_pitch") ? c.Double("rec_dense_pitch") : 0.0;
   rec_dense_stretch_ = rec_dense_pitch_ > 0.0 ? c.Double("rec_dense_stretch") : 1.0;  // needed when reading again
   rec_dense_sure_ = rec_dense_pitch_ > 0.0 ? c.Double("rec_dense_sure") : 0.0;
+  rec_unsure_blur_ = c.Has("rec_unsure_blur") ? c.Double("rec_unsure_blur") : 0.0;
+  rec_unsure_below_ = rec_unsure_blur_ > 0.0 ? c.Double("rec_unsure_below") : 0.0;  // needed when reading again
   characters_ = LoadCharacters(dict_path, c.Bool("use_space_char"));
   use_angle_cls_ = c.Bool("use_angle_cls") && cls_ != nullptr;
   // configs written before the key read pages as they are
@@ -301,11 +303,39 @@ std::vector<std::pair<int, float>> OcrSystem::Classify(std::vector<cv::Mat>* cro
   return results;
 }
 
+// pipeline.py's _softened_is_better: a blurred read replaces the read as cut where surer and not shorter (spaces
+// aside): a blur also erases marks smaller than a stroke (a minus sign, a decimal point)
+static bool SoftenedIsBetter(const std::pair<std::string, float>& cut, const std::pair<std::string, float>& softened) {
+  auto visible = [](const std::string& text) {
+    return Utf8Length(text) - size_t(std::count(text.begin(), text.end(), ' '));
+  };
+  return softened.second > cut.second && visible(softened.first) >= visible(cut.first);
+}
+
 std::vector<std::pair<std::string, float>> OcrSystem::Recognize(const std::vector<cv::Mat>& crops) {
+  std::vector<std::pair<std::string, float>> results = ReadDense(crops);
+  if (rec_unsure_blur_ <= 0.0) return results;
+  // pipeline.py's TextRecognizer._recognize: an unsure read is read again from the crop blurred
+  std::vector<size_t> unsure;
+  std::vector<cv::Mat> soft;
+  for (size_t i = 0; i < crops.size(); ++i) {
+    if (results[i].second < rec_unsure_below_) {
+      unsure.push_back(i);
+      soft.push_back(Blurred(crops[i], rec_unsure_blur_, rec_h_));
+    }
+  }
+  if (unsure.empty()) return results;
+  std::vector<std::pair<std::string, float>> again = ReadDense(soft);
+  for (size_t k = 0; k < unsure.size(); ++k)
+    if (SoftenedIsBetter(results[unsure[k]], again[k])) results[unsure[k]] = again[k];
+  return results;
+}
+
+std::vector<std::pair<std::string, float>> OcrSystem::ReadDense(const std::vector<cv::Mat>& crops) {
   std::vector<double> steps;
   std::vector<std::pair<std::string, float>> results = ReadOnce(crops, &steps);
   if (rec_dense_pitch_ <= 0.0) return results;
-  // pipeline.py's TextRecognizer._recognize: CTC needs a blank step between two equal characters
+  // pipeline.py's TextRecognizer._read_dense: CTC needs a blank step between two equal characters
   std::vector<size_t> dense;
   std::vector<cv::Mat> wider;
   for (size_t i = 0; i < crops.size(); ++i) {

@@ -38,7 +38,8 @@ class OcrSystem {
   // not found upright whole scoring above cls_upright_sure is also classified turned by 180 degrees
   // (cls_turned_view) and, when wider than cls_pieces_above heights, in pieces (ClsPieceSpans), the votes combined.
   std::vector<std::pair<int, float>> Classify(std::vector<cv::Mat>* crops);
-  // Each crop's (text, score); a dense line (rec_dense_pitch) is read again wider, the higher score kept.
+  // Each crop's (text, score) from ReadDense; a read scoring below rec_unsure_below is read again from the crop
+  // blurred (rec_unsure_blur), and that read kept where it scores higher and is no shorter (spaces aside).
   std::vector<std::pair<std::string, float>> Recognize(const std::vector<cv::Mat>& crops);
   // The page's lines in reading order; with use_doc_orientation_classify the page is read upright, the points in
   // `img` as given, and `angle` (when not null) is the counter-clockwise turn that made it upright. An image of
@@ -46,6 +47,8 @@ class OcrSystem {
   std::vector<OcrResult> Run(const cv::Mat& img, int* angle = nullptr);
 
  private:
+  // Each crop's (text, score); a dense line (rec_dense_pitch) is read again wider, the higher score kept.
+  std::vector<std::pair<std::string, float>> ReadDense(const std::vector<cv::Mat>& crops);
   // One reading of Run's; found_nothing: each detection of it sets its first pass aside (Detect).
   std::vector<OcrResult> Read(const cv::Mat& img, bool found_nothing, bool* may_look_closer, int* angle);
   // pipeline.py's TextDetector.input_long_side: the long side of the network's input at the config's resize (of
@@ -104,6 +107,9 @@ class OcrSystem {
   // rec_dense_stretch times as wide, the higher score kept; 0: every crop read once (PaddleOCR, configs before the
   // keys)
   double rec_dense_pitch_, rec_dense_stretch_, rec_dense_sure_;
+  // a read scoring below rec_unsure_below is read again from the crop blurred by rec_unsure_blur pixels of the input,
+  // the higher score kept; 0: never (PaddleOCR, configs before the keys)
+  double rec_unsure_blur_, rec_unsure_below_;
   std::vector<std::string> characters_;
   bool use_angle_cls_;
   bool use_doc_orientation_classify_;  // page_orientation.h

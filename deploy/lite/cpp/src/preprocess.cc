@@ -216,6 +216,12 @@ cv::Mat Stretched(const cv::Mat& crop, double factor) {
   return out;
 }
 
+cv::Mat Blurred(const cv::Mat& crop, double sigma, int img_h) {
+  cv::Mat out;
+  cv::GaussianBlur(crop, out, cv::Size(0, 0), sigma * std::max(1.0, crop.rows / double(img_h)));
+  return out;
+}
+
 void ResizeNormPad(const cv::Mat& img, int img_h, int img_w, float* out) {
   if (img.type() != CV_8UC3 || img.rows <= 0 || img.cols <= 0)
     throw std::invalid_argument("ResizeNormPad needs a non-empty 8-bit 3-channel crop");

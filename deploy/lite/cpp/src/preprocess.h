@@ -97,6 +97,9 @@ void ResizeNormPad(const cv::Mat& img, int img_h, int img_w, float* out);
 int RecResizedWidth(const cv::Mat& img, int img_h, int img_w);
 // The crop `factor` times as wide, as tall (bilinear, the width rounded half up; rec_ops.stretched).
 cv::Mat Stretched(const cv::Mat& crop, double factor);
+// The crop blurred by `sigma` pixels of the recognizer's img_h-pixel input: sigma x max(1, rows / img_h) of its own
+// (Gaussian, OpenCV's kernel for that sigma; rec_ops.blurred).
+cv::Mat Blurred(const cv::Mat& crop, double sigma, int img_h);
 // rec_ops.cls_piece_spans: the [left, right) columns of the pieces a crop `width` x `height` is also classified in
 // (pieces of the classifier's input shape, at most max_pieces, evenly spread, when width > pieces_above x height),
 // or none.

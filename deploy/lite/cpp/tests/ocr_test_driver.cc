@@ -309,6 +309,12 @@ int main(int argc, char** argv) {
       std::cout << "{}" << std::endl;
       return 0;
     }
+    if (cmd == "blur" && args.size() == 4) {
+      const cv::Mat soft = Blurred(CropFromNpy(args[0]), std::stod(args[2]), std::stoi(args[3]));
+      SaveNpy(args[1], "|u1", {soft.rows, soft.cols, 3}, soft.data, soft.total() * 3);
+      std::cout << "{}" << std::endl;
+      return 0;
+    }
     if (cmd == "bullet" && args.size() == 1) {
       std::cout << "{\"end\": " << LeadingBulletEnd(CropFromNpy(args[0])) << "}" << std::endl;
       return 0;
