@@ -146,6 +146,17 @@ def test_once_system_reads_every_crop_once(models_dir, tmp_path):
     assert twice.stages(1.0)["rec"] > 0
 
 
+def test_as_cut_system_reads_unsure_lines_as_cut(models_dir, tmp_path):
+    """NAME_as_cut: the system without the blurred second reads of unsure lines, the dense ones still read wider."""
+    args = bench.build_parser().parse_args(["--image_dir", str(tmp_path), "--engine", "onnx", "onnx_as_cut"])
+    default, cut = (bench.build_system(name, args) for name in args.engine)
+    assert cut.name == "onnx_as_cut" and cut.ocr.system.recognizer.unsure_blur == 0
+    assert cut.ocr.system.recognizer.dense_pitch == default.ocr.system.recognizer.dense_pitch == 3.5
+    page = fixtures.poorly_scanned_words()
+    reads = [[r["transcription"] for r in system.ocr(page)] for system in (default, cut)]
+    assert len(reads[0]) == len(reads[1]) and reads[0] != reads[1]
+
+
 def test_paddleocr_system_runs_as_paddleocr(models_dir, tmp_path):
     """NAME_paddleocr: the system as PaddleOCR runs these models, to time what the defaults add."""
     args = bench.build_parser().parse_args(["--image_dir", str(tmp_path), "--engine", "onnx_paddleocr",

@@ -657,8 +657,9 @@ def test_agrees_with_reference_pipeline(ocr):
         assert stats["matched"] == stats["ours"] == stats["ref"] == stats["same_text"], stats
         assert ref or img.shape[0] < 200
     # text found large enough: the system's own defaults take the same single pass, the same boxes, and read them as
-    # PaddleOCR does when crops are cut as the boxes (rec_widen_inked_ends 0)
-    as_cut = PPOCR(rec_widen_inked_ends=0)
+    # PaddleOCR does when crops are cut as the boxes and unsure lines read as cut (rec_widen_inked_ends 0,
+    # rec_unsure_blur 0)
+    as_cut = PPOCR(rec_widen_inked_ends=0, rec_unsure_blur=0)
     for img in (fixtures.photo_like(), cv2.resize(fixtures.document()[0], (1280, 840), interpolation=cv2.INTER_CUBIC)):
         assert as_cut(img) == plain(img)
         assert [r["points"] for r in ocr(img)] == [r["points"] for r in plain(img)]

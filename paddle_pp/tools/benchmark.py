@@ -75,6 +75,9 @@ AS_PADDLEOCR_SYSTEMS = tuple(f"{name}{AS_PADDLEOCR}" for name in ("onnx", SLIM, 
 # what the second reads of dense lines (wider) and of unsure lines (blurred) cost
 ONCE = "_once"
 ONCE_SYSTEMS = tuple(f"{name}{ONCE}" for name in ("onnx", SLIM, "slim_int8"))
+# "<system>_as_cut": that system reading unsure lines as cut (rec_unsure_blur 0), to time the blurred second reads alone
+AS_CUT = "_as_cut"
+AS_CUT_SYSTEMS = tuple(f"{name}{AS_CUT}" for name in ("onnx", SLIM, "slim_int8"))
 COMPARE = PEERS
 # "<system>@<type>:<side>": that system with the detector's input resize set (--det_resize), e.g. onnx@min:960
 AT = "@"
@@ -197,6 +200,8 @@ class OurSystem:
             engine, options["as_paddleocr"] = engine[:-len(AS_PADDLEOCR)], True
         if engine.endswith(ONCE):
             engine, options["rec_dense_pitch"], options["rec_unsure_blur"] = engine[:-len(ONCE)], 0, 0
+        if engine.endswith(AS_CUT):
+            engine, options["rec_unsure_blur"] = engine[:-len(AS_CUT)], 0
         if engine.endswith(WHOLE):
             from paddle_pp.pipeline import PADDLEOCR_SETTINGS
 
@@ -496,7 +501,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--image_dir", required=True, help="image file, directory (recursive) or glob")
     parser.add_argument("--engine", nargs="+", default=list(OUR_ENGINES),
                         choices=OUR_ENGINES + tuple(SLIM_SYSTEMS) + SERIAL_SYSTEMS + ORIENT_SYSTEMS + WHOLE_SYSTEMS
-                        + AS_PADDLEOCR_SYSTEMS + ONCE_SYSTEMS,
+                        + AS_PADDLEOCR_SYSTEMS + ONCE_SYSTEMS + AS_CUT_SYSTEMS,
                         help="our engines to run (default: all three); 'slim' = PPOCR(slim=True) with system.yml's "
                              "slim engine and precision; slim_paddle / slim_onnx / slim_int8: the slim system with "
                              "the PACT programs on Paddle Inference / their fake-quant ONNX / their int8 ONNX; "
@@ -504,7 +509,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "pages upright first (use_doc_orientation_classify); NAME_whole: NAME classifying "
                              "every crop whole (cls_pieces_above 0, cls_turned_view false); NAME_paddleocr: NAME as "
                              "PaddleOCR runs these models (as_paddleocr); NAME_once: NAME reading every crop once "
-                             "(rec_dense_pitch 0, rec_unsure_blur 0)")
+                             "(rec_dense_pitch 0, rec_unsure_blur 0); NAME_as_cut: NAME reading unsure lines as cut "
+                             "(rec_unsure_blur 0)")
     parser.add_argument("--compare", nargs="*", default=[], choices=COMPARE, help="other systems, same run")
     parser.add_argument("--det_resize", nargs="+", default=[], metavar="TYPE:SIDE[:SMALL[:LONG]][:FLAG=VALUE...]",
                         type=det_resize_arg,
