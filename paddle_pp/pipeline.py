@@ -99,8 +99,8 @@ SYSTEM_KEYS = ("use_angle_cls", "drop_score")
 # long images shrunk by their short side and detected in windows past the cap, nested boxes dropped, the pruned
 # detector's own box threshold, crops also classified turned and long ones in pieces, crops widened where a box ends
 # on ink, leading bullets cut off, dense lines read a second time wider, unsure lines a second time blurred;
-# docs/inference.md): with them the system
-# detects, turns, crops and reads lines as PaddleOCR does, whose box threshold is its flag's default for any model.
+# docs/inference.md): with them the system detects, turns, crops and reads lines as PaddleOCR does, whose box
+# threshold is its flag's default for any model.
 PADDLEOCR_SETTINGS: Dict[str, Any] = {"det_border_below": 0, "det_small_text_below": 0, "det_large_text_above": 0,
                                       "det_long_image_aspect": 0, "det_window_overlap": 0, "det_db_nested_thresh": 0,
                                       "det_db_box_thresh": 0.6, "cls_pieces_above": 0, "cls_turned_view": False,

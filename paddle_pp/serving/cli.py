@@ -40,7 +40,8 @@ endpoints:
                              {"image": base64[, "pdf_password"]} or the file's bytes; query options: det_*,
                              cls_thresh, drop_score, reading_order, light_text_share, use_angle_cls,
                              use_doc_orientation_classify, rec_widen_inked_ends, rec_dense_pitch, rec_unsure_below,
-                             rec_unsure_blur, return_word_box, as_paddleocr, pages=1-3,7, pdf_dpi, invert, binarize, alphacolor=R,G,B,
+                             rec_unsure_blur, return_word_box, as_paddleocr, pages=1-3,7, pdf_dpi, invert, binarize,
+                             alphacolor=R,G,B,
                              format=json|txt|hocr|pdf (or Accept), include_image, timeout
                              -> {"pages": [{"page", "id", "width", "height", "lines"[, "angle"]}], "timing_ms"}
   POST /predict/ocr_system   PaddleOCR hubserving: {"images": [base64, ...]} -> {"msg", "results", "status"}

@@ -5,12 +5,11 @@ detector's resizing and DB post-processing, the classifier's threshold, whether 
 (use_angle_cls, use_doc_orientation_classify), how far a line's crop is widened where its box ends on ink
 (rec_widen_inked_ends), which dense lines are read again wider (rec_dense_pitch), which unsure lines are read again
 blurred (rec_unsure_below, rec_unsure_blur), whether a leading bullet is cut off a line (rec_drop_bullets), drop_score,
-reading_order,
-light_text_share and return_word_box, or all that paddle-pp adds at once (as_paddleocr=true: PaddleOCR's results
-with these models, the request's other options still applying); and how the upload is read (pages, pdf_dpi, and
-PaddleOCR's image options invert, binarize, alphacolor) and answered (format, include_image). Each is parsed by its
-schema field (paddle_pp/config_schema.py, the one source of ranges), set on the worker's own stages for the length of
-one job (`applied`) and restored after it.
+reading_order, light_text_share and return_word_box, or all that paddle-pp adds at once (as_paddleocr=true:
+PaddleOCR's results with these models, the request's other options still applying); and how the upload is read
+(pages, pdf_dpi, and PaddleOCR's image options invert, binarize, alphacolor) and answered (format, include_image).
+Each is parsed by its schema field (paddle_pp/config_schema.py, the one source of ranges), set on the worker's own
+stages for the length of one job (`applied`) and restored after it.
 """
 from __future__ import annotations
 

@@ -108,7 +108,7 @@ class OcrSystem {
   // keys)
   double rec_dense_pitch_, rec_dense_stretch_, rec_dense_sure_;
   // a read scoring below rec_unsure_below is read again from the crop blurred by rec_unsure_blur pixels of the input,
-  // the higher score kept; 0: never (PaddleOCR, configs before the keys)
+  // that read kept where it scores higher and is no shorter; 0: never (PaddleOCR, configs before the keys)
   double rec_unsure_blur_, rec_unsure_below_;
   std::vector<std::string> characters_;
   bool use_angle_cls_;
