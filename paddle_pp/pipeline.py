@@ -561,8 +561,8 @@ class TextRecognizer:
 
     def _recognize(self, crops: Sequence[np.ndarray], aligned: bool) -> List[Tuple[str, float, List[WordSpan]]]:
         """Each crop read (`_read_dense`); one read scoring below unsure_below is read again from the crop blurred
-        by unsure_blur pixels of the input (rec_ops.blurred), and that read kept where it is surer and has at least
-        as many characters (`_softened_is_better`). The model reads photographed and scanned text better softened:
+        by unsure_blur pixels of the input (rec_ops.blurred), and that read kept where it is surer and lost no
+        character and no comma (`_softened_is_better`). The model reads photographed and scanned text better softened:
         JPEG blocks and sensor noise are finer than strokes (docs/inference.md, "Unsure lines: a second, blurred
         read"). A blur moves nothing: the word spans stay the crop's own."""
         results = self._read_dense(crops, aligned)
@@ -629,10 +629,12 @@ class TextRecognizer:
 
 
 def _softened_is_better(cut: Tuple[str, float, Any], softened: Tuple[str, float, Any]) -> bool:
-    """Whether a crop's blurred read replaces its read as cut: surer, and not fewer characters (spaces aside). A blur
-    also erases marks smaller than a stroke (a minus sign, a decimal point, the dot of an 'i'), and the model reads
-    what is left more surely: '-23.50' as cut, '23.50' blurred scoring 0.999."""
-    return softened[1] > cut[1] and _without_spaces(softened[0]) >= _without_spaces(cut[0])
+    """Whether a crop's blurred read replaces its read as cut: surer, with no fewer characters (spaces aside) and no
+    fewer commas. A blur also erases marks smaller than a stroke (a minus sign, a decimal point, the dot of an 'i', a
+    comma's tail), and the model reads what is left more surely: '-23.50' as cut, '23.50' blurred scoring 0.999;
+    '3,835.24' as cut, '3.835.24' blurred."""
+    return (softened[1] > cut[1] and _without_spaces(softened[0]) >= _without_spaces(cut[0])
+            and softened[0].count(",") >= cut[0].count(","))
 
 
 def _without_spaces(text: str) -> int:

@@ -922,6 +922,21 @@ def test_cpp_blur_is_pythons(driver, tmp_path, name):
         assert np.array_equal(soft, blurred(img, sigma, 32)) and not np.array_equal(soft, img)
 
 
+def test_cpp_keeps_a_blurred_read_where_python_does(driver):
+    """SoftenedIsBetter against pipeline._softened_is_better: surer, no fewer characters (spaces aside, UTF-8 counted
+    by code point) and no fewer commas."""
+    from paddle_pp.pipeline import _softened_is_better
+
+    cases = [("Veicome", 0.83, "Welcome", 0.92), ("-23.50", 0.93, "23.50", 0.999), ("3,835.24", 0.7, "3.835.24", 0.95),
+             ("16.363.76", 0.9, "16,363.76", 0.92), ("Irvoice 0142", 0.72, "Invoice0142", 0.76),
+             ("ab", 0.9, "abc", 0.8), ("无时属", 0.78, "无耐属", 0.83), ("无时属", 0.78, "ab", 0.9), ("", 0.0, "a", 0.5)]
+    for cut, cut_score, soft, soft_score in cases:
+        want = _softened_is_better((cut, cut_score, []), (soft, soft_score, []))
+        assert driver("softened_is_better", cut, cut_score, soft, soft_score)["better"] is want, (cut, soft)
+    assert [_softened_is_better((c, a, []), (s, b, [])) for c, a, s, b in cases] == [
+        True, False, False, True, True, False, True, False, True]
+
+
 def test_cpp_reads_unsure_lines_once_as_told_as_python(driver, cpp_config, onnx_models, dict_path, tmp_path):
     """rec_unsure_blur 0, and a config written before the key: the poorly scanned words are read as cut, in C++
     as in Python, and some lines read otherwise than with the blurred second read."""

@@ -920,10 +920,14 @@ def test_an_unsure_read_is_read_again_blurred_and_the_surer_read_kept():
     # the blurred read is kept only when surer
     rec, engine = _unsure_recognizer(("c1ear", 0.9), ("clear", 0.7))
     assert rec([crop]) == [("c1ear", pytest.approx(0.9))] and len(engine.batches) == 2
-    # ... and only when it has as many characters, spaces aside: a blur also erases a minus sign or a decimal point
+    # ... and only when it has as many characters, spaces aside, and as many commas: a blur also erases a minus sign,
+    # a decimal point or a comma's tail
     for softened, kept in ((("23.50", 0.99), ("-23.50", 0.7)), (("-23.50", 0.9), ("-23.50", 0.9)),
                            (("- 23.5 0", 0.9), ("- 23.5 0", 0.9)), (("2 3 5 0", 0.9), ("-23.50", 0.7))):
         rec, _ = _unsure_recognizer(("-23.50", 0.7), softened)
+        assert rec([crop]) == [(kept[0], pytest.approx(kept[1]))], softened
+    for softened, kept in ((("3.835.24", 0.95), ("3,835.24", 0.7)), (("3,835,24", 0.9), ("3,835,24", 0.9))):
+        rec, _ = _unsure_recognizer(("3,835.24", 0.7), softened)
         assert rec([crop]) == [(kept[0], pytest.approx(kept[1]))], softened
     # a read at least unsure_below, or unsure_blur 0: one read
     for inference in ({"unsure_below": 0.6}, {"unsure_blur": 0}):

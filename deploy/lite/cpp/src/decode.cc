@@ -175,6 +175,15 @@ size_t Utf8Length(const std::string& text) {
   return count;
 }
 
+bool SoftenedIsBetter(const std::pair<std::string, float>& cut, const std::pair<std::string, float>& softened) {
+  auto visible = [](const std::string& text) {
+    return Utf8Length(text) - size_t(std::count(text.begin(), text.end(), ' '));
+  };
+  auto commas = [](const std::string& text) { return std::count(text.begin(), text.end(), ','); };
+  return softened.second > cut.second && visible(softened.first) >= visible(cut.first) &&
+         commas(softened.first) >= commas(cut.first);
+}
+
 std::vector<float> CombineVotes(const std::vector<std::vector<float>>& votes) {
   const double kVoteFloor = 1e-6;  // cls_postprocess.VOTE_FLOOR
   size_t num_labels = votes.at(0).size();

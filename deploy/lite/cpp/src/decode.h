@@ -22,6 +22,10 @@ std::vector<std::pair<int, float>> ClsDecode(const float* preds, int n, int num_
 std::vector<float> CombineVotes(const std::vector<std::vector<float>>& votes);
 // The characters (code points) of a UTF-8 text, as Python's len() counts them.
 size_t Utf8Length(const std::string& text);
+// pipeline.py's _softened_is_better: a crop's blurred read (text, score) replaces its read as cut where surer, with
+// no fewer characters (spaces aside) and no fewer commas: a blur also erases marks smaller than a stroke (a minus
+// sign, a decimal point, a comma's tail), and the model reads what is left more surely.
+bool SoftenedIsBetter(const std::pair<std::string, float>& cut, const std::pair<std::string, float>& softened);
 // numpy's pairwise float32 summation (np.add.reduce on a contiguous float32 array).
 float PairwiseSum(const float* a, long n);
 

@@ -303,15 +303,6 @@ std::vector<std::pair<int, float>> OcrSystem::Classify(std::vector<cv::Mat>* cro
   return results;
 }
 
-// pipeline.py's _softened_is_better: a blurred read replaces the read as cut where surer and not shorter (spaces
-// aside): a blur also erases marks smaller than a stroke (a minus sign, a decimal point)
-static bool SoftenedIsBetter(const std::pair<std::string, float>& cut, const std::pair<std::string, float>& softened) {
-  auto visible = [](const std::string& text) {
-    return Utf8Length(text) - size_t(std::count(text.begin(), text.end(), ' '));
-  };
-  return softened.second > cut.second && visible(softened.first) >= visible(cut.first);
-}
-
 std::vector<std::pair<std::string, float>> OcrSystem::Recognize(const std::vector<cv::Mat>& crops) {
   std::vector<std::pair<std::string, float>> results = ReadDense(crops);
   if (rec_unsure_blur_ <= 0.0) return results;

@@ -39,7 +39,8 @@ class OcrSystem {
   // (cls_turned_view) and, when wider than cls_pieces_above heights, in pieces (ClsPieceSpans), the votes combined.
   std::vector<std::pair<int, float>> Classify(std::vector<cv::Mat>* crops);
   // Each crop's (text, score) from ReadDense; a read scoring below rec_unsure_below is read again from the crop
-  // blurred (rec_unsure_blur), and that read kept where it scores higher and is no shorter (spaces aside).
+  // blurred (rec_unsure_blur), and that read kept where it scores higher, is no shorter (spaces aside) and has no
+  // fewer commas.
   std::vector<std::pair<std::string, float>> Recognize(const std::vector<cv::Mat>& crops);
   // The page's lines in reading order; with use_doc_orientation_classify the page is read upright, the points in
   // `img` as given, and `angle` (when not null) is the counter-clockwise turn that made it upright. An image of
@@ -108,7 +109,8 @@ class OcrSystem {
   // keys)
   double rec_dense_pitch_, rec_dense_stretch_, rec_dense_sure_;
   // a read scoring below rec_unsure_below is read again from the crop blurred by rec_unsure_blur pixels of the input,
-  // that read kept where it scores higher and is no shorter; 0: never (PaddleOCR, configs before the keys)
+  // that read kept where it scores higher, is no shorter and keeps the commas; 0: never (PaddleOCR, configs before
+  // the keys)
   double rec_unsure_blur_, rec_unsure_below_;
   std::vector<std::string> characters_;
   bool use_angle_cls_;

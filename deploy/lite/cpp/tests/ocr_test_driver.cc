@@ -315,6 +315,11 @@ int main(int argc, char** argv) {
       std::cout << "{}" << std::endl;
       return 0;
     }
+    if (cmd == "softened_is_better" && args.size() == 4) {  // cut text, its score, blurred text, its score
+      const bool better = SoftenedIsBetter({args[0], std::stof(args[1])}, {args[2], std::stof(args[3])});
+      std::cout << "{\"better\": " << (better ? "true" : "false") << "}" << std::endl;
+      return 0;
+    }
     if (cmd == "bullet" && args.size() == 1) {
       std::cout << "{\"end\": " << LeadingBulletEnd(CropFromNpy(args[0])) << "}" << std::endl;
       return 0;
