@@ -825,12 +825,16 @@ class _WidthScriptedEngine(_RecordingEngine):
         out = np.zeros((batch.shape[0], steps, len(self.characters)), np.float32)
         for n in range(batch.shape[0]):
             used = int((batch[n, :, :, :].std(axis=(0, 1)) > 0).sum())  # the crop's own columns; padding is flat
-            text, prob = self.reads[used >= self.wide]
+            text, prob = self.read_of(batch[n], used)
             out[n, :, 0] = 1.0                       # blank everywhere but where each character lies, spread
             for k, char in enumerate(text):          # evenly over the crop's own steps (never two in a row)
                 step = k * used // (4 * len(text))
                 out[n, step, 0], out[n, step, self.characters.index(char)] = 1.0 - prob, prob
         return out
+
+    def read_of(self, crop_input, used):
+        """The scripted read of one crop of the batch, `used` columns its own."""
+        return self.reads[used >= self.wide]
 
 
 def _dense_recognizer(narrow_read, wide_read, wide, **inference):
@@ -892,18 +896,9 @@ class _SharpnessScriptedEngine(_WidthScriptedEngine):
         super().__init__(characters, sharp_read, soft_read, wide=0)
         self.edge = edge
 
-    def __call__(self, batch):
-        self.batches.append(batch.shape)
-        out = np.zeros((batch.shape[0], batch.shape[3] // 4, len(self.characters)), np.float32)
-        out[:, :, 0] = 1.0
-        for n in range(batch.shape[0]):
-            used = int((batch[n].std(axis=(0, 1)) > 0).sum())
-            jumps = np.abs(np.diff(batch[n, :, :, :used], axis=2)).mean() * 127.5  # in 0-255 levels
-            text, prob = self.reads[int(jumps <= self.edge)]
-            for k, char in enumerate(text):
-                step = k * used // (4 * len(text))
-                out[n, step, 0], out[n, step, self.characters.index(char)] = 1.0 - prob, prob
-        return out
+    def read_of(self, crop_input, used):
+        jumps = np.abs(np.diff(crop_input[:, :, :used], axis=2)).mean() * 127.5  # in 0-255 levels
+        return self.reads[int(jumps <= self.edge)]
 
 
 def _unsure_recognizer(sharp_read, soft_read, **inference):
